@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes, documented in the README; only this package decides them.
+const (
+	exitOK      = 0 // nothing to do, or everything done
+	exitFailure = 1 // a runtime failure: the API, the network, a change that failed
+	exitChanges = 2 // plan --detailed-exitcode: changes are pending
+	exitInvalid = 3 // invalid config or source; no API call was made
+	exitBlocked = 4 // a safety check blocked the run
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+type command struct {
+	name, summary, usage string
+	run                  func(ctx context.Context, io cmdIO, args []string) int
+}
+
+type cmdIO struct{ stdout, stderr io.Writer }
+
+func commands() []command {
+	return []command{
+		validateCommand(),
+		{name: "version", summary: "print the version", usage: "syncer version", run: runVersion},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out := cmdIO{stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		usage(stderr)
+		return exitInvalid
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "--help", "-help":
+		if len(args) > 1 {
+			for _, c := range commands() {
+				if c.name == args[1] {
+					fmt.Fprintln(stdout, c.usage)
+					return exitOK
+				}
+			}
+		}
+		usage(stdout)
+		return exitOK
+	case "--version", "-version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, out, args[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "syncer: unknown command %q\n\n", name)
+	usage(stderr)
+	return exitInvalid
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "syncer keeps Google Chat space memberships equal to a desired state in YAML or CSV.")
+	fmt.Fprintln(w, "\nUsage: syncer <command> [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "  help      show help for a command: syncer help plan")
+	fmt.Fprintln(w, "\nExit codes: 0 done or nothing to do, 1 runtime failure, 2 changes pending (plan --detailed-exitcode),")
+	fmt.Fprintln(w, "3 invalid config or source (no API call made), 4 blocked by a safety check.")
+}
+
+// newFlags returns a flag set whose -h prints the command's usage and flags.
+func newFlags(c command, out cmdIO) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(out.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), c.usage)
+		fmt.Fprintln(fs.Output(), "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func exitCodeForFlagError(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitInvalid
+}
+
+// parseFlags parses args; it returns an exit code when the command should stop.
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		return exitCodeForFlagError(err), false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected arguments: %s\n", fs.Name(), strings.Join(fs.Args(), " "))
+		return exitInvalid, false
+	}
+	return 0, true
+}
+
+func runVersion(_ context.Context, out cmdIO, _ []string) int {
+	v := version
+	if v == "" {
+		v = "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	fmt.Fprintf(out.stdout, "syncer %s\n", v)
+	return exitOK
+}

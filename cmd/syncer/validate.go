@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/source"
+)
+
+func validateCommand() command {
+	return command{
+		name:    "validate",
+		summary: "check the config and every source offline; no API call",
+		usage: `Usage: syncer validate [--config FILE] [SOURCE ...]
+
+Reads the config and every source it names (or the SOURCE files given, which
+replace the config's), and prints the spaces, members per role and groups, or
+every problem found with file:line. Makes no API call. Exit 0 when valid, 3 when not.
+
+Examples:
+  syncer validate --config config.yaml
+  syncer validate hr-export.csv             # check an export before it is committed
+  syncer validate --config config.yaml new-team.yaml`,
+		run: runValidate,
+	}
+}
+
+func runValidate(_ context.Context, out cmdIO, args []string) int {
+	fs := newFlags(validateCommand(), out)
+	configPath := fs.String("config", "", "config file (optional when SOURCE files are given)")
+	if err := fs.Parse(args); err != nil {
+		return exitCodeForFlagError(err)
+	}
+	if *configPath == "" && fs.NArg() == 0 {
+		fmt.Fprintln(out.stderr, "validate: give --config FILE or one or more SOURCE files")
+		return exitInvalid
+	}
+	cfg, desired, err := loadInputs(*configPath, fs.Args()...)
+	if err != nil {
+		return printInputErrors(out.stderr, err)
+	}
+	printDesired(out.stdout, cfg, desired)
+	return exitOK
+}
+
+// loadInputs reads the config and its sources; every problem is a
+// source.Errors. Sources given by name replace the config's; with no config
+// path, defaults are used.
+func loadInputs(path string, sources ...string) (*config.Config, membership.Desired, error) {
+	var cfg *config.Config
+	if path == "" {
+		d := config.Defaults()
+		cfg = &d
+	} else {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			return nil, membership.Desired{}, err
+		}
+	}
+	if len(sources) > 0 {
+		cfg.Sources = nil
+		for _, s := range sources {
+			cfg.Sources = append(cfg.Sources, source.Spec{Path: s})
+		}
+	}
+	desired, err := source.Load(cfg.Sources)
+	return cfg, desired, err
+}
+
+// printInputErrors prints every config or source problem and returns exit 3.
+func printInputErrors(w io.Writer, err error) int {
+	var errs source.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintln(w, e)
+		}
+		fmt.Fprintf(w, "%d %s found; nothing was sent to the API.\n", len(errs), pluralWord(len(errs), "problem", "problems"))
+		return exitInvalid
+	}
+	fmt.Fprintln(w, err)
+	return exitInvalid
+}
+
+func printDesired(w io.Writer, cfg *config.Config, d membership.Desired) {
+	paths := make([]string, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		paths[i] = s.Path
+	}
+	if cfg.Path != "" {
+		fmt.Fprintf(w, "Config %s is valid (policy %s).\n", cfg.Path, cfg.Policy)
+	}
+	fmt.Fprintf(w, "Sources: %s\n", strings.Join(paths, ", "))
+	fmt.Fprintf(w, "%d %s, %d desired %s.\n", len(d.Spaces), pluralWord(len(d.Spaces), "space", "spaces"), d.Count(), pluralWord(d.Count(), "membership", "memberships"))
+	const listAtMost = 50
+	for i, s := range d.Spaces {
+		if i == listAtMost {
+			fmt.Fprintf(w, "  … and %d more spaces\n", len(d.Spaces)-listAtMost)
+			break
+		}
+		counts := map[string]int{}
+		groups := 0
+		for _, m := range s.Members {
+			if m.Principal.IsGroup() {
+				groups++
+				continue
+			}
+			name := m.Role.UIName()
+			if name == "" {
+				name = "role unmanaged"
+			}
+			counts[name]++
+		}
+		var parts []string
+		for _, k := range []string{"owner", "manager", "member", "role unmanaged"} {
+			if counts[k] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+			}
+		}
+		if groups > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", groups, pluralWord(groups, "group", "groups")))
+		}
+		title := s.Name
+		if s.Label != "" {
+			title += " (" + s.Label + ")"
+		}
+		fmt.Fprintf(w, "  %s: %s\n", title, strings.Join(parts, ", "))
+	}
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,257 @@
+// Package config loads and checks the syncer's configuration file. Unknown
+// keys and bad values are errors that name the file and line; paths inside
+// the file are taken relative to it. It never reads the sources themselves.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/source"
+)
+
+// DefaultEndpoint is Google's; anything else is treated as an emulator.
+const DefaultEndpoint = "https://chat.googleapis.com/"
+
+// Config is the whole configuration file.
+type Config struct {
+	Sources  []source.Spec `yaml:"sources"`
+	Policy   string        `yaml:"policy"`
+	API      API           `yaml:"api"`
+	Auth     Auth          `yaml:"auth"`
+	Limits   Limits        `yaml:"limits"`
+	Schedule string        `yaml:"schedule"`
+	Report   Report        `yaml:"report"`
+
+	// Path is the file the config was read from.
+	Path string `yaml:"-"`
+}
+
+// API says where and how to call Google.
+type API struct {
+	Endpoint       string `yaml:"endpoint"`
+	UseAdminAccess bool   `yaml:"use_admin_access"`
+}
+
+// Auth says who the syncer acts as.
+type Auth struct {
+	Mode                      string `yaml:"mode"`
+	CredentialsFile           string `yaml:"credentials_file"`
+	Subject                   string `yaml:"subject"`
+	ImpersonateServiceAccount string `yaml:"impersonate_service_account"`
+	TokenFile                 string `yaml:"token_file"`
+}
+
+// Limits bound what a run may ask of the API. Defaults are Google's quotas.
+type Limits struct {
+	ProjectWritesPerMinute int `yaml:"project_writes_per_minute"`
+	ProjectReadsPerMinute  int `yaml:"project_reads_per_minute"`
+	SpaceReadsPerSecond    int `yaml:"space_reads_per_second"`
+	SpaceWritesPerSecond   int `yaml:"space_writes_per_second"`
+	Concurrency            int `yaml:"concurrency"`
+	MaxAttempts            int `yaml:"max_attempts"`
+}
+
+// Report says how the plan and outcome are printed.
+type Report struct {
+	Output string `yaml:"output"`
+}
+
+// Policies.
+const (
+	PolicyCreateOnly = "create-only"
+	PolicyUpsert     = "upsert"
+	PolicySync       = "sync"
+)
+
+// Auth modes.
+var authModes = []string{"none", "service-account", "adc", "oauth-user", "app"}
+
+// Report outputs.
+var Outputs = []string{"text", "markdown", "json"}
+
+// Defaults returns a config with every default filled in.
+func Defaults() Config {
+	return Config{
+		Policy: PolicyUpsert,
+		API:    API{Endpoint: DefaultEndpoint},
+		Auth:   Auth{Mode: "none"},
+		Limits: Limits{
+			ProjectWritesPerMinute: 300,
+			ProjectReadsPerMinute:  3000,
+			SpaceReadsPerSecond:    15,
+			SpaceWritesPerSecond:   0,
+			Concurrency:            16,
+			MaxAttempts:            6,
+		},
+		Report: Report{Output: "text"},
+	}
+}
+
+// Load reads and checks a config file. Problems come back as source.Errors.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, source.Errors{{At: membership.Location{File: path}, Msg: "can't read config: " + err.Error()}}
+	}
+	return Parse(path, data)
+}
+
+// Parse checks config text read from path.
+func Parse(path string, data []byte) (*Config, error) {
+	cfg := Defaults()
+	cfg.Path = path
+	var errs source.Errors
+	at := func(line int) membership.Location { return membership.Location{File: path, Line: line} }
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && err != io.EOF { // an empty file takes every default
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				line, text := splitYAMLError(msg)
+				errs.Add(at(line), "%s", text)
+			}
+		} else {
+			line, text := splitYAMLError(err.Error())
+			errs.Add(at(line), "invalid YAML: %s", text)
+		}
+		return nil, errs
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	line := func(keys ...string) int { return lineOf(&root, keys...) }
+
+	dir := filepath.Dir(path)
+	for i := range cfg.Sources {
+		s := &cfg.Sources[i]
+		if strings.TrimSpace(s.Path) == "" {
+			errs.Add(at(line("sources")), "sources[%d] has no path", i)
+			continue
+		}
+		s.Path = relativeTo(dir, s.Path)
+	}
+	if len(cfg.Sources) == 0 {
+		errs.Add(at(line("sources")), "no sources: list at least one YAML or CSV file")
+	}
+	switch cfg.Policy {
+	case PolicyCreateOnly, PolicyUpsert:
+	case PolicySync:
+		errs.Add(at(line("policy")), "policy %q (removals) is not available yet; use create-only or upsert", cfg.Policy)
+	default:
+		errs.Add(at(line("policy")), "unknown policy %q (want create-only or upsert)", cfg.Policy)
+	}
+	if u, err := url.Parse(cfg.API.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs.Add(at(line("api", "endpoint")), "api.endpoint %q is not an http(s) URL", cfg.API.Endpoint)
+	} else if !strings.HasSuffix(cfg.API.Endpoint, "/") {
+		cfg.API.Endpoint += "/" // the Go client resolves paths against it
+	}
+	if !contains(authModes, cfg.Auth.Mode) {
+		errs.Add(at(line("auth", "mode")), "unknown auth.mode %q (want one of %s)", cfg.Auth.Mode, strings.Join(authModes, ", "))
+	}
+	cfg.Auth.CredentialsFile = relativeTo(dir, cfg.Auth.CredentialsFile)
+	cfg.Auth.TokenFile = relativeTo(dir, cfg.Auth.TokenFile)
+	for _, l := range []struct {
+		key string
+		v   int
+		min int
+	}{
+		{"project_writes_per_minute", cfg.Limits.ProjectWritesPerMinute, 1},
+		{"project_reads_per_minute", cfg.Limits.ProjectReadsPerMinute, 1},
+		{"space_reads_per_second", cfg.Limits.SpaceReadsPerSecond, 1},
+		{"space_writes_per_second", cfg.Limits.SpaceWritesPerSecond, 0},
+		{"concurrency", cfg.Limits.Concurrency, 1},
+		{"max_attempts", cfg.Limits.MaxAttempts, 1},
+	} {
+		if l.v < l.min {
+			errs.Add(at(line("limits", l.key)), "limits.%s is %d; it must be at least %d", l.key, l.v, l.min)
+		}
+	}
+	if !contains(Outputs, cfg.Report.Output) {
+		errs.Add(at(line("report", "output")), "unknown report.output %q (want text, markdown or json)", cfg.Report.Output)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &cfg, nil
+}
+
+// IsGoogleEndpoint reports whether the endpoint is Google's own.
+func (c *Config) IsGoogleEndpoint() bool {
+	u, err := url.Parse(c.API.Endpoint)
+	return err == nil && (u.Hostname() == "googleapis.com" || strings.HasSuffix(u.Hostname(), ".googleapis.com"))
+}
+
+func relativeTo(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var unknownField = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+
+func splitYAMLError(msg string) (int, string) {
+	msg = strings.TrimSpace(msg)
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, strings.TrimPrefix(msg, "yaml: ")
+	}
+	n, _ := strconv.Atoi(m[1])
+	text := m[2]
+	if f := unknownField.FindStringSubmatch(text); f != nil {
+		text = fmt.Sprintf("unknown key %q", f[1])
+	}
+	return n, text
+}
+
+// lineOf finds the line of a key path in a parsed document (0 if absent).
+func lineOf(root *yaml.Node, keys ...string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, k := range keys {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				line, n, found = n.Content[i].Line, n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}

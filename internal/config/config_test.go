@@ -1,0 +1,72 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestExampleParses(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "config.example.yaml"))
+	if err != nil {
+		t.Fatalf("config.example.yaml: %v", err)
+	}
+	want := Defaults()
+	if !reflect.DeepEqual(cfg.Limits, want.Limits) || cfg.Policy != want.Policy || cfg.API != want.API || cfg.Report != want.Report {
+		t.Errorf("the example's values drifted from the defaults it documents:\n got %+v\nwant %+v", cfg, want)
+	}
+	if len(cfg.Sources) != 2 || cfg.Sources[0].Path != filepath.Join("..", "..", "testdata", "members.yaml") {
+		t.Errorf("sources not resolved against the config's folder: %+v", cfg.Sources)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"unknown top key", "sources: [{path: a.csv}]\npolcy: upsert\n", `c.yaml:2: unknown key "polcy"`},
+		{"unknown nested key", "sources: [{path: a.csv}]\nlimits:\n  concurency: 3\n", `c.yaml:3: unknown key "concurency"`},
+		{"unknown source key", "sources:\n  - path: a.csv\n    colums: {}\n", `c.yaml:3: unknown key "colums"`},
+		{"no sources", "policy: upsert\n", `no sources`},
+		{"bad policy", "sources: [{path: a.csv}]\npolicy: mirror\n", `c.yaml:2: unknown policy "mirror"`},
+		{"sync reserved", "sources: [{path: a.csv}]\npolicy: sync\n", `c.yaml:2: policy "sync"`},
+		{"bad endpoint", "sources: [{path: a.csv}]\napi:\n  endpoint: chat.googleapis.com\n", `c.yaml:3: api.endpoint`},
+		{"bad auth", "sources: [{path: a.csv}]\nauth:\n  mode: magic\n", `c.yaml:3: unknown auth.mode "magic"`},
+		{"zero concurrency", "sources: [{path: a.csv}]\nlimits:\n  concurrency: 0\n", `c.yaml:3: limits.concurrency is 0`},
+		{"bad output", "sources: [{path: a.csv}]\nreport:\n  output: html\n", `c.yaml:3: unknown report.output "html"`},
+		{"wrong type", "sources: [{path: a.csv}]\nlimits:\n  concurrency: lots\n", `c.yaml:3: cannot unmarshal`},
+		{"syntax", "sources: [\n", `c.yaml:1: invalid YAML`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseDefaultsAndPaths(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(p, []byte("sources: [{path: a.csv}, {path: /abs/b.yaml}]\napi:\n  endpoint: http://127.0.0.1:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sources[0].Path != filepath.Join(dir, "a.csv") || cfg.Sources[1].Path != "/abs/b.yaml" {
+		t.Errorf("paths %+v", cfg.Sources)
+	}
+	if cfg.API.Endpoint != "http://127.0.0.1:1/" || cfg.IsGoogleEndpoint() {
+		t.Errorf("endpoint %q (google=%v)", cfg.API.Endpoint, cfg.IsGoogleEndpoint())
+	}
+	if cfg.Limits.ProjectWritesPerMinute != 300 || cfg.Limits.SpaceReadsPerSecond != 15 || cfg.Policy != PolicyUpsert {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if d := Defaults(); !d.IsGoogleEndpoint() {
+		t.Error("the default endpoint is not Google's")
+	}
+}

@@ -1,0 +1,125 @@
+// Package diff computes the plan that turns current memberships into desired
+// ones. Compute is a pure function: no I/O, no logging, no clock, and the same
+// inputs always give the same plan in the same order. diff never calls the network.
+package diff
+
+import "github.com/syncer-dev/syncer/internal/membership"
+
+// Action is what a change does.
+type Action string
+
+const (
+	Create     Action = "create"
+	UpdateRole Action = "update_role"
+	Delete     Action = "delete"
+)
+
+// rank orders actions within a space; a member's create precedes its role patch.
+func (a Action) rank() int {
+	switch a {
+	case Create:
+		return 0
+	case UpdateRole:
+		return 1
+	}
+	return 2
+}
+
+// Status is a change's outcome after apply; empty while only planned.
+type Status string
+
+const (
+	Applied     Status = "applied"
+	AlreadyDone Status = "already_done"
+	Failed      Status = "failed"
+	Skipped     Status = "skipped"
+)
+
+// Change is one API write.
+type Change struct {
+	Space  string `json:"space"`
+	Member string `json:"member"` // the email when known, else users/{id} or groups/{id}
+	// Principal is the name the API is called with: canonical when known,
+	// an email alias otherwise.
+	Principal membership.Principal `json:"principal"`
+	// Membership is spaces/X/members/Y for a member already in the space.
+	Membership string          `json:"membership,omitempty"`
+	Action     Action          `json:"action"`
+	FromRole   membership.Role `json:"from_role,omitempty"`
+	ToRole     membership.Role `json:"to_role,omitempty"`
+	Source     string          `json:"source,omitempty"`
+	Status     Status          `json:"status,omitempty"`
+	Error      string          `json:"error,omitempty"`
+}
+
+// Policy says which kinds of change a plan may hold.
+type Policy string
+
+const (
+	CreateOnly Policy = "create-only" // add missing members; never change roles
+	Upsert     Policy = "upsert"      // add missing members and fix managed roles
+)
+
+// SpaceSummary is one space's line in a report.
+type SpaceSummary struct {
+	Name           string               `json:"space"`
+	Label          string               `json:"label,omitempty"`
+	Type           membership.SpaceType `json:"type,omitempty"`
+	Desired        int                  `json:"desired"`
+	Current        int                  `json:"current"`
+	Unchanged      int                  `json:"unchanged"`
+	InvitedPending int                  `json:"invited_pending"`
+	Listed         bool                 `json:"listed"`
+}
+
+// Summary counts a plan's changes, and after apply their outcomes.
+type Summary struct {
+	Create         int `json:"create"`
+	UpdateRole     int `json:"update_role"`
+	Delete         int `json:"delete"`
+	Unchanged      int `json:"unchanged"`
+	InvitedPending int `json:"invited_pending"`
+	Applied        int `json:"applied,omitempty"`
+	AlreadyDone    int `json:"already_done,omitempty"`
+	Failed         int `json:"failed,omitempty"`
+	Skipped        int `json:"skipped,omitempty"`
+}
+
+// Plan is a value: it can be printed, saved, compared and applied later.
+type Plan struct {
+	Policy   Policy         `json:"policy"`
+	Spaces   []SpaceSummary `json:"spaces"`
+	Changes  []Change       `json:"changes"`
+	Warnings []string       `json:"warnings"`
+	Summary  Summary        `json:"summary"`
+	Applied  bool           `json:"applied"` // whether apply ran over it
+}
+
+// Recount recomputes the summary's change and outcome counts from Changes.
+func (p *Plan) Recount() {
+	s := Summary{Unchanged: p.Summary.Unchanged, InvitedPending: p.Summary.InvitedPending}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			s.Create++
+		case UpdateRole:
+			s.UpdateRole++
+		case Delete:
+			s.Delete++
+		}
+		switch c.Status {
+		case Applied:
+			s.Applied++
+		case AlreadyDone:
+			s.AlreadyDone++
+		case Failed:
+			s.Failed++
+		case Skipped:
+			s.Skipped++
+		}
+	}
+	p.Summary = s
+}
+
+// Empty reports whether the plan has nothing to do.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 }

@@ -1,0 +1,86 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/diff"
+)
+
+// foldAfter is how many changes a space shows before they go in <details>.
+const foldAfter = 10
+
+// Markdown writes the report for a review: a summary table, then one section
+// per space with changes; long sections fold.
+func Markdown(w io.Writer, plan diff.Plan) error {
+	bw := bufio.NewWriter(w)
+	s := plan.Summary
+	title := "Chat membership plan"
+	if plan.Applied {
+		title = "Chat membership sync"
+	}
+	fmt.Fprintf(bw, "## %s\n\n", title)
+	fmt.Fprintln(bw, "| | count |")
+	fmt.Fprintln(bw, "|---|---:|")
+	rows := []struct {
+		name string
+		n    int
+	}{{"to add", s.Create}, {"to change role", s.UpdateRole}, {"to remove", s.Delete}, {"unchanged", s.Unchanged}, {"invitations pending", s.InvitedPending}}
+	if plan.Applied {
+		rows = append(rows, []struct {
+			name string
+			n    int
+		}{{"applied", s.Applied}, {"already done", s.AlreadyDone}, {"failed", s.Failed}, {"skipped", s.Skipped}}...)
+	}
+	for _, r := range rows {
+		fmt.Fprintf(bw, "| %s | %d |\n", r.name, r.n)
+	}
+	fmt.Fprintf(bw, "\n%s\n", planLine(s))
+
+	changes := bySpace(plan.Changes)
+	for _, sp := range plan.Spaces {
+		cs := changes[sp.Name]
+		if len(cs) == 0 {
+			continue
+		}
+		fmt.Fprintf(bw, "\n### %s\n\n", mdEscape(spaceTitle(sp)))
+		fmt.Fprintf(bw, "%d desired, %d present, %s pending.\n\n", sp.Desired, sp.Current, plural(sp.InvitedPending, "invitation", "invitations"))
+		folded := len(cs) > foldAfter
+		if folded {
+			fmt.Fprintf(bw, "<details><summary>%s</summary>\n\n", plural(len(cs), "change", "changes"))
+		}
+		header := "| | member | role | source |\n|---|---|---|---|\n"
+		if plan.Applied {
+			header = "| | member | role | source | outcome |\n|---|---|---|---|---|\n"
+		}
+		bw.WriteString(header)
+		for _, c := range cs {
+			role := ""
+			if c.Action == diff.UpdateRole {
+				role = roleName(c.FromRole) + " → " + roleName(c.ToRole)
+			}
+			fmt.Fprintf(bw, "| %s | %s | %s | %s |", symbols[c.Action], mdEscape(c.Member), role, mdEscape(c.Source))
+			if plan.Applied {
+				fmt.Fprintf(bw, " %s |", mdEscape(outcome(c)))
+			}
+			fmt.Fprintln(bw)
+		}
+		if folded {
+			fmt.Fprintln(bw, "\n</details>")
+		}
+	}
+	if len(plan.Warnings) > 0 {
+		fmt.Fprintln(bw, "\n### Warnings")
+		fmt.Fprintln(bw)
+		for _, warning := range plan.Warnings {
+			fmt.Fprintf(bw, "- %s\n", mdEscape(warning))
+		}
+	}
+	return bw.Flush()
+}
+
+var mdReplacer = strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "\n", " ")
+
+func mdEscape(s string) string { return mdReplacer.Replace(s) }

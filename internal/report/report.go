@@ -1,0 +1,136 @@
+// Package report renders a plan, before or after apply, for people (text),
+// for reviews (Markdown) and for machines (JSON). It only formats.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/syncer-dev/syncer/internal/diff"
+)
+
+// Write renders plan in format: text, markdown or json.
+func Write(w io.Writer, format string, plan diff.Plan) error {
+	switch format {
+	case "text", "":
+		return Text(w, plan)
+	case "markdown", "md":
+		return Markdown(w, plan)
+	case "json":
+		return JSON(w, plan)
+	}
+	return fmt.Errorf("unknown report format %q (want text, markdown or json)", format)
+}
+
+// FormatVersion is bumped when a JSON field changes meaning or disappears.
+const FormatVersion = "1"
+
+type jsonReport struct {
+	FormatVersion string              `json:"format_version"`
+	Policy        diff.Policy         `json:"policy"`
+	Applied       bool                `json:"applied"`
+	Summary       jsonSummary         `json:"summary"`
+	Spaces        []diff.SpaceSummary `json:"spaces"`
+	Changes       []diff.Change       `json:"changes"`
+	Warnings      []string            `json:"warnings"`
+}
+
+// jsonSummary carries outcome counts exactly when apply ran, zeros included,
+// so a scheduler can always read "failed" after an apply.
+type jsonSummary struct {
+	Create         int  `json:"create"`
+	UpdateRole     int  `json:"update_role"`
+	Delete         int  `json:"delete"`
+	Unchanged      int  `json:"unchanged"`
+	InvitedPending int  `json:"invited_pending"`
+	Applied        *int `json:"applied,omitempty"`
+	AlreadyDone    *int `json:"already_done,omitempty"`
+	Failed         *int `json:"failed,omitempty"`
+	Skipped        *int `json:"skipped,omitempty"`
+}
+
+func newJSONSummary(plan diff.Plan) jsonSummary {
+	s := plan.Summary
+	js := jsonSummary{Create: s.Create, UpdateRole: s.UpdateRole, Delete: s.Delete, Unchanged: s.Unchanged, InvitedPending: s.InvitedPending}
+	if plan.Applied {
+		js.Applied, js.AlreadyDone, js.Failed, js.Skipped = &s.Applied, &s.AlreadyDone, &s.Failed, &s.Skipped
+	}
+	return js
+}
+
+// JSON writes the machine-readable report.
+func JSON(w io.Writer, plan diff.Plan) error {
+	r := jsonReport{FormatVersion: FormatVersion, Policy: plan.Policy, Applied: plan.Applied, Summary: newJSONSummary(plan),
+		Spaces: plan.Spaces, Changes: plan.Changes, Warnings: plan.Warnings}
+	if r.Spaces == nil {
+		r.Spaces = []diff.SpaceSummary{}
+	}
+	if r.Changes == nil {
+		r.Changes = []diff.Change{}
+	}
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+var symbols = map[diff.Action]string{diff.Create: "+", diff.UpdateRole: "~", diff.Delete: "-"}
+
+// describe is a change's one-line body: who, and the role move for patches.
+func describe(c diff.Change) string {
+	if c.Action == diff.UpdateRole {
+		return fmt.Sprintf("%s: %s → %s", c.Member, roleName(c.FromRole), roleName(c.ToRole))
+	}
+	return c.Member
+}
+
+func roleName(r interface{ UIName() string }) string {
+	if n := r.UIName(); n != "" {
+		return n
+	}
+	return "unspecified"
+}
+
+func outcome(c diff.Change) string {
+	switch {
+	case c.Status == "":
+		return ""
+	case c.Error != "":
+		return string(c.Status) + ": " + c.Error
+	}
+	return string(c.Status)
+}
+
+// bySpace splits the (space-sorted) changes into per-space runs.
+func bySpace(changes []diff.Change) map[string][]diff.Change {
+	out := make(map[string][]diff.Change)
+	for _, c := range changes {
+		out[c.Space] = append(out[c.Space], c)
+	}
+	return out
+}
+
+func spaceTitle(s diff.SpaceSummary) string {
+	if s.Label != "" {
+		return s.Name + " (" + s.Label + ")"
+	}
+	return s.Name
+}
+
+func planLine(s diff.Summary) string {
+	return fmt.Sprintf("Plan: %d to add, %d to change, %d to remove.", s.Create, s.UpdateRole, s.Delete)
+}
+
+func outcomeLine(s diff.Summary) string {
+	return fmt.Sprintf("Applied: %d applied, %d already done, %d failed, %d skipped.", s.Applied, s.AlreadyDone, s.Failed, s.Skipped)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

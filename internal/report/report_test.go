@@ -1,0 +1,138 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/diff"
+	m "github.com/syncer-dev/syncer/internal/membership"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// samplePlan is computed, not hand-built, so the goldens follow the real shape.
+func samplePlan() diff.Plan {
+	d := m.Desired{Spaces: []m.DesiredSpace{
+		{Name: "spaces/AAA", Label: "Engineering", Members: []m.DesiredMember{
+			{Principal: m.User("alice@example.com"), Source: m.Location{File: "eng.yaml", Line: 5}},
+			{Principal: m.User("bob@example.com"), Role: m.RoleManager, Source: m.Location{File: "eng.yaml", Line: 6}},
+			{Principal: m.User("carol@example.com"), Role: m.RoleOwner, Source: m.Location{File: "eng.yaml", Line: 7}},
+			{Principal: m.User("dan@example.com"), Source: m.Location{File: "eng.yaml", Line: 8}},
+			{Principal: m.Group("eng"), Source: m.Location{File: "eng.yaml", Line: 9}},
+		}},
+		{Name: "spaces/BBB", Members: []m.DesiredMember{{Principal: m.User("erin@example.com"), Source: m.Location{File: "hr.csv", Line: 2, Column: 12}}}},
+	}}
+	c := m.Current{Spaces: map[string]*m.SpaceState{
+		"spaces/AAA": {Name: "spaces/AAA", Type: m.TypeSpace, Memberships: []m.Membership{
+			{Name: "spaces/AAA/members/2", Principal: "users/2", Email: "bob@example.com", Role: m.RoleMember, State: m.StateJoined},
+			{Name: "spaces/AAA/members/4", Principal: "users/4", Email: "dan@example.com", Role: m.RoleMember, State: m.StateInvited},
+		}},
+		"spaces/BBB": {Name: "spaces/BBB", Type: m.TypeSpace, Memberships: []m.Membership{
+			{Name: "spaces/BBB/members/5", Principal: "users/5", Email: "erin@example.com", Role: m.RoleMember, State: m.StateJoined},
+		}},
+	}}
+	return diff.Compute(d, c, diff.Upsert)
+}
+
+func appliedPlan() diff.Plan {
+	p := samplePlan()
+	p.Applied = true
+	for i := range p.Changes {
+		switch i {
+		case 0:
+			p.Changes[i].Status = diff.Applied
+		case 1:
+			p.Changes[i].Status = diff.AlreadyDone
+		case 2:
+			p.Changes[i].Status, p.Changes[i].Error = diff.Failed, "PERMISSION_DENIED: caller can't add groups"
+		default:
+			p.Changes[i].Status = diff.Applied
+		}
+	}
+	p.Recount()
+	return p
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		plan diff.Plan
+	}{{"plan", samplePlan()}, {"applied", appliedPlan()}, {"empty", diff.Compute(m.Desired{}, m.Current{}, diff.Upsert)}} {
+		for _, format := range []string{"text", "markdown", "json"} {
+			t.Run(tc.name+"."+format, func(t *testing.T) {
+				var buf bytes.Buffer
+				if err := Write(&buf, format, tc.plan); err != nil {
+					t.Fatal(err)
+				}
+				golden := filepath.Join("testdata", fmt.Sprintf("%s.%s.golden", tc.name, format))
+				if *update {
+					if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./internal/report -update)", err)
+				}
+				if !bytes.Equal(buf.Bytes(), want) {
+					t.Errorf("%s differs from %s:\n%s", format, golden, buf.String())
+				}
+			})
+		}
+	}
+}
+
+func TestJSONShape(t *testing.T) {
+	var buf bytes.Buffer
+	if err := JSON(&buf, appliedPlan()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		FormatVersion string           `json:"format_version"`
+		Summary       map[string]int   `json:"summary"`
+		Changes       []map[string]any `json:"changes"`
+		Warnings      []string         `json:"warnings"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.FormatVersion != "1" {
+		t.Errorf("format_version %q", doc.FormatVersion)
+	}
+	for _, k := range []string{"create", "update_role", "delete", "unchanged", "invited_pending", "applied", "already_done", "failed", "skipped"} {
+		if _, ok := doc.Summary[k]; !ok {
+			t.Errorf("summary lacks %q: %v", k, doc.Summary)
+		}
+	}
+	if doc.Summary["create"] != 3 || doc.Summary["update_role"] != 2 || doc.Summary["failed"] != 1 {
+		t.Errorf("summary %v", doc.Summary)
+	}
+	for _, c := range doc.Changes {
+		for _, k := range []string{"space", "member", "action", "to_role", "source", "status"} {
+			if _, ok := c[k]; !ok {
+				t.Errorf("change lacks %q: %v", k, c)
+			}
+		}
+	}
+}
+
+func TestMarkdownFoldsLongSections(t *testing.T) {
+	var ms []m.DesiredMember
+	for i := 0; i < foldAfter+1; i++ {
+		ms = append(ms, m.DesiredMember{Principal: m.User(fmt.Sprintf("u%02d@example.com", i))})
+	}
+	plan := diff.Compute(m.Desired{Spaces: []m.DesiredSpace{{Name: "spaces/A", Members: ms}}},
+		m.Current{Spaces: map[string]*m.SpaceState{"spaces/A": {Name: "spaces/A"}}}, diff.Upsert)
+	var buf bytes.Buffer
+	if err := Markdown(&buf, plan); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte("<details><summary>11 changes</summary>")) {
+		t.Errorf("a section of %d changes was not folded:\n%s", foldAfter+1, buf.String())
+	}
+}

@@ -1,0 +1,60 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/syncer-dev/syncer/internal/diff"
+)
+
+// Text writes the report for people: one block per space with changes,
+// + create, ~ role change, - remove, then warnings and the plan line.
+func Text(w io.Writer, plan diff.Plan) error {
+	bw := bufio.NewWriter(w)
+	changes := bySpace(plan.Changes)
+	quiet := 0
+	for _, s := range plan.Spaces {
+		cs := changes[s.Name]
+		if len(cs) == 0 {
+			quiet++
+			continue
+		}
+		fmt.Fprintf(bw, "%s: %d desired, %d present", spaceTitle(s), s.Desired, s.Current)
+		if s.InvitedPending > 0 {
+			fmt.Fprintf(bw, ", %s pending", plural(s.InvitedPending, "invitation", "invitations"))
+		}
+		fmt.Fprintln(bw)
+		width := 0
+		for _, c := range cs {
+			width = max(width, len([]rune(describe(c))))
+		}
+		for _, c := range cs {
+			fmt.Fprintf(bw, "  %s %-*s", symbols[c.Action], width, describe(c))
+			if o := outcome(c); o != "" {
+				fmt.Fprintf(bw, "  [%s]", o)
+			} else if c.Source != "" {
+				fmt.Fprintf(bw, "  (%s)", c.Source)
+			}
+			fmt.Fprintln(bw)
+		}
+		fmt.Fprintln(bw)
+	}
+	if quiet > 0 {
+		fmt.Fprintf(bw, "%s already as desired.\n", plural(quiet, "space", "spaces"))
+	}
+	if plan.Summary.InvitedPending > 0 {
+		fmt.Fprintf(bw, "%s pending acceptance (counted as present).\n", plural(plan.Summary.InvitedPending, "invitation", "invitations"))
+	}
+	if len(plan.Warnings) > 0 {
+		fmt.Fprintln(bw, "Warnings:")
+		for _, warning := range plan.Warnings {
+			fmt.Fprintf(bw, "  ! %s\n", warning)
+		}
+	}
+	fmt.Fprintln(bw, planLine(plan.Summary))
+	if plan.Applied {
+		fmt.Fprintln(bw, outcomeLine(plan.Summary))
+	}
+	return bw.Flush()
+}

@@ -1,0 +1,241 @@
+package source
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// maxCSVErrors bounds how many broken rows one file reports before the rest
+// of it is skipped, so a file in the wrong format doesn't bury the summary.
+const maxCSVErrors = 1000
+
+// readCSV reads a header row and then one member per row. It strips a UTF-8
+// BOM, accepts CRLF, skips blank and #-comment lines, detects the delimiter
+// (, ; or tab) from the header unless the spec gives one, and matches header
+// names case-insensitively, renamed by spec.Columns. Extra columns are ignored.
+func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
+	file := spec.Path
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	delim, err := delimiter(spec.Delimiter, data)
+	if err != nil {
+		errs.Add(membership.Location{File: file}, "%v", err)
+		return
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = delim
+	r.Comment = '#'
+	r.FieldsPerRecord = -1 // ragged rows are reported with their line, not as a bare error
+	r.ReuseRecord = true
+	checkUTF8 := !utf8.Valid(data)
+
+	header, err := r.Read()
+	if err == io.EOF {
+		return // empty: reported by the caller
+	}
+	if err != nil {
+		errs.Add(csvErrorLocation(file, err), "%v", csvErrorText(err))
+		return
+	}
+	line, _ := r.FieldPos(0)
+	cols, ok := headerColumns(file, line, header, spec.Columns, errs)
+	if !ok {
+		return
+	}
+	width := len(header)
+	var lastSpace cachedSpace
+	bad := 0
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			errs.Add(csvErrorLocation(file, err), "%v", csvErrorText(err))
+			if bad++; bad >= maxCSVErrors {
+				errs.Add(membership.Location{File: file}, "too many errors; the rest of the file was not read")
+				return
+			}
+			continue
+		}
+		line, _ := r.FieldPos(0)
+		at := func(field int) membership.Location {
+			l, c := r.FieldPos(field)
+			return membership.Location{File: file, Line: l, Column: c}
+		}
+		if e := readRow(rec, width, cols, checkUTF8, line, at, b, &lastSpace); e != nil {
+			e.At.File = file
+			*errs = append(*errs, e)
+			if bad++; bad >= maxCSVErrors {
+				errs.Add(membership.Location{File: file}, "too many errors; the rest of the file was not read")
+				return
+			}
+		}
+	}
+}
+
+// cachedSpace remembers the last space column value: exports list a space's
+// members together, so most rows skip parsing and the map lookup.
+type cachedSpace struct {
+	raw     string
+	entries *spaceEntries
+}
+
+func readRow(rec []string, width int, cols columnIndex, checkUTF8 bool, line int,
+	at func(int) membership.Location, b *builder, last *cachedSpace) *Error {
+	fail := func(loc membership.Location, format string, args ...any) *Error {
+		return &Error{At: loc, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(rec) != width {
+		return fail(membership.Location{Line: line}, "row has %d fields, the header has %d (%q)", len(rec), width, strings.Join(rec, "|"))
+	}
+	if checkUTF8 {
+		for i, f := range rec {
+			if !utf8.ValidString(f) {
+				return fail(at(i), "invalid UTF-8 in %q; save the export as UTF-8", strings.ToValidUTF8(f, "\uFFFD"))
+			}
+		}
+	}
+	if raw := rec[cols.space]; last.entries == nil || raw != last.raw {
+		name, err := parseSpace(raw)
+		if err != nil {
+			return fail(at(cols.space), "%v", err)
+		}
+		last.raw = strings.Clone(raw)
+		last.entries = b.space(name, "", at(cols.space))
+	}
+	p, err := parseMember(rec[cols.member])
+	if err != nil {
+		return fail(at(cols.member), "%v", err)
+	}
+	m := membership.DesiredMember{Principal: p, Source: at(cols.member)}
+	if cols.role >= 0 {
+		role, err := membership.ParseRole(rec[cols.role])
+		if err != nil {
+			return fail(at(cols.role), "%v", err)
+		}
+		if p.IsGroup() && role != membership.RoleUnmanaged {
+			return fail(at(cols.role), "group %s can't have a role (%q): group memberships have none", p, rec[cols.role])
+		}
+		m.Role = role
+	}
+	b.add(last.entries, m)
+	return nil
+}
+
+type columnIndex struct{ space, member, role int }
+
+func headerColumns(file string, line int, header []string, names Columns, errs *Errors) (columnIndex, bool) {
+	want := func(name, def string) string {
+		if name == "" {
+			name = def
+		}
+		return strings.ToLower(strings.TrimSpace(name))
+	}
+	find := func(name string) int {
+		for i, h := range header {
+			if strings.ToLower(strings.TrimSpace(h)) == name {
+				return i
+			}
+		}
+		return -1
+	}
+	spaceName, memberName, roleName := want(names.Space, "space"), want(names.Member, "member"), want(names.Role, "role")
+	cols := columnIndex{space: find(spaceName), member: find(memberName), role: find(roleName)}
+	at := membership.Location{File: file, Line: line}
+	ok := true
+	for _, c := range []struct {
+		idx  int
+		name string
+	}{{cols.space, spaceName}, {cols.member, memberName}} {
+		if c.idx < 0 {
+			errs.Add(at, "header has no %q column (header is %q); set columns: in the source's config to rename", c.name, strings.Join(header, ","))
+			ok = false
+		}
+	}
+	if names.Role != "" && cols.role < 0 {
+		errs.Add(at, "header has no %q column (header is %q)", roleName, strings.Join(header, ","))
+		ok = false
+	}
+	return cols, ok
+}
+
+// delimiter returns the configured delimiter, or the one of , ; tab that the
+// first data line (the header) uses most outside quotes.
+func delimiter(configured string, data []byte) (rune, error) {
+	switch configured {
+	case ",", ";", "|":
+		return rune(configured[0]), nil
+	case "\t", "tab", `\t`:
+		return '\t', nil
+	case "":
+	default:
+		return 0, errors.New("delimiter " + `"` + configured + `"` + ` is not one of "," ";" "|" "tab"`)
+	}
+	header := firstDataLine(data)
+	best, bestCount := ',', 0
+	for _, d := range []rune{',', ';', '\t'} {
+		n, quoted := 0, false
+		for _, c := range header {
+			switch {
+			case c == '"':
+				quoted = !quoted
+			case c == d && !quoted:
+				n++
+			}
+		}
+		if n > bestCount {
+			best, bestCount = d, n
+		}
+	}
+	return best, nil
+}
+
+func firstDataLine(data []byte) string {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		line := data
+		if i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		t := bytes.TrimSpace(line)
+		if len(t) == 0 || t[0] == '#' {
+			continue
+		}
+		return string(t)
+	}
+	return ""
+}
+
+func allUTF8(rec []string) bool {
+	for _, f := range rec {
+		if !utf8.ValidString(f) {
+			return false
+		}
+	}
+	return true
+}
+
+func csvErrorLocation(file string, err error) membership.Location {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return membership.Location{File: file, Line: pe.Line, Column: pe.Column}
+	}
+	return membership.Location{File: file}
+}
+
+func csvErrorText(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return "malformed CSV: " + pe.Err.Error()
+	}
+	return err.Error()
+}
