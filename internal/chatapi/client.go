@@ -1,0 +1,185 @@
+// Package chatapi is the syncer's adapter over the Google Chat API: the only
+// package that imports the generated client. It lists (paged), gets, creates,
+// patches and deletes memberships, turns answers into membership values, and
+// classifies errors. It never retries, waits or logs: callers do.
+package chatapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	chat "google.golang.org/api/chat/v1"
+	"google.golang.org/api/option"
+
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// PageSize is the largest page the API serves.
+const PageSize = 1000
+
+// Options configure a Client.
+type Options struct {
+	Endpoint   string       // base URL, with a trailing slash
+	HTTPClient *http.Client // carries credentials; nil calls without authentication (emulator)
+	// UseAdminAccess calls as a Workspace admin; lists then filter out apps,
+	// as the API requires.
+	UseAdminAccess bool
+	// ShowInvited and ShowGroups need user authentication.
+	ShowInvited, ShowGroups bool
+	UserAgent               string
+}
+
+// Client calls the Chat API.
+type Client struct {
+	svc  *chat.Service
+	opts Options
+}
+
+// New builds a client.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	o := []option.ClientOption{option.WithEndpoint(opts.Endpoint)}
+	if opts.HTTPClient != nil {
+		o = append(o, option.WithHTTPClient(opts.HTTPClient))
+	} else {
+		o = append(o, option.WithoutAuthentication())
+	}
+	if opts.UserAgent != "" {
+		o = append(o, option.WithUserAgent(opts.UserAgent))
+	}
+	svc, err := chat.NewService(ctx, o...)
+	if err != nil {
+		return nil, fmt.Errorf("chat client: %w", err)
+	}
+	return &Client{svc: svc, opts: opts}, nil
+}
+
+// errCallerCancelled marks failures caused by the caller's own context.
+var errCallerCancelled = errors.New("cancelled by the caller")
+
+func wrap(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", errCallerCancelled, ctx.Err())
+	}
+	return classify(err)
+}
+
+// Space returns a space's type and display name, without its members.
+func (c *Client) Space(ctx context.Context, name string) (membership.SpaceState, error) {
+	call := c.svc.Spaces.Get(name).Context(ctx).Fields("name", "spaceType", "displayName")
+	if c.opts.UseAdminAccess {
+		call = call.UseAdminAccess(true)
+	}
+	s, err := call.Do()
+	if err != nil {
+		return membership.SpaceState{}, wrap(ctx, err)
+	}
+	return membership.SpaceState{Name: s.Name, Type: membership.SpaceType(s.SpaceType), DisplayName: s.DisplayName}, nil
+}
+
+// ListPage returns one page of a space's memberships and the next page's token.
+func (c *Client) ListPage(ctx context.Context, space, pageToken string) ([]membership.Membership, string, error) {
+	call := c.svc.Spaces.Members.List(space).Context(ctx).PageSize(PageSize)
+	if pageToken != "" {
+		call = call.PageToken(pageToken)
+	}
+	if c.opts.ShowInvited {
+		call = call.ShowInvited(true)
+	}
+	if c.opts.ShowGroups {
+		call = call.ShowGroups(true)
+	}
+	if c.opts.UseAdminAccess {
+		// Admin access must exclude apps; != BOT keeps group memberships.
+		call = call.UseAdminAccess(true).Filter(`member.type != "BOT"`)
+	}
+	resp, err := call.Do()
+	if err != nil {
+		return nil, "", wrap(ctx, err)
+	}
+	out := make([]membership.Membership, 0, len(resp.Memberships))
+	for _, m := range resp.Memberships {
+		if mm, ok := convert(m); ok {
+			out = append(out, mm)
+		}
+	}
+	return out, resp.NextPageToken, nil
+}
+
+// Get reads one membership; member is a numeric ID, an email or "app".
+func (c *Client) Get(ctx context.Context, space, member string) (membership.Membership, error) {
+	call := c.svc.Spaces.Members.Get(space + "/members/" + member).Context(ctx)
+	if c.opts.UseAdminAccess {
+		call = call.UseAdminAccess(true)
+	}
+	m, err := call.Do()
+	if err != nil {
+		return membership.Membership{}, wrap(ctx, err)
+	}
+	mm, _ := convert(m)
+	return mm, nil
+}
+
+// Create adds a user (users/{id or email}) or group (groups/{id}) to a space.
+// The API creates every membership as ROLE_MEMBER.
+func (c *Client) Create(ctx context.Context, space string, p membership.Principal) (membership.Membership, error) {
+	body := &chat.Membership{}
+	if p.IsGroup() {
+		body.GroupMember = &chat.Group{Name: string(p)}
+	} else {
+		body.Member = &chat.User{Name: string(p), Type: "HUMAN"}
+	}
+	call := c.svc.Spaces.Members.Create(space, body).Context(ctx)
+	if c.opts.UseAdminAccess {
+		call = call.UseAdminAccess(true)
+	}
+	m, err := call.Do()
+	if err != nil {
+		return membership.Membership{}, wrap(ctx, err)
+	}
+	mm, _ := convert(m)
+	return mm, nil
+}
+
+// PatchRole sets a membership's role; name is spaces/X/members/Y.
+func (c *Client) PatchRole(ctx context.Context, name string, role membership.Role) (membership.Membership, error) {
+	call := c.svc.Spaces.Members.Patch(name, &chat.Membership{Role: string(role)}).UpdateMask("role").Context(ctx)
+	if c.opts.UseAdminAccess {
+		call = call.UseAdminAccess(true)
+	}
+	m, err := call.Do()
+	if err != nil {
+		return membership.Membership{}, wrap(ctx, err)
+	}
+	mm, _ := convert(m)
+	return mm, nil
+}
+
+// Delete removes a membership; name is spaces/X/members/Y.
+func (c *Client) Delete(ctx context.Context, name string) error {
+	call := c.svc.Spaces.Members.Delete(name).Context(ctx)
+	if c.opts.UseAdminAccess {
+		call = call.UseAdminAccess(true)
+	}
+	_, err := call.Do()
+	return wrap(ctx, err)
+}
+
+// convert maps an API membership to the syncer's; it reports false for
+// memberships that name no one (never seen, but the fields are optional).
+func convert(m *chat.Membership) (membership.Membership, bool) {
+	out := membership.Membership{Name: m.Name, Role: membership.Role(m.Role), State: membership.State(m.State)}
+	switch {
+	case m.GroupMember != nil && m.GroupMember.Name != "":
+		out.Principal = membership.Principal(m.GroupMember.Name)
+	case m.Member != nil && m.Member.Name != "":
+		out.Principal = membership.Principal(m.Member.Name)
+		out.Email = strings.ToLower(strings.TrimSpace(m.Member.Email))
+		out.Bot = m.Member.Type == "BOT"
+	default:
+		return out, false
+	}
+	return out, true
+}

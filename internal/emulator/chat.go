@@ -1,0 +1,414 @@
+package emulator
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+func boolParam(r *http.Request, name string) (bool, *apiError) {
+	v := r.URL.Query().Get(name)
+	switch v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, errorf(400, "INVALID_ARGUMENT", "Invalid value at '%s' (TYPE_BOOL), %q", name, v)
+}
+
+// lockedSpace finds a space; the caller holds s.mu.
+func (s *Server) lockedSpace(r *http.Request) (*space, *apiError) {
+	name := "spaces/" + r.PathValue("space")
+	sp := s.world.spaces[name]
+	if sp == nil {
+		return nil, errorf(404, "NOT_FOUND", "Space %s not found or the caller is not a member.", name)
+	}
+	return sp, nil
+}
+
+func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
+	if _, err := boolParam(r, "useAdminAccess"); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, err := s.lockedSpace(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	writeJSON(w, 200, wireSpace{Name: sp.name, SpaceType: sp.spaceType, DisplayName: sp.displayName})
+}
+
+func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
+	if _, err := boolParam(r, "useAdminAccess"); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, m, err := s.lockedMember(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
+}
+
+func (s *Server) lockedMember(r *http.Request) (*space, *member, *apiError) {
+	sp, err := s.lockedSpace(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw := r.PathValue("member")
+	m := sp.members[s.world.memberKey(raw)]
+	if m == nil {
+		return nil, nil, errorf(404, "NOT_FOUND", "Membership %s/members/%s not found.", sp.name, raw)
+	}
+	return sp, m, nil
+}
+
+// filter is a parsed list filter: OR of AND groups of clauses.
+type clause struct {
+	field, op, value string
+}
+
+var clausePattern = regexp.MustCompile(`^\s*(role|member\.type)\s*(=|!=)\s*"([A-Z_]+)"\s*$`)
+
+func parseFilter(f string, adminAccess bool) ([][]clause, *apiError) {
+	if strings.TrimSpace(f) == "" {
+		if adminAccess {
+			return nil, errorf(400, "INVALID_ARGUMENT", `With useAdminAccess the filter must contain member.type = "HUMAN" or member.type != "BOT".`)
+		}
+		return nil, nil
+	}
+	var groups [][]clause
+	humanOnly := false
+	for _, part := range strings.Split(f, " OR ") {
+		var group []clause
+		for _, c := range strings.Split(part, " AND ") {
+			m := clausePattern.FindStringSubmatch(c)
+			if m == nil {
+				return nil, errorf(400, "INVALID_ARGUMENT", "Invalid filter %q near %q.", f, strings.TrimSpace(c))
+			}
+			cl := clause{field: m[1], op: m[2], value: m[3]}
+			if cl.field == "role" && cl.value != roleMember && cl.value != roleManager && cl.value != roleAssistantManager {
+				return nil, errorf(400, "INVALID_ARGUMENT", "Invalid role %q in filter.", cl.value)
+			}
+			if cl.field == "member.type" && cl.value != "HUMAN" && cl.value != "BOT" {
+				return nil, errorf(400, "INVALID_ARGUMENT", "Invalid member.type %q in filter.", cl.value)
+			}
+			if cl.field == "member.type" && (cl.op == "=" && cl.value == "HUMAN" || cl.op == "!=" && cl.value == "BOT") {
+				humanOnly = true
+			}
+			for _, prev := range group {
+				if prev.field == cl.field && prev.op == "=" && cl.op == "=" && prev.value != cl.value {
+					return nil, errorf(400, "INVALID_ARGUMENT", "Contradictory filter %q.", f)
+				}
+			}
+			group = append(group, cl)
+		}
+		groups = append(groups, group)
+	}
+	if adminAccess && !humanOnly {
+		return nil, errorf(400, "INVALID_ARGUMENT", `With useAdminAccess the filter must contain member.type = "HUMAN" or member.type != "BOT".`)
+	}
+	return groups, nil
+}
+
+func matches(groups [][]clause, m *member) bool {
+	if groups == nil {
+		return true
+	}
+	for _, g := range groups {
+		ok := true
+		for _, c := range g {
+			var v string
+			if c.field == "role" {
+				v = m.role
+			} else {
+				v = map[string]string{"HUMAN": "HUMAN", "BOT": "BOT", "GROUP": ""}[m.kind]
+			}
+			if (c.op == "=") != (v == c.value) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func pageToken(space string, offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(space + "|" + strconv.Itoa(offset)))
+}
+
+func parsePageToken(space, token string) (int, *apiError) {
+	if token == "" {
+		return 0, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	parts := strings.SplitN(string(raw), "|", 2)
+	if err != nil || len(parts) != 2 || parts[0] != space {
+		return 0, errorf(400, "INVALID_ARGUMENT", "Invalid page token.")
+	}
+	n, err := strconv.Atoi(parts[1])
+	if err != nil || n < 0 {
+		return 0, errorf(400, "INVALID_ARGUMENT", "Invalid page token.")
+	}
+	return n, nil
+}
+
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var flags [3]bool
+	for i, name := range []string{"showInvited", "showGroups", "useAdminAccess"} {
+		v, err := boolParam(r, name)
+		if err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		flags[i] = v
+	}
+	showInvited, showGroups, admin := flags[0], flags[1], flags[2]
+	pageSize := 100
+	if v := q.Get("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, 400, "INVALID_ARGUMENT", fmt.Sprintf("pageSize must be a non-negative integer, got %q", v))
+			return
+		}
+		if n > 0 {
+			pageSize = min(n, 1000)
+		}
+	}
+	groups, ferr := parseFilter(q.Get("filter"), admin)
+	if ferr != nil {
+		writeAPIError(w, ferr)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, err := s.lockedSpace(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	offset, err := parsePageToken(sp.name, q.Get("pageToken"))
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	var visible []*member
+	for _, m := range sortedMembers(sp) {
+		switch {
+		case m.state == stateInvited && !showInvited:
+		case m.kind == "GROUP" && !showGroups:
+		case m.kind == "BOT" && admin:
+		case !matches(groups, m):
+		default:
+			visible = append(visible, m)
+		}
+	}
+	out := wireList{}
+	end := min(offset+pageSize, len(visible))
+	for _, m := range visible[min(offset, len(visible)):end] {
+		out.Memberships = append(out.Memberships, s.world.wire(sp, m, !s.opts.HideEmails))
+	}
+	if end < len(visible) {
+		out.NextPageToken = pageToken(sp.name, end)
+	}
+	writeJSON(w, 200, out)
+}
+
+func decodeBody(r *http.Request, v any) *apiError {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(400, "INVALID_ARGUMENT", "Invalid JSON payload received. %v", err)
+	}
+	return nil
+}
+
+func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
+	admin, perr := boolParam(r, "useAdminAccess")
+	if perr != nil {
+		writeAPIError(w, perr)
+		return
+	}
+	var body wireMembership
+	if err := decodeBody(r, &body); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, err := s.lockedSpace(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	m, err := s.newMember(sp, body, admin)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	sp.members[m.id] = m
+	s.stats.Creates[sp.name+" "+s.world.wire(sp, m, false).principal()]++
+	s.stats.Writes++
+	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
+}
+
+func (wm wireMembership) principal() string {
+	if wm.GroupMember != nil {
+		return wm.GroupMember.Name
+	}
+	return wm.Member.Name
+}
+
+// newMember checks a create request and builds the membership it makes.
+func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member, *apiError) {
+	if (body.Member == nil) == (body.GroupMember == nil) {
+		return nil, errorf(400, "INVALID_ARGUMENT", "Exactly one of member or groupMember must be set.")
+	}
+	if sp.spaceType == "DIRECT_MESSAGE" {
+		return nil, errorf(400, "FAILED_PRECONDITION", "Members can't be added to a direct message.")
+	}
+	// The role in a create body is ignored: every new membership is ROLE_MEMBER.
+	m := &member{role: roleMember, state: stateJoined, seq: s.world.nextSeq()}
+	if g := body.GroupMember; g != nil {
+		id, ok := strings.CutPrefix(g.Name, "groups/")
+		if !ok || id == "" {
+			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid group name %q; want groups/{group}.", g.Name)
+		}
+		if sp.spaceType != "SPACE" {
+			return nil, errorf(400, "INVALID_ARGUMENT", "Google Groups can only be added to named spaces; %s is a %s.", sp.name, sp.spaceType)
+		}
+		if !s.world.groups[id] {
+			return nil, errorf(404, "NOT_FOUND", "Group %s not found.", g.Name)
+		}
+		if sp.members[id] != nil {
+			return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
+		}
+		m.id, m.kind, m.role = id, "GROUP", roleUnspecified
+		return m, nil
+	}
+	key, ok := strings.CutPrefix(body.Member.Name, "users/")
+	if !ok || key == "" {
+		return nil, errorf(400, "INVALID_ARGUMENT", "Invalid user name %q; want users/{user}.", body.Member.Name)
+	}
+	if key == "app" {
+		if body.Member.Type != "BOT" {
+			return nil, errorf(400, "INVALID_ARGUMENT", "users/app must have type BOT.")
+		}
+		if admin {
+			return nil, errorf(400, "INVALID_ARGUMENT", "Apps can't be added with admin access.")
+		}
+		if sp.members["app"] != nil {
+			return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
+		}
+		m.id, m.kind = "app", "BOT"
+		return m, nil
+	}
+	if t := body.Member.Type; t != "" && t != "HUMAN" {
+		return nil, errorf(400, "INVALID_ARGUMENT", "Invalid member type %q for %s.", t, body.Member.Name)
+	}
+	u := s.world.lookupUser(key)
+	if u == nil {
+		return nil, errorf(404, "NOT_FOUND", "User %s not found.", body.Member.Name)
+	}
+	if sp.members[u.id] != nil {
+		return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
+	}
+	if u.suspended {
+		return nil, errorf(400, "FAILED_PRECONDITION", "User %s is suspended.", body.Member.Name)
+	}
+	if u.external && admin {
+		return nil, errorf(400, "INVALID_ARGUMENT", "Admin access can't add users outside the organization.")
+	}
+	m.id, m.kind = u.id, "HUMAN"
+	if !u.autoAccept {
+		m.state = stateInvited
+	}
+	return m, nil
+}
+
+func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
+	if _, err := boolParam(r, "useAdminAccess"); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	mask := r.URL.Query().Get("updateMask")
+	if mask == "" {
+		writeError(w, 400, "INVALID_ARGUMENT", "updateMask is required.")
+		return
+	}
+	for _, f := range strings.Split(mask, ",") {
+		if strings.TrimSpace(f) != "role" {
+			writeError(w, 400, "INVALID_ARGUMENT", fmt.Sprintf("Invalid updateMask field %q; only role can be updated.", f))
+			return
+		}
+	}
+	var body wireMembership
+	if err := decodeBody(r, &body); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	if body.Role != roleMember && body.Role != roleAssistantManager && body.Role != roleManager {
+		writeError(w, 400, "INVALID_ARGUMENT", fmt.Sprintf("Invalid role %q.", body.Role))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, m, err := s.lockedMember(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	switch {
+	case m.kind == "GROUP":
+		writeError(w, 400, "INVALID_ARGUMENT", "The role of a group membership can't be updated.")
+		return
+	case sp.spaceType != "SPACE" && body.Role != roleMember:
+		writeError(w, 400, "INVALID_ARGUMENT", fmt.Sprintf("Only ROLE_MEMBER exists in a %s.", sp.spaceType))
+		return
+	case m.role == roleManager && body.Role != roleManager && m.state == stateJoined && s.world.owners(sp) == 1:
+		writeError(w, 400, "FAILED_PRECONDITION", "The last owner of a space can't be demoted.")
+		return
+	}
+	if m.role != body.Role {
+		s.stats.Writes++
+	}
+	m.role = body.Role
+	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
+}
+
+func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
+	if _, err := boolParam(r, "useAdminAccess"); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, m, err := s.lockedMember(r)
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	if m.role == roleManager && m.state == stateJoined && s.world.owners(sp) == 1 {
+		writeError(w, 400, "FAILED_PRECONDITION", "The last owner of a space can't be removed.")
+		return
+	}
+	out := s.world.wire(sp, m, !s.opts.HideEmails)
+	delete(sp.members, m.id)
+	s.stats.Writes++
+	writeJSON(w, 200, out)
+}

@@ -1,0 +1,260 @@
+package emulator_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+func f() *bool { b := false; return &b }
+
+func seed() *emulator.Seed {
+	return &emulator.Seed{
+		Users: []emulator.SeedUser{
+			{ID: "1", Email: "owner@example.com"},
+			{ID: "2", Email: "alice@example.com", Aliases: []string{"ali@example.com"}},
+			{ID: "3", Email: "shy@example.com", AutoAccept: f()},
+			{ID: "4", Email: "gone@example.com", Suspended: true},
+			{ID: "5", Email: "ext@partner.test", External: true},
+		},
+		Groups: []emulator.SeedGroup{{ID: "eng"}},
+		Spaces: []emulator.SeedSpace{
+			{Name: "spaces/S", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {App: true}}},
+			{Name: "spaces/G", Type: "GROUP_CHAT", Members: []emulator.SeedMember{{User: "owner@example.com"}}},
+		},
+	}
+}
+
+func start(t *testing.T, s *emulator.Seed, opts emulator.Options, api chatapi.Options) (*emulator.Server, *chatapi.Client, string) {
+	t.Helper()
+	em, err := emulator.New(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(em.Handler())
+	t.Cleanup(ts.Close)
+	api.Endpoint = ts.URL + "/"
+	c, err := chatapi.New(context.Background(), api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return em, c, ts.URL
+}
+
+func listAll(t *testing.T, c *chatapi.Client, space string) []membership.Membership {
+	t.Helper()
+	var all []membership.Membership
+	token := ""
+	for {
+		page, next, err := c.ListPage(context.Background(), space, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all
+		}
+		token = next
+	}
+}
+
+func TestMembershipLifecycle(t *testing.T) {
+	em, c, _ := start(t, seed(), emulator.Options{}, chatapi.Options{ShowInvited: true, ShowGroups: true})
+	ctx := context.Background()
+
+	m, err := c.Create(ctx, "spaces/S", membership.User("ALI@example.com")) // an alias, any case
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Principal != "users/2" || m.Name != "spaces/S/members/2" || m.Role != membership.RoleMember || m.State != membership.StateJoined {
+		t.Errorf("create answered %+v; want canonical users/2, ROLE_MEMBER, JOINED", m)
+	}
+	if _, err := c.Create(ctx, "spaces/S", membership.User("2")); !errors.Is(err, chatapi.ErrAlreadyExists) {
+		t.Errorf("second create: %v, want ALREADY_EXISTS", err)
+	}
+	shy, err := c.Create(ctx, "spaces/S", membership.User("shy@example.com"))
+	if err != nil || shy.State != membership.StateInvited {
+		t.Errorf("auto-accept off: %+v %v, want INVITED", shy, err)
+	}
+	if _, err := c.Create(ctx, "spaces/S", membership.User("3")); !errors.Is(err, chatapi.ErrAlreadyExists) {
+		t.Errorf("create over an invitation: %v, want ALREADY_EXISTS", err)
+	}
+	if _, err := c.Create(ctx, "spaces/S", membership.Group("eng")); err != nil {
+		t.Errorf("group in a named space: %v", err)
+	}
+	if p, err := c.PatchRole(ctx, "spaces/S/members/alice@example.com", membership.RoleManager); err != nil || p.Role != membership.RoleManager {
+		t.Errorf("patch by email alias: %+v %v", p, err)
+	}
+	if g, err := c.Get(ctx, "spaces/S", "ali@example.com"); err != nil || g.Principal != "users/2" || g.Email != "alice@example.com" {
+		t.Errorf("get by alias: %+v %v", g, err)
+	}
+	if app, err := c.Get(ctx, "spaces/S", "app"); err != nil || !app.Bot {
+		t.Errorf("get app: %+v %v", app, err)
+	}
+
+	got := listAll(t, c, "spaces/S")
+	if len(got) != 5 {
+		t.Errorf("list with invited and groups: %d memberships, want 5: %+v", len(got), got)
+	}
+	if err := c.Delete(ctx, "spaces/S/members/alice@example.com"); err != nil {
+		t.Errorf("delete by alias: %v", err)
+	}
+	if err := c.Delete(ctx, "spaces/S/members/2"); !errors.Is(err, chatapi.ErrNotFound) {
+		t.Errorf("second delete: %v, want NOT_FOUND", err)
+	}
+	if st := em.Stats(); st.Creates["spaces/S users/2"] != 1 || st.Count("members.create") != 5 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	_, c, _ := start(t, seed(), emulator.Options{}, chatapi.Options{})
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		do   func() error
+		kind error
+		text string
+	}{
+		{"unknown user", func() error { _, err := c.Create(ctx, "spaces/S", membership.User("nobody@example.com")); return err }, chatapi.ErrNotFound, "not found"},
+		{"suspended user", func() error { _, err := c.Create(ctx, "spaces/S", membership.User("gone@example.com")); return err }, chatapi.ErrPermanent, "FAILED_PRECONDITION"},
+		{"group in a group chat", func() error { _, err := c.Create(ctx, "spaces/G", membership.Group("eng")); return err }, chatapi.ErrPermanent, "named spaces"},
+		{"owner in a group chat", func() error { _, err := c.PatchRole(ctx, "spaces/G/members/1", membership.RoleOwner); return err }, chatapi.ErrPermanent, "Only ROLE_MEMBER"},
+		{"demote the last owner", func() error { _, err := c.PatchRole(ctx, "spaces/S/members/1", membership.RoleMember); return err }, chatapi.ErrPermanent, "last owner"},
+		{"remove the last owner", func() error { return c.Delete(ctx, "spaces/S/members/1") }, chatapi.ErrPermanent, "last owner"},
+		{"unknown space", func() error { _, _, err := c.ListPage(ctx, "spaces/NOPE", ""); return err }, chatapi.ErrNotFound, "not found"},
+		{"patch a missing member", func() error { _, err := c.PatchRole(ctx, "spaces/S/members/999", membership.RoleOwner); return err }, chatapi.ErrNotFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.text) {
+				t.Errorf("err = %v, want kind %v containing %q", err, tt.kind, tt.text)
+			}
+		})
+	}
+}
+
+func TestListPagingAndVisibility(t *testing.T) {
+	s := seed()
+	sp := emulator.SeedSpace{Name: "spaces/BIG"}
+	for i := 0; i < 2500; i++ {
+		email := fmt.Sprintf("u%d@example.com", i)
+		s.Users = append(s.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: email})
+		state := "JOINED"
+		if i%10 == 0 {
+			state = "INVITED"
+		}
+		sp.Members = append(sp.Members, emulator.SeedMember{User: email, State: state})
+	}
+	sp.Members = append(sp.Members, emulator.SeedMember{Group: "eng"}, emulator.SeedMember{User: "owner@example.com", Role: "owner"})
+	s.Spaces = append(s.Spaces, sp)
+
+	for _, tc := range []struct {
+		name  string
+		opts  chatapi.Options
+		want  int
+		pages int
+	}{
+		{"default hides invited and groups", chatapi.Options{}, 2251, 3},
+		{"showInvited and showGroups", chatapi.Options{ShowInvited: true, ShowGroups: true}, 2502, 3},
+		{"admin access", chatapi.Options{UseAdminAccess: true, ShowInvited: true}, 2501, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			em, c, _ := start(t, s, emulator.Options{}, tc.opts)
+			if got := len(listAll(t, c, "spaces/BIG")); got != tc.want {
+				t.Errorf("%d memberships, want %d", got, tc.want)
+			}
+			if n := em.Stats().Count("members.list"); n != tc.pages {
+				t.Errorf("%d list calls, want %d (pageSize 1000)", n, tc.pages)
+			}
+		})
+	}
+}
+
+func TestRawRequests(t *testing.T) {
+	_, _, base := start(t, seed(), emulator.Options{}, chatapi.Options{})
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		text                     string
+	}{
+		{"unknown query parameter", "GET", "/v1/spaces/S/members?pagesize=5", "", 400, "Unknown name"},
+		{"negative page size", "GET", "/v1/spaces/S/members?pageSize=-1", "", 400, "pageSize"},
+		{"huge page size is clamped", "GET", "/v1/spaces/S/members?pageSize=5000", "", 200, "users/1"},
+		{"bad page token", "GET", "/v1/spaces/S/members?pageToken=xyz", "", 400, "page token"},
+		{"admin access needs a human filter", "GET", "/v1/spaces/S/members?useAdminAccess=true", "", 400, "member.type"},
+		{"contradictory filter", "GET", "/v1/spaces/S/members?filter=" + urlq(`member.type = "HUMAN" AND member.type = "BOT"`), "", 400, "Contradictory"},
+		{"role filter", "GET", "/v1/spaces/S/members?filter=" + urlq(`role = "ROLE_MANAGER"`), "", 200, "ROLE_MANAGER"},
+		{"patch without updateMask", "PATCH", "/v1/spaces/S/members/1", `{"role":"ROLE_MEMBER"}`, 400, "updateMask"},
+		{"create with both member and group", "POST", "/v1/spaces/S/members", `{"member":{"name":"users/2","type":"HUMAN"},"groupMember":{"name":"groups/eng"}}`, 400, "Exactly one"},
+		{"create ignores the body's role", "POST", "/v1/spaces/S/members", `{"member":{"name":"users/2","type":"HUMAN"},"role":"ROLE_MANAGER"}`, 200, `"role":"ROLE_MEMBER"`},
+		{"spaces.get", "GET", "/v1/spaces/G", "", 200, `"spaceType":"GROUP_CHAT"`},
+		{"directory get by alias", "GET", "/admin/directory/v1/users/ali@example.com", "", 200, `"id":"2"`},
+		{"directory hides external users", "GET", "/admin/directory/v1/users/ext@partner.test", "", 404, "NOT_FOUND"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, base+tt.path, strings.NewReader(tt.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.code || !strings.Contains(string(b), tt.text) {
+				t.Errorf("%d %s; want %d containing %q", resp.StatusCode, b, tt.code, tt.text)
+			}
+		})
+	}
+}
+
+func urlq(s string) string { return strings.NewReplacer(" ", "%20", `"`, "%22", "=", "%3D", "!", "%21").Replace(s) }
+
+func TestQuotaIsEnforced(t *testing.T) {
+	// At scale 100 a "minute" is 600 ms: 300 writes fit, the 301st is refused.
+	em, c, _ := start(t, seed(), emulator.Options{QuotaScale: 100}, chatapi.Options{})
+	ctx := context.Background()
+	var quota int
+	for i := 0; i < 301; i++ {
+		_, err := c.PatchRole(ctx, "spaces/S/members/1", membership.RoleOwner)
+		if errors.Is(err, chatapi.ErrQuota) {
+			quota++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if quota == 0 || em.Stats().QuotaRejections != quota {
+		t.Errorf("301 writes in well under 600 ms: %d quota errors, emulator counted %d", quota, em.Stats().QuotaRejections)
+	}
+	time.Sleep(650 * time.Millisecond)
+	if _, err := c.PatchRole(ctx, "spaces/S/members/1", membership.RoleOwner); err != nil {
+		t.Errorf("after the window: %v", err)
+	}
+}
+
+func TestFaultsAreClassified(t *testing.T) {
+	for _, fault := range emulator.AllFaults {
+		t.Run(string(fault), func(t *testing.T) {
+			em, c, _ := start(t, seed(), emulator.Options{FaultRate: 1, Faults: []emulator.Fault{fault}, Seed: 1}, chatapi.Options{})
+			_, err := c.Create(context.Background(), "spaces/S", membership.User("alice@example.com"))
+			if !chatapi.Retryable(err) {
+				t.Errorf("%s: %v is not retryable", fault, err)
+			}
+			applied := em.Stats().Creates["spaces/S users/2"]
+			if want := map[bool]int{true: 1, false: 0}[fault == emulator.FaultAppliedThen500]; applied != want {
+				t.Errorf("%s: the create was applied %d times, want %d", fault, applied, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,80 @@
+package emulator
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Seed is the emulator's starting state.
+type Seed struct {
+	Users  []SeedUser  `yaml:"users"`
+	Groups []SeedGroup `yaml:"groups"`
+	Spaces []SeedSpace `yaml:"spaces"`
+}
+
+// SeedUser is a Directory user.
+type SeedUser struct {
+	ID         string   `yaml:"id"`
+	Email      string   `yaml:"email"`
+	Aliases    []string `yaml:"aliases"`
+	AutoAccept *bool    `yaml:"auto_accept"` // default true; false leaves new memberships INVITED
+	External   bool     `yaml:"external"`    // outside the organisation: not in the Directory
+	Suspended  bool     `yaml:"suspended"`
+}
+
+// SeedGroup is a Google Group.
+type SeedGroup struct {
+	ID    string `yaml:"id"`
+	Email string `yaml:"email"`
+}
+
+// SeedSpace is a space and its memberships.
+type SeedSpace struct {
+	Name        string       `yaml:"name"`
+	Type        string       `yaml:"type"` // SPACE (default), GROUP_CHAT, DIRECT_MESSAGE
+	DisplayName string       `yaml:"display_name"`
+	Members     []SeedMember `yaml:"members"`
+}
+
+// SeedMember is one membership: a user (email or id), a group, or the app.
+type SeedMember struct {
+	User  string `yaml:"user"`
+	Group string `yaml:"group"`
+	App   bool   `yaml:"app"`
+	Role  string `yaml:"role"`  // member, manager, owner or an API enum; default member
+	State string `yaml:"state"` // JOINED (default) or INVITED
+}
+
+// LoadSeed reads a seed file.
+func LoadSeed(path string) (*Seed, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Seed
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}
+
+func seedRole(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "", "member":
+		return roleMember, nil
+	case "manager":
+		return roleAssistantManager, nil
+	case "owner":
+		return roleManager, nil
+	}
+	switch s {
+	case roleMember, roleAssistantManager, roleManager:
+		return s, nil
+	}
+	return "", fmt.Errorf("unknown role %q", s)
+}

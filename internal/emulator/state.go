@@ -1,0 +1,165 @@
+package emulator
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+type user struct {
+	id, email  string
+	aliases    []string
+	autoAccept bool
+	external   bool
+	suspended  bool
+}
+
+type member struct {
+	id    string // users/{id}, groups/{id} or users/app: the key after members/
+	kind  string // HUMAN, GROUP, BOT
+	role  string
+	state string
+	seq   int // creation order, for stable listing
+}
+
+type space struct {
+	name, spaceType, displayName string
+	members                      map[string]*member // key: the member's ID (numeric, group ID, or "app")
+}
+
+// world is the emulator's data; the server's mutex guards it.
+type world struct {
+	users   map[string]*user // by id
+	byEmail map[string]*user // primary emails and aliases, lower-cased
+	groups  map[string]bool
+	spaces  map[string]*space
+	seq     int
+}
+
+func newWorld(seed *Seed) (*world, error) {
+	w := &world{users: map[string]*user{}, byEmail: map[string]*user{}, groups: map[string]bool{}, spaces: map[string]*space{}}
+	if seed == nil {
+		return w, nil
+	}
+	for _, su := range seed.Users {
+		if su.ID == "" || su.Email == "" {
+			return nil, fmt.Errorf("seed user %+v needs id and email", su)
+		}
+		u := &user{id: su.ID, email: strings.ToLower(su.Email), external: su.External, suspended: su.Suspended, autoAccept: su.AutoAccept == nil || *su.AutoAccept}
+		for _, a := range su.Aliases {
+			u.aliases = append(u.aliases, strings.ToLower(a))
+		}
+		w.users[u.id] = u
+		w.byEmail[u.email] = u
+		for _, a := range u.aliases {
+			w.byEmail[a] = u
+		}
+	}
+	for _, g := range seed.Groups {
+		w.groups[strings.TrimPrefix(g.ID, "groups/")] = true
+	}
+	for _, ss := range seed.Spaces {
+		name := ss.Name
+		if !strings.HasPrefix(name, "spaces/") {
+			name = "spaces/" + name
+		}
+		t := ss.Type
+		if t == "" {
+			t = "SPACE"
+		}
+		sp := &space{name: name, spaceType: t, displayName: ss.DisplayName, members: map[string]*member{}}
+		w.spaces[name] = sp
+		for _, sm := range ss.Members {
+			m := &member{state: stateJoined, seq: w.nextSeq()}
+			if sm.State != "" {
+				m.state = strings.ToUpper(sm.State)
+			}
+			role, err := seedRole(sm.Role)
+			if err != nil {
+				return nil, fmt.Errorf("seed space %s: %w", name, err)
+			}
+			m.role = role
+			switch {
+			case sm.App:
+				m.id, m.kind = "app", "BOT"
+			case sm.Group != "":
+				m.id, m.kind, m.role = strings.TrimPrefix(sm.Group, "groups/"), "GROUP", roleUnspecified
+				w.groups[m.id] = true
+			case sm.User != "":
+				u := w.lookupUser(strings.TrimPrefix(sm.User, "users/"))
+				if u == nil {
+					return nil, fmt.Errorf("seed space %s: unknown user %q", name, sm.User)
+				}
+				m.id, m.kind = u.id, "HUMAN"
+			default:
+				return nil, fmt.Errorf("seed space %s: a member needs user, group or app", name)
+			}
+			sp.members[m.id] = m
+		}
+	}
+	return w, nil
+}
+
+func (w *world) nextSeq() int { w.seq++; return w.seq }
+
+// lookupUser finds a user by numeric ID or by email (primary or alias).
+func (w *world) lookupUser(key string) *user {
+	if u, ok := w.users[key]; ok {
+		return u
+	}
+	return w.byEmail[strings.ToLower(key)]
+}
+
+// memberKey turns the {member} of spaces/X/members/{member} into a member map key.
+func (w *world) memberKey(raw string) string {
+	if raw == "app" {
+		return "app"
+	}
+	if strings.Contains(raw, "@") {
+		if u := w.lookupUser(raw); u != nil {
+			return u.id
+		}
+		return ""
+	}
+	return raw
+}
+
+func (w *world) owners(sp *space) int {
+	n := 0
+	for _, m := range sp.members {
+		if m.role == roleManager && m.state == stateJoined {
+			n++
+		}
+	}
+	return n
+}
+
+// wire renders a membership as the API does: canonical names only.
+func (w *world) wire(sp *space, m *member, withEmail bool) wireMembership {
+	out := wireMembership{Name: sp.name + "/members/" + m.id, State: m.state, Role: m.role, CreateTime: "2026-01-01T00:00:00Z"}
+	switch m.kind {
+	case "GROUP":
+		out.GroupMember = &wireGroup{Name: "groups/" + m.id}
+	case "BOT":
+		out.Member = &wireUser{Name: "users/app", Type: "BOT", DisplayName: "Syncer app"}
+	default:
+		u := w.users[m.id]
+		wu := &wireUser{Name: "users/" + m.id, Type: "HUMAN"}
+		if withEmail && u != nil {
+			wu.Email = u.email
+			wu.DisplayName = strings.SplitN(u.email, "@", 2)[0]
+		}
+		out.Member = wu
+	}
+	return out
+}
+
+// sortedMembers lists a space's members in creation order.
+func sortedMembers(sp *space) []*member {
+	ms := make([]*member, 0, len(sp.members))
+	for _, m := range sp.members {
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].seq < ms[j].seq })
+	return ms
+}

@@ -1,0 +1,70 @@
+package emulator
+
+// Wire types: the JSON the Chat and Directory REST APIs speak. Defined here,
+// not borrowed from the client library, so tests with the official client
+// check real wire compatibility.
+
+const (
+	roleMember           = "ROLE_MEMBER"
+	roleAssistantManager = "ROLE_ASSISTANT_MANAGER" // "Manager" in the UI
+	roleManager          = "ROLE_MANAGER"           // "Owner" in the UI
+	roleUnspecified      = "MEMBERSHIP_ROLE_UNSPECIFIED"
+
+	stateJoined  = "JOINED"
+	stateInvited = "INVITED"
+)
+
+type wireUser struct {
+	Name        string `json:"name,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+	Email       string `json:"email,omitempty"`
+	Type        string `json:"type,omitempty"`
+}
+
+type wireGroup struct {
+	Name string `json:"name,omitempty"`
+}
+
+type wireMembership struct {
+	Name        string     `json:"name,omitempty"`
+	State       string     `json:"state,omitempty"`
+	Role        string     `json:"role,omitempty"`
+	Member      *wireUser  `json:"member,omitempty"`
+	GroupMember *wireGroup `json:"groupMember,omitempty"`
+	CreateTime  string     `json:"createTime,omitempty"`
+}
+
+type wireList struct {
+	Memberships   []wireMembership `json:"memberships,omitempty"`
+	NextPageToken string           `json:"nextPageToken,omitempty"`
+}
+
+type wireSpace struct {
+	Name        string `json:"name"`
+	SpaceType   string `json:"spaceType"`
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+type wireDirectoryUser struct {
+	ID           string   `json:"id"`
+	PrimaryEmail string   `json:"primaryEmail"`
+	Aliases      []string `json:"aliases,omitempty"`
+	Suspended    bool     `json:"suspended"`
+	Kind         string   `json:"kind"`
+}
+
+type wireDirectoryList struct {
+	Kind          string              `json:"kind"`
+	Users         []wireDirectoryUser `json:"users"`
+	NextPageToken string              `json:"nextPageToken,omitempty"`
+}
+
+type wireError struct {
+	Error wireErrorBody `json:"error"`
+}
+
+type wireErrorBody struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Status  string `json:"status"`
+}
