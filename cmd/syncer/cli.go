@@ -32,6 +32,9 @@ type cmdIO struct{ stdout, stderr io.Writer }
 func commands() []command {
 	return []command{
 		validateCommand(),
+		planCommand(),
+		applyCommand(),
+		emulatorCommand(),
 		{name: "version", summary: "print the version", usage: "syncer version", run: runVersion},
 	}
 }

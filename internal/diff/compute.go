@@ -28,6 +28,9 @@ func Compute(desired membership.Desired, current membership.Current, policy Poli
 			continue
 		}
 		sum.Type, sum.Current, sum.Listed = cs.Type, len(cs.Memberships), true
+		if sum.Label == "" {
+			sum.Label = cs.DisplayName
+		}
 		start := len(plan.Changes)
 		idx.reset(cs)
 		computeSpace(&plan, &sum, ds, cs, idx, current.Aliases, policy)
@@ -114,20 +117,21 @@ func computeSpace(plan *Plan, sum *SpaceSummary, ds membership.DesiredSpace, cs 
 			continue
 		}
 		m := cs.Memberships[i]
-		if m.State == membership.StateInvited {
+		invited := m.State == membership.StateInvited
+		if invited {
 			sum.InvitedPending++
-			if dm.Role != membership.RoleUnmanaged && dm.Role != m.Role && policy != CreateOnly {
-				plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: %s has not accepted the invitation to %s yet; the change to %s waits until they do",
-					dm.Source, dm.Principal.Display(), ds.Name, dm.Role.UIName()))
+		}
+		if dm.Role == membership.RoleUnmanaged || dm.Role == m.Role || m.Principal.IsGroup() || policy == CreateOnly {
+			if !invited {
+				sum.Unchanged++
 			}
 			continue
 		}
-		if dm.Role == membership.RoleUnmanaged || dm.Role == m.Role || m.Principal.IsGroup() || policy == CreateOnly {
-			sum.Unchanged++
-			continue
-		}
 		change := newChange(ds.Name, dm, target)
-		change.Action, change.Membership, change.FromRole, change.ToRole = UpdateRole, m.Name, m.Role, dm.Role
+		if dm.Principal.Email() == "" && m.Email != "" {
+			change.Member = m.Email // people read emails better than IDs
+		}
+		change.Action, change.Membership, change.FromRole, change.ToRole, change.Invited = UpdateRole, m.Name, m.Role, dm.Role, invited
 		plan.Changes = append(plan.Changes, change)
 	}
 }

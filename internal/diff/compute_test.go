@@ -47,6 +47,7 @@ func TestCompute(t *testing.T) {
 		unchanged int
 		invited   int
 		warning   string
+		memberIs  string
 	}{
 		{
 			name:    "missing member is created",
@@ -108,15 +109,24 @@ func TestCompute(t *testing.T) {
 			want: []string{"create users/111"},
 		},
 		{
-			name:    "invited member is present: counted, not re-created, role waits",
-			desired: desired("spaces/A", want(alice, m.RoleManager)),
+			name:    "invited member is present: counted, not re-created, role still set",
+			desired: desired("spaces/A", want(alice, m.RoleManager), want(bob, "")),
 			current: func() m.Current {
-				j := joined("111", "alice@example.com", m.RoleMember)
-				j.State = m.StateInvited
-				return current(j)
+				a := joined("111", "alice@example.com", m.RoleMember)
+				a.State = m.StateInvited
+				b := joined("222", "bob@example.com", m.RoleMember)
+				b.State = m.StateInvited
+				return current(a, b)
 			}(),
-			invited: 1,
-			warning: "has not accepted the invitation",
+			want:    []string{"update_role users/111 member->manager @spaces/A/members/111"},
+			invited: 2,
+		},
+		{
+			name:     "an ID in the source shows as the listed email",
+			desired:  desired("spaces/A", want(m.User("111"), m.RoleOwner)),
+			current:  current(joined("111", "dan@example.com", m.RoleMember)),
+			want:     []string{"update_role users/111 member->owner @spaces/A/members/111"},
+			memberIs: "dan@example.com",
 		},
 		{
 			name:      "groups compare by ID and are never patched",
@@ -180,6 +190,9 @@ func TestCompute(t *testing.T) {
 			joinedWarnings := strings.Join(plan.Warnings, "\n")
 			if (tt.warning == "") != (joinedWarnings == "") || !strings.Contains(joinedWarnings, tt.warning) {
 				t.Errorf("warnings %q, want one containing %q", plan.Warnings, tt.warning)
+			}
+			if tt.memberIs != "" && (len(plan.Changes) == 0 || plan.Changes[0].Member != tt.memberIs) {
+				t.Errorf("changes %+v: want member shown as %q", plan.Changes, tt.memberIs)
 			}
 			for _, c := range plan.Changes {
 				if c.Action == Delete {

@@ -48,8 +48,10 @@ type Change struct {
 	FromRole   membership.Role `json:"from_role,omitempty"`
 	ToRole     membership.Role `json:"to_role,omitempty"`
 	Source     string          `json:"source,omitempty"`
-	Status     Status          `json:"status,omitempty"`
-	Error      string          `json:"error,omitempty"`
+	// Invited is set for a member who has not accepted their invitation yet.
+	Invited bool   `json:"invited,omitempty"`
+	Status  Status `json:"status,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // Policy says which kinds of change a plan may hold.

@@ -377,6 +377,9 @@ func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
 	case m.kind == "GROUP":
 		writeError(w, 400, "INVALID_ARGUMENT", "The role of a group membership can't be updated.")
 		return
+	case m.state == stateInvited && s.opts.RefuseInvitedRoleChanges:
+		writeError(w, 400, "FAILED_PRECONDITION", "The member has not accepted the invitation yet.")
+		return
 	case sp.spaceType != "SPACE" && body.Role != roleMember:
 		writeError(w, 400, "INVALID_ARGUMENT", fmt.Sprintf("Only ROLE_MEMBER exists in a %s.", sp.spaceType))
 		return

@@ -219,7 +219,9 @@ func TestRawRequests(t *testing.T) {
 	}
 }
 
-func urlq(s string) string { return strings.NewReplacer(" ", "%20", `"`, "%22", "=", "%3D", "!", "%21").Replace(s) }
+func urlq(s string) string {
+	return strings.NewReplacer(" ", "%20", `"`, "%22", "=", "%3D", "!", "%21").Replace(s)
+}
 
 func TestQuotaIsEnforced(t *testing.T) {
 	// At scale 100 a "minute" is 600 ms: 300 writes fit, the 301st is refused.

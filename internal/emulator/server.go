@@ -38,6 +38,10 @@ type Options struct {
 	// HideEmails leaves member.email out of list and get responses, as the
 	// API may with app authentication.
 	HideEmails bool
+	// RefuseInvitedRoleChanges answers FAILED_PRECONDITION to a role patch
+	// on a member who has not accepted their invitation. Google does not
+	// document which it does; the syncer must cope with both.
+	RefuseInvitedRoleChanges bool
 }
 
 // Fault is a kind of injected failure.

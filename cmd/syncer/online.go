@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/logging"
+	"github.com/syncer-dev/syncer/internal/throttle"
+)
+
+// runFlags are the flags plan and apply share.
+type runFlags struct {
+	config, output, endpoint, logLevel string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "config.yaml", "config file")
+	fs.StringVar(&f.output, "output", "", "report format: text, markdown or json (default: the config's report.output)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "base URL of the Chat and Directory APIs, e.g. the emulator's (default: the config's api.endpoint)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// runJob is plan and apply: only whether an engine is built differs.
+func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode bool) int {
+	level, err := logging.ParseLevel(f.logLevel)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitInvalid
+	}
+	log := logging.New(out.stderr, level)
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return printInputErrors(out.stderr, err)
+	}
+	if f.endpoint != "" {
+		cfg.API.Endpoint = strings.TrimSuffix(f.endpoint, "/") + "/"
+	}
+	if f.output != "" {
+		if !slices.Contains(config.Outputs, f.output) {
+			fmt.Fprintf(out.stderr, "unknown --output %q (want text, markdown or json)\n", f.output)
+			return exitInvalid
+		}
+		cfg.Report.Output = f.output
+	}
+	if err := checkAuth(cfg); err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitInvalid
+	}
+	api, err := chatapi.New(ctx, chatapi.Options{
+		Endpoint:       cfg.API.Endpoint,
+		UseAdminAccess: cfg.API.UseAdminAccess,
+		ShowInvited:    true, // user authentication: invited members count as present
+		ShowGroups:     true,
+		UserAgent:      "syncer/" + versionString(),
+	})
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitFailure
+	}
+	th := throttle.New(throttle.Limits{
+		ProjectWritesPerMinute: cfg.Limits.ProjectWritesPerMinute,
+		ProjectReadsPerMinute:  cfg.Limits.ProjectReadsPerMinute,
+		SpaceReadsPerSecond:    cfg.Limits.SpaceReadsPerSecond,
+		SpaceWritesPerSecond:   cfg.Limits.SpaceWritesPerSecond,
+		MaxAttempts:            cfg.Limits.MaxAttempts,
+	})
+	th.OnRetry = func(op string, attempt int, delay time.Duration, err error) {
+		log.Debug("retrying", "op", op, "attempt", attempt, "delay", delay.String(), "error", err.Error())
+	}
+	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout}
+	if write {
+		progress := &apply.Progress{Logger: log}
+		if logging.IsTerminal(out.stderr) {
+			progress.Terminal = out.stderr
+		}
+		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.Concurrency, Logger: log, Progress: progress}
+	}
+	res, err := j.Run(ctx)
+	var inputErr *job.InputError
+	switch {
+	case errors.As(err, &inputErr):
+		return printInputErrors(out.stderr, inputErr.Err)
+	case err != nil:
+		log.Error("run failed", "error", err.Error())
+		return exitFailure
+	case res.Failed():
+		return exitFailure
+	case detailedExitCode && !res.Plan.Empty():
+		return exitChanges
+	}
+	return exitOK
+}
+
+// checkAuth refuses what this build can't do yet, before any call.
+func checkAuth(cfg *config.Config) error {
+	switch {
+	case cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint():
+		return fmt.Errorf("%s: auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode", cfg.Path)
+	case cfg.Auth.Mode != "none":
+		return fmt.Errorf("%s: auth.mode %s is not available in this build yet; only none (the emulator) is", cfg.Path, cfg.Auth.Mode)
+	}
+	return nil
+}
+
+func planCommand() command {
+	return command{
+		name:    "plan",
+		summary: "show what a sync would change; reads only",
+		usage: `Usage: syncer plan --config FILE [--output text|json|markdown] [--detailed-exitcode]
+
+Reads every source and the current memberships of every space they name,
+and prints the changes a sync would make. Makes no change.
+Exit 0 (with --detailed-exitcode: 0 nothing to do, 2 changes pending),
+1 on API failures, 3 on invalid config or sources (no API call made).
+
+Examples:
+  syncer plan --config config.yaml
+  syncer plan --config config.yaml --output markdown > plan.md
+  syncer plan --config config.yaml --detailed-exitcode || echo "changes pending"`,
+		run: func(ctx context.Context, out cmdIO, args []string) int {
+			var f runFlags
+			fs := newFlags(planCommand(), out)
+			f.register(fs)
+			detailed := fs.Bool("detailed-exitcode", false, "exit 2 when changes are pending")
+			if code, ok := parseFlags(fs, args); !ok {
+				return code
+			}
+			return runJob(ctx, out, f, false, *detailed)
+		},
+	}
+}
+
+func applyCommand() command {
+	return command{
+		name:    "apply",
+		summary: "make the spaces match the sources",
+		usage: `Usage: syncer apply --config FILE [--output text|json|markdown] [--dry-run]
+
+Plans as 'syncer plan' does, prints the plan, applies it within Google's
+quotas (retrying quota and transient failures) and prints every change's
+outcome. --dry-run is exactly 'syncer plan'. Interrupting (Ctrl-C, SIGTERM)
+starts no new call, lets calls in flight finish, prints the partial report and
+exits 1; rerunning finishes the job.
+Exit 0 all done, 1 something failed, 3 invalid config or sources (no API call made).
+
+Examples:
+  syncer apply --config config.yaml
+  syncer apply --config config.yaml --dry-run
+  syncer apply --config config.yaml --output json > outcome.json`,
+		run: func(ctx context.Context, out cmdIO, args []string) int {
+			var f runFlags
+			fs := newFlags(applyCommand(), out)
+			f.register(fs)
+			dryRun := fs.Bool("dry-run", false, "plan only; change nothing")
+			if code, ok := parseFlags(fs, args); !ok {
+				return code
+			}
+			return runJob(ctx, out, f, !*dryRun, false)
+		},
+	}
+}
+
+func versionString() string {
+	var b strings.Builder
+	runVersion(context.Background(), cmdIO{stdout: &b, stderr: os.Stderr}, nil)
+	return strings.TrimSpace(strings.TrimPrefix(b.String(), "syncer "))
+}

@@ -1,0 +1,106 @@
+// Package job is one run of the syncer as a short, straight script: load the
+// sources, read the current state, compute the plan, report it, apply it
+// (unless only planning) and report the outcome. Scheduling calls it again.
+package job
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/report"
+	"github.com/syncer-dev/syncer/internal/source"
+	"github.com/syncer-dev/syncer/internal/throttle"
+)
+
+// Job is one run's settings and collaborators.
+type Job struct {
+	Config   *config.Config
+	Reader   Reader
+	Engine   *apply.Engine // nil: plan only. Dry-run is decided here and nowhere else.
+	Throttle *throttle.Throttle
+	Logger   *slog.Logger
+	Output   string    // report format
+	Stdout   io.Writer // reports
+}
+
+// Result is what a run found and did.
+type Result struct {
+	Plan        diff.Plan
+	SpaceErrors []*SpaceError
+	Interrupted bool
+}
+
+// InputError means the config or a source is invalid; no API call was made.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Failed reports whether anything in the run failed.
+func (r Result) Failed() bool {
+	return len(r.SpaceErrors) > 0 || r.Interrupted || r.Plan.Summary.Failed > 0
+}
+
+// Run runs once. It returns an *InputError, before any API call, when the
+// sources are invalid; API trouble is in the Result.
+func (j *Job) Run(ctx context.Context) (Result, error) {
+	log := j.Logger
+	started := time.Now()
+	desired, err := source.Load(j.Config.Sources)
+	if err != nil {
+		return Result{}, &InputError{Err: err}
+	}
+	names := make([]string, len(desired.Spaces))
+	for i, s := range desired.Spaces {
+		names[i] = s.Name
+	}
+	log.Info("sources loaded", "spaces", len(names), "memberships", desired.Count())
+
+	current, spaceErrs := readCurrent(ctx, j.Reader, j.Throttle, names, j.Config.Limits.Concurrency)
+	for _, e := range spaceErrs {
+		log.Error("space not read; nothing is planned for it", "space", e.Space, "error", e.Err.Error())
+	}
+	if ctx.Err() != nil {
+		return Result{SpaceErrors: spaceErrs, Interrupted: true}, nil
+	}
+	plan := diff.Compute(desired, current, diff.Policy(j.Config.Policy))
+	for _, e := range spaceErrs {
+		plan.Warnings = append(plan.Warnings, e.Error())
+	}
+	res := Result{Plan: plan, SpaceErrors: spaceErrs}
+	log.Info("plan computed", "create", plan.Summary.Create, "update_role", plan.Summary.UpdateRole,
+		"delete", plan.Summary.Delete, "unchanged", plan.Summary.Unchanged, "seconds", time.Since(started).Seconds())
+
+	if j.Engine == nil || plan.Empty() {
+		return res, j.report(res.Plan)
+	}
+	if j.Output == "text" {
+		// People see the plan before it runs; machines get one document at the end.
+		if err := j.report(res.Plan); err != nil {
+			return res, err
+		}
+		fmt.Fprintln(j.Stdout)
+	}
+	applyStart := time.Now()
+	if err := j.Engine.Apply(ctx, &res.Plan); err != nil {
+		res.Interrupted = true
+		log.Warn("apply interrupted; rerun to finish", "error", err.Error())
+	}
+	s := res.Plan.Summary
+	log.Info("apply finished", "applied", s.Applied, "already_done", s.AlreadyDone, "failed", s.Failed,
+		"skipped", s.Skipped, "seconds", time.Since(applyStart).Seconds(), "retries", j.Throttle.Retries())
+	return res, j.report(res.Plan)
+}
+
+func (j *Job) report(p diff.Plan) error {
+	if err := report.Write(j.Stdout, j.Output, p); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
