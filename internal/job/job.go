@@ -34,6 +34,8 @@ type Result struct {
 	Plan        diff.Plan
 	SpaceErrors []*SpaceError
 	Interrupted bool
+	// ApplySeconds is how long apply took (0 when it did not run).
+	ApplySeconds float64
 }
 
 // InputError means the config or a source is invalid; no API call was made.
@@ -92,9 +94,10 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		res.Interrupted = true
 		log.Warn("apply interrupted; rerun to finish", "error", err.Error())
 	}
+	res.ApplySeconds = time.Since(applyStart).Seconds()
 	s := res.Plan.Summary
 	log.Info("apply finished", "applied", s.Applied, "already_done", s.AlreadyDone, "failed", s.Failed,
-		"skipped", s.Skipped, "seconds", time.Since(applyStart).Seconds(), "retries", j.Throttle.Retries())
+		"skipped", s.Skipped, "seconds", res.ApplySeconds, "retries", j.Throttle.Retries())
 	return res, j.report(res.Plan)
 }
 

@@ -29,7 +29,7 @@ type fixture struct {
 }
 
 // newFixture writes a CSV source and a config pointing at a fresh emulator.
-func newFixture(t *testing.T, seed *emulator.Seed, opts emulator.Options, csv string) *fixture {
+func newFixture(t testing.TB, seed *emulator.Seed, opts emulator.Options, csv string) *fixture {
 	t.Helper()
 	em, url := emulatortest.Start(t, seed, opts)
 	dir := t.TempDir()
@@ -44,12 +44,25 @@ func newFixture(t *testing.T, seed *emulator.Seed, opts emulator.Options, csv st
 	return &fixture{em: em, url: url, cfg: cfg}
 }
 
-// run runs the job once; write false only plans.
-func (f *fixture) run(t *testing.T, ctx context.Context, write bool) (job.Result, error) {
+// run runs the job once, with quotas out of the way and fast retries;
+// write false only plans.
+func (f *fixture) run(t testing.TB, ctx context.Context, write bool) (job.Result, error) {
+	t.Helper()
+	return f.runWith(t, ctx, write, throttle.New(throttle.Limits{ProjectWritesPerMinute: 1e6, ProjectReadsPerMinute: 1e6, SpaceReadsPerSecond: 1e4,
+		MaxAttempts: f.cfg.Limits.MaxAttempts, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}))
+}
+
+// runWithConfigLimits runs the job with the config's limits, as the binary does.
+func (f *fixture) runWithConfigLimits(t testing.TB, ctx context.Context, write bool) (job.Result, error) {
+	l := f.cfg.Limits
+	return f.runWith(t, ctx, write, throttle.New(throttle.Limits{ProjectWritesPerMinute: l.ProjectWritesPerMinute,
+		ProjectReadsPerMinute: l.ProjectReadsPerMinute, SpaceReadsPerSecond: l.SpaceReadsPerSecond,
+		SpaceWritesPerSecond: l.SpaceWritesPerSecond, MaxAttempts: l.MaxAttempts}))
+}
+
+func (f *fixture) runWith(t testing.TB, ctx context.Context, write bool, th *throttle.Throttle) (job.Result, error) {
 	t.Helper()
 	api := emulatortest.Client(t, f.url)
-	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: 1e6, ProjectReadsPerMinute: 1e6, SpaceReadsPerSecond: 1e4,
-		MaxAttempts: f.cfg.Limits.MaxAttempts, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond})
 	log := slog.New(slog.DiscardHandler)
 	j := &job.Job{Config: f.cfg, Reader: api, Throttle: th, Logger: log, Output: "json", Stdout: io.Discard}
 	if write {

@@ -1,0 +1,132 @@
+package throttle_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/throttle"
+)
+
+// scripted answers each request with the next status in its script (then 200).
+type scripted struct {
+	mu     sync.Mutex
+	script []string // "503", "429 Retry-After: 1", ...
+	calls  int
+}
+
+func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	answer := "200"
+	if len(s.script) > 0 {
+		answer, s.script = s.script[0], s.script[1:]
+	}
+	code, header, _ := strings.Cut(answer, " ")
+	if k, v, ok := strings.Cut(header, ": "); ok {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if code == "200" {
+		w.Write([]byte(`{"name":"spaces/S/members/1"}`))
+		return
+	}
+	var n int
+	fmt.Sscan(code, &n)
+	w.WriteHeader(n)
+	fmt.Fprintf(w, `{"error":{"code":%d,"message":"scripted","status":"S%d"}}`, n, n)
+}
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name   string
+		script []string
+		calls  int
+		kind   error
+		delays []time.Duration // exact delays expected, when the server dictates them
+		gaveUp bool
+	}{
+		{name: "transient then success", script: []string{"503", "500"}, calls: 3},
+		{name: "quota with Retry-After is honoured", script: []string{"429 Retry-After: 1"}, calls: 2, delays: []time.Duration{time.Second}},
+		{name: "permanent is not retried", script: []string{"400"}, calls: 1, kind: chatapi.ErrPermanent},
+		{name: "already exists is not retried", script: []string{"409"}, calls: 1, kind: chatapi.ErrAlreadyExists},
+		{name: "gives up after max attempts", script: []string{"503", "502", "504", "200"}, calls: 3, kind: chatapi.ErrTransient, gaveUp: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := &scripted{script: tt.script}
+			ts := httptest.NewServer(srv)
+			defer ts.Close()
+			api, err := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			th := throttle.New(throttle.Limits{ProjectWritesPerMinute: 1e6, ProjectReadsPerMinute: 1e6, SpaceReadsPerSecond: 1e4,
+				MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond})
+			var delays []time.Duration
+			th.OnRetry = func(_ string, _ int, d time.Duration, _ error) { delays = append(delays, d) }
+			err = th.Write(context.Background(), "delete", "spaces/S", func(ctx context.Context) error {
+				return api.Delete(ctx, "spaces/S/members/1")
+			})
+			if tt.kind == nil && err != nil || tt.kind != nil && !errors.Is(err, tt.kind) {
+				t.Errorf("err = %v, want kind %v", err, tt.kind)
+			}
+			if tt.gaveUp != (err != nil && strings.Contains(err.Error(), "gave up after 3 attempts")) {
+				t.Errorf("err = %v, gave up: want %v", err, tt.gaveUp)
+			}
+			if srv.calls != tt.calls || th.Retries() != int64(tt.calls-1) {
+				t.Errorf("%d calls and %d retries, want %d calls", srv.calls, th.Retries(), tt.calls)
+			}
+			for i, d := range tt.delays {
+				if i >= len(delays) || delays[i] != d {
+					t.Errorf("delays %v, want %v", delays, tt.delays)
+				}
+			}
+			for _, d := range delays {
+				if tt.delays == nil && d > 4*time.Millisecond {
+					t.Errorf("backoff delay %v above MaxDelay", d)
+				}
+			}
+		})
+	}
+}
+
+func TestCancelledRunMakesNoCall(t *testing.T) {
+	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: 60, ProjectReadsPerMinute: 60, SpaceReadsPerSecond: 1, MaxAttempts: 3})
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	call := func(context.Context) error { calls++; return nil }
+	if err := th.Write(ctx, "create", "spaces/S", call); err != nil { // the first token is free
+		t.Fatal(err)
+	}
+	cancel()
+	err := th.Write(ctx, "create", "spaces/S", call) // would wait ~1 s for a token
+	if !errors.Is(err, throttle.ErrInterrupted) || calls != 1 {
+		t.Errorf("err = %v after %d calls; want ErrInterrupted and no second call", err, calls)
+	}
+}
+
+func TestCallInFlightOutlivesCancellation(t *testing.T) {
+	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: 1e6, ProjectReadsPerMinute: 1e6, SpaceReadsPerSecond: 1e4, MaxAttempts: 1, Grace: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	err := th.Write(ctx, "create", "spaces/S", func(callCtx context.Context) error {
+		cancel()
+		select {
+		case <-callCtx.Done():
+			return callCtx.Err()
+		case <-time.After(50 * time.Millisecond):
+			return nil // the call completed although the run was cancelled
+		}
+	})
+	if err != nil {
+		t.Errorf("a call in flight was cut short: %v", err)
+	}
+}
