@@ -35,6 +35,7 @@ func commands() []command {
 		planCommand(),
 		applyCommand(),
 		emulatorCommand(),
+		authCommand(),
 		{name: "version", summary: "print the version", usage: "syncer version", run: runVersion},
 	}
 }

@@ -42,10 +42,13 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	faultRate := fs.Float64("fault-rate", 0, "chance of an injected fault per call, 0..1")
 	faultSeed := fs.Uint64("fault-seed", 0, "seed for fault and latency draws (0: random)")
 	hideEmails := fs.Bool("hide-emails", false, "leave member emails out of list and get answers")
+	requireToken := fs.String("require-token", "", "answer 401 unless calls carry this bearer token")
+	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails}
+	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails,
+		RequireToken: *requireToken, RefuseInvitedRoleChanges: *refuseInvited}
 	if *latency != "" {
 		lo, hi, ok := strings.Cut(*latency, "..")
 		min, err1 := time.ParseDuration(lo)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/job"
@@ -52,17 +53,13 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		}
 		cfg.Report.Output = f.output
 	}
-	if err := checkAuth(cfg); err != nil {
+	creds, err := credentials(ctx, cfg, auth.Need{Write: write, Admin: cfg.API.UseAdminAccess})
+	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
-	api, err := chatapi.New(ctx, chatapi.Options{
-		Endpoint:       cfg.API.Endpoint,
-		UseAdminAccess: cfg.API.UseAdminAccess,
-		ShowInvited:    true, // user authentication: invited members count as present
-		ShowGroups:     true,
-		UserAgent:      "syncer/" + versionString(),
-	})
+	log.Debug("authenticated", "mode", creds.Mode, "acting_as", creds.ActingAs, "scopes", strings.Join(creds.Scopes, " "))
+	api, err := newChatClient(ctx, cfg, creds)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitFailure
@@ -77,7 +74,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	th.OnRetry = func(op string, attempt int, delay time.Duration, err error) {
 		log.Debug("retrying", "op", op, "attempt", attempt, "delay", delay.String(), "error", err.Error())
 	}
-	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout}
+	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout, AppAuth: !creds.UserAuth}
 	if write {
 		progress := &apply.Progress{Logger: log}
 		if logging.IsTerminal(out.stderr) {
@@ -101,15 +98,30 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	return exitOK
 }
 
-// checkAuth refuses what this build can't do yet, before any call.
-func checkAuth(cfg *config.Config) error {
-	switch {
-	case cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint():
-		return fmt.Errorf("%s: auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode", cfg.Path)
-	case cfg.Auth.Mode != "none":
-		return fmt.Errorf("%s: auth.mode %s is not available in this build yet; only none (the emulator) is", cfg.Path, cfg.Auth.Mode)
+// credentials refuses mode none against Google before anything else, then
+// builds the credentials for the run.
+func credentials(ctx context.Context, cfg *config.Config, need auth.Need) (*auth.Credentials, error) {
+	if cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint() {
+		return nil, fmt.Errorf("%s: auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode", cfg.Path)
 	}
-	return nil
+	creds, err := auth.New(ctx, cfg.Auth, need)
+	if err != nil {
+		return nil, fmt.Errorf("%s: auth.mode %s: %w", cfg.Path, cfg.Auth.Mode, err)
+	}
+	return creds, nil
+}
+
+func newChatClient(ctx context.Context, cfg *config.Config, creds *auth.Credentials) (*chatapi.Client, error) {
+	return chatapi.New(ctx, chatapi.Options{
+		Endpoint:       cfg.API.Endpoint,
+		HTTPClient:     creds.Client,
+		UseAdminAccess: cfg.API.UseAdminAccess,
+		// Only user authentication may list invitations and groups; with it,
+		// invited members count as present.
+		ShowInvited: creds.UserAuth,
+		ShowGroups:  creds.UserAuth,
+		UserAgent:   "syncer/" + versionString(),
+	})
 }
 
 func planCommand() command {

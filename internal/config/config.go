@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/syncer-dev/syncer/internal/membership"
@@ -183,6 +184,24 @@ func Parse(path string, data []byte) (*Config, error) {
 			errs.Add(at(line("limits", l.key)), "limits.%s is %d; it must be at least %d", l.key, l.v, l.min)
 		}
 	}
+	if cfg.Schedule != "" {
+		if _, err := ParseSchedule(cfg.Schedule); err != nil {
+			errs.Add(at(line("schedule")), "schedule %q: %v", cfg.Schedule, err)
+		}
+	}
+	switch a := cfg.Auth; a.Mode {
+	case "service-account", "app":
+		if a.CredentialsFile == "" {
+			errs.Add(at(line("auth", "mode")), "auth.mode %s needs auth.credentials_file (a service account JSON key)", a.Mode)
+		}
+		if a.Mode == "app" && a.Subject != "" {
+			errs.Add(at(line("auth", "subject")), "auth.mode app acts as the Chat app itself; remove auth.subject or use service-account for domain-wide delegation")
+		}
+	case "oauth-user":
+		if a.CredentialsFile == "" || a.TokenFile == "" {
+			errs.Add(at(line("auth", "mode")), "auth.mode oauth-user needs auth.credentials_file (the OAuth client JSON) and auth.token_file")
+		}
+	}
 	if !contains(Outputs, cfg.Report.Output) {
 		errs.Add(at(line("report", "output")), "unknown report.output %q (want text, markdown or json)", cfg.Report.Output)
 	}
@@ -190,6 +209,13 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, errs
 	}
 	return &cfg, nil
+}
+
+// ParseSchedule parses a cron spec: 5 fields, optional seconds, CRON_TZ=,
+// and descriptors such as @hourly.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	p := cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	return p.Parse(spec)
 }
 
 // IsGoogleEndpoint reports whether the endpoint is Google's own.

@@ -36,6 +36,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad output", "sources: [{path: a.csv}]\nreport:\n  output: html\n", `c.yaml:3: unknown report.output "html"`},
 		{"wrong type", "sources: [{path: a.csv}]\nlimits:\n  concurrency: lots\n", `c.yaml:3: cannot unmarshal`},
 		{"syntax", "sources: [\n", `c.yaml:1: invalid YAML`},
+		{"bad schedule", "sources: [{path: a.csv}]\nschedule: \"61 * * * *\"\n", `c.yaml:2: schedule "61 * * * *"`},
+		{"service account without key", "sources: [{path: a.csv}]\nauth:\n  mode: service-account\n", `c.yaml:3: auth.mode service-account needs auth.credentials_file`},
+		{"app with subject", "sources: [{path: a.csv}]\nauth:\n  mode: app\n  credentials_file: k.json\n  subject: a@example.com\n", `c.yaml:5: auth.mode app acts as the Chat app`},
+		{"oauth-user without token file", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: c.json\n", `c.yaml:3: auth.mode oauth-user needs`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,6 +48,14 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestScheduleSpecs(t *testing.T) {
+	for _, spec := range []string{"*/15 * * * *", "0 */5 * * * *", "CRON_TZ=Europe/Paris 0 6 * * 1-5", "@hourly"} {
+		if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nschedule: \""+spec+"\"\n")); err != nil {
+			t.Errorf("%q: %v", spec, err)
+		}
 	}
 }
 

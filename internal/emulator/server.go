@@ -42,6 +42,9 @@ type Options struct {
 	// on a member who has not accepted their invitation. Google does not
 	// document which it does; the syncer must cope with both.
 	RefuseInvitedRoleChanges bool
+	// RequireToken, when set, answers 401 UNAUTHENTICATED to any API call
+	// without "Authorization: Bearer <RequireToken>".
+	RequireToken string
 }
 
 // Fault is a kind of injected failure.
@@ -258,6 +261,10 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 			s.mu.Unlock()
 		}()
 		s.sleep()
+		if s.opts.RequireToken != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.RequireToken {
+			writeError(rec, http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token.")
+			return
+		}
 
 		fault := s.drawFault()
 		switch fault {

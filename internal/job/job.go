@@ -13,6 +13,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/throttle"
@@ -27,6 +28,9 @@ type Job struct {
 	Logger   *slog.Logger
 	Output   string    // report format
 	Stdout   io.Writer // reports
+	// AppAuth is set under Chat app authentication, which can't manage
+	// groups; such sources are refused before any call.
+	AppAuth bool
 }
 
 // Result is what a run found and did.
@@ -57,6 +61,11 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	desired, err := source.Load(j.Config.Sources)
 	if err != nil {
 		return Result{}, &InputError{Err: err}
+	}
+	if j.AppAuth {
+		if err := refuseGroups(desired); err != nil {
+			return Result{}, &InputError{Err: err}
+		}
 	}
 	names := make([]string, len(desired.Spaces))
 	for i, s := range desired.Spaces {
@@ -99,6 +108,23 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	log.Info("apply finished", "applied", s.Applied, "already_done", s.AlreadyDone, "failed", s.Failed,
 		"skipped", s.Skipped, "seconds", res.ApplySeconds, "retries", j.Throttle.Retries())
 	return res, j.report(res.Plan)
+}
+
+// refuseGroups lists every group in the sources: app authentication can't
+// add or see group memberships.
+func refuseGroups(d membership.Desired) error {
+	var errs source.Errors
+	for _, s := range d.Spaces {
+		for _, m := range s.Members {
+			if m.Principal.IsGroup() {
+				errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf("%s in %s: Chat app authentication can't manage Google Group memberships; use a user auth mode (a subject for domain-wide delegation)", m.Principal, s.Name)})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 func (j *Job) report(p diff.Plan) error {

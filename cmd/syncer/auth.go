@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/auth"
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/source"
+)
+
+func authCommand() command {
+	return command{
+		name:    "auth",
+		summary: "log in (oauth-user) or check who the syncer acts as",
+		usage: `Usage: syncer auth login --config FILE
+       syncer auth check --config FILE
+
+login runs Google's installed-app flow for auth.mode oauth-user: it prints a
+URL to open in a browser on this machine, waits for the consent, and stores
+the refresh token in auth.token_file with mode 0600.
+
+check prints the auth mode, who the syncer acts as and the scopes plan and
+apply would request, then tries one harmless read (spaces.get of the first
+managed space). Exit 0 when the read works, 1 when it doesn't.
+
+Examples:
+  syncer auth login --config config.yaml
+  syncer auth check --config config.yaml`,
+		run: runAuth,
+	}
+}
+
+func runAuth(ctx context.Context, out cmdIO, args []string) int {
+	if len(args) == 0 || (args[0] != "login" && args[0] != "check") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprintln(out.stderr, authCommand().usage)
+			return exitOK
+		}
+		fmt.Fprintln(out.stderr, authCommand().usage)
+		return exitInvalid
+	}
+	sub := args[0]
+	fs := newFlags(authCommand(), out)
+	configPath := fs.String("config", "config.yaml", "config file")
+	endpoint := fs.String("endpoint", "", "base URL of the APIs (default: the config's api.endpoint)")
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return printInputErrors(out.stderr, err)
+	}
+	if *endpoint != "" {
+		cfg.API.Endpoint = strings.TrimSuffix(*endpoint, "/") + "/"
+	}
+	write := auth.Need{Write: true, Admin: cfg.API.UseAdminAccess}
+	if sub == "login" {
+		if cfg.Auth.Mode != "oauth-user" {
+			fmt.Fprintf(out.stderr, "auth login is for auth.mode oauth-user; %s uses %s\n", cfg.Path, cfg.Auth.Mode)
+			return exitInvalid
+		}
+		if err := auth.Login(ctx, cfg.Auth, auth.Scopes(cfg.Auth, write), out.stderr); err != nil {
+			fmt.Fprintf(out.stderr, "auth login: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	return authCheck(ctx, out, cfg)
+}
+
+func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
+	read := auth.Need{Admin: cfg.API.UseAdminAccess}
+	creds, err := credentials(ctx, cfg, read)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitInvalid
+	}
+	fmt.Fprintf(out.stdout, "Mode:       %s\n", creds.Mode)
+	fmt.Fprintf(out.stdout, "Acting as:  %s\n", creds.ActingAs)
+	fmt.Fprintf(out.stdout, "Endpoint:   %s\n", cfg.API.Endpoint)
+	fmt.Fprintf(out.stdout, "Scopes for plan:  %s\n", orNone(auth.Scopes(cfg.Auth, read)))
+	fmt.Fprintf(out.stdout, "Scopes for apply: %s\n", orNone(auth.Scopes(cfg.Auth, auth.Need{Write: true, Admin: cfg.API.UseAdminAccess})))
+	desired, err := source.Load(cfg.Sources)
+	if err != nil {
+		return printInputErrors(out.stderr, err)
+	}
+	if len(desired.Spaces) == 0 {
+		fmt.Fprintln(out.stdout, "No managed space to try a read on.")
+		return exitOK
+	}
+	api, err := newChatClient(ctx, cfg, creds)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitFailure
+	}
+	space := desired.Spaces[0].Name
+	st, err := api.Space(ctx, space)
+	if err != nil {
+		fmt.Fprintf(out.stdout, "Read check: spaces.get %s failed: %v\n", space, err)
+		return exitFailure
+	}
+	fmt.Fprintf(out.stdout, "Read check: spaces.get %s ok (%s %q)\n", space, st.Type, st.DisplayName)
+	return exitOK
+}
+
+func orNone(scopes []string) string {
+	if len(scopes) == 0 {
+		return "(none)"
+	}
+	return strings.Join(scopes, " ")
+}

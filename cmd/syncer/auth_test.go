@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/auth"
+	"github.com/syncer-dev/syncer/internal/auth/authtest"
+	"github.com/syncer-dev/syncer/internal/emulator"
+)
+
+// authSetup is setup() with the emulator demanding the token endpoint's token.
+func authSetup(t *testing.T, authYAML string, csv string) (*emulator.Server, string, *authtest.TokenServer, string) {
+	t.Helper()
+	ts := authtest.Start(t)
+	em, cfg := setup(t, 3, emulator.Options{RequireToken: authtest.AccessToken}, "max_attempts: 2")
+	dir := filepath.Dir(cfg)
+	key, pem := ts.ServiceAccountKey(t, dir)
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, []byte(fmt.Sprintf(authYAML, key))...), 0o644)
+	if csv != "" {
+		os.WriteFile(filepath.Join(dir, "members.csv"), []byte(csv), 0o644)
+	}
+	return em, cfg, ts, pem
+}
+
+func TestServiceAccountRunAgainstATokenCheckingEmulator(t *testing.T) {
+	em, cfg, ts, pem := authSetup(t, "auth: {mode: service-account, credentials_file: %q, subject: admin@example.com}\n", "")
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--log-level", "debug")
+	if code != exitOK || !strings.Contains(out, "Applied: 3 applied") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	claims, _ := ts.Requests()
+	if len(claims) == 0 || claims[0]["scope"] != auth.ScopeMemberships || claims[0]["sub"] != "admin@example.com" {
+		t.Errorf("token requests %v", claims)
+	}
+	if st := em.Stats(); st.Requests["members.create 401"] != 0 || st.Count("members.create") != 3 {
+		t.Errorf("requests %v", st.Requests)
+	}
+	// Secrets never reach logs or reports, even at debug level.
+	body := strings.SplitN(strings.TrimSpace(strings.SplitN(pem, "\n", 3)[1]), "\n", 2)[0]
+	for _, secret := range []string{authtest.AccessToken, body, "PRIVATE KEY"} {
+		if strings.Contains(out+errOut, secret) {
+			t.Errorf("output contains a secret (%.12s...)", secret)
+		}
+	}
+	if !strings.Contains(errOut, `"acting_as":"admin@example.com (impersonated by syncer@syncer-test.iam.gserviceaccount.com)"`) {
+		t.Errorf("debug log does not say who the syncer acts as:\n%s", errOut)
+	}
+	code, out, _ = runCLI(t, "plan", "--config", cfg)
+	claims, _ = ts.Requests()
+	if code != exitOK || claims[len(claims)-1]["scope"] != auth.ScopeMembershipsRead {
+		t.Errorf("plan asked for %v (exit %d), want the read-only scope", claims[len(claims)-1]["scope"], code)
+	}
+}
+
+func TestWithoutATokenTheEmulatorRefuses(t *testing.T) {
+	_, cfg, _, _ := authSetup(t, "# key %q unused\n", "")
+	code, out, _ := runCLI(t, "plan", "--config", cfg)
+	if code != exitFailure || !strings.Contains(out, "401 UNAUTHENTICATED") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+func TestAppAuthRefusesGroupsBeforeAnyCall(t *testing.T) {
+	em, cfg, _, _ := authSetup(t, "auth: {mode: app, credentials_file: %q}\n", "space,member,role\nspaces/S,u0@example.com,\nspaces/S,groups/eng,\n")
+	code, _, errOut := runCLI(t, "apply", "--config", cfg)
+	if code != exitInvalid || !strings.Contains(errOut, "members.csv:3:10: groups/eng in spaces/S: Chat app authentication can't manage Google Group memberships") {
+		t.Errorf("exit %d\n%s", code, errOut)
+	}
+	if n := em.Stats().Total(); n != 0 {
+		t.Errorf("%d requests reached the emulator", n)
+	}
+}
+
+func TestAuthCheck(t *testing.T) {
+	_, cfg, _, _ := authSetup(t, "auth: {mode: service-account, credentials_file: %q, subject: admin@example.com}\n", "")
+	code, out, errOut := runCLI(t, "auth", "check", "--config", cfg)
+	for _, want := range []string{"Mode:       service-account", "Acting as:  admin@example.com", "Scopes for plan:  " + auth.ScopeMembershipsRead,
+		"Scopes for apply: " + auth.ScopeMemberships, "Read check: spaces.get spaces/S ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("auth check output lacks %q:\n%s%s", want, out, errOut)
+		}
+	}
+	if code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+}

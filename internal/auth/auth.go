@@ -1,0 +1,205 @@
+// Package auth turns the config's auth settings into an authenticated HTTP
+// client with the least scopes the run needs. It never logs or returns
+// secrets: errors name files and modes, not keys or tokens.
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+	"google.golang.org/api/impersonate"
+	"google.golang.org/api/option"
+
+	"github.com/syncer-dev/syncer/internal/config"
+)
+
+// Scopes, least first.
+const (
+	ScopeMembershipsRead      = "https://www.googleapis.com/auth/chat.memberships.readonly"
+	ScopeMemberships          = "https://www.googleapis.com/auth/chat.memberships"
+	ScopeAdminMembershipsRead = "https://www.googleapis.com/auth/chat.admin.memberships.readonly"
+	ScopeAdminMemberships     = "https://www.googleapis.com/auth/chat.admin.memberships"
+	ScopeAppMemberships       = "https://www.googleapis.com/auth/chat.app.memberships"
+	ScopeDirectoryRead        = "https://www.googleapis.com/auth/admin.directory.user.readonly"
+	scopeCloudPlatform        = "https://www.googleapis.com/auth/cloud-platform"
+)
+
+// Need is what a run will do.
+type Need struct {
+	Write     bool // apply, not only plan
+	Admin     bool // api.use_admin_access
+	Directory bool // Directory lookups for identity resolution
+}
+
+// Credentials are who the syncer acts as.
+type Credentials struct {
+	Client   *http.Client // nil for mode none
+	Mode     string
+	ActingAs string // the user impersonated, or the service account / app
+	Scopes   []string
+	// UserAuth is false for app authentication, which can't list invited
+	// members, manage groups or add external users.
+	UserAuth bool
+}
+
+// AppAuth reports whether the mode and settings mean Chat app authentication.
+func AppAuth(a config.Auth) bool {
+	return a.Mode == "app" || a.Mode == "service-account" && a.Subject == ""
+}
+
+// Scopes returns the least scopes for a mode and need.
+func Scopes(a config.Auth, need Need) []string {
+	if a.Mode == "none" {
+		return nil
+	}
+	if AppAuth(a) {
+		return []string{ScopeAppMemberships}
+	}
+	var s []string
+	switch {
+	case need.Admin && need.Write:
+		s = append(s, ScopeAdminMemberships)
+	case need.Admin:
+		s = append(s, ScopeAdminMembershipsRead)
+	case need.Write:
+		s = append(s, ScopeMemberships)
+	default:
+		s = append(s, ScopeMembershipsRead)
+	}
+	if need.Directory {
+		s = append(s, ScopeDirectoryRead)
+	}
+	return s
+}
+
+// New builds credentials for a mode. Nothing is fetched yet: the first token
+// is requested with the first API call.
+func New(ctx context.Context, a config.Auth, need Need) (*Credentials, error) {
+	scopes := Scopes(a, need)
+	c := &Credentials{Mode: a.Mode, Scopes: scopes, UserAuth: !AppAuth(a)}
+	var ts oauth2.TokenSource
+	switch a.Mode {
+	case "none":
+		c.ActingAs = "nobody (no authentication; emulator only)"
+		return c, nil
+	case "service-account", "app":
+		key, email, err := readServiceAccountKey(a.CredentialsFile)
+		if err != nil {
+			return nil, err
+		}
+		creds, err := google.CredentialsFromJSONWithTypeAndParams(ctx, key, google.ServiceAccount, google.CredentialsParams{Scopes: scopes, Subject: a.Subject})
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a usable service account key: %w", a.CredentialsFile, redact(err))
+		}
+		ts, c.ActingAs = creds.TokenSource, email
+		if a.Subject != "" {
+			c.ActingAs = a.Subject + " (impersonated by " + email + ")"
+		}
+	case "adc":
+		var err error
+		ts, c.ActingAs, err = adcTokenSource(ctx, a, scopes)
+		if err != nil {
+			return nil, err
+		}
+	case "oauth-user":
+		var err error
+		ts, c.ActingAs, err = userTokenSource(ctx, a, scopes)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown auth mode %q", a.Mode)
+	}
+	c.Client = oauth2.NewClient(ctx, oauth2.ReuseTokenSource(nil, ts))
+	return c, nil
+}
+
+func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2.TokenSource, string, error) {
+	if a.ImpersonateServiceAccount != "" {
+		// Keyless domain-wide delegation: ADC (e.g. Cloud Run's identity) signs
+		// a JWT for the target service account with the subject, through IAM.
+		base, err := google.FindDefaultCredentials(ctx, scopeCloudPlatform)
+		if err != nil {
+			return nil, "", fmt.Errorf("application default credentials: %w", redact(err))
+		}
+		ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
+			TargetPrincipal: a.ImpersonateServiceAccount, Scopes: scopes, Subject: a.Subject,
+		}, option.WithTokenSource(base.TokenSource))
+		if err != nil {
+			return nil, "", fmt.Errorf("impersonate %s: %w", a.ImpersonateServiceAccount, redact(err))
+		}
+		who := a.ImpersonateServiceAccount
+		if a.Subject != "" {
+			who = a.Subject + " (impersonated by " + a.ImpersonateServiceAccount + ")"
+		}
+		return ts, who, nil
+	}
+	creds, err := google.FindDefaultCredentialsWithParams(ctx, google.CredentialsParams{Scopes: scopes, Subject: a.Subject})
+	if err != nil {
+		return nil, "", fmt.Errorf("application default credentials: %w", redact(err))
+	}
+	if a.Subject != "" && !isServiceAccountKey(creds.JSON) {
+		return nil, "", errors.New("auth.subject with adc needs auth.impersonate_service_account unless the default credentials are a service account key")
+	}
+	who := "application default credentials"
+	if email := clientEmail(creds.JSON); email != "" {
+		who = email
+	}
+	if a.Subject != "" {
+		who = a.Subject + " (impersonated by " + who + ")"
+	}
+	return creds.TokenSource, who, nil
+}
+
+// readServiceAccountKey reads a key file and its client_email, refusing
+// anything but a service account key.
+func readServiceAccountKey(path string) ([]byte, string, error) {
+	if path == "" {
+		return nil, "", errors.New("auth.credentials_file is required for this auth mode")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read credentials: %w", err)
+	}
+	if !isServiceAccountKey(data) {
+		return nil, "", fmt.Errorf("%s is not a service account key (\"type\": \"service_account\")", path)
+	}
+	return data, clientEmail(data), nil
+}
+
+func isServiceAccountKey(data []byte) bool {
+	var f struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(data, &f) == nil && f.Type == "service_account"
+}
+
+func clientEmail(data []byte) string {
+	var f struct {
+		ClientEmail string `json:"client_email"`
+	}
+	json.Unmarshal(data, &f)
+	return f.ClientEmail
+}
+
+// redact drops anything after a library's error text that could quote a
+// credential; the libraries used here don't, but errors travel to logs.
+func redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, marker := range []string{"-----BEGIN", "refresh_token", "access_token", "private_key"} {
+		if i := strings.Index(msg, marker); i >= 0 {
+			return errors.New(msg[:i] + "[redacted]")
+		}
+	}
+	return err
+}

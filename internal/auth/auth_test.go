@@ -1,0 +1,159 @@
+package auth_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/syncer-dev/syncer/internal/auth"
+	"github.com/syncer-dev/syncer/internal/auth/authtest"
+	"github.com/syncer-dev/syncer/internal/config"
+)
+
+func TestScopesAreTheLeastNeeded(t *testing.T) {
+	user := config.Auth{Mode: "service-account", CredentialsFile: "k", Subject: "admin@example.com"}
+	tests := []struct {
+		name string
+		a    config.Auth
+		need auth.Need
+		want []string
+	}{
+		{"plan", user, auth.Need{}, []string{auth.ScopeMembershipsRead}},
+		{"apply", user, auth.Need{Write: true}, []string{auth.ScopeMemberships}},
+		{"admin plan", user, auth.Need{Admin: true}, []string{auth.ScopeAdminMembershipsRead}},
+		{"admin apply", user, auth.Need{Write: true, Admin: true}, []string{auth.ScopeAdminMemberships}},
+		{"apply with directory", user, auth.Need{Write: true, Directory: true}, []string{auth.ScopeMemberships, auth.ScopeDirectoryRead}},
+		{"service account without subject is app auth", config.Auth{Mode: "service-account"}, auth.Need{Write: true}, []string{auth.ScopeAppMemberships}},
+		{"app", config.Auth{Mode: "app"}, auth.Need{}, []string{auth.ScopeAppMemberships}},
+		{"none", config.Auth{Mode: "none"}, auth.Need{Write: true}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := auth.Scopes(tt.a, tt.need); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestServiceAccountTokenCarriesScopeAndSubject(t *testing.T) {
+	ts := authtest.Start(t)
+	key, _ := ts.ServiceAccountKey(t, t.TempDir())
+	for _, tc := range []struct {
+		name, subject, scope string
+		need                 auth.Need
+	}{
+		{"domain-wide delegation, apply", "admin@example.com", auth.ScopeMemberships, auth.Need{Write: true}},
+		{"domain-wide delegation, plan", "admin@example.com", auth.ScopeMembershipsRead, auth.Need{}},
+		{"app", "", auth.ScopeAppMemberships, auth.Need{Write: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: key, Subject: tc.subject}, tc.need)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			probe := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get("Authorization") })
+			srv := newServer(t, probe)
+			if _, err := creds.Client.Get(srv); err != nil {
+				t.Fatal(err)
+			}
+			if got != "Bearer "+authtest.AccessToken {
+				t.Errorf("Authorization %q", got)
+			}
+			claims, _ := ts.Requests()
+			last := claims[len(claims)-1]
+			if last["scope"] != tc.scope || (tc.subject == "" && last["sub"] != nil) || (tc.subject != "" && last["sub"] != tc.subject) {
+				t.Errorf("JWT claims %v; want scope %s, sub %q", last, tc.scope, tc.subject)
+			}
+			if creds.UserAuth != (tc.subject != "") {
+				t.Errorf("UserAuth = %v", creds.UserAuth)
+			}
+		})
+	}
+}
+
+func TestKeyFileErrorsNameTheFileNotTheKey(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "client.json")
+	os.WriteFile(p, []byte(`{"installed":{"client_secret":"s3cr3t-value"}}`), 0o600)
+	_, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: p}, auth.Need{})
+	if err == nil || !strings.Contains(err.Error(), "is not a service account key") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestTokenFilePermissions(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "token.json")
+	if err := auth.WriteToken(p, &oauth2.Token{AccessToken: "a", RefreshToken: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %#o, want 0600", st.Mode().Perm())
+	}
+	if _, err := auth.ReadToken(p); err != nil {
+		t.Errorf("read a 0600 token: %v", err)
+	}
+	os.Chmod(p, 0o644)
+	if _, err := auth.ReadToken(p); err == nil || !strings.Contains(err.Error(), "readable by others") {
+		t.Errorf("a 0644 token file was read: %v", err)
+	}
+}
+
+func TestLoginStoresARefreshTokenAndUsesIt(t *testing.T) {
+	ts := authtest.Start(t)
+	dir := t.TempDir()
+	a := config.Auth{Mode: "oauth-user", CredentialsFile: ts.OAuthClient(t, dir), TokenFile: filepath.Join(dir, "token.json")}
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- auth.Login(context.Background(), a, auth.Scopes(a, auth.Need{Write: true}), pw)
+		pw.Close()
+	}()
+
+	// Play the browser: read the consent URL, answer at its redirect_uri.
+	sc := bufio.NewScanner(pr)
+	var consent *url.URL
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "http") {
+			consent, _ = url.Parse(line)
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	q := consent.Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("access_type") != "offline" || q.Get("scope") != auth.ScopeMemberships {
+		t.Errorf("consent URL %s", consent)
+	}
+	resp, err := http.Get(q.Get("redirect_uri") + "?state=" + q.Get("state") + "&code=the-code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	_, forms := ts.Requests()
+	if f := forms[len(forms)-1]; f["code"] != "the-code" || f["code_verifier"] == "" {
+		t.Errorf("exchange form %v: want the code and a PKCE verifier", f)
+	}
+	creds, err := auth.New(context.Background(), a, auth.Need{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get("Authorization") }))
+	if _, err := creds.Client.Get(srv); err != nil || got != "Bearer "+authtest.AccessToken {
+		t.Errorf("a call with the stored token: %v, Authorization %q", err, got)
+	}
+}

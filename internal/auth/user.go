@@ -1,0 +1,167 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+
+	"github.com/syncer-dev/syncer/internal/config"
+)
+
+// userTokenSource refreshes a stored user token; the OAuth client is the
+// credentials_file ("installed" app JSON from the Cloud console).
+func userTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2.TokenSource, string, error) {
+	oc, err := oauthClient(a, scopes)
+	if err != nil {
+		return nil, "", err
+	}
+	tok, err := ReadToken(a.TokenFile)
+	if err != nil {
+		return nil, "", err
+	}
+	return oc.TokenSource(ctx, tok), "the user who ran syncer auth login (token in " + a.TokenFile + ")", nil
+}
+
+func oauthClient(a config.Auth, scopes []string) (*oauth2.Config, error) {
+	if a.CredentialsFile == "" || a.TokenFile == "" {
+		return nil, errors.New("auth.mode oauth-user needs auth.credentials_file (the OAuth client) and auth.token_file")
+	}
+	data, err := os.ReadFile(a.CredentialsFile)
+	if err != nil {
+		return nil, fmt.Errorf("read OAuth client: %w", err)
+	}
+	oc, err := google.ConfigFromJSON(data, scopes...)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an OAuth client file: %w", a.CredentialsFile, redact(err))
+	}
+	return oc, nil
+}
+
+// ReadToken reads a stored token, refusing a file that others can read.
+func ReadToken(path string) (*oauth2.Token, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("token file: %w (run syncer auth login)", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("token file %s is readable by others (mode %#o); run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("token file: %w", err)
+	}
+	var tok oauth2.Token
+	if err := json.Unmarshal(data, &tok); err != nil || tok.RefreshToken == "" {
+		return nil, fmt.Errorf("token file %s holds no refresh token; run syncer auth login", path)
+	}
+	return &tok, nil
+}
+
+// WriteToken stores a token with mode 0600, atomically.
+func WriteToken(path string, tok *oauth2.Token) error {
+	data, err := json.Marshal(tok)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".token-*")
+	if err != nil {
+		return fmt.Errorf("write token: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Login runs the installed-app flow: it listens on a loopback port, prints
+// the consent URL to w, waits for Google's redirect with the code, exchanges
+// it (with PKCE) and stores the refresh token in a.TokenFile.
+func Login(ctx context.Context, a config.Auth, scopes []string, w io.Writer) error {
+	oc, err := oauthClient(a, scopes)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	oc.RedirectURL = "http://" + ln.Addr().String() + "/callback"
+	state := randomHex()
+	verifier := oauth2.GenerateVerifier()
+	url := oc.AuthCodeURL(state, oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier))
+	fmt.Fprintf(w, "Open this URL in a browser on this machine and allow access:\n\n  %s\n\nWaiting for the answer...\n", url)
+
+	type result struct {
+		code string
+		err  error
+	}
+	done := make(chan result, 1)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		switch {
+		case r.URL.Path != "/callback":
+			http.NotFound(rw, r)
+			return
+		case q.Get("state") != state:
+			http.Error(rw, "state mismatch", http.StatusBadRequest)
+			done <- result{err: errors.New("the answer's state did not match; try again")}
+		case q.Get("error") != "":
+			http.Error(rw, "access was not granted", http.StatusForbidden)
+			done <- result{err: fmt.Errorf("access was not granted: %s", q.Get("error"))}
+		default:
+			fmt.Fprintln(rw, "syncer is authorised; you can close this tab.")
+			done <- result{code: q.Get("code")}
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	var res result
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case res = <-done:
+	}
+	if res.err != nil {
+		return res.err
+	}
+	tok, err := oc.Exchange(ctx, res.code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return fmt.Errorf("exchange the code: %w", redact(err))
+	}
+	if tok.RefreshToken == "" {
+		return errors.New("Google returned no refresh token; revoke the app's access and log in again")
+	}
+	if err := WriteToken(a.TokenFile, tok); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Token stored in %s (mode 0600).\n", a.TokenFile)
+	return nil
+}
+
+func randomHex() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
