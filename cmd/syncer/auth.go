@@ -55,7 +55,7 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 	if *endpoint != "" {
 		cfg.API.Endpoint = strings.TrimSuffix(*endpoint, "/") + "/"
 	}
-	write := auth.Need{Write: true, Admin: cfg.API.UseAdminAccess}
+	write := need(cfg, true)
 	if sub == "login" {
 		if cfg.Auth.Mode != "oauth-user" {
 			fmt.Fprintf(out.stderr, "auth login is for auth.mode oauth-user; %s uses %s\n", cfg.Path, cfg.Auth.Mode)
@@ -71,7 +71,7 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 }
 
 func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
-	read := auth.Need{Admin: cfg.API.UseAdminAccess}
+	read := need(cfg, false)
 	creds, err := credentials(ctx, cfg, read)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
@@ -81,7 +81,7 @@ func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
 	fmt.Fprintf(out.stdout, "Acting as:  %s\n", creds.ActingAs)
 	fmt.Fprintf(out.stdout, "Endpoint:   %s\n", cfg.API.Endpoint)
 	fmt.Fprintf(out.stdout, "Scopes for plan:  %s\n", orNone(auth.Scopes(cfg.Auth, read)))
-	fmt.Fprintf(out.stdout, "Scopes for apply: %s\n", orNone(auth.Scopes(cfg.Auth, auth.Need{Write: true, Admin: cfg.API.UseAdminAccess})))
+	fmt.Fprintf(out.stdout, "Scopes for apply: %s\n", orNone(auth.Scopes(cfg.Auth, need(cfg, true))))
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
 		return printInputErrors(out.stderr, err)

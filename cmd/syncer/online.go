@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/throttle"
@@ -53,7 +55,11 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		}
 		cfg.Report.Output = f.output
 	}
-	creds, err := credentials(ctx, cfg, auth.Need{Write: write, Admin: cfg.API.UseAdminAccess})
+	// The Chat token never carries the Directory scope; the resolver asks
+	// for its own token, and only if a Directory lookup happens.
+	chatNeed := need(cfg, write)
+	chatNeed.Directory = false
+	creds, err := credentials(ctx, cfg, chatNeed)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
@@ -74,7 +80,13 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	th.OnRetry = func(op string, attempt int, delay time.Duration, err error) {
 		log.Debug("retrying", "op", op, "attempt", attempt, "delay", delay.String(), "error", err.Error())
 	}
-	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout, AppAuth: !creds.UserAuth}
+	resolver, err := newResolver(ctx, cfg, creds, api, th, log)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitFailure
+	}
+	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
+		AppAuth: !creds.UserAuth, Resolver: resolver}
 	if write {
 		progress := &apply.Progress{Logger: log}
 		if logging.IsTerminal(out.stderr) {
@@ -96,6 +108,49 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		return exitChanges
 	}
 	return exitOK
+}
+
+// need is what a run asks of its credentials.
+func need(cfg *config.Config, write bool) auth.Need {
+	return auth.Need{Write: write, Admin: cfg.API.UseAdminAccess, Directory: directoryEnabled(cfg)}
+}
+
+// directoryEnabled: app authentication can't read the Directory.
+func directoryEnabled(cfg *config.Config) bool {
+	return cfg.Identity.Directory && !auth.AppAuth(cfg.Auth) || cfg.Identity.Directory && cfg.Auth.Mode == "none"
+}
+
+// newResolver builds identity resolution: Directory lookups (own quota)
+// when enabled, membership reads, and the cache file when configured.
+func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger) (*identity.Resolver, error) {
+	r := &identity.Resolver{Members: api, Throttle: th, Logger: log}
+	if directoryEnabled(cfg) {
+		endpoint := cfg.API.Endpoint
+		if cfg.IsGoogleEndpoint() {
+			endpoint = "" // the Directory lives at its own Google host
+		}
+		dirCreds, err := auth.NewWithScopes(ctx, cfg.Auth, directoryScopes(cfg))
+		if err != nil {
+			return nil, fmt.Errorf("%s: directory credentials: %w", cfg.Path, err)
+		}
+		dir, err := chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: dirCreds.Client})
+		if err != nil {
+			return nil, err
+		}
+		r.Directory = dir
+		r.DirectoryThrottle = throttle.New(throttle.Limits{ProjectReadsPerMinute: 2400, MaxAttempts: cfg.Limits.MaxAttempts})
+	}
+	if cfg.Identity.CacheFile != "" {
+		r.Cache = identity.OpenCache(cfg.Identity.CacheFile, cfg.Identity.CacheTTL, time.Now, func(msg string) { log.Warn(msg) })
+	}
+	return r, nil
+}
+
+func directoryScopes(cfg *config.Config) []string {
+	if cfg.Auth.Mode == "none" {
+		return nil
+	}
+	return []string{auth.ScopeDirectoryRead}
 }
 
 // credentials refuses mode none against Google before anything else, then

@@ -82,7 +82,12 @@ func Scopes(a config.Auth, need Need) []string {
 // New builds credentials for a mode. Nothing is fetched yet: the first token
 // is requested with the first API call.
 func New(ctx context.Context, a config.Auth, need Need) (*Credentials, error) {
-	scopes := Scopes(a, need)
+	return NewWithScopes(ctx, a, Scopes(a, need))
+}
+
+// NewWithScopes builds credentials asking for exactly these scopes; the
+// Directory gets its own, minted only if a lookup happens.
+func NewWithScopes(ctx context.Context, a config.Auth, scopes []string) (*Credentials, error) {
 	c := &Credentials{Mode: a.Mode, Scopes: scopes, UserAuth: !AppAuth(a)}
 	var ts oauth2.TokenSource
 	switch a.Mode {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
@@ -32,6 +33,7 @@ type Config struct {
 	API      API           `yaml:"api"`
 	Auth     Auth          `yaml:"auth"`
 	Limits   Limits        `yaml:"limits"`
+	Identity Identity      `yaml:"identity"`
 	Schedule string        `yaml:"schedule"`
 	Report   Report        `yaml:"report"`
 
@@ -52,6 +54,17 @@ type Auth struct {
 	Subject                   string `yaml:"subject"`
 	ImpersonateServiceAccount string `yaml:"impersonate_service_account"`
 	TokenFile                 string `yaml:"token_file"`
+}
+
+// Identity says how emails are matched to Directory IDs.
+type Identity struct {
+	// Directory enables Directory API lookups (needs the
+	// admin.directory.user.readonly scope); off under app authentication.
+	Directory bool `yaml:"directory"`
+	// CacheFile keeps resolutions between runs; empty for none.
+	CacheFile string `yaml:"cache_file"`
+	// CacheTTL is how long a cached resolution is trusted.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 }
 
 // Limits bound what a run may ask of the API. Defaults are Google's quotas.
@@ -96,7 +109,8 @@ func Defaults() Config {
 			Concurrency:            16,
 			MaxAttempts:            6,
 		},
-		Report: Report{Output: "text"},
+		Report:   Report{Output: "text"},
+		Identity: Identity{Directory: true, CacheTTL: 24 * time.Hour},
 	}
 }
 
@@ -168,6 +182,10 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	cfg.Auth.CredentialsFile = relativeTo(dir, cfg.Auth.CredentialsFile)
 	cfg.Auth.TokenFile = relativeTo(dir, cfg.Auth.TokenFile)
+	cfg.Identity.CacheFile = relativeTo(dir, cfg.Identity.CacheFile)
+	if cfg.Identity.CacheTTL <= 0 {
+		errs.Add(at(line("identity", "cache_ttl")), "identity.cache_ttl must be positive, e.g. 24h")
+	}
 	for _, l := range []struct {
 		key string
 		v   int

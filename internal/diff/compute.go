@@ -33,7 +33,7 @@ func Compute(desired membership.Desired, current membership.Current, policy Poli
 		}
 		start := len(plan.Changes)
 		idx.reset(cs)
-		computeSpace(&plan, &sum, ds, cs, idx, current.Aliases, policy)
+		computeSpace(&plan, &sum, ds, cs, idx, &current, policy)
 		space := plan.Changes[start:]
 		slices.SortFunc(space, func(a, b Change) int {
 			if c := cmp.Compare(a.Action.rank(), b.Action.rank()); c != 0 {
@@ -72,7 +72,8 @@ func (x *spaceIndex) reset(cs *membership.SpaceState) {
 }
 
 func computeSpace(plan *Plan, sum *SpaceSummary, ds membership.DesiredSpace, cs *membership.SpaceState,
-	idx *spaceIndex, aliases map[string]membership.Principal, policy Policy) {
+	idx *spaceIndex, current *membership.Current, policy Policy) {
+	aliases := current.Aliases
 	index, seen := idx.present, idx.seen
 	named := cs.Type == "" || cs.Type == membership.TypeSpace
 	for di, dm := range ds.Members {
@@ -104,8 +105,14 @@ func computeSpace(plan *Plan, sum *SpaceSummary, ds membership.DesiredSpace, cs 
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: %s is a %s; only named spaces have managers, owners and groups, so the API will likely refuse %s",
 				dm.Source, ds.Name, cs.Type, dm.Principal.Display()))
 		}
+		if !present && (current.Suspended[dm.Principal] || current.Suspended[target]) {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: %s is suspended in the Directory; not added to %s",
+				dm.Source, dm.Principal.Display(), ds.Name))
+			continue
+		}
 		if !present {
 			change := newChange(ds.Name, dm, target)
+			change.ResolvedBy = current.ResolvedBy[dm.Principal.Email()]
 			create := change
 			create.Action = Create
 			create.ToRole = membership.RoleMember
@@ -128,6 +135,7 @@ func computeSpace(plan *Plan, sum *SpaceSummary, ds membership.DesiredSpace, cs 
 			continue
 		}
 		change := newChange(ds.Name, dm, target)
+		change.ResolvedBy = current.ResolvedBy[dm.Principal.Email()]
 		if dm.Principal.Email() == "" && m.Email != "" {
 			change.Member = m.Email // people read emails better than IDs
 		}

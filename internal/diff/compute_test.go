@@ -157,6 +157,17 @@ func TestCompute(t *testing.T) {
 			warning:   "are the same member of spaces/A with different roles",
 		},
 		{
+			name:    "suspended users are not added",
+			desired: desired("spaces/A", want(alice, ""), want(m.User("222"), "")),
+			current: func() m.Current {
+				c := current()
+				c.Aliases = map[string]m.Principal{"alice@example.com": "users/111"}
+				c.Suspended = map[m.Principal]bool{"users/111": true, "users/222": true}
+				return c
+			}(),
+			warning: "alice@example.com is suspended in the Directory; not added",
+		},
+		{
 			name:    "space not listed is warned, not planned",
 			desired: desired("spaces/B", want(alice, "")),
 			current: current(),

@@ -48,6 +48,9 @@ type Change struct {
 	FromRole   membership.Role `json:"from_role,omitempty"`
 	ToRole     membership.Role `json:"to_role,omitempty"`
 	Source     string          `json:"source,omitempty"`
+	// ResolvedBy says how an email was matched to an ID (list, cache,
+	// directory, member-get); empty when it wasn't or needn't be.
+	ResolvedBy string `json:"resolved_by,omitempty"`
 	// Invited is set for a member who has not accepted their invitation yet.
 	Invited bool   `json:"invited,omitempty"`
 	Status  Status `json:"status,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/source"
@@ -28,6 +29,9 @@ type Job struct {
 	Logger   *slog.Logger
 	Output   string    // report format
 	Stdout   io.Writer // reports
+	// Resolver matches emails to IDs before planning; nil matches only by
+	// what list answers carry.
+	Resolver *identity.Resolver
 	// AppAuth is set under Chat app authentication, which can't manage
 	// groups; such sources are refused before any call.
 	AppAuth bool
@@ -79,6 +83,14 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	if ctx.Err() != nil {
 		return Result{SpaceErrors: spaceErrs, Interrupted: true}, nil
+	}
+	if j.Resolver != nil {
+		j.Resolver.Resolve(ctx, desired, &current)
+		if j.Resolver.Cache != nil {
+			if err := j.Resolver.Cache.Save(); err != nil {
+				log.Warn("identity cache not saved", "error", err.Error())
+			}
+		}
 	}
 	plan := diff.Compute(desired, current, diff.Policy(j.Config.Policy))
 	for _, e := range spaceErrs {

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
@@ -26,6 +28,10 @@ type fixture struct {
 	em  *emulator.Server
 	url string
 	cfg *config.Config
+	// resolve adds identity resolution (Directory on the emulator, cache file when set).
+	resolve   bool
+	cacheFile string
+	logs      *strings.Builder
 }
 
 // newFixture writes a CSV source and a config pointing at a fresh emulator.
@@ -64,7 +70,20 @@ func (f *fixture) runWith(t testing.TB, ctx context.Context, write bool, th *thr
 	t.Helper()
 	api := emulatortest.Client(t, f.url)
 	log := slog.New(slog.DiscardHandler)
+	if f.logs != nil {
+		log = slog.New(slog.NewTextHandler(f.logs, nil))
+	}
 	j := &job.Job{Config: f.cfg, Reader: api, Throttle: th, Logger: log, Output: "json", Stdout: io.Discard}
+	if f.resolve {
+		dir, err := chatapi.NewDirectory(context.Background(), f.url, chatapi.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Resolver = &identity.Resolver{Directory: dir, DirectoryThrottle: th, Members: api, Throttle: th, Logger: log}
+		if f.cacheFile != "" {
+			j.Resolver.Cache = identity.OpenCache(f.cacheFile, time.Hour, time.Now, func(msg string) { log.Warn(msg) })
+		}
+	}
 	if write {
 		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: f.cfg.Limits.Concurrency, Logger: log}
 	}

@@ -72,4 +72,9 @@ type Current struct {
 	// Aliases maps lower-cased emails to canonical users/{id} principals,
 	// learned outside the list responses (e.g. the Directory).
 	Aliases map[string]Principal
+	// Suspended holds suspended users, by users/{email} and users/{id}.
+	Suspended map[Principal]bool
+	// ResolvedBy says how each email was matched to an ID: list,
+	// cache, directory or member-get.
+	ResolvedBy map[string]string
 }

@@ -1,0 +1,79 @@
+package chatapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	admin "google.golang.org/api/admin/directory/v1"
+	"google.golang.org/api/option"
+)
+
+// DirectoryUser is what identity resolution needs from a Directory user.
+type DirectoryUser struct {
+	ID           string
+	PrimaryEmail string // lower-cased
+	Aliases      []string
+	Suspended    bool
+}
+
+// DirectoryPageSize is the largest page users.list serves.
+const DirectoryPageSize = 500
+
+// Directory calls the Admin SDK Directory API (users only, read-only).
+type Directory struct {
+	svc *admin.Service
+}
+
+// NewDirectory builds a Directory client. An empty endpoint keeps Google's.
+func NewDirectory(ctx context.Context, endpoint string, opts Options) (*Directory, error) {
+	var o []option.ClientOption
+	if endpoint != "" {
+		o = append(o, option.WithEndpoint(endpoint))
+	}
+	if opts.HTTPClient != nil {
+		o = append(o, option.WithHTTPClient(opts.HTTPClient))
+	} else {
+		o = append(o, option.WithoutAuthentication())
+	}
+	svc, err := admin.NewService(ctx, o...)
+	if err != nil {
+		return nil, fmt.Errorf("directory client: %w", err)
+	}
+	return &Directory{svc: svc}, nil
+}
+
+// User looks a user up by primary email, alias or ID.
+func (d *Directory) User(ctx context.Context, key string) (DirectoryUser, error) {
+	u, err := d.svc.Users.Get(key).Context(ctx).Fields("id", "primaryEmail", "aliases", "suspended").Do()
+	if err != nil {
+		return DirectoryUser{}, wrap(ctx, err)
+	}
+	return directoryUser(u), nil
+}
+
+// UsersPage returns one page (500) of the customer's users.
+func (d *Directory) UsersPage(ctx context.Context, pageToken string) ([]DirectoryUser, string, error) {
+	call := d.svc.Users.List().Customer("my_customer").MaxResults(DirectoryPageSize).Context(ctx).
+		Fields("nextPageToken", "users(id,primaryEmail,aliases,suspended)")
+	if pageToken != "" {
+		call = call.PageToken(pageToken)
+	}
+	resp, err := call.Do()
+	if err != nil {
+		return nil, "", wrap(ctx, err)
+	}
+	out := make([]DirectoryUser, 0, len(resp.Users))
+	for _, u := range resp.Users {
+		out = append(out, directoryUser(u))
+	}
+	return out, resp.NextPageToken, nil
+}
+
+func directoryUser(u *admin.User) DirectoryUser {
+	du := DirectoryUser{ID: u.Id, PrimaryEmail: strings.ToLower(u.PrimaryEmail), Suspended: u.Suspended}
+	for _, a := range u.Aliases {
+		du.Aliases = append(du.Aliases, strings.ToLower(a))
+	}
+	return du
+}

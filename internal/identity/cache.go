@@ -1,0 +1,125 @@
+package identity
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// Cache is a persistent email → ID map with an expiry, so scheduled runs skip
+// lookups. A corrupt file or entry is dropped and rebuilt, never trusted.
+type Cache struct {
+	path  string
+	ttl   time.Duration
+	now   func() time.Time
+	mu    sync.Mutex
+	items map[string]CacheEntry
+	dirty bool
+}
+
+// CacheEntry is one cached resolution.
+type CacheEntry struct {
+	Principal membership.Principal `json:"principal"`
+	Suspended bool                 `json:"suspended,omitempty"`
+	Expires   time.Time            `json:"expires"`
+}
+
+type cacheFile struct {
+	Version int                   `json:"version"`
+	Entries map[string]CacheEntry `json:"entries"`
+}
+
+// OpenCache reads the cache file; a missing file is an empty cache, and a
+// corrupt one is reported through warn and replaced.
+func OpenCache(path string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
+	c := &Cache{path: path, ttl: ttl, now: now, items: map[string]CacheEntry{}}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			warn(fmt.Sprintf("identity cache %s unreadable (%v); starting empty", path, err))
+		}
+		return c
+	}
+	var f cacheFile
+	if err := json.Unmarshal(data, &f); err != nil || f.Version != 1 {
+		warn(fmt.Sprintf("identity cache %s is corrupt; starting empty", path))
+		c.dirty = true
+		return c
+	}
+	for email, e := range f.Entries {
+		id := e.Principal.ID()
+		if !strings.HasPrefix(string(e.Principal), "users/") || id == "" || strings.Contains(id, "@") || e.Expires.IsZero() {
+			c.dirty = true // a corrupt entry: drop it
+			continue
+		}
+		c.items[email] = e
+	}
+	return c
+}
+
+// Get returns a fresh entry.
+func (c *Cache) Get(email string) (CacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.items[email]
+	if !ok || !c.now().Before(e.Expires) {
+		return CacheEntry{}, false
+	}
+	return e, true
+}
+
+// Put records a resolution.
+func (c *Cache) Put(email string, p membership.Principal, suspended bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.items[email] = CacheEntry{Principal: p, Suspended: suspended, Expires: c.now().Add(c.ttl)}
+	c.dirty = true
+}
+
+// Drop forgets an entry found stale.
+func (c *Cache) Drop(email string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.items, email)
+	c.dirty = true
+}
+
+// Save writes the cache atomically when it changed.
+func (c *Cache) Save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return nil
+	}
+	now := c.now()
+	f := cacheFile{Version: 1, Entries: map[string]CacheEntry{}}
+	for k, e := range c.items {
+		if now.Before(e.Expires) {
+			f.Entries[k] = e
+		}
+	}
+	data, err := json.MarshalIndent(f, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".identity-cache-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	c.dirty = false
+	return os.Rename(tmp.Name(), c.path)
+}

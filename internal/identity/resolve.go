@@ -1,0 +1,260 @@
+// Package identity matches the emails in the desired state to canonical
+// users/{id} names without spending write quota: list responses first (free),
+// then a persistent cache, then the Directory (users.get for a few, one paged
+// users.list pass for many), then a per-space members.get for addresses the
+// Directory can't know (external and consumer accounts).
+package identity
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/throttle"
+)
+
+// Paths by which an email was resolved.
+const (
+	ByList      = "list"
+	ByCache     = "cache"
+	ByDirectory = "directory"
+	ByMemberGet = "member-get"
+)
+
+// DefaultListAbove: past 100 unknown emails, paging the whole Directory
+// (500 users a page) costs fewer calls than a lookup each for any
+// organisation under 50,000 users, and the Directory has no OR to batch gets.
+const DefaultListAbove = 100
+
+// Directory is what resolution needs from the Directory API.
+type Directory interface {
+	User(ctx context.Context, key string) (chatapi.DirectoryUser, error)
+	UsersPage(ctx context.Context, pageToken string) ([]chatapi.DirectoryUser, string, error)
+}
+
+// MemberGetter reads one membership by email alias.
+type MemberGetter interface {
+	Get(ctx context.Context, space, member string) (membership.Membership, error)
+}
+
+// Resolver resolves emails; Directory and Cache are optional.
+type Resolver struct {
+	Directory         Directory
+	DirectoryThrottle *throttle.Throttle // Directory quota: 2,400 a minute
+	Members           MemberGetter
+	Throttle          *throttle.Throttle // Chat reads
+	Cache             *Cache
+	Logger            *slog.Logger
+	// ListAbove is how many unknown emails make one paged users.list pass
+	// preferable to a users.get each; 0 means DefaultListAbove.
+	ListAbove int
+}
+
+// Resolve fills current.Aliases, Suspended and ResolvedBy for the desired
+// state's emails. It never fails the run: what it can't resolve stays an
+// email, which the API accepts as an alias.
+func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, current *membership.Current) {
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	current.Aliases = map[string]membership.Principal{}
+	current.Suspended = map[membership.Principal]bool{}
+	current.ResolvedBy = map[string]string{}
+	learn := func(email string, p membership.Principal, how string) {
+		if _, ok := current.Aliases[email]; !ok {
+			current.Aliases[email] = p
+			current.ResolvedBy[email] = how
+		}
+	}
+	listed := map[membership.Principal]string{} // canonical → email seen in a list
+	for _, sp := range current.Spaces {
+		for _, m := range sp.Memberships {
+			if m.Email != "" && !m.Bot {
+				learn(m.Email, m.Principal, ByList)
+				listed[m.Principal] = m.Email
+			}
+		}
+	}
+	pending := pendingEmails(desired, current.Aliases)
+	if len(pending) > 0 && r.Cache != nil {
+		pending = r.fromCache(pending, listed, learn, current)
+	}
+	if len(pending) > 0 && r.Directory != nil {
+		pending = r.fromDirectory(ctx, log, pending, learn, current)
+	}
+	if len(pending) > 0 && r.Members != nil {
+		r.fromMemberGets(ctx, log, desired, current, pending, learn)
+	}
+	if r.Cache != nil {
+		for email, how := range current.ResolvedBy {
+			if how == ByDirectory || how == ByMemberGet || how == ByList {
+				r.Cache.Put(email, current.Aliases[email], current.Suspended[membership.User(email)])
+			}
+		}
+	}
+	counts := map[string]int{}
+	for _, how := range current.ResolvedBy {
+		counts[how]++
+	}
+	log.Info("identities resolved", "by_list", counts[ByList], "by_cache", counts[ByCache], "by_directory", counts[ByDirectory],
+		"by_member_get", counts[ByMemberGet], "suspended", len(current.Suspended)/2)
+}
+
+// pendingEmails are the desired emails not yet matched, sorted.
+func pendingEmails(desired membership.Desired, known map[string]membership.Principal) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range desired.Spaces {
+		for _, m := range s.Members {
+			if e := m.Principal.Email(); e != "" && !seen[e] {
+				seen[e] = true
+				if _, ok := known[e]; !ok {
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fromCache trusts an entry only while it is fresh and no list contradicts
+// it (the cached ID listed under another email means the entry is stale).
+func (r *Resolver) fromCache(pending []string, listed map[membership.Principal]string, learn func(string, membership.Principal, string), current *membership.Current) []string {
+	var rest []string
+	for _, email := range pending {
+		e, ok := r.Cache.Get(email)
+		if ok {
+			if other, seen := listed[e.Principal]; seen && other != email {
+				r.Cache.Drop(email)
+				ok = false
+			}
+		}
+		if !ok {
+			rest = append(rest, email)
+			continue
+		}
+		learn(email, e.Principal, ByCache)
+		if e.Suspended {
+			current.Suspended[membership.User(email)], current.Suspended[e.Principal] = true, true
+		}
+	}
+	return rest
+}
+
+func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending []string, learn func(string, membership.Principal, string), current *membership.Current) []string {
+	record := func(email string, u chatapi.DirectoryUser) {
+		p := membership.User(u.ID)
+		learn(email, p, ByDirectory)
+		if u.Suspended {
+			current.Suspended[membership.User(email)], current.Suspended[p] = true, true
+		}
+	}
+	threshold := r.ListAbove
+	if threshold == 0 {
+		threshold = DefaultListAbove
+	}
+	var rest []string
+	if len(pending) <= threshold {
+		for i, email := range pending {
+			var u chatapi.DirectoryUser
+			err := r.DirectoryThrottle.Read(ctx, "directory.users.get", "", func(ctx context.Context) (err error) {
+				u, err = r.Directory.User(ctx, email)
+				return err
+			})
+			switch {
+			case err == nil:
+				record(email, u)
+			case errors.Is(err, chatapi.ErrNotFound):
+				rest = append(rest, email) // external or consumer account, or nobody
+			default:
+				log.Warn("directory lookups stopped; falling back to membership reads", "error", err.Error())
+				return append(rest, pending[i:]...)
+			}
+		}
+		return rest
+	}
+	byEmail := map[string]chatapi.DirectoryUser{}
+	token := ""
+	for {
+		var (
+			page []chatapi.DirectoryUser
+			next string
+		)
+		err := r.DirectoryThrottle.Read(ctx, "directory.users.list", "", func(ctx context.Context) (err error) {
+			page, next, err = r.Directory.UsersPage(ctx, token)
+			return err
+		})
+		if err != nil {
+			log.Warn("directory listing stopped; falling back to membership reads", "error", err.Error())
+			break
+		}
+		for _, u := range page {
+			byEmail[u.PrimaryEmail] = u
+			for _, a := range u.Aliases {
+				byEmail[a] = u
+			}
+		}
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	for _, email := range pending {
+		if u, ok := byEmail[email]; ok {
+			record(email, u)
+		} else {
+			rest = append(rest, email)
+		}
+	}
+	return rest
+}
+
+// fromMemberGets asks each space where a still-unknown email is desired,
+// unless that space's list carried every member's email (then the answer
+// is already known: not a member).
+func (r *Resolver) fromMemberGets(ctx context.Context, log *slog.Logger, desired membership.Desired, current *membership.Current, pending []string, learn func(string, membership.Principal, string)) {
+	unknown := map[string]bool{}
+	for _, e := range pending {
+		unknown[e] = true
+	}
+	for _, ds := range desired.Spaces {
+		cs := current.Spaces[ds.Name]
+		if cs == nil || allEmailsListed(cs) {
+			continue
+		}
+		for _, m := range ds.Members {
+			email := m.Principal.Email()
+			if !unknown[email] {
+				continue
+			}
+			var got membership.Membership
+			err := r.Throttle.Read(ctx, "get", ds.Name, func(ctx context.Context) (err error) {
+				got, err = r.Members.Get(ctx, ds.Name, email)
+				return err
+			})
+			switch {
+			case err == nil:
+				learn(email, got.Principal, ByMemberGet)
+				delete(unknown, email)
+			case errors.Is(err, chatapi.ErrNotFound):
+				// Not a member of this space; it may be elsewhere.
+			default:
+				log.Warn("membership read failed; the member will be created and a 409 taken as present", "space", ds.Name, "email", email, "error", err.Error())
+			}
+		}
+	}
+}
+
+func allEmailsListed(cs *membership.SpaceState) bool {
+	for _, m := range cs.Memberships {
+		if !m.Bot && !m.Principal.IsGroup() && m.Email == "" {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,144 @@
+package job_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/identity"
+)
+
+func identitySeed() *emulator.Seed {
+	return &emulator.Seed{
+		Users: []emulator.SeedUser{
+			{ID: "1", Email: "boss@example.com"},
+			{ID: "2", Email: "alice@example.com", Aliases: []string{"ali@example.com"}},
+			{ID: "3", Email: "bob@example.com"},
+			{ID: "4", Email: "sus@example.com", Suspended: true},
+			{ID: "5", Email: "ext@partner.test", External: true},
+			{ID: "6", Email: "carol@example.com"},
+		},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "ext@partner.test"}, {User: "carol@example.com", Role: "manager"}}}},
+	}
+}
+
+const identityCSV = "space,member,role\n" +
+	"spaces/S,ali@example.com,manager\n" + // an alias of a member: a patch, not a create
+	"spaces/S,bob@example.com,\n" + // not a member: a create
+	"spaces/S,sus@example.com,\n" + // suspended: not added
+	"spaces/S,ext@partner.test,\n" + // external member: the Directory can't know; a member read can
+	"spaces/S,nobody@example.com,\n" + // unknown: fails alone
+	"spaces/S,carol@example.com,manager\n" // already right
+
+func TestIdentityWithEmailsHidden(t *testing.T) {
+	f := newFixture(t, identitySeed(), emulator.Options{HideEmails: true}, identityCSV)
+	f.resolve = true
+	res, err := f.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range res.Plan.Changes {
+		got[string(c.Action)+" "+c.Member] = fmt.Sprintf("%s %s via %s", c.Principal, c.Status, c.ResolvedBy)
+	}
+	want := map[string]string{
+		"update_role ali@example.com": "users/2 applied via directory",
+		"create bob@example.com":      "users/3 applied via directory",
+		"create nobody@example.com":   "users/nobody@example.com failed via ",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("changes\n got %v\nwant %v", got, want)
+	}
+	if w := strings.Join(res.Plan.Warnings, "\n"); !strings.Contains(w, "sus@example.com is suspended in the Directory; not added") {
+		t.Errorf("warnings %q", res.Plan.Warnings)
+	}
+	st := f.em.Stats()
+	if st.Requests["members.create 409"] != 0 || st.Count("members.get") != 2 {
+		// two member reads: ext@ (found) and nobody@ (404); no write used as a probe
+		t.Errorf("requests %v", st.Requests)
+	}
+	if res.Plan.Summary.Unchanged != 2 {
+		t.Errorf("unchanged %d, want 2 (ext and carol)", res.Plan.Summary.Unchanged)
+	}
+}
+
+func TestIdentityManyEmailsPageTheDirectory(t *testing.T) {
+	// A converged state of 2,000 members over 50 spaces whose list answers
+	// carry no emails costs the list calls and ceil(2,001 users / 500) = 5
+	// Directory pages, and no write.
+	seed, csv := world(2000, 50), &strings.Builder{}
+	csv.WriteString("space,member,role\n")
+	for i := 0; i < 2000; i++ {
+		space := fmt.Sprintf("spaces/S%d", i%50)
+		seed.Spaces[i%50].Members = append(seed.Spaces[i%50].Members, emulator.SeedMember{User: fmt.Sprintf("u%d@example.com", i)})
+		fmt.Fprintf(csv, "%s,u%d@example.com,\n", space, i)
+	}
+	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv.String())
+	f.resolve = true
+	res, err := f.run(t, context.Background(), true)
+	if err != nil || !res.Plan.Empty() {
+		t.Fatalf("%v; planned %d changes on a converged state", err, len(res.Plan.Changes))
+	}
+	st := f.em.Stats()
+	want := map[string]int{"members.list 200": 50, "spaces.get 200": 50, "directory.users.list 200": 5}
+	if !reflect.DeepEqual(st.Requests, want) || st.Writes != 0 {
+		t.Errorf("requests %v, writes %d; want exactly %v and no write", st.Requests, st.Writes, want)
+	}
+}
+
+func TestIdentityCache(t *testing.T) {
+	f := newFixture(t, identitySeed(), emulator.Options{HideEmails: true}, identityCSV)
+	f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "ids.json")
+	if _, err := f.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	lookups := f.em.Stats().Count("directory.users.get")
+	if lookups == 0 {
+		t.Fatal("the first run made no Directory lookup")
+	}
+	// Second run: everything the Directory said comes from the cache.
+	if _, err := f.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if again := f.em.Stats().Count("directory.users.get") - lookups; again != 1 {
+		t.Errorf("second run made %d Directory lookups; want 1 (nobody@, which no cache can hold)", again)
+	}
+
+	t.Run("corrupt file is replaced, with a warning", func(t *testing.T) {
+		os.WriteFile(f.cacheFile, []byte("{not json"), 0o600)
+		f.logs = &strings.Builder{}
+		defer func() { f.logs = nil }()
+		if _, err := f.run(t, context.Background(), false); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(f.logs.String(), "is corrupt; starting empty") {
+			t.Errorf("no warning:\n%s", f.logs)
+		}
+		c := identity.OpenCache(f.cacheFile, 1, nil, func(msg string) { t.Errorf("rebuilt cache unreadable: %s", msg) })
+		_ = c
+	})
+
+	t.Run("a stale entry is refreshed", func(t *testing.T) {
+		// Claim bob is users/6 (carol's ID). With emails visible, the list shows
+		// users/6 as carol, so the entry is dropped and bob resolved again.
+		data, _ := os.ReadFile(f.cacheFile)
+		os.WriteFile(f.cacheFile, []byte(strings.Replace(string(data), `"principal": "users/3"`, `"principal": "users/6"`, 1)), 0o600)
+		g := newFixture(t, identitySeed(), emulator.Options{}, identityCSV)
+		g.resolve, g.cacheFile = true, f.cacheFile
+		res, err := g.run(t, context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.Plan.Changes {
+			if c.Member == "bob@example.com" && (c.Principal != "users/3" || c.ResolvedBy != "directory") {
+				t.Errorf("bob resolved to %s via %s; the stale cache entry was trusted", c.Principal, c.ResolvedBy)
+			}
+		}
+	})
+}
