@@ -36,6 +36,7 @@ func commands() []command {
 		applyCommand(),
 		emulatorCommand(),
 		authCommand(),
+		exportCommand(),
 		{name: "version", summary: "print the version", usage: "syncer version", run: runVersion},
 	}
 }

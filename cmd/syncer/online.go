@@ -18,6 +18,8 @@ import (
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/logging"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
@@ -55,10 +57,17 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		}
 		cfg.Report.Output = f.output
 	}
+	// Sources first: a broken one stops the run before any credential is
+	// touched, and the scopes depend on what they name.
+	desired, err := source.Load(cfg.Sources)
+	if err != nil {
+		return printInputErrors(out.stderr, err)
+	}
 	// The Chat token never carries the Directory scope; the resolver asks
 	// for its own token, and only if a Directory lookup happens.
 	chatNeed := need(cfg, write)
 	chatNeed.Directory = false
+	chatNeed.App = namesApp(desired)
 	creds, err := credentials(ctx, cfg, chatNeed)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
@@ -86,7 +95,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		return exitFailure
 	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
-		AppAuth: !creds.UserAuth, Resolver: resolver}
+		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess}
 	if write {
 		progress := &apply.Progress{Logger: log}
 		if logging.IsTerminal(out.stderr) {
@@ -108,6 +117,17 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		return exitChanges
 	}
 	return exitOK
+}
+
+func namesApp(d membership.Desired) bool {
+	for _, s := range d.Spaces {
+		for _, m := range s.Members {
+			if m.Principal == membership.App {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // need is what a run asks of its credentials.

@@ -45,7 +45,7 @@ func TestValidateTestdata(t *testing.T) {
 		"invalid/empty.csv":                 `empty.csv: source has no members`,
 		"invalid/unknown-key.config.yaml":   `unknown-key.config.yaml:3: unknown key "polciy"`,
 		"invalid/sync-policy.config.yaml":   `sync-policy.config.yaml:3: policy "sync"`,
-		"invalid/group-role.yaml":           `group-role.yaml:4: group groups/eng can't have a role`,
+		"invalid/group-role.yaml":           `group-role.yaml:4: groups/eng can't have a role`,
 	}
 	root := filepath.Join("..", "..", "testdata")
 	for _, dir := range []string{"valid", "invalid"} {

@@ -28,6 +28,7 @@ const (
 	ScopeAdminMemberships     = "https://www.googleapis.com/auth/chat.admin.memberships"
 	ScopeAppMemberships       = "https://www.googleapis.com/auth/chat.app.memberships"
 	ScopeDirectoryRead        = "https://www.googleapis.com/auth/admin.directory.user.readonly"
+	ScopeMembershipsApp       = "https://www.googleapis.com/auth/chat.memberships.app" // add the calling app to spaces
 	scopeCloudPlatform        = "https://www.googleapis.com/auth/cloud-platform"
 )
 
@@ -36,6 +37,7 @@ type Need struct {
 	Write     bool // apply, not only plan
 	Admin     bool // api.use_admin_access
 	Directory bool // Directory lookups for identity resolution
+	App       bool // the sources name the Chat app itself as a member
 }
 
 // Credentials are who the syncer acts as.
@@ -72,6 +74,9 @@ func Scopes(a config.Auth, need Need) []string {
 		s = append(s, ScopeMemberships)
 	default:
 		s = append(s, ScopeMembershipsRead)
+	}
+	if need.App && need.Write && !need.Admin {
+		s = append(s, ScopeMembershipsApp)
 	}
 	if need.Directory {
 		s = append(s, ScopeDirectoryRead)

@@ -31,6 +31,8 @@ func TestScopesAreTheLeastNeeded(t *testing.T) {
 		{"apply", user, auth.Need{Write: true}, []string{auth.ScopeMemberships}},
 		{"admin plan", user, auth.Need{Admin: true}, []string{auth.ScopeAdminMembershipsRead}},
 		{"admin apply", user, auth.Need{Write: true, Admin: true}, []string{auth.ScopeAdminMemberships}},
+		{"apply adding the app", user, auth.Need{Write: true, App: true}, []string{auth.ScopeMemberships, auth.ScopeMembershipsApp}},
+		{"plan with the app named", user, auth.Need{App: true}, []string{auth.ScopeMembershipsRead}},
 		{"apply with directory", user, auth.Need{Write: true, Directory: true}, []string{auth.ScopeMemberships, auth.ScopeDirectoryRead}},
 		{"service account without subject is app auth", config.Auth{Mode: "service-account"}, auth.Need{Write: true}, []string{auth.ScopeAppMemberships}},
 		{"app", config.Auth{Mode: "app"}, auth.Need{}, []string{auth.ScopeAppMemberships}},

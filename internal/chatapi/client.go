@@ -126,9 +126,12 @@ func (c *Client) Get(ctx context.Context, space, member string) (membership.Memb
 // The API creates every membership as ROLE_MEMBER.
 func (c *Client) Create(ctx context.Context, space string, p membership.Principal) (membership.Membership, error) {
 	body := &chat.Membership{}
-	if p.IsGroup() {
+	switch {
+	case p.IsGroup():
 		body.GroupMember = &chat.Group{Name: string(p)}
-	} else {
+	case p == membership.App:
+		body.Member = &chat.User{Name: string(p), Type: "BOT"}
+	default:
 		body.Member = &chat.User{Name: string(p), Type: "HUMAN"}
 	}
 	call := c.svc.Spaces.Members.Create(space, body).Context(ctx)

@@ -62,7 +62,10 @@ func (x *spaceIndex) reset(cs *membership.SpaceState) {
 	clear(x.seen)
 	for i, m := range cs.Memberships {
 		if m.Bot {
-			continue
+			if m.Principal == membership.App {
+				x.present[m.Principal] = i // only ever matched as "app", never by email
+			}
+			continue // other apps are never ours to match
 		}
 		x.present[m.Principal] = i
 		if m.Email != "" {

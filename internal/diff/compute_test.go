@@ -142,6 +142,16 @@ func TestCompute(t *testing.T) {
 			want:    []string{"create users/alice@example.com"},
 		},
 		{
+			name:    "the app itself: present when listed as users/app, created when not",
+			desired: m.Desired{Spaces: []m.DesiredSpace{{Name: "spaces/A", Members: []m.DesiredMember{want(m.App, "")}}, {Name: "spaces/B", Members: []m.DesiredMember{want(m.App, "")}}}},
+			current: m.Current{Spaces: map[string]*m.SpaceState{
+				"spaces/A": {Name: "spaces/A", Memberships: []m.Membership{{Name: "spaces/A/members/app", Principal: m.App, Bot: true, State: m.StateJoined}}},
+				"spaces/B": {Name: "spaces/B", Memberships: []m.Membership{{Name: "spaces/B/members/x", Principal: "users/x", Bot: true, State: m.StateJoined}}},
+			}},
+			want:      []string{"create users/app"},
+			unchanged: 1,
+		},
+		{
 			name:      "create-only drops role changes, including after create",
 			desired:   desired("spaces/A", want(alice, m.RoleManager), want(bob, m.RoleOwner)),
 			current:   current(joined("111", "alice@example.com", m.RoleMember)),

@@ -258,3 +258,57 @@ func allEmailsListed(cs *membership.SpaceState) bool {
 	}
 	return true
 }
+
+// Emails finds the primary email of each users/{id} through the Directory
+// (a users.get each for a few, one paged pass for many); IDs it can't find
+// are left out.
+func (r *Resolver) Emails(ctx context.Context, ids []membership.Principal) map[membership.Principal]string {
+	out := map[membership.Principal]string{}
+	if r.Directory == nil || len(ids) == 0 {
+		return out
+	}
+	threshold := r.ListAbove
+	if threshold == 0 {
+		threshold = DefaultListAbove
+	}
+	if len(ids) <= threshold {
+		for _, p := range ids {
+			var u chatapi.DirectoryUser
+			err := r.DirectoryThrottle.Read(ctx, "directory.users.get", "", func(ctx context.Context) (err error) {
+				u, err = r.Directory.User(ctx, p.ID())
+				return err
+			})
+			if err == nil {
+				out[p] = u.PrimaryEmail
+			}
+		}
+		return out
+	}
+	want := map[membership.Principal]bool{}
+	for _, p := range ids {
+		want[p] = true
+	}
+	token := ""
+	for {
+		var (
+			page []chatapi.DirectoryUser
+			next string
+		)
+		err := r.DirectoryThrottle.Read(ctx, "directory.users.list", "", func(ctx context.Context) (err error) {
+			page, next, err = r.Directory.UsersPage(ctx, token)
+			return err
+		})
+		if err != nil {
+			return out
+		}
+		for _, u := range page {
+			if p := membership.User(u.ID); want[p] {
+				out[p] = u.PrimaryEmail
+			}
+		}
+		if next == "" {
+			return out
+		}
+		token = next
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
@@ -29,6 +30,12 @@ type Job struct {
 	Logger   *slog.Logger
 	Output   string    // report format
 	Stdout   io.Writer // reports
+	// Desired, when set, is the already loaded desired state; otherwise
+	// Run loads the config's sources.
+	Desired *membership.Desired
+	// AdminAccess is api.use_admin_access: apps and users outside the
+	// organisation can't be added, so the plan refuses them.
+	AdminAccess bool
 	// Resolver matches emails to IDs before planning; nil matches only by
 	// what list answers carry.
 	Resolver *identity.Resolver
@@ -62,22 +69,29 @@ func (r Result) Failed() bool {
 func (j *Job) Run(ctx context.Context) (Result, error) {
 	log := j.Logger
 	started := time.Now()
-	desired, err := source.Load(j.Config.Sources)
-	if err != nil {
+	var (
+		desired membership.Desired
+		err     error
+	)
+	if j.Desired != nil {
+		desired = *j.Desired
+	} else if desired, err = source.Load(j.Config.Sources); err != nil {
 		return Result{}, &InputError{Err: err}
 	}
 	if j.AppAuth {
-		if err := refuseGroups(desired); err != nil {
+		if err := refuseUnderAppAuth(desired); err != nil {
 			return Result{}, &InputError{Err: err}
 		}
 	}
 	names := make([]string, len(desired.Spaces))
+	wantsApp := map[string]bool{}
 	for i, s := range desired.Spaces {
 		names[i] = s.Name
+		wantsApp[s.Name] = slices.ContainsFunc(s.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App })
 	}
 	log.Info("sources loaded", "spaces", len(names), "memberships", desired.Count())
 
-	current, spaceErrs := readCurrent(ctx, j.Reader, j.Throttle, names, j.Config.Limits.Concurrency)
+	current, spaceErrs := ReadCurrent(ctx, j.Reader, j.Throttle, names, wantsApp, j.Config.Limits.Concurrency)
 	for _, e := range spaceErrs {
 		log.Error("space not read; nothing is planned for it", "space", e.Space, "error", e.Err.Error())
 	}
@@ -93,6 +107,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	plan := diff.Compute(desired, current, diff.Policy(j.Config.Policy))
+	if j.AdminAccess {
+		plan = refuseUnderAdminAccess(plan, j.Resolver != nil && j.Resolver.Directory != nil)
+	}
 	for _, e := range spaceErrs {
 		plan.Warnings = append(plan.Warnings, e.Error())
 	}
@@ -122,14 +139,18 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	return res, j.report(res.Plan)
 }
 
-// refuseGroups lists every group in the sources: app authentication can't
-// add or see group memberships.
-func refuseGroups(d membership.Desired) error {
+// refuseUnderAppAuth lists every group, and the app itself, in the sources:
+// Chat app authentication can neither manage group memberships nor add
+// the calling app (that takes user authentication).
+func refuseUnderAppAuth(d membership.Desired) error {
 	var errs source.Errors
 	for _, s := range d.Spaces {
 		for _, m := range s.Members {
-			if m.Principal.IsGroup() {
+			switch {
+			case m.Principal.IsGroup():
 				errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf("%s in %s: Chat app authentication can't manage Google Group memberships; use a user auth mode (a subject for domain-wide delegation)", m.Principal, s.Name)})
+			case m.Principal == membership.App:
+				errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf("app in %s: adding the Chat app to a space takes user authentication; use a user auth mode", s.Name)})
 			}
 		}
 	}
@@ -137,6 +158,32 @@ func refuseGroups(d membership.Desired) error {
 		return errs
 	}
 	return nil
+}
+
+// refuseUnderAdminAccess drops the creates admin access can't make, with a
+// warning each: the app itself, and (when the Directory was asked) people
+// it doesn't know, who are outside the organisation.
+func refuseUnderAdminAccess(p diff.Plan, directoryAsked bool) diff.Plan {
+	kept := p.Changes[:0]
+	dropped := map[[2]string]bool{}
+	for _, c := range p.Changes {
+		key := [2]string{c.Space, string(c.Principal)}
+		switch {
+		case dropped[key]:
+			continue // the role change that followed a refused create
+		case c.Action == diff.Create && c.Principal == membership.App:
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: admin access can't add apps; app not added to %s", c.Source, c.Space))
+		case c.Action == diff.Create && directoryAsked && c.Principal.Email() != "" && c.ResolvedBy == "":
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s is not in the organisation's Directory and admin access can't add users outside it; not added to %s", c.Source, c.Member, c.Space))
+		default:
+			kept = append(kept, c)
+			continue
+		}
+		dropped[key] = true
+	}
+	p.Changes = kept
+	p.Recount()
+	return p
 }
 
 func (j *Job) report(p diff.Plan) error {

@@ -31,6 +31,7 @@ type fixture struct {
 	// resolve adds identity resolution (Directory on the emulator, cache file when set).
 	resolve   bool
 	cacheFile string
+	admin     bool // use_admin_access
 	logs      *strings.Builder
 }
 
@@ -69,11 +70,17 @@ func (f *fixture) runWithConfigLimits(t testing.TB, ctx context.Context, write b
 func (f *fixture) runWith(t testing.TB, ctx context.Context, write bool, th *throttle.Throttle) (job.Result, error) {
 	t.Helper()
 	api := emulatortest.Client(t, f.url)
+	if f.admin {
+		var err error
+		if api, err = chatapi.New(context.Background(), chatapi.Options{Endpoint: f.url, UseAdminAccess: true, ShowInvited: true, ShowGroups: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	log := slog.New(slog.DiscardHandler)
 	if f.logs != nil {
 		log = slog.New(slog.NewTextHandler(f.logs, nil))
 	}
-	j := &job.Job{Config: f.cfg, Reader: api, Throttle: th, Logger: log, Output: "json", Stdout: io.Discard}
+	j := &job.Job{Config: f.cfg, Reader: api, Throttle: th, Logger: log, Output: "json", Stdout: io.Discard, AdminAccess: f.admin}
 	if f.resolve {
 		dir, err := chatapi.NewDirectory(context.Background(), f.url, chatapi.Options{})
 		if err != nil {

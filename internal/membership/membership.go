@@ -25,6 +25,9 @@ const (
 // User returns the principal for a Directory ID or an email.
 func User(idOrEmail string) Principal { return Principal(userPrefix + idOrEmail) }
 
+// App is the calling Chat app itself as a member.
+const App Principal = "users/app"
+
 // Group returns the principal for a Cloud Identity group ID.
 func Group(id string) Principal { return Principal(groupPrefix + id) }
 

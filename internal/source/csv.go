@@ -120,8 +120,8 @@ func readRow(rec []string, width int, cols columnIndex, checkUTF8 bool, line int
 		if err != nil {
 			return fail(at(cols.role), "%v", err)
 		}
-		if p.IsGroup() && role != membership.RoleUnmanaged {
-			return fail(at(cols.role), "group %s can't have a role (%q): group memberships have none", p, rec[cols.role])
+		if (p.IsGroup() || p == membership.App) && role != membership.RoleUnmanaged {
+			return fail(at(cols.role), "%s can't have a role (%q): only people's roles are managed", p, rec[cols.role])
 		}
 		m.Role = role
 	}

@@ -14,6 +14,8 @@ func parseMember(raw string) (membership.Principal, error) {
 	switch {
 	case s == "":
 		return "", fmt.Errorf("empty member")
+	case strings.EqualFold(s, "app") || strings.EqualFold(s, "users/app"):
+		return membership.App, nil
 	case strings.HasPrefix(s, "groups/"):
 		return parseGroup(s)
 	case strings.HasPrefix(s, "users/"):

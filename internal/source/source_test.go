@@ -48,10 +48,11 @@ func TestLoadValid(t *testing.T) {
       - {user: "110423456789", role: member}
       - {user: users/carol@example.com, role: ROLE_MANAGER}
       - {group: groups/03b2mn}
+      - app
   - space: BBB
     members: [dave@example.com]
 `,
-			want: "spaces/AAA groups/03b2mn \nspaces/AAA users/110423456789 member\nspaces/AAA users/alice@example.com \nspaces/AAA users/bob@example.com manager\nspaces/AAA users/carol@example.com owner\nspaces/BBB users/dave@example.com \n",
+			want: "spaces/AAA groups/03b2mn \nspaces/AAA users/110423456789 member\nspaces/AAA users/alice@example.com \nspaces/AAA users/app \nspaces/AAA users/bob@example.com manager\nspaces/AAA users/carol@example.com owner\nspaces/BBB users/dave@example.com \n",
 		},
 		{
 			name:    "csv with BOM, CRLF, comments, blank lines",
@@ -125,7 +126,8 @@ func TestLoadErrors(t *testing.T) {
 		{"missing column", "a.csv", "space,email\nspaces/A,a@example.com\n", Spec{}, []string{`a.csv:1: header has no "member" column`}},
 		{"invalid utf-8", "a.csv", "space,member\nspaces/A,\xff\xfe@example.com\n", Spec{}, []string{`a.csv:2:10: invalid UTF-8`}},
 		{"conflicting duplicate across files is per file; within file", "a.csv", "space,member,role\nspaces/A,a@example.com,manager\nspaces/A,a@example.com,owner\n", Spec{}, []string{`a.csv:3:10: a@example.com is listed twice in spaces/A with different roles: owner here, manager at `, `a.csv:2:10`}},
-		{"group with role", "a.csv", "space,member,role\nspaces/A,groups/g,manager\n", Spec{}, []string{`a.csv:2:19: group groups/g can't have a role`}},
+		{"group with role", "a.csv", "space,member,role\nspaces/A,groups/g,manager\n", Spec{}, []string{`a.csv:2:19: groups/g can't have a role`}},
+		{"app with role", "a.csv", "space,member,role\nspaces/A,users/app,owner\n", Spec{}, []string{`a.csv:2:20: users/app can't have a role`}},
 		{"group by email", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {group: eng@example.com}\n", Spec{}, []string{`a.yaml:4: group "eng@example.com": name a group by its ID`}},
 		{"bad space", "a.csv", "space,member\nspaces/a b,a@example.com\n", Spec{}, []string{`a.csv:2:1: space "spaces/a b" is not a space`}},
 		{"unknown yaml key", "a.yaml", "spaces:\n  - space: spaces/A\n    memebers: [a@example.com]\n", Spec{}, []string{`a.yaml:3: unknown key "memebers"`, `a.yaml:2: space spaces/A has no members`}},

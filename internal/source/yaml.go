@@ -163,8 +163,8 @@ func readYAMLMember(mn *yaml.Node, at func(*yaml.Node) membership.Location, errs
 			errs.Add(at(role), "%v", err)
 			return membership.DesiredMember{}, false
 		}
-		if p.IsGroup() && r != membership.RoleUnmanaged {
-			errs.Add(at(role), "group %s can't have a role (%q): group memberships have none", p, scalar(role))
+		if (p.IsGroup() || p == membership.App) && r != membership.RoleUnmanaged {
+			errs.Add(at(role), "%s can't have a role (%q): only people's roles are managed", p, scalar(role))
 			return membership.DesiredMember{}, false
 		}
 		m.Role = r

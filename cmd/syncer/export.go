@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/export"
+	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/logging"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/source"
+	"github.com/syncer-dev/syncer/internal/throttle"
+)
+
+func exportCommand() command {
+	return command{
+		name:    "export",
+		summary: "write spaces' current memberships as a desired-state file",
+		usage: `Usage: syncer export --config FILE [--space spaces/X ...] [--format yaml|csv] [--out FILE]
+
+Reads the current memberships of the managed spaces (or of the --space ones)
+and writes them as a source file: emails where they resolve (Directory IDs
+otherwise), roles as Chat UI names, groups by ID. A plan with the exported
+file shows no change: this is how to adopt spaces that already exist.
+Reads only.
+
+Examples:
+  syncer export --config config.yaml --space spaces/AAAA --space spaces/BBBB > current.yaml
+  syncer export --config config.yaml --format csv --out current.csv`,
+		run: runExport,
+	}
+}
+
+type spaceList []string
+
+func (s *spaceList) String() string { return strings.Join(*s, ",") }
+func (s *spaceList) Set(v string) error {
+	*s = append(*s, membership.SpaceName(v))
+	return nil
+}
+
+func runExport(ctx context.Context, out cmdIO, args []string) int {
+	fs := newFlags(exportCommand(), out)
+	configPath := fs.String("config", "config.yaml", "config file")
+	format := fs.String("format", "yaml", "yaml or csv")
+	outPath := fs.String("out", "", "write here instead of stdout")
+	endpoint := fs.String("endpoint", "", "base URL of the APIs (default: the config's api.endpoint)")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	var spaces spaceList
+	fs.Var(&spaces, "space", "a space to export (repeatable); default: every space the sources name")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *format != "yaml" && *format != "csv" {
+		fmt.Fprintf(out.stderr, "export: --format %q: want yaml or csv\n", *format)
+		return exitInvalid
+	}
+	level, err := logging.ParseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitInvalid
+	}
+	log := logging.New(out.stderr, level)
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return printInputErrors(out.stderr, err)
+	}
+	if *endpoint != "" {
+		cfg.API.Endpoint = strings.TrimSuffix(*endpoint, "/") + "/"
+	}
+	if len(spaces) == 0 {
+		desired, err := source.Load(cfg.Sources)
+		if err != nil {
+			return printInputErrors(out.stderr, err)
+		}
+		for _, s := range desired.Spaces {
+			spaces = append(spaces, s.Name)
+		}
+	}
+	slices.Sort(spaces)
+	spaces = slices.Compact(spaces)
+
+	readNeed := need(cfg, false)
+	readNeed.Directory = false
+	creds, err := credentials(ctx, cfg, readNeed)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitInvalid
+	}
+	api, err := newChatClient(ctx, cfg, creds)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitFailure
+	}
+	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: cfg.Limits.ProjectWritesPerMinute, ProjectReadsPerMinute: cfg.Limits.ProjectReadsPerMinute,
+		SpaceReadsPerSecond: cfg.Limits.SpaceReadsPerSecond, MaxAttempts: cfg.Limits.MaxAttempts})
+	current, errs := job.ReadCurrent(ctx, api, th, spaces, nil, cfg.Limits.Concurrency)
+	for _, e := range errs {
+		fmt.Fprintln(out.stderr, e)
+	}
+	if len(errs) > 0 {
+		return exitFailure
+	}
+	resolver, err := newResolver(ctx, cfg, creds, api, th, log)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitFailure
+	}
+	var (
+		states  []*membership.SpaceState
+		noEmail []membership.Principal
+		seen    = map[membership.Principal]bool{}
+	)
+	for _, name := range spaces {
+		st := current.Spaces[name]
+		states = append(states, st)
+		for _, m := range st.Memberships {
+			if !m.Bot && !m.Principal.IsGroup() && m.Email == "" && !seen[m.Principal] {
+				seen[m.Principal] = true
+				noEmail = append(noEmail, m.Principal)
+			}
+		}
+	}
+	emails := resolver.Emails(ctx, noEmail)
+
+	var w io.Writer = out.stdout
+	if *outPath != "" {
+		f, err := os.Create(*outPath)
+		if err != nil {
+			fmt.Fprintln(out.stderr, err)
+			return exitFailure
+		}
+		defer f.Close()
+		w = f
+	}
+	built := export.Build(states, emails)
+	if *format == "csv" {
+		err = export.CSV(w, built)
+	} else {
+		err = export.YAML(w, built)
+	}
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+var _ flag.Value = (*spaceList)(nil)

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+)
+
+func TestExportRoundTrip(t *testing.T) {
+	no := false
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{
+			{ID: "1", Email: "owner@example.com"}, {ID: "2", Email: "mgr@example.com"}, {ID: "3", Email: "member@example.com"},
+			{ID: "4", Email: "pending@example.com", AutoAccept: &no}, {ID: "5", Email: "ext@partner.test", External: true},
+		},
+		Groups: []emulator.SeedGroup{{ID: "eng"}},
+		Spaces: []emulator.SeedSpace{
+			{Name: "spaces/A", DisplayName: "Team: A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {User: "mgr@example.com", Role: "manager"},
+				{User: "member@example.com"}, {User: "pending@example.com", State: "INVITED"}, {User: "ext@partner.test"}, {Group: "eng"}, {App: true}}},
+			{Name: "spaces/B", Type: "GROUP_CHAT", Members: []emulator.SeedMember{{User: "owner@example.com"}, {User: "member@example.com"}}},
+		},
+	}
+	for _, hide := range []bool{false, true} {
+		for _, format := range []string{"yaml", "csv"} {
+			t.Run(fmt.Sprintf("%s hide-emails=%v", format, hide), func(t *testing.T) {
+				em, url := emulatortest.Start(t, seed, emulator.Options{HideEmails: hide})
+				dir := t.TempDir()
+				exported := filepath.Join(dir, "current."+format)
+				cfg := filepath.Join(dir, "config.yaml")
+				os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.%s}]\napi: {endpoint: %q}\n", format, url)), 0o644)
+
+				code, out, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--space", "B", "--format", format, "--out", exported)
+				if code != exitOK {
+					t.Fatalf("export: exit %d\n%s%s", code, out, errOut)
+				}
+				data, _ := os.ReadFile(exported)
+				for _, want := range []string{"owner@example.com", "mgr@example.com", "pending@example.com", "groups/eng", "app"} {
+					if !strings.Contains(string(data), want) {
+						t.Errorf("export lacks %q:\n%s", want, data)
+					}
+				}
+				if hide && !strings.Contains(string(data), "\"5\"") && !strings.Contains(string(data), ",5,") {
+					t.Errorf("the external user (not in the Directory) should be exported by ID:\n%s", data)
+				}
+				code, out, errOut = runCLI(t, "plan", "--config", cfg, "--detailed-exitcode")
+				if code != exitOK || !strings.Contains(out, "Plan: 0 to add, 0 to change, 0 to remove.") {
+					t.Errorf("plan with the exported file: exit %d\n%s%s\nexported:\n%s", code, out, errOut, data)
+				}
+				if em.Stats().Writes != 0 {
+					t.Error("export or plan wrote")
+				}
+			})
+		}
+	}
+}

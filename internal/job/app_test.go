@@ -1,0 +1,58 @@
+package job_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/emulator"
+)
+
+func TestTheAppAsAMember(t *testing.T) {
+	seed := world(1, 2)
+	seed.Spaces[1].Members = append(seed.Spaces[1].Members, emulator.SeedMember{App: true})
+	f := newFixture(t, seed, emulator.Options{}, "space,member,role\nspaces/S0,app,\nspaces/S1,users/app,\n")
+	res, err := f.run(t, context.Background(), true)
+	if err != nil || res.Failed() {
+		t.Fatalf("%v %+v", err, res.Plan.Changes)
+	}
+	if len(res.Plan.Changes) != 1 || res.Plan.Changes[0].Space != "spaces/S0" || res.Plan.Changes[0].Status != diff.Applied {
+		t.Errorf("changes %+v; want the app created in S0 only", res.Plan.Changes)
+	}
+	if st := f.em.Snapshot()["spaces/S0"]; st[len(st)-1].Member != "users/app" {
+		t.Errorf("S0 holds %+v", st)
+	}
+	checkConverged(t, f)
+}
+
+func TestAdminAccess(t *testing.T) {
+	seed := identitySeed()
+	seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{App: true})
+	seed.Spaces = append(seed.Spaces, emulator.SeedSpace{Name: "spaces/T", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}})
+	csv := "space,member,role\nspaces/S,app,\nspaces/S,bob@example.com,manager\nspaces/T,app,\nspaces/T,stranger@partner.test,manager\n"
+	f := newFixture(t, seed, emulator.Options{}, csv)
+	f.admin, f.resolve = true, true
+	res, err := f.run(t, context.Background(), true)
+	if err != nil || res.Failed() {
+		t.Fatalf("%v %+v", err, res.Plan.Changes)
+	}
+	var got []string
+	for _, c := range res.Plan.Changes {
+		got = append(got, c.Space+" "+string(c.Action)+" "+c.Member)
+	}
+	// S: the app is present (found by a get: admin lists never show apps);
+	// T: the app and the outsider are refused in the plan, with warnings.
+	if strings.Join(got, "; ") != "spaces/S create bob@example.com; spaces/S update_role bob@example.com" {
+		t.Errorf("changes %q", got)
+	}
+	w := strings.Join(res.Plan.Warnings, "\n")
+	for _, want := range []string{"admin access can't add apps; app not added to spaces/T", "stranger@partner.test is not in the organisation's Directory"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	if n := f.em.Stats().Requests["members.get 200"]; n != 1 {
+		t.Errorf("%d successful app presence reads, want 1 (S)", n)
+	}
+}
