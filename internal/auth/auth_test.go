@@ -63,13 +63,7 @@ func TestServiceAccountTokenCarriesScopeAndSubject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := ""
-			probe := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get("Authorization") })
-			srv := newServer(t, probe)
-			if _, err := creds.Client.Get(srv); err != nil {
-				t.Fatal(err)
-			}
-			if got != "Bearer "+authtest.AccessToken {
+			if got := authorization(t, creds.Client); got != "Bearer "+authtest.AccessToken {
 				t.Errorf("Authorization %q", got)
 			}
 			claims, _ := ts.Requests()
@@ -153,9 +147,7 @@ func TestLoginStoresARefreshTokenAndUsesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := ""
-	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get("Authorization") }))
-	if _, err := creds.Client.Get(srv); err != nil || got != "Bearer "+authtest.AccessToken {
-		t.Errorf("a call with the stored token: %v, Authorization %q", err, got)
+	if got := authorization(t, creds.Client); got != "Bearer "+authtest.AccessToken {
+		t.Errorf("a call with the stored token sent Authorization %q", got)
 	}
 }

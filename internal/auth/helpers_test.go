@@ -6,8 +6,17 @@ import (
 	"testing"
 )
 
-func newServer(t *testing.T, h http.Handler) string {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+// authorization makes one call with client and returns the Authorization
+// header the server saw (handed over by channel, so -race sees the order).
+func authorization(t *testing.T, client *http.Client) string {
+	t.Helper()
+	seen := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen <- r.Header.Get("Authorization") }))
+	defer srv.Close()
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return <-seen
 }
