@@ -7,6 +7,7 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/source"
 )
 
@@ -86,23 +87,30 @@ func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
 	if err != nil {
 		return printInputErrors(out.stderr, err)
 	}
+	msg, err := tryRead(ctx, cfg, creds, desired)
+	fmt.Fprintf(out.stdout, "Read check: %s\n", msg)
+	if err != nil {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// tryRead makes one harmless call, spaces.get of the first managed space,
+// to prove the credentials work.
+func tryRead(ctx context.Context, cfg *config.Config, creds *auth.Credentials, desired membership.Desired) (string, error) {
 	if len(desired.Spaces) == 0 {
-		fmt.Fprintln(out.stdout, "No managed space to try a read on.")
-		return exitOK
+		return "no managed space to try a read on", nil
 	}
 	api, err := newChatClient(ctx, cfg, creds)
 	if err != nil {
-		fmt.Fprintln(out.stderr, err)
-		return exitFailure
+		return err.Error(), err
 	}
 	space := desired.Spaces[0].Name
 	st, err := api.Space(ctx, space)
 	if err != nil {
-		fmt.Fprintf(out.stdout, "Read check: spaces.get %s failed: %v\n", space, err)
-		return exitFailure
+		return fmt.Sprintf("spaces.get %s failed: %v", space, err), err
 	}
-	fmt.Fprintf(out.stdout, "Read check: spaces.get %s ok (%s %q)\n", space, st.Type, st.DisplayName)
-	return exitOK
+	return fmt.Sprintf("spaces.get %s ok (%s %q)", space, st.Type, st.DisplayName), nil
 }
 
 func orNone(scopes []string) string {

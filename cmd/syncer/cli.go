@@ -17,6 +17,7 @@ const (
 	exitChanges = 2 // plan --detailed-exitcode: changes are pending
 	exitInvalid = 3 // invalid config or source; no API call was made
 	exitBlocked = 4 // a safety check blocked the run
+	exitLocked  = 5 // another apply holds the lock on this host
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -37,6 +38,7 @@ func commands() []command {
 		emulatorCommand(),
 		authCommand(),
 		exportCommand(),
+		serveCommand(),
 		{name: "version", summary: "print the version", usage: "syncer version", run: runVersion},
 	}
 }
@@ -81,7 +83,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "  help      show help for a command: syncer help plan")
 	fmt.Fprintln(w, "\nExit codes: 0 done or nothing to do, 1 runtime failure, 2 changes pending (plan --detailed-exitcode),")
-	fmt.Fprintln(w, "3 invalid config or source (no API call made), 4 blocked by a safety check.")
+	fmt.Fprintln(w, "3 invalid config or source (no API call made), 4 blocked by a safety check, 5 another apply holds the lock.")
 }
 
 // newFlags returns a flag set whose -h prints the command's usage and flags.

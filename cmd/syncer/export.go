@@ -107,7 +107,7 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 	if len(errs) > 0 {
 		return exitFailure
 	}
-	resolver, err := newResolver(ctx, cfg, creds, api, th, log)
+	resolver, err := newResolver(ctx, cfg, creds, api, th, log, nil)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitFailure

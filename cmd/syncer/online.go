@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -15,10 +18,12 @@ import (
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
@@ -26,6 +31,7 @@ import (
 // runFlags are the flags plan and apply share.
 type runFlags struct {
 	config, output, endpoint, logLevel string
+	reportFile, lockFile, pushgateway  string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -33,19 +39,63 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.output, "output", "", "report format: text, markdown or json (default: the config's report.output)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "base URL of the Chat and Directory APIs, e.g. the emulator's (default: the config's api.endpoint)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.reportFile, "report-file", "", "also write the report here; format from the extension (.json, .md, .txt); $GITHUB_STEP_SUMMARY works")
+	fs.StringVar(&f.lockFile, "lock-file", "", "lock held during apply so a second run on this host refuses to start (default: one per config in the temp folder)")
+	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL (add semantics)")
 }
 
-// runJob is plan and apply: only whether an engine is built differs.
+// runJob is plan and apply from the command line: one run, then its exit code.
 func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode bool) int {
 	level, err := logging.ParseLevel(f.logLevel)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
-	log := logging.New(out.stderr, level)
+	m := metrics.New()
+	s := runSettings{flags: f, write: write, detailed: detailedExitCode, metrics: m, log: logging.New(out.stderr, level)}
+	if write {
+		unlock, err := acquireLock(f.lockFile, f.config)
+		if err != nil {
+			fmt.Fprintln(out.stderr, err)
+			return exitLocked
+		}
+		defer unlock()
+	}
+	_, code := runOnce(ctx, out, s)
+	if f.pushgateway != "" {
+		if err := pushMetrics(f.pushgateway, m, code == exitOK || code == exitChanges); err != nil {
+			s.log.Error("metrics not pushed", "pushgateway", f.pushgateway, "error", err.Error())
+			if code == exitOK {
+				code = exitFailure
+			}
+		}
+	}
+	return code
+}
+
+// runSettings are one run's settings beyond the config file.
+type runSettings struct {
+	flags           runFlags
+	write, detailed bool
+	metrics         *metrics.Metrics
+	log             *slog.Logger
+}
+
+// runOnce is the single run both the command line and serve use: it reads
+// the config afresh, runs the job, records metrics and writes the reports.
+// It returns the final plan (nil when none was computed) and an exit code.
+func runOnce(ctx context.Context, out cmdIO, s runSettings) (*diff.Plan, int) {
+	started := time.Now()
+	log := s.log.With("run_id", newRunID())
+	f := s.flags
+	fail := func(result string, code int) (*diff.Plan, int) {
+		s.metrics.ObserveRun(started, result, nil, 0, 0)
+		return nil, code
+	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
-		return printInputErrors(out.stderr, err)
+		log.Error("config invalid; nothing was sent to the API", "config", f.config)
+		return fail("invalid", printInputErrors(out.stderr, err))
 	}
 	if f.endpoint != "" {
 		cfg.API.Endpoint = strings.TrimSuffix(f.endpoint, "/") + "/"
@@ -53,7 +103,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	if f.output != "" {
 		if !slices.Contains(config.Outputs, f.output) {
 			fmt.Fprintf(out.stderr, "unknown --output %q (want text, markdown or json)\n", f.output)
-			return exitInvalid
+			return fail("invalid", exitInvalid)
 		}
 		cfg.Report.Output = f.output
 	}
@@ -61,23 +111,25 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	// touched, and the scopes depend on what they name.
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
-		return printInputErrors(out.stderr, err)
+		log.Error("sources invalid; nothing was sent to the API")
+		return fail("invalid", printInputErrors(out.stderr, err))
 	}
 	// The Chat token never carries the Directory scope; the resolver asks
 	// for its own token, and only if a Directory lookup happens.
-	chatNeed := need(cfg, write)
+	chatNeed := need(cfg, s.write)
 	chatNeed.Directory = false
 	chatNeed.App = namesApp(desired)
 	creds, err := credentials(ctx, cfg, chatNeed)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
-		return exitInvalid
+		return fail("invalid", exitInvalid)
 	}
 	log.Debug("authenticated", "mode", creds.Mode, "acting_as", creds.ActingAs, "scopes", strings.Join(creds.Scopes, " "))
+	creds.Client = instrumented(creds.Client, s.metrics)
 	api, err := newChatClient(ctx, cfg, creds)
 	if err != nil {
-		fmt.Fprintln(out.stderr, err)
-		return exitFailure
+		log.Error("chat client", "error", err.Error())
+		return fail("failure", exitFailure)
 	}
 	th := throttle.New(throttle.Limits{
 		ProjectWritesPerMinute: cfg.Limits.ProjectWritesPerMinute,
@@ -87,16 +139,17 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		MaxAttempts:            cfg.Limits.MaxAttempts,
 	})
 	th.OnRetry = func(op string, attempt int, delay time.Duration, err error) {
+		s.metrics.APIRetries.Inc()
 		log.Debug("retrying", "op", op, "attempt", attempt, "delay", delay.String(), "error", err.Error())
 	}
-	resolver, err := newResolver(ctx, cfg, creds, api, th, log)
+	resolver, err := newResolver(ctx, cfg, creds, api, th, log, s.metrics)
 	if err != nil {
-		fmt.Fprintln(out.stderr, err)
-		return exitFailure
+		log.Error("identity resolver", "error", err.Error())
+		return fail("failure", exitFailure)
 	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
 		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess}
-	if write {
+	if s.write {
 		progress := &apply.Progress{Logger: log}
 		if logging.IsTerminal(out.stderr) {
 			progress.Terminal = out.stderr
@@ -107,16 +160,43 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	var inputErr *job.InputError
 	switch {
 	case errors.As(err, &inputErr):
-		return printInputErrors(out.stderr, inputErr.Err)
+		return fail("invalid", printInputErrors(out.stderr, inputErr.Err))
 	case err != nil:
 		log.Error("run failed", "error", err.Error())
-		return exitFailure
-	case res.Failed():
-		return exitFailure
-	case detailedExitCode && !res.Plan.Empty():
-		return exitChanges
+		return fail("failure", exitFailure)
 	}
-	return exitOK
+	if f.reportFile != "" {
+		if err := writeReportFile(f.reportFile, res.Plan); err != nil {
+			log.Error("report file not written", "path", f.reportFile, "error", err.Error())
+			res.SpaceErrors = append(res.SpaceErrors, &job.SpaceError{Space: "(report file)", Err: err})
+		}
+	}
+	code, result := exitOK, "success"
+	switch {
+	case res.Failed():
+		code, result = exitFailure, "failure"
+	case s.detailed && !res.Plan.Empty():
+		code = exitChanges
+	}
+	s.metrics.ObserveRun(started, result, &res.Plan, desired.Count(), len(desired.Spaces))
+	log.Info("run finished", "result", result, "seconds", time.Since(started).Seconds())
+	return &res.Plan, code
+}
+
+// instrumented counts every API request the client makes.
+func instrumented(c *http.Client, m *metrics.Metrics) *http.Client {
+	if c == nil {
+		return &http.Client{Transport: m.Transport(nil)}
+	}
+	wrapped := *c
+	wrapped.Transport = m.Transport(c.Transport)
+	return &wrapped
+}
+
+func newRunID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func namesApp(d membership.Desired) bool {
@@ -142,7 +222,7 @@ func directoryEnabled(cfg *config.Config) bool {
 
 // newResolver builds identity resolution: Directory lookups (own quota)
 // when enabled, membership reads, and the cache file when configured.
-func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger) (*identity.Resolver, error) {
+func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger, m *metrics.Metrics) (*identity.Resolver, error) {
 	r := &identity.Resolver{Members: api, Throttle: th, Logger: log}
 	if directoryEnabled(cfg) {
 		endpoint := cfg.API.Endpoint
@@ -153,7 +233,7 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 		if err != nil {
 			return nil, fmt.Errorf("%s: directory credentials: %w", cfg.Path, err)
 		}
-		dir, err := chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: dirCreds.Client})
+		dir, err := chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: instrumented(dirCreds.Client, m)})
 		if err != nil {
 			return nil, err
 		}

@@ -35,7 +35,9 @@ type Config struct {
 	Limits   Limits        `yaml:"limits"`
 	Identity Identity      `yaml:"identity"`
 	Schedule string        `yaml:"schedule"`
-	Report   Report        `yaml:"report"`
+	// RunOnStart makes serve run once at start-up, not only on schedule.
+	RunOnStart bool   `yaml:"run_on_start"`
+	Report     Report `yaml:"report"`
 
 	// Path is the file the config was read from.
 	Path string `yaml:"-"`

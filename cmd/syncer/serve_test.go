@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+)
+
+// lockedBuffer lets the test read what serve prints while it runs.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func metricValue(metrics, series string) string {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(metrics)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func TestServe(t *testing.T) {
+	// Every second, with calls slow enough (300 ms) that a run outlasts a tick.
+	em, cfg := setup(t, 3, emulator.Options{LatencyMin: 300 * time.Millisecond, LatencyMax: 300 * time.Millisecond}, "max_attempts: 2")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "schedule: \"* * * * * *\"\nrun_on_start: true\n"...), 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--log-level", "debug"}, stdout, stderr)
+	}()
+
+	var base string
+	for deadline := time.Now().Add(5 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`serving on (http://\S+/)`).FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("serve did not start:\n%s%s", stdout, stderr)
+	}
+	if code, _ := get(t, base+"healthz"); code != 200 {
+		t.Errorf("/healthz %d", code)
+	}
+	// Wait until runs have happened and one was skipped.
+	var metrics string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, metrics = get(t, base+"metrics")
+		if metricValue(metrics, `syncer_runs_total{result="success"}`) >= "2" && metricValue(metrics, `syncer_runs_total{result="skipped"}`) != "" {
+			break
+		}
+	}
+	for _, series := range []string{`syncer_runs_total{result="success"}`, `syncer_runs_total{result="skipped"}`, `syncer_changes_total{action="create",status="applied"}`,
+		`syncer_api_requests_total{code="200",method="members.create"}`, `syncer_desired_memberships`, `syncer_managed_spaces`, `syncer_last_success_timestamp_seconds`, `syncer_run_duration_seconds`} {
+		if metricValue(metrics, series) == "" {
+			t.Errorf("/metrics lacks %s:\n%s", series, metrics)
+		}
+	}
+	if v := metricValue(metrics, `syncer_changes_total{action="create",status="applied"}`); v != "3" {
+		t.Errorf("creates applied %s, want 3 over all runs (the later runs had nothing to do)", v)
+	}
+	if code, _ := get(t, base+"readyz"); code != 200 {
+		t.Errorf("/readyz %d after successful runs", code)
+	}
+	code, body := get(t, base+"report")
+	var rep struct {
+		FormatVersion string `json:"format_version"`
+		Applied       bool   `json:"applied"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || rep.FormatVersion != "1" {
+		t.Errorf("/report %d %s", code, body)
+	}
+
+	// A broken edit fails the next run loudly; serve stays up.
+	os.WriteFile(cfg, append(data, "schedule: \"* * * * * *\"\npolicy: mirror\n"...), 0o644)
+	invalid := ""
+	for deadline := time.Now().Add(10 * time.Second); invalid == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, metrics = get(t, base+"metrics")
+		invalid = metricValue(metrics, `syncer_runs_total{result="invalid"}`)
+	}
+	if invalid == "" || !strings.Contains(stderr.String(), `unknown policy "mirror"`) {
+		t.Errorf("a broken config edit did not fail a run loudly (invalid runs %q)", invalid)
+	}
+	if code, _ := get(t, base+"healthz"); code != 200 {
+		t.Errorf("/healthz %d after a broken edit", code)
+	}
+
+	// SIGTERM: no new run, then exit 0.
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("serve exited %d", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop within 15 s")
+	}
+	writes := em.Stats().Writes
+	time.Sleep(1500 * time.Millisecond)
+	if em.Stats().Writes != writes {
+		t.Error("writes went on after serve returned")
+	}
+	if !strings.Contains(stderr.String(), `"run_id"`) {
+		t.Error("log lines carry no run_id")
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	_, cfg := setup(t, 1, emulator.Options{}, "")
+	if code, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0"); code != exitInvalid || !strings.Contains(errOut, "serve needs a schedule") {
+		t.Errorf("no schedule: exit %d %s", code, errOut)
+	}
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "schedule: \"every day\"\n"...), 0o644)
+	if code, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0"); code != exitInvalid || !strings.Contains(errOut, `schedule "every day"`) {
+		t.Errorf("bad schedule: exit %d %s", code, errOut)
+	}
+}
