@@ -318,7 +318,8 @@ quotas (retrying quota and transient failures) and prints every change's
 outcome. --dry-run is exactly 'syncer plan'. Interrupting (Ctrl-C, SIGTERM)
 starts no new call, lets calls in flight finish, prints the partial report and
 exits 1; rerunning finishes the job.
-Exit 0 all done, 1 something failed, 3 invalid config or sources (no API call made).
+Exit 0 all done, 1 something failed, 3 invalid config or sources (no API call
+made), 5 another apply for this config is running on this host.
 
 Examples:
   syncer apply --config config.yaml

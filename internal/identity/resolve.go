@@ -154,18 +154,10 @@ func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending 
 			current.Suspended[membership.User(email)], current.Suspended[p] = true, true
 		}
 	}
-	threshold := r.ListAbove
-	if threshold == 0 {
-		threshold = DefaultListAbove
-	}
 	var rest []string
-	if len(pending) <= threshold {
+	if len(pending) <= r.listAbove() {
 		for i, email := range pending {
-			var u chatapi.DirectoryUser
-			err := r.DirectoryThrottle.Read(ctx, "directory.users.get", "", func(ctx context.Context) (err error) {
-				u, err = r.Directory.User(ctx, email)
-				return err
-			})
+			u, err := r.directoryUser(ctx, email)
 			switch {
 			case err == nil:
 				record(email, u)
@@ -179,30 +171,14 @@ func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending 
 		return rest
 	}
 	byEmail := map[string]chatapi.DirectoryUser{}
-	token := ""
-	for {
-		var (
-			page []chatapi.DirectoryUser
-			next string
-		)
-		err := r.DirectoryThrottle.Read(ctx, "directory.users.list", "", func(ctx context.Context) (err error) {
-			page, next, err = r.Directory.UsersPage(ctx, token)
-			return err
-		})
-		if err != nil {
-			log.Warn("directory listing stopped; falling back to membership reads", "error", err.Error())
-			break
+	err := r.eachDirectoryUser(ctx, func(u chatapi.DirectoryUser) {
+		byEmail[u.PrimaryEmail] = u
+		for _, a := range u.Aliases {
+			byEmail[a] = u
 		}
-		for _, u := range page {
-			byEmail[u.PrimaryEmail] = u
-			for _, a := range u.Aliases {
-				byEmail[a] = u
-			}
-		}
-		if next == "" {
-			break
-		}
-		token = next
+	})
+	if err != nil {
+		log.Warn("directory listing stopped; falling back to membership reads", "error", err.Error())
 	}
 	for _, email := range pending {
 		if u, ok := byEmail[email]; ok {
@@ -267,18 +243,9 @@ func (r *Resolver) Emails(ctx context.Context, ids []membership.Principal) map[m
 	if r.Directory == nil || len(ids) == 0 {
 		return out
 	}
-	threshold := r.ListAbove
-	if threshold == 0 {
-		threshold = DefaultListAbove
-	}
-	if len(ids) <= threshold {
+	if len(ids) <= r.listAbove() {
 		for _, p := range ids {
-			var u chatapi.DirectoryUser
-			err := r.DirectoryThrottle.Read(ctx, "directory.users.get", "", func(ctx context.Context) (err error) {
-				u, err = r.Directory.User(ctx, p.ID())
-				return err
-			})
-			if err == nil {
+			if u, err := r.directoryUser(ctx, p.ID()); err == nil {
 				out[p] = u.PrimaryEmail
 			}
 		}
@@ -288,6 +255,33 @@ func (r *Resolver) Emails(ctx context.Context, ids []membership.Principal) map[m
 	for _, p := range ids {
 		want[p] = true
 	}
+	_ = r.eachDirectoryUser(ctx, func(u chatapi.DirectoryUser) {
+		if p := membership.User(u.ID); want[p] {
+			out[p] = u.PrimaryEmail
+		}
+	}) // what a failed pass didn't find stays an ID, which is a valid member too
+	return out
+}
+
+func (r *Resolver) listAbove() int {
+	if r.ListAbove > 0 {
+		return r.ListAbove
+	}
+	return DefaultListAbove
+}
+
+// directoryUser is one throttled users.get.
+func (r *Resolver) directoryUser(ctx context.Context, key string) (chatapi.DirectoryUser, error) {
+	var u chatapi.DirectoryUser
+	err := r.DirectoryThrottle.Read(ctx, "directory.users.get", "", func(ctx context.Context) (err error) {
+		u, err = r.Directory.User(ctx, key)
+		return err
+	})
+	return u, err
+}
+
+// eachDirectoryUser pages through the whole Directory, 500 users a call.
+func (r *Resolver) eachDirectoryUser(ctx context.Context, fn func(chatapi.DirectoryUser)) error {
 	token := ""
 	for {
 		var (
@@ -299,15 +293,13 @@ func (r *Resolver) Emails(ctx context.Context, ids []membership.Principal) map[m
 			return err
 		})
 		if err != nil {
-			return out
+			return err
 		}
 		for _, u := range page {
-			if p := membership.User(u.ID); want[p] {
-				out[p] = u.PrimaryEmail
-			}
+			fn(u)
 		}
 		if next == "" {
-			return out
+			return nil
 		}
 		token = next
 	}
