@@ -113,8 +113,11 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 		}
 		e.Progress.add()
 		if err != nil {
-			c.Status, c.Error = diff.Failed, errorText(err)
-			if errors.Is(err, throttle.ErrInterrupted) && !errors.Is(err, chatapi.ErrTransient) && !errors.Is(err, chatapi.ErrQuota) {
+			c.Status, c.Error = diff.Failed, err.Error()
+			// Interrupted before any call, or after a 429 (a refusal, so nothing
+			// happened): skipped. After a transient error the write may have
+			// happened: failed, and the next run finds out.
+			if errors.Is(err, throttle.ErrInterrupted) && !errors.Is(err, chatapi.ErrTransient) {
 				c.Status = diff.Skipped
 			}
 			e.Logger.Warn("change failed", "space", c.Space, "member", c.Member, "action", c.Action, "error", c.Error)
@@ -203,6 +206,3 @@ func (e *Engine) delete(ctx context.Context, c *diff.Change) error {
 	}
 	return nil
 }
-
-// errorText is the API's own message, which admins can search for.
-func errorText(err error) string { return err.Error() }
