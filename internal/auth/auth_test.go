@@ -151,3 +151,33 @@ func TestLoginStoresARefreshTokenAndUsesIt(t *testing.T) {
 		t.Errorf("a call with the stored token sent Authorization %q", got)
 	}
 }
+
+func TestApplicationDefaultCredentials(t *testing.T) {
+	ts := authtest.Start(t)
+	key, _ := ts.ServiceAccountKey(t, t.TempDir())
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", key)
+	creds, err := auth.New(context.Background(), config.Auth{Mode: "adc", Subject: "admin@example.com"}, auth.Need{Write: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := authorization(t, creds.Client); got != "Bearer "+authtest.AccessToken {
+		t.Errorf("Authorization %q", got)
+	}
+	claims, _ := ts.Requests()
+	if len(claims) != 1 || claims[0]["scope"] != auth.ScopeMemberships || claims[0]["sub"] != "admin@example.com" {
+		t.Errorf("JWT claims %v", claims)
+	}
+	if !strings.Contains(creds.ActingAs, "admin@example.com (impersonated by syncer@syncer-test.iam.gserviceaccount.com)") {
+		t.Errorf("acting as %q", creds.ActingAs)
+	}
+
+	// Default credentials that are not a service account key can't carry a
+	// subject by themselves: keyless delegation needs impersonation.
+	user := filepath.Join(t.TempDir(), "adc.json")
+	os.WriteFile(user, []byte(`{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r"}`), 0o600)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", user)
+	_, err = auth.New(context.Background(), config.Auth{Mode: "adc", Subject: "admin@example.com"}, auth.Need{})
+	if err == nil || !strings.Contains(err.Error(), "needs auth.impersonate_service_account") {
+		t.Errorf("err = %v", err)
+	}
+}

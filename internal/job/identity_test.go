@@ -142,3 +142,28 @@ func TestIdentityCache(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkConvergedIdentity reports what a converged run costs when list
+// answers carry no emails: 2,000 members over 50 spaces. The target is the
+// list calls plus ceil(users ÷ 500) Directory pages, and no write.
+func BenchmarkConvergedIdentity(b *testing.B) {
+	seed, csv := world(2000, 50), &strings.Builder{}
+	csv.WriteString("space,member,role\n")
+	for i := 0; i < 2000; i++ {
+		seed.Spaces[i%50].Members = append(seed.Spaces[i%50].Members, emulator.SeedMember{User: fmt.Sprintf("u%d@example.com", i)})
+		fmt.Fprintf(csv, "spaces/S%d,u%d@example.com,\n", i%50, i)
+	}
+	for i := 0; i < b.N; i++ {
+		f := newFixture(b, seed, emulator.Options{HideEmails: true}, csv.String())
+		f.resolve = true
+		if _, err := f.run(b, context.Background(), true); err != nil {
+			b.Fatal(err)
+		}
+		st := f.em.Stats()
+		b.ReportMetric(float64(st.Count("members.list")), "lists")
+		b.ReportMetric(float64(st.Count("directory.users.list")+st.Count("directory.users.get")), "directory-calls")
+		b.ReportMetric(float64(st.Writes), "writes")
+		fmt.Fprintf(os.Stderr, "converged identity: %d list calls, %d Directory calls (ceil(2,001 users / 500) = 5), %d member reads, %d writes\n",
+			st.Count("members.list"), st.Count("directory.users.list")+st.Count("directory.users.get"), st.Count("members.get"), st.Writes)
+	}
+}
