@@ -43,7 +43,7 @@ func TestServiceAccountRunAgainstATokenCheckingEmulator(t *testing.T) {
 	}
 	// One token for Chat with the write scope alone; the three unknown emails
 	// needed the Directory, which got its own read-only token.
-	if scopes[auth.ScopeMemberships] != 1 || scopes[auth.ScopeDirectoryRead] != 1 || len(claims) != 2 {
+	if scopes[auth.ScopeMemberships+" "+auth.ScopeSpacesRead] != 1 || scopes[auth.ScopeDirectoryRead] != 1 || len(claims) != 2 {
 		t.Errorf("token requests %v", claims)
 	}
 	if st := em.Stats(); st.Requests["members.create 401"] != 0 || st.Count("members.create") != 3 {
@@ -63,7 +63,7 @@ func TestServiceAccountRunAgainstATokenCheckingEmulator(t *testing.T) {
 	code, out, _ = runCLI(t, "plan", "--config", cfg)
 	claims, _ = ts.Requests()
 	// Converged, and the list carries every email: no Directory token at all.
-	if code != exitOK || len(claims) != before+1 || claims[before]["scope"] != auth.ScopeMembershipsRead {
+	if code != exitOK || len(claims) != before+1 || claims[before]["scope"] != auth.ScopeMembershipsRead+" "+auth.ScopeSpacesRead {
 		t.Errorf("plan's token requests %v (exit %d), want one with the read-only Chat scope", claims[before:], code)
 	}
 }
@@ -90,8 +90,8 @@ func TestAppAuthRefusesGroupsBeforeAnyCall(t *testing.T) {
 func TestAuthCheck(t *testing.T) {
 	_, cfg, _, _ := authSetup(t, "auth: {mode: service-account, credentials_file: %q, subject: admin@example.com}\n", "")
 	code, out, errOut := runCLI(t, "auth", "check", "--config", cfg)
-	for _, want := range []string{"Mode:       service-account", "Acting as:  admin@example.com", "Scopes for plan:  " + auth.ScopeMembershipsRead,
-		"Scopes for apply: " + auth.ScopeMemberships, "Read check: spaces.get spaces/S ok"} {
+	for _, want := range []string{"Mode:       service-account", "Acting as:  admin@example.com", "Scopes for plan:  " + auth.ScopeMembershipsRead + " " + auth.ScopeSpacesRead,
+		"Scopes for apply: " + auth.ScopeMemberships + " " + auth.ScopeSpacesRead, "Read check: spaces.get spaces/S ok"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("auth check output lacks %q:\n%s%s", want, out, errOut)
 		}

@@ -27,9 +27,13 @@ const (
 	ScopeAdminMembershipsRead = "https://www.googleapis.com/auth/chat.admin.memberships.readonly"
 	ScopeAdminMemberships     = "https://www.googleapis.com/auth/chat.admin.memberships"
 	ScopeAppMemberships       = "https://www.googleapis.com/auth/chat.app.memberships"
-	ScopeDirectoryRead        = "https://www.googleapis.com/auth/admin.directory.user.readonly"
-	ScopeMembershipsApp       = "https://www.googleapis.com/auth/chat.memberships.app" // add the calling app to spaces
-	scopeCloudPlatform        = "https://www.googleapis.com/auth/cloud-platform"
+	ScopeBot                  = "https://www.googleapis.com/auth/chat.bot" // app auth: list members, get spaces
+	// spaces.get (the space's type) is not covered by the membership scopes.
+	ScopeSpacesRead      = "https://www.googleapis.com/auth/chat.spaces.readonly"
+	ScopeAdminSpacesRead = "https://www.googleapis.com/auth/chat.admin.spaces.readonly"
+	ScopeDirectoryRead   = "https://www.googleapis.com/auth/admin.directory.user.readonly"
+	ScopeMembershipsApp  = "https://www.googleapis.com/auth/chat.memberships.app" // add the calling app to spaces
+	scopeCloudPlatform   = "https://www.googleapis.com/auth/cloud-platform"
 )
 
 // Need is what a run will do.
@@ -62,18 +66,21 @@ func Scopes(a config.Auth, need Need) []string {
 		return nil
 	}
 	if AppAuth(a) {
-		return []string{ScopeAppMemberships}
+		if need.Write {
+			return []string{ScopeBot, ScopeAppMemberships}
+		}
+		return []string{ScopeBot}
 	}
 	var s []string
 	switch {
 	case need.Admin && need.Write:
-		s = append(s, ScopeAdminMemberships)
+		s = append(s, ScopeAdminMemberships, ScopeAdminSpacesRead)
 	case need.Admin:
-		s = append(s, ScopeAdminMembershipsRead)
+		s = append(s, ScopeAdminMembershipsRead, ScopeAdminSpacesRead)
 	case need.Write:
-		s = append(s, ScopeMemberships)
+		s = append(s, ScopeMemberships, ScopeSpacesRead)
 	default:
-		s = append(s, ScopeMembershipsRead)
+		s = append(s, ScopeMembershipsRead, ScopeSpacesRead)
 	}
 	if need.App && need.Write && !need.Admin {
 		s = append(s, ScopeMembershipsApp)

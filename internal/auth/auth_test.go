@@ -27,15 +27,15 @@ func TestScopesAreTheLeastNeeded(t *testing.T) {
 		need auth.Need
 		want []string
 	}{
-		{"plan", user, auth.Need{}, []string{auth.ScopeMembershipsRead}},
-		{"apply", user, auth.Need{Write: true}, []string{auth.ScopeMemberships}},
-		{"admin plan", user, auth.Need{Admin: true}, []string{auth.ScopeAdminMembershipsRead}},
-		{"admin apply", user, auth.Need{Write: true, Admin: true}, []string{auth.ScopeAdminMemberships}},
-		{"apply adding the app", user, auth.Need{Write: true, App: true}, []string{auth.ScopeMemberships, auth.ScopeMembershipsApp}},
-		{"plan with the app named", user, auth.Need{App: true}, []string{auth.ScopeMembershipsRead}},
-		{"apply with directory", user, auth.Need{Write: true, Directory: true}, []string{auth.ScopeMemberships, auth.ScopeDirectoryRead}},
-		{"service account without subject is app auth", config.Auth{Mode: "service-account"}, auth.Need{Write: true}, []string{auth.ScopeAppMemberships}},
-		{"app", config.Auth{Mode: "app"}, auth.Need{}, []string{auth.ScopeAppMemberships}},
+		{"plan", user, auth.Need{}, []string{auth.ScopeMembershipsRead, auth.ScopeSpacesRead}},
+		{"apply", user, auth.Need{Write: true}, []string{auth.ScopeMemberships, auth.ScopeSpacesRead}},
+		{"admin plan", user, auth.Need{Admin: true}, []string{auth.ScopeAdminMembershipsRead, auth.ScopeAdminSpacesRead}},
+		{"admin apply", user, auth.Need{Write: true, Admin: true}, []string{auth.ScopeAdminMemberships, auth.ScopeAdminSpacesRead}},
+		{"apply adding the app", user, auth.Need{Write: true, App: true}, []string{auth.ScopeMemberships, auth.ScopeSpacesRead, auth.ScopeMembershipsApp}},
+		{"plan with the app named", user, auth.Need{App: true}, []string{auth.ScopeMembershipsRead, auth.ScopeSpacesRead}},
+		{"apply with directory", user, auth.Need{Write: true, Directory: true}, []string{auth.ScopeMemberships, auth.ScopeSpacesRead, auth.ScopeDirectoryRead}},
+		{"service account without subject is app auth", config.Auth{Mode: "service-account"}, auth.Need{Write: true}, []string{auth.ScopeBot, auth.ScopeAppMemberships}},
+		{"app plan", config.Auth{Mode: "app"}, auth.Need{}, []string{auth.ScopeBot}},
 		{"none", config.Auth{Mode: "none"}, auth.Need{Write: true}, nil},
 	}
 	for _, tt := range tests {
@@ -54,9 +54,9 @@ func TestServiceAccountTokenCarriesScopeAndSubject(t *testing.T) {
 		name, subject, scope string
 		need                 auth.Need
 	}{
-		{"domain-wide delegation, apply", "admin@example.com", auth.ScopeMemberships, auth.Need{Write: true}},
-		{"domain-wide delegation, plan", "admin@example.com", auth.ScopeMembershipsRead, auth.Need{}},
-		{"app", "", auth.ScopeAppMemberships, auth.Need{Write: true}},
+		{"domain-wide delegation, apply", "admin@example.com", auth.ScopeMemberships + " " + auth.ScopeSpacesRead, auth.Need{Write: true}},
+		{"domain-wide delegation, plan", "admin@example.com", auth.ScopeMembershipsRead + " " + auth.ScopeSpacesRead, auth.Need{}},
+		{"app", "", auth.ScopeBot + " " + auth.ScopeAppMemberships, auth.Need{Write: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			creds, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: key, Subject: tc.subject}, tc.need)
@@ -128,7 +128,7 @@ func TestLoginStoresARefreshTokenAndUsesIt(t *testing.T) {
 	}
 	go io.Copy(io.Discard, pr)
 	q := consent.Query()
-	if q.Get("code_challenge_method") != "S256" || q.Get("access_type") != "offline" || q.Get("scope") != auth.ScopeMemberships {
+	if q.Get("code_challenge_method") != "S256" || q.Get("access_type") != "offline" || q.Get("scope") != auth.ScopeMemberships+" "+auth.ScopeSpacesRead {
 		t.Errorf("consent URL %s", consent)
 	}
 	resp, err := http.Get(q.Get("redirect_uri") + "?state=" + q.Get("state") + "&code=the-code")
@@ -164,7 +164,7 @@ func TestApplicationDefaultCredentials(t *testing.T) {
 		t.Errorf("Authorization %q", got)
 	}
 	claims, _ := ts.Requests()
-	if len(claims) != 1 || claims[0]["scope"] != auth.ScopeMemberships || claims[0]["sub"] != "admin@example.com" {
+	if len(claims) != 1 || claims[0]["scope"] != auth.ScopeMemberships+" "+auth.ScopeSpacesRead || claims[0]["sub"] != "admin@example.com" {
 		t.Errorf("JWT claims %v", claims)
 	}
 	if !strings.Contains(creds.ActingAs, "admin@example.com (impersonated by syncer@syncer-test.iam.gserviceaccount.com)") {

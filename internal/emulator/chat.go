@@ -36,6 +36,10 @@ func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, err)
 		return
 	}
+	if s.opts.RefuseSpacesGet {
+		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "Request had insufficient authentication scopes.")
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp, err := s.lockedSpace(r)

@@ -42,6 +42,9 @@ type Options struct {
 	// on a member who has not accepted their invitation. Google does not
 	// document which it does; the syncer must cope with both.
 	RefuseInvitedRoleChanges bool
+	// RefuseSpacesGet answers spaces.get with 403, as Google does when the
+	// token lacks a spaces scope.
+	RefuseSpacesGet bool
 	// RequireToken, when set, answers 401 UNAUTHENTICATED to any API call
 	// without "Authorization: Bearer <RequireToken>".
 	RequireToken string

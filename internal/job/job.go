@@ -91,7 +91,10 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	log.Info("sources loaded", "spaces", len(names), "memberships", desired.Count())
 
-	current, spaceErrs := ReadCurrent(ctx, j.Reader, j.Throttle, names, wantsApp, j.Config.Limits.Concurrency)
+	current, spaceErrs, readWarnings := ReadCurrent(ctx, j.Reader, j.Throttle, names, wantsApp, j.Config.Limits.Concurrency)
+	for _, w := range readWarnings {
+		log.Warn(w)
+	}
 	for _, e := range spaceErrs {
 		log.Error("space not read; nothing is planned for it", "space", e.Space, "error", e.Err.Error())
 	}
@@ -113,6 +116,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	for _, e := range spaceErrs {
 		plan.Warnings = append(plan.Warnings, e.Error())
 	}
+	plan.Warnings = append(plan.Warnings, readWarnings...)
 	res := Result{Plan: plan, SpaceErrors: spaceErrs}
 	log.Info("plan computed", "create", plan.Summary.Create, "update_role", plan.Summary.UpdateRole,
 		"delete", plan.Summary.Delete, "unchanged", plan.Summary.Unchanged, "seconds", time.Since(started).Seconds())

@@ -303,3 +303,14 @@ func TestOneListCallPerThousandMembers(t *testing.T) {
 		t.Errorf("%d list calls for 2,501 members, want 3; requests %v", n, after.Requests)
 	}
 }
+
+func TestSpacesGetRefusedStillPlans(t *testing.T) {
+	f := newFixture(t, world(2, 1), emulator.Options{RefuseSpacesGet: true}, desiredCSV(2, 1))
+	res, err := f.run(t, context.Background(), true)
+	if err != nil || res.Failed() || res.Plan.Summary.Applied != 3 {
+		t.Fatalf("%v; failed=%v %+v", err, res.Failed(), res.Plan.Summary)
+	}
+	if w := strings.Join(res.Plan.Warnings, "\n"); !strings.Contains(w, "spaces/S0: the space's type is unknown (spaces.get: 403 PERMISSION_DENIED") {
+		t.Errorf("warnings %q", res.Plan.Warnings)
+	}
+}

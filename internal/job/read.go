@@ -33,20 +33,25 @@ func (e *SpaceError) Unwrap() error { return e.Err }
 
 // ReadCurrent reads every named space concurrently: its type, then its
 // memberships page by page. A space that can't be read is left out of the
-// result and reported, so no change is planned on a guess.
-func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces []string, wantsApp map[string]bool, concurrency int) (membership.Current, []*SpaceError) {
+// result and reported, so no change is planned on a guess. A space whose
+// type can't be read is still planned, with a warning.
+func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces []string, wantsApp map[string]bool, concurrency int) (membership.Current, []*SpaceError, []string) {
 	cur := membership.Current{Spaces: make(map[string]*membership.SpaceState, len(spaces))}
 	var (
-		mu   sync.Mutex
-		errs []*SpaceError
+		mu       sync.Mutex
+		errs     []*SpaceError
+		warnings []string
 	)
 	g := errgroup.Group{}
 	g.SetLimit(max(1, concurrency))
 	for _, name := range spaces {
 		g.Go(func() error {
-			st, err := readSpace(ctx, api, th, name, wantsApp[name])
+			st, warning, err := readSpace(ctx, api, th, name, wantsApp[name])
 			mu.Lock()
 			defer mu.Unlock()
+			if warning != "" {
+				warnings = append(warnings, warning)
+			}
 			if err != nil {
 				errs = append(errs, &SpaceError{Space: name, Err: err})
 				return nil
@@ -56,17 +61,25 @@ func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces 
 		})
 	}
 	_ = g.Wait()
-	return cur, errs
+	slices.Sort(warnings)
+	return cur, errs, warnings
 }
 
-func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name string, wantsApp bool) (*membership.SpaceState, error) {
+func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name string, wantsApp bool) (_ *membership.SpaceState, warning string, _ error) {
 	var st membership.SpaceState
 	err := th.Read(ctx, "spaces.get", name, func(ctx context.Context) (err error) {
 		st, err = api.Space(ctx, name)
 		return err
 	})
-	if err != nil {
-		return nil, err
+	switch {
+	case errors.Is(err, chatapi.ErrPermanent):
+		// spaces.get needs a spaces scope the membership scopes don't give;
+		// without it the type is unknown, which only costs the plan its
+		// warnings about roles and groups outside named spaces.
+		st = membership.SpaceState{}
+		warning = fmt.Sprintf("%s: the space's type is unknown (spaces.get: %v); authorise the chat.spaces.readonly scope to get warnings about roles and groups outside named spaces", name, err)
+	case err != nil:
+		return nil, "", err
 	}
 	st.Name = name
 	token := ""
@@ -80,7 +93,7 @@ func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name stri
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		st.Memberships = append(st.Memberships, page...)
 		if next == "" {
@@ -100,8 +113,8 @@ func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name stri
 			m.Principal, m.Bot = membership.App, true
 			st.Memberships = append(st.Memberships, m)
 		case !errors.Is(err, chatapi.ErrNotFound):
-			return nil, fmt.Errorf("is the app a member: %w", err)
+			return nil, "", fmt.Errorf("is the app a member: %w", err)
 		}
 	}
-	return &st, nil
+	return &st, warning, nil
 }
