@@ -68,7 +68,7 @@ func wrap(ctx context.Context, err error) error {
 
 // Space returns a space's type and display name, without its members.
 func (c *Client) Space(ctx context.Context, name string) (membership.SpaceState, error) {
-	call := c.svc.Spaces.Get(name).Context(ctx).Fields("name", "spaceType", "displayName")
+	call := c.svc.Spaces.Get(name).Context(ctx)
 	if c.opts.UseAdminAccess {
 		call = call.UseAdminAccess(true)
 	}

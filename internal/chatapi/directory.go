@@ -45,7 +45,7 @@ func NewDirectory(ctx context.Context, endpoint string, opts Options) (*Director
 
 // User looks a user up by primary email, alias or ID.
 func (d *Directory) User(ctx context.Context, key string) (DirectoryUser, error) {
-	u, err := d.svc.Users.Get(key).Context(ctx).Fields("id", "primaryEmail", "aliases", "suspended").Do()
+	u, err := d.svc.Users.Get(key).Context(ctx).Do()
 	if err != nil {
 		return DirectoryUser{}, wrap(ctx, err)
 	}
@@ -54,8 +54,9 @@ func (d *Directory) User(ctx context.Context, key string) (DirectoryUser, error)
 
 // UsersPage returns one page (500) of the customer's users.
 func (d *Directory) UsersPage(ctx context.Context, pageToken string) ([]DirectoryUser, string, error) {
-	call := d.svc.Users.List().Customer("my_customer").MaxResults(DirectoryPageSize).Context(ctx).
-		Fields("nextPageToken", "users(id,primaryEmail,aliases,suspended)")
+	// No fields= mask: it would trim the answer, but not every server that
+	// speaks this API accepts the system parameter.
+	call := d.svc.Users.List().Customer("my_customer").MaxResults(DirectoryPageSize).Context(ctx)
 	if pageToken != "" {
 		call = call.PageToken(pageToken)
 	}
