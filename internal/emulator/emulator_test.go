@@ -260,3 +260,18 @@ func TestFaultsAreClassified(t *testing.T) {
 		})
 	}
 }
+
+func TestDemoSeedLoads(t *testing.T) {
+	s, err := emulator.LoadSeed("../../testdata/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, err := emulator.New(s, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := em.Snapshot()
+	if len(snap) != 3 || len(snap["spaces/ENGINEERING"]) != 5 {
+		t.Errorf("demo seed: %d spaces, ENGINEERING %v", len(snap), snap["spaces/ENGINEERING"])
+	}
+}
