@@ -100,7 +100,7 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 	}
 	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: cfg.Limits.ProjectWritesPerMinute, ProjectReadsPerMinute: cfg.Limits.ProjectReadsPerMinute,
 		SpaceReadsPerSecond: cfg.Limits.SpaceReadsPerSecond, MaxAttempts: cfg.Limits.MaxAttempts})
-	current, errs, warnings := job.ReadCurrent(ctx, api, th, spaces, nil, cfg.Limits.Concurrency)
+	current, errs, warnings := job.ReadCurrent(ctx, api, th, spaces, nil, cfg.Limits.CallsInFlight())
 	for _, w := range warnings {
 		log.Warn(w)
 	}

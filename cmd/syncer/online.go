@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/chatapi"
@@ -154,7 +156,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) (*diff.Plan, int) {
 		if logging.IsTerminal(out.stderr) {
 			progress.Terminal = out.stderr
 		}
-		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.Concurrency, Logger: log, Progress: progress}
+		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: progress}
 	}
 	res, err := j.Run(ctx)
 	var inputErr *job.InputError
@@ -183,10 +185,26 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) (*diff.Plan, int) {
 	return &res.Plan, code
 }
 
+// baseTransport is Go's default transport with room for many idle
+// connections to one host: the default keeps 2, so at a few hundred calls a
+// second most calls would open a new connection (Google's own client
+// transport keeps 100).
+var baseTransport = func() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 256
+	return t
+}()
+
+// withTransport makes oauth2 token sources and clients built from ctx use
+// baseTransport.
+func withTransport(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: baseTransport})
+}
+
 // instrumented counts every API request the client makes.
 func instrumented(c *http.Client, m *metrics.Metrics) *http.Client {
 	if c == nil {
-		return &http.Client{Transport: m.Transport(nil)}
+		return &http.Client{Transport: m.Transport(baseTransport)}
 	}
 	wrapped := *c
 	wrapped.Transport = m.Transport(c.Transport)
@@ -229,7 +247,7 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 		if cfg.IsGoogleEndpoint() {
 			endpoint = "" // the Directory lives at its own Google host
 		}
-		dirCreds, err := auth.NewWithScopes(ctx, cfg.Auth, directoryScopes(cfg))
+		dirCreds, err := auth.NewWithScopes(withTransport(ctx), cfg.Auth, directoryScopes(cfg))
 		if err != nil {
 			return nil, fmt.Errorf("%s: directory credentials: %w", cfg.Path, err)
 		}
@@ -259,7 +277,7 @@ func credentials(ctx context.Context, cfg *config.Config, need auth.Need) (*auth
 	if cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint() {
 		return nil, fmt.Errorf("%s: auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode", cfg.Path)
 	}
-	creds, err := auth.New(ctx, cfg.Auth, need)
+	creds, err := auth.New(withTransport(ctx), cfg.Auth, need)
 	if err != nil {
 		return nil, fmt.Errorf("%s: auth.mode %s: %w", cfg.Path, cfg.Auth.Mode, err)
 	}

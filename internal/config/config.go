@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -79,6 +80,18 @@ type Limits struct {
 	MaxAttempts            int `yaml:"max_attempts"`
 }
 
+// CallsInFlight is limits.concurrency, or when that is 0, enough calls in
+// flight to use the larger of the read and write quotas at 250 ms a call
+// (Google's usual latency is well under that), between 8 and 256. At
+// Google's default quotas that is 13.
+func (l Limits) CallsInFlight() int {
+	if l.Concurrency > 0 {
+		return l.Concurrency
+	}
+	perSecond := float64(max(l.ProjectWritesPerMinute, l.ProjectReadsPerMinute)) / 60
+	return min(256, max(8, int(math.Ceil(perSecond*0.25))))
+}
+
 // Report says how the plan and outcome are printed.
 type Report struct {
 	Output string `yaml:"output"`
@@ -108,7 +121,7 @@ func Defaults() Config {
 			ProjectReadsPerMinute:  3000,
 			SpaceReadsPerSecond:    15,
 			SpaceWritesPerSecond:   0,
-			Concurrency:            16,
+			Concurrency:            0, // sized from the quotas: see Limits.CallsInFlight
 			MaxAttempts:            6,
 		},
 		Report:   Report{Output: "text"},
@@ -197,7 +210,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		{"project_reads_per_minute", cfg.Limits.ProjectReadsPerMinute, 1},
 		{"space_reads_per_second", cfg.Limits.SpaceReadsPerSecond, 1},
 		{"space_writes_per_second", cfg.Limits.SpaceWritesPerSecond, 0},
-		{"concurrency", cfg.Limits.Concurrency, 1},
+		{"concurrency", cfg.Limits.Concurrency, 0},
 		{"max_attempts", cfg.Limits.MaxAttempts, 1},
 	} {
 		if l.v < l.min {

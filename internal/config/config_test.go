@@ -32,7 +32,7 @@ func TestParseErrors(t *testing.T) {
 		{"sync reserved", "sources: [{path: a.csv}]\npolicy: sync\n", `c.yaml:2: policy "sync"`},
 		{"bad endpoint", "sources: [{path: a.csv}]\napi:\n  endpoint: chat.googleapis.com\n", `c.yaml:3: api.endpoint`},
 		{"bad auth", "sources: [{path: a.csv}]\nauth:\n  mode: magic\n", `c.yaml:3: unknown auth.mode "magic"`},
-		{"zero concurrency", "sources: [{path: a.csv}]\nlimits:\n  concurrency: 0\n", `c.yaml:3: limits.concurrency is 0`},
+		{"negative concurrency", "sources: [{path: a.csv}]\nlimits:\n  concurrency: -1\n", `c.yaml:3: limits.concurrency is -1`},
 		{"bad output", "sources: [{path: a.csv}]\nreport:\n  output: html\n", `c.yaml:3: unknown report.output "html"`},
 		{"wrong type", "sources: [{path: a.csv}]\nlimits:\n  concurrency: lots\n", `c.yaml:3: cannot unmarshal`},
 		{"syntax", "sources: [\n", `c.yaml:1: invalid YAML`},
@@ -80,5 +80,22 @@ func TestParseDefaultsAndPaths(t *testing.T) {
 	}
 	if d := Defaults(); !d.IsGoogleEndpoint() {
 		t.Error("the default endpoint is not Google's")
+	}
+}
+
+func TestCallsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		l    Limits
+		want int
+	}{
+		{Defaults().Limits, 13}, // 3,000 reads/min: 50/s × 0.25 s
+		{Limits{ProjectWritesPerMinute: 300, ProjectReadsPerMinute: 600}, 8},                  // floor
+		{Limits{ProjectWritesPerMinute: 30000, ProjectReadsPerMinute: 3000}, 125},             // 500 writes/s
+		{Limits{ProjectWritesPerMinute: 30000, ProjectReadsPerMinute: 300000}, 256},           // cap
+		{Limits{ProjectWritesPerMinute: 300, ProjectReadsPerMinute: 3000, Concurrency: 3}, 3}, // set by hand
+	} {
+		if got := tc.l.CallsInFlight(); got != tc.want {
+			t.Errorf("%+v: %d, want %d", tc.l, got, tc.want)
+		}
 	}
 }

@@ -91,7 +91,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	log.Info("sources loaded", "spaces", len(names), "memberships", desired.Count())
 
-	current, spaceErrs, readWarnings := ReadCurrent(ctx, j.Reader, j.Throttle, names, wantsApp, j.Config.Limits.Concurrency)
+	current, spaceErrs, readWarnings := ReadCurrent(ctx, j.Reader, j.Throttle, names, wantsApp, j.Config.Limits.CallsInFlight())
 	for _, w := range readWarnings {
 		log.Warn(w)
 	}
