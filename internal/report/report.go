@@ -32,8 +32,35 @@ type jsonReport struct {
 	Applied       bool                `json:"applied"`
 	Summary       jsonSummary         `json:"summary"`
 	Spaces        []diff.SpaceSummary `json:"spaces"`
-	Changes       []diff.Change       `json:"changes"`
+	Changes       []jsonChange        `json:"changes"`
 	Warnings      []string            `json:"warnings"`
+}
+
+// jsonChange always carries the documented keys (empty strings included),
+// and status and error exactly when apply ran.
+type jsonChange struct {
+	Space      string  `json:"space"`
+	Member     string  `json:"member"`
+	Action     string  `json:"action"`
+	FromRole   string  `json:"from_role"`
+	ToRole     string  `json:"to_role"`
+	Source     string  `json:"source"`
+	Principal  string  `json:"principal"`
+	Membership string  `json:"membership,omitempty"`
+	ResolvedBy string  `json:"resolved_by,omitempty"`
+	Invited    bool    `json:"invited,omitempty"`
+	Status     *string `json:"status,omitempty"`
+	Error      *string `json:"error,omitempty"`
+}
+
+func newJSONChange(c diff.Change, applied bool) jsonChange {
+	jc := jsonChange{Space: c.Space, Member: c.Member, Action: string(c.Action), FromRole: string(c.FromRole), ToRole: string(c.ToRole),
+		Source: c.Source, Principal: string(c.Principal), Membership: c.Membership, ResolvedBy: c.ResolvedBy, Invited: c.Invited}
+	if applied {
+		status, errText := string(c.Status), c.Error
+		jc.Status, jc.Error = &status, &errText
+	}
+	return jc
 }
 
 // jsonSummary carries outcome counts exactly when apply ran, zeros included,
@@ -62,12 +89,12 @@ func newJSONSummary(plan diff.Plan) jsonSummary {
 // JSON writes the machine-readable report.
 func JSON(w io.Writer, plan diff.Plan) error {
 	r := jsonReport{FormatVersion: FormatVersion, Policy: plan.Policy, Applied: plan.Applied, Summary: newJSONSummary(plan),
-		Spaces: plan.Spaces, Changes: plan.Changes, Warnings: plan.Warnings}
+		Spaces: plan.Spaces, Changes: make([]jsonChange, 0, len(plan.Changes)), Warnings: plan.Warnings}
+	for _, c := range plan.Changes {
+		r.Changes = append(r.Changes, newJSONChange(c, plan.Applied))
+	}
 	if r.Spaces == nil {
 		r.Spaces = []diff.SpaceSummary{}
-	}
-	if r.Changes == nil {
-		r.Changes = []diff.Change{}
 	}
 	if r.Warnings == nil {
 		r.Warnings = []string{}

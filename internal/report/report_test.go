@@ -113,11 +113,17 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("summary %v", doc.Summary)
 	}
 	for _, c := range doc.Changes {
-		for _, k := range []string{"space", "member", "action", "to_role", "source", "status"} {
+		for _, k := range []string{"space", "member", "action", "from_role", "to_role", "source", "status", "error"} {
 			if _, ok := c[k]; !ok {
 				t.Errorf("change lacks %q: %v", k, c)
 			}
 		}
+	}
+	// Before an apply there is no outcome to carry.
+	buf.Reset()
+	JSON(&buf, samplePlan())
+	if bytes.Contains(buf.Bytes(), []byte(`"status"`)) || !bytes.Contains(buf.Bytes(), []byte(`"from_role": ""`)) {
+		t.Errorf("plan-only JSON: status present or from_role missing:\n%s", buf.String())
 	}
 }
 
