@@ -118,13 +118,17 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 }
 
 func runVersion(_ context.Context, out cmdIO, _ []string) int {
-	v := version
-	if v == "" {
-		v = "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-	}
-	fmt.Fprintf(out.stdout, "syncer %s\n", v)
+	fmt.Fprintf(out.stdout, "syncer %s\n", versionString())
 	return exitOK
+}
+
+// versionString is the -ldflags version, else the module's, else "devel".
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }

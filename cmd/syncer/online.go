@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -354,10 +353,4 @@ Examples:
 			return runJob(ctx, out, f, !*dryRun, false)
 		},
 	}
-}
-
-func versionString() string {
-	var b strings.Builder
-	runVersion(context.Background(), cmdIO{stdout: &b, stderr: os.Stderr}, nil)
-	return strings.TrimSpace(strings.TrimPrefix(b.String(), "syncer "))
 }

@@ -27,13 +27,16 @@ func serveCommand() command {
 	return command{
 		name:    "serve",
 		summary: "stay up and apply on the config's schedule; serves health, metrics and the last report",
-		usage: `Usage: syncer serve --config FILE [--listen ADDR] [--run-on-start]
+		usage: `Usage: syncer serve --config FILE [--listen ADDR] [--run-on-start] [--lock-file PATH]
 
 Runs 'syncer apply' on the config's schedule (cron: 5 fields, optional
 seconds, CRON_TZ=, @hourly...). A run still going when the next is due makes
 that one skip; a panic in a run is logged and the next runs as usual. The
 config file is read afresh for every run: a broken edit fails that run loudly
 and changes nothing. The schedule itself is read once, at start-up.
+
+It holds the apply lock while it runs, so a second serve or an apply on the
+same config on this host exits 5.
 
 HTTP: /healthz (up), /readyz (config loaded and a read with the credentials
 worked), /metrics (Prometheus), /report (the last run's JSON report).
@@ -61,6 +64,10 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
+	if f.pushgateway != "" {
+		fmt.Fprintln(out.stderr, "serve: --pushgateway is for one-shot runs; serve exposes /metrics for Prometheus to scrape")
+		return exitInvalid
+	}
 	log := logging.New(out.stderr, level)
 	cfg, err := config.Load(f.config)
 	if err != nil {
@@ -75,6 +82,14 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintf(out.stderr, "%s: schedule %q: %v\n", cfg.Path, cfg.Schedule, err)
 		return exitInvalid
 	}
+	// One serve per config and host, and no apply beside it: the lock is
+	// held for serve's lifetime.
+	unlock, err := acquireLock(f.lockFile, f.config)
+	if err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitLocked
+	}
+	defer unlock()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)

@@ -79,6 +79,9 @@ func TestServe(t *testing.T) {
 	if code, _ := get(t, base+"healthz"); code != 200 {
 		t.Errorf("/healthz %d", code)
 	}
+	if code, _, errOut := runCLI(t, "apply", "--config", cfg); code != exitLocked {
+		t.Errorf("an apply beside serve: exit %d, want %d: %s", code, exitLocked, errOut)
+	}
 	// Wait until runs have happened and one was skipped.
 	var metrics string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
