@@ -10,7 +10,17 @@ func (s *Server) directoryUser(u *user) wireDirectoryUser {
 	return wireDirectoryUser{ID: u.id, PrimaryEmail: u.email, Aliases: u.aliases, Suspended: u.suspended, Kind: "admin#directory#user"}
 }
 
+func (s *Server) refuseDirectory(w http.ResponseWriter) bool {
+	if s.opts.RefuseDirectory {
+		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "Not Authorized to access this resource/api")
+	}
+	return s.opts.RefuseDirectory
+}
+
 func (s *Server) getDirectoryUser(w http.ResponseWriter, r *http.Request) {
+	if s.refuseDirectory(w) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.world.lookupUser(r.PathValue("key"))
@@ -22,6 +32,9 @@ func (s *Server) getDirectoryUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
+	if s.refuseDirectory(w) {
+		return
+	}
 	q := r.URL.Query()
 	if q.Get("customer") == "" && q.Get("domain") == "" {
 		writeError(w, 400, "INVALID_ARGUMENT", "Bad Request: customer or domain is required")

@@ -45,6 +45,9 @@ type Options struct {
 	// RefuseSpacesGet answers spaces.get with 403, as Google does when the
 	// token lacks a spaces scope.
 	RefuseSpacesGet bool
+	// RefuseDirectory answers every Directory call with 403, as Google does
+	// when the impersonated user is not an admin.
+	RefuseDirectory bool
 	// RequireToken, when set, answers 401 UNAUTHENTICATED to any API call
 	// without "Authorization: Bearer <RequireToken>".
 	RequireToken string

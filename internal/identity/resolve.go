@@ -54,9 +54,12 @@ type Resolver struct {
 }
 
 // Resolve fills current.Aliases, Suspended and ResolvedBy for the desired
-// state's emails. It never fails the run: what it can't resolve stays an
-// email, which the API accepts as an alias.
-func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, current *membership.Current) {
+// state's emails, and returns the emails the Directory answered for and
+// does not know (outside the organisation, or nobody). It never fails the
+// run: what it can't resolve stays an email, which the API accepts as an
+// alias. An email the Directory was never asked about, because lookups
+// stopped on an error, is not in the returned set.
+func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, current *membership.Current) (notInDirectory map[string]bool) {
 	log := r.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -83,8 +86,9 @@ func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, curr
 	if len(pending) > 0 && r.Cache != nil {
 		pending = r.fromCache(pending, listed, learn, current)
 	}
+	notInDirectory = map[string]bool{}
 	if len(pending) > 0 && r.Directory != nil {
-		pending = r.fromDirectory(ctx, log, pending, learn, current)
+		pending = r.fromDirectory(ctx, log, pending, learn, current, notInDirectory)
 	}
 	if len(pending) > 0 && r.Members != nil {
 		r.fromMemberGets(ctx, log, desired, current, pending, learn)
@@ -100,8 +104,15 @@ func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, curr
 	for _, how := range current.ResolvedBy {
 		counts[how]++
 	}
+	suspended := 0
+	for p := range current.Suspended {
+		if p.Email() != "" {
+			suspended++
+		}
+	}
 	log.Info("identities resolved", "by_list", counts[ByList], "by_cache", counts[ByCache], "by_directory", counts[ByDirectory],
-		"by_member_get", counts[ByMemberGet], "suspended", len(current.Suspended)/2)
+		"by_member_get", counts[ByMemberGet], "suspended", suspended, "not_in_directory", len(notInDirectory))
+	return notInDirectory
 }
 
 // pendingEmails are the desired emails not yet matched, sorted.
@@ -146,7 +157,8 @@ func (r *Resolver) fromCache(pending []string, listed map[membership.Principal]s
 	return rest
 }
 
-func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending []string, learn func(string, membership.Principal, string), current *membership.Current) []string {
+func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending []string, learn func(string, membership.Principal, string),
+	current *membership.Current, notInDirectory map[string]bool) []string {
 	record := func(email string, u chatapi.DirectoryUser) {
 		p := membership.User(u.ID)
 		learn(email, p, ByDirectory)
@@ -163,6 +175,7 @@ func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending 
 				record(email, u)
 			case errors.Is(err, chatapi.ErrNotFound):
 				rest = append(rest, email) // external or consumer account, or nobody
+				notInDirectory[email] = true
 			default:
 				log.Warn("directory lookups stopped; falling back to membership reads", "error", err.Error())
 				return append(rest, pending[i:]...)
@@ -185,6 +198,8 @@ func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending 
 			record(email, u)
 		} else {
 			rest = append(rest, email)
+			// Only a complete pass shows someone is not in the Directory.
+			notInDirectory[email] = err == nil
 		}
 	}
 	return rest

@@ -56,3 +56,20 @@ func TestAdminAccess(t *testing.T) {
 		t.Errorf("%d successful app presence reads, want 1 (S)", n)
 	}
 }
+
+func TestAdminAccessWhenTheDirectoryRefuses(t *testing.T) {
+	// The Directory never answered, so nobody is known to be an outsider:
+	// colleagues are added, and the API has the last word on outsiders.
+	f := newFixture(t, identitySeed(), emulator.Options{RefuseDirectory: true}, "space,member,role\nspaces/S,bob@example.com,\n")
+	f.admin, f.resolve = true, true
+	res, err := f.run(t, context.Background(), true)
+	if err != nil || res.Failed() {
+		t.Fatalf("%v %+v", err, res.Plan.Changes)
+	}
+	if len(res.Plan.Changes) != 1 || res.Plan.Changes[0].Status != diff.Applied {
+		t.Errorf("changes %+v, warnings %q; want bob added", res.Plan.Changes, res.Plan.Warnings)
+	}
+	if n := f.em.Stats().Requests["directory.users.get 403"]; n != 1 {
+		t.Errorf("%d refused Directory lookups, want 1 (lookups stop at the first refusal)", n)
+	}
+}

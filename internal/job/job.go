@@ -101,8 +101,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	if ctx.Err() != nil {
 		return Result{SpaceErrors: spaceErrs, Interrupted: true}, nil
 	}
+	var notInDirectory map[string]bool
 	if j.Resolver != nil {
-		j.Resolver.Resolve(ctx, desired, &current)
+		notInDirectory = j.Resolver.Resolve(ctx, desired, &current)
 		if j.Resolver.Cache != nil {
 			if err := j.Resolver.Cache.Save(); err != nil {
 				log.Warn("identity cache not saved", "error", err.Error())
@@ -111,7 +112,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	plan := diff.Compute(desired, current, diff.Policy(j.Config.Policy))
 	if j.AdminAccess {
-		plan = refuseUnderAdminAccess(plan, j.Resolver != nil && j.Resolver.Directory != nil)
+		plan = refuseUnderAdminAccess(plan, notInDirectory)
 	}
 	for _, e := range spaceErrs {
 		plan.Warnings = append(plan.Warnings, e.Error())
@@ -165,9 +166,9 @@ func refuseUnderAppAuth(d membership.Desired) error {
 }
 
 // refuseUnderAdminAccess drops the creates admin access can't make, with a
-// warning each: the app itself, and (when the Directory was asked) people
-// it doesn't know, who are outside the organisation.
-func refuseUnderAdminAccess(p diff.Plan, directoryAsked bool) diff.Plan {
+// warning each: the app itself, and people the Directory answered it does
+// not know, who are outside the organisation.
+func refuseUnderAdminAccess(p diff.Plan, notInDirectory map[string]bool) diff.Plan {
 	kept := p.Changes[:0]
 	dropped := map[[2]string]bool{}
 	for _, c := range p.Changes {
@@ -177,7 +178,7 @@ func refuseUnderAdminAccess(p diff.Plan, directoryAsked bool) diff.Plan {
 			continue // the role change that followed a refused create
 		case c.Action == diff.Create && c.Principal == membership.App:
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: admin access can't add apps; app not added to %s", c.Source, c.Space))
-		case c.Action == diff.Create && directoryAsked && c.Principal.Email() != "" && c.ResolvedBy == "":
+		case c.Action == diff.Create && notInDirectory[c.Principal.Email()]:
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s is not in the organisation's Directory and admin access can't add users outside it; not added to %s", c.Source, c.Member, c.Space))
 		default:
 			kept = append(kept, c)
