@@ -23,7 +23,8 @@ func Compute(desired membership.Desired, current membership.Current, policy Poli
 		cs := current.Spaces[ds.Name]
 		sum := SpaceSummary{Name: ds.Name, Label: ds.Label, Desired: len(ds.Members)}
 		if cs == nil {
-			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s was not listed; nothing is planned for it", ds.Name))
+			// Not read: nothing is planned on a guess. The caller knows why
+			// and says so; the summary shows Listed: false.
 			plan.Spaces = append(plan.Spaces, sum)
 			continue
 		}
