@@ -59,14 +59,6 @@ func (f *fixture) run(t testing.TB, ctx context.Context, write bool) (job.Result
 		MaxAttempts: f.cfg.Limits.MaxAttempts, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}))
 }
 
-// runWithConfigLimits runs the job with the config's limits, as the binary does.
-func (f *fixture) runWithConfigLimits(t testing.TB, ctx context.Context, write bool) (job.Result, error) {
-	l := f.cfg.Limits
-	return f.runWith(t, ctx, write, throttle.New(throttle.Limits{ProjectWritesPerMinute: l.ProjectWritesPerMinute,
-		ProjectReadsPerMinute: l.ProjectReadsPerMinute, SpaceReadsPerSecond: l.SpaceReadsPerSecond,
-		SpaceWritesPerSecond: l.SpaceWritesPerSecond, MaxAttempts: l.MaxAttempts}))
-}
-
 func (f *fixture) runWith(t testing.TB, ctx context.Context, write bool, th *throttle.Throttle) (job.Result, error) {
 	t.Helper()
 	api := emulatortest.Client(t, f.url)
