@@ -63,6 +63,9 @@ func TestServiceAccountRunAgainstATokenCheckingEmulator(t *testing.T) {
 	code, out, _ = runCLI(t, "plan", "--config", cfg)
 	claims, _ = ts.Requests()
 	// Converged, and the list carries every email: no Directory token at all.
+	if !strings.Contains(out, "Plan: 0 to add, 0 to change, 0 to remove.") {
+		t.Errorf("plan after apply is not converged:\n%s", out)
+	}
 	if code != exitOK || len(claims) != before+1 || claims[before]["scope"] != auth.ScopeMembershipsRead+" "+auth.ScopeSpacesRead {
 		t.Errorf("plan's token requests %v (exit %d), want one with the read-only Chat scope", claims[before:], code)
 	}

@@ -215,15 +215,6 @@ func firstDataLine(data []byte) string {
 	return ""
 }
 
-func allUTF8(rec []string) bool {
-	for _, f := range rec {
-		if !utf8.ValidString(f) {
-			return false
-		}
-	}
-	return true
-}
-
 func csvErrorLocation(file string, err error) membership.Location {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
