@@ -94,8 +94,11 @@ func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, curr
 		r.fromMemberGets(ctx, log, desired, current, pending, learn)
 	}
 	if r.Cache != nil {
+		// Only what cost a call is worth keeping: list answers give the
+		// rest for free next time, and caching them would rewrite a file of
+		// every member on every run.
 		for email, how := range current.ResolvedBy {
-			if how == ByDirectory || how == ByMemberGet || how == ByList {
+			if how == ByDirectory || how == ByMemberGet {
 				r.Cache.Put(email, current.Aliases[email], current.Suspended[membership.User(email)])
 			}
 		}

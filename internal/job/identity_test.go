@@ -102,6 +102,7 @@ func TestIdentityCache(t *testing.T) {
 	if lookups == 0 {
 		t.Fatal("the first run made no Directory lookup")
 	}
+
 	// Second run: everything the Directory said comes from the cache.
 	if _, err := f.run(t, context.Background(), false); err != nil {
 		t.Fatal(err)
@@ -165,5 +166,18 @@ func BenchmarkConvergedIdentity(b *testing.B) {
 		b.ReportMetric(float64(st.Writes), "writes")
 		fmt.Fprintf(os.Stderr, "converged identity: %d list calls, %d Directory calls (ceil(2,001 users / 500) = 5), %d member reads, %d writes\n",
 			st.Count("members.list"), st.Count("directory.users.list")+st.Count("directory.users.get"), st.Count("members.get"), st.Writes)
+	}
+}
+
+func TestIdentityCacheHoldsOnlyWhatCostACall(t *testing.T) {
+	// Emails visible: alice is matched by the list for free, bob needs the Directory.
+	f := newFixture(t, identitySeed(), emulator.Options{}, "space,member,role\nspaces/S,alice@example.com,\nspaces/S,bob@example.com,\n")
+	f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "ids.json")
+	if _, err := f.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(f.cacheFile)
+	if !strings.Contains(string(data), "bob@example.com") || strings.Contains(string(data), "alice@example.com") {
+		t.Errorf("want bob (a Directory answer) cached and alice (in the list) not:\n%s", data)
 	}
 }
