@@ -49,7 +49,14 @@ type Throttle struct {
 	OnRetry func(op string, attempt int, delay time.Duration, err error)
 }
 
-func perSecond(perMinute int) rate.Limit { return rate.Limit(float64(perMinute) / 60 * Headroom) }
+// perMinute returns a limiter at Headroom of the quota, or nil (no limit)
+// for 0: rate.NewLimiter(0, 1) would allow one call and then none.
+func perMinute(quota int) *rate.Limiter {
+	if quota <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(float64(quota)/60*Headroom), 1)
+}
 
 // New builds a throttle; zero durations get sensible defaults.
 func New(l Limits) *Throttle {
@@ -70,8 +77,8 @@ func New(l Limits) *Throttle {
 	}
 	t := &Throttle{
 		limits:      l,
-		writes:      rate.NewLimiter(perSecond(l.ProjectWritesPerMinute), 1),
-		reads:       rate.NewLimiter(perSecond(l.ProjectReadsPerMinute), 1),
+		writes:      perMinute(l.ProjectWritesPerMinute),
+		reads:       perMinute(l.ProjectReadsPerMinute),
 		spaceRead:   rate.Limit(float64(l.SpaceReadsPerSecond) * Headroom),
 		spaceWrite:  rate.Limit(float64(l.SpaceWritesPerSecond) * Headroom),
 		spaceReads:  map[string]*rate.Limiter{},

@@ -130,3 +130,14 @@ func TestCallInFlightOutlivesCancellation(t *testing.T) {
 		t.Errorf("a call in flight was cut short: %v", err)
 	}
 }
+
+func TestZeroQuotaMeansNoLimiter(t *testing.T) {
+	th := throttle.New(throttle.Limits{ProjectReadsPerMinute: 2400, MaxAttempts: 1}) // writes left at 0
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		if err := th.Write(ctx, "create", "", func(context.Context) error { return nil }); err != nil {
+			t.Fatalf("write %d with no write quota set: %v", i, err)
+		}
+	}
+}
