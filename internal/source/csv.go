@@ -16,16 +16,22 @@ import (
 // of it is skipped, so a file in the wrong format doesn't bury the summary.
 const maxCSVErrors = 1000
 
-// readCSV reads a header row and then one member per row. It strips a UTF-8
-// BOM, accepts CRLF, skips blank and #-comment lines, detects the delimiter
-// (, ; or tab) from the header unless the spec gives one, and matches header
+// readCSV reads a header row and then one member per row. It refuses
+// workbooks and UTF-16, strips a UTF-8 BOM, accepts CRLF, skips blank,
+// delimiter-only and #-comment lines, takes the delimiter (, ; or tab) from an
+// Excel "sep=" first line, the spec, or else the header, and matches header
 // names case-insensitively, renamed by spec.Columns. Extra columns are ignored.
 func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 	file := spec.Path
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	delim, err := delimiter(spec.Delimiter, data)
-	if err != nil {
+	if err := checkCSVText(data); err != nil {
 		errs.Add(membership.Location{File: file}, "%v", err)
+		return
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	delim, data, e := csvDelimiter(spec.Delimiter, data)
+	if e != nil {
+		e.At.File = file
+		*errs = append(*errs, e)
 		return
 	}
 	r := csv.NewReader(bytes.NewReader(data))
@@ -35,7 +41,7 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 	r.ReuseRecord = true
 	checkUTF8 := !utf8.Valid(data)
 
-	header, err := r.Read()
+	header, err := readNonBlank(r)
 	if err == io.EOF {
 		return // empty: reported by the caller
 	}
@@ -64,6 +70,9 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 			}
 			continue
 		}
+		if blankRecord(rec) {
+			continue
+		}
 		line, _ := r.FieldPos(0)
 		at := func(field int) membership.Location {
 			l, c := r.FieldPos(field)
@@ -76,6 +85,16 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 				errs.Add(membership.Location{File: file}, "too many errors; the rest of the file was not read")
 				return
 			}
+		}
+	}
+}
+
+// readNonBlank is r.Read, skipping rows of bare delimiters.
+func readNonBlank(r *csv.Reader) ([]string, error) {
+	for {
+		rec, err := r.Read()
+		if err != nil || !blankRecord(rec) {
+			return rec, err
 		}
 	}
 }
@@ -93,12 +112,12 @@ func readRow(rec []string, width int, cols columnIndex, checkUTF8 bool, line int
 		return &Error{At: loc, Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(rec) != width {
-		return fail(membership.Location{Line: line}, "row has %d fields, the header has %d (%q)", len(rec), width, strings.Join(rec, "|"))
+		return fail(membership.Location{Line: line}, "row has %d fields, the header has %d (%s)", len(rec), width, quote(strings.Join(rec, "|")))
 	}
 	if checkUTF8 {
 		for i, f := range rec {
 			if !utf8.ValidString(f) {
-				return fail(at(i), "invalid UTF-8 in %q; save the export as UTF-8", strings.ToValidUTF8(f, "\uFFFD"))
+				return fail(at(i), "invalid UTF-8 in %s; save the export as UTF-8", quote(strings.ToValidUTF8(f, "\uFFFD")))
 			}
 		}
 	}
@@ -116,12 +135,12 @@ func readRow(rec []string, width int, cols columnIndex, checkUTF8 bool, line int
 	}
 	m := membership.DesiredMember{Principal: p, Source: at(cols.member)}
 	if cols.role >= 0 {
-		role, err := membership.ParseRole(rec[cols.role])
+		role, err := parseRole(rec[cols.role])
 		if err != nil {
 			return fail(at(cols.role), "%v", err)
 		}
 		if (p.IsGroup() || p == membership.App) && role != membership.RoleUnmanaged {
-			return fail(at(cols.role), "%s can't have a role (%q): only people's roles are managed", p, rec[cols.role])
+			return fail(at(cols.role), "%s can't have a role (%s): only people's roles are managed", p, quote(rec[cols.role]))
 		}
 		m.Role = role
 	}
@@ -155,12 +174,12 @@ func headerColumns(file string, line int, header []string, names Columns, errs *
 		name string
 	}{{cols.space, spaceName}, {cols.member, memberName}} {
 		if c.idx < 0 {
-			errs.Add(at, "header has no %q column (header is %q); set columns: in the source's config to rename", c.name, strings.Join(header, ","))
+			errs.Add(at, "header has no %q column (header is %s); set columns: in the source's config to rename", c.name, quote(strings.Join(header, ",")))
 			ok = false
 		}
 	}
 	if names.Role != "" && cols.role < 0 {
-		errs.Add(at, "header has no %q column (header is %q)", roleName, strings.Join(header, ","))
+		errs.Add(at, "header has no %q column (header is %s)", roleName, quote(strings.Join(header, ",")))
 		ok = false
 	}
 	return cols, ok
@@ -169,13 +188,10 @@ func headerColumns(file string, line int, header []string, names Columns, errs *
 // delimiter returns the configured delimiter, or the one of , ; tab that the
 // first data line (the header) uses most outside quotes.
 func delimiter(configured string, data []byte) (rune, error) {
-	switch configured {
-	case ",", ";", "|":
-		return rune(configured[0]), nil
-	case "\t", "tab", `\t`:
-		return '\t', nil
-	case "":
-	default:
+	if configured != "" {
+		if d, ok := namedDelimiter(configured); ok {
+			return d, nil
+		}
 		return 0, errors.New("delimiter " + `"` + configured + `"` + ` is not one of "," ";" "|" "tab"`)
 	}
 	header := firstDataLine(data)
@@ -207,7 +223,7 @@ func firstDataLine(data []byte) string {
 			data = nil
 		}
 		t := bytes.TrimSpace(line)
-		if len(t) == 0 || t[0] == '#' {
+		if len(t) == 0 || t[0] == '#' || blankLine(t) {
 			continue
 		}
 		return string(t)

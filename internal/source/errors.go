@@ -2,6 +2,7 @@ package source
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/membership"
@@ -34,4 +35,21 @@ func (es Errors) Error() string {
 // Add records a problem.
 func (es *Errors) Add(at membership.Location, format string, args ...any) {
 	*es = append(*es, &Error{At: at, Msg: fmt.Sprintf(format, args...)})
+}
+
+// maxQuoted is how many runes of a value an error message quotes.
+const maxQuoted = 80
+
+// quote is %q of a source value cut to maxQuoted runes, with the full length
+// after the cut: a broken export can put a whole file in one field, and the
+// report must still be readable.
+func quote(s string) string {
+	runes := 0
+	for i := range s {
+		if runes == maxQuoted {
+			return fmt.Sprintf("%q…(%d bytes)", s[:i], len(s))
+		}
+		runes++
+	}
+	return strconv.Quote(s)
 }

@@ -7,6 +7,11 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 )
 
+// maxNameLen bounds a member or space value: 254 is the longest address SMTP
+// carries, and Chat and Directory IDs are far shorter. A longer value is a
+// broken export, refused before it can reach a report or the API.
+const maxNameLen = 254
+
 // parseMember turns a source's spelling of a member into a principal: an
 // email, a numeric Directory ID, users/{email or id} or groups/{id}.
 func parseMember(raw string) (membership.Principal, error) {
@@ -14,6 +19,8 @@ func parseMember(raw string) (membership.Principal, error) {
 	switch {
 	case s == "":
 		return "", fmt.Errorf("empty member")
+	case len(s) > maxNameLen:
+		return "", fmt.Errorf("member %s is too long for an email or ID (%d bytes, at most %d)", quote(raw), len(s), maxNameLen)
 	case strings.EqualFold(s, "app") || strings.EqualFold(s, "users/app"):
 		return membership.App, nil
 	case strings.HasPrefix(s, "groups/"):
@@ -21,17 +28,17 @@ func parseMember(raw string) (membership.Principal, error) {
 	case strings.HasPrefix(s, "users/"):
 		id := s[len("users/"):]
 		if strings.HasPrefix(id, "users/") || strings.HasPrefix(id, "groups/") {
-			return "", fmt.Errorf("member %q is not an email, Directory ID, users/{email or id} or groups/{id}", raw)
+			return "", fmt.Errorf("member %s is not an email, Directory ID, users/{email or id} or groups/{id}", quote(raw))
 		}
 		p, err := parseUser(id)
 		if err != nil {
-			return "", fmt.Errorf("member %q: %w", raw, err)
+			return "", fmt.Errorf("member %s: %w", quote(raw), err)
 		}
 		return p, nil
 	}
 	p, err := parseUser(s)
 	if err != nil {
-		return "", fmt.Errorf("member %q: %w", raw, err)
+		return "", fmt.Errorf("member %s: %w", quote(raw), err)
 	}
 	return p, nil
 }
@@ -56,11 +63,14 @@ func parseGroup(raw string) (membership.Principal, error) {
 	id := strings.TrimPrefix(s, "groups/")
 	switch {
 	case id == "":
-		return "", fmt.Errorf("group %q has no ID", raw)
+		return "", fmt.Errorf("group %s has no ID", quote(raw))
+	case len(id) > maxNameLen:
+		return "", fmt.Errorf("group %s is too long for a group ID (%d bytes, at most %d)", quote(raw), len(id), maxNameLen)
 	case strings.IndexByte(id, '@') >= 0:
-		return "", fmt.Errorf("group %q: name a group by its ID (groups/{id}), not its email", raw)
-	case strings.ContainsAny(id, "/ \t"):
-		return "", fmt.Errorf("group %q: a group ID has no slashes or spaces", raw)
+		return "", fmt.Errorf("group %s: name a group by its ID (groups/{id}), not its email", quote(raw))
+	case !isSpaceID(id):
+		// It goes into URL paths: only the characters Directory group IDs have.
+		return "", fmt.Errorf("group %s: a group ID is letters, digits, - and _", quote(raw))
 	}
 	return membership.Group(id), nil
 }
@@ -88,12 +98,17 @@ func normaliseEmail(s string) (string, error) {
 		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),:;<>[\]`, c) >= 0 {
 			return "", fmt.Errorf("malformed email")
 		}
+		if strings.IndexByte("/?#%\\", c) >= 0 {
+			// Legal in RFC 5322, but no Google account has them, and an
+			// address goes into URL paths (members/{email}).
+			return "", fmt.Errorf("malformed email: %q can't be in a Google account's address", c)
+		}
 	}
 	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
 		return "", fmt.Errorf("malformed email")
 	}
 	if strings.IndexByte(domain, '.') < 0 {
-		return "", fmt.Errorf("malformed email: domain %q has no dot", domain)
+		return "", fmt.Errorf("malformed email: domain %s has no dot", quote(domain))
 	}
 	for label := range strings.SplitSeq(domain, ".") {
 		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
@@ -107,4 +122,13 @@ func normaliseEmail(s string) (string, error) {
 		}
 	}
 	return e, nil
+}
+
+// parseRole is membership.ParseRole, which quotes a bad value whole. No role
+// is near maxQuoted runes long, so a longer value is refused here, shortened.
+func parseRole(raw string) (membership.Role, error) {
+	if s := strings.TrimSpace(raw); len(s) > maxQuoted {
+		return "", fmt.Errorf("unknown role %s (want member, manager, owner, or ROLE_MEMBER, ROLE_ASSISTANT_MANAGER, ROLE_MANAGER)", quote(s))
+	}
+	return membership.ParseRole(raw)
 }

@@ -6,12 +6,13 @@ package source
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/membership"
 )
 
@@ -48,22 +49,59 @@ func (s Spec) format() (string, error) {
 	return "", fmt.Errorf("can't tell the format of %q from its extension; set format: yaml or csv", s.Path)
 }
 
+// maxSourceSize bounds one source file. A million-row CSV export is about
+// 60 MB; anything past this is the wrong file or a runaway export, and is
+// refused before it is read into memory.
+const maxSourceSize = 256 << 20
+
 // Load reads every source and merges them. On any problem it returns all of
 // them as Errors and no desired state, so nothing half-read is ever applied.
 func Load(specs []Spec) (membership.Desired, error) {
-	var errs Errors
+	d, _, err := LoadWithWarnings(specs)
+	return d, err
+}
+
+// LoadWithWarnings is Load that also returns warnings: likely mistakes that
+// still leave the desired state well defined, such as one file listed twice.
+// Warnings are returned even when loading fails.
+func LoadWithWarnings(specs []Spec) (membership.Desired, []string, error) {
+	var (
+		errs     Errors
+		warnings []string
+	)
 	b := newBuilder()
 	if len(specs) == 0 {
 		errs.Add(membership.Location{}, "no sources configured")
 	}
+	firstListed := make(map[string]string) // file identity → path as first listed
 	for _, spec := range specs {
+		id := fileIdentity(spec.Path)
+		if first, dup := firstListed[id]; dup {
+			warnings = append(warnings, fmt.Sprintf("%s: the same file as %s, listed twice in sources; it is read once", spec.Path, first))
+			continue
+		}
+		firstListed[id] = spec.Path
 		loadOne(spec, b, &errs)
 	}
 	d := b.finish(&errs)
 	if len(errs) > 0 {
-		return membership.Desired{}, errs
+		return membership.Desired{}, warnings, errs
 	}
-	return d, nil
+	return d, warnings, nil
+}
+
+// fileIdentity is the absolute path with symlinks resolved, so ./a.csv,
+// a.csv and a link to it compare equal. A path that can't be resolved (a
+// missing file) stands for itself; reading it reports the problem.
+func fileIdentity(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		return resolved
+	}
+	return abs
 }
 
 func loadOne(spec Spec, b *builder, errs *Errors) {
@@ -73,9 +111,13 @@ func loadOne(spec Spec, b *builder, errs *Errors) {
 		errs.Add(at, "%v", err)
 		return
 	}
-	data, err := os.ReadFile(spec.Path)
+	data, err := fsutil.ReadFile(spec.Path, maxSourceSize)
+	if errors.Is(err, fsutil.ErrTooLarge) {
+		errs.Add(at, "can't read source: %v; split it into several sources", err)
+		return
+	}
 	if err != nil {
-		errs.Add(at, "can't read source: %v", unwrapPath(err))
+		errs.Add(at, "can't read source: %v", err)
 		return
 	}
 	entriesBefore, errsBefore := b.entries, len(*errs)
@@ -89,14 +131,6 @@ func loadOne(spec Spec, b *builder, errs *Errors) {
 		// An empty export is far more often a broken pipeline than a wish.
 		errs.Add(at, "source has no members; an empty source is refused so a broken export can't empty a space")
 	}
-}
-
-// unwrapPath drops the path an *os.PathError repeats, since the caller names the file.
-func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // builder merges entries from every source.
@@ -158,12 +192,29 @@ func (b *builder) finish(errs *Errors) membership.Desired {
 	return d
 }
 
-// parseSpace accepts "spaces/X" or a bare "X".
+// parseSpace accepts "spaces/X" or a bare "X". The ID goes into API URLs, so
+// only the characters Chat uses are let through: a "#", "?" or ".." would
+// change which URL is called.
 func parseSpace(raw string) (string, error) {
 	s := strings.TrimSpace(raw)
 	id := strings.TrimPrefix(s, "spaces/")
-	if id == "" || strings.ContainsAny(id, "/ \t@") {
-		return "", fmt.Errorf("space %q is not a space resource name (spaces/{id}) or ID", raw)
+	switch {
+	case len(id) > maxNameLen:
+		return "", fmt.Errorf("space %s is too long for a space ID (%d bytes, at most %d)", quote(raw), len(id), maxNameLen)
+	case !isSpaceID(id):
+		return "", fmt.Errorf("space %s is not a space resource name (spaces/{id}) or ID: an ID is letters, digits, - and _", quote(raw))
 	}
 	return membership.SpaceName(id), nil
+}
+
+// isSpaceID reports whether id matches ^[A-Za-z0-9_-]+$, the form of Chat
+// space IDs (AAAAbbbbCCC, AAQAx-y_z).
+func isSpaceID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return id != ""
 }

@@ -2,8 +2,10 @@ package source
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -93,6 +95,43 @@ func TestLoadValid(t *testing.T) {
 			want:    "spaces/A users/a@example.com manager\nspaces/A users/b@example.com owner\n",
 		},
 		{
+			name:    "csv Excel sep=; first line is honoured and skipped",
+			file:    "a.csv",
+			content: "sep=;\r\nspace;member;role\r\nspaces/A;a@example.com;owner\r\n",
+			want:    "spaces/A users/a@example.com owner\n",
+		},
+		{
+			name:    "csv sep=, overrides a header that looks semicolon-delimited",
+			file:    "a.csv",
+			content: "SEP=,\nspace,member,note\nspaces/A,a@example.com,x;y;z\n",
+			want:    "spaces/A users/a@example.com \n",
+		},
+		{
+			name:    "csv sep= with a tab character",
+			file:    "a.txt",
+			content: "sep=\t\nspace\tmember\nspaces/A\ta@example.com\n",
+			want:    "spaces/A users/a@example.com \n",
+		},
+		{
+			name:    "csv sep=\\t written out, agreeing with the configured delimiter",
+			file:    "a.txt",
+			content: "sep=\\t\nspace\tmember\nspaces/A\ta@example.com\n",
+			spec:    Spec{Delimiter: "tab"},
+			want:    "spaces/A users/a@example.com \n",
+		},
+		{
+			name:    "csv delimiter-only rows are skipped, even wider than the header",
+			file:    "a.csv",
+			content: "space,member,role\n,,\nspaces/A,a@example.com,\n , , \n,,,,,,\n\"\",\"\",\"\"\n",
+			want:    "spaces/A users/a@example.com \n",
+		},
+		{
+			name:    "csv delimiter-only rows before the header and with semicolons",
+			file:    "a.csv",
+			content: ";;\nspace;member\n;\nspaces/A;a@example.com\n;;;;\n",
+			want:    "spaces/A users/a@example.com \n",
+		},
+		{
 			name:    "quoted fields with delimiters inside",
 			file:    "a.csv",
 			content: "space,member,role,note\nspaces/A,a@example.com,member,\"x, y\"\n",
@@ -137,6 +176,14 @@ func TestLoadErrors(t *testing.T) {
 		{"empty file", "a.yaml", "", Spec{}, []string{`a.yaml: source has no members`}},
 		{"bad member", "a.csv", "space,member\nspaces/A,alice\n", Spec{}, []string{`a.csv:2:10: member "alice": not an email`}},
 		{"unknown extension", "a.json", "{}", Spec{}, []string{`can't tell the format`}},
+		{"duplicate top-level spaces", "a.yaml", "spaces:\n  - space: spaces/A\n    members: [a@example.com]\nspaces:\n  - space: spaces/B\n    members: [b@example.com]\n", Spec{}, []string{`a.yaml:4: duplicate key "spaces" (first at line 1)`}},
+		{"duplicate keys in a space", "a.yaml", "spaces:\n  - space: spaces/A\n    label: Eng\n    members: [a@example.com]\n    label: Sales\n    space: spaces/B\n    members: [b@example.com]\n", Spec{}, []string{`a.yaml:5: duplicate key "label" (first at line 3)`, `a.yaml:6: duplicate key "space" (first at line 2)`, `a.yaml:7: duplicate key "members" (first at line 4)`}},
+		{"duplicate keys in a member", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {user: a@example.com, role: owner, role: member}\n      - user: b@example.com\n        user: c@example.com\n      - {group: groups/g, group: groups/h}\n", Spec{}, []string{`a.yaml:4: duplicate key "role" (first at line 4)`, `a.yaml:6: duplicate key "user" (first at line 5)`, `a.yaml:7: duplicate key "group" (first at line 7)`}},
+		{"space ID with #", "a.csv", "space,member\nspaces/AAA#x,a@example.com\n", Spec{}, []string{`a.csv:2:1: space "spaces/AAA#x" is not a space resource name (spaces/{id}) or ID: an ID is letters, digits, - and _`}},
+		{"space ID with NUL", "a.yaml", "spaces:\n  - space: \"spaces/A\\0B\"\n    members: [a@example.com]\n", Spec{}, []string{`a.yaml:2: space "spaces/A\x00B" is not a space resource name`}},
+		{"sep= names an unknown delimiter", "a.csv", "sep=:\nspace:member\nspaces/A:a@example.com\n", Spec{}, []string{`a.csv:1: sep= line names delimiter ":"; want "," ";" "|" or tab`}},
+		{"sep= disagrees with the config", "a.csv", "sep=;\nspace;member\nspaces/A;a@example.com\n", Spec{Delimiter: ","}, []string{`a.csv:1: the file's sep= line says ";" but the source's delimiter: is ","`}},
+		{"a row of blanks and text is not skipped", "a.csv", "space,member,role\n, ,x\n", Spec{}, []string{`a.csv:2:1: space "" is not a space resource name (spaces/{id}) or ID: an ID is letters, digits, - and _`}},
 		{"bare quote", "a.csv", "space,member\nspaces/A,a\"b@example.com\nspaces/A,ok@example.com\n", Spec{}, []string{`a.csv:2:11: malformed CSV`}},
 	}
 	for _, tt := range tests {
@@ -184,9 +231,165 @@ func TestNormaliseEmail(t *testing.T) {
 			t.Errorf("normaliseEmail(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"@example.com", "a@", "a@b", "a b@example.com", "a@@example.com", "a@exa_mple.com", ".a@example.com", "a..b@example.com", "a@-x.com"} {
+	for _, in := range []string{"a/b@example.com", "a?b@example.com", "a#b@example.com", "a%2f@example.com", "@example.com", "a@", "a@b", "a b@example.com", "a@@example.com", "a@exa_mple.com", ".a@example.com", "a..b@example.com", "a@-x.com"} {
 		if got, err := normaliseEmail(in); err == nil {
 			t.Errorf("normaliseEmail(%q) = %q, want error", in, got)
 		}
+	}
+}
+
+func TestParseSpace(t *testing.T) {
+	good := map[string]string{
+		"spaces/AAAAbbbbCCC": "spaces/AAAAbbbbCCC",
+		"AAQAx-y_z":          "spaces/AAQAx-y_z",
+		" spaces/A1 ":        "spaces/A1",
+	}
+	for in, want := range good {
+		if got, err := parseSpace(in); err != nil || got != want {
+			t.Errorf("parseSpace(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	bad := []string{"", "spaces/", "spaces/AAA#x", "spaces/AAA?x=1", "spaces/../x", "..", "spaces/%2e%2e",
+		"spaces/A/members/B", "spaces/A\x00B", "spaces/a b", "spaces/A.B", "spaces/spaces/A", "Spaces/A",
+		"spaces/é", "a@example.com", strings.Repeat("A", maxNameLen+1)}
+	for _, in := range bad {
+		if got, err := parseSpace(in); err == nil {
+			t.Errorf("parseSpace(%q) = %q, want error", in, got)
+		}
+	}
+}
+
+// Files that are not CSV text get one message saying what they are, not a
+// header error (which would wrongly suggest columns:) or an error per row.
+func TestLoadRefusesNonCSV(t *testing.T) {
+	const (
+		utf16    = `a.csv: file is UTF-16 ("Unicode text"); save it as CSV UTF-8`
+		workbook = `a.csv: this is an Excel workbook, not CSV; export it as CSV UTF-8`
+	)
+	header := "space,member\nspaces/A,a@example.com\n"
+	tests := []struct{ name, content, want string }{
+		{"UTF-16LE with BOM", "\xff\xfe" + utf16LE(header), utf16},
+		{"UTF-16BE with BOM", "\xfe\xff" + utf16BE(header), utf16},
+		{"UTF-16LE without BOM", utf16LE(header), utf16},
+		{"UTF-16BE without BOM", utf16BE(header), utf16},
+		{"xlsx renamed", "PK\x03\x04\x14\x00\x06\x00", workbook},
+		{"xls renamed", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", workbook},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := write(t, "a.csv", tt.content)
+			_, err := Load([]Spec{{Path: p}})
+			if got := strings.ReplaceAll(fmt.Sprint(err), filepath.Dir(p)+string(filepath.Separator), ""); got != tt.want {
+				t.Errorf("err =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func utf16LE(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func utf16BE(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(0)
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func TestQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", `""`},
+		{"a\tb", `"a\tb"`},
+		{strings.Repeat("x", maxQuoted), `"` + strings.Repeat("x", maxQuoted) + `"`},
+		{strings.Repeat("x", maxQuoted+1), `"` + strings.Repeat("x", maxQuoted) + `"…(81 bytes)`},
+		{strings.Repeat("é", 100), `"` + strings.Repeat("é", maxQuoted) + `"…(200 bytes)`},
+	}
+	for _, tt := range tests {
+		if got := quote(tt.in); got != tt.want {
+			t.Errorf("quote(%.20q…) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// A runaway value (a whole file in one field) must not be echoed whole.
+func TestLongValuesAreShortened(t *testing.T) {
+	long := strings.Repeat("x", 1<<20) // 10 MB behaves the same, only slower
+	tests := []struct{ name, file, content, want string }{
+		{"member", "a.csv", "space,member\nspaces/A," + long + "\n", `a.csv:2:10: member "xxx`},
+		{"email", "a.csv", "space,member\nspaces/A," + long + "@example.com\n", `a.csv:2:10: member "xxx`},
+		{"group", "a.yaml", "spaces:\n  - space: spaces/A\n    members: [{group: groups/" + long + "}]\n", `a.yaml:3: group "groups/xxx`},
+		{"space", "a.csv", "space,member\nspaces/" + long + ",a@example.com\n", `a.csv:2:1: space "spaces/xxx`},
+		{"role", "a.csv", "space,member,role\nspaces/A,a@example.com," + long + "\n", `a.csv:2:24: unknown role "xxx`},
+		{"header", "a.csv", "space," + long + "\nspaces/A,a@example.com\n", `a.csv:1: header has no "member" column (header is "space,xxx`},
+		{"ragged row", "a.csv", "space,member,role\nspaces/A," + long + "\n", `a.csv:2: row has 2 fields, the header has 3 ("spaces/A|xxx`},
+		{"invalid UTF-8", "a.csv", "space,member\nspaces/A,\xff" + long + "\n", "a.csv:2:10: invalid UTF-8 in \"\ufffdxxx"},
+		{"yaml key", "a.yaml", "spaces:\n  - space: spaces/A\n    ? " + long + "\n    : 1\n    members: [a@example.com]\n", `a.yaml:3: unknown key "xxx`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := write(t, tt.file, tt.content)
+			_, err := Load([]Spec{{Path: p}})
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			got := strings.ReplaceAll(err.Error(), filepath.Dir(p)+string(filepath.Separator), "")
+			if len(got) > 1000 || !strings.Contains(got, tt.want) || !strings.Contains(got, " bytes)") {
+				t.Errorf("error (%d bytes) lacks %q or a shortened value:\n%.1000s", len(got), tt.want, got)
+			}
+		})
+	}
+}
+
+func TestLoadRefusesHugeSource(t *testing.T) {
+	p := write(t, "a.csv", "")
+	if err := os.Truncate(p, maxSourceSize+1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	_, err := Load([]Spec{{Path: p}})
+	want := p + ": can't read source: file too large: 256.1 MiB, over the 256 MiB limit; split it into several sources"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
+// The same file listed twice, by another spelling or through a symlink, is
+// read once, with a warning: reading it twice only doubles the work.
+func TestLoadWithWarningsSameFileTwice(t *testing.T) {
+	p := write(t, "a.csv", "space,member\nspaces/A,a@example.com\n")
+	dir := filepath.Dir(p)
+	link := filepath.Join(dir, "link.csv")
+	if err := os.Symlink(p, link); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+	t.Chdir(dir)
+	specs := []Spec{
+		{Path: p},
+		{Path: "./a.csv", Columns: Columns{Member: "not read"}}, // would fail if read
+		{Path: link},
+	}
+	d, warnings, err := LoadWithWarnings(specs)
+	if err != nil {
+		t.Fatalf("LoadWithWarnings: %v", err)
+	}
+	if got := flat(d); got != "spaces/A users/a@example.com \n" {
+		t.Errorf("desired = %q", got)
+	}
+	want := []string{
+		"./a.csv: the same file as " + p + ", listed twice in sources; it is read once",
+		link + ": the same file as " + p + ", listed twice in sources; it is read once",
+	}
+	if !slices.Equal(warnings, want) {
+		t.Errorf("warnings =\n%s\nwant\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := Load(specs); err != nil {
+		t.Errorf("Load: %v", err)
 	}
 }

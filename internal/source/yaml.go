@@ -38,12 +38,12 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 		return
 	}
 	var spaces *yaml.Node
-	forEachKey(root, func(k, v *yaml.Node) {
+	forEachKey(root, at, errs, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "spaces":
 			spaces = v
 		default:
-			errs.Add(at(k), "unknown key %q (want spaces)", k.Value)
+			errs.Add(at(k), "unknown key %s (want spaces)", quote(k.Value))
 		}
 	})
 	if spaces == nil {
@@ -65,7 +65,7 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 		return
 	}
 	var spaceNode, labelNode, membersNode *yaml.Node
-	forEachKey(sn, func(k, v *yaml.Node) {
+	forEachKey(sn, at, errs, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "space":
 			spaceNode = v
@@ -74,7 +74,7 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 		case "members":
 			membersNode = v
 		default:
-			errs.Add(at(k), "unknown key %q in a space (want space, label, members)", k.Value)
+			errs.Add(at(k), "unknown key %s in a space (want space, label, members)", quote(k.Value))
 		}
 	})
 	if spaceNode == nil {
@@ -122,7 +122,7 @@ func readYAMLMember(mn *yaml.Node, at func(*yaml.Node) membership.Location, errs
 		return membership.DesiredMember{}, false
 	}
 	var user, group, role *yaml.Node
-	forEachKey(mn, func(k, v *yaml.Node) {
+	forEachKey(mn, at, errs, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "user":
 			user = v
@@ -131,7 +131,7 @@ func readYAMLMember(mn *yaml.Node, at func(*yaml.Node) membership.Location, errs
 		case "role":
 			role = v
 		default:
-			errs.Add(at(k), "unknown key %q in a member (want user, group, role)", k.Value)
+			errs.Add(at(k), "unknown key %s in a member (want user, group, role)", quote(k.Value))
 		}
 	})
 	var (
@@ -158,13 +158,13 @@ func readYAMLMember(mn *yaml.Node, at func(*yaml.Node) membership.Location, errs
 	}
 	m := membership.DesiredMember{Principal: p, Source: loc}
 	if role != nil {
-		r, err := membership.ParseRole(scalar(role))
+		r, err := parseRole(scalar(role))
 		if err != nil {
 			errs.Add(at(role), "%v", err)
 			return membership.DesiredMember{}, false
 		}
 		if (p.IsGroup() || p == membership.App) && r != membership.RoleUnmanaged {
-			errs.Add(at(role), "%s can't have a role (%q): only people's roles are managed", p, scalar(role))
+			errs.Add(at(role), "%s can't have a role (%s): only people's roles are managed", p, quote(scalar(role)))
 			return membership.DesiredMember{}, false
 		}
 		m.Role = r
@@ -172,9 +172,22 @@ func readYAMLMember(mn *yaml.Node, at func(*yaml.Node) membership.Location, errs
 	return m, true
 }
 
-func forEachKey(m *yaml.Node, fn func(k, v *yaml.Node)) {
+// forEachKey calls fn for each key of a mapping, in order. A key given twice
+// is an error at the second one, which is then skipped: yaml.v3 keeps both in
+// a Node, and letting the later one win would silently drop the first block
+// (two files concatenated give two spaces: keys).
+func forEachKey(m *yaml.Node, at func(*yaml.Node) membership.Location, errs *Errors, fn func(k, v *yaml.Node)) {
+	firstLine := make(map[string]int, len(m.Content)/2)
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		fn(m.Content[i], m.Content[i+1])
+		k := m.Content[i]
+		if k.Kind == yaml.ScalarNode {
+			if line, seen := firstLine[k.Value]; seen {
+				errs.Add(at(k), "duplicate key %s (first at line %d)", quote(k.Value), line)
+				continue
+			}
+			firstLine[k.Value] = k.Line
+		}
+		fn(k, m.Content[i+1])
 	}
 }
 

@@ -1,0 +1,113 @@
+// Package fsutil reads input files defensively. A batch job is handed paths
+// it does not control, so it must never hang on a named pipe, read a device
+// forever or load a runaway file whole. Errors never name the path: callers
+// already prefix the file name to every message.
+package fsutil
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"syscall"
+)
+
+// ErrNotRegular is returned, wrapped, for directories, pipes, devices and
+// sockets.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooLarge is returned, wrapped, for files over the caller's limit.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadFile reads the regular file at path, following symlinks, and refuses
+// anything else or anything longer than limit bytes.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	// Stat first so a socket or pipe gets a clear error rather than
+	// whatever open makes of it.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, withoutPath(err)
+	}
+	if err := checkRegular(fi); err != nil {
+		return nil, err
+	}
+	// O_NONBLOCK: if a pipe replaces the file after the Stat, opening it
+	// must not wait for a writer; the Stat of the open file then refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, withoutPath(err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, withoutPath(err)
+	}
+	if err := checkRegular(fi); err != nil {
+		return nil, err
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%w: %s, over the %s limit", ErrTooLarge, size(fi.Size()), size(limit))
+	}
+	return readAtMost(f, fi.Size(), limit)
+}
+
+// readAtMost reads through a LimitReader rather than trusting the size: a
+// file can grow while it is read, and some (in /proc) report a size of 0.
+func readAtMost(f *os.File, sizeHint, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(min(sizeHint, limit)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, withoutPath(err)
+	}
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%w: over the %s limit", ErrTooLarge, size(limit))
+	}
+	return buf.Bytes(), nil
+}
+
+func checkRegular(fi fs.FileInfo) error {
+	if fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
+}
+
+// withoutPath drops the path an *fs.PathError repeats; errors.Is still sees
+// the cause (fs.ErrNotExist, fs.ErrPermission).
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// size prints a byte count the way limits are written: 256 MiB, 1 MiB, 10
+// bytes. Fractions round up, so a file just over a limit never prints as
+// equal to it.
+func size(n int64) string {
+	const mib = 1 << 20
+	switch {
+	case n >= mib && n%mib == 0:
+		return fmt.Sprintf("%d MiB", n/mib)
+	case n >= mib:
+		return fmt.Sprintf("%.1f MiB", math.Ceil(float64(n)*10/mib)/10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,118 @@
+package source
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// This file holds what HR and spreadsheet exports do to CSV: files that are
+// not CSV text at all, Excel's "sep=" first line, and rows of bare
+// delimiters. Each is recognised up front so the user gets one clear message
+// instead of a header error or a broken row on every line.
+
+// checkCSVText refuses files that are not UTF-8 text: a workbook renamed
+// .csv, or Excel's "Unicode text" export, which is UTF-16.
+func checkCSVText(data []byte) error {
+	switch {
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")), // .xlsx is a zip
+		bytes.HasPrefix(data, []byte("\xd0\xcf\x11\xe0")): // .xls is an OLE2 compound file
+		return errors.New("this is an Excel workbook, not CSV; export it as CSV UTF-8")
+	case isUTF16(data):
+		return errors.New(`file is UTF-16 ("Unicode text"); save it as CSV UTF-8`)
+	}
+	return nil
+}
+
+// isUTF16 spots UTF-16 by its byte-order mark or, without one, by NUL bytes
+// in every other position of the first bytes, which is how ASCII headers
+// look in UTF-16. UTF-8 text has no NULs.
+func isUTF16(data []byte) bool {
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return true
+	}
+	head := data[:min(len(data), 256)&^1]
+	if len(head) < 4 {
+		return false
+	}
+	var nuls [2]int // at even and odd offsets
+	for i, c := range head {
+		if c == 0 {
+			nuls[i%2]++
+		}
+	}
+	most := len(head) / 4 // half of one parity's positions
+	return nuls[0] == 0 && nuls[1] >= most || nuls[1] == 0 && nuls[0] >= most
+}
+
+// csvDelimiter picks the delimiter. Excel writes and honours a first line
+// "sep=;" naming it; that line is blanked (keeping line numbers) and its
+// delimiter used. Otherwise the configured delimiter, else the one detected
+// from the header. A returned *Error lacks only the file name.
+func csvDelimiter(configured string, data []byte) (rune, []byte, *Error) {
+	hint, rest, ok := sepLine(data)
+	d, err := delimiter(configured, data)
+	switch {
+	case err != nil:
+		return 0, nil, &Error{Msg: err.Error()}
+	case !ok:
+		return d, data, nil
+	}
+	line1 := func(format string, args ...any) *Error {
+		return &Error{At: membership.Location{Line: 1}, Msg: fmt.Sprintf(format, args...)}
+	}
+	fromFile, known := namedDelimiter(hint)
+	switch {
+	case !known:
+		return 0, nil, line1(`sep= line names delimiter %s; want "," ";" "|" or tab`, quote(hint))
+	case configured != "" && d != fromFile:
+		return 0, nil, line1("the file's sep= line says %s but the source's delimiter: is %q", quote(hint), configured)
+	}
+	return fromFile, rest, nil
+}
+
+// sepLine finds Excel's "sep=X" first line and returns X and the data with
+// that line emptied, so the CSV reader skips it yet counts it.
+func sepLine(data []byte) (hint string, rest []byte, ok bool) {
+	const prefix = "sep="
+	if len(data) < len(prefix) || !bytes.EqualFold(data[:len(prefix)], []byte(prefix)) {
+		return "", nil, false
+	}
+	end := bytes.IndexByte(data, '\n')
+	if end < 0 {
+		end = len(data)
+	}
+	// Not TrimSpace: "sep=<tab>" names the tab.
+	return strings.Trim(string(data[len(prefix):end]), " \r"), data[end:], true
+}
+
+// namedDelimiter reads a delimiter as a config or a sep= line writes it.
+func namedDelimiter(s string) (rune, bool) {
+	switch s {
+	case ",", ";", "|":
+		return rune(s[0]), true
+	case "\t", "tab", `\t`:
+		return '\t', true
+	}
+	return 0, false
+}
+
+// blankRecord reports whether a row is only delimiters and spaces (",,," or
+// ";;"), as spreadsheets leave below the data. Such rows are skipped like
+// blank lines rather than reported as ragged.
+func blankRecord(rec []string) bool {
+	for _, f := range rec {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// blankLine is blankRecord for a raw line, before the delimiter is known.
+func blankLine(line []byte) bool {
+	return len(bytes.Trim(line, " \t\r\v\f,;|")) == 0
+}
