@@ -3,19 +3,30 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/source"
 )
 
-const deployDir = "../../docs/deploy"
+const (
+	deployDir = "../../docs/deploy"
+	repoRoot  = "../.."
+	// sigtermGrace is how long the syncer promises to take to exit after SIGTERM;
+	// every recipe's stop timeout must be longer.
+	sigtermGrace = 10 * time.Second
+)
 
 // checkInvocation fails unless args name a syncer command and only flags it defines.
 func checkInvocation(t *testing.T, where string, args []string) {
@@ -39,8 +50,22 @@ func checkInvocation(t *testing.T, where string, args []string) {
 	}
 }
 
+// flagValue is the value of --name in args ("--name v" or "--name=v").
+func flagValue(args []string, name string) (string, bool) {
+	for i, a := range args {
+		if a == "--"+name && i+1 < len(args) {
+			return args[i+1], true
+		}
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 // checkConfig parses a config text the way syncer would, with its sources.
-func checkConfig(t *testing.T, where, text string, sources map[string]string) {
+// It returns the config, or nil after reporting why it is invalid.
+func checkConfig(t *testing.T, where, text string, sources map[string]string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range sources {
@@ -49,13 +74,65 @@ func checkConfig(t *testing.T, where, text string, sources map[string]string) {
 	cfg, err := config.Parse(filepath.Join(dir, "config.yaml"), []byte(text))
 	if err != nil {
 		t.Errorf("%s: config: %v", where, err)
-		return
+		return nil
 	}
 	if sources != nil {
 		if _, err := source.Load(cfg.Sources); err != nil {
 			t.Errorf("%s: sources: %v", where, err)
 		}
 	}
+	return cfg
+}
+
+// runTimeout is the config's whole-run deadline, or the default one.
+func runTimeout(cfg *config.Config) time.Duration {
+	if cfg == nil {
+		return config.Defaults().Limits.RunTimeout
+	}
+	return cfg.Limits.RunTimeout
+}
+
+// minInterval is the shortest gap between two consecutive firings of a cron
+// spec over a fortnight.
+func minInterval(t *testing.T, spec string) time.Duration {
+	t.Helper()
+	s, err := config.ParseSchedule(spec)
+	if err != nil {
+		t.Fatalf("schedule %q: %v", spec, err)
+	}
+	return minGap(s)
+}
+
+func minGap(s cron.Schedule) time.Duration {
+	from := time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
+	shortest := time.Duration(1<<63 - 1)
+	prev := s.Next(from)
+	for next := s.Next(prev); next.Before(from.Add(14 * 24 * time.Hour)); prev, next = next, s.Next(next) {
+		shortest = min(shortest, next.Sub(prev))
+	}
+	return shortest
+}
+
+// yamlInt reads an integer from a decoded YAML map; ok is false when absent.
+func yamlInt(m map[string]any, key string) (int, bool) {
+	v, ok := m[key].(int)
+	return v, ok
+}
+
+// dockerfileUser is the uid and gid of the final stage's USER line.
+func dockerfileUser(t *testing.T) (uid, gid int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^USER\s+(\d+):(\d+)\s*$`).FindAllStringSubmatch(string(data), -1)
+	if m == nil {
+		t.Fatal("Dockerfile: no numeric USER uid:gid")
+	}
+	uid, _ = strconv.Atoi(m[len(m)-1][1])
+	gid, _ = strconv.Atoi(m[len(m)-1][2])
+	return uid, gid
 }
 
 func TestKubernetesCronJob(t *testing.T) {
@@ -81,7 +158,7 @@ func TestKubernetesCronJob(t *testing.T) {
 		t.Fatal("cronjob.yaml needs a ConfigMap and a CronJob")
 	}
 	cmData := configMap["data"].(map[string]any)
-	checkConfig(t, "ConfigMap config.yaml", cmData["config.yaml"].(string), map[string]string{"members.yaml": cmData["members.yaml"].(string)})
+	cfg := checkConfig(t, "ConfigMap config.yaml", cmData["config.yaml"].(string), map[string]string{"members.yaml": cmData["members.yaml"].(string)})
 
 	spec := cronJob["spec"].(map[string]any)
 	if spec["concurrencyPolicy"] != "Forbid" {
@@ -91,9 +168,17 @@ func TestKubernetesCronJob(t *testing.T) {
 		t.Errorf("schedule: %v", err)
 	}
 	jobSpec := spec["jobTemplate"].(map[string]any)["spec"].(map[string]any)
+	// The syncer must hit its own run deadline (and print its partial report)
+	// before Kubernetes kills the Job.
+	if ads, ok := yamlInt(jobSpec, "activeDeadlineSeconds"); ok && time.Duration(ads)*time.Second <= runTimeout(cfg) {
+		t.Errorf("activeDeadlineSeconds %d must exceed limits.run_timeout (%v), or the Job is killed before the syncer can report", ads, runTimeout(cfg))
+	}
 	pod := jobSpec["template"].(map[string]any)["spec"].(map[string]any)
 	if pod["restartPolicy"] != "Never" {
 		t.Errorf("restartPolicy %v, want Never", pod["restartPolicy"])
+	}
+	if g, ok := yamlInt(pod, "terminationGracePeriodSeconds"); ok && time.Duration(g)*time.Second <= sigtermGrace {
+		t.Errorf("terminationGracePeriodSeconds %d: the syncer takes up to %v after SIGTERM", g, sigtermGrace)
 	}
 	failsOnExit3 := false
 	for _, r := range jobSpec["podFailurePolicy"].(map[string]any)["rules"].([]any) {
@@ -113,36 +198,133 @@ func TestKubernetesCronJob(t *testing.T) {
 		args = append(args, a.(string))
 	}
 	checkInvocation(t, "CronJob args", args)
-}
 
-func TestSystemdAndCrontab(t *testing.T) {
-	units := map[string]map[string]string{}
-	for _, name := range []string{"syncer.service", "syncer.timer"} {
-		data, err := os.ReadFile(filepath.Join(deployDir, "systemd", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		section, keys := "", map[string]string{}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			switch {
-			case line == "" || strings.HasPrefix(line, "#"):
-			case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
-				section = line
-			default:
-				k, v, ok := strings.Cut(line, "=")
-				if !ok || section == "" {
-					t.Errorf("%s: not a unit file line: %q", name, line)
-				}
-				keys[section+k] = v
+	// Who the container runs as: the image's nonroot user, stated in the pod.
+	podSC, _ := pod["securityContext"].(map[string]any)
+	if podSC == nil {
+		t.Fatal("the pod needs a securityContext")
+	}
+	imageUID, imageGID := dockerfileUser(t)
+	runAsUser, hasUser := yamlInt(podSC, "runAsUser")
+	_, hasFSGroup := yamlInt(podSC, "fsGroup")
+	if podSC["runAsNonRoot"] != true || !hasUser || runAsUser != imageUID {
+		t.Errorf("pod securityContext %v: want runAsNonRoot and runAsUser %d (the Dockerfile's USER)", podSC, imageUID)
+	}
+	if !hasUser {
+		runAsUser = imageUID // what the container runs as without runAsUser
+	}
+	if g, ok := yamlInt(podSC, "runAsGroup"); ok && g != imageGID {
+		t.Errorf("runAsGroup %d, the Dockerfile's USER has group %d", g, imageGID)
+	}
+	if !hasFSGroup {
+		t.Error("pod securityContext has no fsGroup: the Secret's files stay root-owned and a nonroot syncer can't read its key")
+	}
+
+	// The key's volume: secret files are owned by root, group fsGroup.
+	mounts := map[string]string{} // mountPath → volume name
+	for _, m := range container["volumeMounts"].([]any) {
+		vm := m.(map[string]any)
+		mounts[vm["mountPath"].(string)] = vm["name"].(string)
+	}
+	volumes := map[string]map[string]any{}
+	for _, v := range pod["volumes"].([]any) {
+		vol := v.(map[string]any)
+		volumes[vol["name"].(string)] = vol
+	}
+	if cfg == nil || cfg.Auth.CredentialsFile == "" {
+		t.Fatal("the ConfigMap's config names no credentials_file")
+	}
+	keyVolume := volumes[mounts[filepath.Dir(cfg.Auth.CredentialsFile)]]
+	secret, _ := keyVolume["secret"].(map[string]any)
+	if secret == nil {
+		t.Fatalf("credentials_file %s is not on a Secret volume", cfg.Auth.CredentialsFile)
+	}
+	mode, ok := yamlInt(secret, "defaultMode")
+	if !ok {
+		mode = 0o644 // Kubernetes' default
+	}
+	if mode&0o007 != 0 {
+		t.Errorf("key defaultMode %#o lets others read the key; the syncer refuses such a key file", mode)
+	}
+	ownerReads := runAsUser == 0 && mode&0o400 != 0 // files are owned by root
+	groupReads := hasFSGroup && mode&0o040 != 0     // and group-owned by fsGroup
+	if !ownerReads && !groupReads {
+		t.Errorf("key defaultMode %#o with runAsUser %d and fsGroup %v: the syncer can't read its key (exit 3); want group read (0440) with fsGroup", mode, runAsUser, podSC["fsGroup"])
+	}
+
+	// The container is locked down, with a writable temp folder for the lock.
+	sc, _ := container["securityContext"].(map[string]any)
+	if sc == nil {
+		t.Fatal("the container needs a securityContext")
+	}
+	if sc["allowPrivilegeEscalation"] != false {
+		t.Error("container: allowPrivilegeEscalation must be false")
+	}
+	if sc["readOnlyRootFilesystem"] != true {
+		t.Error("container: readOnlyRootFilesystem must be true")
+	}
+	caps, _ := sc["capabilities"].(map[string]any)
+	if drop, _ := caps["drop"].([]any); len(drop) != 1 || drop[0] != "ALL" {
+		t.Errorf("container: capabilities %v, want drop [ALL]", caps)
+	}
+	seccomp := func(m map[string]any) any { p, _ := m["seccompProfile"].(map[string]any); return p["type"] }
+	if seccomp(sc) != "RuntimeDefault" && seccomp(podSC) != "RuntimeDefault" {
+		t.Error("seccompProfile must be RuntimeDefault")
+	}
+	tmpdir := "/tmp"
+	if env, ok := container["env"].([]any); ok {
+		for _, e := range env {
+			if ev := e.(map[string]any); ev["name"] == "TMPDIR" {
+				tmpdir = ev["value"].(string)
 			}
 		}
-		units[name] = keys
 	}
-	svc, timer := units["syncer.service"], units["syncer.timer"]
+	if tmp := volumes[mounts[tmpdir]]; tmp == nil || tmp["emptyDir"] == nil {
+		t.Errorf("the root filesystem is read-only, so the temp folder %s (the apply lock) needs an emptyDir", tmpdir)
+	}
+}
+
+// parseUnit reads a systemd unit file into "[Section]Key" → value (the last one).
+func parseUnit(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section, keys := "", map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = line
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || section == "" {
+				t.Errorf("%s: not a unit file line: %q", filepath.Base(path), line)
+			}
+			keys[section+k] = v
+		}
+	}
+	return keys
+}
+
+// systemdSpan parses a systemd time span: "20s", "70min", "1h 10min", "90".
+func systemdSpan(s string) (time.Duration, error) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), " ", "")
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	r := strings.NewReplacer("min", "m", "sec", "s", "hr", "h")
+	return time.ParseDuration(r.Replace(s))
+}
+
+func TestSystemdUnits(t *testing.T) {
+	path := filepath.Join(deployDir, "systemd", "syncer.service")
+	svc, timer := parseUnit(t, path), parseUnit(t, filepath.Join(deployDir, "systemd", "syncer.timer"))
 	if svc["[Service]Type"] != "oneshot" || timer["[Timer]OnCalendar"] == "" || timer["[Install]WantedBy"] != "timers.target" {
-		t.Errorf("units %v", units)
+		t.Errorf("units %v %v", svc, timer)
 	}
 	exec := strings.Fields(svc["[Service]ExecStart"])
 	if len(exec) < 2 || filepath.Base(exec[0]) != "syncer" {
@@ -150,12 +332,83 @@ func TestSystemdAndCrontab(t *testing.T) {
 	}
 	checkInvocation(t, "syncer.service ExecStart", exec[1:])
 
-	data, _ := os.ReadFile(filepath.Join(deployDir, "crontab"))
-	for _, line := range strings.Split(string(data), "\n") {
-		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+	// The user: a dynamic one, so there is nobody to create.
+	if svc["[Service]DynamicUser"] != "yes" {
+		t.Errorf("DynamicUser=%q: without it, User= %q names an account the recipe never creates", svc["[Service]DynamicUser"], svc["[Service]User"])
+	}
+	// The key comes as a credential, and the config is told its path.
+	id, keyPath, ok := strings.Cut(svc["[Service]LoadCredential"], ":")
+	if !ok || id == "" || !filepath.IsAbs(keyPath) {
+		t.Errorf("LoadCredential=%q, want ID:/path/to/key", svc["[Service]LoadCredential"])
+	}
+	text, _ := os.ReadFile(path)
+	if want := "credentials_file: /run/credentials/syncer.service/" + id; !strings.Contains(string(text), want) {
+		t.Errorf("syncer.service must tell the config where the credential lands: %q", want)
+	}
+
+	// Everything the run writes is somewhere ProtectSystem=strict lets it write.
+	writable := []string{"/tmp/"}
+	if d := svc["[Service]StateDirectory"]; d != "" {
+		writable = append(writable, "/var/lib/"+d+"/")
+	}
+	if d := svc["[Service]RuntimeDirectory"]; d != "" {
+		writable = append(writable, "/run/"+d+"/")
+	}
+	for _, d := range strings.Fields(svc["[Service]ReadWritePaths"]) {
+		writable = append(writable, strings.TrimSuffix(d, "/")+"/")
+	}
+	for _, flag := range []string{"report-file", "lock-file"} {
+		v, ok := flagValue(exec[1:], flag)
+		if !ok {
 			continue
 		}
+		under := false
+		for _, w := range writable {
+			under = under || strings.HasPrefix(v, w)
+		}
+		if !under {
+			t.Errorf("--%s %s is not under a writable directory %v", flag, v, writable)
+		}
+	}
+	if svc["[Service]StateDirectory"] == "" {
+		t.Error("no StateDirectory=: the report and an identity cache have nowhere to go")
+	}
+
+	// Hardening.
+	for key, want := range map[string]string{"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes"} {
+		if got := svc["[Service]"+key]; got != want {
+			t.Errorf("%s=%q, want %q", key, got, want)
+		}
+	}
+	// Timeouts: the syncer's own deadlines come first.
+	if stop, err := systemdSpan(svc["[Service]TimeoutStopSec"]); err != nil || stop <= sigtermGrace {
+		t.Errorf("TimeoutStopSec=%q must exceed the syncer's %v after SIGTERM (%v)", svc["[Service]TimeoutStopSec"], sigtermGrace, err)
+	}
+	if start, err := systemdSpan(svc["[Service]TimeoutStartSec"]); err != nil || start <= runTimeout(nil) {
+		t.Errorf("TimeoutStartSec=%q must exceed limits.run_timeout (%v) (%v)", svc["[Service]TimeoutStartSec"], runTimeout(nil), err)
+	}
+	if v, ok := svc["[Service]SuccessExitStatus"]; ok {
+		t.Errorf("SuccessExitStatus=%s: every non-zero exit is a failure to see", v)
+	}
+}
+
+func TestCrontab(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(deployDir, "crontab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\s*=`)
+	jobs := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") || env.MatchString(line) {
+			continue
+		}
+		jobs++
 		f := strings.Fields(line)
+		if len(f) < 7 || filepath.Base(f[5]) != "syncer" {
+			t.Errorf("crontab: %q does not run syncer", line)
+			continue
+		}
 		if _, err := config.ParseSchedule(strings.Join(f[:5], " ")); err != nil {
 			t.Errorf("crontab schedule: %v", err)
 		}
@@ -167,6 +420,27 @@ func TestSystemdAndCrontab(t *testing.T) {
 			args = append(args, a)
 		}
 		checkInvocation(t, "crontab", args)
+		command := strings.Join(f[5:], " ")
+		// The report (stdout) and the logs (stderr) must land somewhere, not
+		// in a mail every half hour.
+		if !regexp.MustCompile(`(^|\s)1?>>?\s*\S`).MatchString(command) {
+			t.Error("crontab: stdout (the report) is not redirected; cron would mail it on every run")
+		}
+		if !regexp.MustCompile(`(^|\s)2>>?\s*\S|2>&1`).MatchString(command) {
+			t.Error("crontab: stderr (the logs) is not redirected")
+		}
+		if strings.Contains(command, "flock") {
+			t.Error("crontab: no flock needed, apply takes its own lock")
+		}
+		if regexp.MustCompile(`(^|[^\\])%`).MatchString(command) {
+			t.Error("crontab: an unescaped % ends the command in cron")
+		}
+	}
+	if jobs != 1 {
+		t.Errorf("crontab: %d job lines, want 1", jobs)
+	}
+	if !strings.Contains(string(data), "overlap") {
+		t.Error("crontab: say why runs don't overlap")
 	}
 }
 
@@ -185,14 +459,259 @@ func TestCloudRunRecipe(t *testing.T) {
 	if block == nil {
 		t.Fatal("no config block")
 	}
-	checkConfig(t, "Cloud Run config", block[1], nil)
+	cfg := checkConfig(t, "Cloud Run config", block[1], nil)
 	for _, want := range []string{"roles/iam.serviceAccountTokenCreator", "roles/run.invoker", "gcloud scheduler jobs create http", "chat.memberships", "admin.directory.user.readonly"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("cloud-run.md lacks %q", want)
 		}
 	}
-	dockerfile, _ := os.ReadFile("../../Dockerfile")
-	if !strings.Contains(string(dockerfile), `ENTRYPOINT ["/syncer"]`) || !strings.Contains(string(dockerfile), "./cmd/syncer") {
-		t.Error("the Dockerfile must build ./cmd/syncer and use it as the entrypoint")
+
+	command := func(prefix string) string { // a shell command with its continuation lines
+		m := regexp.MustCompile(regexp.QuoteMeta(prefix) + `(?:[^\n]*\\\n)*[^\n]*`).FindString(doc)
+		if m == "" {
+			t.Fatalf("cloud-run.md has no %s", prefix)
+		}
+		return m
+	}
+
+	// APIs: whatever the page uses must be enabled in step 1.
+	enable := command("gcloud services enable")
+
+	for use, api := range map[string]string{
+		"gcloud builds submit":   "cloudbuild.googleapis.com",
+		"docker.pkg.dev":         "artifactregistry.googleapis.com",
+		"gcloud run jobs create": "run.googleapis.com",
+		"gcloud scheduler":       "cloudscheduler.googleapis.com",
+		"gcloud secrets":         "secretmanager.googleapis.com",
+		"impersonate":            "iamcredentials.googleapis.com",
+	} {
+		if strings.Contains(doc, use) && !strings.Contains(enable, api) {
+			t.Errorf("cloud-run.md uses %q but does not enable %s", use, api)
+		}
+	}
+
+	// Deadlines: run_timeout < --task-timeout < the schedule's interval.
+	job, scheduler := command("gcloud run jobs create"), command("gcloud scheduler jobs create http")
+	tt := regexp.MustCompile(`--task-timeout[ =](\S+)`).FindStringSubmatch(job)
+	if tt == nil {
+		t.Fatal("no --task-timeout")
+	}
+	taskTimeout, err := systemdSpan(tt[1]) // gcloud: a duration, or bare seconds
+	if err != nil {
+		t.Fatalf("--task-timeout %s: %v", tt[1], err)
+	}
+	if taskTimeout <= runTimeout(cfg) {
+		t.Errorf("--task-timeout %v must exceed limits.run_timeout (%v): the syncer must end the run itself and print its partial report", taskTimeout, runTimeout(cfg))
+	}
+	sched := regexp.MustCompile(`--schedule "([^"]+)"`).FindStringSubmatch(scheduler)
+	if sched == nil {
+		t.Fatal("no --schedule")
+	}
+	if every := minInterval(t, sched[1]); every <= taskTimeout {
+		t.Errorf("the schedule fires every %v, within --task-timeout %v: executions would overlap (the syncer's lock is per host)", every, taskTimeout)
+	}
+	mr := regexp.MustCompile(`--max-retries[ =](\d+)`).FindStringSubmatch(job)
+	if mr == nil || (mr[1] != "0" && mr[1] != "1") {
+		t.Errorf("--max-retries %v: Cloud Run retries exit 3 and 4 too, so 0 or 1", mr)
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(data)
+	for _, want := range []string{`ENTRYPOINT ["/syncer"]`, "./cmd/syncer", "CGO_ENABLED=0", "EXPOSE 8080", "USER 65532:65532"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^FROM gcr\.io/distroless/static[^\s]*:nonroot\s*$`).MatchString(df) {
+		t.Error("the final stage must be distroless static, nonroot")
+	}
+	// VERSION is declared in the build stage, before the build that stamps it.
+	stages := regexp.MustCompile(`(?m)^FROM `).Split(df, -1)
+	stamped := false
+	for _, st := range stages {
+		arg := regexp.MustCompile(`(?m)^ARG VERSION(=\S*)?\s*$`).FindStringIndex(st)
+		x := regexp.MustCompile(`-X main\.version=\$\{?VERSION\}?`).FindStringIndex(st)
+		if x != nil {
+			stamped = arg != nil && arg[0] < x[0]
+		}
+	}
+	if !stamped {
+		t.Error("the Dockerfile must stamp the version: ARG VERSION in the build stage, then -ldflags \"-X main.version=${VERSION}\"")
+	}
+
+	// .dockerignore keeps the context small but keeps every source the build needs.
+	ignore, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for _, l := range strings.Split(string(ignore), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			patterns = append(patterns, l)
+		}
+	}
+	for _, p := range []string{".git/HEAD", "bin/syncer"} {
+		if !dockerIgnored(patterns, p) {
+			t.Errorf(".dockerignore must exclude %s", p)
+		}
+	}
+	needed := []string{"go.mod", "go.sum"}
+	filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, path)
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go") {
+			needed = append(needed, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	for _, p := range needed {
+		if dockerIgnored(patterns, p) {
+			t.Errorf(".dockerignore excludes %s, which the image build needs", p)
+		}
+	}
+}
+
+// dockerIgnored reports whether a path (slash-separated, relative to the
+// context) is left out by .dockerignore patterns: a pattern matches the path or
+// one of its parent folders; a leading **/ matches at any depth; ! re-includes.
+func dockerIgnored(patterns []string, path string) bool {
+	ignored := false
+	parts := strings.Split(path, "/")
+	for _, p := range patterns {
+		negate := strings.HasPrefix(p, "!")
+		p = strings.Trim(strings.TrimPrefix(p, "!"), "/")
+		anyDepth := false
+		for strings.HasPrefix(p, "**/") {
+			p, anyDepth = strings.TrimPrefix(p, "**/"), true
+		}
+		depth := strings.Count(p, "/") + 1
+		matched := false
+		for start := 0; start+depth <= len(parts) && !matched; start++ {
+			if start > 0 && !anyDepth {
+				break
+			}
+			matched, _ = filepath.Match(p, strings.Join(parts[start:start+depth], "/"))
+		}
+		if matched {
+			ignored = !negate
+		}
+	}
+	return ignored
+}
+
+func TestDockerIgnoreMatcher(t *testing.T) {
+	for _, c := range []struct {
+		patterns []string
+		path     string
+		want     bool
+	}{
+		{[]string{".git"}, ".git/HEAD", true},
+		{[]string{"bin/"}, "bin/syncer", true},
+		{[]string{"*.md"}, "README.md", true},
+		{[]string{"*.md"}, "docs/x.md", false},
+		{[]string{"**/testdata/"}, "internal/report/testdata/a.txt", true},
+		{[]string{"*.go"}, "main.go", true},
+		{[]string{"cmd"}, "cmd/syncer/main.go", true},
+		{[]string{"cmd", "!cmd/syncer"}, "cmd/syncer/main.go", false},
+		{[]string{"internal/*/x.go"}, "internal/a/x.go", true},
+	} {
+		if got := dockerIgnored(c.patterns, c.path); got != c.want {
+			t.Errorf("dockerIgnored(%v, %s) = %v, want %v", c.patterns, c.path, got, c.want)
+		}
+	}
+}
+
+// TestDeployMakefile runs the Makefile's test and tidy-check targets with a
+// stand-in for go, to check when -race is used and when go.mod is untidy.
+func TestDeployMakefile(t *testing.T) {
+	makePath, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("no make")
+	}
+	dir := t.TempDir()
+	fakeGo := filepath.Join(dir, "go")
+	os.WriteFile(fakeGo, []byte(`#!/bin/sh
+case "$1" in
+env) case "$2" in CGO_ENABLED) echo "$FAKE_CGO";; CC) echo "$FAKE_CC";; esac;;
+mod) printf '%s' "$FAKE_TIDY";;
+*) echo "ran: go $*";;
+esac
+`), 0o755)
+	run := func(cgo, cc, tidy string, args ...string) (string, error) {
+		cmd := exec.Command(makePath, append([]string{"-s", "-C", repoRoot, "GO=" + fakeGo}, args...)...)
+		// Not the outer make's settings: CI runs this test under `make test RACE=1`.
+		for _, kv := range os.Environ() {
+			switch k, _, _ := strings.Cut(kv, "="); k {
+			case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "RACE":
+			default:
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "FAKE_CGO="+cgo, "FAKE_CC="+cc, "FAKE_TIDY="+tidy)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// -o: lint (gofmt and vet on the real tree) and tidy-check are tested apart.
+	testOnly := []string{"-o", "lint", "-o", "tidy-check", "test"}
+	for _, c := range []struct {
+		name, cgo, cc string
+		race          string
+		wantRace      bool
+		wantNote      bool
+		wantFail      bool
+	}{
+		{"compiler", "1", "sh", "", true, false, false},
+		{"compiler with flags", "1", "sh -x", "", true, false, false},
+		{"no compiler", "1", "no-such-cc-for-syncer", "", false, true, false},
+		{"cgo off", "0", "sh", "", false, true, false},
+		{"RACE=1", "1", "sh", "RACE=1", true, false, false},
+		{"RACE=1 without a compiler", "1", "no-such-cc-for-syncer", "RACE=1", false, false, true},
+		{"RACE=0", "1", "sh", "RACE=0", false, false, false},
+	} {
+		args := testOnly
+		if c.race != "" {
+			args = append([]string{c.race}, testOnly...)
+		}
+		out, err := run(c.cgo, c.cc, "", args...)
+		if (err != nil) != c.wantFail {
+			t.Errorf("%s: make test: %v\n%s", c.name, err, out)
+			continue
+		}
+		if c.wantFail {
+			if strings.Contains(out, "ran: go test") {
+				t.Errorf("%s: tests ran without -race:\n%s", c.name, out)
+			}
+			continue
+		}
+		ranRace := strings.Contains(out, "ran: go test -race -count=1 ./...")
+		ranPlain := strings.Contains(out, "ran: go test -count=1 ./...")
+		if ranRace != c.wantRace || ranRace == ranPlain {
+			t.Errorf("%s: want -race %v:\n%s", c.name, c.wantRace, out)
+		}
+		if note := strings.Contains(out, "no C compiler: running without -race"); note != c.wantNote {
+			t.Errorf("%s: note %v, want %v:\n%s", c.name, note, c.wantNote, out)
+		}
+	}
+	if out, err := run("1", "sh", "", "tidy-check"); err != nil {
+		t.Errorf("tidy-check with nothing to tidy: %v\n%s", err, out)
+	}
+	if out, err := run("1", "sh", "diff current/go.sum tidy/go.sum\n+x h1:y=\n", "tidy-check"); err == nil || !strings.Contains(out, "+x h1:y=") {
+		t.Errorf("tidy-check must fail and show the diff when go mod tidy -diff prints one: %v\n%s", err, out)
+	}
+	if mk, _ := os.ReadFile(filepath.Join(repoRoot, "Makefile")); !regexp.MustCompile(`(?m)^test:.*\btidy-check\b`).Match(mk) {
+		t.Error("make test must run tidy-check")
+	}
+	if ci, _ := os.ReadFile(filepath.Join(repoRoot, ".ci", "run")); !strings.Contains(string(ci), "make test RACE=1") {
+		t.Error(".ci/run must require the race detector: make test RACE=1")
 	}
 }
