@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -53,6 +53,24 @@ type Credentials struct {
 	// UserAuth is false for app authentication, which can't list invited
 	// members, manage groups or add external users.
 	UserAuth bool
+	tokens   *tokenSource
+}
+
+// TokenRequests counts the requests made to the token endpoint.
+func (c *Credentials) TokenRequests() int64 {
+	if c == nil || c.tokens == nil {
+		return 0
+	}
+	return c.tokens.Fetches()
+}
+
+// Options tune how credentials reach Google.
+type Options struct {
+	// Transport carries every request, token requests included; nil means
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+	// CallTimeout bounds one token request; 0 means 30 s.
+	CallTimeout time.Duration
 }
 
 // AppAuth reports whether the mode and settings mean Chat app authentication.
@@ -93,14 +111,26 @@ func Scopes(a config.Auth, need Need) []string {
 
 // New builds credentials for a mode. Nothing is fetched yet: the first token
 // is requested with the first API call.
-func New(ctx context.Context, a config.Auth, need Need) (*Credentials, error) {
-	return NewWithScopes(ctx, a, Scopes(a, need))
+func New(ctx context.Context, a config.Auth, need Need, o Options) (*Credentials, error) {
+	return NewWithScopes(ctx, a, Scopes(a, need), o)
 }
 
 // NewWithScopes builds credentials asking for exactly these scopes; the
-// Directory gets its own, minted only if a lookup happens.
-func NewWithScopes(ctx context.Context, a config.Auth, scopes []string) (*Credentials, error) {
+// Directory gets its own, minted only if a lookup happens. Every token
+// request has a deadline (o.CallTimeout) and each API request waits for a
+// token no longer than its own context allows.
+func NewWithScopes(ctx context.Context, a config.Auth, scopes []string, o Options) (*Credentials, error) {
 	c := &Credentials{Mode: a.Mode, Scopes: scopes, UserAuth: !AppAuth(a)}
+	base := o.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	timeout := o.CallTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	seen := &observer{base: base}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: seen, Timeout: timeout})
 	var ts oauth2.TokenSource
 	switch a.Mode {
 	case "none":
@@ -134,7 +164,8 @@ func NewWithScopes(ctx context.Context, a config.Auth, scopes []string) (*Creden
 	default:
 		return nil, fmt.Errorf("unknown auth mode %q", a.Mode)
 	}
-	c.Client = oauth2.NewClient(ctx, oauth2.ReuseTokenSource(nil, ts))
+	c.tokens = newTokenSource(ts, seen)
+	c.Client = &http.Client{Transport: &transport{src: c.tokens, base: base}}
 	return c, nil
 }
 
@@ -181,9 +212,9 @@ func readServiceAccountKey(path string) ([]byte, string, error) {
 	if path == "" {
 		return nil, "", errors.New("auth.credentials_file is required for this auth mode")
 	}
-	data, err := os.ReadFile(path)
+	data, err := readSecret(path, "credentials file")
 	if err != nil {
-		return nil, "", fmt.Errorf("read credentials: %w", err)
+		return nil, "", err
 	}
 	if !isServiceAccountKey(data) {
 		return nil, "", fmt.Errorf("%s is not a service account key (\"type\": \"service_account\")", path)

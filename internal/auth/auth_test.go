@@ -59,7 +59,7 @@ func TestServiceAccountTokenCarriesScopeAndSubject(t *testing.T) {
 		{"app", "", auth.ScopeBot + " " + auth.ScopeAppMemberships, auth.Need{Write: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			creds, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: key, Subject: tc.subject}, tc.need)
+			creds, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: key, Subject: tc.subject}, tc.need, auth.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestKeyFileErrorsNameTheFileNotTheKey(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "client.json")
 	os.WriteFile(p, []byte(`{"installed":{"client_secret":"s3cr3t-value"}}`), 0o600)
-	_, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: p}, auth.Need{})
+	_, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: p}, auth.Need{}, auth.Options{})
 	if err == nil || !strings.Contains(err.Error(), "is not a service account key") || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("err = %v", err)
 	}
@@ -143,7 +143,7 @@ func TestLoginStoresARefreshTokenAndUsesIt(t *testing.T) {
 	if f := forms[len(forms)-1]; f["code"] != "the-code" || f["code_verifier"] == "" {
 		t.Errorf("exchange form %v: want the code and a PKCE verifier", f)
 	}
-	creds, err := auth.New(context.Background(), a, auth.Need{Write: true})
+	creds, err := auth.New(context.Background(), a, auth.Need{Write: true}, auth.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestApplicationDefaultCredentials(t *testing.T) {
 	ts := authtest.Start(t)
 	key, _ := ts.ServiceAccountKey(t, t.TempDir())
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", key)
-	creds, err := auth.New(context.Background(), config.Auth{Mode: "adc", Subject: "admin@example.com"}, auth.Need{Write: true})
+	creds, err := auth.New(context.Background(), config.Auth{Mode: "adc", Subject: "admin@example.com"}, auth.Need{Write: true}, auth.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +176,33 @@ func TestApplicationDefaultCredentials(t *testing.T) {
 	user := filepath.Join(t.TempDir(), "adc.json")
 	os.WriteFile(user, []byte(`{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r"}`), 0o600)
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", user)
-	_, err = auth.New(context.Background(), config.Auth{Mode: "adc", Subject: "admin@example.com"}, auth.Need{})
+	_, err = auth.New(context.Background(), config.Auth{Mode: "adc", Subject: "admin@example.com"}, auth.Need{}, auth.Options{})
 	if err == nil || !strings.Contains(err.Error(), "needs auth.impersonate_service_account") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestKeyFilePermissions(t *testing.T) {
+	ts := authtest.Start(t)
+	key, _ := ts.ServiceAccountKey(t, t.TempDir())
+	for _, tc := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{{0o600, true}, {0o400, true}, {0o640, true}, {0o440, true}, {0o644, false}, {0o604, false}, {0o660, false}, {0o666, false}} {
+		os.Chmod(key, tc.mode)
+		_, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: key, Subject: "a@example.com"}, auth.Need{}, auth.Options{})
+		if (err == nil) != tc.ok {
+			t.Errorf("key mode %#o: err = %v; want accepted %v", tc.mode, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "by others") {
+			t.Errorf("key mode %#o: %v", tc.mode, err)
+		}
+	}
+	// A Kubernetes Secret is a symlink: the target's mode is what counts.
+	os.Chmod(key, 0o440)
+	link := filepath.Join(t.TempDir(), "key.json")
+	os.Symlink(key, link)
+	if err := auth.CheckFiles(config.Auth{Mode: "service-account", CredentialsFile: link, Subject: "a@example.com"}); err != nil {
+		t.Errorf("a symlink to a 0440 key: %v", err)
 	}
 }

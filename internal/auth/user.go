@@ -38,9 +38,9 @@ func oauthClient(a config.Auth, scopes []string) (*oauth2.Config, error) {
 	if a.CredentialsFile == "" || a.TokenFile == "" {
 		return nil, errors.New("auth.mode oauth-user needs auth.credentials_file (the OAuth client) and auth.token_file")
 	}
-	data, err := os.ReadFile(a.CredentialsFile)
+	data, err := readSecret(a.CredentialsFile, "OAuth client file")
 	if err != nil {
-		return nil, fmt.Errorf("read OAuth client: %w", err)
+		return nil, err
 	}
 	oc, err := google.ConfigFromJSON(data, scopes...)
 	if err != nil {
@@ -51,16 +51,12 @@ func oauthClient(a config.Auth, scopes []string) (*oauth2.Config, error) {
 
 // ReadToken reads a stored token, refusing a file that others can read.
 func ReadToken(path string) (*oauth2.Token, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("token file: %w (run syncer auth login)", err)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("token file %s does not exist (run syncer auth login)", path)
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("token file %s is readable by others (mode %#o); run chmod 600 %s", path, st.Mode().Perm(), path)
-	}
-	data, err := os.ReadFile(path)
+	data, err := readSecret(path, "token file")
 	if err != nil {
-		return nil, fmt.Errorf("token file: %w", err)
+		return nil, err
 	}
 	var tok oauth2.Token
 	if err := json.Unmarshal(data, &tok); err != nil || tok.RefreshToken == "" {

@@ -20,6 +20,10 @@ import (
 // PageSize is the largest page the API serves.
 const PageSize = 1000
 
+// listFields trims a list page to what the syncer reads (fields is one of
+// Google's system parameters, accepted by every method).
+const listFields = "nextPageToken,memberships(name,state,role,member(name,email,type),groupMember(name))"
+
 // Options configure a Client.
 type Options struct {
 	Endpoint   string       // base URL, with a trailing slash
@@ -59,8 +63,14 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 // errCallerCancelled marks failures caused by the caller's own context.
 var errCallerCancelled = errors.New("cancelled by the caller")
 
+// IsCancelled reports whether err means the caller cancelled the call.
+func IsCancelled(err error) bool { return errors.Is(err, errCallerCancelled) }
+
+// wrap classifies a call's error. A cancelled context is the caller's doing;
+// a context past its deadline is a call that took too long, which is a
+// transient failure like any other timeout.
 func wrap(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil {
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return fmt.Errorf("%w: %w", errCallerCancelled, ctx.Err())
 	}
 	return classify(err)
@@ -81,7 +91,7 @@ func (c *Client) Space(ctx context.Context, name string) (membership.SpaceState,
 
 // ListPage returns one page of a space's memberships and the next page's token.
 func (c *Client) ListPage(ctx context.Context, space, pageToken string) ([]membership.Membership, string, error) {
-	call := c.svc.Spaces.Members.List(space).Context(ctx).PageSize(PageSize)
+	call := c.svc.Spaces.Members.List(space).Context(ctx).PageSize(PageSize).Fields(listFields)
 	if pageToken != "" {
 		call = call.PageToken(pageToken)
 	}

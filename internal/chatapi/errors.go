@@ -1,11 +1,15 @@
 package chatapi
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,19 +18,26 @@ import (
 	"google.golang.org/api/googleapi"
 )
 
-// Error kinds; test them with errors.Is.
+// Error kinds; test them with errors.Is. Every error the adapter returns has
+// exactly one, so every caller can tell retry from fail-this-change from
+// fail-the-run.
 var (
-	ErrQuota         = errors.New("quota exceeded")     // 429, or a rate-limit 403: retry later
+	ErrQuota         = errors.New("quota exceeded")     // 429, or a rate-limit 403: retry later, slower
 	ErrTransient     = errors.New("transient failure")  // 5xx, resets, timeouts: retry
 	ErrAlreadyExists = errors.New("already exists")     // 409
 	ErrNotFound      = errors.New("not found")          // 404
-	ErrPermanent     = errors.New("refused by the API") // other 4xx: retrying won't help
+	ErrPermanent     = errors.New("refused by the API") // other 4xx: this change or space fails alone
+	// ErrFatal means no call of this run can succeed: credentials refused,
+	// a protocol or TLS mismatch with the endpoint, no Chat app configured
+	// for the project. The run stops at once instead of retrying each call.
+	ErrFatal = errors.New("the run can't go on")
 )
 
 // Error is an API failure with what the API said.
 type Error struct {
 	Code       int    // HTTP status; 0 when no answer came back
 	Status     string // e.g. ALREADY_EXISTS, from the body
+	Reason     string // the first errors[].reason, e.g. userRateLimitExceeded
 	Message    string
 	RetryAfter time.Duration // from a Retry-After header, when present
 	kind       error
@@ -57,25 +68,34 @@ func RetryAfter(err error) time.Duration {
 	return 0
 }
 
-// classify turns a client error into an *Error of one kind. Context
-// cancellation by the caller is returned unchanged.
+// fatalError is implemented by errors that know no retry can help, such as
+// a token endpoint refusing the service account (see internal/auth).
+type fatalError interface{ Fatal() bool }
+
+// Classify turns any error from a Google API call into an *Error of one
+// kind. Cancellation by the caller (the run stopping) is returned unchanged.
+func Classify(err error) error { return classify(err) }
+
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, errCallerCancelled) {
+	var done *Error
+	if errors.Is(err, errCallerCancelled) || errors.As(err, &done) {
 		return err
 	}
 	var ge *googleapi.Error
 	if !errors.As(err, &ge) {
-		// No HTTP answer: resets, refused connections, timeouts, truncated bodies.
-		return &Error{Message: networkMessage(err), kind: ErrTransient, cause: err}
+		return networkError(err)
 	}
 	e := &Error{Code: ge.Code, Message: ge.Message, cause: err}
 	var body struct {
 		Error struct {
 			Status  string `json:"status"`
 			Message string `json:"message"`
+			Errors  []struct {
+				Reason string `json:"reason"`
+			} `json:"errors"`
 		} `json:"error"`
 	}
 	if json.Unmarshal([]byte(ge.Body), &body) == nil {
@@ -83,56 +103,154 @@ func classify(err error) error {
 		if e.Message == "" {
 			e.Message = body.Error.Message
 		}
+		if len(body.Error.Errors) > 0 {
+			e.Reason = body.Error.Errors[0].Reason
+		}
+	}
+	if e.Reason == "" && len(ge.Errors) > 0 {
+		e.Reason = ge.Errors[0].Reason
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(ge.Code)
 	}
-	e.RetryAfter = parseRetryAfter(ge.Header.Get("Retry-After"))
-	reasons := ""
-	for _, item := range ge.Errors {
-		reasons += item.Reason + " "
-	}
+	e.Message = shorten(e.Message)
+	e.RetryAfter = parseRetryAfter(ge.Header.Get("Retry-After"), time.Now())
 	switch {
-	case ge.Code == http.StatusTooManyRequests,
-		ge.Code == http.StatusForbidden && (strings.Contains(reasons, "RateLimitExceeded") || strings.Contains(reasons, "rateLimitExceeded")):
+	case ge.Code == http.StatusTooManyRequests, ge.Code == http.StatusForbidden && rateLimitReason(e.Reason):
 		e.kind = ErrQuota
 	case ge.Code == http.StatusRequestTimeout || ge.Code >= 500:
 		e.kind = ErrTransient
+	case ge.Code == http.StatusUnauthorized:
+		e.kind = ErrFatal
+		e.Message += " (the access token was refused: check the credentials, the subject and the scopes granted to them)"
 	case ge.Code == http.StatusConflict:
 		e.kind = ErrAlreadyExists
+	case ge.Code == http.StatusNotFound && appNotConfigured(e.Message):
+		e.kind = ErrFatal
+		e.Message += " (the Google Cloud project has no Chat app configured: APIs & Services → Google Chat API → Configuration)"
 	case ge.Code == http.StatusNotFound:
 		e.kind = ErrNotFound
+	case appNotConfigured(e.Message):
+		e.kind = ErrFatal
+		e.Message += " (the Google Cloud project has no Chat app configured: APIs & Services → Google Chat API → Configuration)"
 	default:
 		e.kind = ErrPermanent
 	}
 	return e
 }
 
-func networkMessage(err error) string {
+// rateLimitReason: the Directory answers 403 with these reasons when it
+// wants the caller to back off (Google: "use exponential backoff").
+func rateLimitReason(reason string) bool {
+	switch reason {
+	case "rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded":
+		return true
+	}
+	return false
+}
+
+// appNotConfigured recognises Google's answers for a project that has no
+// Chat app: "Google Chat app not found" (404) and "No bot associated with
+// this project" (400/403). They are a configuration error, never "already
+// done" for a delete.
+func appNotConfigured(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "chat app not found") || strings.Contains(m, "no bot associated with this project")
+}
+
+// networkError classifies a failure with no HTTP answer: what the network
+// may fix (resets, refusals, timeouts) is transient; what it can't (a
+// protocol or TLS mismatch, a host that doesn't exist, refused credentials)
+// is fatal.
+func networkError(err error) error {
+	e := &Error{Message: networkMessage(err), kind: ErrTransient, cause: err}
+	var fe fatalError
+	var dns *net.DNSError
 	switch {
+	case errors.As(err, &fe) && fe.Fatal():
+		e.kind = ErrFatal
+	case errors.As(err, &dns) && dns.IsNotFound:
+		e.kind = ErrFatal
+	case protocolMismatch(err):
+		e.kind = ErrFatal
+	}
+	return e
+}
+
+func protocolMismatch(err error) bool {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		verify           *tls.CertificateVerificationError
+		record           tls.RecordHeaderError
+	)
+	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		errors.As(err, &verify) || errors.As(err, &record) {
+		return true
+	}
+	// net/http reports these two as plain strings.
+	msg := err.Error()
+	return strings.Contains(msg, "server gave HTTP response to HTTPS client") ||
+		strings.Contains(msg, "malformed HTTP response") ||
+		strings.Contains(msg, "unsupported protocol scheme")
+}
+
+func networkMessage(err error) string {
+	var fe fatalError
+	var ne net.Error
+	switch {
+	case errors.As(err, &fe):
+		return shorten(unwrapURL(err).Error())
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset by the server"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed before the answer"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "no answer within the call timeout"
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timed out"
-	}
-	return err.Error()
+	return shorten(err.Error())
 }
 
-func parseRetryAfter(v string) time.Duration {
+// unwrapURL drops net/url's `Get "https://...": ` prefix, which repeats a
+// URL that may be long; the caller says which call failed.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// shorten bounds text from a server: an answer can be anything.
+func shorten(s string) string {
+	const limit = 300
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && s[cut]&0xC0 == 0x80 { // don't split a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// parseRetryAfter reads seconds or an HTTP date; anything else is 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 || s > 1e9 {
+			return 0
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
+		if d := t.Sub(now); d > 0 {
 			return d
 		}
 	}

@@ -1,10 +1,13 @@
 package chatapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +40,19 @@ func TestClassify(t *testing.T) {
 		{"404", apiErr(404, "NOT_FOUND", nil), ErrNotFound, "", 0},
 		{"403 permission", apiErr(403, "PERMISSION_DENIED", nil), ErrPermanent, "403 PERMISSION_DENIED: msg", 0},
 		{"400 precondition", apiErr(400, "FAILED_PRECONDITION", nil), ErrPermanent, "", 0},
+		{"directory concurrency 403", apiErr(403, "", nil, "quotaExceeded"), ErrQuota, "", 0},
+		{"directory rate 403", apiErr(403, "", nil, "rateLimitExceeded"), ErrQuota, "", 0},
+		{"directory forbidden 403", apiErr(403, "", nil, "forbidden"), ErrPermanent, "", 0},
+		{"401 is fatal", apiErr(401, "UNAUTHENTICATED", nil), ErrFatal, "", 0},
+		{"app not configured", &googleapi.Error{Code: 404, Message: "Google Chat app not found. To create a Chat app, you must turn on the Chat API and configure the app in the Google Cloud console."}, ErrFatal, "", 0},
+		{"no bot", &googleapi.Error{Code: 400, Message: "No bot associated with this project."}, ErrFatal, "", 0},
+		{"plain 404", apiErr(404, "NOT_FOUND", nil), ErrNotFound, "", 0},
+		{"Retry-After as a date in the past", apiErr(429, "", http.Header{"Retry-After": {"Wed, 21 Oct 2015 07:28:00 GMT"}}), ErrQuota, "", 0},
+		{"absurd Retry-After", apiErr(429, "", http.Header{"Retry-After": {"99999999999"}}), ErrQuota, "", 0},
+		{"http to an https server", &url.Error{Op: "Get", URL: "https://x/", Err: errors.New("http: server gave HTTP response to HTTPS client")}, ErrFatal, "", 0},
+		{"no such host", &url.Error{Op: "Get", URL: "https://x/", Err: &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}}, ErrFatal, "", 0},
+		{"call deadline", &url.Error{Op: "Get", URL: "https://x/", Err: context.DeadlineExceeded}, ErrTransient, "no answer within the call timeout", 0},
+		{"refused token", &url.Error{Op: "Get", URL: "https://x/", Err: fatalErr{}}, ErrFatal, "authentication refused", 0},
 		{"reset", fmt.Errorf("Post: %w", syscall.ECONNRESET), ErrTransient, "connection reset by the server", 0},
 		{"eof", fmt.Errorf("Post: %w", io.ErrUnexpectedEOF), ErrTransient, "connection closed before the answer", 0},
 	}
@@ -58,3 +74,8 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+type fatalErr struct{}
+
+func (fatalErr) Error() string { return "authentication refused" }
+func (fatalErr) Fatal() bool   { return true }

@@ -1,7 +1,9 @@
 // Package throttle paces and retries API calls: every call first waits on
 // the rate limiters that apply to it (per project, per space), and quota or
-// transient failures are retried with exponential backoff and full jitter,
-// honouring Retry-After when the server sends one.
+// transient failures are retried with exponential backoff and full jitter.
+// A 429 slows the shared pace for every call of its kind, which then climbs
+// back to its target. A failure no retry can mend (credentials refused, a
+// protocol mismatch) is reported once through OnFatal so the run can stop.
 package throttle
 
 import (
@@ -18,44 +20,59 @@ import (
 	"github.com/syncer-dev/syncer/internal/chatapi"
 )
 
-// Headroom is the share of each quota the syncer uses. Google counts in
-// windows the client can't see, and latency jitter bunches requests up at
-// the server; 5% below the quota keeps a steady client clear of 429s.
-const Headroom = 0.95
+// DefaultHeadroom is the share of each quota the syncer uses. Google counts
+// in windows the client can't see, latency jitter bunches requests up at the
+// server, and other apps may share the project: 5% below the quota keeps a
+// steady client clear of 429s.
+const DefaultHeadroom = 0.95
 
 // Limits are the quotas to stay under and how hard to retry.
 type Limits struct {
-	ProjectWritesPerMinute int
-	ProjectReadsPerMinute  int
-	SpaceReadsPerSecond    int
-	SpaceWritesPerSecond   int // 0: no per-space write limit
-	MaxAttempts            int
+	ProjectWritesPerMinute int // membership create, patch, delete
+	ProjectReadsPerMinute  int // membership list, get
+	SpaceReadsPerSecond    int // per space: list, get
+	SpaceWritesPerSecond   int // per space; 0: no limit of our own
+	// SpaceInfoPerMinute is the separate "space reads" quota spaces.get
+	// counts against; 0 means no limit.
+	SpaceInfoPerMinute int
+	// DirectoryPerMinute is the Admin SDK Directory quota; 0 means no limit.
+	DirectoryPerMinute int
+	// Headroom is the share of each quota to use, in (0, 1]; 0 means
+	// DefaultHeadroom.
+	Headroom    float64
+	MaxAttempts int
 	// CallTimeout bounds one attempt. Grace is how long calls already in
 	// flight may run on after the run is cancelled.
 	CallTimeout, Grace time.Duration
-	// BaseDelay and MaxDelay shape the backoff.
+	// BaseDelay and MaxDelay shape the backoff; MaxDelay also caps a
+	// server's Retry-After.
 	BaseDelay, MaxDelay time.Duration
 }
+
+// Kind is which quota a call counts against.
+type Kind int
+
+const (
+	Read      Kind = iota // membership list and get
+	Write                 // membership create, patch, delete
+	SpaceInfo             // spaces.get
+	Directory             // Admin SDK Directory
+)
 
 // Throttle is safe for concurrent use.
 type Throttle struct {
 	limits                  Limits
-	writes, reads           *rate.Limiter
+	project                 [4]*pace // by Kind
 	spaceRead, spaceWrite   rate.Limit
 	mu                      sync.Mutex
-	spaceReads, spaceWrites map[string]*rate.Limiter
-	retries                 atomic.Int64
+	spaceReads, spaceWrites map[string]*pace
+	retries, slowdowns      atomic.Int64
 	// OnRetry, when set, is told about every retry (for logs and metrics).
 	OnRetry func(op string, attempt int, delay time.Duration, err error)
-}
-
-// perMinute returns a limiter at Headroom of the quota, or nil (no limit)
-// for 0: rate.NewLimiter(0, 1) would allow one call and then none.
-func perMinute(quota int) *rate.Limiter {
-	if quota <= 0 {
-		return nil
-	}
-	return rate.NewLimiter(rate.Limit(float64(quota)/60*Headroom), 1)
+	// OnFatal, when set, is told about the first error no retry can mend;
+	// the run should stop.
+	OnFatal   func(error)
+	fatalOnce sync.Once
 }
 
 // New builds a throttle; zero durations get sensible defaults.
@@ -63,69 +80,112 @@ func New(l Limits) *Throttle {
 	if l.MaxAttempts < 1 {
 		l.MaxAttempts = 1
 	}
-	if l.CallTimeout == 0 {
+	if l.Headroom <= 0 || l.Headroom > 1 {
+		l.Headroom = DefaultHeadroom
+	}
+	if l.CallTimeout <= 0 {
 		l.CallTimeout = 30 * time.Second
 	}
-	if l.Grace == 0 {
+	if l.Grace <= 0 {
 		l.Grace = 5 * time.Second
 	}
-	if l.BaseDelay == 0 {
+	if l.BaseDelay <= 0 {
 		l.BaseDelay = 500 * time.Millisecond
 	}
-	if l.MaxDelay == 0 {
+	if l.MaxDelay <= 0 {
 		l.MaxDelay = 32 * time.Second
+	}
+	perMinute := func(quota int) *pace {
+		if quota <= 0 {
+			return nil // rate.NewLimiter(0, 1) would allow one call and then none
+		}
+		return newPace(rate.Limit(float64(quota) / 60 * l.Headroom))
 	}
 	t := &Throttle{
 		limits:      l,
-		writes:      perMinute(l.ProjectWritesPerMinute),
-		reads:       perMinute(l.ProjectReadsPerMinute),
-		spaceRead:   rate.Limit(float64(l.SpaceReadsPerSecond) * Headroom),
-		spaceWrite:  rate.Limit(float64(l.SpaceWritesPerSecond) * Headroom),
-		spaceReads:  map[string]*rate.Limiter{},
-		spaceWrites: map[string]*rate.Limiter{},
+		spaceRead:   rate.Limit(float64(l.SpaceReadsPerSecond) * l.Headroom),
+		spaceWrite:  rate.Limit(float64(l.SpaceWritesPerSecond) * l.Headroom),
+		spaceReads:  map[string]*pace{},
+		spaceWrites: map[string]*pace{},
 	}
+	t.project[Read] = perMinute(l.ProjectReadsPerMinute)
+	t.project[Write] = perMinute(l.ProjectWritesPerMinute)
+	t.project[SpaceInfo] = perMinute(l.SpaceInfoPerMinute)
+	t.project[Directory] = perMinute(l.DirectoryPerMinute)
 	return t
 }
+
+// Limits returns the limits in force (defaults filled in).
+func (t *Throttle) Limits() Limits { return t.limits }
 
 // Retries is how many retries this throttle has made.
 func (t *Throttle) Retries() int64 { return t.retries.Load() }
 
-func (t *Throttle) spaceLimiter(m map[string]*rate.Limiter, limit rate.Limit, space string) *rate.Limiter {
-	if limit <= 0 {
+// Slowdowns is how many times a 429 cut a pace.
+func (t *Throttle) Slowdowns() int64 { return t.slowdowns.Load() }
+
+// Rate is the current pace of a kind of call, in calls a second (0: none).
+func (t *Throttle) Rate(k Kind) float64 {
+	if p := t.project[k]; p != nil {
+		return float64(p.current(time.Now()))
+	}
+	return 0
+}
+
+func (t *Throttle) spacePace(m map[string]*pace, limit rate.Limit, space string) *pace {
+	if limit <= 0 || space == "" {
 		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := m[space]
-	if l == nil {
-		l = rate.NewLimiter(limit, 1)
-		m[space] = l
+	p := m[space]
+	if p == nil {
+		p = newPace(limit)
+		m[space] = p
 	}
-	return l
+	return p
 }
 
-// Read runs a read (list, get) in a space.
+// Read runs a membership read (list, get) in a space.
 func (t *Throttle) Read(ctx context.Context, op, space string, fn func(context.Context) error) error {
-	return t.do(ctx, op, fn, t.reads, t.spaceLimiter(t.spaceReads, t.spaceRead, space))
+	return t.do(ctx, op, fn, t.project[Read], t.spacePace(t.spaceReads, t.spaceRead, space))
 }
 
-// Write runs a write (create, patch, delete) in a space.
+// Write runs a membership write (create, patch, delete) in a space.
 func (t *Throttle) Write(ctx context.Context, op, space string, fn func(context.Context) error) error {
-	return t.do(ctx, op, fn, t.writes, t.spaceLimiter(t.spaceWrites, t.spaceWrite, space))
+	return t.do(ctx, op, fn, t.project[Write], t.spacePace(t.spaceWrites, t.spaceWrite, space))
+}
+
+// Space runs a spaces.get; it counts against the space-reads quota and,
+// being a read in that space, against the per-space read limit.
+func (t *Throttle) Space(ctx context.Context, space string, fn func(context.Context) error) error {
+	return t.do(ctx, "spaces.get", fn, t.project[SpaceInfo], t.spacePace(t.spaceReads, t.spaceRead, space))
+}
+
+// Directory runs an Admin SDK Directory call.
+func (t *Throttle) Directory(ctx context.Context, op string, fn func(context.Context) error) error {
+	return t.do(ctx, op, fn, t.project[Directory])
 }
 
 // ErrInterrupted marks a call that was never made, or not retried, because
 // the run was cancelled.
 var ErrInterrupted = errors.New("interrupted before the call was made")
 
-func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) error, limiters ...*rate.Limiter) error {
+// ErrDeadline marks a retry given up because its wait would outlast the run.
+var ErrDeadline = errors.New("the run's deadline comes before the next try")
+
+func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) error, paces ...*pace) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		for _, l := range limiters {
-			if l == nil {
+		for _, p := range paces {
+			if p == nil {
 				continue
 			}
-			if werr := l.Wait(ctx); werr != nil {
+			if werr := p.wait(ctx); werr != nil {
+				if ctx.Err() == nil {
+					// The limiter knows the wait would pass the deadline.
+					return deadline(err)
+				}
 				return interrupted(err)
 			}
 		}
@@ -133,15 +193,39 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 			return interrupted(err)
 		}
 		err = t.attempt(ctx, fn)
-		if err == nil || !chatapi.Retryable(err) {
+		switch {
+		case err == nil:
+			return nil
+		case chatapi.IsCancelled(err):
+			return interrupted(err)
+		case errors.Is(err, chatapi.ErrFatal):
+			t.fatalOnce.Do(func() {
+				if t.OnFatal != nil {
+					t.OnFatal(err)
+				}
+			})
 			return err
+		case !chatapi.Retryable(err):
+			return err
+		}
+		if errors.Is(err, chatapi.ErrQuota) {
+			now := time.Now()
+			for _, p := range paces {
+				if p != nil && p.slow(now) {
+					t.slowdowns.Add(1)
+				}
+			}
 		}
 		if attempt >= t.limits.MaxAttempts {
 			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
 		delay := chatapi.RetryAfter(err)
-		if delay == 0 {
+		if delay <= 0 {
 			delay = t.backoff(attempt)
+		}
+		delay = min(delay, t.limits.MaxDelay)
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < delay {
+			return deadline(err)
 		}
 		t.retries.Add(1)
 		if t.OnRetry != nil {
@@ -157,8 +241,9 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 	}
 }
 
-// attempt runs one call. Its context is not cancelled with the run's: a call
-// in flight finishes (within Grace) so its outcome is known, not guessed.
+// attempt runs one call under its own deadline. Its context is not
+// cancelled with the run's at once: a call in flight may finish (within
+// Grace) so its outcome is known, not guessed.
 func (t *Throttle) attempt(ctx context.Context, fn func(context.Context) error) error {
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.limits.CallTimeout)
 	defer cancel()
@@ -184,4 +269,11 @@ func interrupted(last error) error {
 		return fmt.Errorf("%w (last answer: %w)", ErrInterrupted, last)
 	}
 	return ErrInterrupted
+}
+
+func deadline(last error) error {
+	if last != nil {
+		return fmt.Errorf("%w (last answer: %w)", ErrDeadline, last)
+	}
+	return ErrDeadline
 }

@@ -31,8 +31,13 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer, s.script = s.script[0], s.script[1:]
 	}
 	code, header, _ := strings.Cut(answer, " ")
+	msg := "scripted"
 	if k, v, ok := strings.Cut(header, ": "); ok {
-		w.Header().Set(k, v)
+		if k == "X-Msg" {
+			msg = v
+		} else {
+			w.Header().Set(k, v)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if code == "200" {
@@ -42,7 +47,7 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var n int
 	fmt.Sscan(code, &n)
 	w.WriteHeader(n)
-	fmt.Fprintf(w, `{"error":{"code":%d,"message":"scripted","status":"S%d"}}`, n, n)
+	fmt.Fprintf(w, `{"error":{"code":%d,"message":%q,"status":"S%d"}}`, n, msg, n)
 }
 
 func TestRetries(t *testing.T) {
@@ -53,9 +58,13 @@ func TestRetries(t *testing.T) {
 		kind   error
 		delays []time.Duration // exact delays expected, when the server dictates them
 		gaveUp bool
+		max    time.Duration // MaxDelay; 4 ms when 0
 	}{
 		{name: "transient then success", script: []string{"503", "500"}, calls: 3},
-		{name: "quota with Retry-After is honoured", script: []string{"429 Retry-After: 1"}, calls: 2, delays: []time.Duration{time.Second}},
+		{name: "quota with Retry-After is honoured", script: []string{"429 Retry-After: 1"}, calls: 2, delays: []time.Duration{time.Second}, max: 2 * time.Second},
+		{name: "Retry-After is capped at MaxDelay", script: []string{"429 Retry-After: 3600"}, calls: 2, delays: []time.Duration{20 * time.Millisecond}, max: 20 * time.Millisecond},
+		{name: "401 is fatal and not retried", script: []string{"401"}, calls: 1, kind: chatapi.ErrFatal},
+		{name: "app not configured is fatal", script: []string{"404 X-Msg: Google Chat app not found. To create a Chat app, you must turn on the Chat API and configure the app in the Google Cloud console."}, calls: 1, kind: chatapi.ErrFatal},
 		{name: "permanent is not retried", script: []string{"400"}, calls: 1, kind: chatapi.ErrPermanent},
 		{name: "already exists is not retried", script: []string{"409"}, calls: 1, kind: chatapi.ErrAlreadyExists},
 		{name: "gives up after max attempts", script: []string{"503", "502", "504", "200"}, calls: 3, kind: chatapi.ErrTransient, gaveUp: true},
@@ -69,8 +78,14 @@ func TestRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			maxDelay := tt.max
+			if maxDelay == 0 {
+				maxDelay = 4 * time.Millisecond
+			}
 			th := throttle.New(throttle.Limits{ProjectWritesPerMinute: 1e6, ProjectReadsPerMinute: 1e6, SpaceReadsPerSecond: 1e4,
-				MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond})
+				MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: maxDelay})
+			fatal := 0
+			th.OnFatal = func(error) { fatal++ }
 			var delays []time.Duration
 			th.OnRetry = func(_ string, _ int, d time.Duration, _ error) { delays = append(delays, d) }
 			err = th.Write(context.Background(), "delete", "spaces/S", func(ctx context.Context) error {
@@ -84,6 +99,9 @@ func TestRetries(t *testing.T) {
 			}
 			if srv.calls != tt.calls || th.Retries() != int64(tt.calls-1) {
 				t.Errorf("%d calls and %d retries, want %d calls", srv.calls, th.Retries(), tt.calls)
+			}
+			if want := errors.Is(tt.kind, chatapi.ErrFatal); (fatal == 1) != want || fatal > 1 {
+				t.Errorf("OnFatal called %d times; want once: %v", fatal, want)
 			}
 			for i, d := range tt.delays {
 				if i >= len(delays) || delays[i] != d {
@@ -139,5 +157,75 @@ func TestZeroQuotaMeansNoLimiter(t *testing.T) {
 		if err := th.Write(ctx, "create", "", func(context.Context) error { return nil }); err != nil {
 			t.Fatalf("write %d with no write quota set: %v", i, err)
 		}
+	}
+}
+
+func TestRetryAfterBeyondTheRunDeadlineGivesUpAtOnce(t *testing.T) {
+	srv := &scripted{script: []string{"429 Retry-After: 3600"}}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{MaxAttempts: 6, MaxDelay: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := th.Write(ctx, "delete", "spaces/S", func(ctx context.Context) error { return api.Delete(ctx, "spaces/S/members/1") })
+	if !errors.Is(err, throttle.ErrDeadline) || !errors.Is(err, chatapi.ErrQuota) {
+		t.Errorf("err = %v; want ErrDeadline wrapping the 429", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("waited %v for a retry that could not happen before the deadline", d)
+	}
+}
+
+func TestTimedOutCallIsRetried(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			select { // hang past the call timeout
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"memberships":[]}`))
+	}))
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{MaxAttempts: 3, CallTimeout: 200 * time.Millisecond, BaseDelay: time.Millisecond})
+	err := th.Read(context.Background(), "list", "spaces/S", func(ctx context.Context) error {
+		_, _, err := api.ListPage(ctx, "spaces/S", "")
+		return err
+	})
+	if err != nil || calls != 2 {
+		t.Errorf("err = %v after %d calls; want the timed-out call retried once", err, calls)
+	}
+}
+
+func TestQuotaSlowsTheSharedPaceAndItRecovers(t *testing.T) {
+	srv := &scripted{script: []string{"429"}}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: 6000, MaxAttempts: 3, BaseDelay: time.Millisecond, Headroom: 1})
+	if r := th.Rate(throttle.Write); r != 100 {
+		t.Fatalf("pace %v, want the target 100/s", r)
+	}
+	if err := th.Write(context.Background(), "delete", "spaces/A", func(ctx context.Context) error { return api.Delete(ctx, "spaces/A/members/1") }); err != nil {
+		t.Fatal(err)
+	}
+	slowed := th.Rate(throttle.Write)
+	if slowed > 71 || th.Slowdowns() != 1 {
+		t.Errorf("after a 429 the shared write pace is %v/s (%d cuts); want it cut to 70/s", slowed, th.Slowdowns())
+	}
+	time.Sleep(500 * time.Millisecond)
+	if r := th.Rate(throttle.Write); r <= slowed || r >= 100 {
+		t.Errorf("half a second later the pace is %v/s; want it climbing from %v back towards 100", r, slowed)
 	}
 }

@@ -32,6 +32,25 @@ type TokenServer struct {
 	Claims []map[string]any
 	// Forms are every request's form values.
 	Forms []map[string]string
+	// answer, when set, replaces the token answer: a status and a body, or
+	// a hang until the request is abandoned.
+	status int
+	body   string
+	hang   bool
+}
+
+// Refuse makes every later token request answer status with body.
+func (ts *TokenServer) Refuse(status int, body string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.status, ts.body = status, body
+}
+
+// Hang makes every later token request wait until the client gives up.
+func (ts *TokenServer) Hang() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.hang = true
 }
 
 // Start serves a token endpoint at URL+"/token".
@@ -54,8 +73,18 @@ func Start(t testing.TB) *TokenServer {
 				ts.Claims = append(ts.Claims, claims)
 			}
 		}
+		status, body, hang := ts.status, ts.body, ts.hang
 		ts.mu.Unlock()
+		if hang {
+			<-r.Context().Done()
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
+		if status != 0 {
+			w.WriteHeader(status)
+			w.Write([]byte(body))
+			return
+		}
 		resp := map[string]any{"access_token": AccessToken, "token_type": "Bearer", "expires_in": 3600}
 		if form["grant_type"] == "authorization_code" {
 			resp["refresh_token"] = RefreshToken

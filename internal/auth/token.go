@@ -1,0 +1,267 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// TokenError is a failure to get an access token. Fatal ones (the token
+// endpoint refused the credentials, or speaks another protocol) end the run:
+// every call would fail the same way.
+type TokenError struct {
+	fatal bool
+	msg   string
+}
+
+func (e *TokenError) Error() string { return e.msg }
+
+// Fatal reports whether no retry can help (chatapi classifies on it).
+func (e *TokenError) Fatal() bool { return e.fatal }
+
+// failedFetchTTL is how long a failed token fetch is remembered: callers
+// waiting on the same fetch, and those right behind them, get its error
+// instead of each asking the token endpoint again.
+const failedFetchTTL = time.Second
+
+// maxFailedFetches in a row, with no token in between, end the run: a token
+// endpoint that keeps failing fails every call of the run the same way.
+const maxFailedFetches = 3
+
+// tokenSource hands every caller the same token, fetching at most one at a
+// time. Each fetch is bounded by the token client's timeout, each caller
+// waits no longer than its own context, and a fetch that fails is reported
+// to the callers that waited for it, not repeated once per caller.
+type tokenSource struct {
+	base oauth2.TokenSource
+	seen *observer
+
+	mu       sync.Mutex
+	tok      *oauth2.Token
+	inflight chan struct{}
+	err      *TokenError
+	errAt    time.Time
+	failures int // fetches failed in a row
+	fetches  atomic.Int64
+}
+
+func newTokenSource(base oauth2.TokenSource, seen *observer) *tokenSource {
+	return &tokenSource{base: base, seen: seen}
+}
+
+// Fetches counts token requests made.
+func (s *tokenSource) Fetches() int64 { return s.fetches.Load() }
+
+func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, error) {
+	for {
+		s.mu.Lock()
+		switch {
+		case s.tok.Valid():
+			t := s.tok
+			s.mu.Unlock()
+			return t, nil
+		case s.err != nil && (s.err.fatal || time.Since(s.errAt) < failedFetchTTL):
+			err := s.err
+			s.mu.Unlock()
+			return nil, err
+		case s.inflight == nil:
+			s.inflight = make(chan struct{})
+			go s.fetch(s.inflight)
+		}
+		wait := s.inflight
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *tokenSource) fetch(done chan struct{}) {
+	s.fetches.Add(1)
+	mark := s.seen.mark()
+	tok, err := s.base.Token()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.failures++
+		te := classifyTokenError(err, s.seen.since(mark))
+		if !te.fatal && s.failures >= maxFailedFetches {
+			te = &TokenError{fatal: true, msg: fmt.Sprintf("no access token after %d tries: %s", s.failures, te.msg)}
+		}
+		s.tok, s.err, s.errAt = nil, te, time.Now()
+	} else {
+		s.tok, s.err, s.failures = tok, nil, 0
+	}
+	s.inflight = nil
+	close(done)
+}
+
+// transport adds the access token to every request.
+type transport struct {
+	src  *tokenSource
+	base http.RoundTripper
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := t.src.token(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	tok.SetAuthHeader(r)
+	return t.base.RoundTrip(r)
+}
+
+// observer remembers what the token endpoint's transport saw, since some
+// token sources flatten the error they got into a string.
+type observer struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	n    int
+	last observation
+}
+
+type observation struct {
+	n      int
+	err    error
+	status int
+	body   []byte
+}
+
+func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := o.base.RoundTrip(req)
+	obs := observation{err: err}
+	if err == nil {
+		obs.status = resp.StatusCode
+	}
+	o.mu.Lock()
+	o.n++
+	obs.n = o.n
+	o.last = obs
+	o.mu.Unlock()
+	return resp, err
+}
+
+func (o *observer) mark() int {
+	if o == nil {
+		return 0
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n
+}
+
+// since returns the last observation made after mark, if any.
+func (o *observer) since(mark int) observation {
+	if o == nil {
+		return observation{}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.last.n > mark {
+		return o.last
+	}
+	return observation{}
+}
+
+var impersonateStatus = regexp.MustCompile(`impersonate: status code (\d+)`)
+
+// classifyTokenError decides whether a failed fetch is worth retrying and
+// says, without quoting any secret, what is likely wrong.
+func classifyTokenError(err error, seen observation) *TokenError {
+	var re *oauth2.RetrieveError
+	status := seen.status
+	code, desc := "", ""
+	if errors.As(err, &re) {
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		code, desc = re.ErrorCode, re.ErrorDescription
+		if code == "" {
+			var body struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			if json.Unmarshal(re.Body, &body) == nil {
+				code, desc = body.Error, body.Description
+			}
+		}
+	}
+	if m := impersonateStatus.FindStringSubmatch(err.Error()); m != nil && status == 0 {
+		status, _ = strconv.Atoi(m[1])
+	}
+	switch {
+	case status >= 400 && status < 500:
+		return &TokenError{fatal: true, msg: "authentication refused: " + tokenRefusal(status, code, desc)}
+	case status >= 500:
+		return &TokenError{msg: fmt.Sprintf("the token endpoint answered %d; will retry", status)}
+	}
+	cause := seen.err
+	if cause == nil {
+		cause = err
+	}
+	msg := cause.Error()
+	switch {
+	case errors.Is(cause, context.DeadlineExceeded) || strings.Contains(msg, "Client.Timeout") || strings.Contains(msg, "deadline exceeded"):
+		return &TokenError{msg: "the token endpoint did not answer within the call timeout"}
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"), strings.Contains(msg, "malformed HTTP response"),
+		strings.Contains(msg, "x509:"), strings.Contains(msg, "tls:"), strings.Contains(msg, "no such host"):
+		return &TokenError{fatal: true, msg: "can't reach the token endpoint: " + redact(cause).Error()}
+	case strings.Contains(msg, "private key"):
+		// Never reached the network: the key itself is unusable.
+		return &TokenError{fatal: true, msg: "can't sign a token request: " + redact(err).Error()}
+	}
+	return &TokenError{msg: "no access token: " + redact(cause).Error()}
+}
+
+// tokenRefusal turns the token endpoint's answer into a hint that names the
+// likely cause.
+func tokenRefusal(status int, code, desc string) string {
+	what := strconv.Itoa(status)
+	if code != "" {
+		what += " " + code
+	}
+	if desc != "" {
+		what += " (" + shorten(desc, 200) + ")"
+	}
+	d := strings.ToLower(desc)
+	switch {
+	case code == "unauthorized_client":
+		return what + ": domain-wide delegation is not granted to this service account's client ID for these scopes (Admin console → Security → API controls → Domain-wide delegation), or the key belongs to another client"
+	case code == "invalid_grant" && (strings.Contains(d, "email") || strings.Contains(d, "user id")):
+		return what + ": auth.subject is not a user of the Workspace (check the spelling; it must be a user, not a group or alias)"
+	case code == "invalid_grant" && strings.Contains(d, "signature"):
+		return what + ": the key was deleted or revoked in the Google Cloud console, or the clock is wrong; create a new key"
+	case code == "invalid_grant":
+		return what + ": the grant was refused: a revoked refresh token (run syncer auth login again), a deleted key, or a wrong subject"
+	case code == "invalid_client":
+		return what + ": the key or OAuth client is unknown to Google (deleted, or from another project)"
+	case code == "invalid_scope":
+		return what + ": a requested scope is not valid for these credentials"
+	case status == 403:
+		return what + ": the runtime identity may lack roles/iam.serviceAccountTokenCreator on the impersonated service account"
+	}
+	return what
+}
+
+func shorten(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "…"
+}
