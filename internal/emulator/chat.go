@@ -51,8 +51,14 @@ func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
-	if _, err := boolParam(r, "useAdminAccess"); err != nil {
-		writeAPIError(w, err)
+	admin, perr := boolParam(r, "useAdminAccess")
+	if perr != nil {
+		writeAPIError(w, perr)
+		return
+	}
+	if admin && r.PathValue("member") == "app" {
+		// The reference: "Getting app memberships in a space isn't supported when using admin access."
+		writeError(w, 400, "INVALID_ARGUMENT", "Getting app memberships in a space isn't supported when using admin access.")
 		return
 	}
 	s.mu.Lock()
@@ -206,7 +212,11 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, err)
 		return
 	}
-	offset, err := parsePageToken(sp.name, q.Get("pageToken"))
+	loop := loopPages(r)
+	offset, err := 0, (*apiError)(nil)
+	if !loop {
+		offset, err = parsePageToken(sp.name, q.Get("pageToken"))
+	}
 	if err != nil {
 		writeAPIError(w, err)
 		return
@@ -229,6 +239,9 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 	}
 	if end < len(visible) {
 		out.NextPageToken = pageToken(sp.name, end)
+	}
+	if loop {
+		out.NextPageToken = loopToken
 	}
 	writeJSON(w, 200, out)
 }
@@ -265,7 +278,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, err)
 		return
 	}
-	sp.members[m.id] = m
+	sp.members[m.key()] = m
 	s.stats.Creates[sp.name+" "+s.world.wire(sp, m, false).principal()]++
 	s.stats.Writes++
 	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
@@ -299,10 +312,10 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 		if !s.world.groups[id] {
 			return nil, errorf(404, "NOT_FOUND", "Group %s not found.", g.Name)
 		}
-		if sp.members[id] != nil {
+		m.id, m.kind, m.role = id, "GROUP", roleUnspecified
+		if sp.members[m.key()] != nil {
 			return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
 		}
-		m.id, m.kind, m.role = id, "GROUP", roleUnspecified
 		return m, nil
 	}
 	key, ok := strings.CutPrefix(body.Member.Name, "users/")
@@ -338,6 +351,12 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 	if u.external && admin {
 		return nil, errorf(400, "INVALID_ARGUMENT", "Admin access can't add users outside the organization.")
 	}
+	if u.external && !strings.Contains(key, "@") {
+		// The create guide: a user with a Google Account or in another
+		// Workspace organisation is added as users/{email}; users/{id}
+		// works only inside the organisation.
+		return nil, errorf(400, "INVALID_ARGUMENT", "User %s is outside the organization; add them by email (users/{email}).", body.Member.Name)
+	}
 	m.id, m.kind = u.id, "HUMAN"
 	if !u.autoAccept {
 		m.state = stateInvited
@@ -356,7 +375,8 @@ func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, f := range strings.Split(mask, ",") {
-		if strings.TrimSpace(f) != "role" {
+		// "*" means every updatable field, which is role.
+		if f := strings.TrimSpace(f); f != "role" && f != "*" {
 			writeError(w, 400, "INVALID_ARGUMENT", fmt.Sprintf("Invalid updateMask field %q; only role can be updated.", f))
 			return
 		}
@@ -415,7 +435,7 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := s.world.wire(sp, m, !s.opts.HideEmails)
-	delete(sp.members, m.id)
+	delete(sp.members, m.key())
 	s.stats.Writes++
 	writeJSON(w, 200, out)
 }

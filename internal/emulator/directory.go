@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 func (s *Server) directoryUser(u *user) wireDirectoryUser {
-	return wireDirectoryUser{ID: u.id, PrimaryEmail: u.email, Aliases: u.aliases, Suspended: u.suspended, Kind: "admin#directory#user"}
+	return wireDirectoryUser{ID: u.id, PrimaryEmail: u.email, Aliases: u.aliases, NonEditableAliases: u.nonEditableAliases,
+		Suspended: u.suspended, Kind: "admin#directory#user"}
 }
 
 func (s *Server) refuseDirectory(w http.ResponseWriter) bool {
@@ -23,12 +25,22 @@ func (s *Server) getDirectoryUser(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.world.lookupUser(r.PathValue("key"))
-	if u == nil || u.external {
-		writeError(w, 404, "NOT_FOUND", "Resource Not Found: userKey")
+	key := strings.ToLower(r.PathValue("key"))
+	if u := s.world.lookupUser(key); u != nil && !u.external {
+		writeJSON(w, 200, s.directoryUser(u))
 		return
 	}
-	writeJSON(w, 200, s.directoryUser(u))
+	if d := domainOf(key); d != "" && !s.world.domains[d] {
+		// An address in a domain the customer doesn't own: Google answers
+		// 403 forbidden or 400 (GAM treats both as "does not exist").
+		if s.opts.ForeignDomainStatus == http.StatusBadRequest {
+			writeErrorReason(w, 400, "badRequest", "Domain not found.")
+		} else {
+			writeErrorReason(w, 403, "forbidden", "Not Authorized to access this resource/api")
+		}
+		return
+	}
+	writeErrorReason(w, 404, "notFound", "Resource Not Found: userKey")
 }
 
 func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +70,11 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(users, func(i, j int) bool { return users[i].email < users[j].email })
-	offset, err := parsePageToken("directory", q.Get("pageToken"))
+	loop := loopPages(r)
+	offset, err := 0, (*apiError)(nil)
+	if !loop {
+		offset, err = parsePageToken("directory", q.Get("pageToken"))
+	}
 	if err != nil {
 		writeAPIError(w, err)
 		return
@@ -70,6 +86,9 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	if end < len(users) {
 		out.NextPageToken = pageToken("directory", end)
+	}
+	if loop {
+		out.NextPageToken = loopToken
 	}
 	writeJSON(w, 200, out)
 }

@@ -22,7 +22,7 @@ func seed() *emulator.Seed {
 	return &emulator.Seed{
 		Users: []emulator.SeedUser{
 			{ID: "1", Email: "owner@example.com"},
-			{ID: "2", Email: "alice@example.com", Aliases: []string{"ali@example.com"}},
+			{ID: "2", Email: "alice@example.com", Aliases: []string{"ali@example.com"}, NonEditableAliases: []string{"alice@example.org"}},
 			{ID: "3", Email: "shy@example.com", AutoAccept: f()},
 			{ID: "4", Email: "gone@example.com", Suspended: true},
 			{ID: "5", Email: "ext@partner.test", External: true},
@@ -30,6 +30,7 @@ func seed() *emulator.Seed {
 		Groups: []emulator.SeedGroup{{ID: "eng"}},
 		Spaces: []emulator.SeedSpace{
 			{Name: "spaces/S", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {App: true}}},
+			{Name: "spaces/GRP", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {Group: "eng"}}},
 			{Name: "spaces/G", Type: "GROUP_CHAT", Members: []emulator.SeedMember{{User: "owner@example.com"}}},
 		},
 	}
@@ -201,7 +202,17 @@ func TestRawRequests(t *testing.T) {
 		{"create ignores the body's role", "POST", "/v1/spaces/S/members", `{"member":{"name":"users/2","type":"HUMAN"},"role":"ROLE_MANAGER"}`, 200, `"role":"ROLE_MEMBER"`},
 		{"spaces.get", "GET", "/v1/spaces/G", "", 200, `"spaceType":"GROUP_CHAT"`},
 		{"directory get by alias", "GET", "/admin/directory/v1/users/ali@example.com", "", 200, `"id":"2"`},
-		{"directory hides external users", "GET", "/admin/directory/v1/users/ext@partner.test", "", 404, "NOT_FOUND"},
+		{"directory: an address in a domain the customer doesn't own", "GET", "/admin/directory/v1/users/ext@partner.test", "", 403, `"reason":"forbidden"`},
+		{"directory: nobody in the customer's domain", "GET", "/admin/directory/v1/users/nobody@example.com", "", 404, "Resource Not Found: userKey"},
+		{"directory: an alias-domain address", "GET", "/admin/directory/v1/users/alice@example.org", "", 200, `"nonEditableAliases":["alice@example.org"]`},
+		{"fields is a system parameter every method takes", "GET", "/v1/spaces/S/members?fields=memberships(name)", "", 200, "users/1"},
+		{"updateMask * means role", "PATCH", "/v1/spaces/S/members/1?updateMask=*", `{"role":"ROLE_MANAGER"}`, 200, "ROLE_MANAGER"},
+		{"updateMask of another field", "PATCH", "/v1/spaces/S/members/1?updateMask=state", `{"role":"ROLE_MANAGER"}`, 400, "only role"},
+		{"create an outsider by ID", "POST", "/v1/spaces/S/members", `{"member":{"name":"users/5","type":"HUMAN"}}`, 400, "add them by email"},
+		{"create an outsider by email", "POST", "/v1/spaces/S/members", `{"member":{"name":"users/ext@partner.test","type":"HUMAN"}}`, 200, `"name":"users/5"`},
+		{"admin access can't read the app's membership", "GET", "/v1/spaces/S/members/app?useAdminAccess=true", "", 400, "admin access"},
+		{"a group membership is not named by the group's ID", "GET", "/v1/spaces/GRP/members/eng", "", 404, "NOT_FOUND"},
+		{"a group membership by the name the API gives it", "GET", "/v1/spaces/GRP/members/group-eng", "", 200, `"groupMember":{"name":"groups/eng"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

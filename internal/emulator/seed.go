@@ -2,27 +2,32 @@ package emulator
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/syncer-dev/syncer/internal/fsutil"
 )
 
 // Seed is the emulator's starting state.
 type Seed struct {
-	Users  []SeedUser  `yaml:"users"`
-	Groups []SeedGroup `yaml:"groups"`
-	Spaces []SeedSpace `yaml:"spaces"`
+	// Domains are the customer's own domains, beside those of its users.
+	Domains []string    `yaml:"domains"`
+	Users   []SeedUser  `yaml:"users"`
+	Groups  []SeedGroup `yaml:"groups"`
+	Spaces  []SeedSpace `yaml:"spaces"`
 }
 
 // SeedUser is a Directory user.
 type SeedUser struct {
-	ID         string   `yaml:"id"`
-	Email      string   `yaml:"email"`
-	Aliases    []string `yaml:"aliases"`
-	AutoAccept *bool    `yaml:"auto_accept"` // default true; false leaves new memberships INVITED
-	External   bool     `yaml:"external"`    // outside the organisation: not in the Directory
-	Suspended  bool     `yaml:"suspended"`
+	ID      string   `yaml:"id"`
+	Email   string   `yaml:"email"`
+	Aliases []string `yaml:"aliases"`
+	// NonEditableAliases are addresses in the customer's alias domains.
+	NonEditableAliases []string `yaml:"non_editable_aliases"`
+	AutoAccept         *bool    `yaml:"auto_accept"` // default true; false leaves new memberships INVITED
+	External           bool     `yaml:"external"`    // outside the organisation: not in the Directory
+	Suspended          bool     `yaml:"suspended"`
 }
 
 // SeedGroup is a Google Group.
@@ -50,9 +55,9 @@ type SeedMember struct {
 
 // LoadSeed reads a seed file.
 func LoadSeed(path string) (*Seed, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, 256<<20)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var s Seed
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))

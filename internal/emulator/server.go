@@ -51,6 +51,10 @@ type Options struct {
 	// RequireToken, when set, answers 401 UNAUTHENTICATED to any API call
 	// without "Authorization: Bearer <RequireToken>".
 	RequireToken string
+	// ForeignDomainStatus is how Directory users.get answers an address in
+	// a domain the customer doesn't own: 403 forbidden (0, the default) or
+	// 400 (Google has been seen to answer both).
+	ForeignDomainStatus int
 }
 
 // Fault is a kind of injected failure.
@@ -73,10 +77,11 @@ type Server struct {
 	quotas *quotas
 	mux    *http.ServeMux
 
-	mu    sync.Mutex // guards world, stats and rng
-	world *world
-	stats Stats
-	rng   *rand.Rand
+	mu        sync.Mutex // guards world, stats, rng and misbehave
+	world     *world
+	stats     Stats
+	rng       *rand.Rand
+	misbehave map[string]*misbehaving
 }
 
 // Stats counts what the emulator saw.
@@ -195,10 +200,11 @@ type call struct {
 	params []string
 }
 
-// commonParams are the system parameters the official Go client sends on
-// every call. Anything else a method does not document is refused, so the
-// syncer's tests prove it sends nothing a strict server would reject.
-var commonParams = []string{"alt", "prettyPrint"}
+// commonParams are Google's system parameters, which every method takes
+// (https://cloud.google.com/apis/docs/system-parameters). Anything else a
+// method does not document is refused, so the syncer's tests prove it sends
+// nothing a strict server would reject.
+var commonParams = []string{"alt", "prettyPrint", "fields", "key", "quotaUser", "access_token", "callback", "upload_protocol", "uploadType", "$.xgafv"}
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
@@ -273,6 +279,13 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 		if s.opts.RequireToken != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.RequireToken {
 			writeError(rec, http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token.")
 			return
+		}
+		mis, ok := s.misbehaviour(c.method)
+		if ok && misbehave(rec, r, mis) {
+			return
+		}
+		if ok && mis.LoopPages {
+			r = r.WithContext(withLoopPages(r.Context()))
 		}
 
 		fault := s.drawFault()
@@ -395,4 +408,11 @@ func errorf(code int, status, format string, args ...any) *apiError {
 
 func writeAPIError(w http.ResponseWriter, err *apiError) {
 	writeError(w, err.code, err.status, err.msg)
+}
+
+// writeErrorReason answers as the Admin SDK does: a code, a message and an
+// errors[].reason, no status string.
+func writeErrorReason(w http.ResponseWriter, code int, reason, msg string) {
+	writeJSON(w, code, wireError{Error: wireErrorBody{Code: code, Message: msg,
+		Errors: []wireErrorItem{{Message: msg, Domain: "global", Reason: reason}}}})
 }

@@ -7,37 +7,50 @@ import (
 )
 
 type user struct {
-	id, email  string
-	aliases    []string
-	autoAccept bool
-	external   bool
-	suspended  bool
+	id, email          string
+	aliases            []string
+	nonEditableAliases []string // addresses in the customer's alias domains
+	autoAccept         bool
+	external           bool
+	suspended          bool
 }
 
 type member struct {
-	id    string // users/{id}, groups/{id} or users/app: the key after members/
+	id    string // the user's numeric ID, the group's ID, or "app"
 	kind  string // HUMAN, GROUP, BOT
 	role  string
 	state string
 	seq   int // creation order, for stable listing
 }
 
+// key is what follows members/ in the membership's name. Google documents
+// users/{id} for people and app for the calling app; for groups it says
+// nothing, and GAM builds group-{id}. Clients must use the name a list or
+// create returned, never build one, so the emulator uses GAM's form.
+func (m *member) key() string {
+	if m.kind == "GROUP" {
+		return "group-" + m.id
+	}
+	return m.id
+}
+
 type space struct {
 	name, spaceType, displayName string
-	members                      map[string]*member // key: the member's ID (numeric, group ID, or "app")
+	members                      map[string]*member // by member.key()
 }
 
 // world is the emulator's data; the server's mutex guards it.
 type world struct {
 	users   map[string]*user // by id
 	byEmail map[string]*user // primary emails and aliases, lower-cased
+	domains map[string]bool  // the customer's domains: those of its users
 	groups  map[string]bool
 	spaces  map[string]*space
 	seq     int
 }
 
 func newWorld(seed *Seed) (*world, error) {
-	w := &world{users: map[string]*user{}, byEmail: map[string]*user{}, groups: map[string]bool{}, spaces: map[string]*space{}}
+	w := &world{users: map[string]*user{}, byEmail: map[string]*user{}, domains: map[string]bool{}, groups: map[string]bool{}, spaces: map[string]*space{}}
 	if seed == nil {
 		return w, nil
 	}
@@ -49,11 +62,23 @@ func newWorld(seed *Seed) (*world, error) {
 		for _, a := range su.Aliases {
 			u.aliases = append(u.aliases, strings.ToLower(a))
 		}
+		for _, a := range su.NonEditableAliases {
+			u.nonEditableAliases = append(u.nonEditableAliases, strings.ToLower(a))
+		}
 		w.users[u.id] = u
 		w.byEmail[u.email] = u
-		for _, a := range u.aliases {
+		for _, a := range append(u.aliases, u.nonEditableAliases...) {
 			w.byEmail[a] = u
 		}
+		if !u.external {
+			w.domains[domainOf(u.email)] = true
+			for _, a := range u.nonEditableAliases {
+				w.domains[domainOf(a)] = true
+			}
+		}
+	}
+	for _, d := range seed.Domains {
+		w.domains[strings.ToLower(d)] = true
 	}
 	for _, g := range seed.Groups {
 		w.groups[strings.TrimPrefix(g.ID, "groups/")] = true
@@ -94,10 +119,15 @@ func newWorld(seed *Seed) (*world, error) {
 			default:
 				return nil, fmt.Errorf("seed space %s: a member needs user, group or app", name)
 			}
-			sp.members[m.id] = m
+			sp.members[m.key()] = m
 		}
 	}
 	return w, nil
+}
+
+func domainOf(email string) string {
+	_, d, _ := strings.Cut(email, "@")
+	return d
 }
 
 func (w *world) nextSeq() int { w.seq++; return w.seq }
@@ -110,11 +140,9 @@ func (w *world) lookupUser(key string) *user {
 	return w.byEmail[strings.ToLower(key)]
 }
 
-// memberKey turns the {member} of spaces/X/members/{member} into a member map key.
+// memberKey turns the {member} of spaces/X/members/{member} into a member
+// map key: a user's ID or email alias, "app", or a group membership's key.
 func (w *world) memberKey(raw string) string {
-	if raw == "app" {
-		return "app"
-	}
 	if strings.Contains(raw, "@") {
 		if u := w.lookupUser(raw); u != nil {
 			return u.id
@@ -136,7 +164,7 @@ func (w *world) owners(sp *space) int {
 
 // wire renders a membership as the API does: canonical names only.
 func (w *world) wire(sp *space, m *member, withEmail bool) wireMembership {
-	out := wireMembership{Name: sp.name + "/members/" + m.id, State: m.state, Role: m.role, CreateTime: "2026-01-01T00:00:00Z"}
+	out := wireMembership{Name: sp.name + "/members/" + m.key(), State: m.state, Role: m.role, CreateTime: "2026-01-01T00:00:00Z"}
 	switch m.kind {
 	case "GROUP":
 		out.GroupMember = &wireGroup{Name: "groups/" + m.id}

@@ -49,8 +49,10 @@ type wireDirectoryUser struct {
 	ID           string   `json:"id"`
 	PrimaryEmail string   `json:"primaryEmail"`
 	Aliases      []string `json:"aliases,omitempty"`
-	Suspended    bool     `json:"suspended"`
-	Kind         string   `json:"kind"`
+	// NonEditableAliases are addresses in the customer's alias domains.
+	NonEditableAliases []string `json:"nonEditableAliases,omitempty"`
+	Suspended          bool     `json:"suspended"`
+	Kind               string   `json:"kind"`
 }
 
 type wireDirectoryList struct {
@@ -64,7 +66,14 @@ type wireError struct {
 }
 
 type wireErrorBody struct {
-	Code    int    `json:"code"`
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Status  string          `json:"status,omitempty"`
+	Errors  []wireErrorItem `json:"errors,omitempty"`
+}
+
+type wireErrorItem struct {
 	Message string `json:"message"`
-	Status  string `json:"status"`
+	Domain  string `json:"domain"`
+	Reason  string `json:"reason"`
 }

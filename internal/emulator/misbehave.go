@@ -1,0 +1,160 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Misbehaviour makes one API method behave as a broken server would, for
+// fault tests: never answer, answer a fixed error, or page forever.
+type Misbehaviour struct {
+	// Hang never answers (until the client gives up); HangFirst hangs only
+	// the first N calls, then answers normally.
+	Hang      bool
+	HangFirst int
+	// Status, when set, answers every call with this HTTP error; Reason
+	// goes in errors[].reason and RetryAfter in the Retry-After header.
+	Status     int
+	Reason     string
+	Message    string
+	RetryAfter string
+	// LoopPages makes a list answer with the same nextPageToken forever.
+	LoopPages bool
+}
+
+// SetMisbehaviour makes method ("members.list", "directory.users.get", ...,
+// or "*" for every API method) misbehave; a zero Misbehaviour restores it.
+func (s *Server) SetMisbehaviour(method string, m Misbehaviour) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.misbehave == nil {
+		s.misbehave = map[string]*misbehaving{}
+	}
+	if m == (Misbehaviour{}) {
+		delete(s.misbehave, method)
+		return
+	}
+	s.misbehave[method] = &misbehaving{Misbehaviour: m}
+}
+
+type misbehaving struct {
+	Misbehaviour
+	calls int
+}
+
+// misbehaviour returns what method should do on this call, counting it.
+func (s *Server) misbehaviour(method string) (Misbehaviour, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.misbehave[method]
+	if m == nil {
+		m = s.misbehave["*"]
+	}
+	if m == nil {
+		return Misbehaviour{}, false
+	}
+	m.calls++
+	out := m.Misbehaviour
+	if m.HangFirst > 0 && m.calls <= m.HangFirst {
+		out.Hang = true
+	}
+	return out, true
+}
+
+// misbehave acts out m; it reports whether the call was answered (or
+// abandoned) so the real handler must not run.
+func misbehave(w http.ResponseWriter, r *http.Request, m Misbehaviour) bool {
+	switch {
+	case m.Hang:
+		<-r.Context().Done()
+		return true
+	case m.Status != 0:
+		if m.RetryAfter != "" {
+			w.Header().Set("Retry-After", m.RetryAfter)
+		}
+		msg := m.Message
+		if msg == "" {
+			msg = "misbehaving on purpose"
+		}
+		body := wireErrorBody{Code: m.Status, Message: msg, Status: statusName(m.Status)}
+		if m.Reason != "" {
+			body.Errors = []wireErrorItem{{Reason: m.Reason, Message: msg, Domain: "global"}}
+		}
+		writeJSON(w, m.Status, wireError{Error: body})
+		return true
+	}
+	return false
+}
+
+func statusName(code int) string {
+	switch code {
+	case 400:
+		return "INVALID_ARGUMENT"
+	case 401:
+		return "UNAUTHENTICATED"
+	case 403:
+		return "PERMISSION_DENIED"
+	case 404:
+		return "NOT_FOUND"
+	case 409:
+		return "ALREADY_EXISTS"
+	case 429:
+		return "RESOURCE_EXHAUSTED"
+	case 503:
+		return "UNAVAILABLE"
+	}
+	if code >= 500 {
+		return "INTERNAL"
+	}
+	return ""
+}
+
+// ParseMisbehaviour reads the emulator's --misbehave flag: METHOD=WHAT[,WHAT]
+// with WHAT one of hang, hang-first:N, loop-pages, a status code (500,
+// 403:quotaExceeded, 429), retry-after:SECONDS.
+func ParseMisbehaviour(flag string) (string, Misbehaviour, error) {
+	method, spec, ok := strings.Cut(flag, "=")
+	if !ok || method == "" || spec == "" {
+		return "", Misbehaviour{}, fmt.Errorf("--misbehave %q: want METHOD=WHAT, e.g. members.list=loop-pages", flag)
+	}
+	var m Misbehaviour
+	for _, what := range strings.Split(spec, ",") {
+		key, val, _ := strings.Cut(what, ":")
+		switch {
+		case key == "hang":
+			m.Hang = true
+		case key == "hang-first":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return "", m, fmt.Errorf("--misbehave %q: hang-first:N needs a positive N", flag)
+			}
+			m.HangFirst = n
+		case key == "loop-pages":
+			m.LoopPages = true
+		case key == "retry-after":
+			m.RetryAfter = val
+		default:
+			code, err := strconv.Atoi(key)
+			if err != nil || code < 400 || code > 599 {
+				return "", m, fmt.Errorf("--misbehave %q: %q is not hang, hang-first:N, loop-pages, retry-after:S or an HTTP error code", flag, what)
+			}
+			m.Status, m.Reason = code, val
+		}
+	}
+	return method, m, nil
+}
+
+type loopKey struct{}
+
+func withLoopPages(ctx context.Context) context.Context {
+	return context.WithValue(ctx, loopKey{}, true)
+}
+
+// loopToken is the page token a looping list hands out again and again.
+const loopToken = "the-same-token-again"
+
+// loopPages reports whether this list call should page forever.
+func loopPages(r *http.Request) bool { return r.Context().Value(loopKey{}) != nil }
