@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -39,54 +41,118 @@ type Engine struct {
 }
 
 // Apply executes every change of plan, filling in Status and Error, and
-// marks the plan applied. It returns ctx's error when it was interrupted;
-// changes not attempted then are skipped.
+// marks the plan applied. Spaces run in parallel; within a space, creates
+// and promotions run before demotions and deletes, so an owner swap never
+// leaves the space without an owner (Google refuses to demote or remove the
+// last one). It returns ctx's error when it was interrupted; changes not
+// attempted then are skipped.
 func (e *Engine) Apply(ctx context.Context, plan *diff.Plan) error {
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
 	}
-	chains := chainsOf(plan.Changes)
 	if e.Progress != nil {
 		e.Progress.Start(len(plan.Changes))
 		defer e.Progress.Stop()
 	}
-	g := errgroup.Group{}
+	g := &errgroup.Group{}
 	g.SetLimit(max(1, e.Concurrency))
-	for _, chain := range chains {
-		if ctx.Err() != nil {
-			for _, i := range chain {
-				skip(&plan.Changes[i], "run interrupted before this change")
-				e.Progress.add()
+	var (
+		spaces  sync.WaitGroup
+		skipped atomic.Int64
+	)
+	for _, phases := range phasesBySpace(plan.Changes) {
+		spaces.Add(1)
+		go func() {
+			defer spaces.Done()
+			for _, phase := range phases {
+				var done sync.WaitGroup
+				for _, chain := range phase {
+					if ctx.Err() != nil {
+						for _, i := range chain {
+							skip(&plan.Changes[i], "run interrupted before this change")
+							e.Progress.add()
+						}
+						skipped.Add(int64(len(chain)))
+						continue
+					}
+					done.Add(1)
+					g.Go(func() error {
+						defer done.Done()
+						e.runChain(ctx, plan.Changes, chain)
+						return nil
+					})
+				}
+				done.Wait() // the next phase of this space waits for this one
 			}
-			continue
-		}
-		g.Go(func() error {
-			e.runChain(ctx, plan.Changes, chain)
-			return nil
-		})
+		}()
 	}
+	spaces.Wait()
 	_ = g.Wait() // chains record their own failures
+	if n := skipped.Load(); n > 0 {
+		e.Logger.Warn("changes skipped: the run stopped before them", "changes", n)
+	}
 	plan.Applied = true
 	plan.Recount()
 	return ctx.Err()
 }
 
-// chainsOf groups changes to the same member of the same space, in plan
-// order, so a create always precedes that member's role patch.
-func chainsOf(changes []diff.Change) [][]int {
-	index := map[[2]string]int{}
-	var chains [][]int
+// phasesBySpace groups changes into per-member chains (a create always
+// precedes that member's role patch) and each space's chains into two
+// phases: first those that add (creates, promotions), then those that take
+// away (demotions, deletes).
+func phasesBySpace(changes []diff.Change) [][2][][]int {
+	type key struct{ space, principal string }
+	chainOf := map[key]int{}
+	var (
+		chains  [][]int
+		spaceOf []string
+	)
 	for i, c := range changes {
-		key := [2]string{c.Space, string(c.Principal)}
-		n, ok := index[key]
+		k := key{c.Space, string(c.Principal)}
+		n, ok := chainOf[k]
 		if !ok {
 			n = len(chains)
-			index[key] = n
+			chainOf[k] = n
 			chains = append(chains, nil)
+			spaceOf = append(spaceOf, c.Space)
 		}
 		chains[n] = append(chains[n], i)
 	}
-	return chains
+	index := map[string]int{}
+	var out [][2][][]int
+	for n, chain := range chains {
+		s, ok := index[spaceOf[n]]
+		if !ok {
+			s = len(out)
+			index[spaceOf[n]] = s
+			out = append(out, [2][][]int{})
+		}
+		phase := 0
+		for _, i := range chain {
+			if takesAway(changes[i]) {
+				phase = 1
+			}
+		}
+		out[s][phase] = append(out[s][phase], chain)
+	}
+	return out
+}
+
+// takesAway reports whether a change removes a member or lowers a role.
+func takesAway(c diff.Change) bool {
+	return c.Action == diff.Delete || c.Action == diff.UpdateRole && roleRank(c.ToRole) < roleRank(c.FromRole)
+}
+
+func roleRank(r membership.Role) int {
+	switch r {
+	case membership.RoleOwner:
+		return 3
+	case membership.RoleManager:
+		return 2
+	case membership.RoleMember:
+		return 1
+	}
+	return 0
 }
 
 // runChain applies one member's changes in order; once one fails, the rest
@@ -97,6 +163,7 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 		c := &changes[i]
 		if ctx.Err() != nil {
 			skip(c, "run interrupted before this change")
+			e.Logger.Warn("change skipped: the run stopped before it", "space", c.Space, "member", c.Member, "action", c.Action)
 			e.Progress.add()
 			continue
 		}
@@ -114,13 +181,16 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 		e.Progress.add()
 		if err != nil {
 			c.Status, c.Error = diff.Failed, err.Error()
-			// Interrupted before any call, or after a 429 (a refusal, so nothing
+			// Stopped before any call, or after a 429 (a refusal, so nothing
 			// happened): skipped. After a transient error the write may have
 			// happened: failed, and the next run finds out.
-			if errors.Is(err, throttle.ErrInterrupted) && !errors.Is(err, chatapi.ErrTransient) {
+			stopped := errors.Is(err, throttle.ErrInterrupted) || errors.Is(err, throttle.ErrDeadline)
+			if stopped && !errors.Is(err, chatapi.ErrTransient) {
 				c.Status = diff.Skipped
+				e.Logger.Warn("change skipped: the run stopped before it", "space", c.Space, "member", c.Member, "action", c.Action, "error", c.Error)
+			} else {
+				e.Logger.Warn("change failed", "space", c.Space, "member", c.Member, "action", c.Action, "error", c.Error)
 			}
-			e.Logger.Warn("change failed", "space", c.Space, "member", c.Member, "action", c.Action, "error", c.Error)
 			for _, rest := range chain[n+1:] {
 				skip(&changes[rest], fmt.Sprintf("not attempted: the %s before it did not succeed", c.Action))
 				e.Progress.add()

@@ -74,3 +74,30 @@ func TestCancelledBeforeStartSkipsEverything(t *testing.T) {
 		t.Errorf("status %s, %d requests", plan.Changes[0].Status, em.Stats().Total())
 	}
 }
+
+// An owner swap: alice (the only owner) becomes a member, bob becomes the
+// owner. Demoting alice first would be refused (the last owner); the
+// engine promotes first, so one run converges whatever the scheduling.
+func TestOwnerSwapConvergesInOneRun(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		s := &emulator.Seed{
+			Users: []emulator.SeedUser{{ID: "1", Email: "alice@example.com"}, {ID: "2", Email: "bob@example.com"}},
+			Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+				{User: "alice@example.com", Role: "owner"}, {User: "bob@example.com"}}}},
+		}
+		_, url := emulatortest.Start(t, s, emulator.Options{LatencyMin: time.Millisecond, LatencyMax: 3 * time.Millisecond})
+		// The demotion comes first in the plan, as sorting by member puts it.
+		plan := diff.Plan{Changes: []diff.Change{
+			{Space: "spaces/S", Member: "alice@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.UpdateRole, FromRole: m.RoleOwner, ToRole: m.RoleMember},
+			{Space: "spaces/S", Member: "bob@example.com", Principal: "users/2", Membership: "spaces/S/members/2", Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner},
+		}}
+		if err := engine(t, url).Apply(context.Background(), &plan); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range plan.Changes {
+			if c.Status != diff.Applied {
+				t.Fatalf("run %d: %s → %s: %s %s", i, c.Member, c.ToRole, c.Status, c.Error)
+			}
+		}
+	}
+}

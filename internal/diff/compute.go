@@ -17,7 +17,7 @@ import (
 // not yet a member gets a create and then an update_role, because the API
 // creates every membership as ROLE_MEMBER.
 func Compute(desired membership.Desired, current membership.Current, policy Policy) Plan {
-	plan := Plan{Policy: policy, Changes: []Change{}, Warnings: []string{}}
+	plan := Plan{Policy: policy, Changes: []Change{}, Warnings: []string{}, Incomplete: []string{}}
 	idx := &spaceIndex{present: map[membership.Principal]int{}, seen: map[membership.Principal]int{}}
 	for _, ds := range desired.Spaces {
 		cs := current.Spaces[ds.Name]
@@ -115,7 +115,13 @@ func computeSpace(plan *Plan, sum *SpaceSummary, ds membership.DesiredSpace, cs 
 			continue
 		}
 		if !present {
+			// Create by the address the source gave: people outside the
+			// organisation can only be added as users/{email}, and inside it
+			// the address is an alias of the ID. The ID stays for matching.
 			change := newChange(ds.Name, dm, target)
+			if dm.Principal.Email() != "" {
+				change.Principal = dm.Principal
+			}
 			change.ResolvedBy = current.ResolvedBy[dm.Principal.Email()]
 			create := change
 			create.Action = Create
@@ -149,5 +155,9 @@ func computeSpace(plan *Plan, sum *SpaceSummary, ds membership.DesiredSpace, cs 
 }
 
 func newChange(space string, dm membership.DesiredMember, target membership.Principal) Change {
-	return Change{Space: space, Member: dm.Principal.Display(), Principal: target, Source: dm.Source.String()}
+	c := Change{Space: space, Member: dm.Principal.Display(), Principal: target, Source: dm.Source.String()}
+	if target.Email() == "" {
+		c.ID = target
+	}
+	return c
 }

@@ -99,14 +99,14 @@ func TestCompute(t *testing.T) {
 			want: []string{"update_role users/111 member->manager @spaces/A/members/111"},
 		},
 		{
-			name:    "alias known but not a member: created by canonical ID",
+			name:    "alias known but not a member: created by the address given, matched by ID",
 			desired: desired("spaces/A", want(alice, "")),
 			current: func() m.Current {
 				c := current()
 				c.Aliases = map[string]m.Principal{"alice@example.com": "users/111"}
 				return c
 			}(),
-			want: []string{"create users/111"},
+			want: []string{"create users/alice@example.com"},
 		},
 		{
 			name:    "invited member is present: counted, not re-created, role still set",

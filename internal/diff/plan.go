@@ -39,9 +39,13 @@ const (
 type Change struct {
 	Space  string `json:"space"`
 	Member string `json:"member"` // the email when known, else users/{id} or groups/{id}
-	// Principal is the name the API is called with: canonical when known,
-	// an email alias otherwise.
+	// Principal is the name the API is called with: for a create, the
+	// address the source gave (people outside the organisation can only be
+	// added by email); otherwise the canonical name when known.
 	Principal membership.Principal `json:"principal"`
+	// ID is the canonical users/{id} or groups/{id} the member was matched
+	// to, when known.
+	ID membership.Principal `json:"id,omitempty"`
 	// Membership is spaces/X/members/Y for a member already in the space.
 	Membership string          `json:"membership,omitempty"`
 	Action     Action          `json:"action"`
@@ -74,7 +78,10 @@ type SpaceSummary struct {
 	Current        int                  `json:"current"`
 	Unchanged      int                  `json:"unchanged"`
 	InvitedPending int                  `json:"invited_pending"`
-	Listed         bool                 `json:"listed"`
+	// Listed is false for a space whose memberships could not be read:
+	// nothing is planned for it, and Error says why.
+	Listed bool   `json:"listed"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Summary counts a plan's changes, and after apply their outcomes.
@@ -96,9 +103,16 @@ type Plan struct {
 	Spaces   []SpaceSummary `json:"spaces"`
 	Changes  []Change       `json:"changes"`
 	Warnings []string       `json:"warnings"`
-	Summary  Summary        `json:"summary"`
-	Applied  bool           `json:"applied"` // whether apply ran over it
+	// Incomplete says, first thing, what the plan could not see or do:
+	// spaces not read, identities not resolved, a run stopped early. A
+	// plan with any is never "all good".
+	Incomplete []string `json:"incomplete"`
+	Summary    Summary  `json:"summary"`
+	Applied    bool     `json:"applied"` // whether apply ran over it
 }
+
+// Complete reports whether the plan saw everything it needed.
+func (p *Plan) Complete() bool { return len(p.Incomplete) == 0 }
 
 // Recount recomputes the summary's change and outcome counts from Changes.
 func (p *Plan) Recount() {

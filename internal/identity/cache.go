@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/membership"
 )
 
@@ -35,13 +37,16 @@ type cacheFile struct {
 	Entries map[string]CacheEntry `json:"entries"`
 }
 
+// maxCacheSize bounds the cache file: a million entries are ~150 MB.
+const maxCacheSize = 256 << 20
+
 // OpenCache reads the cache file; a missing file is an empty cache, and a
 // corrupt one is reported through warn and replaced.
 func OpenCache(path string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
 	c := &Cache{path: path, ttl: ttl, now: now, items: map[string]CacheEntry{}}
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, maxCacheSize)
 	if err != nil {
-		if !os.IsNotExist(err) {
+		if !errors.Is(err, os.ErrNotExist) {
 			warn(fmt.Sprintf("identity cache %s unreadable (%v); starting empty", path, err))
 		}
 		return c

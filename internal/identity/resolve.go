@@ -8,6 +8,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 
@@ -53,17 +54,31 @@ type Resolver struct {
 	ListAbove int
 }
 
+// Outcome is what resolution could and could not establish.
+type Outcome struct {
+	// NotInDirectory are emails the Directory answered it does not know
+	// (outside the organisation, or nobody). An email the Directory was
+	// never asked about, because lookups stopped on an error, is not here.
+	NotInDirectory map[string]bool
+	// Unresolved are emails still unknown because a lookup failed (not
+	// because it answered "nobody"), with why: a plan can't be sure about
+	// them.
+	Unresolved map[string]string
+	// Warnings are for the report.
+	Warnings []string
+}
+
 // Resolve fills current.Aliases, Suspended and ResolvedBy for the desired
-// state's emails, and returns the emails the Directory answered for and
-// does not know (outside the organisation, or nobody). It never fails the
-// run: what it can't resolve stays an email, which the API accepts as an
-// alias. An email the Directory was never asked about, because lookups
-// stopped on an error, is not in the returned set.
-func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, current *membership.Current) (notInDirectory map[string]bool) {
+// state's emails. It never fails the run: what it can't resolve stays an
+// email, which the API accepts as an alias, and the outcome says which
+// emails those are and why.
+func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, current *membership.Current) Outcome {
 	log := r.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	out := Outcome{NotInDirectory: map[string]bool{}, Unresolved: map[string]string{}}
+	failed := map[string]string{} // email → the last lookup error
 	current.Aliases = map[string]membership.Principal{}
 	current.Suspended = map[membership.Principal]bool{}
 	current.ResolvedBy = map[string]string{}
@@ -86,12 +101,22 @@ func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, curr
 	if len(pending) > 0 && r.Cache != nil {
 		pending = r.fromCache(pending, listed, learn, current)
 	}
-	notInDirectory = map[string]bool{}
+	notInDirectory := out.NotInDirectory
 	if len(pending) > 0 && r.Directory != nil {
-		pending = r.fromDirectory(ctx, log, pending, learn, current, notInDirectory)
+		var warning string
+		pending, warning = r.fromDirectory(ctx, pending, learn, current, notInDirectory, failed)
+		if warning != "" {
+			log.Warn(warning)
+			out.Warnings = append(out.Warnings, warning)
+		}
 	}
 	if len(pending) > 0 && r.Members != nil {
-		r.fromMemberGets(ctx, log, desired, current, pending, learn)
+		pending = r.fromMemberGets(ctx, desired, current, pending, learn, failed)
+	}
+	for _, email := range pending {
+		if why, ok := failed[email]; ok {
+			out.Unresolved[email] = why
+		}
 	}
 	if r.Cache != nil {
 		// Only what cost a call is worth keeping: list answers give the
@@ -114,8 +139,8 @@ func (r *Resolver) Resolve(ctx context.Context, desired membership.Desired, curr
 		}
 	}
 	log.Info("identities resolved", "by_list", counts[ByList], "by_cache", counts[ByCache], "by_directory", counts[ByDirectory],
-		"by_member_get", counts[ByMemberGet], "suspended", suspended, "not_in_directory", len(notInDirectory))
-	return notInDirectory
+		"by_member_get", counts[ByMemberGet], "suspended", suspended, "not_in_directory", len(notInDirectory), "unresolved", len(out.Unresolved))
+	return out
 }
 
 // pendingEmails are the desired emails not yet matched, sorted.
@@ -160,8 +185,8 @@ func (r *Resolver) fromCache(pending []string, listed map[membership.Principal]s
 	return rest
 }
 
-func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending []string, learn func(string, membership.Principal, string),
-	current *membership.Current, notInDirectory map[string]bool) []string {
+func (r *Resolver) fromDirectory(ctx context.Context, pending []string, learn func(string, membership.Principal, string),
+	current *membership.Current, notInDirectory map[string]bool, failed map[string]string) (rest []string, warning string) {
 	record := func(email string, u chatapi.DirectoryUser) {
 		p := membership.User(u.ID)
 		learn(email, p, ByDirectory)
@@ -169,22 +194,44 @@ func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending 
 			current.Suspended[membership.User(email)], current.Suspended[p] = true, true
 		}
 	}
-	var rest []string
 	if len(pending) <= r.listAbove() {
+		var forbidden []string
+		answered := false // the Directory answered at least one lookup with a user or "no such user"
 		for i, email := range pending {
 			u, err := r.directoryUser(ctx, email)
 			switch {
 			case err == nil:
 				record(email, u)
-			case errors.Is(err, chatapi.ErrNotFound):
-				rest = append(rest, email) // external or consumer account, or nobody
+				answered = true
+			case errors.Is(err, chatapi.ErrNotFound), badRequest(err):
+				// External or consumer account, a domain the customer doesn't
+				// own (400 domainNotFound, badRequest), or nobody.
+				rest = append(rest, email)
 				notInDirectory[email] = true
+				answered = true
+			case forbiddenAnswer(err):
+				// 403 for one address may mean "not your domain"; 403 for
+				// every address means the Directory refuses this caller.
+				rest = append(rest, email)
+				forbidden = append(forbidden, email)
 			default:
-				log.Warn("directory lookups stopped; falling back to membership reads", "error", err.Error())
-				return append(rest, pending[i:]...)
+				for _, e := range pending[i:] {
+					failed[e] = "directory: " + err.Error()
+				}
+				return append(rest, pending[i:]...), "directory lookups stopped; falling back to membership reads: " + err.Error()
 			}
 		}
-		return rest
+		if answered {
+			for _, e := range forbidden {
+				notInDirectory[e] = true
+			}
+		} else if len(forbidden) > 0 {
+			for _, e := range forbidden {
+				failed[e] = "directory: every lookup was refused (403)"
+			}
+			warning = "the Directory refused every lookup (403): is auth.subject an admin with the Users read privilege? Falling back to membership reads"
+		}
+		return rest, warning
 	}
 	byEmail := map[string]chatapi.DirectoryUser{}
 	err := r.eachDirectoryUser(ctx, func(u chatapi.DirectoryUser) {
@@ -194,28 +241,46 @@ func (r *Resolver) fromDirectory(ctx context.Context, log *slog.Logger, pending 
 		}
 	})
 	if err != nil {
-		log.Warn("directory listing stopped; falling back to membership reads", "error", err.Error())
+		warning = "directory listing stopped; falling back to membership reads: " + err.Error()
 	}
 	for _, email := range pending {
 		if u, ok := byEmail[email]; ok {
 			record(email, u)
+			continue
+		}
+		rest = append(rest, email)
+		// Only a complete pass shows someone is not in the Directory.
+		if err == nil {
+			notInDirectory[email] = true
 		} else {
-			rest = append(rest, email)
-			// Only a complete pass shows someone is not in the Directory.
-			notInDirectory[email] = err == nil
+			failed[email] = "directory: " + err.Error()
 		}
 	}
-	return rest
+	return rest, warning
+}
+
+// badRequest: the Directory answers 400 (badRequest, domainNotFound,
+// invalid) for an address in a domain the customer doesn't own.
+func badRequest(err error) bool {
+	var e *chatapi.Error
+	return errors.As(err, &e) && e.Code == 400
+}
+
+func forbiddenAnswer(err error) bool {
+	var e *chatapi.Error
+	return errors.As(err, &e) && e.Code == 403 && errors.Is(err, chatapi.ErrPermanent)
 }
 
 // fromMemberGets asks each space where a still-unknown email is desired,
 // unless that space's list carried every member's email (then the answer
 // is already known: not a member).
-func (r *Resolver) fromMemberGets(ctx context.Context, log *slog.Logger, desired membership.Desired, current *membership.Current, pending []string, learn func(string, membership.Principal, string)) {
+func (r *Resolver) fromMemberGets(ctx context.Context, desired membership.Desired, current *membership.Current, pending []string,
+	learn func(string, membership.Principal, string), failed map[string]string) []string {
 	unknown := map[string]bool{}
 	for _, e := range pending {
 		unknown[e] = true
 	}
+	errored := map[string]string{}
 	for _, ds := range desired.Spaces {
 		cs := current.Spaces[ds.Name]
 		if cs == nil || allEmailsListed(cs) {
@@ -235,13 +300,30 @@ func (r *Resolver) fromMemberGets(ctx context.Context, log *slog.Logger, desired
 			case err == nil:
 				learn(email, got.Principal, ByMemberGet)
 				delete(unknown, email)
+				delete(failed, email)
 			case errors.Is(err, chatapi.ErrNotFound):
 				// Not a member of this space; it may be elsewhere.
 			default:
-				log.Warn("membership read failed; the member will be created and a 409 taken as present", "space", ds.Name, "email", email, "error", err.Error())
+				errored[email] = fmt.Sprintf("membership read in %s: %v", ds.Name, err)
 			}
 		}
 	}
+	var rest []string
+	for _, e := range pending {
+		if !unknown[e] {
+			continue
+		}
+		rest = append(rest, e)
+		if why, ok := errored[e]; ok {
+			failed[e] = why
+		} else {
+			// Every space that wants this address answered "not a member"
+			// (or listed every member's email): whatever the Directory
+			// said, the plan is sure: create it there.
+			delete(failed, e)
+		}
+	}
+	return rest
 }
 
 func allEmailsListed(cs *membership.SpaceState) bool {
@@ -291,7 +373,7 @@ func (r *Resolver) listAbove() int {
 // directoryUser is one throttled users.get.
 func (r *Resolver) directoryUser(ctx context.Context, key string) (chatapi.DirectoryUser, error) {
 	var u chatapi.DirectoryUser
-	err := r.DirectoryThrottle.Read(ctx, "directory.users.get", "", func(ctx context.Context) (err error) {
+	err := r.DirectoryThrottle.Directory(ctx, "directory.users.get", func(ctx context.Context) (err error) {
 		u, err = r.Directory.User(ctx, key)
 		return err
 	})
@@ -301,12 +383,13 @@ func (r *Resolver) directoryUser(ctx context.Context, key string) (chatapi.Direc
 // eachDirectoryUser pages through the whole Directory, 500 users a call.
 func (r *Resolver) eachDirectoryUser(ctx context.Context, fn func(chatapi.DirectoryUser)) error {
 	token := ""
+	guard := chatapi.PageGuard{What: "the Directory's users"}
 	for {
 		var (
 			page []chatapi.DirectoryUser
 			next string
 		)
-		err := r.DirectoryThrottle.Read(ctx, "directory.users.list", "", func(ctx context.Context) (err error) {
+		err := r.DirectoryThrottle.Directory(ctx, "directory.users.list", func(ctx context.Context) (err error) {
 			page, next, err = r.Directory.UsersPage(ctx, token)
 			return err
 		})
@@ -315,6 +398,9 @@ func (r *Resolver) eachDirectoryUser(ctx context.Context, fn func(chatapi.Direct
 		}
 		for _, u := range page {
 			fn(u)
+		}
+		if err := guard.Next(len(page), next); err != nil {
+			return err
 		}
 		if next == "" {
 			return nil

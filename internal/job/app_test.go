@@ -2,11 +2,13 @@ package job_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/job"
 )
 
 func TestTheAppAsAMember(t *testing.T) {
@@ -28,9 +30,8 @@ func TestTheAppAsAMember(t *testing.T) {
 
 func TestAdminAccess(t *testing.T) {
 	seed := identitySeed()
-	seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{App: true})
 	seed.Spaces = append(seed.Spaces, emulator.SeedSpace{Name: "spaces/T", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}})
-	csv := "space,member,role\nspaces/S,app,\nspaces/S,bob@example.com,manager\nspaces/T,app,\nspaces/T,stranger@partner.test,manager\n"
+	csv := "space,member,role\nspaces/S,bob@example.com,manager\nspaces/T,stranger@partner.test,manager\n"
 	f := newFixture(t, seed, emulator.Options{}, csv)
 	f.admin, f.resolve = true, true
 	res, err := f.run(t, context.Background(), true)
@@ -41,19 +42,30 @@ func TestAdminAccess(t *testing.T) {
 	for _, c := range res.Plan.Changes {
 		got = append(got, c.Space+" "+string(c.Action)+" "+c.Member)
 	}
-	// S: the app is present (found by a get: admin lists never show apps);
-	// T: the app and the outsider are refused in the plan, with warnings.
+	// T: the outsider is refused in the plan, with a warning.
 	if strings.Join(got, "; ") != "spaces/S create bob@example.com; spaces/S update_role bob@example.com" {
 		t.Errorf("changes %q", got)
 	}
 	w := strings.Join(res.Plan.Warnings, "\n")
-	for _, want := range []string{"admin access can't add apps; app not added to spaces/T", "stranger@partner.test is not in the organisation's Directory"} {
-		if !strings.Contains(w, want) {
-			t.Errorf("warnings lack %q:\n%s", want, w)
-		}
+	if want := "stranger@partner.test is not in the organisation's Directory"; !strings.Contains(w, want) {
+		t.Errorf("warnings lack %q:\n%s", want, w)
 	}
-	if n := f.em.Stats().Requests["members.get 200"]; n != 1 {
-		t.Errorf("%d successful app presence reads, want 1 (S)", n)
+}
+
+func TestAdminAccessRefusesTheAppBeforeAnyCall(t *testing.T) {
+	// Admin access can't add apps, and Google documents that it can't even
+	// read the app's membership: such a source is invalid input.
+	seed := identitySeed()
+	seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{App: true})
+	f := newFixture(t, seed, emulator.Options{}, "space,member,role\nspaces/S,bob@example.com,\nspaces/S,app,\n")
+	f.admin = true
+	_, err := f.run(t, context.Background(), true)
+	var ie *job.InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "members.csv:3:10: app in spaces/S: admin access") {
+		t.Errorf("err = %v; want an input error naming the line", err)
+	}
+	if n := f.em.Stats().Total(); n != 0 {
+		t.Errorf("%d requests reached the API", n)
 	}
 }
 

@@ -45,12 +45,13 @@ func TestIdentityWithEmailsHidden(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, c := range res.Plan.Changes {
-		got[string(c.Action)+" "+c.Member] = fmt.Sprintf("%s %s via %s", c.Principal, c.Status, c.ResolvedBy)
+		got[string(c.Action)+" "+c.Member] = fmt.Sprintf("%s (id %s) %s via %s", c.Principal, c.ID, c.Status, c.ResolvedBy)
 	}
+	// Creates go by the address given; the ID the Directory found is kept for matching.
 	want := map[string]string{
-		"update_role ali@example.com": "users/2 applied via directory",
-		"create bob@example.com":      "users/3 applied via directory",
-		"create nobody@example.com":   "users/nobody@example.com failed via ",
+		"update_role ali@example.com": "users/2 (id users/2) applied via directory",
+		"create bob@example.com":      "users/bob@example.com (id users/3) applied via directory",
+		"create nobody@example.com":   "users/nobody@example.com (id ) failed via ",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("changes\n got %v\nwant %v", got, want)
@@ -137,8 +138,8 @@ func TestIdentityCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range res.Plan.Changes {
-			if c.Member == "bob@example.com" && (c.Principal != "users/3" || c.ResolvedBy != "directory") {
-				t.Errorf("bob resolved to %s via %s; the stale cache entry was trusted", c.Principal, c.ResolvedBy)
+			if c.Member == "bob@example.com" && (c.ID != "users/3" || c.ResolvedBy != "directory") {
+				t.Errorf("bob resolved to %s via %s; the stale cache entry was trusted", c.ID, c.ResolvedBy)
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
@@ -42,6 +43,8 @@ type Job struct {
 	// AppAuth is set under Chat app authentication, which can't manage
 	// groups; such sources are refused before any call.
 	AppAuth bool
+	// SourceWarnings came with the desired state; they go in the report.
+	SourceWarnings []string
 }
 
 // Result is what a run found and did.
@@ -59,13 +62,15 @@ type InputError struct{ Err error }
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// Failed reports whether anything in the run failed.
+// Failed reports whether anything in the run failed: a plan that could not
+// see everything, a change that failed, a run that stopped early.
 func (r Result) Failed() bool {
-	return len(r.SpaceErrors) > 0 || r.Interrupted || r.Plan.Summary.Failed > 0
+	return len(r.SpaceErrors) > 0 || r.Interrupted || !r.Plan.Complete() || r.Plan.Summary.Failed > 0
 }
 
 // Run runs once. It returns an *InputError, before any API call, when the
-// sources are invalid; API trouble is in the Result.
+// sources are invalid; API trouble is in the Result, whose plan says first
+// what it could not see.
 func (j *Job) Run(ctx context.Context) (Result, error) {
 	log := j.Logger
 	started := time.Now()
@@ -78,16 +83,15 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	} else if desired, err = source.Load(j.Config.Sources); err != nil {
 		return Result{}, &InputError{Err: err}
 	}
-	if j.AppAuth {
-		if err := refuseUnderAppAuth(desired); err != nil {
-			return Result{}, &InputError{Err: err}
-		}
+	if err := Check(desired, Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains}); err != nil {
+		return Result{}, &InputError{Err: err}
 	}
 	names := make([]string, len(desired.Spaces))
 	wantsApp := map[string]bool{}
 	for i, s := range desired.Spaces {
 		names[i] = s.Name
-		wantsApp[s.Name] = slices.ContainsFunc(s.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App })
+		// Admin access can't read the app's membership (Check refused such sources).
+		wantsApp[s.Name] = !j.AdminAccess && slices.ContainsFunc(s.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App })
 	}
 	log.Info("sources loaded", "spaces", len(names), "memberships", desired.Count())
 
@@ -95,32 +99,43 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	for _, w := range readWarnings {
 		log.Warn(w)
 	}
+	if ctx.Err() != nil {
+		return j.stopped(ctx, desired, current, spaceErrs, readWarnings, "reading the spaces")
+	}
 	for _, e := range spaceErrs {
 		log.Error("space not read; nothing is planned for it", "space", e.Space, "error", e.Err.Error())
 	}
-	if ctx.Err() != nil {
-		return Result{SpaceErrors: spaceErrs, Interrupted: true}, nil
-	}
-	var notInDirectory map[string]bool
+	var identities identity.Outcome
 	if j.Resolver != nil {
-		notInDirectory = j.Resolver.Resolve(ctx, desired, &current)
+		identities = j.Resolver.Resolve(ctx, desired, &current)
 		if j.Resolver.Cache != nil {
 			if err := j.Resolver.Cache.Save(); err != nil {
 				log.Warn("identity cache not saved", "error", err.Error())
 			}
 		}
+		if ctx.Err() != nil {
+			return j.stopped(ctx, desired, current, spaceErrs, append(readWarnings, identities.Warnings...), "resolving identities")
+		}
 	}
 	plan := diff.Compute(desired, current, diff.Policy(j.Config.Policy))
 	if j.AdminAccess {
-		plan = refuseUnderAdminAccess(plan, notInDirectory)
+		plan = refuseUnderAdminAccess(plan, identities.NotInDirectory)
 	}
-	for _, e := range spaceErrs {
-		plan.Warnings = append(plan.Warnings, e.Error())
-	}
+	plan.Warnings = append(plan.Warnings, j.SourceWarnings...)
 	plan.Warnings = append(plan.Warnings, readWarnings...)
+	plan.Warnings = append(plan.Warnings, identities.Warnings...)
+	if j.AppAuth && plan.Summary.UpdateRole > 0 {
+		// Known only to Google: which spaces the app created.
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d role changes: with Chat app authentication, Google lets the app change roles only in spaces the app created; elsewhere they will be refused (use a user auth mode to manage roles)", plan.Summary.UpdateRole))
+	}
+	markUnread(&plan, spaceErrs)
+	if len(identities.Unresolved) > 0 {
+		plan.Incomplete = append(plan.Incomplete, unresolvedLine(identities.Unresolved))
+		log.Error("identities not resolved: the plan may add people already present or miss their role changes", "emails", len(identities.Unresolved))
+	}
 	res := Result{Plan: plan, SpaceErrors: spaceErrs}
 	log.Info("plan computed", "create", plan.Summary.Create, "update_role", plan.Summary.UpdateRole,
-		"delete", plan.Summary.Delete, "unchanged", plan.Summary.Unchanged, "seconds", time.Since(started).Seconds())
+		"delete", plan.Summary.Delete, "unchanged", plan.Summary.Unchanged, "complete", plan.Complete(), "seconds", time.Since(started).Seconds())
 
 	if j.Engine == nil || plan.Empty() {
 		return res, j.report(res.Plan)
@@ -135,7 +150,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	applyStart := time.Now()
 	if err := j.Engine.Apply(ctx, &res.Plan); err != nil {
 		res.Interrupted = true
-		log.Warn("apply interrupted; rerun to finish", "error", err.Error())
+		notDone := res.Plan.Summary.Skipped
+		res.Plan.Incomplete = append(res.Plan.Incomplete, fmt.Sprintf("stopped during apply: %s; %d changes were not made (rerun to finish)", StopReason(ctx), notDone))
+		log.Error("apply stopped; rerun to finish", "reason", StopReason(ctx), "not_done", notDone)
 	}
 	res.ApplySeconds = time.Since(applyStart).Seconds()
 	s := res.Plan.Summary
@@ -144,30 +161,77 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	return res, j.report(res.Plan)
 }
 
-// refuseUnderAppAuth lists every group, and the app itself, in the sources:
-// Chat app authentication can neither manage group memberships nor add
-// the calling app (that takes user authentication).
-func refuseUnderAppAuth(d membership.Desired) error {
-	var errs source.Errors
-	for _, s := range d.Spaces {
-		for _, m := range s.Members {
-			switch {
-			case m.Principal.IsGroup():
-				errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf("%s in %s: Chat app authentication can't manage Google Group memberships; use a user auth mode (a subject for domain-wide delegation)", m.Principal, s.Name)})
-			case m.Principal == membership.App:
-				errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf("app in %s: adding the Chat app to a space takes user authentication; use a user auth mode", s.Name)})
-			}
+// StopReason says why ctx ended: the cause it was cancelled with (a signal,
+// the run deadline, a failure no retry can mend), or its error.
+func StopReason(ctx context.Context) string {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause.Error()
+	}
+	return "not stopped"
+}
+
+// stopped reports a run that ended before its plan could be computed: no
+// change is planned or made on a half-read state.
+func (j *Job) stopped(ctx context.Context, desired membership.Desired, current membership.Current, spaceErrs []*SpaceError, warnings []string, phase string) (Result, error) {
+	plan := diff.Plan{Policy: diff.Policy(j.Config.Policy), Changes: []diff.Change{}, Warnings: append(append([]string{}, j.SourceWarnings...), warnings...), Incomplete: []string{}}
+	read := 0
+	for _, ds := range desired.Spaces {
+		sum := diff.SpaceSummary{Name: ds.Name, Label: ds.Label, Desired: len(ds.Members)}
+		if cs := current.Spaces[ds.Name]; cs != nil {
+			read++
+			sum.Listed, sum.Current, sum.Type = true, len(cs.Memberships), cs.Type
+		}
+		plan.Spaces = append(plan.Spaces, sum)
+	}
+	markUnread(&plan, spaceErrs)
+	plan.Incomplete = append([]string{fmt.Sprintf("stopped while %s (%s): %d of %d spaces read; nothing was planned or changed",
+		phase, StopReason(ctx), read, len(desired.Spaces))}, plan.Incomplete...)
+	j.Logger.Error("run stopped before a plan could be made; nothing was changed", "phase", phase, "reason", StopReason(ctx))
+	res := Result{Plan: plan, SpaceErrors: spaceErrs, Interrupted: true}
+	return res, j.report(plan)
+}
+
+// markUnread flags the spaces that could not be read, each with why, and
+// says so first in the plan.
+func markUnread(p *diff.Plan, errs []*SpaceError) {
+	if len(errs) == 0 {
+		return
+	}
+	why := map[string]string{}
+	for _, e := range errs {
+		why[e.Space] = e.Err.Error()
+	}
+	for i := range p.Spaces {
+		if w, ok := why[p.Spaces[i].Name]; ok {
+			p.Spaces[i].Listed, p.Spaces[i].Error = false, w
 		}
 	}
-	if len(errs) > 0 {
-		return errs
+	p.Incomplete = append(p.Incomplete, fmt.Sprintf("%d of %d spaces could not be read; nothing is planned for them", len(errs), len(p.Spaces)))
+}
+
+// unresolvedLine names the addresses whose lookups failed.
+func unresolvedLine(unresolved map[string]string) string {
+	emails := make([]string, 0, len(unresolved))
+	for e := range unresolved {
+		emails = append(emails, e)
 	}
-	return nil
+	slices.Sort(emails)
+	const show = 10
+	parts := make([]string, 0, show+1)
+	for i, e := range emails {
+		if i == show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(emails)-show))
+			break
+		}
+		parts = append(parts, e+" ("+unresolved[e]+")")
+	}
+	return fmt.Sprintf("%d addresses could not be resolved, so the plan may add people already present or miss role changes: %s",
+		len(emails), strings.Join(parts, "; "))
 }
 
 // refuseUnderAdminAccess drops the creates admin access can't make, with a
-// warning each: the app itself, and people the Directory answered it does
-// not know, who are outside the organisation.
+// warning each: people the Directory answered it does not know, who are
+// outside the organisation. (The app itself is refused with the sources.)
 func refuseUnderAdminAccess(p diff.Plan, notInDirectory map[string]bool) diff.Plan {
 	kept := p.Changes[:0]
 	dropped := map[[2]string]bool{}
@@ -176,8 +240,6 @@ func refuseUnderAdminAccess(p diff.Plan, notInDirectory map[string]bool) diff.Pl
 		switch {
 		case dropped[key]:
 			continue // the role change that followed a refused create
-		case c.Action == diff.Create && c.Principal == membership.App:
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: admin access can't add apps; app not added to %s", c.Source, c.Space))
 		case c.Action == diff.Create && notInDirectory[c.Principal.Email()]:
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s is not in the organisation's Directory and admin access can't add users outside it; not added to %s", c.Source, c.Member, c.Space))
 		default:

@@ -67,7 +67,7 @@ func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces 
 
 func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name string, wantsApp bool) (_ *membership.SpaceState, warning string, _ error) {
 	var st membership.SpaceState
-	err := th.Read(ctx, "spaces.get", name, func(ctx context.Context) (err error) {
+	err := th.Space(ctx, name, func(ctx context.Context) (err error) {
 		st, err = api.Space(ctx, name)
 		return err
 	})
@@ -83,6 +83,7 @@ func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name stri
 	}
 	st.Name = name
 	token := ""
+	guard := chatapi.PageGuard{What: "the members of " + name}
 	for {
 		var (
 			page []membership.Membership
@@ -96,6 +97,9 @@ func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name stri
 			return nil, "", err
 		}
 		st.Memberships = append(st.Memberships, page...)
+		if err := guard.Next(len(page), next); err != nil {
+			return nil, "", err
+		}
 		if next == "" {
 			break
 		}

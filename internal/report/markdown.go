@@ -22,6 +22,19 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 		title = "Chat membership sync"
 	}
 	fmt.Fprintf(bw, "## %s\n\n", title)
+	if !plan.Complete() {
+		fmt.Fprintln(bw, "> [!WARNING]")
+		fmt.Fprintln(bw, "> **Incomplete.** This run could not see or do everything:")
+		for _, line := range plan.Incomplete {
+			fmt.Fprintf(bw, "> - %s\n", mdEscape(line))
+		}
+		for _, sp := range plan.Spaces {
+			if !sp.Listed {
+				fmt.Fprintf(bw, ">   - %s: not read: %s\n", mdEscape(spaceTitle(sp)), mdEscape(orUnknown(sp.Error)))
+			}
+		}
+		fmt.Fprintln(bw)
+	}
 	fmt.Fprintln(bw, "| | count |")
 	fmt.Fprintln(bw, "|---|---:|")
 	rows := []struct {
@@ -37,7 +50,7 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 	for _, r := range rows {
 		fmt.Fprintf(bw, "| %s | %d |\n", r.name, r.n)
 	}
-	fmt.Fprintf(bw, "\n%s\n", planLine(s))
+	fmt.Fprintf(bw, "\n%s\n", planLine(plan))
 
 	changes := bySpace(plan.Changes)
 	for _, sp := range plan.Spaces {

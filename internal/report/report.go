@@ -30,6 +30,8 @@ type jsonReport struct {
 	FormatVersion string              `json:"format_version"`
 	Policy        diff.Policy         `json:"policy"`
 	Applied       bool                `json:"applied"`
+	Complete      bool                `json:"complete"`
+	Incomplete    []string            `json:"incomplete"`
 	Summary       jsonSummary         `json:"summary"`
 	Spaces        []diff.SpaceSummary `json:"spaces"`
 	Changes       []jsonChange        `json:"changes"`
@@ -88,8 +90,8 @@ func newJSONSummary(plan diff.Plan) jsonSummary {
 
 // JSON writes the machine-readable report.
 func JSON(w io.Writer, plan diff.Plan) error {
-	r := jsonReport{FormatVersion: FormatVersion, Policy: plan.Policy, Applied: plan.Applied, Summary: newJSONSummary(plan),
-		Spaces: plan.Spaces, Changes: make([]jsonChange, 0, len(plan.Changes)), Warnings: plan.Warnings}
+	r := jsonReport{FormatVersion: FormatVersion, Policy: plan.Policy, Applied: plan.Applied, Complete: plan.Complete(), Incomplete: plan.Incomplete,
+		Summary: newJSONSummary(plan), Spaces: plan.Spaces, Changes: make([]jsonChange, 0, len(plan.Changes)), Warnings: plan.Warnings}
 	for _, c := range plan.Changes {
 		r.Changes = append(r.Changes, newJSONChange(c, plan.Applied))
 	}
@@ -98,6 +100,9 @@ func JSON(w io.Writer, plan diff.Plan) error {
 	}
 	if r.Warnings == nil {
 		r.Warnings = []string{}
+	}
+	if r.Incomplete == nil {
+		r.Incomplete = []string{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -147,8 +152,20 @@ func spaceTitle(s diff.SpaceSummary) string {
 	return s.Name
 }
 
-func planLine(s diff.Summary) string {
-	return fmt.Sprintf("Plan: %d to add, %d to change, %d to remove.", s.Create, s.UpdateRole, s.Delete)
+func planLine(p diff.Plan) string {
+	s := p.Summary
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to remove.", s.Create, s.UpdateRole, s.Delete)
+	if !p.Complete() {
+		line += " (incomplete: see above)"
+	}
+	return line
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "reason unknown"
+	}
+	return s
 }
 
 func outcomeLine(s diff.Summary) string {

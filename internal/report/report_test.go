@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/syncer-dev/syncer/internal/diff"
@@ -58,11 +59,29 @@ func appliedPlan() diff.Plan {
 	return p
 }
 
+// incompletePlan has a space that could not be read (BBB) and an
+// unresolved address.
+func incompletePlan() diff.Plan {
+	p := samplePlan()
+	kept := p.Changes[:0]
+	for _, c := range p.Changes {
+		if c.Space != "spaces/BBB" {
+			kept = append(kept, c)
+		}
+	}
+	p.Changes = kept
+	p.Spaces[1].Listed, p.Spaces[1].Error = false, "read spaces/BBB: 503 UNAVAILABLE: backend unavailable"
+	p.Incomplete = []string{"1 of 2 spaces could not be read; nothing is planned for them",
+		"1 addresses could not be resolved, so the plan may add people already present or miss role changes: alice@example.com (directory: 500 INTERNAL)"}
+	p.Recount()
+	return p
+}
+
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		plan diff.Plan
-	}{{"plan", samplePlan()}, {"applied", appliedPlan()}, {"empty", diff.Compute(m.Desired{}, m.Current{}, diff.Upsert)}} {
+	}{{"plan", samplePlan()}, {"applied", appliedPlan()}, {"empty", diff.Compute(m.Desired{}, m.Current{}, diff.Upsert)}, {"incomplete", incompletePlan()}} {
 		for _, format := range []string{"text", "markdown", "json"} {
 			t.Run(tc.name+"."+format, func(t *testing.T) {
 				var buf bytes.Buffer
@@ -140,5 +159,25 @@ func TestMarkdownFoldsLongSections(t *testing.T) {
 	}
 	if !bytes.Contains(buf.Bytes(), []byte("<details><summary>11 changes</summary>")) {
 		t.Errorf("a section of %d changes was not folded:\n%s", foldAfter+1, buf.String())
+	}
+}
+
+func TestUnreadSpacesAreNeverAsDesired(t *testing.T) {
+	d := m.Desired{}
+	c := m.Current{Spaces: map[string]*m.SpaceState{}}
+	for i := 0; i < 100; i++ {
+		name := fmt.Sprintf("spaces/S%03d", i)
+		d.Spaces = append(d.Spaces, m.DesiredSpace{Name: name, Members: []m.DesiredMember{{Principal: m.User("a@example.com")}}})
+	}
+	plan := diff.Compute(d, c, diff.Upsert) // nothing read
+	for i := range plan.Spaces {
+		plan.Spaces[i].Error = "500 INTERNAL"
+	}
+	plan.Incomplete = []string{"100 of 100 spaces could not be read; nothing is planned for them"}
+	var buf bytes.Buffer
+	Text(&buf, plan)
+	out := buf.String()
+	if strings.Contains(out, "already as desired") || !strings.HasPrefix(out, "INCOMPLETE") || !strings.Contains(out, "100 of 100 spaces could not be read") {
+		t.Errorf("a run that read nothing reads as:\n%s", out)
 	}
 }

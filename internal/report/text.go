@@ -12,12 +12,26 @@ import (
 // + create, ~ role change, - remove, then warnings and the plan line.
 func Text(w io.Writer, plan diff.Plan) error {
 	bw := bufio.NewWriter(w)
+	if !plan.Complete() {
+		fmt.Fprintln(bw, "INCOMPLETE: this run could not see or do everything:")
+		for _, line := range plan.Incomplete {
+			fmt.Fprintf(bw, "  ! %s\n", line)
+		}
+		for _, s := range plan.Spaces {
+			if !s.Listed {
+				fmt.Fprintf(bw, "    %s: not read: %s\n", spaceTitle(s), orUnknown(s.Error))
+			}
+		}
+		fmt.Fprintln(bw)
+	}
 	changes := bySpace(plan.Changes)
 	quiet := 0
 	for _, s := range plan.Spaces {
 		cs := changes[s.Name]
 		if len(cs) == 0 {
-			quiet++
+			if s.Listed {
+				quiet++
+			}
 			continue
 		}
 		fmt.Fprintf(bw, "%s: %d desired, %d present", spaceTitle(s), s.Desired, s.Current)
@@ -52,7 +66,7 @@ func Text(w io.Writer, plan diff.Plan) error {
 			fmt.Fprintf(bw, "  ! %s\n", warning)
 		}
 	}
-	fmt.Fprintln(bw, planLine(plan.Summary))
+	fmt.Fprintln(bw, planLine(plan))
 	if plan.Applied {
 		fmt.Fprintln(bw, outcomeLine(plan.Summary))
 	}

@@ -1,0 +1,70 @@
+package job
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/source"
+)
+
+// Check refuses, before any call, desired memberships the configured
+// access can't manage, each with its file and line:
+//   - Chat app authentication can't manage Google Group memberships or add
+//     the calling app (both take user authentication);
+//   - admin access can't add apps, and can't even read the app's membership;
+//   - under either, people outside identity.domains (when it is set) can't
+//     be added.
+//
+// It is pure: validate runs it offline, and every run runs it first.
+func Check(d membership.Desired, a Access) error {
+	appAuth, admin := a.AppAuth, a.Admin
+	domains := map[string]bool{}
+	for _, dom := range a.Domains {
+		domains[strings.ToLower(dom)] = true
+	}
+	var errs source.Errors
+	add := func(m membership.DesiredMember, format string, args ...any) {
+		errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, s := range d.Spaces {
+		for _, m := range s.Members {
+			switch {
+			case appAuth && m.Principal.IsGroup():
+				add(m, "%s in %s: Chat app authentication can't manage Google Group memberships; use a user auth mode (a subject for domain-wide delegation)", m.Principal, s.Name)
+			case appAuth && m.Principal == membership.App:
+				add(m, "app in %s: adding the Chat app to a space takes user authentication; use a user auth mode", s.Name)
+			case admin && m.Principal == membership.App:
+				add(m, "app in %s: admin access (api.use_admin_access) can't add apps or read their memberships; remove it from the sources or turn admin access off", s.Name)
+			case (appAuth || admin) && len(domains) > 0 && m.Principal.Email() != "" && !domains[domainOf(m.Principal.Email())]:
+				how := "Chat app authentication"
+				if admin {
+					how = "admin access"
+				}
+				add(m, "%s in %s is outside identity.domains, and %s can't add people outside the organisation", m.Principal.Email(), s.Name, how)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// Access is how the syncer reaches the API, as far as sources care.
+type Access struct {
+	AppAuth bool     // Chat app authentication
+	Admin   bool     // api.use_admin_access
+	Domains []string // identity.domains
+}
+
+// AccessOf reads Access from a config.
+func AccessOf(cfg *config.Config, appAuth bool) Access {
+	return Access{AppAuth: appAuth, Admin: cfg.API.UseAdminAccess, Domains: cfg.Identity.Domains}
+}
+
+func domainOf(email string) string {
+	_, d, _ := strings.Cut(email, "@")
+	return d
+}
