@@ -62,6 +62,12 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 			fmt.Fprintf(out.stderr, "auth login is for auth.mode oauth-user; %s uses %s\n", cfg.Path, cfg.Auth.Mode)
 			return exitInvalid
 		}
+		clientOnly := cfg.Auth
+		clientOnly.TokenFile = "" // login is what writes it
+		if err := auth.CheckFiles(clientOnly); err != nil {
+			fmt.Fprintf(out.stderr, "%s: %v\n", cfg.Path, err)
+			return exitInvalid
+		}
 		if err := auth.Login(ctx, cfg.Auth, auth.Scopes(cfg.Auth, write), out.stderr); err != nil {
 			fmt.Fprintf(out.stderr, "auth login: %v\n", err)
 			return exitFailure
@@ -73,7 +79,7 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 
 func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
 	read := need(cfg, false)
-	creds, err := credentials(ctx, cfg, read)
+	creds, err := credentials(ctx, cfg, read, authOptions(cfg, nil))
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
@@ -106,6 +112,8 @@ func tryRead(ctx context.Context, cfg *config.Config, creds *auth.Credentials, d
 		return err.Error(), err
 	}
 	space := desired.Spaces[0].Name
+	ctx, cancel := context.WithTimeout(ctx, cfg.Limits.CallTimeout)
+	defer cancel()
 	st, err := api.Space(ctx, space)
 	if err != nil {
 		return fmt.Sprintf("spaces.get %s failed: %v", space, err), err

@@ -18,6 +18,7 @@ const (
 	exitInvalid = 3 // invalid config or source; no API call was made
 	exitBlocked = 4 // a safety check blocked the run
 	exitLocked  = 5 // another apply holds the lock on this host
+	exitUsage   = 64 // no command, or an unknown one (sysexits' EX_USAGE)
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -46,8 +47,10 @@ func commands() []command {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := cmdIO{stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
+		fmt.Fprintln(stderr, "syncer: no command given")
+		fmt.Fprintln(stderr)
 		usage(stderr)
-		return exitInvalid
+		return exitUsage
 	}
 	name := args[0]
 	switch name {
@@ -59,6 +62,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					return exitOK
 				}
 			}
+			fmt.Fprintf(stderr, "syncer: unknown command %q\n\n", args[1])
+			usage(stderr)
+			return exitUsage
 		}
 		usage(stdout)
 		return exitOK
@@ -72,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "syncer: unknown command %q\n\n", name)
 	usage(stderr)
-	return exitInvalid
+	return exitUsage
 }
 
 func usage(w io.Writer) {
@@ -83,7 +89,8 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "  help      show help for a command: syncer help plan")
 	fmt.Fprintln(w, "\nExit codes: 0 done or nothing to do, 1 runtime failure, 2 changes pending (plan --detailed-exitcode),")
-	fmt.Fprintln(w, "3 invalid config or source (no API call made), 4 blocked by a safety check, 5 another apply holds the lock.")
+	fmt.Fprintln(w, "3 invalid config, source or flag (no API call made), 4 blocked by a safety check, 5 another apply holds the lock,")
+	fmt.Fprintln(w, "64 no command or an unknown one.")
 }
 
 // newFlags returns a flag set whose -h prints the command's usage and flags.
@@ -105,16 +112,40 @@ func exitCodeForFlagError(err error) int {
 	return exitInvalid
 }
 
-// parseFlags parses args; it returns an exit code when the command should stop.
+// parseFlags parses args, flags anywhere among them; it returns an exit
+// code when the command should stop. Commands that take no positional
+// argument refuse any.
 func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
 		return exitCodeForFlagError(err), false
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected arguments: %s\n", fs.Name(), strings.Join(fs.Args(), " "))
+	if len(rest) > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected arguments: %s\n", fs.Name(), strings.Join(rest, " "))
 		return exitInvalid, false
 	}
 	return 0, true
+}
+
+// parseInterspersed parses flags wherever they are among args (the flag
+// package stops at the first positional argument) and returns the
+// positional ones in order; after "--" everything is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 func runVersion(_ context.Context, out cmdIO, _ []string) int {

@@ -18,6 +18,7 @@ func emulatorCommand() command {
 		summary: "serve a local emulator of the Chat membership and Directory APIs",
 		usage: `Usage: syncer emulator --seed FILE.yaml [--listen ADDR] [--quota-scale N]
                        [--latency MIN..MAX] [--fault-rate P] [--hide-emails]
+                       [--misbehave METHOD=WHAT ...]
 
 Serves the Chat membership API (spaces.get, members list/get/create/patch/
 delete) and Directory users.get/list from the seed's users, groups and
@@ -28,7 +29,8 @@ GET /emulator/stats counts requests; GET /emulator/state shows memberships.
 
 Examples:
   syncer emulator --seed testdata/seed.yaml --listen 127.0.0.1:8085
-  syncer emulator --seed testdata/seed.yaml --quota-scale 100 --latency 20ms..40ms --fault-rate 0.1`,
+  syncer emulator --seed testdata/seed.yaml --quota-scale 100 --latency 20ms..40ms --fault-rate 0.1
+  syncer emulator --seed testdata/seed.yaml --misbehave members.list=loop-pages --misbehave 'members.create=429,retry-after:3600'`,
 		run: runEmulator,
 	}
 }
@@ -44,6 +46,8 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	hideEmails := fs.Bool("hide-emails", false, "leave member emails out of list and get answers")
 	requireToken := fs.String("require-token", "", "answer 401 unless calls carry this bearer token")
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
+	var misbehave stringList
+	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS; METHOD may be *")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -77,6 +81,14 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintf(out.stderr, "emulator: %v\n", err)
 		return exitInvalid
 	}
+	for _, flag := range misbehave {
+		method, m, err := emulator.ParseMisbehaviour(flag)
+		if err != nil {
+			fmt.Fprintf(out.stderr, "emulator: %v\n", err)
+			return exitInvalid
+		}
+		em.SetMisbehaviour(method, m)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(out.stderr, "emulator: %v\n", err)
@@ -100,3 +112,9 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 		return exitFailure
 	}
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, " ") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -15,7 +15,6 @@ import (
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/source"
-	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 func exportCommand() command {
@@ -88,7 +87,12 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 
 	readNeed := need(cfg, false)
 	readNeed.Directory = false
-	creds, err := credentials(ctx, cfg, readNeed)
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.Limits.RunTimeout, fmt.Errorf("the export took longer than limits.run_timeout (%v)", cfg.Limits.RunTimeout))
+	defer cancel()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	opts := authOptions(cfg, nil)
+	creds, err := credentials(ctx, cfg, readNeed, opts)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
@@ -98,8 +102,8 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, err)
 		return exitFailure
 	}
-	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: cfg.Limits.ProjectWritesPerMinute, ProjectReadsPerMinute: cfg.Limits.ProjectReadsPerMinute,
-		SpaceReadsPerSecond: cfg.Limits.SpaceReadsPerSecond, MaxAttempts: cfg.Limits.MaxAttempts})
+	th := newThrottle(cfg)
+	th.OnFatal = func(err error) { stop(err) }
 	current, errs, warnings := job.ReadCurrent(ctx, api, th, spaces, nil, cfg.Limits.CallsInFlight())
 	for _, w := range warnings {
 		log.Warn(w)
@@ -108,9 +112,12 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, e)
 	}
 	if len(errs) > 0 {
+		if ctx.Err() != nil {
+			fmt.Fprintf(out.stderr, "export stopped: %v\n", context.Cause(ctx))
+		}
 		return exitFailure
 	}
-	resolver, err := newResolver(ctx, cfg, creds, api, th, log, nil)
+	resolver, err := newResolver(ctx, cfg, creds, api, th, log, opts)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitFailure

@@ -9,11 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/auth"
@@ -33,6 +34,7 @@ import (
 type runFlags struct {
 	config, output, endpoint, logLevel string
 	reportFile, lockFile, pushgateway  string
+	detailed                           bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -43,6 +45,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.reportFile, "report-file", "", "also write the report here; format from the extension (.json, .md, .txt); $GITHUB_STEP_SUMMARY works")
 	fs.StringVar(&f.lockFile, "lock-file", "", "lock held during apply so a second run on this host refuses to start (default: one per config in the temp folder)")
 	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL (add semantics)")
+	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "plan and apply --dry-run: exit 2 when changes are pending")
 }
 
 // runJob is plan and apply from the command line: one run, then its exit code.
@@ -52,26 +55,57 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
+	log := logging.New(out.stderr, level)
+	if err := checkRunFlags(f); err != nil {
+		log.Error(err.Error() + "; nothing was sent to the API")
+		return exitInvalid
+	}
 	m := metrics.New()
-	s := runSettings{flags: f, write: write, detailed: detailedExitCode, metrics: m, log: logging.New(out.stderr, level)}
+	s := runSettings{flags: f, write: write, detailed: detailedExitCode, metrics: m, log: log}
 	if write {
 		unlock, err := acquireLock(f.lockFile, f.config)
 		if err != nil {
-			fmt.Fprintln(out.stderr, err)
-			return exitLocked
+			log.Error(err.Error())
+			if errors.Is(err, errLockHeld) {
+				return exitLocked
+			}
+			return exitFailure
 		}
 		defer unlock()
 	}
-	_, code := runOnce(ctx, out, s)
+	r := runOnce(ctx, out, s)
 	if f.pushgateway != "" {
-		if err := pushMetrics(f.pushgateway, m, code == exitOK || code == exitChanges); err != nil {
-			s.log.Error("metrics not pushed", "pushgateway", f.pushgateway, "error", err.Error())
-			if code == exitOK {
-				code = exitFailure
+		if err := pushMetrics(f.pushgateway, m, r.code == exitOK || r.code == exitChanges); err != nil {
+			log.Error("metrics not pushed", "pushgateway", f.pushgateway, "error", err.Error())
+			if r.code == exitOK {
+				r.code = exitFailure
 			}
 		}
 	}
-	return code
+	return r.code
+}
+
+// checkRunFlags finds, before any call, what would otherwise fail after the
+// writes: a report file in a folder that doesn't exist, a bad push URL.
+func checkRunFlags(f runFlags) error {
+	if f.output != "" && !slices.Contains(config.Outputs, f.output) {
+		return fmt.Errorf("unknown --output %q (want text, markdown or json)", f.output)
+	}
+	if f.reportFile != "" {
+		dir := filepath.Dir(f.reportFile)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("--report-file %s: the folder %s does not exist", f.reportFile, dir)
+		}
+		if st, err := os.Stat(f.reportFile); err == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("--report-file %s is not a regular file", f.reportFile)
+		}
+	}
+	if f.pushgateway != "" {
+		if u, err := url.Parse(f.pushgateway); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--pushgateway %q is not an http(s) URL", f.pushgateway)
+		}
+	}
+	return nil
 }
 
 // runSettings are one run's settings beyond the config file.
@@ -82,74 +116,89 @@ type runSettings struct {
 	log             *slog.Logger
 }
 
+// runResult is what one run left behind.
+type runResult struct {
+	plan *diff.Plan // nil when no plan was made
+	code int
+	// apiDown is set when the run failed for a reason no space escapes
+	// (credentials refused, no space readable): serve turns unready on it.
+	apiDown error
+}
+
 // runOnce is the single run both the command line and serve use: it reads
-// the config afresh, runs the job, records metrics and writes the reports.
-// It returns the final plan (nil when none was computed) and an exit code.
-func runOnce(ctx context.Context, out cmdIO, s runSettings) (*diff.Plan, int) {
+// the config afresh, runs the job under the run's deadline, records metrics
+// and writes the reports.
+func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	started := time.Now()
 	log := s.log.With("run_id", newRunID())
 	f := s.flags
-	fail := func(result string, code int) (*diff.Plan, int) {
+	fail := func(result string, code int) runResult {
 		s.metrics.ObserveRun(started, result, nil, 0, 0)
-		return nil, code
+		log.Error("run finished", "result", result, "seconds", time.Since(started).Seconds())
+		return runResult{code: code}
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
-		log.Error("config invalid; nothing was sent to the API", "config", f.config)
-		return fail("invalid", printInputErrors(out.stderr, err))
+		return fail("invalid", reportInputErrors(out, log, err))
 	}
 	if f.endpoint != "" {
 		cfg.API.Endpoint = strings.TrimSuffix(f.endpoint, "/") + "/"
 	}
 	if f.output != "" {
-		if !slices.Contains(config.Outputs, f.output) {
-			fmt.Fprintf(out.stderr, "unknown --output %q (want text, markdown or json)\n", f.output)
-			return fail("invalid", exitInvalid)
-		}
 		cfg.Report.Output = f.output
 	}
 	// Sources first: a broken one stops the run before any credential is
 	// touched, and the scopes depend on what they name.
-	desired, err := source.Load(cfg.Sources)
+	desired, sourceWarnings, err := source.LoadWithWarnings(cfg.Sources)
 	if err != nil {
-		log.Error("sources invalid; nothing was sent to the API")
-		return fail("invalid", printInputErrors(out.stderr, err))
+		return fail("invalid", reportInputErrors(out, log, err))
 	}
+	for _, w := range sourceWarnings {
+		log.Warn(w)
+	}
+	if err := checkOffline(cfg, desired, true); err != nil {
+		return fail("invalid", reportInputErrors(out, log, err))
+	}
+	runCtx, cancelRun := context.WithTimeoutCause(ctx, cfg.Limits.RunTimeout,
+		fmt.Errorf("the run took longer than limits.run_timeout (%v)", cfg.Limits.RunTimeout))
+	defer cancelRun()
+	runCtx, stopRun := context.WithCancelCause(runCtx)
+	defer stopRun(nil)
+
 	// The Chat token never carries the Directory scope; the resolver asks
 	// for its own token, and only if a Directory lookup happens.
 	chatNeed := need(cfg, s.write)
 	chatNeed.Directory = false
 	chatNeed.App = namesApp(desired)
-	creds, err := credentials(ctx, cfg, chatNeed)
+	opts := authOptions(cfg, s.metrics)
+	creds, err := credentials(runCtx, cfg, chatNeed, opts)
 	if err != nil {
-		fmt.Fprintln(out.stderr, err)
-		return fail("invalid", exitInvalid)
+		return fail("invalid", reportInputErrors(out, log, err))
 	}
 	log.Debug("authenticated", "mode", creds.Mode, "acting_as", creds.ActingAs, "scopes", strings.Join(creds.Scopes, " "))
-	creds.Client = instrumented(creds.Client, s.metrics)
-	api, err := newChatClient(ctx, cfg, creds)
+	api, err := newChatClient(runCtx, cfg, creds)
 	if err != nil {
 		log.Error("chat client", "error", err.Error())
 		return fail("failure", exitFailure)
 	}
-	th := throttle.New(throttle.Limits{
-		ProjectWritesPerMinute: cfg.Limits.ProjectWritesPerMinute,
-		ProjectReadsPerMinute:  cfg.Limits.ProjectReadsPerMinute,
-		SpaceReadsPerSecond:    cfg.Limits.SpaceReadsPerSecond,
-		SpaceWritesPerSecond:   cfg.Limits.SpaceWritesPerSecond,
-		MaxAttempts:            cfg.Limits.MaxAttempts,
-	})
+	th := newThrottle(cfg)
+	var fatal error
+	th.OnFatal = func(err error) {
+		fatal = err
+		log.Error("stopping the run: no call can succeed", "error", err.Error())
+		stopRun(err)
+	}
 	th.OnRetry = func(op string, attempt int, delay time.Duration, err error) {
 		s.metrics.APIRetries.Inc()
 		log.Debug("retrying", "op", op, "attempt", attempt, "delay", delay.String(), "error", err.Error())
 	}
-	resolver, err := newResolver(ctx, cfg, creds, api, th, log, s.metrics)
+	resolver, err := newResolver(runCtx, cfg, creds, api, th, log, opts)
 	if err != nil {
 		log.Error("identity resolver", "error", err.Error())
 		return fail("failure", exitFailure)
 	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
-		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess}
+		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings}
 	if s.write {
 		progress := &apply.Progress{Logger: log}
 		if logging.IsTerminal(out.stderr) {
@@ -157,11 +206,11 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) (*diff.Plan, int) {
 		}
 		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: progress}
 	}
-	res, err := j.Run(ctx)
+	res, err := j.Run(runCtx)
 	var inputErr *job.InputError
 	switch {
 	case errors.As(err, &inputErr):
-		return fail("invalid", printInputErrors(out.stderr, inputErr.Err))
+		return fail("invalid", reportInputErrors(out, log, inputErr.Err))
 	case err != nil:
 		log.Error("run failed", "error", err.Error())
 		return fail("failure", exitFailure)
@@ -172,42 +221,119 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) (*diff.Plan, int) {
 			res.SpaceErrors = append(res.SpaceErrors, &job.SpaceError{Space: "(report file)", Err: err})
 		}
 	}
-	code, result := exitOK, "success"
+	r := runResult{plan: &res.Plan, code: exitOK}
+	result := "success"
 	switch {
 	case res.Failed():
-		code, result = exitFailure, "failure"
+		r.code, result = exitFailure, "failure"
 	case s.detailed && !res.Plan.Empty():
-		code = exitChanges
+		r.code = exitChanges
+	}
+	switch {
+	case fatal != nil:
+		r.apiDown = fatal
+	case len(desired.Spaces) > 0 && len(res.SpaceErrors) >= len(desired.Spaces):
+		r.apiDown = fmt.Errorf("no space could be read: %v", res.SpaceErrors[0].Err)
 	}
 	s.metrics.ObserveRun(started, result, &res.Plan, desired.Count(), len(desired.Spaces))
-	log.Info("run finished", "result", result, "seconds", time.Since(started).Seconds())
-	return &res.Plan, code
+	level := slog.LevelInfo
+	if result != "success" {
+		level = slog.LevelError
+	}
+	log.Log(ctx, level, "run finished", "result", result, "complete", res.Plan.Complete(), "seconds", time.Since(started).Seconds(),
+		"token_requests", creds.TokenRequests())
+	return r
+}
+
+// checkOffline refuses, before any credential is used, what can be known
+// wrong without calling anything: mode none against Google, credential
+// files missing, unreadable, of the wrong kind or readable by others, and
+// sources the configured access can't manage. validate runs it too, so
+// what validate passes, a run doesn't refuse as invalid.
+func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bool) error {
+	var errs source.Errors
+	if cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint() {
+		errs.Add(cfg.At("auth", "mode"), "auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode")
+	}
+	a := cfg.Auth
+	if !tokenNeeded {
+		a.TokenFile = "" // auth login is what writes it
+	}
+	if err := auth.CheckFiles(a); err != nil {
+		errs.Add(cfg.At("auth", "credentials_file"), "%v", err)
+	}
+	if err := job.Check(desired, job.AccessOf(cfg, auth.AppAuth(cfg.Auth))); err != nil {
+		var es source.Errors
+		if errors.As(err, &es) {
+			errs = append(errs, es...)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// newThrottle builds the run's one throttle from the config's limits.
+func newThrottle(cfg *config.Config) *throttle.Throttle {
+	l := cfg.Limits
+	return throttle.New(throttle.Limits{
+		ProjectWritesPerMinute: l.ProjectWritesPerMinute,
+		ProjectReadsPerMinute:  l.ProjectReadsPerMinute,
+		SpaceReadsPerSecond:    l.SpaceReadsPerSecond,
+		SpaceWritesPerSecond:   l.SpaceWritesPerSecond,
+		SpaceInfoPerMinute:     l.ProjectSpaceReadsPerMinute,
+		DirectoryPerMinute:     l.DirectoryPerMinute,
+		Headroom:               l.Headroom,
+		MaxAttempts:            l.MaxAttempts,
+		CallTimeout:            l.CallTimeout,
+	})
+}
+
+// reportInputErrors reports every config or source problem and returns
+// exit 3. On a terminal they are plain lines; otherwise each is a log entry
+// of its own with its file and line, so a log pipeline can alert on it.
+func reportInputErrors(out cmdIO, log *slog.Logger, err error) int {
+	if logging.IsTerminal(out.stderr) || log == nil {
+		return printInputErrors(out.stderr, err)
+	}
+	var errs source.Errors
+	if !errors.As(err, &errs) {
+		log.Error(err.Error() + "; nothing was sent to the API")
+		return exitInvalid
+	}
+	for _, e := range errs {
+		attrs := []any{"file", e.At.File}
+		if e.At.Line > 0 {
+			attrs = append(attrs, "line", e.At.Line)
+		}
+		if e.At.Column > 0 {
+			attrs = append(attrs, "column", e.At.Column)
+		}
+		log.Error(e.Error(), attrs...)
+	}
+	log.Error(fmt.Sprintf("%d %s found; nothing was sent to the API", len(errs), pluralWord(len(errs), "problem", "problems")))
+	return exitInvalid
 }
 
 // baseTransport is Go's default transport with room for many idle
 // connections to one host: the default keeps 2, so at a few hundred calls a
 // second most calls would open a new connection (Google's own client
-// transport keeps 100).
+// transport keeps 100). Each call's own deadline bounds it as a whole; these
+// bound the steps a stuck server could stretch.
 var baseTransport = func() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 256
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 0 // the call's own deadline applies
+	t.ExpectContinueTimeout = time.Second
 	return t
 }()
 
-// withTransport makes oauth2 token sources and clients built from ctx use
-// baseTransport.
-func withTransport(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: baseTransport})
-}
-
-// instrumented counts every API request the client makes.
-func instrumented(c *http.Client, m *metrics.Metrics) *http.Client {
-	if c == nil {
-		return &http.Client{Transport: m.Transport(baseTransport)}
-	}
-	wrapped := *c
-	wrapped.Transport = m.Transport(c.Transport)
-	return &wrapped
+// authOptions carry every request, token requests included, through the
+// metered base transport, with the config's call deadline.
+func authOptions(cfg *config.Config, m *metrics.Metrics) auth.Options {
+	return auth.Options{Transport: m.Transport(baseTransport), CallTimeout: cfg.Limits.CallTimeout}
 }
 
 func newRunID() string {
@@ -239,23 +365,27 @@ func directoryEnabled(cfg *config.Config) bool {
 
 // newResolver builds identity resolution: Directory lookups (own quota)
 // when enabled, membership reads, and the cache file when configured.
-func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger, m *metrics.Metrics) (*identity.Resolver, error) {
+func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger, opts auth.Options) (*identity.Resolver, error) {
 	r := &identity.Resolver{Members: api, Throttle: th, Logger: log}
 	if directoryEnabled(cfg) {
 		endpoint := cfg.API.Endpoint
 		if cfg.IsGoogleEndpoint() {
 			endpoint = "" // the Directory lives at its own Google host
 		}
-		dirCreds, err := auth.NewWithScopes(withTransport(ctx), cfg.Auth, directoryScopes(cfg))
+		dirCreds, err := auth.NewWithScopes(ctx, cfg.Auth, directoryScopes(cfg), opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: directory credentials: %w", cfg.Path, err)
 		}
-		dir, err := chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: instrumented(dirCreds.Client, m)})
+		client := dirCreds.Client
+		if client == nil {
+			client = &http.Client{Transport: opts.Transport}
+		}
+		dir, err := chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: client})
 		if err != nil {
 			return nil, err
 		}
 		r.Directory = dir
-		r.DirectoryThrottle = throttle.New(throttle.Limits{ProjectReadsPerMinute: 2400, MaxAttempts: cfg.Limits.MaxAttempts})
+		r.DirectoryThrottle = th
 	}
 	if cfg.Identity.CacheFile != "" {
 		r.Cache = identity.OpenCache(cfg.Identity.CacheFile, cfg.Identity.CacheTTL, time.Now, func(msg string) { log.Warn(msg) })
@@ -271,14 +401,18 @@ func directoryScopes(cfg *config.Config) []string {
 }
 
 // credentials refuses mode none against Google before anything else, then
-// builds the credentials for the run.
-func credentials(ctx context.Context, cfg *config.Config, need auth.Need) (*auth.Credentials, error) {
+// builds the credentials for the run. A client with no credentials (mode
+// none) still goes through opts.Transport.
+func credentials(ctx context.Context, cfg *config.Config, need auth.Need, opts auth.Options) (*auth.Credentials, error) {
 	if cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint() {
 		return nil, fmt.Errorf("%s: auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode", cfg.Path)
 	}
-	creds, err := auth.New(withTransport(ctx), cfg.Auth, need)
+	creds, err := auth.New(ctx, cfg.Auth, need, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: auth.mode %s: %w", cfg.Path, cfg.Auth.Mode, err)
+	}
+	if creds.Client == nil {
+		creds.Client = &http.Client{Transport: opts.Transport}
 	}
 	return creds, nil
 }
@@ -315,11 +449,10 @@ Examples:
 			var f runFlags
 			fs := newFlags(planCommand(), out)
 			f.register(fs)
-			detailed := fs.Bool("detailed-exitcode", false, "exit 2 when changes are pending")
 			if code, ok := parseFlags(fs, args); !ok {
 				return code
 			}
-			return runJob(ctx, out, f, false, *detailed)
+			return runJob(ctx, out, f, false, f.detailed)
 		},
 	}
 }
@@ -328,7 +461,7 @@ func applyCommand() command {
 	return command{
 		name:    "apply",
 		summary: "make the spaces match the sources",
-		usage: `Usage: syncer apply --config FILE [--output text|json|markdown] [--dry-run]
+		usage: `Usage: syncer apply --config FILE [--output text|json|markdown] [--dry-run [--detailed-exitcode]]
 
 Plans as 'syncer plan' does, prints the plan, applies it within Google's
 quotas (retrying quota and transient failures) and prints every change's
@@ -346,11 +479,15 @@ Examples:
 			var f runFlags
 			fs := newFlags(applyCommand(), out)
 			f.register(fs)
-			dryRun := fs.Bool("dry-run", false, "plan only; change nothing")
+			dryRun := fs.Bool("dry-run", false, "plan only; change nothing (exactly syncer plan, with every flag plan takes)")
 			if code, ok := parseFlags(fs, args); !ok {
 				return code
 			}
-			return runJob(ctx, out, f, !*dryRun, false)
+			if f.detailed && !*dryRun {
+				fmt.Fprintln(out.stderr, "apply: --detailed-exitcode is for plan and apply --dry-run (an apply exits 0 when everything was done)")
+				return exitInvalid
+			}
+			return runJob(ctx, out, f, !*dryRun, f.detailed)
 		},
 	}
 }

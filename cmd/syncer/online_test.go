@@ -83,7 +83,9 @@ func TestExitCodeInvalidSourceSendsNothing(t *testing.T) {
 	}
 	for _, cmd := range []string{"plan", "apply"} {
 		code, _, errOut := runCLI(t, cmd, "--config", cfg)
-		if code != exitInvalid || !strings.Contains(errOut, `members.csv:2:10: member "u0@example": malformed email`) {
+		checkJSONLogs(t, errOut)
+		if code != exitInvalid || !strings.Contains(logText(errOut), `members.csv:2:10: member "u0@example": malformed email`) ||
+			!strings.Contains(logText(errOut), "line=2") {
 			t.Errorf("%s: exit %d\n%s", cmd, code, errOut)
 		}
 	}
@@ -97,7 +99,7 @@ func TestExitCodeRuntimeFailures(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(filepath.Dir(cfg), "members.csv"))
 	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), append(data, "spaces/GONE,u0@example.com,\n"...), 0o644)
 	code, out, errOut := runCLI(t, "apply", "--config", cfg)
-	if code != exitFailure || !strings.Contains(out, "read spaces/GONE: 404 NOT_FOUND") || !strings.Contains(out, "Applied: 1 applied") {
+	if code != exitFailure || !strings.HasPrefix(out, "INCOMPLETE") || !strings.Contains(out, "spaces/GONE: not read: 404 NOT_FOUND") || !strings.Contains(out, "Applied: 1 applied") {
 		t.Errorf("a space that can't be read: exit %d\n%s%s", code, out, errOut)
 	}
 }
@@ -105,7 +107,7 @@ func TestExitCodeRuntimeFailures(t *testing.T) {
 func TestAuthNoneRefusedAgainstGoogle(t *testing.T) {
 	_, cfg := setup(t, 1, emulator.Options{}, "")
 	code, _, errOut := runCLI(t, "plan", "--config", cfg, "--endpoint", "https://chat.googleapis.com/")
-	if code != exitInvalid || !strings.Contains(errOut, "auth.mode none works only against an emulator") {
+	if code != exitInvalid || !strings.Contains(logText(errOut), "auth.mode none works only against an emulator") {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }

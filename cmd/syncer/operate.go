@@ -2,13 +2,12 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
+	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
@@ -18,30 +17,6 @@ import (
 	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/report"
 )
-
-// acquireLock takes an exclusive, non-blocking file lock so a second apply
-// on this host refuses to start. The kernel drops the lock if the process
-// dies, so a killed run never leaves a stale lock behind.
-func acquireLock(path, configPath string) (func(), error) {
-	if path == "" {
-		abs, _ := filepath.Abs(configPath)
-		sum := sha256.Sum256([]byte(abs))
-		path = filepath.Join(os.TempDir(), "syncer-"+hex.EncodeToString(sum[:6])+".lock")
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		owner, _ := os.ReadFile(path)
-		f.Close()
-		return nil, fmt.Errorf("another syncer apply is running for this config (lock %s held by pid %s); not starting a second one",
-			path, strings.TrimSpace(string(owner)))
-	}
-	f.Truncate(0)
-	fmt.Fprintf(f, "%d\n", os.Getpid())
-	return func() { f.Close() }, nil
-}
 
 // writeReportFile writes the report in the format its extension names;
 // $GITHUB_STEP_SUMMARY is appended to, as GitHub expects.
@@ -92,5 +67,12 @@ func pushMetrics(url string, m *metrics.Metrics, success bool) error {
 			return out, err
 		})
 	}
-	return push.New(url, "syncer").Gatherer(g).Add()
+	ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
+	defer cancel()
+	client := &http.Client{Transport: baseTransport, Timeout: pushTimeout}
+	return push.New(url, "syncer").Client(client).Gatherer(g).AddContext(ctx)
 }
+
+// pushTimeout bounds the push: it happens after the run, and a Pushgateway
+// that doesn't answer must not hold the lock (or a SIGTERM) for longer.
+const pushTimeout = 5 * time.Second

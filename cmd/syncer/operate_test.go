@@ -23,7 +23,7 @@ func TestLockRefusesASecondApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errOut := runCLI(t, "apply", "--config", cfg, "--lock-file", lock)
-	if code != exitLocked || !strings.Contains(errOut, "another syncer apply is running for this config") {
+	if code != exitLocked || !strings.Contains(logText(errOut), "another syncer run for this config holds") {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 	if code, _, _ := runCLI(t, "plan", "--config", cfg, "--lock-file", lock); code != exitOK {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -38,8 +37,10 @@ and changes nothing. The schedule itself is read once, at start-up.
 It holds the apply lock while it runs, so a second serve or an apply on the
 same config on this host exits 5.
 
-HTTP: /healthz (up), /readyz (config loaded and a read with the credentials
-worked), /metrics (Prometheus), /report (the last run's JSON report).
+HTTP: /healthz (up), /readyz (a read with the credentials works: checked at
+start, every 5 min, and every 30 s while failing (--ready-check-every); a run
+that fails for every space turns it unready), /metrics (Prometheus), /report
+(the last run's JSON report).
 SIGTERM or Ctrl-C: no new run starts, a running one stops as apply does,
 then exit 0.
 
@@ -56,6 +57,7 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	f.register(fs)
 	listen := fs.String("listen", ":8080", "address for /healthz, /readyz, /metrics and /report")
 	runOnStart := fs.Bool("run-on-start", false, "also run once at start-up (or set run_on_start in the config)")
+	checkEvery := fs.Duration("ready-check-every", 30*time.Second, "how often /readyz re-checks a read while unready (ten times less often while ready)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -66,6 +68,14 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	}
 	if f.pushgateway != "" {
 		fmt.Fprintln(out.stderr, "serve: --pushgateway is for one-shot runs; serve exposes /metrics for Prometheus to scrape")
+		return exitInvalid
+	}
+	if f.detailed {
+		fmt.Fprintln(out.stderr, "serve: --detailed-exitcode is for plan and apply --dry-run")
+		return exitInvalid
+	}
+	if err := checkRunFlags(f); err != nil {
+		fmt.Fprintln(out.stderr, "serve:", err)
 		return exitInvalid
 	}
 	log := logging.New(out.stderr, level)
@@ -98,22 +108,25 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 
 	m := metrics.New()
 	var (
-		ready      atomic.Bool
 		mu         sync.Mutex
 		lastReport []byte
 	)
+	health := newReadiness(*checkEvery)
 	run := cron.FuncJob(func() {
-		plan, code := runOnce(ctx, out, runSettings{flags: f, write: true, metrics: m, log: log})
-		if plan != nil {
+		r := runOnce(ctx, out, runSettings{flags: f, write: true, metrics: m, log: log})
+		if r.plan != nil {
 			var buf bytes.Buffer
-			if report.JSON(&buf, *plan) == nil {
+			if report.JSON(&buf, *r.plan) == nil {
 				mu.Lock()
 				lastReport = buf.Bytes()
 				mu.Unlock()
 			}
 		}
-		if code == exitOK {
-			ready.Store(true) // a whole run worked, credentials included
+		switch {
+		case r.apiDown != nil:
+			health.set(false, "the last run failed for every space: "+r.apiDown.Error())
+		case r.code == exitOK:
+			health.set(true, "") // a whole run worked, credentials included
 		}
 	})
 	cl := cronLogger{log: log, metrics: m}
@@ -124,8 +137,8 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready: waiting for a read with the configured credentials to work", http.StatusServiceUnavailable)
+		if ok, why := health.get(); !ok {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -147,13 +160,7 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	fmt.Fprintf(out.stdout, "serving on http://%s/ (schedule %q)\n", ln.Addr(), cfg.Schedule)
 	log.Info("serving", "listen", ln.Addr().String(), "schedule", cfg.Schedule)
 
-	go func() {
-		if err := checkReady(ctx, f, cfg); err != nil {
-			log.Warn("not ready yet: the read check failed; the next run tries again", "error", err.Error())
-			return
-		}
-		ready.Store(true)
-	}()
+	go health.watch(ctx, log, func(ctx context.Context) error { return checkReady(ctx, f) })
 	if *runOnStart || cfg.RunOnStart {
 		go job.Run()
 	}
@@ -175,23 +182,107 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	return exitOK
 }
 
-// checkReady proves the config's credentials with one harmless read.
-func checkReady(ctx context.Context, f runFlags, cfg *config.Config) error {
+// checkReady proves the config's credentials with one harmless read,
+// within one call's deadline. The config is read afresh, as runs do.
+func checkReady(ctx context.Context, f runFlags) error {
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return fmt.Errorf("config invalid: %w", err)
+	}
 	if f.endpoint != "" {
 		cfg.API.Endpoint = strings.TrimSuffix(f.endpoint, "/") + "/"
 	}
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
-		return err
+		return fmt.Errorf("sources invalid: %w", err)
 	}
 	need := need(cfg, false)
 	need.Directory = false
-	creds, err := credentials(ctx, cfg, need)
+	ctx, cancel := context.WithTimeout(ctx, cfg.Limits.CallTimeout)
+	defer cancel()
+	creds, err := credentials(ctx, cfg, need, authOptions(cfg, nil))
 	if err != nil {
 		return err
 	}
 	_, err = tryRead(ctx, cfg, creds, desired)
 	return err
+}
+
+// readiness is serve's /readyz: ready once a read with the credentials
+// worked, unready when a run fails for an API-wide reason, and re-checked on
+// its own timer (often while unready) rather than at the next scheduled run.
+type readiness struct {
+	// unreadyEvery and readyEvery are how often the read is re-checked.
+	unreadyEvery, readyEvery time.Duration
+
+	mu    sync.Mutex
+	ready bool
+	why   string
+	poke  chan struct{}
+}
+
+// newReadiness re-checks every `every` while unready, ten times less often
+// while ready.
+func newReadiness(every time.Duration) *readiness {
+	return &readiness{unreadyEvery: every, readyEvery: 10 * every,
+		why: "waiting for a read with the configured credentials to work", poke: make(chan struct{}, 1)}
+}
+
+func (r *readiness) get() (bool, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ready, r.why
+}
+
+func (r *readiness) set(ready bool, why string) {
+	r.mu.Lock()
+	changed := r.ready != ready
+	r.ready, r.why = ready, why
+	r.mu.Unlock()
+	if changed && !ready {
+		select {
+		case r.poke <- struct{}{}: // re-check on the short interval from now
+		default:
+		}
+	}
+}
+
+// watch checks at once, then every recheckUnready while unready and every
+// recheckReady while ready, until ctx ends.
+func (r *readiness) watch(ctx context.Context, log *slog.Logger, check func(context.Context) error) {
+	for {
+		if err := check(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.set(false, "the read check failed: "+err.Error())
+			log.Warn("not ready: the read check failed", "error", err.Error(), "next_check", r.unreadyEvery.String())
+		} else {
+			if ok, _ := r.get(); !ok {
+				log.Info("ready: a read with the configured credentials worked")
+			}
+			r.set(true, "")
+		}
+		wait := r.readyEvery
+		if ok, _ := r.get(); !ok {
+			wait = r.unreadyEvery
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-r.poke:
+			timer.Stop()
+			// A run just failed: give it the short interval before checking.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(r.unreadyEvery):
+			}
+		case <-timer.C:
+		}
+	}
 }
 
 // cronLogger routes robfig/cron's messages to slog and counts skipped runs.

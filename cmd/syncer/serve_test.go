@@ -118,7 +118,7 @@ func TestServe(t *testing.T) {
 		_, metrics = get(t, base+"metrics")
 		invalid = metricValue(metrics, `syncer_runs_total{result="invalid"}`)
 	}
-	if invalid == "" || !strings.Contains(stderr.String(), `unknown policy "mirror"`) {
+	if invalid == "" || !strings.Contains(logText(stderr.String()), `unknown policy "mirror"`) {
 		t.Errorf("a broken config edit did not fail a run loudly (invalid runs %q)", invalid)
 	}
 	if code, _ := get(t, base+"healthz"); code != 200 {
@@ -155,4 +155,51 @@ func TestServeConfigErrors(t *testing.T) {
 	if code, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0"); code != exitInvalid || !strings.Contains(errOut, `schedule "every day"`) {
 		t.Errorf("bad schedule: exit %d %s", code, errOut)
 	}
+}
+
+func TestServeReadinessFollowsTheAPI(t *testing.T) {
+	em, cfg := setup(t, 2, emulator.Options{}, "max_attempts: 1")
+	data, _ := os.ReadFile(cfg)
+	// Runs every 2 s; nothing runs at start, so readiness is the checker's.
+	os.WriteFile(cfg, append(data, "schedule: \"*/2 * * * * *\"\n"...), 0o644)
+	em.SetMisbehaviour("*", emulator.Misbehaviour{Status: 401})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--ready-check-every", "300ms"}, stdout, stderr)
+	}()
+	var base string
+	for deadline := time.Now().Add(5 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`serving on (http://\S+/)`).FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		t.Fatalf("serve did not start:\n%s", stderr)
+	}
+	waitFor := func(want int, what string) {
+		t.Helper()
+		code, body := 0, ""
+		for deadline := time.Now().Add(8 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if code, body = get(t, base+"readyz"); code == want {
+				return
+			}
+		}
+		t.Fatalf("%s: /readyz %d %s\n%s", what, code, body, logText(stderr.String()))
+	}
+	waitFor(503, "credentials refused")
+	em.SetMisbehaviour("*", emulator.Misbehaviour{})
+	waitFor(200, "the API answers again (the checker, not a run, finds out)")
+	em.SetMisbehaviour("*", emulator.Misbehaviour{Status: 500})
+	waitFor(503, "a run failing for every space")
+	if _, body := get(t, base+"readyz"); !strings.Contains(body, "not ready") {
+		t.Errorf("/readyz says %q", body)
+	}
+	em.SetMisbehaviour("*", emulator.Misbehaviour{})
+	waitFor(200, "recovered")
+	cancel()
+	<-done
 }

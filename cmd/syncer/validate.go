@@ -16,11 +16,15 @@ func validateCommand() command {
 	return command{
 		name:    "validate",
 		summary: "check the config and every source offline; no API call",
-		usage: `Usage: syncer validate [--config FILE] [SOURCE ...]
+		usage: `Usage: syncer validate [--config FILE] [--endpoint URL] [SOURCE ...]
 
 Reads the config and every source it names (or the SOURCE files given, which
 replace the config's), and prints the spaces, members per role and groups, or
-every problem found with file:line. Makes no API call. Exit 0 when valid, 3 when not.
+every problem found with file:line. With a config it also checks, offline,
+everything a run would refuse: the auth mode against the endpoint, the
+credential files (present, of the right kind, not readable by others) and
+sources the configured access can't manage. Makes no API call.
+Exit 0 when valid, 3 when not.
 
 Examples:
   syncer validate --config config.yaml
@@ -33,16 +37,30 @@ Examples:
 func runValidate(_ context.Context, out cmdIO, args []string) int {
 	fs := newFlags(validateCommand(), out)
 	configPath := fs.String("config", "", "config file (optional when SOURCE files are given)")
-	if err := fs.Parse(args); err != nil {
+	endpoint := fs.String("endpoint", "", "check as if api.endpoint were this URL (e.g. the emulator's), as plan --endpoint runs")
+	sources, err := parseInterspersed(fs, args)
+	if err != nil {
 		return exitCodeForFlagError(err)
 	}
-	if *configPath == "" && fs.NArg() == 0 {
+	if *configPath == "" && len(sources) == 0 {
 		fmt.Fprintln(out.stderr, "validate: give --config FILE or one or more SOURCE files")
 		return exitInvalid
 	}
-	cfg, desired, err := loadInputs(*configPath, fs.Args()...)
+	cfg, desired, warnings, err := loadInputs(*configPath, sources...)
+	for _, w := range warnings {
+		fmt.Fprintln(out.stderr, "warning:", w)
+	}
 	if err != nil {
 		return printInputErrors(out.stderr, err)
+	}
+	if *endpoint != "" {
+		cfg.API.Endpoint = strings.TrimSuffix(*endpoint, "/") + "/"
+	}
+	if *configPath != "" {
+		// Everything a run would refuse before calling anything.
+		if err := checkOffline(cfg, desired, true); err != nil {
+			return printInputErrors(out.stderr, err)
+		}
 	}
 	printDesired(out.stdout, cfg, desired)
 	return exitOK
@@ -51,7 +69,7 @@ func runValidate(_ context.Context, out cmdIO, args []string) int {
 // loadInputs reads the config and its sources; every problem is a
 // source.Errors. Sources given by name replace the config's; with no config
 // path, defaults are used.
-func loadInputs(path string, sources ...string) (*config.Config, membership.Desired, error) {
+func loadInputs(path string, sources ...string) (*config.Config, membership.Desired, []string, error) {
 	var cfg *config.Config
 	if path == "" {
 		d := config.Defaults()
@@ -59,7 +77,7 @@ func loadInputs(path string, sources ...string) (*config.Config, membership.Desi
 	} else {
 		var err error
 		if cfg, err = config.Load(path); err != nil {
-			return nil, membership.Desired{}, err
+			return nil, membership.Desired{}, nil, err
 		}
 	}
 	if len(sources) > 0 {
@@ -68,8 +86,8 @@ func loadInputs(path string, sources ...string) (*config.Config, membership.Desi
 			cfg.Sources = append(cfg.Sources, source.Spec{Path: s})
 		}
 	}
-	desired, err := source.Load(cfg.Sources)
-	return cfg, desired, err
+	desired, warnings, err := source.LoadWithWarnings(cfg.Sources)
+	return cfg, desired, warnings, err
 }
 
 // printInputErrors prints every config or source problem and returns exit 3.

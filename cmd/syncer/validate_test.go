@@ -46,6 +46,13 @@ func TestValidateTestdata(t *testing.T) {
 		"invalid/unknown-key.config.yaml":   `unknown-key.config.yaml:3: unknown key "polciy"`,
 		"invalid/sync-policy.config.yaml":   `sync-policy.config.yaml:3: policy "sync"`,
 		"invalid/group-role.yaml":           `group-role.yaml:4: groups/eng can't have a role`,
+		"valid/sep-semicolon.csv":           "spaces/A: 1 owner, 1 member",
+		"valid/delimiter-only-rows.csv":     "spaces/A: 1 manager, 1 member",
+		"invalid/duplicate-spaces.yaml":     `duplicate-spaces.yaml:7: duplicate key "spaces" (first at line 1)`,
+		"invalid/duplicate-members.yaml":    `duplicate-members.yaml:6: duplicate key "members" (first at line 3)`,
+		"invalid/bad-space-id.yaml":         `bad-space-id.yaml:2: space "spaces/AAA#x" is not a space resource name (spaces/{id}) or ID: an ID is letters, digits, - and _`,
+		"invalid/utf16.csv":                 `utf16.csv: file is UTF-16 ("Unicode text"); save it as CSV UTF-8`,
+		"invalid/xlsx-renamed.csv":          `xlsx-renamed.csv: this is an Excel workbook, not CSV; export it as CSV UTF-8`,
 	}
 	root := filepath.Join("..", "..", "testdata")
 	for _, dir := range []string{"valid", "invalid"} {
@@ -79,10 +86,49 @@ func TestValidateTestdata(t *testing.T) {
 	}
 }
 
+// Every malformed space ID in a file is reported, each with its line.
+func TestValidateBadSpaceIDs(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	code, _, stderr := runCLI(t, "validate", "testdata/invalid/bad-space-id.yaml")
+	for _, want := range []string{
+		`bad-space-id.yaml:2: space "spaces/AAA#x" is not a space resource name`,
+		`bad-space-id.yaml:4: space "spaces/../x" is not a space resource name`,
+		`bad-space-id.yaml:6: space "spaces/%2e%2e" is not a space resource name`,
+		"3 problems found; nothing was sent to the API.",
+	} {
+		if code != exitInvalid || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, want %d; output lacks %q:\n%s", code, exitInvalid, want, stderr)
+		}
+	}
+}
+
+// A directory or a device given as the config or a source is refused at
+// once (exit 3), never read.
+func TestValidateRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runCLI(t, "validate", "--config", dir)
+	if want := dir + ": can't read config: not a regular file (a directory)"; code != exitInvalid || !strings.Contains(stderr, want) {
+		t.Errorf("config is a directory: exit %d, output lacks %q:\n%s", code, want, stderr)
+	}
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	zero := filepath.Join(dir, "zero.csv")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+	code, _, stderr = runCLI(t, "validate", zero)
+	if want := zero + ": can't read source: not a regular file (a device)"; code != exitInvalid || !strings.Contains(stderr, want) {
+		t.Errorf("source is /dev/zero: exit %d, output lacks %q:\n%s", code, want, stderr)
+	}
+}
+
 func TestValidateExamples(t *testing.T) {
 	t.Chdir(filepath.Join("..", ".."))
+	// The example's auth.mode none is for the emulator: validate it as
+	// pointed there, as make demo runs it.
 	for _, cfg := range []string{"config.example.yaml", "testdata/config.yaml"} {
-		code, stdout, stderr := runCLI(t, "validate", "--config", cfg)
+		code, stdout, stderr := runCLI(t, "validate", "--config", cfg, "--endpoint", "http://127.0.0.1:8085/")
 		if code != exitOK {
 			t.Errorf("validate %s: exit %d\n%s%s", cfg, code, stdout, stderr)
 		}
@@ -100,7 +146,41 @@ func TestHelpOnEveryCommand(t *testing.T) {
 			t.Errorf("%s --help: exit %d, %q", c.name, code, stderr)
 		}
 	}
-	if code, _, _ := runCLI(t, "nonsense"); code != exitInvalid {
-		t.Errorf("unknown command: exit %d", code)
+	for _, args := range [][]string{{"nonsense"}, {"help", "bogus"}, {}} {
+		code, _, stderr := runCLI(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, "command") {
+			t.Errorf("syncer %v: exit %d, want %d (a usage error, not invalid input): %s", args, code, exitUsage, stderr)
+		}
+	}
+}
+
+func TestValidateChecksWhatARunWouldRefuse(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "m.csv"), []byte("space,member\nspaces/A,a@example.com\nspaces/A,app\n"), 0o644)
+	key := filepath.Join(dir, "key.json")
+	os.WriteFile(key, []byte(`{"type":"service_account","client_email":"x@y.iam.gserviceaccount.com"}`), 0o644)
+	for _, tc := range []struct{ name, config, want string }{
+		{"auth none against Google", "sources: [{path: m.csv}]\n", "auth.mode none works only against an emulator"},
+		{"missing key", "sources: [{path: m.csv}]\nauth: {mode: service-account, credentials_file: nope.json, subject: a@example.com}\n", "nope.json: no such file"},
+		{"key readable by others", "sources: [{path: m.csv}]\nauth: {mode: service-account, credentials_file: key.json, subject: a@example.com}\n", "is readable by others (mode 0644)"},
+		{"the app under admin access", "sources: [{path: m.csv}]\napi: {endpoint: \"http://127.0.0.1:1/\", use_admin_access: true}\n", "m.csv:3:10: app in spaces/A: admin access"},
+		{"the app under app auth", "sources: [{path: m.csv}]\nauth: {mode: app, credentials_file: key.json}\n", "m.csv:3:10: app in spaces/A: adding the Chat app to a space takes user authentication"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, "config.yaml")
+			os.WriteFile(cfg, []byte(tc.config), 0o644)
+			code, _, stderr := runCLI(t, "validate", "--config", cfg)
+			if code != exitInvalid || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, want 3 with %q:\n%s", code, tc.want, stderr)
+			}
+		})
+	}
+}
+
+func TestFlagsAfterPositionalArguments(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	code, stdout, stderr := runCLI(t, "validate", "testdata/valid/bom.csv", "--config", "testdata/config.yaml")
+	if code != exitOK || !strings.Contains(stdout, "Config testdata/config.yaml is valid") || !strings.Contains(stdout, "bom.csv") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
 	}
 }

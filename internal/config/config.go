@@ -20,6 +20,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/source"
 )
@@ -42,6 +43,13 @@ type Config struct {
 
 	// Path is the file the config was read from.
 	Path string `yaml:"-"`
+	root yaml.Node
+}
+
+// At is where a key path (e.g. "auth", "credentials_file") is written in
+// the config file; the line is 0 when the key is absent (a default).
+func (c *Config) At(keys ...string) membership.Location {
+	return membership.Location{File: c.Path, Line: lineOf(&c.root, keys...)}
 }
 
 // API says where and how to call Google.
@@ -68,6 +76,10 @@ type Identity struct {
 	CacheFile string `yaml:"cache_file"`
 	// CacheTTL is how long a cached resolution is trusted.
 	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// Domains are the organisation's own email domains (primary, secondary
+	// and alias domains). Optional; when set, addresses outside them are
+	// known to be external before any call.
+	Domains []string `yaml:"domains"`
 }
 
 // Limits bound what a run may ask of the API. Defaults are Google's quotas.
@@ -76,8 +88,19 @@ type Limits struct {
 	ProjectReadsPerMinute  int `yaml:"project_reads_per_minute"`
 	SpaceReadsPerSecond    int `yaml:"space_reads_per_second"`
 	SpaceWritesPerSecond   int `yaml:"space_writes_per_second"`
-	Concurrency            int `yaml:"concurrency"`
-	MaxAttempts            int `yaml:"max_attempts"`
+	// ProjectSpaceReadsPerMinute is Google's separate "space reads" quota,
+	// which spaces.get counts against.
+	ProjectSpaceReadsPerMinute int `yaml:"project_space_reads_per_minute"`
+	// DirectoryPerMinute is the Admin SDK Directory quota (per user per project).
+	DirectoryPerMinute int `yaml:"directory_per_minute"`
+	// Headroom is the share of each quota the syncer uses.
+	Headroom    float64 `yaml:"headroom"`
+	Concurrency int     `yaml:"concurrency"`
+	MaxAttempts int     `yaml:"max_attempts"`
+	// CallTimeout bounds every single call (token requests included);
+	// RunTimeout bounds the whole run.
+	CallTimeout time.Duration `yaml:"call_timeout"`
+	RunTimeout  time.Duration `yaml:"run_timeout"`
 }
 
 // CallsInFlight is limits.concurrency, or when that is 0, enough calls in
@@ -117,12 +140,17 @@ func Defaults() Config {
 		API:    API{Endpoint: DefaultEndpoint},
 		Auth:   Auth{Mode: "none"},
 		Limits: Limits{
-			ProjectWritesPerMinute: 300,
-			ProjectReadsPerMinute:  3000,
-			SpaceReadsPerSecond:    15,
-			SpaceWritesPerSecond:   0,
-			Concurrency:            0, // sized from the quotas: see Limits.CallsInFlight
-			MaxAttempts:            6,
+			ProjectWritesPerMinute:     300,
+			ProjectReadsPerMinute:      3000,
+			SpaceReadsPerSecond:        15,
+			SpaceWritesPerSecond:       0,
+			ProjectSpaceReadsPerMinute: 3000,
+			DirectoryPerMinute:         2400,
+			Headroom:                   0.95,
+			Concurrency:                0, // sized from the quotas: see Limits.CallsInFlight
+			MaxAttempts:                6,
+			CallTimeout:                30 * time.Second,
+			RunTimeout:                 time.Hour,
 		},
 		Report:   Report{Output: "text"},
 		Identity: Identity{Directory: true, CacheTTL: 24 * time.Hour},
@@ -131,7 +159,7 @@ func Defaults() Config {
 
 // Load reads and checks a config file. Problems come back as source.Errors.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, 1<<20) // 1 MiB: a config is a few KB; a FIFO or device must not hang the run
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -164,9 +192,8 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		return nil, errs
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
-	line := func(keys ...string) int { return lineOf(&root, keys...) }
+	_ = yaml.Unmarshal(data, &cfg.root)
+	line := func(keys ...string) int { return lineOf(&cfg.root, keys...) }
 
 	dir := filepath.Dir(path)
 	for i := range cfg.Sources {
@@ -198,6 +225,16 @@ func Parse(path string, data []byte) (*Config, error) {
 	cfg.Auth.CredentialsFile = relativeTo(dir, cfg.Auth.CredentialsFile)
 	cfg.Auth.TokenFile = relativeTo(dir, cfg.Auth.TokenFile)
 	cfg.Identity.CacheFile = relativeTo(dir, cfg.Identity.CacheFile)
+	if len(cfg.Identity.Domains) == 0 {
+		cfg.Identity.Domains = nil // "domains: []" is the default, not a value
+	}
+	for i, d := range cfg.Identity.Domains {
+		d = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(d), "@")))
+		if d == "" || strings.ContainsAny(d, "@/ ") || !strings.Contains(d, ".") {
+			errs.Add(at(line("identity", "domains")), "identity.domains: %q is not a domain (e.g. example.com)", cfg.Identity.Domains[i])
+		}
+		cfg.Identity.Domains[i] = d
+	}
 	if cfg.Identity.CacheTTL <= 0 {
 		errs.Add(at(line("identity", "cache_ttl")), "identity.cache_ttl must be positive, e.g. 24h")
 	}
@@ -210,12 +247,25 @@ func Parse(path string, data []byte) (*Config, error) {
 		{"project_reads_per_minute", cfg.Limits.ProjectReadsPerMinute, 1},
 		{"space_reads_per_second", cfg.Limits.SpaceReadsPerSecond, 1},
 		{"space_writes_per_second", cfg.Limits.SpaceWritesPerSecond, 0},
+		{"project_space_reads_per_minute", cfg.Limits.ProjectSpaceReadsPerMinute, 1},
+		{"directory_per_minute", cfg.Limits.DirectoryPerMinute, 1},
 		{"concurrency", cfg.Limits.Concurrency, 0},
 		{"max_attempts", cfg.Limits.MaxAttempts, 1},
 	} {
 		if l.v < l.min {
 			errs.Add(at(line("limits", l.key)), "limits.%s is %d; it must be at least %d", l.key, l.v, l.min)
 		}
+	}
+	if h := cfg.Limits.Headroom; h <= 0 || h > 1 {
+		errs.Add(at(line("limits", "headroom")), "limits.headroom is %v; it is the share of each quota to use, above 0 and at most 1 (e.g. 0.95)", h)
+	}
+	if d := cfg.Limits.CallTimeout; d < time.Second || d > 10*time.Minute {
+		errs.Add(at(line("limits", "call_timeout")), "limits.call_timeout is %v; it must be between 1s and 10m", d)
+	}
+	if d := cfg.Limits.RunTimeout; d < time.Minute || d > 7*24*time.Hour {
+		errs.Add(at(line("limits", "run_timeout")), "limits.run_timeout is %v; it must be between 1m and 168h", d)
+	} else if d < 2*cfg.Limits.CallTimeout {
+		errs.Add(at(line("limits", "run_timeout")), "limits.run_timeout (%v) must be at least twice limits.call_timeout (%v)", d, cfg.Limits.CallTimeout)
 	}
 	if cfg.Schedule != "" {
 		if _, err := ParseSchedule(cfg.Schedule); err != nil {

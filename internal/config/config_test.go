@@ -14,7 +14,7 @@ func TestExampleParses(t *testing.T) {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
 	want := Defaults()
-	if !reflect.DeepEqual(cfg.Limits, want.Limits) || cfg.Policy != want.Policy || cfg.API != want.API || cfg.Report != want.Report || cfg.Identity != want.Identity {
+	if !reflect.DeepEqual(cfg.Limits, want.Limits) || cfg.Policy != want.Policy || cfg.API != want.API || cfg.Report != want.Report || !reflect.DeepEqual(cfg.Identity, want.Identity) {
 		t.Errorf("the example's values drifted from the defaults it documents:\n got %+v\nwant %+v", cfg, want)
 	}
 	if len(cfg.Sources) != 2 || cfg.Sources[0].Path != filepath.Join("..", "..", "testdata", "members.yaml") {

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// errLockHeld means another run holds the lock: exit 5. Any other lock
+// error (the file can't be created or opened safely) is exit 1.
+var errLockHeld = errors.New("lock held")
+
+// acquireLock takes an exclusive, non-blocking file lock so a second apply
+// on this host refuses to start. The kernel drops the lock if the process
+// dies, so a killed run never leaves a stale lock behind. The file is opened
+// without following symlinks, in a folder only this user can write, and is
+// keyed by the config's resolved path, so the same config reached through a
+// symlinked folder takes the same lock.
+func acquireLock(path, configPath string) (func(), error) {
+	if path == "" {
+		var err error
+		if path, err = defaultLockPath(configPath); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("lock %s is a symlink; refusing to follow it (remove it, or set --lock-file)", path)
+		}
+		return nil, fmt.Errorf("can't create the lock file %s: %w", path, unwrapPathError(err))
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("lock %s is not a regular file; refusing to use it", path)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		owner := make([]byte, 200)
+		n, _ := f.ReadAt(owner, 0)
+		f.Close()
+		return nil, fmt.Errorf("%w: another syncer run for this config holds %s (%s); not starting a second one",
+			errLockHeld, path, strings.TrimSpace(string(owner[:n])))
+	}
+	f.Truncate(0)
+	host, _ := os.Hostname()
+	fmt.Fprintf(f, "pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	return func() { f.Close() }, nil
+}
+
+// defaultLockPath is one lock per config, named by its resolved path.
+func defaultLockPath(configPath string) (string, error) {
+	dir, err := lockDir()
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(configPath)
+	if err != nil {
+		return "", fmt.Errorf("lock: %w", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = resolved
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(dir, "syncer-"+hex.EncodeToString(sum[:8])+".lock"), nil
+}
+
+// lockDir is $XDG_RUNTIME_DIR when it is set and private, else a folder of
+// this user's under the temp folder, created 0700. A folder another user
+// could write to (and so plant links in) is refused.
+func lockDir() (string, error) {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		if err := checkPrivateDir(d); err == nil {
+			return d, nil
+		}
+	}
+	d := filepath.Join(os.TempDir(), fmt.Sprintf("syncer-%d", os.Getuid()))
+	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("can't create the lock folder %s: %w", d, unwrapPathError(err))
+	}
+	if err := checkPrivateDir(d); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+func checkPrivateDir(d string) error {
+	st, err := os.Lstat(d)
+	if err != nil {
+		return fmt.Errorf("lock folder %s: %w", d, unwrapPathError(err))
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	switch {
+	case !st.IsDir():
+		return fmt.Errorf("lock folder %s is not a folder (a symlink?); remove it or set --lock-file", d)
+	case ok && int(sys.Uid) != os.Getuid():
+		return fmt.Errorf("lock folder %s belongs to another user; remove it or set --lock-file", d)
+	case st.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("lock folder %s can be written by others (mode %#o); remove it or set --lock-file", d, st.Mode().Perm())
+	}
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
