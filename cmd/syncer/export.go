@@ -104,7 +104,7 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 	}
 	th := newThrottle(cfg)
 	th.OnFatal = func(err error) { stop(err) }
-	current, errs, warnings := job.ReadCurrent(ctx, api, th, spaces, nil, cfg.Limits.CallsInFlight())
+	current, errs, warnings := job.ReadCurrent(ctx, api, th, spaces, nil, cfg.Limits.CallsInFlight(), !creds.UserAuth)
 	for _, w := range warnings {
 		log.Warn(w)
 	}

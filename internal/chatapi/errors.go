@@ -150,12 +150,13 @@ func rateLimitReason(reason string) bool {
 }
 
 // appNotConfigured recognises Google's answers for a project that has no
-// Chat app: "Google Chat app not found" (404) and "No bot associated with
-// this project" (400/403). They are a configuration error, never "already
+// Chat app: "Google Chat app not found" (404), "No bot associated with this
+// project" and "Invalid project number" (400/403/404, per GAM). They are a configuration error, never "already
 // done" for a delete.
 func appNotConfigured(msg string) bool {
 	m := strings.ToLower(msg)
-	return strings.Contains(m, "chat app not found") || strings.Contains(m, "no bot associated with this project")
+	return strings.Contains(m, "chat app not found") || strings.Contains(m, "no bot associated with this project") ||
+		strings.Contains(m, "invalid project number")
 }
 
 // networkError classifies a failure with no HTTP answer: what the network

@@ -95,7 +95,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	log.Info("sources loaded", "spaces", len(names), "memberships", desired.Count())
 
-	current, spaceErrs, readWarnings := ReadCurrent(ctx, j.Reader, j.Throttle, names, wantsApp, j.Config.Limits.CallsInFlight())
+	current, spaceErrs, readWarnings := ReadCurrent(ctx, j.Reader, j.Throttle, names, wantsApp, j.Config.Limits.CallsInFlight(), j.AppAuth)
 	for _, w := range readWarnings {
 		log.Warn(w)
 	}

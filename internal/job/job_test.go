@@ -33,6 +33,14 @@ type fixture struct {
 	cacheFile string
 	admin     bool // use_admin_access
 	logs      *strings.Builder
+	tweak     func(*job.Job) // last changes to the job before it runs
+}
+
+// runAs plans once with tweak applied to the job.
+func (f *fixture) runAs(t testing.TB, ctx context.Context, tweak func(*job.Job)) (job.Result, error) {
+	f.tweak = tweak
+	defer func() { f.tweak = nil }()
+	return f.run(t, ctx, false)
 }
 
 // newFixture writes a CSV source and a config pointing at a fresh emulator.
@@ -85,6 +93,9 @@ func (f *fixture) runWith(t testing.TB, ctx context.Context, write bool, th *thr
 	}
 	if write {
 		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: f.cfg.Limits.Concurrency, Logger: log}
+	}
+	if f.tweak != nil {
+		f.tweak(j)
 	}
 	return j.Run(ctx)
 }

@@ -35,7 +35,11 @@ func (e *SpaceError) Unwrap() error { return e.Err }
 // memberships page by page. A space that can't be read is left out of the
 // result and reported, so no change is planned on a guess. A space whose
 // type can't be read is still planned, with a warning.
-func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces []string, wantsApp map[string]bool, concurrency int) (membership.Current, []*SpaceError, []string) {
+//
+// With Chat app authentication a space whose owners restrict the member
+// list may list empty (Google: "might return an empty list or omit
+// memberships"); appAuth makes an empty list an unread space, not an empty one.
+func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces []string, wantsApp map[string]bool, concurrency int, appAuth bool) (membership.Current, []*SpaceError, []string) {
 	cur := membership.Current{Spaces: make(map[string]*membership.SpaceState, len(spaces))}
 	var (
 		mu       sync.Mutex
@@ -47,6 +51,9 @@ func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces 
 	for _, name := range spaces {
 		g.Go(func() error {
 			st, warning, err := readSpace(ctx, api, th, name, wantsApp[name])
+			if err == nil && appAuth && len(st.Memberships) == 0 {
+				err = errors.New("the member list came back empty; under Chat app authentication that means its owners restrict who sees it, not that the space is empty")
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if warning != "" {
