@@ -12,12 +12,12 @@ import (
 
 // Exit codes, documented in the README; only this package decides them.
 const (
-	exitOK      = 0 // nothing to do, or everything done
-	exitFailure = 1 // a runtime failure: the API, the network, a change that failed
-	exitChanges = 2 // plan --detailed-exitcode: changes are pending
-	exitInvalid = 3 // invalid config or source; no API call was made
-	exitBlocked = 4 // a safety check blocked the run
-	exitLocked  = 5 // another apply holds the lock on this host
+	exitOK      = 0  // nothing to do, or everything done
+	exitFailure = 1  // a runtime failure: the API, the network, a change that failed
+	exitChanges = 2  // plan --detailed-exitcode: changes are pending
+	exitInvalid = 3  // invalid config or source; no API call was made
+	exitBlocked = 4  // a safety check blocked the run
+	exitLocked  = 5  // another apply holds the lock on this host
 	exitUsage   = 64 // no command, or an unknown one (sysexits' EX_USAGE)
 )
 
