@@ -48,3 +48,12 @@ func checkJSONLogs(t *testing.T, stderr string) {
 		}
 	}
 }
+
+// finalReport is the report an apply prints at the end, after the spaces
+// it showed as they were planned; plan's whole output is its report.
+func finalReport(stdout string) string {
+	if _, report, ok := strings.Cut(stdout, "Report:\n\n"); ok {
+		return report
+	}
+	return stdout
+}

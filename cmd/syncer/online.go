@@ -26,6 +26,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/metrics"
+	"github.com/syncer-dev/syncer/internal/progress"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
@@ -197,14 +198,15 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		log.Error("identity resolver", "error", err.Error())
 		return fail("failure", exitFailure)
 	}
+	bar := &progress.Progress{Logger: log}
+	if logging.IsTerminal(out.stderr) {
+		bar.Terminal = out.stderr
+	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
-		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings}
+		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
+		Progress: bar}
 	if s.write {
-		progress := &apply.Progress{Logger: log}
-		if logging.IsTerminal(out.stderr) {
-			progress.Terminal = out.stderr
-		}
-		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: progress}
+		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
 	}
 	res, err := j.Run(runCtx)
 	var inputErr *job.InputError
@@ -386,6 +388,8 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 		}
 		r.Directory = dir
 		r.DirectoryThrottle = th
+		r.Concurrency = cfg.Limits.CallsInFlight()
+		r.DirectoryPerMinute = cfg.Limits.DirectoryPerMinute
 	}
 	if cfg.Identity.CacheFile != "" {
 		r.Cache = identity.OpenCache(cfg.Identity.CacheFile, cfg.Identity.CacheTTL, time.Now, func(msg string) { log.Warn(msg) })

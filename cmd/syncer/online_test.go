@@ -99,7 +99,8 @@ func TestExitCodeRuntimeFailures(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(filepath.Dir(cfg), "members.csv"))
 	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), append(data, "spaces/GONE,u0@example.com,\n"...), 0o644)
 	code, out, errOut := runCLI(t, "apply", "--config", cfg)
-	if code != exitFailure || !strings.HasPrefix(out, "INCOMPLETE") || !strings.Contains(out, "spaces/GONE: not read: 404 NOT_FOUND") || !strings.Contains(out, "Applied: 1 applied") {
+	report := finalReport(out)
+	if code != exitFailure || !strings.HasPrefix(report, "INCOMPLETE") || !strings.Contains(report, "spaces/GONE: not read: 404 NOT_FOUND") || !strings.Contains(report, "Applied: 1 applied") {
 		t.Errorf("a space that can't be read: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/progress"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
@@ -37,7 +38,7 @@ type Engine struct {
 	Throttle    *throttle.Throttle
 	Concurrency int
 	Logger      *slog.Logger
-	Progress    *Progress // optional
+	Progress    *progress.Progress // optional
 }
 
 // Apply executes every change of plan, filling in Status and Error, and
@@ -47,93 +48,110 @@ type Engine struct {
 // last one). It returns ctx's error when it was interrupted; changes not
 // attempted then are skipped.
 func (e *Engine) Apply(ctx context.Context, plan *diff.Plan) error {
+	s := e.Stream(ctx)
+	for start := 0; start < len(plan.Changes); {
+		end := start + 1
+		for end < len(plan.Changes) && plan.Changes[end].Space == plan.Changes[start].Space {
+			end++
+		}
+		s.Submit(plan.Changes[start:end])
+		start = end
+	}
+	err := s.Wait()
+	plan.Applied = true
+	plan.Recount()
+	return err
+}
+
+// Stream applies spaces' changes as they are submitted, while the caller
+// goes on planning others: calls in flight stay bounded by Concurrency and
+// every call waits on the throttle.
+type Stream struct {
+	e       *Engine
+	ctx     context.Context
+	g       errgroup.Group
+	spaces  sync.WaitGroup
+	skipped atomic.Int64
+}
+
+// Stream starts applying; Submit spaces, then Wait.
+func (e *Engine) Stream(ctx context.Context) *Stream {
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
 	}
-	if e.Progress != nil {
-		e.Progress.Start(len(plan.Changes))
-		defer e.Progress.Stop()
-	}
-	g := &errgroup.Group{}
-	g.SetLimit(max(1, e.Concurrency))
-	var (
-		spaces  sync.WaitGroup
-		skipped atomic.Int64
-	)
-	for _, phases := range phasesBySpace(plan.Changes) {
-		spaces.Add(1)
-		go func() {
-			defer spaces.Done()
-			for _, phase := range phases {
-				var done sync.WaitGroup
-				for _, chain := range phase {
-					if ctx.Err() != nil {
-						for _, i := range chain {
-							skip(&plan.Changes[i], "run interrupted before this change")
-							e.Progress.add()
-						}
-						skipped.Add(int64(len(chain)))
-						continue
-					}
-					done.Add(1)
-					g.Go(func() error {
-						defer done.Done()
-						e.runChain(ctx, plan.Changes, chain)
-						return nil
-					})
-				}
-				done.Wait() // the next phase of this space waits for this one
-			}
-		}()
-	}
-	spaces.Wait()
-	_ = g.Wait() // chains record their own failures
-	if n := skipped.Load(); n > 0 {
-		e.Logger.Warn("changes skipped: the run stopped before them", "changes", n)
-	}
-	plan.Applied = true
-	plan.Recount()
-	return ctx.Err()
+	s := &Stream{e: e, ctx: ctx}
+	s.g.SetLimit(max(1, e.Concurrency))
+	return s
 }
 
-// phasesBySpace groups changes into per-member chains (a create always
-// precedes that member's role patch) and each space's chains into two
-// phases: first those that add (creates, promotions), then those that take
-// away (demotions, deletes).
-func phasesBySpace(changes []diff.Change) [][2][][]int {
-	type key struct{ space, principal string }
-	chainOf := map[key]int{}
-	var (
-		chains  [][]int
-		spaceOf []string
-	)
+// Submit applies one space's changes (all of the same space), filling in
+// their Status and Error; the slice must not be touched until Wait returns.
+func (s *Stream) Submit(changes []diff.Change) {
+	if len(changes) == 0 {
+		return
+	}
+	s.spaces.Add(1)
+	go func() {
+		defer s.spaces.Done()
+		for _, phase := range phases(changes) {
+			var done sync.WaitGroup
+			for _, chain := range phase {
+				if s.ctx.Err() != nil {
+					for _, i := range chain {
+						skip(&changes[i], "run interrupted before this change")
+						s.e.Progress.ChangeDone()
+					}
+					s.skipped.Add(int64(len(chain)))
+					continue
+				}
+				done.Add(1)
+				s.g.Go(func() error {
+					defer done.Done()
+					s.e.runChain(s.ctx, changes, chain)
+					return nil
+				})
+			}
+			done.Wait() // the next phase of this space waits for this one
+		}
+	}()
+}
+
+// Wait returns when every submitted change has an outcome; it returns ctx's
+// error when the run was interrupted.
+func (s *Stream) Wait() error {
+	s.spaces.Wait()
+	_ = s.g.Wait() // chains record their own failures
+	if n := s.skipped.Load(); n > 0 {
+		s.e.Logger.Warn("changes skipped: the run stopped before them", "changes", n)
+	}
+	return s.ctx.Err()
+}
+
+// phases groups one space's changes into per-member chains (a create always
+// precedes that member's role patch), and the chains into two phases: first
+// those that add (creates, promotions), then those that take away
+// (demotions, deletes).
+func phases(changes []diff.Change) [2][][]int {
+	chainOf := map[membership.Principal]int{}
+	var chains [][]int
 	for i, c := range changes {
-		k := key{c.Space, string(c.Principal)}
-		n, ok := chainOf[k]
+		n, ok := chainOf[c.Principal]
 		if !ok {
 			n = len(chains)
-			chainOf[k] = n
+			chainOf[c.Principal] = n
 			chains = append(chains, nil)
-			spaceOf = append(spaceOf, c.Space)
 		}
 		chains[n] = append(chains[n], i)
 	}
-	index := map[string]int{}
-	var out [][2][][]int
-	for n, chain := range chains {
-		s, ok := index[spaceOf[n]]
-		if !ok {
-			s = len(out)
-			index[spaceOf[n]] = s
-			out = append(out, [2][][]int{})
-		}
+	var out [2][][]int
+	for _, chain := range chains {
 		phase := 0
 		for _, i := range chain {
 			if takesAway(changes[i]) {
 				phase = 1
 			}
 		}
-		out[s][phase] = append(out[s][phase], chain)
+		out[phase] = append(out[phase], chain)
 	}
 	return out
 }
@@ -164,7 +182,7 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 		if ctx.Err() != nil {
 			skip(c, "run interrupted before this change")
 			e.Logger.Warn("change skipped: the run stopped before it", "space", c.Space, "member", c.Member, "action", c.Action)
-			e.Progress.add()
+			e.Progress.ChangeDone()
 			continue
 		}
 		var err error
@@ -178,7 +196,7 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 		default:
 			err = fmt.Errorf("unknown action %q", c.Action)
 		}
-		e.Progress.add()
+		e.Progress.ChangeDone()
 		if err != nil {
 			c.Status, c.Error = diff.Failed, err.Error()
 			// Stopped before any call, or after a 429 (a refusal, so nothing
@@ -193,7 +211,7 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 			}
 			for _, rest := range chain[n+1:] {
 				skip(&changes[rest], fmt.Sprintf("not attempted: the %s before it did not succeed", c.Action))
-				e.Progress.add()
+				e.Progress.ChangeDone()
 			}
 			return
 		}

@@ -17,34 +17,82 @@ import (
 // not yet a member gets a create and then an update_role, because the API
 // creates every membership as ROLE_MEMBER.
 func Compute(desired membership.Desired, current membership.Current, policy Policy) Plan {
-	plan := Plan{Policy: policy, Changes: []Change{}, Warnings: []string{}, Incomplete: []string{}}
-	idx := &spaceIndex{present: map[membership.Principal]int{}, seen: map[membership.Principal]int{}}
+	planner := NewPlanner(policy)
+	ids := Identities{Aliases: current.Aliases, Suspended: current.Suspended, ResolvedBy: current.ResolvedBy}
+	spaces := make([]SpacePlan, 0, len(desired.Spaces))
 	for _, ds := range desired.Spaces {
-		cs := current.Spaces[ds.Name]
-		sum := SpaceSummary{Name: ds.Name, Label: ds.Label, Desired: len(ds.Members)}
-		if cs == nil {
-			// Not read: nothing is planned on a guess. The caller knows why
-			// and says so; the summary shows Listed: false.
-			plan.Spaces = append(plan.Spaces, sum)
-			continue
+		spaces = append(spaces, planner.Space(ds, current.Spaces[ds.Name], ids))
+	}
+	return Assemble(policy, spaces)
+}
+
+// Identities is what identity resolution learned beyond a space's own list:
+// emails matched to canonical principals, suspended users, and how each
+// email was matched (list, cache, directory, member-get).
+type Identities struct {
+	Aliases    map[string]membership.Principal
+	Suspended  map[membership.Principal]bool
+	ResolvedBy map[string]string
+}
+
+// SpacePlan is one space's part of a plan.
+type SpacePlan struct {
+	Summary  SpaceSummary
+	Changes  []Change // creates, then role changes, then deletes; by member within each
+	Warnings []string
+}
+
+// Planner plans one space at a time. It is pure like Compute; it only
+// recycles its index maps between spaces (with 10,000 spaces, rebuilding
+// them was most of the plan's garbage), so use one per goroutine.
+type Planner struct {
+	policy Policy
+	idx    spaceIndex
+}
+
+// NewPlanner returns a planner for policy.
+func NewPlanner(policy Policy) *Planner {
+	return &Planner{policy: policy, idx: spaceIndex{present: map[membership.Principal]int{}, seen: map[membership.Principal]int{}}}
+}
+
+// Space plans one space; cs nil means it was not read, and nothing is
+// planned on a guess (the summary shows Listed: false).
+func (p *Planner) Space(ds membership.DesiredSpace, cs *membership.SpaceState, ids Identities) SpacePlan {
+	sp := SpacePlan{Summary: SpaceSummary{Name: ds.Name, Label: ds.Label, Desired: len(ds.Members)}}
+	if cs == nil {
+		return sp
+	}
+	sum := &sp.Summary
+	sum.Type, sum.Current, sum.Listed = cs.Type, len(cs.Memberships), true
+	if sum.Label == "" {
+		sum.Label = cs.DisplayName
+	}
+	p.idx.reset(cs)
+	computeSpace(&sp, ds, cs, &p.idx, ids, p.policy)
+	slices.SortFunc(sp.Changes, func(a, b Change) int {
+		if c := cmp.Compare(a.Action.rank(), b.Action.rank()); c != 0 {
+			return c
 		}
-		sum.Type, sum.Current, sum.Listed = cs.Type, len(cs.Memberships), true
-		if sum.Label == "" {
-			sum.Label = cs.DisplayName
-		}
-		start := len(plan.Changes)
-		idx.reset(cs)
-		computeSpace(&plan, &sum, ds, cs, idx, &current, policy)
-		space := plan.Changes[start:]
-		slices.SortFunc(space, func(a, b Change) int {
-			if c := cmp.Compare(a.Action.rank(), b.Action.rank()); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.Member, b.Member)
-		})
-		plan.Spaces = append(plan.Spaces, sum)
-		plan.Summary.Unchanged += sum.Unchanged
-		plan.Summary.InvitedPending += sum.InvitedPending
+		return cmp.Compare(a.Member, b.Member)
+	})
+	return sp
+}
+
+// Assemble puts space plans together in space order, with their counts.
+func Assemble(policy Policy, spaces []SpacePlan) Plan {
+	slices.SortFunc(spaces, func(a, b SpacePlan) int { return cmp.Compare(a.Summary.Name, b.Summary.Name) })
+	plan := Plan{Policy: policy, Changes: []Change{}, Warnings: []string{}, Incomplete: []string{}, Spaces: make([]SpaceSummary, 0, len(spaces))}
+	n := 0
+	for _, sp := range spaces {
+		n += len(sp.Changes)
+	}
+	plan.Changes = make([]Change, 0, n)
+	for _, sp := range spaces {
+		plan.Spaces = append(plan.Spaces, sp.Summary)
+		plan.Changes = append(plan.Changes, sp.Changes...)
+		plan.Warnings = append(plan.Warnings, sp.Warnings...)
+		plan.Summary.Unchanged += sp.Summary.Unchanged
+		plan.Summary.InvitedPending += sp.Summary.InvitedPending
 	}
 	plan.Recount()
 	return plan
@@ -75,8 +123,9 @@ func (x *spaceIndex) reset(cs *membership.SpaceState) {
 	}
 }
 
-func computeSpace(plan *Plan, sum *SpaceSummary, ds membership.DesiredSpace, cs *membership.SpaceState,
-	idx *spaceIndex, current *membership.Current, policy Policy) {
+func computeSpace(plan *SpacePlan, ds membership.DesiredSpace, cs *membership.SpaceState,
+	idx *spaceIndex, current Identities, policy Policy) {
+	sum := &plan.Summary
 	aliases := current.Aliases
 	index, seen := idx.present, idx.seen
 	named := cs.Type == "" || cs.Type == membership.TypeSpace

@@ -22,7 +22,10 @@ type Cache struct {
 	now   func() time.Time
 	mu    sync.Mutex
 	items map[string]CacheEntry
-	dirty bool
+	// directoryUsers is how many users the last whole Directory pass saw,
+	// for estimating the next one's cost.
+	directoryUsers int
+	dirty          bool
 }
 
 // CacheEntry is one cached resolution.
@@ -33,8 +36,9 @@ type CacheEntry struct {
 }
 
 type cacheFile struct {
-	Version int                   `json:"version"`
-	Entries map[string]CacheEntry `json:"entries"`
+	Version        int                   `json:"version"`
+	DirectoryUsers int                   `json:"directory_users,omitempty"`
+	Entries        map[string]CacheEntry `json:"entries"`
 }
 
 // maxCacheSize bounds the cache file: a million entries are ~150 MB.
@@ -57,6 +61,7 @@ func OpenCache(path string, ttl time.Duration, now func() time.Time, warn func(s
 		c.dirty = true
 		return c
 	}
+	c.directoryUsers = max(0, f.DirectoryUsers)
 	for email, e := range f.Entries {
 		id := e.Principal.ID()
 		if !strings.HasPrefix(string(e.Principal), "users/") || id == "" || strings.Contains(id, "@") || e.Expires.IsZero() {
@@ -87,6 +92,23 @@ func (c *Cache) Put(email string, p membership.Principal, suspended bool) {
 	c.dirty = true
 }
 
+// DirectoryUsers is how many users the last whole Directory pass saw (0:
+// none recorded).
+func (c *Cache) DirectoryUsers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.directoryUsers
+}
+
+// SetDirectoryUsers records the size of a whole Directory pass.
+func (c *Cache) SetDirectoryUsers(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.directoryUsers != n {
+		c.directoryUsers, c.dirty = n, true
+	}
+}
+
 // Drop forgets an entry found stale.
 func (c *Cache) Drop(email string) {
 	c.mu.Lock()
@@ -103,7 +125,7 @@ func (c *Cache) Save() error {
 		return nil
 	}
 	now := c.now()
-	f := cacheFile{Version: 1, Entries: map[string]CacheEntry{}}
+	f := cacheFile{Version: 1, DirectoryUsers: c.directoryUsers, Entries: map[string]CacheEntry{}}
 	for k, e := range c.items {
 		if now.Before(e.Expires) {
 			f.Entries[k] = e

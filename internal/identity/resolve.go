@@ -50,8 +50,13 @@ type Resolver struct {
 	Cache             *Cache
 	Logger            *slog.Logger
 	// ListAbove is how many unknown emails make one paged users.list pass
-	// preferable to a users.get each; 0 means DefaultListAbove.
+	// preferable to a users.get each in Emails (export); 0 means
+	// DefaultListAbove. Runs choose by estimated time instead (PreferPass).
 	ListAbove int
+	// Concurrency bounds Directory calls in flight; DirectoryPerMinute is
+	// the Directory quota the throttle paces to (for estimates).
+	Concurrency        int
+	DirectoryPerMinute int
 }
 
 // Outcome is what resolution could and could not establish.
@@ -382,6 +387,15 @@ func (r *Resolver) directoryUser(ctx context.Context, key string) (chatapi.Direc
 
 // eachDirectoryUser pages through the whole Directory, 500 users a call.
 func (r *Resolver) eachDirectoryUser(ctx context.Context, fn func(chatapi.DirectoryUser)) error {
+	return r.eachDirectoryPage(ctx, func(page []chatapi.DirectoryUser) {
+		for _, u := range page {
+			fn(u)
+		}
+	})
+}
+
+// eachDirectoryPage pages through the whole Directory, 500 users a call.
+func (r *Resolver) eachDirectoryPage(ctx context.Context, fn func([]chatapi.DirectoryUser)) error {
 	token := ""
 	guard := chatapi.PageGuard{What: "the Directory's users"}
 	for {
@@ -396,9 +410,7 @@ func (r *Resolver) eachDirectoryUser(ctx context.Context, fn func(chatapi.Direct
 		if err != nil {
 			return err
 		}
-		for _, u := range page {
-			fn(u)
-		}
+		fn(page)
 		if err := guard.Next(len(page), next); err != nil {
 			return err
 		}

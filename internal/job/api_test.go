@@ -23,9 +23,11 @@ func TestOutsiderIsCreatedByEmail(t *testing.T) {
 	if err != nil || res.Failed() || len(res.Plan.Changes) != 1 {
 		t.Fatalf("%v %+v", err, res.Plan)
 	}
+	// Whether S's list (which shows ext@ as users/5) was read before T's
+	// plan decides if the ID is known; the create goes by email either way.
 	c := res.Plan.Changes[0]
-	if c.Space != "spaces/T" || c.Principal != "users/ext@partner.test" || c.ID != "users/5" || c.Status != diff.Applied {
-		t.Errorf("change %+v; want ext@ created by email in T, matched to users/5", c)
+	if c.Space != "spaces/T" || c.Principal != "users/ext@partner.test" || (c.ID != "users/5" && c.ID != "") || c.Status != diff.Applied {
+		t.Errorf("change %+v; want ext@ created by email in T", c)
 	}
 	checkConverged(t, f)
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
@@ -17,6 +18,8 @@ import (
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/pipeline"
+	"github.com/syncer-dev/syncer/internal/progress"
 	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/throttle"
@@ -45,6 +48,8 @@ type Job struct {
 	AppAuth bool
 	// SourceWarnings came with the desired state; they go in the report.
 	SourceWarnings []string
+	// Progress reports reads, plans and outcomes as they happen; optional.
+	Progress *progress.Progress
 }
 
 // Result is what a run found and did.
@@ -71,6 +76,11 @@ func (r Result) Failed() bool {
 // Run runs once. It returns an *InputError, before any API call, when the
 // sources are invalid; API trouble is in the Result, whose plan says first
 // what it could not see.
+//
+// Spaces go through a pipeline: each is read, its identities resolved, and
+// planned as soon as it can be; unless the whole plan must be seen before
+// any write (policy sync), its creates and role changes start while other
+// spaces are still being read.
 func (j *Job) Run(ctx context.Context) (Result, error) {
 	log := j.Logger
 	started := time.Now()
@@ -86,79 +96,174 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	if err := Check(desired, Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains}); err != nil {
 		return Result{}, &InputError{Err: err}
 	}
-	names := make([]string, len(desired.Spaces))
-	wantsApp := map[string]bool{}
-	for i, s := range desired.Spaces {
-		names[i] = s.Name
-		// Admin access can't read the app's membership (Check refused such sources).
-		wantsApp[s.Name] = !j.AdminAccess && slices.ContainsFunc(s.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App })
-	}
-	log.Info("sources loaded", "spaces", len(names), "memberships", desired.Count())
+	policy := diff.Policy(j.Config.Policy)
+	log.Info("sources loaded", "spaces", len(desired.Spaces), "memberships", desired.Count())
+	j.Progress.Start(len(desired.Spaces))
+	defer j.Progress.Stop()
 
-	current, spaceErrs, readWarnings := ReadCurrent(ctx, j.Reader, j.Throttle, names, wantsApp, j.Config.Limits.CallsInFlight(), j.AppAuth)
-	for _, w := range readWarnings {
-		log.Warn(w)
+	// Read, resolve and plan every space; apply as they are planned.
+	var stream *apply.Stream
+	if j.Engine != nil && !j.gated() {
+		stream = j.Engine.Stream(ctx)
+		if j.Output == "text" {
+			fmt.Fprintln(j.Stdout, "Applying each space as soon as it is planned:")
+			fmt.Fprintln(j.Stdout)
+		}
 	}
-	if ctx.Err() != nil {
-		return j.stopped(ctx, desired, current, spaceErrs, readWarnings, "reading the spaces")
+	spaces := j.planSpaces(ctx, desired, policy, stream)
+	var applyErr error
+	if stream != nil {
+		applyErr = stream.Wait()
 	}
-	for _, e := range spaceErrs {
-		log.Error("space not read; nothing is planned for it", "space", e.Space, "error", e.Err.Error())
-	}
+	stopped := ctx.Err() != nil
+
+	// Put the plan together and say what it could not see.
+	plan := diff.Assemble(policy, spaces.plans)
+	plan.Warnings = append(append(slices.Clone(j.SourceWarnings), spaces.warnings...), plan.Warnings...)
 	var identities identity.Outcome
-	if j.Resolver != nil {
-		identities = j.Resolver.Resolve(ctx, desired, &current)
+	if spaces.ids != nil {
+		identities = spaces.ids.Outcome()
 		if j.Resolver.Cache != nil {
 			if err := j.Resolver.Cache.Save(); err != nil {
 				log.Warn("identity cache not saved", "error", err.Error())
 			}
 		}
-		if ctx.Err() != nil {
-			return j.stopped(ctx, desired, current, spaceErrs, append(readWarnings, identities.Warnings...), "resolving identities")
-		}
 	}
-	plan := diff.Compute(desired, current, diff.Policy(j.Config.Policy))
-	if j.AdminAccess {
-		plan = refuseUnderAdminAccess(plan, identities.NotInDirectory)
-	}
-	plan.Warnings = append(plan.Warnings, j.SourceWarnings...)
-	plan.Warnings = append(plan.Warnings, readWarnings...)
 	plan.Warnings = append(plan.Warnings, identities.Warnings...)
 	if j.AppAuth && plan.Summary.UpdateRole > 0 {
 		// Known only to Google: which spaces the app created.
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d role changes: with Chat app authentication, Google lets the app change roles only in spaces the app created; elsewhere they will be refused (use a user auth mode to manage roles)", plan.Summary.UpdateRole))
 	}
-	markUnread(&plan, spaceErrs)
+	res := Result{Plan: plan, SpaceErrors: spaces.errors}
+	if stopped && spaces.planned < len(desired.Spaces) {
+		res.Interrupted = true
+		res.Plan.Incomplete = append(res.Plan.Incomplete, fmt.Sprintf("stopped while reading the spaces (%s): %d of %d spaces planned; the others were not read",
+			StopReason(ctx), spaces.planned, len(desired.Spaces)))
+		log.Error("run stopped before every space was planned", "reason", StopReason(ctx), "planned", spaces.planned, "spaces", len(desired.Spaces))
+	}
+	markUnread(&res.Plan, spaces.errors)
 	if len(identities.Unresolved) > 0 {
-		plan.Incomplete = append(plan.Incomplete, unresolvedLine(identities.Unresolved))
+		res.Plan.Incomplete = append(res.Plan.Incomplete, unresolvedLine(identities.Unresolved))
 		log.Error("identities not resolved: the plan may add people already present or miss their role changes", "emails", len(identities.Unresolved))
 	}
-	res := Result{Plan: plan, SpaceErrors: spaceErrs}
-	log.Info("plan computed", "create", plan.Summary.Create, "update_role", plan.Summary.UpdateRole,
-		"delete", plan.Summary.Delete, "unchanged", plan.Summary.Unchanged, "complete", plan.Complete(), "seconds", time.Since(started).Seconds())
+	log.Info("plan computed", "create", res.Plan.Summary.Create, "update_role", res.Plan.Summary.UpdateRole,
+		"delete", res.Plan.Summary.Delete, "unchanged", res.Plan.Summary.Unchanged, "complete", res.Plan.Complete(), "seconds", time.Since(started).Seconds())
 
-	if j.Engine == nil || plan.Empty() {
-		return res, j.report(res.Plan)
-	}
-	if j.Output == "text" {
-		// People see the plan before it runs; machines get one document at the end.
-		if err := j.report(res.Plan); err != nil {
-			return res, err
+	// Changes that had to wait for the whole plan.
+	if j.Engine != nil && stream == nil && !stopped && !res.Plan.Empty() {
+		if j.Output == "text" {
+			if err := j.report(res.Plan); err != nil {
+				return res, err
+			}
+			fmt.Fprintln(j.Stdout)
 		}
+		j.Progress.Planned(len(res.Plan.Changes))
+		applyErr = j.Engine.Apply(ctx, &res.Plan)
+	}
+	if j.Engine != nil && (stream != nil || res.Plan.Applied) {
+		res.Plan.Applied = true
+		res.Plan.Recount()
+		if applyErr != nil && res.Plan.Summary.Skipped > 0 {
+			res.Interrupted = true
+			res.Plan.Incomplete = append(res.Plan.Incomplete, fmt.Sprintf("stopped during apply: %s; %d changes were not made (rerun to finish)", StopReason(ctx), res.Plan.Summary.Skipped))
+			log.Error("apply stopped; rerun to finish", "reason", StopReason(ctx), "not_done", res.Plan.Summary.Skipped)
+		}
+		s := res.Plan.Summary
+		res.ApplySeconds = time.Since(started).Seconds()
+		log.Info("apply finished", "applied", s.Applied, "already_done", s.AlreadyDone, "failed", s.Failed,
+			"skipped", s.Skipped, "seconds", res.ApplySeconds, "retries", j.Throttle.Retries())
+	}
+	if stream != nil && j.Output == "text" {
+		fmt.Fprintln(j.Stdout, "Report:")
 		fmt.Fprintln(j.Stdout)
 	}
-	applyStart := time.Now()
-	if err := j.Engine.Apply(ctx, &res.Plan); err != nil {
-		res.Interrupted = true
-		notDone := res.Plan.Summary.Skipped
-		res.Plan.Incomplete = append(res.Plan.Incomplete, fmt.Sprintf("stopped during apply: %s; %d changes were not made (rerun to finish)", StopReason(ctx), notDone))
-		log.Error("apply stopped; rerun to finish", "reason", StopReason(ctx), "not_done", notDone)
-	}
-	res.ApplySeconds = time.Since(applyStart).Seconds()
-	s := res.Plan.Summary
-	log.Info("apply finished", "applied", s.Applied, "already_done", s.AlreadyDone, "failed", s.Failed,
-		"skipped", s.Skipped, "seconds", res.ApplySeconds, "retries", j.Throttle.Retries())
 	return res, j.report(res.Plan)
+}
+
+// gated reports whether every write must wait for the whole plan: with
+// removals, the safety checks need to see it all first.
+func (j *Job) gated() bool { return j.Config.Policy == config.PolicySync }
+
+// plannedSpaces is what the pipeline left.
+type plannedSpaces struct {
+	plans    []diff.SpacePlan // every space, read or not
+	errors   []*SpaceError
+	warnings []string
+	planned  int
+	ids      *identity.Service
+}
+
+// planSpaces reads, resolves and plans every space through the pipeline,
+// handing each planned space to stream (when set) at once.
+func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy diff.Policy, stream *apply.Stream) plannedSpaces {
+	out := plannedSpaces{plans: make([]diff.SpacePlan, len(desired.Spaces))}
+	latency := &latencyMeter{}
+	if j.Resolver != nil {
+		out.ids = j.Resolver.NewService(desired, latency.estimate)
+	}
+	planners := sync.Pool{New: func() any { return diff.NewPlanner(policy) }}
+	warnings := make([]string, len(desired.Spaces))
+	streamText := stream != nil && j.Output == "text"
+	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*membership.SpaceState, diff.SpacePlan]{
+		Read: func(ctx context.Context, i int) (*membership.SpaceState, error) {
+			ds := desired.Spaces[i]
+			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth,
+				// Admin access can't read the app's membership (Check refused such sources).
+				wantsApp:  !j.AdminAccess && slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App }),
+				wantsType: slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Role.Elevated() || m.Principal.IsGroup() })})
+			warnings[i] = warning
+			j.Progress.SpaceRead()
+			return st, err
+		},
+		Plan: func(ctx context.Context, i int, st *membership.SpaceState) (diff.SpacePlan, error) {
+			ds := desired.Spaces[i]
+			var (
+				ids diff.Identities
+				who identity.SpaceOutcome
+			)
+			if out.ids != nil {
+				ids, who = out.ids.Space(ctx, ds, st)
+			}
+			if ctx.Err() != nil {
+				return diff.SpacePlan{}, fmt.Errorf("stopped before its plan was complete: %w", context.Cause(ctx))
+			}
+			p := planners.Get().(*diff.Planner)
+			sp := p.Space(ds, st, ids)
+			planners.Put(p)
+			if j.AdminAccess {
+				refuseOutsiders(&sp, who.NotInDirectory)
+			}
+			return sp, nil
+		},
+		Done: func(i int, sp diff.SpacePlan, err error) {
+			ds := desired.Spaces[i]
+			if err != nil {
+				out.plans[i] = diff.SpacePlan{Summary: diff.SpaceSummary{Name: ds.Name, Label: ds.Label, Desired: len(ds.Members)}}
+				out.errors = append(out.errors, &SpaceError{Space: ds.Name, Err: err, Stopped: ctx.Err() != nil})
+				if ctx.Err() == nil {
+					j.Logger.Error("space not read; nothing is planned for it", "space", ds.Name, "error", err.Error())
+				}
+				return
+			}
+			out.plans[i] = sp
+			out.planned++
+			j.Progress.SpacePlanned(len(sp.Changes))
+			if stream != nil && len(sp.Changes) > 0 {
+				if streamText {
+					report.TextSpace(j.Stdout, sp.Summary, sp.Changes) // people see each space's plan as it is decided
+				}
+				stream.Submit(out.plans[i].Changes)
+			}
+		},
+	})
+	for _, w := range warnings {
+		if w != "" {
+			out.warnings = append(out.warnings, w)
+			j.Logger.Warn(w)
+		}
+	}
+	slices.SortFunc(out.errors, func(a, b *SpaceError) int { return strings.Compare(a.Space, b.Space) })
+	return out
 }
 
 // StopReason says why ctx ended: the cause it was cancelled with (a signal,
@@ -170,43 +275,26 @@ func StopReason(ctx context.Context) string {
 	return "not stopped"
 }
 
-// stopped reports a run that ended before its plan could be computed: no
-// change is planned or made on a half-read state.
-func (j *Job) stopped(ctx context.Context, desired membership.Desired, current membership.Current, spaceErrs []*SpaceError, warnings []string, phase string) (Result, error) {
-	plan := diff.Plan{Policy: diff.Policy(j.Config.Policy), Changes: []diff.Change{}, Warnings: append(append([]string{}, j.SourceWarnings...), warnings...), Incomplete: []string{}}
-	read := 0
-	for _, ds := range desired.Spaces {
-		sum := diff.SpaceSummary{Name: ds.Name, Label: ds.Label, Desired: len(ds.Members)}
-		if cs := current.Spaces[ds.Name]; cs != nil {
-			read++
-			sum.Listed, sum.Current, sum.Type = true, len(cs.Memberships), cs.Type
-		}
-		plan.Spaces = append(plan.Spaces, sum)
-	}
-	markUnread(&plan, spaceErrs)
-	plan.Incomplete = append([]string{fmt.Sprintf("stopped while %s (%s): %d of %d spaces read; nothing was planned or changed",
-		phase, StopReason(ctx), read, len(desired.Spaces))}, plan.Incomplete...)
-	j.Logger.Error("run stopped before a plan could be made; nothing was changed", "phase", phase, "reason", StopReason(ctx))
-	res := Result{Plan: plan, SpaceErrors: spaceErrs, Interrupted: true}
-	return res, j.report(plan)
-}
-
 // markUnread flags the spaces that could not be read, each with why, and
-// says so first in the plan.
+// says so first in the plan. Spaces a stopped run never got to are counted
+// in the stop's own line.
 func markUnread(p *diff.Plan, errs []*SpaceError) {
-	if len(errs) == 0 {
-		return
-	}
 	why := map[string]string{}
+	failed := 0
 	for _, e := range errs {
 		why[e.Space] = e.Err.Error()
+		if !e.Stopped {
+			failed++
+		}
 	}
 	for i := range p.Spaces {
 		if w, ok := why[p.Spaces[i].Name]; ok {
 			p.Spaces[i].Listed, p.Spaces[i].Error = false, w
 		}
 	}
-	p.Incomplete = append(p.Incomplete, fmt.Sprintf("%d of %d spaces could not be read; nothing is planned for them", len(errs), len(p.Spaces)))
+	if failed > 0 {
+		p.Incomplete = append(p.Incomplete, fmt.Sprintf("%d of %d spaces could not be read; nothing is planned for them", failed, len(p.Spaces)))
+	}
 }
 
 // unresolvedLine names the addresses whose lookups failed.
@@ -229,28 +317,28 @@ func unresolvedLine(unresolved map[string]string) string {
 		len(emails), strings.Join(parts, "; "))
 }
 
-// refuseUnderAdminAccess drops the creates admin access can't make, with a
-// warning each: people the Directory answered it does not know, who are
-// outside the organisation. (The app itself is refused with the sources.)
-func refuseUnderAdminAccess(p diff.Plan, notInDirectory map[string]bool) diff.Plan {
-	kept := p.Changes[:0]
-	dropped := map[[2]string]bool{}
-	for _, c := range p.Changes {
-		key := [2]string{c.Space, string(c.Principal)}
+// refuseOutsiders drops from a space's plan the creates admin access can't
+// make, with a warning each: people the Directory answered it does not
+// know, who are outside the organisation. (The app is refused with the
+// sources.)
+func refuseOutsiders(sp *diff.SpacePlan, notInDirectory map[string]bool) {
+	if len(notInDirectory) == 0 {
+		return
+	}
+	kept := sp.Changes[:0]
+	dropped := map[membership.Principal]bool{}
+	for _, c := range sp.Changes {
 		switch {
-		case dropped[key]:
+		case dropped[c.Principal]:
 			continue // the role change that followed a refused create
 		case c.Action == diff.Create && notInDirectory[c.Principal.Email()]:
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s is not in the organisation's Directory and admin access can't add users outside it; not added to %s", c.Source, c.Member, c.Space))
+			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is not in the organisation's Directory and admin access can't add users outside it; not added to %s", c.Source, c.Member, c.Space))
+			dropped[c.Principal] = true
 		default:
 			kept = append(kept, c)
-			continue
 		}
-		dropped[key] = true
 	}
-	p.Changes = kept
-	p.Recount()
-	return p
+	sp.Changes = kept
 }
 
 func (j *Job) report(p diff.Plan) error {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -26,15 +28,17 @@ type Reader interface {
 type SpaceError struct {
 	Space string
 	Err   error
+	// Stopped: the run stopped before the space could be read or planned.
+	Stopped bool
 }
 
 func (e *SpaceError) Error() string { return fmt.Sprintf("read %s: %v", e.Space, e.Err) }
 func (e *SpaceError) Unwrap() error { return e.Err }
 
-// ReadCurrent reads every named space concurrently: its type, then its
-// memberships page by page. A space that can't be read is left out of the
-// result and reported, so no change is planned on a guess. A space whose
-// type can't be read is still planned, with a warning.
+// ReadCurrent reads every named space concurrently (export uses it; runs
+// read through the pipeline): its memberships page by page, and its type
+// and display name. A space that can't be read is left out of the result
+// and reported, so nothing is done on a guess.
 //
 // With Chat app authentication a space whose owners restrict the member
 // list may list empty (Google: "might return an empty list or omit
@@ -50,10 +54,7 @@ func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces 
 	g.SetLimit(max(1, concurrency))
 	for _, name := range spaces {
 		g.Go(func() error {
-			st, warning, err := readSpace(ctx, api, th, name, wantsApp[name])
-			if err == nil && appAuth && len(st.Memberships) == 0 {
-				err = errors.New("the member list came back empty; under Chat app authentication that means its owners restrict who sees it, not that the space is empty")
-			}
+			st, warning, err := readSpace(ctx, api, th, spaceRead{name: name, wantsApp: wantsApp[name], wantsType: true, appAuth: appAuth})
 			mu.Lock()
 			defer mu.Unlock()
 			if warning != "" {
@@ -72,23 +73,26 @@ func ReadCurrent(ctx context.Context, api Reader, th *throttle.Throttle, spaces 
 	return cur, errs, warnings
 }
 
-func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name string, wantsApp bool) (_ *membership.SpaceState, warning string, _ error) {
-	var st membership.SpaceState
-	err := th.Space(ctx, name, func(ctx context.Context) (err error) {
-		st, err = api.Space(ctx, name)
-		return err
-	})
-	switch {
-	case errors.Is(err, chatapi.ErrPermanent):
-		// spaces.get needs a spaces scope the membership scopes don't give;
-		// without it the type is unknown, which only costs the plan its
-		// warnings about roles and groups outside named spaces.
-		st = membership.SpaceState{}
-		warning = fmt.Sprintf("%s: the space's type is unknown (spaces.get: %v); authorise the chat.spaces.readonly scope to get warnings about roles and groups outside named spaces", name, err)
-	case err != nil:
-		return nil, "", err
-	}
-	st.Name = name
+// spaceRead says what to read of one space.
+type spaceRead struct {
+	name string
+	// wantsApp: a source names the app, whose membership lists under
+	// admin access don't show.
+	wantsApp bool
+	// wantsType: the plan needs the space's type (a source wants a manager,
+	// an owner or a group there) and the list may not tell it.
+	wantsType bool
+	appAuth   bool
+	latency   *latencyMeter // observes list calls; may be nil
+}
+
+// readSpace lists a space's memberships page by page; it asks spaces.get
+// for the type only when the plan needs it and the list didn't show it (a
+// manager, an owner or a group means a named space): reads are what a
+// converged run costs.
+func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, r spaceRead) (_ *membership.SpaceState, warning string, _ error) {
+	name := r.name
+	st := membership.SpaceState{Name: name}
 	token := ""
 	guard := chatapi.PageGuard{What: "the members of " + name}
 	for {
@@ -97,7 +101,11 @@ func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name stri
 			next string
 		)
 		err := th.Read(ctx, "list", name, func(ctx context.Context) (err error) {
+			start := time.Now()
 			page, next, err = api.ListPage(ctx, name, token)
+			if err == nil {
+				r.latency.observe(time.Since(start))
+			}
 			return err
 		})
 		if err != nil {
@@ -112,8 +120,11 @@ func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name stri
 		}
 		token = next
 	}
-	if wantsApp && !slices.ContainsFunc(st.Memberships, func(m membership.Membership) bool { return m.Principal == membership.App }) {
-		// Lists under admin access never show apps: ask for the app directly.
+	if r.appAuth && len(st.Memberships) == 0 {
+		return nil, "", errors.New("the member list came back empty; under Chat app authentication that means its owners restrict who sees it, not that the space is empty")
+	}
+	if r.wantsApp && !slices.ContainsFunc(st.Memberships, func(m membership.Membership) bool { return m.Principal == membership.App }) {
+		// Some lists don't show apps: ask for the app directly.
 		var m membership.Membership
 		err := th.Read(ctx, "get", name, func(ctx context.Context) (err error) {
 			m, err = api.Get(ctx, name, "app")
@@ -127,5 +138,61 @@ func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, name stri
 			return nil, "", fmt.Errorf("is the app a member: %w", err)
 		}
 	}
+	if st.Type = typeFromMembers(st.Memberships); st.Type != "" || !r.wantsType {
+		return &st, "", nil
+	}
+	var info membership.SpaceState
+	err := th.Space(ctx, name, func(ctx context.Context) (err error) {
+		info, err = api.Space(ctx, name)
+		return err
+	})
+	switch {
+	case errors.Is(err, chatapi.ErrPermanent):
+		// spaces.get needs a spaces scope the membership scopes don't give;
+		// without it the type is unknown, which only costs the plan its
+		// warnings about roles and groups outside named spaces.
+		warning = fmt.Sprintf("%s: the space's type is unknown (spaces.get: %v); authorise the chat.spaces.readonly scope to get warnings about roles and groups outside named spaces", name, err)
+	case err != nil:
+		return nil, "", err
+	default:
+		st.Type, st.DisplayName = info.Type, info.DisplayName
+	}
 	return &st, warning, nil
+}
+
+// typeFromMembers: only named spaces have managers, owners and groups.
+func typeFromMembers(ms []membership.Membership) membership.SpaceType {
+	for _, m := range ms {
+		if m.Principal.IsGroup() || m.Role.Elevated() {
+			return membership.TypeSpace
+		}
+	}
+	return ""
+}
+
+// latencyMeter keeps a moving average of call durations, for estimates.
+type latencyMeter struct{ avg atomic.Int64 }
+
+func (l *latencyMeter) observe(d time.Duration) {
+	if l == nil {
+		return
+	}
+	for {
+		old := l.avg.Load()
+		next := int64(d)
+		if old != 0 {
+			next = old + (int64(d)-old)/8
+		}
+		if l.avg.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// estimate is the average so far, or 200 ms before any call.
+func (l *latencyMeter) estimate() time.Duration {
+	if v := l.avg.Load(); v > 0 {
+		return time.Duration(v)
+	}
+	return 200 * time.Millisecond
 }

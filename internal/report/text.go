@@ -34,25 +34,7 @@ func Text(w io.Writer, plan diff.Plan) error {
 			}
 			continue
 		}
-		fmt.Fprintf(bw, "%s: %d desired, %d present", spaceTitle(s), s.Desired, s.Current)
-		if s.InvitedPending > 0 {
-			fmt.Fprintf(bw, ", %s pending", plural(s.InvitedPending, "invitation", "invitations"))
-		}
-		fmt.Fprintln(bw)
-		width := 0
-		for _, c := range cs {
-			width = max(width, len([]rune(describe(c))))
-		}
-		for _, c := range cs {
-			fmt.Fprintf(bw, "  %s %-*s", symbols[c.Action], width, describe(c))
-			if o := outcome(c); o != "" {
-				fmt.Fprintf(bw, "  [%s]", o)
-			} else if c.Source != "" {
-				fmt.Fprintf(bw, "  (%s)", c.Source)
-			}
-			fmt.Fprintln(bw)
-		}
-		fmt.Fprintln(bw)
+		textSpace(bw, s, cs)
 	}
 	if quiet > 0 {
 		fmt.Fprintf(bw, "%s already as desired.\n", plural(quiet, "space", "spaces"))
@@ -71,4 +53,34 @@ func Text(w io.Writer, plan diff.Plan) error {
 		fmt.Fprintln(bw, outcomeLine(plan.Summary))
 	}
 	return bw.Flush()
+}
+
+// TextSpace writes one space's block as Text does, for showing a plan as
+// it is decided, space by space.
+func TextSpace(w io.Writer, s diff.SpaceSummary, changes []diff.Change) error {
+	bw := bufio.NewWriter(w)
+	textSpace(bw, s, changes)
+	return bw.Flush()
+}
+
+func textSpace(bw *bufio.Writer, s diff.SpaceSummary, cs []diff.Change) {
+	fmt.Fprintf(bw, "%s: %d desired, %d present", spaceTitle(s), s.Desired, s.Current)
+	if s.InvitedPending > 0 {
+		fmt.Fprintf(bw, ", %s pending", plural(s.InvitedPending, "invitation", "invitations"))
+	}
+	fmt.Fprintln(bw)
+	width := 0
+	for _, c := range cs {
+		width = max(width, len([]rune(describe(c))))
+	}
+	for _, c := range cs {
+		fmt.Fprintf(bw, "  %s %-*s", symbols[c.Action], width, describe(c))
+		if o := outcome(c); o != "" {
+			fmt.Fprintf(bw, "  [%s]", o)
+		} else if c.Source != "" {
+			fmt.Fprintf(bw, "  (%s)", c.Source)
+		}
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprintln(bw)
 }

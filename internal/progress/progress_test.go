@@ -1,4 +1,4 @@
-package apply
+package progress
 
 import (
 	"bytes"
@@ -13,32 +13,37 @@ func TestProgress(t *testing.T) {
 		var term bytes.Buffer
 		p := &Progress{Terminal: &term, Interval: time.Millisecond}
 		p.Start(4)
-		p.add()
-		p.add()
+		p.SpaceRead()
+		p.SpaceRead()
+		p.SpacePlanned(3)
+		p.ChangeDone()
 		time.Sleep(20 * time.Millisecond)
-		p.add()
+		p.ChangeDone()
 		p.Stop()
 		out := term.String()
 		last := out[strings.LastIndex(out, "\r"):]
-		if !strings.Contains(out, "\rapplied 2/4 changes") || !strings.HasPrefix(last, "\rapplied 3/4 changes") || !strings.Contains(last, "ETA") || !strings.HasSuffix(last, "\n") {
+		if !strings.Contains(out, "\rread 2/4 spaces, 3 changes planned, 1 done") || !strings.HasPrefix(last, "\rread 2/4 spaces, 3 changes planned, 2 done") ||
+			!strings.Contains(last, "ETA") || !strings.HasSuffix(last, "\n") {
 			t.Errorf("terminal output %q", out)
 		}
 	})
-	t.Run("log lines elsewhere", func(t *testing.T) {
+	t.Run("log lines elsewhere, reads included", func(t *testing.T) {
 		var logs bytes.Buffer
 		p := &Progress{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Interval: time.Millisecond}
 		p.Start(10)
-		p.add()
+		p.SpaceRead()
 		time.Sleep(20 * time.Millisecond)
 		p.Stop()
-		if !strings.Contains(logs.String(), "msg=\"apply progress\" done=1 total=10") {
+		if !strings.Contains(logs.String(), "msg=progress spaces=10 read=1 planned=0 changes=0 done=0") {
 			t.Errorf("logs %q", logs.String())
 		}
 	})
 	t.Run("nil reports nothing", func(t *testing.T) {
 		var p *Progress
 		p.Start(3)
-		p.add()
+		p.SpaceRead()
+		p.SpacePlanned(1)
+		p.ChangeDone()
 		p.Stop()
 	})
 }

@@ -1,0 +1,547 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// Service resolves, for many spaces at once, the emails a space's own list
+// does not settle: from what other lists showed, the cache, the Directory
+// (concurrent users.get calls under the Directory's pace, or one paged
+// users.list pass when that is estimated to be faster), and last a
+// membership read in the space that wants the email. A space asks as soon
+// as its list is read, so the Directory works while other spaces are still
+// being read. Lookups are shared: an email wanted in many spaces costs one.
+type Service struct {
+	r       *Resolver
+	log     *slog.Logger
+	desired map[string]bool // every email the sources name
+	// latency estimates one call, for choosing between gets and a pass.
+	latency func() time.Duration
+
+	mu      sync.Mutex
+	known   map[string]membership.Principal // desired emails matched anywhere
+	how     map[string]string               // email → ByList, ByCache, ...
+	lookups map[string]*lookup              // Directory lookups, by email
+	pass    *pass                           // the users.list pass, once started
+	// answered counts Directory lookups answered with a user or "no such
+	// user": a 403 for one address then means "not your domain", not "the
+	// Directory refuses you".
+	answered   int
+	requested  int
+	suspended  map[membership.Principal]bool
+	notInDir   map[string]bool
+	unresolved map[string]string
+	warnings   []string
+	gets       chan struct{} // bounds Directory calls in flight
+	counts     map[string]int
+	memberGets atomic.Int64
+}
+
+// lookup is one email's Directory answer, shared by every space that wants it.
+type lookup struct {
+	done  chan struct{}
+	user  *chatapi.DirectoryUser
+	state lookupState
+	err   error
+}
+
+type lookupState int
+
+const (
+	pending   lookupState = iota
+	found                 // user set
+	notFound              // 404 or 400: not in the organisation
+	forbidden             // 403: not the customer's domain, or the Directory refuses the caller
+	failed                // no answer (5xx after retries, a refused pass): err set
+)
+
+// pass is the paged users.list pass.
+type pass struct {
+	done    chan struct{}
+	byEmail map[string]chatapi.DirectoryUser
+	err     error
+	pages   int
+	users   int
+}
+
+// passPageSize is users.list's largest page.
+const passPageSize = chatapi.DirectoryPageSize
+
+// NewService prepares resolution for a desired state; latency estimates a
+// call's duration (nil: 200 ms) for choosing gets or a pass.
+func (r *Resolver) NewService(desired membership.Desired, latency func() time.Duration) *Service {
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if latency == nil {
+		latency = func() time.Duration { return 200 * time.Millisecond }
+	}
+	s := &Service{r: r, log: log, latency: latency, desired: map[string]bool{},
+		known: map[string]membership.Principal{}, how: map[string]string{}, lookups: map[string]*lookup{},
+		suspended: map[membership.Principal]bool{}, notInDir: map[string]bool{}, unresolved: map[string]string{},
+		counts: map[string]int{}}
+	for _, sp := range desired.Spaces {
+		for _, m := range sp.Members {
+			if e := m.Principal.Email(); e != "" {
+				s.desired[e] = true
+			}
+		}
+	}
+	inFlight := r.Concurrency
+	if inFlight <= 0 {
+		inFlight = 16
+	}
+	s.gets = make(chan struct{}, inFlight)
+	return s
+}
+
+// SpaceOutcome is what resolution could not settle for one space.
+type SpaceOutcome struct {
+	// Unresolved are emails whose lookups failed, with why.
+	Unresolved map[string]string
+	// NotInDirectory are emails the Directory answered it does not know.
+	NotInDirectory map[string]bool
+}
+
+// Space returns the identities a space's plan needs, given its list. It
+// waits only for the lookups this space needs.
+func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState) (diff.Identities, SpaceOutcome) {
+	listed := map[string]membership.Principal{}   // this space's listed emails
+	byPrincipal := map[membership.Principal]bool{} // this space's listed members
+	missingEmails := false
+	for _, m := range cs.Memberships {
+		if m.Bot || m.Principal.IsGroup() {
+			continue
+		}
+		byPrincipal[m.Principal] = true
+		if m.Email == "" {
+			missingEmails = true
+			continue
+		}
+		listed[m.Email] = m.Principal
+	}
+	ids := diff.Identities{Aliases: map[string]membership.Principal{}, Suspended: map[membership.Principal]bool{}, ResolvedBy: map[string]string{}}
+	var need []string
+
+	s.mu.Lock()
+	for email, p := range listed {
+		if s.desired[email] {
+			s.learnLocked(email, p, ByList)
+		}
+	}
+	for _, m := range ds.Members {
+		email := m.Principal.Email()
+		if email == "" {
+			continue
+		}
+		if _, ok := listed[email]; ok {
+			ids.ResolvedBy[email] = ByList
+			continue
+		}
+		if p, ok := s.known[email]; ok {
+			s.give(&ids, email, p, s.how[email])
+			continue
+		}
+		if p, ok := s.fromCacheLocked(email, byPrincipal, listed); ok {
+			s.give(&ids, email, p, ByCache)
+			continue
+		}
+		need = append(need, email)
+	}
+	if missingEmails && s.pass == nil {
+		// Lists here don't carry every email, so most desired emails will need
+		// the Directory: decide now between a get each and one pass.
+		s.considerPassLocked(ctx, len(s.desired)-len(s.known))
+	}
+	waits := make([]*lookup, len(need))
+	if s.r.Directory != nil {
+		for i, email := range need {
+			waits[i] = s.lookupLocked(ctx, email)
+		}
+	}
+	s.mu.Unlock()
+
+	out := SpaceOutcome{Unresolved: map[string]string{}, NotInDirectory: map[string]bool{}}
+	var rest []string // not in the Directory, or not asked: a membership read may know
+	for i, email := range need {
+		l := waits[i]
+		if l == nil {
+			rest = append(rest, email)
+			continue
+		}
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			out.Unresolved[email] = "interrupted: " + context.Cause(ctx).Error()
+			continue
+		}
+		s.mu.Lock()
+		if l.state == forbidden && s.answered == 0 {
+			// Is this address outside the organisation, or does the
+			// Directory refuse us? An answer for another domain tells.
+			if probe := s.probeLocked(ctx, email); probe != nil {
+				s.mu.Unlock()
+				select {
+				case <-probe.done:
+				case <-ctx.Done():
+				}
+				s.mu.Lock()
+			}
+		}
+		switch {
+		case l.state == found:
+			p := membership.User(l.user.ID)
+			s.learnLocked(email, p, ByDirectory)
+			if l.user.Suspended {
+				s.suspended[membership.User(email)], s.suspended[p] = true, true
+			}
+			s.give(&ids, email, p, ByDirectory)
+		case l.state == notFound, l.state == forbidden && s.answered > 0:
+			s.notInDir[email], out.NotInDirectory[email] = true, true
+			rest = append(rest, email)
+		default: // failed, or forbidden with nothing answered: the Directory can't tell
+			why := "directory: every lookup was refused (403)"
+			if l.err != nil {
+				why = "directory: " + l.err.Error()
+			}
+			out.Unresolved[email] = why
+			rest = append(rest, email)
+		}
+		s.mu.Unlock()
+	}
+	if len(rest) > 0 && s.r.Members != nil && missingEmails {
+		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
+	} else {
+		for _, email := range rest {
+			// Every member's email is listed here, so an email not among them
+			// is not a member: the plan is sure.
+			delete(out.Unresolved, email)
+		}
+	}
+	s.mu.Lock()
+	for p := range s.suspended {
+		ids.Suspended[p] = true
+	}
+	for e, why := range out.Unresolved {
+		s.unresolved[e] = why
+	}
+	s.mu.Unlock()
+	return ids, out
+}
+
+func (s *Service) give(ids *diff.Identities, email string, p membership.Principal, how string) {
+	ids.Aliases[email], ids.ResolvedBy[email] = p, how
+	if s.suspended[membership.User(email)] {
+		ids.Suspended[membership.User(email)], ids.Suspended[p] = true, true
+	}
+}
+
+func (s *Service) learnLocked(email string, p membership.Principal, how string) {
+	if _, ok := s.known[email]; !ok {
+		s.known[email], s.how[email] = p, how
+		s.counts[how]++
+	}
+}
+
+// fromCacheLocked trusts an entry while it is fresh and this space's list
+// doesn't contradict it (the cached ID listed under another email).
+func (s *Service) fromCacheLocked(email string, byPrincipal map[membership.Principal]bool, listed map[string]membership.Principal) (membership.Principal, bool) {
+	if s.r.Cache == nil {
+		return "", false
+	}
+	e, ok := s.r.Cache.Get(email)
+	if !ok {
+		return "", false
+	}
+	if byPrincipal[e.Principal] {
+		for other, p := range listed {
+			if p == e.Principal && other != email {
+				s.r.Cache.Drop(email) // the ID is someone else's now
+				return "", false
+			}
+		}
+	}
+	s.learnLocked(email, e.Principal, ByCache)
+	if e.Suspended {
+		s.suspended[membership.User(email)], s.suspended[e.Principal] = true, true
+	}
+	return e.Principal, true
+}
+
+// lookupLocked returns email's Directory lookup, starting it if needed: a
+// users.get, or a wait on the pass.
+func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
+	if l := s.lookups[email]; l != nil {
+		return l
+	}
+	l := &lookup{done: make(chan struct{})}
+	s.lookups[email] = l
+	s.requested++
+	if s.pass == nil {
+		s.considerPassLocked(ctx, s.requested)
+	}
+	if p := s.pass; p != nil {
+		select {
+		case <-p.done:
+			s.settleFromPassLocked(email, l, p)
+		default: // the pass settles it when it finds it, or when it ends
+		}
+		return l
+	}
+	go s.get(ctx, email, l)
+	return l
+}
+
+// probeLocked returns a lookup of a desired address in another domain than
+// email's, started if need be, or nil when there is none.
+func (s *Service) probeLocked(ctx context.Context, email string) *lookup {
+	_, domain, _ := strings.Cut(email, "@")
+	var pick string
+	for e := range s.desired {
+		if _, d, _ := strings.Cut(e, "@"); d == domain {
+			continue
+		}
+		if l := s.lookups[e]; l != nil {
+			return l // already asked: its answer will do
+		}
+		if pick == "" || e < pick {
+			pick = e
+		}
+	}
+	if pick == "" {
+		return nil
+	}
+	return s.lookupLocked(ctx, pick)
+}
+
+// considerPassLocked starts the users.list pass when it should finish
+// before n users.get calls would.
+func (s *Service) considerPassLocked(ctx context.Context, n int) {
+	if s.pass != nil || s.r.Directory == nil {
+		return
+	}
+	// The Directory holds at least the people the sources name, and usually
+	// more; the last whole pass, when the cache recorded it, knows better.
+	size := len(s.desired) * 3 / 2
+	if s.r.Cache != nil && s.r.Cache.DirectoryUsers() > 0 {
+		size = s.r.Cache.DirectoryUsers()
+	}
+	perMinute := float64(s.r.DirectoryPerMinute)
+	if perMinute <= 0 {
+		perMinute = 2400
+	}
+	if !PreferPass(n, size, s.latency(), perMinute/60, cap(s.gets)) {
+		return
+	}
+	s.log.Info("identity: one paged Directory pass is faster than a lookup each", "lookups", n, "directory_size_estimate", size)
+	s.pass = &pass{done: make(chan struct{}), byEmail: map[string]chatapi.DirectoryUser{}}
+	go s.runPass(ctx, s.pass)
+}
+
+// PreferPass reports whether one users.list pass over about size users,
+// paged 500 at a time (each page waits for the one before), should finish
+// before n users.get calls at perSecond with inFlight calls at once.
+func PreferPass(n, size int, latency time.Duration, perSecond float64, inFlight int) bool {
+	if n <= 0 || latency <= 0 {
+		return false
+	}
+	pages := math.Ceil(float64(max(size, 1)) / passPageSize)
+	if float64(n) <= pages {
+		return false // a pass would cost more calls, too
+	}
+	passTime := pages * latency.Seconds()
+	rate := min(perSecond, float64(max(inFlight, 1))/latency.Seconds())
+	getsTime := float64(n)/rate + latency.Seconds()
+	return passTime < getsTime
+}
+
+func (s *Service) get(ctx context.Context, email string, l *lookup) {
+	select {
+	case s.gets <- struct{}{}:
+	case <-ctx.Done():
+		s.settle(l, nil, failed, context.Cause(ctx))
+		return
+	}
+	defer func() { <-s.gets }()
+	s.mu.Lock()
+	p := s.pass
+	s.mu.Unlock()
+	if p != nil { // the pass started while this get waited for a slot
+		select {
+		case <-p.done:
+			s.mu.Lock()
+			s.settleFromPassLocked(email, l, p)
+			s.mu.Unlock()
+		case <-ctx.Done():
+			s.settle(l, nil, failed, context.Cause(ctx))
+		}
+		return
+	}
+	u, err := s.r.directoryUser(ctx, email)
+	switch {
+	case err == nil:
+		s.settle(l, &u, found, nil)
+	case errors.Is(err, chatapi.ErrNotFound), badRequest(err):
+		// External or consumer account, a domain the customer doesn't own
+		// (400 domainNotFound, badRequest), or nobody.
+		s.settle(l, nil, notFound, nil)
+	case forbiddenAnswer(err):
+		s.settle(l, nil, forbidden, err)
+	default:
+		s.settle(l, nil, failed, err)
+	}
+}
+
+func (s *Service) settle(l *lookup, u *chatapi.DirectoryUser, st lookupState, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked(l, u, st, err)
+}
+
+func (s *Service) settleLocked(l *lookup, u *chatapi.DirectoryUser, st lookupState, err error) {
+	if l.state != pending {
+		return
+	}
+	l.user, l.state, l.err = u, st, err
+	if st == found || st == notFound {
+		s.answered++
+	}
+	close(l.done)
+}
+
+func (s *Service) settleFromPassLocked(email string, l *lookup, p *pass) {
+	switch u, ok := p.byEmail[email]; {
+	case ok:
+		s.settleLocked(l, &u, found, nil)
+	case p.err != nil:
+		s.settleLocked(l, nil, failed, p.err)
+	default:
+		s.settleLocked(l, nil, notFound, nil) // a whole pass shows who is not there
+	}
+}
+
+// runPass pages the whole Directory, settling lookups as their users appear.
+func (s *Service) runPass(ctx context.Context, p *pass) {
+	err := s.r.eachDirectoryPage(ctx, func(page []chatapi.DirectoryUser) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		p.pages++
+		p.users += len(page)
+		for _, u := range page {
+			for _, e := range append([]string{u.PrimaryEmail}, u.Aliases...) {
+				if !s.desired[e] {
+					continue // keep only what a source names
+				}
+				p.byEmail[e] = u
+				if l := s.lookups[e]; l != nil {
+					s.settleLocked(l, &u, found, nil)
+				}
+			}
+		}
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.err = err
+	if err != nil {
+		w := "directory listing stopped; falling back to membership reads: " + err.Error()
+		s.warnings = append(s.warnings, w)
+		s.log.Warn(w)
+	} else if s.r.Cache != nil {
+		s.r.Cache.SetDirectoryUsers(p.users)
+	}
+	close(p.done)
+	for email, l := range s.lookups {
+		if l.state == pending {
+			s.settleFromPassLocked(email, l, p)
+		}
+	}
+}
+
+// fromMemberGets asks this space, a read each, about emails the Directory
+// could not settle (external and consumer accounts).
+func (s *Service) fromMemberGets(ctx context.Context, space string, emails []string, ids *diff.Identities, unresolved map[string]string) {
+	var mu sync.Mutex
+	g := errgroup.Group{}
+	g.SetLimit(8)
+	for _, email := range emails {
+		g.Go(func() error {
+			var got membership.Membership
+			err := s.r.Throttle.Read(ctx, "get", space, func(ctx context.Context) (err error) {
+				got, err = s.r.Members.Get(ctx, space, email)
+				return err
+			})
+			s.memberGets.Add(1)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				s.mu.Lock()
+				s.learnLocked(email, got.Principal, ByMemberGet)
+				s.give(ids, email, got.Principal, ByMemberGet)
+				s.mu.Unlock()
+				delete(unresolved, email)
+			case errors.Is(err, chatapi.ErrNotFound):
+				// Not a member here: a sure answer, whatever the Directory said.
+				delete(unresolved, email)
+			default:
+				unresolved[email] = fmt.Sprintf("membership read in %s: %v", space, err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+}
+
+// Outcome is what the run's resolution could and could not establish; call
+// it when every space is done. It also saves what cost a call to the cache.
+func (s *Service) Outcome() Outcome {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Outcome{NotInDirectory: map[string]bool{}, Unresolved: map[string]string{}, Warnings: append([]string(nil), s.warnings...)}
+	for e := range s.notInDir {
+		if _, ok := s.known[e]; !ok {
+			out.NotInDirectory[e] = true
+		}
+	}
+	for e, why := range s.unresolved {
+		if _, ok := s.known[e]; !ok {
+			out.Unresolved[e] = why
+		}
+	}
+	if s.r.Cache != nil {
+		for email, how := range s.how {
+			if how == ByDirectory || how == ByMemberGet {
+				s.r.Cache.Put(email, s.known[email], s.suspended[membership.User(email)])
+			}
+		}
+	}
+	suspended := 0
+	for p := range s.suspended {
+		if p.Email() != "" {
+			suspended++
+		}
+	}
+	passPages := 0
+	if s.pass != nil {
+		passPages = s.pass.pages
+	}
+	s.log.Info("identities resolved", "by_list", s.counts[ByList], "by_cache", s.counts[ByCache], "by_directory", s.counts[ByDirectory],
+		"by_member_get", s.counts[ByMemberGet], "directory_lookups", len(s.lookups), "directory_pages", passPages, "member_gets", s.memberGets.Load(),
+		"suspended", suspended, "not_in_directory", len(out.NotInDirectory), "unresolved", len(out.Unresolved))
+	return out
+}
