@@ -121,7 +121,7 @@ type SpaceOutcome struct {
 // Space returns the identities a space's plan needs, given its list. It
 // waits only for the lookups this space needs.
 func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState) (diff.Identities, SpaceOutcome) {
-	listed := map[string]membership.Principal{}   // this space's listed emails
+	listed := map[string]membership.Principal{}    // this space's listed emails
 	byPrincipal := map[membership.Principal]bool{} // this space's listed members
 	missingEmails := false
 	for _, m := range cs.Memberships {
