@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/source"
 )
 
 func emulatorCommand() command {
 	return command{
 		name:    "emulator",
 		summary: "serve a local emulator of the Chat membership and Directory APIs",
-		usage: `Usage: syncer emulator --seed FILE.yaml [--listen ADDR] [--quota-scale N]
+		usage: `Usage: syncer emulator [--seed FILE.yaml] [--seed-converged SOURCE ...] [--listen ADDR] [--quota-scale N]
                        [--latency MIN..MAX] [--fault-rate P] [--hide-emails]
                        [--misbehave METHOD=WHAT ...]
 
@@ -39,6 +41,8 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	fs := newFlags(emulatorCommand(), out)
 	listen := fs.String("listen", "127.0.0.1:8085", "address to listen on (port 0 picks a free one)")
 	seedPath := fs.String("seed", "", "seed YAML: users, groups and spaces")
+	var converged stringList
+	fs.Var(&converged, "seed-converged", "a desired-state source (YAML or CSV, repeatable): start with its spaces holding exactly its members,\nevery address a Directory user (combine with --seed for more)")
 	scale := fs.Float64("quota-scale", 1, "multiply Google's quota rates by N; 0 turns quotas off")
 	latency := fs.String("latency", "", "delay per call, MIN..MAX (e.g. 20ms..40ms)")
 	faultRate := fs.Float64("fault-rate", 0, "chance of an injected fault per call, 0..1")
@@ -76,6 +80,17 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 		}
 		seed = s
 	}
+	if len(converged) > 0 {
+		var specs []source.Spec
+		for _, p := range converged {
+			specs = append(specs, source.Spec{Path: p})
+		}
+		desired, err := source.Load(specs)
+		if err != nil {
+			return printInputErrors(out.stderr, err)
+		}
+		seed = convergedSeed(seed, desired)
+	}
 	em, err := emulator.New(seed, opts)
 	if err != nil {
 		fmt.Fprintf(out.stderr, "emulator: %v\n", err)
@@ -111,6 +126,57 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintf(out.stderr, "emulator: %v\n", err)
 		return exitFailure
 	}
+}
+
+// convergedSeed adds to seed (nil for none) the spaces of a desired state
+// holding exactly its members: people as Directory users (new ones get
+// numeric IDs), groups, the app; unmanaged roles as members.
+func convergedSeed(seed *emulator.Seed, d membership.Desired) *emulator.Seed {
+	if seed == nil {
+		seed = &emulator.Seed{}
+	}
+	known := map[string]bool{}
+	for _, u := range seed.Users {
+		known[strings.ToLower(u.Email)], known[u.ID] = true, true
+		for _, a := range u.Aliases {
+			known[strings.ToLower(a)] = true
+		}
+	}
+	groups := map[string]bool{}
+	next := 900000000000
+	for _, ds := range d.Spaces {
+		sp := emulator.SeedSpace{Name: ds.Name, DisplayName: ds.Label}
+		for _, m := range ds.Members {
+			sm := emulator.SeedMember{Role: string(m.Role)}
+			switch {
+			case m.Principal == membership.App:
+				sm = emulator.SeedMember{App: true}
+			case m.Principal.IsGroup():
+				sm = emulator.SeedMember{Group: m.Principal.ID()}
+				if !groups[m.Principal.ID()] {
+					groups[m.Principal.ID()] = true
+					seed.Groups = append(seed.Groups, emulator.SeedGroup{ID: m.Principal.ID()})
+				}
+			default:
+				key := m.Principal.ID()
+				if !known[key] {
+					known[key] = true
+					next++
+					u := emulator.SeedUser{ID: key, Email: key}
+					if m.Principal.Email() != "" {
+						u.ID = fmt.Sprint(next)
+					} else {
+						u.Email = key + "@generated.example"
+					}
+					seed.Users = append(seed.Users, u)
+				}
+				sm.User = key
+			}
+			sp.Members = append(sp.Members, sm)
+		}
+		seed.Spaces = append(seed.Spaces, sp)
+	}
+	return seed
 }
 
 // stringList is a repeatable string flag.

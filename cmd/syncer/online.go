@@ -390,6 +390,7 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 		r.DirectoryThrottle = th
 		r.Concurrency = cfg.Limits.CallsInFlight()
 		r.DirectoryPerMinute = cfg.Limits.DirectoryPerMinute
+		r.VerifyAbsence = cfg.API.UseAdminAccess // "not in the Directory" refuses a create there
 	}
 	if cfg.Identity.CacheFile != "" {
 		r.Cache = identity.OpenCache(cfg.Identity.CacheFile, cfg.Identity.CacheTTL, time.Now, func(msg string) { log.Warn(msg) })

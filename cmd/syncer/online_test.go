@@ -120,7 +120,7 @@ var (
 )
 
 // binary builds the syncer once for tests that need a real process.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "syncer-bin")

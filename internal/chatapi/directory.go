@@ -56,9 +56,13 @@ func (d *Directory) User(ctx context.Context, key string) (DirectoryUser, error)
 	return directoryUser(u), nil
 }
 
-// UsersPage returns one page (500) of the customer's users.
-func (d *Directory) UsersPage(ctx context.Context, pageToken string) ([]DirectoryUser, string, error) {
+// UsersPage returns one page (500) of the customer's users matching query
+// (the Directory's query language; "" for everyone).
+func (d *Directory) UsersPage(ctx context.Context, query, pageToken string) ([]DirectoryUser, string, error) {
 	call := d.svc.Users.List().Customer("my_customer").MaxResults(DirectoryPageSize).Context(ctx).Fields("nextPageToken,users(" + userFields + ")")
+	if query != "" {
+		call = call.Query(query)
+	}
 	if pageToken != "" {
 		call = call.PageToken(pageToken)
 	}

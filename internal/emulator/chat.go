@@ -280,7 +280,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 	}
 	sp.members[m.key()] = m
 	s.stats.Creates[sp.name+" "+s.world.wire(sp, m, false).principal()]++
-	s.stats.Writes++
+	s.wrote()
 	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
 }
 
@@ -412,7 +412,7 @@ func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.role != body.Role {
-		s.stats.Writes++
+		s.wrote()
 	}
 	m.role = body.Role
 	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
@@ -436,6 +436,6 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.world.wire(sp, m, !s.opts.HideEmails)
 	delete(sp.members, m.key())
-	s.stats.Writes++
+	s.wrote()
 	writeJSON(w, 200, out)
 }

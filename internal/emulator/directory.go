@@ -61,11 +61,16 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 		}
 		max = n
 	}
+	query, qerr := parseUserQuery(q.Get("query"))
+	if qerr != nil {
+		writeAPIError(w, qerr)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var users []*user
 	for _, u := range s.world.users {
-		if !u.external {
+		if !u.external && query.matches(u) {
 			users = append(users, u)
 		}
 	}
@@ -73,7 +78,7 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 	loop := loopPages(r)
 	offset, err := 0, (*apiError)(nil)
 	if !loop {
-		offset, err = parsePageToken("directory", q.Get("pageToken"))
+		offset, err = parsePageToken("directory:"+q.Get("query"), q.Get("pageToken"))
 	}
 	if err != nil {
 		writeAPIError(w, err)
@@ -85,7 +90,7 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 		out.Users = append(out.Users, s.directoryUser(u))
 	}
 	if end < len(users) {
-		out.NextPageToken = pageToken("directory", end)
+		out.NextPageToken = pageToken("directory:"+q.Get("query"), end)
 	}
 	if loop {
 		out.NextPageToken = loopToken

@@ -96,6 +96,19 @@ type Stats struct {
 	Creates map[string]int `json:"creates"`
 	// Writes counts create, patch and delete calls that changed state.
 	Writes int `json:"writes"`
+	// FirstWrite and LastWrite are when the first and last of them happened.
+	FirstWrite time.Time `json:"first_write,omitzero"`
+	LastWrite  time.Time `json:"last_write,omitzero"`
+}
+
+// wrote records a write that changed state; the caller holds s.mu.
+func (s *Server) wrote() {
+	now := time.Now()
+	if s.stats.Writes == 0 {
+		s.stats.FirstWrite = now
+	}
+	s.stats.Writes++
+	s.stats.LastWrite = now
 }
 
 // New builds an emulator from a seed (nil for an empty world).
@@ -125,7 +138,8 @@ func (s *Server) Handler() http.Handler { return s.mux }
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Stats{Requests: map[string]int{}, Faults: map[string]int{}, Creates: map[string]int{}, QuotaRejections: s.stats.QuotaRejections, Writes: s.stats.Writes}
+	out := Stats{Requests: map[string]int{}, Faults: map[string]int{}, Creates: map[string]int{}, QuotaRejections: s.stats.QuotaRejections, Writes: s.stats.Writes,
+		FirstWrite: s.stats.FirstWrite, LastWrite: s.stats.LastWrite}
 	for k, v := range s.stats.Requests {
 		out.Requests[k] = v
 	}

@@ -33,7 +33,7 @@ const DefaultListAbove = 100
 // Directory is what resolution needs from the Directory API.
 type Directory interface {
 	User(ctx context.Context, key string) (chatapi.DirectoryUser, error)
-	UsersPage(ctx context.Context, pageToken string) ([]chatapi.DirectoryUser, string, error)
+	UsersPage(ctx context.Context, query, pageToken string) ([]chatapi.DirectoryUser, string, error)
 }
 
 // MemberGetter reads one membership by email alias.
@@ -57,6 +57,10 @@ type Resolver struct {
 	// the Directory quota the throttle paces to (for estimates).
 	Concurrency        int
 	DirectoryPerMinute int
+	// VerifyAbsence makes an address a Directory pass did not find cost a
+	// users.get before it counts as outside the organisation (under admin
+	// access, where that refuses it): search may lag behind new accounts.
+	VerifyAbsence bool
 }
 
 // Outcome is what resolution could and could not establish.
@@ -387,24 +391,28 @@ func (r *Resolver) directoryUser(ctx context.Context, key string) (chatapi.Direc
 
 // eachDirectoryUser pages through the whole Directory, 500 users a call.
 func (r *Resolver) eachDirectoryUser(ctx context.Context, fn func(chatapi.DirectoryUser)) error {
-	return r.eachDirectoryPage(ctx, func(page []chatapi.DirectoryUser) {
+	return r.eachDirectoryPage(ctx, "", func(page []chatapi.DirectoryUser) {
 		for _, u := range page {
 			fn(u)
 		}
 	})
 }
 
-// eachDirectoryPage pages through the whole Directory, 500 users a call.
-func (r *Resolver) eachDirectoryPage(ctx context.Context, fn func([]chatapi.DirectoryUser)) error {
+// eachDirectoryPage pages through the users matching query, 500 a call.
+func (r *Resolver) eachDirectoryPage(ctx context.Context, query string, fn func([]chatapi.DirectoryUser)) error {
 	token := ""
-	guard := chatapi.PageGuard{What: "the Directory's users"}
+	what := "the Directory's users"
+	if query != "" {
+		what += " matching " + query
+	}
+	guard := chatapi.PageGuard{What: what}
 	for {
 		var (
 			page []chatapi.DirectoryUser
 			next string
 		)
 		err := r.DirectoryThrottle.Directory(ctx, "directory.users.list", func(ctx context.Context) (err error) {
-			page, next, err = r.Directory.UsersPage(ctx, token)
+			page, next, err = r.Directory.UsersPage(ctx, query, token)
 			return err
 		})
 		if err != nil {

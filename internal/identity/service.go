@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,9 +27,12 @@ import (
 // as its list is read, so the Directory works while other spaces are still
 // being read. Lookups are shared: an email wanted in many spaces costs one.
 type Service struct {
-	r       *Resolver
-	log     *slog.Logger
-	desired map[string]bool // every email the sources name
+	r      *Resolver
+	log    *slog.Logger
+	source membership.Desired
+	// desired is every email the sources name, built when a Directory pass
+	// or a probe first needs it (a million addresses are ~60 MB).
+	desired map[string]bool
 	// latency estimates one call, for choosing between gets and a pass.
 	latency func() time.Duration
 
@@ -76,6 +80,7 @@ type pass struct {
 	err     error
 	pages   int
 	users   int
+	parts   int
 }
 
 // passPageSize is users.list's largest page.
@@ -91,23 +96,31 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 	if latency == nil {
 		latency = func() time.Duration { return 200 * time.Millisecond }
 	}
-	s := &Service{r: r, log: log, latency: latency, desired: map[string]bool{},
+	s := &Service{r: r, log: log, latency: latency, source: desired,
 		known: map[string]membership.Principal{}, how: map[string]string{}, lookups: map[string]*lookup{},
 		suspended: map[membership.Principal]bool{}, notInDir: map[string]bool{}, unresolved: map[string]string{},
 		counts: map[string]int{}}
-	for _, sp := range desired.Spaces {
-		for _, m := range sp.Members {
-			if e := m.Principal.Email(); e != "" {
-				s.desired[e] = true
-			}
-		}
-	}
 	inFlight := r.Concurrency
 	if inFlight <= 0 {
 		inFlight = 16
 	}
 	s.gets = make(chan struct{}, inFlight)
 	return s
+}
+
+// desiredLocked is every email the sources name, built on first use.
+func (s *Service) desiredLocked() map[string]bool {
+	if s.desired == nil {
+		s.desired = map[string]bool{}
+		for _, sp := range s.source.Spaces {
+			for _, m := range sp.Members {
+				if e := m.Principal.Email(); e != "" {
+					s.desired[e] = true
+				}
+			}
+		}
+	}
+	return s.desired
 }
 
 // SpaceOutcome is what resolution could not settle for one space.
@@ -139,18 +152,17 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	var need []string
 
 	s.mu.Lock()
-	for email, p := range listed {
-		if s.desired[email] {
-			s.learnLocked(email, p, ByList)
-		}
-	}
 	for _, m := range ds.Members {
 		email := m.Principal.Email()
 		if email == "" {
 			continue
 		}
 		if _, ok := listed[email]; ok {
+			// The space's own list settles it. (What lists show is not kept
+			// across spaces: with a million members that is most of the
+			// memory, to save a Directory call now and then.)
 			ids.ResolvedBy[email] = ByList
+			s.counts[ByList]++
 			continue
 		}
 		if p, ok := s.known[email]; ok {
@@ -166,7 +178,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	if missingEmails && s.pass == nil {
 		// Lists here don't carry every email, so most desired emails will need
 		// the Directory: decide now between a get each and one pass.
-		s.considerPassLocked(ctx, len(s.desired)-len(s.known))
+		s.considerPassLocked(ctx, len(s.desiredLocked())-len(s.known))
 	}
 	waits := make([]*lookup, len(need))
 	if s.r.Directory != nil {
@@ -299,7 +311,11 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 		select {
 		case <-p.done:
 			s.settleFromPassLocked(email, l, p)
-		default: // the pass settles it when it finds it, or when it ends
+		default:
+			if u, ok := p.byEmail[email]; ok {
+				s.settleLocked(l, &u, found, nil) // a page already went by
+			}
+			// otherwise the pass settles it when it finds it, or when it ends
 		}
 		return l
 	}
@@ -312,7 +328,7 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 func (s *Service) probeLocked(ctx context.Context, email string) *lookup {
 	_, domain, _ := strings.Cut(email, "@")
 	var pick string
-	for e := range s.desired {
+	for e := range s.desiredLocked() {
 		if _, d, _ := strings.Cut(e, "@"); d == domain {
 			continue
 		}
@@ -337,7 +353,7 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 	}
 	// The Directory holds at least the people the sources name, and usually
 	// more; the last whole pass, when the cache recorded it, knows better.
-	size := len(s.desired) * 3 / 2
+	size := len(s.desiredLocked()) * 3 / 2
 	if s.r.Cache != nil && s.r.Cache.DirectoryUsers() > 0 {
 		size = s.r.Cache.DirectoryUsers()
 	}
@@ -353,24 +369,38 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 	go s.runPass(ctx, s.pass)
 }
 
-// PreferPass reports whether one users.list pass over about size users,
-// paged 500 at a time (each page waits for the one before), should finish
-// before n users.get calls at perSecond with inFlight calls at once.
+// PreferPass reports whether a users.list pass over about size users (500
+// a page, split into prefix queries run side by side: one per
+// passPartition unknown addresses) should finish before n users.get calls
+// at perSecond with inFlight calls at once, and save at least half the
+// calls: the Directory's size is a guess unless a pass recorded it.
 func PreferPass(n, size int, latency time.Duration, perSecond float64, inFlight int) bool {
-	if n <= 0 || latency <= 0 {
+	if n <= 0 || latency <= 0 || perSecond <= 0 {
 		return false
 	}
 	pages := math.Ceil(float64(max(size, 1)) / passPageSize)
-	if float64(n) <= pages {
-		return false // a pass would cost more calls, too
+	parts := math.Min(float64(min(maxPartitions, max(inFlight, 1))), math.Max(1, math.Ceil(float64(n)/passPartition)))
+	calls := pages + parts - 1
+	if float64(n) <= 2*calls {
+		return false
 	}
-	passTime := pages * latency.Seconds()
-	rate := min(perSecond, float64(max(inFlight, 1))/latency.Seconds())
-	getsTime := float64(n)/rate + latency.Seconds()
+	passTime := math.Max(math.Ceil(pages/parts)*latency.Seconds(), calls/perSecond)
+	getsTime := float64(n)/math.Min(perSecond, float64(max(inFlight, 1))/latency.Seconds()) + latency.Seconds()
 	return passTime < getsTime
 }
 
 func (s *Service) get(ctx context.Context, email string, l *lookup) {
+	s.mu.Lock()
+	p := s.pass
+	s.mu.Unlock()
+	if p != nil { // the pass started while this get waited to start
+		return // the pass settles it
+	}
+	s.getNow(ctx, email, l)
+}
+
+// getNow looks one address up with a users.get.
+func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 	select {
 	case s.gets <- struct{}{}:
 	case <-ctx.Done():
@@ -378,20 +408,6 @@ func (s *Service) get(ctx context.Context, email string, l *lookup) {
 		return
 	}
 	defer func() { <-s.gets }()
-	s.mu.Lock()
-	p := s.pass
-	s.mu.Unlock()
-	if p != nil { // the pass started while this get waited for a slot
-		select {
-		case <-p.done:
-			s.mu.Lock()
-			s.settleFromPassLocked(email, l, p)
-			s.mu.Unlock()
-		case <-ctx.Done():
-			s.settle(l, nil, failed, context.Cause(ctx))
-		}
-		return
-	}
 	u, err := s.r.directoryUser(ctx, email)
 	switch {
 	case err == nil:
@@ -435,41 +451,146 @@ func (s *Service) settleFromPassLocked(email string, l *lookup, p *pass) {
 	}
 }
 
-// runPass pages the whole Directory, settling lookups as their users appear.
+// runPass pages the users the sources can name, settling lookups as their
+// users appear. One users.list pass pages 500 users at a time, each page
+// waiting for the one before: a 100,000-user Directory is 200 pages in a
+// row. So the pass is split into queries by email prefix (email:ab*), drawn
+// from the addresses still unknown, and the queries run side by side.
 func (s *Service) runPass(ctx context.Context, p *pass) {
-	err := s.r.eachDirectoryPage(ctx, func(page []chatapi.DirectoryUser) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		p.pages++
-		p.users += len(page)
-		for _, u := range page {
-			for _, e := range append([]string{u.PrimaryEmail}, u.Aliases...) {
-				if !s.desired[e] {
-					continue // keep only what a source names
-				}
-				p.byEmail[e] = u
-				if l := s.lookups[e]; l != nil {
-					s.settleLocked(l, &u, found, nil)
-				}
-			}
-		}
-	})
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var unknown []string
+	for e := range s.desiredLocked() {
+		if _, ok := s.known[e]; !ok {
+			unknown = append(unknown, e)
+		}
+	}
+	s.mu.Unlock()
+	parts := Prefixes(unknown, passPartition, maxPartitions)
+	p.parts = len(parts)
+	g := errgroup.Group{}
+	g.SetLimit(cap(s.gets))
+	for _, prefix := range parts {
+		query := ""
+		if prefix != "" {
+			query = "email:" + prefix + "*"
+		}
+		g.Go(func() error {
+			return s.r.eachDirectoryPage(ctx, query, func(page []chatapi.DirectoryUser) { s.passPage(p, page) })
+		})
+	}
+	err := g.Wait()
+	s.mu.Lock()
 	p.err = err
 	if err != nil {
-		w := "directory listing stopped; falling back to membership reads: " + err.Error()
+		w := "directory listing stopped; looking the remaining addresses up one by one: " + err.Error()
 		s.warnings = append(s.warnings, w)
 		s.log.Warn(w)
 	} else if s.r.Cache != nil {
 		s.r.Cache.SetDirectoryUsers(p.users)
 	}
 	close(p.done)
+	var again []*lookup
+	var emails []string
 	for email, l := range s.lookups {
-		if l.state == pending {
-			s.settleFromPassLocked(email, l, p)
+		if l.state != pending {
+			continue
+		}
+		if _, found := p.byEmail[email]; !found && (err != nil || s.r.VerifyAbsence) {
+			// The pass failed, or an absence must be sure (search results
+			// may lag behind new accounts): ask for this one address.
+			again, emails = append(again, l), append(emails, email)
+			continue
+		}
+		s.settleFromPassLocked(email, l, p)
+	}
+	s.mu.Unlock()
+	for i, l := range again {
+		go s.getNow(ctx, emails[i], l)
+	}
+}
+
+// passPage settles the lookups a page of users answers.
+func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.pages++
+	p.users += len(page)
+	for _, u := range page {
+		for _, e := range append([]string{u.PrimaryEmail}, u.Aliases...) {
+			if !s.desiredLocked()[e] {
+				continue // keep only what a source names
+			}
+			p.byEmail[e] = u
+			if l := s.lookups[e]; l != nil {
+				s.settleLocked(l, &u, found, nil)
+			}
 		}
 	}
+}
+
+// Partitioning of the pass: at most passPartition unknown addresses (five
+// pages in a row when the Directory holds about the people the sources
+// name) per prefix query, and at most maxPartitions queries. Splitting
+// costs calls (prefixes split by character, unevenly), so only big passes
+// are split.
+const (
+	passPartition = 2500
+	maxPartitions = 64
+)
+
+// Prefixes splits emails into email prefixes, each covering at most limit
+// of them where it can, at most max prefixes in all: a group too big is
+// split by its next character. Only letters and digits extend a prefix, so
+// every prefix is safe in a query. "" (everyone) when no split is needed.
+func Prefixes(emails []string, limit, max int) []string {
+	groups := map[string][]string{"": emails}
+	for len(groups) < max {
+		// The biggest group over the limit that can be split (ties: the first prefix).
+		big, found := "", false
+		for p, g := range groups {
+			if len(g) <= limit || !splittable(p, g) {
+				continue
+			}
+			if !found || len(g) > len(groups[big]) || len(g) == len(groups[big]) && p < big {
+				big, found = p, true
+			}
+		}
+		if !found {
+			break
+		}
+		sub := map[string][]string{}
+		for _, e := range groups[big] {
+			sub[e[:len(big)+1]] = append(sub[e[:len(big)+1]], e)
+		}
+		if len(groups)-1+len(sub) > max {
+			break
+		}
+		delete(groups, big)
+		for p, g := range sub {
+			groups[p] = g
+		}
+	}
+	out := make([]string, 0, len(groups))
+	for p := range groups {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// splittable: every member is longer than the prefix and continues with a
+// letter or digit.
+func splittable(prefix string, emails []string) bool {
+	for _, e := range emails {
+		if len(e) <= len(prefix) {
+			return false
+		}
+		c := e[len(prefix)]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // fromMemberGets asks this space, a read each, about emails the Directory

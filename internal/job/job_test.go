@@ -86,7 +86,7 @@ func (f *fixture) runWith(t testing.TB, ctx context.Context, write bool, th *thr
 		if err != nil {
 			t.Fatal(err)
 		}
-		j.Resolver = &identity.Resolver{Directory: dir, DirectoryThrottle: th, Members: api, Throttle: th, Logger: log}
+		j.Resolver = &identity.Resolver{Directory: dir, DirectoryThrottle: th, Members: api, Throttle: th, Logger: log, VerifyAbsence: f.admin}
 		if f.cacheFile != "" {
 			j.Resolver.Cache = identity.OpenCache(f.cacheFile, time.Hour, time.Now, func(msg string) { log.Warn(msg) })
 		}

@@ -1,0 +1,70 @@
+package emulator
+
+import (
+	"fmt"
+	"strings"
+)
+
+// userQuery is a parsed Directory users.list query: clauses joined by AND
+// (the query language has no OR). Supported: email:PREFIX* and email=ADDR
+// (primary email or an alias), isSuspended=true|false. Anything else is
+// refused, as Google refuses what it can't parse, rather than guessed.
+type userQuery []func(*user) bool
+
+func parseUserQuery(q string) (userQuery, *apiError) {
+	var out userQuery
+	for _, clause := range strings.Fields(q) {
+		field, op, value, ok := splitClause(clause)
+		if !ok {
+			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: %s", clause)
+		}
+		value = strings.Trim(value, "'\"")
+		switch {
+		case field == "email" && op == ":" && strings.HasSuffix(value, "*"):
+			prefix := strings.ToLower(strings.TrimSuffix(value, "*"))
+			out = append(out, func(u *user) bool { return anyAddress(u, func(a string) bool { return strings.HasPrefix(a, prefix) }) })
+		case field == "email" && (op == "=" || op == ":"):
+			addr := strings.ToLower(value)
+			out = append(out, func(u *user) bool { return anyAddress(u, func(a string) bool { return a == addr }) })
+		case field == "isSuspended" && op == "=" && (value == "true" || value == "false"):
+			want := value == "true"
+			out = append(out, func(u *user) bool { return u.suspended == want })
+		default:
+			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: %s (this emulator supports email:PREFIX*, email=ADDRESS and isSuspended=true|false)", clause)
+		}
+	}
+	return out, nil
+}
+
+func splitClause(c string) (field, op, value string, ok bool) {
+	i := strings.IndexAny(c, ":=")
+	if i <= 0 || i == len(c)-1 {
+		return "", "", "", false
+	}
+	return c[:i], c[i : i+1], c[i+1:], true
+}
+
+// anyAddress: the primary email and the aliases the user can edit (search
+// is not documented to cover non-editable alias-domain addresses).
+func anyAddress(u *user, match func(string) bool) bool {
+	if match(u.email) {
+		return true
+	}
+	for _, a := range u.aliases {
+		if match(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (q userQuery) matches(u *user) bool {
+	for _, f := range q {
+		if !f(u) {
+			return false
+		}
+	}
+	return true
+}
+
+func (q userQuery) String() string { return fmt.Sprintf("%d clauses", len(q)) }
