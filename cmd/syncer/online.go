@@ -28,6 +28,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/progress"
 	"github.com/syncer-dev/syncer/internal/source"
+	"github.com/syncer-dev/syncer/internal/state"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
@@ -36,6 +37,7 @@ type runFlags struct {
 	config, output, endpoint, logLevel string
 	reportFile, lockFile, pushgateway  string
 	detailed                           bool
+	allowRemovals                      int
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -47,6 +49,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.lockFile, "lock-file", "", "lock held during apply so a second run on this host refuses to start (default: one per config in the temp folder)")
 	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL (add semantics)")
 	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "plan and apply --dry-run: exit 2 when changes are pending")
+	fs.IntVar(&f.allowRemovals, "allow-removals", -1, "policy sync: allow up to N removals this run, past the safety limits and the first-run stop (after reading the plan)")
 }
 
 // runJob is plan and apply from the command line: one run, then its exit code.
@@ -202,9 +205,13 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	if logging.IsTerminal(out.stderr) {
 		bar.Terminal = out.stderr
 	}
+	acting, err := auth.ActingEmail(cfg.Auth)
+	if err != nil {
+		return fail("invalid", reportInputErrors(out, log, err))
+	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
 		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
-		Progress: bar}
+		Progress: bar, State: &state.Dir{Path: cfg.State.Location}, Acting: acting, AllowRemovals: f.allowRemovals}
 	if s.write {
 		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
 	}
@@ -226,6 +233,8 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	r := runResult{plan: &res.Plan, code: exitOK}
 	result := "success"
 	switch {
+	case res.Blocked():
+		r.code, result = exitBlocked, "blocked"
 	case res.Failed():
 		r.code, result = exitFailure, "failure"
 	case s.detailed && !res.Plan.Empty():
@@ -263,6 +272,9 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 	}
 	if err := auth.CheckFiles(a); err != nil {
 		errs.Add(cfg.At("auth", "credentials_file"), "%v", err)
+	}
+	if err := state.CheckDir(cfg.State.Location); err != nil {
+		errs.Add(cfg.At("state", "location"), "state.location: %v", err)
 	}
 	if err := job.Check(desired, job.AccessOf(cfg, auth.AppAuth(cfg.Auth))); err != nil {
 		var es source.Errors
@@ -444,7 +456,8 @@ func planCommand() command {
 Reads every source and the current memberships of every space they name,
 and prints the changes a sync would make. Makes no change.
 Exit 0 (with --detailed-exitcode: 0 nothing to do, 2 changes pending),
-1 on API failures, 3 on invalid config or sources (no API call made).
+1 on API failures or an incomplete plan, 3 on invalid config or sources (no
+API call made), 4 when a safety check would block the apply (policy sync).
 
 Examples:
   syncer plan --config config.yaml
@@ -474,7 +487,9 @@ outcome. --dry-run is exactly 'syncer plan'. Interrupting (Ctrl-C, SIGTERM)
 starts no new call, lets calls in flight finish, prints the partial report and
 exits 1; rerunning finishes the job.
 Exit 0 all done, 1 something failed, 3 invalid config or sources (no API call
-made), 5 another apply for this config is running on this host.
+made), 4 blocked by a safety check (policy sync: nothing was changed; read the
+plan, then --allow-removals N), 5 another apply for this config is running on
+this host.
 
 Examples:
   syncer apply --config config.yaml

@@ -74,6 +74,10 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, "serve: --detailed-exitcode is for plan and apply --dry-run")
 		return exitInvalid
 	}
+	if f.allowRemovals >= 0 {
+		fmt.Fprintln(out.stderr, "serve: --allow-removals is a one-run consent; give it to one apply after reading its plan")
+		return exitInvalid
+	}
 	if err := checkRunFlags(f); err != nil {
 		fmt.Fprintln(out.stderr, "serve:", err)
 		return exitInvalid

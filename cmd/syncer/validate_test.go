@@ -44,7 +44,7 @@ func TestValidateTestdata(t *testing.T) {
 		"invalid/latin1.csv":                `latin1.csv:2:10: invalid UTF-8`,
 		"invalid/empty.csv":                 `empty.csv: source has no members`,
 		"invalid/unknown-key.config.yaml":   `unknown-key.config.yaml:3: unknown key "polciy"`,
-		"invalid/sync-policy.config.yaml":   `sync-policy.config.yaml:3: policy "sync"`,
+		"invalid/removal-rails.config.yaml": `removal-rails.config.yaml:7: "lots" is not a limit: give a number (0 means none) or "unlimited"`,
 		"invalid/group-role.yaml":           `group-role.yaml:4: groups/eng can't have a role`,
 		"valid/sep-semicolon.csv":           "spaces/A: 1 owner, 1 member",
 		"valid/delimiter-only-rows.csv":     "spaces/A: 1 manager, 1 member",

@@ -284,11 +284,17 @@ func (e *Engine) delete(ctx context.Context, c *diff.Change) error {
 	err := e.Throttle.Write(ctx, "delete", c.Space, func(ctx context.Context) error {
 		return e.API.Delete(ctx, c.Membership)
 	})
+	var apiErr *chatapi.Error
 	switch {
 	case err == nil:
 		c.Status = diff.Applied
 	case errors.Is(err, chatapi.ErrNotFound):
 		c.Status = diff.AlreadyDone
+	case errors.Is(err, chatapi.ErrPermanent) && errors.As(err, &apiErr) && apiErr.Status == "FAILED_PRECONDITION":
+		// Google keeps the member: someone in the space through a Google
+		// Group can't be removed directly (nor can a last owner). Not a
+		// failure of this run; the report says why.
+		skip(c, "Google kept this member ("+apiErr.Message+"); a member through a Google Group leaves with the group, or when removed from it")
 	default:
 		return err
 	}

@@ -128,7 +128,7 @@ func TestLoginStoresARefreshTokenAndUsesIt(t *testing.T) {
 	}
 	go io.Copy(io.Discard, pr)
 	q := consent.Query()
-	if q.Get("code_challenge_method") != "S256" || q.Get("access_type") != "offline" || q.Get("scope") != auth.ScopeMemberships+" "+auth.ScopeSpacesRead {
+	if q.Get("code_challenge_method") != "S256" || q.Get("access_type") != "offline" || q.Get("scope") != auth.ScopeMemberships+" "+auth.ScopeSpacesRead+" openid email" {
 		t.Errorf("consent URL %s", consent)
 	}
 	resp, err := http.Get(q.Get("redirect_uri") + "?state=" + q.Get("state") + "&code=the-code")
@@ -149,6 +149,9 @@ func TestLoginStoresARefreshTokenAndUsesIt(t *testing.T) {
 	}
 	if got := authorization(t, creds.Client); got != "Bearer "+authtest.AccessToken {
 		t.Errorf("a call with the stored token sent Authorization %q", got)
+	}
+	if email, err := auth.ActingEmail(a); err != nil || email != authtest.UserEmail {
+		t.Errorf("the token file says the user is %q (%v), want %q from the ID token", email, err, authtest.UserEmail)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/oauth2/google"
 
@@ -68,4 +69,25 @@ func CheckFiles(a config.Auth) error {
 		return err
 	}
 	return nil
+}
+
+// ActingEmail is the email of the user the syncer acts as: the subject of
+// domain-wide delegation, or the user who ran auth login; "" for Chat app
+// authentication and mode none. An oauth-user token that doesn't say is an
+// error: policy sync must know whom never to remove.
+func ActingEmail(a config.Auth) (string, error) {
+	switch {
+	case a.Mode == "oauth-user":
+		email, err := TokenEmail(a.TokenFile)
+		if err != nil {
+			return "", err
+		}
+		if email == "" {
+			return "", fmt.Errorf("token file %s doesn't say which user logged in; run syncer auth login again", a.TokenFile)
+		}
+		return email, nil
+	case AppAuth(a), a.Mode == "none":
+		return "", nil
+	}
+	return strings.ToLower(strings.TrimSpace(a.Subject)), nil
 }

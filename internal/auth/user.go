@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -65,8 +67,9 @@ func ReadToken(path string) (*oauth2.Token, error) {
 	return &tok, nil
 }
 
-// WriteToken stores a token with mode 0600, atomically.
-func WriteToken(path string, tok *oauth2.Token) error {
+// WriteToken stores a token (an *oauth2.Token, or one with the user's
+// email) with mode 0600, atomically.
+func WriteToken(path string, tok any) error {
 	data, err := json.Marshal(tok)
 	if err != nil {
 		return err
@@ -90,11 +93,56 @@ func WriteToken(path string, tok *oauth2.Token) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// Identity scopes make the token endpoint say who logged in (an ID token),
+// so policy sync knows which user never to remove.
+var identityScopes = []string{"openid", "email"}
+
+// storedToken is the token file: the token, and the email of the user it
+// belongs to.
+type storedToken struct {
+	oauth2.Token
+	Email string `json:"email,omitempty"`
+}
+
+// withEmail records, beside the token, the email of the ID token that came
+// with it (read without checking its signature: it came straight from the
+// token endpoint over TLS).
+func withEmail(tok *oauth2.Token) *storedToken {
+	st := &storedToken{Token: *tok}
+	if raw, ok := tok.Extra("id_token").(string); ok {
+		if parts := strings.Split(raw, "."); len(parts) == 3 {
+			if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
+				var claims struct {
+					Email string `json:"email"`
+				}
+				if json.Unmarshal(payload, &claims) == nil {
+					st.Email = strings.ToLower(claims.Email)
+				}
+			}
+		}
+	}
+	return st
+}
+
+// TokenEmail is the email of the user a stored token belongs to ("" when
+// the file predates it: log in again).
+func TokenEmail(path string) (string, error) {
+	data, err := readSecret(path, "token file")
+	if err != nil {
+		return "", err
+	}
+	var st storedToken
+	if err := json.Unmarshal(data, &st); err != nil {
+		return "", fmt.Errorf("token file %s: %w", path, err)
+	}
+	return st.Email, nil
+}
+
 // Login runs the installed-app flow: it listens on a loopback port, prints
 // the consent URL to w, waits for Google's redirect with the code, exchanges
 // it (with PKCE) and stores the refresh token in a.TokenFile.
 func Login(ctx context.Context, a config.Auth, scopes []string, w io.Writer) error {
-	oc, err := oauthClient(a, scopes)
+	oc, err := oauthClient(a, append(scopes, identityScopes...))
 	if err != nil {
 		return err
 	}
@@ -149,7 +197,7 @@ func Login(ctx context.Context, a config.Auth, scopes []string, w io.Writer) err
 	if tok.RefreshToken == "" {
 		return errors.New("Google returned no refresh token; revoke the app's access and log in again")
 	}
-	if err := WriteToken(a.TokenFile, tok); err != nil {
+	if err := WriteToken(a.TokenFile, withEmail(tok)); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "Token stored in %s (mode 0600).\n", a.TokenFile)

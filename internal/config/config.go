@@ -40,6 +40,14 @@ type Config struct {
 	// RunOnStart makes serve run once at start-up, not only on schedule.
 	RunOnStart bool   `yaml:"run_on_start"`
 	Report     Report `yaml:"report"`
+	// Protect lists who policy sync never removes: emails, Directory IDs,
+	// groups/{id}, and domain patterns such as *@partner.com.
+	Protect []string `yaml:"protect"`
+	// RemoveSuspended removes, under policy sync, members the Directory
+	// reports suspended even where a source still lists them.
+	RemoveSuspended bool   `yaml:"remove_suspended"`
+	Safety          Safety `yaml:"safety"`
+	State           State  `yaml:"state"`
 
 	// Path is the file the config was read from.
 	Path string `yaml:"-"`
@@ -115,6 +123,92 @@ func (l Limits) CallsInFlight() int {
 	return min(256, max(8, int(math.Ceil(perSecond*0.25))))
 }
 
+// Safety are the rails removals must pass, checked on the whole plan
+// before the first write.
+type Safety struct {
+	// MaxRemovals bounds removals in a run; MaxRemovalPercent bounds them in
+	// a space, as a share of its current members. 0 means no removals;
+	// "unlimited" must be spelled out.
+	MaxRemovals       Limit `yaml:"max_removals"`
+	MaxRemovalPercent Limit `yaml:"max_removal_percent"`
+	// MaxSourceShrinkPercent is how far a source's desired total may drop
+	// from the last successful run's before the run is blocked.
+	MaxSourceShrinkPercent Limit `yaml:"max_source_shrink_percent"`
+	// RemovalGrace keeps a member absent from the sources in place until
+	// absent for that many consecutive runs, or that long.
+	RemovalGrace Grace `yaml:"removal_grace"`
+}
+
+// State says where the syncer keeps what it carries from run to run.
+type State struct {
+	// Location is a local folder (relative to the config file).
+	Location string `yaml:"location"`
+}
+
+// Limit is a count, or no limit when spelled out as "unlimited".
+type Limit struct {
+	N         int
+	Unlimited bool
+}
+
+// Allows reports whether n stays within the limit.
+func (l Limit) Allows(n int) bool { return l.Unlimited || n <= l.N }
+
+func (l Limit) String() string {
+	if l.Unlimited {
+		return "unlimited"
+	}
+	return strconv.Itoa(l.N)
+}
+
+// UnmarshalYAML reads a non-negative integer or "unlimited".
+func (l *Limit) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && strings.EqualFold(n.Value, "unlimited") {
+		*l = Limit{Unlimited: true}
+		return nil
+	}
+	v, err := strconv.Atoi(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || v < 0 {
+		return valueError(n, "%q is not a limit: give a number (0 means none) or \"unlimited\"", n.Value)
+	}
+	*l = Limit{N: v}
+	return nil
+}
+
+// Grace is a count of consecutive runs, or a duration; zero is none.
+type Grace struct {
+	Runs     int
+	Duration time.Duration
+}
+
+// None reports whether there is no grace: removals happen at once.
+func (g Grace) None() bool { return g.Runs <= 1 && g.Duration <= 0 }
+
+func (g Grace) String() string {
+	switch {
+	case g.Duration > 0:
+		return g.Duration.String()
+	case g.Runs > 0:
+		return fmt.Sprintf("%d runs", g.Runs)
+	}
+	return "none"
+}
+
+// UnmarshalYAML reads a count of runs (3) or a duration (72h).
+func (g *Grace) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if v, err := strconv.Atoi(n.Value); err == nil && v >= 0 {
+			*g = Grace{Runs: v}
+			return nil
+		}
+		if d, err := time.ParseDuration(n.Value); err == nil && d >= 0 {
+			*g = Grace{Duration: d}
+			return nil
+		}
+	}
+	return valueError(n, "removal_grace %q is neither a count of runs (3) nor a duration (72h)", n.Value)
+}
+
 // Report says how the plan and outcome are printed.
 type Report struct {
 	Output string `yaml:"output"`
@@ -154,6 +248,12 @@ func Defaults() Config {
 		},
 		Report:   Report{Output: "text"},
 		Identity: Identity{Directory: true, CacheTTL: 24 * time.Hour},
+		Safety: Safety{
+			MaxRemovals:            Limit{N: 10},
+			MaxRemovalPercent:      Limit{N: 20},
+			MaxSourceShrinkPercent: Limit{N: 20},
+		},
+		State: State{Location: "syncer-state"},
 	}
 }
 
@@ -208,11 +308,25 @@ func Parse(path string, data []byte) (*Config, error) {
 		errs.Add(at(line("sources")), "no sources: list at least one YAML or CSV file")
 	}
 	switch cfg.Policy {
-	case PolicyCreateOnly, PolicyUpsert:
-	case PolicySync:
-		errs.Add(at(line("policy")), "policy %q (removals) is not available yet; use create-only or upsert", cfg.Policy)
+	case PolicyCreateOnly, PolicyUpsert, PolicySync:
 	default:
-		errs.Add(at(line("policy")), "unknown policy %q (want create-only or upsert)", cfg.Policy)
+		errs.Add(at(line("policy")), "unknown policy %q (want create-only, upsert or sync)", cfg.Policy)
+	}
+	for _, p := range cfg.Protect {
+		if err := CheckProtect(p); err != nil {
+			errs.Add(at(line("protect")), "protect: %v", err)
+		}
+	}
+	if cfg.Safety.MaxRemovalPercent.N > 100 {
+		errs.Add(at(line("safety", "max_removal_percent")), "safety.max_removal_percent is %d; it is a share of a space's members, at most 100 (or unlimited)", cfg.Safety.MaxRemovalPercent.N)
+	}
+	if cfg.Safety.MaxSourceShrinkPercent.N > 100 {
+		errs.Add(at(line("safety", "max_source_shrink_percent")), "safety.max_source_shrink_percent is %d; it is a share, at most 100 (or unlimited)", cfg.Safety.MaxSourceShrinkPercent.N)
+	}
+	if strings.TrimSpace(cfg.State.Location) == "" {
+		errs.Add(at(line("state", "location")), "state.location is empty; it is where the last run's totals and the removal grace counters are kept (default syncer-state, next to this file)")
+	} else {
+		cfg.State.Location = relativeTo(dir, cfg.State.Location)
 	}
 	if u, err := url.Parse(cfg.API.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs.Add(at(line("api", "endpoint")), "api.endpoint %q is not an http(s) URL", cfg.API.Endpoint)
@@ -363,4 +477,34 @@ func lineOf(root *yaml.Node, keys ...string) int {
 		}
 	}
 	return line
+}
+
+// CheckProtect checks one protect entry: an email, a *@domain pattern, a
+// numeric Directory ID, users/{...} or groups/{id}.
+func CheckProtect(p string) error {
+	s := strings.ToLower(strings.TrimSpace(p))
+	switch {
+	case s == "":
+		return fmt.Errorf("an empty entry")
+	case strings.HasPrefix(s, "*@"):
+		if d := s[2:]; d == "" || !strings.Contains(d, ".") || strings.ContainsAny(d, "@*/ ") {
+			return fmt.Errorf("%q: a domain pattern is *@example.com", p)
+		}
+	case strings.HasPrefix(s, "groups/"):
+		if len(s) == len("groups/") || strings.ContainsAny(s[len("groups/"):], "/@ ") {
+			return fmt.Errorf("%q: a group is groups/{id}", p)
+		}
+	case strings.Contains(s, "*"):
+		return fmt.Errorf("%q: the only pattern is *@domain", p)
+	case strings.Contains(s, "@"), strings.Trim(strings.TrimPrefix(s, "users/"), "0123456789") == "":
+	default:
+		return fmt.Errorf("%q is not an email, *@domain, a Directory ID, users/{...} or groups/{id}", p)
+	}
+	return nil
+}
+
+// valueError reports a bad value the way yaml.v3 reports a type mismatch,
+// so it is listed with its line like every other problem.
+func valueError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
 }

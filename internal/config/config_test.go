@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExampleParses(t *testing.T) {
@@ -14,7 +15,8 @@ func TestExampleParses(t *testing.T) {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
 	want := Defaults()
-	if !reflect.DeepEqual(cfg.Limits, want.Limits) || cfg.Policy != want.Policy || cfg.API != want.API || cfg.Report != want.Report || !reflect.DeepEqual(cfg.Identity, want.Identity) {
+	if !reflect.DeepEqual(cfg.Limits, want.Limits) || cfg.Policy != want.Policy || cfg.API != want.API || cfg.Report != want.Report || !reflect.DeepEqual(cfg.Identity, want.Identity) ||
+		cfg.Safety != want.Safety || cfg.RemoveSuspended != want.RemoveSuspended || len(cfg.Protect) != 0 {
 		t.Errorf("the example's values drifted from the defaults it documents:\n got %+v\nwant %+v", cfg, want)
 	}
 	if len(cfg.Sources) != 2 || cfg.Sources[0].Path != filepath.Join("..", "..", "testdata", "members.yaml") {
@@ -29,7 +31,12 @@ func TestParseErrors(t *testing.T) {
 		{"unknown source key", "sources:\n  - path: a.csv\n    colums: {}\n", `c.yaml:3: unknown key "colums"`},
 		{"no sources", "policy: upsert\n", `no sources`},
 		{"bad policy", "sources: [{path: a.csv}]\npolicy: mirror\n", `c.yaml:2: unknown policy "mirror"`},
-		{"sync reserved", "sources: [{path: a.csv}]\npolicy: sync\n", `c.yaml:2: policy "sync"`},
+		{"a limit of lots", "sources: [{path: a.csv}]\nsafety:\n  max_removals: lots\n", `c.yaml:3: "lots" is not a limit`},
+		{"a negative limit", "sources: [{path: a.csv}]\nsafety:\n  max_removals: -1\n", `c.yaml:3: "-1" is not a limit`},
+		{"a percent over 100", "sources: [{path: a.csv}]\nsafety:\n  max_removal_percent: 150\n", `c.yaml:3: safety.max_removal_percent is 150`},
+		{"a grace of nonsense", "sources: [{path: a.csv}]\nsafety:\n  removal_grace: soon\n", `c.yaml:3: removal_grace "soon"`},
+		{"a bad protect pattern", "sources: [{path: a.csv}]\nprotect: [\"*@\", \"a*@x.com\", \"bob\"]\n", `protect: "*@": a domain pattern`},
+		{"no state location", "sources: [{path: a.csv}]\nstate: {location: \"\"}\n", `c.yaml:2: state.location is empty`},
 		{"bad endpoint", "sources: [{path: a.csv}]\napi:\n  endpoint: chat.googleapis.com\n", `c.yaml:3: api.endpoint`},
 		{"bad auth", "sources: [{path: a.csv}]\nauth:\n  mode: magic\n", `c.yaml:3: unknown auth.mode "magic"`},
 		{"negative concurrency", "sources: [{path: a.csv}]\nlimits:\n  concurrency: -1\n", `c.yaml:3: limits.concurrency is -1`},
@@ -97,5 +104,35 @@ func TestCallsInFlight(t *testing.T) {
 		if got := tc.l.CallsInFlight(); got != tc.want {
 			t.Errorf("%+v: %d, want %d", tc.l, got, tc.want)
 		}
+	}
+}
+
+func TestRemovalSettings(t *testing.T) {
+	cfg, err := Parse(filepath.Join("/cfg", "c.yaml"), []byte(`sources: [{path: a.csv}]
+policy: sync
+protect: [boss@example.com, "*@partner.com", groups/eng, "110423456789", users/77]
+remove_suspended: true
+safety:
+  max_removals: unlimited
+  max_removal_percent: 0
+  removal_grace: 72h
+state: {location: state}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Safety
+	if cfg.Policy != PolicySync || !s.MaxRemovals.Unlimited || s.MaxRemovals.Allows(1e9) != true || s.MaxRemovalPercent.Allows(1) ||
+		!s.MaxRemovalPercent.Allows(0) || s.MaxSourceShrinkPercent != (Limit{N: 20}) || s.RemovalGrace.Duration != 72*time.Hour ||
+		cfg.State.Location != filepath.Join("/cfg", "state") || len(cfg.Protect) != 5 || !cfg.RemoveSuspended {
+		t.Errorf("settings %+v %+v", cfg, s)
+	}
+	d := Defaults().Safety
+	if d.MaxRemovals != (Limit{N: 10}) || d.MaxRemovalPercent != (Limit{N: 20}) || !d.RemovalGrace.None() {
+		t.Errorf("defaults %+v", d)
+	}
+	runs, _ := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nsafety: {removal_grace: 3}\n"))
+	if runs.Safety.RemovalGrace != (Grace{Runs: 3}) || runs.Safety.RemovalGrace.None() {
+		t.Errorf("grace 3: %+v", runs.Safety.RemovalGrace)
 	}
 }

@@ -37,9 +37,10 @@ type Identities struct {
 
 // SpacePlan is one space's part of a plan.
 type SpacePlan struct {
-	Summary  SpaceSummary
-	Changes  []Change // creates, then role changes, then deletes; by member within each
-	Warnings []string
+	Summary   SpaceSummary
+	Changes   []Change // creates, then role changes, then deletes; by member within each
+	Warnings  []string
+	Protected []Kept // removal candidates never removed
 }
 
 // Planner plans one space at a time. It is pure like Compute; it only
@@ -47,7 +48,10 @@ type SpacePlan struct {
 // them was most of the plan's garbage), so use one per goroutine.
 type Planner struct {
 	policy Policy
-	idx    spaceIndex
+	// RemoveSuspended: under policy sync, members the Directory reports
+	// suspended are removed even where a source lists them.
+	RemoveSuspended bool
+	idx             spaceIndex
 }
 
 // NewPlanner returns a planner for policy.
@@ -67,8 +71,23 @@ func (p *Planner) Space(ds membership.DesiredSpace, cs *membership.SpaceState, i
 	if sum.Label == "" {
 		sum.Label = cs.DisplayName
 	}
+	policy := p.policy
+	if ds.Policy != "" {
+		policy = Policy(ds.Policy)
+		if policy != p.policy {
+			sum.Policy = policy
+		}
+	}
+	for _, m := range cs.Memberships {
+		if m.Role == membership.RoleOwner && m.State == membership.StateJoined {
+			sum.Owners++
+		}
+	}
 	p.idx.reset(cs)
-	computeSpace(&sp, ds, cs, &p.idx, ids, p.policy)
+	computeSpace(&sp, ds, cs, &p.idx, ids, policy)
+	if policy == Sync {
+		planRemovals(&sp, ds.Name, cs, &p.idx, ids, p.RemoveSuspended)
+	}
 	slices.SortFunc(sp.Changes, func(a, b Change) int {
 		if c := cmp.Compare(a.Action.rank(), b.Action.rank()); c != 0 {
 			return c
@@ -81,7 +100,8 @@ func (p *Planner) Space(ds membership.DesiredSpace, cs *membership.SpaceState, i
 // Assemble puts space plans together in space order, with their counts.
 func Assemble(policy Policy, spaces []SpacePlan) Plan {
 	slices.SortFunc(spaces, func(a, b SpacePlan) int { return cmp.Compare(a.Summary.Name, b.Summary.Name) })
-	plan := Plan{Policy: policy, Changes: []Change{}, Warnings: []string{}, Incomplete: []string{}, Spaces: make([]SpaceSummary, 0, len(spaces))}
+	plan := Plan{Policy: policy, Changes: []Change{}, Warnings: []string{}, Incomplete: []string{}, Blocked: []string{},
+		Pending: []Kept{}, Protected: []Kept{}, Spaces: make([]SpaceSummary, 0, len(spaces))}
 	n := 0
 	for _, sp := range spaces {
 		n += len(sp.Changes)
@@ -91,6 +111,7 @@ func Assemble(policy Policy, spaces []SpacePlan) Plan {
 		plan.Spaces = append(plan.Spaces, sp.Summary)
 		plan.Changes = append(plan.Changes, sp.Changes...)
 		plan.Warnings = append(plan.Warnings, sp.Warnings...)
+		plan.Protected = append(plan.Protected, sp.Protected...)
 		plan.Summary.Unchanged += sp.Summary.Unchanged
 		plan.Summary.InvitedPending += sp.Summary.InvitedPending
 	}
@@ -209,4 +230,46 @@ func newChange(space string, dm membership.DesiredMember, target membership.Prin
 		c.ID = target
 	}
 	return c
+}
+
+// planRemovals plans a delete for every membership no desired member
+// matched (joined, invited and groups alike; never an app) and, with
+// removeSuspended, for members the Directory reports suspended. Whether a
+// removal happens is for the safety rails to decide.
+func planRemovals(sp *SpacePlan, space string, cs *membership.SpaceState, idx *spaceIndex, ids Identities, removeSuspended bool) {
+	for _, m := range cs.Memberships {
+		if m.Bot {
+			continue
+		}
+		_, wanted := idx.seen[m.Principal]
+		reason := ""
+		switch {
+		case !wanted:
+			reason = ReasonAbsent
+		case removeSuspended && !m.Principal.IsGroup() && (ids.Suspended[m.Principal] || m.Email != "" && ids.Suspended[membership.User(m.Email)]):
+			reason = ReasonSuspended
+			// Leaving takes the place of any role change planned for them.
+			had := false
+			kept := sp.Changes[:0]
+			for _, c := range sp.Changes {
+				if c.Principal == m.Principal {
+					had = true
+					continue
+				}
+				kept = append(kept, c)
+			}
+			sp.Changes = kept
+			if !had && m.State != membership.StateInvited {
+				sp.Summary.Unchanged-- // it was counted unchanged
+			}
+		default:
+			continue
+		}
+		c := Change{Space: space, Member: m.Principal.Display(), Principal: m.Principal, ID: m.Principal, Membership: m.Name,
+			Action: Delete, FromRole: m.Role, Reason: reason, Invited: m.State == membership.StateInvited}
+		if m.Email != "" {
+			c.Member = m.Email
+		}
+		sp.Changes = append(sp.Changes, c)
+	}
 }

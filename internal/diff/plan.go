@@ -56,9 +56,11 @@ type Change struct {
 	// directory, member-get); empty when it wasn't or needn't be.
 	ResolvedBy string `json:"resolved_by,omitempty"`
 	// Invited is set for a member who has not accepted their invitation yet.
-	Invited bool   `json:"invited,omitempty"`
-	Status  Status `json:"status,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Invited bool `json:"invited,omitempty"`
+	// Reason says why a member is removed: not in any source, or suspended.
+	Reason string `json:"reason,omitempty"`
+	Status Status `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Policy says which kinds of change a plan may hold.
@@ -67,6 +69,13 @@ type Policy string
 const (
 	CreateOnly Policy = "create-only" // add missing members; never change roles
 	Upsert     Policy = "upsert"      // add missing members and fix managed roles
+	Sync       Policy = "sync"        // also remove members no source wants
+)
+
+// Reasons for a removal.
+const (
+	ReasonAbsent    = "not in any source"
+	ReasonSuspended = "suspended in the Directory"
 )
 
 // SpaceSummary is one space's line in a report.
@@ -78,10 +87,28 @@ type SpaceSummary struct {
 	Current        int                  `json:"current"`
 	Unchanged      int                  `json:"unchanged"`
 	InvitedPending int                  `json:"invited_pending"`
+	// Owners counts the space's joined owners, for the last-owner guard.
+	Owners int `json:"owners"`
+	// Policy is the space's policy when it overrides the plan's.
+	Policy Policy `json:"policy,omitempty"`
 	// Listed is false for a space whose memberships could not be read:
 	// nothing is planned for it, and Error says why.
 	Listed bool   `json:"listed"`
 	Error  string `json:"error,omitempty"`
+}
+
+// Kept is a removal candidate left in place, and why.
+type Kept struct {
+	Space      string `json:"space"`
+	Member     string `json:"member"`
+	Membership string `json:"membership"`
+	Why        string `json:"why"`
+	// For a removal held by the grace period: how far along it is.
+	Runs   int    `json:"runs,omitempty"`   // consecutive runs absent, this one included
+	Of     int    `json:"of,omitempty"`     // runs before removal
+	Since  string `json:"since,omitempty"`  // absent since (RFC 3339)
+	Due    string `json:"due,omitempty"`    // removed on the first run after (RFC 3339)
+	Reason string `json:"reason,omitempty"` // the removal's reason
 }
 
 // Summary counts a plan's changes, and after apply their outcomes.
@@ -89,6 +116,8 @@ type Summary struct {
 	Create         int `json:"create"`
 	UpdateRole     int `json:"update_role"`
 	Delete         int `json:"delete"`
+	RemovalPending int `json:"removal_pending"`
+	Protected      int `json:"protected"`
 	Unchanged      int `json:"unchanged"`
 	InvitedPending int `json:"invited_pending"`
 	Applied        int `json:"applied,omitempty"`
@@ -107,8 +136,15 @@ type Plan struct {
 	// spaces not read, identities not resolved, a run stopped early. A
 	// plan with any is never "all good".
 	Incomplete []string `json:"incomplete"`
-	Summary    Summary  `json:"summary"`
-	Applied    bool     `json:"applied"` // whether apply ran over it
+	// Blocked says which safety rail stopped the run before any write.
+	Blocked []string `json:"blocked"`
+	// Pending are removals the grace period holds; Protected are removal
+	// candidates that are never removed (protect, the acting user, members
+	// the syncer can't identify).
+	Pending   []Kept  `json:"pending_removals"`
+	Protected []Kept  `json:"protected"`
+	Summary   Summary `json:"summary"`
+	Applied   bool    `json:"applied"` // whether apply ran over it
 }
 
 // Complete reports whether the plan saw everything it needed.
@@ -116,7 +152,7 @@ func (p *Plan) Complete() bool { return len(p.Incomplete) == 0 }
 
 // Recount recomputes the summary's change and outcome counts from Changes.
 func (p *Plan) Recount() {
-	s := Summary{Unchanged: p.Summary.Unchanged, InvitedPending: p.Summary.InvitedPending}
+	s := Summary{Unchanged: p.Summary.Unchanged, InvitedPending: p.Summary.InvitedPending, RemovalPending: len(p.Pending), Protected: len(p.Protected)}
 	for _, c := range p.Changes {
 		switch c.Action {
 		case Create:

@@ -434,6 +434,10 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "FAILED_PRECONDITION", "The last owner of a space can't be removed.")
 		return
 	}
+	if m.via != "" {
+		writeError(w, 400, "FAILED_PRECONDITION", fmt.Sprintf("The member is in the space through the Google Group groups/%s and can't be removed directly.", m.via))
+		return
+	}
 	out := s.world.wire(sp, m, !s.opts.HideEmails)
 	delete(sp.members, m.key())
 	s.wrote()

@@ -51,6 +51,9 @@ type SeedMember struct {
 	App   bool   `yaml:"app"`
 	Role  string `yaml:"role"`  // member, manager, owner or an API enum; default member
 	State string `yaml:"state"` // JOINED (default) or INVITED
+	// ViaGroup: the user is in the space only through this group, so a
+	// delete is refused (Chat: such members can't be removed directly).
+	ViaGroup string `yaml:"via_group"`
 }
 
 // LoadSeed reads a seed file.

@@ -20,7 +20,8 @@ type member struct {
 	kind  string // HUMAN, GROUP, BOT
 	role  string
 	state string
-	seq   int // creation order, for stable listing
+	seq   int    // creation order, for stable listing
+	via   string // the group a user is in the space through, if any
 }
 
 // key is what follows members/ in the membership's name. Google documents
@@ -115,7 +116,7 @@ func newWorld(seed *Seed) (*world, error) {
 				if u == nil {
 					return nil, fmt.Errorf("seed space %s: unknown user %q", name, sm.User)
 				}
-				m.id, m.kind = u.id, "HUMAN"
+				m.id, m.kind, m.via = u.id, "HUMAN", strings.TrimPrefix(sm.ViaGroup, "groups/")
 			default:
 				return nil, fmt.Errorf("seed space %s: a member needs user, group or app", name)
 			}

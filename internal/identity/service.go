@@ -51,6 +51,7 @@ type Service struct {
 	unresolved map[string]string
 	warnings   []string
 	gets       chan struct{} // bounds Directory calls in flight
+	byID       map[membership.Principal]*idLookup
 	counts     map[string]int
 	memberGets atomic.Int64
 }
@@ -246,8 +247,21 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 	}
 	s.mu.Lock()
-	for p := range s.suspended {
-		ids.Suspended[p] = true
+	// Only what this space's plan can ask about: its members and its sources' people.
+	for _, m := range cs.Memberships {
+		for _, p := range []membership.Principal{m.Principal, membership.User(m.Email)} {
+			if s.suspended[p] {
+				ids.Suspended[p] = true
+			}
+		}
+	}
+	for _, m := range ds.Members {
+		if s.suspended[m.Principal] {
+			ids.Suspended[m.Principal] = true
+		}
+		if p, ok := ids.Aliases[m.Principal.Email()]; ok && s.suspended[p] {
+			ids.Suspended[p] = true
+		}
 	}
 	for e, why := range out.Unresolved {
 		s.unresolved[e] = why

@@ -5,6 +5,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,8 +21,10 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/pipeline"
 	"github.com/syncer-dev/syncer/internal/progress"
+	"github.com/syncer-dev/syncer/internal/removals"
 	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/source"
+	"github.com/syncer-dev/syncer/internal/state"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
@@ -50,7 +53,23 @@ type Job struct {
 	SourceWarnings []string
 	// Progress reports reads, plans and outcomes as they happen; optional.
 	Progress *progress.Progress
+	// State keeps what removals carry from run to run; needed under policy sync.
+	State state.Store
+	// Acting is the email of the user the syncer acts as ("" for an app):
+	// policy sync never removes them.
+	Acting string
+	// AllowRemovals is --allow-removals: up to this many removals this run,
+	// past every rail; -1 when not given.
+	AllowRemovals int
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
 }
+
+// removalsState is the name of the removals' state document.
+const removalsState = "removals.json"
+
+// Blocked is true when a safety rail stopped the run before any write.
+func (r Result) Blocked() bool { return len(r.Plan.Blocked) > 0 }
 
 // Result is what a run found and did.
 type Result struct {
@@ -98,19 +117,23 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	policy := diff.Policy(j.Config.Policy)
 	log.Info("sources loaded", "spaces", len(desired.Spaces), "memberships", desired.Count())
+	rm, err := j.prepareRemovals(ctx, desired)
+	if err != nil {
+		return Result{}, err
+	}
 	j.Progress.Start(len(desired.Spaces))
 	defer j.Progress.Stop()
 
 	// Read, resolve and plan every space; apply as they are planned.
 	var stream *apply.Stream
-	if j.Engine != nil && !j.gated() {
+	if j.Engine != nil && !j.gated(desired) {
 		stream = j.Engine.Stream(ctx)
 		if j.Output == "text" {
 			fmt.Fprintln(j.Stdout, "Applying each space as soon as it is planned:")
 			fmt.Fprintln(j.Stdout)
 		}
 	}
-	spaces := j.planSpaces(ctx, desired, policy, stream)
+	spaces := j.planSpaces(ctx, desired, policy, stream, rm)
 	var applyErr error
 	if stream != nil {
 		applyErr = stream.Wait()
@@ -146,11 +169,18 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		res.Plan.Incomplete = append(res.Plan.Incomplete, unresolvedLine(identities.Unresolved))
 		log.Error("identities not resolved: the plan may add people already present or miss their role changes", "emails", len(identities.Unresolved))
 	}
+	var next *removals.State
+	if rm != nil && !stopped {
+		next = removals.Decide(&res.Plan, rm.prev, desired.Totals, removals.SettingsOf(j.Config, j.AllowRemovals, true), j.now())
+		if res.Blocked() {
+			log.Error("blocked by a safety check; nothing was written", "reasons", strings.Join(res.Plan.Blocked, "; "))
+		}
+	}
 	log.Info("plan computed", "create", res.Plan.Summary.Create, "update_role", res.Plan.Summary.UpdateRole,
 		"delete", res.Plan.Summary.Delete, "unchanged", res.Plan.Summary.Unchanged, "complete", res.Plan.Complete(), "seconds", time.Since(started).Seconds())
 
 	// Changes that had to wait for the whole plan.
-	if j.Engine != nil && stream == nil && !stopped && !res.Plan.Empty() {
+	if j.Engine != nil && stream == nil && !stopped && !res.Blocked() && !res.Plan.Empty() {
 		if j.Output == "text" {
 			if err := j.report(res.Plan); err != nil {
 				return res, err
@@ -173,6 +203,13 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		log.Info("apply finished", "applied", s.Applied, "already_done", s.AlreadyDone, "failed", s.Failed,
 			"skipped", s.Skipped, "seconds", res.ApplySeconds, "retries", j.Throttle.Retries())
 	}
+	if next != nil && j.Engine != nil && !res.Blocked() && !res.Interrupted && res.Plan.Complete() {
+		// The rails' baseline moves only on a run that saw everything.
+		if err := j.saveRemovals(ctx, rm, next); err != nil {
+			res.Plan.Incomplete = append(res.Plan.Incomplete, err.Error())
+			log.Error("removals state not saved: the next run can't count this one", "error", err.Error())
+		}
+	}
 	if stream != nil && j.Output == "text" {
 		fmt.Fprintln(j.Stdout, "Report:")
 		fmt.Fprintln(j.Stdout)
@@ -180,9 +217,73 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	return res, j.report(res.Plan)
 }
 
+func (j *Job) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
+	}
+	return time.Now()
+}
+
+// removalRun is what policy sync needs through a run.
+type removalRun struct {
+	prev    *removals.State // nil on a first run
+	version string
+	protect removals.Protect
+	acting  removals.Acting
+}
+
+// prepareRemovals reads the last run's state when any space's policy is
+// sync. State that exists but can't be read fails the run before any
+// write: it is never taken as "no previous state", which would switch the
+// rails off.
+func (j *Job) prepareRemovals(ctx context.Context, desired membership.Desired) (*removalRun, error) {
+	if !j.syncAny(desired) {
+		return nil, nil
+	}
+	if j.State == nil {
+		return nil, errors.New("policy sync needs a state location (state.location) to keep the last run's totals and the grace counters")
+	}
+	rm := &removalRun{protect: removals.NewProtect(j.Config.Protect), acting: removals.Acting{Email: strings.ToLower(j.Acting)}}
+	data, version, err := j.State.Read(ctx, removalsState)
+	switch {
+	case errors.Is(err, state.ErrNotExist):
+		j.Logger.Info("no removals state yet: this is the first run with policy sync here", "state", j.State.Where())
+	case err != nil:
+		return nil, fmt.Errorf("removals state %s/%s can't be read, so the safety rails can't be checked; nothing was done: %w", j.State.Where(), removalsState, err)
+	default:
+		prev, err := removals.ParseState(data)
+		if err != nil {
+			return nil, fmt.Errorf("removals state %s/%s: %w; nothing was done (move it aside only if you mean to start the rails afresh)", j.State.Where(), removalsState, err)
+		}
+		rm.prev, rm.version = prev, version
+	}
+	return rm, nil
+}
+
+func (j *Job) saveRemovals(ctx context.Context, rm *removalRun, next *removals.State) error {
+	data, err := next.Encode()
+	if err != nil {
+		return err
+	}
+	if _, err := j.State.Write(ctx, removalsState, data, rm.version); err != nil {
+		return fmt.Errorf("removals state not saved: %w", err)
+	}
+	return nil
+}
+
+// syncAny reports whether any space removes members (policy sync).
+func (j *Job) syncAny(d membership.Desired) bool {
+	for _, s := range d.Spaces {
+		if s.Policy == config.PolicySync || s.Policy == "" && j.Config.Policy == config.PolicySync {
+			return true
+		}
+	}
+	return false
+}
+
 // gated reports whether every write must wait for the whole plan: with
 // removals, the safety checks need to see it all first.
-func (j *Job) gated() bool { return j.Config.Policy == config.PolicySync }
+func (j *Job) gated(d membership.Desired) bool { return j.syncAny(d) }
 
 // plannedSpaces is what the pipeline left.
 type plannedSpaces struct {
@@ -195,13 +296,27 @@ type plannedSpaces struct {
 
 // planSpaces reads, resolves and plans every space through the pipeline,
 // handing each planned space to stream (when set) at once.
-func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy diff.Policy, stream *apply.Stream) plannedSpaces {
+func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy diff.Policy, stream *apply.Stream, rm *removalRun) plannedSpaces {
 	out := plannedSpaces{plans: make([]diff.SpacePlan, len(desired.Spaces))}
 	latency := &latencyMeter{}
 	if j.Resolver != nil {
 		out.ids = j.Resolver.NewService(desired, latency.estimate)
 	}
-	planners := sync.Pool{New: func() any { return diff.NewPlanner(policy) }}
+	if rm != nil && out.ids != nil {
+		if rm.acting.Email != "" {
+			rm.acting.ID, _ = out.ids.Resolve(ctx, rm.acting.Email)
+		}
+		if j.Config.RemoveSuspended {
+			if err := out.ids.LoadSuspended(ctx); err != nil {
+				out.warnings = append(out.warnings, "remove_suspended: the Directory's suspended users could not be listed; nobody is removed for being suspended: "+err.Error())
+			}
+		}
+	}
+	planners := sync.Pool{New: func() any {
+		p := diff.NewPlanner(policy)
+		p.RemoveSuspended = j.Config.RemoveSuspended
+		return p
+	}}
 	warnings := make([]string, len(desired.Spaces))
 	streamText := stream != nil && j.Output == "text"
 	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*membership.SpaceState, diff.SpacePlan]{
@@ -232,6 +347,9 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy
 			planners.Put(p)
 			if j.AdminAccess {
 				refuseOutsiders(&sp, who.NotInDirectory)
+			}
+			if rm != nil {
+				j.screenRemovals(ctx, &sp, rm, out.ids, who.Unresolved)
 			}
 			return sp, nil
 		},
@@ -346,4 +464,26 @@ func (j *Job) report(p diff.Plan) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// screenRemovals keeps in place, in one space's plan, who must never be
+// removed; members listed without an email are looked up first when
+// protect or the acting user needs to know who they are.
+func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, rm *removalRun, ids *identity.Service, unresolved map[string]string) {
+	in := removals.ScreenInput{Protect: rm.protect, Acting: rm.acting, Unresolved: unresolved}
+	var unknown []membership.Principal
+	for _, c := range sp.Changes {
+		if c.Action == diff.Delete && !c.Principal.IsGroup() && !strings.Contains(c.Member, "@") {
+			unknown = append(unknown, c.Principal)
+		}
+	}
+	if len(unknown) > 0 && ids != nil {
+		in.Emails = ids.EmailsOf(ctx, unknown)
+		for i := range sp.Changes {
+			if e := in.Emails[sp.Changes[i].Principal]; len(e) > 0 && sp.Changes[i].Action == diff.Delete {
+				sp.Changes[i].Member = e[0] // people read emails better than IDs
+			}
+		}
+	}
+	removals.Screen(sp, in)
 }

@@ -13,11 +13,18 @@ type DesiredSpace struct {
 	Label   string
 	Members []DesiredMember // sorted by Principal, no duplicates
 	Source  Location        // first place the space was named
+	// Policy overrides the config's for this space (create-only, upsert,
+	// sync); empty means the config's.
+	Policy   string
+	PolicyAt Location
 }
 
 // Desired is the whole desired state, spaces sorted by name.
 type Desired struct {
 	Spaces []DesiredSpace
+	// Totals counts the memberships each source file gave, by its path, for
+	// noticing a source that shrank.
+	Totals map[string]int
 }
 
 // Count is the number of desired memberships over all spaces.

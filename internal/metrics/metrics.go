@@ -25,6 +25,7 @@ type Metrics struct {
 	APIRetries         prometheus.Counter
 	DesiredMemberships prometheus.Gauge
 	ManagedSpaces      prometheus.Gauge
+	RemovalsPending    prometheus.Gauge
 	Runs               *prometheus.CounterVec
 }
 
@@ -40,10 +41,11 @@ func New() *Metrics {
 		APIRetries:         prometheus.NewCounter(prometheus.CounterOpts{Name: "syncer_api_retries_total", Help: "Retried API calls (quota and transient failures)."}),
 		DesiredMemberships: prometheus.NewGauge(prometheus.GaugeOpts{Name: "syncer_desired_memberships", Help: "Memberships the sources ask for."}),
 		ManagedSpaces:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "syncer_managed_spaces", Help: "Spaces the sources name."}),
-		Runs:               prometheus.NewCounterVec(prometheus.CounterOpts{Name: "syncer_runs_total", Help: "Runs by result: success, failure, invalid (config or source), skipped (a run still going)."}, []string{"result"}),
+		RemovalsPending:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "syncer_removals_pending", Help: "Removals the grace period holds (policy sync)."}),
+		Runs:               prometheus.NewCounterVec(prometheus.CounterOpts{Name: "syncer_runs_total", Help: "Runs by result: success, failure, blocked (a safety check), invalid (config or source), skipped (a run still going)."}, []string{"result"}),
 	}
 	m.Registry.MustRegister(m.RunDuration, m.LastRun, m.LastSuccess, m.Changes, m.APIRequests, m.APIRetries,
-		m.DesiredMemberships, m.ManagedSpaces, m.Runs)
+		m.DesiredMemberships, m.ManagedSpaces, m.RemovalsPending, m.Runs)
 	return m
 }
 
@@ -64,6 +66,7 @@ func (m *Metrics) ObserveRun(started time.Time, result string, plan *diff.Plan, 
 	}
 	m.DesiredMemberships.Set(float64(desired))
 	m.ManagedSpaces.Set(float64(spaces))
+	m.RemovalsPending.Set(float64(len(plan.Pending)))
 	for _, c := range plan.Changes {
 		status := string(c.Status)
 		if status == "" {

@@ -22,6 +22,14 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 		title = "Chat membership sync"
 	}
 	fmt.Fprintf(bw, "## %s\n\n", title)
+	if len(plan.Blocked) > 0 {
+		fmt.Fprintln(bw, "> [!CAUTION]")
+		fmt.Fprintln(bw, "> **Blocked by a safety check: nothing was changed.**")
+		for _, line := range plan.Blocked {
+			fmt.Fprintf(bw, "> - %s\n", mdEscape(line))
+		}
+		fmt.Fprintln(bw)
+	}
 	if !plan.Complete() {
 		fmt.Fprintln(bw, "> [!WARNING]")
 		fmt.Fprintln(bw, "> **Incomplete.** This run could not see or do everything:")
@@ -40,7 +48,8 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 	rows := []struct {
 		name string
 		n    int
-	}{{"to add", s.Create}, {"to change role", s.UpdateRole}, {"to remove", s.Delete}, {"unchanged", s.Unchanged}, {"invitations pending", s.InvitedPending}}
+	}{{"to add", s.Create}, {"to change role", s.UpdateRole}, {"to remove", s.Delete}, {"removals pending", s.RemovalPending},
+		{"protected from removal", s.Protected}, {"unchanged", s.Unchanged}, {"invitations pending", s.InvitedPending}}
 	if plan.Applied {
 		rows = append(rows, []struct {
 			name string
@@ -82,6 +91,18 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 		}
 		if folded {
 			fmt.Fprintln(bw, "\n</details>")
+		}
+	}
+	for _, list := range []struct {
+		title string
+		items []diff.Kept
+	}{{"Removals pending", plan.Pending}, {"Not removed, by design", plan.Protected}} {
+		if len(list.items) == 0 {
+			continue
+		}
+		fmt.Fprintf(bw, "\n### %s\n\n| space | member | why |\n|---|---|---|\n", list.title)
+		for _, k := range list.items {
+			fmt.Fprintf(bw, "| %s | %s | %s |\n", mdEscape(k.Space), mdEscape(k.Member), mdEscape(k.Why))
 		}
 	}
 	if len(plan.Warnings) > 0 {

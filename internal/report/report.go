@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/syncer-dev/syncer/internal/diff"
 )
@@ -32,9 +33,12 @@ type jsonReport struct {
 	Applied       bool                `json:"applied"`
 	Complete      bool                `json:"complete"`
 	Incomplete    []string            `json:"incomplete"`
+	Blocked       []string            `json:"blocked"`
 	Summary       jsonSummary         `json:"summary"`
 	Spaces        []diff.SpaceSummary `json:"spaces"`
 	Changes       []jsonChange        `json:"changes"`
+	Pending       []diff.Kept         `json:"pending_removals"`
+	Protected     []diff.Kept         `json:"protected"`
 	Warnings      []string            `json:"warnings"`
 }
 
@@ -51,13 +55,14 @@ type jsonChange struct {
 	Membership string  `json:"membership,omitempty"`
 	ResolvedBy string  `json:"resolved_by,omitempty"`
 	Invited    bool    `json:"invited,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
 	Status     *string `json:"status,omitempty"`
 	Error      *string `json:"error,omitempty"`
 }
 
 func newJSONChange(c diff.Change, applied bool) jsonChange {
 	jc := jsonChange{Space: c.Space, Member: c.Member, Action: string(c.Action), FromRole: string(c.FromRole), ToRole: string(c.ToRole),
-		Source: c.Source, Principal: string(c.Principal), Membership: c.Membership, ResolvedBy: c.ResolvedBy, Invited: c.Invited}
+		Source: c.Source, Principal: string(c.Principal), Membership: c.Membership, ResolvedBy: c.ResolvedBy, Invited: c.Invited, Reason: c.Reason}
 	if applied {
 		status, errText := string(c.Status), c.Error
 		jc.Status, jc.Error = &status, &errText
@@ -71,6 +76,8 @@ type jsonSummary struct {
 	Create         int  `json:"create"`
 	UpdateRole     int  `json:"update_role"`
 	Delete         int  `json:"delete"`
+	RemovalPending int  `json:"removal_pending"`
+	Protected      int  `json:"protected"`
 	Unchanged      int  `json:"unchanged"`
 	InvitedPending int  `json:"invited_pending"`
 	Applied        *int `json:"applied,omitempty"`
@@ -81,7 +88,8 @@ type jsonSummary struct {
 
 func newJSONSummary(plan diff.Plan) jsonSummary {
 	s := plan.Summary
-	js := jsonSummary{Create: s.Create, UpdateRole: s.UpdateRole, Delete: s.Delete, Unchanged: s.Unchanged, InvitedPending: s.InvitedPending}
+	js := jsonSummary{Create: s.Create, UpdateRole: s.UpdateRole, Delete: s.Delete, RemovalPending: s.RemovalPending, Protected: s.Protected,
+		Unchanged: s.Unchanged, InvitedPending: s.InvitedPending}
 	if plan.Applied {
 		js.Applied, js.AlreadyDone, js.Failed, js.Skipped = &s.Applied, &s.AlreadyDone, &s.Failed, &s.Skipped
 	}
@@ -90,8 +98,15 @@ func newJSONSummary(plan diff.Plan) jsonSummary {
 
 // JSON writes the machine-readable report.
 func JSON(w io.Writer, plan diff.Plan) error {
-	r := jsonReport{FormatVersion: FormatVersion, Policy: plan.Policy, Applied: plan.Applied, Complete: plan.Complete(), Incomplete: plan.Incomplete,
-		Summary: newJSONSummary(plan), Spaces: plan.Spaces, Changes: make([]jsonChange, 0, len(plan.Changes)), Warnings: plan.Warnings}
+	r := jsonReport{FormatVersion: FormatVersion, Policy: plan.Policy, Applied: plan.Applied, Complete: plan.Complete(), Incomplete: orEmpty(plan.Incomplete),
+		Blocked: orEmpty(plan.Blocked), Summary: newJSONSummary(plan), Spaces: plan.Spaces, Changes: make([]jsonChange, 0, len(plan.Changes)),
+		Pending: plan.Pending, Protected: plan.Protected, Warnings: plan.Warnings}
+	if r.Pending == nil {
+		r.Pending = []diff.Kept{}
+	}
+	if r.Protected == nil {
+		r.Protected = []diff.Kept{}
+	}
 	for _, c := range plan.Changes {
 		r.Changes = append(r.Changes, newJSONChange(c, plan.Applied))
 	}
@@ -101,9 +116,7 @@ func JSON(w io.Writer, plan diff.Plan) error {
 	if r.Warnings == nil {
 		r.Warnings = []string{}
 	}
-	if r.Incomplete == nil {
-		r.Incomplete = []string{}
-	}
+
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
@@ -111,12 +124,23 @@ func JSON(w io.Writer, plan diff.Plan) error {
 
 var symbols = map[diff.Action]string{diff.Create: "+", diff.UpdateRole: "~", diff.Delete: "-"}
 
-// describe is a change's one-line body: who, and the role move for patches.
+// describe is a change's one-line body: who, the role move for patches,
+// why for removals.
 func describe(c diff.Change) string {
-	if c.Action == diff.UpdateRole {
+	switch {
+	case c.Action == diff.UpdateRole:
 		return fmt.Sprintf("%s: %s → %s", c.Member, roleName(c.FromRole), roleName(c.ToRole))
+	case c.Action == diff.Delete && c.Reason != "":
+		return fmt.Sprintf("%s (%s)", c.Member, c.Reason)
 	}
 	return c.Member
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func roleName(r interface{ UIName() string }) string {
@@ -155,7 +179,13 @@ func spaceTitle(s diff.SpaceSummary) string {
 func planLine(p diff.Plan) string {
 	s := p.Summary
 	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to remove.", s.Create, s.UpdateRole, s.Delete)
-	if !p.Complete() {
+	if s.RemovalPending > 0 || s.Protected > 0 {
+		line = strings.TrimSuffix(line, ".") + fmt.Sprintf(", %d removals pending, %d protected.", s.RemovalPending, s.Protected)
+	}
+	switch {
+	case len(p.Blocked) > 0:
+		line += " BLOCKED: nothing was changed (see above)"
+	case !p.Complete():
 		line += " (incomplete: see above)"
 	}
 	return line

@@ -77,11 +77,25 @@ func incompletePlan() diff.Plan {
 	return p
 }
 
+// removalPlan has a removal, one held by the grace period, one protected,
+// and is blocked by a rail.
+func removalPlan() diff.Plan {
+	p := samplePlan()
+	p.Policy = diff.Sync
+	p.Changes = append(p.Changes, diff.Change{Space: "spaces/BBB", Member: "frank@example.com", Principal: "users/6", ID: "users/6",
+		Membership: "spaces/BBB/members/6", Action: diff.Delete, FromRole: m.RoleMember, Reason: diff.ReasonAbsent})
+	p.Pending = []diff.Kept{{Space: "spaces/AAA", Member: "gina@example.com", Membership: "spaces/AAA/members/7", Why: "removal pending (1 of 3 runs)", Runs: 1, Of: 3, Reason: diff.ReasonAbsent}}
+	p.Protected = []diff.Kept{{Space: "spaces/AAA", Member: "admin@example.com", Membership: "spaces/AAA/members/1", Why: "the user the syncer acts as"}}
+	p.Blocked = []string{"first run with policy sync for this state: 2 members would be removed (spaces/AAA: 1, spaces/BBB: 1); read the plan, then rerun with --allow-removals 1"}
+	p.Recount()
+	return p
+}
+
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		plan diff.Plan
-	}{{"plan", samplePlan()}, {"applied", appliedPlan()}, {"empty", diff.Compute(m.Desired{}, m.Current{}, diff.Upsert)}, {"incomplete", incompletePlan()}} {
+	}{{"plan", samplePlan()}, {"applied", appliedPlan()}, {"empty", diff.Compute(m.Desired{}, m.Current{}, diff.Upsert)}, {"incomplete", incompletePlan()}, {"removals", removalPlan()}} {
 		for _, format := range []string{"text", "markdown", "json"} {
 			t.Run(tc.name+"."+format, func(t *testing.T) {
 				var buf bytes.Buffer

@@ -12,6 +12,13 @@ import (
 // + create, ~ role change, - remove, then warnings and the plan line.
 func Text(w io.Writer, plan diff.Plan) error {
 	bw := bufio.NewWriter(w)
+	if len(plan.Blocked) > 0 {
+		fmt.Fprintln(bw, "BLOCKED by a safety check: nothing was changed.")
+		for _, line := range plan.Blocked {
+			fmt.Fprintf(bw, "  ! %s\n", line)
+		}
+		fmt.Fprintln(bw)
+	}
 	if !plan.Complete() {
 		fmt.Fprintln(bw, "INCOMPLETE: this run could not see or do everything:")
 		for _, line := range plan.Incomplete {
@@ -41,6 +48,18 @@ func Text(w io.Writer, plan diff.Plan) error {
 	}
 	if plan.Summary.InvitedPending > 0 {
 		fmt.Fprintf(bw, "%s pending acceptance (counted as present).\n", plural(plan.Summary.InvitedPending, "invitation", "invitations"))
+	}
+	for _, list := range []struct {
+		title string
+		items []diff.Kept
+	}{{"Removals pending (the grace period holds them)", plan.Pending}, {"Not removed, by design", plan.Protected}} {
+		if len(list.items) == 0 {
+			continue
+		}
+		fmt.Fprintf(bw, "%s:\n", list.title)
+		for _, k := range list.items {
+			fmt.Fprintf(bw, "  = %s %s: %s\n", k.Space, k.Member, k.Why)
+		}
 	}
 	if len(plan.Warnings) > 0 {
 		fmt.Fprintln(bw, "Warnings:")

@@ -127,6 +127,7 @@ func loadOne(spec Spec, b *builder, errs *Errors) {
 	case "csv":
 		readCSV(spec, data, b, errs)
 	}
+	b.totals[spec.Path] += b.entries - entriesBefore
 	if b.entries == entriesBefore && len(*errs) == errsBefore {
 		// An empty export is far more often a broken pipeline than a wish.
 		errs.Add(at, "source has no members; an empty source is refused so a broken export can't empty a space")
@@ -137,15 +138,29 @@ func loadOne(spec Spec, b *builder, errs *Errors) {
 type builder struct {
 	spaces  map[string]*spaceEntries
 	entries int
+	totals  map[string]int
 }
 
 type spaceEntries struct {
-	label   string
-	source  membership.Location
-	members []membership.DesiredMember
+	label    string
+	source   membership.Location
+	policy   string
+	policyAt membership.Location
+	members  []membership.DesiredMember
 }
 
-func newBuilder() *builder { return &builder{spaces: make(map[string]*spaceEntries)} }
+// policy sets a space's policy; two sources giving it different ones is an error.
+func (b *builder) policy(s *spaceEntries, name, p string, at membership.Location, errs *Errors) {
+	if s.policy != "" && s.policy != p {
+		errs.Add(at, "policy %s of %s disagrees with policy %s at %s", quote(p), name, quote(s.policy), s.policyAt)
+		return
+	}
+	s.policy, s.policyAt = p, at
+}
+
+func newBuilder() *builder {
+	return &builder{spaces: make(map[string]*spaceEntries), totals: map[string]int{}}
+}
 
 func (b *builder) space(name, label string, at membership.Location) *spaceEntries {
 	s := b.spaces[name]
@@ -167,7 +182,7 @@ func (b *builder) add(s *spaceEntries, m membership.DesiredMember) {
 // finish sorts and de-duplicates: the same member twice with the same role,
 // or with one side unmanaged, merges; different roles are an error naming both places.
 func (b *builder) finish(errs *Errors) membership.Desired {
-	d := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(b.spaces))}
+	d := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(b.spaces)), Totals: b.totals}
 	for name, s := range b.spaces {
 		slices.SortStableFunc(s.members, func(x, y membership.DesiredMember) int { return cmp.Compare(x.Principal, y.Principal) })
 		out := s.members[:0]
@@ -186,7 +201,7 @@ func (b *builder) finish(errs *Errors) membership.Desired {
 			}
 			out = append(out, m)
 		}
-		d.Spaces = append(d.Spaces, membership.DesiredSpace{Name: name, Label: s.label, Members: out, Source: s.source})
+		d.Spaces = append(d.Spaces, membership.DesiredSpace{Name: name, Label: s.label, Members: out, Source: s.source, Policy: s.policy, PolicyAt: s.policyAt})
 	}
 	slices.SortFunc(d.Spaces, func(x, y membership.DesiredSpace) int { return cmp.Compare(x.Name, y.Name) })
 	return d

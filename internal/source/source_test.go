@@ -393,3 +393,27 @@ func TestLoadWithWarningsSameFileTwice(t *testing.T) {
 		t.Errorf("Load: %v", err)
 	}
 }
+
+func TestPolicyPerSpaceAndTotals(t *testing.T) {
+	a := write(t, "a.yaml", "spaces:\n  - space: spaces/A\n    policy: sync\n    members: [a@example.com, b@example.com]\n  - space: spaces/B\n    members: [c@example.com]\n")
+	b := write(t, "b.csv", "space,member\nspaces/A,d@example.com\n")
+	d, err := Load([]Spec{{Path: a}, {Path: b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Spaces[0].Policy != "sync" || d.Spaces[0].PolicyAt.Line != 3 || d.Spaces[1].Policy != "" {
+		t.Errorf("policies %+v", d.Spaces)
+	}
+	if d.Totals[a] != 3 || d.Totals[b] != 1 {
+		t.Errorf("totals %v", d.Totals)
+	}
+	c := write(t, "c.yaml", "spaces:\n  - space: spaces/A\n    policy: upsert\n    members: [e@example.com]\n")
+	_, err = Load([]Spec{{Path: a}, {Path: c}})
+	if err == nil || !strings.Contains(err.Error(), `c.yaml:3: policy "upsert" of spaces/A disagrees with policy "sync" at `+a+":3") {
+		t.Errorf("err = %v", err)
+	}
+	_, err = Load([]Spec{{Path: write(t, "d.yaml", "spaces:\n  - space: spaces/A\n    policy: mirror\n    members: [e@example.com]\n")}})
+	if err == nil || !strings.Contains(err.Error(), `d.yaml:3: policy "mirror" of spaces/A: want create-only, upsert or sync`) {
+		t.Errorf("err = %v", err)
+	}
+}

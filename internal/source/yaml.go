@@ -64,7 +64,7 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 		errs.Add(at(sn), "a space must be a mapping with space: and members:")
 		return
 	}
-	var spaceNode, labelNode, membersNode *yaml.Node
+	var spaceNode, labelNode, membersNode, policyNode *yaml.Node
 	forEachKey(sn, at, errs, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "space":
@@ -73,8 +73,10 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 			labelNode = v
 		case "members":
 			membersNode = v
+		case "policy":
+			policyNode = v
 		default:
-			errs.Add(at(k), "unknown key %s in a space (want space, label, members)", quote(k.Value))
+			errs.Add(at(k), "unknown key %s in a space (want space, label, policy, members)", quote(k.Value))
 		}
 	})
 	if spaceNode == nil {
@@ -91,6 +93,14 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 		label = strings.TrimSpace(scalar(labelNode))
 	}
 	s := b.space(name, label, at(spaceNode))
+	if policyNode != nil {
+		switch p := strings.TrimSpace(scalar(policyNode)); p {
+		case "create-only", "upsert", "sync":
+			b.policy(s, name, p, at(policyNode), errs)
+		default:
+			errs.Add(at(policyNode), "policy %s of %s: want create-only, upsert or sync", quote(p), name)
+		}
+	}
 	if membersNode == nil || membersNode.Kind == yaml.ScalarNode && membersNode.Tag == "!!null" {
 		errs.Add(at(sn), "space %s has no members: list", name)
 		return

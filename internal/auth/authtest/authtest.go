@@ -21,6 +21,9 @@ import (
 // AccessToken is what the token endpoint hands out.
 const AccessToken = "ya29.test-access-token-5d41402abc4b2a76"
 
+// UserEmail is the email in the ID token the code exchange hands out.
+const UserEmail = "someone@example.com"
+
 // RefreshToken is what the code exchange hands out.
 const RefreshToken = "1//test-refresh-token-7d793037a076"
 
@@ -88,6 +91,8 @@ func Start(t testing.TB) *TokenServer {
 		resp := map[string]any{"access_token": AccessToken, "token_type": "Bearer", "expires_in": 3600}
 		if form["grant_type"] == "authorization_code" {
 			resp["refresh_token"] = RefreshToken
+			claims, _ := json.Marshal(map[string]string{"email": UserEmail, "sub": "110"})
+			resp["id_token"] = "e30." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
 		}
 		json.NewEncoder(w).Encode(resp)
 	}))

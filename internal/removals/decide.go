@@ -1,0 +1,249 @@
+package removals
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// State is what removals carry from one run to the next.
+type State struct {
+	Version int `json:"version"`
+	// Totals are the memberships each source gave in the last run that
+	// completed, by the source's path.
+	Totals map[string]int `json:"totals"`
+	// Absent are the members no source wants, by space and membership
+	// name: since when, and for how many consecutive runs.
+	Absent map[string]map[string]Absence `json:"absent"`
+	Saved  time.Time                     `json:"saved"`
+}
+
+// Absence is one member's time away from the sources.
+type Absence struct {
+	Member string    `json:"member"`
+	Since  time.Time `json:"since"`
+	Runs   int       `json:"runs"`
+}
+
+// ParseState reads a saved state; anything it can't read is an error,
+// never "no previous state" (that would switch the rails off).
+func ParseState(data []byte) (*State, error) {
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("not a syncer state: %w", err)
+	}
+	if s.Version != 1 {
+		return nil, fmt.Errorf("state version %d is not one this syncer reads (1)", s.Version)
+	}
+	if s.Totals == nil {
+		s.Totals = map[string]int{}
+	}
+	if s.Absent == nil {
+		s.Absent = map[string]map[string]Absence{}
+	}
+	return &s, nil
+}
+
+// Encode writes a state.
+func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ") }
+
+// Decide applies the grace period, the last-owner guard and the rails to
+// the whole plan, before any write. It changes plan (held removals move to
+// Pending, a last owner's removal to Protected, the rails' reasons go in
+// Blocked) and returns the state to save if the run goes ahead. prev is nil
+// on the first run with this state location.
+func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
+	next := &State{Version: 1, Totals: totals, Absent: map[string]map[string]Absence{}, Saved: now}
+	applyGrace(plan, prev, st, now, next)
+	guardLastOwners(plan)
+	plan.Blocked = rails(plan, prev, totals, st)
+	plan.Recount()
+	return next
+}
+
+// applyGrace counts each removal candidate's consecutive runs away and
+// holds those the grace period still covers.
+func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *State) {
+	read := map[string]bool{}
+	for _, s := range plan.Spaces {
+		read[s.Name] = s.Listed
+	}
+	if prev != nil {
+		// A space not read this run keeps its counters as they were.
+		for space, absent := range prev.Absent {
+			if !read[space] {
+				next.Absent[space] = absent
+			}
+		}
+	}
+	kept := plan.Changes[:0]
+	for _, c := range plan.Changes {
+		if c.Action != diff.Delete {
+			kept = append(kept, c)
+			continue
+		}
+		a := Absence{Member: c.Member, Since: now, Runs: 1}
+		if prev != nil {
+			if old, ok := prev.Absent[c.Space][c.Membership]; ok {
+				a.Since, a.Runs = old.Since, old.Runs+1
+			}
+		}
+		if next.Absent[c.Space] == nil {
+			next.Absent[c.Space] = map[string]Absence{}
+		}
+		next.Absent[c.Space][c.Membership] = a
+		g := st.Grace
+		due := g.None() || g.Duration > 0 && now.Sub(a.Since) >= g.Duration || g.Duration <= 0 && a.Runs >= g.Runs
+		if due {
+			kept = append(kept, c)
+			continue
+		}
+		k := diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason, Runs: a.Runs, Since: a.Since.UTC().Format(time.RFC3339)}
+		if g.Duration > 0 {
+			k.Due = a.Since.Add(g.Duration).UTC().Format(time.RFC3339)
+			k.Why = fmt.Sprintf("removal pending (absent since %s; removed from %s)", k.Since, k.Due)
+		} else {
+			k.Of = g.Runs
+			k.Why = fmt.Sprintf("removal pending (%d of %d runs)", a.Runs, g.Runs)
+		}
+		plan.Pending = append(plan.Pending, k)
+	}
+	plan.Changes = kept
+}
+
+// guardLastOwners keeps one owner in any space the plan would leave
+// without one: Google refuses to remove or demote the last owner anyway.
+func guardLastOwners(plan *diff.Plan) {
+	owners := map[string]int{}
+	for _, s := range plan.Spaces {
+		owners[s.Name] = s.Owners
+	}
+	losing := map[string][]int{} // space → changes taking an owner away
+	gaining := map[string]int{}
+	for i, c := range plan.Changes {
+		switch {
+		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
+			losing[c.Space] = append(losing[c.Space], i)
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && c.Membership != "" && !c.Invited:
+			gaining[c.Space]++
+		}
+	}
+	drop := map[int]bool{}
+	for space, idx := range losing {
+		if owners[space] > 0 && owners[space]-len(idx)+gaining[space] <= 0 {
+			c := plan.Changes[idx[0]]
+			drop[idx[0]] = true
+			what := "removed"
+			if c.Action == diff.UpdateRole {
+				what = "demoted"
+			}
+			plan.Protected = append(plan.Protected, diff.Kept{Space: space, Member: c.Member, Membership: c.Membership, Reason: c.Reason,
+				Why: fmt.Sprintf("the space's last owner is not %s (make someone else owner first)", what)})
+		}
+	}
+	if len(drop) == 0 {
+		return
+	}
+	kept := plan.Changes[:0]
+	for i, c := range plan.Changes {
+		if !drop[i] {
+			kept = append(kept, c)
+		}
+	}
+	plan.Changes = kept
+}
+
+// rails returns why the plan must not be applied, or nothing.
+func rails(plan *diff.Plan, prev *State, totals map[string]int, st Settings) []string {
+	removals := map[string]int{}
+	total := 0
+	for _, c := range plan.Changes {
+		if c.Action == diff.Delete {
+			removals[c.Space]++
+			total++
+		}
+	}
+	candidates := total + len(plan.Pending)
+	var why []string
+	if prev == nil && candidates > 0 {
+		why = append(why, fmt.Sprintf("first run with policy sync for this state: %d members would be removed (%s); read the plan, then rerun with --allow-removals %d",
+			candidates, perSpace(plan), total))
+	}
+	if st.Sync && prev != nil {
+		why = append(why, shrinks(prev.Totals, totals, st)...)
+	}
+	if !st.MaxRemovals.Allows(total) {
+		why = append(why, fmt.Sprintf("%d removals planned; safety.max_removals is %s", total, st.MaxRemovals))
+	}
+	if !st.MaxRemovalPercent.Unlimited {
+		for _, s := range plan.Spaces {
+			r := removals[s.Name]
+			// One person leaving is never a mass removal, however small the space.
+			if r > 1 && r*100 > st.MaxRemovalPercent.N*s.Current {
+				why = append(why, fmt.Sprintf("%s: %d of its %d members would be removed (%d%%); safety.max_removal_percent is %d%%",
+					s.Name, r, s.Current, r*100/max(s.Current, 1), st.MaxRemovalPercent.N))
+			}
+		}
+	}
+	switch {
+	case st.Allow < 0 || len(why) == 0:
+		return why
+	case total <= st.Allow:
+		return nil // the admin read the plan and accepted this many
+	}
+	return []string{fmt.Sprintf("%d removals planned; --allow-removals allows %d (%s)", total, st.Allow, strings.Join(why, "; "))}
+}
+
+// shrinks compares each source's total with the last completed run's.
+func shrinks(before, now map[string]int, st Settings) []string {
+	if st.MaxSourceShrinkPercent.Unlimited {
+		return nil
+	}
+	var out []string
+	for _, path := range sortedKeys(before) {
+		was, is := before[path], now[path]
+		if _, still := now[path]; !still || was == 0 {
+			continue // a source no longer configured has no total to compare
+		}
+		if (was-is)*100 > st.MaxSourceShrinkPercent.N*was {
+			out = append(out, fmt.Sprintf("source %s shrank from %d to %d memberships (-%d%%) since the last run; safety.max_source_shrink_percent is %d%%",
+				path, was, is, (was-is)*100/was, st.MaxSourceShrinkPercent.N))
+		}
+	}
+	return out
+}
+
+func perSpace(plan *diff.Plan) string {
+	n := map[string]int{}
+	for _, c := range plan.Changes {
+		if c.Action == diff.Delete {
+			n[c.Space]++
+		}
+	}
+	for _, k := range plan.Pending {
+		n[k.Space]++
+	}
+	var parts []string
+	for _, s := range sortedKeys(n) {
+		parts = append(parts, fmt.Sprintf("%s: %d", s, n[s]))
+	}
+	const show = 10
+	if len(parts) > show {
+		parts = append(parts[:show], fmt.Sprintf("and %d more spaces", len(parts)-show))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,176 @@
+// Package removals decides which planned removals happen. It holds the
+// safety rails of policy sync, as pure functions: plan, previous state and
+// settings in, a verdict with its reasons out. It never calls the network
+// and never writes; the job saves the next state it returns.
+//
+//   - Screen, per space at plan time, keeps in place who must never be
+//     removed: anyone protect matches, the user the syncer acts as, and
+//     members it can't identify with certainty.
+//   - Decide, on the whole plan before the first write, holds removals the
+//     grace period covers, never removes or demotes a space's last owner,
+//     and blocks the run (no write of any kind) past a limit, when a source
+//     shrank, or on the first run with sync, unless --allow-removals says
+//     how many removals the admin has read and accepts.
+package removals
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// Protect matches the config's protect entries.
+type Protect struct {
+	emails  map[string]bool
+	domains map[string]bool
+	ids     map[membership.Principal]bool
+}
+
+// NewProtect compiles protect entries (already checked by config).
+func NewProtect(entries []string) Protect {
+	p := Protect{emails: map[string]bool{}, domains: map[string]bool{}, ids: map[membership.Principal]bool{}}
+	for _, e := range entries {
+		s := strings.ToLower(strings.TrimSpace(e))
+		switch {
+		case strings.HasPrefix(s, "*@"):
+			p.domains[s[2:]] = true
+		case strings.HasPrefix(s, "groups/"):
+			p.ids[membership.Principal(s)] = true
+		case strings.HasPrefix(s, "users/") && strings.Contains(s, "@"):
+			p.emails[strings.TrimPrefix(s, "users/")] = true
+		case strings.HasPrefix(s, "users/"):
+			p.ids[membership.Principal(s)] = true
+		case strings.Contains(s, "@"):
+			p.emails[s] = true
+		default:
+			p.ids[membership.User(s)] = true
+		}
+	}
+	return p
+}
+
+// needsEmails reports whether matching needs a member's email.
+func (p Protect) needsEmails() bool { return len(p.emails) > 0 || len(p.domains) > 0 }
+
+// Matches reports whether a member (by principal and, when known, its
+// addresses) is protected, and by which entry.
+func (p Protect) Matches(principal membership.Principal, emails []string) (string, bool) {
+	if p.ids[principal] {
+		return string(principal), true
+	}
+	for _, e := range emails {
+		if p.emails[e] {
+			return e, true
+		}
+		if _, d, ok := strings.Cut(e, "@"); ok && p.domains[d] {
+			return "*@" + d, true
+		}
+	}
+	return "", false
+}
+
+// Acting is who the syncer acts as: never removed.
+type Acting struct {
+	Email string
+	ID    membership.Principal // "" when it could not be resolved
+}
+
+// ScreenInput is what Screen knows about one space.
+type ScreenInput struct {
+	Protect Protect
+	Acting  Acting
+	// Unresolved are the space's desired emails whose lookups failed: any
+	// member might be one of them.
+	Unresolved map[string]string
+	// Emails are the addresses (primary first, then aliases) learnt for
+	// members the list showed without one.
+	Emails map[membership.Principal][]string
+}
+
+// Screen moves out of a space's plan the removals that must not happen,
+// into its Protected list with why.
+func Screen(sp *diff.SpacePlan, in ScreenInput) {
+	kept := sp.Changes[:0]
+	for _, c := range sp.Changes {
+		if c.Action != diff.Delete {
+			kept = append(kept, c)
+			continue
+		}
+		if why := keepReason(c, in); why != "" {
+			sp.Protected = append(sp.Protected, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Why: why, Reason: c.Reason})
+			continue
+		}
+		kept = append(kept, c)
+	}
+	sp.Changes = kept
+}
+
+func keepReason(c diff.Change, in ScreenInput) string {
+	emails := in.Emails[c.Principal]
+	if e := c.Principal.Email(); e != "" {
+		emails = append([]string{e}, emails...)
+	} else if c.Member != string(c.Principal) && strings.Contains(c.Member, "@") {
+		emails = append([]string{c.Member}, emails...) // the email the list showed
+	}
+	known := len(emails) > 0 || c.Principal.IsGroup()
+	switch {
+	case len(in.Unresolved) > 0 && c.Reason == diff.ReasonAbsent:
+		return fmt.Sprintf("an address the sources name could not be resolved (%s), and it may be this member", firstKey(in.Unresolved))
+	case in.Acting.ID != "" && c.Principal == in.Acting.ID:
+		return "the user the syncer acts as"
+	case in.Acting.Email != "" && contains(emails, in.Acting.Email):
+		return "the user the syncer acts as"
+	case !known && in.Acting.Email != "" && in.Acting.ID == "":
+		return "can't tell who this is, and the user the syncer acts as could not be resolved"
+	}
+	if by, ok := in.Protect.Matches(c.Principal, emails); ok {
+		return "protected by " + by
+	}
+	if !known && in.Protect.needsEmails() {
+		return "can't tell who this is (no email known), so protect can't be checked"
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func firstKey(m map[string]string) string {
+	first := ""
+	for k := range m {
+		if first == "" || k < first {
+			first = k
+		}
+	}
+	if len(m) > 1 {
+		return fmt.Sprintf("%s and %d more", first, len(m)-1)
+	}
+	return first
+}
+
+// Settings are the config's rails and the run's consent.
+type Settings struct {
+	MaxRemovals, MaxRemovalPercent, MaxSourceShrinkPercent config.Limit
+	Grace                                                  config.Grace
+	// Allow is --allow-removals: up to this many removals this run, past
+	// every rail; -1 when not given.
+	Allow int
+	// Sync is set when any space's policy is sync.
+	Sync bool
+}
+
+// SettingsOf reads the rails from a config.
+func SettingsOf(cfg *config.Config, allow int, sync bool) Settings {
+	s := cfg.Safety
+	return Settings{MaxRemovals: s.MaxRemovals, MaxRemovalPercent: s.MaxRemovalPercent, MaxSourceShrinkPercent: s.MaxSourceShrinkPercent,
+		Grace: s.RemovalGrace, Allow: allow, Sync: sync}
+}

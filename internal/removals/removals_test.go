@@ -1,0 +1,243 @@
+package removals
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/diff"
+	m "github.com/syncer-dev/syncer/internal/membership"
+)
+
+func del(space, id, email string, from m.Role) diff.Change {
+	c := diff.Change{Space: space, Member: "users/" + id, Principal: m.User(id), ID: m.User(id), Membership: space + "/members/" + id,
+		Action: diff.Delete, FromRole: from, Reason: diff.ReasonAbsent}
+	if email != "" {
+		c.Member = email
+	}
+	return c
+}
+
+func TestScreen(t *testing.T) {
+	group := diff.Change{Space: "spaces/A", Member: "groups/eng", Principal: "groups/eng", Membership: "spaces/A/members/group-eng", Action: diff.Delete, Reason: diff.ReasonAbsent}
+	tests := []struct {
+		name    string
+		changes []diff.Change
+		in      ScreenInput
+		removed []string // members still removed
+	}{
+		{"nothing protected: removed", []diff.Change{del("spaces/A", "2", "alice@example.com", m.RoleMember)}, ScreenInput{}, []string{"alice@example.com"}},
+		{"protected by email", []diff.Change{del("spaces/A", "2", "alice@example.com", m.RoleMember), del("spaces/A", "3", "bob@example.com", m.RoleMember)},
+			ScreenInput{Protect: NewProtect([]string{"Alice@Example.com"})}, []string{"bob@example.com"}},
+		{"protected by domain", []diff.Change{del("spaces/A", "2", "ann@partner.com", m.RoleMember), del("spaces/A", "3", "bob@example.com", m.RoleMember)},
+			ScreenInput{Protect: NewProtect([]string{"*@partner.com"})}, []string{"bob@example.com"}},
+		{"protected by an alias the Directory gave", []diff.Change{del("spaces/A", "2", "", m.RoleMember)},
+			ScreenInput{Protect: NewProtect([]string{"*@partner.com"}), Emails: map[m.Principal][]string{"users/2": {"ann@example.com", "ann@partner.com"}}}, nil},
+		{"protected by ID and group", []diff.Change{del("spaces/A", "2", "", m.RoleMember), group, del("spaces/A", "4", "", m.RoleMember)},
+			ScreenInput{Protect: NewProtect([]string{"110", "users/2", "groups/eng"})}, []string{"users/4"}},
+		{"the acting user by ID", []diff.Change{del("spaces/A", "2", "", m.RoleMember), del("spaces/A", "3", "", m.RoleMember)},
+			ScreenInput{Acting: Acting{Email: "admin@example.com", ID: "users/3"}}, []string{"users/2"}},
+		{"the acting user by email", []diff.Change{del("spaces/A", "2", "admin@example.com", m.RoleMember)},
+			ScreenInput{Acting: Acting{Email: "admin@example.com"}}, nil},
+		{"no email and the acting user unresolved: kept", []diff.Change{del("spaces/A", "2", "", m.RoleMember), del("spaces/A", "3", "x@example.com", m.RoleMember)},
+			ScreenInput{Acting: Acting{Email: "admin@example.com"}}, []string{"x@example.com"}},
+		{"no email while protect needs one: kept", []diff.Change{del("spaces/A", "2", "", m.RoleMember)},
+			ScreenInput{Protect: NewProtect([]string{"*@partner.com"})}, nil},
+		{"an unresolved address: nobody absent is removed", []diff.Change{del("spaces/A", "2", "alice@example.com", m.RoleMember)},
+			ScreenInput{Unresolved: map[string]string{"robert@example.com": "directory: 500"}}, nil},
+		{"an unresolved address doesn't hold a suspended member", []diff.Change{func() diff.Change {
+			c := del("spaces/A", "2", "alice@example.com", m.RoleMember)
+			c.Reason = diff.ReasonSuspended
+			return c
+		}()}, ScreenInput{Unresolved: map[string]string{"robert@example.com": "directory: 500"}}, []string{"alice@example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			create := diff.Change{Space: "spaces/A", Member: "new@example.com", Action: diff.Create}
+			sp := diff.SpacePlan{Changes: append([]diff.Change{create}, tt.changes...)}
+			Screen(&sp, tt.in)
+			var removed []string
+			for _, c := range sp.Changes {
+				if c.Action == diff.Delete {
+					removed = append(removed, c.Member)
+				}
+			}
+			if !reflect.DeepEqual(removed, tt.removed) || sp.Changes[0] != create || len(sp.Protected)+len(removed) != len(tt.changes) {
+				t.Errorf("removed %v (want %v), protected %+v", removed, tt.removed, sp.Protected)
+			}
+			for _, k := range sp.Protected {
+				if k.Why == "" {
+					t.Errorf("kept with no reason: %+v", k)
+				}
+			}
+		})
+	}
+}
+
+// planOf builds a plan over spaces of the given sizes (space → current
+// members, owners) with the given changes.
+func planOf(spaces map[string][2]int, changes ...diff.Change) *diff.Plan {
+	p := &diff.Plan{Changes: changes}
+	for _, name := range sortedKeys(spaces) {
+		p.Spaces = append(p.Spaces, diff.SpaceSummary{Name: name, Current: spaces[name][0], Owners: spaces[name][1], Listed: true})
+	}
+	return p
+}
+
+func deletes(n int, space string) []diff.Change {
+	var out []diff.Change
+	for i := 0; i < n; i++ {
+		out = append(out, del(space, fmt.Sprint(100+i), fmt.Sprintf("u%d@example.com", i), m.RoleMember))
+	}
+	return out
+}
+
+var defaults = Settings{MaxRemovals: config.Limit{N: 10}, MaxRemovalPercent: config.Limit{N: 20}, MaxSourceShrinkPercent: config.Limit{N: 20}, Allow: -1, Sync: true}
+
+func with(f func(*Settings)) Settings { s := defaults; f(&s); return s }
+
+func TestRails(t *testing.T) {
+	prev := &State{Version: 1, Totals: map[string]int{"hr.csv": 100}}
+	big := map[string][2]int{"spaces/A": {100, 1}, "spaces/B": {100, 1}}
+	tests := []struct {
+		name    string
+		plan    *diff.Plan
+		prev    *State
+		totals  map[string]int
+		st      Settings
+		blocked string // "" when the plan may go ahead
+	}{
+		{"within every limit", planOf(big, deletes(10, "spaces/A")...), prev, map[string]int{"hr.csv": 95}, defaults, ""},
+		{"over max_removals", planOf(big, append(deletes(6, "spaces/A"), deletes(5, "spaces/B")...)...), prev, map[string]int{"hr.csv": 95}, defaults, "11 removals planned; safety.max_removals is 10"},
+		{"max_removals 0 means none, not no limit", planOf(big, deletes(1, "spaces/A")...), prev, map[string]int{"hr.csv": 100},
+			with(func(s *Settings) { s.MaxRemovals = config.Limit{} }), "1 removals planned; safety.max_removals is 0"},
+		{"unlimited is spelled out", planOf(big, deletes(50, "spaces/A")...), prev, map[string]int{"hr.csv": 100},
+			with(func(s *Settings) {
+				s.MaxRemovals, s.MaxRemovalPercent = config.Limit{Unlimited: true}, config.Limit{Unlimited: true}
+			}), ""},
+		{"over the share of a space", planOf(map[string][2]int{"spaces/A": {10, 1}}, deletes(3, "spaces/A")...), prev, map[string]int{"hr.csv": 100}, defaults,
+			"spaces/A: 3 of its 10 members would be removed (30%); safety.max_removal_percent is 20%"},
+		{"one person leaving a small space is not a mass removal", planOf(map[string][2]int{"spaces/A": {3, 1}}, deletes(1, "spaces/A")...), prev, map[string]int{"hr.csv": 100}, defaults, ""},
+		{"a source that shrank", planOf(big), prev, map[string]int{"hr.csv": 70}, defaults, "source hr.csv shrank from 100 to 70 memberships (-30%)"},
+		{"a source that shrank even with nothing to remove yet (grace)", planOf(big), prev, map[string]int{"hr.csv": 50}, defaults, "shrank"},
+		{"shrinking is fine without sync", planOf(big), prev, map[string]int{"hr.csv": 50}, with(func(s *Settings) { s.Sync = false }), ""},
+		{"a source no longer configured has no total", planOf(big), prev, map[string]int{"other.csv": 5}, defaults, ""},
+		{"first run with removals", planOf(big, deletes(2, "spaces/B")...), nil, map[string]int{"hr.csv": 100}, defaults,
+			"first run with policy sync for this state: 2 members would be removed (spaces/B: 2); read the plan, then rerun with --allow-removals 2"},
+		{"first run with nothing to remove (adopted with export)", planOf(big), nil, map[string]int{"hr.csv": 100}, defaults, ""},
+		{"--allow-removals consents to the first run", planOf(big, deletes(2, "spaces/B")...), nil, map[string]int{"hr.csv": 100}, with(func(s *Settings) { s.Allow = 2 }), ""},
+		{"--allow-removals consents past the limits", planOf(big, deletes(30, "spaces/A")...), prev, map[string]int{"hr.csv": 60}, with(func(s *Settings) { s.Allow = 30 }), ""},
+		{"--allow-removals too low", planOf(big, deletes(30, "spaces/A")...), prev, map[string]int{"hr.csv": 100}, with(func(s *Settings) { s.Allow = 5 }),
+			"30 removals planned; --allow-removals allows 5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			Decide(tt.plan, tt.prev, tt.totals, tt.st, time.Unix(1e9, 0))
+			got := strings.Join(tt.plan.Blocked, "\n")
+			if tt.blocked == "" && got != "" || tt.blocked != "" && !strings.Contains(got, tt.blocked) {
+				t.Errorf("blocked: %q\nwant %q", got, tt.blocked)
+			}
+		})
+	}
+}
+
+func TestGrace(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
+	space := map[string][2]int{"spaces/A": {50, 1}, "spaces/B": {50, 1}}
+	run := func(prev *State, st Settings, at time.Time, changes ...diff.Change) (*diff.Plan, *State) {
+		p := planOf(space, changes...)
+		return p, Decide(p, prev, map[string]int{"s": 1}, st, at)
+	}
+	alice := del("spaces/A", "2", "alice@example.com", m.RoleMember)
+	bob := del("spaces/A", "3", "bob@example.com", m.RoleMember)
+	three := with(func(s *Settings) { s.Grace = config.Grace{Runs: 3} })
+
+	prev := &State{Version: 1, Totals: map[string]int{"s": 1}}
+	p, next := run(prev, three, t0, alice, bob)
+	if len(p.Changes) != 0 || len(p.Pending) != 2 || p.Pending[0].Why != "removal pending (1 of 3 runs)" {
+		t.Fatalf("run 1: changes %v, pending %+v", p.Changes, p.Pending)
+	}
+	p, next = run(next, three, t0.Add(time.Hour), alice) // bob is back in a source
+	if len(p.Pending) != 1 || p.Pending[0].Why != "removal pending (2 of 3 runs)" || len(next.Absent["spaces/A"]) != 1 {
+		t.Fatalf("run 2: pending %+v, absent %+v", p.Pending, next.Absent)
+	}
+	p, next = run(next, three, t0.Add(2*time.Hour), alice, bob)
+	if len(p.Changes) != 1 || p.Changes[0].Member != "alice@example.com" || p.Pending[0].Why != "removal pending (1 of 3 runs)" {
+		t.Fatalf("run 3: alice is due, bob starts again: changes %v, pending %+v", p.Changes, p.Pending)
+	}
+	// A space not read keeps its counters.
+	p = planOf(map[string][2]int{"spaces/A": {50, 1}})
+	p.Spaces[0].Listed = false
+	after := Decide(p, next, map[string]int{"s": 1}, three, t0.Add(3*time.Hour))
+	if after.Absent["spaces/A"]["spaces/A/members/3"].Runs != 1 {
+		t.Errorf("an unread space's counters were lost: %+v", after.Absent)
+	}
+
+	day := with(func(s *Settings) { s.Grace = config.Grace{Duration: 24 * time.Hour} })
+	p, next = run(prev, day, t0, alice)
+	if len(p.Pending) != 1 || p.Pending[0].Due != "2026-11-02T06:00:00Z" {
+		t.Fatalf("duration: pending %+v", p.Pending)
+	}
+	if p, _ = run(next, day, t0.Add(23*time.Hour), alice); len(p.Pending) != 1 {
+		t.Errorf("removed before the day was over")
+	}
+	if p, _ = run(next, day, t0.Add(25*time.Hour), alice); len(p.Changes) != 1 {
+		t.Errorf("not removed once the day was over: %+v", p.Pending)
+	}
+	if p, _ = run(prev, defaults, t0, alice); len(p.Changes) != 1 || len(p.Pending) != 0 {
+		t.Errorf("no grace: removed at once: %+v", p)
+	}
+}
+
+func TestLastOwner(t *testing.T) {
+	owner := del("spaces/A", "1", "owner@example.com", m.RoleOwner)
+	second := del("spaces/A", "5", "second@example.com", m.RoleOwner)
+	demote := diff.Change{Space: "spaces/A", Member: "owner@example.com", Principal: "users/1", Membership: "spaces/A/members/1",
+		Action: diff.UpdateRole, FromRole: m.RoleOwner, ToRole: m.RoleMember}
+	promote := diff.Change{Space: "spaces/A", Member: "bob@example.com", Principal: "users/3", Membership: "spaces/A/members/3",
+		Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner}
+	prev := &State{Version: 1}
+	tests := []struct {
+		name    string
+		owners  int
+		changes []diff.Change
+		kept    int
+	}{
+		{"removing the only owner", 1, []diff.Change{owner}, 1},
+		{"demoting the only owner", 1, []diff.Change{demote}, 1},
+		{"an owner swap", 1, []diff.Change{promote, demote}, 0},
+		{"removing both owners keeps one", 2, []diff.Change{owner, second}, 1},
+		{"removing one of two owners", 2, []diff.Change{owner}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := planOf(map[string][2]int{"spaces/A": {10, tt.owners}}, tt.changes...)
+			Decide(p, prev, nil, with(func(s *Settings) { s.Sync = false }), time.Now())
+			if len(p.Protected) != tt.kept || len(p.Changes) != len(tt.changes)-tt.kept {
+				t.Errorf("protected %+v, changes %+v", p.Protected, p.Changes)
+			}
+			for _, k := range p.Protected {
+				if !strings.Contains(k.Why, "last owner") {
+					t.Errorf("why %q", k.Why)
+				}
+			}
+		})
+	}
+}
+
+func TestStateParse(t *testing.T) {
+	s := &State{Version: 1, Totals: map[string]int{"a": 1}, Absent: map[string]map[string]Absence{"spaces/A": {"spaces/A/members/2": {Member: "x", Runs: 2}}}}
+	data, _ := s.Encode()
+	back, err := ParseState(data)
+	if err != nil || back.Absent["spaces/A"]["spaces/A/members/2"].Runs != 2 {
+		t.Errorf("%v %+v", err, back)
+	}
+	for _, bad := range []string{"", "{", `{"version":2}`, "null"} {
+		if _, err := ParseState([]byte(bad)); err == nil {
+			t.Errorf("%q read as a state", bad)
+		}
+	}
+}

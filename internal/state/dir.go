@@ -1,0 +1,135 @@
+package state
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/syncer-dev/syncer/internal/fsutil"
+)
+
+// maxDocument bounds a state document (the identity cache is the largest).
+const maxDocument = 256 << 20
+
+// Dir is a Store in a local folder: documents are files written
+// atomically with mode 0600, in a folder created 0700; a document's version
+// is the SHA-256 of its content.
+type Dir struct {
+	Path string
+	mu   sync.Mutex // one writer at a time in this process; the run lock covers others
+}
+
+var _ Store = (*Dir)(nil)
+
+// Where is the folder.
+func (d *Dir) Where() string { return d.Path }
+
+func (d *Dir) file(name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, `/\`) || name[0] == '.' {
+		return "", fmt.Errorf("state document name %q", name)
+	}
+	return filepath.Join(d.Path, name), nil
+}
+
+// Read reads a document; a missing one is ErrNotExist.
+func (d *Dir) Read(_ context.Context, name string) ([]byte, string, error) {
+	path, err := d.file(name)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := fsutil.ReadFile(path, maxDocument)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", ErrNotExist
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("state %s: %w", path, err)
+	}
+	return data, version(data), nil
+}
+
+// Write replaces a document if it is still at ifVersion.
+func (d *Dir) Write(_ context.Context, name string, data []byte, ifVersion string) (string, error) {
+	path, err := d.file(name)
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := os.MkdirAll(d.Path, 0o700); err != nil {
+		return "", fmt.Errorf("state folder %s: %w", d.Path, err)
+	}
+	current, err := fsutil.ReadFile(path, maxDocument)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if ifVersion != "" {
+			return "", fmt.Errorf("%w: %s was deleted", ErrConflict, path)
+		}
+	case err != nil:
+		return "", fmt.Errorf("state %s: %w", path, err)
+	case version(current) != ifVersion:
+		return "", fmt.Errorf("%w: %s", ErrConflict, path)
+	}
+	tmp, err := os.CreateTemp(d.Path, ".tmp-"+name+"-*")
+	if err != nil {
+		return "", fmt.Errorf("state %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("state %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("state %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("state %s: %w", path, err)
+	}
+	if dir, err := os.Open(d.Path); err == nil {
+		dir.Sync() // the rename itself survives a crash
+		dir.Close()
+	}
+	return version(data), nil
+}
+
+func version(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:12])
+}
+
+// CheckDir checks offline that a local location can hold state: a folder
+// (or nothing yet) that is not a symlink to elsewhere and that others can't
+// write.
+func CheckDir(path string) error {
+	st, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil // created 0700 on the first write
+	case err != nil:
+		return err
+	case st.Mode()&os.ModeSymlink != 0:
+		if st, err = os.Stat(path); err != nil {
+			return err
+		}
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a folder", path)
+	}
+	if st.Mode().Perm()&0o002 != 0 && st.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("%s can be written by anyone (mode %#o); state must be private", path, st.Mode().Perm())
+	}
+	return nil
+}
