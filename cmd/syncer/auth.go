@@ -39,8 +39,13 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 			fmt.Fprintln(out.stderr, authCommand().usage)
 			return exitOK
 		}
+		if len(args) == 0 {
+			fmt.Fprintln(out.stderr, "syncer auth: no subcommand given (login or check)")
+		} else {
+			fmt.Fprintf(out.stderr, "syncer auth: unknown subcommand %q (login or check)\n", args[0])
+		}
 		fmt.Fprintln(out.stderr, authCommand().usage)
-		return exitInvalid
+		return exitUsage
 	}
 	sub := args[0]
 	fs := newFlags(authCommand(), out)
@@ -53,8 +58,9 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 	if err != nil {
 		return printInputErrors(out.stderr, err)
 	}
-	if *endpoint != "" {
-		cfg.API.Endpoint = strings.TrimSuffix(*endpoint, "/") + "/"
+	if err := setEndpoint(cfg, *endpoint); err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitInvalid
 	}
 	write := need(cfg, true)
 	if sub == "login" {

@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"runtime/debug"
 	"strings"
+
+	"github.com/syncer-dev/syncer/internal/config"
 )
 
 // Exit codes, documented in the README; only this package decides them.
@@ -162,4 +165,18 @@ func versionString() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+// setEndpoint applies --endpoint, checked as the config's api.endpoint is:
+// an http(s) URL with a host. "" keeps the config's.
+func setEndpoint(cfg *config.Config, endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--endpoint %q is not an http(s) URL with a host (e.g. http://127.0.0.1:8085/); nothing was sent", endpoint)
+	}
+	cfg.API.Endpoint = strings.TrimSuffix(endpoint, "/") + "/"
+	return nil
 }

@@ -70,8 +70,9 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 	if err != nil {
 		return printInputErrors(out.stderr, err)
 	}
-	if *endpoint != "" {
-		cfg.API.Endpoint = strings.TrimSuffix(*endpoint, "/") + "/"
+	if err := setEndpoint(cfg, *endpoint); err != nil {
+		fmt.Fprintln(out.stderr, err)
+		return exitInvalid
 	}
 	if len(spaces) == 0 {
 		desired, err := source.Load(cfg.Sources)

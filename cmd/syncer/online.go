@@ -59,7 +59,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
-	log := logging.New(out.stderr, level)
+	log := logging.New(out.stderr, level).With("run_id", newRunID())
 	if err := checkRunFlags(f); err != nil {
 		log.Error(err.Error() + "; nothing was sent to the API")
 		return exitInvalid
@@ -134,7 +134,7 @@ type runResult struct {
 // and writes the reports.
 func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	started := time.Now()
-	log := s.log.With("run_id", newRunID())
+	log := s.log // carries the run's run_id
 	f := s.flags
 	fail := func(result string, code int) runResult {
 		s.metrics.ObserveRun(started, result, nil, 0, 0)
@@ -145,8 +145,8 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	if err != nil {
 		return fail("invalid", reportInputErrors(out, log, err))
 	}
-	if f.endpoint != "" {
-		cfg.API.Endpoint = strings.TrimSuffix(f.endpoint, "/") + "/"
+	if err := setEndpoint(cfg, f.endpoint); err != nil {
+		return fail("invalid", reportInputErrors(out, log, err))
 	}
 	if f.output != "" {
 		cfg.Report.Output = f.output
@@ -275,6 +275,11 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 	}
 	if err := state.CheckDir(cfg.State.Location); err != nil {
 		errs.Add(cfg.At("state", "location"), "state.location: %v", err)
+	}
+	if p := cfg.Identity.CacheFile; p != "" {
+		if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
+			errs.Add(cfg.At("identity", "cache_file"), "identity.cache_file %s is not a regular file", p)
+		}
 	}
 	if err := job.Check(desired, job.AccessOf(cfg, auth.AppAuth(cfg.Auth))); err != nil {
 		var es source.Errors
@@ -405,7 +410,10 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 		r.VerifyAbsence = cfg.API.UseAdminAccess // "not in the Directory" refuses a create there
 	}
 	if cfg.Identity.CacheFile != "" {
-		r.Cache = identity.OpenCache(cfg.Identity.CacheFile, cfg.Identity.CacheTTL, time.Now, func(msg string) { log.Warn(msg) })
+		r.Cache = identity.OpenCache(cfg.Identity.CacheFile, cfg.Identity.CacheTTL, time.Now, func(msg string) {
+			log.Warn(msg)
+			r.Notes = append(r.Notes, msg) // for the report too
+		})
 	}
 	return r, nil
 }

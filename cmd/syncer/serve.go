@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -66,48 +65,46 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
-	if f.pushgateway != "" {
-		fmt.Fprintln(out.stderr, "serve: --pushgateway is for one-shot runs; serve exposes /metrics for Prometheus to scrape")
-		return exitInvalid
+	log := logging.New(out.stderr, level)
+	refuse := func(code int, format string, args ...any) int {
+		log.Error(fmt.Sprintf(format, args...))
+		return code
 	}
-	if f.detailed {
-		fmt.Fprintln(out.stderr, "serve: --detailed-exitcode is for plan and apply --dry-run")
-		return exitInvalid
-	}
-	if f.allowRemovals >= 0 {
-		fmt.Fprintln(out.stderr, "serve: --allow-removals is a one-run consent; give it to one apply after reading its plan")
-		return exitInvalid
+	switch {
+	case f.pushgateway != "":
+		return refuse(exitInvalid, "serve: --pushgateway is for one-shot runs; serve exposes /metrics for Prometheus to scrape")
+	case f.detailed:
+		return refuse(exitInvalid, "serve: --detailed-exitcode is for plan and apply --dry-run")
+	case f.allowRemovals >= 0:
+		return refuse(exitInvalid, "serve: --allow-removals is a one-run consent; give it to one apply after reading its plan")
 	}
 	if err := checkRunFlags(f); err != nil {
-		fmt.Fprintln(out.stderr, "serve:", err)
-		return exitInvalid
+		return refuse(exitInvalid, "serve: %v", err)
 	}
-	log := logging.New(out.stderr, level)
 	cfg, err := config.Load(f.config)
 	if err != nil {
-		return printInputErrors(out.stderr, err)
+		return reportInputErrors(out, log, err)
 	}
 	if cfg.Schedule == "" {
-		fmt.Fprintf(out.stderr, "%s: serve needs a schedule (e.g. schedule: \"*/30 * * * *\")\n", cfg.Path)
-		return exitInvalid
+		return refuse(exitInvalid, "%s: serve needs a schedule (e.g. schedule: \"*/30 * * * *\")", cfg.Path)
 	}
 	schedule, err := config.ParseSchedule(cfg.Schedule)
 	if err != nil {
-		fmt.Fprintf(out.stderr, "%s: schedule %q: %v\n", cfg.Path, cfg.Schedule, err)
-		return exitInvalid
+		return refuse(exitInvalid, "%s: schedule %q: %v", cfg.At("schedule"), cfg.Schedule, err)
 	}
 	// One serve per config and host, and no apply beside it: the lock is
 	// held for serve's lifetime.
 	unlock, err := acquireLock(f.lockFile, f.config)
 	if err != nil {
-		fmt.Fprintln(out.stderr, err)
-		return exitLocked
+		if errors.Is(err, errLockHeld) {
+			return refuse(exitLocked, "%v", err)
+		}
+		return refuse(exitFailure, "%v", err)
 	}
 	defer unlock()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		fmt.Fprintln(out.stderr, err)
-		return exitFailure
+		return refuse(exitFailure, "serve: %v", err)
 	}
 
 	m := metrics.New()
@@ -117,7 +114,7 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	)
 	health := newReadiness(*checkEvery)
 	run := cron.FuncJob(func() {
-		r := runOnce(ctx, out, runSettings{flags: f, write: true, metrics: m, log: log})
+		r := runOnce(ctx, out, runSettings{flags: f, write: true, metrics: m, log: log.With("run_id", newRunID())})
 		if r.plan != nil {
 			var buf bytes.Buffer
 			if report.JSON(&buf, *r.plan) == nil {
@@ -165,16 +162,27 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	log.Info("serving", "listen", ln.Addr().String(), "schedule", cfg.Schedule)
 
 	go health.watch(ctx, log, func(ctx context.Context) error { return checkReady(ctx, f) })
+	var startup sync.WaitGroup
 	if *runOnStart || cfg.RunOnStart {
-		go job.Run()
+		startup.Add(1)
+		go func() {
+			defer startup.Done()
+			job.Run()
+		}()
 	}
 	scheduler.Start()
 
 	<-ctx.Done()
 	log.Info("stopping: no new run starts; a running one finishes its calls in flight")
 	stopped := scheduler.Stop()
+	all := make(chan struct{})
+	go func() {
+		<-stopped.Done()
+		startup.Wait() // the start-up run is not the scheduler's
+		close(all)
+	}()
 	select {
-	case <-stopped.Done():
+	case <-all:
 	case <-time.After(30 * time.Second):
 		log.Error("a run did not stop within 30 s")
 	}
@@ -193,8 +201,8 @@ func checkReady(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return fmt.Errorf("config invalid: %w", err)
 	}
-	if f.endpoint != "" {
-		cfg.API.Endpoint = strings.TrimSuffix(f.endpoint, "/") + "/"
+	if err := setEndpoint(cfg, f.endpoint); err != nil {
+		return err
 	}
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {

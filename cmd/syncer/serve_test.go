@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -147,14 +148,16 @@ func TestServe(t *testing.T) {
 
 func TestServeConfigErrors(t *testing.T) {
 	_, cfg := setup(t, 1, emulator.Options{}, "")
-	if code, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0"); code != exitInvalid || !strings.Contains(errOut, "serve needs a schedule") {
+	if code, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0"); code != exitInvalid || !strings.Contains(logText(errOut), "serve needs a schedule") {
 		t.Errorf("no schedule: exit %d %s", code, errOut)
 	}
 	data, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, append(data, "schedule: \"every day\"\n"...), 0o644)
-	if code, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0"); code != exitInvalid || !strings.Contains(errOut, `schedule "every day"`) {
+	if code, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0"); code != exitInvalid || !strings.Contains(logText(errOut), `schedule "every day"`) {
 		t.Errorf("bad schedule: exit %d %s", code, errOut)
 	}
+	_, _, errOut := runCLI(t, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+	checkJSONLogs(t, errOut) // stderr is not a terminal: every line is a JSON entry
 }
 
 func TestServeReadinessFollowsTheAPI(t *testing.T) {
@@ -202,4 +205,28 @@ func TestServeReadinessFollowsTheAPI(t *testing.T) {
 	waitFor(200, "recovered")
 	cancel()
 	<-done
+}
+
+func TestServeWaitsForTheStartupRun(t *testing.T) {
+	em, cfg := setup(t, 6, emulator.Options{LatencyMin: 300 * time.Millisecond, LatencyMax: 300 * time.Millisecond}, "concurrency: 1")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "schedule: \"@daily\"\n"...), 0o644)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--run-on-start"}, stdout, stderr)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); em.Stats().Writes == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	}
+	cancel(errors.New("interrupted by SIGTERM"))
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	logs := logText(stderr.String())
+	if !strings.Contains(logs, "run finished") || !strings.Contains(logs, "apply stopped") {
+		t.Errorf("serve returned before its start-up run stopped:\n%s", logs)
+	}
 }

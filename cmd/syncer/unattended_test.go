@@ -315,3 +315,20 @@ func TestLockFileSafety(t *testing.T) {
 		}
 	})
 }
+
+func TestRunTimeoutCutShortIsAFailure(t *testing.T) {
+	// 20 creates at one write a second cannot fit in a 3 s run.
+	em, cfg := setup(t, 20, emulator.Options{}, "project_writes_per_minute: 60, call_timeout: 1s, run_timeout: 3s")
+	start := time.Now()
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--output", "json")
+	var r struct {
+		Complete   bool           `json:"complete"`
+		Incomplete []string       `json:"incomplete"`
+		Summary    map[string]int `json:"summary"`
+	}
+	json.Unmarshal([]byte(out), &r)
+	if code != exitFailure || r.Complete || !strings.Contains(strings.Join(r.Incomplete, " "), "stopped during apply") ||
+		r.Summary["applied"] != em.Stats().Writes || r.Summary["applied"] == 20 || !strings.Contains(logText(errOut), "ERROR run finished") {
+		t.Errorf("exit %d after %v: %+v\n%s", code, time.Since(start), r, logText(errOut))
+	}
+}

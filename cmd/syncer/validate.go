@@ -50,17 +50,27 @@ func runValidate(_ context.Context, out cmdIO, args []string) int {
 	for _, w := range warnings {
 		fmt.Fprintln(out.stderr, "warning:", w)
 	}
-	if err != nil {
+	if cfg == nil {
+		return printInputErrors(out.stderr, err) // the config itself: nothing else can be checked
+	}
+	if err := setEndpoint(cfg, *endpoint); err != nil {
 		return printInputErrors(out.stderr, err)
 	}
-	if *endpoint != "" {
-		cfg.API.Endpoint = strings.TrimSuffix(*endpoint, "/") + "/"
-	}
+	// Every problem at once: the sources', and everything a run would
+	// refuse before calling anything.
+	var problems source.Errors
+	errors.As(err, &problems)
 	if *configPath != "" {
-		// Everything a run would refuse before calling anything.
-		if err := checkOffline(cfg, desired, true); err != nil {
-			return printInputErrors(out.stderr, err)
+		var offline source.Errors
+		if errors.As(checkOffline(cfg, desired, true), &offline) {
+			problems = append(offline, problems...)
 		}
+	}
+	if len(problems) > 0 {
+		return printInputErrors(out.stderr, problems)
+	}
+	if err != nil {
+		return printInputErrors(out.stderr, err)
 	}
 	printDesired(out.stdout, cfg, desired)
 	return exitOK

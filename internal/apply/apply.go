@@ -93,16 +93,23 @@ func (s *Stream) Submit(changes []diff.Change) {
 	s.spaces.Add(1)
 	go func() {
 		defer s.spaces.Done()
-		for _, phase := range phases(changes) {
+		for n, phase := range phases(changes) {
+			if n == 1 {
+				holdOwnerLosses(changes, phase)
+			}
 			var done sync.WaitGroup
 			for _, chain := range phase {
 				if s.ctx.Err() != nil {
 					for _, i := range chain {
 						skip(&changes[i], "run interrupted before this change")
+						changes[i].Stopped = true
 						s.e.Progress.ChangeDone()
 					}
 					s.skipped.Add(int64(len(chain)))
 					continue
+				}
+				if changes[chain[0]].Status != "" {
+					continue // decided before it ran (holdOwnerLosses)
 				}
 				done.Add(1)
 				s.g.Go(func() error {
@@ -156,6 +163,30 @@ func phases(changes []diff.Change) [2][][]int {
 	return out
 }
 
+// holdOwnerLosses skips, in the second phase, the changes that take an
+// owner away when a promotion to owner in the first phase did not succeed:
+// Google would refuse to leave the space without one, and the promotion's
+// failure says why better than that refusal.
+func holdOwnerLosses(changes []diff.Change, phase [][]int) {
+	failed := ""
+	for _, c := range changes {
+		if c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && c.Status != diff.Applied && c.Status != diff.AlreadyDone {
+			failed = c.Member
+			break
+		}
+	}
+	if failed == "" {
+		return
+	}
+	for _, chain := range phase {
+		for _, i := range chain {
+			if c := &changes[i]; c.FromRole == membership.RoleOwner && takesAway(*c) {
+				skip(c, "not attempted: making "+failed+" owner did not succeed, and a space must keep an owner")
+			}
+		}
+	}
+}
+
 // takesAway reports whether a change removes a member or lowers a role.
 func takesAway(c diff.Change) bool {
 	return c.Action == diff.Delete || c.Action == diff.UpdateRole && roleRank(c.ToRole) < roleRank(c.FromRole)
@@ -181,6 +212,7 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 		c := &changes[i]
 		if ctx.Err() != nil {
 			skip(c, "run interrupted before this change")
+			c.Stopped = true
 			e.Logger.Warn("change skipped: the run stopped before it", "space", c.Space, "member", c.Member, "action", c.Action)
 			e.Progress.ChangeDone()
 			continue
@@ -200,10 +232,12 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 		if err != nil {
 			c.Status, c.Error = diff.Failed, err.Error()
 			// Stopped before any call, or after a 429 (a refusal, so nothing
-			// happened): skipped. After a transient error the write may have
-			// happened: failed, and the next run finds out.
-			stopped := errors.Is(err, throttle.ErrInterrupted) || errors.Is(err, throttle.ErrDeadline)
-			if stopped && !errors.Is(err, chatapi.ErrTransient) {
+			// happened): skipped. After a transient error, or with the call in
+			// flight, the write may have happened: failed, and the next run
+			// finds out. Either way the run did not finish this change.
+			stopped := errors.Is(err, throttle.ErrInterrupted) || errors.Is(err, throttle.ErrDeadline) || errors.Is(err, throttle.ErrAbandoned)
+			c.Stopped = stopped
+			if stopped && !errors.Is(err, chatapi.ErrTransient) && !errors.Is(err, throttle.ErrAbandoned) {
 				c.Status = diff.Skipped
 				e.Logger.Warn("change skipped: the run stopped before it", "space", c.Space, "member", c.Member, "action", c.Action, "error", c.Error)
 			} else {
@@ -211,6 +245,7 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 			}
 			for _, rest := range chain[n+1:] {
 				skip(&changes[rest], fmt.Sprintf("not attempted: the %s before it did not succeed", c.Action))
+				changes[rest].Stopped = stopped
 				e.Progress.ChangeDone()
 			}
 			return

@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +100,25 @@ func TestOwnerSwapConvergesInOneRun(t *testing.T) {
 				t.Fatalf("run %d: %s → %s: %s %s", i, c.Member, c.ToRole, c.Status, c.Error)
 			}
 		}
+	}
+}
+
+func TestOwnerSwapWhosePromotionFailsKeepsTheOwner(t *testing.T) {
+	s := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "alice@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "alice@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, s, emulator.Options{})
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "alice@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.UpdateRole, FromRole: m.RoleOwner, ToRole: m.RoleMember},
+		{Space: "spaces/S", Member: "ghost@example.com", Principal: m.User("ghost@example.com"), Action: diff.Create},
+		{Space: "spaces/S", Member: "ghost@example.com", Principal: m.User("ghost@example.com"), Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	if c := plan.Changes[0]; c.Status != diff.Skipped || !strings.Contains(c.Error, "a space must keep an owner") {
+		t.Errorf("the demotion: %s %q", c.Status, c.Error)
+	}
+	if n := em.Stats().Count("members.patch"); n != 0 {
+		t.Errorf("%d patches sent", n)
 	}
 }

@@ -5,7 +5,9 @@ package auth
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -219,6 +221,9 @@ func readServiceAccountKey(path string) ([]byte, string, error) {
 	if !isServiceAccountKey(data) {
 		return nil, "", fmt.Errorf("%s is not a service account key (\"type\": \"service_account\")", path)
 	}
+	if err := checkPrivateKey(data); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
 	return data, clientEmail(data), nil
 }
 
@@ -250,4 +255,24 @@ func redact(err error) error {
 		}
 	}
 	return err
+}
+
+// checkPrivateKey parses the key's private_key, so a damaged key is found
+// offline, not at the first token request. The error never quotes it.
+func checkPrivateKey(data []byte) error {
+	var f struct {
+		PrivateKey string `json:"private_key"`
+	}
+	json.Unmarshal(data, &f)
+	block, _ := pem.Decode([]byte(f.PrivateKey))
+	if block == nil {
+		return errors.New("private_key is not a PEM block; download a new key")
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+		return nil
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return nil
+	}
+	return errors.New("private_key does not parse as a private key; download a new key")
 }

@@ -209,3 +209,13 @@ func TestKeyFilePermissions(t *testing.T) {
 		t.Errorf("a symlink to a 0440 key: %v", err)
 	}
 }
+
+func TestDamagedKeyIsFoundOffline(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "key.json")
+	os.WriteFile(p, []byte(`{"type":"service_account","client_email":"x@y.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"}`), 0o600)
+	err := auth.CheckFiles(config.Auth{Mode: "service-account", CredentialsFile: p, Subject: "a@example.com"})
+	if err == nil || !strings.Contains(err.Error(), "does not parse as a private key") || strings.Contains(err.Error(), "bm90") {
+		t.Errorf("err = %v", err)
+	}
+}

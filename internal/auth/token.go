@@ -206,10 +206,12 @@ func classifyTokenError(err error, seen observation) *TokenError {
 		status, _ = strconv.Atoi(m[1])
 	}
 	switch {
+	case status == 408 || status == 429:
+		return &TokenError{msg: fmt.Sprintf("the token endpoint answered %d (too busy)", status)}
 	case status >= 400 && status < 500:
 		return &TokenError{fatal: true, msg: "authentication refused: " + tokenRefusal(status, code, desc)}
 	case status >= 500:
-		return &TokenError{msg: fmt.Sprintf("the token endpoint answered %d; will retry", status)}
+		return &TokenError{msg: fmt.Sprintf("the token endpoint answered %d", status)}
 	}
 	cause := seen.err
 	if cause == nil {

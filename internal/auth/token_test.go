@@ -110,3 +110,14 @@ func TestHangingTokenEndpointIsBoundedAndCancellable(t *testing.T) {
 		t.Errorf("%d token requests", n)
 	}
 }
+
+func TestBusyTokenEndpointIsRetriedNotFatal(t *testing.T) {
+	ts := authtest.Start(t)
+	key, _ := ts.ServiceAccountKey(t, t.TempDir())
+	ts.Refuse(429, `{"error":"rate_limit_exceeded"}`)
+	creds, _ := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: key, Subject: "admin@example.com"}, auth.Need{}, auth.Options{})
+	err := listAll(t, creds, 1, context.Background())[0]
+	if c := chatapi.Classify(err); errors.Is(c, chatapi.ErrFatal) || !chatapi.Retryable(c) {
+		t.Errorf("a 429 from the token endpoint: %v; want a transient failure", c)
+	}
+}

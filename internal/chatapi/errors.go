@@ -68,6 +68,11 @@ func RetryAfter(err error) time.Duration {
 	return 0
 }
 
+// Fatal makes an error that stops the run, with the message given.
+func Fatal(msg string, cause error) error {
+	return &Error{Message: msg, kind: ErrFatal, cause: cause}
+}
+
 // fatalError is implemented by errors that know no retry can help, such as
 // a token endpoint refusing the service account (see internal/auth).
 type fatalError interface{ Fatal() bool }
@@ -202,7 +207,7 @@ func networkMessage(err error) string {
 	var ne net.Error
 	switch {
 	case errors.As(err, &fe):
-		return shorten(unwrapURL(err).Error())
+		return fe.(error).Error() // the syncer's own message, with its hint: never cut
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset by the server"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

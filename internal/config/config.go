@@ -370,14 +370,17 @@ func Parse(path string, data []byte) (*Config, error) {
 			errs.Add(at(line("limits", l.key)), "limits.%s is %d; it must be at least %d", l.key, l.v, l.min)
 		}
 	}
+	if c := cfg.Limits.Concurrency; c > 1000 {
+		errs.Add(at(line("limits", "concurrency")), "limits.concurrency is %d; at most 1000 calls in flight (0 sizes it from the quotas)", c)
+	}
 	if h := cfg.Limits.Headroom; h <= 0 || h > 1 {
 		errs.Add(at(line("limits", "headroom")), "limits.headroom is %v; it is the share of each quota to use, above 0 and at most 1 (e.g. 0.95)", h)
 	}
 	if d := cfg.Limits.CallTimeout; d < time.Second || d > 10*time.Minute {
 		errs.Add(at(line("limits", "call_timeout")), "limits.call_timeout is %v; it must be between 1s and 10m", d)
 	}
-	if d := cfg.Limits.RunTimeout; d < time.Minute || d > 7*24*time.Hour {
-		errs.Add(at(line("limits", "run_timeout")), "limits.run_timeout is %v; it must be between 1m and 168h", d)
+	if d := cfg.Limits.RunTimeout; d > 7*24*time.Hour {
+		errs.Add(at(line("limits", "run_timeout")), "limits.run_timeout is %v; it must be at most 168h", d)
 	} else if d < 2*cfg.Limits.CallTimeout {
 		errs.Add(at(line("limits", "run_timeout")), "limits.run_timeout (%v) must be at least twice limits.call_timeout (%v)", d, cfg.Limits.CallTimeout)
 	}

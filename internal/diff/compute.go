@@ -41,6 +41,9 @@ type SpacePlan struct {
 	Changes   []Change // creates, then role changes, then deletes; by member within each
 	Warnings  []string
 	Protected []Kept // removal candidates never removed
+	// Conflicts are spellings of one person the sources give different
+	// roles: the plan can't honour both, so it is incomplete.
+	Conflicts []string
 }
 
 // Planner plans one space at a time. It is pure like Compute; it only
@@ -112,6 +115,7 @@ func Assemble(policy Policy, spaces []SpacePlan) Plan {
 		plan.Changes = append(plan.Changes, sp.Changes...)
 		plan.Warnings = append(plan.Warnings, sp.Warnings...)
 		plan.Protected = append(plan.Protected, sp.Protected...)
+		plan.Incomplete = append(plan.Incomplete, sp.Conflicts...)
 		plan.Summary.Unchanged += sp.Summary.Unchanged
 		plan.Summary.InvitedPending += sp.Summary.InvitedPending
 	}
@@ -147,34 +151,14 @@ func (x *spaceIndex) reset(cs *membership.SpaceState) {
 func computeSpace(plan *SpacePlan, ds membership.DesiredSpace, cs *membership.SpaceState,
 	idx *spaceIndex, current Identities, policy Policy) {
 	sum := &plan.Summary
-	aliases := current.Aliases
 	index, seen := idx.present, idx.seen
 	named := cs.Type == "" || cs.Type == membership.TypeSpace
-	for di, dm := range ds.Members {
-		target := dm.Principal
-		if email := target.Email(); email != "" {
-			if canonical, ok := aliases[email]; ok {
-				target = canonical
-			}
+	for _, g := range groupByPerson(ds, cs, index, current.Aliases) {
+		dm, target, i, present := g.member, g.target, g.index, g.present
+		seen[target] = g.first
+		if g.conflict != "" {
+			plan.Conflicts = append(plan.Conflicts, g.conflict)
 		}
-		i, present := index[target]
-		if !present {
-			i, present = index[dm.Principal]
-		}
-		if present {
-			target = cs.Memberships[i].Principal
-		}
-		// Two desired spellings of one person (an email and an ID) make one change.
-		if prevIndex, dup := seen[target]; dup {
-			prev := ds.Members[prevIndex]
-			if prev.Role != dm.Role && prev.Role != membership.RoleUnmanaged && dm.Role != membership.RoleUnmanaged {
-				plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: %s and %s (%s) are the same member of %s with different roles; keeping %s",
-					dm.Source, dm.Principal.Display(), prev.Principal.Display(), prev.Source, ds.Name, prev.Role.UIName()))
-			}
-			continue
-		}
-		seen[target] = di
-
 		if !named && (dm.Role.Elevated() || dm.Principal.IsGroup()) {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: %s is a %s; only named spaces have managers, owners and groups, so the API will likely refuse %s",
 				dm.Source, ds.Name, cs.Type, dm.Principal.Display()))
@@ -222,6 +206,65 @@ func computeSpace(plan *SpacePlan, ds membership.DesiredSpace, cs *membership.Sp
 		change.Action, change.Membership, change.FromRole, change.ToRole, change.Invited = UpdateRole, m.Name, m.Role, dm.Role, invited
 		plan.Changes = append(plan.Changes, change)
 	}
+}
+
+// person is every desired spelling of one person in a space (an email, an
+// alias, a Directory ID), merged: one role, one change.
+type person struct {
+	member   membership.DesiredMember // the spelling that carries the role, an email for a create
+	target   membership.Principal     // canonical when known
+	index    int                      // in the space's memberships, when present
+	present  bool
+	first    int    // the first spelling's index in the desired members
+	conflict string // two spellings with different managed roles: the role is left alone
+}
+
+// groupByPerson merges desired spellings that resolve to the same person.
+// Roles merge as in one source: an unmanaged spelling takes the managed
+// one's role; two different managed roles are a conflict, reported, and the
+// member's role is left as it is.
+func groupByPerson(ds membership.DesiredSpace, cs *membership.SpaceState, index map[membership.Principal]int, aliases map[string]membership.Principal) []person {
+	var out []person
+	byTarget := map[membership.Principal]int{}
+	for di, dm := range ds.Members {
+		target := dm.Principal
+		if email := target.Email(); email != "" {
+			if canonical, ok := aliases[email]; ok {
+				target = canonical
+			}
+		}
+		i, present := index[target]
+		if !present {
+			i, present = index[dm.Principal]
+		}
+		if present {
+			target = cs.Memberships[i].Principal
+		}
+		n, dup := byTarget[target]
+		if !dup {
+			byTarget[target] = len(out)
+			out = append(out, person{member: dm, target: target, index: i, present: present, first: di})
+			continue
+		}
+		p := &out[n]
+		switch {
+		case p.conflict != "":
+		case dm.Role == membership.RoleUnmanaged || dm.Role == p.member.Role:
+			if p.member.Principal.Email() == "" && dm.Principal.Email() != "" {
+				p.member.Principal = dm.Principal // create by an address
+			}
+		case p.member.Role == membership.RoleUnmanaged:
+			if p.member.Principal.Email() != "" && dm.Principal.Email() == "" {
+				dm.Principal = p.member.Principal
+			}
+			p.member = dm
+		default:
+			p.conflict = fmt.Sprintf("%s: %s (%s here) and %s (%s at %s) are the same member of %s with different roles; the role is left as it is until the sources agree",
+				dm.Source, dm.Principal.Display(), dm.Role.UIName(), p.member.Principal.Display(), p.member.Role.UIName(), p.member.Source, ds.Name)
+			p.member.Role = membership.RoleUnmanaged
+		}
+	}
+	return out
 }
 
 func newChange(space string, dm membership.DesiredMember, target membership.Principal) Change {

@@ -39,15 +39,16 @@ func line(c Change) string {
 func TestCompute(t *testing.T) {
 	alice, bob := m.User("alice@example.com"), m.User("bob@example.com")
 	tests := []struct {
-		name      string
-		desired   m.Desired
-		current   m.Current
-		policy    Policy
-		want      []string
-		unchanged int
-		invited   int
-		warning   string
-		memberIs  string
+		name       string
+		desired    m.Desired
+		current    m.Current
+		policy     Policy
+		want       []string
+		unchanged  int
+		invited    int
+		warning    string
+		incomplete string
+		memberIs   string
 	}{
 		{
 			name:    "missing member is created",
@@ -160,11 +161,31 @@ func TestCompute(t *testing.T) {
 			unchanged: 1,
 		},
 		{
-			name:      "two spellings of one member: one change, conflict warned",
-			desired:   desired("spaces/A", want(m.User("111"), m.RoleOwner), want(alice, m.RoleManager)),
-			current:   current(joined("111", "alice@example.com", m.RoleOwner)),
-			unchanged: 1,
-			warning:   "are the same member of spaces/A with different roles",
+			name:       "two spellings of one member with different roles: no role change, the plan is incomplete",
+			desired:    desired("spaces/A", want(m.User("111"), m.RoleOwner), want(alice, m.RoleManager)),
+			current:    current(joined("111", "alice@example.com", m.RoleMember)),
+			unchanged:  1,
+			incomplete: "are the same member of spaces/A with different roles; the role is left as it is",
+		},
+		{
+			name:    "an alias without a role takes the other spelling's role",
+			desired: desired("spaces/A", want(alice, m.RoleManager), want(m.User("ali@example.com"), "")),
+			current: func() m.Current {
+				c := current(joined("111", "alice@example.com", m.RoleMember))
+				c.Aliases = map[string]m.Principal{"ali@example.com": "users/111"}
+				return c
+			}(),
+			want: []string{"update_role users/111 member->manager @spaces/A/members/111"},
+		},
+		{
+			name:    "a new member named twice is created once, by address, with the role",
+			desired: desired("spaces/A", want(m.User("222"), ""), want(bob, m.RoleManager)),
+			current: func() m.Current {
+				c := current()
+				c.Aliases = map[string]m.Principal{"bob@example.com": "users/222"}
+				return c
+			}(),
+			want: []string{"create users/bob@example.com", "update_role users/bob@example.com member->manager"},
 		},
 		{
 			name:    "suspended users are not added",
@@ -206,6 +227,9 @@ func TestCompute(t *testing.T) {
 			}
 			if plan.Summary.Unchanged != tt.unchanged || plan.Summary.InvitedPending != tt.invited {
 				t.Errorf("unchanged, invited = %d, %d; want %d, %d", plan.Summary.Unchanged, plan.Summary.InvitedPending, tt.unchanged, tt.invited)
+			}
+			if got := strings.Join(plan.Incomplete, "\n"); (tt.incomplete == "") != (got == "") || !strings.Contains(got, tt.incomplete) {
+				t.Errorf("incomplete %q, want %q", plan.Incomplete, tt.incomplete)
 			}
 			joinedWarnings := strings.Join(plan.Warnings, "\n")
 			if (tt.warning == "") != (joinedWarnings == "") || !strings.Contains(joinedWarnings, tt.warning) {

@@ -61,6 +61,9 @@ type Change struct {
 	Reason string `json:"reason,omitempty"`
 	Status Status `json:"status,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Stopped: the change was not made, or its outcome is unknown, because
+	// the run stopped (a signal, its deadline, a fatal error); rerun to finish.
+	Stopped bool `json:"-"`
 }
 
 // Policy says which kinds of change a plan may hold.

@@ -57,6 +57,9 @@ type Resolver struct {
 	// the Directory quota the throttle paces to (for estimates).
 	Concurrency        int
 	DirectoryPerMinute int
+	// Notes are warnings found while setting up (an unreadable cache), for
+	// the report.
+	Notes []string
 	// VerifyAbsence makes an address a Directory pass did not find cost a
 	// users.get before it counts as outside the organisation (under admin
 	// access, where that refuses it): search may lag behind new accounts.

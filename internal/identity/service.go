@@ -647,7 +647,7 @@ func (s *Service) fromMemberGets(ctx context.Context, space string, emails []str
 func (s *Service) Outcome() Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Outcome{NotInDirectory: map[string]bool{}, Unresolved: map[string]string{}, Warnings: append([]string(nil), s.warnings...)}
+	out := Outcome{NotInDirectory: map[string]bool{}, Unresolved: map[string]string{}, Warnings: append(append([]string(nil), s.r.Notes...), s.warnings...)}
 	for e := range s.notInDir {
 		if _, ok := s.known[e]; !ok {
 			out.NotInDirectory[e] = true

@@ -13,17 +13,14 @@ import (
 // access can't manage, each with its file and line:
 //   - Chat app authentication can't manage Google Group memberships or add
 //     the calling app (both take user authentication);
-//   - admin access can't add apps, and can't even read the app's membership;
-//   - under either, people outside identity.domains (when it is set) can't
-//     be added.
+//   - admin access can't add apps, and can't even read the app's membership.
+//
+// (People outside identity.domains can't be added under either, but may
+// already be members: their creates are dropped from the plan instead.)
 //
 // It is pure: validate runs it offline, and every run runs it first.
 func Check(d membership.Desired, a Access) error {
 	appAuth, admin := a.AppAuth, a.Admin
-	domains := map[string]bool{}
-	for _, dom := range a.Domains {
-		domains[strings.ToLower(dom)] = true
-	}
 	var errs source.Errors
 	add := func(m membership.DesiredMember, format string, args ...any) {
 		errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf(format, args...)})
@@ -37,12 +34,6 @@ func Check(d membership.Desired, a Access) error {
 				add(m, "app in %s: adding the Chat app to a space takes user authentication; use a user auth mode", s.Name)
 			case admin && m.Principal == membership.App:
 				add(m, "app in %s: admin access (api.use_admin_access) can't add apps or read their memberships; remove it from the sources or turn admin access off", s.Name)
-			case (appAuth || admin) && len(domains) > 0 && m.Principal.Email() != "" && !domains[domainOf(m.Principal.Email())]:
-				how := "Chat app authentication"
-				if admin {
-					how = "admin access"
-				}
-				add(m, "%s in %s is outside identity.domains, and %s can't add people outside the organisation", m.Principal.Email(), s.Name, how)
 			}
 		}
 	}
@@ -67,4 +58,17 @@ func AccessOf(cfg *config.Config, appAuth bool) Access {
 func domainOf(email string) string {
 	_, d, _ := strings.Cut(email, "@")
 	return d
+}
+
+// outsideDomains says, when identity.domains is set and the access can't
+// add outsiders, which addresses are outside the organisation.
+func (a Access) outsideDomains() func(email string) bool {
+	if !a.AppAuth && !a.Admin || len(a.Domains) == 0 {
+		return nil
+	}
+	domains := map[string]bool{}
+	for _, d := range a.Domains {
+		domains[strings.ToLower(d)] = true
+	}
+	return func(email string) bool { return email != "" && !domains[domainOf(email)] }
 }

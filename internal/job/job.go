@@ -193,10 +193,20 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	if j.Engine != nil && (stream != nil || res.Plan.Applied) {
 		res.Plan.Applied = true
 		res.Plan.Recount()
-		if applyErr != nil && res.Plan.Summary.Skipped > 0 {
+		notDone := 0
+		for _, c := range res.Plan.Changes {
+			if c.Stopped {
+				notDone++
+			}
+		}
+		if notDone > 0 || applyErr != nil {
+			reason := StopReason(ctx)
+			if ctx.Err() == nil {
+				reason = "the run's deadline (limits.run_timeout) came too close to try them"
+			}
 			res.Interrupted = true
-			res.Plan.Incomplete = append(res.Plan.Incomplete, fmt.Sprintf("stopped during apply: %s; %d changes were not made (rerun to finish)", StopReason(ctx), res.Plan.Summary.Skipped))
-			log.Error("apply stopped; rerun to finish", "reason", StopReason(ctx), "not_done", res.Plan.Summary.Skipped)
+			res.Plan.Incomplete = append(res.Plan.Incomplete, fmt.Sprintf("stopped during apply (%s): %d changes were not made or may not have been (rerun to finish)", reason, notDone))
+			log.Error("apply stopped; rerun to finish", "reason", reason, "not_done", notDone)
 		}
 		s := res.Plan.Summary
 		res.ApplySeconds = time.Since(started).Seconds()
@@ -346,7 +356,11 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy
 			sp := p.Space(ds, st, ids)
 			planners.Put(p)
 			if j.AdminAccess {
-				refuseOutsiders(&sp, who.NotInDirectory)
+				refuseOutsiders(&sp, func(email string) bool { return who.NotInDirectory[email] },
+					"is not in the organisation's Directory and admin access can't add users outside it")
+			}
+			if outside := (Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains}).outsideDomains(); outside != nil {
+				refuseOutsiders(&sp, outside, "is outside identity.domains, and this access can't add people outside the organisation")
 			}
 			if rm != nil {
 				j.screenRemovals(ctx, &sp, rm, out.ids, who.Unresolved)
@@ -435,22 +449,18 @@ func unresolvedLine(unresolved map[string]string) string {
 		len(emails), strings.Join(parts, "; "))
 }
 
-// refuseOutsiders drops from a space's plan the creates admin access can't
-// make, with a warning each: people the Directory answered it does not
-// know, who are outside the organisation. (The app is refused with the
-// sources.)
-func refuseOutsiders(sp *diff.SpacePlan, notInDirectory map[string]bool) {
-	if len(notInDirectory) == 0 {
-		return
-	}
+// refuseOutsiders drops from a space's plan the creates the access can't
+// make (people outside the organisation under admin access or app
+// authentication), with a warning each; they may still be members already.
+func refuseOutsiders(sp *diff.SpacePlan, outside func(email string) bool, why string) {
 	kept := sp.Changes[:0]
 	dropped := map[membership.Principal]bool{}
 	for _, c := range sp.Changes {
 		switch {
 		case dropped[c.Principal]:
 			continue // the role change that followed a refused create
-		case c.Action == diff.Create && notInDirectory[c.Principal.Email()]:
-			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is not in the organisation's Directory and admin access can't add users outside it; not added to %s", c.Source, c.Member, c.Space))
+		case c.Action == diff.Create && outside(c.Principal.Email()):
+			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s %s; not added to %s", c.Source, c.Member, why, c.Space))
 			dropped[c.Principal] = true
 		default:
 			kept = append(kept, c)

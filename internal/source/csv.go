@@ -166,6 +166,19 @@ func headerColumns(file string, line int, header []string, names Columns, errs *
 		return -1
 	}
 	spaceName, memberName, roleName := want(names.Space, "space"), want(names.Member, "member"), want(names.Role, "role")
+	for _, name := range []string{spaceName, memberName, roleName} {
+		n := 0
+		for _, h := range header {
+			if strings.ToLower(strings.TrimSpace(h)) == name {
+				n++
+			}
+		}
+		if n > 1 {
+			// Which one holds the members? Guessing would drop the other's.
+			errs.Add(membership.Location{File: file, Line: line}, "header names the %s column %d times (header is %s)", quote(name), n, quote(strings.Join(header, ",")))
+			return columnIndex{}, false
+		}
+	}
 	cols := columnIndex{space: find(spaceName), member: find(memberName), role: find(roleName)}
 	at := membership.Location{File: file, Line: line}
 	ok := true

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -24,7 +25,18 @@ import (
 func readYAML(file string, data []byte, b *builder, errs *Errors) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		errs.Add(membership.Location{File: file, Line: yamlErrorLine(err)}, "invalid YAML: %s", yamlErrorText(err))
+		return
+	}
+	// Concatenated files (--- between them) are several documents: reading
+	// only the first would drop the others without a word.
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil && !emptyDocument(&next) {
+		errs.Add(membership.Location{File: file, Line: next.Line}, "a second YAML document (after ---): a source is one document; merge the spaces: lists")
+		return
+	} else if err != nil && err != io.EOF {
 		errs.Add(membership.Location{File: file, Line: yamlErrorLine(err)}, "invalid YAML: %s", yamlErrorText(err))
 		return
 	}
@@ -237,4 +249,9 @@ func yamlErrorText(err error) string {
 		}
 	}
 	return msg
+}
+
+// emptyDocument: a trailing --- with nothing after it.
+func emptyDocument(n *yaml.Node) bool {
+	return len(n.Content) == 0 || len(n.Content) == 1 && n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null"
 }

@@ -47,7 +47,15 @@ type Limits struct {
 	// BaseDelay and MaxDelay shape the backoff; MaxDelay also caps a
 	// server's Retry-After.
 	BaseDelay, MaxDelay time.Duration
+	// DeadAfter: when every call has failed (no answer, or 5xx) for this
+	// long, at least deadCalls in a row and none succeeding, the API is down
+	// for this run: stop it rather than hammer a dead endpoint space by
+	// space. 0 means 30 s.
+	DeadAfter time.Duration
 }
+
+// deadCalls is the fewest failed calls in a row that can mean "down".
+const deadCalls = 20
 
 // Kind is which quota a call counts against.
 type Kind int
@@ -67,6 +75,9 @@ type Throttle struct {
 	mu                      sync.Mutex
 	spaceReads, spaceWrites map[string]*pace
 	retries, slowdowns      atomic.Int64
+	started                 time.Time
+	lastOK                  atomic.Int64 // unix nanoseconds of the last call that got an answer
+	failedInARow            atomic.Int64
 	// OnRetry, when set, is told about every retry (for logs and metrics).
 	OnRetry func(op string, attempt int, delay time.Duration, err error)
 	// OnFatal, when set, is told about the first error no retry can mend;
@@ -95,6 +106,9 @@ func New(l Limits) *Throttle {
 	if l.MaxDelay <= 0 {
 		l.MaxDelay = 32 * time.Second
 	}
+	if l.DeadAfter <= 0 {
+		l.DeadAfter = 30 * time.Second
+	}
 	perMinute := func(quota int) *pace {
 		if quota <= 0 {
 			return nil // rate.NewLimiter(0, 1) would allow one call and then none
@@ -107,6 +121,7 @@ func New(l Limits) *Throttle {
 		spaceWrite:  rate.Limit(float64(l.SpaceWritesPerSecond) * l.Headroom),
 		spaceReads:  map[string]*pace{},
 		spaceWrites: map[string]*pace{},
+		started:     time.Now(),
 	}
 	t.project[Read] = perMinute(l.ProjectReadsPerMinute)
 	t.project[Write] = perMinute(l.ProjectWritesPerMinute)
@@ -172,7 +187,11 @@ func (t *Throttle) Directory(ctx context.Context, op string, fn func(context.Con
 var ErrInterrupted = errors.New("interrupted before the call was made")
 
 // ErrDeadline marks a retry given up because its wait would outlast the run.
-var ErrDeadline = errors.New("the run's deadline comes before the next try")
+var ErrDeadline = errors.New("not tried (again): the run's deadline (limits.run_timeout) comes first")
+
+// ErrAbandoned marks a call the run stopped while it was in flight: it may
+// or may not have happened.
+var ErrAbandoned = errors.New("the run stopped while the call was in flight; its outcome is unknown")
 
 func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) error, paces ...*pace) error {
 	var err error
@@ -193,11 +212,14 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 			return interrupted(err)
 		}
 		err = t.attempt(ctx, fn)
+		if dead := t.health(err); dead != nil {
+			err = dead
+		}
 		switch {
 		case err == nil:
 			return nil
 		case chatapi.IsCancelled(err):
-			return interrupted(err)
+			return fmt.Errorf("%w (%w)", ErrAbandoned, err)
 		case errors.Is(err, chatapi.ErrFatal):
 			t.fatalOnce.Do(func() {
 				if t.OnFatal != nil {
@@ -276,4 +298,26 @@ func deadline(last error) error {
 		return fmt.Errorf("%w (last answer: %w)", ErrDeadline, last)
 	}
 	return ErrDeadline
+}
+
+// health keeps count of calls that got no useful answer; it returns a fatal
+// error when the API looks down for this run.
+func (t *Throttle) health(err error) error {
+	now := time.Now()
+	switch {
+	case err == nil, !errors.Is(err, chatapi.ErrTransient):
+		// An answer, even a refusal or a 429, means the API is there.
+		t.lastOK.Store(now.UnixNano())
+		t.failedInARow.Store(0)
+		return nil
+	}
+	n := t.failedInARow.Add(1)
+	since := t.started
+	if ok := t.lastOK.Load(); ok > 0 {
+		since = time.Unix(0, ok)
+	}
+	if n >= deadCalls && now.Sub(since) >= t.limits.DeadAfter {
+		return chatapi.Fatal(fmt.Sprintf("the API has failed %d calls in a row and answered none for %s (last: %v); stopping rather than hammering it", n, now.Sub(since).Round(time.Second), err), err)
+	}
+	return nil
 }

@@ -229,3 +229,52 @@ func TestQuotaSlowsTheSharedPaceAndItRecovers(t *testing.T) {
 		t.Errorf("half a second later the pace is %v/s; want it climbing from %v back towards 100", r, slowed)
 	}
 }
+
+func TestADeadEndpointStopsTheRun(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, DeadAfter: 300 * time.Millisecond})
+	var fatal error
+	th.OnFatal = func(err error) { fatal = err }
+	start := time.Now()
+	err := th.Read(context.Background(), "list", "spaces/S", func(ctx context.Context) error {
+		_, _, err := api.ListPage(ctx, "spaces/S", "")
+		return err
+	})
+	if !errors.Is(err, chatapi.ErrFatal) || fatal == nil || !strings.Contains(err.Error(), "calls in a row") {
+		t.Errorf("err = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v to give up on a dead endpoint", d)
+	}
+}
+
+func TestAnAnswerKeepsTheRunAlive(t *testing.T) {
+	var n int
+	var mu sync.Mutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		k := n
+		mu.Unlock()
+		if k%10 == 0 { // one answer in ten: flaky, not dead
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"memberships":[]}`))
+			return
+		}
+		w.WriteHeader(503)
+	}))
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, DeadAfter: 50 * time.Millisecond})
+	for i := 0; i < 20; i++ {
+		err := th.Read(context.Background(), "list", "spaces/S", func(ctx context.Context) error {
+			_, _, err := api.ListPage(ctx, "spaces/S", "")
+			return err
+		})
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+}
