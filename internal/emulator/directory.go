@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -9,7 +10,7 @@ import (
 
 func (s *Server) directoryUser(u *user) wireDirectoryUser {
 	return wireDirectoryUser{ID: u.id, PrimaryEmail: u.email, Aliases: u.aliases, NonEditableAliases: u.nonEditableAliases,
-		Suspended: u.suspended, Kind: "admin#directory#user"}
+		Suspended: u.suspended, Archived: u.archived, OrgUnitPath: u.orgUnit, Kind: "admin#directory#user"}
 }
 
 func (s *Server) refuseDirectory(w http.ResponseWriter) bool {
@@ -96,4 +97,122 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 		out.NextPageToken = loopToken
 	}
 	writeJSON(w, 200, out)
+}
+
+func (s *Server) getDirectoryGroup(w http.ResponseWriter, r *http.Request) {
+	if s.refuseDirectory(w) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.world.dir[strings.ToLower(r.PathValue("key"))]
+	if g == nil {
+		writeErrorReason(w, 404, "notFound", "Resource Not Found: groupKey")
+		return
+	}
+	writeJSON(w, 200, wireGroupResource{Kind: "admin#directory#group", ID: g.id, Email: g.email})
+}
+
+func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {
+	if s.refuseDirectory(w) {
+		return
+	}
+	q := r.URL.Query()
+	max := 200
+	if v := q.Get("maxResults"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			writeErrorReason(w, 400, "invalid", "Invalid Input: maxResults must be between 1 and 200")
+			return
+		}
+		max = n
+	}
+	derived, perr := boolParam(r, "includeDerivedMembership")
+	if perr != nil {
+		writeAPIError(w, perr)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.world.dir[strings.ToLower(r.PathValue("key"))]
+	if g == nil {
+		writeErrorReason(w, 404, "notFound", "Resource Not Found: groupKey")
+		return
+	}
+	all := s.world.groupMembers(g, derived, map[string]bool{})
+	key := "members:" + g.id + ":" + q.Get("includeDerivedMembership")
+	offset, err := 0, (*apiError)(nil)
+	if !loopPages(r) {
+		offset, err = parsePageToken(key, q.Get("pageToken"))
+	}
+	if err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	out := wireGroupMembers{Kind: "admin#directory#members"}
+	end := min(offset+max, len(all))
+	out.Members = all[min(offset, len(all)):end]
+	if end < len(all) {
+		out.NextPageToken = pageToken(key, end)
+	}
+	if loopPages(r) {
+		out.NextPageToken = loopToken
+	}
+	writeJSON(w, 200, out)
+}
+
+// groupMembers lists a group's members; derived adds, recursively, the
+// members of the groups in it (nested groups are listed too, as GROUP).
+func (w *world) groupMembers(g *group, derived bool, seen map[string]bool) []wireGroupMember {
+	seen[g.id] = true
+	var out []wireGroupMember
+	for _, email := range g.members {
+		if sub := w.dir[email]; sub != nil {
+			out = append(out, wireGroupMember{Kind: "admin#directory#member", ID: sub.id, Email: sub.email, Role: "MEMBER", Type: "GROUP"})
+			if derived && !seen[sub.id] {
+				out = append(out, w.groupMembers(sub, true, seen)...)
+			}
+			continue
+		}
+		if u := w.lookupUser(email); u != nil {
+			status := "ACTIVE"
+			switch {
+			case u.suspended:
+				status = "SUSPENDED"
+			case u.archived:
+				status = "ARCHIVED"
+			}
+			out = append(out, wireGroupMember{Kind: "admin#directory#member", ID: u.id, Email: u.email, Role: "MEMBER", Type: "USER", Status: status})
+		}
+	}
+	return out
+}
+
+// MoveUser puts a Directory user in another organisational unit, as HR
+// does between runs (tests and demos).
+func (s *Server) MoveUser(email, orgUnit string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.world.lookupUser(strings.ToLower(email))
+	if u == nil {
+		return fmt.Errorf("no Directory user %s", email)
+	}
+	u.orgUnit = orgUnit
+	return nil
+}
+
+// SetGroupMembers replaces a Directory group's members (users' or groups'
+// emails), as an admin does between runs.
+func (s *Server) SetGroupMembers(groupEmail string, members []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.world.dir[strings.ToLower(groupEmail)]
+	if g == nil {
+		return fmt.Errorf("no Directory group %s", groupEmail)
+	}
+	g.members = nil
+	for _, m := range members {
+		g.members = append(g.members, strings.ToLower(m))
+	}
+	return nil
 }

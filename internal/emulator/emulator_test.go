@@ -286,7 +286,7 @@ func TestDemoSeedLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := em.Snapshot()
-	if len(snap) != 3 || len(snap["spaces/ENGINEERING"]) != 5 {
+	if len(snap) != 4 || len(snap["spaces/ENGINEERING"]) != 5 {
 		t.Errorf("demo seed: %d spaces, ENGINEERING %v", len(snap), snap["spaces/ENGINEERING"])
 	}
 }

@@ -7,13 +7,19 @@ import (
 
 // userQuery is a parsed Directory users.list query: clauses joined by AND
 // (the query language has no OR). Supported: email:PREFIX* and email=ADDR
-// (primary email or an alias), isSuspended=true|false. Anything else is
-// refused, as Google refuses what it can't parse, rather than guessed.
+// (primary email or an alias), isSuspended=true|false, orgUnitPath='/X'
+// (that unit and the units below it, as Google documents), and
+// orgDepartment='X'. Anything else is refused, as Google refuses what it
+// can't parse, rather than guessed.
 type userQuery []func(*user) bool
 
 func parseUserQuery(q string) (userQuery, *apiError) {
+	clauses, ok := queryClauses(q)
+	if !ok {
+		return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: unbalanced quotes in %q", q)
+	}
 	var out userQuery
-	for _, clause := range strings.Fields(q) {
+	for _, clause := range clauses {
 		field, op, value, ok := splitClause(clause)
 		if !ok {
 			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: %s", clause)
@@ -26,14 +32,52 @@ func parseUserQuery(q string) (userQuery, *apiError) {
 		case field == "email" && (op == "=" || op == ":"):
 			addr := strings.ToLower(value)
 			out = append(out, func(u *user) bool { return anyAddress(u, func(a string) bool { return a == addr }) })
-		case field == "isSuspended" && op == "=" && (value == "true" || value == "false"):
-			want := value == "true"
+		case field == "isSuspended" && op == "=" && (strings.EqualFold(value, "true") || strings.EqualFold(value, "false")):
+			want := strings.EqualFold(value, "true")
 			out = append(out, func(u *user) bool { return u.suspended == want })
+		case field == "orgUnitPath" && op == "=" && strings.HasPrefix(value, "/"):
+			path := strings.TrimSuffix(value, "/")
+			out = append(out, func(u *user) bool {
+				return path == "" || u.orgUnit == path || strings.HasPrefix(u.orgUnit, path+"/")
+			})
+		case field == "orgDepartment" && (op == "=" || op == ":"):
+			dept := strings.ToLower(value)
+			out = append(out, func(u *user) bool { return strings.ToLower(u.department) == dept })
 		default:
-			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: %s (this emulator supports email:PREFIX*, email=ADDRESS and isSuspended=true|false)", clause)
+			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: %s (this emulator supports email:PREFIX*, email=ADDRESS, isSuspended=true|false, orgUnitPath='/PATH' and orgDepartment='NAME')", clause)
 		}
 	}
 	return out, nil
+}
+
+// queryClauses splits a query on spaces outside single or double quotes.
+func queryClauses(q string) ([]string, bool) {
+	var out []string
+	var cur strings.Builder
+	quote := rune(0)
+	for _, c := range q {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+			cur.WriteRune(c)
+		case c == '\'' || c == '"':
+			quote = c
+			cur.WriteRune(c)
+		case c == ' ' || c == '\t':
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+		default:
+			cur.WriteRune(c)
+		}
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out, quote == 0
 }
 
 func splitClause(c string) (field, op, value string, ok bool) {

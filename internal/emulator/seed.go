@@ -28,12 +28,18 @@ type SeedUser struct {
 	AutoAccept         *bool    `yaml:"auto_accept"` // default true; false leaves new memberships INVITED
 	External           bool     `yaml:"external"`    // outside the organisation: not in the Directory
 	Suspended          bool     `yaml:"suspended"`
+	Archived           bool     `yaml:"archived"` // an Archived User licence: in the Directory, not in Chat
+	// OrgUnit is the user's organisational unit path (default /).
+	OrgUnit    string `yaml:"org_unit"`
+	Department string `yaml:"department"`
 }
 
 // SeedGroup is a Google Group.
 type SeedGroup struct {
 	ID    string `yaml:"id"`
 	Email string `yaml:"email"`
+	// Members are users' or other groups' emails.
+	Members []string `yaml:"members"`
 }
 
 // SeedSpace is a space and its memberships.

@@ -236,6 +236,9 @@ func (s *Server) routes() {
 		params: []string{"projection", "viewType", "customFieldMask"}}, s.getDirectoryUser)
 	handle("GET /admin/directory/v1/users", call{method: "directory.users.list", kind: "directory",
 		params: []string{"customer", "domain", "maxResults", "pageToken", "query", "orderBy", "projection", "viewType", "showDeleted", "sortOrder", "customFieldMask", "event"}}, s.listDirectoryUsers)
+	handle("GET /admin/directory/v1/groups/{key}", call{method: "directory.groups.get", kind: "directory", params: []string{}}, s.getDirectoryGroup)
+	handle("GET /admin/directory/v1/groups/{key}/members", call{method: "directory.members.list", kind: "directory",
+		params: []string{"includeDerivedMembership", "maxResults", "pageToken", "roles"}}, s.listGroupMembers)
 	s.mux.HandleFunc("GET /emulator/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
 	s.mux.HandleFunc("GET /emulator/state", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Snapshot()) })
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,15 @@ type user struct {
 	autoAccept         bool
 	external           bool
 	suspended          bool
+	archived           bool
+	orgUnit            string
+	department         string
+}
+
+// group is a Google Group in the Directory.
+type group struct {
+	id, email string
+	members   []string // emails of users and groups
 }
 
 type member struct {
@@ -42,16 +51,18 @@ type space struct {
 
 // world is the emulator's data; the server's mutex guards it.
 type world struct {
-	users   map[string]*user // by id
-	byEmail map[string]*user // primary emails and aliases, lower-cased
-	domains map[string]bool  // the customer's domains: those of its users
-	groups  map[string]bool
+	users   map[string]*user  // by id
+	byEmail map[string]*user  // primary emails and aliases, lower-cased
+	domains map[string]bool   // the customer's domains: those of its users
+	groups  map[string]bool   // every group ID a space may name
+	dir     map[string]*group // Directory groups, by id and by email
 	spaces  map[string]*space
 	seq     int
 }
 
 func newWorld(seed *Seed) (*world, error) {
-	w := &world{users: map[string]*user{}, byEmail: map[string]*user{}, domains: map[string]bool{}, groups: map[string]bool{}, spaces: map[string]*space{}}
+	w := &world{users: map[string]*user{}, byEmail: map[string]*user{}, domains: map[string]bool{}, groups: map[string]bool{},
+		dir: map[string]*group{}, spaces: map[string]*space{}}
 	if seed == nil {
 		return w, nil
 	}
@@ -59,7 +70,11 @@ func newWorld(seed *Seed) (*world, error) {
 		if su.ID == "" || su.Email == "" {
 			return nil, fmt.Errorf("seed user %+v needs id and email", su)
 		}
-		u := &user{id: su.ID, email: strings.ToLower(su.Email), external: su.External, suspended: su.Suspended, autoAccept: su.AutoAccept == nil || *su.AutoAccept}
+		u := &user{id: su.ID, email: strings.ToLower(su.Email), external: su.External, suspended: su.Suspended, archived: su.Archived, autoAccept: su.AutoAccept == nil || *su.AutoAccept,
+			orgUnit: su.OrgUnit, department: su.Department}
+		if u.orgUnit == "" {
+			u.orgUnit = "/"
+		}
 		for _, a := range su.Aliases {
 			u.aliases = append(u.aliases, strings.ToLower(a))
 		}
@@ -81,8 +96,17 @@ func newWorld(seed *Seed) (*world, error) {
 	for _, d := range seed.Domains {
 		w.domains[strings.ToLower(d)] = true
 	}
-	for _, g := range seed.Groups {
-		w.groups[strings.TrimPrefix(g.ID, "groups/")] = true
+	for _, sg := range seed.Groups {
+		g := &group{id: strings.TrimPrefix(sg.ID, "groups/"), email: strings.ToLower(sg.Email)}
+		for _, m := range sg.Members {
+			g.members = append(g.members, strings.ToLower(m))
+		}
+		w.groups[g.id] = true
+		w.dir[g.id] = g
+		if g.email != "" {
+			w.dir[g.email] = g
+			w.domains[domainOf(g.email)] = true
+		}
 	}
 	for _, ss := range seed.Spaces {
 		name := ss.Name

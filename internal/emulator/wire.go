@@ -48,10 +48,12 @@ type wireSpace struct {
 type wireDirectoryUser struct {
 	ID           string   `json:"id"`
 	PrimaryEmail string   `json:"primaryEmail"`
+	OrgUnitPath  string   `json:"orgUnitPath,omitempty"`
 	Aliases      []string `json:"aliases,omitempty"`
 	// NonEditableAliases are addresses in the customer's alias domains.
 	NonEditableAliases []string `json:"nonEditableAliases,omitempty"`
 	Suspended          bool     `json:"suspended"`
+	Archived           bool     `json:"archived,omitempty"`
 	Kind               string   `json:"kind"`
 }
 
@@ -76,4 +78,25 @@ type wireErrorItem struct {
 	Message string `json:"message"`
 	Domain  string `json:"domain"`
 	Reason  string `json:"reason"`
+}
+
+type wireGroupResource struct {
+	Kind  string `json:"kind"`
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+type wireGroupMember struct {
+	Kind   string `json:"kind"`
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Role   string `json:"role"`
+	Type   string `json:"type"`
+	Status string `json:"status,omitempty"`
+}
+
+type wireGroupMembers struct {
+	Kind          string            `json:"kind"`
+	Members       []wireGroupMember `json:"members,omitempty"`
+	NextPageToken string            `json:"nextPageToken,omitempty"`
 }
