@@ -25,9 +25,14 @@ step "syncer apply"
 "$bin" apply --config testdata/config.yaml --endpoint "$url" --log-level warn
 step "syncer plan --detailed-exitcode (0 = nothing left to do)"
 "$bin" plan --config testdata/config.yaml --endpoint "$url" --log-level warn --detailed-exitcode
+step "Membership from the Directory: spaces/PLATFORM follows an organisational unit and two groups"
+"$bin" validate --config testdata/directory/config.yaml
+"$bin" apply --config testdata/directory/config.yaml --endpoint "$url" --log-level warn
+step "syncer plan --detailed-exitcode on the Directory space"
+"$bin" plan --config testdata/directory/config.yaml --endpoint "$url" --log-level warn --detailed-exitcode
 if command -v curl >/dev/null; then
   step "What the emulator counted (${url}emulator/stats)"
   curl -fsS "${url}emulator/stats" | tr -d '\n' | sed 's/.*"requests":\({[^}]*}\).*/\1/; s/,/\n/g; s/[{}]//g'
   echo
 fi
-echo "Done: the spaces now match testdata/members.yaml and testdata/hr.csv."
+echo "Done: the spaces now match testdata/members.yaml and testdata/hr.csv, and spaces/PLATFORM its Directory rules (testdata/directory/)."

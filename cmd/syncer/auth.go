@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/auth"
@@ -74,7 +75,19 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 			fmt.Fprintf(out.stderr, "%s: %v\n", cfg.Path, err)
 			return exitInvalid
 		}
-		if err := auth.Login(ctx, cfg.Auth, auth.Scopes(cfg.Auth, write), out.stderr); err != nil {
+		// One consent covers every token a run mints from it, so it asks for
+		// the Directory group scopes too when the sources' rules need them.
+		scopes := auth.Scopes(cfg.Auth, write)
+		desired, err := source.Load(cfg.Sources)
+		if err != nil {
+			fmt.Fprintf(out.stderr, "warning: the sources did not load (%v); asking for no Directory group scope: rerun auth login once they do if they use group rules\n", firstLine(err))
+		}
+		for _, sc := range directoryScopes(cfg, desired) {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+		if err := auth.Login(ctx, cfg.Auth, scopes, out.stderr); err != nil {
 			fmt.Fprintf(out.stderr, "auth login: %v\n", err)
 			return exitFailure
 		}
@@ -98,6 +111,9 @@ func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
 		return printInputErrors(out.stderr, err)
+	}
+	if directoryEnabled(cfg) {
+		fmt.Fprintf(out.stdout, "Scopes for the Directory: %s\n", orNone(directoryScopes(cfg, desired)))
 	}
 	msg, err := tryRead(ctx, cfg, creds, desired)
 	fmt.Fprintf(out.stdout, "Read check: %s\n", msg)
@@ -132,4 +148,10 @@ func orNone(scopes []string) string {
 		return "(none)"
 	}
 	return strings.Join(scopes, " ")
+}
+
+// firstLine is an error's first line, for a one-line warning.
+func firstLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/progress"
+	"github.com/syncer-dev/syncer/internal/rules"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/state"
 	"github.com/syncer-dev/syncer/internal/throttle"
@@ -196,7 +197,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		s.metrics.APIRetries.Inc()
 		log.Debug("retrying", "op", op, "attempt", attempt, "delay", delay.String(), "error", err.Error())
 	}
-	resolver, err := newResolver(runCtx, cfg, creds, api, th, log, opts)
+	resolver, dir, err := newResolver(runCtx, cfg, creds, api, th, log, opts, desired)
 	if err != nil {
 		log.Error("identity resolver", "error", err.Error())
 		return fail("failure", exitFailure)
@@ -212,14 +213,27 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
 		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
 		Progress: bar, State: &state.Dir{Path: cfg.State.Location}, Acting: acting, AllowRemovals: f.allowRemovals}
+	if dir != nil {
+		j.Rules = &rules.Expander{Directory: dir, Throttle: th, Concurrency: cfg.Limits.CallsInFlight()}
+	}
 	if s.write {
 		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
 	}
 	res, err := j.Run(runCtx)
-	var inputErr *job.InputError
+	var (
+		inputErr *job.InputError
+		ruleErr  *job.RuleError
+	)
 	switch {
 	case errors.As(err, &inputErr):
 		return fail("invalid", reportInputErrors(out, log, inputErr.Err))
+	case errors.As(err, &ruleErr):
+		lines := strings.Split(ruleErr.Error(), "\n")
+		for _, line := range lines {
+			log.Error(line)
+		}
+		log.Error(fmt.Sprintf("%d Directory %s could not be expanded; nothing was written", len(lines), pluralWord(len(lines), "rule", "rules")))
+		return fail("failure", exitFailure)
 	case err != nil:
 		log.Error("run failed", "error", err.Error())
 		return fail("failure", exitFailure)
@@ -383,25 +397,27 @@ func directoryEnabled(cfg *config.Config) bool {
 }
 
 // newResolver builds identity resolution: Directory lookups (own quota)
-// when enabled, membership reads, and the cache file when configured.
-func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger, opts auth.Options) (*identity.Resolver, error) {
+// when enabled, membership reads, and the cache file when configured. It
+// also returns the Directory client, for expanding rules (nil when off).
+func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger,
+	opts auth.Options, desired membership.Desired) (*identity.Resolver, *chatapi.Directory, error) {
 	r := &identity.Resolver{Members: api, Throttle: th, Logger: log}
+	var dir *chatapi.Directory
 	if directoryEnabled(cfg) {
 		endpoint := cfg.API.Endpoint
 		if cfg.IsGoogleEndpoint() {
 			endpoint = "" // the Directory lives at its own Google host
 		}
-		dirCreds, err := auth.NewWithScopes(ctx, cfg.Auth, directoryScopes(cfg), opts)
+		dirCreds, err := auth.NewWithScopes(ctx, cfg.Auth, directoryScopes(cfg, desired), opts)
 		if err != nil {
-			return nil, fmt.Errorf("%s: directory credentials: %w", cfg.Path, err)
+			return nil, nil, fmt.Errorf("%s: directory credentials: %w", cfg.Path, err)
 		}
 		client := dirCreds.Client
 		if client == nil {
 			client = &http.Client{Transport: opts.Transport}
 		}
-		dir, err := chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: client})
-		if err != nil {
-			return nil, err
+		if dir, err = chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: client}); err != nil {
+			return nil, nil, err
 		}
 		r.Directory = dir
 		r.DirectoryThrottle = th
@@ -415,14 +431,29 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 			r.Notes = append(r.Notes, msg) // for the report too
 		})
 	}
-	return r, nil
+	return r, dir, nil
 }
 
-func directoryScopes(cfg *config.Config) []string {
+func directoryScopes(cfg *config.Config, desired membership.Desired) []string {
 	if cfg.Auth.Mode == "none" {
 		return nil
 	}
-	return []string{auth.ScopeDirectoryRead}
+	scopes := []string{auth.ScopeDirectoryRead}
+	// The group scopes only when a rule needs them.
+	var group, members bool
+	for _, s := range desired.Spaces {
+		for _, r := range s.Rules {
+			group = group || r.Kind == membership.RuleGroup
+			members = members || r.Kind == membership.RuleGroupMembers
+		}
+	}
+	if group {
+		scopes = append(scopes, auth.ScopeDirectoryGroupRead)
+	}
+	if members {
+		scopes = append(scopes, auth.ScopeDirectoryGroupMemberRead)
+	}
+	return scopes
 }
 
 // credentials refuses mode none against Google before anything else, then

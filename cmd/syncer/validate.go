@@ -123,7 +123,15 @@ func printDesired(w io.Writer, cfg *config.Config, d membership.Desired) {
 		fmt.Fprintf(w, "Config %s is valid (policy %s).\n", cfg.Path, cfg.Policy)
 	}
 	fmt.Fprintf(w, "Sources: %s\n", strings.Join(paths, ", "))
-	fmt.Fprintf(w, "%d %s, %d desired %s.\n", len(d.Spaces), pluralWord(len(d.Spaces), "space", "spaces"), d.Count(), pluralWord(d.Count(), "membership", "memberships"))
+	rules := 0
+	for _, s := range d.Spaces {
+		rules += len(s.Rules)
+	}
+	fmt.Fprintf(w, "%d %s, %d desired %s named", len(d.Spaces), pluralWord(len(d.Spaces), "space", "spaces"), d.Count(), pluralWord(d.Count(), "membership", "memberships"))
+	if rules > 0 {
+		fmt.Fprintf(w, ", %d Directory %s (expanded when a run reads the Directory; validate makes no call)", rules, pluralWord(rules, "rule", "rules"))
+	}
+	fmt.Fprintln(w, ".")
 	const listAtMost = 50
 	for i, s := range d.Spaces {
 		if i == listAtMost {
@@ -151,6 +159,17 @@ func printDesired(w io.Writer, cfg *config.Config, d membership.Desired) {
 		}
 		if groups > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", groups, pluralWord(groups, "group", "groups")))
+		}
+		for _, r := range s.Rules {
+			role := r.Role.UIName()
+			switch {
+			case r.Kind == membership.RuleGroup:
+				parts = append(parts, r.Describe())
+				continue
+			case role == "":
+				role = "role unmanaged"
+			}
+			parts = append(parts, fmt.Sprintf("%s as %s", r.Describe(), role))
 		}
 		title := s.Name
 		if s.Label != "" {

@@ -127,7 +127,7 @@ func TestValidateExamples(t *testing.T) {
 	t.Chdir(filepath.Join("..", ".."))
 	// The example's auth.mode none is for the emulator: validate it as
 	// pointed there, as make demo runs it.
-	for _, cfg := range []string{"config.example.yaml", "testdata/config.yaml"} {
+	for _, cfg := range []string{"config.example.yaml", "testdata/config.yaml", "testdata/directory/config.yaml"} {
 		code, stdout, stderr := runCLI(t, "validate", "--config", cfg, "--endpoint", "http://127.0.0.1:8085/")
 		if code != exitOK {
 			t.Errorf("validate %s: exit %d\n%s%s", cfg, code, stdout, stderr)

@@ -189,19 +189,7 @@ func holdOwnerLosses(changes []diff.Change, phase [][]int) {
 
 // takesAway reports whether a change removes a member or lowers a role.
 func takesAway(c diff.Change) bool {
-	return c.Action == diff.Delete || c.Action == diff.UpdateRole && roleRank(c.ToRole) < roleRank(c.FromRole)
-}
-
-func roleRank(r membership.Role) int {
-	switch r {
-	case membership.RoleOwner:
-		return 3
-	case membership.RoleManager:
-		return 2
-	case membership.RoleMember:
-		return 1
-	}
-	return 0
+	return c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole.Rank() < c.FromRole.Rank()
 }
 
 // runChain applies one member's changes in order; once one fails, the rest

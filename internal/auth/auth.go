@@ -34,8 +34,11 @@ const (
 	ScopeSpacesRead      = "https://www.googleapis.com/auth/chat.spaces.readonly"
 	ScopeAdminSpacesRead = "https://www.googleapis.com/auth/chat.admin.spaces.readonly"
 	ScopeDirectoryRead   = "https://www.googleapis.com/auth/admin.directory.user.readonly"
-	ScopeMembershipsApp  = "https://www.googleapis.com/auth/chat.memberships.app" // add the calling app to spaces
-	scopeCloudPlatform   = "https://www.googleapis.com/auth/cloud-platform"
+	// Directory rules: a group by email (groups.get), a group's members (members.list).
+	ScopeDirectoryGroupRead       = "https://www.googleapis.com/auth/admin.directory.group.readonly"
+	ScopeDirectoryGroupMemberRead = "https://www.googleapis.com/auth/admin.directory.group.member.readonly"
+	ScopeMembershipsApp           = "https://www.googleapis.com/auth/chat.memberships.app" // add the calling app to spaces
+	scopeCloudPlatform            = "https://www.googleapis.com/auth/cloud-platform"
 )
 
 // Need is what a run will do.

@@ -15,14 +15,30 @@ type DirectoryUser struct {
 	PrimaryEmail string // lower-cased
 	Aliases      []string
 	Suspended    bool
+	// Archived: an archived user (Archived User licence) can't use Chat.
+	Archived    bool
+	OrgUnitPath string
 }
+
+// GroupMember is one member of a Directory group.
+type GroupMember struct {
+	ID    string
+	Email string // lower-cased
+	// Type is USER, GROUP or CUSTOMER (everyone in the domain, no email).
+	Type string
+	// Status is ACTIVE, SUSPENDED, ARCHIVED... (users only).
+	Status string
+}
+
+// GroupPageSize is the largest page members.list serves.
+const GroupPageSize = 200
 
 // DirectoryPageSize is the largest page users.list serves.
 const DirectoryPageSize = 500
 
 // userFields is what identity resolution reads of a Directory user: a full
 // user is kilobytes, these are a few dozen bytes.
-const userFields = "id,primaryEmail,aliases,nonEditableAliases,suspended"
+const userFields = "id,primaryEmail,aliases,nonEditableAliases,suspended,archived,orgUnitPath"
 
 // Directory calls the Admin SDK Directory API (users only, read-only).
 type Directory struct {
@@ -78,7 +94,7 @@ func (d *Directory) UsersPage(ctx context.Context, query, pageToken string) ([]D
 }
 
 func directoryUser(u *admin.User) DirectoryUser {
-	du := DirectoryUser{ID: u.Id, PrimaryEmail: strings.ToLower(u.PrimaryEmail), Suspended: u.Suspended}
+	du := DirectoryUser{ID: u.Id, PrimaryEmail: strings.ToLower(u.PrimaryEmail), Suspended: u.Suspended, Archived: u.Archived, OrgUnitPath: u.OrgUnitPath}
 	// nonEditableAliases are addresses in the customer's alias domains:
 	// people use them as much as their own aliases.
 	for _, list := range [][]string{u.Aliases, u.NonEditableAliases} {
@@ -87,4 +103,35 @@ func directoryUser(u *admin.User) DirectoryUser {
 		}
 	}
 	return du
+}
+
+// Group finds a group by email (or alias, or ID): its ID is what Chat's
+// groups/{id} names.
+func (d *Directory) Group(ctx context.Context, key string) (id, email string, err error) {
+	g, err := d.svc.Groups.Get(key).Context(ctx).Fields("id,email").Do()
+	if err != nil {
+		return "", "", wrap(ctx, err)
+	}
+	return g.Id, strings.ToLower(g.Email), nil
+}
+
+// GroupMembersPage returns one page (200) of a group's members; nested adds
+// the members of the groups in it.
+func (d *Directory) GroupMembersPage(ctx context.Context, key string, nested bool, pageToken string) ([]GroupMember, string, error) {
+	call := d.svc.Members.List(key).MaxResults(GroupPageSize).Context(ctx).Fields("nextPageToken,members(id,email,type,status)")
+	if nested {
+		call = call.IncludeDerivedMembership(true)
+	}
+	if pageToken != "" {
+		call = call.PageToken(pageToken)
+	}
+	resp, err := call.Do()
+	if err != nil {
+		return nil, "", wrap(ctx, err)
+	}
+	out := make([]GroupMember, 0, len(resp.Members))
+	for _, m := range resp.Members {
+		out = append(out, GroupMember{ID: m.Id, Email: strings.ToLower(m.Email), Type: m.Type, Status: m.Status})
+	}
+	return out, resp.NextPageToken, nil
 }

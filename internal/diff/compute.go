@@ -258,6 +258,17 @@ func groupByPerson(ds membership.DesiredSpace, cs *membership.SpaceState, index 
 				dm.Principal = p.member.Principal
 			}
 			p.member = dm
+		case (p.member.Source.Via == "") != (dm.Source.Via == ""):
+			// One spelling is named, the other came from a Directory rule:
+			// the named one's role stands.
+			if p.member.Source.Via != "" {
+				p.member.Role, p.member.Source = dm.Role, dm.Source
+			}
+		case p.member.Source.Via != "" && dm.Source.Via != "":
+			// Two rules: the higher role.
+			if dm.Role.Rank() > p.member.Role.Rank() {
+				p.member.Role, p.member.Source = dm.Role, dm.Source
+			}
 		default:
 			p.conflict = fmt.Sprintf("%s: %s (%s here) and %s (%s at %s) are the same member of %s with different roles; the role is left as it is until the sources agree",
 				dm.Source, dm.Principal.Display(), dm.Role.UIName(), p.member.Principal.Display(), p.member.Role.UIName(), p.member.Source, ds.Name)

@@ -23,6 +23,7 @@ const (
 	ByCache     = "cache"
 	ByDirectory = "directory"
 	ByMemberGet = "member-get"
+	ByRule      = "rule" // a Directory rule named the person, with their ID
 )
 
 // DefaultListAbove: past 100 unknown emails, paging the whole Directory

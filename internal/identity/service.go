@@ -109,6 +109,16 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 	return s
 }
 
+// Learn records identities learnt elsewhere (the Directory rules' people),
+// so no lookup is spent on them.
+func (s *Service) Learn(known map[string]membership.Principal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for email, p := range known {
+		s.learnLocked(email, p, ByRule)
+	}
+}
+
 // desiredLocked is every email the sources name, built on first use.
 func (s *Service) desiredLocked() map[string]bool {
 	if s.desired == nil {

@@ -26,6 +26,15 @@ func Check(d membership.Desired, a Access) error {
 		errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf(format, args...)})
 	}
 	for _, s := range d.Spaces {
+		for _, r := range s.Rules {
+			if a.AppAuth || a.NoDirectory {
+				why := "identity.directory is false"
+				if a.AppAuth {
+					why = "Chat app authentication can't read the Directory"
+				}
+				errs = append(errs, &source.Error{At: r.Source, Msg: fmt.Sprintf("%s in %s: a Directory rule, but %s", r.Describe(), s.Name, why)})
+			}
+		}
 		for _, m := range s.Members {
 			switch {
 			case appAuth && m.Principal.IsGroup():
@@ -48,11 +57,15 @@ type Access struct {
 	AppAuth bool     // Chat app authentication
 	Admin   bool     // api.use_admin_access
 	Domains []string // identity.domains
+	// NoDirectory: the Directory can't be asked (identity.directory off, or
+	// app authentication), so rules can't be expanded.
+	NoDirectory bool
 }
 
 // AccessOf reads Access from a config.
 func AccessOf(cfg *config.Config, appAuth bool) Access {
-	return Access{AppAuth: appAuth, Admin: cfg.API.UseAdminAccess, Domains: cfg.Identity.Domains}
+	return Access{AppAuth: appAuth, Admin: cfg.API.UseAdminAccess, Domains: cfg.Identity.Domains,
+		NoDirectory: appAuth || !cfg.Identity.Directory}
 }
 
 func domainOf(email string) string {

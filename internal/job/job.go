@@ -23,6 +23,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/progress"
 	"github.com/syncer-dev/syncer/internal/removals"
 	"github.com/syncer-dev/syncer/internal/report"
+	"github.com/syncer-dev/syncer/internal/rules"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/state"
 	"github.com/syncer-dev/syncer/internal/throttle"
@@ -63,6 +64,39 @@ type Job struct {
 	AllowRemovals int
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Rules expands Directory rules in the sources; nil when there is no
+	// Directory (then sources with rules are refused).
+	Rules *rules.Expander
+}
+
+// RuleError is a Directory rule that failed or found nobody: the run stops
+// before any write, naming the rule.
+type RuleError struct{ Err error }
+
+func (e *RuleError) Error() string { return e.Err.Error() }
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// expandRules turns the sources' Directory rules into members, returning
+// the identities the rules taught.
+func (j *Job) expandRules(ctx context.Context, desired *membership.Desired) (map[string]membership.Principal, error) {
+	n := 0
+	for _, s := range desired.Spaces {
+		n += len(s.Rules)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if j.Rules == nil {
+		return nil, &InputError{Err: errors.New("the sources have Directory rules, but the Directory is not available to this run")}
+	}
+	started := time.Now()
+	x, err := j.Rules.Expand(ctx, *desired)
+	if err != nil {
+		return nil, &RuleError{Err: err} // the caller logs each rule at fault
+	}
+	*desired = x.Desired
+	j.Logger.Info("rules expanded", "rules", n, "directory_calls", x.Calls, "memberships", desired.Count(), "seconds", time.Since(started).Seconds())
+	return x.Known, nil
 }
 
 // removalsState is the name of the removals' state document.
@@ -112,8 +146,13 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	} else if desired, err = source.Load(j.Config.Sources); err != nil {
 		return Result{}, &InputError{Err: err}
 	}
-	if err := Check(desired, Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains}); err != nil {
+	if err := Check(desired, Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains, NoDirectory: !j.Config.Identity.Directory}); err != nil {
 		return Result{}, &InputError{Err: err}
+	}
+	// Rules become members before anything else: the plan never sees them.
+	learned, err := j.expandRules(ctx, &desired)
+	if err != nil {
+		return Result{}, err
 	}
 	policy := diff.Policy(j.Config.Policy)
 	log.Info("sources loaded", "spaces", len(desired.Spaces), "memberships", desired.Count())
@@ -133,7 +172,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 			fmt.Fprintln(j.Stdout)
 		}
 	}
-	spaces := j.planSpaces(ctx, desired, policy, stream, rm)
+	spaces := j.planSpaces(ctx, desired, policy, stream, rm, learned)
 	var applyErr error
 	if stream != nil {
 		applyErr = stream.Wait()
@@ -306,11 +345,12 @@ type plannedSpaces struct {
 
 // planSpaces reads, resolves and plans every space through the pipeline,
 // handing each planned space to stream (when set) at once.
-func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy diff.Policy, stream *apply.Stream, rm *removalRun) plannedSpaces {
+func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy diff.Policy, stream *apply.Stream, rm *removalRun, learned map[string]membership.Principal) plannedSpaces {
 	out := plannedSpaces{plans: make([]diff.SpacePlan, len(desired.Spaces))}
 	latency := &latencyMeter{}
 	if j.Resolver != nil {
 		out.ids = j.Resolver.NewService(desired, latency.estimate)
+		out.ids.Learn(learned)
 	}
 	if rm != nil && out.ids != nil {
 		if rm.acting.Email != "" {

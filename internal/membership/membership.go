@@ -68,18 +68,27 @@ type Location struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
 	Column int    `json:"column,omitempty"`
+	// Via names the Directory rule an entry came from, e.g.
+	// "group_members eng@example.com".
+	Via string `json:"via,omitempty"`
 }
 
 func (l Location) String() string {
+	var s string
 	switch {
 	case l.File == "":
 		return ""
 	case l.Column > 0:
-		return fmt.Sprintf("%s:%d:%d", l.File, l.Line, l.Column)
+		s = fmt.Sprintf("%s:%d:%d", l.File, l.Line, l.Column)
 	case l.Line > 0:
-		return fmt.Sprintf("%s:%d", l.File, l.Line)
+		s = fmt.Sprintf("%s:%d", l.File, l.Line)
+	default:
+		s = l.File
 	}
-	return l.File
+	if l.Via != "" {
+		s += " (" + l.Via + ")"
+	}
+	return s
 }
 
 // SpaceName normalises a space given as "spaces/X" or a bare "X".

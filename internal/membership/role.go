@@ -61,3 +61,16 @@ func (r Role) UIName() string {
 // Elevated reports whether the role exists only in named spaces and needs a
 // patch after create (the API creates every membership as ROLE_MEMBER).
 func (r Role) Elevated() bool { return r == RoleManager || r == RoleOwner }
+
+// Rank orders roles by what they can do: owner, manager, member, unmanaged.
+func (r Role) Rank() int {
+	switch r {
+	case RoleOwner:
+		return 3
+	case RoleManager:
+		return 2
+	case RoleMember:
+		return 1
+	}
+	return 0
+}

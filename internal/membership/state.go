@@ -1,5 +1,7 @@
 package membership
 
+import "fmt"
+
 // DesiredMember is one member a source says belongs in a space.
 type DesiredMember struct {
 	Principal Principal
@@ -7,12 +9,63 @@ type DesiredMember struct {
 	Source    Location
 }
 
+// RuleKind is how a Directory rule names members.
+type RuleKind string
+
+const (
+	// RuleGroup is a Google Group named by email, itself one member: the
+	// Directory gives its groups/{id}.
+	RuleGroup RuleKind = "group"
+	// RuleGroupMembers are a group's members, as people.
+	RuleGroupMembers RuleKind = "group_members"
+	// RuleOrgUnit are the users of an organisational unit.
+	RuleOrgUnit RuleKind = "org_unit"
+	// RuleQuery are the users a Directory query finds.
+	RuleQuery RuleKind = "query"
+)
+
+// Rule names members through the Directory; it is expanded into plain
+// desired members before planning.
+type Rule struct {
+	Kind  RuleKind
+	Value string // an email, an OU path, or a query
+	Role  Role
+	// Nested: group_members includes the members of groups in the group.
+	Nested bool
+	// IncludeChildren: org_unit includes the OU's sub-units (default true).
+	IncludeChildren bool
+	// AllowEmpty: an expansion that finds nobody is not an error.
+	AllowEmpty bool
+	Source     Location
+}
+
+// Key identifies what a rule asks the Directory, so equal rules in many
+// spaces are asked once.
+func (r Rule) Key() string {
+	return fmt.Sprintf("%s|%s|%t|%t", r.Kind, r.Value, r.Nested, r.IncludeChildren)
+}
+
+// Describe is the rule as written, for provenance: group_members eng@example.com.
+func (r Rule) Describe() string {
+	s := string(r.Kind) + " " + r.Value
+	if r.Nested {
+		s += " (nested)"
+	}
+	if r.Kind == RuleOrgUnit && !r.IncludeChildren {
+		s += " (this unit only)"
+	}
+	return s
+}
+
 // DesiredSpace is everything the sources say about one space.
 type DesiredSpace struct {
 	Name    string // spaces/X
 	Label   string
 	Members []DesiredMember // sorted by Principal, no duplicates
-	Source  Location        // first place the space was named
+	// Rules name more members through the Directory; expanded (into
+	// Members) before planning.
+	Rules  []Rule
+	Source Location // first place the space was named
 	// Policy overrides the config's for this space (create-only, upsert,
 	// sync); empty means the config's.
 	Policy   string

@@ -129,22 +129,30 @@ func readRow(rec []string, width int, cols columnIndex, checkUTF8 bool, line int
 		last.raw = strings.Clone(raw)
 		last.entries = b.space(name, "", at(cols.space))
 	}
+	role := membership.RoleUnmanaged
+	if cols.role >= 0 {
+		r, err := parseRole(rec[cols.role])
+		if err != nil {
+			return fail(at(cols.role), "%v", err)
+		}
+		role = r
+	}
+	if rule, ok, err := ruleInCSV(rec[cols.member], role); ok || err != nil {
+		if err != nil {
+			return fail(at(cols.member), "%v", err)
+		}
+		rule.Source = at(cols.member)
+		b.addRule(last.entries, *rule)
+		return nil
+	}
 	p, err := parseMember(rec[cols.member])
 	if err != nil {
 		return fail(at(cols.member), "%v", err)
 	}
-	m := membership.DesiredMember{Principal: p, Source: at(cols.member)}
-	if cols.role >= 0 {
-		role, err := parseRole(rec[cols.role])
-		if err != nil {
-			return fail(at(cols.role), "%v", err)
-		}
-		if (p.IsGroup() || p == membership.App) && role != membership.RoleUnmanaged {
-			return fail(at(cols.role), "%s can't have a role (%s): only people's roles are managed", p, quote(rec[cols.role]))
-		}
-		m.Role = role
+	if (p.IsGroup() || p == membership.App) && role != membership.RoleUnmanaged {
+		return fail(at(cols.role), "%s can't have a role (%s): only people's roles are managed", p, quote(rec[cols.role]))
 	}
-	b.add(last.entries, m)
+	b.add(last.entries, membership.DesiredMember{Principal: p, Role: role, Source: at(cols.member)})
 	return nil
 }
 

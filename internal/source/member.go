@@ -67,7 +67,7 @@ func parseGroup(raw string) (membership.Principal, error) {
 	case len(id) > maxNameLen:
 		return "", fmt.Errorf("group %s is too long for a group ID (%d bytes, at most %d)", quote(raw), len(id), maxNameLen)
 	case strings.IndexByte(id, '@') >= 0:
-		return "", fmt.Errorf("group %s: name a group by its ID (groups/{id}), not its email", quote(raw))
+		return "", fmt.Errorf("group %s: name a group by its ID (groups/{id}) or write group:EMAIL", quote(raw))
 	case !isSpaceID(id):
 		// It goes into URL paths: only the characters Directory group IDs have.
 		return "", fmt.Errorf("group %s: a group ID is letters, digits, - and _", quote(raw))

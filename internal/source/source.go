@@ -147,6 +147,7 @@ type spaceEntries struct {
 	policy   string
 	policyAt membership.Location
 	members  []membership.DesiredMember
+	rules    []membership.Rule
 }
 
 // policy sets a space's policy; two sources giving it different ones is an error.
@@ -179,6 +180,13 @@ func (b *builder) add(s *spaceEntries, m membership.DesiredMember) {
 	b.entries++
 }
 
+// addRule records a Directory rule; the same rule twice in a space merges
+// when the roles agree, like a member.
+func (b *builder) addRule(s *spaceEntries, r membership.Rule) {
+	s.rules = append(s.rules, r)
+	b.entries++
+}
+
 // finish sorts and de-duplicates: the same member twice with the same role,
 // or with one side unmanaged, merges; different roles are an error naming both places.
 func (b *builder) finish(errs *Errors) membership.Desired {
@@ -201,7 +209,8 @@ func (b *builder) finish(errs *Errors) membership.Desired {
 			}
 			out = append(out, m)
 		}
-		d.Spaces = append(d.Spaces, membership.DesiredSpace{Name: name, Label: s.label, Members: out, Source: s.source, Policy: s.policy, PolicyAt: s.policyAt})
+		d.Spaces = append(d.Spaces, membership.DesiredSpace{Name: name, Label: s.label, Members: out, Source: s.source, Policy: s.policy, PolicyAt: s.policyAt,
+			Rules: s.rules})
 	}
 	slices.SortFunc(d.Spaces, func(x, y membership.DesiredSpace) int { return cmp.Compare(x.Name, y.Name) })
 	return d

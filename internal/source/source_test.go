@@ -168,7 +168,12 @@ func TestLoadErrors(t *testing.T) {
 		{"conflicting duplicate across files is per file; within file", "a.csv", "space,member,role\nspaces/A,a@example.com,manager\nspaces/A,a@example.com,owner\n", Spec{}, []string{`a.csv:3:10: a@example.com is listed twice in spaces/A with different roles: owner here, manager at `, `a.csv:2:10`}},
 		{"group with role", "a.csv", "space,member,role\nspaces/A,groups/g,manager\n", Spec{}, []string{`a.csv:2:19: groups/g can't have a role`}},
 		{"app with role", "a.csv", "space,member,role\nspaces/A,users/app,owner\n", Spec{}, []string{`a.csv:2:20: users/app can't have a role`}},
-		{"group by email", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {group: eng@example.com}\n", Spec{}, []string{`a.yaml:4: group "eng@example.com": name a group by its ID`}},
+		{"group by email in CSV", "a.csv", "space,member\nspaces/A,groups/eng@example.com\n", Spec{}, []string{`a.csv:2:10: group "groups/eng@example.com": name a group by its ID (groups/{id}) or write group:EMAIL`}},
+		{"a rule flag without its rule", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: /X, nested: true}\n", Spec{}, []string{`a.yaml:4: nested: goes with group_members:`}},
+		{"two kinds in one entry", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {group_members: a@example.com, org_unit: /X}\n", Spec{}, []string{`a.yaml:4: a member has one of user:, group:, group_members:, org_unit:, query:, not group_members: and org_unit:`}},
+		{"a relative OU", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: Sales}\n", Spec{}, []string{`a.yaml:4: org_unit "Sales": an organisational unit is a path from the top`}},
+		{"a group by email with a role", "a.csv", "space,member,role\nspaces/A,group:eng@example.com,manager\n", Spec{}, []string{`a.csv:2:10: group "eng@example.com" can't have a role`}},
+		{"group_members of no email", "a.csv", "space,member\nspaces/A,group_members:eng\n", Spec{}, []string{`a.csv:2:10: group_members: "eng": a group is named by its email here`}},
 		{"bad space", "a.csv", "space,member\nspaces/a b,a@example.com\n", Spec{}, []string{`a.csv:2:1: space "spaces/a b" is not a space`}},
 		{"unknown yaml key", "a.yaml", "spaces:\n  - space: spaces/A\n    memebers: [a@example.com]\n", Spec{}, []string{`a.yaml:3: unknown key "memebers"`, `a.yaml:2: space spaces/A has no members`}},
 		{"yaml bad role line", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - a@example.com\n      - {user: b@example.com, role: boss}\n", Spec{}, []string{`a.yaml:5: unknown role "boss"`}},
@@ -417,5 +422,47 @@ func TestPolicyPerSpaceAndTotals(t *testing.T) {
 	_, err = Load([]Spec{{Path: write(t, "d.yaml", "spaces:\n  - space: spaces/A\n    policy: mirror\n    members: [e@example.com]\n")}})
 	if err == nil || !strings.Contains(err.Error(), `d.yaml:3: policy "mirror" of spaces/A: want create-only, upsert or sync`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestLoadRules(t *testing.T) {
+	y := write(t, "rules.yaml", `spaces:
+  - space: spaces/A
+    members:
+      - {group_members: Eng@Example.com, role: member}
+      - {group_members: leads@example.com, role: manager, nested: true}
+      - {org_unit: /Engineering/Platform/, include_children: false}
+      - {query: "orgDepartment='Sales' isSuspended=false", role: member, allow_empty: true}
+      - {group: eng-all@example.com}
+      - {group: groups/03b2mn}
+      - bob@example.com
+`)
+	c := write(t, "rules.csv", "space,member,role\nspaces/B,group_members:eng@example.com,owner\nspaces/B,org_unit:/Sales,\nspaces/B,\"query:orgDepartment='R&D'\",member\nspaces/B,group:all@example.com,\n")
+	d, err := Load([]Spec{{Path: y}, {Path: c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range d.Spaces {
+		for _, r := range s.Rules {
+			got = append(got, fmt.Sprintf("%s %s %s nested=%v children=%v empty=%v @%d", s.Name, r.Describe(), r.Role.UIName(), r.Nested, r.IncludeChildren, r.AllowEmpty, r.Source.Line))
+		}
+	}
+	want := []string{
+		"spaces/A group_members eng@example.com member nested=false children=true empty=false @4",
+		"spaces/A group_members leads@example.com (nested) manager nested=true children=true empty=false @5",
+		"spaces/A org_unit /Engineering/Platform (this unit only)  nested=false children=false empty=false @6",
+		"spaces/A query orgDepartment='Sales' isSuspended=false member nested=false children=true empty=true @7",
+		"spaces/A group eng-all@example.com  nested=false children=true empty=false @8",
+		"spaces/B group_members eng@example.com owner nested=false children=true empty=false @2",
+		"spaces/B org_unit /Sales  nested=false children=true empty=false @3",
+		"spaces/B query orgDepartment='R&D' member nested=false children=true empty=false @4",
+		"spaces/B group all@example.com  nested=false children=true empty=false @5",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rules\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(d.Spaces[0].Members) != 2 || d.Totals[y] != 7 || d.Totals[c] != 4 {
+		t.Errorf("members %v, totals %v", d.Spaces[0].Members, d.Totals)
 	}
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -122,76 +123,135 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 		return
 	}
 	for _, mn := range membersNode.Content {
-		if m, ok := readYAMLMember(mn, at, errs); ok {
+		if m, rule, ok := readYAMLMember(mn, at, errs); ok && rule != nil {
+			b.addRule(s, *rule)
+		} else if ok {
 			b.add(s, m)
 		}
 	}
 }
 
-func readYAMLMember(mn *yaml.Node, at func(*yaml.Node) membership.Location, errs *Errors) (membership.DesiredMember, bool) {
+func readYAMLMember(mn *yaml.Node, at func(*yaml.Node) membership.Location, errs *Errors) (membership.DesiredMember, *membership.Rule, bool) {
 	loc := at(mn)
 	switch mn.Kind {
 	case yaml.ScalarNode:
 		p, err := parseMember(mn.Value)
 		if err != nil {
 			errs.Add(loc, "%v", err)
-			return membership.DesiredMember{}, false
+			return membership.DesiredMember{}, nil, false
 		}
-		return membership.DesiredMember{Principal: p, Source: loc}, true
+		return membership.DesiredMember{Principal: p, Source: loc}, nil, true
 	case yaml.MappingNode:
 	default:
-		errs.Add(loc, "a member must be an email, an ID, or a mapping with user: or group:")
-		return membership.DesiredMember{}, false
+		errs.Add(loc, "a member must be an email, an ID, or a mapping with user:, group:, group_members:, org_unit: or query:")
+		return membership.DesiredMember{}, nil, false
 	}
-	var user, group, role *yaml.Node
+	keys := map[string]*yaml.Node{}
 	forEachKey(mn, at, errs, func(k, v *yaml.Node) {
 		switch k.Value {
-		case "user":
-			user = v
-		case "group":
-			group = v
-		case "role":
-			role = v
+		case "user", "group", "role", "group_members", "nested", "org_unit", "include_children", "query", "allow_empty":
+			keys[k.Value] = v
 		default:
-			errs.Add(at(k), "unknown key %s in a member (want user, group, role)", quote(k.Value))
+			errs.Add(at(k), "unknown key %s in a member (want user, group, group_members, org_unit or query, and role)", quote(k.Value))
 		}
 	})
-	var (
-		p   membership.Principal
-		err error
-	)
-	switch {
-	case user != nil && group != nil:
-		errs.Add(loc, "a member has either user: or group:, not both")
-		return membership.DesiredMember{}, false
-	case user != nil:
-		p, err = parseMember(scalar(user))
-		loc = at(user)
-	case group != nil:
-		p, err = parseGroup(scalar(group))
-		loc = at(group)
-	default:
-		errs.Add(loc, "member has neither user: nor group:")
-		return membership.DesiredMember{}, false
+	var named []string
+	for _, k := range []string{"user", "group", "group_members", "org_unit", "query"} {
+		if keys[k] != nil {
+			named = append(named, k+":")
+		}
 	}
-	if err != nil {
-		errs.Add(loc, "%v", err)
-		return membership.DesiredMember{}, false
+	if len(named) != 1 {
+		if len(named) == 0 {
+			errs.Add(loc, "member has none of user:, group:, group_members:, org_unit:, query:")
+		} else {
+			errs.Add(loc, "a member has one of user:, group:, group_members:, org_unit:, query:, not %s", strings.Join(named, " and "))
+		}
+		return membership.DesiredMember{}, nil, false
 	}
-	m := membership.DesiredMember{Principal: p, Source: loc}
-	if role != nil {
-		r, err := parseRole(scalar(role))
+	role := membership.RoleUnmanaged
+	if n := keys["role"]; n != nil {
+		r, err := parseRole(scalar(n))
 		if err != nil {
-			errs.Add(at(role), "%v", err)
-			return membership.DesiredMember{}, false
+			errs.Add(at(n), "%v", err)
+			return membership.DesiredMember{}, nil, false
 		}
-		if (p.IsGroup() || p == membership.App) && r != membership.RoleUnmanaged {
-			errs.Add(at(role), "%s can't have a role (%s): only people's roles are managed", p, quote(scalar(role)))
-			return membership.DesiredMember{}, false
-		}
-		m.Role = r
+		role = r
 	}
-	return m, true
+	flag := func(name string, def bool) (bool, bool) {
+		n := keys[name]
+		if n == nil {
+			return def, true
+		}
+		switch strings.ToLower(scalar(n)) {
+		case "true", "yes":
+			return true, true
+		case "false", "no":
+			return false, true
+		}
+		errs.Add(at(n), "%s: %s is not true or false", name, quote(scalar(n)))
+		return false, false
+	}
+	nested, ok1 := flag("nested", false)
+	children, ok2 := flag("include_children", true)
+	allowEmpty, ok3 := flag("allow_empty", false)
+	if !ok1 || !ok2 || !ok3 {
+		return membership.DesiredMember{}, nil, false
+	}
+	misplaced := func(name, only string) bool {
+		if n := keys[name]; n != nil && keys[only] == nil {
+			errs.Add(at(n), "%s: goes with %s:", name, only)
+			return true
+		}
+		return false
+	}
+	if misplaced("nested", "group_members") || misplaced("include_children", "org_unit") {
+		return membership.DesiredMember{}, nil, false
+	}
+	if n := keys["allow_empty"]; n != nil && keys["group_members"] == nil && keys["org_unit"] == nil && keys["query"] == nil {
+		errs.Add(at(n), "allow_empty: goes with a rule (group_members:, org_unit:, query:)")
+		return membership.DesiredMember{}, nil, false
+	}
+	if n := keys["user"]; n != nil {
+		return namedMember(n, role, keys["role"], at, errs, func(raw string) (membership.Principal, error) { return parseMember(raw) })
+	}
+	if n := keys["group"]; n != nil && !strings.Contains(scalar(n), "@") {
+		return namedMember(n, role, keys["role"], at, errs, parseGroup)
+	}
+	rule, node, err := parseRule(keys, role)
+	if err != nil {
+		errs.Add(at(node), "%v", err)
+		return membership.DesiredMember{}, nil, false
+	}
+	rule.Nested, rule.IncludeChildren, rule.AllowEmpty, rule.Source = nested, children, allowEmpty, at(node)
+	return membership.DesiredMember{}, rule, true
+}
+
+// namedMember is a member named by user: or group: with an ID.
+func namedMember(n *yaml.Node, role membership.Role, roleNode *yaml.Node, at func(*yaml.Node) membership.Location, errs *Errors,
+	parse func(string) (membership.Principal, error)) (membership.DesiredMember, *membership.Rule, bool) {
+	p, err := parse(scalar(n))
+	if err != nil {
+		errs.Add(at(n), "%v", err)
+		return membership.DesiredMember{}, nil, false
+	}
+	if (p.IsGroup() || p == membership.App) && role != membership.RoleUnmanaged {
+		errs.Add(at(roleNode), "%s can't have a role (%s): only people's roles are managed", p, quote(scalar(roleNode)))
+		return membership.DesiredMember{}, nil, false
+	}
+	return membership.DesiredMember{Principal: p, Role: role, Source: at(n)}, nil, true
+}
+
+// parseRule reads group: (by email), group_members:, org_unit: or query:,
+// returning the rule and the node it was written at.
+func parseRule(keys map[string]*yaml.Node, role membership.Role) (*membership.Rule, *yaml.Node, error) {
+	for _, kind := range []membership.RuleKind{membership.RuleGroup, membership.RuleGroupMembers, membership.RuleOrgUnit, membership.RuleQuery} {
+		if n := keys[string(kind)]; n != nil {
+			r, err := NewRule(kind, scalar(n), role)
+			return r, n, err
+		}
+	}
+	return nil, nil, errors.New("no rule") // unreachable: the caller checked one key is there
 }
 
 // forEachKey calls fn for each key of a mapping, in order. A key given twice

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/auth"
+	"github.com/syncer-dev/syncer/internal/auth/authtest"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+)
+
+// directoryDemo starts an emulator seeded like make demo and returns a
+// config in a fresh folder managing spaces/PLATFORM through
+// testdata/directory/platform.yaml's rules, under policy.
+func directoryDemo(t *testing.T, policy string, opts emulator.Options) (*emulator.Server, string) {
+	t.Helper()
+	seed, err := emulator.LoadSeed("../../testdata/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, url := emulatortest.Start(t, seed, opts)
+	dir := t.TempDir()
+	rules, err := os.ReadFile("../../testdata/directory/platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "platform.yaml"), rules, 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: platform.yaml}]\npolicy: %s\napi: {endpoint: %q}\nlimits: {max_attempts: 2}\n", policy, url)), 0o644)
+	return em, cfg
+}
+
+func platform(em *emulator.Server) string {
+	var out []string
+	for _, m := range em.Snapshot()["spaces/PLATFORM"] {
+		who := m.Email
+		if who == "" {
+			who = m.Member
+		}
+		out = append(out, who+" "+m.Role)
+	}
+	return strings.Join(out, ", ")
+}
+
+func TestDirectoryRulesDriveASpace(t *testing.T) {
+	em, cfg := directoryDemo(t, "sync", emulator.Options{})
+	code, out, errOut := runCLI(t, "plan", "--config", cfg, "--output", "json")
+	r := parseRemovals(t, out)
+	if code != exitOK || r.Summary["create"] != 4 || r.Summary["update_role"] != 1 || r.Summary["delete"] != 0 {
+		t.Fatalf("plan: exit %d %v\n%s", code, r.Summary, logText(errOut))
+	}
+	// Each change says which rule decided it.
+	sources := map[string]string{}
+	for _, c := range r.Changes {
+		sources[fmt.Sprint(c["member"], " ", c["action"])] = fmt.Sprint(c["source"])
+	}
+	for change, want := range map[string]string{
+		"alice@example.com create":      "platform.yaml:8 (org_unit /Engineering/Platform)",
+		"bob@example.com update_role":   "platform.yaml:9 (group_members platform-leads@example.com)",
+		"dan@example.com create":        "platform.yaml:10 (group_members eng-oncall@example.com (nested))",
+		"groups/eng-oncall create":      "platform.yaml:11 (group eng-oncall@example.com)",
+		"mallory@example.com create":    "", // suspended: no rule names her
+		"carol@example.com update_role": "", // named owner, already owner
+	} {
+		if got := sources[change]; !strings.HasSuffix(got, want) || (want == "") != (got == "") {
+			t.Errorf("%s: source %q, want …%q", change, got, want)
+		}
+	}
+	if st := em.Stats(); st.Writes != 0 {
+		t.Fatalf("plan wrote %d times", st.Writes)
+	}
+
+	if code, out, errOut := runCLI(t, "apply", "--config", cfg); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, logText(errOut))
+	}
+	got := platform(em)
+	for _, m := range []string{"alice@example.com ROLE_MEMBER", "bob@example.com ROLE_ASSISTANT_MANAGER", "carol@example.com ROLE_MANAGER", "dan@example.com ROLE_MEMBER", "groups/eng-oncall"} {
+		if !strings.Contains(got, m) {
+			t.Errorf("after apply, PLATFORM lacks %q: %s", m, got)
+		}
+	}
+	if code, out, _ := runCLI(t, "plan", "--config", cfg, "--detailed-exitcode"); code != exitOK {
+		t.Errorf("plan after apply: exit %d\n%s", code, out)
+	}
+
+	// HR moves alice to Sales: with policy sync she leaves the space, and
+	// the plan says why.
+	if err := em.MoveUser("alice@example.com", "/Sales"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "apply", "--config", cfg, "--output", "json")
+	r = parseRemovals(t, out)
+	if code != exitOK || r.Summary["delete"] != 1 || r.Summary["applied"] != 1 {
+		t.Fatalf("apply after the move: exit %d %v\n%s", code, r.Summary, logText(errOut))
+	}
+	if got := platform(em); strings.Contains(got, "alice@") {
+		t.Errorf("alice is still in PLATFORM: %s", got)
+	}
+}
+
+func parseRemovals(t *testing.T, stdout string) removalReport {
+	t.Helper()
+	var r removalReport
+	if err := jsonUnmarshal(stdout, &r); err != nil {
+		t.Fatalf("stdout is not one JSON report: %v\n%s", err, stdout)
+	}
+	return r
+}
+
+func TestAFailedRuleWritesNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		mis   string // method to fail with 500
+		edit  func(string) string
+		wants []string
+	}{
+		{"5xx after retries", "directory.members.list", nil,
+			[]string{"platform.yaml:9: group_members platform-leads@example.com: gave up after 2 attempts", "platform.yaml:10: group_members eng-oncall@example.com (nested): gave up"}},
+		{"a group with nobody in it", "", func(s string) string {
+			return strings.Replace(s, "platform-leads@example.com", "nobody@example.com", 1)
+		}, []string{"platform.yaml:9: group_members nobody@example.com: no such group in the Directory"}},
+		{"an organisational unit with nobody in it", "", func(s string) string {
+			return strings.Replace(s, "/Engineering/Platform", "/Legal", 1)
+		}, []string{"platform.yaml:8: org_unit /Legal: the Directory returned nobody; if that is right, mark the rule allow_empty: true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			em, cfg := directoryDemo(t, "sync", emulator.Options{})
+			if tt.mis != "" {
+				em.SetMisbehaviour(tt.mis, emulator.Misbehaviour{Status: 500})
+			}
+			if tt.edit != nil {
+				path := filepath.Join(filepath.Dir(cfg), "platform.yaml")
+				data, _ := os.ReadFile(path)
+				os.WriteFile(path, []byte(tt.edit(string(data))), 0o644)
+			}
+			code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "10")
+			logs := logText(errOut)
+			if code != exitFailure {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitFailure, out, logs)
+			}
+			for _, want := range append(tt.wants, "could not be expanded; nothing was written") {
+				if !strings.Contains(logs, want) {
+					t.Errorf("logs lack %q:\n%s", want, logs)
+				}
+			}
+			if st := em.Stats(); st.Writes != 0 || st.Count("members.list") != 0 {
+				t.Errorf("a failed rule let the run go on: %d writes, %d lists", st.Writes, st.Count("members.list"))
+			}
+		})
+	}
+}
+
+// The group scopes are asked for only when a rule needs them, on the
+// Directory's token, never on Chat's.
+func TestRuleScopes(t *testing.T) {
+	seed, err := emulator.LoadSeed("../../testdata/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		member string
+		want   []string // the Directory token's scopes
+	}{
+		{"alice@example.com", []string{auth.ScopeDirectoryRead}}, // not in the space: looked up
+		{"{org_unit: /Engineering/Platform}", []string{auth.ScopeDirectoryRead}},
+		{"{group_members: eng-oncall@example.com}", []string{auth.ScopeDirectoryRead, auth.ScopeDirectoryGroupMemberRead}},
+		{"{group: eng-oncall@example.com}", []string{auth.ScopeDirectoryRead, auth.ScopeDirectoryGroupRead}},
+	} {
+		t.Run(tt.member, func(t *testing.T) {
+			ts := authtest.Start(t)
+			em, url := emulatortest.Start(t, seed, emulator.Options{RequireToken: authtest.AccessToken})
+			dir := t.TempDir()
+			key, _ := ts.ServiceAccountKey(t, dir)
+			os.WriteFile(filepath.Join(dir, "p.yaml"), []byte("spaces:\n  - space: spaces/PLATFORM\n    members:\n      - "+tt.member+"\n"), 0o644)
+			cfg := filepath.Join(dir, "config.yaml")
+			os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: p.yaml}]\napi: {endpoint: %q}\nauth: {mode: service-account, credentials_file: %q, subject: admin@example.com}\n", url, key)), 0o644)
+			code, out, errOut := runCLI(t, "plan", "--config", cfg)
+			if code != exitOK {
+				t.Fatalf("plan: exit %d\n%s%s", code, out, logText(errOut))
+			}
+			claims, _ := ts.Requests()
+			var scopes []string
+			for _, c := range claims {
+				scopes = append(scopes, fmt.Sprint(c["scope"]))
+			}
+			want := []string{auth.ScopeMembershipsRead + " " + auth.ScopeSpacesRead, strings.Join(tt.want, " ")}
+			slices.Sort(scopes) // rules expand before the first Chat read; the order is not the point
+			slices.Sort(want)
+			if strings.Join(scopes, "|") != strings.Join(want, "|") {
+				t.Errorf("token scopes\n%s\nwant\n%s", strings.Join(scopes, "\n"), strings.Join(want, "\n"))
+			}
+			if em.Stats().Writes != 0 {
+				t.Error("plan wrote")
+			}
+		})
+	}
+}

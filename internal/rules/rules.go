@@ -1,0 +1,256 @@
+// Package rules turns Directory rules (a group's members, an organisational
+// unit, a query, a group named by email) into plain desired members, in one
+// stage between loading the sources and planning. Each distinct rule is
+// asked once per run, however many spaces use it, paged at the largest page
+// size under the Directory's pace. Every expanded member keeps where it came
+// from (rules.yaml:12 (group_members eng@example.com)), so the plan stays a
+// pure function of desired members and never learns a Directory exists.
+//
+// A rule that finds nobody is an error unless marked allow_empty (with
+// policy sync it would otherwise remove everyone), and a rule whose lookup
+// fails fails the run before any write: it never counts as "nobody".
+package rules
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/throttle"
+)
+
+// Directory is what expanding rules needs from the Admin SDK.
+type Directory interface {
+	Group(ctx context.Context, key string) (id, email string, err error)
+	GroupMembersPage(ctx context.Context, key string, nested bool, pageToken string) ([]chatapi.GroupMember, string, error)
+	UsersPage(ctx context.Context, query, pageToken string) ([]chatapi.DirectoryUser, string, error)
+}
+
+var _ Directory = (*chatapi.Directory)(nil)
+
+// Expander expands rules.
+type Expander struct {
+	Directory   Directory
+	Throttle    *throttle.Throttle // the Directory's pace
+	Concurrency int                // rules expanded at once
+}
+
+// Expansion is what a run's rules came to.
+type Expansion struct {
+	Desired membership.Desired
+	// Known are the people the rules named: email → users/{id}, so no
+	// lookup is spent on them again.
+	Known map[string]membership.Principal
+	// Calls counts the Directory calls made.
+	Calls int
+}
+
+// Error is a rule that failed or found nobody, with where it is written.
+type Error struct {
+	Rule membership.Rule
+	Err  error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s: %v", e.Rule.Source, e.Rule.Describe(), e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrEmpty marks a rule that found nobody.
+var ErrEmpty = errors.New("the Directory returned nobody; if that is right, mark the rule allow_empty: true")
+
+// found is one distinct rule's answer.
+type found struct {
+	people []person
+	group  membership.Principal // for RuleGroup
+}
+
+type person struct {
+	email string
+	id    membership.Principal
+}
+
+// Expand returns the desired state with every rule turned into members.
+// It fails, naming every rule at fault, when any lookup fails or finds
+// nobody where nobody is not allowed.
+func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion, error) {
+	distinct := map[string]membership.Rule{}
+	var order []string
+	for _, s := range d.Spaces {
+		for _, r := range s.Rules {
+			if _, ok := distinct[r.Key()]; !ok {
+				distinct[r.Key()] = r
+				order = append(order, r.Key())
+			}
+		}
+	}
+	out := Expansion{Desired: d, Known: map[string]membership.Principal{}}
+	if len(order) == 0 {
+		return out, nil
+	}
+	answers := make(map[string]found, len(order))
+	var (
+		mu    sync.Mutex
+		errs  []*Error
+		calls int
+	)
+	g := errgroup.Group{}
+	g.SetLimit(max(1, e.Concurrency))
+	for _, key := range order {
+		r := distinct[key]
+		g.Go(func() error {
+			f, n, err := e.expand(ctx, r)
+			mu.Lock()
+			defer mu.Unlock()
+			calls += n
+			if err != nil {
+				errs = append(errs, &Error{Rule: r, Err: err})
+				return nil
+			}
+			answers[key] = f
+			return nil
+		})
+	}
+	g.Wait()
+	out.Calls = calls
+	// An empty answer is judged per use: one space may allow it, another not.
+	for _, s := range d.Spaces {
+		for _, r := range s.Rules {
+			if f, ok := answers[r.Key()]; ok && !r.AllowEmpty && r.Kind != membership.RuleGroup && len(f.people) == 0 {
+				errs = append(errs, &Error{Rule: r, Err: ErrEmpty})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		// In the order they are written; one failed rule used twice is
+		// named at each use.
+		slices.SortFunc(errs, func(a, b *Error) int {
+			return cmp.Or(cmp.Compare(a.Rule.Source.File, b.Rule.Source.File), cmp.Compare(a.Rule.Source.Line, b.Rule.Source.Line), cmp.Compare(a.Error(), b.Error()))
+		})
+		errs = slices.CompactFunc(errs, func(a, b *Error) bool { return a.Error() == b.Error() })
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return out, errors.Join(joined...)
+	}
+	out.Desired = merge(d, answers)
+	for _, f := range answers {
+		for _, p := range f.people {
+			out.Known[p.email] = p.id
+		}
+	}
+	return out, nil
+}
+
+// expand asks the Directory what one rule names, and how many calls it took.
+func (e *Expander) expand(ctx context.Context, r membership.Rule) (found, int, error) {
+	switch r.Kind {
+	case membership.RuleGroup:
+		var id string
+		err := e.Throttle.Directory(ctx, "directory.groups.get", func(ctx context.Context) (err error) {
+			id, _, err = e.Directory.Group(ctx, r.Value)
+			return err
+		})
+		if errors.Is(err, chatapi.ErrNotFound) {
+			return found{}, 1, fmt.Errorf("no such group in the Directory")
+		}
+		return found{group: membership.Group(id)}, 1, err
+	case membership.RuleGroupMembers:
+		return e.groupMembers(ctx, r)
+	case membership.RuleOrgUnit:
+		query := fmt.Sprintf("orgUnitPath='%s' isSuspended=false", r.Value)
+		f, n, err := e.users(ctx, query, func(u chatapi.DirectoryUser) bool {
+			return r.IncludeChildren || strings.EqualFold(u.OrgUnitPath, r.Value)
+		})
+		return f, n, err
+	case membership.RuleQuery:
+		return e.users(ctx, r.Value, func(chatapi.DirectoryUser) bool { return true })
+	}
+	return found{}, 0, fmt.Errorf("unknown rule %q", r.Kind)
+}
+
+// groupMembers pages a group's members (200 a page), keeping people who
+// are neither suspended nor archived; with nested, the members of the
+// groups in it come too.
+func (e *Expander) groupMembers(ctx context.Context, r membership.Rule) (found, int, error) {
+	var f found
+	token, calls := "", 0
+	seen := map[string]bool{}
+	guard := chatapi.PageGuard{What: "the members of " + r.Value}
+	for {
+		var (
+			page []chatapi.GroupMember
+			next string
+		)
+		calls++
+		err := e.Throttle.Directory(ctx, "directory.members.list", func(ctx context.Context) (err error) {
+			page, next, err = e.Directory.GroupMembersPage(ctx, r.Value, r.Nested, token)
+			return err
+		})
+		if errors.Is(err, chatapi.ErrNotFound) {
+			return found{}, calls, fmt.Errorf("no such group in the Directory")
+		}
+		if err != nil {
+			return found{}, calls, err
+		}
+		for _, m := range page {
+			status := strings.ToUpper(m.Status)
+			if m.Type != "USER" || m.Email == "" || status == "SUSPENDED" || status == "ARCHIVED" || seen[m.ID] {
+				continue // groups, the whole domain (CUSTOMER), suspended people, and repeats via nesting
+			}
+			seen[m.ID] = true
+			f.people = append(f.people, person{email: strings.ToLower(m.Email), id: membership.User(m.ID)})
+		}
+		if err := guard.Next(len(page), next); err != nil {
+			return found{}, calls, err
+		}
+		if next == "" {
+			return f, calls, nil
+		}
+		token = next
+	}
+}
+
+// users pages a users.list query (500 a page), keeping people who are
+// neither suspended nor archived and whom keep accepts.
+func (e *Expander) users(ctx context.Context, query string, keep func(chatapi.DirectoryUser) bool) (found, int, error) {
+	var f found
+	token, calls := "", 0
+	guard := chatapi.PageGuard{What: "the users matching " + query}
+	for {
+		var (
+			page []chatapi.DirectoryUser
+			next string
+		)
+		calls++
+		err := e.Throttle.Directory(ctx, "directory.users.list", func(ctx context.Context) (err error) {
+			page, next, err = e.Directory.UsersPage(ctx, query, token)
+			return err
+		})
+		if err != nil {
+			return found{}, calls, err
+		}
+		for _, u := range page {
+			if !u.Suspended && !u.Archived && keep(u) {
+				f.people = append(f.people, person{email: strings.ToLower(u.PrimaryEmail), id: membership.User(u.ID)})
+			}
+		}
+		if err := guard.Next(len(page), next); err != nil {
+			return found{}, calls, err
+		}
+		if next == "" {
+			return f, calls, nil
+		}
+		token = next
+	}
+}

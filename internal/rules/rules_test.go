@@ -1,0 +1,212 @@
+package rules_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/rules"
+	"github.com/syncer-dev/syncer/internal/source"
+	"github.com/syncer-dev/syncer/internal/throttle"
+)
+
+// directory is a small organisation: engineering (platform, web), sales; a
+// group of engineers with a nested group of leads; one suspended and one
+// archived engineer, whom no rule names.
+func directory() *emulator.Seed {
+	return &emulator.Seed{
+		Users: []emulator.SeedUser{
+			{ID: "1", Email: "ann@example.com", OrgUnit: "/Engineering/Platform", Department: "Engineering"},
+			{ID: "2", Email: "bob@example.com", OrgUnit: "/Engineering/Web", Department: "Engineering"},
+			{ID: "3", Email: "cat@example.com", OrgUnit: "/Engineering", Department: "Engineering"},
+			{ID: "4", Email: "dan@example.com", OrgUnit: "/Sales", Department: "Sales"},
+			{ID: "5", Email: "eve@example.com", OrgUnit: "/Engineering/Platform", Suspended: true},
+			{ID: "6", Email: "fay@example.com", OrgUnit: "/Engineering", Archived: true},
+		},
+		Groups: []emulator.SeedGroup{
+			{ID: "g-eng", Email: "eng@example.com", Members: []string{"ann@example.com", "bob@example.com", "eve@example.com", "fay@example.com", "leads@example.com"}},
+			{ID: "g-leads", Email: "leads@example.com", Members: []string{"cat@example.com"}},
+			{ID: "g-empty", Email: "nobody@example.com"},
+		},
+	}
+}
+
+func expand(t *testing.T, seed *emulator.Seed, opts emulator.Options, yaml string) (rules.Expansion, error, *emulator.Server) {
+	t.Helper()
+	em, url := emulatortest.Start(t, seed, opts)
+	dir, err := chatapi.NewDirectory(context.Background(), url, chatapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(path, []byte(yaml), 0o644)
+	d, err := source.Load([]source.Spec{{Path: path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &rules.Expander{Directory: dir, Throttle: throttle.New(throttle.Limits{MaxAttempts: 2, BaseDelay: time.Millisecond}), Concurrency: 4}
+	x, err := e.Expand(context.Background(), d)
+	return x, err, em
+}
+
+func members(x rules.Expansion, space string) string {
+	var out []string
+	for _, s := range x.Desired.Spaces {
+		if s.Name != space {
+			continue
+		}
+		for _, m := range s.Members {
+			line := string(m.Principal)
+			if m.Role != "" {
+				line += " " + m.Role.UIName()
+			}
+			if m.Source.Via != "" {
+				line += fmt.Sprintf(" <%d %s>", m.Source.Line, m.Source.Via)
+			}
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestRuleKinds(t *testing.T) {
+	tests := []struct {
+		name, rule, want string
+	}{
+		{"a group's members, suspended people and groups left out", "{group_members: eng@example.com}",
+			"users/ann@example.com <6 group_members eng@example.com>\nusers/bob@example.com <6 group_members eng@example.com>"},
+		{"nested: the members of the groups in it too", "{group_members: eng@example.com, nested: true}",
+			"users/ann@example.com <6 group_members eng@example.com (nested)>\nusers/bob@example.com <6 group_members eng@example.com (nested)>\nusers/cat@example.com <6 group_members eng@example.com (nested)>"},
+		{"an organisational unit and the units below it", "{org_unit: /Engineering}",
+			"users/ann@example.com <6 org_unit /Engineering>\nusers/bob@example.com <6 org_unit /Engineering>\nusers/cat@example.com <6 org_unit /Engineering>"},
+		{"this unit only", "{org_unit: /Engineering, include_children: false}",
+			"users/cat@example.com <6 org_unit /Engineering (this unit only)>"},
+		{"a query", `{query: "orgDepartment='Sales'", role: member}`,
+			"users/dan@example.com member <6 query orgDepartment='Sales'>"},
+		{"a group by email is one member: groups/{id}", "{group: eng@example.com}",
+			"groups/g-eng <6 group eng@example.com>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x, err, _ := expand(t, directory(), emulator.Options{}, "spaces:\n  - space: spaces/A\n    members:\n      - x@example.com\n\n      - "+tt.rule+"\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Replace(members(x, "spaces/A"), "users/x@example.com\n", "", 1)
+			got = strings.Replace(got, "\nusers/x@example.com", "", 1)
+			if got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRolePrecedence(t *testing.T) {
+	x, err, em := expand(t, directory(), emulator.Options{}, `spaces:
+  - space: spaces/A
+    members:
+      - {user: ann@example.com, role: member}
+      - bob@example.com
+      - {group_members: eng@example.com, role: manager, nested: true}
+      - {org_unit: /Engineering, role: owner}
+      - {group_members: leads@example.com, role: owner}
+  - space: spaces/B
+    members:
+      - {group_members: eng@example.com}
+      - {org_unit: /Engineering/Web, role: member}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ann: named with a role, it stands. bob: named without one, takes the
+	// highest rule (owner, org_unit). cat: rules only, the highest: owner
+	// from org_unit (line 7) before the tie at line 8.
+	want := "users/ann@example.com member\nusers/bob@example.com owner <7 org_unit /Engineering>\nusers/cat@example.com owner <7 org_unit /Engineering>"
+	if got := members(x, "spaces/A"); got != want {
+		t.Errorf("spaces/A\n%s\nwant\n%s", got, want)
+	}
+	if got, want := members(x, "spaces/B"), "users/ann@example.com <11 group_members eng@example.com>\nusers/bob@example.com member <12 org_unit /Engineering/Web>"; got != want {
+		t.Errorf("spaces/B\n%s\nwant\n%s", got, want)
+	}
+	if x.Known["cat@example.com"] != "users/3" {
+		t.Errorf("known %v", x.Known)
+	}
+	// B's eng@ rule is not nested: a different question from A's. Five
+	// distinct rules, one page each.
+	st := em.Stats()
+	if n := st.Count("directory.members.list") + st.Count("directory.users.list"); n != 5 {
+		t.Errorf("%d Directory calls for 5 distinct rules: %v", n, st.Requests)
+	}
+}
+
+func TestEmptyAndFailedRules(t *testing.T) {
+	tests := []struct {
+		name, rule string
+		opts       emulator.Options
+		mis        map[string]emulator.Misbehaviour
+		want       string // "" when it expands
+	}{
+		{"an empty group", "{group_members: nobody@example.com}", emulator.Options{}, nil,
+			"rules.yaml:4: group_members nobody@example.com: the Directory returned nobody; if that is right, mark the rule allow_empty: true"},
+		{"an empty group, allowed", "{group_members: nobody@example.com, allow_empty: true}", emulator.Options{}, nil, ""},
+		{"a query matching nobody", `{query: "orgDepartment='Legal'"}`, emulator.Options{}, nil, "query orgDepartment='Legal': the Directory returned nobody"},
+		{"no such group", "{group_members: ghost@example.com}", emulator.Options{}, nil, "rules.yaml:4: group_members ghost@example.com: no such group in the Directory"},
+		{"the scope not granted", "{group_members: eng@example.com}", emulator.Options{RefuseDirectory: true}, nil, "rules.yaml:4: group_members eng@example.com: 403"},
+		{"5xx after retries", "{org_unit: /Sales}", emulator.Options{}, map[string]emulator.Misbehaviour{"directory.users.list": {Status: 500}},
+			"rules.yaml:4: org_unit /Sales: gave up after 2 attempts: 500"},
+		{"a query the Directory refuses", `{query: "favouriteColour='blue'"}`, emulator.Options{}, nil, "Invalid Input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			em, url := emulatortest.Start(t, directory(), tt.opts)
+			for m, b := range tt.mis {
+				em.SetMisbehaviour(m, b)
+			}
+			dir, _ := chatapi.NewDirectory(context.Background(), url, chatapi.Options{})
+			path := filepath.Join(t.TempDir(), "rules.yaml")
+			os.WriteFile(path, []byte("spaces:\n  - space: spaces/A\n    members:\n      - "+tt.rule+"\n"), 0o644)
+			d, err := source.Load([]source.Spec{{Path: path}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &rules.Expander{Directory: dir, Throttle: throttle.New(throttle.Limits{MaxAttempts: 2, BaseDelay: time.Millisecond}), Concurrency: 2}
+			_, err = e.Expand(context.Background(), d)
+			got := ""
+			if err != nil {
+				got = strings.ReplaceAll(err.Error(), filepath.Dir(path)+"/", "")
+			}
+			if tt.want == "" && err != nil || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("err = %v\nwant %q", got, tt.want)
+			}
+			var re *rules.Error
+			if err != nil && !errors.As(err, &re) {
+				t.Errorf("not a rules.Error: %T", err)
+			}
+		})
+	}
+}
+
+func TestTotalsCountExpandedMembers(t *testing.T) {
+	x, err, _ := expand(t, directory(), emulator.Options{}, "spaces:\n  - space: spaces/A\n    members:\n      - {group_members: eng@example.com, nested: true}\n      - zed@example.com\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, n := range x.Desired.Totals {
+		if n != 4 {
+			t.Errorf("%s: %d memberships, want 4 (3 from the group, 1 named)", file, n)
+		}
+	}
+	if x.Desired.Count() != 4 {
+		t.Errorf("count %d", x.Desired.Count())
+	}
+	_ = membership.RuleGroup
+}
