@@ -75,32 +75,8 @@ func (d *Dir) Write(_ context.Context, name string, data []byte, ifVersion strin
 	case version(current) != ifVersion:
 		return "", fmt.Errorf("%w: %s", ErrConflict, path)
 	}
-	tmp, err := os.CreateTemp(d.Path, ".tmp-"+name+"-*")
-	if err != nil {
+	if err := fsutil.WriteAtomic(path, data, 0o600); err != nil {
 		return "", fmt.Errorf("state %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("state %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("state %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("state %s: %w", path, err)
-	}
-	if dir, err := os.Open(d.Path); err == nil {
-		dir.Sync() // the rename itself survives a crash
-		dir.Close()
 	}
 	return version(data), nil
 }

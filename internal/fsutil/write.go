@@ -1,0 +1,43 @@
+package fsutil
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// WriteAtomic replaces path with data, with mode perm, so a reader (or a
+// crash) sees the old file or the new one, never a part: it writes a
+// temporary file in the same folder, syncs it and renames it over path.
+// The temporary file has perm from its creation, so a secret is never
+// readable by others even for a moment.
+func WriteAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename, a no-op
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // the rename itself survives a crash
+		d.Close()
+	}
+	return nil
+}
