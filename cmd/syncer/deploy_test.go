@@ -715,3 +715,94 @@ esac
 		t.Error(".ci/run must require the race detector: make test RACE=1")
 	}
 }
+
+// syncerLines are the syncer command lines in a workflow step's script, as
+// arguments (redirections and comments dropped, continuations joined).
+func syncerLines(script string) [][]string {
+	var out [][]string
+	script = strings.ReplaceAll(script, "\\\n", " ")
+	for _, line := range strings.Split(script, "\n") {
+		line, _, _ = strings.Cut(line, " #")
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "syncer" {
+			continue
+		}
+		var args []string
+		for _, f := range fields[1:] {
+			if strings.HasPrefix(f, ">") || f == "|" || f == "||" || f == "&&" {
+				break
+			}
+			args = append(args, strings.Trim(f, `"`))
+		}
+		out = append(out, args)
+	}
+	return out
+}
+
+func TestGitHubActionsReviewedPlans(t *testing.T) {
+	type step struct {
+		Uses string            `yaml:"uses"`
+		Run  string            `yaml:"run"`
+		With map[string]string `yaml:"with"`
+	}
+	type workflow struct {
+		Jobs map[string]struct {
+			If    string `yaml:"if"`
+			Steps []step `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	read := func(name string) (workflow, []step) {
+		var w workflow
+		data, err := os.ReadFile(filepath.Join(deployDir, "github-actions", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(data, &w); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var steps []step
+		for _, j := range w.Jobs {
+			steps = append(steps, j.Steps...)
+		}
+		return w, steps
+	}
+	mod, _ := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	module := strings.Fields(strings.SplitN(string(mod), "\n", 2)[0])[1]
+	var planOut, planIn, uploaded, uploadedAs, downloadedAs string
+	for _, name := range []string{"chat-plan.yml", "chat-apply.yml"} {
+		w, steps := read(name)
+		for _, s := range steps {
+			if strings.Contains(s.Run, "go install") && !strings.Contains(s.Run, module+"/cmd/syncer@") {
+				t.Errorf("%s installs something other than %s/cmd/syncer: %q", name, module, s.Run)
+			}
+			for _, args := range syncerLines(s.Run) {
+				checkInvocation(t, name, args)
+				if v, ok := flagValue(args, "out"); ok && args[0] == "plan" {
+					planOut = v
+				}
+				if v, ok := flagValue(args, "plan"); ok && args[0] == "apply" {
+					planIn = v
+				}
+			}
+			if strings.HasPrefix(s.Uses, "actions/upload-artifact") {
+				uploaded, uploadedAs = s.With["path"], s.With["name"]
+			}
+			if _, rest, ok := strings.Cut(s.Run, "gh run download"); ok {
+				if _, n, ok := strings.Cut(rest, "--name "); ok {
+					downloadedAs = strings.Fields(n)[0]
+				}
+			}
+		}
+		if name == "chat-apply.yml" {
+			for _, j := range w.Jobs {
+				if !strings.Contains(j.If, "merged == true") {
+					t.Errorf("chat-apply runs on pull requests closed without a merge (if: %q)", j.If)
+				}
+			}
+		}
+	}
+	if planOut == "" || planOut != uploaded || planIn != filepath.Base(uploaded) || uploadedAs == "" || uploadedAs != downloadedAs {
+		t.Errorf("the plan file doesn't travel from plan to apply: plan --out %q, uploaded %q as %q, downloaded %q, apply --plan %q",
+			planOut, uploaded, uploadedAs, downloadedAs, planIn)
+	}
+}

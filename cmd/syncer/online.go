@@ -39,6 +39,8 @@ type runFlags struct {
 	reportFile, lockFile, pushgateway  string
 	detailed                           bool
 	allowRemovals                      int
+	// planOut is plan's --out; planFile is apply's --plan.
+	planOut, planFile string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -51,6 +53,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL (add semantics)")
 	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "plan and apply --dry-run: exit 2 when changes are pending")
 	fs.IntVar(&f.allowRemovals, "allow-removals", -1, "policy sync: allow up to N removals this run, past the safety limits and the first-run stop (after reading the plan)")
+	fs.StringVar(&f.planOut, "out", "", "also save the plan to this file (JSON, mode 0600) for syncer apply --plan FILE to apply exactly")
 }
 
 // runJob is plan and apply from the command line: one run, then its exit code.
@@ -78,7 +81,12 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		}
 		defer unlock()
 	}
-	r := runOnce(ctx, out, s)
+	var r runResult
+	if f.planFile != "" {
+		r = applyPlanFile(ctx, out, s, f.planFile, !write)
+	} else {
+		r = runOnce(ctx, out, s)
+	}
 	if f.pushgateway != "" {
 		if err := pushMetrics(f.pushgateway, m, r.code == exitOK || r.code == exitChanges); err != nil {
 			log.Error("metrics not pushed", "pushgateway", f.pushgateway, "error", err.Error())
@@ -103,6 +111,14 @@ func checkRunFlags(f runFlags) error {
 		}
 		if st, err := os.Stat(f.reportFile); err == nil && !st.Mode().IsRegular() {
 			return fmt.Errorf("--report-file %s is not a regular file", f.reportFile)
+		}
+	}
+	if f.planOut != "" {
+		if st, err := os.Stat(filepath.Dir(f.planOut)); err != nil || !st.IsDir() {
+			return fmt.Errorf("--out %s: the folder %s does not exist", f.planOut, filepath.Dir(f.planOut))
+		}
+		if st, err := os.Stat(f.planOut); err == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("--out %s is not a regular file", f.planOut)
 		}
 	}
 	if f.pushgateway != "" {
@@ -213,6 +229,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
 		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
 		Progress: bar, State: &state.Dir{Path: cfg.State.Location}, Acting: acting, AllowRemovals: f.allowRemovals}
+	j.KeepStates = f.planOut != ""
 	if dir != nil {
 		j.Rules = &rules.Expander{Directory: dir, Throttle: th, Concurrency: cfg.Limits.CallsInFlight()}
 	}
@@ -237,6 +254,14 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	case err != nil:
 		log.Error("run failed", "error", err.Error())
 		return fail("failure", exitFailure)
+	}
+	if f.planOut != "" {
+		if err := savePlanFile(f.planOut, cfg, planTarget(cfg, creds, acting), f.allowRemovals, res); err != nil {
+			log.Error("plan file not written", "path", f.planOut, "error", err.Error())
+			res.SpaceErrors = append(res.SpaceErrors, &job.SpaceError{Space: "(plan file)", Err: err})
+		} else {
+			log.Info("plan file written", "path", f.planOut, "changes", len(res.Plan.Changes), "applicable", !res.Blocked() && !res.Failed())
+		}
 	}
 	if f.reportFile != "" {
 		if err := writeReportFile(f.reportFile, res.Plan); err != nil {
@@ -490,10 +515,12 @@ func planCommand() command {
 	return command{
 		name:    "plan",
 		summary: "show what a sync would change; reads only",
-		usage: `Usage: syncer plan --config FILE [--output text|json|markdown] [--detailed-exitcode]
+		usage: `Usage: syncer plan --config FILE [--output text|json|markdown] [--detailed-exitcode] [--out PLAN.json]
 
 Reads every source and the current memberships of every space they name,
-and prints the changes a sync would make. Makes no change.
+and prints the changes a sync would make. Makes no change. With --out, also
+saves the plan, and the memberships it was computed from, for review:
+'syncer apply --plan PLAN.json' then applies exactly that, or nothing.
 Exit 0 (with --detailed-exitcode: 0 nothing to do, 2 changes pending),
 1 on API failures or an incomplete plan, 3 on invalid config or sources (no
 API call made), 4 when a safety check would block the apply (policy sync).
@@ -501,7 +528,8 @@ API call made), 4 when a safety check would block the apply (policy sync).
 Examples:
   syncer plan --config config.yaml
   syncer plan --config config.yaml --output markdown > plan.md
-  syncer plan --config config.yaml --detailed-exitcode || echo "changes pending"`,
+  syncer plan --config config.yaml --detailed-exitcode || echo "changes pending"
+  syncer plan --config config.yaml --output markdown --out plan.json > plan.md`,
 		run: func(ctx context.Context, out cmdIO, args []string) int {
 			var f runFlags
 			fs := newFlags(planCommand(), out)
@@ -519,6 +547,7 @@ func applyCommand() command {
 		name:    "apply",
 		summary: "make the spaces match the sources",
 		usage: `Usage: syncer apply --config FILE [--output text|json|markdown] [--dry-run [--detailed-exitcode]]
+       syncer apply --config FILE --plan PLAN.json [--dry-run]
 
 Plans as 'syncer plan' does, prints the plan, applies it within Google's
 quotas (retrying quota and transient failures) and prints every change's
@@ -530,8 +559,17 @@ made), 4 blocked by a safety check (policy sync: nothing was changed; read the
 plan, then --allow-removals N), 5 another apply for this config is running on
 this host.
 
+With --plan, applies a plan saved by 'syncer plan --out' and nothing else:
+the sources are not read; the spaces the plan touches are listed again, and
+if any changed since the plan (beyond the plan's own changes, from an
+earlier apply of it), nothing is written and it exits 4 naming them. A plan
+already applied exits 0 with no write. A plan older than plan.max_age, or
+blocked when it was made, exits 4; a file that is not an unedited plan, or
+one made for another config, exits 3. --dry-run checks without writing.
+
 Examples:
   syncer apply --config config.yaml
+  syncer apply --config config.yaml --plan plan.json
   syncer apply --config config.yaml --dry-run
   syncer apply --config config.yaml --output json > outcome.json`,
 		run: func(ctx context.Context, out cmdIO, args []string) int {
@@ -539,8 +577,17 @@ Examples:
 			fs := newFlags(applyCommand(), out)
 			f.register(fs)
 			dryRun := fs.Bool("dry-run", false, "plan only; change nothing (exactly syncer plan, with every flag plan takes)")
+			fs.StringVar(&f.planFile, "plan", "", "apply this saved plan (from syncer plan --out) exactly, or nothing; the sources are not read")
 			if code, ok := parseFlags(fs, args); !ok {
 				return code
+			}
+			if f.planOut != "" && !*dryRun {
+				fmt.Fprintln(out.stderr, "apply: --out saves a plan without applying it: use syncer plan --out (or apply --dry-run --out)")
+				return exitInvalid
+			}
+			if f.planFile != "" && (f.planOut != "" || f.allowRemovals >= 0) {
+				fmt.Fprintln(out.stderr, "apply: --plan applies a reviewed plan as it was made: --out and --allow-removals don't go with it (the plan records the consent it was made with)")
+				return exitInvalid
 			}
 			if f.detailed && !*dryRun {
 				fmt.Fprintln(out.stderr, "apply: --detailed-exitcode is for plan and apply --dry-run (an apply exits 0 when everything was done)")

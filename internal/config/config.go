@@ -48,6 +48,7 @@ type Config struct {
 	RemoveSuspended bool   `yaml:"remove_suspended"`
 	Safety          Safety `yaml:"safety"`
 	State           State  `yaml:"state"`
+	Plan            Plan   `yaml:"plan"`
 
 	// Path is the file the config was read from.
 	Path string `yaml:"-"`
@@ -143,6 +144,12 @@ type Safety struct {
 type State struct {
 	// Location is a local folder (relative to the config file).
 	Location string `yaml:"location"`
+}
+
+// Plan is about saved plans (plan --out, apply --plan).
+type Plan struct {
+	// MaxAge is how old a saved plan may be when applied.
+	MaxAge time.Duration `yaml:"max_age"`
 }
 
 // Limit is a count, or no limit when spelled out as "unlimited".
@@ -254,6 +261,7 @@ func Defaults() Config {
 			MaxSourceShrinkPercent: Limit{N: 20},
 		},
 		State: State{Location: "syncer-state"},
+		Plan:  Plan{MaxAge: 24 * time.Hour},
 	}
 }
 
@@ -351,6 +359,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	if cfg.Identity.CacheTTL <= 0 {
 		errs.Add(at(line("identity", "cache_ttl")), "identity.cache_ttl must be positive, e.g. 24h")
+	}
+	if cfg.Plan.MaxAge <= 0 {
+		errs.Add(at(line("plan", "max_age")), "plan.max_age must be positive, e.g. 24h")
 	}
 	for _, l := range []struct {
 		key string

@@ -67,6 +67,10 @@ type Job struct {
 	// Rules expands Directory rules in the sources; nil when there is no
 	// Directory (then sources with rules are refused).
 	Rules *rules.Expander
+	// KeepStates keeps, in the Result, the memberships each changed space
+	// was planned from and the removals state a full apply would save: what
+	// a plan file records.
+	KeepStates bool
 }
 
 // RuleError is a Directory rule that failed or found nobody: the run stops
@@ -99,8 +103,8 @@ func (j *Job) expandRules(ctx context.Context, desired *membership.Desired) (map
 	return x.Known, nil
 }
 
-// removalsState is the name of the removals' state document.
-const removalsState = "removals.json"
+// RemovalsState is the name of the removals' state document.
+const RemovalsState = "removals.json"
 
 // Blocked is true when a safety rail stopped the run before any write.
 func (r Result) Blocked() bool { return len(r.Plan.Blocked) > 0 }
@@ -112,6 +116,12 @@ type Result struct {
 	Interrupted bool
 	// ApplySeconds is how long apply took (0 when it did not run).
 	ApplySeconds float64
+	// With Job.KeepStates: the spaces the plan changes as they were read,
+	// and the removals state (and the version it replaces) a full apply
+	// of this plan leaves (nil without policy sync).
+	States          map[string]*membership.SpaceState
+	Removals        []byte
+	RemovalsVersion string
 }
 
 // InputError means the config or a source is invalid; no API call was made.
@@ -215,6 +225,18 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 			log.Error("blocked by a safety check; nothing was written", "reasons", strings.Join(res.Plan.Blocked, "; "))
 		}
 	}
+	if j.KeepStates {
+		res.States = map[string]*membership.SpaceState{}
+		for _, c := range res.Plan.Changes {
+			res.States[c.Space] = spaces.states[c.Space]
+		}
+		if next != nil && !res.Blocked() {
+			if res.Removals, err = next.Encode(); err != nil {
+				return res, err
+			}
+			res.RemovalsVersion = rm.version
+		}
+	}
 	log.Info("plan computed", "create", res.Plan.Summary.Create, "update_role", res.Plan.Summary.UpdateRole,
 		"delete", res.Plan.Summary.Delete, "unchanged", res.Plan.Summary.Unchanged, "complete", res.Plan.Complete(), "seconds", time.Since(started).Seconds())
 
@@ -293,16 +315,16 @@ func (j *Job) prepareRemovals(ctx context.Context, desired membership.Desired) (
 		return nil, errors.New("policy sync needs a state location (state.location) to keep the last run's totals and the grace counters")
 	}
 	rm := &removalRun{protect: removals.NewProtect(j.Config.Protect), acting: removals.Acting{Email: strings.ToLower(j.Acting)}}
-	data, version, err := j.State.Read(ctx, removalsState)
+	data, version, err := j.State.Read(ctx, RemovalsState)
 	switch {
 	case errors.Is(err, state.ErrNotExist):
 		j.Logger.Info("no removals state yet: this is the first run with policy sync here", "state", j.State.Where())
 	case err != nil:
-		return nil, fmt.Errorf("removals state %s/%s can't be read, so the safety rails can't be checked; nothing was done: %w", j.State.Where(), removalsState, err)
+		return nil, fmt.Errorf("removals state %s/%s can't be read, so the safety rails can't be checked; nothing was done: %w", j.State.Where(), RemovalsState, err)
 	default:
 		prev, err := removals.ParseState(data)
 		if err != nil {
-			return nil, fmt.Errorf("removals state %s/%s: %w; nothing was done (move it aside only if you mean to start the rails afresh)", j.State.Where(), removalsState, err)
+			return nil, fmt.Errorf("removals state %s/%s: %w; nothing was done (move it aside only if you mean to start the rails afresh)", j.State.Where(), RemovalsState, err)
 		}
 		rm.prev, rm.version = prev, version
 	}
@@ -314,7 +336,7 @@ func (j *Job) saveRemovals(ctx context.Context, rm *removalRun, next *removals.S
 	if err != nil {
 		return err
 	}
-	if _, err := j.State.Write(ctx, removalsState, data, rm.version); err != nil {
+	if _, err := j.State.Write(ctx, RemovalsState, data, rm.version); err != nil {
 		return fmt.Errorf("removals state not saved: %w", err)
 	}
 	return nil
@@ -341,12 +363,14 @@ type plannedSpaces struct {
 	warnings []string
 	planned  int
 	ids      *identity.Service
+	states   map[string]*membership.SpaceState // with KeepStates, the spaces with changes
 }
 
 // planSpaces reads, resolves and plans every space through the pipeline,
 // handing each planned space to stream (when set) at once.
 func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy diff.Policy, stream *apply.Stream, rm *removalRun, learned map[string]membership.Principal) plannedSpaces {
-	out := plannedSpaces{plans: make([]diff.SpacePlan, len(desired.Spaces))}
+	out := plannedSpaces{plans: make([]diff.SpacePlan, len(desired.Spaces)), states: map[string]*membership.SpaceState{}}
+	var statesMu sync.Mutex
 	latency := &latencyMeter{}
 	if j.Resolver != nil {
 		out.ids = j.Resolver.NewService(desired, latency.estimate)
@@ -404,6 +428,11 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy
 			}
 			if rm != nil {
 				j.screenRemovals(ctx, &sp, rm, out.ids, who.Unresolved)
+			}
+			if j.KeepStates && len(sp.Changes) > 0 {
+				statesMu.Lock()
+				out.states[ds.Name] = st
+				statesMu.Unlock()
 			}
 			return sp, nil
 		},

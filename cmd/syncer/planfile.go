@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/auth"
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/logging"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/planfile"
+	"github.com/syncer-dev/syncer/internal/progress"
+	"github.com/syncer-dev/syncer/internal/report"
+	"github.com/syncer-dev/syncer/internal/state"
+)
+
+// planTarget is where, and as whom, a run's plan applies.
+func planTarget(cfg *config.Config, creds *auth.Credentials, acting string) planfile.Target {
+	var paths []string
+	for _, s := range cfg.Sources {
+		abs, err := filepath.Abs(s.Path)
+		if err != nil {
+			abs = s.Path
+		}
+		paths = append(paths, abs)
+	}
+	slices.Sort(paths)
+	who := acting
+	if who == "" {
+		who = creds.ActingAs
+	}
+	return planfile.Target{Config: cfg.Path, Endpoint: cfg.API.Endpoint, AuthMode: cfg.Auth.Mode, ActingAs: who,
+		AdminAccess: cfg.API.UseAdminAccess, SourcePaths: paths}
+}
+
+// otherTarget lists how a plan's target differs from this config's.
+func otherTarget(planned, now planfile.Target) []string {
+	var diffs []string
+	if planned.Endpoint != now.Endpoint {
+		diffs = append(diffs, fmt.Sprintf("the plan is for endpoint %s; this run calls %s", planned.Endpoint, now.Endpoint))
+	}
+	if planned.AuthMode != now.AuthMode || planned.ActingAs != now.ActingAs {
+		diffs = append(diffs, fmt.Sprintf("the plan acts as %s (%s); this run as %s (%s)", planned.ActingAs, planned.AuthMode, now.ActingAs, now.AuthMode))
+	}
+	if planned.AdminAccess != now.AdminAccess {
+		diffs = append(diffs, fmt.Sprintf("the plan has api.use_admin_access %t; this config %t", planned.AdminAccess, now.AdminAccess))
+	}
+	if !slices.Equal(planned.SourcePaths, now.SourcePaths) {
+		diffs = append(diffs, fmt.Sprintf("the plan manages the spaces of %s; this config names %s", strings.Join(planned.SourcePaths, ", "), strings.Join(now.SourcePaths, ", ")))
+	}
+	return diffs
+}
+
+// savePlanFile writes a run's plan as a reviewed-plan file.
+func savePlanFile(path string, cfg *config.Config, target planfile.Target, allowRemovals int, res job.Result) error {
+	f := &planfile.File{Created: time.Now().UTC(), Version: versionString(), Target: target, Plan: res.Plan}
+	f.Settings = planfile.Settings{Policy: cfg.Policy, Blocked: res.Plan.Blocked, Incomplete: res.Plan.Incomplete,
+		Applicable: !res.Blocked() && !res.Failed()}
+	if allowRemovals >= 0 {
+		f.Settings.AllowRemovals = &allowRemovals
+	}
+	for _, s := range cfg.Sources {
+		sum, err := fileSHA256(s.Path)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.Path, err)
+		}
+		f.Sources = append(f.Sources, planfile.Source{Path: s.Path, SHA256: sum})
+	}
+	for _, name := range touched(res.Plan) {
+		st := res.States[name]
+		if st == nil {
+			return fmt.Errorf("internal error: no recorded state for %s", name)
+		}
+		ms := planfile.Members(st.Memberships)
+		f.Spaces = append(f.Spaces, planfile.Space{Name: name, Fingerprint: planfile.Fingerprint(ms), Memberships: ms})
+	}
+	if res.Removals != nil {
+		f.Removals = &planfile.Removals{Version: res.RemovalsVersion, Data: res.Removals}
+	}
+	return planfile.Write(path, f)
+}
+
+func touched(p diff.Plan) []string {
+	f := planfile.File{Plan: p}
+	return f.Touched()
+}
+
+func fileSHA256(path string) (string, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, file); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// applyPlanFile applies a saved plan, exactly, or nothing: it re-lists the
+// spaces the plan touches, refuses if any moved since, skips what is in
+// effect already, and applies the rest. The sources are not read and no
+// Directory call is made: the plan carries its identities.
+func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, dryRun bool) runResult {
+	started := time.Now()
+	log, f := s.log, s.flags
+	finish := func(result string, code int, plan *diff.Plan, spaces int) runResult {
+		s.metrics.ObserveRun(started, result, plan, 0, spaces)
+		if plan != nil && f.reportFile != "" {
+			if err := writeReportFile(f.reportFile, *plan); err != nil {
+				log.Error("report file not written", "path", f.reportFile, "error", err.Error())
+				if code == exitOK {
+					code = exitFailure
+				}
+			}
+		}
+		log.Log(ctx, resultLevel(result), "run finished", "result", result, "plan_file", path, "seconds", time.Since(started).Seconds())
+		return runResult{plan: plan, code: code}
+	}
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return finish("invalid", reportInputErrors(out, log, err), nil, 0)
+	}
+	if err := setEndpoint(cfg, f.endpoint); err != nil {
+		return finish("invalid", reportInputErrors(out, log, err), nil, 0)
+	}
+	if f.output != "" {
+		cfg.Report.Output = f.output
+	}
+	if err := checkOffline(cfg, membership.Desired{}, true); err != nil {
+		return finish("invalid", reportInputErrors(out, log, err), nil, 0)
+	}
+	pf, err := planfile.Read(path)
+	if err != nil {
+		log.Error(err.Error() + "; nothing was sent to the API")
+		return finish("invalid", exitInvalid, nil, 0)
+	}
+	runCtx, cancelRun := context.WithTimeoutCause(ctx, cfg.Limits.RunTimeout,
+		fmt.Errorf("the run took longer than limits.run_timeout (%v)", cfg.Limits.RunTimeout))
+	defer cancelRun()
+	runCtx, stopRun := context.WithCancelCause(runCtx)
+	defer stopRun(nil)
+
+	chatNeed := need(cfg, !dryRun)
+	chatNeed.Directory = false
+	chatNeed.App = slices.ContainsFunc(pf.Plan.Changes, func(c diff.Change) bool { return c.Principal == membership.App })
+	creds, err := credentials(runCtx, cfg, chatNeed, authOptions(cfg, s.metrics))
+	if err != nil {
+		return finish("invalid", reportInputErrors(out, log, err), nil, 0)
+	}
+	acting, err := auth.ActingEmail(cfg.Auth)
+	if err != nil {
+		return finish("invalid", reportInputErrors(out, log, err), nil, 0)
+	}
+	if diffs := otherTarget(pf.Target, planTarget(cfg, creds, acting)); len(diffs) > 0 {
+		for _, d := range diffs {
+			log.Error(d)
+		}
+		log.Error(fmt.Sprintf("%s was made for another config (%s); nothing was sent to the API", path, pf.Target.Config))
+		return finish("invalid", exitInvalid, nil, 0)
+	}
+	plan := pf.Plan
+	why := notApplicable(pf, time.Now(), cfg.Plan.MaxAge)
+	if why != nil {
+		plan.Blocked = why
+		log.Error("the plan can't be applied; nothing was written", "reasons", strings.Join(why, "; "))
+		return finish("blocked", writeReport(out, cfg, log, plan, exitBlocked), &plan, 0)
+	}
+	names := pf.Touched()
+	if len(names) == 0 {
+		if !dryRun {
+			saveRemovals(runCtx, cfg, pf, &plan, log)
+		}
+		if cfg.Report.Output == "text" {
+			fmt.Fprintln(out.stdout, "The plan has no changes: nothing to apply.")
+		}
+		return finish("success", writeReport(out, cfg, log, plan, exitOK), &plan, 0)
+	}
+
+	api, err := newChatClient(runCtx, cfg, creds)
+	if err != nil {
+		log.Error("chat client", "error", err.Error())
+		return finish("failure", exitFailure, nil, 0)
+	}
+	th := newThrottle(cfg)
+	th.OnFatal = func(err error) {
+		log.Error("stopping the run: no call can succeed", "error", err.Error())
+		stopRun(err)
+	}
+	recorded := map[string]planfile.Space{}
+	wantsApp := map[string]bool{}
+	for _, sp := range pf.Spaces {
+		recorded[sp.Name] = sp
+		wantsApp[sp.Name] = slices.ContainsFunc(sp.Memberships, func(m planfile.Member) bool { return m.App })
+	}
+	for _, c := range plan.Changes {
+		wantsApp[c.Space] = wantsApp[c.Space] || c.Principal == membership.App
+	}
+	cur, readErrs, _ := job.ReadCurrent(runCtx, api, th, names, wantsApp, cfg.Limits.CallsInFlight(), !creds.UserAuth)
+	if len(readErrs) > 0 {
+		for _, e := range readErrs {
+			log.Error("space not read: the plan can't be checked against it", "space", e.Space, "error", e.Err.Error())
+		}
+		log.Error(fmt.Sprintf("%d of %d spaces the plan touches could not be read; nothing was written (rerun when they can be)", len(readErrs), len(names)))
+		return finish("failure", exitFailure, nil, len(names))
+	}
+
+	// Which changes are in effect already, and which spaces moved.
+	changes := slices.Clone(plan.Changes)
+	plan.Changes = changes
+	var moved []string
+	done := 0
+	for _, name := range names {
+		var idx []int
+		for i, c := range changes {
+			if c.Space == name {
+				idx = append(idx, i)
+			}
+		}
+		spaceChanges := make([]diff.Change, len(idx))
+		for k, i := range idx {
+			spaceChanges[k] = changes[i]
+		}
+		v := planfile.Check(recorded[name], cur.Spaces[name].Memberships, spaceChanges)
+		if len(v.Moved) > 0 {
+			moved = append(moved, fmt.Sprintf("%s changed since the plan was made: %s", name, strings.Join(v.Moved, ", ")))
+		}
+		for k, i := range idx {
+			if v.Done[k] {
+				changes[i].Status, changes[i].Error = diff.AlreadyDone, "in effect already (an earlier apply of this plan)"
+				done++
+			}
+			if n, ok := v.Names[k]; ok {
+				changes[i].Membership = n
+			}
+		}
+	}
+	if len(moved) > 0 {
+		for i := range changes {
+			changes[i].Status, changes[i].Error = "", ""
+		}
+		plan.Blocked = append(moved, "make a new plan from the spaces as they are now, and review it")
+		for _, m := range moved {
+			log.Error(m)
+		}
+		log.Error("the plan no longer matches the spaces; nothing was written", "spaces_moved", len(moved))
+		return finish("blocked", writeReport(out, cfg, log, plan, exitBlocked), &plan, len(names))
+	}
+	if done == len(changes) {
+		if cfg.Report.Output == "text" {
+			fmt.Fprintln(out.stdout, "This plan was already applied: every change in it is in effect. Nothing was written.")
+			fmt.Fprintln(out.stdout)
+		}
+		plan.Applied = true
+		plan.Recount()
+		log.Info("the plan was already applied; nothing was written", "changes", len(changes))
+		return finish("success", writeReport(out, cfg, log, plan, exitOK), &plan, len(names))
+	}
+	if dryRun {
+		code := exitOK
+		if s.detailed {
+			code = exitChanges
+		}
+		if cfg.Report.Output == "text" {
+			fmt.Fprintf(out.stdout, "The plan still applies: %d of %d changes to make, %d in effect already (dry run: nothing was written).\n\n", len(changes)-done, len(changes), done)
+		}
+		return finish("success", writeReport(out, cfg, log, plan, code), &plan, len(names))
+	}
+
+	// Apply what is left, exactly as planned.
+	var pending []diff.Change
+	var at []int
+	for i, c := range changes {
+		if c.Status == "" {
+			pending = append(pending, c)
+			at = append(at, i)
+		}
+	}
+	bar := &progress.Progress{Logger: log}
+	if logging.IsTerminal(out.stderr) {
+		bar.Terminal = out.stderr
+	}
+	bar.Start(0)
+	bar.Planned(len(pending))
+	engine := &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
+	sub := diff.Plan{Changes: pending}
+	applyErr := engine.Apply(runCtx, &sub)
+	bar.Stop()
+	for k, i := range at {
+		changes[i] = sub.Changes[k]
+	}
+	plan.Applied = true
+	plan.Recount()
+	result, code := "success", exitOK
+	stopped := 0
+	for _, c := range changes {
+		if c.Stopped {
+			stopped++
+		}
+	}
+	if applyErr != nil || stopped > 0 {
+		plan.Incomplete = append(plan.Incomplete, fmt.Sprintf("stopped during apply (%s): %d changes were not made or may not have been; apply the same plan file again to finish", job.StopReason(runCtx), stopped))
+	}
+	if plan.Summary.Failed > 0 || applyErr != nil || stopped > 0 {
+		result, code = "failure", exitFailure
+	}
+	if code == exitOK {
+		saveRemovals(runCtx, cfg, pf, &plan, log)
+	}
+	log.Info("apply finished", "applied", plan.Summary.Applied, "already_done", plan.Summary.AlreadyDone,
+		"failed", plan.Summary.Failed, "skipped", plan.Summary.Skipped)
+	return finish(result, writeReport(out, cfg, log, plan, code), &plan, len(names))
+}
+
+// saveRemovals moves the removal rails' state (totals, grace counters) as
+// a regular apply of the plan would have: to what the plan recorded,
+// unless another run changed it since the plan was made. Applying the same
+// plan twice finds it saved already.
+func saveRemovals(ctx context.Context, cfg *config.Config, pf *planfile.File, plan *diff.Plan, log *slog.Logger) {
+	if pf.Removals == nil {
+		return
+	}
+	store := &state.Dir{Path: cfg.State.Location}
+	current, _, err := store.Read(ctx, job.RemovalsState)
+	if err == nil && sameJSON(current, pf.Removals.Data) {
+		return
+	}
+	if _, err := store.Write(ctx, job.RemovalsState, pf.Removals.Data, pf.Removals.Version); err != nil {
+		msg := "removals state not saved: " + err.Error()
+		if errors.Is(err, state.ErrConflict) {
+			msg = "removals state not saved: another run changed it after this plan was made; the next run counts from that one"
+		}
+		plan.Warnings = append(plan.Warnings, msg)
+		log.Warn(msg)
+	}
+}
+
+func sameJSON(a, b []byte) bool {
+	var ca, cb bytes.Buffer
+	return json.Compact(&ca, a) == nil && json.Compact(&cb, b) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+func resultLevel(result string) slog.Level {
+	if result == "success" {
+		return slog.LevelInfo
+	}
+	return slog.LevelError
+}
+
+// notApplicable says why a saved plan may not be applied at all: too old,
+// blocked by the rails when it was made, or made without seeing everything.
+func notApplicable(pf *planfile.File, now time.Time, maxAge time.Duration) []string {
+	var why []string
+	if err := pf.CheckAge(now, maxAge); err != nil {
+		why = append(why, err.Error())
+	}
+	if !pf.Settings.Applicable {
+		for _, b := range pf.Settings.Blocked {
+			why = append(why, "when it was made, a safety check blocked it: "+b)
+		}
+		for _, in := range pf.Settings.Incomplete {
+			why = append(why, "when it was made, the plan was incomplete: "+in)
+		}
+		if len(pf.Settings.Blocked)+len(pf.Settings.Incomplete) == 0 {
+			why = append(why, "it was written as not applicable")
+		}
+		why = append(why, "make a new plan (with --allow-removals N if the removals are meant) and review it")
+	}
+	return why
+}
+
+// writeReport prints the report; a report that can't be written fails the run.
+func writeReport(out cmdIO, cfg *config.Config, log interface{ Error(string, ...any) }, plan diff.Plan, code int) int {
+	if err := report.Write(out.stdout, cfg.Report.Output, plan); err != nil {
+		log.Error("report not written", "error", err.Error())
+		if code == exitOK {
+			return exitFailure
+		}
+	}
+	return code
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// reviewed is a world for reviewed plans: spaces/S with its owner, five
+// people to add (u0..u4), and u5, whom nobody plans for.
+func reviewed(t *testing.T) (*emulator.Server, string, string) {
+	t.Helper()
+	em, cfg := setup(t, 6, emulator.Options{}, "max_attempts: 2")
+	csv := "space,member,role\n"
+	for _, u := range []string{"u0", "u1", "u2", "u3", "u4"} {
+		csv += "spaces/S," + u + "@example.com,\n"
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte(csv), 0o644)
+	return em, cfg, filepath.Join(filepath.Dir(cfg), "plan.json")
+}
+
+// handAdd adds someone to a space as an admin would in the Chat UI.
+func handAdd(t *testing.T, em *emulator.Server, cfg, space, who string) {
+	t.Helper()
+	c, err := chatapi.New(context.Background(), chatapi.Options{Endpoint: endpointOf(t, cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(context.Background(), space, membership.User(who)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func endpointOf(t *testing.T, cfg string) string {
+	data, _ := os.ReadFile(cfg)
+	for _, line := range strings.Split(string(data), "\n") {
+		if _, rest, ok := strings.Cut(line, `endpoint: "`); ok {
+			return strings.SplitN(rest, `"`, 2)[0]
+		}
+	}
+	t.Fatal("no endpoint in the config")
+	return ""
+}
+
+func TestReviewedPlanAppliesExactlyOnce(t *testing.T) {
+	em, cfg, plan := reviewed(t)
+	code, md, errOut := runCLI(t, "plan", "--config", cfg, "--output", "markdown", "--out", plan)
+	if code != exitOK || !strings.Contains(md, "Plan: 5 to add") {
+		t.Fatalf("plan --out: exit %d\n%s%s", code, md, logText(errOut))
+	}
+	if st, err := os.Stat(plan); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("plan file: %v %v", err, st)
+	}
+	// The HR export moves on after the review: the plan, not the sources, is applied.
+	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member,role\nspaces/S,u0@example.com,owner\n"), 0o644)
+	before := em.Stats()
+	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if code != exitOK || r.Summary["applied"] != 5 || r.Summary["create"] != 5 || r.Summary["update_role"] != 0 {
+		t.Fatalf("apply --plan: exit %d %v\n%s", code, r.Summary, logText(errOut))
+	}
+	st := em.Stats()
+	if st.Writes != 5 || st.Count("members.create") != 5 || st.Count("members.list") != before.Count("members.list")+1 {
+		t.Errorf("apply --plan made %d writes (want the 5 planned) and %d lists (want the 1 space touched): %v", st.Writes, st.Count("members.list")-before.Count("members.list"), st.Requests)
+	}
+	if st.Count("directory.users.get")+st.Count("directory.users.list") != before.Count("directory.users.get")+before.Count("directory.users.list") {
+		t.Errorf("apply --plan asked the Directory: %v", st.Requests)
+	}
+	// The same file again: a retried pipeline step is safe.
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--plan", plan)
+	if code != exitOK || !strings.Contains(out, "This plan was already applied") || em.Stats().Writes != 5 {
+		t.Errorf("second apply: exit %d, %d writes\n%s%s", code, em.Stats().Writes, out, logText(errOut))
+	}
+}
+
+func TestReviewedPlanRefusesAMovedSpace(t *testing.T) {
+	em, cfg, plan := reviewed(t)
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan); code != exitOK {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
+	}
+	handAdd(t, em, cfg, "spaces/S", "u3@example.com") // someone added one of the five by hand...
+	writes := em.Stats().Writes
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--plan", plan)
+	// ...which looks like part of the plan applied: not moved. Then
+	// someone nobody planned for.
+	if code != exitOK || em.Stats().Writes != writes+4 {
+		t.Fatalf("a planned member added by hand counts as done: exit %d, %d writes\n%s%s", code, em.Stats().Writes-writes, out, logText(errOut))
+	}
+
+	em2, cfg2, plan2 := reviewed(t)
+	if code, _, _ := runCLI(t, "plan", "--config", cfg2, "--out", plan2); code != exitOK {
+		t.Fatal("plan")
+	}
+	handAdd(t, em2, cfg2, "spaces/S", "u5@example.com")
+	writes = em2.Stats().Writes
+	code, out, errOut = runCLI(t, "apply", "--config", cfg2, "--plan", plan2)
+	if code != exitBlocked || em2.Stats().Writes != writes {
+		t.Errorf("moved space: exit %d, %d writes\n%s", code, em2.Stats().Writes-writes, out)
+	}
+	if want := "spaces/S changed since the plan was made: 1 member added (u5@example.com)"; !strings.Contains(out, want) || !strings.Contains(logText(errOut), want) {
+		t.Errorf("the report and the log don't say %q:\n%s\n%s", want, out, logText(errOut))
+	}
+}
+
+func TestReviewedPlanPartlyAppliedFinishes(t *testing.T) {
+	em, cfg := setup(t, 3, emulator.Options{}, "max_attempts: 2")
+	// Three to add as managers: create then patch each.
+	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member,role\nspaces/S,u0@example.com,manager\nspaces/S,u1@example.com,manager\nspaces/S,u2@example.com,manager\n"), 0o644)
+	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan); code != exitOK || !strings.Contains(out, "3 to add, 3 to change") {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
+	}
+	em.SetMisbehaviour("members.patch", emulator.Misbehaviour{Status: 503})
+	code, r, _ := applyJSON(t, "--config", cfg, "--plan", plan)
+	if code != exitFailure || r.Summary["applied"] != 3 || r.Summary["failed"] != 3 {
+		t.Fatalf("first apply: exit %d %v", code, r.Summary)
+	}
+	em.SetMisbehaviour("members.patch", emulator.Misbehaviour{})
+	creates := em.Stats().Count("members.create")
+	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if code != exitOK || r.Summary["already_done"] != 3 || r.Summary["applied"] != 3 {
+		t.Fatalf("rerun: exit %d %v\n%s", code, r.Summary, logText(errOut))
+	}
+	if em.Stats().Count("members.create") != creates {
+		t.Errorf("the rerun created again")
+	}
+	for _, m := range em.Snapshot()["spaces/S"] {
+		if strings.HasPrefix(m.Email, "u") && m.Role != string(membership.RoleManager) {
+			t.Errorf("%s is %s", m.Email, m.Role)
+		}
+	}
+}
+
+func TestReviewedPlanRefusals(t *testing.T) {
+	em, cfg, plan := reviewed(t)
+	if code, _, _ := runCLI(t, "plan", "--config", cfg, "--out", plan); code != exitOK {
+		t.Fatal("plan")
+	}
+	good, _ := os.ReadFile(plan)
+	dir := filepath.Dir(cfg)
+	cases := []struct {
+		name string
+		file func() string // the plan file to apply
+		args []string
+		code int
+		want string
+	}{
+		{"edited", func() string {
+			p := filepath.Join(dir, "edited.json")
+			os.WriteFile(p, []byte(strings.Replace(string(good), "u1@example.com", "u9@example.com", 1)), 0o600)
+			return p
+		}, nil, exitInvalid, "Editing a plan is not a review path"},
+		{"a report, not a plan", func() string {
+			p := filepath.Join(dir, "report.json")
+			_, out, _ := runCLI(t, "plan", "--config", cfg, "--output", "json")
+			os.WriteFile(p, []byte(out), 0o600)
+			return p
+		}, nil, exitInvalid, "not a syncer plan"},
+		{"a future format", func() string {
+			p := filepath.Join(dir, "future.json")
+			os.WriteFile(p, []byte(strings.Replace(string(good), "syncer-plan/1", "syncer-plan/2", 1)), 0o600)
+			return p
+		}, nil, exitInvalid, "written by another syncer version"},
+		{"another endpoint", func() string { return plan }, []string{"--endpoint", "http://127.0.0.1:1/"}, exitInvalid, "the plan is for endpoint"},
+		{"too old", func() string {
+			data, _ := os.ReadFile(cfg)
+			os.WriteFile(filepath.Join(dir, "old.yaml"), append(data, []byte("plan: {max_age: 1ns}\n")...), 0o644)
+			return plan
+		}, []string{"--config", filepath.Join(dir, "old.yaml")}, exitBlocked, "more than plan.max_age (1ns)"},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.file()
+			total := em.Stats().Total()
+			args := append([]string{"apply", "--config", cfg, "--plan", path}, tt.args...)
+			code, out, errOut := runCLI(t, args...)
+			if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tt.code, tt.want, out, logText(errOut))
+			}
+			if n := em.Stats().Total() - total; n != 0 {
+				t.Errorf("%d API calls", n)
+			}
+		})
+	}
+	if em.Stats().Writes != 0 {
+		t.Errorf("%d writes", em.Stats().Writes)
+	}
+}
+
+func TestReviewedPlanCarriesTheRemovalsConsent(t *testing.T) {
+	em, dir, write := offboarding(t, emulator.Options{})
+	leave := map[string]bool{"t0-m1@example.com": true, "t1-m3@example.com": true, "t2-m4@example.com": true}
+	cfg := write(leave, "")
+	plan := filepath.Join(dir, "plan.json")
+
+	// Without consent the plan is written, but as not applicable.
+	if code, _, _ := runCLI(t, "plan", "--config", cfg, "--out", plan); code != exitBlocked {
+		t.Fatalf("plan without --allow-removals: exit %d", code)
+	}
+	code, out, _ := runCLI(t, "apply", "--config", cfg, "--plan", plan)
+	if code != exitBlocked || !strings.Contains(out, "a safety check blocked it") || em.Stats().Writes != 0 {
+		t.Errorf("blocked plan: exit %d, %d writes\n%s", code, em.Stats().Writes, out)
+	}
+
+	// The review is the consent: plan --allow-removals 3, apply with no flag.
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan, "--allow-removals", "3"); code != exitOK {
+		t.Fatalf("plan --allow-removals 3: exit %d\n%s%s", code, out, logText(errOut))
+	}
+	var f struct {
+		Settings struct {
+			AllowRemovals *int `json:"allow_removals"`
+		} `json:"settings"`
+	}
+	data, _ := os.ReadFile(plan)
+	if json.Unmarshal(data, &f); f.Settings.AllowRemovals == nil || *f.Settings.AllowRemovals != 3 {
+		t.Errorf("the consent is not recorded: %+v", f.Settings)
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if code != exitOK || r.Summary["delete"] != 3 || r.Summary["applied"] != 3 || em.Stats().Writes != 3 {
+		t.Fatalf("apply --plan: exit %d %v, %d writes\n%s", code, r.Summary, em.Stats().Writes, logText(errOut))
+	}
+	// The rails' state moved as a regular apply would have moved it: the
+	// next regular run is no first run and needs no flag.
+	if code, r, errOut := applyJSON(t, "--config", cfg); code != exitOK || len(r.Blocked) != 0 || em.Stats().Writes != 3 {
+		t.Errorf("the next regular run: exit %d, blocked %v\n%s", code, r.Blocked, logText(errOut))
+	}
+}
