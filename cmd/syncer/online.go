@@ -471,6 +471,11 @@ func directoryScopes(cfg *config.Config, desired membership.Desired) []string {
 			group = group || r.Kind == membership.RuleGroup
 			members = members || r.Kind == membership.RuleGroupMembers
 		}
+		// Under sync, a group the sources want is listed, so that people in
+		// the space through it are not taken for unwanted members.
+		sync := s.Policy == config.PolicySync || s.Policy == "" && cfg.Policy == config.PolicySync
+		members = members || sync && (slices.ContainsFunc(s.Members, func(m membership.DesiredMember) bool { return m.Principal.IsGroup() }) ||
+			slices.ContainsFunc(s.Rules, func(r membership.Rule) bool { return r.Kind == membership.RuleGroup }))
 	}
 	if group {
 		scopes = append(scopes, auth.ScopeDirectoryGroupRead)

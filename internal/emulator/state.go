@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -141,6 +142,17 @@ func newWorld(seed *Seed) (*world, error) {
 					return nil, fmt.Errorf("seed space %s: unknown user %q", name, sm.User)
 				}
 				m.id, m.kind, m.via = u.id, "HUMAN", strings.TrimPrefix(sm.ViaGroup, "groups/")
+				if m.via != "" {
+					// In the space through the group: in the group too.
+					g := w.dir[m.via]
+					if g == nil {
+						g = &group{id: m.via}
+						w.dir[m.via], w.groups[m.via] = g, true
+					}
+					if !slices.Contains(g.members, u.email) {
+						g.members = append(g.members, u.email)
+					}
+				}
 			default:
 				return nil, fmt.Errorf("seed space %s: a member needs user, group or app", name)
 			}

@@ -54,6 +54,12 @@ type Service struct {
 	byID       map[membership.Principal]*idLookup
 	counts     map[string]int
 	memberGets atomic.Int64
+
+	// Careful names the spaces whose plans may remove members: there, an
+	// address no listed email matches is not taken as "not a member" until
+	// the Directory or a membership read says so (it may be an alias of a
+	// listed member, who would otherwise be removed as unwanted).
+	Careful func(space string) bool
 }
 
 // lookup is one email's Directory answer, shared by every space that wants it.
@@ -247,12 +253,28 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 		s.mu.Unlock()
 	}
-	if len(rest) > 0 && s.r.Members != nil && missingEmails {
+	switch {
+	case len(rest) == 0:
+	case s.r.Members != nil && missingEmails:
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
-	} else {
+	case s.r.Members != nil && s.Careful != nil && s.Careful(ds.Name):
+		// Every member's email is listed, but an address the Directory did
+		// not settle may be another address of a listed member (an alias):
+		// the space itself answers, by address.
+		var unsure []string
 		for _, email := range rest {
-			// Every member's email is listed here, so an email not among them
-			// is not a member: the plan is sure.
+			if out.NotInDirectory[email] {
+				delete(out.Unresolved, email) // not in the organisation: no listed colleague's alias
+				continue
+			}
+			unsure = append(unsure, email)
+		}
+		s.fromMemberGets(ctx, ds.Name, unsure, &ids, out.Unresolved)
+	default:
+		for _, email := range rest {
+			// Every member's email is listed here and nothing is removed, so
+			// an email not among them is taken as not a member: at worst its
+			// create is answered "already exists".
 			delete(out.Unresolved, email)
 		}
 	}
@@ -278,6 +300,19 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	}
 	s.mu.Unlock()
 	return ids, out
+}
+
+// Forget drops what the run and the cache believe about an address found
+// to be out of date (a removal candidate turned out to have it), so the
+// next run looks it up afresh.
+func (s *Service) Forget(email string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.known, email)
+	delete(s.how, email)
+	if s.r.Cache != nil {
+		s.r.Cache.Drop(email)
+	}
 }
 
 func (s *Service) give(ids *diff.Identities, email string, p membership.Principal, how string) {

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/identity"
@@ -301,6 +303,10 @@ type removalRun struct {
 	version string
 	protect removals.Protect
 	acting  removals.Acting
+	// protectIDs are protect's addresses the Directory tied to IDs;
+	// unresolvedProtect the others, asked per space.
+	protectIDs        map[membership.Principal]string
+	unresolvedProtect []string
 }
 
 // prepareRemovals reads the last run's state when any space's policy is
@@ -377,8 +383,23 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy
 		out.ids.Learn(learned)
 	}
 	if rm != nil && out.ids != nil {
+		out.ids.Careful = func(space string) bool { return j.syncing(desired, space) }
+	}
+	if rm != nil {
+		rm.protectIDs = map[membership.Principal]string{}
+	}
+	if rm != nil && out.ids != nil {
 		if rm.acting.Email != "" {
 			rm.acting.ID, _ = out.ids.Resolve(ctx, rm.acting.Email)
+		}
+		// protect names people by address; a member is listed under one
+		// of theirs, or none: match by ID too.
+		for _, email := range rm.protect.Emails() {
+			if id, ok := out.ids.Resolve(ctx, email); ok {
+				rm.protectIDs[id] = email
+			} else {
+				rm.unresolvedProtect = append(rm.unresolvedProtect, email)
+			}
 		}
 		if j.Config.RemoveSuspended {
 			if err := out.ids.LoadSuspended(ctx); err != nil {
@@ -427,7 +448,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy
 				refuseOutsiders(&sp, outside, "is outside identity.domains, and this access can't add people outside the organisation")
 			}
 			if rm != nil {
-				j.screenRemovals(ctx, &sp, rm, out.ids, who.Unresolved)
+				j.screenRemovals(ctx, &sp, ds, rm, out.ids, who.Unresolved)
 			}
 			if j.KeepStates && len(sp.Changes) > 0 {
 				statesMu.Lock()
@@ -548,8 +569,62 @@ func (j *Job) report(p diff.Plan) error {
 // screenRemovals keeps in place, in one space's plan, who must never be
 // removed; members listed without an email are looked up first when
 // protect or the acting user needs to know who they are.
-func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, rm *removalRun, ids *identity.Service, unresolved map[string]string) {
-	in := removals.ScreenInput{Protect: rm.protect, Acting: rm.acting, Unresolved: unresolved}
+func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, rm *removalRun, ids *identity.Service, unresolved map[string]string) {
+	if !slices.ContainsFunc(sp.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
+		return
+	}
+	in := removals.ScreenInput{Protect: rm.protect, ProtectIDs: rm.protectIDs, Acting: rm.acting, Unresolved: unresolved, Wanted: map[string]bool{}}
+	for _, m := range ds.Members {
+		if e := m.Principal.Email(); e != "" {
+			in.Wanted[e] = true
+		}
+	}
+	// Addresses the Directory could not tie to an ID (the acting user's,
+	// protect's): this space answers who they are here, a read each.
+	ask := slices.Clone(rm.unresolvedProtect)
+	if in.Acting.ID == "" && in.Acting.Email != "" {
+		ask = append(ask, in.Acting.Email)
+	}
+	if len(ask) > 0 {
+		in.ProtectIDs = maps.Clone(rm.protectIDs)
+		for _, email := range ask {
+			p, err := j.memberByEmail(ctx, ds.Name, email)
+			switch {
+			case err != nil:
+				in.Unsure = fmt.Sprintf("can't tell who %s is in this space (%v), and it must not be removed", email, err)
+			case p == "":
+				// not a member here
+			case email == in.Acting.Email:
+				in.Acting.ID = p
+			default:
+				in.ProtectIDs[p] = email
+			}
+		}
+	}
+	// People in the space through a group the sources want there: Google
+	// keeps them, and they are wanted through it.
+	for _, m := range ds.Members {
+		if !m.Principal.IsGroup() || in.Unsure != "" {
+			continue
+		}
+		if in.ViaGroup == nil {
+			in.ViaGroup = map[membership.Principal]string{}
+		}
+		if j.Rules == nil {
+			in.Unsure = fmt.Sprintf("the sources want %s here, and without the Directory its members can't be listed: anyone may be in the space through it", m.Principal)
+			break
+		}
+		people, err := j.Rules.GroupPeople(ctx, m.Principal)
+		if err != nil {
+			in.Unsure = fmt.Sprintf("the sources want %s here, and its members could not be listed (%v): anyone may be in the space through it", m.Principal, err)
+			break
+		}
+		for p := range people {
+			if _, ok := in.ViaGroup[p]; !ok {
+				in.ViaGroup[p] = string(m.Principal)
+			}
+		}
+	}
 	var unknown []membership.Principal
 	for _, c := range sp.Changes {
 		if c.Action == diff.Delete && !c.Principal.IsGroup() && !strings.Contains(c.Member, "@") {
@@ -564,5 +639,35 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, rm *remova
 			}
 		}
 	}
+	if ids != nil {
+		in.Stale = ids.Forget
+	}
 	removals.Screen(sp, in)
+}
+
+// memberByEmail asks a space who an address is there (Chat accepts any of
+// a user's addresses): their canonical name, "" when not a member.
+func (j *Job) memberByEmail(ctx context.Context, space, email string) (membership.Principal, error) {
+	var m membership.Membership
+	err := j.Throttle.Read(ctx, "get", space, func(ctx context.Context) (err error) {
+		m, err = j.Reader.Get(ctx, space, email)
+		return err
+	})
+	switch {
+	case errors.Is(err, chatapi.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return m.Principal, nil
+}
+
+// syncing reports whether a space's plan may remove members.
+func (j *Job) syncing(d membership.Desired, space string) bool {
+	i, ok := slices.BinarySearchFunc(d.Spaces, space, func(s membership.DesiredSpace, name string) int { return strings.Compare(s.Name, name) })
+	if !ok {
+		return false
+	}
+	p := d.Spaces[i].Policy
+	return p == config.PolicySync || p == "" && j.Config.Policy == config.PolicySync
 }

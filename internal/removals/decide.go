@@ -40,11 +40,9 @@ func ParseState(data []byte) (*State, error) {
 	if s.Version != 1 {
 		return nil, fmt.Errorf("state version %d is not one this syncer reads (1)", s.Version)
 	}
-	if s.Totals == nil {
-		s.Totals = map[string]int{}
-	}
-	if s.Absent == nil {
-		s.Absent = map[string]map[string]Absence{}
+	// A state without its totals would switch the shrink check off.
+	if s.Totals == nil || s.Absent == nil || s.Saved.IsZero() {
+		return nil, fmt.Errorf("not a complete syncer state (totals, absent and saved are required)")
 	}
 	return &s, nil
 }
@@ -168,11 +166,12 @@ func rails(plan *diff.Plan, prev *State, totals map[string]int, st Settings) []s
 			total++
 		}
 	}
-	candidates := total + len(plan.Pending)
 	var why []string
-	if prev == nil && candidates > 0 {
+	// Removals the grace period holds happen in a later run, which is no
+	// first run: blocking now would keep the state from ever being saved.
+	if prev == nil && total > 0 {
 		why = append(why, fmt.Sprintf("first run with policy sync for this state: %d members would be removed (%s); read the plan, then rerun with --allow-removals %d",
-			candidates, perSpace(plan), total))
+			total, perSpace(plan), total))
 	}
 	if st.Sync && prev != nil {
 		why = append(why, shrinks(prev.Totals, totals, st)...)
@@ -183,18 +182,21 @@ func rails(plan *diff.Plan, prev *State, totals map[string]int, st Settings) []s
 	if !st.MaxRemovalPercent.Unlimited {
 		for _, s := range plan.Spaces {
 			r := removals[s.Name]
-			// One person leaving is never a mass removal, however small the space.
-			if r > 1 && r*100 > st.MaxRemovalPercent.N*s.Current {
+			// One person leaving is never a mass removal, however small the
+			// space; but a limit of 0 means none at all.
+			if (r > 1 || st.MaxRemovalPercent.N == 0) && r*100 > st.MaxRemovalPercent.N*s.Current {
 				why = append(why, fmt.Sprintf("%s: %d of its %d members would be removed (%d%%); safety.max_removal_percent is %d%%",
 					s.Name, r, s.Current, r*100/max(s.Current, 1), st.MaxRemovalPercent.N))
 			}
 		}
 	}
 	switch {
-	case st.Allow < 0 || len(why) == 0:
+	case st.Allow < 0:
 		return why
 	case total <= st.Allow:
 		return nil // the admin read the plan and accepted this many
+	case len(why) == 0:
+		return []string{fmt.Sprintf("%d removals planned; --allow-removals allows %d", total, st.Allow)}
 	}
 	return []string{fmt.Sprintf("%d removals planned; --allow-removals allows %d (%s)", total, st.Allow, strings.Join(why, "; "))}
 }

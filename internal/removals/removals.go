@@ -15,6 +15,7 @@ package removals
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/config"
@@ -52,6 +53,17 @@ func NewProtect(entries []string) Protect {
 	return p
 }
 
+// Emails are the exact addresses protect names, to be resolved to IDs: a
+// member listed under another of their addresses is still protected.
+func (p Protect) Emails() []string {
+	out := make([]string, 0, len(p.emails))
+	for e := range p.emails {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // needsEmails reports whether matching needs a member's email.
 func (p Protect) needsEmails() bool { return len(p.emails) > 0 || len(p.domains) > 0 }
 
@@ -81,7 +93,24 @@ type Acting struct {
 // ScreenInput is what Screen knows about one space.
 type ScreenInput struct {
 	Protect Protect
-	Acting  Acting
+	// ProtectIDs are the members protect names by address, by their
+	// canonical IDs (as the Directory or the space answered), with the entry.
+	ProtectIDs map[membership.Principal]string
+	Acting     Acting
+	// Wanted are the addresses the sources want in this space: a removal
+	// candidate found to have one of them is the same person under a stale
+	// identity, never removed.
+	Wanted map[string]bool
+	// Stale is told each wanted address found on a removal candidate: the
+	// identity the run used for it is out of date.
+	Stale func(email string)
+	// ViaGroup are the people of the groups the sources want in this space,
+	// with the group: they are in the space through it.
+	ViaGroup map[membership.Principal]string
+	// Unsure says why this space can't tell who some members are (a
+	// lookup of the acting user or a protected address failed): then no
+	// one there is removed.
+	Unsure string
 	// Unresolved are the space's desired emails whose lookups failed: any
 	// member might be one of them.
 	Unresolved map[string]string
@@ -116,7 +145,23 @@ func keepReason(c diff.Change, in ScreenInput) string {
 		emails = append([]string{c.Member}, emails...) // the email the list showed
 	}
 	known := len(emails) > 0 || c.Principal.IsGroup()
+	for _, e := range emails {
+		if in.Wanted[e] && c.Reason == diff.ReasonAbsent {
+			if in.Stale != nil {
+				in.Stale(e)
+			}
+			return fmt.Sprintf("the sources want %s, and this is %s: the address was matched to someone else (an out-of-date identity); checked again next run", e, e)
+		}
+	}
+	if by, ok := in.ProtectIDs[c.Principal]; ok {
+		return "protected by " + by
+	}
+	if g, ok := in.ViaGroup[c.Principal]; ok {
+		return fmt.Sprintf("in the space through %s, which the sources want here (Google keeps a group's members; remove them from the group)", g)
+	}
 	switch {
+	case in.Unsure != "":
+		return in.Unsure
 	case len(in.Unresolved) > 0 && c.Reason == diff.ReasonAbsent:
 		return fmt.Sprintf("an address the sources name could not be resolved (%s), and it may be this member", firstKey(in.Unresolved))
 	case in.Acting.ID != "" && c.Principal == in.Acting.ID:

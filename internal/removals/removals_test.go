@@ -132,6 +132,12 @@ func TestRails(t *testing.T) {
 		{"--allow-removals consents past the limits", planOf(big, deletes(30, "spaces/A")...), prev, map[string]int{"hr.csv": 60}, with(func(s *Settings) { s.Allow = 30 }), ""},
 		{"--allow-removals too low", planOf(big, deletes(30, "spaces/A")...), prev, map[string]int{"hr.csv": 100}, with(func(s *Settings) { s.Allow = 5 }),
 			"30 removals planned; --allow-removals allows 5"},
+		{"--allow-removals caps removals even when no limit fires", planOf(big, deletes(4, "spaces/A")...), prev, map[string]int{"hr.csv": 100},
+			with(func(s *Settings) { s.Allow, s.MaxRemovalPercent = 2, config.Limit{Unlimited: true} }), "4 removals planned; --allow-removals allows 2"},
+		{"max_removal_percent 0 means none, even one", planOf(big, deletes(1, "spaces/A")...), prev, map[string]int{"hr.csv": 100},
+			with(func(s *Settings) { s.MaxRemovalPercent = config.Limit{} }), "spaces/A: 1 of its 100 members would be removed (1%); safety.max_removal_percent is 0%"},
+		{"a first run whose removals the grace period holds is not blocked", planOf(big, deletes(2, "spaces/B")...), nil, map[string]int{"hr.csv": 100},
+			with(func(s *Settings) { s.Grace = config.Grace{Runs: 2} }), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,13 +235,14 @@ func TestLastOwner(t *testing.T) {
 }
 
 func TestStateParse(t *testing.T) {
-	s := &State{Version: 1, Totals: map[string]int{"a": 1}, Absent: map[string]map[string]Absence{"spaces/A": {"spaces/A/members/2": {Member: "x", Runs: 2}}}}
+	s := &State{Version: 1, Totals: map[string]int{"a": 1}, Absent: map[string]map[string]Absence{"spaces/A": {"spaces/A/members/2": {Member: "x", Runs: 2}}}, Saved: time.Unix(1e9, 0)}
 	data, _ := s.Encode()
 	back, err := ParseState(data)
 	if err != nil || back.Absent["spaces/A"]["spaces/A/members/2"].Runs != 2 {
 		t.Errorf("%v %+v", err, back)
 	}
-	for _, bad := range []string{"", "{", `{"version":2}`, "null"} {
+	// {"version":1} alone would read as "no totals": the shrink check off.
+	for _, bad := range []string{"", "{", `{"version":2}`, "null", `{"version":1}`, `{"version":1,"totals":{},"absent":{}}`} {
 		if _, err := ParseState([]byte(bad)); err == nil {
 			t.Errorf("%q read as a state", bad)
 		}

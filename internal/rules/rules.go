@@ -41,6 +41,9 @@ type Expander struct {
 	Directory   Directory
 	Throttle    *throttle.Throttle // the Directory's pace
 	Concurrency int                // rules expanded at once
+
+	groupsMu sync.Mutex
+	groups   map[membership.Principal]*groupPeople
 }
 
 // Expansion is what a run's rules came to.
@@ -166,7 +169,7 @@ func (e *Expander) expand(ctx context.Context, r membership.Rule) (found, int, e
 		}
 		return found{group: membership.Group(id)}, 1, err
 	case membership.RuleGroupMembers:
-		return e.groupMembers(ctx, r)
+		return e.groupMembers(ctx, r, false)
 	case membership.RuleOrgUnit:
 		query := fmt.Sprintf("orgUnitPath='%s' isSuspended=false", r.Value)
 		f, n, err := e.users(ctx, query, func(u chatapi.DirectoryUser) bool {
@@ -180,9 +183,9 @@ func (e *Expander) expand(ctx context.Context, r membership.Rule) (found, int, e
 }
 
 // groupMembers pages a group's members (200 a page), keeping people who
-// are neither suspended nor archived; with nested, the members of the
-// groups in it come too.
-func (e *Expander) groupMembers(ctx context.Context, r membership.Rule) (found, int, error) {
+// are neither suspended nor archived (unless suspendedToo); with nested,
+// the members of the groups in it come too.
+func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspendedToo bool) (found, int, error) {
 	var f found
 	token, calls := "", 0
 	seen := map[string]bool{}
@@ -205,7 +208,7 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule) (found, 
 		}
 		for _, m := range page {
 			status := strings.ToUpper(m.Status)
-			if m.Type != "USER" || m.Email == "" || status == "SUSPENDED" || status == "ARCHIVED" || seen[m.ID] {
+			if m.Type != "USER" || m.Email == "" || !suspendedToo && (status == "SUSPENDED" || status == "ARCHIVED") || seen[m.ID] {
 				continue // groups, the whole domain (CUSTOMER), suspended people, and repeats via nesting
 			}
 			seen[m.ID] = true
@@ -253,4 +256,45 @@ func (e *Expander) users(ctx context.Context, query string, keep func(chatapi.Di
 		}
 		token = next
 	}
+}
+
+// GroupPeople is who is in a group, nested groups included, by canonical
+// users/{id}: policy sync never removes a member who is in a space through
+// a group the sources want there (Google keeps them anyway). Each group is
+// asked once per run.
+func (e *Expander) GroupPeople(ctx context.Context, group membership.Principal) (map[membership.Principal]bool, error) {
+	e.groupsMu.Lock()
+	if e.groups == nil {
+		e.groups = map[membership.Principal]*groupPeople{}
+	}
+	g := e.groups[group]
+	if g == nil {
+		g = &groupPeople{done: make(chan struct{})}
+		e.groups[group] = g
+		go func() {
+			defer close(g.done)
+			f, _, err := e.groupMembers(ctx, membership.Rule{Kind: membership.RuleGroupMembers, Value: group.ID(), Nested: true}, true)
+			if err != nil {
+				g.err = err
+				return
+			}
+			g.people = make(map[membership.Principal]bool, len(f.people))
+			for _, p := range f.people {
+				g.people[p.id] = true
+			}
+		}()
+	}
+	e.groupsMu.Unlock()
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	return g.people, g.err
+}
+
+type groupPeople struct {
+	done   chan struct{}
+	people map[membership.Principal]bool
+	err    error
 }

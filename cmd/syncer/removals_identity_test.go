@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/auth/authtest"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+)
+
+// syncWorld starts an emulator over seed and writes a sync config whose
+// source is csv, with extra config lines.
+func syncWorld(t *testing.T, seed *emulator.Seed, opts emulator.Options, csv, extra string) (*emulator.Server, string) {
+	t.Helper()
+	em, url := emulatortest.Start(t, seed, opts)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte(csv), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q}\npolicy: sync\nlimits: {max_attempts: 2}\n%s", url, extra)), 0o644)
+	return em, cfg
+}
+
+func deletes(em *emulator.Server) int { return em.Stats().Count("members.delete") }
+
+// A source may name someone by an alias; a space lists their primary
+// address. Whatever the Directory can say, they are not removed.
+func TestAnAliasInASourceIsNeverRemoved(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com", Aliases: []string{"ali@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}}}},
+	}
+	for _, tt := range []struct {
+		name, extra string
+		fail        bool
+	}{
+		{"the Directory answers", "", false},
+		{"the Directory fails", "", true},
+		{"no Directory", "identity: {directory: false}\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,ali@example.com\n", tt.extra)
+			if tt.fail {
+				em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 500})
+				em.SetMisbehaviour("directory.users.list", emulator.Misbehaviour{Status: 500})
+			}
+			code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+			if deletes(em) != 0 || r.Summary["delete"] != 0 || r.Summary["create"] != 0 {
+				t.Errorf("exit %d, %v, %d deletes: alice, wanted as ali@, was planned away\n%s", code, r.Summary, deletes(em), logText(errOut))
+			}
+		})
+	}
+}
+
+// A cached identity gone stale (the cache says bob@ is someone else) must
+// not make the plan remove bob, whom the sources want.
+func TestAStaleIdentityNeverRemovesAWantedMember(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "bob@example.com"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: true}, "space,member\nspaces/S,boss@example.com\nspaces/S,bob@example.com\n", "identity: {cache_file: cache.json}\n")
+	expires := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	os.WriteFile(filepath.Join(filepath.Dir(cfg), "cache.json"), []byte(`{"version":1,"entries":{"bob@example.com":{"principal":"users/99","expires":"`+expires+`"}}}`), 0o600)
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if deletes(em) != 0 || code != exitOK {
+		t.Fatalf("exit %d, %d deletes\n%s", code, deletes(em), logText(errOut))
+	}
+	if !strings.Contains(fmt.Sprint(r.Protected), "out-of-date identity") {
+		t.Errorf("protected %v", r.Protected)
+	}
+	// The stale entry is gone: the next run plans nothing.
+	code, r, _ = applyJSON(t, "--config", cfg)
+	if code != exitOK || r.Summary["create"]+r.Summary["delete"] != 0 {
+		t.Errorf("second run: exit %d %v", code, r.Summary)
+	}
+}
+
+// Members in a space through a group the sources want are wanted: they are
+// not removal candidates, so they neither trip the rails nor get deleted.
+func TestMembersThroughAWantedGroupStay(t *testing.T) {
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}}, Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.com"}}}
+	sp := emulator.SeedSpace{Name: "spaces/G", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {Group: "eng"}}}
+	for i := 0; i < 15; i++ {
+		email := fmt.Sprintf("e%d@example.com", i)
+		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(100 + i), Email: email})
+		sp.Members = append(sp.Members, emulator.SeedMember{User: email, ViaGroup: "eng"})
+	}
+	seed.Spaces = []emulator.SeedSpace{sp}
+	csv := "space,member\nspaces/G,boss@example.com\nspaces/G,groups/eng\n"
+	em, cfg := syncWorld(t, seed, emulator.Options{}, csv, "")
+	code, r, errOut := applyJSON(t, "--config", cfg)
+	if code != exitOK || len(r.Blocked) != 0 || deletes(em) != 0 || len(r.Protected) != 15 || !strings.Contains(fmt.Sprint(r.Protected[0]), "through groups/eng") {
+		t.Errorf("exit %d, blocked %v, %d deletes, protected %d\n%s", code, r.Blocked, deletes(em), len(r.Protected), logText(errOut))
+	}
+	// Without the Directory nobody can tell who is there through the group: nobody is removed.
+	em2, cfg2 := syncWorld(t, seed, emulator.Options{}, csv, "identity: {directory: false}\n")
+	code, r, _ = applyJSON(t, "--config", cfg2, "--allow-removals", "20")
+	if code != exitOK || deletes(em2) != 0 || !strings.Contains(fmt.Sprint(r.Protected), "anyone may be in the space through it") {
+		t.Errorf("no Directory: exit %d, %d deletes, %v", code, deletes(em2), r.Protected)
+	}
+}
+
+// The acting user and protect entries are recognised under any of the
+// person's addresses, with or without the Directory.
+func TestActingUserAndProtectByAlias(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "admin@example.com", Aliases: []string{"adm@example.com"}},
+			{ID: "3", Email: "carol@example.com", Aliases: []string{"cc@example.com"}}, {ID: "4", Email: "dave@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{User: "admin@example.com"}, {User: "carol@example.com"}, {User: "dave@example.com"}}}},
+	}
+	ts := authtest.Start(t)
+	key, _ := ts.ServiceAccountKey(t, t.TempDir())
+	for _, tt := range []struct {
+		name, extra string
+		fail        bool
+	}{
+		{"the Directory answers", "", false},
+		{"the Directory fails", "", true},
+		{"no Directory", "identity: {directory: false}\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			extra := fmt.Sprintf("auth: {mode: service-account, credentials_file: %q, subject: adm@example.com}\nprotect: [cc@example.com]\n%s", key, tt.extra)
+			em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\n", extra)
+			if tt.fail {
+				em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 500})
+			}
+			code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+			kept := fmt.Sprint(r.Protected)
+			if code != exitOK || deletes(em) != 1 || !strings.Contains(kept, "the user the syncer acts as") || !strings.Contains(kept, "protected by cc@example.com") {
+				t.Errorf("exit %d, %d deletes (want dave's only), protected %v\n%s", code, deletes(em), kept, logText(errOut))
+			}
+		})
+	}
+}
