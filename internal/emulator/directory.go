@@ -69,13 +69,7 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var users []*user
-	for _, u := range s.world.users {
-		if !u.external && query.matches(u) {
-			users = append(users, u)
-		}
-	}
-	sort.Slice(users, func(i, j int) bool { return users[i].email < users[j].email })
+	users := s.world.listUsers(q.Get("query"), query)
 	loop := loopPages(r)
 	offset, err := 0, (*apiError)(nil)
 	if !loop {
@@ -188,6 +182,27 @@ func (w *world) groupMembers(g *group, derived bool, seen map[string]bool) []wir
 	return out
 }
 
+// listUsers is the users a query matches, by email: computed once per
+// query while the Directory doesn't change, so paging a 100,000-user
+// Directory is not a sort per page.
+func (w *world) listUsers(raw string, query userQuery) []*user {
+	if l, ok := w.listed[raw]; ok && l.version == w.dirVersion {
+		return l.users
+	}
+	var users []*user
+	for _, u := range w.users {
+		if !u.external && query.matches(u) {
+			users = append(users, u)
+		}
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i].email < users[j].email })
+	if w.listed == nil {
+		w.listed = map[string]listedUsers{}
+	}
+	w.listed[raw] = listedUsers{version: w.dirVersion, users: users}
+	return users
+}
+
 // MoveUser puts a Directory user in another organisational unit, as HR
 // does between runs (tests and demos).
 func (s *Server) MoveUser(email, orgUnit string) error {
@@ -198,6 +213,7 @@ func (s *Server) MoveUser(email, orgUnit string) error {
 		return fmt.Errorf("no Directory user %s", email)
 	}
 	u.orgUnit = orgUnit
+	s.world.dirVersion++
 	return nil
 }
 
@@ -214,5 +230,6 @@ func (s *Server) SetGroupMembers(groupEmail string, members []string) error {
 	for _, m := range members {
 		g.members = append(g.members, strings.ToLower(m))
 	}
+	s.world.dirVersion++
 	return nil
 }

@@ -59,6 +59,15 @@ type world struct {
 	dir     map[string]*group // Directory groups, by id and by email
 	spaces  map[string]*space
 	seq     int
+	// dirVersion counts Directory changes; listed caches users.list
+	// answers (every page of a query reads one list) until it moves.
+	dirVersion int
+	listed     map[string]listedUsers
+}
+
+type listedUsers struct {
+	version int
+	users   []*user
 }
 
 func newWorld(seed *Seed) (*world, error) {

@@ -524,7 +524,10 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		}
 	}
 	s.mu.Unlock()
-	parts := Prefixes(unknown, passPartition, maxPartitions)
+	// As many queries as calls may be in flight: how big the Directory is
+	// isn't known before the pass (a few wanted addresses may sit among a
+	// hundred thousand users), and a query's pages come one after another.
+	parts := Prefixes(unknown, passLimit(len(unknown), cap(s.gets)), maxPartitions)
 	p.parts = len(parts)
 	g := errgroup.Group{}
 	g.SetLimit(cap(s.gets))
@@ -596,6 +599,14 @@ const (
 	passPartition = 2500
 	maxPartitions = 64
 )
+
+// passLimit is how many wanted addresses one query of the pass should
+// cover: enough queries to keep inFlight calls busy, none covering more
+// than passPartition.
+func passLimit(unknown, inFlight int) int {
+	parts := min(maxPartitions, max(1, inFlight))
+	return min(passPartition, max(1, (unknown+parts-1)/parts))
+}
 
 // Prefixes splits emails into email prefixes, each covering at most limit
 // of them where it can, at most max prefixes in all: a group too big is

@@ -17,6 +17,9 @@ type World struct {
 	MembersPerSpace int // owner included
 	Creates         int
 	Patches         int
+	// Bystanders are Directory users no source names (a big tenant whose
+	// spaces hold few of its people).
+	Bystanders int
 }
 
 // Minimum is the fewest calls a run over a world can make.
@@ -60,6 +63,13 @@ func (w World) Build() (*emulator.Seed, string, Minimum) {
 	}
 	for k := 0; k < w.Creates; k++ {
 		fmt.Fprintf(&csv, "spaces/W%05d,%s,\n", k%w.Spaces, newUser())
+	}
+	named := users
+	for k := 0; k < w.Bystanders; k++ {
+		// Spread among the named: p000001-00@ sorts just before p000001@.
+		users++
+		email := fmt.Sprintf("p%06d-%02d@example.com", k%max(named, 1)+1, k/max(named, 1))
+		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(100000000 + users), Email: email})
 	}
 	min.DirectoryPages = int(math.Ceil(float64(users) / 500))
 	return seed, csv.String(), min
