@@ -746,6 +746,7 @@ func TestGitHubActionsReviewedPlans(t *testing.T) {
 		With map[string]string `yaml:"with"`
 	}
 	type workflow struct {
+		Env  map[string]string `yaml:"env"`
 		Jobs map[string]struct {
 			If    string `yaml:"if"`
 			Steps []step `yaml:"steps"`
@@ -769,8 +770,10 @@ func TestGitHubActionsReviewedPlans(t *testing.T) {
 	mod, _ := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
 	module := strings.Fields(strings.SplitN(string(mod), "\n", 2)[0])[1]
 	var planOut, planIn, uploaded, uploadedAs, downloadedAs string
+	versions := map[string]bool{}
 	for _, name := range []string{"chat-plan.yml", "chat-apply.yml"} {
 		w, steps := read(name)
+		versions[w.Env["SYNCER_VERSION"]] = true
 		for _, s := range steps {
 			if strings.Contains(s.Run, "go install") && !strings.Contains(s.Run, module+"/cmd/syncer@") {
 				t.Errorf("%s installs something other than %s/cmd/syncer: %q", name, module, s.Run)
@@ -800,6 +803,9 @@ func TestGitHubActionsReviewedPlans(t *testing.T) {
 				}
 			}
 		}
+	}
+	if len(versions) != 1 || versions[""] {
+		t.Errorf("plan and apply must pin one syncer version: %v", versions)
 	}
 	if planOut == "" || planOut != uploaded || planIn != filepath.Base(uploaded) || uploadedAs == "" || uploadedAs != downloadedAs {
 		t.Errorf("the plan file doesn't travel from plan to apply: plan --out %q, uploaded %q as %q, downloaded %q, apply --plan %q",

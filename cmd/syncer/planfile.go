@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,21 +32,34 @@ import (
 
 // planTarget is where, and as whom, a run's plan applies.
 func planTarget(cfg *config.Config, creds *auth.Credentials, acting string) planfile.Target {
+	// Relative to the config's folder, so a checkout elsewhere (another
+	// CI runner) is the same config.
+	base := filepath.Dir(cfg.Path)
 	var paths []string
 	for _, s := range cfg.Sources {
-		abs, err := filepath.Abs(s.Path)
-		if err != nil {
-			abs = s.Path
+		p := s.Path
+		if rel, err := filepath.Rel(base, s.Path); err == nil {
+			p = filepath.ToSlash(rel)
 		}
-		paths = append(paths, abs)
+		paths = append(paths, p)
 	}
 	slices.Sort(paths)
 	who := acting
 	if who == "" {
 		who = creds.ActingAs
 	}
-	return planfile.Target{Config: cfg.Path, Endpoint: cfg.API.Endpoint, AuthMode: cfg.Auth.Mode, ActingAs: who,
+	return planfile.Target{Config: filepath.Base(cfg.Path), Endpoint: withoutUserinfo(cfg.API.Endpoint), AuthMode: cfg.Auth.Mode, ActingAs: who,
 		AdminAccess: cfg.API.UseAdminAccess, SourcePaths: paths}
+}
+
+// withoutUserinfo keeps a password in an endpoint URL out of the plan file.
+func withoutUserinfo(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.User == nil {
+		return endpoint
+	}
+	u.User = nil
+	return u.String()
 }
 
 // otherTarget lists how a plan's target differs from this config's.
@@ -69,7 +83,7 @@ func otherTarget(planned, now planfile.Target) []string {
 // savePlanFile writes a run's plan as a reviewed-plan file.
 func savePlanFile(path string, cfg *config.Config, target planfile.Target, allowRemovals int, res job.Result) error {
 	f := &planfile.File{Created: time.Now().UTC(), Version: versionString(), Target: target, Plan: res.Plan}
-	f.Settings = planfile.Settings{Policy: cfg.Policy, Blocked: res.Plan.Blocked, Incomplete: res.Plan.Incomplete,
+	f.Settings = planfile.Settings{Policy: cfg.Policy, Blocked: orEmpty(res.Plan.Blocked), Incomplete: orEmpty(res.Plan.Incomplete),
 		Applicable: !res.Blocked() && !res.Failed()}
 	if allowRemovals >= 0 {
 		f.Settings.AllowRemovals = &allowRemovals
@@ -93,6 +107,13 @@ func savePlanFile(path string, cfg *config.Config, target planfile.Target, allow
 		f.Removals = &planfile.Removals{Version: res.RemovalsVersion, Data: res.Removals}
 	}
 	return planfile.Write(path, f)
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func touched(p diff.Plan) []string {
@@ -216,9 +237,12 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	if len(readErrs) > 0 {
 		for _, e := range readErrs {
 			log.Error("space not read: the plan can't be checked against it", "space", e.Space, "error", e.Err.Error())
+			plan.Incomplete = append(plan.Incomplete, fmt.Sprintf("%s could not be read, so the plan can't be checked against it: %v", e.Space, e.Err))
 		}
-		log.Error(fmt.Sprintf("%d of %d spaces the plan touches could not be read; nothing was written (rerun when they can be)", len(readErrs), len(names)))
-		return finish("failure", exitFailure, nil, len(names))
+		msg := fmt.Sprintf("%d of %d spaces the plan touches could not be read; nothing was written (apply the file again when they can be read, or make a new plan if a space is gone)", len(readErrs), len(names))
+		plan.Incomplete = append(plan.Incomplete, msg)
+		log.Error(msg)
+		return finish("failure", writeReport(out, cfg, log, plan, exitFailure), &plan, len(names))
 	}
 
 	// Which changes are in effect already, and which spaces moved.
@@ -237,7 +261,23 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		for k, i := range idx {
 			spaceChanges[k] = changes[i]
 		}
-		v := planfile.Check(recorded[name], cur.Spaces[name].Memberships, spaceChanges)
+		v := planfile.Check(recorded[name], cur.Spaces[name].Memberships, spaceChanges, nil)
+		if unmatched := planfile.Unmatched(v, spaceChanges); len(v.Moved) > 0 && len(unmatched) > 0 {
+			// Creates the plan made by address, with no ID for the person,
+			// and a list that shows no email: ask the space who they are.
+			known := map[membership.Principal]membership.Principal{}
+			for _, p := range unmatched {
+				var m membership.Membership
+				err := th.Read(runCtx, "get", name, func(ctx context.Context) (err error) {
+					m, err = api.Get(ctx, name, p.ID())
+					return err
+				})
+				if err == nil {
+					known[p] = m.Principal
+				}
+			}
+			v = planfile.Check(recorded[name], cur.Spaces[name].Memberships, spaceChanges, known)
+		}
 		if len(v.Moved) > 0 {
 			moved = append(moved, fmt.Sprintf("%s changed since the plan was made: %s", name, strings.Join(v.Moved, ", ")))
 		}
@@ -269,6 +309,12 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		}
 		plan.Applied = true
 		plan.Recount()
+		if !dryRun {
+			saveRemovals(runCtx, cfg, pf, &plan, log) // an earlier apply may have stopped before saving it
+		}
+		if cfg.Report.Output != "text" { // the text report says so first
+			plan.Warnings = append(plan.Warnings, "this plan was already applied: every change in it is in effect; nothing was written")
+		}
 		log.Info("the plan was already applied; nothing was written", "changes", len(changes))
 		return finish("success", writeReport(out, cfg, log, plan, exitOK), &plan, len(names))
 	}
@@ -380,7 +426,11 @@ func notApplicable(pf *planfile.File, now time.Time, maxAge time.Duration) []str
 		if len(pf.Settings.Blocked)+len(pf.Settings.Incomplete) == 0 {
 			why = append(why, "it was written as not applicable")
 		}
-		why = append(why, "make a new plan (with --allow-removals N if the removals are meant) and review it")
+		if len(pf.Settings.Blocked) > 0 {
+			why = append(why, "make a new plan with syncer plan --out FILE --allow-removals N if the removals are meant, and review it")
+		} else {
+			why = append(why, "make a new plan when the spaces can all be read, and review it")
+		}
 	}
 	return why
 }

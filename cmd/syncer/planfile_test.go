@@ -231,3 +231,50 @@ func TestReviewedPlanCarriesTheRemovalsConsent(t *testing.T) {
 		t.Errorf("the next regular run: exit %d, blocked %v\n%s", code, r.Blocked, logText(errOut))
 	}
 }
+
+// A plan that adds someone by an alias (no ID in the plan, the list shows
+// the primary address): applying the file again is "already applied", not
+// "someone was added by hand".
+func TestReviewedPlanByAliasAppliesOnce(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com", Aliases: []string{"ali@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,ali@example.com\n", "identity: {directory: false}\n")
+	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan); code != exitOK {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, logText(errOut))
+	}
+	for run := 1; run <= 2; run++ {
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--plan", plan)
+		if code != exitOK || em.Stats().Writes != 1 {
+			t.Errorf("apply %d: exit %d, %d writes\n%s%s", run, code, em.Stats().Writes, out, logText(errOut))
+		}
+	}
+}
+
+// A removal in effect already (the first apply died before saving the
+// rails' state): the rerun says "already applied" and saves the state.
+func TestReviewedPlanAlreadyAppliedSavesTheState(t *testing.T) {
+	em, dir, write := offboarding(t, emulator.Options{})
+	cfg := write(map[string]bool{"t0-m1@example.com": true}, "")
+	plan := filepath.Join(dir, "plan.json")
+	if code, _, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan, "--allow-removals", "1"); code != exitOK {
+		t.Fatalf("plan: exit %d\n%s", code, logText(errOut))
+	}
+	c, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: endpointOf(t, cfg)})
+	if err := c.Delete(context.Background(), "spaces/T0/members/1001"); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "syncer-state", "removals.json")
+	if _, err := os.Stat(state); err == nil {
+		t.Fatal("state saved before the apply")
+	}
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--plan", plan)
+	if code != exitOK || !strings.Contains(out, "already applied") || em.Stats().Writes != 1 {
+		t.Fatalf("exit %d, %d writes\n%s%s", code, em.Stats().Writes, out, logText(errOut))
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Errorf("the rails' state was not saved: %v", err)
+	}
+}

@@ -185,7 +185,7 @@ func TestCheck(t *testing.T) {
 		{"applied, and someone else added", []m.Membership{ann, bobManager, catManager, dan}, "xxxx", "1 member added (dan@example.com)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			v := Check(rec, tt.now, changes)
+			v := Check(rec, tt.now, changes, nil)
 			done := ""
 			for _, d := range v.Done {
 				done += map[bool]string{true: "x", false: "."}[d]
@@ -197,7 +197,7 @@ func TestCheck(t *testing.T) {
 	}
 	// A role change after a create the first run made: the rerun learns
 	// the membership's name from the listing.
-	v := Check(rec, []m.Membership{ann, bob, three, cat}, changes)
+	v := Check(rec, []m.Membership{ann, bob, three, cat}, changes, nil)
 	if v.Names[1] != "spaces/A/members/4" {
 		t.Errorf("names %v", v.Names)
 	}
@@ -211,8 +211,26 @@ func TestCheckCreatedGroup(t *testing.T) {
 	ann := m.Membership{Name: "spaces/A/members/1", Principal: "users/1", Role: m.RoleOwner, State: m.StateJoined}
 	for _, role := range []m.Role{"", m.RoleUnspecified, m.RoleMember} {
 		group := m.Membership{Name: "spaces/A/members/group-eng", Principal: "groups/eng", Role: role, State: m.StateJoined}
-		if v := Check(rec, []m.Membership{ann, group}, changes); !v.Done[0] || len(v.Moved) > 0 {
+		if v := Check(rec, []m.Membership{ann, group}, changes, nil); !v.Done[0] || len(v.Moved) > 0 {
 			t.Errorf("group listed with role %q: done %v moved %v", role, v.Done, v.Moved)
 		}
+	}
+}
+
+// With no ID in the plan and no email in the list (app authentication, an
+// alias), the space is asked who the address is: the plan's own create is
+// not taken for someone added by hand.
+func TestCheckAskedCreate(t *testing.T) {
+	rec := Space{Name: "spaces/A", Memberships: members()[:1]}
+	changes := []diff.Change{{Space: "spaces/A", Member: "ali@example.com", Principal: "users/ali@example.com", Action: diff.Create}}
+	ann := m.Membership{Name: "spaces/A/members/1", Principal: "users/1", Role: m.RoleOwner, State: m.StateJoined}
+	alice := m.Membership{Name: "spaces/A/members/7", Principal: "users/7", Role: m.RoleMember, State: m.StateJoined}
+	v := Check(rec, []m.Membership{ann, alice}, changes, nil)
+	if v.Done[0] || len(v.Moved) != 1 || len(Unmatched(v, changes)) != 1 {
+		t.Fatalf("without asking: done %v moved %v", v.Done, v.Moved)
+	}
+	v = Check(rec, []m.Membership{ann, alice}, changes, map[m.Principal]m.Principal{"users/ali@example.com": "users/7"})
+	if !v.Done[0] || len(v.Moved) != 0 {
+		t.Errorf("asked: done %v moved %v", v.Done, v.Moved)
 	}
 }

@@ -37,7 +37,11 @@ type Verdict struct {
 // the plan did not set, an invitation accepted (a state change). A space
 // that moved is never applied, whatever the change: the plan was reviewed
 // against what was recorded.
-func Check(rec Space, now []membership.Membership, changes []diff.Change) Verdict {
+//
+// known maps addresses a create was made by (users/{email}) to the member
+// the space now answers for them, when the plan had no ID for the person
+// and the list shows no email: the caller asks the space.
+func Check(rec Space, now []membership.Membership, changes []diff.Change, known map[membership.Principal]membership.Principal) Verdict {
 	v := Verdict{Space: rec.Name, Done: make([]bool, len(changes)), Names: map[int]string{}}
 	before := map[string]Member{}
 	for _, m := range rec.Memberships {
@@ -53,7 +57,7 @@ func Check(rec Space, now []membership.Membership, changes []diff.Change) Verdic
 	for i, c := range changes {
 		switch c.Action {
 		case diff.Create:
-			if name := findNew(before, after, c); name != "" {
+			if name := findNew(before, after, c, known[c.Principal]); name != "" {
 				v.Done[i] = true
 				explained[name] = true
 				created[c.Principal] = name
@@ -124,7 +128,7 @@ func Check(rec Space, now []membership.Membership, changes []diff.Change) Verdic
 
 // findNew finds the membership a create made: one in the space now that
 // was not before, for the change's member by ID or by email.
-func findNew(before, after map[string]Member, c diff.Change) string {
+func findNew(before, after map[string]Member, c diff.Change, asked membership.Principal) string {
 	email := ""
 	if !c.Principal.IsGroup() && strings.Contains(c.Principal.ID(), "@") {
 		email = strings.ToLower(c.Principal.ID())
@@ -133,7 +137,7 @@ func findNew(before, after map[string]Member, c diff.Change) string {
 		if _, was := before[name]; was {
 			continue
 		}
-		if m.Member == c.Principal || c.ID != "" && m.Member == c.ID || email != "" && m.Email == email {
+		if m.Member == c.Principal || c.ID != "" && m.Member == c.ID || email != "" && m.Email == email || asked != "" && m.Member == asked {
 			return name
 		}
 	}
@@ -169,7 +173,30 @@ func (f *File) CheckAge(now time.Time, maxAge time.Duration) error {
 	case age < -skew:
 		return fmt.Errorf("%w: it was made %s in the future (%s); check the clocks", ErrStale, (-age).Round(time.Second), f.Created.Format(time.RFC3339))
 	case age > maxAge:
-		return fmt.Errorf("%w: it was made %s ago (%s), more than plan.max_age (%s); make a new plan and review it", ErrStale, age.Round(time.Minute), f.Created.Format(time.RFC3339), maxAge)
+		return fmt.Errorf("%w: it was made %s ago (%s), more than plan.max_age (%s); make a new plan and review it", ErrStale, roundAge(age), f.Created.Format(time.RFC3339), maxAge)
 	}
 	return nil
+}
+
+// Unmatched are the creates Check could not find in the space, by the
+// address they were made with: the caller may ask the space who they are.
+func Unmatched(v Verdict, changes []diff.Change) []membership.Principal {
+	var out []membership.Principal
+	for i, c := range changes {
+		if c.Action == diff.Create && !v.Done[i] && !c.Principal.IsGroup() && strings.Contains(c.Principal.ID(), "@") {
+			out = append(out, c.Principal)
+		}
+	}
+	return out
+}
+
+// roundAge shortens an age for a message without rounding it under a limit.
+func roundAge(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Hour:
+		return d.Truncate(time.Minute)
+	case d >= time.Minute:
+		return d.Truncate(time.Second)
+	}
+	return d.Truncate(time.Millisecond)
 }
