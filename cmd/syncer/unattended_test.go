@@ -221,10 +221,10 @@ func TestLoopingDirectoryListFallsBack(t *testing.T) {
 		fmt.Fprintf(&more, "spaces/M000,x%d@example.com\n", i)
 	}
 	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), append(data, more.String()...), 0o644)
-	// The pass stops after two pages; membership reads then answer for
+	// Each of the pass's queries stops after two pages; membership reads then answer for
 	// every address, so the plan is still sure of itself.
 	code, out, errOut := runCLI(t, "plan", "--config", cfg, "--output", "json")
-	if code != exitOK || !strings.Contains(out, "page token it had already returned") || em.Stats().Count("directory.users.list") != 2 ||
+	if code != exitOK || !strings.Contains(out, "page token it had already returned") || em.Stats().Count("directory.users.list") > 2*64 ||
 		em.Stats().Count("members.get") != 120 {
 		t.Errorf("exit %d, %d Directory pages\n%s\n%s", code, em.Stats().Count("directory.users.list"), out, logText(errOut))
 	}
