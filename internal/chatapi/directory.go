@@ -75,7 +75,9 @@ func (d *Directory) User(ctx context.Context, key string) (DirectoryUser, error)
 // UsersPage returns one page (500) of the customer's users matching query
 // (the Directory's query language; "" for everyone).
 func (d *Directory) UsersPage(ctx context.Context, query, pageToken string) ([]DirectoryUser, string, error) {
-	call := d.svc.Users.List().Customer("my_customer").MaxResults(DirectoryPageSize).Context(ctx).Fields("nextPageToken,users(" + userFields + ")")
+	// Sorted by primary email: the identity pass splits a long query by
+	// what it has not reached yet.
+	call := d.svc.Users.List().Customer("my_customer").MaxResults(DirectoryPageSize).OrderBy("email").Context(ctx).Fields("nextPageToken,users(" + userFields + ")")
 	if query != "" {
 		call = call.Query(query)
 	}

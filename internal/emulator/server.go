@@ -134,6 +134,13 @@ func New(seed *Seed, opts Options) (*Server, error) {
 // Handler serves the APIs.
 func (s *Server) Handler() http.Handler { return s.mux }
 
+// ResetStats zeroes the counters (a benchmark's warm-up run is not counted).
+func (s *Server) ResetStats() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats = Stats{Requests: map[string]int{}, Faults: map[string]int{}, Creates: map[string]int{}}
+}
+
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()

@@ -524,23 +524,17 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		}
 	}
 	s.mu.Unlock()
-	// As many queries as calls may be in flight: how big the Directory is
-	// isn't known before the pass (a few wanted addresses may sit among a
-	// hundred thousand users), and a query's pages come one after another.
-	parts := Prefixes(unknown, passLimit(len(unknown), cap(s.gets)), maxPartitions)
-	p.parts = len(parts)
-	g := errgroup.Group{}
-	g.SetLimit(cap(s.gets))
+	// A query's pages come one after another, so a big Directory is split
+	// into queries run side by side, a few pages each, by its size as the
+	// last pass recorded it (a few wanted addresses may sit among a hundred
+	// thousand users), or else as the sources suggest.
+	slices.Sort(unknown)
+	parts := Prefixes(unknown, passLimit(len(unknown), s.directorySize(), cap(s.gets)), maxPartitions)
+	q := &passQueries{s: s, p: p, sem: make(chan struct{}, cap(s.gets))}
 	for _, prefix := range parts {
-		query := ""
-		if prefix != "" {
-			query = "email:" + prefix + "*"
-		}
-		g.Go(func() error {
-			return s.r.eachDirectoryPage(ctx, query, func(page []chatapi.DirectoryUser) { s.passPage(p, page) })
-		})
+		q.start(ctx, prefix, under(unknown, prefix))
 	}
-	err := g.Wait()
+	err := q.wait()
 	s.mu.Lock()
 	p.err = err
 	if err != nil {
@@ -569,6 +563,137 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 	for i, l := range again {
 		go s.getNow(ctx, emails[i], l)
 	}
+}
+
+// passQueries runs the pass's prefix queries side by side. A query that
+// pages on past pagesPerQuery pages while addresses it covers are still
+// unseen is split: its unseen addresses are grouped by longer prefixes,
+// queried side by side, and it stops. Pages come sorted by primary email,
+// so the new queries mostly cover what the old one had not reached. A
+// query whose addresses have all been seen stops paging at once.
+type passQueries struct {
+	s   *Service
+	p   *pass
+	sem chan struct{} // calls in flight
+	wg  sync.WaitGroup
+
+	mu      sync.Mutex
+	started int
+	err     error
+}
+
+// splitAfter is how many pages a query takes before a split is considered.
+var splitAfter = 4
+
+// maxPassQueries bounds the queries one pass may split into.
+const maxPassQueries = 256
+
+func (q *passQueries) start(ctx context.Context, prefix string, wanted []string) {
+	q.mu.Lock()
+	q.started++
+	q.p.parts = q.started
+	q.mu.Unlock()
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		if err := q.run(ctx, prefix, wanted); err != nil {
+			q.mu.Lock()
+			if q.err == nil {
+				q.err = err
+			}
+			q.mu.Unlock()
+		}
+	}()
+}
+
+func (q *passQueries) wait() error {
+	q.wg.Wait()
+	return q.err
+}
+
+func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) error {
+	query := ""
+	if prefix != "" {
+		query = "email:" + prefix + "*"
+	}
+	what := "the Directory's users"
+	if query != "" {
+		what += " matching " + query
+	}
+	guard := chatapi.PageGuard{What: what}
+	token, users := "", 0
+	for pages := 1; ; pages++ {
+		var (
+			page []chatapi.DirectoryUser
+			next string
+		)
+		select {
+		case q.sem <- struct{}{}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		err := q.s.r.DirectoryThrottle.Directory(ctx, "directory.users.list", func(ctx context.Context) (err error) {
+			page, next, err = q.s.r.Directory.UsersPage(ctx, query, token)
+			return err
+		})
+		<-q.sem
+		if err != nil {
+			return err
+		}
+		q.s.passPage(q.p, page)
+		users += len(page)
+		if err := guard.Next(len(page), next); err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		unseen := q.s.unseen(q.p, wanted)
+		if len(unseen) == 0 {
+			return nil // everyone this query was for is found
+		}
+		if pages >= splitAfter {
+			// Sub-queries of about pagesPerQuery pages each, going by how
+			// many users came per wanted address found so far, and no more
+			// than calls may be in flight.
+			perWanted := float64(users) / float64(max(1, len(wanted)-len(unseen)))
+			limit := max((len(unseen)+cap(q.sem)-1)/cap(q.sem), int(float64(pagesPerQuery*passPageSize)/perWanted))
+			parts := Prefixes(unseen, max(1, limit), maxPartitions)
+			q.mu.Lock()
+			room := q.started+len(parts) <= maxPassQueries
+			q.mu.Unlock()
+			if room && len(parts) > 1 { // one part is this query again (or a wider one)
+				for _, sub := range parts {
+					q.start(ctx, sub, under(unseen, sub))
+				}
+				return nil
+			}
+		}
+		token = next
+	}
+}
+
+// unseen are the wanted addresses no page has shown yet.
+func (s *Service) unseen(p *pass, wanted []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, e := range wanted {
+		if _, ok := p.byEmail[e]; !ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// under is the sorted addresses that start with prefix.
+func under(sorted []string, prefix string) []string {
+	i, _ := slices.BinarySearch(sorted, prefix)
+	j := i
+	for j < len(sorted) && strings.HasPrefix(sorted[j], prefix) {
+		j++
+	}
+	return sorted[i:j]
 }
 
 // passPage settles the lookups a page of users answers.
@@ -600,12 +725,29 @@ const (
 	maxPartitions = 64
 )
 
+// pagesPerQuery is how many pages in a row one query of the pass may
+// take before splitting it is worth a call or two more.
+const pagesPerQuery = 8
+
 // passLimit is how many wanted addresses one query of the pass should
-// cover: enough queries to keep inFlight calls busy, none covering more
+// cover: enough queries that each pages about pagesPerQuery pages of a
+// Directory of size users, at most inFlight of them, none covering more
 // than passPartition.
-func passLimit(unknown, inFlight int) int {
-	parts := min(maxPartitions, max(1, inFlight))
+func passLimit(unknown, size, inFlight int) int {
+	pages := (size + passPageSize - 1) / passPageSize
+	parts := min(maxPartitions, max(1, inFlight), max(1, (pages+pagesPerQuery-1)/pagesPerQuery))
 	return min(passPartition, max(1, (unknown+parts-1)/parts))
+}
+
+// directorySize is the Directory's size as the last whole pass recorded
+// it in the cache, or else an estimate from the sources.
+func (s *Service) directorySize() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.r.Cache != nil && s.r.Cache.DirectoryUsers() > 0 {
+		return s.r.Cache.DirectoryUsers()
+	}
+	return len(s.desiredLocked()) * 3 / 2
 }
 
 // Prefixes splits emails into email prefixes, each covering at most limit
