@@ -23,8 +23,8 @@ func emulatorCommand() command {
                        [--misbehave METHOD=WHAT ...]
 
 Serves the Chat membership API (spaces.get, members list/get/create/patch/
-delete) and Directory users.get/list from the seed's users, groups and
-spaces, enforcing Google's quotas (scaled by --quota-scale) and injecting
+delete) and the Directory (users.get/list with the query forms the README
+lists, groups.get, members.list) from the seed's users, groups and spaces, enforcing Google's quotas (scaled by --quota-scale) and injecting
 faults (500, 503, 429, connection reset, applied-then-500) at --fault-rate.
 Point a config's api.endpoint (or --endpoint) at the printed URL.
 GET /emulator/stats counts requests; GET /emulator/state shows memberships.

@@ -121,7 +121,7 @@ func TestAFailedRuleWritesNothing(t *testing.T) {
 	}{
 		{"5xx after retries", "directory.members.list", nil,
 			[]string{"platform.yaml:9: group_members platform-leads@example.com: gave up after 2 attempts", "platform.yaml:10: group_members eng-oncall@example.com (nested): gave up"}},
-		{"a group with nobody in it", "", func(s string) string {
+		{"no such group", "", func(s string) string {
 			return strings.Replace(s, "platform-leads@example.com", "nobody@example.com", 1)
 		}, []string{"platform.yaml:9: group_members nobody@example.com: no such group in the Directory"}},
 		{"an organisational unit with nobody in it", "", func(s string) string {

@@ -169,7 +169,7 @@ func NewWithScopes(ctx context.Context, a config.Auth, scopes []string, o Option
 	default:
 		return nil, fmt.Errorf("unknown auth mode %q", a.Mode)
 	}
-	c.tokens = newTokenSource(ts, seen)
+	c.tokens = newTokenSource(ts, seen, scopes)
 	c.Client = &http.Client{Transport: &transport{src: c.tokens, base: base}}
 	return c, nil
 }

@@ -43,8 +43,9 @@ const maxFailedFetches = 3
 // waits no longer than its own context, and a fetch that fails is reported
 // to the callers that waited for it, not repeated once per caller.
 type tokenSource struct {
-	base oauth2.TokenSource
-	seen *observer
+	base   oauth2.TokenSource
+	seen   *observer
+	scopes []string // named when delegation refuses them
 
 	mu       sync.Mutex
 	tok      *oauth2.Token
@@ -55,8 +56,8 @@ type tokenSource struct {
 	fetches  atomic.Int64
 }
 
-func newTokenSource(base oauth2.TokenSource, seen *observer) *tokenSource {
-	return &tokenSource{base: base, seen: seen}
+func newTokenSource(base oauth2.TokenSource, seen *observer, scopes []string) *tokenSource {
+	return &tokenSource{base: base, seen: seen, scopes: scopes}
 }
 
 // Fetches counts token requests made.
@@ -97,6 +98,10 @@ func (s *tokenSource) fetch(done chan struct{}) {
 	if err != nil {
 		s.failures++
 		te := classifyTokenError(err, s.seen.since(mark))
+		if strings.Contains(te.msg, "domain-wide delegation is not granted") && len(s.scopes) > 0 {
+			// Name what was asked: a scope a new rule needs is the usual culprit.
+			te.msg += "; the scopes asked for: " + strings.Join(s.scopes, ",")
+		}
 		if !te.fatal && s.failures >= maxFailedFetches {
 			te = &TokenError{fatal: true, msg: fmt.Sprintf("no access token after %d tries: %s", s.failures, te.msg)}
 		}

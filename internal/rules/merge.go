@@ -14,27 +14,43 @@ import (
 //   - A person named by name without a role takes the highest role any of
 //     the space's rules gives them.
 //   - A person only rules name takes the highest role among those rules
-//     (owner > manager > member > none); on a tie, the first rule written.
+//     (owner > manager > member > none); on a tie, the first rule by file
+//     name, then line.
 //
 // The member's source says which entry decided, e.g.
 // rules.yaml:12 (group_members eng@example.com).
+//
+// Each file's total (what the shrink check compares from run to run) is
+// its own: its named entries, plus the people its rules name in each space.
+// Which entry decided a person's role never moves them between files.
 func merge(d membership.Desired, answers map[string]found) membership.Desired {
 	out := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(d.Spaces)), Totals: map[string]int{}}
+	for file, n := range d.Totals {
+		out.Totals[file] = n
+	}
 	for _, s := range d.Spaces {
 		if len(s.Rules) > 0 {
+			named := map[string]map[membership.Principal]bool{} // by file: who its rules name here
+			for _, r := range s.Rules {
+				out.Totals[r.Source.File]-- // the rule's own entry: it counts as the people it names
+				if named[r.Source.File] == nil {
+					named[r.Source.File] = map[membership.Principal]bool{}
+				}
+				f := answers[r.Key()]
+				if r.Kind == membership.RuleGroup {
+					named[r.Source.File][f.group] = true
+				}
+				for _, p := range f.people {
+					named[r.Source.File][p.id] = true
+				}
+			}
+			for file, people := range named {
+				out.Totals[file] += len(people)
+			}
 			s.Members = mergeSpace(s, answers)
 			s.Rules = nil
 		}
-		for _, m := range s.Members {
-			out.Totals[m.Source.File]++
-		}
 		out.Spaces = append(out.Spaces, s)
-	}
-	// A source that named nothing after all (only empty rules) still counts.
-	for file := range d.Totals {
-		if _, ok := out.Totals[file]; !ok {
-			out.Totals[file] = 0
-		}
 	}
 	return out
 }
@@ -48,7 +64,9 @@ func mergeSpace(s membership.DesiredSpace, answers map[string]found) []membershi
 		explicit[i] = m.Role != membership.RoleUnmanaged
 	}
 	rules := slices.Clone(s.Rules)
-	slices.SortStableFunc(rules, func(a, b membership.Rule) int { return cmp.Compare(a.Source.Line, b.Source.Line) })
+	slices.SortStableFunc(rules, func(a, b membership.Rule) int {
+		return cmp.Or(cmp.Compare(a.Source.File, b.Source.File), cmp.Compare(a.Source.Line, b.Source.Line))
+	})
 	for _, r := range rules {
 		f := answers[r.Key()]
 		src := r.Source

@@ -75,7 +75,32 @@ var ErrEmpty = errors.New("the Directory returned nobody; if that is right, mark
 type found struct {
 	people []person
 	group  membership.Principal // for RuleGroup
+	// returned counts what the Directory listed, and groups the groups
+	// among it, for saying why a rule came to nobody.
+	returned, groups int
 }
+
+// emptyError is ErrEmpty with what the Directory did return.
+type emptyError struct {
+	r     membership.Rule
+	found found
+}
+
+func (e *emptyError) Error() string {
+	if e.found.returned == 0 {
+		return ErrEmpty.Error()
+	}
+	why := "suspended or archived users"
+	switch {
+	case e.r.Kind == membership.RuleGroupMembers && e.found.groups > 0 && !e.r.Nested:
+		why = fmt.Sprintf("%d groups (nested: true takes their members), suspended or archived users", e.found.groups)
+	case e.r.Kind == membership.RuleOrgUnit && !e.r.IncludeChildren:
+		why = "users of the units below it (include_children: false), suspended or archived users"
+	}
+	return fmt.Sprintf("the Directory returned %d, none of whom can be a member (%s); if that is right, mark the rule allow_empty: true", e.found.returned, why)
+}
+
+func (e *emptyError) Is(target error) bool { return target == ErrEmpty }
 
 type person struct {
 	email string
@@ -101,6 +126,7 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 		return out, nil
 	}
 	answers := make(map[string]found, len(order))
+	failed := map[string]error{}
 	var (
 		mu    sync.Mutex
 		errs  []*Error
@@ -116,7 +142,7 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 			defer mu.Unlock()
 			calls += n
 			if err != nil {
-				errs = append(errs, &Error{Rule: r, Err: err})
+				failed[key] = err
 				return nil
 			}
 			answers[key] = f
@@ -125,11 +151,15 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 	}
 	g.Wait()
 	out.Calls = calls
-	// An empty answer is judged per use: one space may allow it, another not.
+	// Each use of a rule that failed is named, and an empty answer is
+	// judged per use: one space may allow it, another not.
 	for _, s := range d.Spaces {
 		for _, r := range s.Rules {
+			if err, ok := failed[r.Key()]; ok {
+				errs = append(errs, &Error{Rule: r, Err: err})
+			}
 			if f, ok := answers[r.Key()]; ok && !r.AllowEmpty && r.Kind != membership.RuleGroup && len(f.people) == 0 {
-				errs = append(errs, &Error{Rule: r, Err: ErrEmpty})
+				errs = append(errs, &Error{Rule: r, Err: &emptyError{r: r, found: f}})
 			}
 		}
 	}
@@ -207,6 +237,10 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspende
 			return found{}, calls, err
 		}
 		for _, m := range page {
+			f.returned++
+			if m.Type == "GROUP" {
+				f.groups++
+			}
 			status := strings.ToUpper(m.Status)
 			if m.Type != "USER" || m.Email == "" || !suspendedToo && (status == "SUSPENDED" || status == "ARCHIVED") || seen[m.ID] {
 				continue // groups, the whole domain (CUSTOMER), suspended people, and repeats via nesting
@@ -244,6 +278,7 @@ func (e *Expander) users(ctx context.Context, query string, keep func(chatapi.Di
 			return found{}, calls, err
 		}
 		for _, u := range page {
+			f.returned++
 			if !u.Suspended && !u.Archived && keep(u) {
 				f.people = append(f.people, person{email: strings.ToLower(u.PrimaryEmail), id: membership.User(u.ID)})
 			}

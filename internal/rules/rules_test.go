@@ -36,6 +36,7 @@ func directory() *emulator.Seed {
 			{ID: "g-eng", Email: "eng@example.com", Members: []string{"ann@example.com", "bob@example.com", "eve@example.com", "fay@example.com", "leads@example.com"}},
 			{ID: "g-leads", Email: "leads@example.com", Members: []string{"cat@example.com"}},
 			{ID: "g-empty", Email: "nobody@example.com"},
+			{ID: "g-outer", Email: "outer@example.com", Members: []string{"leads@example.com"}},
 		},
 	}
 }
@@ -164,6 +165,10 @@ func TestEmptyAndFailedRules(t *testing.T) {
 		{"5xx after retries", "{org_unit: /Sales}", emulator.Options{}, map[string]emulator.Misbehaviour{"directory.users.list": {Status: 500}},
 			"rules.yaml:4: org_unit /Sales: gave up after 2 attempts: 500"},
 		{"a query the Directory refuses", `{query: "favouriteColour='blue'"}`, emulator.Options{}, nil, "Invalid Input"},
+		{"people found, none can be members", `{query: "isSuspended=true"}`, emulator.Options{}, nil,
+			"query isSuspended=true: the Directory returned 1, none of whom can be a member (suspended or archived users)"},
+		{"a group of groups, not nested", "{group_members: outer@example.com}", emulator.Options{}, nil,
+			"the Directory returned 1, none of whom can be a member (1 groups (nested: true takes their members)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,4 +214,43 @@ func TestTotalsCountExpandedMembers(t *testing.T) {
 		t.Errorf("count %d", x.Desired.Count())
 	}
 	_ = membership.RuleGroup
+}
+
+// A rule that fails is named at each place it is written.
+func TestAFailedRuleIsNamedAtEachUse(t *testing.T) {
+	_, err, _ := expand(t, directory(), emulator.Options{}, `spaces:
+  - space: spaces/A
+    members:
+      - {group_members: ghost@example.com}
+  - space: spaces/B
+    members:
+      - {group_members: GHOST@example.com}
+`)
+	if err == nil || !strings.Contains(err.Error(), "rules.yaml:4: group_members ghost@example.com: no such group") || !strings.Contains(err.Error(), "rules.yaml:7: group_members ghost@example.com: no such group") {
+		t.Errorf("%v", err)
+	}
+}
+
+// Each file's total counts its own entries: a person a names file lists
+// without a role, whose role a rule file sets, still counts for the names
+// file, so editing the rules never looks like the names file shrinking.
+func TestTotalsPerFile(t *testing.T) {
+	_, url := emulatortest.Start(t, directory(), emulator.Options{})
+	dir, _ := chatapi.NewDirectory(context.Background(), url, chatapi.Options{})
+	tmp := t.TempDir()
+	names, ruleFile := filepath.Join(tmp, "names.yaml"), filepath.Join(tmp, "rules.yaml")
+	os.WriteFile(names, []byte("spaces:\n  - space: spaces/A\n    members:\n      - ann@example.com\n      - bob@example.com\n      - zed@example.com\n"), 0o644)
+	os.WriteFile(ruleFile, []byte("spaces:\n  - space: spaces/A\n    members:\n      - {group_members: eng@example.com, role: manager}\n"), 0o644)
+	d, err := source.Load([]source.Spec{{Path: names}, {Path: ruleFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &rules.Expander{Directory: dir, Throttle: throttle.New(throttle.Limits{MaxAttempts: 2, BaseDelay: time.Millisecond}), Concurrency: 2}
+	x, err := e.Expand(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Desired.Totals[names] != 3 || x.Desired.Totals[ruleFile] != 2 {
+		t.Errorf("totals %v: want names.yaml 3 (its entries), rules.yaml 2 (the people its rule names)", x.Desired.Totals)
+	}
 }

@@ -180,8 +180,8 @@ func (b *builder) add(s *spaceEntries, m membership.DesiredMember) {
 	b.entries++
 }
 
-// addRule records a Directory rule; the same rule twice in a space merges
-// when the roles agree, like a member.
+// addRule records a Directory rule. The same rule twice in a space is kept
+// twice: it is asked once, and the higher role of the two wins.
 func (b *builder) addRule(s *spaceEntries, r membership.Rule) {
 	s.rules = append(s.rules, r)
 	b.entries++
