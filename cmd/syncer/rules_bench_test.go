@@ -126,8 +126,15 @@ func BenchmarkDirectoryRules(b *testing.B) {
 				b.ReportMetric(wall, "wall-s")
 				b.ReportMetric(float64(dirCalls), "directory-calls")
 				b.ReportMetric(wall-floor, "beyond-calls-s")
-				fmt.Fprintf(os.Stderr, "rules %-13s wall %6.2f s  paced calls' floor %5.2f s  beyond the calls %5.2f s (target < 2)  Directory calls %d (pages needed %d)  list pages %d  %s\n",
-					scale.name, wall, floor, wall-floor, dirCalls, pages, lists, expandLine(stderr.String()))
+				target := ""
+				if scale.quota != 0 {
+					target = " (target < 2)"
+				}
+				// The floor adds the two phases: rules expand before the first
+				// read, so the run can't reach max(Directory, reads) as issue 10's
+				// T_min would have it.
+				fmt.Fprintf(os.Stderr, "rules %-13s wall %6.2f s  paced calls' floor (Directory, then reads) %5.2f s  beyond the calls %5.2f s%s  Directory calls %d (pages needed %d)  list pages %d  %s\n",
+					scale.name, wall, floor, wall-floor, target, dirCalls, pages, lists, expandLine(stderr.String()))
 			}
 		})
 	}
