@@ -7,10 +7,18 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The desired state is held whole for the run; collecting a little
+		// earlier than Go's default keeps the peak well under container
+		// limits (1M memberships: 345-355 MiB instead of 387-422) at no
+		// measurable cost in wall time. GOGC overrides it.
+		debug.SetGCPercent(70)
+	}
 	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -127,13 +127,22 @@ func Assemble(policy Policy, spaces []SpacePlan) Plan {
 // maps are cleared and reused from space to space: with 10,000 spaces,
 // rebuilding them was most of the plan's garbage.
 type spaceIndex struct {
-	present map[membership.Principal]int // principal or users/{email} → index in Memberships
+	present map[membership.Principal]int // principal → index in Memberships
+	byEmail map[string]int               // listed email → index (no users/{email} string built per member)
 	seen    map[membership.Principal]int // resolved principal → index in the desired members
+	// people and byTarget are groupByPerson's, reused likewise.
+	people   []person
+	byTarget map[membership.Principal]int
 }
 
 func (x *spaceIndex) reset(cs *membership.SpaceState) {
 	clear(x.present)
 	clear(x.seen)
+	clear(x.byTarget)
+	clear(x.byEmail)
+	if x.byTarget == nil {
+		x.byTarget, x.byEmail = map[membership.Principal]int{}, map[string]int{}
+	}
 	for i, m := range cs.Memberships {
 		if m.Bot {
 			if m.Principal == membership.App {
@@ -143,17 +152,30 @@ func (x *spaceIndex) reset(cs *membership.SpaceState) {
 		}
 		x.present[m.Principal] = i
 		if m.Email != "" {
-			x.present[membership.User(m.Email)] = i
+			x.byEmail[m.Email] = i
 		}
 	}
+}
+
+// find is the index of the membership p names: by principal, or for
+// users/{email}, by the email the list showed.
+func (x *spaceIndex) find(p membership.Principal) (int, bool) {
+	if i, ok := x.present[p]; ok {
+		return i, true
+	}
+	if e := p.Email(); e != "" {
+		i, ok := x.byEmail[e]
+		return i, ok
+	}
+	return 0, false
 }
 
 func computeSpace(plan *SpacePlan, ds membership.DesiredSpace, cs *membership.SpaceState,
 	idx *spaceIndex, current Identities, policy Policy) {
 	sum := &plan.Summary
-	index, seen := idx.present, idx.seen
+	seen := idx.seen
 	named := cs.Type == "" || cs.Type == membership.TypeSpace
-	for _, g := range groupByPerson(ds, cs, index, current.Aliases) {
+	for _, g := range idx.groupByPerson(ds, cs, current.Aliases) {
 		dm, target, i, present := g.member, g.target, g.index, g.present
 		seen[target] = g.first
 		if g.conflict != "" {
@@ -223,9 +245,12 @@ type person struct {
 // Roles merge as in one source: an unmanaged spelling takes the managed
 // one's role; two different managed roles are a conflict, reported, and the
 // member's role is left as it is.
-func groupByPerson(ds membership.DesiredSpace, cs *membership.SpaceState, index map[membership.Principal]int, aliases map[string]membership.Principal) []person {
-	var out []person
-	byTarget := map[membership.Principal]int{}
+//
+// The slice it returns is reused by the next space's call.
+func (x *spaceIndex) groupByPerson(ds membership.DesiredSpace, cs *membership.SpaceState, aliases map[string]membership.Principal) []person {
+	out := x.people[:0]
+	defer func() { x.people = out[:0] }()
+	byTarget := x.byTarget
 	for di, dm := range ds.Members {
 		target := dm.Principal
 		if email := target.Email(); email != "" {
@@ -233,9 +258,9 @@ func groupByPerson(ds membership.DesiredSpace, cs *membership.SpaceState, index 
 				target = canonical
 			}
 		}
-		i, present := index[target]
+		i, present := x.find(target)
 		if !present {
-			i, present = index[dm.Principal]
+			i, present = x.find(dm.Principal)
 		}
 		if present {
 			target = cs.Memberships[i].Principal
