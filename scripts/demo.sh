@@ -7,7 +7,10 @@ bin=${1:-bin/syncer}
 log=$(mktemp)
 "$bin" emulator --seed testdata/seed.yaml --listen 127.0.0.1:0 --latency 5ms..15ms >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
+# The demo's state (identity cache) goes next to its configs; it starts and
+# ends fresh, as the emulator does.
+rm -rf testdata/syncer-state testdata/directory/syncer-state
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"; rm -rf testdata/syncer-state testdata/directory/syncer-state' EXIT
 for _ in $(seq 50); do
   url=$(sed -n 's/^emulator listening on //p' "$log")
   [ -n "$url" ] && break

@@ -82,7 +82,11 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 		if err != nil {
 			fmt.Fprintf(out.stderr, "warning: the sources did not load (%v); asking for no Directory group scope: rerun auth login once they do if they use group rules\n", firstLine(err))
 		}
-		for _, sc := range directoryScopes(cfg, desired) {
+		extra := directoryScopes(cfg, desired)
+		if cfg.State.InCloudStorage() {
+			extra = append(extra, auth.ScopeStorage) // the user's own access to the state bucket
+		}
+		for _, sc := range extra {
 			if !slices.Contains(scopes, sc) {
 				scopes = append(scopes, sc)
 			}
@@ -114,6 +118,9 @@ func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
 	}
 	if directoryEnabled(cfg) {
 		fmt.Fprintf(out.stdout, "Scopes for the Directory: %s\n", orNone(directoryScopes(cfg, desired)))
+	}
+	if cfg.State.InCloudStorage() {
+		fmt.Fprintf(out.stdout, "Scopes for state:  %s (on %s, as the service account itself, not the subject)\n", auth.ScopeStorage, cfg.State.Location)
 	}
 	msg, err := tryRead(ctx, cfg, creds, desired)
 	fmt.Fprintf(out.stdout, "Read check: %s\n", msg)

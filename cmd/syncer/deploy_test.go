@@ -159,6 +159,10 @@ func TestKubernetesCronJob(t *testing.T) {
 	}
 	cmData := configMap["data"].(map[string]any)
 	cfg := checkConfig(t, "ConfigMap config.yaml", cmData["config.yaml"].(string), map[string]string{"members.yaml": cmData["members.yaml"].(string)})
+	if cfg != nil && !cfg.State.InCloudStorage() {
+		// By default state sits next to the config: a read-only ConfigMap, gone with the pod.
+		t.Errorf("state.location %q: a CronJob's pod keeps nothing; use gs:// (or a PersistentVolumeClaim)", cfg.State.Location)
+	}
 
 	spec := cronJob["spec"].(map[string]any)
 	if spec["concurrencyPolicy"] != "Forbid" {
@@ -449,7 +453,8 @@ func TestCloudRunRecipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(data)
+	// The placeholders as a reader fills them in (project IDs are lower-case).
+	doc := strings.NewReplacer("PROJECT", "my-project", "REGION", "europe-west1").Replace(string(data))
 	m := regexp.MustCompile(`--args (\S+)`).FindStringSubmatch(doc)
 	if m == nil {
 		t.Fatal("no --args in the Cloud Run job")
@@ -460,6 +465,15 @@ func TestCloudRunRecipe(t *testing.T) {
 		t.Fatal("no config block")
 	}
 	cfg := checkConfig(t, "Cloud Run config", block[1], nil)
+	if cfg == nil {
+		t.FailNow()
+	}
+	// A task's disk is gone after each run: state (and the lock) must be in Cloud Storage,
+	// in the bucket the runner's identity is given objectUser on.
+	if !cfg.State.InCloudStorage() || !strings.Contains(doc, "roles/storage.objectUser") ||
+		!strings.Contains(doc, "gs://"+strings.SplitN(strings.TrimPrefix(cfg.State.Location, "gs://"), "/", 2)[0]+" ") {
+		t.Errorf("Cloud Run config keeps state at %q; want gs:// in the bucket the recipe grants roles/storage.objectUser on", cfg.State.Location)
+	}
 	for _, want := range []string{"roles/iam.serviceAccountTokenCreator", "roles/run.invoker", "gcloud scheduler jobs create http", "chat.memberships", "admin.directory.user.readonly"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("cloud-run.md lacks %q", want)
@@ -484,6 +498,7 @@ func TestCloudRunRecipe(t *testing.T) {
 		"gcloud scheduler":       "cloudscheduler.googleapis.com",
 		"gcloud secrets":         "secretmanager.googleapis.com",
 		"impersonate":            "iamcredentials.googleapis.com",
+		"gcloud storage":         "storage.googleapis.com",
 	} {
 		if strings.Contains(doc, use) && !strings.Contains(enable, api) {
 			t.Errorf("cloud-run.md uses %q but does not enable %s", use, api)

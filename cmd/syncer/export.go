@@ -118,7 +118,7 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		}
 		return exitFailure
 	}
-	resolver, _, err := newResolver(ctx, cfg, creds, api, th, log, opts, membership.Desired{})
+	resolver, _, err := newResolver(ctx, cfg, creds, api, th, log, opts, membership.Desired{}, nil)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
 		return exitFailure

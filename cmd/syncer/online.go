@@ -63,13 +63,14 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
-	log := logging.New(out.stderr, level).With("run_id", newRunID())
+	runID := newRunID()
+	log := logging.New(out.stderr, level).With("run_id", runID)
 	if err := checkRunFlags(f); err != nil {
 		log.Error(err.Error() + "; nothing was sent to the API")
 		return exitInvalid
 	}
 	m := metrics.New()
-	s := runSettings{flags: f, write: write, detailed: detailedExitCode, metrics: m, log: log}
+	s := runSettings{runID: runID, flags: f, write: write, detailed: detailedExitCode, metrics: m, log: log}
 	if write {
 		unlock, err := acquireLock(f.lockFile, f.config)
 		if err != nil {
@@ -131,6 +132,7 @@ func checkRunFlags(f runFlags) error {
 
 // runSettings are one run's settings beyond the config file.
 type runSettings struct {
+	runID           string // in every log line, and in a Cloud Storage lock
 	flags           runFlags
 	write, detailed bool
 	metrics         *metrics.Metrics
@@ -213,7 +215,26 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		s.metrics.APIRetries.Inc()
 		log.Debug("retrying", "op", op, "attempt", attempt, "delay", delay.String(), "error", err.Error())
 	}
-	resolver, dir, err := newResolver(runCtx, cfg, creds, api, th, log, opts, desired)
+	store, err := openState(runCtx, cfg, opts)
+	if err != nil {
+		log.Error("state location "+cfg.State.Location+" can't be opened; nothing was done", "error", err.Error())
+		return fail("failure", exitFailure)
+	}
+	if s.write {
+		lock, err := lockState(runCtx, cfg, store, s.runID, log)
+		switch {
+		case errors.Is(err, state.ErrLocked):
+			log.Error(err.Error() + "; not starting a second run")
+			return fail("locked", exitLocked)
+		case err != nil:
+			log.Error("the run lock could not be taken; nothing was done", "error", err.Error())
+			return fail("failure", exitFailure)
+		case lock != nil:
+			defer releaseState(lock, cfg, log)
+			th.BeforeWrite = lock.Check // a run that lost its lock makes no further write
+		}
+	}
+	resolver, dir, err := newResolver(runCtx, cfg, creds, api, th, log, opts, desired, store)
 	if err != nil {
 		log.Error("identity resolver", "error", err.Error())
 		return fail("failure", exitFailure)
@@ -228,7 +249,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
 		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
-		Progress: bar, State: &state.Dir{Path: cfg.State.Location}, Acting: acting, AllowRemovals: f.allowRemovals}
+		Progress: bar, State: store, Acting: acting, AllowRemovals: f.allowRemovals}
 	j.KeepStates = f.planOut != ""
 	if dir != nil {
 		j.Rules = &rules.Expander{Directory: dir, Throttle: th, Concurrency: cfg.Limits.CallsInFlight()}
@@ -312,8 +333,13 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 	if err := auth.CheckFiles(a); err != nil {
 		errs.Add(cfg.At("auth", "credentials_file"), "%v", err)
 	}
-	if err := state.CheckDir(cfg.State.Location); err != nil {
-		errs.Add(cfg.At("state", "location"), "state.location: %v", err)
+	switch {
+	case !cfg.State.InCloudStorage():
+		if err := state.CheckDir(cfg.State.Location); err != nil {
+			errs.Add(cfg.At("state", "location"), "state.location: %v", err)
+		}
+	case cfg.Auth.Mode == "none" && state.EmulatorHost() == "":
+		errs.Add(cfg.At("state", "location"), "state.location %s is in Cloud Storage, and auth.mode none has no credentials for it (set STORAGE_EMULATOR_HOST to use a Cloud Storage emulator)", cfg.State.Location)
 	}
 	if p := cfg.Identity.CacheFile; p != "" {
 		if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
@@ -425,7 +451,7 @@ func directoryEnabled(cfg *config.Config) bool {
 // when enabled, membership reads, and the cache file when configured. It
 // also returns the Directory client, for expanding rules (nil when off).
 func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger,
-	opts auth.Options, desired membership.Desired) (*identity.Resolver, *chatapi.Directory, error) {
+	opts auth.Options, desired membership.Desired, store state.Store) (*identity.Resolver, *chatapi.Directory, error) {
 	r := &identity.Resolver{Members: api, Throttle: th, Logger: log}
 	var dir *chatapi.Directory
 	if directoryEnabled(cfg) {
@@ -450,14 +476,23 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 		r.DirectoryPerMinute = cfg.Limits.DirectoryPerMinute
 		r.VerifyAbsence = cfg.API.UseAdminAccess // "not in the Directory" refuses a create there
 	}
+	// The identity cache lives with the rest of the state, unless an
+	// older config names a file of its own (local state only).
+	cacheStore, cacheName := store, identityCache
 	if cfg.Identity.CacheFile != "" {
-		r.Cache = identity.OpenCache(cfg.Identity.CacheFile, cfg.Identity.CacheTTL, time.Now, func(msg string) {
+		cacheStore, cacheName = &state.Dir{Path: filepath.Dir(cfg.Identity.CacheFile)}, filepath.Base(cfg.Identity.CacheFile)
+	}
+	if cacheStore != nil {
+		r.Cache = identity.OpenCache(ctx, cacheStore, cacheName, cfg.Identity.CacheTTL, time.Now, func(msg string) {
 			log.Warn(msg)
 			r.Notes = append(r.Notes, msg) // for the report too
 		})
 	}
 	return r, dir, nil
 }
+
+// identityCache is the identity cache's document in the state location.
+const identityCache = "identity-cache.json"
 
 func directoryScopes(cfg *config.Config, desired membership.Desired) []string {
 	if cfg.Auth.Mode == "none" {

@@ -203,10 +203,29 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		log.Error("the plan can't be applied; nothing was written", "reasons", strings.Join(why, "; "))
 		return finish("blocked", writeReport(out, cfg, log, plan, exitBlocked), &plan, 0)
 	}
+	store, err := openState(runCtx, cfg, authOptions(cfg, s.metrics))
+	if err != nil {
+		log.Error("state location "+cfg.State.Location+" can't be opened; nothing was done", "error", err.Error())
+		return finish("failure", exitFailure, nil, 0)
+	}
+	var lock state.Lock
+	if !dryRun {
+		lock, err = lockState(runCtx, cfg, store, s.runID, log)
+		switch {
+		case errors.Is(err, state.ErrLocked):
+			log.Error(err.Error() + "; not starting a second run")
+			return finish("locked", exitLocked, nil, 0)
+		case err != nil:
+			log.Error("the run lock could not be taken; nothing was done", "error", err.Error())
+			return finish("failure", exitFailure, nil, 0)
+		case lock != nil:
+			defer releaseState(lock, cfg, log)
+		}
+	}
 	names := pf.Touched()
 	if len(names) == 0 {
 		if !dryRun {
-			saveRemovals(runCtx, cfg, pf, &plan, log)
+			saveRemovals(runCtx, store, pf, &plan, log)
 		}
 		if cfg.Report.Output == "text" {
 			fmt.Fprintln(out.stdout, "The plan has no changes: nothing to apply.")
@@ -223,6 +242,9 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	th.OnFatal = func(err error) {
 		log.Error("stopping the run: no call can succeed", "error", err.Error())
 		stopRun(err)
+	}
+	if lock != nil {
+		th.BeforeWrite = lock.Check
 	}
 	recorded := map[string]planfile.Space{}
 	wantsApp := map[string]bool{}
@@ -310,7 +332,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		plan.Applied = true
 		plan.Recount()
 		if !dryRun {
-			saveRemovals(runCtx, cfg, pf, &plan, log) // an earlier apply may have stopped before saving it
+			saveRemovals(runCtx, store, pf, &plan, log) // an earlier apply may have stopped before saving it
 		}
 		if cfg.Report.Output != "text" { // the text report says so first
 			plan.Warnings = append(plan.Warnings, "this plan was already applied: every change in it is in effect; nothing was written")
@@ -367,7 +389,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		result, code = "failure", exitFailure
 	}
 	if code == exitOK {
-		saveRemovals(runCtx, cfg, pf, &plan, log)
+		saveRemovals(runCtx, store, pf, &plan, log)
 	}
 	log.Info("apply finished", "applied", plan.Summary.Applied, "already_done", plan.Summary.AlreadyDone,
 		"failed", plan.Summary.Failed, "skipped", plan.Summary.Skipped)
@@ -378,11 +400,10 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 // a regular apply of the plan would have: to what the plan recorded,
 // unless another run changed it since the plan was made. Applying the same
 // plan twice finds it saved already.
-func saveRemovals(ctx context.Context, cfg *config.Config, pf *planfile.File, plan *diff.Plan, log *slog.Logger) {
+func saveRemovals(ctx context.Context, store state.Store, pf *planfile.File, plan *diff.Plan, log *slog.Logger) {
 	if pf.Removals == nil {
 		return
 	}
-	store := &state.Dir{Path: cfg.State.Location}
 	current, _, err := store.Read(ctx, job.RemovalsState)
 	if err == nil && sameJSON(current, pf.Removals.Data) {
 		return

@@ -114,7 +114,8 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	)
 	health := newReadiness(*checkEvery)
 	run := cron.FuncJob(func() {
-		r := runOnce(ctx, out, runSettings{flags: f, write: true, metrics: m, log: log.With("run_id", newRunID())})
+		id := newRunID()
+		r := runOnce(ctx, out, runSettings{runID: id, flags: f, write: true, metrics: m, log: log.With("run_id", id)})
 		if r.plan != nil {
 			var buf bytes.Buffer
 			if report.JSON(&buf, *r.plan) == nil {

@@ -37,8 +37,10 @@ const (
 	// Directory rules: a group by email (groups.get), a group's members (members.list).
 	ScopeDirectoryGroupRead       = "https://www.googleapis.com/auth/admin.directory.group.readonly"
 	ScopeDirectoryGroupMemberRead = "https://www.googleapis.com/auth/admin.directory.group.member.readonly"
-	ScopeMembershipsApp           = "https://www.googleapis.com/auth/chat.memberships.app" // add the calling app to spaces
-	scopeCloudPlatform            = "https://www.googleapis.com/auth/cloud-platform"
+	// ScopeStorage is for a state.location in Cloud Storage (objects only).
+	ScopeStorage        = "https://www.googleapis.com/auth/devstorage.read_write"
+	ScopeMembershipsApp = "https://www.googleapis.com/auth/chat.memberships.app" // add the calling app to spaces
+	scopeCloudPlatform  = "https://www.googleapis.com/auth/cloud-platform"
 )
 
 // Need is what a run will do.

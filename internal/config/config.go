@@ -23,6 +23,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/source"
+	"github.com/syncer-dev/syncer/internal/state"
 )
 
 // DefaultEndpoint is Google's; anything else is treated as an emulator.
@@ -142,9 +143,15 @@ type Safety struct {
 
 // State says where the syncer keeps what it carries from run to run.
 type State struct {
-	// Location is a local folder (relative to the config file).
+	// Location is where a run keeps what it carries to the next (the
+	// removals' totals and grace counters, the identity cache) and, in
+	// Cloud Storage, its lock: a local folder (relative to the config
+	// file) or gs://BUCKET/PREFIX.
 	Location string `yaml:"location"`
 }
+
+// InCloudStorage reports whether state lives in a gs:// location.
+func (s State) InCloudStorage() bool { return strings.HasPrefix(s.Location, "gs://") }
 
 // Plan is about saved plans (plan --out, apply --plan).
 type Plan struct {
@@ -332,7 +339,13 @@ func Parse(path string, data []byte) (*Config, error) {
 		errs.Add(at(line("safety", "max_source_shrink_percent")), "safety.max_source_shrink_percent is %d; it is a share, at most 100 (or unlimited)", cfg.Safety.MaxSourceShrinkPercent.N)
 	}
 	if strings.TrimSpace(cfg.State.Location) == "" {
-		errs.Add(at(line("state", "location")), "state.location is empty; it is where the last run's totals and the removal grace counters are kept (default syncer-state, next to this file)")
+		errs.Add(at(line("state", "location")), "state.location is empty; it is where the last run's totals, the removal grace counters and the identity cache are kept (default syncer-state, next to this file)")
+	} else if _, _, gs, err := state.ParseLocation(cfg.State.Location); err != nil {
+		errs.Add(at(line("state", "location")), "state.location %v", err)
+	} else if gs {
+		if cfg.Identity.CacheFile != "" {
+			errs.Add(at(line("identity", "cache_file")), "identity.cache_file is a local file, and state.location is in Cloud Storage, where the identity cache now lives (as identity-cache.json); remove identity.cache_file")
+		}
 	} else {
 		cfg.State.Location = relativeTo(dir, cfg.State.Location)
 	}

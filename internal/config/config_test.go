@@ -37,6 +37,9 @@ func TestParseErrors(t *testing.T) {
 		{"a grace of nonsense", "sources: [{path: a.csv}]\nsafety:\n  removal_grace: soon\n", `c.yaml:3: removal_grace "soon"`},
 		{"a bad protect pattern", "sources: [{path: a.csv}]\nprotect: [\"*@\", \"a*@x.com\", \"bob\"]\n", `protect: "*@": a domain pattern`},
 		{"no state location", "sources: [{path: a.csv}]\nstate: {location: \"\"}\n", `c.yaml:2: state.location is empty`},
+		{"a bucket name in capitals", "sources: [{path: a.csv}]\nstate:\n  location: gs://My_Bucket/x\n", `c.yaml:3: state.location "gs://My_Bucket/x": "My_Bucket" is not a bucket name`},
+		{"a cache file beside Cloud Storage state", "sources: [{path: a.csv}]\nidentity: {cache_file: ids.json}\nstate: {location: \"gs://b-1/p\"}\n", `c.yaml:2: identity.cache_file is a local file, and state.location is in Cloud Storage`},
+		{"max_age of nothing", "sources: [{path: a.csv}]\nplan: {max_age: 0s}\n", `c.yaml:2: plan.max_age must be positive`},
 		{"bad endpoint", "sources: [{path: a.csv}]\napi:\n  endpoint: chat.googleapis.com\n", `c.yaml:3: api.endpoint`},
 		{"bad auth", "sources: [{path: a.csv}]\nauth:\n  mode: magic\n", `c.yaml:3: unknown auth.mode "magic"`},
 		{"negative concurrency", "sources: [{path: a.csv}]\nlimits:\n  concurrency: -1\n", `c.yaml:3: limits.concurrency is -1`},
@@ -134,5 +137,12 @@ state: {location: state}
 	runs, _ := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nsafety: {removal_grace: 3}\n"))
 	if runs.Safety.RemovalGrace != (Grace{Runs: 3}) || runs.Safety.RemovalGrace.None() {
 		t.Errorf("grace 3: %+v", runs.Safety.RemovalGrace)
+	}
+}
+
+func TestCloudStorageLocationIsNotAPath(t *testing.T) {
+	cfg, err := Parse("/etc/syncer/c.yaml", []byte("sources: [{path: a.csv}]\nstate: {location: \"gs://syncer-state/prod\"}\n"))
+	if err != nil || cfg.State.Location != "gs://syncer-state/prod" || !cfg.State.InCloudStorage() {
+		t.Errorf("%v %q", err, cfg.State.Location)
 	}
 }

@@ -1,26 +1,28 @@
 package identity
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/state"
 )
 
 // Cache is a persistent email → ID map with an expiry, so scheduled runs skip
 // lookups. A corrupt file or entry is dropped and rebuilt, never trusted.
 type Cache struct {
-	path  string
-	ttl   time.Duration
-	now   func() time.Time
-	mu    sync.Mutex
-	items map[string]CacheEntry
+	store   state.Store
+	name    string
+	version string // the document's version when read ("": none)
+	ttl     time.Duration
+	now     func() time.Time
+	mu      sync.Mutex
+	items   map[string]CacheEntry
 	// directoryUsers is how many users the last whole Directory pass saw,
 	// for estimating the next one's cost.
 	directoryUsers int
@@ -40,23 +42,26 @@ type cacheFile struct {
 	Entries        map[string]CacheEntry `json:"entries"`
 }
 
-// maxCacheSize bounds the cache file: a million entries are ~150 MB.
-const maxCacheSize = 256 << 20
-
-// OpenCache reads the cache file; a missing file is an empty cache, and a
-// corrupt one is reported through warn and replaced.
-func OpenCache(path string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
-	c := &Cache{path: path, ttl: ttl, now: now, items: map[string]CacheEntry{}}
-	data, err := fsutil.ReadFile(path, maxCacheSize)
+// OpenCache reads the cache document name from a state store (a local
+// folder, or Cloud Storage, so a stateless runner keeps it too). A missing
+// document is an empty cache; one that can't be read or is corrupt is
+// reported through warn, and the run starts empty: a cache saves calls, it
+// decides nothing. A corrupt one is replaced.
+func OpenCache(ctx context.Context, store state.Store, name string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
+	c := &Cache{store: store, name: name, ttl: ttl, now: now, items: map[string]CacheEntry{}}
+	where := store.Where() + "/" + name
+	data, version, err := store.Read(ctx, name)
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			warn(fmt.Sprintf("identity cache %s unreadable (%v); starting empty", path, err))
+		if !errors.Is(err, state.ErrNotExist) {
+			warn(fmt.Sprintf("identity cache %s unreadable (%v); starting empty", where, err))
+			c.version = "?" // never overwrite what could not be read
 		}
 		return c
 	}
+	c.version = version
 	var f cacheFile
 	if err := json.Unmarshal(data, &f); err != nil || f.Version != 1 {
-		warn(fmt.Sprintf("identity cache %s is corrupt; starting empty", path))
+		warn(fmt.Sprintf("identity cache %s is corrupt; starting empty", where))
 		c.dirty = true
 		return c
 	}
@@ -116,11 +121,12 @@ func (c *Cache) Drop(email string) {
 	c.dirty = true
 }
 
-// Save writes the cache atomically when it changed.
-func (c *Cache) Save() error {
+// Save writes the cache when it changed, on the condition that nobody
+// wrote it since it was read (then the other run's entries stand).
+func (c *Cache) Save(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.dirty {
+	if !c.dirty || c.version == "?" {
 		return nil
 	}
 	now := c.now()
@@ -134,9 +140,10 @@ func (c *Cache) Save() error {
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteAtomic(c.path, data, 0o600); err != nil {
+	version, err := c.store.Write(ctx, c.name, data, c.version)
+	if err != nil {
 		return err
 	}
-	c.dirty = false
+	c.version, c.dirty = version, false
 	return nil
 }

@@ -3,6 +3,7 @@ package job_test
 import (
 	"context"
 	"fmt"
+	"github.com/syncer-dev/syncer/internal/state"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,7 +124,7 @@ func TestIdentityCache(t *testing.T) {
 		if !strings.Contains(f.logs.String(), "is corrupt; starting empty") {
 			t.Errorf("no warning:\n%s", f.logs)
 		}
-		c := identity.OpenCache(f.cacheFile, 1, nil, func(msg string) { t.Errorf("rebuilt cache unreadable: %s", msg) })
+		c := identity.OpenCache(context.Background(), &state.Dir{Path: filepath.Dir(f.cacheFile)}, filepath.Base(f.cacheFile), 1, nil, func(msg string) { t.Errorf("rebuilt cache unreadable: %s", msg) })
 		_ = c
 	})
 

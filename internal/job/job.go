@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -198,7 +199,10 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	if spaces.ids != nil {
 		identities = spaces.ids.Outcome()
 		if j.Resolver.Cache != nil {
-			if err := j.Resolver.Cache.Save(); err != nil {
+			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.Config.Limits.CallTimeout)
+			err := j.Resolver.Cache.Save(saveCtx)
+			cancel()
+			if err != nil {
 				log.Warn("identity cache not saved", "error", err.Error())
 			}
 		}
@@ -222,7 +226,14 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	var next *removals.State
 	if rm != nil && !stopped {
-		next = removals.Decide(&res.Plan, rm.prev, desired.Totals, removals.SettingsOf(j.Config, j.AllowRemovals, true), j.now())
+		base := filepath.Dir(j.Config.Path)
+		if rm.prev != nil {
+			rm.prev.Totals = relativeKeys(rm.prev.Totals, base) // states saved before totals were relative
+		}
+		next = removals.Decide(&res.Plan, rm.prev, relativeKeys(desired.Totals, base), removals.SettingsOf(j.Config, j.AllowRemovals, true), j.now())
+		if rm.prev == nil {
+			res.Plan.Warnings = append(res.Plan.Warnings, fmt.Sprintf("no removals state at %s/%s yet: the first run with policy sync there (the source totals and grace counters start with this run)", j.State.Where(), RemovalsState))
+		}
 		if res.Blocked() {
 			log.Error("blocked by a safety check; nothing was written", "reasons", strings.Join(res.Plan.Blocked, "; "))
 		}
@@ -660,6 +671,20 @@ func (j *Job) memberByEmail(ctx context.Context, space, email string) (membershi
 		return "", err
 	}
 	return m.Principal, nil
+}
+
+// relativeKeys names sources by their path relative to the config's
+// folder, so the totals survive a checkout elsewhere (another CI runner, a
+// fresh container): the same config's sources are the same sources.
+func relativeKeys(totals map[string]int, base string) map[string]int {
+	out := make(map[string]int, len(totals))
+	for path, n := range totals {
+		if rel, err := filepath.Rel(base, path); err == nil && filepath.IsAbs(path) {
+			path = filepath.ToSlash(rel)
+		}
+		out[path] = n
+	}
+	return out
 }
 
 // syncing reports whether a space's plan may remove members.

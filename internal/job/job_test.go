@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/syncer-dev/syncer/internal/state"
 	"io"
 	"log/slog"
 	"os"
@@ -88,7 +89,7 @@ func (f *fixture) runWith(t testing.TB, ctx context.Context, write bool, th *thr
 		}
 		j.Resolver = &identity.Resolver{Directory: dir, DirectoryThrottle: th, Members: api, Throttle: th, Logger: log, VerifyAbsence: f.admin}
 		if f.cacheFile != "" {
-			j.Resolver.Cache = identity.OpenCache(f.cacheFile, time.Hour, time.Now, func(msg string) { log.Warn(msg) })
+			j.Resolver.Cache = identity.OpenCache(context.Background(), &state.Dir{Path: filepath.Dir(f.cacheFile)}, filepath.Base(f.cacheFile), time.Hour, time.Now, func(msg string) { log.Warn(msg) })
 		}
 	}
 	if write {

@@ -84,6 +84,9 @@ type Throttle struct {
 	// the run should stop.
 	OnFatal   func(error)
 	fatalOnce sync.Once
+	// BeforeWrite, when set, runs before every attempt of a write (after its
+	// wait); an error stops the write and the run: the run lock is gone.
+	BeforeWrite func(context.Context) error
 }
 
 // New builds a throttle; zero durations get sensible defaults.
@@ -168,6 +171,15 @@ func (t *Throttle) Read(ctx context.Context, op, space string, fn func(context.C
 
 // Write runs a membership write (create, patch, delete) in a space.
 func (t *Throttle) Write(ctx context.Context, op, space string, fn func(context.Context) error) error {
+	if check := t.BeforeWrite; check != nil {
+		write := fn
+		fn = func(ctx context.Context) error {
+			if err := check(ctx); err != nil {
+				return chatapi.Fatal("no write may be made: "+err.Error(), err)
+			}
+			return write(ctx)
+		}
+	}
 	return t.do(ctx, op, fn, t.project[Write], t.spacePace(t.spaceWrites, t.spaceWrite, space))
 }
 

@@ -278,3 +278,22 @@ func TestAnAnswerKeepsTheRunAlive(t *testing.T) {
 		}
 	}
 }
+
+// A run whose lock is gone makes no write: the check before each attempt
+// stops it, and the run is told to stop.
+func TestBeforeWriteStopsTheWrite(t *testing.T) {
+	th := throttle.New(throttle.Limits{MaxAttempts: 3, BaseDelay: time.Millisecond})
+	var fatal error
+	th.OnFatal = func(err error) { fatal = err }
+	lost := errors.New("this run's lock is gone: gs://b/p/lock was deleted")
+	th.BeforeWrite = func(context.Context) error { return lost }
+	writes := 0
+	err := th.Write(context.Background(), "create", "spaces/A", func(context.Context) error { writes++; return nil })
+	if writes != 0 || !errors.Is(err, lost) || !errors.Is(err, chatapi.ErrFatal) || fatal == nil {
+		t.Errorf("writes %d, err %v, fatal %v", writes, err, fatal)
+	}
+	// Reads are not held up by it.
+	if err := th.Read(context.Background(), "list", "spaces/A", func(context.Context) error { return nil }); err != nil {
+		t.Errorf("read: %v", err)
+	}
+}
