@@ -51,7 +51,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	requireToken := fs.String("require-token", "", "answer 401 unless calls carry this bearer token")
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
 	var misbehave stringList
-	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS; METHOD may be *")
+	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS, no-chat-app (404 \"Google Chat app not found\"); METHOD may be *")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}

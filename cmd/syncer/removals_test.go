@@ -236,13 +236,29 @@ func TestUpsertNeverRemoves(t *testing.T) {
 func TestAppNotConfiguredIsNotAlreadyDone(t *testing.T) {
 	em, _, write := offboarding(t, emulator.Options{})
 	cfg := write(map[string]bool{"t0-m1@example.com": true, "t1-m1@example.com": true}, "")
-	em.SetMisbehaviour("members.delete", emulator.Misbehaviour{Status: 404,
-		Message: "Google Chat app not found. To create a Chat app, you must turn on the Chat API and configure the app in the Google Cloud console."})
+	// As `syncer emulator --misbehave members.delete=no-chat-app` would.
+	method, m, err := emulator.ParseMisbehaviour("members.delete=no-chat-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	em.SetMisbehaviour(method, m)
 	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "2")
 	if code != exitFailure || r.Summary["already_done"] != 0 || !strings.Contains(logText(errOut), "no Chat app configured") {
 		t.Errorf("exit %d %v\n%s", code, r.Summary, logText(errOut))
 	}
 	if n := em.Stats().Count("members.delete"); n != 1 {
 		t.Errorf("%d deletes sent; the first answer should have stopped the run", n)
+	}
+}
+
+// A state folder that can't be written stops an apply under sync before
+// its first write: removals must never happen unrecorded.
+func TestUnwritableStateStopsSyncBeforeAnyWrite(t *testing.T) {
+	em, _, write := offboarding(t, emulator.Options{})
+	// A folder nobody can create, root included (a read-only mount in production).
+	cfg := write(map[string]bool{"t0-m1@example.com": true}, "state: {location: /proc/self/syncer-state}\n")
+	code, _, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+	if code != exitFailure || em.Stats().Writes != 0 || !strings.Contains(logText(errOut), "can't be written") {
+		t.Errorf("exit %d, %d writes\n%s", code, em.Stats().Writes, logText(errOut))
 	}
 }

@@ -136,10 +136,13 @@ func ParseMisbehaviour(flag string) (string, Misbehaviour, error) {
 			m.LoopPages = true
 		case key == "retry-after":
 			m.RetryAfter = val
+		case key == "no-chat-app":
+			// What Google answers when the project has no Chat app configured.
+			m.Status, m.Message = 404, "Google Chat app not found. To create a Chat app, you must turn on the Chat API and configure the app in the Google Cloud console."
 		default:
 			code, err := strconv.Atoi(key)
 			if err != nil || code < 400 || code > 599 {
-				return "", m, fmt.Errorf("--misbehave %q: %q is not hang, hang-first:N, loop-pages, retry-after:S or an HTTP error code", flag, what)
+				return "", m, fmt.Errorf("--misbehave %q: %q is not hang, hang-first:N, loop-pages, retry-after:S, no-chat-app or an HTTP error code", flag, what)
 			}
 			m.Status, m.Reason = code, val
 		}

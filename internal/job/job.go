@@ -331,6 +331,11 @@ func (j *Job) prepareRemovals(ctx context.Context, desired membership.Desired) (
 	if j.State == nil {
 		return nil, errors.New("policy sync needs a state location (state.location) to keep the last run's totals and the grace counters")
 	}
+	if p, ok := j.State.(interface{ Probe(context.Context) error }); ok && j.Engine != nil {
+		if err := p.Probe(ctx); err != nil {
+			return nil, fmt.Errorf("policy sync keeps its totals and grace counters in state.location, which can't be written (%w); nothing was done", err)
+		}
+	}
 	rm := &removalRun{protect: removals.NewProtect(j.Config.Protect), acting: removals.Acting{Email: strings.ToLower(j.Acting)}}
 	data, version, err := j.State.Read(ctx, RemovalsState)
 	switch {

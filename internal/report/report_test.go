@@ -195,3 +195,18 @@ func TestUnreadSpacesAreNeverAsDesired(t *testing.T) {
 		t.Errorf("a run that read nothing reads as:\n%s", out)
 	}
 }
+
+// A space whose only business is a removal the grace period holds is not
+// "already as desired".
+func TestPendingRemovalIsNotAsDesired(t *testing.T) {
+	p := diff.Plan{Policy: diff.Sync, Spaces: []diff.SpaceSummary{{Name: "spaces/A", Listed: true}, {Name: "spaces/B", Listed: true}},
+		Pending: []diff.Kept{{Space: "spaces/A", Member: "gina@example.com", Why: "removal pending (1 of 3 runs)"}}}
+	p.Recount()
+	var buf bytes.Buffer
+	if err := Write(&buf, "text", p); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "1 space already as desired.") {
+		t.Errorf("%s", out)
+	}
+}

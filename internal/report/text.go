@@ -32,11 +32,15 @@ func Text(w io.Writer, plan diff.Plan) error {
 		fmt.Fprintln(bw)
 	}
 	changes := bySpace(plan.Changes)
+	pending := map[string]bool{} // a removal waits there: not "as desired" yet
+	for _, k := range plan.Pending {
+		pending[k.Space] = true
+	}
 	quiet := 0
 	for _, s := range plan.Spaces {
 		cs := changes[s.Name]
 		if len(cs) == 0 {
-			if s.Listed {
+			if s.Listed && !pending[s.Name] {
 				quiet++
 			}
 			continue

@@ -81,6 +81,21 @@ func (d *Dir) Write(_ context.Context, name string, data []byte, ifVersion strin
 	return version(data), nil
 }
 
+// Probe checks, before a run writes anything anywhere, that documents can
+// be written here: an apply under policy sync must not make its removals
+// and then fail to record them.
+func (d *Dir) Probe(context.Context) error {
+	if err := os.MkdirAll(d.Path, 0o700); err != nil {
+		return fmt.Errorf("state folder %s: %w", d.Path, err)
+	}
+	f, err := os.CreateTemp(d.Path, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("state folder %s can't be written: %w", d.Path, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 func version(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:12])
