@@ -38,6 +38,8 @@ var runKinds = []runKind{
 	{"write-heavy", emulatortest.World{Spaces: 40, MembersPerSpace: 10, Creates: 1000, Patches: 200}, 10, 20 * time.Millisecond, false, 1.07, false},
 	{"read-heavy", emulatortest.World{Spaces: 2000, MembersPerSpace: 5, Creates: 10, Patches: 10}, 10, 20 * time.Millisecond, false, 1.15, false},
 	{"converged", emulatortest.World{Spaces: 500, MembersPerSpace: 20}, 10, 20 * time.Millisecond, true, 1.15, false},
+	// The same on a later run: identities come from the cache.
+	{"converged-warm", emulatortest.World{Spaces: 500, MembersPerSpace: 20}, 10, 20 * time.Millisecond, true, 1.15, true},
 	{"mixed", emulatortest.World{Spaces: 500, MembersPerSpace: 20, Creates: 150, Patches: 50}, 10, 20 * time.Millisecond, true, 1.15, false},
 	{"240-changes", emulatortest.World{Spaces: 130, MembersPerSpace: 6, Creates: 90, Patches: 150}, 10, 100 * time.Millisecond, false, 1.15, false},
 	// A big tenant whose spaces hold few of its people (2,000 named among
@@ -78,7 +80,7 @@ limits: {project_writes_per_minute: %.0f, project_reads_per_minute: %.0f, space_
 `, url, 300*s, 3000*s, 15*s, 3000*s, 2400*s)), 0o644)
 	if k.warm {
 		f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-		fmt.Fprintln(f, "identity: {cache_file: ids.json}")
+		fmt.Fprintln(f, "# the identity cache is in state.location (syncer-state next to this file)")
 		f.Close()
 		if out, err := exec.Command(binary(b), "plan", "--config", cfg, "--log-level", "warn").CombinedOutput(); err != nil {
 			b.Fatalf("warm-up run: %v\n%s", err, out)

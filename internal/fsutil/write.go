@@ -11,6 +11,18 @@ import (
 // The temporary file has perm from its creation, so a secret is never
 // readable by others even for a moment.
 func WriteAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeAtomic(path, data, perm, true)
+}
+
+// WriteAtomicLazy is WriteAtomic without the fsyncs: readers still see the
+// old file or the new one, but after a crash the new one may be empty. For
+// a cache, whose loss costs only lookups, the fsyncs cost more than they
+// save (tens of milliseconds a run).
+func WriteAtomicLazy(path string, data []byte, perm os.FileMode) error {
+	return writeAtomic(path, data, perm, false)
+}
+
+func writeAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -25,9 +37,11 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
@@ -35,8 +49,10 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if d, err := os.Open(dir); err == nil {
+	if d, err := os.Open(dir); durable && err == nil {
 		d.Sync() // the rename itself survives a crash
+		d.Close()
+	} else if err == nil {
 		d.Close()
 	}
 	return nil

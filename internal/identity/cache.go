@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 // Cache is a persistent email → ID map with an expiry, so scheduled runs skip
 // lookups. A corrupt file or entry is dropped and rebuilt, never trusted.
 type Cache struct {
+	ready   chan struct{} // closed once the document is read
 	store   state.Store
 	name    string
 	version string // the document's version when read ("": none)
@@ -36,10 +38,20 @@ type CacheEntry struct {
 	Expires   time.Time            `json:"expires"`
 }
 
+// cacheFile is the document: version 2 lists entries as small records
+// (an expiry in Unix seconds parses ten times faster than a timestamp);
+// version 1, a map of timestamps, is still read.
 type cacheFile struct {
-	Version        int                   `json:"version"`
-	DirectoryUsers int                   `json:"directory_users,omitempty"`
-	Entries        map[string]CacheEntry `json:"entries"`
+	Version        int             `json:"version"`
+	DirectoryUsers int             `json:"directory_users,omitempty"`
+	Entries        json.RawMessage `json:"entries"`
+}
+
+type cacheRecord struct {
+	Email     string               `json:"e"`
+	Principal membership.Principal `json:"p"`
+	Expires   int64                `json:"x"`
+	Suspended bool                 `json:"s,omitempty"`
 }
 
 // OpenCache reads the cache document name from a state store (a local
@@ -47,8 +59,20 @@ type cacheFile struct {
 // document is an empty cache; one that can't be read or is corrupt is
 // reported through warn, and the run starts empty: a cache saves calls, it
 // decides nothing. A corrupt one is replaced.
+//
+// The document is read in the background, while the run's first lists are
+// in flight; the cache's methods wait for it.
 func OpenCache(ctx context.Context, store state.Store, name string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
-	c := &Cache{store: store, name: name, ttl: ttl, now: now, items: map[string]CacheEntry{}}
+	c := &Cache{store: store, name: name, ttl: ttl, now: now, items: map[string]CacheEntry{}, ready: make(chan struct{})}
+	go func() {
+		defer close(c.ready)
+		c.load(ctx, warn)
+	}()
+	return c
+}
+
+func (c *Cache) load(ctx context.Context, warn func(string)) {
+	store, name := c.store, c.name
 	where := store.Where() + "/" + name
 	data, version, err := store.Read(ctx, name)
 	if err != nil {
@@ -56,17 +80,38 @@ func OpenCache(ctx context.Context, store state.Store, name string, ttl time.Dur
 			warn(fmt.Sprintf("identity cache %s unreadable (%v); starting empty", where, err))
 			c.version = "?" // never overwrite what could not be read
 		}
-		return c
+		return
 	}
 	c.version = version
 	var f cacheFile
-	if err := json.Unmarshal(data, &f); err != nil || f.Version != 1 {
+	entries, err := func() (map[string]CacheEntry, error) {
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, err
+		}
+		out := map[string]CacheEntry{}
+		switch f.Version {
+		case 1:
+			c.dirty = true // rewritten as version 2
+			return out, json.Unmarshal(f.Entries, &out)
+		case 2:
+			var records []cacheRecord
+			if err := json.Unmarshal(f.Entries, &records); err != nil {
+				return nil, err
+			}
+			for _, r := range records {
+				out[r.Email] = CacheEntry{Principal: r.Principal, Suspended: r.Suspended, Expires: time.Unix(r.Expires, 0)}
+			}
+			return out, nil
+		}
+		return nil, fmt.Errorf("version %d", f.Version)
+	}()
+	if err != nil {
 		warn(fmt.Sprintf("identity cache %s is corrupt; starting empty", where))
 		c.dirty = true
-		return c
+		return
 	}
 	c.directoryUsers = max(0, f.DirectoryUsers)
-	for email, e := range f.Entries {
+	for email, e := range entries {
 		id := e.Principal.ID()
 		if !strings.HasPrefix(string(e.Principal), "users/") || id == "" || strings.Contains(id, "@") || e.Expires.IsZero() {
 			c.dirty = true // a corrupt entry: drop it
@@ -74,11 +119,12 @@ func OpenCache(ctx context.Context, store state.Store, name string, ttl time.Dur
 		}
 		c.items[email] = e
 	}
-	return c
+	return
 }
 
 // Get returns a fresh entry.
 func (c *Cache) Get(email string) (CacheEntry, bool) {
+	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.items[email]
@@ -90,6 +136,7 @@ func (c *Cache) Get(email string) (CacheEntry, bool) {
 
 // Put records a resolution.
 func (c *Cache) Put(email string, p membership.Principal, suspended bool) {
+	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.items[email] = CacheEntry{Principal: p, Suspended: suspended, Expires: c.now().Add(c.ttl)}
@@ -99,6 +146,7 @@ func (c *Cache) Put(email string, p membership.Principal, suspended bool) {
 // DirectoryUsers is how many users the last whole Directory pass saw (0:
 // none recorded).
 func (c *Cache) DirectoryUsers() int {
+	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.directoryUsers
@@ -106,6 +154,7 @@ func (c *Cache) DirectoryUsers() int {
 
 // SetDirectoryUsers records the size of a whole Directory pass.
 func (c *Cache) SetDirectoryUsers(n int) {
+	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.directoryUsers != n {
@@ -115,6 +164,7 @@ func (c *Cache) SetDirectoryUsers(n int) {
 
 // Drop forgets an entry found stale.
 func (c *Cache) Drop(email string) {
+	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.items, email)
@@ -124,23 +174,33 @@ func (c *Cache) Drop(email string) {
 // Save writes the cache when it changed, on the condition that nobody
 // wrote it since it was read (then the other run's entries stand).
 func (c *Cache) Save(ctx context.Context) error {
+	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.dirty || c.version == "?" {
 		return nil
 	}
 	now := c.now()
-	f := cacheFile{Version: 1, DirectoryUsers: c.directoryUsers, Entries: map[string]CacheEntry{}}
+	records := make([]cacheRecord, 0, len(c.items))
 	for k, e := range c.items {
 		if now.Before(e.Expires) {
-			f.Entries[k] = e
+			records = append(records, cacheRecord{Email: k, Principal: e.Principal, Expires: e.Expires.Unix(), Suspended: e.Suspended})
 		}
 	}
-	data, err := json.MarshalIndent(f, "", " ")
+	slices.SortFunc(records, func(a, b cacheRecord) int { return strings.Compare(a.Email, b.Email) })
+	entries, err := json.Marshal(records)
 	if err != nil {
 		return err
 	}
-	version, err := c.store.Write(ctx, c.name, data, c.version)
+	data, err := json.Marshal(cacheFile{Version: 2, DirectoryUsers: c.directoryUsers, Entries: entries})
+	if err != nil {
+		return err
+	}
+	write := c.store.Write
+	if lazy, ok := c.store.(state.LazyWriter); ok {
+		write = lazy.WriteLazy // a lost cache costs lookups, not correctness
+	}
+	version, err := write(ctx, c.name, data, c.version)
 	if err != nil {
 		return err
 	}

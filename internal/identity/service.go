@@ -54,6 +54,7 @@ type Service struct {
 	byID       map[membership.Principal]*idLookup
 	counts     map[string]int
 	memberGets atomic.Int64
+	cached     int // desired emails the cache holds fresh; -1 until counted
 
 	// Careful names the spaces whose plans may remove members: there, an
 	// address no listed email matches is not taken as "not a member" until
@@ -106,7 +107,7 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 	s := &Service{r: r, log: log, latency: latency, source: desired,
 		known: map[string]membership.Principal{}, how: map[string]string{}, lookups: map[string]*lookup{},
 		suspended: map[membership.Principal]bool{}, notInDir: map[string]bool{}, unresolved: map[string]string{},
-		counts: map[string]int{}}
+		counts: map[string]int{}, cached: -1}
 	inFlight := r.Concurrency
 	if inFlight <= 0 {
 		inFlight = 16
@@ -194,8 +195,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	}
 	if missingEmails && s.pass == nil {
 		// Lists here don't carry every email, so most desired emails will need
-		// the Directory: decide now between a get each and one pass.
-		s.considerPassLocked(ctx, len(s.desiredLocked())-len(s.known))
+		// the Directory (those the cache doesn't hold): decide now between a
+		// get each and one pass.
+		s.considerPassLocked(ctx, max(0, len(s.desiredLocked())-len(s.known)-s.cachedLocked()))
 	}
 	waits := make([]*lookup, len(need))
 	if s.r.Directory != nil {
@@ -402,6 +404,21 @@ func (s *Service) probeLocked(ctx context.Context, email string) *lookup {
 		return nil
 	}
 	return s.lookupLocked(ctx, pick)
+}
+
+// cachedLocked counts, once, the desired emails the cache holds fresh.
+func (s *Service) cachedLocked() int {
+	if s.cached < 0 {
+		s.cached = 0
+		if s.r.Cache != nil {
+			for e := range s.desiredLocked() {
+				if _, ok := s.r.Cache.Get(e); ok {
+					s.cached++
+				}
+			}
+		}
+	}
+	return s.cached
 }
 
 // considerPassLocked starts the users.list pass when it should finish

@@ -125,14 +125,17 @@ func TestIdentityCache(t *testing.T) {
 			t.Errorf("no warning:\n%s", f.logs)
 		}
 		c := identity.OpenCache(context.Background(), &state.Dir{Path: filepath.Dir(f.cacheFile)}, filepath.Base(f.cacheFile), 1, nil, func(msg string) { t.Errorf("rebuilt cache unreadable: %s", msg) })
-		_ = c
+		c.DirectoryUsers() // waits for the read
 	})
 
 	t.Run("a stale entry is refreshed", func(t *testing.T) {
 		// Claim bob is users/6 (carol's ID). With emails visible, the list shows
 		// users/6 as carol, so the entry is dropped and bob resolved again.
 		data, _ := os.ReadFile(f.cacheFile)
-		os.WriteFile(f.cacheFile, []byte(strings.Replace(string(data), `"principal": "users/3"`, `"principal": "users/6"`, 1)), 0o600)
+		if !strings.Contains(string(data), `"p":"users/3"`) {
+			t.Fatalf("bob is not in the cache as users/3: %s", data)
+		}
+		os.WriteFile(f.cacheFile, []byte(strings.Replace(string(data), `"p":"users/3"`, `"p":"users/6"`, 1)), 0o600)
 		g := newFixture(t, identitySeed(), emulator.Options{}, identityCSV)
 		g.resolve, g.cacheFile = true, f.cacheFile
 		res, err := g.run(t, context.Background(), false)

@@ -200,8 +200,10 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		identities = spaces.ids.Outcome()
 		if j.Resolver.Cache != nil {
 			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.Config.Limits.CallTimeout)
+			saving := time.Now()
 			err := j.Resolver.Cache.Save(saveCtx)
 			cancel()
+			log.Debug("identity cache saved", "seconds", time.Since(saving).Seconds())
 			if err != nil {
 				log.Warn("identity cache not saved", "error", err.Error())
 			}

@@ -54,7 +54,17 @@ func (d *Dir) Read(_ context.Context, name string) ([]byte, string, error) {
 }
 
 // Write replaces a document if it is still at ifVersion.
-func (d *Dir) Write(_ context.Context, name string, data []byte, ifVersion string) (string, error) {
+func (d *Dir) Write(ctx context.Context, name string, data []byte, ifVersion string) (string, error) {
+	return d.write(name, data, ifVersion, fsutil.WriteAtomic)
+}
+
+// WriteLazy is Write for a document whose loss costs little (a cache):
+// atomic, without the fsyncs.
+func (d *Dir) WriteLazy(ctx context.Context, name string, data []byte, ifVersion string) (string, error) {
+	return d.write(name, data, ifVersion, fsutil.WriteAtomicLazy)
+}
+
+func (d *Dir) write(name string, data []byte, ifVersion string, writeFile func(string, []byte, os.FileMode) error) (string, error) {
 	path, err := d.file(name)
 	if err != nil {
 		return "", err
@@ -75,7 +85,7 @@ func (d *Dir) Write(_ context.Context, name string, data []byte, ifVersion strin
 	case version(current) != ifVersion:
 		return "", fmt.Errorf("%w: %s", ErrConflict, path)
 	}
-	if err := fsutil.WriteAtomic(path, data, 0o600); err != nil {
+	if err := writeFile(path, data, 0o600); err != nil {
 		return "", fmt.Errorf("state %s: %w", path, err)
 	}
 	return version(data), nil

@@ -17,6 +17,12 @@ var ErrNotExist = errors.New("no such state document")
 // wrote it. The caller must not overwrite it.
 var ErrConflict = errors.New("the state document changed since it was read")
 
+// LazyWriter is a Store that can also write a document without making it
+// durable at once (a cache): the local folder skips its fsyncs.
+type LazyWriter interface {
+	WriteLazy(ctx context.Context, name string, data []byte, ifVersion string) (string, error)
+}
+
 // Store reads and writes state documents.
 type Store interface {
 	// Read returns a document and its version, or ErrNotExist.
