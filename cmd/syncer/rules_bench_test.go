@@ -117,11 +117,11 @@ func BenchmarkDirectoryRules(b *testing.B) {
 				}
 				lists := st.Count("members.list")
 				// The paced calls' floor: Directory pages at 95% of 2,400 a
-				// minute, then list pages at 95% of 3,000 (rules expand
-				// before the first read).
+				// minute, list pages at 95% of 3,000, side by side (spaces
+				// are read while the rules expand).
 				floor := 0.0
 				if scale.quota != 0 {
-					floor = float64(dirCalls)/(2400*0.95/60) + float64(lists)/(3000*0.95/60)
+					floor = max(float64(dirCalls)/(2400*0.95/60), float64(lists)/(3000*0.95/60))
 				}
 				b.ReportMetric(wall, "wall-s")
 				b.ReportMetric(float64(dirCalls), "directory-calls")
@@ -130,10 +130,7 @@ func BenchmarkDirectoryRules(b *testing.B) {
 				if scale.quota != 0 {
 					target = " (target < 2)"
 				}
-				// The floor adds the two phases: rules expand before the first
-				// read, so the run can't reach max(Directory, reads) as issue 10's
-				// T_min would have it.
-				fmt.Fprintf(os.Stderr, "rules %-13s wall %6.2f s  paced calls' floor (Directory, then reads) %5.2f s  beyond the calls %5.2f s%s  Directory calls %d (pages needed %d)  list pages %d  %s\n",
+				fmt.Fprintf(os.Stderr, "rules %-13s wall %6.2f s  paced calls' floor (max of Directory, reads) %5.2f s  beyond the calls %5.2f s%s  Directory calls %d (pages needed %d)  list pages %d  %s\n",
 					scale.name, wall, floor, wall-floor, target, dirCalls, pages, lists, expandLine(stderr.String()))
 			}
 		})

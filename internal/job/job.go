@@ -83,27 +83,52 @@ type RuleError struct{ Err error }
 func (e *RuleError) Error() string { return e.Err.Error() }
 func (e *RuleError) Unwrap() error { return e.Err }
 
-// expandRules turns the sources' Directory rules into members, returning
-// the identities the rules taught.
-func (j *Job) expandRules(ctx context.Context, desired *membership.Desired) (map[string]membership.Principal, error) {
-	n := 0
-	for _, s := range desired.Spaces {
-		n += len(s.Rules)
+// pendingRules is the sources' Directory rules being expanded while the
+// spaces are read: reading needs no rule; planning waits for them.
+type pendingRules struct {
+	done    chan struct{}
+	desired membership.Desired              // with every rule's people, once done
+	learned map[string]membership.Principal // identities the rules taught
+	err     error
+	rules   int
+}
+
+// wait returns the expanded sources, or the rules' error.
+func (p *pendingRules) wait(ctx context.Context) (membership.Desired, map[string]membership.Principal, error) {
+	select {
+	case <-p.done:
+		return p.desired, p.learned, p.err
+	case <-ctx.Done():
+		return membership.Desired{}, nil, context.Cause(ctx)
 	}
-	if n == 0 {
-		return nil, nil
+}
+
+// startRules starts turning the sources' Directory rules into members.
+// It fails at once, before any call, when the rules can't be expanded.
+func (j *Job) startRules(ctx context.Context, desired membership.Desired) (*pendingRules, error) {
+	p := &pendingRules{done: make(chan struct{}), desired: desired}
+	for _, s := range desired.Spaces {
+		p.rules += len(s.Rules)
+	}
+	if p.rules == 0 {
+		close(p.done)
+		return p, nil
 	}
 	if j.Rules == nil {
 		return nil, &InputError{Err: errors.New("the sources have Directory rules, but the Directory is not available to this run")}
 	}
-	started := time.Now()
-	x, err := j.Rules.Expand(ctx, *desired)
-	if err != nil {
-		return nil, &RuleError{Err: err} // the caller logs each rule at fault
-	}
-	*desired = x.Desired
-	j.Logger.Info("rules expanded", "rules", n, "directory_calls", x.Calls, "memberships", desired.Count(), "seconds", time.Since(started).Seconds())
-	return x.Known, nil
+	go func() {
+		defer close(p.done)
+		started := time.Now()
+		x, err := j.Rules.Expand(ctx, desired)
+		if err != nil {
+			p.err = &RuleError{Err: err} // the caller logs each rule at fault
+			return
+		}
+		p.desired, p.learned = x.Desired, x.Known
+		j.Logger.Info("rules expanded", "rules", p.rules, "directory_calls", x.Calls, "memberships", x.Desired.Count(), "seconds", time.Since(started).Seconds())
+	}()
+	return p, nil
 }
 
 // RemovalsState is the name of the removals' state document.
@@ -162,13 +187,14 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	if err := Check(desired, Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains, NoDirectory: !j.Config.Identity.Directory}); err != nil {
 		return Result{}, &InputError{Err: err}
 	}
-	// Rules become members before anything else: the plan never sees them.
-	learned, err := j.expandRules(ctx, &desired)
+	// Rules become members before any space is planned (the plan never
+	// sees them), while the spaces are read.
+	rules, err := j.startRules(ctx, desired)
 	if err != nil {
 		return Result{}, err
 	}
 	policy := diff.Policy(j.Config.Policy)
-	log.Info("sources loaded", "spaces", len(desired.Spaces), "memberships", desired.Count())
+	log.Info("sources loaded", "spaces", len(desired.Spaces), "memberships", desired.Count(), "rules", rules.rules)
 	rm, err := j.prepareRemovals(ctx, desired)
 	if err != nil {
 		return Result{}, err
@@ -185,11 +211,16 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 			fmt.Fprintln(j.Stdout)
 		}
 	}
-	spaces := j.planSpaces(ctx, desired, policy, stream, rm, learned)
+	spaces := j.planSpaces(ctx, desired, rules, policy, stream, rm)
 	var applyErr error
 	if stream != nil {
 		applyErr = stream.Wait()
 	}
+	<-rules.done // it obeys ctx
+	if rules.err != nil {
+		return Result{}, rules.err // no space was planned, nothing written
+	}
+	desired = rules.desired
 	stopped := ctx.Err() != nil
 
 	// Put the plan together and say what it could not see.
@@ -390,41 +421,67 @@ type plannedSpaces struct {
 	states   map[string]*membership.SpaceState // with KeepStates, the spaces with changes
 }
 
+// prepareSpares readies what the rails need per space: who is acting,
+// the protected people's IDs, the suspended. It returns warnings.
+func (j *Job) prepareSpares(ctx context.Context, desired membership.Desired, rm *removalRun, ids *identity.Service) []string {
+	if rm == nil {
+		return nil
+	}
+	rm.protectIDs = map[membership.Principal]string{}
+	if ids == nil {
+		return nil
+	}
+	ids.Careful = func(space string) bool { return j.syncing(desired, space) }
+	if rm.acting.Email != "" {
+		rm.acting.ID, _ = ids.Resolve(ctx, rm.acting.Email)
+	}
+	// protect names people by address; a member is listed under one of
+	// theirs, or none: match by ID too.
+	for _, email := range rm.protect.Emails() {
+		if id, ok := ids.Resolve(ctx, email); ok {
+			rm.protectIDs[id] = email
+		} else {
+			rm.unresolvedProtect = append(rm.unresolvedProtect, email)
+		}
+	}
+	if j.Config.RemoveSuspended {
+		if err := ids.LoadSuspended(ctx); err != nil {
+			return []string{"remove_suspended: the Directory's suspended users could not be listed; nobody is removed for being suspended: " + err.Error()}
+		}
+	}
+	return nil
+}
+
 // planSpaces reads, resolves and plans every space through the pipeline,
-// handing each planned space to stream (when set) at once.
-func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy diff.Policy, stream *apply.Stream, rm *removalRun, learned map[string]membership.Principal) plannedSpaces {
+// handing each planned space to stream (when set) at once. desired is the
+// sources as read; planning waits for rules to expand them, reading
+// doesn't. A rule that fails stops the reads; no space is planned.
+func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules *pendingRules, policy diff.Policy, stream *apply.Stream, rm *removalRun) plannedSpaces {
 	out := plannedSpaces{plans: make([]diff.SpacePlan, len(desired.Spaces)), states: map[string]*membership.SpaceState{}}
 	var statesMu sync.Mutex
 	latency := &latencyMeter{}
-	if j.Resolver != nil {
-		out.ids = j.Resolver.NewService(desired, latency.estimate)
-		out.ids.Learn(learned)
-	}
-	if rm != nil && out.ids != nil {
-		out.ids.Careful = func(space string) bool { return j.syncing(desired, space) }
-	}
-	if rm != nil {
-		rm.protectIDs = map[membership.Principal]string{}
-	}
-	if rm != nil && out.ids != nil {
-		if rm.acting.Email != "" {
-			rm.acting.ID, _ = out.ids.Resolve(ctx, rm.acting.Email)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// Once the rules are in: the identity service, and who the rails spare.
+	var expanded membership.Desired
+	ready := make(chan struct{})
+	var setup sync.WaitGroup
+	setup.Add(1)
+	go func() {
+		defer setup.Done()
+		d, learned, err := rules.wait(ctx)
+		if err != nil {
+			cancel(err)
+			return
 		}
-		// protect names people by address; a member is listed under one
-		// of theirs, or none: match by ID too.
-		for _, email := range rm.protect.Emails() {
-			if id, ok := out.ids.Resolve(ctx, email); ok {
-				rm.protectIDs[id] = email
-			} else {
-				rm.unresolvedProtect = append(rm.unresolvedProtect, email)
-			}
+		expanded = d
+		if j.Resolver != nil {
+			out.ids = j.Resolver.NewService(expanded, latency.estimate)
+			out.ids.Learn(learned)
 		}
-		if j.Config.RemoveSuspended {
-			if err := out.ids.LoadSuspended(ctx); err != nil {
-				out.warnings = append(out.warnings, "remove_suspended: the Directory's suspended users could not be listed; nobody is removed for being suspended: "+err.Error())
-			}
-		}
-	}
+		out.warnings = j.prepareSpares(ctx, expanded, rm, out.ids)
+		close(ready)
+	}()
 	planners := sync.Pool{New: func() any {
 		p := diff.NewPlanner(policy)
 		p.RemoveSuspended = j.Config.RemoveSuspended
@@ -437,14 +494,20 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy
 			ds := desired.Spaces[i]
 			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth,
 				// Admin access can't read the app's membership (Check refused such sources).
-				wantsApp:  !j.AdminAccess && slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App }),
-				wantsType: slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Role.Elevated() || m.Principal.IsGroup() })})
+				wantsApp: !j.AdminAccess && slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App }),
+				wantsType: slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Role.Elevated() || m.Principal.IsGroup() }) ||
+					slices.ContainsFunc(ds.Rules, func(r membership.Rule) bool { return r.Role.Elevated() || r.Kind == membership.RuleGroup })})
 			warnings[i] = warning
 			j.Progress.SpaceRead()
 			return st, err
 		},
 		Plan: func(ctx context.Context, i int, st *membership.SpaceState) (diff.SpacePlan, error) {
-			ds := desired.Spaces[i]
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return diff.SpacePlan{}, fmt.Errorf("stopped before it was planned: %w", context.Cause(ctx))
+			}
+			ds := expanded.Spaces[i]
 			var (
 				ids diff.Identities
 				who identity.SpaceOutcome
@@ -496,6 +559,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, policy
 			}
 		},
 	})
+	setup.Wait() // it obeys ctx
 	for _, w := range warnings {
 		if w != "" {
 			out.warnings = append(out.warnings, w)
