@@ -169,6 +169,18 @@ func TestCloudStorageLostLockStopsBeforeTheNextWrite(t *testing.T) {
 	}
 }
 
+// The lock check before a write has its own deadline and retries, apart
+// from the write's: one check that hangs once costs a retry, not the run.
+func TestCloudStorageSlowLockCheckIsRetried(t *testing.T) {
+	seed, csv := slowWorld(5)
+	c := newCloudRun(t, seed, emulator.Options{}, csv, "limits: {concurrency: 1, call_timeout: 1s}\n")
+	c.gcs.Inject(gcstest.Fault{Hang: true, Match: "prod/lock", Method: http.MethodGet, Times: 1})
+	code, _, logs := c.run("apply")
+	if code != exitOK || c.em.Stats().Writes != 5 {
+		t.Errorf("exit %d, %d writes (want 0 and 5)\n%s", code, c.em.Stats().Writes, logs)
+	}
+}
+
 func TestCloudStorageStateAcrossRunsThatShareNoDisk(t *testing.T) {
 	seed, csv := slowWorld(10)
 	for _, u := range seed.Users[1:] {

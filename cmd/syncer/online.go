@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
@@ -155,7 +156,9 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	started := time.Now()
 	log := s.log // carries the run's run_id
 	f := s.flags
+	release := func() {} // the run lock, once taken: given back before the last line
 	fail := func(result string, code int) runResult {
+		release()
 		s.metrics.ObserveRun(started, result, nil, 0, 0)
 		log.Error("run finished", "result", result, "seconds", time.Since(started).Seconds())
 		return runResult{code: code}
@@ -208,7 +211,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	var fatal error
 	th.OnFatal = func(err error) {
 		fatal = err
-		log.Error("stopping the run: no call can succeed", "error", err.Error())
+		log.Error(stopMessage(err), "error", err.Error())
 		stopRun(err)
 	}
 	th.OnRetry = func(op string, attempt int, delay time.Duration, err error) {
@@ -230,7 +233,8 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 			log.Error("the run lock could not be taken; nothing was done", "error", err.Error())
 			return fail("failure", exitFailure)
 		case lock != nil:
-			defer releaseState(lock, cfg, log)
+			release = sync.OnceFunc(func() { releaseState(lock, cfg, log) })
+			defer release()
 			th.BeforeWrite = lock.Check // a run that lost its lock makes no further write
 		}
 	}
@@ -306,6 +310,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	case len(desired.Spaces) > 0 && len(res.SpaceErrors) >= len(desired.Spaces):
 		r.apiDown = fmt.Errorf("no space could be read: %v", res.SpaceErrors[0].Err)
 	}
+	release()
 	s.metrics.ObserveRun(started, result, &res.Plan, desired.Count(), len(desired.Spaces))
 	level := slog.LevelInfo
 	if result != "success" {
@@ -314,6 +319,17 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	log.Log(ctx, level, "run finished", "result", result, "complete", res.Plan.Complete(), "seconds", time.Since(started).Seconds(),
 		"token_requests", creds.TokenRequests())
 	return r
+}
+
+// stopMessage is the log line of a failure that stops the run.
+func stopMessage(err error) string {
+	switch {
+	case errors.Is(err, state.ErrLockLost):
+		return "stopping the run: its lock is gone, so it makes no further write"
+	case errors.Is(err, throttle.ErrNotCleared):
+		return "stopping the run: its lock could not be checked, so it makes no further write"
+	}
+	return "stopping the run: no call can succeed"
 }
 
 // checkOffline refuses, before any credential is used, what can be known

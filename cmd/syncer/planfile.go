@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
@@ -141,7 +142,9 @@ func fileSHA256(path string) (string, error) {
 func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, dryRun bool) runResult {
 	started := time.Now()
 	log, f := s.log, s.flags
+	release := func() {} // the run lock, once taken: given back before the last line
 	finish := func(result string, code int, plan *diff.Plan, spaces int) runResult {
+		release()
 		s.metrics.ObserveRun(started, result, plan, 0, spaces)
 		if plan != nil && f.reportFile != "" {
 			if err := writeReportFile(f.reportFile, *plan); err != nil {
@@ -219,18 +222,20 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 			log.Error("the run lock could not be taken; nothing was done", "error", err.Error())
 			return finish("failure", exitFailure, nil, 0)
 		case lock != nil:
-			defer releaseState(lock, cfg, log)
+			release = sync.OnceFunc(func() { releaseState(lock, cfg, log) })
+			defer release()
 		}
 	}
 	names := pf.Touched()
 	if len(names) == 0 {
-		if !dryRun {
-			saveRemovals(runCtx, store, pf, &plan, log)
+		result, code := "success", exitOK
+		if !dryRun && !saveRemovals(runCtx, store, pf, &plan, log) {
+			result, code = "failure", exitFailure
 		}
 		if cfg.Report.Output == "text" {
 			fmt.Fprintln(out.stdout, "The plan has no changes: nothing to apply.")
 		}
-		return finish("success", writeReport(out, cfg, log, plan, exitOK), &plan, 0)
+		return finish(result, writeReport(out, cfg, log, plan, code), &plan, 0)
 	}
 
 	api, err := newChatClient(runCtx, cfg, creds)
@@ -240,7 +245,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	}
 	th := newThrottle(cfg)
 	th.OnFatal = func(err error) {
-		log.Error("stopping the run: no call can succeed", "error", err.Error())
+		log.Error(stopMessage(err), "error", err.Error())
 		stopRun(err)
 	}
 	if lock != nil {
@@ -388,8 +393,8 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	if plan.Summary.Failed > 0 || applyErr != nil || stopped > 0 {
 		result, code = "failure", exitFailure
 	}
-	if code == exitOK {
-		saveRemovals(runCtx, store, pf, &plan, log)
+	if code == exitOK && !saveRemovals(runCtx, store, pf, &plan, log) {
+		result, code = "failure", exitFailure
 	}
 	log.Info("apply finished", "applied", plan.Summary.Applied, "already_done", plan.Summary.AlreadyDone,
 		"failed", plan.Summary.Failed, "skipped", plan.Summary.Skipped)
@@ -398,24 +403,28 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 
 // saveRemovals moves the removal rails' state (totals, grace counters) as
 // a regular apply of the plan would have: to what the plan recorded,
-// unless another run changed it since the plan was made. Applying the same
-// plan twice finds it saved already.
-func saveRemovals(ctx context.Context, store state.Store, pf *planfile.File, plan *diff.Plan, log *slog.Logger) {
+// unless another run changed it since the plan was made (then it is not
+// overwritten, and the run fails, as a regular apply does). Applying the
+// same plan twice finds it saved already. It reports whether the state is
+// where the plan says.
+func saveRemovals(ctx context.Context, store state.Store, pf *planfile.File, plan *diff.Plan, log *slog.Logger) bool {
 	if pf.Removals == nil {
-		return
+		return true
 	}
 	current, _, err := store.Read(ctx, job.RemovalsState)
 	if err == nil && sameJSON(current, pf.Removals.Data) {
-		return
+		return true
 	}
 	if _, err := store.Write(ctx, job.RemovalsState, pf.Removals.Data, pf.Removals.Version); err != nil {
-		msg := "removals state not saved: " + err.Error()
+		msg := "removals state not saved (the changes were made): " + err.Error()
 		if errors.Is(err, state.ErrConflict) {
-			msg = "removals state not saved: another run changed it after this plan was made; the next run counts from that one"
+			msg = "removals state not saved (the changes were made): another run changed it after this plan was made; it is not overwritten, and the next run counts from that one"
 		}
-		plan.Warnings = append(plan.Warnings, msg)
-		log.Warn(msg)
+		plan.Incomplete = append(plan.Incomplete, msg)
+		log.Error(msg)
+		return false
 	}
+	return true
 }
 
 func sameJSON(a, b []byte) bool {

@@ -278,3 +278,26 @@ func TestReviewedPlanAlreadyAppliedSavesTheState(t *testing.T) {
 		t.Errorf("the rails' state was not saved: %v", err)
 	}
 }
+
+// The rails' state that can't be saved after the plan's changes (another
+// run saved it since the plan was made) is not overwritten, and the run
+// fails, as a regular apply does.
+func TestReviewedPlanStateNotSavedFailsTheRun(t *testing.T) {
+	em, dir, write := offboarding(t, emulator.Options{})
+	cfg := write(map[string]bool{"t0-m1@example.com": true}, "")
+	plan := filepath.Join(dir, "plan.json")
+	if code, _, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan, "--allow-removals", "1"); code != exitOK {
+		t.Fatalf("plan: exit %d\n%s", code, logText(errOut))
+	}
+	state := filepath.Join(dir, "syncer-state", "removals.json")
+	other := `{"version":1,"saved":"2026-11-27T00:00:00Z","totals":{},"absent":{}}`
+	os.MkdirAll(filepath.Dir(state), 0o755)
+	os.WriteFile(state, []byte(other), 0o600)
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--plan", plan)
+	if code != exitFailure || em.Stats().Writes != 1 || !strings.Contains(logText(errOut), "removals state not saved (the changes were made)") {
+		t.Errorf("exit %d (want %d), %d writes\n%s%s", code, exitFailure, em.Stats().Writes, out, logText(errOut))
+	}
+	if data, _ := os.ReadFile(state); string(data) != other {
+		t.Errorf("the other run's state was overwritten: %s", data)
+	}
+}

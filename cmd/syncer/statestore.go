@@ -61,7 +61,8 @@ func lockState(ctx context.Context, cfg *config.Config, store state.Store, runID
 		return nil, err
 	}
 	if old := state.TookOver(lock); old != nil {
-		log.Warn(fmt.Sprintf("took over the run lock of %s: its lease had ended (it crashed or was killed)", old))
+		log.Warn(fmt.Sprintf("took over the run lock of run %s on %s (pid %d, started %s): its lease ended %s, so it crashed or was killed",
+			old.RunID, old.Host, old.PID, old.Started.UTC().Format(time.RFC3339), old.LeaseEnds.UTC().Format(time.RFC3339)))
 	}
 	log.Debug("run lock taken", "lock", g.Where()+"/lock", "lease", lease.String())
 	return lock, nil

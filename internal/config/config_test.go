@@ -38,6 +38,8 @@ func TestParseErrors(t *testing.T) {
 		{"a bad protect pattern", "sources: [{path: a.csv}]\nprotect: [\"*@\", \"a*@x.com\", \"bob\"]\n", `protect: "*@": a domain pattern`},
 		{"no state location", "sources: [{path: a.csv}]\nstate: {location: \"\"}\n", `c.yaml:2: state.location is empty`},
 		{"a bucket name in capitals", "sources: [{path: a.csv}]\nstate:\n  location: gs://My_Bucket/x\n", `c.yaml:3: state.location "gs://My_Bucket/x": "My_Bucket" is not a bucket name`},
+		{"a URL that is not gs://", "sources: [{path: a.csv}]\nstate:\n  location: https://storage.googleapis.com/syncer-state/p\n", `c.yaml:3: state.location "https://storage.googleapis.com/syncer-state/p": state is kept in a local folder or in Cloud Storage as gs://BUCKET/PREFIX; "https" locations are not supported`},
+		{"gs in capitals", "sources: [{path: a.csv}]\nstate:\n  location: GS://syncer-state/p\n", `c.yaml:3: state.location "GS://syncer-state/p": a Cloud Storage location is written gs://BUCKET/PREFIX`},
 		{"a cache file beside Cloud Storage state", "sources: [{path: a.csv}]\nidentity: {cache_file: ids.json}\nstate: {location: \"gs://b-1/p\"}\n", `c.yaml:2: identity.cache_file is a local file, and state.location is in Cloud Storage`},
 		{"max_age of nothing", "sources: [{path: a.csv}]\nplan: {max_age: 0s}\n", `c.yaml:2: plan.max_age must be positive`},
 		{"bad endpoint", "sources: [{path: a.csv}]\napi:\n  endpoint: chat.googleapis.com\n", `c.yaml:3: api.endpoint`},

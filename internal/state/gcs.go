@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/api/googleapi"
@@ -37,22 +38,38 @@ type GCS struct {
 	// fails transiently (5xx, 429, a reset, a timeout).
 	CallTimeout time.Duration
 	Attempts    int
+
+	bucketMu   sync.Mutex
+	bucketSeen bool // a call showed the bucket exists
 }
 
 var _ Store = (*GCS)(nil)
 
 // ParseLocation splits gs://BUCKET/PREFIX; ok is false for anything that is
 // not a gs:// location. A malformed one is an error saying what is wrong.
+//
+// A location that looks like a URL of another kind (https://, s3://, GS://,
+// gs:/x) is an error too, never a local folder by that name: on a runner
+// whose disk is thrown away, that would lose the state and the lock.
 func ParseLocation(loc string) (bucket, prefix string, ok bool, err error) {
 	rest, isGS := strings.CutPrefix(loc, "gs://")
 	if !isGS {
+		if scheme := urlScheme.FindString(loc); scheme != "" {
+			if strings.EqualFold(strings.TrimRight(scheme, ":/"), "gs") {
+				return "", "", true, fmt.Errorf("%q: a Cloud Storage location is written gs://BUCKET/PREFIX", loc)
+			}
+			return "", "", true, fmt.Errorf("%q: state is kept in a local folder or in Cloud Storage as gs://BUCKET/PREFIX; %q locations are not supported", loc, strings.TrimRight(scheme, ":/"))
+		}
 		return "", "", false, nil
 	}
 	bucket, prefix, _ = strings.Cut(rest, "/")
-	if !bucketName.MatchString(bucket) || strings.Contains(bucket, "..") {
-		return "", "", true, fmt.Errorf("%q: %q is not a bucket name (3-63 lower-case letters, digits, '-', '_' and '.', starting and ending with a letter or digit)", loc, bucket)
+	if err := checkBucket(bucket); err != nil {
+		return "", "", true, fmt.Errorf("%q: %q is not a bucket name: %v", loc, bucket, err)
 	}
 	prefix = strings.Trim(prefix, "/")
+	if len(prefix) > maxPrefix {
+		return "", "", true, fmt.Errorf("%q: the prefix is %d bytes; object names hold at most 1,024, so keep it under %d", loc, len(prefix), maxPrefix)
+	}
 	for _, part := range strings.Split(prefix, "/") {
 		if prefix != "" && (part == "" || part == "." || part == ".." || strings.ContainsAny(part, "\r\n#[]*?")) {
 			return "", "", true, fmt.Errorf("%q: the prefix %q has an empty, '.' or '..' part or a character Cloud Storage names should not hold", loc, prefix)
@@ -64,7 +81,45 @@ func ParseLocation(loc string) (bucket, prefix string, ok bool, err error) {
 	return bucket, prefix, true, nil
 }
 
-var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
+// maxPrefix leaves room, in Cloud Storage's 1,024 bytes, for the
+// documents' own names.
+const maxPrefix = 960
+
+var (
+	// urlScheme is a location's scheme, if it has one (two letters or more,
+	// so that C:/ stays a path).
+	urlScheme  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]+:/+`)
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*[a-z0-9]$`)
+	ipAddress  = regexp.MustCompile(`^[0-9]{1,3}(\.[0-9]{1,3}){3}$`)
+)
+
+// checkBucket applies Cloud Storage's naming rules: 3-63 characters of
+// lower-case letters, digits, '-', '_' and '.', starting and ending with a
+// letter or digit; up to 222 with dots, each dot-separated part at most 63;
+// not an IP address; not starting with "goog" or holding "google".
+func checkBucket(b string) error {
+	const rule = "3-63 lower-case letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+	switch {
+	case len(b) < 3 || !bucketName.MatchString(b):
+		return errors.New(rule)
+	case strings.Contains(b, ".."):
+		return errors.New("it has '..'")
+	case !strings.Contains(b, ".") && len(b) > 63:
+		return errors.New(rule)
+	case len(b) > 222:
+		return errors.New("more than 222 characters")
+	case ipAddress.MatchString(b):
+		return errors.New("it is an IP address")
+	case strings.HasPrefix(b, "goog") || strings.Contains(b, "google"):
+		return errors.New(`Google reserves names that start with "goog" or hold "google"`)
+	}
+	for _, part := range strings.Split(b, ".") {
+		if len(part) > 63 {
+			return errors.New("a dot-separated part is longer than 63 characters")
+		}
+	}
+	return nil
+}
 
 // EmulatorHost is STORAGE_EMULATOR_HOST as Google's client libraries read
 // it ("host:port" or "http://host:port"), as a base URL, or "".
@@ -76,6 +131,8 @@ func EmulatorHost() string {
 	if !strings.Contains(h, "://") {
 		h = "http://" + h
 	}
+	// Some write the JSON API's base path too; the client adds it.
+	h = strings.TrimSuffix(strings.TrimSuffix(h, "/"), "/storage/v1")
 	return strings.TrimSuffix(h, "/") + "/"
 }
 
@@ -112,7 +169,12 @@ func NewGCS(ctx context.Context, loc string, client *http.Client, callTimeout ti
 }
 
 // Where is the location, gs://BUCKET/PREFIX.
-func (g *GCS) Where() string { return "gs://" + g.Bucket + "/" + strings.TrimSuffix(g.Prefix, "/") }
+func (g *GCS) Where() string {
+	if g.Prefix == "" {
+		return "gs://" + g.Bucket
+	}
+	return "gs://" + g.Bucket + "/" + strings.TrimSuffix(g.Prefix, "/")
+}
 
 func (g *GCS) object(name string) (string, error) {
 	if name == "" || strings.ContainsAny(name, `/\`) || name[0] == '.' {
@@ -142,6 +204,11 @@ func (g *GCS) Read(ctx context.Context, name string) ([]byte, string, error) {
 			return permanent(fmt.Errorf("%d bytes, more than a state document may hold", meta.Size))
 		}
 		resp, err := g.svc.Objects.Get(g.Bucket, object).Generation(meta.Generation).Context(ctx).Download()
+		if code(err) == http.StatusNotFound {
+			// That generation was replaced or deleted between the two
+			// requests (another run saved): read again, never "absent".
+			return errChangedWhileRead
+		}
 		if err != nil {
 			return err
 		}
@@ -154,12 +221,45 @@ func (g *GCS) Read(ctx context.Context, name string) ([]byte, string, error) {
 		return nil
 	})
 	if errors.Is(err, ErrNotExist) {
+		if berr := g.bucketExists(ctx); berr != nil {
+			return nil, "", berr
+		}
 		return nil, "", ErrNotExist
 	}
 	if err != nil {
 		return nil, "", err
 	}
 	return data, strconv.FormatInt(gen, 10), nil
+}
+
+var errChangedWhileRead = errors.New("the object changed while it was read")
+
+// bucketExists tells an absent document from an absent bucket (a typo in
+// state.location, a bucket not made yet), which must never be taken for
+// "no previous state". It lists objects (what roles/storage.objectUser
+// allows; buckets.get needs more), once per run.
+func (g *GCS) bucketExists(ctx context.Context) error {
+	g.bucketMu.Lock()
+	defer g.bucketMu.Unlock()
+	if g.bucketSeen {
+		return nil
+	}
+	err := g.call(ctx, "list gs://"+g.Bucket, func(ctx context.Context) error {
+		_, err := g.svc.Objects.List(g.Bucket).Prefix(g.Prefix).MaxResults(1).Fields("kind").Context(ctx).Do()
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotExist):
+		return g.noBucket()
+	case err != nil:
+		return err
+	}
+	g.bucketSeen = true
+	return nil
+}
+
+func (g *GCS) noBucket() error {
+	return fmt.Errorf("state %s: the bucket %s does not exist (check state.location, or create the bucket)", g.Where(), g.Bucket)
 }
 
 // Write replaces a document if it is still at ifVersion ("": it must not
@@ -198,6 +298,9 @@ func (g *GCS) Write(ctx context.Context, name string, data []byte, ifVersion str
 		gen = o.Generation
 		return nil
 	})
+	if errors.Is(err, ErrNotExist) {
+		return "", g.noBucket() // an upload is refused 404 only for that
+	}
 	if err != nil {
 		return "", err
 	}
@@ -227,8 +330,10 @@ func (g *GCS) call(ctx context.Context, what string, f func(context.Context) err
 			return ErrNotExist
 		case c == http.StatusPreconditionFailed:
 			return fmt.Errorf("%w: %s changed since this run read it", ErrConflict, strings.TrimPrefix(strings.TrimPrefix(what, "write "), "read "))
-		case c == http.StatusUnauthorized || c == http.StatusForbidden:
-			return fmt.Errorf("state %s: refused (%d): the run's identity needs roles/storage.objectUser on bucket %s: %v", what, c, g.Bucket, short(err))
+		case c == http.StatusUnauthorized:
+			return fmt.Errorf("state %s: refused (401): the credentials were not accepted (expired or revoked?): %v", what, short(err))
+		case c == http.StatusForbidden:
+			return fmt.Errorf("state %s: refused (403): the run's identity needs roles/storage.objectUser on bucket %s: %v", what, g.Bucket, short(err))
 		case c >= 400 && c < 500 && c != http.StatusTooManyRequests && c != http.StatusRequestTimeout:
 			return fmt.Errorf("state %s: %v", what, short(err))
 		}
@@ -348,6 +453,9 @@ func (g *GCS) Lock(ctx context.Context, info LockInfo, lease time.Duration, now 
 			gen = o.Generation
 			return nil
 		})
+		if errors.Is(err, ErrNotExist) {
+			return 0, g.noBucket()
+		}
 		return gen, err
 	}
 	gen, err := take(0)

@@ -90,14 +90,102 @@ func TestParseLocation(t *testing.T) {
 		{"gs://ab", "", "", "not a bucket name"},
 		{"gs://bucket/a/../b", "", "", "'..'"},
 		{"gs://bucket/a//b", "", "", "empty"},
+		{"gs://" + strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "/p", strings.Repeat("a", 60) + "." + strings.Repeat("b", 60), "p/", ""},
+		{"gs://" + strings.Repeat("a", 64), "", "", "not a bucket name"},
+		{"gs://a." + strings.Repeat("b", 64), "", "", "longer than 63"},
+		{"gs://192.168.1.1/p", "", "", "IP address"},
+		{"gs://goog-state/p", "", "", "goog"},
+		{"gs://my-google-state/p", "", "", "google"},
+		{"gs://bucket/" + strings.Repeat("x", 1000), "", "", "1,024"},
+		// Look like URLs: never a local folder of that name.
+		{"https://storage.googleapis.com/bucket/p", "", "", `"https" locations are not supported`},
+		{"s3://bucket/p", "", "", `"s3" locations`},
+		{"GS://bucket/p", "", "", "written gs://BUCKET/PREFIX"},
+		{"gs:/bucket/p", "", "", "written gs://BUCKET/PREFIX"},
 	} {
 		b, p, ok, err := state.ParseLocation(tt.loc)
 		if !ok || b != tt.bucket && tt.err == "" || p != tt.prefix && tt.err == "" || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%s: %q %q %v %v", tt.loc, b, p, ok, err)
 		}
 	}
-	if _, _, ok, _ := state.ParseLocation("/var/lib/syncer"); ok {
-		t.Error("a folder taken for gs://")
+	for _, dir := range []string{"/var/lib/syncer", "syncer-state", "./gs", "C:/syncer"} {
+		if _, _, ok, err := state.ParseLocation(dir); ok || err != nil {
+			t.Errorf("%s: %v %v, want a local folder", dir, ok, err)
+		}
+	}
+}
+
+// Documents are read in two requests (metadata, then that generation's
+// bytes); another run saving in between makes the second answer 404. That
+// is a read to retry, never "no previous state".
+func TestGCSReadAcrossASaveIsNotAbsence(t *testing.T) {
+	fake := gcstest.Start(t, "syncer-test")
+	g := openGCS(t, fake, "gs://syncer-test/p")
+	ctx := context.Background()
+	g.Write(ctx, "removals.json", []byte(`{"a":1}`), "")
+	fake.Inject(gcstest.Fault{Status: 404, Match: "alt=media", Times: 1})
+	if data, _, err := g.Read(ctx, "removals.json"); err != nil || string(data) != `{"a":1}` {
+		t.Errorf("read: %q %v", data, err)
+	}
+	fake.Inject(gcstest.Fault{Status: 404, Match: "alt=media"})
+	if _, _, err := g.Read(ctx, "removals.json"); err == nil || errors.Is(err, state.ErrNotExist) || !strings.Contains(err.Error(), "changed while it was read") {
+		t.Errorf("a document that keeps changing: %v", err)
+	}
+}
+
+// A bucket that doesn't exist is an error naming it, never a first run.
+func TestGCSMissingBucket(t *testing.T) {
+	fake := gcstest.Start(t, "syncer-test")
+	g := openGCS(t, fake, "gs://no-such-bucket/p")
+	ctx := context.Background()
+	_, _, rerr := g.Read(ctx, "removals.json")
+	_, werr := g.Write(ctx, "removals.json", []byte(`{}`), "")
+	_, lerr := g.Lock(ctx, state.LockInfo{RunID: "a"}, time.Hour, nil)
+	for what, err := range map[string]error{"read": rerr, "write": werr, "lock": lerr} {
+		if err == nil || errors.Is(err, state.ErrNotExist) || !strings.Contains(err.Error(), "the bucket no-such-bucket does not exist") {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	// Where the bucket exists, an absent document is a first run, and the
+	// bucket is checked once.
+	g = openGCS(t, fake, "gs://syncer-test")
+	if g.Where() != "gs://syncer-test" {
+		t.Errorf("where %q", g.Where())
+	}
+	for range 3 {
+		if _, _, err := g.Read(ctx, "removals.json"); !errors.Is(err, state.ErrNotExist) {
+			t.Errorf("absent: %v", err)
+		}
+	}
+	if n := fake.Calls("GET"); n != 3+2+1 {
+		// the bad bucket's read and its list; three reads and one list
+		t.Errorf("%d GETs, want 6", n)
+	}
+}
+
+// STORAGE_EMULATOR_HOST in its forms, the JSON API's path included.
+func TestGCSEmulatorHostForms(t *testing.T) {
+	fake := gcstest.Start(t, "syncer-test")
+	ctx := context.Background()
+	for _, host := range []string{fake.Host, "http://" + fake.Host, "http://" + fake.Host + "/", "http://" + fake.Host + "/storage/v1/", " http://" + fake.Host + "/storage/v1 "} {
+		t.Setenv("STORAGE_EMULATOR_HOST", host)
+		g, err := state.NewGCS(ctx, "gs://syncer-test/forms", nil, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Attempts = 1
+		data, v, err := g.Read(ctx, "doc.json")
+		if errors.Is(err, state.ErrNotExist) {
+			_, err = g.Write(ctx, "doc.json", []byte(`{}`), "")
+		} else if err == nil {
+			_, err = g.Write(ctx, "doc.json", data, v)
+		}
+		if err != nil {
+			t.Errorf("STORAGE_EMULATOR_HOST=%q: %v", host, err)
+		}
+	}
+	if obj, err := fake.GetObject("syncer-test", "forms/doc.json"); err != nil || obj.Generation == 0 {
+		t.Errorf("object: %v", err)
 	}
 }
 

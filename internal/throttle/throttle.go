@@ -166,33 +166,27 @@ func (t *Throttle) spacePace(m map[string]*pace, limit rate.Limit, space string)
 
 // Read runs a membership read (list, get) in a space.
 func (t *Throttle) Read(ctx context.Context, op, space string, fn func(context.Context) error) error {
-	return t.do(ctx, op, fn, t.project[Read], t.spacePace(t.spaceReads, t.spaceRead, space))
+	return t.do(ctx, op, fn, nil, t.project[Read], t.spacePace(t.spaceReads, t.spaceRead, space))
 }
 
 // Write runs a membership write (create, patch, delete) in a space.
 func (t *Throttle) Write(ctx context.Context, op, space string, fn func(context.Context) error) error {
-	if check := t.BeforeWrite; check != nil {
-		write := fn
-		fn = func(ctx context.Context) error {
-			if err := check(ctx); err != nil {
-				return chatapi.Fatal("no write may be made: "+err.Error(), err)
-			}
-			return write(ctx)
-		}
-	}
-	return t.do(ctx, op, fn, t.project[Write], t.spacePace(t.spaceWrites, t.spaceWrite, space))
+	return t.do(ctx, op, fn, t.BeforeWrite, t.project[Write], t.spacePace(t.spaceWrites, t.spaceWrite, space))
 }
 
 // Space runs a spaces.get; it counts against the space-reads quota and,
 // being a read in that space, against the per-space read limit.
 func (t *Throttle) Space(ctx context.Context, space string, fn func(context.Context) error) error {
-	return t.do(ctx, "spaces.get", fn, t.project[SpaceInfo], t.spacePace(t.spaceReads, t.spaceRead, space))
+	return t.do(ctx, "spaces.get", fn, nil, t.project[SpaceInfo], t.spacePace(t.spaceReads, t.spaceRead, space))
 }
 
 // Directory runs an Admin SDK Directory call.
 func (t *Throttle) Directory(ctx context.Context, op string, fn func(context.Context) error) error {
-	return t.do(ctx, op, fn, t.project[Directory])
+	return t.do(ctx, op, fn, nil, t.project[Directory])
 }
+
+// ErrNotCleared marks a write that BeforeWrite did not clear.
+var ErrNotCleared = errors.New("the write was not cleared")
 
 // ErrInterrupted marks a call that was never made, or not retried, because
 // the run was cancelled.
@@ -205,7 +199,10 @@ var ErrDeadline = errors.New("not tried (again): the run's deadline (limits.run_
 // or may not have happened.
 var ErrAbandoned = errors.New("the run stopped while the call was in flight; its outcome is unknown")
 
-func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) error, paces ...*pace) error {
+// do runs fn under paces, retrying what may pass. before, when set, runs
+// ahead of each attempt, under the run's context (its calls keep their own
+// deadlines, apart from fn's); its error stops the run.
+func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) error, before func(context.Context) error, paces ...*pace) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		for _, p := range paces {
@@ -222,6 +219,20 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 		}
 		if ctx.Err() != nil {
 			return interrupted(err)
+		}
+		if before != nil {
+			if berr := before(ctx); berr != nil {
+				if ctx.Err() != nil {
+					return interrupted(err)
+				}
+				err = chatapi.Fatal("no write may be made: "+berr.Error(), fmt.Errorf("%w: %w", ErrNotCleared, berr))
+				t.fatalOnce.Do(func() {
+					if t.OnFatal != nil {
+						t.OnFatal(err)
+					}
+				})
+				return err
+			}
 		}
 		err = t.attempt(ctx, fn)
 		if dead := t.health(err); dead != nil {

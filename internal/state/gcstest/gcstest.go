@@ -26,10 +26,18 @@ type Server struct {
 	// Host is what STORAGE_EMULATOR_HOST should hold (the front's host:port).
 	Host string
 
-	mu     sync.Mutex
-	status int    // answer every request with this status (0: pass)
-	match  string // only requests whose path contains this
-	calls  map[string]int
+	mu    sync.Mutex
+	fault Fault
+	calls map[string]int
+}
+
+// Fault is what the front does to requests that match.
+type Fault struct {
+	Status int    // answer with this status
+	Hang   bool   // or never answer (until the client gives up)
+	Match  string // requests whose path and query contain this ("": all)
+	Method string // and whose method is this ("": any)
+	Times  int    // this many times, then pass (0: every time)
 }
 
 // Start runs a fake with the bucket and returns it; it stops with the test.
@@ -60,12 +68,22 @@ func Start(t testing.TB, bucket string) *Server {
 	front := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.calls[r.Method]++
-		status, match := s.status, s.match
+		f := s.fault
+		hit := (f.Status != 0 || f.Hang) && strings.Contains(r.URL.Path+"?"+r.URL.RawQuery, f.Match) && (f.Method == "" || f.Method == r.Method)
+		if hit && f.Times > 0 {
+			if s.fault.Times--; s.fault.Times == 0 {
+				s.fault = Fault{}
+			}
+		}
 		s.mu.Unlock()
-		if status != 0 && strings.Contains(r.URL.Path+"?"+r.URL.RawQuery, match) {
+		switch {
+		case hit && f.Hang:
+			<-r.Context().Done()
+			return
+		case hit:
 			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			w.Write([]byte(`{"error":{"code":` + strconv.Itoa(status) + `,"message":"injected by the test"}}`))
+			w.WriteHeader(f.Status)
+			w.Write([]byte(`{"error":{"code":` + strconv.Itoa(f.Status) + `,"message":"injected by the test"}}`))
 			return
 		}
 		proxy.ServeHTTP(w, r)
@@ -80,10 +98,13 @@ func Start(t testing.TB, bucket string) *Server {
 
 // Fail makes every request whose path (and query) contains match answer
 // status; Fail(0, "") passes everything again.
-func (s *Server) Fail(status int, match string) {
+func (s *Server) Fail(status int, match string) { s.Inject(Fault{Status: status, Match: match}) }
+
+// Inject sets the front's fault; Inject(Fault{}) passes everything again.
+func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.status, s.match = status, match
+	s.fault = f
 }
 
 // Calls counts the requests the front saw, by method.
