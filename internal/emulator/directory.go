@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,12 +191,26 @@ func (w *world) listUsers(raw string, query userQuery) []*user {
 		return l.users
 	}
 	var users []*user
-	for _, u := range w.users {
-		if !u.external && query.matches(u) {
-			users = append(users, u)
+	if prefix, ok := emailPrefix(raw); ok {
+		// An email:PREFIX* query reads only the addresses under the prefix,
+		// not every user: a pass split into many prefix queries over a
+		// million users is otherwise a million-user scan per query.
+		idx := w.addressIndex()
+		i := sort.Search(len(idx), func(i int) bool { return idx[i].addr >= prefix })
+		for ; i < len(idx) && strings.HasPrefix(idx[i].addr, prefix); i++ {
+			if query.matches(idx[i].u) {
+				users = append(users, idx[i].u)
+			}
+		}
+	} else {
+		for _, u := range w.users {
+			if !u.external && query.matches(u) {
+				users = append(users, u)
+			}
 		}
 	}
 	sort.Slice(users, func(i, j int) bool { return users[i].email < users[j].email })
+	users = slices.Compact(users) // a user found by two of their addresses
 	if w.listed == nil {
 		w.listed = map[string]listedUsers{}
 	}
@@ -232,4 +247,47 @@ func (s *Server) SetGroupMembers(groupEmail string, members []string) error {
 	}
 	s.world.dirVersion++
 	return nil
+}
+
+// addrEntry is one address of a listed (non-external) user.
+type addrEntry struct {
+	addr string
+	u    *user
+}
+
+// addressIndex is every address (primary and editable aliases) of every
+// non-external user, sorted, rebuilt when the Directory changes.
+func (w *world) addressIndex() []addrEntry {
+	if w.addrs != nil && w.addrsVersion == w.dirVersion {
+		return w.addrs
+	}
+	idx := make([]addrEntry, 0, len(w.users))
+	for _, u := range w.users {
+		if u.external {
+			continue
+		}
+		idx = append(idx, addrEntry{u.email, u})
+		for _, a := range u.aliases {
+			idx = append(idx, addrEntry{a, u})
+		}
+	}
+	slices.SortFunc(idx, func(a, b addrEntry) int { return strings.Compare(a.addr, b.addr) })
+	w.addrs, w.addrsVersion = idx, w.dirVersion
+	return idx
+}
+
+// emailPrefix is the prefix of an email:PREFIX* clause of a query, if any.
+func emailPrefix(raw string) (string, bool) {
+	clauses, ok := queryClauses(raw)
+	if !ok {
+		return "", false
+	}
+	for _, c := range clauses {
+		field, op, value, ok := splitClause(c)
+		value = strings.Trim(value, "'\"")
+		if ok && field == "email" && op == ":" && strings.HasSuffix(value, "*") {
+			return strings.ToLower(strings.TrimSuffix(value, "*")), true
+		}
+	}
+	return "", false
 }

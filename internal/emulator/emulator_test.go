@@ -2,11 +2,14 @@ package emulator_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -289,4 +292,63 @@ func TestDemoSeedLoads(t *testing.T) {
 	if len(snap) != 4 || len(snap["spaces/ENGINEERING"]) != 5 {
 		t.Errorf("demo seed: %d spaces, ENGINEERING %v", len(snap), snap["spaces/ENGINEERING"])
 	}
+}
+
+// users.list email:PREFIX* reads an index of every address; it must answer
+// what a look at every user would: primaries and aliases under the prefix,
+// each user once, sorted, external users never, other clauses applied.
+func TestUsersListByEmailPrefix(t *testing.T) {
+	s := &emulator.Seed{}
+	for i := 0; i < 60; i++ {
+		s.Users = append(s.Users, emulator.SeedUser{ID: fmt.Sprint(100 + i), Email: fmt.Sprintf("u%02d@example.com", i),
+			Aliases:  []string{fmt.Sprintf("a%02d@example.com", 59-i), fmt.Sprintf("u%02dx@example.com", i)},
+			External: i == 7, Suspended: i%10 == 3, OrgUnit: fmt.Sprintf("/U%d", i%2)})
+	}
+	em, _, base := start(t, s, emulator.Options{}, chatapi.Options{})
+	want := func(prefix string, keep func(i int) bool) []string {
+		var ids []string
+		for i := 0; i < 60; i++ {
+			addrs := []string{fmt.Sprintf("u%02d@example.com", i), fmt.Sprintf("a%02d@example.com", 59-i), fmt.Sprintf("u%02dx@example.com", i)}
+			if i != 7 && keep(i) && slices.ContainsFunc(addrs, func(a string) bool { return strings.HasPrefix(a, prefix) }) {
+				ids = append(ids, fmt.Sprint(100+i))
+			}
+		}
+		return ids
+	}
+	all := func(int) bool { return true }
+	check := func(query string, want []string) {
+		t.Helper()
+		resp, err := http.Get(base + "/admin/directory/v1/users?customer=my_customer&maxResults=500&query=" + url.QueryEscape(query))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var page struct {
+			Users []struct {
+				ID    string `json:"id"`
+				Email string `json:"primaryEmail"`
+			} `json:"users"`
+		}
+		json.NewDecoder(resp.Body).Decode(&page)
+		var got []string
+		for i, u := range page.Users {
+			if i > 0 && u.Email <= page.Users[i-1].Email {
+				t.Errorf("%s: not sorted by email at %s", query, u.Email)
+			}
+			got = append(got, u.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", query, got, want)
+		}
+	}
+	for _, prefix := range []string{"u0", "u05", "u05x", "a0", "a5", "u", "a", "x", "u59@"} {
+		check("email:"+prefix+"*", want(prefix, all))
+	}
+	check("email:u1* isSuspended=false", want("u1", func(i int) bool { return i%10 != 3 }))
+	check("email:a* orgUnitPath='/U1'", want("a", func(i int) bool { return i%2 == 1 }))
+	// The Directory changes between runs: the answer follows.
+	if err := em.MoveUser("u01@example.com", "/U0"); err != nil {
+		t.Fatal(err)
+	}
+	check("email:a* orgUnitPath='/U1'", want("a", func(i int) bool { return i%2 == 1 && i != 1 }))
 }

@@ -63,6 +63,9 @@ type world struct {
 	// answers (every page of a query reads one list) until it moves.
 	dirVersion int
 	listed     map[string]listedUsers
+	// addrs indexes every address for prefix queries, at addrsVersion.
+	addrs        []addrEntry
+	addrsVersion int
 }
 
 type listedUsers struct {

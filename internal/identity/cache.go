@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -180,22 +181,7 @@ func (c *Cache) Save(ctx context.Context) error {
 	if !c.dirty || c.version == "?" {
 		return nil
 	}
-	now := c.now()
-	records := make([]cacheRecord, 0, len(c.items))
-	for k, e := range c.items {
-		if now.Before(e.Expires) {
-			records = append(records, cacheRecord{Email: k, Principal: e.Principal, Expires: e.Expires.Unix(), Suspended: e.Suspended})
-		}
-	}
-	slices.SortFunc(records, func(a, b cacheRecord) int { return strings.Compare(a.Email, b.Email) })
-	entries, err := json.Marshal(records)
-	if err != nil {
-		return err
-	}
-	data, err := json.Marshal(cacheFile{Version: 2, DirectoryUsers: c.directoryUsers, Entries: entries})
-	if err != nil {
-		return err
-	}
+	data := c.encodeLocked()
 	write := c.store.Write
 	if lazy, ok := c.store.(state.LazyWriter); ok {
 		write = lazy.WriteLazy // a lost cache costs lookups, not correctness
@@ -206,4 +192,58 @@ func (c *Cache) Save(ctx context.Context) error {
 	}
 	c.version, c.dirty = version, false
 	return nil
+}
+
+// encodeLocked writes the document by hand, sorted by email: with a
+// million entries, encoding/json's reflection and its copies of the whole
+// document (the entries, then the file around them) cost seconds and
+// hundreds of megabytes at the very end of a run. It is what json.Marshal
+// of a cacheFile of cacheRecords gives, compacted.
+func (c *Cache) encodeLocked() []byte {
+	now := c.now()
+	emails := make([]string, 0, len(c.items))
+	for k, e := range c.items {
+		if now.Before(e.Expires) {
+			emails = append(emails, k)
+		}
+	}
+	slices.Sort(emails)
+	b := make([]byte, 0, 64+len(emails)*72)
+	b = append(b, `{"version":2`...)
+	if c.directoryUsers > 0 {
+		b = append(b, `,"directory_users":`...)
+		b = strconv.AppendInt(b, int64(c.directoryUsers), 10)
+	}
+	b = append(b, `,"entries":[`...)
+	for i, email := range emails {
+		e := c.items[email]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"e":`...)
+		b = appendJSONString(b, email)
+		b = append(b, `,"p":`...)
+		b = appendJSONString(b, string(e.Principal))
+		b = append(b, `,"x":`...)
+		b = strconv.AppendInt(b, e.Expires.Unix(), 10)
+		if e.Suspended {
+			b = append(b, `,"s":true`...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json would
+// (HTML characters escaped too).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			q, _ := json.Marshal(s) // rare: an address with such a character
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -16,9 +16,9 @@ func (s *Service) Resolve(ctx context.Context, email string) (membership.Princip
 		return "", false
 	}
 	s.mu.Lock()
-	if p, ok := s.known[email]; ok {
+	if k, ok := s.known[email]; ok {
 		s.mu.Unlock()
-		return p, true
+		return k.p, true
 	}
 	l := s.lookups[email]
 	if l == nil {
@@ -35,7 +35,7 @@ func (s *Service) Resolve(ctx context.Context, email string) (membership.Princip
 	if l.state != found {
 		return "", false
 	}
-	return membership.User(l.user.ID), true
+	return l.user.p, true
 }
 
 // EmailsOf finds the addresses (primary first, then aliases) of members a

@@ -37,10 +37,9 @@ type Service struct {
 	latency func() time.Duration
 
 	mu      sync.Mutex
-	known   map[string]membership.Principal // desired emails matched anywhere
-	how     map[string]string               // email → ByList, ByCache, ...
-	lookups map[string]*lookup              // Directory lookups, by email
-	pass    *pass                           // the users.list pass, once started
+	known   map[string]resolved // desired emails matched anywhere, and how
+	lookups map[string]*lookup  // Directory lookups, by email
+	pass    *pass               // the users.list pass, once started
 	// answered counts Directory lookups answered with a user or "no such
 	// user": a 403 for one address then means "not your domain", not "the
 	// Directory refuses you".
@@ -63,12 +62,29 @@ type Service struct {
 	Careful func(space string) bool
 }
 
+// resolved is an email's identity and how it was found (ByList, ByCache, ...).
+type resolved struct {
+	p   membership.Principal
+	how string
+}
+
 // lookup is one email's Directory answer, shared by every space that wants it.
 type lookup struct {
 	done  chan struct{}
-	user  *chatapi.DirectoryUser
+	user  dirUser // with found
 	state lookupState
 	err   error
+}
+
+// dirUser is what a plan needs of a Directory user: kept by the million
+// during a pass, so only that (not the whole answer).
+type dirUser struct {
+	p         membership.Principal
+	suspended bool
+}
+
+func compact(u *chatapi.DirectoryUser) dirUser {
+	return dirUser{p: membership.User(u.ID), suspended: u.Suspended}
 }
 
 type lookupState int
@@ -84,7 +100,7 @@ const (
 // pass is the paged users.list pass.
 type pass struct {
 	done    chan struct{}
-	byEmail map[string]chatapi.DirectoryUser
+	byEmail map[string]dirUser
 	err     error
 	pages   int
 	users   int
@@ -105,7 +121,7 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 		latency = func() time.Duration { return 200 * time.Millisecond }
 	}
 	s := &Service{r: r, log: log, latency: latency, source: desired,
-		known: map[string]membership.Principal{}, how: map[string]string{}, lookups: map[string]*lookup{},
+		known: map[string]resolved{}, lookups: map[string]*lookup{},
 		suspended: map[membership.Principal]bool{}, notInDir: map[string]bool{}, unresolved: map[string]string{},
 		counts: map[string]int{}, cached: -1}
 	inFlight := r.Concurrency
@@ -129,7 +145,7 @@ func (s *Service) Learn(known map[string]membership.Principal) {
 // desiredLocked is every email the sources name, built on first use.
 func (s *Service) desiredLocked() map[string]bool {
 	if s.desired == nil {
-		s.desired = map[string]bool{}
+		s.desired = make(map[string]bool, s.source.Count())
 		for _, sp := range s.source.Spaces {
 			for _, m := range sp.Members {
 				if e := m.Principal.Email(); e != "" {
@@ -183,13 +199,24 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			s.counts[ByList]++
 			continue
 		}
-		if p, ok := s.known[email]; ok {
-			s.give(&ids, email, p, s.how[email])
+		if k, ok := s.known[email]; ok {
+			s.give(&ids, email, k.p, k.how)
 			continue
 		}
 		if p, ok := s.fromCacheLocked(email, byPrincipal, listed); ok {
 			s.give(&ids, email, p, ByCache)
 			continue
+		}
+		if s.pass != nil {
+			if u, ok := s.pass.byEmail[email]; ok {
+				// A page already showed it: no lookup to keep for it.
+				s.learnLocked(email, u.p, ByDirectory)
+				if u.suspended {
+					s.suspended[membership.User(email)], s.suspended[u.p] = true, true
+				}
+				s.give(&ids, email, u.p, ByDirectory)
+				continue
+			}
 		}
 		need = append(need, email)
 	}
@@ -198,6 +225,31 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// the Directory (those the cache doesn't hold): decide now between a
 		// get each and one pass.
 		s.considerPassLocked(ctx, max(0, len(s.desiredLocked())-len(s.known)-s.cachedLocked()))
+	}
+	if p := s.pass; p != nil && len(need) > 0 && s.r.Directory != nil && !closed(p.done) {
+		// A pass is under way: wait for it as a whole rather than keep a
+		// lookup per address (a million of them, in a big tenant; a space's
+		// addresses are spread over the whole pass anyway). Most will be in
+		// its pages; the rest are looked up below.
+		s.mu.Unlock()
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		still := need[:0]
+		for _, email := range need {
+			if u, ok := p.byEmail[email]; ok {
+				s.learnLocked(email, u.p, ByDirectory)
+				if u.suspended {
+					s.suspended[membership.User(email)], s.suspended[u.p] = true, true
+				}
+				s.give(&ids, email, u.p, ByDirectory)
+				continue
+			}
+			still = append(still, email)
+		}
+		need = still
 	}
 	waits := make([]*lookup, len(need))
 	if s.r.Directory != nil {
@@ -236,9 +288,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 		switch {
 		case l.state == found:
-			p := membership.User(l.user.ID)
+			p := l.user.p
 			s.learnLocked(email, p, ByDirectory)
-			if l.user.Suspended {
+			if l.user.suspended {
 				s.suspended[membership.User(email)], s.suspended[p] = true, true
 			}
 			s.give(&ids, email, p, ByDirectory)
@@ -311,7 +363,6 @@ func (s *Service) Forget(email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.known, email)
-	delete(s.how, email)
 	if s.r.Cache != nil {
 		s.r.Cache.Drop(email)
 	}
@@ -326,7 +377,7 @@ func (s *Service) give(ids *diff.Identities, email string, p membership.Principa
 
 func (s *Service) learnLocked(email string, p membership.Principal, how string) {
 	if _, ok := s.known[email]; !ok {
-		s.known[email], s.how[email] = p, how
+		s.known[email] = resolved{p, how}
 		s.counts[how]++
 	}
 }
@@ -356,6 +407,15 @@ func (s *Service) fromCacheLocked(email string, byPrincipal map[membership.Princ
 	return e.Principal, true
 }
 
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 // lookupLocked returns email's Directory lookup, starting it if needed: a
 // users.get, or a wait on the pass.
 func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
@@ -371,10 +431,16 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 	if p := s.pass; p != nil {
 		select {
 		case <-p.done:
+			if _, found := p.byEmail[email]; !found && (p.err != nil || s.r.VerifyAbsence) {
+				// As for the lookups pending when the pass ended: the pass
+				// failed, or an absence must be sure.
+				go s.getNow(ctx, email, l)
+				break
+			}
 			s.settleFromPassLocked(email, l, p)
 		default:
 			if u, ok := p.byEmail[email]; ok {
-				s.settleLocked(l, &u, found, nil) // a page already went by
+				s.settleLocked(l, u, found, nil) // a page already went by
 			}
 			// otherwise the pass settles it when it finds it, or when it ends
 		}
@@ -441,7 +507,7 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 		return
 	}
 	s.log.Info("identity: one paged Directory pass is faster than a lookup each", "lookups", n, "directory_size_estimate", size)
-	s.pass = &pass{done: make(chan struct{}), byEmail: map[string]chatapi.DirectoryUser{}}
+	s.pass = &pass{done: make(chan struct{}), byEmail: make(map[string]dirUser, n)}
 	go s.runPass(ctx, s.pass)
 }
 
@@ -480,32 +546,32 @@ func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 	select {
 	case s.gets <- struct{}{}:
 	case <-ctx.Done():
-		s.settle(l, nil, failed, context.Cause(ctx))
+		s.settle(l, dirUser{}, failed, context.Cause(ctx))
 		return
 	}
 	defer func() { <-s.gets }()
 	u, err := s.r.directoryUser(ctx, email)
 	switch {
 	case err == nil:
-		s.settle(l, &u, found, nil)
+		s.settle(l, compact(&u), found, nil)
 	case errors.Is(err, chatapi.ErrNotFound), badRequest(err):
 		// External or consumer account, a domain the customer doesn't own
 		// (400 domainNotFound, badRequest), or nobody.
-		s.settle(l, nil, notFound, nil)
+		s.settle(l, dirUser{}, notFound, nil)
 	case forbiddenAnswer(err):
-		s.settle(l, nil, forbidden, err)
+		s.settle(l, dirUser{}, forbidden, err)
 	default:
-		s.settle(l, nil, failed, err)
+		s.settle(l, dirUser{}, failed, err)
 	}
 }
 
-func (s *Service) settle(l *lookup, u *chatapi.DirectoryUser, st lookupState, err error) {
+func (s *Service) settle(l *lookup, u dirUser, st lookupState, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked(l, u, st, err)
 }
 
-func (s *Service) settleLocked(l *lookup, u *chatapi.DirectoryUser, st lookupState, err error) {
+func (s *Service) settleLocked(l *lookup, u dirUser, st lookupState, err error) {
 	if l.state != pending {
 		return
 	}
@@ -519,11 +585,11 @@ func (s *Service) settleLocked(l *lookup, u *chatapi.DirectoryUser, st lookupSta
 func (s *Service) settleFromPassLocked(email string, l *lookup, p *pass) {
 	switch u, ok := p.byEmail[email]; {
 	case ok:
-		s.settleLocked(l, &u, found, nil)
+		s.settleLocked(l, u, found, nil)
 	case p.err != nil:
-		s.settleLocked(l, nil, failed, p.err)
+		s.settleLocked(l, dirUser{}, failed, p.err)
 	default:
-		s.settleLocked(l, nil, notFound, nil) // a whole pass shows who is not there
+		s.settleLocked(l, dirUser{}, notFound, nil) // a whole pass shows who is not there
 	}
 }
 
@@ -638,7 +704,7 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) e
 		what += " matching " + query
 	}
 	guard := chatapi.PageGuard{What: what}
-	token, users := "", 0
+	token, users, rest := "", 0, wanted
 	for pages := 1; ; pages++ {
 		var (
 			page []chatapi.DirectoryUser
@@ -665,11 +731,18 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) e
 		if next == "" {
 			return nil
 		}
-		unseen := q.s.unseen(q.p, wanted)
-		if len(unseen) == 0 {
+		// Pages come sorted by email, as wanted is: what they showed is
+		// mostly at its front, so dropping it there costs what was found,
+		// not a look at every wanted address after every page.
+		rest = q.s.trimSeen(q.p, rest)
+		if len(rest) == 0 {
 			return nil // everyone this query was for is found
 		}
-		if pages >= splitAfter {
+		q.mu.Lock()
+		left := maxPassQueries - q.started
+		q.mu.Unlock()
+		if pages >= splitAfter && left >= 2 { // else no split can start
+			unseen := q.s.unseen(q.p, rest)
 			// Sub-queries of about pagesPerQuery pages each, going by how
 			// many users came per wanted address found so far, and no more
 			// than calls may be in flight.
@@ -688,6 +761,19 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) e
 		}
 		token = next
 	}
+}
+
+// trimSeen drops from the front of sorted the addresses pages have shown.
+func (s *Service) trimSeen(p *pass, sorted []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(sorted) > 0 {
+		if _, ok := p.byEmail[sorted[0]]; !ok {
+			break
+		}
+		sorted = sorted[1:]
+	}
+	return sorted
 }
 
 // unseen are the wanted addresses no page has shown yet.
@@ -719,14 +805,24 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
 	defer s.mu.Unlock()
 	p.pages++
 	p.users += len(page)
-	for _, u := range page {
-		for _, e := range append([]string{u.PrimaryEmail}, u.Aliases...) {
-			if !s.desiredLocked()[e] {
+	desired := s.desiredLocked()
+	for i := range page {
+		u := &page[i]
+		var du dirUser
+		for j := -1; j < len(u.Aliases); j++ {
+			e := u.PrimaryEmail
+			if j >= 0 {
+				e = u.Aliases[j]
+			}
+			if !desired[e] {
 				continue // keep only what a source names
 			}
-			p.byEmail[e] = u
+			if du.p == "" {
+				du = compact(u)
+			}
+			p.byEmail[e] = du
 			if l := s.lookups[e]; l != nil {
-				s.settleLocked(l, &u, found, nil)
+				s.settleLocked(l, du, found, nil)
 			}
 		}
 	}
@@ -874,9 +970,9 @@ func (s *Service) Outcome() Outcome {
 		}
 	}
 	if s.r.Cache != nil {
-		for email, how := range s.how {
-			if how == ByDirectory || how == ByMemberGet {
-				s.r.Cache.Put(email, s.known[email], s.suspended[membership.User(email)])
+		for email, k := range s.known {
+			if k.how == ByDirectory || k.how == ByMemberGet {
+				s.r.Cache.Put(email, k.p, s.suspended[membership.User(email)])
 			}
 		}
 	}
