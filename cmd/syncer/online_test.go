@@ -43,8 +43,10 @@ func setup(t *testing.T, n int, opts emulator.Options, limits string) (*emulator
 }
 
 type jsonReport struct {
-	Applied bool           `json:"applied"`
-	Summary map[string]int `json:"summary"`
+	Applied    bool           `json:"applied"`
+	Summary    map[string]int `json:"summary"`
+	Complete   bool           `json:"complete"`
+	Incomplete []string       `json:"incomplete"`
 }
 
 func parseReport(t *testing.T, stdout string) jsonReport {

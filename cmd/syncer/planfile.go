@@ -336,14 +336,15 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		}
 		plan.Applied = true
 		plan.Recount()
-		if !dryRun {
-			saveRemovals(runCtx, store, pf, &plan, log) // an earlier apply may have stopped before saving it
+		result, code := "success", exitOK
+		if !dryRun && !saveRemovals(runCtx, store, pf, &plan, log) { // an earlier apply may have stopped before saving it
+			result, code = "failure", exitFailure
 		}
 		if cfg.Report.Output != "text" { // the text report says so first
 			plan.Warnings = append(plan.Warnings, "this plan was already applied: every change in it is in effect; nothing was written")
 		}
 		log.Info("the plan was already applied; nothing was written", "changes", len(changes))
-		return finish("success", writeReport(out, cfg, log, plan, exitOK), &plan, len(names))
+		return finish(result, writeReport(out, cfg, log, plan, code), &plan, len(names))
 	}
 	if dryRun {
 		code := exitOK
@@ -416,9 +417,9 @@ func saveRemovals(ctx context.Context, store state.Store, pf *planfile.File, pla
 		return true
 	}
 	if _, err := store.Write(ctx, job.RemovalsState, pf.Removals.Data, pf.Removals.Version); err != nil {
-		msg := "removals state not saved (the changes were made): " + err.Error()
+		msg := "removals state not saved: " + err.Error()
 		if errors.Is(err, state.ErrConflict) {
-			msg = "removals state not saved (the changes were made): another run changed it after this plan was made; it is not overwritten, and the next run counts from that one"
+			msg = "removals state not saved: another run changed it after this plan was made; it is not overwritten, and the next run counts from that one"
 		}
 		plan.Incomplete = append(plan.Incomplete, msg)
 		log.Error(msg)

@@ -294,10 +294,15 @@ func TestReviewedPlanStateNotSavedFailsTheRun(t *testing.T) {
 	os.MkdirAll(filepath.Dir(state), 0o755)
 	os.WriteFile(state, []byte(other), 0o600)
 	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--plan", plan)
-	if code != exitFailure || em.Stats().Writes != 1 || !strings.Contains(logText(errOut), "removals state not saved (the changes were made)") {
+	if code != exitFailure || em.Stats().Writes != 1 || !strings.Contains(logText(errOut), "removals state not saved: another run changed it") {
 		t.Errorf("exit %d (want %d), %d writes\n%s%s", code, exitFailure, em.Stats().Writes, out, logText(errOut))
 	}
 	if data, _ := os.ReadFile(state); string(data) != other {
 		t.Errorf("the other run's state was overwritten: %s", data)
+	}
+	// Again: the plan is in effect already, and the state still can't be saved.
+	code, out, errOut = runCLI(t, "apply", "--config", cfg, "--plan", plan)
+	if code != exitFailure || em.Stats().Writes != 1 || !strings.Contains(out, "already applied") {
+		t.Errorf("already applied: exit %d (want %d), %d writes\n%s%s", code, exitFailure, em.Stats().Writes, out, logText(errOut))
 	}
 }

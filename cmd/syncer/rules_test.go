@@ -179,6 +179,29 @@ func TestSpacesAreReadWhileRulesExpand(t *testing.T) {
 	}
 }
 
+// A run that stops while its rules expand (here Chat refuses the
+// credentials: no call can succeed) is an interrupted run with its report,
+// not a rule at fault.
+func TestAStopWhileRulesExpandIsNotARuleError(t *testing.T) {
+	em, cfg := directoryDemo(t, "upsert", emulator.Options{})
+	em.SetMisbehaviour("directory.members.list", emulator.Misbehaviour{HangFirst: 1})
+	em.SetMisbehaviour("members.list", emulator.Misbehaviour{Status: 401})
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(data), "limits: {max_attempts: 2}", "limits: {max_attempts: 2, call_timeout: 1s}", 1)), 0o644)
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--output", "json")
+	logs := logText(errOut)
+	if code != exitFailure || strings.Contains(logs, "could not be expanded") || !strings.Contains(logs, "stopping the run") {
+		t.Errorf("exit %d, want %d, stopped and no rule blamed\n%s", code, exitFailure, logs)
+	}
+	r := parseReport(t, out)
+	if r.Complete || len(r.Incomplete) == 0 || !strings.Contains(strings.Join(r.Incomplete, " "), "stopped") {
+		t.Errorf("the report doesn't say the run stopped: %+v", r)
+	}
+	if em.Stats().Writes != 0 {
+		t.Errorf("%d writes", em.Stats().Writes)
+	}
+}
+
 // The group scopes are asked for only when a rule needs them, on the
 // Directory's token, never on Chat's.
 func TestRuleScopes(t *testing.T) {

@@ -189,7 +189,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	// Rules become members before any space is planned (the plan never
 	// sees them), while the spaces are read.
-	rules, err := j.startRules(ctx, desired)
+	rulesCtx, stopRules := context.WithCancel(ctx)
+	defer stopRules() // a return before the reads leaves no expansion behind
+	rules, err := j.startRules(rulesCtx, desired)
 	if err != nil {
 		return Result{}, err
 	}
@@ -217,9 +219,12 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		applyErr = stream.Wait()
 	}
 	<-rules.done // it obeys ctx
-	if rules.err != nil {
+	if rules.err != nil && ctx.Err() == nil {
 		return Result{}, rules.err // no space was planned, nothing written
 	}
+	// A run stopped (a signal, its deadline, a failure no call escapes)
+	// while rules expanded is an interrupted run, reported as such: no
+	// space was planned, and the rules are not at fault.
 	desired = rules.desired
 	stopped := ctx.Err() != nil
 
