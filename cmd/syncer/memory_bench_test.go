@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,7 +8,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
 )
+
+// The 1M world: 10,000 spaces of 100 distinct people.
+const scaleSpaces, scalePerSpace = 10_000, 100
 
 // BenchmarkPlan1MThroughTheBinary plans 1,000,000 memberships over 10,000
 // spaces with `syncer plan`, against `syncer emulator` seeded with the same
@@ -17,36 +21,19 @@ import (
 // process's peak RSS (target < 400 MiB) and wall time. Quotas are off in
 // the emulator and raised in the config: this measures memory, not pacing.
 func BenchmarkPlan1MThroughTheBinary(b *testing.B) {
-	const spaces, perSpace = 10_000, 100
-	dir := b.TempDir()
-	csvPath := filepath.Join(dir, "members.csv")
-	f, err := os.Create(csvPath)
-	if err != nil {
+	csvPath := filepath.Join(b.TempDir(), "members.csv")
+	if err := emulatortest.WriteScaleCSV(csvPath, scaleSpaces, scalePerSpace); err != nil {
 		b.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "space,member,role")
-	for s := 0; s < spaces; s++ {
-		for m := 0; m < perSpace; m++ {
-			role := ""
-			if m == 0 {
-				role = "owner"
-			}
-			fmt.Fprintf(w, "spaces/S%05d,user%07d@example.com,%s\n", s, s*perSpace+m, role)
-		}
-	}
-	w.Flush()
-	f.Close()
 	for _, kind := range []struct {
 		name string
 		args []string
 	}{{"lists-with-emails", nil}, {"lists-without-emails", []string{"--hide-emails"}}} {
-		b.Run(kind.name, func(b *testing.B) { plan1M(b, dir, csvPath, kind.name, kind.args...) })
+		b.Run(kind.name, func(b *testing.B) { plan1M(b, csvPath, kind.name, kind.args...) })
 	}
 }
 
-func plan1M(b *testing.B, dir, csvPath, name string, emulatorArgs ...string) {
-	const spaces, perSpace = 10_000, 100
+func plan1M(b *testing.B, csvPath, name string, emulatorArgs ...string) {
 	url := startEmulator(b, append([]string{"--seed-converged", csvPath, "--quota-scale", "0"}, emulatorArgs...)...)
 	cfg := filepath.Join(b.TempDir(), "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: %q}]\napi: {endpoint: %q}\n"+
@@ -64,6 +51,6 @@ func plan1M(b *testing.B, dir, csvPath, name string, emulatorArgs ...string) {
 		b.ReportMetric(rss, "peak-RSS-MiB")
 		b.ReportMetric(wall, "wall-s")
 		fmt.Fprintf(os.Stderr, "syncer plan, %d memberships over %d spaces, converged, %s: %.1f s, %.0f MiB peak RSS (target < 400 MiB)\n",
-			spaces*perSpace, spaces, name, wall, rss)
+			scaleSpaces*scalePerSpace, scaleSpaces, name, wall, rss)
 	}
 }

@@ -1,7 +1,6 @@
 package diff_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/source"
 )
@@ -21,7 +21,9 @@ import (
 func BenchmarkLoadAndPlan1M(b *testing.B) {
 	const spaces, perSpace = 10_000, 100
 	path := filepath.Join(b.TempDir(), "members.csv")
-	writeScaleCSV(b, path, spaces, perSpace)
+	if err := emulatortest.WriteScaleCSV(path, spaces, perSpace); err != nil {
+		b.Fatal(err)
+	}
 	cur := scaleCurrent(spaces, perSpace)
 	b.ResetTimer()
 	var wall time.Duration
@@ -42,28 +44,6 @@ func BenchmarkLoadAndPlan1M(b *testing.B) {
 	b.ReportMetric(rss, "peak-RSS-MiB")
 	fmt.Fprintf(os.Stderr, "load+plan of %d memberships over %d spaces: %.2f s wall, %.0f MiB peak RSS (targets: 2 s, 512 MiB)\n",
 		spaces*perSpace, spaces, wall.Seconds(), rss)
-}
-
-func writeScaleCSV(b *testing.B, path string, spaces, perSpace int) {
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	w.WriteString("space,member,role\n")
-	for s := 0; s < spaces; s++ {
-		for m := 0; m < perSpace; m++ {
-			role := ""
-			if m == 0 {
-				role = "owner"
-			}
-			fmt.Fprintf(w, "spaces/S%05d,user%07d@example.com,%s\n", s, s*perSpace+m, role)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
 }
 
 func scaleCurrent(spaces, perSpace int) membership.Current {

@@ -100,12 +100,21 @@ func (s *Server) getDirectoryGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.world.dir[strings.ToLower(r.PathValue("key"))]
+	g := s.groupAt(w, r)
 	if g == nil {
-		writeErrorReason(w, 404, "notFound", "Resource Not Found: groupKey")
 		return
 	}
 	writeJSON(w, 200, wireGroupResource{Kind: "admin#directory#group", ID: g.id, Email: g.email})
+}
+
+// groupAt is the Directory group the request's {key} names, or nil after
+// answering 404 as Google does; the caller holds s.mu.
+func (s *Server) groupAt(w http.ResponseWriter, r *http.Request) *group {
+	g := s.world.dir[strings.ToLower(r.PathValue("key"))]
+	if g == nil {
+		writeErrorReason(w, 404, "notFound", "Resource Not Found: groupKey")
+	}
+	return g
 }
 
 func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {
@@ -129,9 +138,8 @@ func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.world.dir[strings.ToLower(r.PathValue("key"))]
+	g := s.groupAt(w, r)
 	if g == nil {
-		writeErrorReason(w, 404, "notFound", "Resource Not Found: groupKey")
 		return
 	}
 	all := s.world.groupMembers(g, derived, map[string]bool{})

@@ -210,11 +210,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		if s.pass != nil {
 			if u, ok := s.pass.byEmail[email]; ok {
 				// A page already showed it: no lookup to keep for it.
-				s.learnLocked(email, u.p, ByDirectory)
-				if u.suspended {
-					s.suspended[membership.User(email)], s.suspended[u.p] = true, true
-				}
-				s.give(&ids, email, u.p, ByDirectory)
+				s.fromDirectoryLocked(&ids, email, u)
 				continue
 			}
 		}
@@ -240,11 +236,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		still := need[:0]
 		for _, email := range need {
 			if u, ok := p.byEmail[email]; ok {
-				s.learnLocked(email, u.p, ByDirectory)
-				if u.suspended {
-					s.suspended[membership.User(email)], s.suspended[u.p] = true, true
-				}
-				s.give(&ids, email, u.p, ByDirectory)
+				s.fromDirectoryLocked(&ids, email, u)
 				continue
 			}
 			still = append(still, email)
@@ -288,12 +280,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 		switch {
 		case l.state == found:
-			p := l.user.p
-			s.learnLocked(email, p, ByDirectory)
-			if l.user.suspended {
-				s.suspended[membership.User(email)], s.suspended[p] = true, true
-			}
-			s.give(&ids, email, p, ByDirectory)
+			s.fromDirectoryLocked(&ids, email, l.user)
 		case l.state == notFound, l.state == forbidden && s.answered > 0:
 			s.notInDir[email], out.NotInDirectory[email] = true, true
 			rest = append(rest, email)
@@ -373,6 +360,15 @@ func (s *Service) give(ids *diff.Identities, email string, p membership.Principa
 	if s.suspended[membership.User(email)] {
 		ids.Suspended[membership.User(email)], ids.Suspended[p] = true, true
 	}
+}
+
+// fromDirectoryLocked settles email as the Directory answered it.
+func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirUser) {
+	s.learnLocked(email, u.p, ByDirectory)
+	if u.suspended {
+		s.suspended[membership.User(email)], s.suspended[u.p] = true, true
+	}
+	s.give(ids, email, u.p, ByDirectory)
 }
 
 func (s *Service) learnLocked(email string, p membership.Principal, how string) {

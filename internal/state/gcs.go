@@ -213,9 +213,14 @@ func (g *GCS) Read(ctx context.Context, name string) ([]byte, string, error) {
 			return err
 		}
 		defer resp.Body.Close()
+		// The body is read under the call's deadline (the request's
+		// context), and never past what a document may hold.
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
 		if err != nil {
 			return err
+		}
+		if len(body) > maxDocument {
+			return permanent(fmt.Errorf("more than the %d bytes a state document may hold", maxDocument))
 		}
 		data, gen = body, meta.Generation
 		return nil

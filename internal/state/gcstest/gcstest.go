@@ -6,6 +6,7 @@
 package gcstest
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 )
@@ -117,7 +119,9 @@ func (s *Server) Calls(method string) int {
 // Delete removes an object, as someone with a console would.
 func (s *Server) Delete(t testing.TB, bucket, object string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/storage/v1/b/"+bucket+"/o/"+url.PathEscape(object), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, s.URL()+"/storage/v1/b/"+bucket+"/o/"+url.PathEscape(object), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
