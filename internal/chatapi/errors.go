@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -218,16 +217,6 @@ func networkMessage(err error) string {
 		return "no answer within the call timeout"
 	}
 	return shorten(err.Error())
-}
-
-// unwrapURL drops net/url's `Get "https://...": ` prefix, which repeats a
-// URL that may be long; the caller says which call failed.
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		return ue.Err
-	}
-	return err
 }
 
 // shorten bounds text from a server: an answer can be anything.

@@ -240,23 +240,6 @@ func (s *Server) MoveUser(email, orgUnit string) error {
 	return nil
 }
 
-// SetGroupMembers replaces a Directory group's members (users' or groups'
-// emails), as an admin does between runs.
-func (s *Server) SetGroupMembers(groupEmail string, members []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.world.dir[strings.ToLower(groupEmail)]
-	if g == nil {
-		return fmt.Errorf("no Directory group %s", groupEmail)
-	}
-	g.members = nil
-	for _, m := range members {
-		g.members = append(g.members, strings.ToLower(m))
-	}
-	s.world.dirVersion++
-	return nil
-}
-
 // addrEntry is one address of a listed (non-external) user.
 type addrEntry struct {
 	addr string

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -110,5 +109,3 @@ func (q userQuery) matches(u *user) bool {
 	}
 	return true
 }
-
-func (q userQuery) String() string { return fmt.Sprintf("%d clauses", len(q)) }

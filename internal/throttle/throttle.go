@@ -133,9 +133,6 @@ func New(l Limits) *Throttle {
 	return t
 }
 
-// Limits returns the limits in force (defaults filled in).
-func (t *Throttle) Limits() Limits { return t.limits }
-
 // Retries is how many retries this throttle has made.
 func (t *Throttle) Retries() int64 { return t.retries.Load() }
 
