@@ -537,7 +537,7 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	df := string(data)
-	for _, want := range []string{`ENTRYPOINT ["/syncer"]`, "./cmd/syncer", "CGO_ENABLED=0", "EXPOSE 8080", "USER 65532:65532"} {
+	for _, want := range []string{`ENTRYPOINT ["/syncer"]`, "EXPOSE 8080", "USER 65532:65532"} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
@@ -545,18 +545,41 @@ func TestDockerfile(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^FROM gcr\.io/distroless/static[^\s]*:nonroot\s*$`).MatchString(df) {
 		t.Error("the final stage must be distroless static, nonroot")
 	}
-	// VERSION is declared in the build stage, before the build that stamps it.
+	// The image's binary is built as a release's is, through scripts/gobuild.sh, with
+	// VERSION and COMMIT declared in the build stage before the build that stamps them.
 	stages := regexp.MustCompile(`(?m)^FROM `).Split(df, -1)
 	stamped := false
 	for _, st := range stages {
-		arg := regexp.MustCompile(`(?m)^ARG VERSION(=\S*)?\s*$`).FindStringIndex(st)
-		x := regexp.MustCompile(`-X main\.version=\$\{?VERSION\}?`).FindStringIndex(st)
-		if x != nil {
-			stamped = arg != nil && arg[0] < x[0]
+		build := regexp.MustCompile(`(?m)^RUN .*\bVERSION=\$\{?VERSION\}? COMMIT=\$\{?COMMIT\}?[^\n]*(\\\n[^\n]*)*scripts/gobuild\.sh /syncer`).FindStringIndex(st)
+		if build == nil {
+			continue
+		}
+		for _, arg := range []string{"VERSION", "COMMIT", "SOURCE_DATE_EPOCH"} {
+			a := regexp.MustCompile(`(?m)^ARG ` + arg + `(=\S*)?\s*$`).FindStringIndex(st)
+			stamped = a != nil && a[0] < build[0]
+			if !stamped {
+				break
+			}
 		}
 	}
 	if !stamped {
-		t.Error("the Dockerfile must stamp the version: ARG VERSION in the build stage, then -ldflags \"-X main.version=${VERSION}\"")
+		t.Error("the Dockerfile must build with scripts/gobuild.sh, after ARG VERSION, ARG COMMIT and ARG SOURCE_DATE_EPOCH in that stage: RUN ... VERSION=$VERSION COMMIT=$COMMIT scripts/gobuild.sh /syncer")
+	}
+	// gobuild.sh is the one build: static, path-free, stamped with the version and the commit;
+	// make build and make release use it too.
+	gobuild, err := os.ReadFile(filepath.Join(repoRoot, "scripts", "gobuild.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-buildvcs=false", "-X main.version=$version", "-X main.commit=$commit", "./cmd/syncer"} {
+		if !strings.Contains(string(gobuild), want) {
+			t.Errorf("scripts/gobuild.sh lacks %q", want)
+		}
+	}
+	mk, _ := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	release, _ := os.ReadFile(filepath.Join(repoRoot, "scripts", "release.sh"))
+	if !regexp.MustCompile(`(?m)^build:\n\t.*scripts/gobuild\.sh`).Match(mk) || !strings.Contains(string(release), "scripts/gobuild.sh") {
+		t.Error("make build and scripts/release.sh must build with scripts/gobuild.sh")
 	}
 
 	// .dockerignore keeps the context small but keeps every source the build needs.
@@ -575,7 +598,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf(".dockerignore must exclude %s", p)
 		}
 	}
-	needed := []string{"go.mod", "go.sum"}
+	needed := []string{"go.mod", "go.sum", "scripts/gobuild.sh"}
 	filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
