@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -848,5 +849,62 @@ func TestGitHubActionsReviewedPlans(t *testing.T) {
 	if planOut == "" || planOut != uploaded || planIn != filepath.Base(uploaded) || uploadedAs == "" || uploadedAs != downloadedAs {
 		t.Errorf("the plan file doesn't travel from plan to apply: plan --out %q, uploaded %q as %q, downloaded %q, apply --plan %q",
 			planOut, uploaded, uploadedAs, downloadedAs, planIn)
+	}
+}
+
+// TestPinnedVersions: every version the recipes, the Dockerfile and the README name is the
+// newest release, every release file they name is one a release makes, and each recipe
+// says how to check what it installs against the release's checksums.
+func TestPinnedVersions(t *testing.T) {
+	newest := newestRelease(t)
+	assets := releaseAssets(newest, strings.Fields(makeVar(t, "RELEASE_TARGETS")))
+	sums := "syncer_" + newest + "_SHA256SUMS"
+	pin := regexp.MustCompile(`(?:^|[^0-9A-Za-z.])(v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]*[0-9A-Za-z])?)`)
+	asset := regexp.MustCompile(`syncer_v\d+\.\d+\.\d+[0-9A-Za-z._-]*`)
+	workflowPin := regexp.MustCompile(`(?m)^\s*SYNCER_VERSION:\s*(\S+)`)
+
+	files := []string{"Dockerfile", "README.md"}
+	filepath.WalkDir(deployDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(repoRoot, path)
+			files = append(files, rel)
+		}
+		return err
+	})
+	texts := map[string]string{}
+	for _, name := range files {
+		data, err := os.ReadFile(filepath.Join(repoRoot, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		// A workflow names its pin once and uses it through the variable.
+		if m := workflowPin.FindStringSubmatch(text); m != nil {
+			text = strings.NewReplacer("${SYNCER_VERSION}", m[1], "$SYNCER_VERSION", m[1]).Replace(text)
+		}
+		texts[name] = text
+		for i, line := range strings.Split(text, "\n") {
+			for _, m := range pin.FindAllStringSubmatch(line, -1) {
+				if m[1] != newest {
+					t.Errorf("%s:%d pins %s, but CHANGELOG.md's newest version is %s", name, i+1, m[1], newest)
+				}
+			}
+			for _, a := range asset.FindAllString(line, -1) {
+				if a = strings.TrimRight(a, "."); !slices.Contains(assets, a) {
+					t.Errorf("%s:%d names %s, which no release makes (a release of %s makes %v)", name, i+1, a, newest, assets)
+				}
+			}
+		}
+	}
+	// Each recipe installs a pinned release and checks it against the release's checksums.
+	for _, name := range []string{"README.md", "cloud-run.md", "crontab", "kubernetes/cronjob.yaml", "systemd/syncer.service",
+		"github-actions/chat-plan.yml", "github-actions/chat-apply.yml"} {
+		if name != "README.md" {
+			name = filepath.Join("docs", "deploy", name)
+		}
+		text := texts[name]
+		if !strings.Contains(text, newest) || !strings.Contains(text, sums) || !regexp.MustCompile(`sha256sum (-c|--check)\b`).MatchString(text) {
+			t.Errorf("%s must pin %s and check it with sha256sum -c against %s", name, newest, sums)
+		}
 	}
 }
