@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # A small image for Cloud Run jobs and Kubernetes: a static binary on distroless. The binary is
 # built by scripts/gobuild.sh, as every release binary is, so a release's image holds that
 # release's linux binary byte for byte (make release-check compares them where Docker runs).
@@ -28,7 +27,7 @@ ARG SOURCE_DATE_EPOCH
 ARG TARGETOS
 ARG TARGETARCH
 RUN GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH:-$(go env GOARCH)} VERSION=$VERSION COMMIT=$COMMIT \
-      scripts/gobuild.sh /syncer \
+      sh scripts/gobuild.sh /syncer \
  && if [ -n "$SOURCE_DATE_EPOCH" ]; then touch -d "@$SOURCE_DATE_EPOCH" /syncer; fi
 
 FROM gcr.io/distroless/static-debian12:nonroot
