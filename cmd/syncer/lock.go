@@ -22,13 +22,52 @@ var errLockHeld = errors.New("lock held")
 // without following symlinks, in a folder only this user can write, and is
 // keyed by the config's resolved path, so the same config reached through a
 // symlinked folder takes the same lock.
+//
+// A lock file in the default folder is removed when the lock is given back,
+// so runs leave nothing behind. Removing a lock file races with a run that
+// opened it just before: that run could lock the removed file while a third
+// creates a new one. So a lock counts only if the path still names the file
+// that was locked; otherwise it is taken again on the new file.
 func acquireLock(path, configPath string) (func(), error) {
-	if path == "" {
+	owned := path == ""
+	if owned {
 		var err error
 		if path, err = defaultLockPath(configPath); err != nil {
 			return nil, err
 		}
 	}
+	return takeLock(path, owned, lockFile)
+}
+
+// takeLock locks path with lock, until the locked file is the one path
+// names; owned lock files are removed on release.
+func takeLock(path string, owned bool, lock func(string) (*os.File, error)) (func(), error) {
+	for attempt := 0; ; attempt++ {
+		f, err := lock(path)
+		if err != nil {
+			return nil, err
+		}
+		if now, err := os.Lstat(path); err != nil || !sameFile(f, now) {
+			f.Close() // removed or replaced since it was opened: lock the one there now
+			if attempt < 10 {
+				continue
+			}
+			return nil, fmt.Errorf("lock %s keeps being replaced while it is taken; is another program removing it?", path)
+		}
+		f.Truncate(0)
+		host, _ := os.Hostname()
+		fmt.Fprintf(f, "pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+		return func() {
+			if now, err := os.Lstat(path); owned && err == nil && sameFile(f, now) {
+				os.Remove(path) // while still held: whoever opened it retries
+			}
+			f.Close()
+		}, nil
+	}
+}
+
+// lockFile opens path without following a symlink and locks it.
+func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
@@ -47,10 +86,12 @@ func acquireLock(path, configPath string) (func(), error) {
 		return nil, fmt.Errorf("%w: another syncer run for this config holds %s (%s); not starting a second one",
 			errLockHeld, path, strings.TrimSpace(string(owner[:n])))
 	}
-	f.Truncate(0)
-	host, _ := os.Hostname()
-	fmt.Fprintf(f, "pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
-	return func() { f.Close() }, nil
+	return f, nil
+}
+
+func sameFile(f *os.File, other os.FileInfo) bool {
+	st, err := f.Stat()
+	return err == nil && os.SameFile(st, other)
 }
 
 // defaultLockPath is one lock per config, named by its resolved path.
