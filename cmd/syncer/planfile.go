@@ -309,12 +309,17 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 			moved = append(moved, fmt.Sprintf("%s changed since the plan was made: %s", name, strings.Join(v.Moved, ", ")))
 		}
 		for k, i := range idx {
+			if n, ok := v.Names[k]; ok {
+				changes[i].Membership = n
+			}
 			if v.Done[k] {
 				changes[i].Status, changes[i].Error = diff.AlreadyDone, "in effect already (an earlier apply of this plan)"
 				done++
-			}
-			if n, ok := v.Names[k]; ok {
-				changes[i].Membership = n
+				if m, ok := membershipNamed(cur.Spaces[name], changes[i].Membership); ok && changes[i].Action == diff.UpdateRole {
+					// A successor's owner role in effect: a removal waiting
+					// for it needs them joined, as the list shows now.
+					changes[i].Invited = m.State == membership.StateInvited
+				}
 			}
 		}
 	}
@@ -357,30 +362,18 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		return finish("success", writeReport(out, cfg, log, plan, code), &plan, len(names))
 	}
 
-	// Apply what is left, exactly as planned.
-	var pending []diff.Change
-	var at []int
-	for i, c := range changes {
-		if c.Status == "" {
-			pending = append(pending, c)
-			at = append(at, i)
-		}
-	}
+	// Apply what is left, exactly as planned: the changes in effect are
+	// passed too, decided already, so a removal waiting for a successor's
+	// promotion sees that promotion's outcome, whichever apply made it.
 	bar := &progress.Progress{Logger: log}
 	if logging.IsTerminal(out.stderr) {
 		bar.Terminal = out.stderr
 	}
 	bar.Start(0)
-	bar.Planned(len(pending))
+	bar.Planned(len(changes) - done)
 	engine := &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
-	sub := diff.Plan{Changes: pending}
-	applyErr := engine.Apply(runCtx, &sub)
+	applyErr := engine.Apply(runCtx, &plan)
 	bar.Stop()
-	for k, i := range at {
-		changes[i] = sub.Changes[k]
-	}
-	plan.Applied = true
-	plan.Recount()
 	result, code := "success", exitOK
 	stopped := 0
 	for _, c := range changes {
@@ -400,6 +393,19 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	log.Info("apply finished", "applied", plan.Summary.Applied, "already_done", plan.Summary.AlreadyDone,
 		"failed", plan.Summary.Failed, "skipped", plan.Summary.Skipped)
 	return finish(result, writeReport(out, cfg, log, plan, code), &plan, len(names))
+}
+
+// membershipNamed finds a membership of a space by its resource name.
+func membershipNamed(st *membership.SpaceState, name string) (membership.Membership, bool) {
+	if st == nil || name == "" {
+		return membership.Membership{}, false
+	}
+	for _, m := range st.Memberships {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return membership.Membership{}, false
 }
 
 // saveRemovals moves the removal rails' state (totals, grace counters) as

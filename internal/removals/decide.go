@@ -21,6 +21,11 @@ type State struct {
 	// name: since when, and for how many consecutive runs.
 	Absent map[string]map[string]Absence `json:"absent"`
 	Saved  time.Time                     `json:"saved"`
+	// Synced are the spaces with a completed sync run behind them, and
+	// since when. A space under policy sync that is not here (new to the
+	// sources, switched to sync, or a state saved by a syncer that did not
+	// keep this) has its removals confirmed first, as on a first run.
+	Synced map[string]time.Time `json:"synced,omitempty"`
 }
 
 // Absence is one member's time away from the sources.
@@ -59,9 +64,69 @@ func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, no
 	next := &State{Version: 1, Totals: totals, Absent: map[string]map[string]Absence{}, Saved: now}
 	applyGrace(plan, prev, st, now, next)
 	guardLastOwners(plan)
-	plan.Blocked = rails(plan, prev, totals, st)
+	fresh := newToSync(plan, prev)
+	plan.Blocked = rails(plan, prev, fresh, totals, st)
+	next.Synced = synced(plan, prev, now)
 	plan.Recount()
 	return next
+}
+
+// syncs reports whether a space of the plan is under policy sync.
+func syncs(plan *diff.Plan, s diff.SpaceSummary) bool {
+	return s.Policy == diff.Sync || s.Policy == "" && plan.Policy == diff.Sync
+}
+
+// newToSync marks, and returns, the spaces under policy sync that have no
+// completed sync run behind them.
+func newToSync(plan *diff.Plan, prev *State) map[string]bool {
+	fresh := map[string]bool{}
+	for i := range plan.Spaces {
+		s := &plan.Spaces[i]
+		if !s.Listed || !syncs(plan, *s) {
+			continue
+		}
+		if _, ok := prev.synced()[s.Name]; !ok {
+			s.NewToSync = true
+			fresh[s.Name] = true
+		}
+	}
+	return fresh
+}
+
+func (s *State) synced() map[string]time.Time {
+	if s == nil {
+		return nil
+	}
+	return s.Synced
+}
+
+// synced is the spaces with a completed sync run behind them once this run
+// completes: the plan's sync spaces, and spaces this run did not read or
+// manage (another config may share the state location). A space this run
+// manages under another policy leaves the list: switched back to sync
+// later, it is new again.
+func synced(plan *diff.Plan, prev *State, now time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	inPlan := map[string]bool{}
+	for _, s := range plan.Spaces {
+		inPlan[s.Name] = true
+		since, was := prev.synced()[s.Name]
+		switch {
+		case !s.Listed && was:
+			out[s.Name] = since
+		case !s.Listed || !syncs(plan, s):
+		case was:
+			out[s.Name] = since
+		default:
+			out[s.Name] = now
+		}
+	}
+	for name, since := range prev.synced() {
+		if !inPlan[name] {
+			out[name] = since
+		}
+	}
+	return out
 }
 
 // applyGrace counts each removal candidate's consecutive runs away and
@@ -114,35 +179,59 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 	plan.Changes = kept
 }
 
-// guardLastOwners keeps one owner in any space the plan would leave
-// without one: Google refuses to remove or demote the last owner anyway.
+// guardLastOwners keeps a joined owner in every space: Google refuses to
+// remove or demote the last one. Where the plan takes away a space's last
+// owners and also makes someone else owner (a member already, or one it
+// creates), the losses wait for that successor: they carry its name, and
+// apply sends them only once the promotion has succeeded and the
+// successor's membership is joined. Otherwise one owner stays, with why.
 func guardLastOwners(plan *diff.Plan) {
-	owners := map[string]int{}
+	type owners struct{ joined, invited int }
+	have := map[string]owners{}
 	for _, s := range plan.Spaces {
-		owners[s.Name] = s.Owners
+		have[s.Name] = owners{s.Owners, s.InvitedOwners}
 	}
 	losing := map[string][]int{} // space → changes taking an owner away
-	gaining := map[string]int{}
+	successors := map[string][]diff.Change{}
+	invitedSuccessors := map[string][]string{}
 	for i, c := range plan.Changes {
 		switch {
 		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
 			losing[c.Space] = append(losing[c.Space], i)
-		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && c.Membership != "" && !c.Invited:
-			gaining[c.Space]++
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && c.Invited:
+			invitedSuccessors[c.Space] = append(invitedSuccessors[c.Space], c.Member)
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner:
+			successors[c.Space] = append(successors[c.Space], c)
 		}
 	}
 	drop := map[int]bool{}
-	for space, idx := range losing {
-		if owners[space] > 0 && owners[space]-len(idx)+gaining[space] <= 0 {
-			c := plan.Changes[idx[0]]
-			drop[idx[0]] = true
-			what := "removed"
-			if c.Action == diff.UpdateRole {
-				what = "demoted"
+	for _, space := range sortedKeys(losing) {
+		idx := losing[space]
+		left := have[space].joined - len(idx)
+		switch {
+		case have[space].joined == 0 || left > 0:
+			continue // the list shows no joined owner to keep, or others stay
+		case left+len(successors[space]) > 0:
+			for _, i := range idx {
+				plan.Changes[i].Successor = successors[space][0].Principal
 			}
-			plan.Protected = append(plan.Protected, diff.Kept{Space: space, Member: c.Member, Membership: c.Membership, Reason: c.Reason,
-				Why: fmt.Sprintf("the space's last owner is not %s (make someone else owner first)", what)})
+			continue
 		}
+		c := plan.Changes[idx[0]]
+		drop[idx[0]] = true
+		what := "removed"
+		if c.Action == diff.UpdateRole {
+			what = "demoted"
+		}
+		why := fmt.Sprintf("the space's last owner is not %s (make someone else owner first)", what)
+		switch {
+		case len(invitedSuccessors[space]) > 0:
+			why = fmt.Sprintf("the space's last owner is not %s: successor %s is invited, not joined (an owner must have joined; a later run finishes the handover once they accept)",
+				what, invitedSuccessors[space][0])
+		case have[space].invited > 0:
+			why = fmt.Sprintf("the space's last joined owner is not %s: the other owners have not accepted their invitations yet", what)
+		}
+		plan.Protected = append(plan.Protected, diff.Kept{Space: space, Member: c.Member, Membership: c.Membership, Reason: c.Reason, Why: why})
 	}
 	if len(drop) == 0 {
 		return
@@ -157,7 +246,7 @@ func guardLastOwners(plan *diff.Plan) {
 }
 
 // rails returns why the plan must not be applied, or nothing.
-func rails(plan *diff.Plan, prev *State, totals map[string]int, st Settings) []string {
+func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[string]int, st Settings) []string {
 	removals := map[string]int{}
 	total := 0
 	for _, c := range plan.Changes {
@@ -169,9 +258,23 @@ func rails(plan *diff.Plan, prev *State, totals map[string]int, st Settings) []s
 	var why []string
 	// Removals the grace period holds happen in a later run, which is no
 	// first run: blocking now would keep the state from ever being saved.
-	if prev == nil && total > 0 {
+	switch {
+	case prev == nil && total > 0:
 		why = append(why, fmt.Sprintf("first run with policy sync for this state: %d members would be removed (%s); read the plan, then rerun with --allow-removals %d",
-			total, perSpace(plan), total))
+			total, perSpace(plan, nil), total))
+	case prev != nil:
+		n := 0
+		for space := range fresh {
+			n += removals[space]
+		}
+		if n > 0 {
+			older := ""
+			if prev.Synced == nil {
+				older = "; the state was saved by a syncer that did not record which spaces it synced, so each space's removals are confirmed once"
+			}
+			why = append(why, fmt.Sprintf("spaces new to policy sync (no completed sync run behind them): %d members would be removed there (%s)%s; read the plan, then rerun with --allow-removals %d",
+				n, perSpace(plan, fresh), older, total))
+		}
 	}
 	if st.Sync && prev != nil {
 		why = append(why, shrinks(prev.Totals, totals, st)...)
@@ -220,15 +323,18 @@ func shrinks(before, now map[string]int, st Settings) []string {
 	return out
 }
 
-func perSpace(plan *diff.Plan) string {
+// perSpace counts removals by space, in only the given spaces when set.
+func perSpace(plan *diff.Plan, only map[string]bool) string {
 	n := map[string]int{}
 	for _, c := range plan.Changes {
-		if c.Action == diff.Delete {
+		if c.Action == diff.Delete && (only == nil || only[c.Space]) {
 			n[c.Space]++
 		}
 	}
-	for _, k := range plan.Pending {
-		n[k.Space]++
+	if only == nil {
+		for _, k := range plan.Pending {
+			n[k.Space]++
+		}
 	}
 	var parts []string
 	for _, s := range sortedKeys(n) {
