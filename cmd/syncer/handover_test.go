@@ -174,3 +174,39 @@ func TestHandoverThroughAReviewedPlan(t *testing.T) {
 		})
 	}
 }
+
+// Under upsert nobody is removed, but roles move: demoting the only owner
+// in favour of a newcomer is the same handover, and demoting them with no
+// successor is a request Google refuses, so it is not sent.
+func TestHandoverUnderUpsert(t *testing.T) {
+	t.Run("with a successor", func(t *testing.T) {
+		em, cfg := handover(t, true)
+		os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"),
+			[]byte("space,member,role\nspaces/H,old@example.com,member\nspaces/H,new@example.com,owner\n"), 0o644)
+		data, _ := os.ReadFile(cfg)
+		os.WriteFile(cfg, []byte(strings.Replace(string(data), "policy: sync", "policy: upsert", 1)), 0o644)
+		code, r, errOut := applyJSON(t, "--config", cfg)
+		if code != exitOK || r.Summary["applied"] != 3 {
+			t.Fatalf("exit %d %v\n%+v\n%s", code, r.Summary, r.Changes, logText(errOut))
+		}
+		if memberState(em, "spaces/H", "old@example.com") != "ROLE_MEMBER JOINED" || memberState(em, "spaces/H", "new@example.com") != "ROLE_MANAGER JOINED" {
+			t.Errorf("old %s, new %s", memberState(em, "spaces/H", "old@example.com"), memberState(em, "spaces/H", "new@example.com"))
+		}
+		if bad := refused(em); len(bad) > 0 {
+			t.Errorf("requests Google would refuse were sent: %v", bad)
+		}
+	})
+	t.Run("without one", func(t *testing.T) {
+		em, cfg := handover(t, true)
+		os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member,role\nspaces/H,old@example.com,member\n"), 0o644)
+		data, _ := os.ReadFile(cfg)
+		os.WriteFile(cfg, []byte(strings.Replace(string(data), "policy: sync", "policy: upsert", 1)), 0o644)
+		code, r, errOut := applyJSON(t, "--config", cfg)
+		if code != exitOK || len(r.Protected) != 1 || !strings.Contains(fmt.Sprint(r.Protected[0]["why"]), "the space's last owner is not demoted") {
+			t.Fatalf("exit %d %v %v\n%s", code, r.Summary, r.Protected, logText(errOut))
+		}
+		if bad := refused(em); len(bad) > 0 || em.Stats().Count("members.patch") != 0 {
+			t.Errorf("requests Google would refuse were sent: %v", bad)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package removals
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,15 +56,14 @@ func ParseState(data []byte) (*State, error) {
 // Encode writes a state.
 func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ") }
 
-// Decide applies the grace period, the last-owner guard and the rails to
-// the whole plan, before any write. It changes plan (held removals move to
-// Pending, a last owner's removal to Protected, the rails' reasons go in
-// Blocked) and returns the state to save if the run goes ahead. prev is nil
-// on the first run with this state location.
+// Decide applies the grace period and the rails to the whole plan, before
+// any write. It changes plan (held removals move to Pending, the rails'
+// reasons go in Blocked, spaces new to sync are marked) and returns the
+// state to save if the run goes ahead. prev is nil on the first run with
+// this state location.
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
 	next := &State{Version: 1, Totals: totals, Absent: map[string]map[string]Absence{}, Saved: now}
 	applyGrace(plan, prev, st, now, next)
-	guardLastOwners(plan)
 	fresh := newToSync(plan, prev)
 	plan.Blocked = rails(plan, prev, fresh, totals, st)
 	next.Synced = synced(plan, prev, now)
@@ -179,70 +179,55 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 	plan.Changes = kept
 }
 
-// guardLastOwners keeps a joined owner in every space: Google refuses to
-// remove or demote the last one. Where the plan takes away a space's last
-// owners and also makes someone else owner (a member already, or one it
-// creates), the losses wait for that successor: they carry its name, and
-// apply sends them only once the promotion has succeeded and the
-// successor's membership is joined. Otherwise one owner stays, with why.
-func guardLastOwners(plan *diff.Plan) {
-	type owners struct{ joined, invited int }
-	have := map[string]owners{}
-	for _, s := range plan.Spaces {
-		have[s.Name] = owners{s.Owners, s.InvitedOwners}
-	}
-	losing := map[string][]int{} // space → changes taking an owner away
-	successors := map[string][]diff.Change{}
-	invitedSuccessors := map[string][]string{}
-	for i, c := range plan.Changes {
+// GuardLastOwners keeps a joined owner in a space, whatever its policy:
+// Google refuses to remove or demote the last one. Where the plan takes
+// away the space's last owners and also makes someone else owner (a member
+// already, or one it creates), the losses wait for that successor: they
+// carry its name, and apply sends them only once the promotion has
+// succeeded and the successor's membership is joined. Otherwise one owner
+// stays, in Protected with why.
+func GuardLastOwners(sp *diff.SpacePlan) {
+	var losing []int // changes taking an owner away
+	var successors []diff.Change
+	invitedSuccessor := ""
+	for i, c := range sp.Changes {
 		switch {
 		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
-			losing[c.Space] = append(losing[c.Space], i)
+			losing = append(losing, i)
 		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && c.Invited:
-			invitedSuccessors[c.Space] = append(invitedSuccessors[c.Space], c.Member)
-		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner:
-			successors[c.Space] = append(successors[c.Space], c)
-		}
-	}
-	drop := map[int]bool{}
-	for _, space := range sortedKeys(losing) {
-		idx := losing[space]
-		left := have[space].joined - len(idx)
-		switch {
-		case have[space].joined == 0 || left > 0:
-			continue // the list shows no joined owner to keep, or others stay
-		case left+len(successors[space]) > 0:
-			for _, i := range idx {
-				plan.Changes[i].Successor = successors[space][0].Principal
+			if invitedSuccessor == "" {
+				invitedSuccessor = c.Member
 			}
-			continue
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner:
+			successors = append(successors, c)
 		}
-		c := plan.Changes[idx[0]]
-		drop[idx[0]] = true
-		what := "removed"
-		if c.Action == diff.UpdateRole {
-			what = "demoted"
-		}
-		why := fmt.Sprintf("the space's last owner is not %s (make someone else owner first)", what)
-		switch {
-		case len(invitedSuccessors[space]) > 0:
-			why = fmt.Sprintf("the space's last owner is not %s: successor %s is invited, not joined (an owner must have joined; a later run finishes the handover once they accept)",
-				what, invitedSuccessors[space][0])
-		case have[space].invited > 0:
-			why = fmt.Sprintf("the space's last joined owner is not %s: the other owners have not accepted their invitations yet", what)
-		}
-		plan.Protected = append(plan.Protected, diff.Kept{Space: space, Member: c.Member, Membership: c.Membership, Reason: c.Reason, Why: why})
 	}
-	if len(drop) == 0 {
+	have := sp.Summary.Owners
+	left := have - len(losing)
+	switch {
+	case len(losing) == 0 || have == 0 || left > 0:
+		return // nothing taken away, no joined owner listed to keep, or others stay
+	case left+len(successors) > 0:
+		for _, i := range losing {
+			sp.Changes[i].Successor = successors[0].Principal
+		}
 		return
 	}
-	kept := plan.Changes[:0]
-	for i, c := range plan.Changes {
-		if !drop[i] {
-			kept = append(kept, c)
-		}
+	c := sp.Changes[losing[0]]
+	what := "removed"
+	if c.Action == diff.UpdateRole {
+		what = "demoted"
 	}
-	plan.Changes = kept
+	why := fmt.Sprintf("the space's last owner is not %s (make someone else owner first)", what)
+	switch {
+	case invitedSuccessor != "":
+		why = fmt.Sprintf("the space's last owner is not %s: successor %s is invited, not joined (an owner must have joined; a later run finishes the handover once they accept)",
+			what, invitedSuccessor)
+	case sp.Summary.InvitedOwners > 0:
+		why = fmt.Sprintf("the space's last joined owner is not %s: the other owners have not accepted their invitations yet", what)
+	}
+	sp.Protected = append(sp.Protected, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason, Why: why})
+	sp.Changes = slices.Delete(sp.Changes, losing[0], losing[0]+1)
 }
 
 // rails returns why the plan must not be applied, or nothing.

@@ -3,6 +3,7 @@ package removals
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +206,6 @@ func TestLastOwner(t *testing.T) {
 		Action: diff.UpdateRole, FromRole: m.RoleOwner, ToRole: m.RoleMember}
 	promote := diff.Change{Space: "spaces/A", Member: "bob@example.com", Principal: "users/3", Membership: "spaces/A/members/3",
 		Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner}
-	prev := &State{Version: 1}
 	tests := []struct {
 		name    string
 		owners  int
@@ -220,12 +220,12 @@ func TestLastOwner(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := planOf(map[string][2]int{"spaces/A": {10, tt.owners}}, tt.changes...)
-			Decide(p, prev, nil, with(func(s *Settings) { s.Sync = false }), time.Now())
-			if len(p.Protected) != tt.kept || len(p.Changes) != len(tt.changes)-tt.kept {
-				t.Errorf("protected %+v, changes %+v", p.Protected, p.Changes)
+			sp := diff.SpacePlan{Summary: diff.SpaceSummary{Name: "spaces/A", Current: 10, Owners: tt.owners, Listed: true}, Changes: slices.Clone(tt.changes)}
+			GuardLastOwners(&sp)
+			if len(sp.Protected) != tt.kept || len(sp.Changes) != len(tt.changes)-tt.kept {
+				t.Errorf("protected %+v, changes %+v", sp.Protected, sp.Changes)
 			}
-			for _, k := range p.Protected {
+			for _, k := range sp.Protected {
 				if !strings.Contains(k.Why, "last owner") {
 					t.Errorf("why %q", k.Why)
 				}
@@ -344,9 +344,9 @@ func TestHandover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := planOf(map[string][2]int{"spaces/A": {10, 1}}, tt.changes...)
-			p.Spaces[0].InvitedOwners = tt.invited
-			Decide(p, &State{Version: 1}, nil, with(func(s *Settings) { s.Sync = false }), time.Now())
+			p := &diff.SpacePlan{Summary: diff.SpaceSummary{Name: "spaces/A", Current: 10, Owners: 1, InvitedOwners: tt.invited, Listed: true},
+				Changes: slices.Clone(tt.changes)}
+			GuardLastOwners(p)
 			var removal *diff.Change
 			for i, c := range p.Changes {
 				if c.Action == diff.Delete {
