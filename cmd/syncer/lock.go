@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -57,36 +56,8 @@ func takeLock(path string, owned bool, lock func(string) (*os.File, error)) (fun
 		f.Truncate(0)
 		host, _ := os.Hostname()
 		fmt.Fprintf(f, "pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
-		return func() {
-			if now, err := os.Lstat(path); owned && err == nil && sameFile(f, now) {
-				os.Remove(path) // while still held: whoever opened it retries
-			}
-			f.Close()
-		}, nil
+		return func() { releaseLockFile(path, f, owned) }, nil
 	}
-}
-
-// lockFile opens path without following a symlink and locks it.
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("lock %s is a symlink; refusing to follow it (remove it, or set --lock-file)", path)
-		}
-		return nil, fmt.Errorf("can't create the lock file %s: %w", path, unwrapPathError(err))
-	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("lock %s is not a regular file; refusing to use it", path)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		owner := make([]byte, 200)
-		n, _ := f.ReadAt(owner, 0)
-		f.Close()
-		return nil, fmt.Errorf("%w: another syncer run for this config holds %s (%s); not starting a second one",
-			errLockHeld, path, strings.TrimSpace(string(owner[:n])))
-	}
-	return f, nil
 }
 
 func sameFile(f *os.File, other os.FileInfo) bool {
@@ -120,7 +91,7 @@ func lockDir() (string, error) {
 			return d, nil
 		}
 	}
-	d := filepath.Join(os.TempDir(), fmt.Sprintf("syncer-%d", os.Getuid()))
+	d := filepath.Join(os.TempDir(), lockFolderName())
 	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("can't create the lock folder %s: %w", d, unwrapPathError(err))
 	}
@@ -135,16 +106,21 @@ func checkPrivateDir(d string) error {
 	if err != nil {
 		return fmt.Errorf("lock folder %s: %w", d, unwrapPathError(err))
 	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	switch {
-	case !st.IsDir():
+	if !st.IsDir() {
 		return fmt.Errorf("lock folder %s is not a folder (a symlink?); remove it or set --lock-file", d)
-	case ok && int(sys.Uid) != os.Getuid():
-		return fmt.Errorf("lock folder %s belongs to another user; remove it or set --lock-file", d)
-	case st.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("lock folder %s can be written by others (mode %#o); remove it or set --lock-file", d, st.Mode().Perm())
+	}
+	if problem := sharedDirProblem(st); problem != "" {
+		return fmt.Errorf("lock folder %s %s; remove it or set --lock-file", d, problem)
 	}
 	return nil
+}
+
+// heldError says who holds a lock, from what they wrote in it.
+func heldError(path string, f *os.File) error {
+	owner := make([]byte, 200)
+	n, _ := f.ReadAt(owner, 0)
+	return fmt.Errorf("%w: another syncer run for this config holds %s (%s); not starting a second one",
+		errLockHeld, path, strings.TrimSpace(string(owner[:n])))
 }
 
 func unwrapPathError(err error) error {
