@@ -32,7 +32,7 @@ func newPagesWorld(t *testing.T, inCloud bool) *pagesWorld {
 	t.Helper()
 	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/S1", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}, {Name: "spaces/S2"}}}
-	for i := 0; i < 12; i++ {
+	for i := 0; i < 16; i++ {
 		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(100 + i), Email: fmt.Sprintf("u%d@example.com", i)})
 	}
 	em, url := emulatortest.Start(t, seed, emulator.Options{})
@@ -118,12 +118,12 @@ func runIDs(t *testing.T, base string) []string {
 	return ids
 }
 
-// threeRuns starts serve three times, each making one run at start-up
-// (the source grows between them), and returns the runs, newest first.
-func (w *pagesWorld) threeRuns(t *testing.T) []string {
+// runs starts serve once for each size, each making one run at start-up
+// with the source of that many people, and returns the runs, newest first.
+func (w *pagesWorld) runs(t *testing.T, sizes ...int) []string {
 	t.Helper()
 	var ids []string
-	for i, n := range []int{3, 5, 5} {
+	for i, n := range sizes {
 		w.members(n)
 		s := startServe(t, w.cfg, "--run-on-start")
 		for deadline := time.Now().Add(20 * time.Second); len(ids) <= i && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -140,7 +140,7 @@ func TestServePagesAndHistory(t *testing.T) {
 	for _, inCloud := range []bool{false, true} {
 		t.Run(map[bool]string{false: "folder", true: "gs"}[inCloud], func(t *testing.T) {
 			w := newPagesWorld(t, inCloud)
-			ids := w.threeRuns(t)
+			ids := w.runs(t, 3, 5, 5)
 
 			// A restart with no run: the history and the last run's page
 			// come from the state location.

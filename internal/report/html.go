@@ -118,13 +118,15 @@ type Calls struct {
 	PerMinute int `json:"per_minute,omitempty"`
 }
 
-// Least is how long N calls take at least under the quota: the floor no
-// client can beat.
+// Least is the least time the quota allows N calls in: no more than
+// PerMinute of them in any minute, so whole minutes of waiting once there
+// are more (the floor no client beats); 0 when one minute's quota holds
+// them all.
 func (c Calls) Least() time.Duration {
-	if c.PerMinute <= 0 {
+	if c.PerMinute <= 0 || c.N <= c.PerMinute {
 		return 0
 	}
-	return time.Duration(float64(c.N) / float64(c.PerMinute) * float64(time.Minute))
+	return time.Duration((c.N-1)/c.PerMinute) * time.Minute
 }
 
 // PlanFile is the saved plan an apply --plan read.

@@ -115,15 +115,15 @@ func TestHTMLBanners(t *testing.T) {
 // TestHTMLRun: the run's figures, and its calls against their quotas.
 func TestHTMLRun(t *testing.T) {
 	run := &Run{ID: "abc123", Command: "apply", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 130.4, Result: "success",
-		Calls: []Calls{{Kind: "membership reads", N: 120, PerMinute: 3000}, {Kind: "membership writes", N: 600, PerMinute: 300}, {Kind: "token requests", N: 2}}}
+		Calls: []Calls{{Kind: "membership reads", N: 120, PerMinute: 3000}, {Kind: "membership writes", N: 601, PerMinute: 300}, {Kind: "token requests", N: 2}}}
 	var buf bytes.Buffer
 	if err := HTML(&buf, Page{Plan: appliedPlan(), Run: run}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, s := range []string{"started 2026-01-02 03:04:05 UTC", "took 2 min 10 s", "<td>membership writes</td><td>600</td><td>300 a minute</td><td>2 min 0 s</td>",
-		"<td>membership reads</td><td>120</td><td>3,000 a minute</td><td>2.4 s</td>", "<td>token requests</td><td>2</td><td>&ndash;</td>",
-		"in less than 2 min 0 s (membership writes at their quota); this run took 2 min 10 s"} {
+	for _, s := range []string{"started 2026-01-02 03:04:05 UTC", "took 2 min 10 s", "<td>membership writes</td><td>601</td><td>300 a minute</td><td>2 min 0 s</td>",
+		"<td>membership reads</td><td>120</td><td>3,000 a minute</td><td>no wait</td>", "<td>token requests</td><td>2</td><td>&ndash;</td><td>&ndash;</td>",
+		"in no less than 2 min 0 s (membership writes); this run took 2 min 10 s"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("lacks %q", s)
 		}
@@ -212,6 +212,19 @@ func TestNiceCeiling(t *testing.T) {
 	for n, want := range map[int]int{0: 4, 3: 4, 5: 8, 9: 20, 21: 40, 399: 400, 401: 800, 60000: 80000} {
 		if got := niceCeiling(n); got != want || got%4 != 0 {
 			t.Errorf("niceCeiling(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// The quota counts calls per minute: a minute's worth goes at once, each
+// further minute's worth waits a minute.
+func TestCallsLeast(t *testing.T) {
+	for _, tc := range []struct {
+		n, perMinute int
+		want         time.Duration
+	}{{0, 300, 0}, {300, 300, 0}, {301, 300, time.Minute}, {600, 300, time.Minute}, {3000, 300, 9 * time.Minute}, {5, 0, 0}} {
+		if got := (Calls{N: tc.n, PerMinute: tc.perMinute}).Least(); got != tc.want {
+			t.Errorf("%d calls at %d a minute: %v, want %v", tc.n, tc.perMinute, got, tc.want)
 		}
 	}
 }
