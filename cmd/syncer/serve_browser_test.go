@@ -32,6 +32,10 @@ func TestBrowserServePages(t *testing.T) {
 	tab := browsertest.Start(t)
 	dialogs := browsertest.WatchDialogs(tab)
 	w := newPagesWorld(t, true) // state in Cloud Storage (fake-gcs-server)
+	// Run from the config's folder, as people do: sources read as
+	// members.yaml, not a temporary path.
+	t.Chdir(filepath.Dir(w.cfg))
+	w.cfg = filepath.Base(w.cfg)
 	ids := w.runs(t, 3, 6, 8)
 
 	// After a restart, with no run of its own yet.
@@ -76,7 +80,7 @@ func TestBrowserServePages(t *testing.T) {
 		t.Errorf("%d changes shown, want 9 (3 added to S1; 3 added to S2 and made managers): %q", len(rows), rows)
 	}
 	for _, r := range rows {
-		if !strings.Contains(r, "members.yaml:") || !strings.Contains(r, "applied") {
+		if !strings.Contains(r, "\tmembers.yaml:") || !strings.Contains(r, "applied") {
 			t.Errorf("a change without its source or outcome: %q", r)
 		}
 	}
