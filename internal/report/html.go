@@ -29,13 +29,14 @@ var pages = template.Must(parsePages())
 
 func parsePages() (*template.Template, error) {
 	t := template.New("pages").Funcs(template.FuncMap{
-		"role":     cellRole,
-		"duration": humanDuration,
-		"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"count":    thousands,
-		"plural":   plural,
-		"source":   splitSource,
-		"csp":      func() string { return contentPolicy },
+		"role":      cellRole,
+		"duration":  humanDuration,
+		"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"count":     thousands,
+		"plural":    plural,
+		"source":    splitSource,
+		"successor": func(c changeRow) string { return successorName(c.Successor, c.Peers) },
+		"csp":       func() string { return contentPolicy },
 		"version": func(r *Run) string {
 			if r == nil {
 				return ""
@@ -164,14 +165,17 @@ func HTML(w io.Writer, p Page) error {
 // template change.
 type reportView struct {
 	Page
-	Title     string
-	Complete  bool
-	PlanLine  string
-	Figures   []figure
-	Outcomes  []figure
-	Spaces    []spaceView
-	AsDesired []diff.SpaceSummary // read, nothing to do
-	Unread    []diff.SpaceSummary
+	Title    string
+	Complete bool
+	PlanLine string
+	// NewToSync counts and names the spaces new to policy sync.
+	NewToSync      int
+	NewToSyncNames string
+	Figures        []figure
+	Outcomes       []figure
+	Spaces         []spaceView
+	AsDesired      []diff.SpaceSummary // read, nothing to do
+	Unread         []diff.SpaceSummary
 	// Consent is the --allow-removals a blocked run needs (rails only).
 	Consent  int
 	Railed   bool // blocked by the removal rails (not a saved plan)
@@ -180,6 +184,13 @@ type reportView struct {
 	LeastBy  string
 	Rows     int
 	FoldFrom int
+}
+
+// changeRow is a change as its row shows it, with the space's other
+// changes (a last owner's removal names the promotion it waits for).
+type changeRow struct {
+	*diff.Change
+	Peers []diff.Change
 }
 
 type figure struct {
@@ -192,6 +203,7 @@ type figure struct {
 type spaceView struct {
 	diff.SpaceSummary
 	Changes   []diff.Change
+	Rows      []changeRow
 	Pending   []diff.Kept
 	Protected []diff.Kept
 	Folded    bool
@@ -204,6 +216,7 @@ func newReportView(p Page) reportView {
 	plan := p.Plan
 	s := plan.Summary
 	v := reportView{Page: p, Title: "Chat membership plan", FoldFrom: foldAfter, Complete: plan.Complete(), PlanLine: planLine(plan)}
+	v.NewToSync, v.NewToSyncNames = newToSync(plan)
 	if plan.Applied {
 		v.Title = "Chat membership sync"
 	}
@@ -252,7 +265,10 @@ func newReportView(p Page) reportView {
 			}
 			continue
 		}
-		sv := spaceView{SpaceSummary: sp, Changes: cs, Pending: pending[sp.Name], Protected: protected[sp.Name]}
+		sv := spaceView{SpaceSummary: sp, Changes: cs, Rows: make([]changeRow, len(cs)), Pending: pending[sp.Name], Protected: protected[sp.Name]}
+		for i := range cs {
+			sv.Rows[i] = changeRow{Change: &cs[i], Peers: cs}
+		}
 		for _, c := range cs {
 			switch c.Action {
 			case diff.Create:

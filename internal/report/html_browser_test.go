@@ -252,10 +252,11 @@ func TestBrowserScreenshot(t *testing.T) {
 	tab := browsertest.Start(t)
 	p := removalPlan()
 	p.Spaces = append(p.Spaces, diff.SpaceSummary{Name: "spaces/CCC", Label: "Sales", Desired: 40, Current: 40, Listed: true})
+	p.Blocked = []string{"first run with policy sync for this state: 2 members would be removed (spaces/AAA: 1, spaces/BBB: 1); read the plan, then rerun with --allow-removals 2"}
 	run := &Run{ID: "5f2c9a1e07b3", Command: "plan", Started: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), Seconds: 3.2, Result: "blocked", Exit: 4, Version: "v0.2.0",
 		Calls: []Calls{{Kind: "membership reads", N: 3, PerMinute: 3000}, {Kind: "Directory", N: 2, PerMinute: 2400}, {Kind: "token requests", N: 2}}}
 	show(t, tab, Page{Plan: p, Run: run})
-	if text := visibleText(t, tab, ".banner.blocked"); !strings.Contains(text, "--allow-removals 1") {
+	if text := visibleText(t, tab, ".banner.blocked"); !strings.Contains(text, "give one run your consent: --allow-removals 2") {
 		t.Fatalf("banner %q", text)
 	}
 	screenshot(t, tab, "report.png")

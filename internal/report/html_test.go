@@ -88,7 +88,7 @@ func TestHTMLBanners(t *testing.T) {
 		want, lack []string
 	}{
 		{"incomplete", Page{Plan: incompletePlan()}, []string{"INCOMPLETE", "1 of 2 spaces could not be read", "<code>spaces/BBB</code> not read: read spaces/BBB: 503 UNAVAILABLE"}, []string{"banner blocked", "STALE"}},
-		{"blocked by a rail", Page{Plan: removalPlan()}, []string{"BLOCKED by a safety check", "first run with policy sync", "<code>--allow-removals 1</code>"}, []string{"INCOMPLETE", "STALE"}},
+		{"blocked by a rail", Page{Plan: removalPlan()}, []string{"BLOCKED by a safety check", "first run with policy sync", "<code>--allow-removals 2</code>"}, []string{"INCOMPLETE", "STALE"}},
 		{"stale plan", Page{Plan: stale, Run: &Run{Command: "apply --plan plan.json", PlanFile: &PlanFile{Path: "plan.json", Moved: stale.Blocked[:1]}}},
 			[]string{"STALE PLAN", "1 space changed since the plan was made", "spaces/AAA changed since the plan was made: 1 member added (u5@example.com)"}, []string{"banner blocked", "--allow-removals 1"}},
 		{"applied", Page{Plan: appliedPlan()}, []string{"Chat membership sync", "<b>1</b><span>failed</span>"}, []string{"INCOMPLETE", "BLOCKED", "Done:"}},
@@ -225,6 +225,21 @@ func TestCallsLeast(t *testing.T) {
 	}{{0, 300, 0}, {300, 300, 0}, {301, 300, time.Minute}, {600, 300, time.Minute}, {3000, 300, 9 * time.Minute}, {5, 0, 0}} {
 		if got := (Calls{N: tc.n, PerMinute: tc.perMinute}).Least(); got != tc.want {
 			t.Errorf("%d calls at %d a minute: %v, want %v", tc.n, tc.perMinute, got, tc.want)
+		}
+	}
+}
+
+// The plan's newer fields: a last owner's removal names the promotion it
+// waits for, and a space new to policy sync says so.
+func TestHTMLSuccessorAndNewToSync(t *testing.T) {
+	var buf bytes.Buffer
+	if err := HTML(&buf, Page{Plan: removalPlan()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<td>olga@example.com <small>after carol@example.com is owner</small>", `<span class="newsync">new to policy sync</span>`,
+		"1 space new to policy sync (no completed sync run yet; removals there need <code>--allow-removals</code> once): spaces/BBB."} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("lacks %q", want)
 		}
 	}
 }
