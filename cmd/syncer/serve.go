@@ -132,13 +132,13 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 			}
 		}
 		last.set(r.run, r.plan, body)
-		recordRun(ctx, runs, r, log)
 		switch {
 		case r.apiDown != nil:
 			health.set(false, "the last run failed for every space: "+r.apiDown.Error())
 		case r.code == exitOK:
 			health.set(true, "") // a whole run worked, credentials included
 		}
+		recordRun(ctx, runs, r, log) // last: a slow state location delays nothing above
 	})
 	cl := cronLogger{log: log, metrics: m}
 	job := cron.NewChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)).Then(run)
