@@ -31,7 +31,8 @@ const (
 	// and the number of slot documents.
 	MaxKeep = 1000
 	// MaxReportBytes bounds one run's report as kept (compressed): a run
-	// of 60,000 changes takes about 1 MB. A larger one is listed without it.
+	// of 60,000 synthetic changes takes 0.4 MB. A larger one is listed
+	// without it.
 	MaxReportBytes = 16 << 20
 	// MaxTotalBytes bounds every kept report together: past it, the
 	// oldest runs' reports are dropped first (the runs stay listed).
