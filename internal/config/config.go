@@ -239,7 +239,7 @@ const (
 var authModes = []string{"none", "service-account", "adc", "oauth-user", "app"}
 
 // Report outputs.
-var Outputs = []string{"text", "markdown", "json"}
+var Outputs = []string{"text", "markdown", "json", "html"}
 
 // Defaults returns a config with every default filled in.
 func Defaults() Config {
@@ -434,7 +434,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 	}
 	if !contains(Outputs, cfg.Report.Output) {
-		errs.Add(at(line("report", "output")), "unknown report.output %q (want text, markdown or json)", cfg.Report.Output)
+		errs.Add(at(line("report", "output")), "unknown report.output %q (want text, markdown, json or html)", cfg.Report.Output)
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -1,5 +1,6 @@
-// Package report renders a plan, before or after apply, for people (text),
-// for reviews (Markdown) and for machines (JSON). It only formats.
+// Package report renders a plan, before or after apply, for people (text,
+// and an HTML page), for reviews (Markdown) and for machines (JSON). It
+// only formats.
 package report
 
 import (
@@ -12,7 +13,13 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 )
 
-// Write renders plan in format: text, markdown or json.
+// Deferred is the format that writes nothing: the caller renders the
+// report itself once the run is over, with what only it knows (the HTML
+// page shows the run's duration, result and calls).
+const Deferred = "deferred"
+
+// Write renders plan in format: text, markdown, json or html (the page
+// without the run's own figures: see HTML).
 func Write(w io.Writer, format string, plan diff.Plan) error {
 	switch format {
 	case "text", "":
@@ -21,8 +28,12 @@ func Write(w io.Writer, format string, plan diff.Plan) error {
 		return Markdown(w, plan)
 	case "json":
 		return JSON(w, plan)
+	case "html":
+		return HTML(w, Page{Plan: plan})
+	case Deferred:
+		return nil
 	}
-	return fmt.Errorf("unknown report format %q (want text, markdown or json)", format)
+	return fmt.Errorf("unknown report format %q (want text, markdown, json or html)", format)
 }
 
 // FormatVersion is bumped when a JSON field changes meaning or disappears.

@@ -102,7 +102,7 @@ func TestGolden(t *testing.T) {
 		name string
 		plan diff.Plan
 	}{{"plan", samplePlan()}, {"applied", appliedPlan()}, {"empty", diff.Compute(m.Desired{}, m.Current{}, diff.Upsert)}, {"incomplete", incompletePlan()}, {"removals", removalPlan()}} {
-		for _, format := range []string{"text", "markdown", "json"} {
+		for _, format := range []string{"text", "markdown", "json", "html"} {
 			t.Run(tc.name+"."+format, func(t *testing.T) {
 				var buf bytes.Buffer
 				if err := Write(&buf, format, tc.plan); err != nil {
