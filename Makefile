@@ -61,7 +61,10 @@ test: lint tidy-check
 	  *) if cgo_ok; then race=-race; else echo "no C compiler: running without -race"; fi ;; \
 	esac; \
 	echo "$(GO) test $${race:+$$race }-count=1 ./..."; \
-	$(GO) test $$race -count=1 ./...
+	$(GO) test $$race -count=1 ./...; \
+	found=; for b in $${SYNCER_CHROMIUM:-chromium chromium-browser google-chrome google-chrome-stable headless_shell headless-shell}; do \
+	  command -v "$$b" >/dev/null 2>&1 && found=$$b && break; done; \
+	[ -n "$$found" ] || echo "NOTE: no Chromium found, so the browser tests (the HTML report, serve's pages) were SKIPPED; install chromium (or set SYNCER_CHROMIUM) to run them"
 
 # go.mod and go.sum must be exactly what `go mod tidy` would write.
 tidy-check:

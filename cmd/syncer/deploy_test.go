@@ -808,7 +808,9 @@ func TestGitHubActionsReviewedPlans(t *testing.T) {
 	}
 	mod, _ := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
 	module := strings.Fields(strings.SplitN(string(mod), "\n", 2)[0])[1]
-	var planOut, planIn, uploaded, uploadedAs, downloadedAs string
+	var planOut, planIn, downloadedAs string
+	uploads := map[string]string{} // artifact name: path
+	var pages []string             // HTML pages syncer writes
 	versions := map[string]bool{}
 	for _, name := range []string{"chat-plan.yml", "chat-apply.yml"} {
 		w, steps := read(name)
@@ -825,9 +827,15 @@ func TestGitHubActionsReviewedPlans(t *testing.T) {
 				if v, ok := flagValue(args, "plan"); ok && args[0] == "apply" {
 					planIn = v
 				}
+				if v, ok := flagValue(args, "report-file"); ok && strings.HasSuffix(v, ".html") {
+					pages = append(pages, v)
+				}
+			}
+			for _, m := range regexp.MustCompile(`(?m)^\s*syncer .*--output html .*> *(\S+\.html)`).FindAllStringSubmatch(s.Run, -1) {
+				pages = append(pages, m[1])
 			}
 			if strings.HasPrefix(s.Uses, "actions/upload-artifact") {
-				uploaded, uploadedAs = s.With["path"], s.With["name"]
+				uploads[s.With["name"]] = s.With["path"]
 			}
 			if _, rest, ok := strings.Cut(s.Run, "gh run download"); ok {
 				if _, n, ok := strings.Cut(rest, "--name "); ok {
@@ -846,9 +854,17 @@ func TestGitHubActionsReviewedPlans(t *testing.T) {
 	if len(versions) != 1 || versions[""] {
 		t.Errorf("plan and apply must pin one syncer version: %v", versions)
 	}
-	if planOut == "" || planOut != uploaded || planIn != filepath.Base(uploaded) || uploadedAs == "" || uploadedAs != downloadedAs {
+	if uploaded := uploads[downloadedAs]; planOut == "" || planOut != uploaded || planIn != filepath.Base(uploaded) || downloadedAs == "" {
 		t.Errorf("the plan file doesn't travel from plan to apply: plan --out %q, uploaded %q as %q, downloaded %q, apply --plan %q",
-			planOut, uploaded, uploadedAs, downloadedAs, planIn)
+			planOut, uploaded, downloadedAs, downloadedAs, planIn)
+	}
+	// The plan's and the outcome's HTML pages are kept for those who read them.
+	kept := map[string]bool{}
+	for _, path := range uploads {
+		kept[path] = true
+	}
+	if len(pages) != 2 || !kept[pages[0]] || !kept[pages[1]] {
+		t.Errorf("the HTML pages syncer writes (%q) are not all uploaded as artifacts (%v)", pages, uploads)
 	}
 }
 

@@ -50,13 +50,15 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	hideEmails := fs.Bool("hide-emails", false, "leave member emails out of list and get answers")
 	requireToken := fs.String("require-token", "", "answer 401 unless calls carry this bearer token")
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
+	hideInvited := fs.Bool("hide-invited-from-gets", false, "answer members.get with 404 for a pending invitation (as app authentication may)")
 	var misbehave stringList
 	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS, no-chat-app (404 \"Google Chat app not found\"); METHOD may be *")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails,
-		RequireToken: *requireToken, RefuseInvitedRoleChanges: *refuseInvited}
+		RequireToken: *requireToken, RefuseInvitedRoleChanges: *refuseInvited,
+		HideInvitedFromGets: *hideInvited}
 	if *latency != "" {
 		lo, hi, ok := strings.Cut(*latency, "..")
 		min, err1 := time.ParseDuration(lo)

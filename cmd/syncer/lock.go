@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -22,35 +21,48 @@ var errLockHeld = errors.New("lock held")
 // without following symlinks, in a folder only this user can write, and is
 // keyed by the config's resolved path, so the same config reached through a
 // symlinked folder takes the same lock.
+//
+// A lock file in the default folder is removed when the lock is given back,
+// so runs leave nothing behind. Removing a lock file races with a run that
+// opened it just before: that run could lock the removed file while a third
+// creates a new one. So a lock counts only if the path still names the file
+// that was locked; otherwise it is taken again on the new file.
 func acquireLock(path, configPath string) (func(), error) {
-	if path == "" {
+	owned := path == ""
+	if owned {
 		var err error
 		if path, err = defaultLockPath(configPath); err != nil {
 			return nil, err
 		}
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("lock %s is a symlink; refusing to follow it (remove it, or set --lock-file)", path)
+	return takeLock(path, owned, lockFile)
+}
+
+// takeLock locks path with lock, until the locked file is the one path
+// names; owned lock files are removed on release.
+func takeLock(path string, owned bool, lock func(string) (*os.File, error)) (func(), error) {
+	for attempt := 0; ; attempt++ {
+		f, err := lock(path)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("can't create the lock file %s: %w", path, unwrapPathError(err))
+		if now, err := os.Lstat(path); err != nil || !sameFile(f, now) {
+			f.Close() // removed or replaced since it was opened: lock the one there now
+			if attempt < 10 {
+				continue
+			}
+			return nil, fmt.Errorf("lock %s keeps being replaced while it is taken; is another program removing it?", path)
+		}
+		f.Truncate(0)
+		host, _ := os.Hostname()
+		fmt.Fprintf(f, "pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+		return func() { releaseLockFile(path, f, owned) }, nil
 	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("lock %s is not a regular file; refusing to use it", path)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		owner := make([]byte, 200)
-		n, _ := f.ReadAt(owner, 0)
-		f.Close()
-		return nil, fmt.Errorf("%w: another syncer run for this config holds %s (%s); not starting a second one",
-			errLockHeld, path, strings.TrimSpace(string(owner[:n])))
-	}
-	f.Truncate(0)
-	host, _ := os.Hostname()
-	fmt.Fprintf(f, "pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
-	return func() { f.Close() }, nil
+}
+
+func sameFile(f *os.File, other os.FileInfo) bool {
+	st, err := f.Stat()
+	return err == nil && os.SameFile(st, other)
 }
 
 // defaultLockPath is one lock per config, named by its resolved path.
@@ -79,7 +91,7 @@ func lockDir() (string, error) {
 			return d, nil
 		}
 	}
-	d := filepath.Join(os.TempDir(), fmt.Sprintf("syncer-%d", os.Getuid()))
+	d := filepath.Join(os.TempDir(), lockFolderName())
 	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("can't create the lock folder %s: %w", d, unwrapPathError(err))
 	}
@@ -94,16 +106,21 @@ func checkPrivateDir(d string) error {
 	if err != nil {
 		return fmt.Errorf("lock folder %s: %w", d, unwrapPathError(err))
 	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	switch {
-	case !st.IsDir():
+	if !st.IsDir() {
 		return fmt.Errorf("lock folder %s is not a folder (a symlink?); remove it or set --lock-file", d)
-	case ok && int(sys.Uid) != os.Getuid():
-		return fmt.Errorf("lock folder %s belongs to another user; remove it or set --lock-file", d)
-	case st.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("lock folder %s can be written by others (mode %#o); remove it or set --lock-file", d, st.Mode().Perm())
+	}
+	if problem := sharedDirProblem(st); problem != "" {
+		return fmt.Errorf("lock folder %s %s; remove it or set --lock-file", d, problem)
 	}
 	return nil
+}
+
+// heldError says who holds a lock, from what they wrote in it.
+func heldError(path string, f *os.File) error {
+	owner := make([]byte, 200)
+	n, _ := f.ReadAt(owner, 0)
+	return fmt.Errorf("%w: another syncer run for this config holds %s (%s); not starting a second one",
+		errLockHeld, path, strings.TrimSpace(string(owner[:n])))
 }
 
 func unwrapPathError(err error) error {

@@ -28,6 +28,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/progress"
+	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/rules"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/state"
@@ -46,10 +47,10 @@ type runFlags struct {
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "config.yaml", "config file")
-	fs.StringVar(&f.output, "output", "", "report format: text, markdown or json (default: the config's report.output)")
+	fs.StringVar(&f.output, "output", "", "report format: text, markdown, json or html (default: the config's report.output)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "base URL of the Chat and Directory APIs, e.g. the emulator's (default: the config's api.endpoint)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&f.reportFile, "report-file", "", "also write the report here; format from the extension (.json, .md, .txt); $GITHUB_STEP_SUMMARY works")
+	fs.StringVar(&f.reportFile, "report-file", "", "also write the report here; format from the extension (.json, .md, .html, .txt); $GITHUB_STEP_SUMMARY works")
 	fs.StringVar(&f.lockFile, "lock-file", "", "lock held during apply so a second run on this host refuses to start (default: one per config in the temp folder)")
 	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway URL (add semantics)")
 	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "plan and apply --dry-run: exit 2 when changes are pending")
@@ -71,7 +72,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		return exitInvalid
 	}
 	m := metrics.New()
-	s := runSettings{runID: runID, flags: f, write: write, detailed: detailedExitCode, metrics: m, log: log}
+	s := runSettings{runID: runID, flags: f, write: write, detailed: detailedExitCode, metrics: m, calls: &metrics.Calls{}, log: log}
 	if write {
 		unlock, err := acquireLock(f.lockFile, f.config)
 		if err != nil {
@@ -104,7 +105,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 // writes: a report file in a folder that doesn't exist, a bad push URL.
 func checkRunFlags(f runFlags) error {
 	if f.output != "" && !slices.Contains(config.Outputs, f.output) {
-		return fmt.Errorf("unknown --output %q (want text, markdown or json)", f.output)
+		return fmt.Errorf("unknown --output %q (want text, markdown, json or html)", f.output)
 	}
 	if f.reportFile != "" {
 		dir := filepath.Dir(f.reportFile)
@@ -137,7 +138,9 @@ type runSettings struct {
 	flags           runFlags
 	write, detailed bool
 	metrics         *metrics.Metrics
-	log             *slog.Logger
+	// calls counts this run's requests, for its report (nil: none).
+	calls *metrics.Calls
+	log   *slog.Logger
 }
 
 // runResult is what one run left behind.
@@ -147,6 +150,9 @@ type runResult struct {
 	// apiDown is set when the run failed for a reason no space escapes
 	// (credentials refused, no space readable): serve turns unready on it.
 	apiDown error
+	// run is what the run's page says of it: when, how long, its result
+	// and calls.
+	run report.Run
 }
 
 // runOnce is the single run both the command line and serve use: it reads
@@ -157,11 +163,13 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	log := s.log // carries the run's run_id
 	f := s.flags
 	release := func() {} // the run lock, once taken: given back before the last line
+	command := commandLine(s.write, "", false)
+	var limits *config.Limits // once the config is read
 	fail := func(result string, code int) runResult {
 		release()
 		s.metrics.ObserveRun(started, result, nil, 0, 0)
 		log.Error("run finished", "result", result, "seconds", time.Since(started).Seconds())
-		return runResult{code: code}
+		return runResult{code: code, run: s.runInfo(command, started, result, code, limits)}
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
@@ -170,6 +178,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	if err := setEndpoint(cfg, f.endpoint); err != nil {
 		return fail("invalid", reportInputErrors(out, log, err))
 	}
+	limits = &cfg.Limits
 	if f.output != "" {
 		cfg.Report.Output = f.output
 	}
@@ -196,7 +205,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	chatNeed := need(cfg, s.write)
 	chatNeed.Directory = false
 	chatNeed.App = namesApp(desired)
-	opts := authOptions(cfg, s.metrics)
+	opts := s.authOptions(cfg)
 	creds, err := credentials(runCtx, cfg, chatNeed, opts)
 	if err != nil {
 		return fail("invalid", reportInputErrors(out, log, err))
@@ -251,7 +260,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	if err != nil {
 		return fail("invalid", reportInputErrors(out, log, err))
 	}
-	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: cfg.Report.Output, Stdout: out.stdout,
+	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: jobOutput(cfg.Report.Output), Stdout: out.stdout,
 		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
 		Progress: bar, State: store, Acting: acting, AllowRemovals: f.allowRemovals}
 	j.KeepStates = f.planOut != ""
@@ -288,12 +297,6 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 			log.Info("plan file written", "path", f.planOut, "changes", len(res.Plan.Changes), "applicable", !res.Blocked() && !res.Failed())
 		}
 	}
-	if f.reportFile != "" {
-		if err := writeReportFile(f.reportFile, res.Plan); err != nil {
-			log.Error("report file not written", "path", f.reportFile, "error", err.Error())
-			res.SpaceErrors = append(res.SpaceErrors, &job.SpaceError{Space: "(report file)", Err: err})
-		}
-	}
 	r := runResult{plan: &res.Plan, code: exitOK}
 	result := "success"
 	switch {
@@ -304,6 +307,24 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	case s.detailed && !res.Plan.Empty():
 		r.code = exitChanges
 	}
+	if f.reportFile != "" {
+		if err := writeReportFile(f.reportFile, res.Plan, s.runInfo(command, started, result, r.code, limits)); err != nil {
+			log.Error("report file not written", "path", f.reportFile, "error", err.Error())
+			res.SpaceErrors = append(res.SpaceErrors, &job.SpaceError{Space: "(report file)", Err: err})
+			if !res.Blocked() {
+				r.code, result = exitFailure, "failure"
+			}
+		}
+	}
+	if cfg.Report.Output == "html" {
+		if err := writeHTMLReport(out.stdout, res.Plan, s.runInfo(command, started, result, r.code, limits)); err != nil {
+			log.Error("report not written", "error", err.Error())
+			if r.code == exitOK || r.code == exitChanges {
+				r.code, result = exitFailure, "failure"
+			}
+		}
+	}
+	r.run = s.runInfo(command, started, result, r.code, limits)
 	switch {
 	case fatal != nil:
 		r.apiDown = fatal
@@ -571,7 +592,7 @@ func planCommand() command {
 	return command{
 		name:    "plan",
 		summary: "show what a sync would change; reads only",
-		usage: `Usage: syncer plan --config FILE [--output text|json|markdown] [--detailed-exitcode] [--out PLAN.json]
+		usage: `Usage: syncer plan --config FILE [--output text|json|markdown|html] [--detailed-exitcode] [--out PLAN.json]
 
 Reads every source and the current memberships of every space they name,
 and prints the changes a sync would make. Makes no change. With --out, also
@@ -584,6 +605,7 @@ API call made), 4 when a safety check would block the apply (policy sync).
 Examples:
   syncer plan --config config.yaml
   syncer plan --config config.yaml --output markdown > plan.md
+  syncer plan --config config.yaml --output html > plan.html
   syncer plan --config config.yaml --detailed-exitcode || echo "changes pending"
   syncer plan --config config.yaml --output markdown --out plan.json > plan.md`,
 		run: func(ctx context.Context, out cmdIO, args []string) int {
@@ -602,7 +624,7 @@ func applyCommand() command {
 	return command{
 		name:    "apply",
 		summary: "make the spaces match the sources",
-		usage: `Usage: syncer apply --config FILE [--output text|json|markdown] [--dry-run [--detailed-exitcode]]
+		usage: `Usage: syncer apply --config FILE [--output text|json|markdown|html] [--dry-run [--detailed-exitcode]]
        syncer apply --config FILE --plan PLAN.json [--dry-run]
 
 Plans as 'syncer plan' does, prints the plan, applies it within Google's

@@ -18,21 +18,30 @@ import (
 	"github.com/syncer-dev/syncer/internal/report"
 )
 
-// writeReportFile writes the report in the format its extension names;
-// $GITHUB_STEP_SUMMARY is appended to, as GitHub expects.
-func writeReportFile(path string, plan diff.Plan) error {
+// writeReportFile writes the report in the format its extension names
+// (.html: the page, with what run says of the run); $GITHUB_STEP_SUMMARY
+// is appended to, as GitHub expects.
+func writeReportFile(path string, plan diff.Plan, run report.Run) error {
 	format := "text"
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
 		format = "json"
 	case ".md", ".markdown":
 		format = "markdown"
+	case ".html", ".htm":
+		format = "html"
 	}
 	if path == os.Getenv("GITHUB_STEP_SUMMARY") {
 		format = "markdown"
 	}
 	var buf bytes.Buffer
-	if err := report.Write(&buf, format, plan); err != nil {
+	var err error
+	if format == "html" {
+		err = writeHTMLReport(&buf, plan, run)
+	} else {
+		err = report.Write(&buf, format, plan)
+	}
+	if err != nil {
 		return err
 	}
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC

@@ -143,19 +143,40 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	started := time.Now()
 	log, f := s.log, s.flags
 	release := func() {} // the run lock, once taken: given back before the last line
+	command := commandLine(true, path, dryRun)
+	// What the run's page says beyond the plan: the limits the calls are
+	// shown against, the plan file, and which spaces moved since it.
+	var (
+		limits   *config.Limits
+		planFile *report.PlanFile
+		output   = f.output
+	)
 	finish := func(result string, code int, plan *diff.Plan, spaces int) runResult {
 		release()
-		s.metrics.ObserveRun(started, result, plan, 0, spaces)
+		info := func() report.Run {
+			run := s.runInfo(command, started, result, code, limits)
+			run.PlanFile = planFile
+			return run
+		}
 		if plan != nil && f.reportFile != "" {
-			if err := writeReportFile(f.reportFile, *plan); err != nil {
+			if err := writeReportFile(f.reportFile, *plan, info()); err != nil {
 				log.Error("report file not written", "path", f.reportFile, "error", err.Error())
 				if code == exitOK {
-					code = exitFailure
+					result, code = "failure", exitFailure
 				}
 			}
 		}
+		if plan != nil && output == "html" {
+			if err := writeHTMLReport(out.stdout, *plan, info()); err != nil {
+				log.Error("report not written", "error", err.Error())
+				if code == exitOK || code == exitChanges {
+					result, code = "failure", exitFailure
+				}
+			}
+		}
+		s.metrics.ObserveRun(started, result, plan, 0, spaces)
 		log.Log(ctx, resultLevel(result), "run finished", "result", result, "plan_file", path, "seconds", time.Since(started).Seconds())
-		return runResult{plan: plan, code: code}
+		return runResult{plan: plan, code: code, run: info()}
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
@@ -167,6 +188,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	if f.output != "" {
 		cfg.Report.Output = f.output
 	}
+	limits, output = &cfg.Limits, cfg.Report.Output
 	if err := checkOffline(cfg, membership.Desired{}, true); err != nil {
 		return finish("invalid", reportInputErrors(out, log, err), nil, 0)
 	}
@@ -175,6 +197,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		log.Error(err.Error() + "; nothing was sent to the API")
 		return finish("invalid", exitInvalid, nil, 0)
 	}
+	planFile = &report.PlanFile{Path: path, Created: pf.Created}
 	runCtx, cancelRun := context.WithTimeoutCause(ctx, cfg.Limits.RunTimeout,
 		fmt.Errorf("the run took longer than limits.run_timeout (%v)", cfg.Limits.RunTimeout))
 	defer cancelRun()
@@ -184,7 +207,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	chatNeed := need(cfg, !dryRun)
 	chatNeed.Directory = false
 	chatNeed.App = slices.ContainsFunc(pf.Plan.Changes, func(c diff.Change) bool { return c.Principal == membership.App })
-	creds, err := credentials(runCtx, cfg, chatNeed, authOptions(cfg, s.metrics))
+	creds, err := credentials(runCtx, cfg, chatNeed, s.authOptions(cfg))
 	if err != nil {
 		return finish("invalid", reportInputErrors(out, log, err), nil, 0)
 	}
@@ -206,7 +229,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		log.Error("the plan can't be applied; nothing was written", "reasons", strings.Join(why, "; "))
 		return finish("blocked", writeReport(out, cfg, log, plan, exitBlocked), &plan, 0)
 	}
-	store, err := openState(runCtx, cfg, authOptions(cfg, s.metrics))
+	store, err := openState(runCtx, cfg, s.authOptions(cfg))
 	if err != nil {
 		log.Error("state location "+cfg.State.Location+" can't be opened; nothing was done", "error", err.Error())
 		return finish("failure", exitFailure, nil, 0)
@@ -309,16 +332,22 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 			moved = append(moved, fmt.Sprintf("%s changed since the plan was made: %s", name, strings.Join(v.Moved, ", ")))
 		}
 		for k, i := range idx {
+			if n, ok := v.Names[k]; ok {
+				changes[i].Membership = n
+			}
 			if v.Done[k] {
 				changes[i].Status, changes[i].Error = diff.AlreadyDone, "in effect already (an earlier apply of this plan)"
 				done++
-			}
-			if n, ok := v.Names[k]; ok {
-				changes[i].Membership = n
+				if m, ok := membershipNamed(cur.Spaces[name], changes[i].Membership); ok && changes[i].Action == diff.UpdateRole {
+					// A successor's owner role in effect: a removal waiting
+					// for it needs them joined, as the list shows now.
+					changes[i].Invited = m.State == membership.StateInvited
+				}
 			}
 		}
 	}
 	if len(moved) > 0 {
+		planFile.Moved = moved
 		for i := range changes {
 			changes[i].Status, changes[i].Error = "", ""
 		}
@@ -357,30 +386,18 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		return finish("success", writeReport(out, cfg, log, plan, code), &plan, len(names))
 	}
 
-	// Apply what is left, exactly as planned.
-	var pending []diff.Change
-	var at []int
-	for i, c := range changes {
-		if c.Status == "" {
-			pending = append(pending, c)
-			at = append(at, i)
-		}
-	}
+	// Apply what is left, exactly as planned: the changes in effect are
+	// passed too, decided already, so a removal waiting for a successor's
+	// promotion sees that promotion's outcome, whichever apply made it.
 	bar := &progress.Progress{Logger: log}
 	if logging.IsTerminal(out.stderr) {
 		bar.Terminal = out.stderr
 	}
 	bar.Start(0)
-	bar.Planned(len(pending))
+	bar.Planned(len(changes) - done)
 	engine := &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
-	sub := diff.Plan{Changes: pending}
-	applyErr := engine.Apply(runCtx, &sub)
+	applyErr := engine.Apply(runCtx, &plan)
 	bar.Stop()
-	for k, i := range at {
-		changes[i] = sub.Changes[k]
-	}
-	plan.Applied = true
-	plan.Recount()
 	result, code := "success", exitOK
 	stopped := 0
 	for _, c := range changes {
@@ -400,6 +417,19 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	log.Info("apply finished", "applied", plan.Summary.Applied, "already_done", plan.Summary.AlreadyDone,
 		"failed", plan.Summary.Failed, "skipped", plan.Summary.Skipped)
 	return finish(result, writeReport(out, cfg, log, plan, code), &plan, len(names))
+}
+
+// membershipNamed finds a membership of a space by its resource name.
+func membershipNamed(st *membership.SpaceState, name string) (membership.Membership, bool) {
+	if st == nil || name == "" {
+		return membership.Membership{}, false
+	}
+	for _, m := range st.Memberships {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return membership.Membership{}, false
 }
 
 // saveRemovals moves the removal rails' state (totals, grace counters) as
@@ -466,9 +496,11 @@ func notApplicable(pf *planfile.File, now time.Time, maxAge time.Duration) []str
 	return why
 }
 
-// writeReport prints the report; a report that can't be written fails the run.
+// writeReport prints the report; a report that can't be written fails the
+// run. The HTML page is written when the run is over (applyPlanFile's
+// finish): it shows how the run ended.
 func writeReport(out cmdIO, cfg *config.Config, log interface{ Error(string, ...any) }, plan diff.Plan, code int) int {
-	if err := report.Write(out.stdout, cfg.Report.Output, plan); err != nil {
+	if err := report.Write(out.stdout, jobOutput(cfg.Report.Output), plan); err != nil {
 		log.Error("report not written", "error", err.Error())
 		if code == exitOK {
 			return exitFailure

@@ -262,3 +262,74 @@ func TestUnwritableStateStopsSyncBeforeAnyWrite(t *testing.T) {
 		t.Errorf("exit %d, %d writes\n%s", code, em.Stats().Writes, logText(errOut))
 	}
 }
+
+// A space put under policy sync after the first sync run (added to the
+// sources, or switched from upsert) has no completed sync run behind it:
+// its removals stop the run, like a first run's, until the admin consents.
+func TestASpaceNewToSyncStopsLikeAFirstRun(t *testing.T) {
+	em, dir, write := offboarding(t, emulator.Options{})
+	cfg := write(nil, "")
+	source := func(spaces map[string]string, leave map[string]bool) {
+		var b strings.Builder
+		b.WriteString("spaces:\n")
+		for _, name := range []string{"spaces/T0", "spaces/T1", "spaces/T2"} {
+			policy, ok := spaces[name]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(&b, "  - space: %s\n    policy: %s\n    members:\n", name, policy)
+			for j := 0; j < 10; j++ {
+				email := fmt.Sprintf("t%s-m%d@example.com", name[len(name)-1:], j)
+				role := "member"
+				if j == 0 {
+					role = "owner"
+				}
+				if !leave[email] {
+					fmt.Fprintf(&b, "      - {user: %s, role: %s}\n", email, role)
+				}
+			}
+		}
+		os.WriteFile(filepath.Join(dir, "members.yaml"), []byte(b.String()), 0o644)
+		data, _ := os.ReadFile(cfg)
+		os.WriteFile(cfg, []byte(strings.Replace(string(data), "members.csv", "members.yaml", 1)), 0o644)
+	}
+	// T0 has been synced for a while.
+	source(map[string]string{"spaces/T0": "sync"}, nil)
+	if code, r, errOut := applyJSON(t, "--config", cfg); code != exitOK {
+		t.Fatalf("adoption run: exit %d %v\n%s", code, r.Blocked, logText(errOut))
+	}
+	// T1 joins the sources under sync, T2 under upsert; one person left each.
+	leave := map[string]bool{"t0-m1@example.com": true, "t1-m1@example.com": true, "t2-m1@example.com": true}
+	source(map[string]string{"spaces/T0": "sync", "spaces/T1": "sync", "spaces/T2": "upsert"}, leave)
+	code, out, _ := runCLI(t, "apply", "--config", cfg)
+	if code != exitBlocked || em.Stats().Writes != 0 ||
+		!strings.Contains(out, "spaces new to policy sync (no completed sync run behind them): 1 members would be removed there (spaces/T1: 1)") ||
+		!strings.Contains(out, "rerun with --allow-removals 2") || !strings.Contains(out, "1 space new to policy sync") {
+		t.Fatalf("a space added under sync: exit %d, %d writes\n%s", code, em.Stats().Writes, out)
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "2")
+	if code != exitOK || r.Summary["delete"] != 2 || em.Stats().Writes != 2 {
+		t.Fatalf("consented: exit %d %v, %d writes\n%s", code, r.Summary, em.Stats().Writes, logText(errOut))
+	}
+	// T1 is synced now: a later removal there needs no flag.
+	leave["t1-m2@example.com"] = true
+	source(map[string]string{"spaces/T0": "sync", "spaces/T1": "sync", "spaces/T2": "upsert"}, leave)
+	if code, r, errOut = applyJSON(t, "--config", cfg); code != exitOK || r.Summary["delete"] != 1 {
+		t.Fatalf("T1 again: exit %d %v %v\n%s", code, r.Summary, r.Blocked, logText(errOut))
+	}
+	// T2 switches from upsert to sync: new to sync, it stops.
+	source(map[string]string{"spaces/T0": "sync", "spaces/T1": "sync", "spaces/T2": "sync"}, leave)
+	code, out, _ = runCLI(t, "plan", "--config", cfg, "--output", "json")
+	var plan struct {
+		Blocked []string `json:"blocked"`
+		Spaces  []struct {
+			Name      string `json:"space"`
+			NewToSync bool   `json:"new_to_sync"`
+		} `json:"spaces"`
+	}
+	json.Unmarshal([]byte(out), &plan)
+	if code != exitBlocked || len(plan.Blocked) != 1 || !strings.Contains(plan.Blocked[0], "(spaces/T2: 1)") ||
+		len(plan.Spaces) != 3 || plan.Spaces[0].NewToSync || plan.Spaces[1].NewToSync || !plan.Spaces[2].NewToSync {
+		t.Errorf("T2 switched to sync: exit %d %+v", code, plan)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/history"
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/report"
@@ -25,7 +26,7 @@ func serveCommand() command {
 	return command{
 		name:    "serve",
 		summary: "stay up and apply on the config's schedule; serves health, metrics and the last report",
-		usage: `Usage: syncer serve --config FILE [--listen ADDR] [--run-on-start] [--lock-file PATH]
+		usage: `Usage: syncer serve --config FILE [--listen ADDR] [--run-on-start] [--lock-file PATH] [--history N]
 
 Runs 'syncer apply' on the config's schedule (cron: 5 fields, optional
 seconds, CRON_TZ=, @hourly...). A run still going when the next is due makes
@@ -39,7 +40,10 @@ same config on this host exits 5.
 HTTP: /healthz (up), /readyz (a read with the credentials works: checked at
 start, every 5 min, and every 30 s while failing (--ready-check-every); a run
 that fails for every space turns it unready), /metrics (Prometheus), /report
-(the last run's JSON report).
+(the last run's JSON report). Pages: / (the last run's report), /runs (the
+last --history runs, 50 by default, with a chart of their changes and
+durations, each linking to its report at /runs/ID). The history is kept in
+state.location (a folder or gs://), so it survives a restart.
 SIGTERM or Ctrl-C: no new run starts, a running one stops as apply does,
 then exit 0.
 
@@ -54,7 +58,8 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	var f runFlags
 	fs := newFlags(serveCommand(), out)
 	f.register(fs)
-	listen := fs.String("listen", ":8080", "address for /healthz, /readyz, /metrics and /report")
+	listen := fs.String("listen", ":8080", "address for the pages (/, /runs), /healthz, /readyz, /metrics and /report")
+	keep := fs.Int("history", history.DefaultKeep, fmt.Sprintf("runs the history in state.location keeps, with their reports (0: none; at most %d)", history.MaxKeep))
 	runOnStart := fs.Bool("run-on-start", false, "also run once at start-up (or set run_on_start in the config)")
 	checkEvery := fs.Duration("ready-check-every", 30*time.Second, "how often /readyz re-checks a read while unready (ten times less often while ready)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -77,6 +82,8 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		return refuse(exitInvalid, "serve: --detailed-exitcode is for plan and apply --dry-run")
 	case f.allowRemovals >= 0:
 		return refuse(exitInvalid, "serve: --allow-removals is a one-run consent; give it to one apply after reading its plan")
+	case *keep < 0 || *keep > history.MaxKeep:
+		return refuse(exitInvalid, "serve: --history %d: keep 0 to %d runs", *keep, history.MaxKeep)
 	}
 	if err := checkRunFlags(f); err != nil {
 		return refuse(exitInvalid, "serve: %v", err)
@@ -108,28 +115,30 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	}
 
 	m := metrics.New()
-	var (
-		mu         sync.Mutex
-		lastReport []byte
-	)
+	last := &lastRun{}
+	// The history lives with the rest of the state, where the config serve
+	// started with keeps it.
+	runs := &runHistory{cfg: cfg, keep: *keep, opts: authOptions(cfg, m)}
 	health := newReadiness(*checkEvery)
 	run := cron.FuncJob(func() {
 		id := newRunID()
-		r := runOnce(ctx, out, runSettings{runID: id, flags: f, write: true, metrics: m, log: log.With("run_id", id)})
+		log := log.With("run_id", id)
+		r := runOnce(ctx, out, runSettings{runID: id, flags: f, write: true, metrics: m, calls: &metrics.Calls{}, log: log})
+		var body []byte
 		if r.plan != nil {
 			var buf bytes.Buffer
 			if report.JSON(&buf, *r.plan) == nil {
-				mu.Lock()
-				lastReport = buf.Bytes()
-				mu.Unlock()
+				body = buf.Bytes()
 			}
 		}
+		last.set(r.run, r.plan, body)
 		switch {
 		case r.apiDown != nil:
 			health.set(false, "the last run failed for every space: "+r.apiDown.Error())
 		case r.code == exitOK:
 			health.set(true, "") // a whole run worked, credentials included
 		}
+		recordRun(ctx, runs, r, log) // last: a slow state location delays nothing above
 	})
 	cl := cronLogger{log: log, metrics: m}
 	job := cron.NewChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)).Then(run)
@@ -146,10 +155,9 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	servePages(mux, last, runs, cfg.State.Location)
 	mux.HandleFunc("GET /report", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		body := lastReport
-		mu.Unlock()
+		_, _, body := last.get()
 		if body == nil {
 			http.Error(w, "no run has finished yet", http.StatusNotFound)
 			return

@@ -175,6 +175,9 @@ func printDesired(w io.Writer, cfg *config.Config, d membership.Desired) {
 		if s.Label != "" {
 			title += " (" + s.Label + ")"
 		}
+		if len(parts) == 0 {
+			parts = []string{"empty on purpose (allow_empty: under policy sync, everyone in it is removed)"}
+		}
 		fmt.Fprintf(w, "  %s: %s\n", title, strings.Join(parts, ", "))
 	}
 }

@@ -95,7 +95,7 @@ func (s *Stream) Submit(changes []diff.Change) {
 		defer s.spaces.Done()
 		for n, phase := range phases(changes) {
 			if n == 1 {
-				holdOwnerLosses(changes, phase)
+				s.e.holdOwnerLosses(changes, phase)
 			}
 			var done sync.WaitGroup
 			for _, chain := range phase {
@@ -108,8 +108,8 @@ func (s *Stream) Submit(changes []diff.Change) {
 					s.skipped.Add(int64(len(chain)))
 					continue
 				}
-				if changes[chain[0]].Status != "" {
-					continue // decided before it ran (holdOwnerLosses)
+				if decided(changes, chain) {
+					continue // before it ran (holdOwnerLosses, or in effect already)
 				}
 				done.Add(1)
 				s.g.Go(func() error {
@@ -163,28 +163,64 @@ func phases(changes []diff.Change) [2][][]int {
 	return out
 }
 
-// holdOwnerLosses skips, in the second phase, the changes that take an
-// owner away when a promotion to owner in the first phase did not succeed:
-// Google would refuse to leave the space without one, and the promotion's
-// failure says why better than that refusal.
-func holdOwnerLosses(changes []diff.Change, phase [][]int) {
+// holdOwnerLosses decides, before the second phase runs, the changes that
+// take an owner away and must not be sent: Google would refuse to leave the
+// space without a joined owner, and the reason below says why better than
+// that refusal. A change that waits for a successor (the plan's last-owner
+// guard named one) goes only if the successor's promotion succeeded and
+// their membership is joined; the others are held when any promotion to
+// owner in the space did not succeed.
+func (e *Engine) holdOwnerLosses(changes []diff.Change, phase [][]int) {
+	promoted := map[membership.Principal]*diff.Change{}
 	failed := ""
-	for _, c := range changes {
-		if c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && c.Status != diff.Applied && c.Status != diff.AlreadyDone {
-			failed = c.Member
-			break
+	for i := range changes {
+		c := &changes[i]
+		if c.Action != diff.UpdateRole || c.ToRole != membership.RoleOwner {
+			continue
 		}
-	}
-	if failed == "" {
-		return
+		promoted[c.Principal] = c
+		if !succeeded(*c) && failed == "" {
+			failed = c.Member
+		}
 	}
 	for _, chain := range phase {
 		for _, i := range chain {
-			if c := &changes[i]; c.FromRole == membership.RoleOwner && takesAway(*c) {
-				skip(c, "not attempted: making "+failed+" owner did not succeed, and a space must keep an owner")
+			c := &changes[i]
+			if c.FromRole != membership.RoleOwner || !takesAway(*c) || c.Status != "" {
+				continue
+			}
+			if c.Successor == "" {
+				if failed != "" {
+					skip(c, "not attempted: making "+failed+" owner did not succeed, and a space must keep an owner")
+					e.Logger.Warn("an owner stays", "space", c.Space, "member", c.Member, "action", c.Action, "why", c.Error)
+				}
+				continue
+			}
+			switch s := promoted[c.Successor]; {
+			case s == nil:
+				skip(c, fmt.Sprintf("not attempted: it waits for %s to be made owner, which this apply does not do", c.Successor.Display()))
+			case s.Invited:
+				skip(c, fmt.Sprintf("not attempted: successor %s is invited, not joined; %s stays owner until %s accepts (a later run finishes the handover)", s.Member, c.Member, s.Member))
+			case !succeeded(*s):
+				skip(c, fmt.Sprintf("not attempted: making successor %s owner did not succeed, and %s is the space's last owner", s.Member, c.Member))
+			}
+			if c.Status != "" {
+				e.Logger.Warn("the space's last owner stays", "space", c.Space, "member", c.Member, "action", c.Action, "why", c.Error)
 			}
 		}
 	}
+}
+
+func succeeded(c diff.Change) bool { return c.Status == diff.Applied || c.Status == diff.AlreadyDone }
+
+// decided reports whether every change of a chain has its outcome already.
+func decided(changes []diff.Change, chain []int) bool {
+	for _, i := range chain {
+		if changes[i].Status == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // takesAway reports whether a change removes a member or lowers a role.
@@ -195,9 +231,13 @@ func takesAway(c diff.Change) bool {
 // runChain applies one member's changes in order; once one fails, the rest
 // are skipped because they depend on it.
 func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []int) {
-	var created *membership.Membership // what a create in this chain produced or found
+	var created *membership.Membership // what a create in this chain produced
+	existed := false                   // a create in this chain was answered "already exists"
 	for n, i := range chain {
 		c := &changes[i]
+		if c.Status != "" {
+			continue // in effect already (a saved plan applied again)
+		}
 		if ctx.Err() != nil {
 			skip(c, "run interrupted before this change")
 			c.Stopped = true
@@ -209,8 +249,9 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 		switch c.Action {
 		case diff.Create:
 			created, err = e.create(ctx, c)
+			existed = c.Status == diff.AlreadyDone
 		case diff.UpdateRole:
-			err = e.updateRole(ctx, c, created)
+			err = e.updateRole(ctx, c, created, existed)
 		case diff.Delete:
 			err = e.delete(ctx, c)
 		default:
@@ -264,8 +305,9 @@ func (e *Engine) create(ctx context.Context, c *diff.Change) (*membership.Member
 
 // updateRole patches a role. For a member created or found in this run it
 // first learns the canonical name; a member found already in the role needs
-// no write.
-func (e *Engine) updateRole(ctx context.Context, c *diff.Change, created *membership.Membership) error {
+// no write. existed says the create before it was answered "already
+// exists".
+func (e *Engine) updateRole(ctx context.Context, c *diff.Change, created *membership.Membership, existed bool) error {
 	name := c.Membership
 	if name == "" && created != nil {
 		name, c.Invited = created.Name, created.State == membership.StateInvited
@@ -276,6 +318,14 @@ func (e *Engine) updateRole(ctx context.Context, c *diff.Change, created *member
 			m, err = e.API.Get(ctx, c.Space, c.Principal.ID())
 			return err
 		})
+		if existed && errors.Is(err, chatapi.ErrNotFound) {
+			// Google said the membership exists, yet won't show it: an
+			// invitation this access can't see (app authentication lists no
+			// invitations). The role waits for them to accept.
+			c.Invited = true
+			skip(c, "the member is in the space (the create was answered \"already exists\") but can't be read: an invitation not yet accepted, which this access can't see; the role waits until they accept")
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("find the membership to patch: %w", err)
 		}
@@ -285,10 +335,21 @@ func (e *Engine) updateRole(ctx context.Context, c *diff.Change, created *member
 		}
 		name, c.Invited = m.Name, m.State == membership.StateInvited
 	}
-	err := e.Throttle.Write(ctx, "patch", c.Space, func(ctx context.Context) error {
-		_, err := e.API.PatchRole(ctx, name, c.ToRole)
+	if c.Invited && c.ToRole == membership.RoleOwner {
+		// An owner must have joined: the role waits for the invitation to
+		// be accepted, and a later run sets it. Not sent, not a failure.
+		c.Membership = name
+		skip(c, "the member is invited, not joined: the owner role waits until they accept (a later run sets it)")
+		return nil
+	}
+	var patched membership.Membership
+	err := e.Throttle.Write(ctx, "patch", c.Space, func(ctx context.Context) (err error) {
+		patched, err = e.API.PatchRole(ctx, name, c.ToRole)
 		return err
 	})
+	if err == nil && patched.State != "" {
+		c.Invited = patched.State == membership.StateInvited
+	}
 	if err != nil && c.Invited && errors.Is(err, chatapi.ErrPermanent) {
 		// Whether the API sets roles on pending invitations is undocumented;
 		// where it refuses, the role waits for the member to accept, and a

@@ -239,7 +239,7 @@ const (
 var authModes = []string{"none", "service-account", "adc", "oauth-user", "app"}
 
 // Report outputs.
-var Outputs = []string{"text", "markdown", "json"}
+var Outputs = []string{"text", "markdown", "json", "html"}
 
 // Defaults returns a config with every default filled in.
 func Defaults() Config {
@@ -318,6 +318,13 @@ func Parse(path string, data []byte) (*Config, error) {
 			continue
 		}
 		s.Path = relativeTo(dir, s.Path)
+		// The source file can't say where its format was set: the config can.
+		if f := strings.ToLower(strings.TrimSpace(s.Format)); f != "" && f != "yaml" && f != "csv" {
+			errs.Add(at(sourceLine(&cfg.root, i, "format")), "sources[%d] (%s): unknown format %q (want yaml or csv)", i, s.Path, s.Format)
+		}
+		if d := s.Delimiter; d != "" && !source.KnownDelimiter(d) {
+			errs.Add(at(sourceLine(&cfg.root, i, "delimiter")), "sources[%d] (%s): delimiter %q is not one of \",\" \";\" \"|\" \"tab\"", i, s.Path, d)
+		}
 	}
 	if len(cfg.Sources) == 0 {
 		errs.Add(at(line("sources")), "no sources: list at least one YAML or CSV file")
@@ -427,7 +434,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 	}
 	if !contains(Outputs, cfg.Report.Output) {
-		errs.Add(at(line("report", "output")), "unknown report.output %q (want text, markdown or json)", cfg.Report.Output)
+		errs.Add(at(line("report", "output")), "unknown report.output %q (want text, markdown, json or html)", cfg.Report.Output)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -501,6 +508,36 @@ func lineOf(root *yaml.Node, keys ...string) int {
 		}
 		if !found {
 			return line
+		}
+	}
+	return line
+}
+
+// sourceLine is the line of a key of the i-th entry of sources: (or of
+// the entry itself, or of sources:, when the key is not found).
+func sourceLine(root *yaml.Node, i int, key string) int {
+	line := lineOf(root, "sources")
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return line
+	}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if n.Content[k].Value != "sources" {
+			continue
+		}
+		list := n.Content[k+1]
+		if list.Kind != yaml.SequenceNode || i >= len(list.Content) {
+			return line
+		}
+		entry := list.Content[i]
+		line = entry.Line
+		for j := 0; entry.Kind == yaml.MappingNode && j+1 < len(entry.Content); j += 2 {
+			if entry.Content[j].Value == key {
+				return entry.Content[j].Line
+			}
 		}
 	}
 	return line

@@ -82,8 +82,12 @@ func (p *Planner) Space(ds membership.DesiredSpace, cs *membership.SpaceState, i
 		}
 	}
 	for _, m := range cs.Memberships {
-		if m.Role == membership.RoleOwner && m.State == membership.StateJoined {
+		switch {
+		case m.Role != membership.RoleOwner:
+		case m.State == membership.StateJoined:
 			sum.Owners++
+		case m.State == membership.StateInvited:
+			sum.InvitedOwners++
 		}
 	}
 	p.idx.reset(cs)

@@ -59,8 +59,14 @@ type Change struct {
 	Invited bool `json:"invited,omitempty"`
 	// Reason says why a member is removed: not in any source, or suspended.
 	Reason string `json:"reason,omitempty"`
-	Status Status `json:"status,omitempty"`
-	Error  string `json:"error,omitempty"`
+	// Successor, on a change that takes away a space's last owner, is the
+	// member whose promotion to owner in this plan makes it possible: the
+	// change is sent only after that promotion succeeded and only while the
+	// successor's membership is joined (an invited member can't own a
+	// space yet).
+	Successor membership.Principal `json:"successor,omitempty"`
+	Status    Status               `json:"status,omitempty"`
+	Error     string               `json:"error,omitempty"`
 	// Stopped: the change was not made, or its outcome is unknown, because
 	// the run stopped (a signal, its deadline, a fatal error); rerun to finish.
 	Stopped bool `json:"-"`
@@ -90,8 +96,15 @@ type SpaceSummary struct {
 	Current        int                  `json:"current"`
 	Unchanged      int                  `json:"unchanged"`
 	InvitedPending int                  `json:"invited_pending"`
-	// Owners counts the space's joined owners, for the last-owner guard.
-	Owners int `json:"owners"`
+	// Owners counts the space's joined owners, for the last-owner guard;
+	// InvitedOwners those made owner who have not accepted yet (they can't
+	// stand in for the last one).
+	Owners        int `json:"owners"`
+	InvitedOwners int `json:"invited_owners,omitempty"`
+	// NewToSync marks a space under policy sync with no completed sync run
+	// behind it (new to the sources, or switched to sync): its removals
+	// need the admin's consent once, as a first run's do.
+	NewToSync bool `json:"new_to_sync,omitempty"`
 	// Policy is the space's policy when it overrides the plan's.
 	Policy Policy `json:"policy,omitempty"`
 	// Listed is false for a space whose memberships could not be read:

@@ -68,6 +68,10 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, err)
 		return
 	}
+	if m.state == stateInvited && s.opts.HideInvitedFromGets {
+		writeError(w, 404, "NOT_FOUND", "Membership not found.")
+		return
+	}
 	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
 }
 

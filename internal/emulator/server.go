@@ -42,6 +42,11 @@ type Options struct {
 	// on a member who has not accepted their invitation. Google does not
 	// document which it does; the syncer must cope with both.
 	RefuseInvitedRoleChanges bool
+	// HideInvitedFromGets answers members.get with 404 for a membership not
+	// yet accepted, as Google may under app authentication, which can't
+	// list invitations either (undocumented for get: the syncer must cope
+	// with both answers).
+	HideInvitedFromGets bool
 	// RefuseSpacesGet answers spaces.get with 403, as Google does when the
 	// token lacks a spaces scope.
 	RefuseSpacesGet bool

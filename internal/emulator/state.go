@@ -240,3 +240,21 @@ func sortedMembers(sp *space) []*member {
 	sort.Slice(ms, func(i, j int) bool { return ms[i].seq < ms[j].seq })
 	return ms
 }
+
+// Accept accepts a pending invitation, as the invited user does in Chat
+// (tests and demos): the membership becomes JOINED.
+func (s *Server) Accept(space, email string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := s.world.spaces[space]
+	u := s.world.lookupUser(strings.ToLower(email))
+	if sp == nil || u == nil {
+		return fmt.Errorf("no space %s or user %s", space, email)
+	}
+	m := sp.members[u.id]
+	if m == nil || m.state != stateInvited {
+		return fmt.Errorf("%s has no pending invitation to %s", email, space)
+	}
+	m.state = stateJoined
+	return nil
+}

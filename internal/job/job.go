@@ -536,6 +536,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			if rm != nil {
 				j.screenRemovals(ctx, &sp, ds, rm, out.ids, who.Unresolved)
 			}
+			removals.GuardLastOwners(&sp) // any policy: upsert demotes owners too
 			if j.KeepStates && len(sp.Changes) > 0 {
 				statesMu.Lock()
 				out.states[ds.Name] = st

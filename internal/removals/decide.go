@@ -3,6 +3,7 @@ package removals
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,11 @@ type State struct {
 	// name: since when, and for how many consecutive runs.
 	Absent map[string]map[string]Absence `json:"absent"`
 	Saved  time.Time                     `json:"saved"`
+	// Synced are the spaces with a completed sync run behind them, and
+	// since when. A space under policy sync that is not here (new to the
+	// sources, switched to sync, or a state saved by a syncer that did not
+	// keep this) has its removals confirmed first, as on a first run.
+	Synced map[string]time.Time `json:"synced,omitempty"`
 }
 
 // Absence is one member's time away from the sources.
@@ -50,18 +56,77 @@ func ParseState(data []byte) (*State, error) {
 // Encode writes a state.
 func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ") }
 
-// Decide applies the grace period, the last-owner guard and the rails to
-// the whole plan, before any write. It changes plan (held removals move to
-// Pending, a last owner's removal to Protected, the rails' reasons go in
-// Blocked) and returns the state to save if the run goes ahead. prev is nil
-// on the first run with this state location.
+// Decide applies the grace period and the rails to the whole plan, before
+// any write. It changes plan (held removals move to Pending, the rails'
+// reasons go in Blocked, spaces new to sync are marked) and returns the
+// state to save if the run goes ahead. prev is nil on the first run with
+// this state location.
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
 	next := &State{Version: 1, Totals: totals, Absent: map[string]map[string]Absence{}, Saved: now}
 	applyGrace(plan, prev, st, now, next)
-	guardLastOwners(plan)
-	plan.Blocked = rails(plan, prev, totals, st)
+	fresh := newToSync(plan, prev)
+	plan.Blocked = rails(plan, prev, fresh, totals, st)
+	next.Synced = synced(plan, prev, now)
 	plan.Recount()
 	return next
+}
+
+// syncs reports whether a space of the plan is under policy sync.
+func syncs(plan *diff.Plan, s diff.SpaceSummary) bool {
+	return s.Policy == diff.Sync || s.Policy == "" && plan.Policy == diff.Sync
+}
+
+// newToSync marks, and returns, the spaces under policy sync that have no
+// completed sync run behind them.
+func newToSync(plan *diff.Plan, prev *State) map[string]bool {
+	fresh := map[string]bool{}
+	for i := range plan.Spaces {
+		s := &plan.Spaces[i]
+		if !s.Listed || !syncs(plan, *s) {
+			continue
+		}
+		if _, ok := prev.synced()[s.Name]; !ok {
+			s.NewToSync = true
+			fresh[s.Name] = true
+		}
+	}
+	return fresh
+}
+
+func (s *State) synced() map[string]time.Time {
+	if s == nil {
+		return nil
+	}
+	return s.Synced
+}
+
+// synced is the spaces with a completed sync run behind them once this run
+// completes: the plan's sync spaces, and spaces this run did not read or
+// manage (another config may share the state location). A space this run
+// manages under another policy leaves the list: switched back to sync
+// later, it is new again.
+func synced(plan *diff.Plan, prev *State, now time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	inPlan := map[string]bool{}
+	for _, s := range plan.Spaces {
+		inPlan[s.Name] = true
+		since, was := prev.synced()[s.Name]
+		switch {
+		case !s.Listed && was:
+			out[s.Name] = since
+		case !s.Listed || !syncs(plan, s):
+		case was:
+			out[s.Name] = since
+		default:
+			out[s.Name] = now
+		}
+	}
+	for name, since := range prev.synced() {
+		if !inPlan[name] {
+			out[name] = since
+		}
+	}
+	return out
 }
 
 // applyGrace counts each removal candidate's consecutive runs away and
@@ -114,50 +179,59 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 	plan.Changes = kept
 }
 
-// guardLastOwners keeps one owner in any space the plan would leave
-// without one: Google refuses to remove or demote the last owner anyway.
-func guardLastOwners(plan *diff.Plan) {
-	owners := map[string]int{}
-	for _, s := range plan.Spaces {
-		owners[s.Name] = s.Owners
-	}
-	losing := map[string][]int{} // space → changes taking an owner away
-	gaining := map[string]int{}
-	for i, c := range plan.Changes {
+// GuardLastOwners keeps a joined owner in a space, whatever its policy:
+// Google refuses to remove or demote the last one. Where the plan takes
+// away the space's last owners and also makes someone else owner (a member
+// already, or one it creates), the losses wait for that successor: they
+// carry its name, and apply sends them only once the promotion has
+// succeeded and the successor's membership is joined. Otherwise one owner
+// stays, in Protected with why.
+func GuardLastOwners(sp *diff.SpacePlan) {
+	var losing []int // changes taking an owner away
+	var successors []diff.Change
+	invitedSuccessor := ""
+	for i, c := range sp.Changes {
 		switch {
 		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
-			losing[c.Space] = append(losing[c.Space], i)
-		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && c.Membership != "" && !c.Invited:
-			gaining[c.Space]++
-		}
-	}
-	drop := map[int]bool{}
-	for space, idx := range losing {
-		if owners[space] > 0 && owners[space]-len(idx)+gaining[space] <= 0 {
-			c := plan.Changes[idx[0]]
-			drop[idx[0]] = true
-			what := "removed"
-			if c.Action == diff.UpdateRole {
-				what = "demoted"
+			losing = append(losing, i)
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && c.Invited:
+			if invitedSuccessor == "" {
+				invitedSuccessor = c.Member
 			}
-			plan.Protected = append(plan.Protected, diff.Kept{Space: space, Member: c.Member, Membership: c.Membership, Reason: c.Reason,
-				Why: fmt.Sprintf("the space's last owner is not %s (make someone else owner first)", what)})
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner:
+			successors = append(successors, c)
 		}
 	}
-	if len(drop) == 0 {
+	have := sp.Summary.Owners
+	left := have - len(losing)
+	switch {
+	case len(losing) == 0 || have == 0 || left > 0:
+		return // nothing taken away, no joined owner listed to keep, or others stay
+	case left+len(successors) > 0:
+		for _, i := range losing {
+			sp.Changes[i].Successor = successors[0].Principal
+		}
 		return
 	}
-	kept := plan.Changes[:0]
-	for i, c := range plan.Changes {
-		if !drop[i] {
-			kept = append(kept, c)
-		}
+	c := sp.Changes[losing[0]]
+	what := "removed"
+	if c.Action == diff.UpdateRole {
+		what = "demoted"
 	}
-	plan.Changes = kept
+	why := fmt.Sprintf("the space's last owner is not %s (make someone else owner first)", what)
+	switch {
+	case invitedSuccessor != "":
+		why = fmt.Sprintf("the space's last owner is not %s: successor %s is invited, not joined (an owner must have joined; a later run finishes the handover once they accept)",
+			what, invitedSuccessor)
+	case sp.Summary.InvitedOwners > 0:
+		why = fmt.Sprintf("the space's last joined owner is not %s: the other owners have not accepted their invitations yet", what)
+	}
+	sp.Protected = append(sp.Protected, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason, Why: why})
+	sp.Changes = slices.Delete(sp.Changes, losing[0], losing[0]+1)
 }
 
 // rails returns why the plan must not be applied, or nothing.
-func rails(plan *diff.Plan, prev *State, totals map[string]int, st Settings) []string {
+func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[string]int, st Settings) []string {
 	removals := map[string]int{}
 	total := 0
 	for _, c := range plan.Changes {
@@ -169,9 +243,23 @@ func rails(plan *diff.Plan, prev *State, totals map[string]int, st Settings) []s
 	var why []string
 	// Removals the grace period holds happen in a later run, which is no
 	// first run: blocking now would keep the state from ever being saved.
-	if prev == nil && total > 0 {
+	switch {
+	case prev == nil && total > 0:
 		why = append(why, fmt.Sprintf("first run with policy sync for this state: %d members would be removed (%s); read the plan, then rerun with --allow-removals %d",
-			total, perSpace(plan), total))
+			total, perSpace(plan, nil), total))
+	case prev != nil:
+		n := 0
+		for space := range fresh {
+			n += removals[space]
+		}
+		if n > 0 {
+			older := ""
+			if prev.Synced == nil {
+				older = "; the state was saved by a syncer that did not record which spaces it synced, so each space's removals are confirmed once"
+			}
+			why = append(why, fmt.Sprintf("spaces new to policy sync (no completed sync run behind them): %d members would be removed there (%s)%s; read the plan, then rerun with --allow-removals %d",
+				n, perSpace(plan, fresh), older, total))
+		}
 	}
 	if st.Sync && prev != nil {
 		why = append(why, shrinks(prev.Totals, totals, st)...)
@@ -220,15 +308,18 @@ func shrinks(before, now map[string]int, st Settings) []string {
 	return out
 }
 
-func perSpace(plan *diff.Plan) string {
+// perSpace counts removals by space, in only the given spaces when set.
+func perSpace(plan *diff.Plan, only map[string]bool) string {
 	n := map[string]int{}
 	for _, c := range plan.Changes {
-		if c.Action == diff.Delete {
+		if c.Action == diff.Delete && (only == nil || only[c.Space]) {
 			n[c.Space]++
 		}
 	}
-	for _, k := range plan.Pending {
-		n[k.Space]++
+	if only == nil {
+		for _, k := range plan.Pending {
+			n[k.Space]++
+		}
 	}
 	var parts []string
 	for _, s := range sortedKeys(n) {

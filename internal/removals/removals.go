@@ -3,14 +3,17 @@
 // settings in, a verdict with its reasons out. It never calls the network
 // and never writes; the job saves the next state it returns.
 //
+//   - GuardLastOwners, per space at plan time under any policy, never
+//     removes or demotes a space's last joined owner, unless a promotion
+//     in the plan hands the space over first.
 //   - Screen, per space at plan time, keeps in place who must never be
 //     removed: anyone protect matches, the user the syncer acts as, and
 //     members it can't identify with certainty.
 //   - Decide, on the whole plan before the first write, holds removals the
-//     grace period covers, never removes or demotes a space's last owner,
-//     and blocks the run (no write of any kind) past a limit, when a source
-//     shrank, or on the first run with sync, unless --allow-removals says
-//     how many removals the admin has read and accepts.
+//     grace period covers and blocks the run (no write of any kind) past a
+//     limit, when a source shrank, or on the first run with sync (for the
+//     state, or for a space), unless --allow-removals says how many
+//     removals the admin has read and accepts.
 package removals
 
 import (

@@ -3,6 +3,7 @@ package removals
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +206,6 @@ func TestLastOwner(t *testing.T) {
 		Action: diff.UpdateRole, FromRole: m.RoleOwner, ToRole: m.RoleMember}
 	promote := diff.Change{Space: "spaces/A", Member: "bob@example.com", Principal: "users/3", Membership: "spaces/A/members/3",
 		Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner}
-	prev := &State{Version: 1}
 	tests := []struct {
 		name    string
 		owners  int
@@ -220,12 +220,12 @@ func TestLastOwner(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := planOf(map[string][2]int{"spaces/A": {10, tt.owners}}, tt.changes...)
-			Decide(p, prev, nil, with(func(s *Settings) { s.Sync = false }), time.Now())
-			if len(p.Protected) != tt.kept || len(p.Changes) != len(tt.changes)-tt.kept {
-				t.Errorf("protected %+v, changes %+v", p.Protected, p.Changes)
+			sp := diff.SpacePlan{Summary: diff.SpaceSummary{Name: "spaces/A", Current: 10, Owners: tt.owners, Listed: true}, Changes: slices.Clone(tt.changes)}
+			GuardLastOwners(&sp)
+			if len(sp.Protected) != tt.kept || len(sp.Changes) != len(tt.changes)-tt.kept {
+				t.Errorf("protected %+v, changes %+v", sp.Protected, sp.Changes)
 			}
-			for _, k := range p.Protected {
+			for _, k := range sp.Protected {
 				if !strings.Contains(k.Why, "last owner") {
 					t.Errorf("why %q", k.Why)
 				}
@@ -246,5 +246,119 @@ func TestStateParse(t *testing.T) {
 		if _, err := ParseState([]byte(bad)); err == nil {
 			t.Errorf("%q read as a state", bad)
 		}
+	}
+}
+
+func TestNewToSync(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	sync := func(spaces map[string][2]int, changes ...diff.Change) *diff.Plan {
+		p := planOf(spaces, changes...)
+		p.Policy = diff.Sync
+		return p
+	}
+	big := map[string][2]int{"spaces/A": {100, 1}, "spaces/B": {100, 1}}
+	synced := &State{Version: 1, Totals: map[string]int{"hr.csv": 100}, Synced: map[string]time.Time{"spaces/A": t0}}
+	tests := []struct {
+		name    string
+		plan    *diff.Plan
+		prev    *State
+		st      Settings
+		blocked string
+		fresh   []string
+	}{
+		{"a synced space's removals go ahead", sync(big, deletes(2, "spaces/A")...), synced, defaults, "", []string{"spaces/B"}},
+		{"a space added since stops, with its count", sync(big, deletes(2, "spaces/B")...), synced, defaults,
+			"spaces new to policy sync (no completed sync run behind them): 2 members would be removed there (spaces/B: 2); read the plan, then rerun with --allow-removals 2",
+			[]string{"spaces/B"}},
+		{"the consent names every removal of the run", sync(big, append(deletes(1, "spaces/A"), deletes(2, "spaces/B")...)...), synced, defaults,
+			"rerun with --allow-removals 3", []string{"spaces/B"}},
+		{"--allow-removals consents", sync(big, deletes(2, "spaces/B")...), synced, with(func(s *Settings) { s.Allow = 2 }), "", []string{"spaces/B"}},
+		{"a space switched to sync is new", func() *diff.Plan {
+			p := planOf(big, deletes(1, "spaces/B")...)
+			p.Policy, p.Spaces[1].Policy = diff.Upsert, diff.Sync
+			return p
+		}(), synced, defaults, "spaces/B: 1", []string{"spaces/B"}},
+		{"a state from before spaces were recorded: each space confirmed once", sync(big, deletes(1, "spaces/A")...),
+			&State{Version: 1, Totals: map[string]int{"hr.csv": 100}}, defaults, "did not record which spaces it synced", []string{"spaces/A", "spaces/B"}},
+		{"a new space whose removals wait for grace is not blocked", sync(big, deletes(2, "spaces/B")...), synced,
+			with(func(s *Settings) { s.Grace = config.Grace{Runs: 2} }), "", []string{"spaces/B"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			Decide(tt.plan, tt.prev, map[string]int{"hr.csv": 100}, tt.st, t0.Add(time.Hour))
+			got := strings.Join(tt.plan.Blocked, "\n")
+			if tt.blocked == "" && got != "" || tt.blocked != "" && !strings.Contains(got, tt.blocked) {
+				t.Errorf("blocked: %q\nwant %q", got, tt.blocked)
+			}
+			var fresh []string
+			for _, s := range tt.plan.Spaces {
+				if s.NewToSync {
+					fresh = append(fresh, s.Name)
+				}
+			}
+			if !reflect.DeepEqual(fresh, tt.fresh) {
+				t.Errorf("new to sync: %v, want %v", fresh, tt.fresh)
+			}
+		})
+	}
+}
+
+func TestSyncedCarriesOn(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	prev := &State{Version: 1, Totals: map[string]int{}, Synced: map[string]time.Time{"spaces/A": t0, "spaces/B": t0, "spaces/Other": t0, "spaces/Unread": t0}}
+	p := planOf(map[string][2]int{"spaces/A": {10, 1}, "spaces/B": {10, 1}, "spaces/C": {10, 1}, "spaces/Unread": {10, 1}})
+	p.Policy = diff.Sync
+	p.Spaces[1].Policy = diff.Upsert // B switched away from sync
+	p.Spaces[3].Listed = false
+	later := t0.Add(time.Hour)
+	next := Decide(p, prev, map[string]int{}, defaults, later)
+	want := map[string]time.Time{"spaces/A": t0, "spaces/C": later, "spaces/Other": t0, "spaces/Unread": t0}
+	if !reflect.DeepEqual(next.Synced, want) {
+		t.Errorf("synced %v\nwant   %v", next.Synced, want)
+	}
+	data, _ := next.Encode()
+	back, err := ParseState(append([]byte(nil), data...))
+	if err != nil || !reflect.DeepEqual(back.Synced, want) {
+		t.Errorf("round trip: %v %v", err, back)
+	}
+}
+
+func TestHandover(t *testing.T) {
+	old := del("spaces/A", "1", "old@example.com", m.RoleOwner)
+	create := diff.Change{Space: "spaces/A", Member: "new@example.com", Principal: "users/new@example.com", ID: "users/9", Action: diff.Create}
+	promoteNew := diff.Change{Space: "spaces/A", Member: "new@example.com", Principal: "users/new@example.com", ID: "users/9",
+		Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner}
+	invited := promoteNew
+	invited.Invited, invited.Principal, invited.Membership = true, "users/9", "spaces/A/members/9"
+	tests := []struct {
+		name      string
+		invited   int // owners invited, not joined
+		changes   []diff.Change
+		successor m.Principal // on the old owner's removal; "" when it is kept
+		why       string
+	}{
+		{"a successor created and promoted in the same run", 0, []diff.Change{create, promoteNew, old}, "users/new@example.com", ""},
+		{"a successor still invited", 0, []diff.Change{invited, old}, "", "successor new@example.com is invited, not joined"},
+		{"an invited owner can't stand in", 1, []diff.Change{old}, "", "the other owners have not accepted their invitations yet"},
+		{"no successor", 0, []diff.Change{old}, "", "make someone else owner first"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &diff.SpacePlan{Summary: diff.SpaceSummary{Name: "spaces/A", Current: 10, Owners: 1, InvitedOwners: tt.invited, Listed: true},
+				Changes: slices.Clone(tt.changes)}
+			GuardLastOwners(p)
+			var removal *diff.Change
+			for i, c := range p.Changes {
+				if c.Action == diff.Delete {
+					removal = &p.Changes[i]
+				}
+			}
+			switch {
+			case tt.successor != "" && (removal == nil || removal.Successor != tt.successor):
+				t.Errorf("removal %+v, want it after %s", removal, tt.successor)
+			case tt.successor == "" && (removal != nil || len(p.Protected) != 1 || !strings.Contains(p.Protected[0].Why, tt.why)):
+				t.Errorf("removal %+v, protected %+v; want kept because %q", removal, p.Protected, tt.why)
+			}
+		})
 	}
 }

@@ -60,6 +60,10 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 		fmt.Fprintf(bw, "| %s | %d |\n", r.name, r.n)
 	}
 	fmt.Fprintf(bw, "\n%s\n", planLine(plan))
+	if n, names := newToSync(plan); n > 0 {
+		fmt.Fprintf(bw, "\n%s new to policy sync (no completed sync run yet; removals there need `--allow-removals` once): %s.\n",
+			plural(n, "space", "spaces"), mdEscape(names))
+	}
 
 	changes := bySpace(plan.Changes)
 	for _, sp := range plan.Spaces {
@@ -83,7 +87,11 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 			if c.Action == diff.UpdateRole {
 				role = roleName(c.FromRole) + " → " + roleName(c.ToRole)
 			}
-			fmt.Fprintf(bw, "| %s | %s | %s | %s |", symbols[c.Action], mdEscape(c.Member), role, mdEscape(c.Source))
+			who := c.Member
+			if c.Successor != "" {
+				who += " (after " + successorName(c.Successor, cs) + " is owner)"
+			}
+			fmt.Fprintf(bw, "| %s | %s | %s | %s |", symbols[c.Action], mdEscape(who), role, mdEscape(c.Source))
 			if plan.Applied {
 				fmt.Fprintf(bw, " %s |", mdEscape(outcome(c)))
 			}

@@ -1,5 +1,6 @@
-// Package report renders a plan, before or after apply, for people (text),
-// for reviews (Markdown) and for machines (JSON). It only formats.
+// Package report renders a plan, before or after apply, for people (text,
+// and an HTML page), for reviews (Markdown) and for machines (JSON). It
+// only formats.
 package report
 
 import (
@@ -9,9 +10,16 @@ import (
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/membership"
 )
 
-// Write renders plan in format: text, markdown or json.
+// Deferred is the format that writes nothing: the caller renders the
+// report itself once the run is over, with what only it knows (the HTML
+// page shows the run's duration, result and calls).
+const Deferred = "deferred"
+
+// Write renders plan in format: text, markdown, json or html (the page
+// without the run's own figures: see HTML).
 func Write(w io.Writer, format string, plan diff.Plan) error {
 	switch format {
 	case "text", "":
@@ -20,8 +28,12 @@ func Write(w io.Writer, format string, plan diff.Plan) error {
 		return Markdown(w, plan)
 	case "json":
 		return JSON(w, plan)
+	case "html":
+		return HTML(w, Page{Plan: plan})
+	case Deferred:
+		return nil
 	}
-	return fmt.Errorf("unknown report format %q (want text, markdown or json)", format)
+	return fmt.Errorf("unknown report format %q (want text, markdown, json or html)", format)
 }
 
 // FormatVersion is bumped when a JSON field changes meaning or disappears.
@@ -56,13 +68,15 @@ type jsonChange struct {
 	ResolvedBy string  `json:"resolved_by,omitempty"`
 	Invited    bool    `json:"invited,omitempty"`
 	Reason     string  `json:"reason,omitempty"`
+	Successor  string  `json:"successor,omitempty"`
 	Status     *string `json:"status,omitempty"`
 	Error      *string `json:"error,omitempty"`
 }
 
 func newJSONChange(c diff.Change, applied bool) jsonChange {
 	jc := jsonChange{Space: c.Space, Member: c.Member, Action: string(c.Action), FromRole: string(c.FromRole), ToRole: string(c.ToRole),
-		Source: c.Source, Principal: string(c.Principal), Membership: c.Membership, ResolvedBy: c.ResolvedBy, Invited: c.Invited, Reason: c.Reason}
+		Source: c.Source, Principal: string(c.Principal), Membership: c.Membership, ResolvedBy: c.ResolvedBy, Invited: c.Invited, Reason: c.Reason,
+		Successor: string(c.Successor)}
 	if applied {
 		status, errText := string(c.Status), c.Error
 		jc.Status, jc.Error = &status, &errText
@@ -125,15 +139,53 @@ func JSON(w io.Writer, plan diff.Plan) error {
 var symbols = map[diff.Action]string{diff.Create: "+", diff.UpdateRole: "~", diff.Delete: "-"}
 
 // describe is a change's one-line body: who, the role move for patches,
-// why for removals.
-func describe(c diff.Change) string {
+// why for removals, and the promotion a last owner's departure waits for
+// (space is the change's space's changes, where that successor is).
+func describe(c diff.Change, space []diff.Change) string {
+	after := ""
+	if c.Successor != "" {
+		after = "after " + successorName(c.Successor, space) + " is owner"
+	}
 	switch {
+	case c.Action == diff.UpdateRole && after != "":
+		return fmt.Sprintf("%s: %s → %s (%s)", c.Member, roleName(c.FromRole), roleName(c.ToRole), after)
 	case c.Action == diff.UpdateRole:
 		return fmt.Sprintf("%s: %s → %s", c.Member, roleName(c.FromRole), roleName(c.ToRole))
+	case c.Action == diff.Delete && c.Reason != "" && after != "":
+		return fmt.Sprintf("%s (%s; %s)", c.Member, c.Reason, after)
 	case c.Action == diff.Delete && c.Reason != "":
 		return fmt.Sprintf("%s (%s)", c.Member, c.Reason)
+	case after != "":
+		return fmt.Sprintf("%s (%s)", c.Member, after)
 	}
 	return c.Member
+}
+
+// successorName is how the plan shows a successor: the member of its
+// promotion (an email) rather than the name the API is called with.
+func successorName(p membership.Principal, space []diff.Change) string {
+	for _, c := range space {
+		if c.Principal == p && c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner {
+			return c.Member
+		}
+	}
+	return p.Display()
+}
+
+// newToSync names the spaces new to policy sync, at most a few.
+func newToSync(p diff.Plan) (int, string) {
+	var names []string
+	for _, s := range p.Spaces {
+		if s.NewToSync {
+			names = append(names, s.Name)
+		}
+	}
+	const show = 10
+	list := strings.Join(names[:min(len(names), show)], ", ")
+	if len(names) > show {
+		list += fmt.Sprintf(" and %d more", len(names)-show)
+	}
+	return len(names), list
 }
 
 func orEmpty(s []string) []string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,6 +85,11 @@ func removalPlan() diff.Plan {
 	p.Policy = diff.Sync
 	p.Changes = append(p.Changes, diff.Change{Space: "spaces/BBB", Member: "frank@example.com", Principal: "users/6", ID: "users/6",
 		Membership: "spaces/BBB/members/6", Action: diff.Delete, FromRole: m.RoleMember, Reason: diff.ReasonAbsent})
+	// The space's last owner leaves after carol, created in this plan, is made owner.
+	p.Changes = append(p.Changes, diff.Change{Space: "spaces/AAA", Member: "olga@example.com", Principal: "users/8", ID: "users/8",
+		Membership: "spaces/AAA/members/8", Action: diff.Delete, FromRole: m.RoleOwner, Reason: diff.ReasonAbsent, Successor: m.User("carol@example.com")})
+	slices.SortStableFunc(p.Changes, func(a, b diff.Change) int { return strings.Compare(a.Space, b.Space) })
+	p.Spaces[1].NewToSync = true
 	p.Pending = []diff.Kept{{Space: "spaces/AAA", Member: "gina@example.com", Membership: "spaces/AAA/members/7", Why: "removal pending (1 of 3 runs)", Runs: 1, Of: 3, Reason: diff.ReasonAbsent}}
 	p.Protected = []diff.Kept{{Space: "spaces/AAA", Member: "admin@example.com", Membership: "spaces/AAA/members/1", Why: "the user the syncer acts as"}}
 	p.Blocked = []string{"first run with policy sync for this state: 2 members would be removed (spaces/AAA: 1, spaces/BBB: 1); read the plan, then rerun with --allow-removals 1"}
@@ -96,7 +102,7 @@ func TestGolden(t *testing.T) {
 		name string
 		plan diff.Plan
 	}{{"plan", samplePlan()}, {"applied", appliedPlan()}, {"empty", diff.Compute(m.Desired{}, m.Current{}, diff.Upsert)}, {"incomplete", incompletePlan()}, {"removals", removalPlan()}} {
-		for _, format := range []string{"text", "markdown", "json"} {
+		for _, format := range []string{"text", "markdown", "json", "html"} {
 			t.Run(tc.name+"."+format, func(t *testing.T) {
 				var buf bytes.Buffer
 				if err := Write(&buf, format, tc.plan); err != nil {

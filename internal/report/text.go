@@ -50,6 +50,10 @@ func Text(w io.Writer, plan diff.Plan) error {
 	if quiet > 0 {
 		fmt.Fprintf(bw, "%s already as desired.\n", plural(quiet, "space", "spaces"))
 	}
+	if n, names := newToSync(plan); n > 0 {
+		fmt.Fprintf(bw, "%s new to policy sync (no completed sync run yet; removals there need --allow-removals once): %s.\n",
+			plural(n, "space", "spaces"), names)
+	}
 	if plan.Summary.InvitedPending > 0 {
 		fmt.Fprintf(bw, "%s pending acceptance (counted as present).\n", plural(plan.Summary.InvitedPending, "invitation", "invitations"))
 	}
@@ -94,10 +98,10 @@ func textSpace(bw *bufio.Writer, s diff.SpaceSummary, cs []diff.Change) {
 	fmt.Fprintln(bw)
 	width := 0
 	for _, c := range cs {
-		width = max(width, len([]rune(describe(c))))
+		width = max(width, len([]rune(describe(c, cs))))
 	}
 	for _, c := range cs {
-		fmt.Fprintf(bw, "  %s %-*s", symbols[c.Action], width, describe(c))
+		fmt.Fprintf(bw, "  %s %-*s", symbols[c.Action], width, describe(c, cs))
 		if o := outcome(c); o != "" {
 			fmt.Fprintf(bw, "  [%s]", o)
 		} else if c.Source != "" {

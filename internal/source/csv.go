@@ -218,16 +218,7 @@ func delimiter(configured string, data []byte) (rune, error) {
 	header := firstDataLine(data)
 	best, bestCount := ',', 0
 	for _, d := range []rune{',', ';', '\t'} {
-		n, quoted := 0, false
-		for _, c := range header {
-			switch {
-			case c == '"':
-				quoted = !quoted
-			case c == d && !quoted:
-				n++
-			}
-		}
-		if n > bestCount {
+		if n := count(header, d); n > bestCount {
 			best, bestCount = d, n
 		}
 	}

@@ -71,7 +71,53 @@ func csvDelimiter(configured string, data []byte) (rune, []byte, *Error) {
 	case configured != "" && d != fromFile:
 		return 0, nil, line1("the file's sep= line says %s but the source's delimiter: is %q", quote(hint), configured)
 	}
+	if header, n := headerLine(rest); header != "" && count(header, fromFile) == 0 {
+		if other, _ := delimiter("", rest); count(header, other) > 0 {
+			return 0, nil, &Error{At: membership.Location{Line: n}, Msg: fmt.Sprintf(
+				"the sep= line (line 1) says the delimiter is %s, but this header is separated by %s (%s); remove the sep= line, or save the file with %s between columns",
+				delimiterName(fromFile), delimiterName(other), quote(header), delimiterName(fromFile))}
+		}
+	}
 	return fromFile, rest, nil
+}
+
+// headerLine is the first line with data, and its number.
+func headerLine(data []byte) (string, int) {
+	n := 0
+	for len(data) > 0 {
+		n++
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' && !blankLine(t) {
+			return string(t), n
+		}
+	}
+	return "", 0
+}
+
+// count is how many times d separates fields of line, outside quotes.
+func count(line string, d rune) int {
+	n, quoted := 0, false
+	for _, c := range line {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == d && !quoted:
+			n++
+		}
+	}
+	return n
+}
+
+func delimiterName(d rune) string {
+	if d == '\t' {
+		return "tab"
+	}
+	return `"` + string(d) + `"`
 }
 
 // sepLine finds Excel's "sep=X" first line and returns X and the data with
@@ -87,6 +133,13 @@ func sepLine(data []byte) (hint string, rest []byte, ok bool) {
 	}
 	// Not TrimSpace: "sep=<tab>" names the tab.
 	return strings.Trim(string(data[len(prefix):end]), " \r"), data[end:], true
+}
+
+// KnownDelimiter reports whether a source's delimiter: setting names one
+// this reader knows.
+func KnownDelimiter(s string) bool {
+	_, ok := namedDelimiter(s)
+	return ok
 }
 
 // namedDelimiter reads a delimiter as a config or a sep= line writes it.

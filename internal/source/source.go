@@ -120,7 +120,7 @@ func loadOne(spec Spec, b *builder, errs *Errors) {
 		errs.Add(at, "can't read source: %v", err)
 		return
 	}
-	entriesBefore, errsBefore := b.entries, len(*errs)
+	entriesBefore, emptyBefore, errsBefore := b.entries, b.emptySpaces, len(*errs)
 	switch format {
 	case "yaml":
 		readYAML(spec.Path, data, b, errs)
@@ -128,7 +128,7 @@ func loadOne(spec Spec, b *builder, errs *Errors) {
 		readCSV(spec, data, b, errs)
 	}
 	b.totals[spec.Path] += b.entries - entriesBefore
-	if b.entries == entriesBefore && len(*errs) == errsBefore {
+	if b.entries == entriesBefore && b.emptySpaces == emptyBefore && len(*errs) == errsBefore {
 		// An empty export is far more often a broken pipeline than a wish.
 		errs.Add(at, "source has no members; an empty source is refused so a broken export can't empty a space")
 	}
@@ -138,8 +138,13 @@ func loadOne(spec Spec, b *builder, errs *Errors) {
 type builder struct {
 	spaces  map[string]*spaceEntries
 	entries int
-	totals  map[string]int
+	// emptySpaces counts spaces declared empty on purpose (allow_empty).
+	emptySpaces int
+	totals      map[string]int
 }
+
+// declareEmpty records a space whose source says nobody belongs in it.
+func (b *builder) declareEmpty() { b.emptySpaces++ }
 
 type spaceEntries struct {
 	label    string

@@ -191,6 +191,9 @@ func TestLoadErrors(t *testing.T) {
 		{"sep= names an unknown delimiter", "a.csv", "sep=:\nspace:member\nspaces/A:a@example.com\n", Spec{}, []string{`a.csv:1: sep= line names delimiter ":"; want "," ";" "|" or tab`}},
 		{"sep= disagrees with the config", "a.csv", "sep=;\nspace;member\nspaces/A;a@example.com\n", Spec{Delimiter: ","}, []string{`a.csv:1: the file's sep= line says ";" but the source's delimiter: is ","`}},
 		{"a row of blanks and text is not skipped", "a.csv", "space,member,role\n, ,x\n", Spec{}, []string{`a.csv:2:1: space "" is not a space resource name (spaces/{id}) or ID: an ID is letters, digits, - and _`}},
+		{"an empty members list", "a.yaml", "spaces:\n  - space: spaces/A\n    members: [a@example.com]\n  - space: spaces/B\n    members: []\n", Spec{}, []string{`a.yaml:5: space spaces/B has an empty members: list`}},
+		{"allow_empty that is not a flag", "a.yaml", "spaces:\n  - space: spaces/B\n    allow_empty: sure\n    members: []\n", Spec{}, []string{`a.yaml:3: allow_empty: "sure" is not true or false`}},
+		{"sep= and a header that disagree", "a.csv", "sep=,\nspace;member\nspaces/A;a@example.com\n", Spec{}, []string{`a.csv:2: the sep= line (line 1) says the delimiter is ",", but this header is separated by ";"`}},
 		{"bare quote", "a.csv", "space,member\nspaces/A,a\"b@example.com\nspaces/A,ok@example.com\n", Spec{}, []string{`a.csv:2:11: malformed CSV`}},
 	}
 	for _, tt := range tests {

@@ -77,7 +77,7 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 		errs.Add(at(sn), "a space must be a mapping with space: and members:")
 		return
 	}
-	var spaceNode, labelNode, membersNode, policyNode *yaml.Node
+	var spaceNode, labelNode, membersNode, policyNode, allowEmptyNode *yaml.Node
 	forEachKey(sn, at, errs, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "space":
@@ -88,8 +88,10 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 			membersNode = v
 		case "policy":
 			policyNode = v
+		case "allow_empty":
+			allowEmptyNode = v
 		default:
-			errs.Add(at(k), "unknown key %s in a space (want space, label, policy, members)", quote(k.Value))
+			errs.Add(at(k), "unknown key %s in a space (want space, label, policy, members, allow_empty)", quote(k.Value))
 		}
 	})
 	if spaceNode == nil {
@@ -120,6 +122,27 @@ func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *bu
 	}
 	if membersNode.Kind != yaml.SequenceNode {
 		errs.Add(at(membersNode), "members: of %s must be a list", name)
+		return
+	}
+	allowEmpty := false
+	if allowEmptyNode != nil {
+		switch v := strings.ToLower(scalar(allowEmptyNode)); v {
+		case "true", "yes":
+			allowEmpty = true
+		case "false", "no":
+		default:
+			errs.Add(at(allowEmptyNode), "allow_empty: %s is not true or false", quote(scalar(allowEmptyNode)))
+			return
+		}
+	}
+	if len(membersNode.Content) == 0 {
+		// What a broken generator writes; under policy sync it would
+		// remove everyone from the space.
+		if !allowEmpty {
+			errs.Add(at(membersNode), "space %s has an empty members: list; that is refused so a broken export can't empty a space (write allow_empty: true on the space if nobody is meant to be in it)", name)
+			return
+		}
+		b.declareEmpty()
 		return
 	}
 	for _, mn := range membersNode.Content {

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+)
+
+// handover is a space whose only owner (old@) leaves every source while the
+// source names a successor (new@) who is not a member yet, as owner, under
+// policy sync. joins says whether the successor's membership joins at once
+// or waits as an invitation.
+func handover(t *testing.T, joins bool) (*emulator.Server, string) {
+	t.Helper()
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "old@example.com"}, {ID: "2", Email: "stays@example.com"},
+			{ID: "9", Email: "new@example.com", AutoAccept: &joins}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/H", Members: []emulator.SeedMember{
+			{User: "old@example.com", Role: "owner"}, {User: "stays@example.com", Role: "member"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member,role\nspaces/H,stays@example.com,member\nspaces/H,new@example.com,owner\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q}\npolicy: sync\n", url)), 0o644)
+	return em, cfg
+}
+
+// refused lists the requests the emulator refused (4xx), which Google would
+// have refused too.
+func refused(em *emulator.Server) []string {
+	var out []string
+	for k, n := range em.Stats().Requests {
+		if _, status, _ := strings.Cut(k, " "); status >= "400" && status < "500" {
+			out = append(out, fmt.Sprintf("%s ×%d", k, n))
+		}
+	}
+	return out
+}
+
+func memberState(em *emulator.Server, space, email string) string {
+	for _, m := range em.Snapshot()[space] {
+		if m.Email == email {
+			return m.Role + " " + m.State
+		}
+	}
+	return "absent"
+}
+
+func changeOf(r removalReport, member, action string) map[string]any {
+	for _, c := range r.Changes {
+		if c["member"] == member && c["action"] == action {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestHandoverToANewOwnerInOneRun(t *testing.T) {
+	em, cfg := handover(t, true)
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "1")
+	if code != exitOK || r.Summary["applied"] != 3 || r.Summary["failed"]+r.Summary["skipped"] != 0 {
+		t.Fatalf("exit %d, %v\n%+v\n%s", code, r.Summary, r.Changes, logText(errOut))
+	}
+	if c := changeOf(r, "old@example.com", "delete"); c == nil || c["successor"] != "users/new@example.com" || c["status"] != "applied" {
+		t.Errorf("the old owner's removal: %v", c)
+	}
+	if got := memberState(em, "spaces/H", "new@example.com"); got != "ROLE_MANAGER JOINED" {
+		t.Errorf("successor is %s", got)
+	}
+	if got := memberState(em, "spaces/H", "old@example.com"); got != "absent" {
+		t.Errorf("old owner is %s", got)
+	}
+	if bad := refused(em); len(bad) > 0 {
+		t.Errorf("requests Google would refuse were sent: %v", bad)
+	}
+	// Converged: nothing left to do.
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--detailed-exitcode"); code != exitOK {
+		t.Errorf("rerun plan: exit %d\n%s%s", code, out, logText(errOut))
+	}
+}
+
+func TestHandoverToAnInvitedSuccessorKeepsTheOldOwner(t *testing.T) {
+	em, cfg := handover(t, false)
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "1")
+	if code != exitOK || r.Summary["failed"] != 0 {
+		t.Fatalf("exit %d, %v\n%+v\n%s", code, r.Summary, r.Changes, logText(errOut))
+	}
+	c := changeOf(r, "old@example.com", "delete")
+	if c == nil || c["status"] != "skipped" || !strings.Contains(fmt.Sprint(c["error"]), "successor new@example.com is invited, not joined") {
+		t.Errorf("the old owner's removal: %v", c)
+	}
+	if got := memberState(em, "spaces/H", "old@example.com"); got != "ROLE_MANAGER JOINED" {
+		t.Errorf("old owner is %s", got)
+	}
+	st := em.Stats()
+	if bad := refused(em); len(bad) > 0 || st.Count("members.delete") != 0 || st.Count("members.patch") != 0 {
+		t.Errorf("refused %v; %d deletes and %d patches sent for an invited successor", bad, st.Count("members.delete"), st.Count("members.patch"))
+	}
+	// Next run, still invited: the plan keeps the old owner and says why.
+	code, out, _ := runCLI(t, "plan", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "successor new@example.com is invited, not joined") {
+		t.Errorf("plan while invited: exit %d\n%s", code, out)
+	}
+	// Once they accept, the next run finishes the handover.
+	if err := em.Accept("spaces/H", "new@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	code, r, errOut = applyJSON(t, "--config", cfg)
+	if code != exitOK || memberState(em, "spaces/H", "new@example.com") != "ROLE_MANAGER JOINED" || memberState(em, "spaces/H", "old@example.com") != "absent" {
+		t.Errorf("after accepting: exit %d, %v, new %s, old %s\n%s", code, r.Summary, memberState(em, "spaces/H", "new@example.com"),
+			memberState(em, "spaces/H", "old@example.com"), logText(errOut))
+	}
+	if bad := refused(em); len(bad) > 0 {
+		t.Errorf("requests Google would refuse were sent: %v", bad)
+	}
+}
+
+func TestHandoverWhosePromotionIsRefusedKeepsTheOldOwner(t *testing.T) {
+	em, cfg := handover(t, true)
+	em.SetMisbehaviour("members.patch", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "The caller can't make owners."})
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "1")
+	if code != exitFailure {
+		t.Errorf("exit %d, want 1", code)
+	}
+	promote, removal := changeOf(r, "new@example.com", "update_role"), changeOf(r, "old@example.com", "delete")
+	if promote == nil || promote["status"] != "failed" || removal == nil || removal["status"] != "skipped" ||
+		!strings.Contains(fmt.Sprint(removal["error"]), "making successor new@example.com owner did not succeed, and old@example.com is the space's last owner") {
+		t.Errorf("promotion %v\nremoval %v", promote, removal)
+	}
+	if got := memberState(em, "spaces/H", "old@example.com"); got != "ROLE_MANAGER JOINED" {
+		t.Errorf("old owner is %s", got)
+	}
+	if em.Stats().Count("members.delete") != 0 {
+		t.Errorf("the last owner's removal was sent: %v", em.Stats().Requests)
+	}
+	if logs := logText(errOut); !strings.Contains(logs, "new@example.com") || !strings.Contains(logs, "old@example.com") {
+		t.Errorf("the logs don't name both:\n%s", logs)
+	}
+}
+
+func TestHandoverThroughAReviewedPlan(t *testing.T) {
+	for _, joins := range []bool{true, false} {
+		t.Run(fmt.Sprintf("joins=%t", joins), func(t *testing.T) {
+			em, cfg := handover(t, joins)
+			plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+			code, md, errOut := runCLI(t, "plan", "--config", cfg, "--output", "markdown", "--out", plan, "--allow-removals", "1")
+			if code != exitOK || !strings.Contains(md, "old@example.com (after new@example.com is owner)") {
+				t.Fatalf("plan --out: exit %d\n%s%s", code, md, logText(errOut))
+			}
+			data, _ := os.ReadFile(plan)
+			if !strings.Contains(string(data), `"successor": "users/new@example.com"`) {
+				t.Errorf("the plan file doesn't record the dependency:\n%s", data)
+			}
+			code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+			removal := changeOf(r, "old@example.com", "delete")
+			switch {
+			case code != exitOK || removal == nil:
+				t.Fatalf("apply --plan: exit %d %v\n%s", code, r.Summary, logText(errOut))
+			case joins && (removal["status"] != "applied" || memberState(em, "spaces/H", "old@example.com") != "absent"):
+				t.Errorf("removal %v; old owner %s", removal, memberState(em, "spaces/H", "old@example.com"))
+			case !joins && (removal["status"] != "skipped" || !strings.Contains(fmt.Sprint(removal["error"]), "is invited, not joined") ||
+				memberState(em, "spaces/H", "old@example.com") != "ROLE_MANAGER JOINED"):
+				t.Errorf("removal %v; old owner %s", removal, memberState(em, "spaces/H", "old@example.com"))
+			}
+			if bad := refused(em); len(bad) > 0 {
+				t.Errorf("requests Google would refuse were sent: %v", bad)
+			}
+		})
+	}
+}
+
+// Under upsert nobody is removed, but roles move: demoting the only owner
+// in favour of a newcomer is the same handover, and demoting them with no
+// successor is a request Google refuses, so it is not sent.
+func TestHandoverUnderUpsert(t *testing.T) {
+	t.Run("with a successor", func(t *testing.T) {
+		em, cfg := handover(t, true)
+		os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"),
+			[]byte("space,member,role\nspaces/H,old@example.com,member\nspaces/H,new@example.com,owner\n"), 0o644)
+		data, _ := os.ReadFile(cfg)
+		os.WriteFile(cfg, []byte(strings.Replace(string(data), "policy: sync", "policy: upsert", 1)), 0o644)
+		code, r, errOut := applyJSON(t, "--config", cfg)
+		if code != exitOK || r.Summary["applied"] != 3 {
+			t.Fatalf("exit %d %v\n%+v\n%s", code, r.Summary, r.Changes, logText(errOut))
+		}
+		if memberState(em, "spaces/H", "old@example.com") != "ROLE_MEMBER JOINED" || memberState(em, "spaces/H", "new@example.com") != "ROLE_MANAGER JOINED" {
+			t.Errorf("old %s, new %s", memberState(em, "spaces/H", "old@example.com"), memberState(em, "spaces/H", "new@example.com"))
+		}
+		if bad := refused(em); len(bad) > 0 {
+			t.Errorf("requests Google would refuse were sent: %v", bad)
+		}
+	})
+	t.Run("without one", func(t *testing.T) {
+		em, cfg := handover(t, true)
+		os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member,role\nspaces/H,old@example.com,member\n"), 0o644)
+		data, _ := os.ReadFile(cfg)
+		os.WriteFile(cfg, []byte(strings.Replace(string(data), "policy: sync", "policy: upsert", 1)), 0o644)
+		code, r, errOut := applyJSON(t, "--config", cfg)
+		if code != exitOK || len(r.Protected) != 1 || !strings.Contains(fmt.Sprint(r.Protected[0]["why"]), "the space's last owner is not demoted") {
+			t.Fatalf("exit %d %v %v\n%s", code, r.Summary, r.Protected, logText(errOut))
+		}
+		if bad := refused(em); len(bad) > 0 || em.Stats().Count("members.patch") != 0 {
+			t.Errorf("requests Google would refuse were sent: %v", bad)
+		}
+	})
+}

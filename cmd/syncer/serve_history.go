@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/auth"
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/history"
+	"github.com/syncer-dev/syncer/internal/report"
+)
+
+// historyTimeout bounds what serve spends on the history for one run or
+// one page: a few state calls, each with its own deadline.
+const historyTimeout = time.Minute
+
+// runHistory is serve's run history, in the state location of the config
+// serve started with. The store is opened on first use, and again after a
+// failure to open it (Cloud Storage credentials may come good later).
+type runHistory struct {
+	cfg  *config.Config
+	keep int // 0: no history
+	opts auth.Options
+
+	mu      sync.Mutex
+	history *history.History
+}
+
+func (r *runHistory) get(ctx context.Context) (*history.History, error) {
+	if r.keep == 0 {
+		return nil, errors.New("serve runs with --history 0: no history is kept")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.history != nil {
+		return r.history, nil
+	}
+	store, err := openState(ctx, r.cfg, r.opts)
+	if err != nil {
+		return nil, fmt.Errorf("state location %s: %w", r.cfg.State.Location, err)
+	}
+	r.history = &history.History{Store: store, Keep: r.keep}
+	return r.history, nil
+}
+
+// lastRun is the newest run serve knows, for its / page.
+type lastRun struct {
+	mu   sync.Mutex
+	run  *report.Run
+	plan *diff.Plan
+	json []byte // the plan's JSON report, for /report
+}
+
+func (l *lastRun) set(run report.Run, plan *diff.Plan, json []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.run, l.plan = &run, plan
+	if json != nil {
+		l.json = json
+	}
+}
+
+func (l *lastRun) get() (*report.Run, *diff.Plan, []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.run, l.plan, l.json
+}
+
+// pageNav links serve's pages to each other.
+var pageNav = []report.Link{{Href: "/", Text: "Last run"}, {Href: "/runs", Text: "Runs"}, {Href: "/report", Text: "JSON report"}}
+
+// pageHeaders are sent with every page: the pages' own policy (their
+// style and script, nothing else, nothing from anywhere), as a header too.
+func pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", report.ContentSecurityPolicy())
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+}
+
+// servePages adds /, /runs and /runs/{id} to mux.
+func servePages(mux *http.ServeMux, last *lastRun, runs *runHistory, where string) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		run, plan, _ := last.get()
+		if run == nil && runs.keep > 0 {
+			// Just started: the newest run the history kept.
+			if run, plan = newestKept(r.Context(), runs); run != nil {
+				last.set(*run, plan, nil)
+			}
+		}
+		pageHeaders(w)
+		if run == nil {
+			report.Runs(w, report.RunsPage{Keep: runs.keep, Where: where, Nav: pageNav})
+			return
+		}
+		if plan == nil {
+			// A run that made no plan (invalid config, lock held): its line.
+			report.Runs(w, report.RunsPage{Runs: []report.RunLine{report.LineOf(*run, nil)}, Keep: runs.keep, Where: where, Nav: pageNav})
+			return
+		}
+		report.HTML(w, report.Page{Plan: *plan, Run: run, Nav: pageNav})
+	})
+	mux.HandleFunc("GET /runs", func(w http.ResponseWriter, r *http.Request) {
+		page := report.RunsPage{Keep: runs.keep, Where: where, Nav: pageNav}
+		ctx, cancel := context.WithTimeout(r.Context(), historyTimeout)
+		defer cancel()
+		status := http.StatusOK
+		h, err := runs.get(ctx)
+		var entries []history.Entry
+		if err == nil {
+			entries, err = h.Runs(ctx)
+		}
+		if err != nil {
+			page.Problem, status = err.Error(), http.StatusServiceUnavailable
+		}
+		for _, e := range entries {
+			line := e.RunLine
+			if e.Slot >= 0 {
+				line.Report = "/runs/" + e.Run.ID
+			}
+			page.Runs = append(page.Runs, line)
+		}
+		pageHeaders(w)
+		w.WriteHeader(status)
+		report.Runs(w, page)
+	})
+	mux.HandleFunc("GET /runs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), historyTimeout)
+		defer cancel()
+		h, err := runs.get(ctx)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		run, plan, err := h.Report(ctx, r.PathValue("id"))
+		switch {
+		case errors.Is(err, history.ErrNotKept):
+			http.Error(w, "that run's report is not kept (the history keeps the last runs, within a byte cap)", http.StatusNotFound)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		pageHeaders(w)
+		report.HTML(w, report.Page{Plan: plan, Run: &run, Nav: pageNav})
+	})
+}
+
+// newestKept is the newest run whose report the history kept.
+func newestKept(ctx context.Context, runs *runHistory) (*report.Run, *diff.Plan) {
+	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
+	defer cancel()
+	h, err := runs.get(ctx)
+	if err != nil {
+		return nil, nil
+	}
+	entries, err := h.Runs(ctx)
+	if err != nil {
+		return nil, nil
+	}
+	for _, e := range entries {
+		if e.Slot < 0 {
+			continue
+		}
+		if run, plan, err := h.Report(ctx, e.Run.ID); err == nil {
+			return &run, &plan
+		}
+	}
+	return nil, nil
+}
+
+// recordRun adds a finished run to the history; the run goes on either
+// way, so a failure is logged, not returned.
+func recordRun(ctx context.Context, runs *runHistory, r runResult, log interface{ Warn(string, ...any) }) {
+	if runs.keep == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), historyTimeout)
+	defer cancel()
+	h, err := runs.get(ctx)
+	if err == nil {
+		_, err = h.Record(ctx, r.run, r.plan)
+	}
+	if err != nil {
+		log.Warn("run history: "+err.Error(), "kept_in", runs.cfg.State.Location)
+	}
+}
