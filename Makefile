@@ -12,10 +12,7 @@ RACE    ?= auto
 # toolchain every release is built with (through GOTOOLCHAIN; the Dockerfile's golang image is
 # the same version), CYCLONEDX the SBOM tool, fetched from the module proxy at this version.
 RELEASE_GO      := go1.26.8
-# No windows/amd64 or windows/arm64 yet: cmd/syncer/lock.go (the apply lock) uses flock(2),
-# O_NOFOLLOW and the folder owner's uid, which don't compile for Windows. Add them here once it
-# has a Windows lock; the release names .exe files already.
-RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 CYCLONEDX       := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 RELEASE_ENV      = GO=$(GO) RELEASE_GO=$(RELEASE_GO) RELEASE_TARGETS="$(RELEASE_TARGETS)" CYCLONEDX=$(CYCLONEDX)
 
