@@ -2,16 +2,51 @@
 GO      ?= go
 BIN     := bin/syncer
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+# The commit `syncer version` prints: HEAD, with -dirty for uncommitted changes.
+COMMIT  ?= $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null || c=$$c-dirty; echo $$c; })
 # RACE=auto (default): -race when cgo can build it (CGO_ENABLED=1 and the C compiler on PATH),
 # else a one-line note and no -race. RACE=1: -race or fail (CI). RACE=0: never.
 RACE    ?= auto
 
-.PHONY: all build test bench lint tidy-check demo clean
+# Releases: `make release VERSION=vX.Y.Z` (README, "Installing a release"). RELEASE_GO is the
+# toolchain every release is built with (through GOTOOLCHAIN; the Dockerfile's golang image is
+# the same version), CYCLONEDX the SBOM tool, fetched from the module proxy at this version.
+RELEASE_GO      := go1.26.8
+RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+CYCLONEDX       := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+RELEASE_ENV      = GO=$(GO) RELEASE_GO=$(RELEASE_GO) RELEASE_TARGETS="$(RELEASE_TARGETS)" CYCLONEDX=$(CYCLONEDX)
+
+.PHONY: all build test bench lint tidy-check demo clean release release-check install-check image
 
 all: build
 
+# The same build as a release's (scripts/gobuild.sh), stamped with git describe and the commit.
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/syncer
+	VERSION=$(VERSION) COMMIT=$(COMMIT) GO=$(GO) ./scripts/gobuild.sh $(BIN)
+
+# dist/VERSION/: binaries for RELEASE_TARGETS, their SBOMs, SHA-256 checksums; and the image
+# where a Docker engine runs. From a clean tree at the tag VERSION, which CHANGELOG.md's newest
+# entry must name.
+release:
+	@case "$(origin VERSION)" in command*|environment*) ;; *) echo "usage: make release VERSION=vX.Y.Z"; exit 2 ;; esac
+	@$(RELEASE_ENV) VERSION=$(VERSION) ./scripts/release.sh
+
+# Is this tree releasable? Every target built twice (the second time from a copy elsewhere with
+# an empty build cache and module cache) must give the same bytes, SBOMs and checksums included;
+# and go install .../cmd/syncer@latest must work from a clean module cache (install-check).
+# Slow: every target is compiled from nothing once (about 3 CPU-minutes each).
+release-check: install-check
+	@$(RELEASE_ENV) ./scripts/release-check.sh
+
+install-check:
+	@GO=$(GO) ./scripts/install-check.sh
+
+# The container image alone, stamped (needs Docker with buildx, not Go): in a checkout of a
+# release's tag, `make image VERSION=vX.Y.Z IMAGE=REGISTRY/syncer:vX.Y.Z`.
+IMAGE    ?= syncer:$(VERSION)
+PLATFORM ?= linux/amd64
+image:
+	@VERSION=$(VERSION) IMAGE=$(IMAGE) PLATFORM=$(PLATFORM) ./scripts/image.sh
 
 test: lint tidy-check
 	@set -e; race=; \
@@ -46,4 +81,4 @@ demo: build
 	@./scripts/demo.sh $(BIN)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"runtime/debug"
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/config"
@@ -23,9 +22,6 @@ const (
 	exitLocked  = 5  // another apply holds the lock on this host
 	exitUsage   = 64 // no command, or an unknown one (sysexits' EX_USAGE)
 )
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = ""
 
 type command struct {
 	name, summary, usage string
@@ -43,7 +39,7 @@ func commands() []command {
 		authCommand(),
 		exportCommand(),
 		serveCommand(),
-		{name: "version", summary: "print the version", usage: "syncer version", run: runVersion},
+		versionCommand(),
 	}
 }
 
@@ -149,22 +145,6 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
-}
-
-func runVersion(_ context.Context, out cmdIO, _ []string) int {
-	fmt.Fprintf(out.stdout, "syncer %s\n", versionString())
-	return exitOK
-}
-
-// versionString is the -ldflags version, else the module's, else "devel".
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }
 
 // setEndpoint applies --endpoint, checked as the config's api.endpoint is:

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -537,7 +538,7 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	df := string(data)
-	for _, want := range []string{`ENTRYPOINT ["/syncer"]`, "./cmd/syncer", "CGO_ENABLED=0", "EXPOSE 8080", "USER 65532:65532"} {
+	for _, want := range []string{`ENTRYPOINT ["/syncer"]`, "EXPOSE 8080", "USER 65532:65532"} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
@@ -545,18 +546,41 @@ func TestDockerfile(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^FROM gcr\.io/distroless/static[^\s]*:nonroot\s*$`).MatchString(df) {
 		t.Error("the final stage must be distroless static, nonroot")
 	}
-	// VERSION is declared in the build stage, before the build that stamps it.
+	// The image's binary is built as a release's is, through scripts/gobuild.sh, with
+	// VERSION and COMMIT declared in the build stage before the build that stamps them.
 	stages := regexp.MustCompile(`(?m)^FROM `).Split(df, -1)
 	stamped := false
 	for _, st := range stages {
-		arg := regexp.MustCompile(`(?m)^ARG VERSION(=\S*)?\s*$`).FindStringIndex(st)
-		x := regexp.MustCompile(`-X main\.version=\$\{?VERSION\}?`).FindStringIndex(st)
-		if x != nil {
-			stamped = arg != nil && arg[0] < x[0]
+		build := regexp.MustCompile(`(?m)^RUN .*\bVERSION=\$\{?VERSION\}? COMMIT=\$\{?COMMIT\}?[^\n]*(\\\n[^\n]*)*scripts/gobuild\.sh /syncer`).FindStringIndex(st)
+		if build == nil {
+			continue
+		}
+		for _, arg := range []string{"VERSION", "COMMIT", "SOURCE_DATE_EPOCH"} {
+			a := regexp.MustCompile(`(?m)^ARG ` + arg + `(=\S*)?\s*$`).FindStringIndex(st)
+			stamped = a != nil && a[0] < build[0]
+			if !stamped {
+				break
+			}
 		}
 	}
 	if !stamped {
-		t.Error("the Dockerfile must stamp the version: ARG VERSION in the build stage, then -ldflags \"-X main.version=${VERSION}\"")
+		t.Error("the Dockerfile must build with scripts/gobuild.sh, after ARG VERSION, ARG COMMIT and ARG SOURCE_DATE_EPOCH in that stage: RUN ... VERSION=$VERSION COMMIT=$COMMIT scripts/gobuild.sh /syncer")
+	}
+	// gobuild.sh is the one build: static, path-free, stamped with the version and the commit;
+	// make build and make release use it too.
+	gobuild, err := os.ReadFile(filepath.Join(repoRoot, "scripts", "gobuild.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-buildvcs=false", "-X main.version=$version", "-X main.commit=$commit", "./cmd/syncer"} {
+		if !strings.Contains(string(gobuild), want) {
+			t.Errorf("scripts/gobuild.sh lacks %q", want)
+		}
+	}
+	mk, _ := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	release, _ := os.ReadFile(filepath.Join(repoRoot, "scripts", "release.sh"))
+	if !regexp.MustCompile(`(?m)^build:\n\t.*scripts/gobuild\.sh`).Match(mk) || !strings.Contains(string(release), "scripts/gobuild.sh") {
+		t.Error("make build and scripts/release.sh must build with scripts/gobuild.sh")
 	}
 
 	// .dockerignore keeps the context small but keeps every source the build needs.
@@ -575,7 +599,7 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf(".dockerignore must exclude %s", p)
 		}
 	}
-	needed := []string{"go.mod", "go.sum"}
+	needed := []string{"go.mod", "go.sum", "scripts/gobuild.sh"}
 	filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -841,5 +865,62 @@ func TestGitHubActionsReviewedPlans(t *testing.T) {
 	}
 	if len(pages) != 2 || !kept[pages[0]] || !kept[pages[1]] {
 		t.Errorf("the HTML pages syncer writes (%q) are not all uploaded as artifacts (%v)", pages, uploads)
+	}
+}
+
+// TestPinnedVersions: every version the recipes, the Dockerfile and the README name is the
+// newest release, every release file they name is one a release makes, and each recipe
+// says how to check what it installs against the release's checksums.
+func TestPinnedVersions(t *testing.T) {
+	newest := newestRelease(t)
+	assets := releaseAssets(newest, strings.Fields(makeVar(t, "RELEASE_TARGETS")))
+	sums := "syncer_" + newest + "_SHA256SUMS"
+	pin := regexp.MustCompile(`(?:^|[^0-9A-Za-z.])(v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]*[0-9A-Za-z])?)`)
+	asset := regexp.MustCompile(`syncer_v\d+\.\d+\.\d+[0-9A-Za-z._-]*`)
+	workflowPin := regexp.MustCompile(`(?m)^\s*SYNCER_VERSION:\s*(\S+)`)
+
+	files := []string{"Dockerfile", "README.md"}
+	filepath.WalkDir(deployDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(repoRoot, path)
+			files = append(files, rel)
+		}
+		return err
+	})
+	texts := map[string]string{}
+	for _, name := range files {
+		data, err := os.ReadFile(filepath.Join(repoRoot, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		// A workflow names its pin once and uses it through the variable.
+		if m := workflowPin.FindStringSubmatch(text); m != nil {
+			text = strings.NewReplacer("${SYNCER_VERSION}", m[1], "$SYNCER_VERSION", m[1]).Replace(text)
+		}
+		texts[name] = text
+		for i, line := range strings.Split(text, "\n") {
+			for _, m := range pin.FindAllStringSubmatch(line, -1) {
+				if m[1] != newest {
+					t.Errorf("%s:%d pins %s, but CHANGELOG.md's newest version is %s", name, i+1, m[1], newest)
+				}
+			}
+			for _, a := range asset.FindAllString(line, -1) {
+				if a = strings.TrimRight(a, "."); !slices.Contains(assets, a) {
+					t.Errorf("%s:%d names %s, which no release makes (a release of %s makes %v)", name, i+1, a, newest, assets)
+				}
+			}
+		}
+	}
+	// Each recipe installs a pinned release and checks it against the release's checksums.
+	for _, name := range []string{"README.md", "cloud-run.md", "crontab", "kubernetes/cronjob.yaml", "systemd/syncer.service",
+		"github-actions/chat-plan.yml", "github-actions/chat-apply.yml"} {
+		if name != "README.md" {
+			name = filepath.Join("docs", "deploy", name)
+		}
+		text := texts[name]
+		if !strings.Contains(text, newest) || !strings.Contains(text, sums) || !regexp.MustCompile(`sha256sum (-c|--check)\b`).MatchString(text) {
+			t.Errorf("%s must pin %s and check it with sha256sum -c against %s", name, newest, sums)
+		}
 	}
 }
