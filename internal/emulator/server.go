@@ -321,6 +321,10 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 			s.stats.Requests[c.method+" "+status]++
 			s.mu.Unlock()
 		}()
+		// Quota is counted when the call arrives, as at Google's front end,
+		// not after the call's latency: the answer, a refusal too, comes
+		// after it.
+		withinQuota := s.allow(c, r.PathValue("space"))
 		s.sleep()
 		if s.opts.RequireToken != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.RequireToken {
 			writeError(rec, http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token.")
@@ -356,7 +360,7 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 			panic(http.ErrAbortHandler)
 		}
 
-		if !s.allow(c, r.PathValue("space")) {
+		if !withinQuota {
 			s.mu.Lock()
 			s.stats.QuotaRejections++
 			s.mu.Unlock()
