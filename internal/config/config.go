@@ -258,7 +258,7 @@ func Defaults() Config {
 			SpaceWritesPerSecond:       0,
 			ProjectSpaceReadsPerMinute: 3000,
 			DirectoryPerMinute:         2400,
-			Headroom:                   0.95,
+			Headroom:                   0.98,
 			QuotaWindow:                time.Minute,
 			Concurrency:                0, // sized from the quotas: see Limits.CallsInFlight
 			MaxAttempts:                6,
@@ -410,7 +410,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		errs.Add(at(line("limits", "concurrency")), "limits.concurrency is %d; at most 1000 calls in flight (0 sizes it from the quotas)", c)
 	}
 	if h := cfg.Limits.Headroom; h <= 0 || h > 1 {
-		errs.Add(at(line("limits", "headroom")), "limits.headroom is %v; it is the share of each quota to use, above 0 and at most 1 (e.g. 0.95)", h)
+		errs.Add(at(line("limits", "headroom")), "limits.headroom is %v; it is the share of each quota to use, above 0 and at most 1 (e.g. 0.98)", h)
 	}
 	if d := cfg.Limits.QuotaWindow; d < 100*time.Millisecond || d > time.Hour {
 		errs.Add(at(line("limits", "quota_window")), "limits.quota_window is %v; it is what Google counts the per-minute quotas over (1m), between 100ms and 1h", d)

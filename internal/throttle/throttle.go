@@ -21,10 +21,14 @@ import (
 
 // DefaultHeadroom is the share of each quota the syncer uses in any of
 // Google's windows (a minute). Google counts in windows the client can't
-// see, and latency jitter bunches requests up at the server: 5% below the
-// quota keeps a steady client clear of 429s over a long run. A run shorter
-// than a window goes at the full rate: it can't fill the window.
-const DefaultHeadroom = 0.95
+// see, and latency jitter bunches calls up at the server: a smooth client
+// at the full rate may find a window a few calls over. Its own count of the
+// last window is conservative, and jitter moves a few calls in thousands;
+// 2% below the quota keeps a steady client clear of 429s over a long run.
+// A run shorter than a window goes at the full rate: it can't fill the
+// window. Other apps sharing the quota show as refusals, which lower the
+// pace (control.go).
+const DefaultHeadroom = 0.98
 
 // Limits are the quotas to stay under and how hard to retry.
 type Limits struct {
