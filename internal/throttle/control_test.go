@@ -144,9 +144,10 @@ func TestAStrayRefusalIsNotACut(t *testing.T) {
 	if o.p.ctl.cuts != 0 || o.refused != 1 {
 		t.Errorf("%d cuts, %d refusals; want none but the stray", o.p.ctl.cuts, o.refused)
 	}
-	// 2,000 calls at 500 a second: 4 s; the stray trims the pace by 2% for
-	// a window (6 s): the last 1,500 calls at 490 a second, 61 ms more.
-	if o.took > 4*time.Second+80*time.Millisecond {
+	// 2,000 calls at 500 a second: 4 s, and the last answer's 15-25 ms; the
+	// stray trims the pace by 2% for a window (6 s): the last 1,500 calls at
+	// 490 a second, 61 ms more.
+	if o.took > 4*time.Second+100*time.Millisecond {
 		t.Errorf("the run took %v, want about 4 s", o.took)
 	}
 	// Two strays far apart are two strays.

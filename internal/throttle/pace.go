@@ -12,8 +12,9 @@ import (
 // cut takes effect at the very next call (no slots reserved ahead at the
 // old rate) and goroutines waking together never leave together. A call
 // that comes late may catch up at most slack slots, so after an idle spell,
-// or a stall of the process, at most 1+slack calls leave at once: a server
-// counting with a small token bucket sees a smooth client.
+// or a stall of the process, at most 1+slack calls leave at once (none at
+// the pace's first call): a server counting with a small token bucket sees
+// a smooth client.
 //
 // Within a window the server can't be seen to count (Google counts per
 // minute), a budget keeps to headroom × quota calls in any window: a short
@@ -95,9 +96,13 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 		return at, false
 	}
 	gap, probe := p.ctl.gap(now)
-	if probe {
+	switch {
+	case probe, p.next.IsZero():
+		// The first call has no slots to catch up: the calls of a run's
+		// start leave a slot apart, so a fatal answer to the first (no
+		// Chat app configured, say) stops the run before the next.
 		p.next = now.Add(gap)
-	} else {
+	default:
 		p.next = later(p.next, now.Add(-slack*gap)).Add(gap)
 	}
 	if p.budget != nil {

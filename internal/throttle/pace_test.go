@@ -11,9 +11,19 @@ import (
 // calls leave together; the rest follow at the pace.
 func TestPaceNeverBursts(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	now := t0.Add(time.Hour) // long idle
+	now := t0
 	p := newPace(100, time.Minute, nil, false, func() time.Time { return now })
 	granted := 0
+	for i := 0; i < 50; i++ {
+		if _, ok := p.take(now); ok {
+			granted++
+		}
+	}
+	if granted != 1 {
+		t.Errorf("%d calls left at once at the start, want 1", granted)
+	}
+	now = now.Add(time.Hour) // long idle
+	granted = 0
 	for i := 0; i < 50; i++ {
 		if _, ok := p.take(now); ok {
 			granted++

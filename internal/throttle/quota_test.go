@@ -49,11 +49,13 @@ func listAll(t *testing.T, scale float64, opts emulator.Options, stray, n int) (
 	return th, em.Stats()
 }
 
-// Against a quota counted in a token bucket of 10 calls, one stray 429 is
-// retried and costs no cut of the pace.
+// Against a quota counted in a token bucket, one stray 429 is retried and
+// costs no cut of the pace. (The bucket holds 40 calls, 200 ms at this
+// rate, so that a busy test machine stalling the emulator does not refuse
+// calls of its own: the bench's bucket holds 10.)
 func TestAStray429AgainstATokenBucket(t *testing.T) {
 	t.Parallel()
-	th, st := listAll(t, 4, emulator.Options{QuotaBucket: true}, 200, 600)
+	th, st := listAll(t, 4, emulator.Options{QuotaBucket: true, QuotaBurst: 40}, 200, 600)
 	if got := st.Requests["members.list 429"]; got < 1 {
 		t.Fatalf("the stray 429 was not sent (%v)", st.Requests)
 	}
@@ -65,15 +67,17 @@ func TestAStray429AgainstATokenBucket(t *testing.T) {
 }
 
 // Another app takes 30% of the quota: every call gets through, the pace is
-// cut below the 70% left, and few calls are refused on the way. (How close
-// it settles is shown on a simulated clock: TestASharedQuotaIsFoundAndKeptTo.)
+// cut below the 70% left, and few calls are refused on the way. (On a busy
+// machine the emulator's stalls refuse calls of their own, so the bound is
+// loose here; TestASharedQuotaIsFoundAndKeptTo shows on a simulated clock
+// how close the pace settles and that at most 1% of calls are refused.)
 func TestASharedTokenBucket(t *testing.T) {
 	t.Parallel()
-	th, st := listAll(t, 5, emulator.Options{QuotaBucket: true, OtherAppShare: 0.3}, 0, 1000)
+	th, st := listAll(t, 5, emulator.Options{QuotaBucket: true, QuotaBurst: 20, OtherAppShare: 0.3}, 0, 1000)
 	calls := st.Count("members.list")
 	full := 3000 * 5 / 60.0
-	if st.QuotaRejections > calls/50 {
-		t.Errorf("%d of %d calls refused, want at most 2%%", st.QuotaRejections, calls)
+	if st.QuotaRejections > calls/20 {
+		t.Errorf("%d of %d calls refused, want at most 5%%", st.QuotaRejections, calls)
 	}
 	if r := th.Rate(throttle.Read); th.Slowdowns() == 0 || r > 0.75*full {
 		t.Errorf("the pace ended at %.0f a second after %d cuts; want it at most the %.0f the other app leaves", r, th.Slowdowns(), 0.7*full)
