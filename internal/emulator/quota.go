@@ -57,20 +57,26 @@ func (q *quota) allow(now time.Time) bool {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.otherEvery > 0 {
-		// Calls older than a period no longer count (a full bucket stays
-		// full): skip them rather than replay a long idle spell.
-		if skip := now.Sub(q.otherNext) - q.per; skip > 0 {
-			n := int(skip / q.otherEvery)
-			q.otherNext = q.otherNext.Add(time.Duration(n) * q.otherEvery)
-			q.otherCalls += n
-		}
-		for ; !q.otherNext.After(now); q.otherNext = q.otherNext.Add(q.otherEvery) {
-			q.otherCalls++
-			q.take(q.otherNext, true)
-		}
-	}
+	q.othersUntil(now)
 	return q.take(now, false)
+}
+
+// othersUntil makes the other app's calls up to now; q.mu is held.
+func (q *quota) othersUntil(now time.Time) {
+	if q.otherEvery <= 0 {
+		return
+	}
+	// Calls older than a period no longer count (a full bucket stays
+	// full): skip them rather than replay a long idle spell.
+	if skip := now.Sub(q.otherNext) - q.per; skip > 0 {
+		n := int(skip / q.otherEvery)
+		q.otherNext = q.otherNext.Add(time.Duration(n) * q.otherEvery)
+		q.otherCalls += n
+	}
+	for ; !q.otherNext.After(now); q.otherNext = q.otherNext.Add(q.otherEvery) {
+		q.otherCalls++
+		q.take(q.otherNext, true)
+	}
 }
 
 // take counts one call at now if there is room, or in any case when forced
@@ -97,13 +103,14 @@ func (q *quota) take(now time.Time, force bool) bool {
 	return true
 }
 
-// other reports how many calls the other app made.
-func (q *quota) other() int {
+// other reports how many calls the other app has made by now.
+func (q *quota) other(now time.Time) int {
 	if q == nil {
 		return 0
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.othersUntil(now)
 	return q.otherCalls
 }
 
@@ -144,9 +151,9 @@ func newQuotas(opts Options) *quotas {
 }
 
 // otherApp sums the other app's calls over the project quotas.
-func (q *quotas) otherApp() (calls int) {
+func (q *quotas) otherApp(now time.Time) (calls int) {
 	for _, p := range []*quota{q.writes, q.reads, q.spaceReads, q.directory} {
-		calls += p.other()
+		calls += p.other(now)
 	}
 	return calls
 }

@@ -168,7 +168,7 @@ func (s *Server) Stats() Stats {
 	defer s.mu.Unlock()
 	out := Stats{Requests: map[string]int{}, Faults: map[string]int{}, Creates: map[string]int{}, QuotaRejections: s.stats.QuotaRejections, Writes: s.stats.Writes,
 		FirstWrite: s.stats.FirstWrite, LastWrite: s.stats.LastWrite}
-	out.OtherAppCalls = s.quotas.otherApp()
+	out.OtherAppCalls = s.quotas.otherApp(time.Now())
 	for k, v := range s.stats.Requests {
 		out.Requests[k] = v
 	}
