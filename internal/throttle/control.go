@@ -140,7 +140,7 @@ func (c *controller) answered(now, sent time.Time, refused bool) (cut, unblocked
 	}
 	to := max(min(through*(1-cutMargin), was), was*(1-maxCut), c.full*floorShare)
 	hold := time.Duration(float64(c.span) * holdShare)
-	if c.cutTo != 0 && was <= c.ceiling*1.05 {
+	if c.cutTo != 0 && was >= c.ceiling*0.95 && was <= c.ceiling*1.05 {
 		hold = min(2*c.hold, maxHolds*c.span)
 	}
 	c.cutTo, c.cutAt, c.hold, c.ceiling = to, now, hold, was
