@@ -14,10 +14,11 @@ import "time"
 //     window: at exactly a token bucket's rate, a bucket that bunched-up
 //     calls emptied never fills again; a little below, it does.
 //   - Refusals that persist are evidence: the server lets less through than
-//     the pace sends. Persist means a refusal of a call sent after the
-//     episode's first refusal came back: the calls already in flight then
-//     were sent together and may have been refused together (one burst, one
-//     stall), so they only add to the count.
+//     the pace sends. Persist means a third refusal in the episode (two far
+//     apart are two strays), of a call sent after the episode's first
+//     refusal came back: the calls already in flight then were sent
+//     together and may have been refused together (one burst, one stall),
+//     so they only add to the count.
 //   - The pace is then cut to what gets through, less cutMargin: the larger
 //     of the pace less the share refused in the episode (a token bucket
 //     lets through its rate and refuses the rest; the share is taken a
@@ -56,15 +57,15 @@ type controller struct {
 }
 
 const (
-	trimShare    = 0.02 // the pace is this much lower for a window after a refusal
-	quietAnswers = 200  // answers without a refusal that close an episode
-	cutMargin    = 0.03 // below the estimate of what gets through
-	maxCut       = 0.4  // of the pace, at most, in one cut
-	floorShare   = 0.05 // of the full rate: the lowest pace
-	climbShare   = 0.10 // of the full rate, per window, when climbing
-	holdShare    = 0.125
-	maxHolds     = 8 // a hold is at most this many windows
-	blockAfter   = 8 // refusals in a row that mean the window is full
+	trimShare    = 0.02  // the pace is this much lower for a window after a refusal
+	quietAnswers = 200   // answers without a refusal that close an episode
+	cutMargin    = 0.03  // below the estimate of what gets through
+	maxCut       = 0.4   // of the pace, at most, in one cut
+	floorShare   = 0.05  // of the full rate: the lowest pace
+	climbShare   = 0.10  // of the full rate, per window, when climbing
+	holdShare    = 0.125 // of a window: the first hold after a cut
+	maxHolds     = 8     // a hold is at most this many windows
+	blockAfter   = 8     // refusals in a row that mean the window is full
 )
 
 // rate is the pace at now, in calls a second.
