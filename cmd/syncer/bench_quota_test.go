@@ -13,10 +13,10 @@ import (
 	"github.com/syncer-dev/syncer/internal/emulator"
 )
 
-// quotaKind is a kind of run against quotas counted as token buckets
+// bucketRun is a kind of run against quotas counted as token buckets
 // holding 10 calls: stricter than Google's per-minute count, so only a
 // client that paces smoothly gets through unrefused.
-type quotaKind struct {
+type bucketRun struct {
 	name   string
 	stray  int     // the members.list call answered 429 once (0: none)
 	other  float64 // the share of each project quota another app uses
@@ -25,7 +25,7 @@ type quotaKind struct {
 }
 
 // Both on the read-heavy world: 2,000 spaces, 30 changes, quotas ×10.
-var quotaKinds = []quotaKind{
+var bucketRuns = []bucketRun{
 	// One refusal is not evidence the pace is too fast: it must cost little.
 	{name: "stray-429", stray: 500, target: 1.15},
 	// Another app takes 30% of every project quota: the pace must find the
@@ -44,7 +44,7 @@ func BenchmarkQuotaModes(b *testing.B) {
 			k = kind
 		}
 	}
-	for _, q := range quotaKinds {
+	for _, q := range bucketRuns {
 		b.Run(q.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				em, _, cfg, min := benchWorldWith(b, k, emulator.Options{QuotaBucket: true, OtherAppShare: q.other})
