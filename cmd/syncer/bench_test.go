@@ -37,9 +37,9 @@ type runKind struct {
 var runKinds = []runKind{
 	{"write-heavy", emulatortest.World{Spaces: 40, MembersPerSpace: 10, Creates: 1000, Patches: 200}, 10, 20 * time.Millisecond, false, 1.07, false},
 	{"read-heavy", emulatortest.World{Spaces: 2000, MembersPerSpace: 5, Creates: 10, Patches: 10}, 10, 20 * time.Millisecond, false, 1.15, false},
-	{"converged", emulatortest.World{Spaces: 500, MembersPerSpace: 20}, 10, 20 * time.Millisecond, true, 1.15, false},
+	{"converged", emulatortest.World{Spaces: 500, MembersPerSpace: 20}, 10, 20 * time.Millisecond, true, 1.10, false},
 	// The same on a later run: identities come from the cache.
-	{"converged-warm", emulatortest.World{Spaces: 500, MembersPerSpace: 20}, 10, 20 * time.Millisecond, true, 1.15, true},
+	{"converged-warm", emulatortest.World{Spaces: 500, MembersPerSpace: 20}, 10, 20 * time.Millisecond, true, 1.10, true},
 	{"mixed", emulatortest.World{Spaces: 500, MembersPerSpace: 20, Creates: 150, Patches: 50}, 10, 20 * time.Millisecond, true, 1.15, false},
 	{"240-changes", emulatortest.World{Spaces: 130, MembersPerSpace: 6, Creates: 90, Patches: 150}, 10, 100 * time.Millisecond, false, 1.15, false},
 	// A big tenant whose spaces hold few of its people (2,000 named among
@@ -66,9 +66,15 @@ func tMin(k runKind, min emulatortest.Minimum) (seconds float64, directoryCalls 
 // benchWorld starts an emulator for a kind and writes the source and a
 // config whose limits are the emulator's scaled quotas, nothing else.
 func benchWorld(b testing.TB, k runKind) (*emulator.Server, string, string, emulatortest.Minimum) {
+	return benchWorldWith(b, k, emulator.Options{})
+}
+
+// benchWorldWith is benchWorld with more emulator options (quota modes).
+func benchWorldWith(b testing.TB, k runKind, opts emulator.Options) (*emulator.Server, string, string, emulatortest.Minimum) {
 	seed, csv, min := k.world.Build()
-	em, url := emulatortest.Start(b, seed, emulator.Options{QuotaScale: k.scale, HideEmails: k.hide, Seed: 1,
-		LatencyMin: k.latency * 3 / 4, LatencyMax: k.latency * 5 / 4})
+	opts.QuotaScale, opts.HideEmails, opts.Seed = k.scale, k.hide, 1
+	opts.LatencyMin, opts.LatencyMax = k.latency*3/4, k.latency*5/4
+	em, url := emulatortest.Start(b, seed, opts)
 	dir := b.TempDir()
 	os.WriteFile(filepath.Join(dir, "members.csv"), []byte(csv), 0o644)
 	cfg := filepath.Join(dir, "config.yaml")
@@ -76,8 +82,8 @@ func benchWorld(b testing.TB, k runKind) (*emulator.Server, string, string, emul
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`sources: [{path: members.csv}]
 api: {endpoint: %q}
 limits: {project_writes_per_minute: %.0f, project_reads_per_minute: %.0f, space_reads_per_second: %.0f,
-         project_space_reads_per_minute: %.0f, directory_per_minute: %.0f}
-`, url, 300*s, 3000*s, 15*s, 3000*s, 2400*s)), 0o644)
+         project_space_reads_per_minute: %.0f, directory_per_minute: %.0f, quota_window: %v}
+`, url, 300*s, 3000*s, 15*s, 3000*s, 2400*s, time.Duration(float64(time.Minute)/s))), 0o644)
 	if k.warm {
 		f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 		fmt.Fprintln(f, "# the identity cache is in state.location (syncer-state next to this file)")

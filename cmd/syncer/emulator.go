@@ -19,6 +19,7 @@ func emulatorCommand() command {
 		name:    "emulator",
 		summary: "serve a local emulator of the Chat membership and Directory APIs",
 		usage: `Usage: syncer emulator [--seed FILE.yaml] [--seed-converged SOURCE ...] [--listen ADDR] [--quota-scale N]
+                       [--quota-bucket [--quota-burst N]] [--other-app SHARE]
                        [--latency MIN..MAX] [--fault-rate P] [--hide-emails]
                        [--misbehave METHOD=WHAT ...]
 
@@ -26,6 +27,10 @@ Serves the Chat membership API (spaces.get, members list/get/create/patch/
 delete) and the Directory (users.get/list with the query forms the README
 lists, groups.get, members.list) from the seed's users, groups and spaces, enforcing Google's quotas (scaled by --quota-scale) and injecting
 faults (500, 503, 429, connection reset, applied-then-500) at --fault-rate.
+Quotas are counted per minute, as Google does; --quota-bucket counts them as
+token buckets holding --quota-burst calls instead (stricter: only a smooth
+client passes), and --other-app 0.3 has another app use 30% of each project
+quota, so the syncer gets the rest.
 Point a config's api.endpoint (or --endpoint) at the printed URL.
 GET /emulator/stats counts requests; GET /emulator/state shows memberships.
 
@@ -44,6 +49,9 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	var converged stringList
 	fs.Var(&converged, "seed-converged", "a desired-state source (YAML or CSV, repeatable): start with its spaces holding exactly its members,\nevery address a Directory user (combine with --seed for more)")
 	scale := fs.Float64("quota-scale", 1, "multiply Google's quota rates by N; 0 turns quotas off")
+	bucket := fs.Bool("quota-bucket", false, "count each quota as a token bucket (refilled at the quota's rate) instead of per minute")
+	burst := fs.Int("quota-burst", emulator.DefaultQuotaBurst, "calls a token-bucket quota holds (with --quota-bucket)")
+	otherApp := fs.Float64("other-app", 0, "share of each project quota another app uses, 0..1")
 	latency := fs.String("latency", "", "delay per call, MIN..MAX (e.g. 20ms..40ms)")
 	faultRate := fs.Float64("fault-rate", 0, "chance of an injected fault per call, 0..1")
 	faultSeed := fs.Uint64("fault-seed", 0, "seed for fault and latency draws (0: random)")
@@ -52,13 +60,13 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
 	hideInvited := fs.Bool("hide-invited-from-gets", false, "answer members.get with 404 for a pending invitation (as app authentication may)")
 	var misbehave stringList
-	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS, no-chat-app (404 \"Google Chat app not found\"); METHOD may be *")
+	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS, at-call:N (the Nth call only), no-chat-app (404 \"Google Chat app not found\"); METHOD may be *")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails,
 		RequireToken: *requireToken, RefuseInvitedRoleChanges: *refuseInvited,
-		HideInvitedFromGets: *hideInvited}
+		HideInvitedFromGets: *hideInvited, QuotaBucket: *bucket, QuotaBurst: *burst, OtherAppShare: *otherApp}
 	if *latency != "" {
 		lo, hi, ok := strings.Cut(*latency, "..")
 		min, err1 := time.ParseDuration(lo)
@@ -71,6 +79,14 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	}
 	if *faultRate < 0 || *faultRate > 1 {
 		fmt.Fprintln(out.stderr, "emulator: --fault-rate must be between 0 and 1")
+		return exitInvalid
+	}
+	if *otherApp < 0 || *otherApp >= 1 {
+		fmt.Fprintln(out.stderr, "emulator: --other-app must be at least 0 and below 1")
+		return exitInvalid
+	}
+	if *burst < 1 {
+		fmt.Fprintln(out.stderr, "emulator: --quota-burst must be at least 1")
 		return exitInvalid
 	}
 	var seed *emulator.Seed

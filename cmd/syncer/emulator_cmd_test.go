@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -44,5 +46,28 @@ func TestEmulatorSeededConvergedPlansNothing(t *testing.T) {
 	code, out, errOut := runCLI(t, "plan", "--config", "testdata/config.yaml", "--endpoint", url, "--detailed-exitcode")
 	if code != exitOK || !strings.Contains(out, "Plan: 0 to add, 0 to change, 0 to remove.") {
 		t.Errorf("exit %d\n%s\n%s", code, out, logText(errOut))
+	}
+}
+
+// The quota modes from the command line: token buckets with another app
+// using 30% of each project quota, whose calls the stats count.
+func TestEmulatorQuotaModes(t *testing.T) {
+	url := startEmulator(t, "--seed", "../../testdata/seed.yaml", "--quota-bucket", "--quota-burst", "5", "--other-app", "0.3")
+	time.Sleep(200 * time.Millisecond) // 30% of 3,000 reads a minute alone: 3 calls in 200 ms
+	resp, err := http.Get(url + "emulator/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		OtherAppCalls int `json:"other_app_calls"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.OtherAppCalls == 0 {
+		t.Errorf("stats: other app calls %d (%v), want some", st.OtherAppCalls, err)
+	}
+	for _, bad := range [][]string{{"--other-app", "1"}, {"--other-app", "-0.1"}, {"--quota-bucket", "--quota-burst", "0"}} {
+		if code, _, stderr := runCLI(t, append([]string{"emulator", "--listen", "127.0.0.1:0"}, bad...)...); code != exitInvalid {
+			t.Errorf("%v: exit %d, want %d (%s)", bad, code, exitInvalid, stderr)
+		}
 	}
 }

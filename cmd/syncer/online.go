@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -223,6 +224,9 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		log.Error(stopMessage(err), "error", err.Error())
 		stopRun(err)
 	}
+	th.OnSlowdown = func(op string, from, to float64) {
+		log.Info("pace lowered: the API keeps refusing calls for quota", "op", op, "from_per_second", math.Round(from*10)/10, "to_per_second", math.Round(to*10)/10)
+	}
 	th.OnRetry = func(op string, attempt int, delay time.Duration, err error) {
 		s.metrics.APIRetries.Inc()
 		log.Debug("retrying", "op", op, "attempt", attempt, "delay", delay.String(), "error", err.Error())
@@ -406,6 +410,7 @@ func newThrottle(cfg *config.Config) *throttle.Throttle {
 		SpaceInfoPerMinute:     l.ProjectSpaceReadsPerMinute,
 		DirectoryPerMinute:     l.DirectoryPerMinute,
 		Headroom:               l.Headroom,
+		Window:                 l.QuotaWindow,
 		MaxAttempts:            l.MaxAttempts,
 		CallTimeout:            l.CallTimeout,
 	})

@@ -103,10 +103,14 @@ type Limits struct {
 	ProjectSpaceReadsPerMinute int `yaml:"project_space_reads_per_minute"`
 	// DirectoryPerMinute is the Admin SDK Directory quota (per user per project).
 	DirectoryPerMinute int `yaml:"directory_per_minute"`
-	// Headroom is the share of each quota the syncer uses.
-	Headroom    float64 `yaml:"headroom"`
-	Concurrency int     `yaml:"concurrency"`
-	MaxAttempts int     `yaml:"max_attempts"`
+	// Headroom is the share of each quota the syncer uses in any window.
+	Headroom float64 `yaml:"headroom"`
+	// QuotaWindow is what Google counts the per-minute quotas over: a
+	// minute; against an emulator whose quotas run N times faster, a
+	// minute ÷ N.
+	QuotaWindow time.Duration `yaml:"quota_window"`
+	Concurrency int           `yaml:"concurrency"`
+	MaxAttempts int           `yaml:"max_attempts"`
 	// CallTimeout bounds every single call (token requests included);
 	// RunTimeout bounds the whole run.
 	CallTimeout time.Duration `yaml:"call_timeout"`
@@ -254,7 +258,8 @@ func Defaults() Config {
 			SpaceWritesPerSecond:       0,
 			ProjectSpaceReadsPerMinute: 3000,
 			DirectoryPerMinute:         2400,
-			Headroom:                   0.95,
+			Headroom:                   0.98,
+			QuotaWindow:                time.Minute,
 			Concurrency:                0, // sized from the quotas: see Limits.CallsInFlight
 			MaxAttempts:                6,
 			CallTimeout:                30 * time.Second,
@@ -405,7 +410,10 @@ func Parse(path string, data []byte) (*Config, error) {
 		errs.Add(at(line("limits", "concurrency")), "limits.concurrency is %d; at most 1000 calls in flight (0 sizes it from the quotas)", c)
 	}
 	if h := cfg.Limits.Headroom; h <= 0 || h > 1 {
-		errs.Add(at(line("limits", "headroom")), "limits.headroom is %v; it is the share of each quota to use, above 0 and at most 1 (e.g. 0.95)", h)
+		errs.Add(at(line("limits", "headroom")), "limits.headroom is %v; it is the share of each quota to use, above 0 and at most 1 (e.g. 0.98)", h)
+	}
+	if d := cfg.Limits.QuotaWindow; d < 100*time.Millisecond || d > time.Hour {
+		errs.Add(at(line("limits", "quota_window")), "limits.quota_window is %v; it is what Google counts the per-minute quotas over (1m), between 100ms and 1h", d)
 	}
 	if d := cfg.Limits.CallTimeout; d < time.Second || d > 10*time.Minute {
 		errs.Add(at(line("limits", "call_timeout")), "limits.call_timeout is %v; it must be between 1s and 10m", d)

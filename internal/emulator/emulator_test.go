@@ -352,3 +352,26 @@ func TestUsersListByEmailPrefix(t *testing.T) {
 	}
 	check("email:a* orgUnitPath='/U1'", want("a", func(i int) bool { return i%2 == 1 && i != 1 }))
 }
+
+func TestMisbehaveAtOneCall(t *testing.T) {
+	method, m, err := emulator.ParseMisbehaviour("members.list=429,at-call:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	em, c, _ := start(t, seed(), emulator.Options{}, chatapi.Options{})
+	em.SetMisbehaviour(method, m)
+	var got []bool
+	for i := 0; i < 3; i++ {
+		_, _, err := c.ListPage(context.Background(), "spaces/S", "")
+		if err != nil && !errors.Is(err, chatapi.ErrQuota) {
+			t.Fatal(err)
+		}
+		got = append(got, errors.Is(err, chatapi.ErrQuota))
+	}
+	if !slices.Equal(got, []bool{false, true, false}) {
+		t.Errorf("429 on calls %v; want only the second", got)
+	}
+	if _, _, err := emulator.ParseMisbehaviour("members.list=429,at-call:0"); err == nil {
+		t.Error("at-call:0 was accepted")
+	}
+}

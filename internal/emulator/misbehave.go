@@ -23,6 +23,9 @@ type Misbehaviour struct {
 	RetryAfter string
 	// LoopPages makes a list answer with the same nextPageToken forever.
 	LoopPages bool
+	// AtCall, when set, confines the misbehaviour to the method's Nth call
+	// (a stray refusal, say); every other call is answered normally.
+	AtCall int
 }
 
 // SetMisbehaviour makes method ("members.list", "directory.users.get", ...,
@@ -57,6 +60,9 @@ func (s *Server) misbehaviour(method string) (Misbehaviour, bool) {
 		return Misbehaviour{}, false
 	}
 	m.calls++
+	if m.AtCall > 0 && m.calls != m.AtCall {
+		return Misbehaviour{}, false
+	}
 	out := m.Misbehaviour
 	if m.HangFirst > 0 && m.calls <= m.HangFirst {
 		out.Hang = true
@@ -114,7 +120,7 @@ func statusName(code int) string {
 
 // ParseMisbehaviour reads the emulator's --misbehave flag: METHOD=WHAT[,WHAT]
 // with WHAT one of hang, hang-first:N, loop-pages, a status code (500,
-// 403:quotaExceeded, 429), retry-after:SECONDS.
+// 403:quotaExceeded, 429), retry-after:SECONDS, at-call:N (only the Nth call).
 func ParseMisbehaviour(flag string) (string, Misbehaviour, error) {
 	method, spec, ok := strings.Cut(flag, "=")
 	if !ok || method == "" || spec == "" {
@@ -132,6 +138,12 @@ func ParseMisbehaviour(flag string) (string, Misbehaviour, error) {
 				return "", m, fmt.Errorf("--misbehave %q: hang-first:N needs a positive N", flag)
 			}
 			m.HangFirst = n
+		case key == "at-call":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return "", m, fmt.Errorf("--misbehave %q: at-call:N needs a positive N", flag)
+			}
+			m.AtCall = n
 		case key == "loop-pages":
 			m.LoopPages = true
 		case key == "retry-after":
@@ -142,7 +154,7 @@ func ParseMisbehaviour(flag string) (string, Misbehaviour, error) {
 		default:
 			code, err := strconv.Atoi(key)
 			if err != nil || code < 400 || code > 599 {
-				return "", m, fmt.Errorf("--misbehave %q: %q is not hang, hang-first:N, loop-pages, retry-after:S, no-chat-app or an HTTP error code", flag, what)
+				return "", m, fmt.Errorf("--misbehave %q: %q is not hang, hang-first:N, loop-pages, retry-after:S, at-call:N, no-chat-app or an HTTP error code", flag, what)
 			}
 			m.Status, m.Reason = code, val
 		}

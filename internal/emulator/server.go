@@ -27,6 +27,16 @@ type Options struct {
 	// QuotaScale multiplies Google's quotas' rates (the same counts in 1/N of
 	// the time); 0 disables quotas.
 	QuotaScale float64
+	// QuotaBucket counts each quota as a token bucket refilled at the
+	// quota's rate and holding QuotaBurst calls (DefaultQuotaBurst when 0),
+	// instead of Google's per-minute count: stricter than Google, so only a
+	// client that paces smoothly passes it.
+	QuotaBucket bool
+	QuotaBurst  int
+	// OtherAppShare is the share (0 to 1) of each project quota another app
+	// uses, at an even pace from the emulator's start: the syncer gets what
+	// is left, as in a project other jobs share.
+	OtherAppShare float64
 	// LatencyMin and LatencyMax bound a uniform delay added to each call.
 	LatencyMin, LatencyMax time.Duration
 	// FaultRate is the chance that a Chat or Directory call gets a fault.
@@ -62,6 +72,9 @@ type Options struct {
 	ForeignDomainStatus int
 }
 
+// DefaultQuotaBurst is how many calls a token-bucket quota holds.
+const DefaultQuotaBurst = 10
+
 // Fault is a kind of injected failure.
 type Fault string
 
@@ -95,6 +108,9 @@ type Stats struct {
 	Requests map[string]int `json:"requests"`
 	// QuotaRejections counts 429s the emulator's quotas caused (not faults).
 	QuotaRejections int `json:"quota_rejections"`
+	// OtherAppCalls counts the calls of Options.OtherAppShare's other app
+	// (since the emulator started).
+	OtherAppCalls int `json:"other_app_calls,omitempty"`
 	// Faults counts injected faults by kind.
 	Faults map[string]int `json:"faults"`
 	// Creates counts memberships actually created, by "space member".
@@ -129,7 +145,7 @@ func New(seed *Seed, opts Options) (*Server, error) {
 	if seedValue == 0 {
 		seedValue = uint64(time.Now().UnixNano())
 	}
-	s := &Server{opts: opts, quotas: newQuotas(opts.QuotaScale), world: w,
+	s := &Server{opts: opts, quotas: newQuotas(opts), world: w,
 		rng:   rand.New(rand.NewPCG(seedValue, seedValue^0x9e3779b97f4a7c15)),
 		stats: Stats{Requests: map[string]int{}, Faults: map[string]int{}, Creates: map[string]int{}}}
 	s.routes()
@@ -152,6 +168,7 @@ func (s *Server) Stats() Stats {
 	defer s.mu.Unlock()
 	out := Stats{Requests: map[string]int{}, Faults: map[string]int{}, Creates: map[string]int{}, QuotaRejections: s.stats.QuotaRejections, Writes: s.stats.Writes,
 		FirstWrite: s.stats.FirstWrite, LastWrite: s.stats.LastWrite}
+	out.OtherAppCalls = s.quotas.otherApp(time.Now())
 	for k, v := range s.stats.Requests {
 		out.Requests[k] = v
 	}
@@ -304,6 +321,10 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 			s.stats.Requests[c.method+" "+status]++
 			s.mu.Unlock()
 		}()
+		// Quota is counted when the call arrives, as at Google's front end,
+		// not after the call's latency: the answer, a refusal too, comes
+		// after it.
+		withinQuota := s.allow(c, r.PathValue("space"))
 		s.sleep()
 		if s.opts.RequireToken != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.RequireToken {
 			writeError(rec, http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token.")
@@ -339,7 +360,7 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 			panic(http.ErrAbortHandler)
 		}
 
-		if !s.allow(c, r.PathValue("space")) {
+		if !withinQuota {
 			s.mu.Lock()
 			s.stats.QuotaRejections++
 			s.mu.Unlock()
@@ -405,12 +426,12 @@ func (s *Server) allow(c call, space string) bool {
 	case "directory":
 		return q.directory.allow(now)
 	case "space":
-		return q.spaceReads.allow(now) && q.spaceWindow("spaces/"+space).allow(now)
+		return q.spaceReads.allow(now) && q.spaceQuota("spaces/"+space).allow(now)
 	}
 	if c.write {
 		return q.writes.allow(now)
 	}
-	return q.reads.allow(now) && q.spaceWindow("spaces/"+space).allow(now)
+	return q.reads.allow(now) && q.spaceQuota("spaces/"+space).allow(now)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -1,9 +1,10 @@
 // Package throttle paces and retries API calls: every call first waits on
-// the rate limiters that apply to it (per project, per space), and quota or
+// the paces that apply to it (per project, per space), and quota or
 // transient failures are retried with exponential backoff and full jitter.
-// A 429 slows the shared pace for every call of its kind, which then climbs
-// back to its target. A failure no retry can mend (credentials refused, a
-// protocol mismatch) is reported once through OnFatal so the run can stop.
+// Refusals that persist lower the shared pace of their kind of call to what
+// the server lets through (one stray 429 does not), and it then climbs back
+// slowly. A failure no retry can mend (credentials refused, a protocol
+// mismatch) is reported once through OnFatal so the run can stop.
 package throttle
 
 import (
@@ -15,16 +16,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/syncer-dev/syncer/internal/chatapi"
 )
 
-// DefaultHeadroom is the share of each quota the syncer uses. Google counts
-// in windows the client can't see, latency jitter bunches requests up at the
-// server, and other apps may share the project: 5% below the quota keeps a
-// steady client clear of 429s.
-const DefaultHeadroom = 0.95
+// DefaultHeadroom is the share of each quota the syncer uses in any of
+// Google's windows (a minute). Google counts in windows the client can't
+// see, and latency jitter bunches calls up at the server: a smooth client
+// at the full rate may find a window a few calls over. Its own count of the
+// last window is conservative, and jitter moves a few calls in thousands;
+// 2% below the quota keeps a steady client clear of 429s over a long run.
+// A run shorter than a window goes at the full rate: it can't fill the
+// window. Other apps sharing the quota show as refusals, which lower the
+// pace (control.go).
+const DefaultHeadroom = 0.98
 
 // Limits are the quotas to stay under and how hard to retry.
 type Limits struct {
@@ -37,9 +41,14 @@ type Limits struct {
 	SpaceInfoPerMinute int
 	// DirectoryPerMinute is the Admin SDK Directory quota; 0 means no limit.
 	DirectoryPerMinute int
-	// Headroom is the share of each quota to use, in (0, 1]; 0 means
+	// Headroom is the share of each per-minute quota to use in any Window,
+	// and of each per-second quota every second, in (0, 1]; 0 means
 	// DefaultHeadroom.
-	Headroom    float64
+	Headroom float64
+	// Window is how long the server's minute is: what the per-minute quotas
+	// count over (and a 60th of it, the per-second ones). 0 means a minute,
+	// as Google counts; against an emulator with quotas ×N, a minute ÷ N.
+	Window      time.Duration
 	MaxAttempts int
 	// CallTimeout bounds one attempt. Grace is how long calls already in
 	// flight may run on after the run is cancelled.
@@ -71,7 +80,7 @@ const (
 type Throttle struct {
 	limits                  Limits
 	project                 [4]*pace // by Kind
-	spaceRead, spaceWrite   rate.Limit
+	spaceRead, spaceWrite   float64  // calls a second; 0: no limit
 	mu                      sync.Mutex
 	spaceReads, spaceWrites map[string]*pace
 	retries, slowdowns      atomic.Int64
@@ -80,6 +89,9 @@ type Throttle struct {
 	failedInARow            atomic.Int64
 	// OnRetry, when set, is told about every retry (for logs and metrics).
 	OnRetry func(op string, attempt int, delay time.Duration, err error)
+	// OnSlowdown, when set, is told when refusals that persist cut the pace
+	// of a kind of call (op is the call that showed it), in calls a second.
+	OnSlowdown func(op string, from, to float64)
 	// OnFatal, when set, is told about the first error no retry can mend;
 	// the run should stop.
 	OnFatal   func(error)
@@ -112,16 +124,22 @@ func New(l Limits) *Throttle {
 	if l.DeadAfter <= 0 {
 		l.DeadAfter = 30 * time.Second
 	}
+	if l.Window <= 0 {
+		l.Window = time.Minute
+	}
+	// A per-minute quota: its full rate, smoothly, within headroom × quota
+	// in any window.
 	perMinute := func(quota int) *pace {
 		if quota <= 0 {
-			return nil // rate.NewLimiter(0, 1) would allow one call and then none
+			return nil // no limit
 		}
-		return newPace(rate.Limit(float64(quota) / 60 * l.Headroom))
+		inWindow := float64(quota) * l.Window.Seconds() / 60
+		return newPace(float64(quota)/60, l.Window, newBudget(int(inWindow*l.Headroom), l.Window), true, time.Now)
 	}
 	t := &Throttle{
 		limits:      l,
-		spaceRead:   rate.Limit(float64(l.SpaceReadsPerSecond) * l.Headroom),
-		spaceWrite:  rate.Limit(float64(l.SpaceWritesPerSecond) * l.Headroom),
+		spaceRead:   float64(l.SpaceReadsPerSecond) * l.Headroom,
+		spaceWrite:  float64(l.SpaceWritesPerSecond) * l.Headroom,
 		spaceReads:  map[string]*pace{},
 		spaceWrites: map[string]*pace{},
 		started:     time.Now(),
@@ -136,26 +154,28 @@ func New(l Limits) *Throttle {
 // Retries is how many retries this throttle has made.
 func (t *Throttle) Retries() int64 { return t.retries.Load() }
 
-// Slowdowns is how many times a 429 cut a pace.
+// Slowdowns is how many times refusals cut a pace.
 func (t *Throttle) Slowdowns() int64 { return t.slowdowns.Load() }
 
 // Rate is the current pace of a kind of call, in calls a second (0: none).
 func (t *Throttle) Rate(k Kind) float64 {
 	if p := t.project[k]; p != nil {
-		return float64(p.current(time.Now()))
+		return p.rate()
 	}
 	return 0
 }
 
-func (t *Throttle) spacePace(m map[string]*pace, limit rate.Limit, space string) *pace {
-	if limit <= 0 || space == "" {
+// spacePace is a space's pace for a per-second quota: headroom × the quota,
+// smoothly (a second is too short a window to budget within).
+func (t *Throttle) spacePace(m map[string]*pace, perSecond float64, space string) *pace {
+	if perSecond <= 0 || space == "" {
 		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := m[space]
 	if p == nil {
-		p = newPace(limit)
+		p = newPace(perSecond, t.limits.Window/60, nil, false, time.Now)
 		m[space] = p
 	}
 	return p
@@ -201,18 +221,21 @@ var ErrAbandoned = errors.New("the run stopped while the call was in flight; its
 // deadlines, apart from fn's); its error stops the run.
 func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) error, before func(context.Context) error, paces ...*pace) error {
 	var err error
+	var sent time.Time
 	for attempt := 1; ; attempt++ {
 		for _, p := range paces {
 			if p == nil {
 				continue
 			}
-			if werr := p.wait(ctx); werr != nil {
+			at, werr := p.wait(ctx)
+			if werr != nil {
 				if ctx.Err() == nil {
-					// The limiter knows the wait would pass the deadline.
+					// The pace knows the wait would pass the deadline.
 					return deadline(err)
 				}
 				return interrupted(err)
 			}
+			sent = at
 		}
 		if ctx.Err() != nil {
 			return interrupted(err)
@@ -232,6 +255,7 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 			}
 		}
 		err = t.attempt(ctx, fn)
+		t.tell(op, paces, sent, err)
 		if dead := t.health(err); dead != nil {
 			err = dead
 		}
@@ -249,14 +273,6 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 			return err
 		case !chatapi.Retryable(err):
 			return err
-		}
-		if errors.Is(err, chatapi.ErrQuota) {
-			now := time.Now()
-			for _, p := range paces {
-				if p != nil && p.slow(now) {
-					t.slowdowns.Add(1)
-				}
-			}
 		}
 		if attempt >= t.limits.MaxAttempts {
 			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
@@ -279,6 +295,27 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 			timer.Stop()
 			return interrupted(err)
 		case <-timer.C:
+		}
+	}
+}
+
+// tell the paces how a call sent at sent was answered: whether what they
+// send gets through. Transient failures and cancelled calls say nothing
+// about that.
+func (t *Throttle) tell(op string, paces []*pace, sent time.Time, err error) {
+	if err != nil && (errors.Is(err, chatapi.ErrTransient) || chatapi.IsCancelled(err)) {
+		return
+	}
+	refused := errors.Is(err, chatapi.ErrQuota)
+	for _, p := range paces {
+		if p == nil {
+			continue
+		}
+		if cut, from, to := p.answered(sent, refused); cut {
+			t.slowdowns.Add(1)
+			if t.OnSlowdown != nil {
+				t.OnSlowdown(op, from, to)
+			}
 		}
 	}
 }
