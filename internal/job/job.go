@@ -18,6 +18,7 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/budget"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/identity"
@@ -74,6 +75,8 @@ type Job struct {
 	// was planned from and the removals state a full apply would save: what
 	// a plan file records.
 	KeepStates bool
+	// Held bounds the memberships read and not yet planned; nil: no bound.
+	Held *budget.Budget
 }
 
 // RuleError is a Directory rule that failed or found nobody: the run stops
@@ -497,7 +500,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*membership.SpaceState, diff.SpacePlan]{
 		Read: func(ctx context.Context, i int) (*membership.SpaceState, error) {
 			ds := desired.Spaces[i]
-			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth,
+			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth, held: j.Held,
 				// Admin access can't read the app's membership (Check refused such sources).
 				wantsApp: !j.AdminAccess && slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App }),
 				wantsType: slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Role.Elevated() || m.Principal.IsGroup() }) ||
@@ -507,6 +510,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			return st, err
 		},
 		Plan: func(ctx context.Context, i int, st *membership.SpaceState) (diff.SpacePlan, error) {
+			defer j.Held.Release(len(st.Memberships)) // readSpace held them
 			select {
 			case <-ready:
 			case <-ctx.Done():
