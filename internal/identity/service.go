@@ -74,7 +74,7 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 		latency = func() time.Duration { return 200 * time.Millisecond }
 	}
 	s := &Service{r: r, log: log, latency: latency, source: desired,
-		lookups: map[string]*lookup{},
+		lookups:      map[string]*lookup{},
 		suspendedIDs: map[membership.Principal]bool{}, why: map[string]string{},
 		counts: map[string]int{}, cached: -1}
 	inFlight := r.Concurrency

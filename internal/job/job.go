@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
-	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/budget"
+	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/identity"
