@@ -244,7 +244,7 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) e
 		q.mu.Unlock()
 		// A split is considered after splitAfter pages, then each time the
 		// pages double: a look at every unseen address costs.
-		if pages >= q.splitAfter && pages&(pages-1) == 0 && left >= 2 { // else no split can start
+		if pages >= q.splitAfter && pages&(pages-1) == 0 && q.splitWorth(users, len(wanted), len(rest), left) {
 			rest = q.s.unseen(rest)
 			unseen := rest
 			// Sub-queries of about pagesPerQuery pages each, going by how
@@ -265,6 +265,17 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) e
 		}
 		token = next
 	}
+}
+
+// splitWorth tells, before a look at every address a query still wants,
+// whether a split could follow: the query has more than pagesPerQuery
+// pages ahead, going by the users per wanted address so far (rest, what
+// trimming left, is at most what is unseen), and room for its parts.
+func (q *passQueries) splitWorth(users, wanted, rest, left int) bool {
+	perWanted := float64(users) / float64(max(1, wanted-rest))
+	limit := max((rest+cap(q.sem)-1)/cap(q.sem), int(float64(pagesPerQuery*passPageSize)/perWanted), 1)
+	parts := (rest + limit - 1) / limit
+	return parts >= 2 && parts <= left
 }
 
 // trimSeen drops from the front of sorted the addresses pages have shown.

@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"hash/maphash"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -9,14 +11,16 @@ import (
 
 // records is what the run knows of each address, one compact record per
 // address, whatever asked about it. The sources' addresses (a million in a
-// big tenant, once a pass needs them all) sit in a sorted table found by
-// binary search, their strings shared with the sources: with the IDs kept
-// as bytes, an address costs about 30 bytes plus its ID, where a map of
-// records costs over 100. The few others the run meets (the rules'
-// people, the acting user, suspended users) are in a map.
+// big tenant, once a pass needs them all) sit in a sorted table, their
+// strings shared with the sources, found through an open-addressing index:
+// with the IDs kept as bytes, an address costs about 35 bytes plus its ID,
+// where a map of records costs over 100. The few others the run meets (the
+// rules' people, the acting user, suspended users) are in a map.
 type records struct {
 	sorted []string // the sources' addresses, sorted (empty until built)
 	table  []record // beside sorted
+	index  []uint32 // slot → position in sorted + 1 (0: empty); a power of two, at least twice sorted
+	seed   maphash.Seed
 	others map[string]record
 	ids    []byte // the principals records name, end to end
 }
@@ -68,6 +72,15 @@ func (rs *records) build(desired membership.Desired) int {
 	slices.Sort(all)
 	all = slices.Compact(all)
 	rs.sorted, rs.table = slices.Clip(all), make([]record, len(all))
+	rs.seed, rs.index = maphash.MakeSeed(), make([]uint32, 1<<bits.Len(uint(2*len(all))))
+	mask := uint64(len(rs.index) - 1)
+	for i, e := range rs.sorted {
+		h := maphash.String(rs.seed, e) & mask
+		for rs.index[h] != 0 {
+			h = (h + 1) & mask
+		}
+		rs.index[h] = uint32(i + 1)
+	}
 	for i, e := range rs.sorted {
 		r, ok := rs.others[e]
 		if ok {
@@ -80,7 +93,18 @@ func (rs *records) build(desired membership.Desired) int {
 }
 
 func (rs *records) find(email string) (int, bool) {
-	return slices.BinarySearch(rs.sorted, email)
+	if len(rs.index) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(rs.index) - 1)
+	for h := maphash.String(rs.seed, email) & mask; ; h = (h + 1) & mask {
+		switch v := rs.index[h]; {
+		case v == 0:
+			return 0, false
+		case rs.sorted[v-1] == email:
+			return int(v - 1), true
+		}
+	}
 }
 
 // get is email's record (the zero record when none).
@@ -108,16 +132,30 @@ func (rs *records) principal(r record) membership.Principal {
 	if r.how == unknown {
 		return ""
 	}
-	return membership.Principal(rs.ids[r.off : r.off+uint32(r.n)])
+	id := string(rs.ids[r.off : r.off+uint32(r.n&^userID)])
+	if r.n&userID != 0 {
+		return membership.User(id)
+	}
+	return membership.Principal(id)
 }
 
-// name records that r names p, found how.
+// userID in record.n: the bytes are a users/{id}'s ID.
+const userID = 1 << 15
+
+// name records that r names p, found how: users/{id} is kept as its ID.
 func (rs *records) name(r *record, p membership.Principal, h how) {
-	if len(p) > 1<<16-1 {
-		p = p[:1<<16-1] // never: IDs are a few dozen bytes
+	s, user := string(p), uint16(0)
+	if id, ok := strings.CutPrefix(s, "users/"); ok {
+		s, user = id, userID
 	}
-	r.off, r.n, r.how = uint32(len(rs.ids)), uint16(len(p)), h
-	rs.ids = append(rs.ids, p...)
+	if len(s) >= userID {
+		s = s[:userID-1] // never: IDs are a few dozen bytes
+	}
+	if rs.ids == nil {
+		rs.ids = make([]byte, 0, 16*len(rs.sorted)) // most get an ID, of ~10-21 digits
+	}
+	r.off, r.n, r.how = uint32(len(rs.ids)), uint16(len(s))|user, h
+	rs.ids = append(rs.ids, s...)
 }
 
 // each calls fn for every record.

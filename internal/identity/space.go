@@ -39,10 +39,38 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 		listed[m.Email], listedBy[m.Principal] = m.Principal, m.Email
 	}
-	ids := diff.Identities{Aliases: map[string]membership.Principal{}, Suspended: map[membership.Principal]bool{}, ResolvedBy: map[string]string{}}
-	var need []string
-
 	s.mu.Lock()
+	// What neither the list, the records nor the cache settle. Nothing
+	// else is built before the wait for a pass: a space held meanwhile
+	// costs its memberships and this list.
+	var need []string
+	for _, m := range ds.Members {
+		email := m.Principal.Email()
+		if email == "" {
+			continue
+		}
+		if _, ok := listed[email]; ok || s.addrs.get(email).how != unknown {
+			continue
+		}
+		if _, ok := s.fromCacheLocked(email, listedBy); !ok {
+			need = append(need, email)
+		}
+	}
+	if missingEmails && s.pass == nil {
+		// Lists here don't carry every email, so most desired emails will need
+		// the Directory (those the cache doesn't hold): decide now between a
+		// get each and one pass.
+		s.considerPassLocked(ctx, max(0, s.wantedLocked()-s.resolved-s.cachedLocked()))
+	}
+	if p := s.pass; p != nil && len(need) > 0 && s.r.Directory != nil {
+		// A pass is under way: wait for its pages to show this space's
+		// addresses rather than keep a lookup per address (a million of
+		// them, in a big tenant). Most will be in its pages; the rest are
+		// looked up below, once it ends.
+		s.awaitPassLocked(ctx, p, need)
+	}
+	ids := diff.Identities{Aliases: map[string]membership.Principal{}, Suspended: map[membership.Principal]bool{}, ResolvedBy: map[string]string{}}
+	need = need[:0]
 	for _, m := range ds.Members {
 		email := m.Principal.Email()
 		if email == "" {
@@ -60,24 +88,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			s.give(&ids, email, s.addrs.principal(rec), rec.how)
 			continue
 		}
-		if p, ok := s.fromCacheLocked(email, listedBy); ok {
-			s.give(&ids, email, p, byCache)
-			continue
-		}
 		need = append(need, email)
-	}
-	if missingEmails && s.pass == nil {
-		// Lists here don't carry every email, so most desired emails will need
-		// the Directory (those the cache doesn't hold): decide now between a
-		// get each and one pass.
-		s.considerPassLocked(ctx, max(0, s.wantedLocked()-s.resolved-s.cachedLocked()))
-	}
-	if p := s.pass; p != nil && s.r.Directory != nil {
-		// A pass is under way: wait for its pages to show this space's
-		// addresses rather than keep a lookup per address (a million of
-		// them, in a big tenant). Most will be in its pages; the rest are
-		// looked up below, once it ends.
-		need = s.awaitPassLocked(ctx, p, &ids, need)
 	}
 	waits := make([]*lookup, len(need))
 	if s.r.Directory != nil {
@@ -183,26 +194,21 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 }
 
 // awaitPassLocked waits while the pass runs until its pages have shown
-// every address in need, settling each as it shows; it returns those it
-// has not shown. Pages come sorted by email in each of the pass's queries,
-// so where a space's people sort near one another its wait ends long
-// before the pass does, and the space (held in memory meanwhile) is
-// planned. need is sorted so that, each time the pages move on, a look at
-// its front tells whether to look further: a space costs a look per
-// address and one per wake, not a scan of its addresses every time.
-func (s *Service) awaitPassLocked(ctx context.Context, p *pass, ids *diff.Identities, need []string) []string {
+// every address in need (or the pass ends). Pages come sorted by email in
+// each of the pass's queries, so where a space's people sort near one
+// another its wait ends long before the pass does, and the space (held in
+// memory meanwhile) is planned. need is sorted so that, each time the
+// pages move on, a look at its front tells whether to look further: a
+// space costs a look per address and one per wake, not a scan of its
+// addresses every time.
+func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
 	slices.Sort(need)
 	for {
-		for len(need) > 0 {
-			rec := s.addrs.get(need[0])
-			if rec.how == unknown {
-				break
-			}
-			s.give(ids, need[0], s.addrs.principal(rec), rec.how)
+		for len(need) > 0 && s.addrs.get(need[0]).how != unknown {
 			need = need[1:]
 		}
 		if len(need) == 0 || closed(p.done) || ctx.Err() != nil {
-			return s.shownLocked(ids, need)
+			return
 		}
 		wake := p.progress
 		s.mu.Unlock()
@@ -213,20 +219,6 @@ func (s *Service) awaitPassLocked(ctx context.Context, p *pass, ids *diff.Identi
 		}
 		s.mu.Lock()
 	}
-}
-
-// shownLocked settles the addresses in need that now have an identity
-// (what the pass's pages showed) and returns the others.
-func (s *Service) shownLocked(ids *diff.Identities, need []string) []string {
-	rest := need[:0]
-	for _, email := range need {
-		if rec := s.addrs.get(email); rec.how != unknown {
-			s.give(ids, email, s.addrs.principal(rec), rec.how)
-			continue
-		}
-		rest = append(rest, email)
-	}
-	return rest
 }
 
 func (s *Service) give(ids *diff.Identities, email string, p membership.Principal, h how) {
