@@ -30,7 +30,13 @@ type Cache struct {
 	// for estimating the next one's cost.
 	directoryUsers int
 	dirty          bool
+	// resolved yields, in email order, what a run resolved (see Resolved).
+	resolved Entries
 }
+
+// Entries yields addresses with their users, in email order, until yield
+// returns false.
+type Entries func(yield func(email string, p membership.Principal, suspended bool) bool)
 
 // CacheEntry is one cached resolution.
 type CacheEntry struct {
@@ -135,13 +141,15 @@ func (c *Cache) Get(email string) (CacheEntry, bool) {
 	return e, true
 }
 
-// Put records a resolution.
-func (c *Cache) Put(email string, p membership.Principal, suspended bool) {
+// Resolved hands the cache, at the end of a run, what the run resolved
+// at a call's cost, for Save to write beside (and over) what it read: a
+// million Puts would build a second map of a million entries just to
+// write them out. Get does not see them.
+func (c *Cache) Resolved(entries Entries) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.items[email] = CacheEntry{Principal: p, Suspended: suspended, Expires: c.now().Add(c.ttl)}
-	c.dirty = true
+	c.resolved, c.dirty = entries, true
 }
 
 // DirectoryUsers is how many users the last whole Directory pass saw (0:
@@ -215,11 +223,12 @@ func (c *Cache) encodeLocked() []byte {
 		b = strconv.AppendInt(b, int64(c.directoryUsers), 10)
 	}
 	b = append(b, `,"entries":[`...)
-	for i, email := range emails {
-		e := c.items[email]
-		if i > 0 {
+	first := true
+	entry := func(email string, e CacheEntry) {
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = append(b, `{"e":`...)
 		b = appendJSONString(b, email)
 		b = append(b, `,"p":`...)
@@ -230,6 +239,24 @@ func (c *Cache) encodeLocked() []byte {
 			b = append(b, `,"s":true`...)
 		}
 		b = append(b, '}')
+	}
+	if c.resolved != nil {
+		// Both in email order: merge them, the run's answers over what was read.
+		expires := now.Add(c.ttl)
+		c.resolved(func(email string, p membership.Principal, suspended bool) bool {
+			for len(emails) > 0 && emails[0] < email {
+				entry(emails[0], c.items[emails[0]])
+				emails = emails[1:]
+			}
+			if len(emails) > 0 && emails[0] == email {
+				emails = emails[1:]
+			}
+			entry(email, CacheEntry{Principal: p, Suspended: suspended, Expires: expires})
+			return true
+		})
+	}
+	for _, email := range emails {
+		entry(email, c.items[email])
 	}
 	return append(b, "]}"...)
 }

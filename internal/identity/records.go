@@ -2,6 +2,7 @@ package identity
 
 import (
 	"hash/maphash"
+	"maps"
 	"math/bits"
 	"slices"
 	"strings"
@@ -168,7 +169,28 @@ func (rs *records) each(fn func(email string, r record)) {
 	}
 }
 
-// wantedIn returns the sources' addresses outside domain, sorted.
+// eachSorted calls fn for every record in email order, until fn returns false.
+func (rs *records) eachSorted(fn func(email string, r record) bool) {
+	others := slices.Sorted(maps.Keys(rs.others))
+	i := 0
+	for j, e := range rs.sorted {
+		for ; i < len(others) && others[i] < e; i++ {
+			if !fn(others[i], rs.others[others[i]]) {
+				return
+			}
+		}
+		if !fn(e, rs.table[j]) {
+			return
+		}
+	}
+	for ; i < len(others); i++ {
+		if !fn(others[i], rs.others[others[i]]) {
+			return
+		}
+	}
+}
+
+// wantedOutside returns the sources' addresses outside domain, sorted.
 func (rs *records) wantedOutside(domain string) []string {
 	var out []string
 	for _, e := range rs.sorted {

@@ -160,9 +160,6 @@ func (s *Service) Outcome() Outcome {
 			suspendedUsers++
 		}
 		if rec.how != unknown {
-			if s.r.Cache != nil && (rec.how == byDirectory || rec.how == byMemberGet) {
-				s.r.Cache.Put(e, s.addrs.principal(rec), rec.flags&suspended != 0)
-			}
 			return
 		}
 		if rec.flags&notInDirectory != 0 {
@@ -172,6 +169,9 @@ func (s *Service) Outcome() Outcome {
 			out.Unresolved[e] = s.why[e]
 		}
 	})
+	if s.r.Cache != nil {
+		s.r.Cache.Resolved(s.costly)
+	}
 	passPages := 0
 	if s.pass != nil {
 		passPages = s.pass.pages
@@ -199,4 +199,17 @@ func closed(c chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// costly yields, in email order, the addresses resolved at a call's cost
+// (the Directory, a membership read): what the cache keeps for next time.
+func (s *Service) costly(yield func(email string, p membership.Principal, suspended bool) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addrs.eachSorted(func(e string, rec record) bool {
+		if rec.how != byDirectory && rec.how != byMemberGet {
+			return true
+		}
+		return yield(e, s.addrs.principal(rec), rec.flags&suspended != 0)
+	})
 }
