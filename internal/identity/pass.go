@@ -35,16 +35,20 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 		return
 	}
 	size := s.directorySizeLocked()
-	perMinute := float64(s.r.DirectoryPerMinute)
-	if perMinute <= 0 {
-		perMinute = 2400
-	}
-	if !PreferPass(n, size, s.latency(), perMinute/60, cap(s.gets)) {
+	if !PreferPass(n, size, s.latency(), s.perSecond(), cap(s.gets)) {
 		return
 	}
 	s.log.Info("identity: one paged Directory pass is faster than a lookup each", "lookups", n, "directory_size_estimate", size)
 	s.pass = &pass{done: make(chan struct{}), progress: make(chan struct{})}
 	go s.runPass(ctx, s.pass)
+}
+
+// perSecond is the Directory's pace (2,400 a minute unless configured).
+func (s *Service) perSecond() float64 {
+	if s.r.DirectoryPerMinute > 0 {
+		return float64(s.r.DirectoryPerMinute) / 60
+	}
+	return 40
 }
 
 // directorySizeLocked is the Directory's size as the last whole pass
@@ -102,13 +106,20 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 	// page, which tells how many users lie between wanted addresses.
 	slices.Sort(unseen)
 	limit := passLimit(len(unseen), size, cap(s.gets))
-	q := &passQueries{s: s, p: p, sem: make(chan struct{}, cap(s.gets)), splitAfter: splitAfter}
+	q := &passQueries{s: s, p: p, sem: make(chan struct{}, cap(s.gets)), splitAfter: splitAfter, perSecond: s.perSecond(), latency: s.latency()}
 	if !recorded {
+		// As many queries from the start as keep the Directory's pace
+		// busy, not one whose first page must come back before any other
+		// starts; each splits further after its first page if it must.
+		k := min(cap(s.gets), q.busy(), maxPartitions, (len(unseen)+minFirstQuery-1)/minFirstQuery)
+		if k > 1 {
+			limit = min(limit, (len(unseen)+k-1)/k)
+		}
 		q.splitAfter = 1
 	}
 	parts := Prefixes(unseen, limit, maxPartitions)
 	for _, prefix := range parts {
-		q.start(ctx, prefix, under(unseen, prefix))
+		q.start(ctx, prefix, under(unseen, prefix), q.splitAfter)
 	}
 	err := q.wait()
 	s.mu.Lock()
@@ -154,6 +165,10 @@ type passQueries struct {
 	sem        chan struct{} // calls in flight
 	wg         sync.WaitGroup
 	splitAfter int
+	// perSecond is the Directory's pace, latency a call's: how many
+	// queries keep it busy.
+	perSecond float64
+	latency   time.Duration
 
 	mu      sync.Mutex
 	started int
@@ -168,7 +183,7 @@ var splitAfter = 4
 // maxPassQueries bounds the queries one pass may split into.
 const maxPassQueries = 256
 
-func (q *passQueries) start(ctx context.Context, prefix string, wanted []string) {
+func (q *passQueries) start(ctx context.Context, prefix string, wanted []string, after int) {
 	q.mu.Lock()
 	q.started++
 	q.running++
@@ -177,7 +192,7 @@ func (q *passQueries) start(ctx context.Context, prefix string, wanted []string)
 	q.wg.Add(1)
 	go func() {
 		defer q.wg.Done()
-		err := q.run(ctx, prefix, wanted)
+		err := q.run(ctx, prefix, wanted, after)
 		q.mu.Lock()
 		q.running--
 		if err != nil && q.err == nil {
@@ -192,7 +207,7 @@ func (q *passQueries) wait() error {
 	return q.err
 }
 
-func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) error {
+func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, after int) error {
 	query := ""
 	if prefix != "" {
 		query = "email:" + prefix + "*"
@@ -244,21 +259,16 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) e
 		q.mu.Unlock()
 		// A split is considered after splitAfter pages, then each time the
 		// pages double: a look at every unseen address costs.
-		if pages >= q.splitAfter && pages&(pages-1) == 0 && q.splitWorth(users, len(wanted), len(rest), left) {
+		if pages >= after && pages&(pages-1) == 0 && q.splitWorth(users, len(wanted), len(rest), left) {
 			rest = q.s.unseen(rest)
 			unseen := rest
-			// Sub-queries of about pagesPerQuery pages each, going by how
-			// many users came per wanted address found so far, and no more
-			// than calls may be in flight.
-			perWanted := float64(users) / float64(max(1, len(wanted)-len(unseen)))
-			limit := max((len(unseen)+cap(q.sem)-1)/cap(q.sem), int(float64(pagesPerQuery*passPageSize)/perWanted))
-			parts := Prefixes(unseen, max(1, limit), maxPartitions)
+			parts := Prefixes(unseen, q.splitLimit(users, len(wanted), len(unseen)), maxPartitions)
 			q.mu.Lock()
 			room := q.started+len(parts) <= maxPassQueries
 			q.mu.Unlock()
 			if room && len(parts) > 1 { // one part is this query again (or a wider one)
 				for _, sub := range parts {
-					q.start(ctx, sub, under(unseen, sub))
+					q.start(ctx, sub, under(unseen, sub), splitAfter) // its density is known now
 				}
 				return nil
 			}
@@ -268,14 +278,44 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string) e
 }
 
 // splitWorth tells, before a look at every address a query still wants,
-// whether a split could follow: the query has more than pagesPerQuery
-// pages ahead, going by the users per wanted address so far (rest, what
-// trimming left, is at most what is unseen), and room for its parts.
+// whether a split could follow: the query has more pages ahead than one
+// query should take, going by the users per wanted address so far (rest,
+// what trimming left, is at most what is unseen), and room for its parts.
 func (q *passQueries) splitWorth(users, wanted, rest, left int) bool {
-	perWanted := float64(users) / float64(max(1, wanted-rest))
-	limit := max((rest+cap(q.sem)-1)/cap(q.sem), int(float64(pagesPerQuery*passPageSize)/perWanted), 1)
+	limit := q.splitLimit(users, wanted, rest)
 	parts := (rest + limit - 1) / limit
 	return parts >= 2 && parts <= left
+}
+
+// splitLimit is how many of a query's unseen addresses each of its
+// sub-queries should cover, going by how many users came per wanted
+// address found so far: no more than calls may be in flight, and each of
+// at least pagesPerQuery pages, or more where fewer queries keep the
+// Directory's pace busy (its pace × a call's latency, twice over): every
+// query ends with a part-filled page, so more queries than the pace needs
+// cost calls, and the pace is the bound.
+func (q *passQueries) splitLimit(users, wanted, unseen int) int {
+	perWanted := max(1, float64(users)/float64(max(1, wanted-unseen)))
+	ahead := float64(q.s.unresolved()) * perWanted / passPageSize // the whole pass's pages still ahead
+	pages := max(pagesPerQuery, ahead/float64(q.busy()))
+	return max(1, (unseen+cap(q.sem)-1)/cap(q.sem), int(pages*passPageSize/perWanted))
+}
+
+// busy is how many queries keep the Directory's pace busy: its pace × a
+// call's latency, twice over.
+func (q *passQueries) busy() int {
+	return max(1, int(math.Ceil(2*q.perSecond*q.latency.Seconds())))
+}
+
+// minFirstQuery: a first pass's opening queries cover at least this many
+// wanted addresses each (each costs a page at least).
+const minFirstQuery = 100
+
+// unresolved counts the sources' addresses nothing has settled yet.
+func (s *Service) unresolved() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(0, s.wanted-s.resolved)
 }
 
 // trimSeen drops from the front of sorted the addresses pages have shown.
