@@ -108,13 +108,11 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 	limit := passLimit(len(unseen), size, cap(s.gets))
 	q := &passQueries{s: s, p: p, sem: make(chan struct{}, cap(s.gets)), splitAfter: splitAfter, perSecond: s.perSecond(), latency: s.latency()}
 	if !recorded {
-		// As many queries from the start as keep the Directory's pace
-		// busy, not one whose first page must come back before any other
-		// starts; each splits further after its first page if it must.
-		k := min(cap(s.gets), q.busy(), maxPartitions, (len(unseen)+minFirstQuery-1)/minFirstQuery)
-		if k > 1 {
-			limit = min(limit, (len(unseen)+k-1)/k)
-		}
+		// The first page tells how many users lie between wanted
+		// addresses (a guess from the sources can't: a few thousand named
+		// may sit among a hundred thousand), and the split follows it.
+		// Opening with more queries would save that page's wait but cost
+		// a page each where the Directory is small.
 		q.splitAfter = 1
 	}
 	parts := Prefixes(unseen, limit, maxPartitions)
@@ -307,10 +305,6 @@ func (q *passQueries) busy() int {
 	return max(1, int(math.Ceil(2*q.perSecond*q.latency.Seconds())))
 }
 
-// minFirstQuery: a first pass's opening queries cover at least this many
-// wanted addresses each (each costs a page at least).
-const minFirstQuery = 100
-
 // unresolved counts the sources' addresses nothing has settled yet.
 func (s *Service) unresolved() int {
 	s.mu.Lock()
@@ -358,25 +352,25 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser, running int) {
 			if j >= 0 {
 				e = u.Aliases[j]
 			}
-			rec := s.addrs.get(e)
-			if rec.flags&wanted == 0 {
-				continue // keep only what a source names
+			at, ok := s.addrs.find(e)
+			if !ok {
+				continue // keep only what a source names (the table holds exactly that)
 			}
+			rec := &s.addrs.table[at]
 			if id == "" {
 				id = membership.User(u.ID)
 			}
 			if u.Suspended {
 				rec.flags |= suspended
-				s.suspendedIDs[id] = true
+				s.suspendedIDs[id], s.anySuspended = true, true
 			}
 			if rec.how == unknown {
-				s.addrs.name(&rec, id, byDirectory)
+				s.addrs.name(rec, id, byDirectory)
 				s.resolved++
 				s.counts[ByDirectory]++
 			}
-			s.addrs.put(e, rec)
 			if l := s.lookups[e]; l != nil {
-				s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: u.Suspended}, found, nil)
+				s.settleLocked(l, dirUser{p: s.addrs.principal(*rec), suspended: u.Suspended}, found, nil)
 			}
 		}
 	}

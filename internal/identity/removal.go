@@ -115,7 +115,7 @@ func (s *Service) LoadSuspended(ctx context.Context) error {
 			if !u.Suspended {
 				continue // the query said so; trust what the user record says
 			}
-			s.suspendedIDs[membership.User(u.ID)] = true
+			s.suspendedIDs[membership.User(u.ID)], s.anySuspended = true, true
 			for _, e := range append([]string{u.PrimaryEmail}, u.Aliases...) {
 				s.markLocked(e, suspended)
 			}

@@ -48,6 +48,7 @@ type Service struct {
 	// suspendedIDs are suspended users by users/{id} (their addresses are
 	// marked in their records); why says why a lookup failed. Both are few.
 	suspendedIDs map[membership.Principal]bool
+	anySuspended bool // anyone at all: most runs have nobody to look for
 	why          map[string]string
 	warnings     []string
 	gets         chan struct{} // bounds Directory calls in flight
@@ -122,10 +123,16 @@ func (s *Service) markLocked(email string, f flags) {
 	rec := s.addrs.get(email)
 	rec.flags |= f
 	s.addrs.put(email, rec)
+	if f&suspended != 0 {
+		s.anySuspended = true
+	}
 }
 
 // suspendedLocked: is p (users/{id} or users/{email}) a suspended user?
 func (s *Service) suspendedLocked(p membership.Principal) bool {
+	if !s.anySuspended {
+		return false
+	}
 	if e := p.Email(); e != "" {
 		return s.addrs.get(e).flags&suspended != 0
 	}

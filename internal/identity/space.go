@@ -173,7 +173,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		if s.suspendedLocked(m.Principal) {
 			ids.Suspended[m.Principal] = true
 		}
-		if m.Email != "" && s.addrs.get(m.Email).flags&suspended != 0 {
+		if m.Email != "" && s.suspendedLocked(membership.User(m.Email)) {
 			ids.Suspended[membership.User(m.Email)] = true
 		}
 	}
@@ -223,7 +223,7 @@ func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
 
 func (s *Service) give(ids *diff.Identities, email string, p membership.Principal, h how) {
 	ids.Aliases[email], ids.ResolvedBy[email] = p, h.String()
-	if s.addrs.get(email).flags&suspended != 0 {
+	if s.suspendedLocked(membership.User(email)) {
 		ids.Suspended[membership.User(email)], ids.Suspended[p] = true, true
 	}
 }
@@ -233,7 +233,7 @@ func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirU
 	s.learnLocked(email, u.p, byDirectory)
 	if u.suspended {
 		s.markLocked(email, suspended)
-		s.suspendedIDs[u.p] = true
+		s.suspendedIDs[u.p], s.anySuspended = true, true
 	}
 	s.give(ids, email, u.p, byDirectory)
 }
