@@ -45,6 +45,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad endpoint", "sources: [{path: a.csv}]\napi:\n  endpoint: chat.googleapis.com\n", `c.yaml:3: api.endpoint`},
 		{"bad auth", "sources: [{path: a.csv}]\nauth:\n  mode: magic\n", `c.yaml:3: unknown auth.mode "magic"`},
 		{"negative concurrency", "sources: [{path: a.csv}]\nlimits:\n  concurrency: -1\n", `c.yaml:3: limits.concurrency is -1`},
+		{"negative held memberships", "sources: [{path: a.csv}]\nlimits:\n  held_memberships: -1\n", `c.yaml:3: limits.held_memberships is -1`},
 		{"bad output", "sources: [{path: a.csv}]\nreport:\n  output: html\n", `c.yaml:3: unknown report.output "html"`},
 		{"wrong type", "sources: [{path: a.csv}]\nlimits:\n  concurrency: lots\n", `c.yaml:3: cannot unmarshal`},
 		{"syntax", "sources: [\n", `c.yaml:1: invalid YAML`},
