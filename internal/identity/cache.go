@@ -30,8 +30,10 @@ type Cache struct {
 	// for estimating the next one's cost.
 	directoryUsers int
 	dirty          bool
-	// resolved yields, in email order, what a run resolved (see Resolved).
-	resolved Entries
+	// resolved yields, in email order, what a run resolved (see Resolved):
+	// about resolvedN entries.
+	resolved  Entries
+	resolvedN int
 }
 
 // Entries yields addresses with their users, in email order, until yield
@@ -145,11 +147,11 @@ func (c *Cache) Get(email string) (CacheEntry, bool) {
 // at a call's cost, for Save to write beside (and over) what it read: a
 // million Puts would build a second map of a million entries just to
 // write them out. Get does not see them.
-func (c *Cache) Resolved(entries Entries) {
+func (c *Cache) Resolved(n int, entries Entries) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.resolved, c.dirty = entries, true
+	c.resolved, c.resolvedN, c.dirty = entries, n, true
 }
 
 // DirectoryUsers is how many users the last whole Directory pass saw (0:
@@ -216,7 +218,7 @@ func (c *Cache) encodeLocked() []byte {
 		}
 	}
 	slices.Sort(emails)
-	b := make([]byte, 0, 64+len(emails)*72)
+	b := make([]byte, 0, 64+(len(emails)+c.resolvedN)*72) // sized once: a million entries are 72 MB
 	b = append(b, `{"version":2`...)
 	if c.directoryUsers > 0 {
 		b = append(b, `,"directory_users":`...)

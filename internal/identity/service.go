@@ -177,7 +177,7 @@ func (s *Service) Outcome() Outcome {
 		}
 	})
 	if s.r.Cache != nil {
-		s.r.Cache.Resolved(s.costly)
+		s.r.Cache.Resolved(s.counts[ByDirectory]+s.counts[ByMemberGet], s.costly)
 	}
 	passPages := 0
 	if s.pass != nil {
