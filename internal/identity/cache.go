@@ -151,7 +151,9 @@ func (c *Cache) Resolved(n int, entries Entries) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.resolved, c.resolvedN, c.dirty = entries, n, true
+	if n > 0 { // a run that resolved everything from the cache leaves it as it is
+		c.resolved, c.resolvedN, c.dirty = entries, n, true
+	}
 }
 
 // DirectoryUsers is how many users the last whole Directory pass saw (0:
