@@ -191,9 +191,6 @@ func (w *world) groupMembers(g *group, derived bool, seen map[string]bool) []wir
 	return out
 }
 
-// listUsers is the users a query matches, by email: computed once per
-// query while the Directory doesn't change, so paging a 100,000-user
-// Directory is not a sort per page.
 // warmDirectory sorts the Directory once, when the emulator starts: the
 // first users.list and the first prefix query would otherwise sort every
 // user while holding the emulator's lock, a delay Google's Directory
@@ -203,11 +200,13 @@ func (w *world) warmDirectory() {
 	w.listUsers("", nil)
 }
 
+// listUsers is the users a query matches, by email: computed once per
+// query while the Directory doesn't change, so paging a 100,000-user
+// Directory is not a sort per page.
 func (w *world) listUsers(raw string, query userQuery) []*user {
 	if l, ok := w.listed[raw]; ok && l.version == w.dirVersion {
 		return l.users
 	}
-
 	var users []*user
 	if prefix, ok := emailPrefix(raw); ok {
 		// An email:PREFIX* query reads only the addresses under the prefix,
