@@ -193,6 +193,40 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	return ids, out
 }
 
+// Await returns when a space can be planned without waiting for the
+// Directory pass: its pages have shown the space's addresses that nothing
+// else settles, or the pass has ended (or there is none). The caller holds
+// the space in a compact form meanwhile, and hands Space its state after;
+// missingEmails says its list shows a person without an email, as for
+// Space, where a pass may then start.
+func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missingEmails bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if missingEmails && s.pass == nil {
+		s.considerPassLocked(ctx, max(0, s.wantedLocked()-s.resolved-s.cachedLocked()))
+	}
+	p := s.pass
+	if p == nil || s.r.Directory == nil || !missingEmails {
+		return // a list with every email settles most; Space looks up the rest
+	}
+	var need []string
+	for _, m := range ds.Members {
+		email := m.Principal.Email()
+		if email == "" || s.addrs.get(email).how != unknown {
+			continue
+		}
+		if s.r.Cache != nil {
+			if _, ok := s.r.Cache.Get(email); ok {
+				continue // Space checks it against the list
+			}
+		}
+		need = append(need, email)
+	}
+	if len(need) > 0 {
+		s.awaitPassLocked(ctx, p, need)
+	}
+}
+
 // awaitPassLocked waits while the pass runs until its pages have shown
 // every address in need (or the pass ends). Pages come sorted by email in
 // each of the pass's queries, so where a space's people sort near one

@@ -497,8 +497,8 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	}}
 	warnings := make([]string, len(desired.Spaces))
 	streamText := stream != nil && j.Output == "text"
-	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*membership.SpaceState, diff.SpacePlan]{
-		Read: func(ctx context.Context, i int) (*membership.SpaceState, error) {
+	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*heldSpace, diff.SpacePlan]{
+		Read: func(ctx context.Context, i int) (*heldSpace, error) {
 			ds := desired.Spaces[i]
 			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth, held: j.Held,
 				// Admin access can't read the app's membership (Check refused such sources).
@@ -507,10 +507,13 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 					slices.ContainsFunc(ds.Rules, func(r membership.Rule) bool { return r.Role.Elevated() || r.Kind == membership.RuleGroup })})
 			warnings[i] = warning
 			j.Progress.SpaceRead()
-			return st, err
+			if err != nil {
+				return nil, err
+			}
+			return hold(st), nil
 		},
-		Plan: func(ctx context.Context, i int, st *membership.SpaceState) (diff.SpacePlan, error) {
-			defer j.Held.Release(len(st.Memberships)) // readSpace held them
+		Plan: func(ctx context.Context, i int, held *heldSpace) (diff.SpacePlan, error) {
+			defer j.Held.Release(len(held.members)) // readSpace held them
 			select {
 			case <-ready:
 			case <-ctx.Done():
@@ -521,6 +524,10 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				ids diff.Identities
 				who identity.SpaceOutcome
 			)
+			if out.ids != nil {
+				out.ids.Await(ctx, ds, held.missingEmails) // held in its compact form meanwhile
+			}
+			st := held.state()
 			if out.ids != nil {
 				ids, who = out.ids.Space(ctx, ds, st)
 			}

@@ -127,7 +127,6 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 			return nil, "", err
 		}
 		st.Memberships = append(st.Memberships, page...)
-		compactRoles(st.Memberships[len(st.Memberships)-len(page):])
 		if err := guard.Next(len(page), next); err != nil {
 			return nil, "", err
 		}
@@ -174,28 +173,6 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 		st.Type, st.DisplayName = info.Type, info.DisplayName
 	}
 	return &st, warning, nil
-}
-
-// compactRoles points each membership's role and state at the package's
-// constants instead of the strings decoded for it: a space may be held in
-// memory while the Directory settles its people (see internal/budget),
-// and two strings a membership are a sixth of what it holds.
-func compactRoles(ms []membership.Membership) {
-	for i := range ms {
-		m := &ms[i]
-		for _, r := range [...]membership.Role{membership.RoleMember, membership.RoleManager, membership.RoleOwner} {
-			if m.Role == r {
-				m.Role = r
-				break
-			}
-		}
-		for _, st := range [...]membership.State{membership.StateJoined, membership.StateInvited} {
-			if m.State == st {
-				m.State = st
-				break
-			}
-		}
-	}
 }
 
 // typeFromMembers: only named spaces have managers, owners and groups.
