@@ -126,10 +126,11 @@ func (b *Budget) Stats() (peak int, waited time.Duration) {
 	return b.peak, w
 }
 
-// Memory a held membership costs, measured on a 1,000,000-membership plan
-// whose lists carry no emails (its memberships as decoded, the space's
-// share of the identity service's per-space maps, and the collector's
-// headroom at GOGC 70): about 400 bytes.
+// Memory a held membership is counted at. Held (internal/job's compact
+// form) one is ~60 bytes live on a 1,000,000-membership plan whose lists
+// carry no emails; the spaces being planned beside them, their decoding
+// and the collector's headroom at GOGC 70 make the rest: 400 keeps a
+// margin for spaces whose lists carry emails or unusual names.
 const bytesPerMembership = 400
 
 // DefaultLimit is the budget when none is configured: a quarter of the
