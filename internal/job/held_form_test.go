@@ -25,7 +25,16 @@ func TestHeldSpaceComesBackAsRead(t *testing.T) {
 	if !h.missingEmails {
 		t.Error("people listed without an email, and the held form does not say so")
 	}
-	if len(h.extra) != 4 { // the email, the group's role, the unusual name, the unknown state
-		t.Errorf("%d memberships kept whole, want 4: %v", len(h.extra), h.extra)
+	if len(h.extra) != 3 { // the group's role, the unusual name, the unknown state
+		t.Errorf("%d memberships kept whole, want 3: %v", len(h.extra), h.extra)
+	}
+}
+
+// A space whose list shows every email is planned at once: kept as read.
+func TestHeldSpaceWithEveryEmailIsKeptAsRead(t *testing.T) {
+	st := &membership.SpaceState{Name: "spaces/S", Memberships: []membership.Membership{
+		{Name: "spaces/S/members/1", Principal: "users/1", Email: "a@example.com", Role: membership.RoleOwner, State: membership.StateJoined}}}
+	if h := hold(st); h.state() != st || h.missingEmails || h.count != 1 {
+		t.Errorf("held %+v", h)
 	}
 }

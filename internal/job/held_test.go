@@ -117,6 +117,7 @@ type inFlight struct {
 	mu       sync.Mutex
 	now, top int
 	second   chan struct{}
+	once     sync.Once
 }
 
 func (d *inFlight) User(ctx context.Context, key string) (chatapi.DirectoryUser, error) {
@@ -124,7 +125,7 @@ func (d *inFlight) User(ctx context.Context, key string) (chatapi.DirectoryUser,
 	d.now++
 	d.top = max(d.top, d.now)
 	if d.now == 2 {
-		close(d.second)
+		d.once.Do(func() { close(d.second) })
 	}
 	first := d.top == 1
 	d.mu.Unlock()

@@ -513,7 +513,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			return hold(st), nil
 		},
 		Plan: func(ctx context.Context, i int, held *heldSpace) (diff.SpacePlan, error) {
-			defer j.Held.Release(len(held.members)) // readSpace held them
+			defer j.Held.Release(held.count) // readSpace held them
 			select {
 			case <-ready:
 			case <-ctx.Done():
