@@ -268,6 +268,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
 		Progress: bar, State: store, Acting: acting, AllowRemovals: f.allowRemovals}
 	j.KeepStates = f.planOut != ""
+	j.Held = heldBudget(cfg.Limits, bar, log)
 	if dir != nil {
 		j.Rules = &rules.Expander{Directory: dir, Throttle: th, Concurrency: cfg.Limits.CallsInFlight()}
 	}
@@ -275,6 +276,9 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
 	}
 	res, err := j.Run(runCtx)
+	if peak, waited := j.Held.Stats(); peak > 0 {
+		log.Info("memberships held between read and plan", "peak", peak, "limit", j.Held.Limit(), "reads_paused_seconds", waited.Seconds())
+	}
 	var (
 		inputErr *job.InputError
 		ruleErr  *job.RuleError

@@ -115,6 +115,9 @@ type Limits struct {
 	// RunTimeout bounds the whole run.
 	CallTimeout time.Duration `yaml:"call_timeout"`
 	RunTimeout  time.Duration `yaml:"run_timeout"`
+	// HeldMemberships bounds the memberships read and not yet planned
+	// (spaces waiting for the Directory); 0 sizes it from GOMEMLIMIT.
+	HeldMemberships int `yaml:"held_memberships"`
 }
 
 // CallsInFlight is limits.concurrency, or when that is 0, enough calls in
@@ -401,6 +404,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		{"directory_per_minute", cfg.Limits.DirectoryPerMinute, 1},
 		{"concurrency", cfg.Limits.Concurrency, 0},
 		{"max_attempts", cfg.Limits.MaxAttempts, 1},
+		{"held_memberships", cfg.Limits.HeldMemberships, 0},
 	} {
 		if l.v < l.min {
 			errs.Add(at(line("limits", l.key)), "limits.%s is %d; it must be at least %d", l.key, l.v, l.min)

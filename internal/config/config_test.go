@@ -46,6 +46,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad auth", "sources: [{path: a.csv}]\nauth:\n  mode: magic\n", `c.yaml:3: unknown auth.mode "magic"`},
 		{"negative concurrency", "sources: [{path: a.csv}]\nlimits:\n  concurrency: -1\n", `c.yaml:3: limits.concurrency is -1`},
 		{"a quota window of nothing", "sources: [{path: a.csv}]\nlimits:\n  headroom: 0.9\n  quota_window: 0s\n", `c.yaml:4: limits.quota_window is 0s`},
+		{"negative held memberships", "sources: [{path: a.csv}]\nlimits:\n  held_memberships: -1\n", `c.yaml:3: limits.held_memberships is -1`},
 		{"bad output", "sources: [{path: a.csv}]\nreport:\n  output: pdf\n", `c.yaml:3: unknown report.output "pdf"`},
 		{"wrong type", "sources: [{path: a.csv}]\nlimits:\n  concurrency: lots\n", `c.yaml:3: cannot unmarshal`},
 		{"syntax", "sources: [\n", `c.yaml:1: invalid YAML`},

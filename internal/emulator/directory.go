@@ -191,6 +191,15 @@ func (w *world) groupMembers(g *group, derived bool, seen map[string]bool) []wir
 	return out
 }
 
+// warmDirectory sorts the Directory once, when the emulator starts: the
+// first users.list and the first prefix query would otherwise sort every
+// user while holding the emulator's lock, a delay Google's Directory
+// doesn't have.
+func (w *world) warmDirectory() {
+	w.addressIndex()
+	w.listUsers("", nil)
+}
+
 // listUsers is the users a query matches, by email: computed once per
 // query while the Directory doesn't change, so paging a 100,000-user
 // Directory is not a sort per page.

@@ -138,6 +138,7 @@ func New(seed *Seed, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.warmDirectory()
 	if len(opts.Faults) == 0 {
 		opts.Faults = AllFaults
 	}

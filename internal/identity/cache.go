@@ -17,6 +17,10 @@ import (
 
 // Cache is a persistent email → ID map with an expiry, so scheduled runs skip
 // lookups. A corrupt file or entry is dropped and rebuilt, never trusted.
+// A big tenant's cache is a million entries, read on every run: they are
+// kept as one sorted table whose strings point into the document as read
+// (about 50 bytes an entry beside the document, where a map of entries
+// took over 200), found by binary search.
 type Cache struct {
 	ready   chan struct{} // closed once the document is read
 	store   state.Store
@@ -25,11 +29,28 @@ type Cache struct {
 	ttl     time.Duration
 	now     func() time.Time
 	mu      sync.Mutex
-	items   map[string]CacheEntry
+	items   []cacheItem // sorted by email
 	// directoryUsers is how many users the last whole Directory pass saw,
 	// for estimating the next one's cost.
 	directoryUsers int
 	dirty          bool
+	// resolved yields, in email order, what a run resolved (see Resolved):
+	// about resolvedN entries.
+	resolved  Entries
+	resolvedN int
+}
+
+// Entries yields addresses with their users, in email order, until yield
+// returns false.
+type Entries func(yield func(email string, p membership.Principal, suspended bool) bool)
+
+// cacheItem is one entry as read.
+type cacheItem struct {
+	email     string
+	principal membership.Principal
+	expires   int64 // Unix seconds
+	suspended bool
+	dropped   bool // found stale this run
 }
 
 // CacheEntry is one cached resolution.
@@ -64,7 +85,7 @@ type cacheRecord struct {
 // The document is read in the background, while the run's first lists are
 // in flight; the cache's methods wait for it.
 func OpenCache(ctx context.Context, store state.Store, name string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
-	c := &Cache{store: store, name: name, ttl: ttl, now: now, items: map[string]CacheEntry{}, ready: make(chan struct{})}
+	c := &Cache{store: store, name: name, ttl: ttl, now: now, ready: make(chan struct{})}
 	go func() {
 		defer close(c.ready)
 		c.load(ctx, warn)
@@ -84,43 +105,163 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 		return
 	}
 	c.version = version
-	var f cacheFile
-	entries, err := func() (map[string]CacheEntry, error) {
-		if err := json.Unmarshal(data, &f); err != nil {
-			return nil, err
+	items, users, fast := readCacheFast(data)
+	if !fast {
+		var err error
+		var v int
+		if items, users, v, err = readCacheJSON(data); err != nil {
+			warn(fmt.Sprintf("identity cache %s is corrupt; starting empty", where))
+			c.dirty = true
+			return
 		}
-		out := map[string]CacheEntry{}
-		switch f.Version {
-		case 1:
-			c.dirty = true // rewritten as version 2
-			return out, json.Unmarshal(f.Entries, &out)
-		case 2:
-			var records []cacheRecord
-			if err := json.Unmarshal(f.Entries, &records); err != nil {
-				return nil, err
-			}
-			for _, r := range records {
-				out[r.Email] = CacheEntry{Principal: r.Principal, Suspended: r.Suspended, Expires: time.Unix(r.Expires, 0)}
-			}
-			return out, nil
-		}
-		return nil, fmt.Errorf("version %d", f.Version)
-	}()
-	if err != nil {
-		warn(fmt.Sprintf("identity cache %s is corrupt; starting empty", where))
-		c.dirty = true
-		return
+		c.dirty = v == 1 // rewritten as version 2
 	}
-	c.directoryUsers = max(0, f.DirectoryUsers)
-	for email, e := range entries {
-		id := e.Principal.ID()
-		if !strings.HasPrefix(string(e.Principal), "users/") || id == "" || strings.Contains(id, "@") || e.Expires.IsZero() {
+	c.directoryUsers = max(0, users)
+	kept := items[:0]
+	for _, it := range items {
+		id := it.principal.ID()
+		if !strings.HasPrefix(string(it.principal), "users/") || id == "" || strings.Contains(id, "@") || it.expires == 0 {
 			c.dirty = true // a corrupt entry: drop it
 			continue
 		}
-		c.items[email] = e
+		kept = append(kept, it)
 	}
-	return
+	if !slices.IsSortedFunc(kept, byEmail) {
+		slices.SortStableFunc(kept, byEmail)
+	}
+	// One entry an address (the last, where a hand-edited file repeats one).
+	unique := kept[:0]
+	for i, it := range kept {
+		if i+1 < len(kept) && kept[i+1].email == it.email {
+			continue
+		}
+		unique = append(unique, it)
+	}
+	c.items = slices.Clip(unique)
+}
+
+func byEmail(a, b cacheItem) int { return strings.Compare(a.email, b.email) }
+
+// readCacheFast reads the document exactly as encodeLocked writes it,
+// with its strings pointing into one copy of the document; false for
+// anything else (an older version, escapes), which encoding/json reads.
+func readCacheFast(data []byte) (items []cacheItem, users int, ok bool) {
+	doc := string(data)
+	rest, ok := strings.CutPrefix(doc, `{"version":2`)
+	if !ok {
+		return nil, 0, false
+	}
+	if r, found := strings.CutPrefix(rest, `,"directory_users":`); found {
+		if users, rest, ok = cutInt(r); !ok {
+			return nil, 0, false
+		}
+		users = max(0, users)
+	}
+	if rest, ok = strings.CutPrefix(rest, `,"entries":[`); !ok {
+		return nil, 0, false
+	}
+	items = make([]cacheItem, 0, strings.Count(rest, `{"e":`))
+	for !strings.HasPrefix(rest, "]}") {
+		if len(items) > 0 {
+			if rest, ok = strings.CutPrefix(rest, ","); !ok {
+				return nil, 0, false
+			}
+		}
+		var it cacheItem
+		var p string
+		var x int
+		if rest, ok = strings.CutPrefix(rest, `{"e":`); !ok {
+			return nil, 0, false
+		}
+		if it.email, rest, ok = cutString(rest); !ok {
+			return nil, 0, false
+		}
+		if rest, ok = strings.CutPrefix(rest, `,"p":`); !ok {
+			return nil, 0, false
+		}
+		if p, rest, ok = cutString(rest); !ok {
+			return nil, 0, false
+		}
+		if rest, ok = strings.CutPrefix(rest, `,"x":`); !ok {
+			return nil, 0, false
+		}
+		if x, rest, ok = cutInt(rest); !ok {
+			return nil, 0, false
+		}
+		rest, it.suspended = strings.CutPrefix(rest, `,"s":true`)
+		if rest, ok = strings.CutPrefix(rest, "}"); !ok {
+			return nil, 0, false
+		}
+		it.principal, it.expires = membership.Principal(p), int64(x)
+		items = append(items, it)
+	}
+	return items, users, rest == "]}"
+}
+
+// cutString cuts a JSON string without escapes from the front of s.
+func cutString(s string) (value, rest string, ok bool) {
+	if !strings.HasPrefix(s, `"`) {
+		return "", s, false
+	}
+	end := strings.IndexAny(s[1:], `"\`)
+	if end < 0 || s[1+end] != '"' {
+		return "", s, false
+	}
+	return s[1 : 1+end], s[2+end:], true
+}
+
+// cutInt cuts a decimal integer from the front of s.
+func cutInt(s string) (int, string, bool) {
+	end := 0
+	for end < len(s) && (s[end] >= '0' && s[end] <= '9' || end == 0 && s[end] == '-') {
+		end++
+	}
+	n, err := strconv.Atoi(s[:end])
+	return n, s[end:], err == nil
+}
+
+// readCacheJSON reads any version encoding/json can: version 1 (a map of
+// timestamps) and version 2 with escapes.
+func readCacheJSON(data []byte) (_ []cacheItem, users, version int, _ error) {
+	var f cacheFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, 0, 0, err
+	}
+	var items []cacheItem
+	switch f.Version {
+	case 1:
+		entries := map[string]CacheEntry{}
+		if err := json.Unmarshal(f.Entries, &entries); err != nil {
+			return nil, 0, 0, err
+		}
+		for email, e := range entries {
+			x := e.Expires.Unix()
+			if e.Expires.IsZero() {
+				x = 0
+			}
+			items = append(items, cacheItem{email: email, principal: e.Principal, expires: x, suspended: e.Suspended})
+		}
+	case 2:
+		var records []cacheRecord
+		if err := json.Unmarshal(f.Entries, &records); err != nil {
+			return nil, 0, 0, err
+		}
+		for _, r := range records {
+			items = append(items, cacheItem{email: r.Email, principal: r.Principal, expires: r.Expires, suspended: r.Suspended})
+		}
+	default:
+		return nil, 0, 0, fmt.Errorf("version %d", f.Version)
+	}
+	return items, f.DirectoryUsers, f.Version, nil
+}
+
+// find is email's item, if read and not dropped.
+func (c *Cache) find(email string) (*cacheItem, bool) {
+	i, ok := slices.BinarySearchFunc(c.items, email, func(it cacheItem, e string) int { return strings.Compare(it.email, e) })
+	if !ok || c.items[i].dropped {
+		return nil, false
+	}
+	return &c.items[i], true
 }
 
 // Get returns a fresh entry.
@@ -128,20 +269,24 @@ func (c *Cache) Get(email string) (CacheEntry, bool) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.items[email]
-	if !ok || !c.now().Before(e.Expires) {
+	it, ok := c.find(email)
+	if !ok || c.now().Unix() >= it.expires {
 		return CacheEntry{}, false
 	}
-	return e, true
+	return CacheEntry{Principal: it.principal, Suspended: it.suspended, Expires: time.Unix(it.expires, 0)}, true
 }
 
-// Put records a resolution.
-func (c *Cache) Put(email string, p membership.Principal, suspended bool) {
+// Resolved hands the cache, at the end of a run, what the run resolved
+// at a call's cost, for Save to write beside (and over) what it read: a
+// million Puts would build a second map of a million entries just to
+// write them out. Get does not see them.
+func (c *Cache) Resolved(n int, entries Entries) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.items[email] = CacheEntry{Principal: p, Suspended: suspended, Expires: c.now().Add(c.ttl)}
-	c.dirty = true
+	if n > 0 { // a run that resolved everything from the cache leaves it as it is
+		c.resolved, c.resolvedN, c.dirty = entries, n, true
+	}
 }
 
 // DirectoryUsers is how many users the last whole Directory pass saw (0:
@@ -168,8 +313,9 @@ func (c *Cache) Drop(email string) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.items, email)
-	c.dirty = true
+	if it, ok := c.find(email); ok {
+		it.dropped, c.dirty = true, true
+	}
 }
 
 // Save writes the cache when it changed, on the condition that nobody
@@ -200,36 +346,54 @@ func (c *Cache) Save(ctx context.Context) error {
 // hundreds of megabytes at the very end of a run. It is what json.Marshal
 // of a cacheFile of cacheRecords gives, compacted.
 func (c *Cache) encodeLocked() []byte {
-	now := c.now()
-	emails := make([]string, 0, len(c.items))
-	for k, e := range c.items {
-		if now.Before(e.Expires) {
-			emails = append(emails, k)
+	now := c.now().Unix()
+	kept := make([]*cacheItem, 0, len(c.items))
+	for i := range c.items {
+		if it := &c.items[i]; !it.dropped && now < it.expires {
+			kept = append(kept, it)
 		}
 	}
-	slices.Sort(emails)
-	b := make([]byte, 0, 64+len(emails)*72)
+	b := make([]byte, 0, 64+(len(kept)+c.resolvedN)*72) // sized once: a million entries are 72 MB
 	b = append(b, `{"version":2`...)
 	if c.directoryUsers > 0 {
 		b = append(b, `,"directory_users":`...)
 		b = strconv.AppendInt(b, int64(c.directoryUsers), 10)
 	}
 	b = append(b, `,"entries":[`...)
-	for i, email := range emails {
-		e := c.items[email]
-		if i > 0 {
+	first := true
+	entry := func(email string, p membership.Principal, expires int64, suspended bool) {
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = append(b, `{"e":`...)
 		b = appendJSONString(b, email)
 		b = append(b, `,"p":`...)
-		b = appendJSONString(b, string(e.Principal))
+		b = appendJSONString(b, string(p))
 		b = append(b, `,"x":`...)
-		b = strconv.AppendInt(b, e.Expires.Unix(), 10)
-		if e.Suspended {
+		b = strconv.AppendInt(b, expires, 10)
+		if suspended {
 			b = append(b, `,"s":true`...)
 		}
 		b = append(b, '}')
+	}
+	if c.resolved != nil {
+		// Both in email order: merge them, the run's answers over what was read.
+		expires := c.now().Add(c.ttl).Unix()
+		c.resolved(func(email string, p membership.Principal, suspended bool) bool {
+			for len(kept) > 0 && kept[0].email < email {
+				entry(kept[0].email, kept[0].principal, kept[0].expires, kept[0].suspended)
+				kept = kept[1:]
+			}
+			if len(kept) > 0 && kept[0].email == email {
+				kept = kept[1:]
+			}
+			entry(email, p, expires, suspended)
+			return true
+		})
+	}
+	for _, it := range kept {
+		entry(it.email, it.principal, it.expires, it.suspended)
 	}
 	return append(b, "]}"...)
 }

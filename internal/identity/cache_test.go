@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -10,38 +11,78 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 )
 
+func cacheOf(now time.Time, entries map[string]CacheEntry) *Cache {
+	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42}
+	for email, e := range entries {
+		c.items = append(c.items, cacheItem{email: email, principal: e.Principal, expires: e.Expires.Unix(), suspended: e.Suspended})
+	}
+	slices.SortFunc(c.items, byEmail)
+	return c
+}
+
 // The hand-written document is what encoding/json writes for it, and
-// reads back to the same entries.
+// reads back to the same entries, by the fast reader where it can.
 func TestCacheEncodingIsJSON(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42, items: map[string]CacheEntry{
+	entries := map[string]CacheEntry{
 		"b@example.com":       {Principal: "users/2", Expires: now.Add(time.Hour)},
 		"a@example.com":       {Principal: "users/1", Suspended: true, Expires: now.Add(2 * time.Hour)},
 		`q"uo\te<&>@x.test`:   {Principal: "users/3", Expires: now.Add(time.Hour)},
 		"ünï@example.com":     {Principal: "users/4", Expires: now.Add(time.Hour)},
 		"expired@example.com": {Principal: "users/5", Expires: now.Add(-time.Second)},
 		"ctl\x01@example.com": {Principal: "users/6", Expires: now.Add(time.Hour)},
-	}}
+	}
+	c := cacheOf(now, entries)
 	got := c.encodeLocked()
 
 	var records []cacheRecord
-	for k, e := range c.items {
+	for k, e := range entries {
 		if now.Before(e.Expires) {
 			records = append(records, cacheRecord{Email: k, Principal: e.Principal, Expires: e.Expires.Unix(), Suspended: e.Suspended})
 		}
 	}
 	slices.SortFunc(records, func(a, b cacheRecord) int { return strings.Compare(a.Email, b.Email) })
-	entries, _ := json.Marshal(records)
-	want, _ := json.Marshal(cacheFile{Version: 2, DirectoryUsers: 42, Entries: entries})
+	raw, _ := json.Marshal(records)
+	want, _ := json.Marshal(cacheFile{Version: 2, DirectoryUsers: 42, Entries: raw})
 	if string(got) != string(want) {
 		t.Errorf("encoded\n%s\nwant\n%s", got, want)
 	}
-	var f cacheFile
-	if err := json.Unmarshal(got, &f); err != nil || f.Version != 2 || f.DirectoryUsers != 42 {
-		t.Fatalf("read back: %v %+v", err, f)
+	// Escaped addresses: encoding/json reads it.
+	if _, _, fast := readCacheFast(got); fast {
+		t.Error("the fast reader took a document with escapes")
 	}
-	var back []cacheRecord
-	if err := json.Unmarshal(f.Entries, &back); err != nil || len(back) != 5 || back[0].Email != "a@example.com" || !back[0].Suspended || back[0].Principal != membership.User("1") {
-		t.Errorf("entries read back: %v %+v", err, back)
+	back, users, version, err := readCacheJSON(got)
+	if err != nil || users != 42 || version != 2 || len(back) != 5 || back[0].email != "a@example.com" || !back[0].suspended || back[0].principal != membership.User("1") {
+		t.Errorf("read back: %v %d %+v", err, users, back)
+	}
+}
+
+func TestCacheFastReader(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := cacheOf(now, map[string]CacheEntry{
+		"b@example.com": {Principal: "users/2", Expires: now.Add(time.Hour)},
+		"a@example.com": {Principal: "users/1", Suspended: true, Expires: now.Add(2 * time.Hour)},
+	})
+	doc := c.encodeLocked()
+	items, users, fast := readCacheFast(doc)
+	if !fast || users != 42 || !reflect.DeepEqual(items, c.items) {
+		t.Errorf("fast read: %v %d %+v, want %+v", fast, users, items, c.items)
+	}
+	viaJSON, _, _, err := readCacheJSON(doc)
+	if err != nil || !reflect.DeepEqual(viaJSON, items) {
+		t.Errorf("encoding/json reads %+v (%v), the fast reader %+v", viaJSON, err, items)
+	}
+	for _, bad := range []string{
+		`{"version":2,"entries":[{"e":"a@x","p":"users/1","x":1}`, // cut short
+		`{"version":2,"entries":[{"e":"a@x","p":"users/1"}]}`,     // no expiry
+		`{"version":1,"entries":{}}`,                              // another version
+		` {"version":2,"entries":[]}`,                             // other spacing
+	} {
+		if _, _, fast := readCacheFast([]byte(bad)); fast {
+			t.Errorf("the fast reader took %s", bad)
+		}
+	}
+	if items, _, fast := readCacheFast([]byte(`{"version":2,"entries":[]}`)); !fast || len(items) != 0 {
+		t.Errorf("an empty cache: %v %v", fast, items)
 	}
 }

@@ -16,9 +16,9 @@ func (s *Service) Resolve(ctx context.Context, email string) (membership.Princip
 		return "", false
 	}
 	s.mu.Lock()
-	if k, ok := s.known[email]; ok {
+	if rec := s.addrs.get(email); rec.how != unknown {
 		s.mu.Unlock()
-		return k.p, true
+		return s.addrs.principal(rec), true
 	}
 	l := s.lookups[email]
 	if l == nil {
@@ -115,10 +115,9 @@ func (s *Service) LoadSuspended(ctx context.Context) error {
 			if !u.Suspended {
 				continue // the query said so; trust what the user record says
 			}
-			p := membership.User(u.ID)
-			s.suspended[p] = true
+			s.suspendedIDs[membership.User(u.ID)], s.anySuspended = true, true
 			for _, e := range append([]string{u.PrimaryEmail}, u.Aliases...) {
-				s.suspended[membership.User(e)] = true
+				s.markLocked(e, suspended)
 			}
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/budget"
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
@@ -74,6 +75,8 @@ type Job struct {
 	// was planned from and the removals state a full apply would save: what
 	// a plan file records.
 	KeepStates bool
+	// Held bounds the memberships read and not yet planned; nil: no bound.
+	Held *budget.Budget
 }
 
 // RuleError is a Directory rule that failed or found nobody: the run stops
@@ -494,19 +497,23 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	}}
 	warnings := make([]string, len(desired.Spaces))
 	streamText := stream != nil && j.Output == "text"
-	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*membership.SpaceState, diff.SpacePlan]{
-		Read: func(ctx context.Context, i int) (*membership.SpaceState, error) {
+	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*heldSpace, diff.SpacePlan]{
+		Read: func(ctx context.Context, i int) (*heldSpace, error) {
 			ds := desired.Spaces[i]
-			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth,
+			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth, held: j.Held,
 				// Admin access can't read the app's membership (Check refused such sources).
 				wantsApp: !j.AdminAccess && slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App }),
 				wantsType: slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Role.Elevated() || m.Principal.IsGroup() }) ||
 					slices.ContainsFunc(ds.Rules, func(r membership.Rule) bool { return r.Role.Elevated() || r.Kind == membership.RuleGroup })})
 			warnings[i] = warning
 			j.Progress.SpaceRead()
-			return st, err
+			if err != nil {
+				return nil, err
+			}
+			return hold(st), nil
 		},
-		Plan: func(ctx context.Context, i int, st *membership.SpaceState) (diff.SpacePlan, error) {
+		Plan: func(ctx context.Context, i int, held *heldSpace) (diff.SpacePlan, error) {
+			defer j.Held.Release(held.count) // readSpace held them
 			select {
 			case <-ready:
 			case <-ctx.Done():
@@ -517,6 +524,10 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				ids diff.Identities
 				who identity.SpaceOutcome
 			)
+			if out.ids != nil {
+				out.ids.Await(ctx, ds, held.missingEmails) // held in its compact form meanwhile
+			}
+			st := held.state()
 			if out.ids != nil {
 				ids, who = out.ids.Space(ctx, ds, st)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/syncer-dev/syncer/internal/budget"
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/throttle"
@@ -84,6 +85,9 @@ type spaceRead struct {
 	wantsType bool
 	appAuth   bool
 	latency   *latencyMeter // observes list calls; may be nil
+	// held, when set, is asked for room before the read, and holds the
+	// memberships read until the caller releases them.
+	held *budget.Budget
 }
 
 // readSpace lists a space's memberships page by page; it asks spaces.get
@@ -91,6 +95,17 @@ type spaceRead struct {
 // manager, an owner or a group means a named space): reads are what a
 // converged run costs.
 func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, r spaceRead) (_ *membership.SpaceState, warning string, _ error) {
+	if err := r.held.Wait(ctx); err != nil {
+		return nil, "", err
+	}
+	st, warning, err := readMembers(ctx, api, th, r)
+	if err == nil {
+		r.held.Hold(len(st.Memberships))
+	}
+	return st, warning, err
+}
+
+func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r spaceRead) (_ *membership.SpaceState, warning string, _ error) {
 	name := r.name
 	st := membership.SpaceState{Name: name}
 	token := ""

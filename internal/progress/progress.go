@@ -22,6 +22,7 @@ type Progress struct {
 
 	spaces, read, planned atomic.Int64 // spaces: to read, read, planned
 	changes, done         atomic.Int64 // changes: planned, with an outcome
+	paused                atomic.Bool  // reads wait: the spaces held wait for the Directory
 	start                 time.Time
 	stop                  chan struct{}
 	wg                    sync.WaitGroup
@@ -93,6 +94,15 @@ func (p *Progress) Planned(changes int) {
 	}
 }
 
+// ReadsPaused says reads are paused (true) or going again (false): the
+// spaces read and held in memory wait for the Directory (its pass, or the
+// rules) to settle who their people are.
+func (p *Progress) ReadsPaused(paused bool) {
+	if p != nil {
+		p.paused.Store(paused)
+	}
+}
+
 // ChangeDone counts a change with an outcome.
 func (p *Progress) ChangeDone() {
 	if p != nil {
@@ -122,6 +132,9 @@ func (p *Progress) Line() string {
 			eta = max(eta, time.Duration(float64(changes-done)/(float64(done)/elapsed)*float64(time.Second)))
 		}
 	}
+	if p.paused.Load() {
+		parts = append(parts, "reads paused: the spaces held wait for the Directory")
+	}
 	line := strings.Join(parts, ", ")
 	if elapsed > 0 && done > 0 {
 		line += fmt.Sprintf(", %.1f changes/s", float64(done)/elapsed)
@@ -138,7 +151,11 @@ func (p *Progress) report() {
 		return
 	}
 	if p.Logger != nil {
-		p.Logger.Info("progress", "spaces", p.spaces.Load(), "read", p.read.Load(), "planned", p.planned.Load(),
-			"changes", p.changes.Load(), "done", p.done.Load(), "elapsed", time.Since(p.start).Round(time.Second).String())
+		attrs := []any{"spaces", p.spaces.Load(), "read", p.read.Load(), "planned", p.planned.Load(),
+			"changes", p.changes.Load(), "done", p.done.Load(), "elapsed", time.Since(p.start).Round(time.Second).String()}
+		if p.paused.Load() {
+			attrs = append(attrs, "waiting", "reads paused: the spaces held wait for the Directory")
+		}
+		p.Logger.Info("progress", attrs...)
 	}
 }

@@ -38,12 +38,26 @@ func TestProgress(t *testing.T) {
 			t.Errorf("logs %q", logs.String())
 		}
 	})
+	t.Run("reads paused for the Directory, then going again", func(t *testing.T) {
+		p := &Progress{}
+		p.Start(10)
+		defer p.Stop()
+		p.ReadsPaused(true)
+		if line := p.Line(); !strings.Contains(line, "reads paused: the spaces held wait for the Directory") {
+			t.Errorf("paused: %q", line)
+		}
+		p.ReadsPaused(false)
+		if line := p.Line(); strings.Contains(line, "paused") {
+			t.Errorf("going again: %q", line)
+		}
+	})
 	t.Run("nil reports nothing", func(t *testing.T) {
 		var p *Progress
 		p.Start(3)
 		p.SpaceRead()
 		p.SpacePlanned(1)
 		p.ChangeDone()
+		p.ReadsPaused(true)
 		p.Stop()
 	})
 }

@@ -1,0 +1,148 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+)
+
+// lookup is one email's users.get, shared by every space that wants it.
+type lookup struct {
+	done  chan struct{}
+	user  dirUser // with found
+	state lookupState
+	err   error
+}
+
+type lookupState int
+
+const (
+	pending   lookupState = iota
+	found                 // user set
+	notFound              // 404 or 400: not in the organisation
+	forbidden             // 403: not the customer's domain, or the Directory refuses the caller
+	failed                // no answer (5xx after retries, a refused pass): err set
+)
+
+// lookupLocked returns email's Directory lookup, starting it if needed: a
+// users.get, or what the pass answers. Gets run side by side, as many as
+// the Directory's calls in flight allow, paced by its throttle.
+func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
+	if l := s.lookups[email]; l != nil {
+		return l
+	}
+	l := &lookup{done: make(chan struct{})}
+	s.lookups[email] = l
+	s.requested++
+	if s.pass == nil {
+		s.considerPassLocked(ctx, s.requested)
+	}
+	if p := s.pass; p != nil {
+		rec := s.addrs.get(email)
+		switch {
+		case rec.how == byDirectory: // a page already went by
+			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
+		case !closed(p.done):
+			// the pass settles it when it finds it, or when it ends
+		case p.err != nil || s.r.VerifyAbsence:
+			// The pass failed, or an absence must be sure: ask for this
+			// address, beside the others.
+			go s.getNow(ctx, email, l)
+		default:
+			s.settleLocked(l, dirUser{}, notFound, nil) // a whole pass shows who is not there
+		}
+		return l
+	}
+	go s.get(ctx, email, l)
+	return l
+}
+
+// probeLocked returns a lookup of a desired address in another domain than
+// email's, started if need be, or nil when there is none.
+func (s *Service) probeLocked(ctx context.Context, email string) *lookup {
+	_, domain, _ := strings.Cut(email, "@")
+	s.wantedLocked()
+	others := s.addrs.wantedOutside(domain)
+	for _, e := range others {
+		if l := s.lookups[e]; l != nil {
+			return l // already asked: its answer will do
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	return s.lookupLocked(ctx, others[0])
+}
+
+func (s *Service) get(ctx context.Context, email string, l *lookup) {
+	s.mu.Lock()
+	p := s.pass
+	s.mu.Unlock()
+	if p != nil { // the pass started while this get waited to start
+		return // the pass settles it
+	}
+	s.getNow(ctx, email, l)
+}
+
+// getNow looks one address up with a users.get, once one of the
+// Directory's calls in flight is free.
+func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
+	select {
+	case s.gets <- struct{}{}:
+	case <-ctx.Done():
+		s.settle(l, dirUser{}, failed, context.Cause(ctx))
+		return
+	}
+	defer func() { <-s.gets }()
+	u, err := s.r.directoryUser(ctx, email)
+	switch {
+	case err == nil:
+		s.settle(l, compact(&u), found, nil)
+	case errors.Is(err, chatapi.ErrNotFound), badRequest(err):
+		// External or consumer account, a domain the customer doesn't own
+		// (400 domainNotFound, badRequest), or nobody.
+		s.settle(l, dirUser{}, notFound, nil)
+	case forbiddenAnswer(err):
+		s.settle(l, dirUser{}, forbidden, err)
+	default:
+		s.settle(l, dirUser{}, failed, err)
+	}
+}
+
+func (s *Service) settle(l *lookup, u dirUser, st lookupState, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked(l, u, st, err)
+}
+
+func (s *Service) settleLocked(l *lookup, u dirUser, st lookupState, err error) {
+	if l.state != pending {
+		return
+	}
+	l.user, l.state, l.err = u, st, err
+	if st == found || st == notFound {
+		s.answered++
+	}
+	close(l.done)
+}
+
+// cachedLocked counts, once, the desired emails the cache holds fresh.
+func (s *Service) cachedLocked() int {
+	if s.cached < 0 {
+		s.cached = 0
+		if s.r.Cache != nil {
+			s.wantedLocked()
+			s.addrs.each(func(e string, rec record) {
+				if rec.flags&wanted == 0 || rec.how != unknown {
+					return
+				}
+				if _, ok := s.r.Cache.Get(e); ok {
+					s.cached++
+				}
+			})
+		}
+	}
+	return s.cached
+}

@@ -1,0 +1,382 @@
+package identity
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// pass is the paged users.list pass. What its pages show goes straight
+// into the service's records; it keeps no map of its own.
+type pass struct {
+	done chan struct{}
+	// progress is closed, and replaced, each time the pages have moved on
+	// (about a page per query): spaces waiting for addresses look again.
+	progress chan struct{}
+	since    int // pages since progress was last closed
+	err      error
+	pages    int
+	users    int
+	parts    int
+}
+
+// passPageSize is users.list's largest page.
+const passPageSize = chatapi.DirectoryPageSize
+
+// considerPassLocked starts the users.list pass when it should finish
+// before n users.get calls would.
+func (s *Service) considerPassLocked(ctx context.Context, n int) {
+	if s.pass != nil || s.r.Directory == nil {
+		return
+	}
+	size := s.directorySizeLocked()
+	if !PreferPass(n, size, s.latency(), s.perSecond(), cap(s.gets)) {
+		return
+	}
+	s.log.Info("identity: one paged Directory pass is faster than a lookup each", "lookups", n, "directory_size_estimate", size)
+	s.pass = &pass{done: make(chan struct{}), progress: make(chan struct{})}
+	go s.runPass(ctx, s.pass)
+}
+
+// perSecond is the Directory's pace (2,400 a minute unless configured).
+func (s *Service) perSecond() float64 {
+	if s.r.DirectoryPerMinute > 0 {
+		return float64(s.r.DirectoryPerMinute) / 60
+	}
+	return 40
+}
+
+// directorySizeLocked is the Directory's size as the last whole pass
+// recorded it in the cache, or else a guess from the sources: it holds at
+// least the people they name, and usually more.
+func (s *Service) directorySizeLocked() int {
+	if s.r.Cache != nil && s.r.Cache.DirectoryUsers() > 0 {
+		return s.r.Cache.DirectoryUsers()
+	}
+	return s.wantedLocked() * 3 / 2
+}
+
+// PreferPass reports whether a users.list pass over about size users (500
+// a page, split into prefix queries run side by side: one per
+// passPartition unknown addresses) should finish before n users.get calls
+// at perSecond with inFlight calls at once, and save at least half the
+// calls: the Directory's size is a guess unless a pass recorded it.
+func PreferPass(n, size int, latency time.Duration, perSecond float64, inFlight int) bool {
+	if n <= 0 || latency <= 0 || perSecond <= 0 {
+		return false
+	}
+	pages := math.Ceil(float64(max(size, 1)) / passPageSize)
+	parts := math.Min(float64(min(maxPartitions, max(inFlight, 1))), math.Max(1, math.Ceil(float64(n)/passPartition)))
+	calls := pages + parts - 1
+	if float64(n) <= 2*calls {
+		return false
+	}
+	passTime := math.Max(math.Ceil(pages/parts)*latency.Seconds(), calls/perSecond)
+	getsTime := float64(n)/math.Min(perSecond, float64(max(inFlight, 1))/latency.Seconds()) + latency.Seconds()
+	return passTime < getsTime
+}
+
+// runPass pages the users the sources can name, settling lookups as their
+// users appear. One users.list pass pages 500 users at a time, each page
+// waiting for the one before: a 100,000-user Directory is 200 pages in a
+// row. So the pass is split into queries by email prefix (email:ab*), drawn
+// from the addresses still unknown, and the queries run side by side.
+func (s *Service) runPass(ctx context.Context, p *pass) {
+	s.mu.Lock()
+	s.wantedLocked()
+	unseen := make([]string, 0, s.wanted-s.resolved)
+	s.addrs.each(func(e string, rec record) {
+		if rec.flags&wanted != 0 && rec.how == unknown {
+			unseen = append(unseen, e) // sorted: the table is
+		}
+	})
+	size := s.directorySizeLocked()
+	recorded := s.r.Cache != nil && s.r.Cache.DirectoryUsers() > 0
+	s.mu.Unlock()
+	// A query's pages come one after another, so a big Directory is split
+	// into queries run side by side, a few pages each, by its size as the
+	// last pass recorded it (a few wanted addresses may sit among a hundred
+	// thousand users), or else as the sources suggest. Without that record
+	// the size is a guess, so each query may split itself after its first
+	// page, which tells how many users lie between wanted addresses.
+	slices.Sort(unseen)
+	limit := passLimit(len(unseen), size, cap(s.gets))
+	q := &passQueries{s: s, p: p, sem: make(chan struct{}, cap(s.gets)), splitAfter: splitAfter, perSecond: s.perSecond(), latency: s.latency()}
+	if !recorded {
+		// The first page tells how many users lie between wanted
+		// addresses (a guess from the sources can't: a few thousand named
+		// may sit among a hundred thousand), and the split follows it.
+		// Opening with more queries would save that page's wait but cost
+		// a page each where the Directory is small.
+		q.splitAfter = 1
+	}
+	parts := Prefixes(unseen, limit, maxPartitions)
+	for _, prefix := range parts {
+		q.start(ctx, prefix, under(unseen, prefix), q.splitAfter)
+	}
+	err := q.wait()
+	s.mu.Lock()
+	p.err = err
+	if err != nil {
+		w := "directory listing stopped; looking the remaining addresses up side by side: " + err.Error()
+		s.warnings = append(s.warnings, w)
+		s.log.Warn(w)
+	} else if s.r.Cache != nil {
+		s.r.Cache.SetDirectoryUsers(p.users)
+	}
+	close(p.done)
+	close(p.progress)
+	for email, l := range s.lookups {
+		if l.state != pending {
+			continue
+		}
+		rec := s.addrs.get(email)
+		switch {
+		case rec.how == byDirectory:
+			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
+		case err != nil || s.r.VerifyAbsence:
+			// The pass failed, or an absence must be sure (search results
+			// may lag behind new accounts): ask for this one address,
+			// side by side with the others.
+			go s.getNow(ctx, email, l)
+		default:
+			s.settleLocked(l, dirUser{}, notFound, nil)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// passQueries runs the pass's prefix queries side by side. A query that
+// pages on past splitAfter pages (or 2, 4, 8... times that) while addresses it covers are still
+// unseen is split: its unseen addresses are grouped by longer prefixes,
+// queried side by side, and it stops. Pages come sorted by primary email,
+// so the new queries mostly cover what the old one had not reached. A
+// query whose addresses have all been seen stops paging at once.
+type passQueries struct {
+	s          *Service
+	p          *pass
+	sem        chan struct{} // calls in flight
+	wg         sync.WaitGroup
+	splitAfter int
+	// perSecond is the Directory's pace, latency a call's: how many
+	// queries keep it busy.
+	perSecond float64
+	latency   time.Duration
+
+	mu      sync.Mutex
+	started int
+	running int
+	err     error
+}
+
+// splitAfter is how many pages a query takes before a split is
+// considered, when the Directory's size is known.
+var splitAfter = 4
+
+// maxPassQueries bounds the queries one pass may split into.
+const maxPassQueries = 256
+
+func (q *passQueries) start(ctx context.Context, prefix string, wanted []string, after int) {
+	q.mu.Lock()
+	q.started++
+	q.running++
+	q.p.parts = q.started
+	q.mu.Unlock()
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		err := q.run(ctx, prefix, wanted, after)
+		q.mu.Lock()
+		q.running--
+		if err != nil && q.err == nil {
+			q.err = err
+		}
+		q.mu.Unlock()
+	}()
+}
+
+func (q *passQueries) wait() error {
+	q.wg.Wait()
+	return q.err
+}
+
+func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, after int) error {
+	query := ""
+	if prefix != "" {
+		query = "email:" + prefix + "*"
+	}
+	what := "the Directory's users"
+	if query != "" {
+		what += " matching " + query
+	}
+	guard := chatapi.PageGuard{What: what}
+	token, users, rest := "", 0, wanted
+	for pages := 1; ; pages++ {
+		var (
+			page []chatapi.DirectoryUser
+			next string
+		)
+		select {
+		case q.sem <- struct{}{}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		err := q.s.r.DirectoryThrottle.Directory(ctx, "directory.users.list", func(ctx context.Context) (err error) {
+			page, next, err = q.s.r.Directory.UsersPage(ctx, query, token)
+			return err
+		})
+		<-q.sem
+		if err != nil {
+			return err
+		}
+		q.mu.Lock()
+		running := q.running
+		q.mu.Unlock()
+		q.s.passPage(q.p, page, running)
+		users += len(page)
+		if err := guard.Next(len(page), next); err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		// Pages come sorted by email, as wanted is: what they showed is
+		// mostly at its front, so dropping it there costs what was found,
+		// not a look at every wanted address after every page.
+		rest = q.s.trimSeen(rest)
+		if len(rest) == 0 {
+			return nil // everyone this query was for is found
+		}
+		q.mu.Lock()
+		left := maxPassQueries - q.started
+		q.mu.Unlock()
+		// A split is considered after splitAfter pages, then each time the
+		// pages double: a look at every unseen address costs.
+		if pages >= after && pages&(pages-1) == 0 && q.splitWorth(users, len(wanted), len(rest), left) {
+			rest = q.s.unseen(rest)
+			unseen := rest
+			parts := Prefixes(unseen, q.splitLimit(users, len(wanted), len(unseen)), maxPartitions)
+			q.mu.Lock()
+			room := q.started+len(parts) <= maxPassQueries
+			q.mu.Unlock()
+			if room && len(parts) > 1 { // one part is this query again (or a wider one)
+				for _, sub := range parts {
+					q.start(ctx, sub, under(unseen, sub), splitAfter) // its density is known now
+				}
+				return nil
+			}
+		}
+		token = next
+	}
+}
+
+// splitWorth tells, before a look at every address a query still wants,
+// whether a split could follow: the query has more pages ahead than one
+// query should take, going by the users per wanted address so far (rest,
+// what trimming left, is at most what is unseen), and room for its parts.
+func (q *passQueries) splitWorth(users, wanted, rest, left int) bool {
+	limit := q.splitLimit(users, wanted, rest)
+	parts := (rest + limit - 1) / limit
+	return parts >= 2 && parts <= left
+}
+
+// splitLimit is how many of a query's unseen addresses each of its
+// sub-queries should cover, going by how many users came per wanted
+// address found so far: no more than calls may be in flight, and each of
+// at least pagesPerQuery pages, or more where fewer queries keep the
+// Directory's pace busy (its pace × a call's latency, twice over): every
+// query ends with a part-filled page, so more queries than the pace needs
+// cost calls, and the pace is the bound.
+func (q *passQueries) splitLimit(users, wanted, unseen int) int {
+	perWanted := max(1, float64(users)/float64(max(1, wanted-unseen)))
+	ahead := float64(q.s.unresolved()) * perWanted / passPageSize // the whole pass's pages still ahead
+	pages := max(pagesPerQuery, ahead/float64(q.busy()))
+	return max(1, (unseen+cap(q.sem)-1)/cap(q.sem), int(pages*passPageSize/perWanted))
+}
+
+// busy is how many queries keep the Directory's pace busy: its pace × a
+// call's latency, twice over.
+func (q *passQueries) busy() int {
+	return max(1, int(math.Ceil(2*q.perSecond*q.latency.Seconds())))
+}
+
+// unresolved counts the sources' addresses nothing has settled yet.
+func (s *Service) unresolved() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(0, s.wanted-s.resolved)
+}
+
+// trimSeen drops from the front of sorted the addresses pages have shown.
+func (s *Service) trimSeen(sorted []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(sorted) > 0 && s.addrs.get(sorted[0]).how != unknown {
+		sorted = sorted[1:]
+	}
+	return sorted
+}
+
+// unseen keeps, in place, the wanted addresses no page has shown yet
+// (wanted is the query's own part of the pass's list: nobody else reads it).
+func (s *Service) unseen(wanted []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := wanted[:0]
+	for _, e := range wanted {
+		if s.addrs.get(e).how == unknown {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// passPage records what a page of users shows of the addresses the
+// sources name, settles the lookups it answers, and, about once a page per
+// running query, wakes the spaces waiting for the pass.
+func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser, running int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.pages++
+	p.users += len(page)
+	for i := range page {
+		u := &page[i]
+		var id membership.Principal
+		for j := -1; j < len(u.Aliases); j++ {
+			e := u.PrimaryEmail
+			if j >= 0 {
+				e = u.Aliases[j]
+			}
+			at, ok := s.addrs.find(e)
+			if !ok {
+				continue // keep only what a source names (the table holds exactly that)
+			}
+			rec := &s.addrs.table[at]
+			if id == "" {
+				id = membership.User(u.ID)
+			}
+			if u.Suspended {
+				rec.flags |= suspended
+				s.suspendedIDs[id], s.anySuspended = true, true
+			}
+			if rec.how == unknown {
+				s.addrs.name(rec, id, byDirectory)
+				s.resolved++
+				s.counts[ByDirectory]++
+			}
+			if l := s.lookups[e]; l != nil {
+				s.settleLocked(l, dirUser{p: s.addrs.principal(*rec), suspended: u.Suspended}, found, nil)
+			}
+		}
+	}
+	if p.since++; p.since >= max(1, running) {
+		p.since = 0
+		close(p.progress)
+		p.progress = make(chan struct{})
+	}
+}

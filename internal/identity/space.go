@@ -1,0 +1,330 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// SpaceOutcome is what resolution could not settle for one space.
+type SpaceOutcome struct {
+	// Unresolved are emails whose lookups failed, with why.
+	Unresolved map[string]string
+	// NotInDirectory are emails the Directory answered it does not know.
+	NotInDirectory map[string]bool
+}
+
+// Space returns the identities a space's plan needs, given its list. It
+// waits only for the lookups this space needs: while a pass runs, until
+// the pages have shown this space's addresses (or the pass ends).
+func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState) (diff.Identities, SpaceOutcome) {
+	listed := map[string]membership.Principal{}   // this space's listed emails
+	listedBy := map[membership.Principal]string{} // and whose they are
+	missingEmails := false
+	for _, m := range cs.Memberships {
+		if m.Bot || m.Principal.IsGroup() {
+			continue
+		}
+		if m.Email == "" {
+			missingEmails = true
+			continue
+		}
+		listed[m.Email], listedBy[m.Principal] = m.Principal, m.Email
+	}
+	s.mu.Lock()
+	// What neither the list, the records nor the cache settle. Nothing
+	// else is built before the wait for a pass: a space held meanwhile
+	// costs its memberships and this list.
+	var need []string
+	for _, m := range ds.Members {
+		email := m.Principal.Email()
+		if email == "" {
+			continue
+		}
+		if _, ok := listed[email]; ok || s.addrs.get(email).how != unknown {
+			continue
+		}
+		if _, ok := s.fromCacheLocked(email, listedBy); !ok {
+			need = append(need, email)
+		}
+	}
+	if missingEmails && s.pass == nil {
+		// Lists here don't carry every email, so most desired emails will need
+		// the Directory (those the cache doesn't hold): decide now between a
+		// get each and one pass.
+		s.considerPassLocked(ctx, max(0, s.wantedLocked()-s.resolved-s.cachedLocked()))
+	}
+	if p := s.pass; p != nil && len(need) > 0 && s.r.Directory != nil {
+		// A pass is under way: wait for its pages to show this space's
+		// addresses rather than keep a lookup per address (a million of
+		// them, in a big tenant). Most will be in its pages; the rest are
+		// looked up below, once it ends.
+		s.awaitPassLocked(ctx, p, need)
+	}
+	ids := diff.Identities{Aliases: map[string]membership.Principal{}, Suspended: map[membership.Principal]bool{}, ResolvedBy: map[string]string{}}
+	need = need[:0]
+	for _, m := range ds.Members {
+		email := m.Principal.Email()
+		if email == "" {
+			continue
+		}
+		if _, ok := listed[email]; ok {
+			// The space's own list settles it. (What lists show is not kept
+			// across spaces: with a million members that is most of the
+			// memory, to save a Directory call now and then.)
+			ids.ResolvedBy[email] = ByList
+			s.counts[ByList]++
+			continue
+		}
+		if rec := s.addrs.get(email); rec.how != unknown {
+			s.give(&ids, email, s.addrs.principal(rec), rec.how)
+			continue
+		}
+		need = append(need, email)
+	}
+	waits := make([]*lookup, len(need))
+	if s.r.Directory != nil {
+		for i, email := range need {
+			waits[i] = s.lookupLocked(ctx, email)
+		}
+	}
+	s.mu.Unlock()
+
+	out := SpaceOutcome{Unresolved: map[string]string{}, NotInDirectory: map[string]bool{}}
+	var rest []string // not in the Directory, or not asked: a membership read may know
+	for i, email := range need {
+		l := waits[i]
+		if l == nil {
+			rest = append(rest, email)
+			continue
+		}
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			out.Unresolved[email] = "interrupted: " + context.Cause(ctx).Error()
+			continue
+		}
+		s.mu.Lock()
+		if l.state == forbidden && s.answered == 0 {
+			// Is this address outside the organisation, or does the
+			// Directory refuse us? An answer for another domain tells.
+			if probe := s.probeLocked(ctx, email); probe != nil {
+				s.mu.Unlock()
+				select {
+				case <-probe.done:
+				case <-ctx.Done():
+				}
+				s.mu.Lock()
+			}
+		}
+		switch {
+		case l.state == found:
+			s.fromDirectoryLocked(&ids, email, l.user)
+		case l.state == notFound, l.state == forbidden && s.answered > 0:
+			s.markLocked(email, notInDirectory)
+			out.NotInDirectory[email] = true
+			rest = append(rest, email)
+		default: // failed, or forbidden with nothing answered: the Directory can't tell
+			why := "directory: every lookup was refused (403)"
+			if l.err != nil {
+				why = "directory: " + l.err.Error()
+			}
+			out.Unresolved[email] = why
+			rest = append(rest, email)
+		}
+		s.mu.Unlock()
+	}
+	switch {
+	case len(rest) == 0:
+	case s.r.Members != nil && missingEmails:
+		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
+	case s.r.Members != nil && s.Careful != nil && s.Careful(ds.Name):
+		// Every member's email is listed, but an address the Directory did
+		// not settle may be another address of a listed member (an alias):
+		// the space itself answers, by address.
+		var unsure []string
+		for _, email := range rest {
+			if out.NotInDirectory[email] {
+				delete(out.Unresolved, email) // not in the organisation: no listed colleague's alias
+				continue
+			}
+			unsure = append(unsure, email)
+		}
+		s.fromMemberGets(ctx, ds.Name, unsure, &ids, out.Unresolved)
+	default:
+		for _, email := range rest {
+			// Every member's email is listed here and nothing is removed, so
+			// an email not among them is taken as not a member: at worst its
+			// create is answered "already exists".
+			delete(out.Unresolved, email)
+		}
+	}
+	s.mu.Lock()
+	// Only what this space's plan can ask about: its members and its sources' people.
+	for _, m := range cs.Memberships {
+		if s.suspendedLocked(m.Principal) {
+			ids.Suspended[m.Principal] = true
+		}
+		if m.Email != "" && s.suspendedLocked(membership.User(m.Email)) {
+			ids.Suspended[membership.User(m.Email)] = true
+		}
+	}
+	for _, m := range ds.Members {
+		if s.suspendedLocked(m.Principal) {
+			ids.Suspended[m.Principal] = true
+		}
+		if p, ok := ids.Aliases[m.Principal.Email()]; ok && s.suspendedLocked(p) {
+			ids.Suspended[p] = true
+		}
+	}
+	for e, why := range out.Unresolved {
+		s.markLocked(e, lookupFailed)
+		s.why[e] = why
+	}
+	s.mu.Unlock()
+	return ids, out
+}
+
+// Await returns when a space can be planned without waiting for the
+// Directory pass: its pages have shown the space's addresses that nothing
+// else settles, or the pass has ended (or there is none). The caller holds
+// the space in a compact form meanwhile, and hands Space its state after;
+// missingEmails says its list shows a person without an email, as for
+// Space, where a pass may then start.
+func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missingEmails bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if missingEmails && s.pass == nil {
+		s.considerPassLocked(ctx, max(0, s.wantedLocked()-s.resolved-s.cachedLocked()))
+	}
+	p := s.pass
+	if p == nil || s.r.Directory == nil || !missingEmails {
+		return // a list with every email settles most; Space looks up the rest
+	}
+	var need []string
+	for _, m := range ds.Members {
+		email := m.Principal.Email()
+		if email == "" || s.addrs.get(email).how != unknown {
+			continue
+		}
+		if s.r.Cache != nil {
+			if _, ok := s.r.Cache.Get(email); ok {
+				continue // Space checks it against the list
+			}
+		}
+		need = append(need, email)
+	}
+	if len(need) > 0 {
+		s.awaitPassLocked(ctx, p, need)
+	}
+}
+
+// awaitPassLocked waits while the pass runs until its pages have shown
+// every address in need (or the pass ends). Pages come sorted by email in
+// each of the pass's queries, so where a space's people sort near one
+// another its wait ends long before the pass does, and the space (held in
+// memory meanwhile) is planned. need is sorted so that, each time the
+// pages move on, a look at its front tells whether to look further: a
+// space costs a look per address and one per wake, not a scan of its
+// addresses every time.
+func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
+	slices.Sort(need)
+	for {
+		for len(need) > 0 && s.addrs.get(need[0]).how != unknown {
+			need = need[1:]
+		}
+		if len(need) == 0 || closed(p.done) || ctx.Err() != nil {
+			return
+		}
+		wake := p.progress
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-p.done:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+	}
+}
+
+func (s *Service) give(ids *diff.Identities, email string, p membership.Principal, h how) {
+	ids.Aliases[email], ids.ResolvedBy[email] = p, h.String()
+	if s.suspendedLocked(membership.User(email)) {
+		ids.Suspended[membership.User(email)], ids.Suspended[p] = true, true
+	}
+}
+
+// fromDirectoryLocked settles email as the Directory answered it.
+func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirUser) {
+	s.learnLocked(email, u.p, byDirectory)
+	if u.suspended {
+		s.markLocked(email, suspended)
+		s.suspendedIDs[u.p], s.anySuspended = true, true
+	}
+	s.give(ids, email, u.p, byDirectory)
+}
+
+// fromCacheLocked trusts an entry while it is fresh and this space's list
+// doesn't contradict it (the cached ID listed under another email).
+func (s *Service) fromCacheLocked(email string, listedBy map[membership.Principal]string) (membership.Principal, bool) {
+	if s.r.Cache == nil {
+		return "", false
+	}
+	e, ok := s.r.Cache.Get(email)
+	if !ok {
+		return "", false
+	}
+	if other, ok := listedBy[e.Principal]; ok && other != email {
+		s.r.Cache.Drop(email) // the ID is someone else's now
+		return "", false
+	}
+	s.learnLocked(email, e.Principal, byCache)
+	if e.Suspended {
+		s.markLocked(email, suspended)
+		s.suspendedIDs[e.Principal] = true
+	}
+	return e.Principal, true
+}
+
+// fromMemberGets asks this space, a read each, about emails the Directory
+// could not settle (external and consumer accounts).
+func (s *Service) fromMemberGets(ctx context.Context, space string, emails []string, ids *diff.Identities, unresolved map[string]string) {
+	var mu sync.Mutex
+	g := errgroup.Group{}
+	g.SetLimit(8)
+	for _, email := range emails {
+		g.Go(func() error {
+			var got membership.Membership
+			err := s.r.Throttle.Read(ctx, "get", space, func(ctx context.Context) (err error) {
+				got, err = s.r.Members.Get(ctx, space, email)
+				return err
+			})
+			s.memberGets.Add(1)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				s.mu.Lock()
+				s.learnLocked(email, got.Principal, byMemberGet)
+				s.give(ids, email, got.Principal, byMemberGet)
+				s.mu.Unlock()
+				delete(unresolved, email)
+			case errors.Is(err, chatapi.ErrNotFound):
+				// Not a member here: a sure answer, whatever the Directory said.
+				delete(unresolved, email)
+			default:
+				unresolved[email] = fmt.Sprintf("membership read in %s: %v", space, err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+}

@@ -1,0 +1,176 @@
+package job_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/budget"
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/identity"
+	"github.com/syncer-dev/syncer/internal/job"
+)
+
+// heldWorld: 40 spaces of 20 people, lists without emails, a Directory
+// big enough that one pass is chosen; each space's people are spread
+// over the whole Directory (person i is in space i mod 40), so a space
+// waits for most of the pass. The sources add people, change roles and
+// leave some out, so the plan is not empty.
+func heldWorld() (*emulator.Seed, string) {
+	const spaces, per = 40, 20
+	seed := world(spaces*per+200, spaces)
+	var csv strings.Builder
+	csv.WriteString("space,member,role\n")
+	for i := 0; i < spaces*per; i++ {
+		space, email := fmt.Sprintf("spaces/S%d", i%spaces), fmt.Sprintf("u%d@example.com", i)
+		if i%9 != 0 { // every 9th is not a member yet: a create
+			seed.Spaces[i%spaces].Members = append(seed.Spaces[i%spaces].Members, emulator.SeedMember{User: email})
+		}
+		role := ""
+		if i%13 == 0 {
+			role = "manager" // a role change
+		}
+		fmt.Fprintf(&csv, "%s,%s,%s\n", space, email, role)
+	}
+	for s := 0; s < spaces; s++ {
+		fmt.Fprintf(&csv, "spaces/S%d,boss@example.com,owner\n", s)
+	}
+	return seed, csv.String()
+}
+
+func TestHeldBudgetPausesReadsAndPlansTheSame(t *testing.T) {
+	seed, csv := heldWorld()
+	plan := func(held *budget.Budget) job.Result {
+		// Latency makes the pass take a while, so spaces read meanwhile wait.
+		f := newFixture(t, seed, emulator.Options{HideEmails: true, LatencyMin: 2 * time.Millisecond, LatencyMax: 4 * time.Millisecond, Seed: 1}, csv)
+		f.resolve = true
+		res, err := f.runAs(t, context.Background(), func(j *job.Job) { j.Held = held })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.SpaceErrors) > 0 || !res.Plan.Complete() || len(res.Plan.Spaces) != 40 {
+			t.Fatalf("errors %v, incomplete %v, %d spaces", res.SpaceErrors, res.Plan.Incomplete, len(res.Plan.Spaces))
+		}
+		return res
+	}
+	unbounded := plan(nil)
+	held := budget.New(25) // about one space
+	var mu sync.Mutex
+	pauses := 0
+	held.Paused = func(waiting bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if waiting {
+			pauses++
+		}
+	}
+	bounded := plan(held)
+
+	// Each run has its own folder: sources are compared by file name.
+	encode := func(r job.Result) []string {
+		var out []string
+		for _, c := range r.Plan.Changes {
+			c.Source = filepath.Base(c.Source)
+			b, _ := json.Marshal(c)
+			out = append(out, string(b))
+		}
+		for _, sp := range r.Plan.Spaces {
+			b, _ := json.Marshal(sp)
+			out = append(out, string(b))
+		}
+		return out
+	}
+	if len(unbounded.Plan.Changes) == 0 {
+		t.Fatal("the world plans no change: the comparison would prove little")
+	}
+	if got, want := encode(bounded), encode(unbounded); !slices.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Errorf("the plan under a budget of 25 memberships differs from the unbounded one (%d and %d lines), first at line %d:\n%v\n%v",
+			len(got), len(want), i, got[min(i, len(got)-1)], want[min(i, len(want)-1)])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if pauses == 0 {
+		t.Error("reads never paused under a budget of 25 memberships")
+	}
+	// Reads in flight each passed the budget before the others' memberships
+	// were counted: at most one space each past the limit (8 in flight).
+	if peak, _ := held.Stats(); peak > 25+8*21 {
+		t.Errorf("%d memberships held at once", peak)
+	}
+}
+
+// inFlight is a Directory front that counts users.get calls in flight: the
+// first one waits (up to a few seconds) for a second to start beside it.
+type inFlight struct {
+	identity.Directory
+	mu       sync.Mutex
+	now, top int
+	second   chan struct{}
+	once     sync.Once
+}
+
+func (d *inFlight) User(ctx context.Context, key string) (chatapi.DirectoryUser, error) {
+	d.mu.Lock()
+	d.now++
+	d.top = max(d.top, d.now)
+	if d.now == 2 {
+		d.once.Do(func() { close(d.second) })
+	}
+	first := d.top == 1
+	d.mu.Unlock()
+	if first {
+		select {
+		case <-d.second:
+		case <-time.After(5 * time.Second): // never reached when gets go side by side
+		}
+	}
+	defer func() { d.mu.Lock(); d.now--; d.mu.Unlock() }()
+	return d.Directory.User(ctx, key)
+}
+
+func TestRefusedPassFallsBackSideBySide(t *testing.T) {
+	// users.list refused (403, a caller without the right to list users)
+	// while users.get answers: the pass fails at its first page, and the
+	// addresses it did not show are looked up side by side.
+	seed, csv := world(300, 10), &strings.Builder{}
+	csv.WriteString("space,member,role\n")
+	for i := 0; i < 300; i++ {
+		seed.Spaces[i%10].Members = append(seed.Spaces[i%10].Members, emulator.SeedMember{User: fmt.Sprintf("u%d@example.com", i)})
+		fmt.Fprintf(csv, "spaces/S%d,u%d@example.com,\n", i%10, i)
+	}
+	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv.String())
+	f.em.SetMisbehaviour("directory.users.list", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "Not Authorized to access this resource/api"})
+	f.resolve = true
+	front := &inFlight{second: make(chan struct{})}
+	res, err := f.runAs(t, context.Background(), func(j *job.Job) {
+		front.Directory = j.Resolver.Directory
+		j.Resolver.Directory = front
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Plan.Empty() || !res.Plan.Complete() {
+		t.Errorf("planned %d changes on a converged state, incomplete %v", len(res.Plan.Changes), res.Plan.Incomplete)
+	}
+	st := f.em.Stats()
+	if st.Count("directory.users.list") != 1 || st.Count("directory.users.get") < 300 {
+		t.Errorf("requests %v: want the one refused page, then a users.get per address", st.Requests)
+	}
+	if front.top < 2 {
+		t.Errorf("users.get calls in flight at most %d: the lookups after a refused pass went one after another", front.top)
+	}
+	if w := strings.Join(res.Plan.Warnings, "\n"); !strings.Contains(w, "directory listing stopped") {
+		t.Errorf("warnings %q", res.Plan.Warnings)
+	}
+}
