@@ -59,6 +59,8 @@ func Start(tb testing.TB) context.Context {
 		chromedp.NoSandbox, // root in a container has no sandbox to give
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(tb.TempDir()),
+		// Its own scratch folders too, so a test leaves nothing in /tmp.
+		chromedp.Env("TMPDIR="+tb.TempDir()),
 		chromedp.WindowSize(1280, 900),
 		// No connection of its own to anywhere: this network refuses them,
 		// and a test must not depend on them.
