@@ -3,12 +3,13 @@ package job_test
 import (
 	"context"
 	"fmt"
-	"github.com/syncer-dev/syncer/internal/state"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/syncer-dev/syncer/internal/state"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/identity"

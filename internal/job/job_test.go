@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/syncer-dev/syncer/internal/state"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/syncer-dev/syncer/internal/state"
 
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/chatapi"

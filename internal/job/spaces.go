@@ -1,0 +1,228 @@
+package job
+
+// Every space is read, its identities settled and planned through the
+// pipeline; a planned space's changes may be applied at once.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/identity"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/pipeline"
+	"github.com/syncer-dev/syncer/internal/removals"
+	"github.com/syncer-dev/syncer/internal/report"
+)
+
+// plannedSpaces is what the pipeline left.
+type plannedSpaces struct {
+	plans    []diff.SpacePlan // every space, read or not
+	errors   []*SpaceError
+	warnings []string
+	planned  int
+	ids      *identity.Service
+	states   map[string]*membership.SpaceState // with KeepStates, the spaces with changes
+}
+
+// planSpaces reads, resolves and plans every space through the pipeline,
+// handing each planned space to stream (when set) at once. desired is the
+// sources as read; planning waits for rules to expand them, reading
+// doesn't. A rule that fails stops the reads; no space is planned.
+func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules *pendingRules, policy diff.Policy, stream *apply.Stream, rm *removalRun) plannedSpaces {
+	out := plannedSpaces{plans: make([]diff.SpacePlan, len(desired.Spaces)), states: map[string]*membership.SpaceState{}}
+	var statesMu sync.Mutex
+	latency := &latencyMeter{}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// Once the rules are in: the identity service, and who the rails spare.
+	var expanded membership.Desired
+	ready := make(chan struct{})
+	var setup sync.WaitGroup
+	setup.Add(1)
+	go func() {
+		defer setup.Done()
+		d, learned, err := rules.wait(ctx)
+		if err != nil {
+			cancel(err)
+			return
+		}
+		expanded = d
+		if j.Resolver != nil {
+			out.ids = j.Resolver.NewService(expanded, latency.estimate)
+			out.ids.Learn(learned)
+		}
+		out.warnings = j.prepareSpares(ctx, expanded, rm, out.ids)
+		close(ready)
+	}()
+	planners := sync.Pool{New: func() any {
+		p := diff.NewPlanner(policy)
+		p.RemoveSuspended = j.Config.RemoveSuspended
+		return p
+	}}
+	warnings := make([]string, len(desired.Spaces))
+	streamText := stream != nil && j.Output == "text"
+	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*heldSpace, diff.SpacePlan]{
+		Read: func(ctx context.Context, i int) (*heldSpace, error) {
+			ds := desired.Spaces[i]
+			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth, held: j.Held,
+				// Admin access can't read the app's membership (Check refused such sources).
+				wantsApp: !j.AdminAccess && slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App }),
+				wantsType: slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Role.Elevated() || m.Principal.IsGroup() }) ||
+					slices.ContainsFunc(ds.Rules, func(r membership.Rule) bool { return r.Role.Elevated() || r.Kind == membership.RuleGroup })})
+			warnings[i] = warning
+			j.Progress.SpaceRead()
+			if err != nil {
+				return nil, err
+			}
+			return hold(st), nil
+		},
+		Plan: func(ctx context.Context, i int, held *heldSpace) (diff.SpacePlan, error) {
+			defer j.Held.Release(held.count) // readSpace held them
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return diff.SpacePlan{}, fmt.Errorf("stopped before it was planned: %w", context.Cause(ctx))
+			}
+			ds := expanded.Spaces[i]
+			var (
+				ids diff.Identities
+				who identity.SpaceOutcome
+			)
+			if out.ids != nil {
+				out.ids.Await(ctx, ds, held.missingEmails) // held in its compact form meanwhile
+			}
+			st := held.state()
+			if out.ids != nil {
+				ids, who = out.ids.Space(ctx, ds, st)
+			}
+			if ctx.Err() != nil {
+				return diff.SpacePlan{}, fmt.Errorf("stopped before its plan was complete: %w", context.Cause(ctx))
+			}
+			p := planners.Get().(*diff.Planner)
+			sp := p.Space(ds, st, ids)
+			planners.Put(p)
+			if j.AdminAccess {
+				refuseOutsiders(&sp, func(email string) bool { return who.NotInDirectory[email] },
+					"is not in the organisation's Directory and admin access can't add users outside it")
+			}
+			if outside := (Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains}).outsideDomains(); outside != nil {
+				refuseOutsiders(&sp, outside, "is outside identity.domains, and this access can't add people outside the organisation")
+			}
+			if rm != nil {
+				j.screenRemovals(ctx, &sp, ds, rm, out.ids, who.Unresolved)
+			}
+			removals.GuardLastOwners(&sp) // any policy: upsert demotes owners too
+			if j.KeepStates && len(sp.Changes) > 0 {
+				statesMu.Lock()
+				out.states[ds.Name] = st
+				statesMu.Unlock()
+			}
+			return sp, nil
+		},
+		Done: func(i int, sp diff.SpacePlan, err error) {
+			ds := desired.Spaces[i]
+			if err != nil {
+				out.plans[i] = diff.SpacePlan{Summary: diff.SpaceSummary{Name: ds.Name, Label: ds.Label, Desired: len(ds.Members)}}
+				out.errors = append(out.errors, &SpaceError{Space: ds.Name, Err: err, Stopped: ctx.Err() != nil})
+				if ctx.Err() == nil {
+					j.Logger.Error("space not read; nothing is planned for it", "space", ds.Name, "error", err.Error())
+				}
+				return
+			}
+			out.plans[i] = sp
+			out.planned++
+			j.Progress.SpacePlanned(len(sp.Changes))
+			if stream != nil && len(sp.Changes) > 0 {
+				if streamText {
+					report.TextSpace(j.Stdout, sp.Summary, sp.Changes) // people see each space's plan as it is decided
+				}
+				stream.Submit(out.plans[i].Changes)
+			}
+		},
+	})
+	setup.Wait() // it obeys ctx
+	for _, w := range warnings {
+		if w != "" {
+			out.warnings = append(out.warnings, w)
+			j.Logger.Warn(w)
+		}
+	}
+	slices.SortFunc(out.errors, func(a, b *SpaceError) int { return strings.Compare(a.Space, b.Space) })
+	return out
+}
+
+// StopReason says why ctx ended: the cause it was cancelled with (a signal,
+// the run deadline, a failure no retry can mend), or its error.
+func StopReason(ctx context.Context) string {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause.Error()
+	}
+	return "not stopped"
+}
+
+// markUnread flags the spaces that could not be read, each with why, and
+// says so first in the plan. Spaces a stopped run never got to are counted
+// in the stop's own line.
+func markUnread(p *diff.Plan, errs []*SpaceError) {
+	why := map[string]string{}
+	failed := 0
+	for _, e := range errs {
+		why[e.Space] = e.Err.Error()
+		if !e.Stopped {
+			failed++
+		}
+	}
+	for i := range p.Spaces {
+		if w, ok := why[p.Spaces[i].Name]; ok {
+			p.Spaces[i].Listed, p.Spaces[i].Error = false, w
+		}
+	}
+	if failed > 0 {
+		p.Incomplete = append(p.Incomplete, fmt.Sprintf("%d of %d spaces could not be read; nothing is planned for them", failed, len(p.Spaces)))
+	}
+}
+
+// unresolvedLine names the addresses whose lookups failed.
+func unresolvedLine(unresolved map[string]string) string {
+	emails := make([]string, 0, len(unresolved))
+	for e := range unresolved {
+		emails = append(emails, e)
+	}
+	slices.Sort(emails)
+	const show = 10
+	parts := make([]string, 0, show+1)
+	for i, e := range emails {
+		if i == show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(emails)-show))
+			break
+		}
+		parts = append(parts, e+" ("+unresolved[e]+")")
+	}
+	return fmt.Sprintf("%d addresses could not be resolved, so the plan may add people already present or miss role changes: %s",
+		len(emails), strings.Join(parts, "; "))
+}
+
+// refuseOutsiders drops from a space's plan the creates the access can't
+// make (people outside the organisation under admin access or app
+// authentication), with a warning each; they may still be members already.
+func refuseOutsiders(sp *diff.SpacePlan, outside func(email string) bool, why string) {
+	kept := sp.Changes[:0]
+	dropped := map[membership.Principal]bool{}
+	for _, c := range sp.Changes {
+		switch {
+		case dropped[c.Principal]:
+			continue // the role change that followed a refused create
+		case c.Action == diff.Create && outside(c.Principal.Email()):
+			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s %s; not added to %s", c.Source, c.Member, why, c.Space))
+			dropped[c.Principal] = true
+		default:
+			kept = append(kept, c)
+		}
+	}
+	sp.Changes = kept
+}

@@ -1,0 +1,246 @@
+package job
+
+// What policy sync needs through a run: the last run's removals state, who
+// the rails spare, and the next state saved after a run that saw everything.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/identity"
+	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/removals"
+	"github.com/syncer-dev/syncer/internal/state"
+)
+
+// RemovalsState is the name of the removals' state document.
+const RemovalsState = "removals.json"
+
+// removalRun is what policy sync needs through a run.
+type removalRun struct {
+	prev    *removals.State // nil on a first run
+	version string
+	protect removals.Protect
+	acting  removals.Acting
+	// protectIDs are protect's addresses the Directory tied to IDs;
+	// unresolvedProtect the others, asked per space.
+	protectIDs        map[membership.Principal]string
+	unresolvedProtect []string
+}
+
+// prepareRemovals reads the last run's state when any space's policy is
+// sync. State that exists but can't be read fails the run before any
+// write: it is never taken as "no previous state", which would switch the
+// rails off.
+func (j *Job) prepareRemovals(ctx context.Context, desired membership.Desired) (*removalRun, error) {
+	if !j.syncAny(desired) {
+		return nil, nil
+	}
+	if j.State == nil {
+		return nil, errors.New("policy sync needs a state location (state.location) to keep the last run's totals and the grace counters")
+	}
+	if p, ok := j.State.(interface{ Probe(context.Context) error }); ok && j.Engine != nil {
+		if err := p.Probe(ctx); err != nil {
+			return nil, fmt.Errorf("policy sync keeps its totals and grace counters in state.location, which can't be written (%w); nothing was done", err)
+		}
+	}
+	rm := &removalRun{protect: removals.NewProtect(j.Config.Protect), acting: removals.Acting{Email: strings.ToLower(j.Acting)}}
+	data, version, err := j.State.Read(ctx, RemovalsState)
+	switch {
+	case errors.Is(err, state.ErrNotExist):
+		j.Logger.Info("no removals state yet: this is the first run with policy sync here", "state", j.State.Where())
+	case err != nil:
+		return nil, fmt.Errorf("removals state %s/%s can't be read, so the safety rails can't be checked; nothing was done: %w", j.State.Where(), RemovalsState, err)
+	default:
+		prev, err := removals.ParseState(data)
+		if err != nil {
+			return nil, fmt.Errorf("removals state %s/%s: %w; nothing was done (move it aside only if you mean to start the rails afresh)", j.State.Where(), RemovalsState, err)
+		}
+		rm.prev, rm.version = prev, version
+	}
+	return rm, nil
+}
+
+func (j *Job) saveRemovals(ctx context.Context, rm *removalRun, next *removals.State) error {
+	data, err := next.Encode()
+	if err != nil {
+		return err
+	}
+	if _, err := j.State.Write(ctx, RemovalsState, data, rm.version); err != nil {
+		return fmt.Errorf("removals state not saved: %w", err)
+	}
+	return nil
+}
+
+// syncAny reports whether any space removes members (policy sync).
+func (j *Job) syncAny(d membership.Desired) bool {
+	for _, s := range d.Spaces {
+		if s.Policy == config.PolicySync || s.Policy == "" && j.Config.Policy == config.PolicySync {
+			return true
+		}
+	}
+	return false
+}
+
+// gated reports whether every write must wait for the whole plan: with
+// removals, the safety checks need to see it all first.
+func (j *Job) gated(d membership.Desired) bool { return j.syncAny(d) }
+
+// prepareSpares readies what the rails need per space: who is acting,
+// the protected people's IDs, the suspended. It returns warnings.
+func (j *Job) prepareSpares(ctx context.Context, desired membership.Desired, rm *removalRun, ids *identity.Service) []string {
+	if rm == nil {
+		return nil
+	}
+	rm.protectIDs = map[membership.Principal]string{}
+	if ids == nil {
+		return nil
+	}
+	ids.Careful = func(space string) bool { return j.syncing(desired, space) }
+	if rm.acting.Email != "" {
+		rm.acting.ID, _ = ids.Resolve(ctx, rm.acting.Email)
+	}
+	// protect names people by address; a member is listed under one of
+	// theirs, or none: match by ID too.
+	for _, email := range rm.protect.Emails() {
+		if id, ok := ids.Resolve(ctx, email); ok {
+			rm.protectIDs[id] = email
+		} else {
+			rm.unresolvedProtect = append(rm.unresolvedProtect, email)
+		}
+	}
+	if j.Config.RemoveSuspended {
+		if err := ids.LoadSuspended(ctx); err != nil {
+			return []string{"remove_suspended: the Directory's suspended users could not be listed; nobody is removed for being suspended: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// screenRemovals keeps in place, in one space's plan, who must never be
+// removed; members listed without an email are looked up first when
+// protect or the acting user needs to know who they are.
+func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, rm *removalRun, ids *identity.Service, unresolved map[string]string) {
+	if !slices.ContainsFunc(sp.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
+		return
+	}
+	in := removals.ScreenInput{Protect: rm.protect, ProtectIDs: rm.protectIDs, Acting: rm.acting, Unresolved: unresolved, Wanted: map[string]bool{}}
+	for _, m := range ds.Members {
+		if e := m.Principal.Email(); e != "" {
+			in.Wanted[e] = true
+		}
+	}
+	// Addresses the Directory could not tie to an ID (the acting user's,
+	// protect's): this space answers who they are here, a read each.
+	ask := slices.Clone(rm.unresolvedProtect)
+	if in.Acting.ID == "" && in.Acting.Email != "" {
+		ask = append(ask, in.Acting.Email)
+	}
+	if len(ask) > 0 {
+		in.ProtectIDs = maps.Clone(rm.protectIDs)
+		for _, email := range ask {
+			p, err := j.memberByEmail(ctx, ds.Name, email)
+			switch {
+			case err != nil:
+				in.Unsure = fmt.Sprintf("can't tell who %s is in this space (%v), and it must not be removed", email, err)
+			case p == "":
+				// not a member here
+			case email == in.Acting.Email:
+				in.Acting.ID = p
+			default:
+				in.ProtectIDs[p] = email
+			}
+		}
+	}
+	// People in the space through a group the sources want there: Google
+	// keeps them, and they are wanted through it.
+	for _, m := range ds.Members {
+		if !m.Principal.IsGroup() || in.Unsure != "" {
+			continue
+		}
+		if in.ViaGroup == nil {
+			in.ViaGroup = map[membership.Principal]string{}
+		}
+		if j.Rules == nil {
+			in.Unsure = fmt.Sprintf("the sources want %s here, and without the Directory its members can't be listed: anyone may be in the space through it", m.Principal)
+			break
+		}
+		people, err := j.Rules.GroupPeople(ctx, m.Principal)
+		if err != nil {
+			in.Unsure = fmt.Sprintf("the sources want %s here, and its members could not be listed (%v): anyone may be in the space through it", m.Principal, err)
+			break
+		}
+		for p := range people {
+			if _, ok := in.ViaGroup[p]; !ok {
+				in.ViaGroup[p] = string(m.Principal)
+			}
+		}
+	}
+	var unknown []membership.Principal
+	for _, c := range sp.Changes {
+		if c.Action == diff.Delete && !c.Principal.IsGroup() && !strings.Contains(c.Member, "@") {
+			unknown = append(unknown, c.Principal)
+		}
+	}
+	if len(unknown) > 0 && ids != nil {
+		in.Emails = ids.EmailsOf(ctx, unknown)
+		for i := range sp.Changes {
+			if e := in.Emails[sp.Changes[i].Principal]; len(e) > 0 && sp.Changes[i].Action == diff.Delete {
+				sp.Changes[i].Member = e[0] // people read emails better than IDs
+			}
+		}
+	}
+	if ids != nil {
+		in.Stale = ids.Forget
+	}
+	removals.Screen(sp, in)
+}
+
+// memberByEmail asks a space who an address is there (Chat accepts any of
+// a user's addresses): their canonical name, "" when not a member.
+func (j *Job) memberByEmail(ctx context.Context, space, email string) (membership.Principal, error) {
+	var m membership.Membership
+	err := j.Throttle.Read(ctx, "get", space, func(ctx context.Context) (err error) {
+		m, err = j.Reader.Get(ctx, space, email)
+		return err
+	})
+	switch {
+	case errors.Is(err, chatapi.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return m.Principal, nil
+}
+
+// relativeKeys names sources by their path relative to the config's
+// folder, so the totals survive a checkout elsewhere (another CI runner, a
+// fresh container): the same config's sources are the same sources.
+func relativeKeys(totals map[string]int, base string) map[string]int {
+	out := make(map[string]int, len(totals))
+	for path, n := range totals {
+		if rel, err := filepath.Rel(base, path); err == nil && filepath.IsAbs(path) {
+			path = filepath.ToSlash(rel)
+		}
+		out[path] = n
+	}
+	return out
+}
+
+// syncing reports whether a space's plan may remove members.
+func (j *Job) syncing(d membership.Desired, space string) bool {
+	i, ok := slices.BinarySearchFunc(d.Spaces, space, func(s membership.DesiredSpace, name string) int { return strings.Compare(s.Name, name) })
+	if !ok {
+		return false
+	}
+	p := d.Spaces[i].Policy
+	return p == config.PolicySync || p == "" && j.Config.Policy == config.PolicySync
+}
