@@ -214,7 +214,13 @@ func (b *builder) finish(errs *Errors) membership.Desired {
 			}
 			out = append(out, m)
 		}
-		d.Spaces = append(d.Spaces, membership.DesiredSpace{Name: name, Label: s.label, Members: out, Source: s.source, Policy: s.policy, PolicyAt: s.policyAt,
+		// Appending left up to half of each space's slice unused: a copy of
+		// exactly its members keeps a million-row source ~30 MB smaller for
+		// the rest of the run.
+		exact := make([]membership.DesiredMember, len(out))
+		copy(exact, out)
+		s.members = nil
+		d.Spaces = append(d.Spaces, membership.DesiredSpace{Name: name, Label: s.label, Members: exact, Source: s.source, Policy: s.policy, PolicyAt: s.policyAt,
 			Rules: s.rules})
 	}
 	slices.SortFunc(d.Spaces, func(x, y membership.DesiredSpace) int { return cmp.Compare(x.Name, y.Name) })
