@@ -14,12 +14,8 @@ import (
 // pass is the paged users.list pass. What its pages show goes straight
 // into the service's records; it keeps no map of its own.
 type pass struct {
-	done chan struct{}
-	// progress is closed, and replaced, each time the pages have moved on
-	// (about a page per query): spaces waiting for addresses look again.
-	progress chan struct{}
-	since    int // pages since progress was last closed
-	err      error
+	done  chan struct{}
+	err   error
 	pages    int
 	users    int
 	parts    int
@@ -39,7 +35,7 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 		return
 	}
 	s.log.Info("identity: one paged Directory pass is faster than a lookup each", "lookups", n, "directory_size_estimate", size)
-	s.pass = &pass{done: make(chan struct{}), progress: make(chan struct{})}
+	s.pass = &pass{done: make(chan struct{})}
 	go s.runPass(ctx, s.pass)
 }
 
@@ -130,7 +126,7 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		s.r.Cache.SetDirectoryUsers(p.users)
 	}
 	close(p.done)
-	close(p.progress)
+	s.waiting = nil // every waiter wakes on done
 	for email, l := range s.lookups {
 		if l.state != pending {
 			continue
@@ -234,10 +230,7 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		if err != nil {
 			return err
 		}
-		q.mu.Lock()
-		running := q.running
-		q.mu.Unlock()
-		q.s.passPage(q.p, page, running)
+		q.s.passPage(q.p, page)
 		users += len(page)
 		if err := guard.Next(len(page), next); err != nil {
 			return err
@@ -337,9 +330,9 @@ func (s *Service) unseen(wanted []string) []string {
 }
 
 // passPage records what a page of users shows of the addresses the
-// sources name, settles the lookups it answers, and, about once a page per
-// running query, wakes the spaces waiting for the pass.
-func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser, running int) {
+// sources name, settles the lookups it answers, and wakes the spaces
+// waiting on an address it settles.
+func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p.pages++
@@ -368,15 +361,11 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser, running int) {
 				s.addrs.name(rec, id, byDirectory)
 				s.resolved++
 				s.counts[ByDirectory]++
+				s.wakeLocked(e)
 			}
 			if l := s.lookups[e]; l != nil {
 				s.settleLocked(l, dirUser{p: s.addrs.principal(*rec), suspended: u.Suspended}, found, nil)
 			}
 		}
-	}
-	if p.since++; p.since >= max(1, running) {
-		p.since = 0
-		close(p.progress)
-		p.progress = make(chan struct{})
 	}
 }

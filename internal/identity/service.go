@@ -40,6 +40,9 @@ type Service struct {
 	resolved    int
 	lookups     map[string]*lookup // users.get lookups, by email
 	pass        *pass              // the users.list pass, once started
+	// waiting are the spaces waiting for the pass, each by the first of
+	// its addresses still unknown: settling that address wakes them.
+	waiting map[string][]chan struct{}
 	// answered counts Directory lookups answered with a user or "no such
 	// user": a 403 for one address then means "not your domain", not "the
 	// Directory refuses you".
@@ -116,6 +119,17 @@ func (s *Service) learnLocked(email string, p membership.Principal, h how) {
 	s.addrs.put(email, rec)
 	s.resolved++
 	s.counts[h.String()]++
+	s.wakeLocked(email)
+}
+
+// wakeLocked wakes the spaces waiting for email to be settled.
+func (s *Service) wakeLocked(email string) {
+	if chans, ok := s.waiting[email]; ok {
+		for _, ch := range chans {
+			close(ch)
+		}
+		delete(s.waiting, email)
+	}
 }
 
 // markLocked sets flags on an address's record.

@@ -231,10 +231,11 @@ func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missing
 // every address in need (or the pass ends). Pages come sorted by email in
 // each of the pass's queries, so where a space's people sort near one
 // another its wait ends long before the pass does, and the space (held in
-// memory meanwhile) is planned. need is sorted so that, each time the
-// pages move on, a look at its front tells whether to look further: a
-// space costs a look per address and one per wake, not a scan of its
-// addresses every time.
+// memory meanwhile) is planned. need is sorted; the space waits on the
+// first address still unknown, and only settling that one wakes it (a
+// million-address pass would otherwise wake every waiting space on every
+// page): a space costs a look per address and a wake per address it
+// waited on.
 func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
 	slices.Sort(need)
 	for {
@@ -244,7 +245,11 @@ func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
 		if len(need) == 0 || closed(p.done) || ctx.Err() != nil {
 			return
 		}
-		wake := p.progress
+		wake := make(chan struct{})
+		if s.waiting == nil {
+			s.waiting = map[string][]chan struct{}{}
+		}
+		s.waiting[need[0]] = append(s.waiting[need[0]], wake)
 		s.mu.Unlock()
 		select {
 		case <-wake:
