@@ -309,16 +309,13 @@ func shrinks(before, now map[string]int, st Settings) []string {
 }
 
 // perSpace counts removals by space, in only the given spaces when set.
+// Removals the grace period holds are not counted, as in the total: they
+// happen in a later run.
 func perSpace(plan *diff.Plan, only map[string]bool) string {
 	n := map[string]int{}
 	for _, c := range plan.Changes {
 		if c.Action == diff.Delete && (only == nil || only[c.Space]) {
 			n[c.Space]++
-		}
-	}
-	if only == nil {
-		for _, k := range plan.Pending {
-			n[k.Space]++
 		}
 	}
 	var parts []string

@@ -72,7 +72,7 @@ func TestBrowserBanners(t *testing.T) {
 		{"incomplete", ".banner.incomplete", Page{Plan: incompletePlan()},
 			[]string{"INCOMPLETE: this run could not see or do everything.", "1 of 2 spaces could not be read", "spaces/BBB not read: read spaces/BBB: 503 UNAVAILABLE", "alice@example.com (directory: 500 INTERNAL)"}},
 		{"blocked", ".banner.blocked", Page{Plan: removalPlan()},
-			[]string{"BLOCKED by a safety check: nothing was changed.", "first run with policy sync for this state", "--allow-removals 1"}},
+			[]string{"BLOCKED by a safety check: nothing was changed.", "first run with policy sync for this state", "--allow-removals 2"}},
 		{"stale", ".banner.stale", Page{Plan: stale, Run: &Run{Command: "apply --plan plan.json", Result: "blocked", Exit: 4, PlanFile: &PlanFile{Path: "plan.json", Moved: stale.Blocked[:1]}}},
 			[]string{"STALE PLAN: nothing was written.", "spaces/AAA changed since the plan was made: 1 member added (u5@example.com)"}},
 	} {

@@ -92,7 +92,7 @@ func removalPlan() diff.Plan {
 	p.Spaces[1].NewToSync = true
 	p.Pending = []diff.Kept{{Space: "spaces/AAA", Member: "gina@example.com", Membership: "spaces/AAA/members/7", Why: "removal pending (1 of 3 runs)", Runs: 1, Of: 3, Reason: diff.ReasonAbsent}}
 	p.Protected = []diff.Kept{{Space: "spaces/AAA", Member: "admin@example.com", Membership: "spaces/AAA/members/1", Why: "the user the syncer acts as"}}
-	p.Blocked = []string{"first run with policy sync for this state: 2 members would be removed (spaces/AAA: 1, spaces/BBB: 1); read the plan, then rerun with --allow-removals 1"}
+	p.Blocked = []string{"first run with policy sync for this state: 2 members would be removed (spaces/AAA: 1, spaces/BBB: 1); read the plan, then rerun with --allow-removals 2"}
 	p.Recount()
 	return p
 }
