@@ -205,7 +205,9 @@ func computeSpace(plan *SpacePlan, ds membership.DesiredSpace, cs *membership.Sp
 			change.ResolvedBy = current.ResolvedBy[dm.Principal.Email()]
 			create := change
 			create.Action = Create
-			create.ToRole = membership.RoleMember
+			if !target.IsGroup() {
+				create.ToRole = membership.RoleMember // every new person joins as a member; a group has no role
+			}
 			plan.Changes = append(plan.Changes, create)
 			if dm.Role.Elevated() && policy != CreateOnly {
 				change.Action, change.FromRole, change.ToRole = UpdateRole, membership.RoleMember, dm.Role
