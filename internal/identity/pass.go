@@ -16,9 +16,9 @@ import (
 type pass struct {
 	done  chan struct{}
 	err   error
-	pages    int
-	users    int
-	parts    int
+	pages int
+	users int
+	parts int
 }
 
 // passPageSize is users.list's largest page.
