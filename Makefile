@@ -16,7 +16,7 @@ RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd
 CYCLONEDX       := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 RELEASE_ENV      = GO=$(GO) RELEASE_GO=$(RELEASE_GO) RELEASE_TARGETS="$(RELEASE_TARGETS)" CYCLONEDX=$(CYCLONEDX)
 
-.PHONY: all build test bench lint tidy-check demo clean release release-check install-check image
+.PHONY: all build test bench bench-sweep lint tidy-check demo clean release release-check install-check image
 
 all: build
 
@@ -71,6 +71,12 @@ tidy-check:
 # Benchmarks print their figures (wall time, peak RSS, quota efficiency).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./...
+
+# The sweep (cmd/syncer/bench_sweep_test.go): every kind of run over a grid of worlds, the
+# worst ratio per kind against its target. About 15 minutes; SWEEP=kind[/world] for part of it.
+SWEEP ?=
+bench-sweep:
+	SYNCER_SWEEP=1 $(GO) test -run '^$$' -bench 'Sweep/$(SWEEP)' -benchtime 1x -count 1 -timeout 3h ./cmd/syncer/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

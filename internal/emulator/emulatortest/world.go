@@ -20,6 +20,13 @@ type World struct {
 	// Bystanders are Directory users no source names (a big tenant whose
 	// spaces hold few of its people).
 	Bystanders int
+	// Spread is how the addresses lie in the Directory's email order
+	// (spread.go); the zero value is the stems layout every benchmark
+	// before it used.
+	Spread Spread
+	// Domains spreads the addresses over this many domains, all the
+	// customer's (example.com alone when 0 or 1).
+	Domains int
 }
 
 // Minimum is the fewest calls a run over a world can make.
@@ -28,6 +35,11 @@ type Minimum struct {
 	DirectoryPages int // a users.list pass over the whole Directory
 	NewEmails      int // emails no list shows: a users.get each
 	Writes         int
+	// Wanted counts the addresses the source names: when lists hide
+	// emails, each needs the Directory (a users.get, or a pass's page).
+	Wanted int
+	// DirectoryUsers counts the Directory's users, bystanders included.
+	DirectoryUsers int
 }
 
 // Build returns the seed, the source CSV and the minimum calls.
@@ -36,9 +48,10 @@ func (w World) Build() (*emulator.Seed, string, Minimum) {
 	var csv strings.Builder
 	csv.WriteString("space,member,role\n")
 	users := 0
+	names := w.names()
 	newUser := func() string {
 		users++
-		email := fmt.Sprintf("p%06d@example.com", users)
+		email := names.named(users)
 		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(100000000 + users), Email: email})
 		return email
 	}
@@ -68,9 +81,10 @@ func (w World) Build() (*emulator.Seed, string, Minimum) {
 	for k := 0; k < w.Bystanders; k++ {
 		// Spread among the named: p000001-00@ sorts just before p000001@.
 		users++
-		email := fmt.Sprintf("p%06d-%02d@example.com", k%max(named, 1)+1, k/max(named, 1))
+		email := names.bystander(k, named)
 		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(100000000 + users), Email: email})
 	}
 	min.DirectoryPages = int(math.Ceil(float64(users) / 500))
+	min.Wanted, min.DirectoryUsers = named, users
 	return seed, csv.String(), min
 }
