@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
@@ -57,6 +58,54 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 	}
 	go s.get(ctx, email, l)
 	return l
+}
+
+// wantedIn counts the sources' addresses from prefix up to last (a page's
+// last primary email): what a query over prefix has paged past.
+func (s *Service) wantedIn(prefix, last string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sorted := s.addrs.sorted
+	i, _ := slices.BinarySearch(sorted, prefix)
+	j, found := slices.BinarySearch(sorted, last)
+	if found {
+		j++
+	}
+	return max(0, j-i)
+}
+
+// handOff gives the addresses a pass's query leaves (where the Directory
+// is sparse) a users.get each, side by side at the Directory's pace: the
+// spaces waiting for the pass to show them wait for these instead, and
+// the pass's end does not settle them. Addresses already settled are
+// skipped. It returns how many gets it started.
+func (s *Service) handOff(ctx context.Context, emails []string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range emails {
+		at, ok := s.addrs.find(e)
+		if !ok {
+			continue
+		}
+		rec := &s.addrs.table[at]
+		if rec.how != unknown || rec.flags&handed != 0 {
+			continue
+		}
+		rec.flags |= handed
+		l := s.lookups[e]
+		if l == nil {
+			l = &lookup{done: make(chan struct{})}
+			s.lookups[e] = l
+			s.requested++
+		}
+		if l.state == pending {
+			go s.getNow(ctx, e, l)
+			n++
+		}
+		s.wakeLocked(e) // a space waiting on it goes on to its lookup
+	}
+	return n
 }
 
 // probeLocked returns a lookup of a desired address in another domain than

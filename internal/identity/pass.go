@@ -99,7 +99,11 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 	// last pass recorded it (a few wanted addresses may sit among a hundred
 	// thousand users), or else as the sources suggest. Without that record
 	// the size is a guess, so each query may split itself after its first
-	// page, which tells how many users lie between wanted addresses.
+	// page, which tells how many users lie between wanted addresses; and
+	// where the pages show fewer than one wanted address in sparseUsers
+	// users, the rest are handed to users.get calls (handOff): a first
+	// run that wants 50 people of a 500,000-user Directory reads two
+	// pages, not a thousand.
 	slices.Sort(unseen)
 	limit := passLimit(len(unseen), size, cap(s.gets))
 	q := &passQueries{s: s, p: p, sem: make(chan struct{}, cap(s.gets)), splitAfter: splitAfter, perSecond: s.perSecond(), latency: s.latency()}
@@ -135,6 +139,8 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		switch {
 		case rec.how == byDirectory:
 			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
+		case rec.flags&handed != 0:
+			// its users.get is under way
 		case err != nil || s.r.VerifyAbsence:
 			// The pass failed, or an absence must be sure (search results
 			// may lag behind new accounts): ask for this one address,
@@ -167,7 +173,11 @@ type passQueries struct {
 	mu      sync.Mutex
 	started int
 	running int
-	err     error
+	handed  int // addresses handed to users.get where the Directory is sparse
+	// What every query's pages showed: pages, users, and the sources'
+	// addresses they paged past (found or not).
+	pages, users, behind int
+	err                  error
 }
 
 // splitAfter is how many pages a query takes before a split is
@@ -211,7 +221,7 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		what += " matching " + query
 	}
 	guard := chatapi.PageGuard{What: what}
-	token, users, rest := "", 0, wanted
+	token, users, rest, behind := "", 0, wanted, 0
 	for pages := 1; ; pages++ {
 		var (
 			page []chatapi.DirectoryUser
@@ -232,6 +242,15 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		}
 		q.s.passPage(q.p, page)
 		users += len(page)
+		if len(page) > 0 {
+			// The sources' addresses this query has paged past, found or
+			// not: the Directory's density, for sparse and the split.
+			now := q.s.wantedIn(prefix, page[len(page)-1].PrimaryEmail)
+			q.mu.Lock()
+			q.pages, q.users, q.behind = q.pages+1, q.users+len(page), q.behind+now-behind
+			q.mu.Unlock()
+			behind = now
+		}
 		if err := guard.Next(len(page), next); err != nil {
 			return err
 		}
@@ -245,12 +264,25 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		if len(rest) == 0 {
 			return nil // everyone this query was for is found
 		}
+		if q.sparse() {
+			// Fewer than one wanted address a page here: a users.get
+			// each, side by side, costs fewer calls than paging on, and
+			// no page waits for another.
+			n := q.s.handOff(ctx, rest)
+			q.mu.Lock()
+			q.handed += n
+			q.mu.Unlock()
+			return nil
+		}
 		q.mu.Lock()
 		left := maxPassQueries - q.started
 		q.mu.Unlock()
 		// A split is considered after splitAfter pages, then each time the
 		// pages double: a look at every unseen address costs.
-		if pages >= after && pages&(pages-1) == 0 && q.splitWorth(users, len(wanted), len(rest), left) {
+		// No split before a page has shown how many users lie between
+		// wanted addresses: a score of queries where a users.get each
+		// would do is a score of calls lost.
+		if behind > 0 && pages >= after && pages&(pages-1) == 0 && q.splitWorth(users, len(wanted), len(rest), left) {
 			rest = q.s.unseen(rest)
 			unseen := rest
 			parts := Prefixes(unseen, q.splitLimit(users, len(wanted), len(unseen)), maxPartitions)
@@ -288,14 +320,46 @@ func (q *passQueries) splitWorth(users, wanted, rest, left int) bool {
 func (q *passQueries) splitLimit(users, wanted, unseen int) int {
 	perWanted := max(1, float64(users)/float64(max(1, wanted-unseen)))
 	ahead := float64(q.s.unresolved()) * perWanted / passPageSize // the whole pass's pages still ahead
-	pages := max(pagesPerQuery, ahead/float64(q.busy()))
+	pages := max(splitPages, ahead/float64(q.busy()))
 	return max(1, (unseen+cap(q.sem)-1)/cap(q.sem), int(pages*passPageSize/perWanted))
 }
 
 // busy is how many queries keep the Directory's pace busy: its pace × a
 // call's latency, twice over.
 func (q *passQueries) busy() int {
-	return max(1, int(math.Ceil(2*q.perSecond*q.latency.Seconds())))
+	return 2 * q.pace()
+}
+
+// splitPages is the fewest pages a query of the pass should have ahead of
+// it before a split: fewer than pagesPerQuery, since a split by the next
+// character makes a score of queries, each ending on a part-filled page,
+// but a 9-page remainder read one page after another is nine latencies
+// where the Directory's pace allows most of them side by side.
+const splitPages = 4
+
+// pace is how many calls the Directory's pace lets start during one
+// call's latency.
+func (q *passQueries) pace() int {
+	return max(1, int(math.Ceil(q.perSecond*q.latency.Seconds())))
+}
+
+// sparseUsers is how many users a query's pages may show per wanted
+// address before a users.get each is the cheaper way to find the rest: a
+// page holds 500, and a query ends on a part-filled page.
+const sparseUsers = 600
+
+// sparse reports whether the pass's pages so far show fewer wanted
+// addresses than one per sparseUsers users, counting the sources'
+// addresses each query paged past (pages come sorted by primary email, so
+// each had its chance to show, whether the Directory holds it or not).
+// The estimate counts one address more than the pages did and waits for
+// a second page: a Directory with one wanted address in 250 users shows
+// none in a page one time in eight, and handing a big remainder to gets
+// on that would double its calls.
+func (q *passQueries) sparse() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pages >= 2 && q.users >= sparseUsers*(q.behind+1)
 }
 
 // unresolved counts the sources' addresses nothing has settled yet.

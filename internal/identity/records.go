@@ -57,6 +57,7 @@ const (
 	suspended                        // the Directory says its user is suspended
 	notInDirectory                   // the Directory answered it does not know it
 	lookupFailed                     // no answer: Service.why has the reason
+	handed                           // the pass left it to a users.get (handOff)
 )
 
 // build makes the table of the sources' addresses (marked wanted),

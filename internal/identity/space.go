@@ -239,7 +239,7 @@ func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missing
 func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
 	slices.Sort(need)
 	for {
-		for len(need) > 0 && s.addrs.get(need[0]).how != unknown {
+		for len(need) > 0 && !s.passOweLocked(need[0]) {
 			need = need[1:]
 		}
 		if len(need) == 0 || closed(p.done) || ctx.Err() != nil {
@@ -258,6 +258,13 @@ func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
 		}
 		s.mu.Lock()
 	}
+}
+
+// passOweLocked: the pass may still show email (nothing settled it, and
+// it was not handed to a users.get).
+func (s *Service) passOweLocked(email string) bool {
+	rec := s.addrs.get(email)
+	return rec.how == unknown && rec.flags&handed == 0
 }
 
 func (s *Service) give(ids *diff.Identities, email string, p membership.Principal, h how) {

@@ -12,6 +12,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/state"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
 	"github.com/syncer-dev/syncer/internal/identity"
 )
 
@@ -186,5 +187,42 @@ func TestIdentityCacheHoldsOnlyWhatCostACall(t *testing.T) {
 	data, _ := os.ReadFile(f.cacheFile)
 	if !strings.Contains(string(data), "bob@example.com") || strings.Contains(string(data), "alice@example.com") {
 		t.Errorf("want bob (a Directory answer) cached and alice (in the list) not:\n%s", data)
+	}
+}
+
+// A first run (no cache, so the Directory's size is unknown) that wants 50
+// addresses spread among 50,000 users: the pass's first pages show fewer
+// than one wanted address in 600 users, so the rest cost a users.get each,
+// side by side, not 100 pages. In a Directory that holds little more than
+// the people wanted, the same run pages it.
+func TestIdentitySparseDirectoryTurnsToGets(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		bystanders int
+		maxPages   int
+		minGets    int
+	}{
+		{"sparse", 50_000, 3, 40},
+		{"dense", 500, 4, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := emulatortest.World{Spaces: 10, MembersPerSpace: 5, Bystanders: tc.bystanders, Spread: emulatortest.SpreadEven}
+			seed, csv, least := w.Build()
+			f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
+			f.resolve = true
+			res, err := f.run(t, context.Background(), false)
+			if err != nil || !res.Plan.Empty() || !res.Plan.Complete() {
+				t.Fatalf("%v; planned %d changes on a converged state, incomplete %q", err, len(res.Plan.Changes), res.Plan.Incomplete)
+			}
+			st := f.em.Stats()
+			pages, gets := st.Count("directory.users.list"), st.Count("directory.users.get")
+			if pages > tc.maxPages || gets < tc.minGets || pages+gets > least.Wanted+tc.maxPages {
+				t.Errorf("%d users.list pages and %d users.get for %d addresses among %d users; want at most %d pages, at least %d gets",
+					pages, gets, least.Wanted, least.DirectoryUsers, tc.maxPages, tc.minGets)
+			}
+			if tc.minGets == 0 && gets != 0 {
+				t.Errorf("%d users.get where pages show everyone", gets)
+			}
+		})
 	}
 }
