@@ -24,6 +24,7 @@ func BenchmarkRefusedDirectoryPass(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		em, _, cfg, min := benchWorld(b, k)
 		em.SetMisbehaviour("directory.users.list", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "Not Authorized to access this resource/api"})
+		settleHarness()
 		start := time.Now()
 		out, err := exec.Command(bin, "plan", "--config", cfg, "--output", "json", "--log-level", "warn", "--detailed-exitcode").CombinedOutput()
 		wall := time.Since(start).Seconds()

@@ -51,6 +51,7 @@ func BenchmarkQuotaModes(b *testing.B) {
 				if q.stray > 0 {
 					em.SetMisbehaviour("members.list", emulator.Misbehaviour{Status: 429, AtCall: q.stray, Message: "a stray refusal"})
 				}
+				settleHarness()
 				start := time.Now()
 				cmd := exec.Command(bin, "apply", "--config", cfg, "--output", "json", "--log-level", "info")
 				var stderr bytes.Buffer

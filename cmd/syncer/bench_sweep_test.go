@@ -323,6 +323,7 @@ limits: {project_writes_per_minute: %.0f, project_reads_per_minute: %.0f, space_
 	em.ResetStats()
 	timeline.Reset()
 	before := cpuSample()
+	settleHarness()
 	start := time.Now()
 	err = cmd.Run()
 	row.wall = time.Since(start).Seconds()
