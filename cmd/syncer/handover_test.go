@@ -171,7 +171,48 @@ func TestHandoverThroughAReviewedPlan(t *testing.T) {
 			if bad := refused(em); len(bad) > 0 {
 				t.Errorf("requests Google would refuse were sent: %v", bad)
 			}
+			if joins {
+				return
+			}
+			// The same plan applied again: the successor's invitation is
+			// in effect now, and the owner role still waits for them.
+			code, r, errOut = applyJSON(t, "--config", cfg, "--plan", plan)
+			promote := changeOf(r, "new@example.com", "update_role")
+			if code != exitOK || promote == nil || promote["status"] != "skipped" || em.Stats().Count("members.patch") != 0 ||
+				memberState(em, "spaces/H", "new@example.com") != "ROLE_MEMBER INVITED" {
+				t.Errorf("apply --plan again: exit %d, promotion %v, %d patches sent, successor %s\n%s", code, promote,
+					em.Stats().Count("members.patch"), memberState(em, "spaces/H", "new@example.com"), logText(errOut))
+			}
 		})
+	}
+}
+
+// Two successors, the one the source names first only invited: the other,
+// joined at once, stands in, and the old owner leaves in the same run.
+func TestHandoverWithTwoSuccessorsTakesTheOneWhoJoined(t *testing.T) {
+	no := false
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "old@example.com"}, {ID: "2", Email: "new@example.com"},
+			{ID: "3", Email: "inv@example.com", AutoAccept: &no}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/M", Members: []emulator.SeedMember{{User: "old@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member,role\nspaces/M,inv@example.com,owner\nspaces/M,new@example.com,owner\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q}\npolicy: sync\n", url)), 0o644)
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "1")
+	if code != exitOK || r.Summary["failed"] != 0 {
+		t.Fatalf("exit %d, %v\n%+v\n%s", code, r.Summary, r.Changes, logText(errOut))
+	}
+	if c := changeOf(r, "old@example.com", "delete"); c == nil || c["status"] != "applied" || c["successor"] != "users/new@example.com" {
+		t.Errorf("the old owner's removal: %v", c)
+	}
+	if old, nw := memberState(em, "spaces/M", "old@example.com"), memberState(em, "spaces/M", "new@example.com"); old != "absent" || nw != "ROLE_MANAGER JOINED" {
+		t.Errorf("old owner %s, new %s", old, nw)
+	}
+	if bad := refused(em); len(bad) > 0 {
+		t.Errorf("requests Google would refuse were sent: %v", bad)
 	}
 }
 

@@ -335,14 +335,16 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 			if n, ok := v.Names[k]; ok {
 				changes[i].Membership = n
 			}
+			if m, ok := membershipNamed(cur.Spaces[name], changes[i].Membership); ok && changes[i].Action == diff.UpdateRole {
+				// Whether the member has joined is as the list shows now, not
+				// as when the plan was made: an owner role is not sent to an
+				// invitation (an earlier apply of this plan created it), and
+				// a removal waiting for a successor needs them joined.
+				changes[i].Invited = m.State == membership.StateInvited
+			}
 			if v.Done[k] {
 				changes[i].Status, changes[i].Error = diff.AlreadyDone, "in effect already (an earlier apply of this plan)"
 				done++
-				if m, ok := membershipNamed(cur.Spaces[name], changes[i].Membership); ok && changes[i].Action == diff.UpdateRole {
-					// A successor's owner role in effect: a removal waiting
-					// for it needs them joined, as the list shows now.
-					changes[i].Invited = m.State == membership.StateInvited
-				}
 			}
 		}
 	}

@@ -173,6 +173,7 @@ func phases(changes []diff.Change) [2][][]int {
 func (e *Engine) holdOwnerLosses(changes []diff.Change, phase [][]int) {
 	promoted := map[membership.Principal]*diff.Change{}
 	failed := ""
+	var joined *diff.Change // a promotion that made a joined owner
 	for i := range changes {
 		c := &changes[i]
 		if c.Action != diff.UpdateRole || c.ToRole != membership.RoleOwner {
@@ -181,6 +182,9 @@ func (e *Engine) holdOwnerLosses(changes []diff.Change, phase [][]int) {
 		promoted[c.Principal] = c
 		if !succeeded(*c) && failed == "" {
 			failed = c.Member
+		}
+		if succeeded(*c) && !c.Invited && joined == nil {
+			joined = c
 		}
 	}
 	for _, chain := range phase {
@@ -195,6 +199,12 @@ func (e *Engine) holdOwnerLosses(changes []diff.Change, phase [][]int) {
 					e.Logger.Warn("an owner stays", "space", c.Space, "member", c.Member, "action", c.Action, "why", c.Error)
 				}
 				continue
+			}
+			if s := promoted[c.Successor]; (s == nil || s.Invited || !succeeded(*s)) && joined != nil {
+				// The successor the plan named did not become a joined
+				// owner, but another did (the source made two owners, the
+				// one named first only invited): that one stands in.
+				c.Successor = joined.Principal
 			}
 			switch s := promoted[c.Successor]; {
 			case s == nil:

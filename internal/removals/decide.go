@@ -208,8 +208,18 @@ func GuardLastOwners(sp *diff.SpacePlan) {
 	case len(losing) == 0 || have == 0 || left > 0:
 		return // nothing taken away, no joined owner listed to keep, or others stay
 	case left+len(successors) > 0:
+		// A member already joined is the surest successor; one the plan
+		// creates may turn out invited (apply then takes any other who
+		// became a joined owner).
+		next := successors[0]
+		for _, s := range successors {
+			if s.Membership != "" {
+				next = s
+				break
+			}
+		}
 		for _, i := range losing {
-			sp.Changes[i].Successor = successors[0].Principal
+			sp.Changes[i].Successor = next.Principal
 		}
 		return
 	}
