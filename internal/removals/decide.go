@@ -66,7 +66,7 @@ func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, no
 	applyGrace(plan, prev, st, now, next)
 	fresh := newToSync(plan, prev)
 	plan.Blocked = rails(plan, prev, fresh, totals, st)
-	next.Synced = synced(plan, prev, now)
+	next.Synced = synced(plan, prev, st, now)
 	plan.Recount()
 	return next
 }
@@ -101,15 +101,20 @@ func (s *State) synced() map[string]time.Time {
 }
 
 // synced is the spaces with a completed sync run behind them once this run
-// completes: the plan's sync spaces, and spaces this run did not read or
-// manage (another config may share the state location). A space this run
-// manages under another policy leaves the list: switched back to sync
-// later, it is new again.
-func synced(plan *diff.Plan, prev *State, now time.Time) map[string]time.Time {
+// completes: the plan's sync spaces, and those it did not read this time.
+// A space new to sync whose removals the grace period holds, all of them
+// still to come, has not been through the stop yet: it stays new, and
+// stops when they fall due, unless this run's --allow-removals consented
+// to the plan that showed them. A space this run manages under another
+// policy, or no longer manages at all, leaves the list: put under sync
+// again later, it is new again.
+func synced(plan *diff.Plan, prev *State, st Settings, now time.Time) map[string]time.Time {
+	pending := map[string]bool{}
+	for _, k := range plan.Pending {
+		pending[k.Space] = true
+	}
 	out := map[string]time.Time{}
-	inPlan := map[string]bool{}
 	for _, s := range plan.Spaces {
-		inPlan[s.Name] = true
 		since, was := prev.synced()[s.Name]
 		switch {
 		case !s.Listed && was:
@@ -117,13 +122,9 @@ func synced(plan *diff.Plan, prev *State, now time.Time) map[string]time.Time {
 		case !s.Listed || !syncs(plan, s):
 		case was:
 			out[s.Name] = since
+		case pending[s.Name] && st.Allow < 0:
 		default:
 			out[s.Name] = now
-		}
-	}
-	for name, since := range prev.synced() {
-		if !inPlan[name] {
-			out[name] = since
 		}
 	}
 	return out
@@ -255,8 +256,8 @@ func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[strin
 	// first run: blocking now would keep the state from ever being saved.
 	switch {
 	case prev == nil && total > 0:
-		why = append(why, fmt.Sprintf("first run with policy sync for this state: %d members would be removed (%s); read the plan, then rerun with --allow-removals %d",
-			total, perSpace(plan, nil), total))
+		why = append(why, fmt.Sprintf("first run with policy sync for this state: %s would be removed (%s); read the plan, then rerun with --allow-removals %d",
+			members(total), perSpace(plan, nil), total))
 	case prev != nil:
 		n := 0
 		for space := range fresh {
@@ -267,8 +268,8 @@ func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[strin
 			if prev.Synced == nil {
 				older = "; the state was saved by a syncer that did not record which spaces it synced, so each space's removals are confirmed once"
 			}
-			why = append(why, fmt.Sprintf("spaces new to policy sync (no completed sync run behind them): %d members would be removed there (%s)%s; read the plan, then rerun with --allow-removals %d",
-				n, perSpace(plan, fresh), older, total))
+			why = append(why, fmt.Sprintf("spaces new to policy sync (no completed sync run behind them): %s would be removed there (%s)%s; read the plan, then rerun with --allow-removals %d",
+				members(n), perSpace(plan, fresh), older, total))
 		}
 	}
 	if st.Sync && prev != nil {
@@ -297,6 +298,14 @@ func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[strin
 		return []string{fmt.Sprintf("%d removals planned; --allow-removals allows %d", total, st.Allow)}
 	}
 	return []string{fmt.Sprintf("%d removals planned; --allow-removals allows %d (%s)", total, st.Allow, strings.Join(why, "; "))}
+}
+
+// members is "1 member" or "n members".
+func members(n int) string {
+	if n == 1 {
+		return "1 member"
+	}
+	return fmt.Sprintf("%d members", n)
 }
 
 // shrinks compares each source's total with the last completed run's.

@@ -312,7 +312,8 @@ func TestSyncedCarriesOn(t *testing.T) {
 	p.Spaces[3].Listed = false
 	later := t0.Add(time.Hour)
 	next := Decide(p, prev, map[string]int{}, defaults, later)
-	want := map[string]time.Time{"spaces/A": t0, "spaces/C": later, "spaces/Other": t0, "spaces/Unread": t0}
+	// Other left the sources: put back under sync later, it is new again.
+	want := map[string]time.Time{"spaces/A": t0, "spaces/C": later, "spaces/Unread": t0}
 	if !reflect.DeepEqual(next.Synced, want) {
 		t.Errorf("synced %v\nwant   %v", next.Synced, want)
 	}
@@ -320,6 +321,41 @@ func TestSyncedCarriesOn(t *testing.T) {
 	back, err := ParseState(append([]byte(nil), data...))
 	if err != nil || !reflect.DeepEqual(back.Synced, want) {
 		t.Errorf("round trip: %v %v", err, back)
+	}
+}
+
+// A space new to sync whose only removal the grace period holds has not
+// been through the stop: it stays new, so the removal stops the run when it
+// falls due, unless --allow-removals consented to the plan that showed it.
+func TestSyncedWaitsForRemovalsTheGraceHolds(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	grace := with(func(s *Settings) { s.Grace = config.Grace{Runs: 2} })
+	prev := &State{Version: 1, Totals: map[string]int{}, Absent: map[string]map[string]Absence{}, Saved: t0,
+		Synced: map[string]time.Time{"spaces/Old": t0}}
+	plan := func() *diff.Plan {
+		p := planOf(map[string][2]int{"spaces/Old": {10, 1}, "spaces/New": {10, 1}}, del("spaces/New", "7", "e@example.com", m.RoleMember))
+		p.Policy = diff.Sync
+		return p
+	}
+	p := plan()
+	next := Decide(p, prev, map[string]int{}, grace, t0.Add(time.Hour))
+	if len(p.Blocked) != 0 || len(p.Pending) != 1 {
+		t.Fatalf("run 1: blocked %v, pending %v", p.Blocked, p.Pending)
+	}
+	if _, ok := next.Synced["spaces/New"]; ok {
+		t.Errorf("run 1 marked spaces/New synced with its removal still held: %v", next.Synced)
+	}
+	p = plan()
+	Decide(p, next, map[string]int{}, grace, t0.Add(2*time.Hour))
+	if got := strings.Join(p.Blocked, "; "); !strings.Contains(got, "spaces new to policy sync") || !strings.Contains(got, "spaces/New: 1") {
+		t.Errorf("run 2, the removal due: blocked %q", got)
+	}
+	// Consent on the first run: the plan showed the pending removal.
+	p = plan()
+	consent := grace
+	consent.Allow = 0
+	if next := Decide(p, prev, map[string]int{}, consent, t0.Add(time.Hour)); next.Synced["spaces/New"].IsZero() {
+		t.Errorf("--allow-removals given: spaces/New not marked synced: %v", next.Synced)
 	}
 }
 
