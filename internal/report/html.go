@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/diff"
@@ -25,7 +26,9 @@ import (
 //go:embed html
 var assets embed.FS
 
-var pages = template.Must(parsePages())
+// pages are parsed on first use: a run that writes no HTML doesn't pay
+// for it at start-up.
+var pages = sync.OnceValue(func() *template.Template { return template.Must(parsePages()) })
 
 func parsePages() (*template.Template, error) {
 	t := template.New("pages").Funcs(template.FuncMap{
@@ -91,7 +94,10 @@ var contentPolicy string
 
 // ContentSecurityPolicy is the policy the pages carry, for a server to
 // send as a header too.
-func ContentSecurityPolicy() string { return contentPolicy }
+func ContentSecurityPolicy() string {
+	pages()
+	return contentPolicy
+}
 
 // Run is what a page tells beyond the plan: which run made it, when, how
 // long it took, what it asked of the API and how it ended. Only the
@@ -154,7 +160,7 @@ type Page struct {
 // request to anywhere, readable with scripts off and in print.
 func HTML(w io.Writer, p Page) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if err := pages.ExecuteTemplate(bw, "report.html.tmpl", newReportView(p)); err != nil {
+	if err := pages().ExecuteTemplate(bw, "report.html.tmpl", newReportView(p)); err != nil {
 		return err
 	}
 	return bw.Flush()

@@ -62,7 +62,7 @@ type RunsPage struct {
 // drawn here as inline SVG, and a table with a link to each run's report.
 func Runs(w io.Writer, p RunsPage) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if err := pages.ExecuteTemplate(bw, "runs.html.tmpl", runsView{RunsPage: p, Chart: newChart(p.Runs)}); err != nil {
+	if err := pages().ExecuteTemplate(bw, "runs.html.tmpl", runsView{RunsPage: p, Chart: newChart(p.Runs)}); err != nil {
 		return err
 	}
 	return bw.Flush()
