@@ -125,6 +125,10 @@ type Kept struct {
 	Since  string `json:"since,omitempty"`  // absent since (RFC 3339)
 	Due    string `json:"due,omitempty"`    // removed on the first run after (RFC 3339)
 	Reason string `json:"reason,omitempty"` // the removal's reason
+	// Deferred marks a removal held back for now that a later run makes
+	// without a source changing: the space's last owner, kept until a
+	// successor has joined.
+	Deferred bool `json:"-"`
 }
 
 // Summary counts a plan's changes, and after apply their outcomes.

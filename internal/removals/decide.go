@@ -26,7 +26,7 @@ type State struct {
 	// since when. A space under policy sync that is not here (new to the
 	// sources, switched to sync, or a state saved by a syncer that did not
 	// keep this) has its removals confirmed first, as on a first run.
-	Synced map[string]time.Time `json:"synced,omitempty"`
+	Synced map[string]time.Time `json:"synced"`
 }
 
 // Absence is one member's time away from the sources.
@@ -101,20 +101,43 @@ func (s *State) synced() map[string]time.Time {
 }
 
 // synced is the spaces with a completed sync run behind them once this run
-// completes: the plan's sync spaces, and those it did not read this time.
-// A space new to sync whose removals the grace period holds, all of them
-// still to come, has not been through the stop yet: it stays new, and
-// stops when they fall due, unless this run's --allow-removals consented
-// to the plan that showed them. A space this run manages under another
-// policy, or no longer manages at all, leaves the list: put under sync
-// again later, it is new again.
+// completes: the plan's sync spaces, and spaces this run did not read or
+// manage (another config may share the state location). A space new to
+// sync with removals still to come, held by the grace period or kept as
+// its last owner until a successor joins, has not been through the stop:
+// it stays new, and stops when they come due, unless this run's
+// --allow-removals covered them too (the plan showed them). A space this
+// run manages under another policy leaves the list: switched back to sync
+// later, it is new again.
 func synced(plan *diff.Plan, prev *State, st Settings, now time.Time) map[string]time.Time {
-	pending := map[string]bool{}
+	later := map[string]int{} // removals still to come, by space
 	for _, k := range plan.Pending {
-		pending[k.Space] = true
+		later[k.Space]++
+	}
+	for _, k := range plan.Protected {
+		if k.Deferred {
+			later[k.Space]++
+		}
+	}
+	consented := st.Allow >= 0
+	if consented {
+		n := 0
+		for _, c := range plan.Changes {
+			if c.Action == diff.Delete {
+				n++
+			}
+		}
+		for _, s := range plan.Spaces {
+			if _, was := prev.synced()[s.Name]; !was {
+				n += later[s.Name]
+			}
+		}
+		consented = st.Allow >= n
 	}
 	out := map[string]time.Time{}
+	inPlan := map[string]bool{}
 	for _, s := range plan.Spaces {
+		inPlan[s.Name] = true
 		since, was := prev.synced()[s.Name]
 		switch {
 		case !s.Listed && was:
@@ -122,9 +145,14 @@ func synced(plan *diff.Plan, prev *State, st Settings, now time.Time) map[string
 		case !s.Listed || !syncs(plan, s):
 		case was:
 			out[s.Name] = since
-		case pending[s.Name] && st.Allow < 0:
+		case later[s.Name] > 0 && !consented:
 		default:
 			out[s.Name] = now
+		}
+	}
+	for name, since := range prev.synced() {
+		if !inPlan[name] {
+			out[name] = since
 		}
 	}
 	return out
@@ -237,7 +265,8 @@ func GuardLastOwners(sp *diff.SpacePlan) {
 	case sp.Summary.InvitedOwners > 0:
 		why = fmt.Sprintf("the space's last joined owner is not %s: the other owners have not accepted their invitations yet", what)
 	}
-	sp.Protected = append(sp.Protected, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason, Why: why})
+	sp.Protected = append(sp.Protected, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason, Why: why,
+		Deferred: c.Action == diff.Delete})
 	sp.Changes = slices.Delete(sp.Changes, losing[0], losing[0]+1)
 }
 

@@ -312,8 +312,8 @@ func TestSyncedCarriesOn(t *testing.T) {
 	p.Spaces[3].Listed = false
 	later := t0.Add(time.Hour)
 	next := Decide(p, prev, map[string]int{}, defaults, later)
-	// Other left the sources: put back under sync later, it is new again.
-	want := map[string]time.Time{"spaces/A": t0, "spaces/C": later, "spaces/Unread": t0}
+	// Other is not this run's: another config may share the state location.
+	want := map[string]time.Time{"spaces/A": t0, "spaces/C": later, "spaces/Other": t0, "spaces/Unread": t0}
 	if !reflect.DeepEqual(next.Synced, want) {
 		t.Errorf("synced %v\nwant   %v", next.Synced, want)
 	}
@@ -350,12 +350,51 @@ func TestSyncedWaitsForRemovalsTheGraceHolds(t *testing.T) {
 	if got := strings.Join(p.Blocked, "; "); !strings.Contains(got, "spaces new to policy sync") || !strings.Contains(got, "spaces/New: 1") {
 		t.Errorf("run 2, the removal due: blocked %q", got)
 	}
-	// Consent on the first run: the plan showed the pending removal.
-	p = plan()
-	consent := grace
-	consent.Allow = 0
-	if next := Decide(p, prev, map[string]int{}, consent, t0.Add(time.Hour)); next.Synced["spaces/New"].IsZero() {
-		t.Errorf("--allow-removals given: spaces/New not marked synced: %v", next.Synced)
+	// --allow-removals on the run that holds it consents only if it covers
+	// the held removal too.
+	for allow, marked := range map[int]bool{0: false, 1: true} {
+		p = plan()
+		consent := grace
+		consent.Allow = allow
+		if next := Decide(p, prev, map[string]int{}, consent, t0.Add(time.Hour)); next.Synced["spaces/New"].IsZero() == marked {
+			t.Errorf("--allow-removals %d: spaces/New marked synced %t, want %t", allow, !marked, marked)
+		}
+	}
+	// Every sync space new with its removals held: the saved state says it
+	// keeps per-space marks (none yet), so the stop that comes is not put
+	// down to an older syncer.
+	only := func() *diff.Plan {
+		p := planOf(map[string][2]int{"spaces/New": {10, 1}}, del("spaces/New", "7", "e@example.com", m.RoleMember))
+		p.Policy = diff.Sync
+		return p
+	}
+	next = Decide(only(), nil, map[string]int{}, grace, t0)
+	data, _ := next.Encode()
+	back, _ := ParseState(data)
+	p = only()
+	Decide(p, back, map[string]int{}, grace, t0.Add(time.Hour))
+	if got := strings.Join(p.Blocked, "; "); !strings.Contains(got, "spaces/New: 1") || strings.Contains(got, "did not record") {
+		t.Errorf("the removal due after a first run that held it: %q", got)
+	}
+}
+
+// A space new to sync whose last owner the guard keeps until a successor
+// joins has a removal still to come: it stays new, so that removal stops
+// the run when the successor has joined.
+func TestSyncedWaitsForALastOwnerKept(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	prev := &State{Version: 1, Totals: map[string]int{}, Absent: map[string]map[string]Absence{}, Saved: t0, Synced: map[string]time.Time{}}
+	sp := diff.SpacePlan{Summary: diff.SpaceSummary{Name: "spaces/N", Current: 3, Owners: 1, Listed: true},
+		Changes: []diff.Change{del("spaces/N", "1", "old@example.com", m.RoleOwner),
+			{Space: "spaces/N", Member: "inv@example.com", Principal: "users/3", Membership: "spaces/N/members/3", Action: diff.UpdateRole,
+				FromRole: m.RoleMember, ToRole: m.RoleOwner, Invited: true}}}
+	GuardLastOwners(&sp)
+	if len(sp.Protected) != 1 || !sp.Protected[0].Deferred {
+		t.Fatalf("protected %+v", sp.Protected)
+	}
+	p := &diff.Plan{Policy: diff.Sync, Spaces: []diff.SpaceSummary{sp.Summary}, Changes: sp.Changes, Protected: sp.Protected}
+	if next := Decide(p, prev, map[string]int{}, defaults, t0.Add(time.Hour)); !next.Synced["spaces/N"].IsZero() {
+		t.Errorf("spaces/N marked synced with its last owner's removal still to come: %v", next.Synced)
 	}
 }
 
