@@ -93,6 +93,14 @@ func newToSync(plan *diff.Plan, prev *State) map[string]bool {
 	return fresh
 }
 
+func (s *State) absent(space, membership string) (Absence, bool) {
+	if s == nil {
+		return Absence{}, false
+	}
+	a, ok := s.Absent[space][membership]
+	return a, ok
+}
+
 func (s *State) synced() map[string]time.Time {
 	if s == nil {
 		return nil
@@ -172,6 +180,22 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 				next.Absent[space] = absent
 			}
 		}
+	}
+	// A last owner kept until a successor joins is away from the sources
+	// all the same: the count goes on, so the removal is not held for a
+	// whole grace period more once the successor has joined.
+	for _, k := range plan.Protected {
+		if !k.Deferred {
+			continue
+		}
+		a := Absence{Member: k.Member, Since: now, Runs: 1}
+		if old, ok := prev.absent(k.Space, k.Membership); ok {
+			a.Since, a.Runs = old.Since, old.Runs+1
+		}
+		if next.Absent[k.Space] == nil {
+			next.Absent[k.Space] = map[string]Absence{}
+		}
+		next.Absent[k.Space][k.Membership] = a
 	}
 	kept := plan.Changes[:0]
 	for _, c := range plan.Changes {

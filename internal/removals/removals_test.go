@@ -437,3 +437,22 @@ func TestHandover(t *testing.T) {
 		})
 	}
 }
+
+// The grace period counts a last owner's runs away while the guard keeps
+// them: once the successor has joined, the removal is due at once.
+func TestGraceCountsALastOwnerKept(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	grace := with(func(s *Settings) { s.Grace = config.Grace{Runs: 2} })
+	prev := &State{Version: 1, Totals: map[string]int{}, Absent: map[string]map[string]Absence{}, Saved: t0, Synced: map[string]time.Time{"spaces/N": t0}}
+	kept := diff.Kept{Space: "spaces/N", Member: "old@example.com", Membership: "spaces/N/members/1", Deferred: true}
+	for run := 1; run <= 2; run++ {
+		p := &diff.Plan{Policy: diff.Sync, Spaces: []diff.SpaceSummary{{Name: "spaces/N", Current: 3, Owners: 1, Listed: true}}, Protected: []diff.Kept{kept}}
+		prev = Decide(p, prev, map[string]int{}, grace, t0.Add(time.Duration(run)*time.Hour))
+	}
+	p := planOf(map[string][2]int{"spaces/N": {3, 2}}, del("spaces/N", "1", "old@example.com", m.RoleOwner))
+	p.Policy = diff.Sync
+	Decide(p, prev, map[string]int{}, grace, t0.Add(3*time.Hour))
+	if len(p.Changes) != 1 || len(p.Pending) != 0 {
+		t.Errorf("after two runs kept, the removal: changes %v, pending %v", p.Changes, p.Pending)
+	}
+}
