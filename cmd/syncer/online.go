@@ -93,7 +93,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	}
 	if f.pushgateway != "" {
 		if err := pushMetrics(f.pushgateway, m, r.code == exitOK || r.code == exitChanges); err != nil {
-			log.Error("metrics not pushed", "pushgateway", f.pushgateway, "error", err.Error())
+			log.Error("metrics not pushed", "pushgateway", redactURL(f.pushgateway), "error", err.Error())
 			if r.code == exitOK {
 				r.code = exitFailure
 			}
@@ -127,7 +127,7 @@ func checkRunFlags(f runFlags) error {
 	}
 	if f.pushgateway != "" {
 		if u, err := url.Parse(f.pushgateway); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--pushgateway %q is not an http(s) URL", f.pushgateway)
+			return fmt.Errorf("--pushgateway %q is not an http(s) URL", redactURL(f.pushgateway))
 		}
 	}
 	return nil
@@ -683,4 +683,19 @@ Examples:
 			return runJob(ctx, out, f, !*dryRun, f.detailed)
 		},
 	}
+}
+
+// redactURL is a URL as it may be logged: a password in it (user:pass@,
+// as a Pushgateway behind basic auth is given) shown as xxxxx, even when the
+// URL does not parse.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			return scheme + "://xxxxx@" + rest[at+1:]
+		}
+	}
+	return s
 }

@@ -197,6 +197,21 @@ func TestPushgatewayThatNeverAnswers(t *testing.T) {
 	t.Logf("Pushgateway that never answers: the run ended after %v", elapsed.Round(time.Millisecond))
 }
 
+// A Pushgateway behind basic auth is given with its password in the URL:
+// the password never reaches a log line or an error.
+func TestPushgatewayPasswordStaysOutOfTheLogs(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	addr := closed.Listener.Addr().String()
+	closed.Close() // nothing listens there now
+	_, cfg := setup(t, 1, emulator.Options{}, "")
+	for _, gw := range []string{"http://user:s3cretpw@" + addr + "/", "ftp://user:s3cretpw@" + addr + "/"} {
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--pushgateway", gw)
+		if code == exitOK || strings.Contains(out+errOut, "s3cretpw") || !strings.Contains(errOut, "user:xxxxx@") {
+			t.Errorf("--pushgateway %s: exit %d\n%s\n%s", gw, code, out, errOut)
+		}
+	}
+}
+
 func TestLoopingPageTokensStopThatList(t *testing.T) {
 	em, cfg := manySpaces(t, 3, emulator.Options{}, "identity: {directory: false}\n")
 	em.SetMisbehaviour("members.list", emulator.Misbehaviour{LoopPages: true})
