@@ -22,7 +22,7 @@ const maxDocument = 256 << 20
 // is the SHA-256 of its content.
 type Dir struct {
 	Path string
-	mu   sync.Mutex // one writer at a time in this process; the run lock covers others
+	mu   sync.Mutex // one writer at a time in this process; the folder's write lock (dirlock.go) covers others
 }
 
 var _ Store = (*Dir)(nil)
@@ -55,16 +55,16 @@ func (d *Dir) Read(_ context.Context, name string) ([]byte, string, error) {
 
 // Write replaces a document if it is still at ifVersion.
 func (d *Dir) Write(ctx context.Context, name string, data []byte, ifVersion string) (string, error) {
-	return d.write(name, data, ifVersion, fsutil.WriteAtomic)
+	return d.write(ctx, name, data, ifVersion, fsutil.WriteAtomic)
 }
 
 // WriteLazy is Write for a document whose loss costs little (a cache):
 // atomic, without the fsyncs.
 func (d *Dir) WriteLazy(ctx context.Context, name string, data []byte, ifVersion string) (string, error) {
-	return d.write(name, data, ifVersion, fsutil.WriteAtomicLazy)
+	return d.write(ctx, name, data, ifVersion, fsutil.WriteAtomicLazy)
 }
 
-func (d *Dir) write(name string, data []byte, ifVersion string, writeFile func(string, []byte, os.FileMode) error) (string, error) {
+func (d *Dir) write(ctx context.Context, name string, data []byte, ifVersion string, writeFile func(string, []byte, os.FileMode) error) (string, error) {
 	path, err := d.file(name)
 	if err != nil {
 		return "", err
@@ -74,6 +74,11 @@ func (d *Dir) write(name string, data []byte, ifVersion string, writeFile func(s
 	if err := os.MkdirAll(d.Path, 0o700); err != nil {
 		return "", fmt.Errorf("state folder %s: %w", d.Path, err)
 	}
+	unlock, err := lockFolder(ctx, d.Path)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	current, err := fsutil.ReadFile(path, maxDocument)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -49,5 +51,52 @@ func TestDir(t *testing.T) {
 		if _, _, err := d.Read(ctx, "garbage.json"); err == nil || errors.Is(err, ErrNotExist) {
 			t.Errorf("an unreadable document read as %v; it must be an error, never \"no state\"", err)
 		}
+	}
+}
+
+// Writers that don't share a Dir (two processes on one folder: two configs,
+// two serves) never both pass the version check: every increment made at
+// the version read survives.
+func TestDirWritersSharingAFolder(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state")
+	const writers, each = 4, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := &Dir{Path: path} // its own mutex, as in another process
+			for done := 0; done < each; {
+				data, v, err := d.Read(ctx, "n")
+				n := 0
+				switch {
+				case errors.Is(err, ErrNotExist):
+				case err != nil:
+					errs <- err
+					return
+				default:
+					n, _ = strconv.Atoi(string(data))
+				}
+				_, err = d.Write(ctx, "n", []byte(strconv.Itoa(n+1)), v)
+				switch {
+				case err == nil:
+					done++
+				case !errors.Is(err, ErrConflict):
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	data, _, _ := (&Dir{Path: path}).Read(ctx, "n")
+	if string(data) != strconv.Itoa(writers*each) {
+		t.Errorf("%s increments survived of %d", data, writers*each)
 	}
 }
