@@ -190,6 +190,17 @@ type reportView struct {
 	LeastBy  string
 	Rows     int
 	FoldFrom int
+	// FailedRows are the first failed changes, for the banner.
+	FailedRows []failedRow
+	FailedMore int
+}
+
+// failedShown is how many failed changes the banner names.
+const failedShown = 10
+
+type failedRow struct {
+	Space diff.SpaceSummary
+	diff.Change
 }
 
 // changeRow is a change as its row shows it, with the space's other
@@ -216,6 +227,7 @@ type spaceView struct {
 	Create    int
 	Update    int
 	Delete    int
+	Failed    int // after an apply: changes that failed (such a space is never folded)
 }
 
 func newReportView(p Page) reportView {
@@ -284,12 +296,19 @@ func newReportView(p Page) reportView {
 			case diff.Delete:
 				sv.Delete++
 			}
+			if c.Status == diff.Failed {
+				sv.Failed++
+				if len(v.FailedRows) < failedShown {
+					v.FailedRows = append(v.FailedRows, failedRow{Space: sp, Change: c})
+				}
+			}
 		}
 		rows := len(cs) + len(sv.Pending) + len(sv.Protected)
-		sv.Folded = rows > foldAfter
+		sv.Folded = rows > foldAfter && sv.Failed == 0
 		v.Rows += rows
 		v.Spaces = append(v.Spaces, sv)
 	}
+	v.FailedMore = s.Failed - len(v.FailedRows)
 	if len(plan.Blocked) > 0 {
 		if p.Run != nil && p.Run.PlanFile != nil {
 			v.Stale = len(p.Run.PlanFile.Moved) > 0

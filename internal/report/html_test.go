@@ -91,7 +91,8 @@ func TestHTMLBanners(t *testing.T) {
 		{"blocked by a rail", Page{Plan: removalPlan()}, []string{"BLOCKED by a safety check", "first run with policy sync", "<code>--allow-removals 2</code>"}, []string{"INCOMPLETE", "STALE"}},
 		{"stale plan", Page{Plan: stale, Run: &Run{Command: "apply --plan plan.json", PlanFile: &PlanFile{Path: "plan.json", Moved: stale.Blocked[:1]}}},
 			[]string{"STALE PLAN", "1 space changed since the plan was made", "spaces/AAA changed since the plan was made: 1 member added (u5@example.com)"}, []string{"banner blocked", "--allow-removals 1"}},
-		{"applied", Page{Plan: appliedPlan()}, []string{"Chat membership sync", "<b>1</b><span>failed</span>"}, []string{"INCOMPLETE", "BLOCKED", "Done:"}},
+		{"applied, one change failed", Page{Plan: appliedPlan()}, []string{"Chat membership sync", "<b>1</b><span>failed</span>",
+			"FAILED: 1 change did not go through", "(create): PERMISSION_DENIED: caller can&#39;t add groups</li>", `<i class="failed">1 failed</i>`}, []string{"INCOMPLETE", "BLOCKED", "Done:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -113,6 +114,27 @@ func TestHTMLBanners(t *testing.T) {
 }
 
 // TestHTMLRun: the run's figures, and its calls against their quotas.
+// A space with a failed change is never folded, however long: the failure
+// is what the reader must see.
+func TestHTMLFailuresAreNotFolded(t *testing.T) {
+	p := bigPlan(3000) // 6 spaces of 500; changes 0, 997, 1994 and 2991 failed
+	var buf bytes.Buffer
+	if err := HTML(&buf, Page{Plan: p}); err != nil {
+		t.Fatal(err)
+	}
+	open := regexp.MustCompile(`<details class="space" open>\s*<summary><span class="title">[^\n]*?AAAA(\d{7})`).FindAllStringSubmatch(buf.String(), -1)
+	var got []string
+	for _, m := range open {
+		got = append(got, m[1])
+	}
+	if want := "0000000 0000001 0000003 0000005"; strings.Join(got, " ") != want {
+		t.Errorf("spaces open: %v, want %s", got, want)
+	}
+	if !strings.Contains(buf.String(), "FAILED: 4 changes did not go through") {
+		t.Error("no FAILED banner")
+	}
+}
+
 func TestHTMLRun(t *testing.T) {
 	run := &Run{ID: "abc123", Command: "apply", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 130.4, Result: "success",
 		Calls: []Calls{{Kind: "membership reads", N: 120, PerMinute: 3000}, {Kind: "membership writes", N: 601, PerMinute: 300}, {Kind: "token requests", N: 2}}}
