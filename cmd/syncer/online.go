@@ -166,18 +166,25 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	release := func() {} // the run lock, once taken: given back before the last line
 	command := commandLine(s.write, "", false)
 	var limits *config.Limits // once the config is read
+	why := ""                 // what stopped a run that made no plan, for its line in serve's history
 	fail := func(result string, code int) runResult {
 		release()
 		s.metrics.ObserveRun(started, result, nil, 0, 0)
 		log.Error("run finished", "result", result, "seconds", time.Since(started).Seconds())
-		return runResult{code: code, run: s.runInfo(command, started, result, code, limits)}
+		run := s.runInfo(command, started, result, code, limits)
+		run.Why = why
+		return runResult{code: code, run: run}
+	}
+	invalid := func(err error) runResult {
+		why = firstProblem(err)
+		return fail("invalid", reportInputErrors(out, log, err))
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
-		return fail("invalid", reportInputErrors(out, log, err))
+		return invalid(err)
 	}
 	if err := setEndpoint(cfg, f.endpoint); err != nil {
-		return fail("invalid", reportInputErrors(out, log, err))
+		return invalid(err)
 	}
 	limits = &cfg.Limits
 	if f.output != "" {
@@ -187,13 +194,13 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	// touched, and the scopes depend on what they name.
 	desired, sourceWarnings, err := source.LoadWithWarnings(cfg.Sources)
 	if err != nil {
-		return fail("invalid", reportInputErrors(out, log, err))
+		return invalid(err)
 	}
 	for _, w := range sourceWarnings {
 		log.Warn(w)
 	}
 	if err := checkOffline(cfg, desired, true); err != nil {
-		return fail("invalid", reportInputErrors(out, log, err))
+		return invalid(err)
 	}
 	runCtx, cancelRun := context.WithTimeoutCause(ctx, cfg.Limits.RunTimeout,
 		fmt.Errorf("the run took longer than limits.run_timeout (%v)", cfg.Limits.RunTimeout))
@@ -209,12 +216,13 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	opts := s.authOptions(cfg)
 	creds, err := credentials(runCtx, cfg, chatNeed, opts)
 	if err != nil {
-		return fail("invalid", reportInputErrors(out, log, err))
+		return invalid(err)
 	}
 	log.Debug("authenticated", "mode", creds.Mode, "acting_as", creds.ActingAs, "scopes", strings.Join(creds.Scopes, " "))
 	api, err := newChatClient(runCtx, cfg, creds)
 	if err != nil {
 		log.Error("chat client", "error", err.Error())
+		why = "chat client: " + err.Error()
 		return fail("failure", exitFailure)
 	}
 	th := newThrottle(cfg)
@@ -234,6 +242,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	store, err := openState(runCtx, cfg, opts)
 	if err != nil {
 		log.Error("state location "+cfg.State.Location+" can't be opened; nothing was done", "error", err.Error())
+		why = "state location " + cfg.State.Location + " can't be opened: " + err.Error()
 		return fail("failure", exitFailure)
 	}
 	if s.write {
@@ -241,9 +250,11 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		switch {
 		case errors.Is(err, state.ErrLocked):
 			log.Error(err.Error() + "; not starting a second run")
+			why = err.Error()
 			return fail("locked", exitLocked)
 		case err != nil:
 			log.Error("the run lock could not be taken; nothing was done", "error", err.Error())
+			why = "the run lock could not be taken: " + err.Error()
 			return fail("failure", exitFailure)
 		case lock != nil:
 			release = sync.OnceFunc(func() { releaseState(lock, cfg, log) })
@@ -254,6 +265,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	resolver, dir, err := newResolver(runCtx, cfg, creds, api, th, log, opts, desired, store)
 	if err != nil {
 		log.Error("identity resolver", "error", err.Error())
+		why = "identity resolver: " + err.Error()
 		return fail("failure", exitFailure)
 	}
 	bar := &progress.Progress{Logger: log}
@@ -262,7 +274,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	}
 	acting, err := auth.ActingEmail(cfg.Auth)
 	if err != nil {
-		return fail("invalid", reportInputErrors(out, log, err))
+		return invalid(err)
 	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: jobOutput(cfg.Report.Output), Stdout: out.stdout,
 		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
@@ -285,16 +297,18 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	)
 	switch {
 	case errors.As(err, &inputErr):
-		return fail("invalid", reportInputErrors(out, log, inputErr.Err))
+		return invalid(inputErr.Err)
 	case errors.As(err, &ruleErr):
 		lines := strings.Split(ruleErr.Error(), "\n")
 		for _, line := range lines {
 			log.Error(line)
 		}
 		log.Error(fmt.Sprintf("%d Directory %s could not be expanded; nothing was written", len(lines), pluralWord(len(lines), "rule", "rules")))
+		why = lines[0]
 		return fail("failure", exitFailure)
 	case err != nil:
 		log.Error("run failed", "error", err.Error())
+		why = firstProblem(err)
 		return fail("failure", exitFailure)
 	}
 	if f.planOut != "" {
@@ -698,4 +712,19 @@ func redactURL(s string) string {
 		}
 	}
 	return s
+}
+
+// firstProblem is the first of err's problems, on one line, with how many
+// more there are.
+func firstProblem(err error) string {
+	var errs source.Errors
+	if errors.As(err, &errs) && len(errs) > 0 {
+		first := errs[0].Error()
+		if len(errs) > 1 {
+			first += fmt.Sprintf(" (and %d more)", len(errs)-1)
+		}
+		return first
+	}
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }

@@ -157,7 +157,11 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	servePages(mux, last, runs, cfg.State.Location)
 	mux.HandleFunc("GET /report", func(w http.ResponseWriter, r *http.Request) {
-		_, _, body := last.get()
+		run, _, body := last.get()
+		if run == nil && runs.keep > 0 {
+			// Just restarted: the newest run the history kept, as / shows.
+			_, _, body = last.fromHistory(r.Context(), runs)
+		}
 		if body == nil {
 			http.Error(w, "no run has finished yet", http.StatusNotFound)
 			return

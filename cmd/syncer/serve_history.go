@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +72,22 @@ func (l *lastRun) get() (*report.Run, *diff.Plan, []byte) {
 	return l.run, l.plan, l.json
 }
 
+// fromHistory makes the newest run the history kept the last run (serve
+// just started), with its JSON report for /report.
+func (l *lastRun) fromHistory(ctx context.Context, runs *runHistory) (*report.Run, *diff.Plan, []byte) {
+	run, plan := newestKept(ctx, runs)
+	if run == nil {
+		return nil, nil, nil
+	}
+	var buf bytes.Buffer
+	var body []byte
+	if report.JSON(&buf, *plan) == nil {
+		body = buf.Bytes()
+	}
+	l.set(*run, plan, body)
+	return l.get()
+}
+
 // pageNav links serve's pages to each other.
 var pageNav = []report.Link{{Href: "/", Text: "Last run"}, {Href: "/runs", Text: "Runs"}, {Href: "/report", Text: "JSON report"}}
 
@@ -91,9 +108,7 @@ func servePages(mux *http.ServeMux, last *lastRun, runs *runHistory, where strin
 		run, plan, _ := last.get()
 		if run == nil && runs.keep > 0 {
 			// Just started: the newest run the history kept.
-			if run, plan = newestKept(r.Context(), runs); run != nil {
-				last.set(*run, plan, nil)
-			}
+			run, plan, _ = last.fromHistory(r.Context(), runs)
 		}
 		pageHeaders(w)
 		if run == nil {
@@ -117,7 +132,9 @@ func servePages(mux *http.ServeMux, last *lastRun, runs *runHistory, where strin
 		if err == nil {
 			entries, err = h.Runs(ctx)
 		}
-		if err != nil {
+		switch {
+		case runs.keep == 0: // none kept, as configured: nothing went wrong
+		case err != nil:
 			page.Problem, status = err.Error(), http.StatusServiceUnavailable
 		}
 		for _, e := range entries {

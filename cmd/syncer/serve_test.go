@@ -125,6 +125,14 @@ func TestServe(t *testing.T) {
 	if code, _ := get(t, base+"healthz"); code != 200 {
 		t.Errorf("/healthz %d after a broken edit", code)
 	}
+	// The history says why that run made no plan, not only the logs.
+	var runs string
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(runs, "mirror") && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, runs = get(t, base+"runs")
+	}
+	if !strings.Contains(runs, `unknown policy &#34;mirror&#34;`) && !strings.Contains(runs, `unknown policy &quot;mirror&quot;`) {
+		t.Errorf("/runs doesn't say why the broken run failed:\n%.3000s", runs)
+	}
 
 	// SIGTERM: no new run, then exit 0.
 	cancel()

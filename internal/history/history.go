@@ -117,7 +117,7 @@ func (h *History) read(ctx context.Context) (index, string, error) {
 	}
 	var idx index
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return index{}, "", fmt.Errorf("run history %s/%s is damaged: %v", h.Store.Where(), Index, err)
+		return index{}, "", fmt.Errorf("run history %s/%s is damaged (%v); nothing more is recorded until it is moved aside or deleted: the history starts again empty, and the runs themselves are not affected", h.Store.Where(), Index, err)
 	}
 	if idx.Format != indexFormat {
 		return index{}, "", fmt.Errorf("run history %s/%s has format %q; this syncer reads %q", h.Store.Where(), Index, idx.Format, indexFormat)

@@ -114,6 +114,8 @@ type Run struct {
 	Calls []Calls `json:"calls,omitempty"`
 	// PlanFile is the saved plan an apply --plan applied.
 	PlanFile *PlanFile `json:"plan_file,omitempty"`
+	// Why is what stopped a run that made no plan (its first problem).
+	Why string `json:"why,omitempty"`
 }
 
 // Calls are a run's requests of one kind, and the quota they count against.

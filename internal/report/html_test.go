@@ -211,7 +211,7 @@ func TestRunsPage(t *testing.T) {
 		}
 		lines = append([]RunLine{l}, lines...)
 	}
-	lines = append(lines, LineOf(Run{ID: "bad", Command: "apply", Result: "invalid", Exit: 3}, nil))
+	lines = append(lines, LineOf(Run{ID: "bad", Command: "apply", Result: "invalid", Exit: 3, Why: `hr.csv:7: malformed CSV <b>x</b> (and 2 more)`}, nil))
 	var buf bytes.Buffer
 	if err := Runs(&buf, RunsPage{Runs: lines, Keep: 50, Where: "gs://b/p"}); err != nil {
 		t.Fatal(err)
@@ -220,7 +220,8 @@ func TestRunsPage(t *testing.T) {
 	if n := strings.Count(out, `<g class="run `); n != 4 {
 		t.Errorf("%d bars in the chart, want 4", n)
 	}
-	for _, s := range []string{`<a href="/runs/run2">report</a>`, `<a href="/runs/run0">report</a>`, "not kept", `class="result-invalid">invalid</span>`, "gs://b/p"} {
+	for _, s := range []string{`<a href="/runs/run2">report</a>`, `<a href="/runs/run0">report</a>`, "not kept", `class="result-invalid">invalid</span>`, "gs://b/p",
+		"<small>no plan</small>", "<small>hr.csv:7: malformed CSV &lt;b&gt;x&lt;/b&gt; (and 2 more)</small>"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("lacks %q", s)
 		}
