@@ -229,7 +229,7 @@ type spaceView struct {
 	Create    int
 	Update    int
 	Delete    int
-	Failed    int // after an apply: changes that failed (such a space is never folded)
+	Failed    int // after an apply: changes that failed (its header says so)
 }
 
 func newReportView(p Page) reportView {
@@ -306,7 +306,7 @@ func newReportView(p Page) reportView {
 			}
 		}
 		rows := len(cs) + len(sv.Pending) + len(sv.Protected)
-		sv.Folded = rows > foldAfter && sv.Failed == 0
+		sv.Folded = rows > foldAfter
 		v.Rows += rows
 		v.Spaces = append(v.Spaces, sv)
 	}
