@@ -93,14 +93,6 @@ func newToSync(plan *diff.Plan, prev *State) map[string]bool {
 	return fresh
 }
 
-func (s *State) absent(space, membership string) (Absence, bool) {
-	if s == nil {
-		return Absence{}, false
-	}
-	a, ok := s.Absent[space][membership]
-	return a, ok
-}
-
 func (s *State) synced() map[string]time.Time {
 	if s == nil {
 		return nil
@@ -185,17 +177,9 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 	// all the same: the count goes on, so the removal is not held for a
 	// whole grace period more once the successor has joined.
 	for _, k := range plan.Protected {
-		if !k.Deferred {
-			continue
+		if k.Deferred {
+			away(prev, next, k.Space, k.Membership, k.Member, now)
 		}
-		a := Absence{Member: k.Member, Since: now, Runs: 1}
-		if old, ok := prev.absent(k.Space, k.Membership); ok {
-			a.Since, a.Runs = old.Since, old.Runs+1
-		}
-		if next.Absent[k.Space] == nil {
-			next.Absent[k.Space] = map[string]Absence{}
-		}
-		next.Absent[k.Space][k.Membership] = a
 	}
 	kept := plan.Changes[:0]
 	for _, c := range plan.Changes {
@@ -203,16 +187,7 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 			kept = append(kept, c)
 			continue
 		}
-		a := Absence{Member: c.Member, Since: now, Runs: 1}
-		if prev != nil {
-			if old, ok := prev.Absent[c.Space][c.Membership]; ok {
-				a.Since, a.Runs = old.Since, old.Runs+1
-			}
-		}
-		if next.Absent[c.Space] == nil {
-			next.Absent[c.Space] = map[string]Absence{}
-		}
-		next.Absent[c.Space][c.Membership] = a
+		a := away(prev, next, c.Space, c.Membership, c.Member, now)
 		g := st.Grace
 		due := g.None() || g.Duration > 0 && now.Sub(a.Since) >= g.Duration || g.Duration <= 0 && a.Runs >= g.Runs
 		if due {
@@ -230,6 +205,22 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 		plan.Pending = append(plan.Pending, k)
 	}
 	plan.Changes = kept
+}
+
+// away counts one more run of a membership away from the sources, from
+// what prev counted, into next, and returns the count.
+func away(prev, next *State, space, membership, member string, now time.Time) Absence {
+	a := Absence{Member: member, Since: now, Runs: 1}
+	if prev != nil {
+		if old, ok := prev.Absent[space][membership]; ok {
+			a.Since, a.Runs = old.Since, old.Runs+1
+		}
+	}
+	if next.Absent[space] == nil {
+		next.Absent[space] = map[string]Absence{}
+	}
+	next.Absent[space][membership] = a
+	return a
 }
 
 // GuardLastOwners keeps a joined owner in a space, whatever its policy:
