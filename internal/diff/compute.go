@@ -289,13 +289,13 @@ func (x *spaceIndex) groupByPerson(ds membership.DesiredSpace, cs *membership.Sp
 				dm.Principal = p.member.Principal
 			}
 			p.member = dm
-		case (p.member.Source.Via == "") != (dm.Source.Via == ""):
+		case (p.member.Source.Via() == "") != (dm.Source.Via() == ""):
 			// One spelling is named, the other came from a Directory rule:
 			// the named one's role stands.
-			if p.member.Source.Via != "" {
+			if p.member.Source.Via() != "" {
 				p.member.Role, p.member.Source = dm.Role, dm.Source
 			}
-		case p.member.Source.Via != "" && dm.Source.Via != "":
+		case p.member.Source.Via() != "" && dm.Source.Via() != "":
 			// Two rules: the higher role.
 			if dm.Role.Rank() > p.member.Role.Rank() {
 				p.member.Role, p.member.Source = dm.Role, dm.Source

@@ -13,7 +13,7 @@ func desired(space string, members ...m.DesiredMember) m.Desired {
 }
 
 func want(p m.Principal, r m.Role) m.DesiredMember {
-	return m.DesiredMember{Principal: p, Role: r, Source: m.Location{File: "s.yaml", Line: 1}}
+	return m.DesiredMember{Principal: p, Role: r, Source: m.At(m.Location{File: "s.yaml", Line: 1})}
 }
 
 func joined(id string, email string, r m.Role) m.Membership {

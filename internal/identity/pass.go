@@ -85,12 +85,19 @@ func PreferPass(n, size int, latency time.Duration, perSecond float64, inFlight 
 func (s *Service) runPass(ctx context.Context, p *pass) {
 	s.mu.Lock()
 	s.wantedLocked()
-	unseen := make([]string, 0, s.wanted-s.resolved)
-	s.addrs.each(func(e string, rec record) {
-		if rec.flags&wanted != 0 && rec.how == unknown {
-			unseen = append(unseen, e) // sorted: the table is
+	// The sources' addresses no answer has settled, sorted as the table
+	// is. On a first run that is every one of them: the table's own list
+	// serves (a million strings would be 16 MB more), and nothing in the
+	// pass writes to it.
+	unseen := s.addrs.sorted
+	if s.resolved > 0 || len(s.addrs.sorted) != s.wanted {
+		unseen = make([]string, 0, s.wanted-s.resolved)
+		for i, e := range s.addrs.sorted {
+			if rec := s.addrs.table[i]; rec.flags&wanted != 0 && rec.how == unknown {
+				unseen = append(unseen, e)
+			}
 		}
-	})
+	}
 	size := s.directorySizeLocked()
 	recorded := s.r.Cache != nil && s.r.Cache.DirectoryUsers() > 0
 	s.mu.Unlock()
@@ -104,7 +111,6 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 	// users, the rest are handed to users.get calls (handOff): a first
 	// run that wants 50 people of a 500,000-user Directory reads two
 	// pages, not a thousand.
-	slices.Sort(unseen)
 	limit := passLimit(len(unseen), size, cap(s.gets))
 	q := &passQueries{s: s, p: p, sem: make(chan struct{}, cap(s.gets)), splitAfter: splitAfter, perSecond: s.perSecond(), latency: s.latency()}
 	if !recorded {
@@ -379,13 +385,18 @@ func (s *Service) trimSeen(sorted []string) []string {
 	return sorted
 }
 
-// unseen keeps, in place, the wanted addresses no page has shown yet
-// (wanted is the query's own part of the pass's list: nobody else reads it).
+// unseen returns the wanted addresses no page has shown yet: wanted
+// itself when none has been, else a new slice (wanted may be the
+// records' own sorted list, which nothing in the pass writes to).
 func (s *Service) unseen(wanted []string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := wanted[:0]
-	for _, e := range wanted {
+	i := slices.IndexFunc(wanted, func(e string) bool { return s.addrs.get(e).how != unknown })
+	if i < 0 {
+		return wanted
+	}
+	out := slices.Clip(wanted[:i:i])
+	for _, e := range wanted[i+1:] {
 		if s.addrs.get(e).how == unknown {
 			out = append(out, e)
 		}

@@ -23,7 +23,7 @@ func Check(d membership.Desired, a Access) error {
 	appAuth, admin := a.AppAuth, a.Admin
 	var errs source.Errors
 	add := func(m membership.DesiredMember, format string, args ...any) {
-		errs = append(errs, &source.Error{At: m.Source, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &source.Error{At: m.Source.Location(), Msg: fmt.Sprintf(format, args...)})
 	}
 	for _, s := range d.Spaces {
 		for _, r := range s.Rules {

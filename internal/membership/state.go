@@ -6,7 +6,7 @@ import "fmt"
 type DesiredMember struct {
 	Principal Principal
 	Role      Role // RoleUnmanaged when the source left it empty
-	Source    Location
+	Source    Pos  // where it was written (Source.Location())
 }
 
 // RuleKind is how a Directory rule names members.

@@ -21,13 +21,13 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 func samplePlan() diff.Plan {
 	d := m.Desired{Spaces: []m.DesiredSpace{
 		{Name: "spaces/AAA", Label: "Engineering", Members: []m.DesiredMember{
-			{Principal: m.User("alice@example.com"), Source: m.Location{File: "eng.yaml", Line: 5}},
-			{Principal: m.User("bob@example.com"), Role: m.RoleManager, Source: m.Location{File: "eng.yaml", Line: 6}},
-			{Principal: m.User("carol@example.com"), Role: m.RoleOwner, Source: m.Location{File: "eng.yaml", Line: 7}},
-			{Principal: m.User("dan@example.com"), Source: m.Location{File: "eng.yaml", Line: 8}},
-			{Principal: m.Group("eng"), Source: m.Location{File: "eng.yaml", Line: 9}},
+			{Principal: m.User("alice@example.com"), Source: m.At(m.Location{File: "eng.yaml", Line: 5})},
+			{Principal: m.User("bob@example.com"), Role: m.RoleManager, Source: m.At(m.Location{File: "eng.yaml", Line: 6})},
+			{Principal: m.User("carol@example.com"), Role: m.RoleOwner, Source: m.At(m.Location{File: "eng.yaml", Line: 7})},
+			{Principal: m.User("dan@example.com"), Source: m.At(m.Location{File: "eng.yaml", Line: 8})},
+			{Principal: m.Group("eng"), Source: m.At(m.Location{File: "eng.yaml", Line: 9})},
 		}},
-		{Name: "spaces/BBB", Members: []m.DesiredMember{{Principal: m.User("erin@example.com"), Source: m.Location{File: "hr.csv", Line: 2, Column: 12}}}},
+		{Name: "spaces/BBB", Members: []m.DesiredMember{{Principal: m.User("erin@example.com"), Source: m.At(m.Location{File: "hr.csv", Line: 2, Column: 12})}}},
 	}}
 	c := m.Current{Spaces: map[string]*m.SpaceState{
 		"spaces/AAA": {Name: "spaces/AAA", Type: m.TypeSpace, Memberships: []m.Membership{

@@ -69,8 +69,9 @@ func mergeSpace(s membership.DesiredSpace, answers map[string]found) []membershi
 	})
 	for _, r := range rules {
 		f := answers[r.Key()]
-		src := r.Source
-		src.Via = r.Describe()
+		loc := r.Source
+		loc.Via = r.Describe()
+		src := membership.At(loc)
 		if r.Kind == membership.RuleGroup {
 			if _, ok := at[f.group]; !ok {
 				at[f.group] = len(members)

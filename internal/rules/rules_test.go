@@ -70,8 +70,8 @@ func members(x rules.Expansion, space string) string {
 			if m.Role != "" {
 				line += " " + m.Role.UIName()
 			}
-			if m.Source.Via != "" {
-				line += fmt.Sprintf(" <%d %s>", m.Source.Line, m.Source.Via)
+			if m.Source.Via() != "" {
+				line += fmt.Sprintf(" <%d %s>", m.Source.Location().Line, m.Source.Via())
 			}
 			out = append(out, line)
 		}

@@ -152,7 +152,7 @@ func readRow(rec []string, width int, cols columnIndex, checkUTF8 bool, line int
 	if (p.IsGroup() || p == membership.App) && role != membership.RoleUnmanaged {
 		return fail(at(cols.role), "%s can't have a role (%s): only people's roles are managed", p, quote(rec[cols.role]))
 	}
-	b.add(last.entries, membership.DesiredMember{Principal: p, Role: role, Source: at(cols.member)})
+	b.add(last.entries, membership.DesiredMember{Principal: p, Role: role, Source: membership.At(at(cols.member))})
 	return nil
 }
 

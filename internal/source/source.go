@@ -207,7 +207,7 @@ func (b *builder) finish(errs *Errors) membership.Desired {
 				case prev.Role == membership.RoleUnmanaged:
 					prev.Role, prev.Source = m.Role, m.Source
 				default:
-					errs.Add(m.Source, "%s is listed twice in %s with different roles: %s here, %s at %s",
+					errs.Add(m.Source.Location(), "%s is listed twice in %s with different roles: %s here, %s at %s",
 						m.Principal.Display(), name, m.Role.UIName(), prev.Role.UIName(), prev.Source)
 				}
 				continue

@@ -163,7 +163,7 @@ func readYAMLMember(mn *yaml.Node, at func(*yaml.Node) membership.Location, errs
 			errs.Add(loc, "%v", err)
 			return membership.DesiredMember{}, nil, false
 		}
-		return membership.DesiredMember{Principal: p, Source: loc}, nil, true
+		return membership.DesiredMember{Principal: p, Source: membership.At(loc)}, nil, true
 	case yaml.MappingNode:
 	default:
 		errs.Add(loc, "a member must be an email, an ID, or a mapping with user:, group:, group_members:, org_unit: or query:")
@@ -262,7 +262,7 @@ func namedMember(n *yaml.Node, role membership.Role, roleNode *yaml.Node, at fun
 		errs.Add(at(roleNode), "%s can't have a role (%s): only people's roles are managed", p, quote(scalar(roleNode)))
 		return membership.DesiredMember{}, nil, false
 	}
-	return membership.DesiredMember{Principal: p, Role: role, Source: at(n)}, nil, true
+	return membership.DesiredMember{Principal: p, Role: role, Source: membership.At(at(n))}, nil, true
 }
 
 // parseRule reads group: (by email), group_members:, org_unit: or query:,
