@@ -51,12 +51,6 @@ func At(l Location) Pos {
 	return Pos{place: id, line: clamp(l.Line), col: clamp(l.Column)}
 }
 
-// Line is p's line, and Column its column, in the same file.
-func (p Pos) Line(line, column int) Pos {
-	p.line, p.col = clamp(line), clamp(column)
-	return p
-}
-
 func clamp(n int) uint32 { return uint32(min(max(n, 0), math.MaxUint32)) }
 
 // Location is p in full.
@@ -70,9 +64,6 @@ func (p Pos) Location() Location {
 	}
 	return l
 }
-
-// File is the file p is in.
-func (p Pos) File() string { return p.Location().File }
 
 // Via names the Directory rule the entry came from ("" for one a source
 // names itself).

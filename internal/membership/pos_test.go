@@ -27,8 +27,8 @@ func TestPosKeepsTheLocation(t *testing.T) {
 	if got := At(Location{File: "x.csv", Line: -3}).Location(); got != (Location{File: "x.csv"}) {
 		t.Errorf("a negative line is kept as %+v, want none", got)
 	}
-	if p := At(Location{File: "a.yaml", Via: "group g@example.com"}); p.Via() != "group g@example.com" || p.File() != "a.yaml" {
-		t.Errorf("Via %q, File %q", p.Via(), p.File())
+	if p := At(Location{File: "a.yaml", Via: "group g@example.com"}); p.Via() != "group g@example.com" || p.Location().File != "a.yaml" {
+		t.Errorf("Via %q, File %q", p.Via(), p.Location().File)
 	}
 }
 
