@@ -33,7 +33,10 @@ type Cache struct {
 	// directoryUsers is how many users the last whole Directory pass saw,
 	// for estimating the next one's cost.
 	directoryUsers int
-	dirty          bool
+	// listsShowEmails: the last run's lists showed every person's email,
+	// so the next need not start a Directory pass before they are read.
+	listsShowEmails bool
+	dirty           bool
 	// resolved yields, in email order, what a run resolved (see Resolved):
 	// about resolvedN entries.
 	resolved  Entries
@@ -64,9 +67,10 @@ type CacheEntry struct {
 // (an expiry in Unix seconds parses ten times faster than a timestamp);
 // version 1, a map of timestamps, is still read.
 type cacheFile struct {
-	Version        int             `json:"version"`
-	DirectoryUsers int             `json:"directory_users,omitempty"`
-	Entries        json.RawMessage `json:"entries"`
+	Version         int             `json:"version"`
+	DirectoryUsers  int             `json:"directory_users,omitempty"`
+	ListsShowEmails bool            `json:"lists_show_emails,omitempty"`
+	Entries         json.RawMessage `json:"entries"`
 }
 
 type cacheRecord struct {
@@ -105,18 +109,18 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 		return
 	}
 	c.version = version
-	items, users, fast := readCacheFast(data)
+	items, head, fast := readCacheFast(data)
 	if !fast {
 		var err error
 		var v int
-		if items, users, v, err = readCacheJSON(data); err != nil {
+		if items, head, v, err = readCacheJSON(data); err != nil {
 			warn(fmt.Sprintf("identity cache %s is corrupt; starting empty", where))
 			c.dirty = true
 			return
 		}
 		c.dirty = v == 1 // rewritten as version 2
 	}
-	c.directoryUsers = max(0, users)
+	c.directoryUsers, c.listsShowEmails = max(0, head.users), head.listsShowEmails
 	kept := items[:0]
 	for _, it := range items {
 		id := it.principal.ID()
@@ -142,60 +146,67 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 
 func byEmail(a, b cacheItem) int { return strings.Compare(a.email, b.email) }
 
+// cacheHeader is what the document records beside its entries.
+type cacheHeader struct {
+	users           int // directory_users
+	listsShowEmails bool
+}
+
 // readCacheFast reads the document exactly as encodeLocked writes it,
 // with its strings pointing into one copy of the document; false for
 // anything else (an older version, escapes), which encoding/json reads.
-func readCacheFast(data []byte) (items []cacheItem, users int, ok bool) {
+func readCacheFast(data []byte) (items []cacheItem, head cacheHeader, ok bool) {
 	doc := string(data)
 	rest, ok := strings.CutPrefix(doc, `{"version":2`)
 	if !ok {
-		return nil, 0, false
+		return nil, cacheHeader{}, false
 	}
 	if r, found := strings.CutPrefix(rest, `,"directory_users":`); found {
-		if users, rest, ok = cutInt(r); !ok {
-			return nil, 0, false
+		if head.users, rest, ok = cutInt(r); !ok {
+			return nil, cacheHeader{}, false
 		}
-		users = max(0, users)
+		head.users = max(0, head.users)
 	}
+	rest, head.listsShowEmails = strings.CutPrefix(rest, `,"lists_show_emails":true`)
 	if rest, ok = strings.CutPrefix(rest, `,"entries":[`); !ok {
-		return nil, 0, false
+		return nil, cacheHeader{}, false
 	}
 	items = make([]cacheItem, 0, strings.Count(rest, `{"e":`))
 	for !strings.HasPrefix(rest, "]}") {
 		if len(items) > 0 {
 			if rest, ok = strings.CutPrefix(rest, ","); !ok {
-				return nil, 0, false
+				return nil, cacheHeader{}, false
 			}
 		}
 		var it cacheItem
 		var p string
 		var x int
 		if rest, ok = strings.CutPrefix(rest, `{"e":`); !ok {
-			return nil, 0, false
+			return nil, cacheHeader{}, false
 		}
 		if it.email, rest, ok = cutString(rest); !ok {
-			return nil, 0, false
+			return nil, cacheHeader{}, false
 		}
 		if rest, ok = strings.CutPrefix(rest, `,"p":`); !ok {
-			return nil, 0, false
+			return nil, cacheHeader{}, false
 		}
 		if p, rest, ok = cutString(rest); !ok {
-			return nil, 0, false
+			return nil, cacheHeader{}, false
 		}
 		if rest, ok = strings.CutPrefix(rest, `,"x":`); !ok {
-			return nil, 0, false
+			return nil, cacheHeader{}, false
 		}
 		if x, rest, ok = cutInt(rest); !ok {
-			return nil, 0, false
+			return nil, cacheHeader{}, false
 		}
 		rest, it.suspended = strings.CutPrefix(rest, `,"s":true`)
 		if rest, ok = strings.CutPrefix(rest, "}"); !ok {
-			return nil, 0, false
+			return nil, cacheHeader{}, false
 		}
 		it.principal, it.expires = membership.Principal(p), int64(x)
 		items = append(items, it)
 	}
-	return items, users, rest == "]}"
+	return items, head, rest == "]}"
 }
 
 // cutString cuts a JSON string without escapes from the front of s.
@@ -222,17 +233,17 @@ func cutInt(s string) (int, string, bool) {
 
 // readCacheJSON reads any version encoding/json can: version 1 (a map of
 // timestamps) and version 2 with escapes.
-func readCacheJSON(data []byte) (_ []cacheItem, users, version int, _ error) {
+func readCacheJSON(data []byte) (_ []cacheItem, head cacheHeader, version int, _ error) {
 	var f cacheFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, 0, 0, err
+		return nil, cacheHeader{}, 0, err
 	}
 	var items []cacheItem
 	switch f.Version {
 	case 1:
 		entries := map[string]CacheEntry{}
 		if err := json.Unmarshal(f.Entries, &entries); err != nil {
-			return nil, 0, 0, err
+			return nil, cacheHeader{}, 0, err
 		}
 		for email, e := range entries {
 			x := e.Expires.Unix()
@@ -244,15 +255,15 @@ func readCacheJSON(data []byte) (_ []cacheItem, users, version int, _ error) {
 	case 2:
 		var records []cacheRecord
 		if err := json.Unmarshal(f.Entries, &records); err != nil {
-			return nil, 0, 0, err
+			return nil, cacheHeader{}, 0, err
 		}
 		for _, r := range records {
 			items = append(items, cacheItem{email: r.Email, principal: r.Principal, expires: r.Expires, suspended: r.Suspended})
 		}
 	default:
-		return nil, 0, 0, fmt.Errorf("version %d", f.Version)
+		return nil, cacheHeader{}, 0, fmt.Errorf("version %d", f.Version)
 	}
-	return items, f.DirectoryUsers, f.Version, nil
+	return items, cacheHeader{users: f.DirectoryUsers, listsShowEmails: f.ListsShowEmails}, f.Version, nil
 }
 
 // find is email's item, if read and not dropped.
@@ -308,6 +319,26 @@ func (c *Cache) SetDirectoryUsers(n int) {
 	}
 }
 
+// ListsShowEmails reports whether the last run's lists showed every
+// person's email.
+func (c *Cache) ListsShowEmails() bool {
+	<-c.ready
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.listsShowEmails
+}
+
+// SetListsShowEmails records whether this run's lists showed every
+// person's email.
+func (c *Cache) SetListsShowEmails(yes bool) {
+	<-c.ready
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.listsShowEmails != yes {
+		c.listsShowEmails, c.dirty = yes, true
+	}
+}
+
 // Drop forgets an entry found stale.
 func (c *Cache) Drop(email string) {
 	<-c.ready
@@ -358,6 +389,9 @@ func (c *Cache) encodeLocked() []byte {
 	if c.directoryUsers > 0 {
 		b = append(b, `,"directory_users":`...)
 		b = strconv.AppendInt(b, int64(c.directoryUsers), 10)
+	}
+	if c.listsShowEmails {
+		b = append(b, `,"lists_show_emails":true`...)
 	}
 	b = append(b, `,"entries":[`...)
 	first := true

@@ -12,7 +12,7 @@ import (
 )
 
 func cacheOf(now time.Time, entries map[string]CacheEntry) *Cache {
-	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42}
+	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42, listsShowEmails: true}
 	for email, e := range entries {
 		c.items = append(c.items, cacheItem{email: email, principal: e.Principal, expires: e.Expires.Unix(), suspended: e.Suspended})
 	}
@@ -43,7 +43,7 @@ func TestCacheEncodingIsJSON(t *testing.T) {
 	}
 	slices.SortFunc(records, func(a, b cacheRecord) int { return strings.Compare(a.Email, b.Email) })
 	raw, _ := json.Marshal(records)
-	want, _ := json.Marshal(cacheFile{Version: 2, DirectoryUsers: 42, Entries: raw})
+	want, _ := json.Marshal(cacheFile{Version: 2, DirectoryUsers: 42, ListsShowEmails: true, Entries: raw})
 	if string(got) != string(want) {
 		t.Errorf("encoded\n%s\nwant\n%s", got, want)
 	}
@@ -51,9 +51,9 @@ func TestCacheEncodingIsJSON(t *testing.T) {
 	if _, _, fast := readCacheFast(got); fast {
 		t.Error("the fast reader took a document with escapes")
 	}
-	back, users, version, err := readCacheJSON(got)
-	if err != nil || users != 42 || version != 2 || len(back) != 5 || back[0].email != "a@example.com" || !back[0].suspended || back[0].principal != membership.User("1") {
-		t.Errorf("read back: %v %d %+v", err, users, back)
+	back, head, version, err := readCacheJSON(got)
+	if err != nil || head != (cacheHeader{users: 42, listsShowEmails: true}) || version != 2 || len(back) != 5 || back[0].email != "a@example.com" || !back[0].suspended || back[0].principal != membership.User("1") {
+		t.Errorf("read back: %v %+v %+v", err, head, back)
 	}
 }
 
@@ -64,9 +64,13 @@ func TestCacheFastReader(t *testing.T) {
 		"a@example.com": {Principal: "users/1", Suspended: true, Expires: now.Add(2 * time.Hour)},
 	})
 	doc := c.encodeLocked()
-	items, users, fast := readCacheFast(doc)
-	if !fast || users != 42 || !reflect.DeepEqual(items, c.items) {
-		t.Errorf("fast read: %v %d %+v, want %+v", fast, users, items, c.items)
+	items, head, fast := readCacheFast(doc)
+	if !fast || head != (cacheHeader{users: 42, listsShowEmails: true}) || !reflect.DeepEqual(items, c.items) {
+		t.Errorf("fast read: %v %+v %+v, want %+v", fast, head, items, c.items)
+	}
+	c.listsShowEmails = false
+	if _, head, fast := readCacheFast(c.encodeLocked()); !fast || head != (cacheHeader{users: 42}) {
+		t.Errorf("without lists_show_emails: %v %+v", fast, head)
 	}
 	viaJSON, _, _, err := readCacheJSON(doc)
 	if err != nil || !reflect.DeepEqual(viaJSON, items) {

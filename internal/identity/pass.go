@@ -14,11 +14,65 @@ import (
 // pass is the paged users.list pass. What its pages show goes straight
 // into the service's records; it keeps no map of its own.
 type pass struct {
-	done  chan struct{}
-	err   error
-	pages int
-	users int
-	parts int
+	done chan struct{}
+	// adopted is closed once the run wants the pass: at once for a pass
+	// started for lookups or spaces; for a pass started early (Anticipate)
+	// when a list shows people without emails. Until then its queries stop
+	// after their first page.
+	adopted chan struct{}
+	err     error
+	pages   int
+	users   int
+	parts   int
+}
+
+// anticipateMax is the most memberships for which a pass starts before
+// the lists are read.
+const anticipateMax = 100_000
+
+func newPass(adopted bool) *pass {
+	p := &pass{done: make(chan struct{}), adopted: make(chan struct{})}
+	if adopted {
+		close(p.adopted)
+	}
+	return p
+}
+
+// Anticipate starts the users.list pass before any list is read, when the
+// lists of the last run carried no emails (or no run recorded whether they
+// do, as on a first run) and a pass would be chosen for the addresses
+// nothing settles yet: the first answer of a list takes a call's latency,
+// and so would the pass's first pages, one after the other. Each of its
+// queries reads one page, then waits for a list to show people without
+// emails (Space, Await) or for lookups that prefer the pass; if neither
+// comes (lists carry every email), it stops there, having cost a page per
+// query, and the run's end cancels it.
+func (s *Service) Anticipate(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pass != nil || s.early != nil || s.r.Directory == nil {
+		return
+	}
+	if s.r.Cache != nil && s.r.Cache.ListsShowEmails() {
+		return // the last run's lists settled the addresses themselves
+	}
+	memberships := 0
+	for _, ds := range s.source.Spaces {
+		memberships += len(ds.Members)
+	}
+	if memberships > anticipateMax {
+		// The records of a million addresses cost a run whose lists carry
+		// emails ~100 MB it would not otherwise spend, for a latency that
+		// is a few percent of its time.
+		return
+	}
+	n := max(0, s.wantedLocked()-s.resolved-s.cachedLocked())
+	if !PreferPass(n, s.directorySizeLocked(), s.latency(), s.perSecond(), cap(s.gets)) {
+		return
+	}
+	s.log.Debug("identity: reading the Directory's first pages while the lists are read", "addresses", n)
+	s.early, s.anticipated = newPass(false), n
+	go s.runPass(ctx, s.early)
 }
 
 // passPageSize is users.list's largest page.
@@ -34,8 +88,17 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 	if !PreferPass(n, size, s.latency(), s.perSecond(), cap(s.gets)) {
 		return
 	}
-	s.log.Info("identity: one paged Directory pass is faster than a lookup each", "lookups", n, "directory_size_estimate", size)
-	s.pass = &pass{done: make(chan struct{})}
+	s.log.Info("identity: one paged Directory pass is faster than a lookup each", "lookups", n, "directory_size_estimate", size, "started_early", s.early != nil)
+	if s.early != nil {
+		// Anticipate started it: its first pages are in, or on their way.
+		s.pass, s.early = s.early, nil
+		close(s.pass.adopted)
+		if closed(s.pass.done) && s.pass.err != nil {
+			s.passFailedLocked(s.pass.err) // lookups go to users.get (lookupLocked)
+		}
+		return
+	}
+	s.pass = newPass(true)
 	go s.runPass(ctx, s.pass)
 }
 
@@ -128,10 +191,19 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 	err := q.wait()
 	s.mu.Lock()
 	p.err = err
+	if !closed(p.adopted) {
+		// Started early and never wanted: lists carried the emails, or the
+		// run ended first. Nobody waits on it, and what its pages showed
+		// is recorded; a whole pass still tells the Directory's size.
+		if err == nil && s.r.Cache != nil {
+			s.r.Cache.SetDirectoryUsers(p.users)
+		}
+		close(p.done)
+		s.mu.Unlock()
+		return
+	}
 	if err != nil {
-		w := "directory listing stopped; looking the remaining addresses up side by side: " + err.Error()
-		s.warnings = append(s.warnings, w)
-		s.log.Warn(w)
+		s.passFailedLocked(err)
 	} else if s.r.Cache != nil {
 		s.r.Cache.SetDirectoryUsers(p.users)
 	}
@@ -157,6 +229,13 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+// passFailedLocked says that the pass stopped, and what follows.
+func (s *Service) passFailedLocked(err error) {
+	w := "directory listing stopped; looking the remaining addresses up side by side: " + err.Error()
+	s.warnings = append(s.warnings, w)
+	s.log.Warn(w)
 }
 
 // passQueries runs the pass's prefix queries side by side. A query that
@@ -262,6 +341,12 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		}
 		if next == "" {
 			return nil
+		}
+		// A pass started early goes on only once the run wants it.
+		select {
+		case <-q.p.adopted:
+		case <-ctx.Done():
+			return context.Cause(ctx)
 		}
 		// Pages come sorted by email, as wanted is: what they showed is
 		// mostly at its front, so dropping it there costs what was found,

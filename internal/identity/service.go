@@ -40,6 +40,11 @@ type Service struct {
 	resolved    int
 	lookups     map[string]*lookup // users.get lookups, by email
 	pass        *pass              // the users.list pass, once started
+	early       *pass              // a pass Anticipate started, until adopted
+	anticipated int                // the addresses it was started for
+	// lists counts the spaces whose lists Await saw, noEmails those where
+	// people came without emails: the cache tells the next run.
+	lists, noEmails int
 	// waiting are the spaces waiting for the pass, each by the first of
 	// its addresses still unknown: settling that address wakes them.
 	waiting map[string][]chan struct{}
@@ -193,9 +198,14 @@ func (s *Service) Outcome() Outcome {
 	if s.r.Cache != nil {
 		s.r.Cache.Resolved(s.counts[ByDirectory]+s.counts[ByMemberGet], s.costly)
 	}
+	if s.r.Cache != nil && s.lists > 0 {
+		s.r.Cache.SetListsShowEmails(s.noEmails == 0)
+	}
 	passPages := 0
-	if s.pass != nil {
-		passPages = s.pass.pages
+	for _, p := range []*pass{s.pass, s.early} {
+		if p != nil {
+			passPages += p.pages
+		}
 	}
 	s.log.Info("identities resolved", "by_list", s.counts[ByList], "by_cache", s.counts[ByCache], "by_directory", s.counts[ByDirectory],
 		"by_member_get", s.counts[ByMemberGet], "directory_lookups", len(s.lookups), "directory_pages", passPages, "member_gets", s.memberGets.Load(),

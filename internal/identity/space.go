@@ -60,7 +60,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// Lists here don't carry every email, so most desired emails will need
 		// the Directory (those the cache doesn't hold): decide now between a
 		// get each and one pass.
-		s.considerPassLocked(ctx, max(0, s.wantedLocked()-s.resolved-s.cachedLocked()))
+		s.considerPassForListsLocked(ctx)
 	}
 	if p := s.pass; p != nil && len(need) > 0 && s.r.Directory != nil {
 		// A pass is under way: wait for its pages to show this space's
@@ -202,8 +202,12 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missingEmails bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.lists++
+	if missingEmails {
+		s.noEmails++
+	}
 	if missingEmails && s.pass == nil {
-		s.considerPassLocked(ctx, max(0, s.wantedLocked()-s.resolved-s.cachedLocked()))
+		s.considerPassForListsLocked(ctx)
 	}
 	p := s.pass
 	if p == nil || s.r.Directory == nil || !missingEmails {
@@ -258,6 +262,18 @@ func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
 		}
 		s.mu.Lock()
 	}
+}
+
+// considerPassForListsLocked starts (or adopts) the pass once a list shows
+// people without emails: most addresses the cache doesn't hold will need
+// the Directory. A pass started early counts the addresses it was started
+// for, not fewer for what its first pages already showed.
+func (s *Service) considerPassForListsLocked(ctx context.Context) {
+	n := max(0, s.wantedLocked()-s.resolved-s.cachedLocked())
+	if s.early != nil {
+		n = max(n, s.anticipated)
+	}
+	s.considerPassLocked(ctx, n)
 }
 
 // passOweLocked: the pass may still show email (nothing settled it, and

@@ -3,11 +3,14 @@ package job_test
 import (
 	"context"
 	"fmt"
+	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncer-dev/syncer/internal/state"
 
@@ -225,4 +228,61 @@ func TestIdentitySparseDirectoryTurnsToGets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Lists without emails send most addresses to the Directory. A first run
+// can't know whether its lists will carry emails, so the pass's first page
+// is asked for beside the first lists, not one list answer later; a run
+// whose lists carried every email records it, and the next asks the
+// Directory nothing it doesn't need.
+func TestIdentityPassStartsBesideTheFirstLists(t *testing.T) {
+	w := emulatortest.World{Spaces: 10, MembersPerSpace: 50, Spread: emulatortest.SpreadEven}
+	t.Run("lists without emails", func(t *testing.T) {
+		seed, csv, least := w.Build()
+		f := newFixture(t, seed, emulator.Options{HideEmails: true, LatencyMin: 50 * time.Millisecond, LatencyMax: 50 * time.Millisecond}, csv)
+		var tl emulatortest.Timeline
+		srv := httptest.NewServer(tl.Wrap(f.em.Handler()))
+		t.Cleanup(srv.Close)
+		f.url, f.resolve = srv.URL+"/", true
+		res, err := f.run(t, context.Background(), false)
+		if err != nil || !res.Plan.Empty() || !res.Plan.Complete() {
+			t.Fatalf("%v; planned %d changes on a converged state, incomplete %q", err, len(res.Plan.Changes), res.Plan.Incomplete)
+		}
+		firstAnswer, firstPage := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+		for _, c := range tl.Calls() {
+			switch c.Kind {
+			case emulatortest.KindList:
+				firstAnswer = min(firstAnswer, c.End)
+			case emulatortest.KindDirectoryList:
+				firstPage = min(firstPage, c.Start)
+			}
+		}
+		if firstPage >= firstAnswer {
+			t.Errorf("the Directory's first page was asked for at %v, after the first list answered (%v)", firstPage, firstAnswer)
+		}
+		if pages := f.em.Stats().Count("directory.users.list"); pages != least.DirectoryPages {
+			t.Errorf("%d Directory pages, want %d (one whole pass)", pages, least.DirectoryPages)
+		}
+	})
+	t.Run("lists with emails", func(t *testing.T) {
+		seed, csv, _ := w.Build()
+		f := newFixture(t, seed, emulator.Options{}, csv)
+		f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "ids.json")
+		for run := 1; run <= 2; run++ {
+			before := f.em.Stats().Count("directory.users.list") + f.em.Stats().Count("directory.users.get")
+			res, err := f.run(t, context.Background(), false)
+			if err != nil || !res.Plan.Empty() || !res.Plan.Complete() {
+				t.Fatalf("run %d: %v; planned %d changes on a converged state", run, err, len(res.Plan.Changes))
+			}
+			calls := f.em.Stats().Count("directory.users.list") + f.em.Stats().Count("directory.users.get") - before
+			// The first run's early pass stops after its first page:
+			// the lists settle everyone.
+			if want := 2 - run; calls > want {
+				t.Errorf("run %d made %d Directory calls; want at most %d", run, calls, want)
+			}
+		}
+		if data, _ := os.ReadFile(f.cacheFile); !strings.Contains(string(data), `"lists_show_emails":true`) {
+			t.Errorf("the cache does not record that lists showed emails:\n%.200s", data)
+		}
+	})
 }

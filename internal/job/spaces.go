@@ -55,6 +55,10 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 		if j.Resolver != nil {
 			out.ids = j.Resolver.NewService(expanded, latency.estimate)
 			out.ids.Learn(learned)
+			// Lists without emails (as Google mostly answers) send most
+			// addresses to the Directory: its first pages need not wait
+			// for the first list's answer. Ends with ctx, at planning's end.
+			out.ids.Anticipate(ctx)
 		}
 		out.warnings = j.prepareSpares(ctx, expanded, rm, out.ids)
 		close(ready)
