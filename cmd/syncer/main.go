@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/syncer-dev/syncer/internal/gctune"
 )
 
 func main() {
@@ -17,15 +19,18 @@ func main() {
 		// than Go's default keeps the peak well under container limits at
 		// no measurable cost in wall time (1M memberships whose lists carry
 		// no emails, on 2 cores: 343-350 MiB at 50, 383-400 at 70, each
-		// 11.7-12.7 s). The emulator is the other way
-		// round: its world is all long-lived, so each collection rescans it
-		// for little garbage, and on a shared machine that CPU is taken
-		// from the syncer being measured against it. GOGC overrides both.
-		gc := 50
+		// 11.7-12.7 s). But 50% of a small heap is a collection every
+		// megabyte or two, a third of a 10,000-membership run's start-up:
+		// the heap may always grow by 32 MB (gctune). The emulator is the
+		// other way round: its world is all long-lived, so each collection
+		// rescans it for little garbage, and on a shared machine that CPU
+		// is taken from the syncer being measured against it. GOGC
+		// overrides both.
 		if len(os.Args) > 1 && os.Args[1] == "emulator" {
-			gc = 400
+			debug.SetGCPercent(400)
+		} else {
+			gctune.Start(50, 32<<20)
 		}
-		debug.SetGCPercent(gc)
 	}
 	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
