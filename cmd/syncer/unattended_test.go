@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/auth/authtest"
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
@@ -345,5 +346,38 @@ func TestRunTimeoutCutShortIsAFailure(t *testing.T) {
 	if code != exitFailure || r.Complete || !strings.Contains(strings.Join(r.Incomplete, " "), "stopped during apply") ||
 		r.Summary["applied"] != em.Stats().Writes || r.Summary["applied"] == 20 || !strings.Contains(logText(errOut), "ERROR run finished") {
 		t.Errorf("exit %d after %v: %+v\n%s", code, time.Since(start), r, logText(errOut))
+	}
+}
+
+// A first run starts the Directory pass before any list answers (lists
+// without emails need it). Where the lists carry every email, a Directory
+// scope that domain-wide delegation does not grant must not stop the run:
+// the early page was a guess, and nothing needed the Directory.
+func TestRefusedDirectoryScopeSparesARunThatNeedsNoDirectory(t *testing.T) {
+	ts := authtest.Start(t)
+	ts.RefuseScope(auth.ScopeDirectoryRead, 401, `{"error":"unauthorized_client","error_description":"Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}`)
+	seed, csv, least := emulatortest.World{Spaces: 10, MembersPerSpace: 50, Spread: emulatortest.SpreadEven}.Build()
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte(csv), 0o644)
+	key, _ := ts.ServiceAccountKey(t, t.TempDir())
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q}\nauth: {mode: service-account, credentials_file: %q, subject: admin@example.com}\n", url, key)), 0o644)
+	code, out, errOut := runCLI(t, "plan", "--config", cfg, "--log-level", "debug")
+	if code != exitOK || strings.Contains(errOut, "stopping the run") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, logText(errOut))
+	}
+	directoryTokens := 0
+	claims, _ := ts.Requests()
+	for _, c := range claims {
+		if s, _ := c["scope"].(string); strings.Contains(s, auth.ScopeDirectoryRead) {
+			directoryTokens++
+		}
+	}
+	if directoryTokens == 0 {
+		t.Error("no Directory token was asked for: the test no longer tries the early pass")
+	}
+	if got := em.Stats().Count("members.list"); got != least.ListPages {
+		t.Errorf("%d list calls, want %d", got, least.ListPages)
 	}
 }

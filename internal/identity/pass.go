@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 // pass is the paged users.list pass. What its pages show goes straight
@@ -317,7 +318,15 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
-		err := q.s.r.DirectoryThrottle.Directory(ctx, "directory.users.list", func(ctx context.Context) (err error) {
+		callCtx := ctx
+		if !closed(q.p.adopted) {
+			// Asked for before the run knows it needs the Directory: a
+			// refused Directory token must not stop a run whose lists
+			// may carry every email. Adopted, its lookups meet the refusal
+			// again, and then it stops the run.
+			callCtx = throttle.Tentative(ctx)
+		}
+		err := q.s.r.DirectoryThrottle.Directory(callCtx, "directory.users.list", func(ctx context.Context) (err error) {
 			page, next, err = q.s.r.Directory.UsersPage(ctx, query, token)
 			return err
 		})

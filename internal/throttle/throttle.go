@@ -202,6 +202,16 @@ func (t *Throttle) Directory(ctx context.Context, op string, fn func(context.Con
 	return t.do(ctx, op, fn, nil, t.project[Directory])
 }
 
+type tentativeKey struct{}
+
+// Tentative marks the calls made under ctx as calls the run could do
+// without (a Directory page asked for before the run knows it needs one):
+// a fatal answer to them (a token refused for a scope the run may never
+// use) is returned to the caller, not taken as the end of the run.
+func Tentative(ctx context.Context) context.Context {
+	return context.WithValue(ctx, tentativeKey{}, true)
+}
+
 // ErrNotCleared marks a write that BeforeWrite did not clear.
 var ErrNotCleared = errors.New("the write was not cleared")
 
@@ -265,11 +275,13 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 		case chatapi.IsCancelled(err):
 			return fmt.Errorf("%w (%w)", ErrAbandoned, err)
 		case errors.Is(err, chatapi.ErrFatal):
-			t.fatalOnce.Do(func() {
-				if t.OnFatal != nil {
-					t.OnFatal(err)
-				}
-			})
+			if ctx.Value(tentativeKey{}) == nil {
+				t.fatalOnce.Do(func() {
+					if t.OnFatal != nil {
+						t.OnFatal(err)
+					}
+				})
+			}
 			return err
 		case !chatapi.Retryable(err):
 			return err

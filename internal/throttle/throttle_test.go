@@ -311,3 +311,22 @@ func TestBeforeWriteStopsTheWrite(t *testing.T) {
 		t.Errorf("read: %v", err)
 	}
 }
+
+// A fatal answer to a tentative call (one the run may not need) is the
+// caller's to weigh; the same answer to any other call stops the run.
+func TestTentativeFatalDoesNotStopTheRun(t *testing.T) {
+	th := throttle.New(throttle.Limits{ProjectReadsPerMinute: 1e6, MaxAttempts: 3, BaseDelay: time.Millisecond})
+	fatal := 0
+	th.OnFatal = func(error) { fatal++ }
+	refused := func(context.Context) error {
+		return chatapi.Fatal("the token endpoint refused the Directory scope", errors.New("unauthorized_client"))
+	}
+	err := th.Directory(throttle.Tentative(context.Background()), "directory.users.list", refused)
+	if !errors.Is(err, chatapi.ErrFatal) || fatal != 0 {
+		t.Errorf("tentative: err %v, OnFatal called %d times; want the fatal error returned and no call", err, fatal)
+	}
+	err = th.Directory(context.Background(), "directory.users.get", refused)
+	if !errors.Is(err, chatapi.ErrFatal) || fatal != 1 {
+		t.Errorf("not tentative: err %v, OnFatal called %d times; want once", err, fatal)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,20 @@ type TokenServer struct {
 	status int
 	body   string
 	hang   bool
+	// refusedScope: requests for a scope list holding it get status and
+	// body (scopeStatus, scopeBody), the others a token.
+	refusedScope string
+	scopeStatus  int
+	scopeBody    string
+}
+
+// RefuseScope makes every later token request whose assertion asks for
+// scope answer status with body, as Google's token endpoint does for a
+// scope domain-wide delegation does not grant; others get a token.
+func (ts *TokenServer) RefuseScope(scope string, status int, body string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.refusedScope, ts.scopeStatus, ts.scopeBody = scope, status, body
 }
 
 // Refuse makes every later token request answer status with body.
@@ -67,6 +82,7 @@ func Start(t testing.TB) *TokenServer {
 		}
 		ts.mu.Lock()
 		ts.Forms = append(ts.Forms, form)
+		scopes := ""
 		if a := form["assertion"]; a != "" {
 			parts := strings.Split(a, ".")
 			if len(parts) == 3 {
@@ -74,9 +90,13 @@ func Start(t testing.TB) *TokenServer {
 				var claims map[string]any
 				json.Unmarshal(payload, &claims)
 				ts.Claims = append(ts.Claims, claims)
+				scopes, _ = claims["scope"].(string)
 			}
 		}
 		status, body, hang := ts.status, ts.body, ts.hang
+		if ts.refusedScope != "" && slices.Contains(strings.Fields(scopes), ts.refusedScope) {
+			status, body = ts.scopeStatus, ts.scopeBody
+		}
 		ts.mu.Unlock()
 		if hang {
 			<-r.Context().Done()
