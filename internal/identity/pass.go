@@ -192,21 +192,25 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 	err := q.wait()
 	s.mu.Lock()
 	p.err = err
+	users := p.users
+	// The Directory's size is recorded after s.mu is let go: the cache's
+	// Save holds its own lock while it reads the records under s.mu, and
+	// a pass may end while the run's end saves the cache.
+	defer func() {
+		if err == nil && s.r.Cache != nil {
+			s.r.Cache.SetDirectoryUsers(users)
+		}
+	}()
 	if !closed(p.adopted) {
 		// Started early and never wanted: lists carried the emails, or the
 		// run ended first. Nobody waits on it, and what its pages showed
 		// is recorded; a whole pass still tells the Directory's size.
-		if err == nil && s.r.Cache != nil {
-			s.r.Cache.SetDirectoryUsers(p.users)
-		}
 		close(p.done)
 		s.mu.Unlock()
 		return
 	}
 	if err != nil {
 		s.passFailedLocked(err)
-	} else if s.r.Cache != nil {
-		s.r.Cache.SetDirectoryUsers(p.users)
 	}
 	close(p.done)
 	s.waiting = nil // every waiter wakes on done
