@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,10 +18,8 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/auth"
-	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
-	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/membership"
@@ -417,23 +413,6 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 	return nil
 }
 
-// newThrottle builds the run's one throttle from the config's limits.
-func newThrottle(cfg *config.Config) *throttle.Throttle {
-	l := cfg.Limits
-	return throttle.New(throttle.Limits{
-		ProjectWritesPerMinute: l.ProjectWritesPerMinute,
-		ProjectReadsPerMinute:  l.ProjectReadsPerMinute,
-		SpaceReadsPerSecond:    l.SpaceReadsPerSecond,
-		SpaceWritesPerSecond:   l.SpaceWritesPerSecond,
-		SpaceInfoPerMinute:     l.ProjectSpaceReadsPerMinute,
-		DirectoryPerMinute:     l.DirectoryPerMinute,
-		Headroom:               l.Headroom,
-		Window:                 l.QuotaWindow,
-		MaxAttempts:            l.MaxAttempts,
-		CallTimeout:            l.CallTimeout,
-	})
-}
-
 // reportInputErrors reports every config or source problem and returns
 // exit 3. On a terminal they are plain lines; otherwise each is a log entry
 // of its own with its file and line, so a log pipeline can alert on it.
@@ -474,230 +453,8 @@ var baseTransport = func() http.RoundTripper {
 	return t
 }()
 
-// authOptions carry every request, token requests included, through the
-// metered base transport, with the config's call deadline.
-func authOptions(cfg *config.Config, m *metrics.Metrics) auth.Options {
-	return auth.Options{Transport: m.Transport(baseTransport), CallTimeout: cfg.Limits.CallTimeout}
-}
-
-func newRunID() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func namesApp(d membership.Desired) bool {
-	for _, s := range d.Spaces {
-		for _, m := range s.Members {
-			if m.Principal == membership.App {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// need is what a run asks of its credentials.
-func need(cfg *config.Config, write bool) auth.Need {
-	return auth.Need{Write: write, Admin: cfg.API.UseAdminAccess, Directory: directoryEnabled(cfg)}
-}
-
-// directoryEnabled: app authentication can't read the Directory.
-func directoryEnabled(cfg *config.Config) bool {
-	return cfg.Identity.Directory && !auth.AppAuth(cfg.Auth) || cfg.Identity.Directory && cfg.Auth.Mode == "none"
-}
-
-// newResolver builds identity resolution: Directory lookups (own quota)
-// when enabled, membership reads, and the cache file when configured. It
-// also returns the Directory client, for expanding rules (nil when off).
-func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger,
-	opts auth.Options, desired membership.Desired, store state.Store) (*identity.Resolver, *chatapi.Directory, error) {
-	r := &identity.Resolver{Members: api, Throttle: th, Logger: log}
-	var dir *chatapi.Directory
-	if directoryEnabled(cfg) {
-		endpoint := cfg.API.Endpoint
-		if cfg.IsGoogleEndpoint() {
-			endpoint = "" // the Directory lives at its own Google host
-		}
-		dirCreds, err := auth.NewWithScopes(ctx, cfg.Auth, directoryScopes(cfg, desired), opts)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: directory credentials: %w", cfg.Path, err)
-		}
-		client := dirCreds.Client
-		if client == nil {
-			client = &http.Client{Transport: opts.Transport}
-		}
-		if dir, err = chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: client}); err != nil {
-			return nil, nil, err
-		}
-		r.Directory = dir
-		r.DirectoryThrottle = th
-		r.Concurrency = cfg.Limits.CallsInFlight()
-		r.DirectoryPerMinute = cfg.Limits.DirectoryPerMinute
-		r.VerifyAbsence = cfg.API.UseAdminAccess // "not in the Directory" refuses a create there
-	}
-	// The identity cache lives with the rest of the state, unless an
-	// older config names a file of its own (local state only).
-	cacheStore, cacheName := store, identityCache
-	if cfg.Identity.CacheFile != "" {
-		cacheStore, cacheName = &state.Dir{Path: filepath.Dir(cfg.Identity.CacheFile)}, filepath.Base(cfg.Identity.CacheFile)
-	}
-	if cacheStore != nil {
-		r.Cache = identity.OpenCache(ctx, cacheStore, cacheName, cfg.Identity.CacheTTL, time.Now, func(msg string) {
-			log.Warn(msg)
-			r.Notes = append(r.Notes, msg) // for the report too
-		})
-	}
-	return r, dir, nil
-}
-
 // identityCache is the identity cache's document in the state location.
 const identityCache = "identity-cache.json"
-
-func directoryScopes(cfg *config.Config, desired membership.Desired) []string {
-	if cfg.Auth.Mode == "none" {
-		return nil
-	}
-	scopes := []string{auth.ScopeDirectoryRead}
-	// The group scopes only when a rule needs them.
-	var group, members bool
-	for _, s := range desired.Spaces {
-		for _, r := range s.Rules {
-			group = group || r.Kind == membership.RuleGroup
-			members = members || r.Kind == membership.RuleGroupMembers
-		}
-		// Under sync, a group the sources want is listed, so that people in
-		// the space through it are not taken for unwanted members.
-		sync := s.Policy == config.PolicySync || s.Policy == "" && cfg.Policy == config.PolicySync
-		members = members || sync && (slices.ContainsFunc(s.Members, func(m membership.DesiredMember) bool { return m.Principal.IsGroup() }) ||
-			slices.ContainsFunc(s.Rules, func(r membership.Rule) bool { return r.Kind == membership.RuleGroup }))
-	}
-	if group {
-		scopes = append(scopes, auth.ScopeDirectoryGroupRead)
-	}
-	if members {
-		scopes = append(scopes, auth.ScopeDirectoryGroupMemberRead)
-	}
-	return scopes
-}
-
-// credentials refuses mode none against Google before anything else, then
-// builds the credentials for the run. A client with no credentials (mode
-// none) still goes through opts.Transport.
-func credentials(ctx context.Context, cfg *config.Config, need auth.Need, opts auth.Options) (*auth.Credentials, error) {
-	if cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint() {
-		return nil, fmt.Errorf("%s: auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode", cfg.Path)
-	}
-	creds, err := auth.New(ctx, cfg.Auth, need, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: auth.mode %s: %w", cfg.Path, cfg.Auth.Mode, err)
-	}
-	if creds.Client == nil {
-		creds.Client = &http.Client{Transport: opts.Transport}
-	}
-	return creds, nil
-}
-
-func newChatClient(ctx context.Context, cfg *config.Config, creds *auth.Credentials) (*chatapi.Client, error) {
-	return chatapi.New(ctx, chatapi.Options{
-		Endpoint:       cfg.API.Endpoint,
-		HTTPClient:     creds.Client,
-		UseAdminAccess: cfg.API.UseAdminAccess,
-		// Only user authentication may list invitations and groups; with it,
-		// invited members count as present.
-		ShowInvited: creds.UserAuth,
-		ShowGroups:  creds.UserAuth,
-		UserAgent:   "syncer/" + versionString(),
-	})
-}
-
-func planCommand() command {
-	return command{
-		name:    "plan",
-		summary: "show what a sync would change; reads only",
-		usage: `Usage: syncer plan --config FILE [--output text|json|markdown|html] [--detailed-exitcode] [--out PLAN.json]
-
-Reads every source and the current memberships of every space they name,
-and prints the changes a sync would make. Makes no change. With --out, also
-saves the plan, and the memberships it was computed from, for review:
-'syncer apply --plan PLAN.json' then applies exactly that, or nothing.
-Exit 0 (with --detailed-exitcode: 0 nothing to do, 2 changes pending),
-1 on API failures or an incomplete plan, 3 on invalid config or sources (no
-API call made), 4 when a safety check would block the apply (policy sync).
-
-Examples:
-  syncer plan --config config.yaml
-  syncer plan --config config.yaml --output markdown > plan.md
-  syncer plan --config config.yaml --output html > plan.html
-  syncer plan --config config.yaml --detailed-exitcode || echo "changes pending"
-  syncer plan --config config.yaml --output markdown --out plan.json > plan.md`,
-		run: func(ctx context.Context, out cmdIO, args []string) int {
-			var f runFlags
-			fs := newFlags(planCommand(), out)
-			f.register(fs)
-			if code, ok := parseFlags(fs, args); !ok {
-				return code
-			}
-			return runJob(ctx, out, f, false, f.detailed)
-		},
-	}
-}
-
-func applyCommand() command {
-	return command{
-		name:    "apply",
-		summary: "make the spaces match the sources",
-		usage: `Usage: syncer apply --config FILE [--output text|json|markdown|html] [--dry-run [--detailed-exitcode]]
-       syncer apply --config FILE --plan PLAN.json [--dry-run]
-
-Plans as 'syncer plan' does, prints the plan, applies it within Google's
-quotas (retrying quota and transient failures) and prints every change's
-outcome. --dry-run is exactly 'syncer plan'. Interrupting (Ctrl-C, SIGTERM)
-starts no new call, lets calls in flight finish, prints the partial report and
-exits 1; rerunning finishes the job.
-Exit 0 all done, 1 something failed, 3 invalid config or sources (no API call
-made), 4 blocked by a safety check (policy sync: nothing was changed; read the
-plan, then --allow-removals N), 5 another apply for this config is running on
-this host.
-
-With --plan, applies a plan saved by 'syncer plan --out' and nothing else:
-the sources are not read; the spaces the plan touches are listed again, and
-if any changed since the plan (beyond the plan's own changes, from an
-earlier apply of it), nothing is written and it exits 4 naming them. A plan
-already applied exits 0 with no write. A plan older than plan.max_age, or
-blocked when it was made, exits 4; a file that is not an unedited plan, or
-one made for another config, exits 3. --dry-run checks without writing.
-
-Examples:
-  syncer apply --config config.yaml
-  syncer apply --config config.yaml --plan plan.json
-  syncer apply --config config.yaml --dry-run
-  syncer apply --config config.yaml --output json > outcome.json`,
-		run: func(ctx context.Context, out cmdIO, args []string) int {
-			var f runFlags
-			fs := newFlags(applyCommand(), out)
-			f.register(fs)
-			dryRun := fs.Bool("dry-run", false, "plan only; change nothing (exactly syncer plan, with every flag plan takes)")
-			fs.StringVar(&f.planFile, "plan", "", "apply this saved plan (from syncer plan --out) exactly, or nothing; the sources are not read")
-			if code, ok := parseFlags(fs, args); !ok {
-				return code
-			}
-			if f.planOut != "" && !*dryRun {
-				fmt.Fprintln(out.stderr, "apply: --out saves a plan without applying it: use syncer plan --out (or apply --dry-run --out)")
-				return exitInvalid
-			}
-			if f.planFile != "" && (f.planOut != "" || f.allowRemovals >= 0) {
-				fmt.Fprintln(out.stderr, "apply: --plan applies a reviewed plan as it was made: --out and --allow-removals don't go with it (the plan records the consent it was made with)")
-				return exitInvalid
-			}
-			if f.detailed && !*dryRun {
-				fmt.Fprintln(out.stderr, "apply: --detailed-exitcode is for plan and apply --dry-run (an apply exits 0 when everything was done)")
-				return exitInvalid
-			}
-			return runJob(ctx, out, f, !*dryRun, f.detailed)
-		},
-	}
-}
 
 // redactURL is a URL as it may be logged: a password in it (user:pass@,
 // as a Pushgateway behind basic auth is given) shown as xxxxx, even when the
