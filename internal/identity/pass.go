@@ -94,8 +94,14 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 		// Anticipate started it: its first pages are in, or on their way.
 		s.pass, s.early = s.early, nil
 		close(s.pass.adopted)
-		if closed(s.pass.done) && s.pass.err != nil {
-			s.passFailedLocked(s.pass.err) // lookups go to users.get (lookupLocked)
+		if closed(s.pass.done) {
+			// It ended before it was wanted: what the end of a pass does
+			// for the lookups it owes (gets that were about to start when
+			// it became the pass leave their addresses to it) is done now.
+			if s.pass.err != nil {
+				s.passFailedLocked(s.pass.err)
+			}
+			s.settlePendingLocked(ctx, s.pass.err)
 		}
 		return
 	}
@@ -202,9 +208,13 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		}
 	}()
 	if !closed(p.adopted) {
-		// Started early and never wanted: lists carried the emails, or the
-		// run ended first. Nobody waits on it, and what its pages showed
-		// is recorded; a whole pass still tells the Directory's size.
+		// Started early and not (yet) wanted: lists carried the emails, or
+		// the run ended first. Nobody waits on it, and what its pages
+		// showed is recorded; a whole pass still tells the Directory's
+		// size. If it is adopted later, the adoption settles what it owes.
+		if err != nil && ctx.Err() == nil {
+			s.log.Info("identity: the Directory pass started before the lists were read stopped; nothing needs it yet", "error", err.Error())
+		}
 		close(p.done)
 		s.mu.Unlock()
 		return
@@ -214,6 +224,14 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 	}
 	close(p.done)
 	s.waiting = nil // every waiter wakes on done
+	s.settlePendingLocked(ctx, err)
+	s.mu.Unlock()
+}
+
+// settlePendingLocked settles, once the pass has ended (err: how), the
+// lookups it owes: found where a page showed them; a users.get each where
+// it failed or an absence must be sure; else not in the Directory.
+func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 	for email, l := range s.lookups {
 		if l.state != pending {
 			continue
@@ -233,7 +251,6 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 			s.settleLocked(l, dirUser{}, notFound, nil)
 		}
 	}
-	s.mu.Unlock()
 }
 
 // passFailedLocked says that the pass stopped, and what follows.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -285,4 +286,41 @@ func TestIdentityPassStartsBesideTheFirstLists(t *testing.T) {
 			t.Errorf("the cache does not record that lists showed emails:\n%.200s", data)
 		}
 	})
+}
+
+// An early pass over a small Directory ends (each query one page) before
+// the first list answers; the lists carry emails, so it is adopted only
+// when lookups for people outside the Directory prefer it. The gets that
+// were about to start then leave their addresses to the pass, which has
+// already ended: its adoption must settle them, or their spaces wait
+// until the run's deadline.
+func TestIdentityEarlyPassAdoptedAfterItEnded(t *testing.T) {
+	w := emulatortest.World{Spaces: 10, MembersPerSpace: 20, Spread: emulatortest.SpreadEven}
+	seed, csv, _ := w.Build()
+	var b strings.Builder
+	b.WriteString(csv)
+	for _, sp := range seed.Spaces {
+		for k := 0; k < 3; k++ {
+			fmt.Fprintf(&b, "%s,ext-%s-%d@gmail.com,\n", sp.Name, strings.TrimPrefix(sp.Name, "spaces/"), k)
+		}
+	}
+	f := newFixture(t, seed, emulator.Options{}, b.String())
+	h := f.em.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/members") {
+			time.Sleep(300 * time.Millisecond) // lists answer after the Directory's first page
+		}
+		h.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(srv.Close)
+	f.url, f.resolve = srv.URL+"/", true
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := f.run(t, ctx, false)
+	if err != nil || ctx.Err() != nil || !res.Plan.Complete() {
+		t.Fatalf("%v (deadline: %v); incomplete: %q", err, ctx.Err(), res.Plan.Incomplete)
+	}
+	if got := res.Plan.Summary.Create; got != 30 {
+		t.Errorf("%d creates, want 30 (the three outside addresses of each space)", got)
+	}
 }
