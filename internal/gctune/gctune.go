@@ -3,9 +3,10 @@
 // share (the syncer runs at 50, to keep a million memberships well under
 // container limits) collects a small heap every megabyte or two: a run of
 // 10,000 memberships spent a third of its start-up (about 13 ms of 35) in
-// collections while it read its sources. With a floor, the collector may
-// let the heap grow by at least that much before it collects, and the
-// share rules again once the live heap is big enough for it to matter.
+// collections while it read its sources. With a floor, the collector lets
+// the heap grow by that much past what is live before it collects (a tiny
+// heap: until it reaches the floor), and the share rules again once the
+// live heap is big enough for it to matter.
 package gctune
 
 import (
@@ -15,8 +16,10 @@ import (
 	"sync"
 )
 
-// maxPercent bounds the share a tiny live heap is given.
-const maxPercent = 5000
+// heapMinimum is the runtime's least heap goal at GOGC 100: it scales
+// with GOGC, so a share meant to give a tiny heap floor bytes of room is
+// at most floor ÷ heapMinimum (GOGC 5000 would be a 200 MB goal).
+const heapMinimum = 4 << 20
 
 // Start sets GOGC to percent, raised after each collection as far as
 // needed for the heap to grow by at least floor bytes before the next.
@@ -60,10 +63,11 @@ func (t *tuner) retune() {
 // target is the GOGC that lets a live heap of live bytes grow by the
 // larger of percent of it and floor.
 func (t *tuner) target(live uint64) int {
+	most := max(t.percent, int(t.floor*100/heapMinimum))
 	if live == 0 {
-		return maxPercent
+		return most
 	}
-	return min(maxPercent, max(t.percent, int(t.floor*100/live)))
+	return min(most, max(t.percent, int(t.floor*100/live)))
 }
 
 func (t *tuner) set(p int) {

@@ -13,8 +13,8 @@ func TestTarget(t *testing.T) {
 		live uint64
 		want int
 	}{
-		{0, maxPercent},             // nothing measured yet
-		{1 << 10, maxPercent},       // a tiny heap: capped
+		{0, 800},                    // nothing measured yet: a goal of 32 MB (4 MB × 8)
+		{1 << 10, 800},              // a tiny heap: the same, not a 200 MB goal
 		{8 << 20, 400},              // 8 MB may grow by 32
 		{64 << 20, 50},              // 50% of 64 MB is the floor itself
 		{1 << 30, 50},               // a big heap: the share rules
@@ -46,8 +46,8 @@ func TestStartRetunesAfterEachCollection(t *testing.T) {
 		}
 		return p
 	}
-	if p := wait(func(p int) bool { return p > 300 }); p <= 300 {
-		t.Fatalf("a live heap of a few MB runs at GOGC %d; want the 32 MB floor's share (> 300)", p)
+	if p := wait(func(p int) bool { return p > 300 && p <= 800 }); p <= 300 || p > 800 {
+		t.Fatalf("a live heap of a few MB runs at GOGC %d; want the 32 MB floor's share (300-800)", p)
 	}
 	big := make([]byte, 96<<20)
 	for i := range big {
