@@ -85,28 +85,38 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 	if s.pass != nil || s.r.Directory == nil {
 		return
 	}
+	if e := s.early; e != nil && closed(e.done) && e.err == nil {
+		// Started early, it ended on its own, every query at its last
+		// page: it holds the whole answer, at no further cost.
+		s.adoptEarlyLocked(ctx)
+		return
+	}
 	size := s.directorySizeLocked()
 	if !PreferPass(n, size, s.latency(), s.perSecond(), cap(s.gets)) {
 		return
 	}
 	s.log.Info("identity: one paged Directory pass is faster than a lookup each", "lookups", n, "directory_size_estimate", size, "started_early", s.early != nil)
 	if s.early != nil {
-		// Anticipate started it: its first pages are in, or on their way.
-		s.pass, s.early = s.early, nil
-		close(s.pass.adopted)
-		if closed(s.pass.done) {
-			// It ended before it was wanted: what the end of a pass does
-			// for the lookups it owes (gets that were about to start when
-			// it became the pass leave their addresses to it) is done now.
-			if s.pass.err != nil {
-				s.passFailedLocked(s.pass.err)
-			}
-			s.settlePendingLocked(ctx, s.pass.err)
-		}
+		s.adoptEarlyLocked(ctx) // its first pages are in, or on their way
 		return
 	}
 	s.pass = newPass(true)
 	go s.runPass(ctx, s.pass)
+}
+
+// adoptEarlyLocked makes the pass Anticipate started the run's pass.
+func (s *Service) adoptEarlyLocked(ctx context.Context) {
+	s.pass, s.early = s.early, nil
+	close(s.pass.adopted)
+	if closed(s.pass.done) {
+		// It ended before it was wanted: what the end of a pass does for
+		// the lookups it owes (gets that were about to start when it
+		// became the pass leave their addresses to it) is done now.
+		if s.pass.err != nil {
+			s.passFailedLocked(s.pass.err)
+		}
+		s.settlePendingLocked(ctx, s.pass.err)
+	}
 }
 
 // perSecond is the Directory's pace (2,400 a minute unless configured).

@@ -288,21 +288,22 @@ func TestIdentityPassStartsBesideTheFirstLists(t *testing.T) {
 	})
 }
 
-// An early pass over a small Directory ends (each query one page) before
-// the first list answers; the lists carry emails, so it is adopted only
-// when lookups for people outside the Directory prefer it. The gets that
-// were about to start then leave their addresses to the pass, which has
-// already ended: its adoption must settle them, or their spaces wait
-// until the run's deadline.
+// An early pass whose queries each end on their first page (3,000
+// addresses: split by first letter) ends before the first list answers.
+// The lists carry emails, so it is wanted only when lookups come for the
+// addresses they don't show. It has read the whole Directory by then: it
+// is adopted at once, settles what it owes (a get about to start leaves
+// its address to it: unsettled, its space would wait until the run's
+// deadline), and says who is not in the Directory without a users.get.
 func TestIdentityEarlyPassAdoptedAfterItEnded(t *testing.T) {
-	w := emulatortest.World{Spaces: 10, MembersPerSpace: 20, Spread: emulatortest.SpreadEven}
+	// 3,000 addresses: the pass is split by first letter, each query a
+	// page; 10 people outside the Directory, one in each of 10 spaces.
+	w := emulatortest.World{Spaces: 30, MembersPerSpace: 100, Spread: emulatortest.SpreadEven}
 	seed, csv, _ := w.Build()
 	var b strings.Builder
 	b.WriteString(csv)
-	for _, sp := range seed.Spaces {
-		for k := 0; k < 3; k++ {
-			fmt.Fprintf(&b, "%s,ext-%s-%d@gmail.com,\n", sp.Name, strings.TrimPrefix(sp.Name, "spaces/"), k)
-		}
+	for _, sp := range seed.Spaces[:10] {
+		fmt.Fprintf(&b, "%s,ext-%s@gmail.com,\n", sp.Name, strings.TrimPrefix(sp.Name, "spaces/"))
 	}
 	f := newFixture(t, seed, emulator.Options{}, b.String())
 	h := f.em.Handler()
@@ -320,7 +321,12 @@ func TestIdentityEarlyPassAdoptedAfterItEnded(t *testing.T) {
 	if err != nil || ctx.Err() != nil || !res.Plan.Complete() {
 		t.Fatalf("%v (deadline: %v); incomplete: %q", err, ctx.Err(), res.Plan.Incomplete)
 	}
-	if got := res.Plan.Summary.Create; got != 30 {
-		t.Errorf("%d creates, want 30 (the three outside addresses of each space)", got)
+	if got := res.Plan.Summary.Create; got != 10 {
+		t.Errorf("%d creates, want 10 (the outside addresses)", got)
+	}
+	// The pass read the whole Directory: it says who is not in it, and
+	// no users.get asks again.
+	if gets := f.em.Stats().Count("directory.users.get"); gets != 0 {
+		t.Errorf("%d users.get calls after a whole pass", gets)
 	}
 }
