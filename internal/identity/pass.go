@@ -108,6 +108,8 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 func (s *Service) adoptEarlyLocked(ctx context.Context) {
 	s.pass, s.early = s.early, nil
 	close(s.pass.adopted)
+	s.counts[ByDirectory] += s.earlyFound
+	s.earlyFound = 0
 	if closed(s.pass.done) {
 		// It ended before it was wanted: what the end of a pass does for
 		// the lookups it owes (gets that were about to start when it
@@ -560,7 +562,11 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
 			if rec.how == unknown {
 				s.addrs.name(rec, id, byDirectory)
 				s.resolved++
-				s.counts[ByDirectory]++
+				if closed(p.adopted) {
+					s.counts[ByDirectory]++
+				} else {
+					s.earlyFound++ // counted once the pass is wanted
+				}
 				s.wakeLocked(e)
 			}
 			if l := s.lookups[e]; l != nil {

@@ -42,6 +42,7 @@ type Service struct {
 	pass        *pass              // the users.list pass, once started
 	early       *pass              // a pass Anticipate started, until adopted
 	anticipated int                // the addresses it was started for
+	earlyFound  int                // addresses its pages showed before it was wanted
 	// lists counts the spaces whose lists Await saw, noEmails those where
 	// people came without emails: the cache tells the next run.
 	lists, noEmails int
@@ -209,7 +210,8 @@ func (s *Service) Outcome() Outcome {
 	}
 	s.log.Info("identities resolved", "by_list", s.counts[ByList], "by_cache", s.counts[ByCache], "by_directory", s.counts[ByDirectory],
 		"by_member_get", s.counts[ByMemberGet], "directory_lookups", len(s.lookups), "directory_pages", passPages, "member_gets", s.memberGets.Load(),
-		"suspended", suspendedUsers, "not_in_directory", len(out.NotInDirectory), "unresolved", len(out.Unresolved))
+		"suspended", suspendedUsers, "not_in_directory", len(out.NotInDirectory), "unresolved", len(out.Unresolved),
+		"shown_by_unneeded_pass", s.earlyFound)
 	return out
 }
 

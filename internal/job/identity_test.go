@@ -268,7 +268,16 @@ func TestIdentityPassStartsBesideTheFirstLists(t *testing.T) {
 	t.Run("lists with emails", func(t *testing.T) {
 		seed, csv, _ := w.Build()
 		f := newFixture(t, seed, emulator.Options{}, csv)
-		f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "ids.json")
+		h := f.em.Handler()
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/members") {
+				time.Sleep(100 * time.Millisecond) // the early page lands first
+			}
+			h.ServeHTTP(rw, r)
+		}))
+		t.Cleanup(srv.Close)
+		f.url, f.resolve, f.cacheFile = srv.URL+"/", true, filepath.Join(t.TempDir(), "ids.json")
+		f.logs = &strings.Builder{}
 		for run := 1; run <= 2; run++ {
 			before := f.em.Stats().Count("directory.users.list") + f.em.Stats().Count("directory.users.get")
 			res, err := f.run(t, context.Background(), false)
@@ -282,8 +291,24 @@ func TestIdentityPassStartsBesideTheFirstLists(t *testing.T) {
 				t.Errorf("run %d made %d Directory calls; want at most %d", run, calls, want)
 			}
 		}
-		if data, _ := os.ReadFile(f.cacheFile); !strings.Contains(string(data), `"lists_show_emails":true`) {
+		data, _ := os.ReadFile(f.cacheFile)
+		if !strings.Contains(string(data), `"lists_show_emails":true`) {
 			t.Errorf("the cache does not record that lists showed emails:\n%.200s", data)
+		}
+		// The lists settled everyone: the early page is not counted as
+		// the Directory's work, nor kept in the cache as if it had been.
+		if strings.Contains(string(data), `"e":`) {
+			t.Errorf("the cache holds entries the lists settled:\n%.200s", data)
+		}
+		first := ""
+		for line := range strings.Lines(f.logs.String()) {
+			if strings.Contains(line, "identities resolved") {
+				first = line
+				break
+			}
+		}
+		if !strings.Contains(first, "by_directory=0 ") || strings.Contains(first, "shown_by_unneeded_pass=0") {
+			t.Errorf("first run: want by_directory=0 and the early page's finds counted apart:\n%s", first)
 		}
 	})
 }
