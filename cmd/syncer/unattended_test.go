@@ -377,6 +377,9 @@ func TestRefusedDirectoryScopeSparesARunThatNeedsNoDirectory(t *testing.T) {
 	if directoryTokens == 0 {
 		t.Error("no Directory token was asked for: the test no longer tries the early pass")
 	}
+	if !strings.Contains(errOut, "nothing needs it yet") {
+		t.Errorf("the refused early pass is not logged:\n%s", logText(errOut))
+	}
 	if got := em.Stats().Count("members.list"); got != least.ListPages {
 		t.Errorf("%d list calls, want %d", got, least.ListPages)
 	}

@@ -57,11 +57,7 @@ func (s *Service) Anticipate(ctx context.Context) {
 	if s.r.Cache != nil && s.r.Cache.ListsShowEmails() {
 		return // the last run's lists settled the addresses themselves
 	}
-	memberships := 0
-	for _, ds := range s.source.Spaces {
-		memberships += len(ds.Members)
-	}
-	if memberships > anticipateMax {
+	if s.source.Count() > anticipateMax {
 		// The records of a million addresses cost a run whose lists carry
 		// emails ~100 MB it would not otherwise spend, for a latency that
 		// is a few percent of its time.
