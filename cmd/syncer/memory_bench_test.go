@@ -32,25 +32,36 @@ func BenchmarkPlan1MThroughTheBinary(b *testing.B) {
 		env    []string
 		target string
 		args   []string
+		warm   bool // a run first, untimed, fills the identity cache
 	}{
-		{"lists-with-emails", nil, "< 400 MiB", nil},
+		{"lists-with-emails", nil, "< 400 MiB", nil, false},
 		// The run a big tenant gets (Google fills member.email only for
 		// some): every address settled by one Directory pass, the spaces
 		// read meanwhile held within the budget (limits.held_memberships).
-		{"lists-without-emails", nil, "< 400 MiB, < 8 s", []string{"--hide-emails"}},
+		{"lists-without-emails", nil, "< 400 MiB, < 8 s", []string{"--hide-emails"}, false},
+		// Every later run of such a tenant: the million identities come
+		// from the cache the first run wrote.
+		{"lists-without-emails-warm", nil, "< 400 MiB, < 8 s", []string{"--hide-emails"}, true},
 		// The same in a container that says how much memory it has: the
 		// budget is sized from GOMEMLIMIT.
-		{"lists-without-emails-GOMEMLIMIT-512MiB", []string{"GOMEMLIMIT=512MiB"}, "< 600 MiB, correct", []string{"--hide-emails"}},
+		{"lists-without-emails-GOMEMLIMIT-512MiB", []string{"GOMEMLIMIT=512MiB"}, "< 600 MiB, correct", []string{"--hide-emails"}, false},
 	} {
-		b.Run(kind.name, func(b *testing.B) { plan1M(b, csvPath, kind.name, kind.env, kind.target, kind.args...) })
+		b.Run(kind.name, func(b *testing.B) { plan1M(b, csvPath, kind.name, kind.env, kind.target, kind.warm, kind.args...) })
 	}
 }
 
-func plan1M(b *testing.B, csvPath, name string, env []string, target string, emulatorArgs ...string) {
+func plan1M(b *testing.B, csvPath, name string, env []string, target string, warm bool, emulatorArgs ...string) {
 	url := startEmulator(b, append([]string{"--seed-converged", csvPath, "--quota-scale", "0"}, emulatorArgs...)...)
 	cfg := filepath.Join(b.TempDir(), "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: %q}]\napi: {endpoint: %q}\n"+
 		"limits: {project_reads_per_minute: 10000000, space_reads_per_second: 100000, directory_per_minute: 10000000, project_writes_per_minute: 10000000}\n", csvPath, url)), 0o644)
+	if warm {
+		b.StopTimer()
+		if out, err := exec.Command(binary(b), "plan", "--config", cfg, "--log-level", "warn").CombinedOutput(); err != nil {
+			b.Fatalf("the run that fills the cache: %v\n%s", err, out)
+		}
+		b.StartTimer()
+	}
 	for i := 0; i < b.N; i++ {
 		cmd := exec.Command(binary(b), "plan", "--config", cfg, "--output", "json", "--log-level", "warn", "--detailed-exitcode")
 		cmd.Stdout, cmd.Stderr, cmd.Env = nil, os.Stderr, append(os.Environ(), env...)

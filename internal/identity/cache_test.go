@@ -1,23 +1,38 @@
 package identity
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/state"
 )
 
 func cacheOf(now time.Time, entries map[string]CacheEntry) *Cache {
 	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42, listsShowEmails: true}
+	b := newTableBuilder(0, 0)
 	for email, e := range entries {
-		c.items = append(c.items, cacheItem{email: email, principal: e.Principal, expires: e.Expires.Unix(), suspended: e.Suspended})
+		b.add([]byte(email), []byte(e.Principal), e.Expires.Unix(), e.Suspended)
 	}
-	slices.SortFunc(c.items, byEmail)
+	c.table = b.table()
+	slices.SortFunc(c.table.items, c.table.compare)
 	return c
+}
+
+// records lists a table's entries in its order.
+func (t *cacheTable) records() []cacheRecord {
+	var out []cacheRecord
+	for i := range t.items {
+		it := &t.items[i]
+		out = append(out, cacheRecord{Email: t.email(it), Principal: t.principal(it), Expires: int64(it.expires), Suspended: it.suspended})
+	}
+	return out
 }
 
 // The hand-written document is what encoding/json writes for it, and
@@ -51,9 +66,9 @@ func TestCacheEncodingIsJSON(t *testing.T) {
 	if _, _, fast := readCacheFast(got); fast {
 		t.Error("the fast reader took a document with escapes")
 	}
-	back, head, version, err := readCacheJSON(got)
-	if err != nil || head != (cacheHeader{users: 42, listsShowEmails: true}) || version != 2 || len(back) != 5 || back[0].email != "a@example.com" || !back[0].suspended || back[0].principal != membership.User("1") {
-		t.Errorf("read back: %v %+v %+v", err, head, back)
+	table, head, version, err := readCacheJSON(got)
+	if back := table.records(); err != nil || head != (cacheHeader{users: 42, listsShowEmails: true}) || version != 2 || !reflect.DeepEqual(back, records) {
+		t.Errorf("read back: %v %+v %+v\nwant %+v", err, head, back, records)
 	}
 }
 
@@ -64,16 +79,17 @@ func TestCacheFastReader(t *testing.T) {
 		"a@example.com": {Principal: "users/1", Suspended: true, Expires: now.Add(2 * time.Hour)},
 	})
 	doc := c.encodeLocked()
-	items, head, fast := readCacheFast(doc)
-	if !fast || head != (cacheHeader{users: 42, listsShowEmails: true}) || !reflect.DeepEqual(items, c.items) {
-		t.Errorf("fast read: %v %+v %+v, want %+v", fast, head, items, c.items)
+	table, head, fast := readCacheFast(doc)
+	items := table.records()
+	if !fast || head != (cacheHeader{users: 42, listsShowEmails: true}) || !reflect.DeepEqual(items, c.table.records()) {
+		t.Errorf("fast read: %v %+v %+v, want %+v", fast, head, items, c.table.records())
 	}
 	c.listsShowEmails = false
 	if _, head, fast := readCacheFast(c.encodeLocked()); !fast || head != (cacheHeader{users: 42}) {
 		t.Errorf("without lists_show_emails: %v %+v", fast, head)
 	}
 	viaJSON, _, _, err := readCacheJSON(doc)
-	if err != nil || !reflect.DeepEqual(viaJSON, items) {
+	if err != nil || !reflect.DeepEqual(viaJSON.records(), items) {
 		t.Errorf("encoding/json reads %+v (%v), the fast reader %+v", viaJSON, err, items)
 	}
 	for _, bad := range []string{
@@ -86,7 +102,52 @@ func TestCacheFastReader(t *testing.T) {
 			t.Errorf("the fast reader took %s", bad)
 		}
 	}
-	if items, _, fast := readCacheFast([]byte(`{"version":2,"entries":[]}`)); !fast || len(items) != 0 {
-		t.Errorf("an empty cache: %v %v", fast, items)
+	if table, _, fast := readCacheFast([]byte(`{"version":2,"entries":[]}`)); !fast || len(table.items) != 0 {
+		t.Errorf("an empty cache: %v %v", fast, table.items)
+	}
+}
+
+// A hand-edited document: entries out of order, one address twice (the
+// last stands), a group and an entry with no expiry (dropped, and the
+// document marked for rewriting). What stands is found; the table holds
+// none of the document's bytes.
+func TestCacheTidiesWhatItReads(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	dir := t.TempDir()
+	doc := `{"version":2,"entries":[` +
+		`{"e":"c@example.com","p":"users/3","x":1900000000},` +
+		`{"e":"a@example.com","p":"users/1","x":1900000000,"s":true},` +
+		`{"e":"b@example.com","p":"users/20","x":1900000000},` +
+		`{"e":"g@example.com","p":"groups/7","x":1900000000},` +
+		`{"e":"z@example.com","p":"users/9","x":0},` +
+		`{"e":"b@example.com","p":"users/2","x":1900000000}]}`
+	if err := os.WriteFile(filepath.Join(dir, "cache.json"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := OpenCache(context.Background(), &state.Dir{Path: dir}, "cache.json", time.Hour, func() time.Time { return now }, func(msg string) { t.Error(msg) })
+	c.DirectoryUsers() // waits for the read
+	want := []cacheRecord{
+		{Email: "a@example.com", Principal: "users/1", Expires: 1900000000, Suspended: true},
+		{Email: "b@example.com", Principal: "users/2", Expires: 1900000000},
+		{Email: "c@example.com", Principal: "users/3", Expires: 1900000000},
+	}
+	if got := c.table.records(); !reflect.DeepEqual(got, want) {
+		t.Errorf("table %+v\nwant %+v", got, want)
+	}
+	for _, w := range want {
+		if e, ok := c.Get(w.Email); !ok || e.Principal != w.Principal || e.Suspended != w.Suspended {
+			t.Errorf("Get(%s) = %+v, %v", w.Email, e, ok)
+		}
+	}
+	for _, gone := range []string{"g@example.com", "z@example.com", "d@example.com"} {
+		if e, ok := c.Get(gone); ok {
+			t.Errorf("Get(%s) = %+v, want nothing", gone, e)
+		}
+	}
+	if !c.dirty {
+		t.Error("dropped entries, but the document is not to be rewritten")
+	}
+	if len(c.table.arena) > len(doc)/2 {
+		t.Errorf("the table holds %d bytes of a %d-byte document: %q", len(c.table.arena), len(doc), c.table.arena)
 	}
 }

@@ -1,0 +1,224 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// The cache's document: version 2 lists entries as small records (an
+// expiry in Unix seconds parses ten times faster than a timestamp);
+// version 1, a map of timestamps, is still read.
+type cacheFile struct {
+	Version         int             `json:"version"`
+	DirectoryUsers  int             `json:"directory_users,omitempty"`
+	ListsShowEmails bool            `json:"lists_show_emails,omitempty"`
+	Entries         json.RawMessage `json:"entries"`
+}
+
+type cacheRecord struct {
+	Email     string               `json:"e"`
+	Principal membership.Principal `json:"p"`
+	Expires   int64                `json:"x"`
+	Suspended bool                 `json:"s,omitempty"`
+}
+
+// cacheHeader is what the document records beside its entries.
+type cacheHeader struct {
+	users           int // directory_users
+	listsShowEmails bool
+}
+
+// readCacheFast reads the document exactly as encodeLocked writes it,
+// straight from the bytes read; false for anything else (an older
+// version, escapes), which encoding/json reads.
+func readCacheFast(data []byte) (t cacheTable, head cacheHeader, ok bool) {
+	rest, ok := bytes.CutPrefix(data, []byte(`{"version":2`))
+	if !ok {
+		return cacheTable{}, cacheHeader{}, false
+	}
+	if r, found := bytes.CutPrefix(rest, []byte(`,"directory_users":`)); found {
+		if head.users, rest, ok = cutInt(r); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		head.users = max(0, head.users)
+	}
+	rest, head.listsShowEmails = bytes.CutPrefix(rest, []byte(`,"lists_show_emails":true`))
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"entries":[`)); !ok {
+		return cacheTable{}, cacheHeader{}, false
+	}
+	// An entry's email and principal are about 60% of its record.
+	b := newTableBuilder(bytes.Count(rest, []byte(`{"e":`)), len(rest)*5/8)
+	for first := true; !bytes.HasPrefix(rest, []byte("]}")); first = false {
+		if !first {
+			if rest, ok = bytes.CutPrefix(rest, []byte(",")); !ok {
+				return cacheTable{}, cacheHeader{}, false
+			}
+		}
+		var email, p []byte
+		var x int
+		var suspended bool
+		if rest, ok = bytes.CutPrefix(rest, []byte(`{"e":`)); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		if email, rest, ok = cutString(rest); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(`,"p":`)); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		if p, rest, ok = cutString(rest); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(`,"x":`)); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		if x, rest, ok = cutInt(rest); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		rest, suspended = bytes.CutPrefix(rest, []byte(`,"s":true`))
+		if rest, ok = bytes.CutPrefix(rest, []byte("}")); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		b.add(email, p, int64(x), suspended)
+	}
+	return b.table(), head, bytes.Equal(rest, []byte("]}"))
+}
+
+// cutString cuts a JSON string without escapes from the front of s.
+func cutString(s []byte) (value, rest []byte, ok bool) {
+	if len(s) == 0 || s[0] != '"' {
+		return nil, s, false
+	}
+	end := bytes.IndexAny(s[1:], `"\`)
+	if end < 0 || s[1+end] != '"' {
+		return nil, s, false
+	}
+	return s[1 : 1+end], s[2+end:], true
+}
+
+// cutInt cuts a decimal integer from the front of s.
+func cutInt(s []byte) (int, []byte, bool) {
+	end := 0
+	for end < len(s) && (s[end] >= '0' && s[end] <= '9' || end == 0 && s[end] == '-') {
+		end++
+	}
+	n, err := strconv.Atoi(string(s[:end]))
+	return n, s[end:], err == nil
+}
+
+// readCacheJSON reads any version encoding/json can: version 1 (a map of
+// timestamps) and version 2 with escapes.
+func readCacheJSON(data []byte) (_ cacheTable, head cacheHeader, version int, _ error) {
+	var f cacheFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return cacheTable{}, cacheHeader{}, 0, err
+	}
+	var b *tableBuilder
+	switch f.Version {
+	case 1:
+		entries := map[string]CacheEntry{}
+		if err := json.Unmarshal(f.Entries, &entries); err != nil {
+			return cacheTable{}, cacheHeader{}, 0, err
+		}
+		b = newTableBuilder(len(entries), 0)
+		for email, e := range entries {
+			x := e.Expires.Unix()
+			if e.Expires.IsZero() {
+				x = 0
+			}
+			b.add([]byte(email), []byte(e.Principal), x, e.Suspended)
+		}
+	case 2:
+		var records []cacheRecord
+		if err := json.Unmarshal(f.Entries, &records); err != nil {
+			return cacheTable{}, cacheHeader{}, 0, err
+		}
+		b = newTableBuilder(len(records), 0)
+		for _, r := range records {
+			b.add([]byte(r.Email), []byte(r.Principal), r.Expires, r.Suspended)
+		}
+	default:
+		return cacheTable{}, cacheHeader{}, 0, fmt.Errorf("version %d", f.Version)
+	}
+	return b.table(), cacheHeader{users: f.DirectoryUsers, listsShowEmails: f.ListsShowEmails}, f.Version, nil
+}
+
+// encodeLocked writes the document by hand, sorted by email: with a
+// million entries, encoding/json's reflection and its copies of the whole
+// document (the entries, then the file around them) cost seconds and
+// hundreds of megabytes at the very end of a run. It is what json.Marshal
+// of a cacheFile of cacheRecords gives, compacted.
+func (c *Cache) encodeLocked() []byte {
+	now := c.now().Unix()
+	t := &c.table
+	kept := make([]*cacheItem, 0, len(t.items))
+	for i := range t.items {
+		if it := &t.items[i]; !it.dropped && now < int64(it.expires) {
+			kept = append(kept, it)
+		}
+	}
+	b := make([]byte, 0, 64+(len(kept)+c.resolvedN)*72) // sized once: a million entries are 72 MB
+	b = append(b, `{"version":2`...)
+	if c.directoryUsers > 0 {
+		b = append(b, `,"directory_users":`...)
+		b = strconv.AppendInt(b, int64(c.directoryUsers), 10)
+	}
+	if c.listsShowEmails {
+		b = append(b, `,"lists_show_emails":true`...)
+	}
+	b = append(b, `,"entries":[`...)
+	first := true
+	entry := func(email string, p membership.Principal, expires int64, suspended bool) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, `{"e":`...)
+		b = appendJSONString(b, email)
+		b = append(b, `,"p":`...)
+		b = appendJSONString(b, string(p))
+		b = append(b, `,"x":`...)
+		b = strconv.AppendInt(b, expires, 10)
+		if suspended {
+			b = append(b, `,"s":true`...)
+		}
+		b = append(b, '}')
+	}
+	if c.resolved != nil {
+		// Both in email order: merge them, the run's answers over what was read.
+		expires := c.now().Add(c.ttl).Unix()
+		c.resolved(func(email string, p membership.Principal, suspended bool) bool {
+			for len(kept) > 0 && t.email(kept[0]) < email {
+				entry(t.email(kept[0]), t.principal(kept[0]), int64(kept[0].expires), kept[0].suspended)
+				kept = kept[1:]
+			}
+			if len(kept) > 0 && t.email(kept[0]) == email {
+				kept = kept[1:]
+			}
+			entry(email, p, expires, suspended)
+			return true
+		})
+	}
+	for _, it := range kept {
+		entry(t.email(it), t.principal(it), int64(it.expires), it.suspended)
+	}
+	return append(b, "]}"...)
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json would
+// (HTML characters escaped too).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			q, _ := json.Marshal(s) // rare: an address with such a character
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
