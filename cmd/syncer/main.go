@@ -17,19 +17,21 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		// The desired state is held whole for the run; collecting earlier
 		// than Go's default keeps the peak well under container limits at
-		// no measurable cost in wall time (1M memberships whose lists carry
-		// no emails, on 2 cores: 343-350 MiB at 50, 383-400 at 70, each
-		// 11.7-12.7 s). But 50% of a small heap is a collection every
-		// megabyte or two, a third of a 10,000-membership run's start-up:
-		// the heap may always grow by 32 MB (gctune). The emulator is the
-		// other way round: its world is all long-lived, so each collection
-		// rescans it for little garbage, and on a shared machine that CPU
-		// is taken from the syncer being measured against it. GOGC
-		// overrides both.
+		// no measurable cost in wall time. 1M memberships whose lists
+		// carry no emails, on 2 cores, 2026-12-06: 348 MiB at 50 and
+		// 316-319 at 35 (383-400 at 70 the day before); their second run,
+		// identities from the cache, 460-468 at 50 and 423-426 at 35; wall
+		// within the machine's noise, and page faults (system time) fewer
+		// at 35. But 35% of a small heap is a collection every megabyte or
+		// two, a third of a 10,000-membership run's start-up: the heap may
+		// always grow by 32 MB (gctune). The emulator is the other way
+		// round: its world is all long-lived, so each collection rescans
+		// it for little garbage, and on a shared machine that CPU is taken
+		// from the syncer being measured against it. GOGC overrides both.
 		if len(os.Args) > 1 && os.Args[1] == "emulator" {
 			debug.SetGCPercent(400)
 		} else {
-			gctune.Start(50, 32<<20)
+			gctune.Start(35, 32<<20)
 		}
 	}
 	ctx, stop := signalContext()

@@ -129,7 +129,7 @@ func (b *Budget) Stats() (peak int, waited time.Duration) {
 // Memory a held membership is counted at. Held (internal/job's compact
 // form) one is ~60 bytes live on a 1,000,000-membership plan whose lists
 // carry no emails; the spaces being planned beside them, their decoding
-// and the collector's headroom at GOGC 50 make the rest: 400 keeps a
+// and the collector's headroom (GOGC 35) make the rest: 400 keeps a
 // margin for spaces whose lists carry emails or unusual names.
 const bytesPerMembership = 400
 

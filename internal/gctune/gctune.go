@@ -1,6 +1,6 @@
 // Package gctune gives the garbage collector a floor of headroom. GOGC
 // alone sets the next collection at a share of the live heap, so a lean
-// share (the syncer runs at 50, to keep a million memberships well under
+// share (the syncer runs at 35, to keep a million memberships well under
 // container limits) collects a small heap every megabyte or two: a run of
 // 10,000 memberships spent a third of its start-up (about 13 ms of 35) in
 // collections while it read its sources. With a floor, the collector lets
