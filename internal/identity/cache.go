@@ -96,25 +96,39 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 	c.table = table
 }
 
-// find is email's item, if read and not dropped.
-func (c *Cache) find(email string) (*cacheItem, bool) {
-	it, ok := c.table.find(email)
-	if !ok || it.dropped {
-		return nil, false
+// find is email's item and its place, if read and not dropped.
+func (c *Cache) find(email string) (*cacheItem, int, bool) {
+	at, ok := c.table.find(email)
+	if !ok || c.table.items[at].dropped {
+		return nil, 0, false
 	}
-	return it, true
+	return &c.table.items[at], at, true
 }
 
 // Get returns a fresh entry.
 func (c *Cache) Get(email string) (CacheEntry, bool) {
+	e, _, ok := c.getAt(email)
+	return e, ok
+}
+
+// getAt is Get, with the entry's place in the table: the run's records
+// name the principal there (principalAt) rather than copy it.
+func (c *Cache) getAt(email string) (CacheEntry, int, bool) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	it, ok := c.find(email)
+	it, at, ok := c.find(email)
 	if !ok || c.now().Unix() >= int64(it.expires) {
-		return CacheEntry{}, false
+		return CacheEntry{}, 0, false
 	}
-	return CacheEntry{Principal: c.table.principal(it), Suspended: it.suspended, Expires: time.Unix(int64(it.expires), 0)}, true
+	return CacheEntry{Principal: c.table.principal(it), Suspended: it.suspended, Expires: time.Unix(int64(it.expires), 0)}, at, true
+}
+
+// principalAt is the principal of the entry at place at. A place and its
+// strings never change once the document is read (Drop only marks an
+// entry), so this takes no lock.
+func (c *Cache) principalAt(at int) membership.Principal {
+	return c.table.principal(&c.table.items[at])
 }
 
 // Resolved hands the cache, at the end of a run, what the run resolved
@@ -174,7 +188,7 @@ func (c *Cache) Drop(email string) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if it, ok := c.find(email); ok {
+	if it, _, ok := c.find(email); ok {
 		it.dropped, c.dirty = true, true
 	}
 }

@@ -41,13 +41,9 @@ func (t *cacheTable) principal(it *cacheItem) membership.Principal {
 
 func (t *cacheTable) compare(a, b cacheItem) int { return strings.Compare(t.email(&a), t.email(&b)) }
 
-// find is email's entry, if there is one.
-func (t *cacheTable) find(email string) (*cacheItem, bool) {
-	i, ok := slices.BinarySearchFunc(t.items, email, func(it cacheItem, e string) int { return strings.Compare(t.email(&it), e) })
-	if !ok {
-		return nil, false
-	}
-	return &t.items[i], true
+// find is the place of email's entry in items, if there is one.
+func (t *cacheTable) find(email string) (int, bool) {
+	return slices.BinarySearchFunc(t.items, email, func(it cacheItem, e string) int { return strings.Compare(t.email(&it), e) })
 }
 
 // tidy drops what the document should not have held (entries that are not

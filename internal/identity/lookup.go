@@ -192,6 +192,7 @@ func (s *Service) cachedLocked() int {
 				}
 			})
 		}
+		s.addrs.expect = max(0, s.wanted-s.resolved-s.cached)
 	}
 	return s.cached
 }

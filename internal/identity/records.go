@@ -24,12 +24,19 @@ type records struct {
 	seed   maphash.Seed
 	others map[string]record
 	ids    []byte // the principals records name, end to end
+	// expect is how many records are expected to be named into ids, for
+	// its first allocation: the sources' addresses the cache doesn't hold.
+	expect int
+	// cache holds the principals of records found there (byCache): off
+	// is the entry's place in its table. A second run of a big tenant
+	// finds a million there, and a copy of their IDs would be 15 MB more.
+	cache *Cache
 }
 
 // record is one address: whom it names, how that was found, and what else
 // is known. Eight bytes.
 type record struct {
-	off   uint32 // the principal is ids[off:off+n]
+	off   uint32 // the principal is ids[off:off+n], or the cache's entry off (byCache)
 	n     uint16
 	how   how
 	flags flags
@@ -73,7 +80,7 @@ func (rs *records) build(desired membership.Desired) int {
 	}
 	slices.Sort(all)
 	all = slices.Compact(all)
-	rs.sorted, rs.table = slices.Clip(all), make([]record, len(all))
+	rs.sorted, rs.table, rs.expect = slices.Clip(all), make([]record, len(all)), len(all)
 	rs.seed, rs.index = maphash.MakeSeed(), make([]uint32, 1<<bits.Len(uint(2*len(all))))
 	mask := uint64(len(rs.index) - 1)
 	for i, e := range rs.sorted {
@@ -131,8 +138,11 @@ func (rs *records) put(email string, r record) {
 
 // principal is whom r names ("" when unknown).
 func (rs *records) principal(r record) membership.Principal {
-	if r.how == unknown {
+	switch r.how {
+	case unknown:
 		return ""
+	case byCache:
+		return rs.cache.principalAt(int(r.off))
 	}
 	id := string(rs.ids[r.off : r.off+uint32(r.n&^userID)])
 	if r.n&userID != 0 {
@@ -154,10 +164,15 @@ func (rs *records) name(r *record, p membership.Principal, h how) {
 		s = s[:userID-1] // never: IDs are a few dozen bytes
 	}
 	if rs.ids == nil {
-		rs.ids = make([]byte, 0, 16*len(rs.sorted)) // most get an ID, of ~10-21 digits
+		rs.ids = make([]byte, 0, 16*max(64, rs.expect)) // IDs are ~10-21 digits
 	}
 	r.off, r.n, r.how = uint32(len(rs.ids)), uint16(len(s))|user, h
 	rs.ids = append(rs.ids, s...)
+}
+
+// nameCached records that r names the cache's entry at place at.
+func (rs *records) nameCached(r *record, at int) {
+	r.off, r.n, r.how = uint32(at), 0, byCache
 }
 
 // each calls fn for every record.

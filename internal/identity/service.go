@@ -87,6 +87,7 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 		lookups:      map[string]*lookup{},
 		suspendedIDs: map[membership.Principal]bool{}, why: map[string]string{},
 		counts: map[string]int{}, cached: -1}
+	s.addrs.cache = r.Cache
 	inFlight := r.Concurrency
 	if inFlight <= 0 {
 		inFlight = 16
@@ -122,9 +123,24 @@ func (s *Service) learnLocked(email string, p membership.Principal, h how) {
 		return
 	}
 	s.addrs.name(&rec, p, h)
+	s.keepLocked(email, rec)
+}
+
+// learnCachedLocked records the identity the cache's entry at place at
+// holds, unless the address already has one.
+func (s *Service) learnCachedLocked(email string, at int) {
+	rec := s.addrs.get(email)
+	if rec.how != unknown {
+		return
+	}
+	s.addrs.nameCached(&rec, at)
+	s.keepLocked(email, rec)
+}
+
+func (s *Service) keepLocked(email string, rec record) {
 	s.addrs.put(email, rec)
 	s.resolved++
-	s.counts[h.String()]++
+	s.counts[rec.how.String()]++
 	s.wakeLocked(email)
 }
 

@@ -306,7 +306,7 @@ func (s *Service) fromCacheLocked(email string, listedBy map[membership.Principa
 	if s.r.Cache == nil {
 		return "", false
 	}
-	e, ok := s.r.Cache.Get(email)
+	e, at, ok := s.r.Cache.getAt(email)
 	if !ok {
 		return "", false
 	}
@@ -314,7 +314,7 @@ func (s *Service) fromCacheLocked(email string, listedBy map[membership.Principa
 		s.r.Cache.Drop(email) // the ID is someone else's now
 		return "", false
 	}
-	s.learnLocked(email, e.Principal, byCache)
+	s.learnCachedLocked(email, at)
 	if e.Suspended {
 		s.markLocked(email, suspended)
 		s.suspendedIDs[e.Principal] = true
