@@ -214,11 +214,16 @@ func (g *GCS) Read(ctx context.Context, name string) ([]byte, string, error) {
 		}
 		defer resp.Body.Close()
 		// The body is read under the call's deadline (the request's
-		// context), and never past what a document may hold.
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
-		if err != nil {
+		// context), and never past what a document may hold, into a
+		// buffer of the size the object says it has (a big tenant's
+		// identity cache is tens of megabytes: grown as it comes, it
+		// would be copied a dozen times).
+		var buf bytes.Buffer
+		buf.Grow(int(meta.Size) + bytes.MinRead)
+		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxDocument+1)); err != nil {
 			return err
 		}
+		body := buf.Bytes()
 		if len(body) > maxDocument {
 			return permanent(fmt.Errorf("more than the %d bytes a state document may hold", maxDocument))
 		}
