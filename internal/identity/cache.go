@@ -78,11 +78,12 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 		return
 	}
 	c.version = version
-	table, head, fast := readCacheFast(data)
+	now := c.now().Unix()
+	table, head, fast := readCacheFast(data, now)
 	if !fast {
 		var err error
 		var v int
-		if table, head, v, err = readCacheJSON(data); err != nil {
+		if table, head, v, err = readCacheJSON(data, now); err != nil {
 			warn(fmt.Sprintf("identity cache %s is corrupt; starting empty", where))
 			c.dirty = true
 			return

@@ -16,7 +16,7 @@ import (
 
 func cacheOf(now time.Time, entries map[string]CacheEntry) *Cache {
 	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42, listsShowEmails: true}
-	b := newTableBuilder(0, 0)
+	b := newTableBuilder(0, 0, 0)
 	for email, e := range entries {
 		b.add([]byte(email), []byte(e.Principal), e.Expires.Unix(), e.Suspended)
 	}
@@ -63,10 +63,10 @@ func TestCacheEncodingIsJSON(t *testing.T) {
 		t.Errorf("encoded\n%s\nwant\n%s", got, want)
 	}
 	// Escaped addresses: encoding/json reads it.
-	if _, _, fast := readCacheFast(got); fast {
+	if _, _, fast := readCacheFast(got, 0); fast {
 		t.Error("the fast reader took a document with escapes")
 	}
-	table, head, version, err := readCacheJSON(got)
+	table, head, version, err := readCacheJSON(got, 0)
 	if back := table.records(); err != nil || head != (cacheHeader{users: 42, listsShowEmails: true}) || version != 2 || !reflect.DeepEqual(back, records) {
 		t.Errorf("read back: %v %+v %+v\nwant %+v", err, head, back, records)
 	}
@@ -79,16 +79,16 @@ func TestCacheFastReader(t *testing.T) {
 		"a@example.com": {Principal: "users/1", Suspended: true, Expires: now.Add(2 * time.Hour)},
 	})
 	doc := c.encodeLocked()
-	table, head, fast := readCacheFast(doc)
+	table, head, fast := readCacheFast(doc, 0)
 	items := table.records()
 	if !fast || head != (cacheHeader{users: 42, listsShowEmails: true}) || !reflect.DeepEqual(items, c.table.records()) {
 		t.Errorf("fast read: %v %+v %+v, want %+v", fast, head, items, c.table.records())
 	}
 	c.listsShowEmails = false
-	if _, head, fast := readCacheFast(c.encodeLocked()); !fast || head != (cacheHeader{users: 42}) {
+	if _, head, fast := readCacheFast(c.encodeLocked(), 0); !fast || head != (cacheHeader{users: 42}) {
 		t.Errorf("without lists_show_emails: %v %+v", fast, head)
 	}
-	viaJSON, _, _, err := readCacheJSON(doc)
+	viaJSON, _, _, err := readCacheJSON(doc, 0)
 	if err != nil || !reflect.DeepEqual(viaJSON.records(), items) {
 		t.Errorf("encoding/json reads %+v (%v), the fast reader %+v", viaJSON, err, items)
 	}
@@ -98,11 +98,11 @@ func TestCacheFastReader(t *testing.T) {
 		`{"version":1,"entries":{}}`,                              // another version
 		` {"version":2,"entries":[]}`,                             // other spacing
 	} {
-		if _, _, fast := readCacheFast([]byte(bad)); fast {
+		if _, _, fast := readCacheFast([]byte(bad), 0); fast {
 			t.Errorf("the fast reader took %s", bad)
 		}
 	}
-	if table, _, fast := readCacheFast([]byte(`{"version":2,"entries":[]}`)); !fast || len(table.items) != 0 {
+	if table, _, fast := readCacheFast([]byte(`{"version":2,"entries":[]}`), 0); !fast || len(table.items) != 0 {
 		t.Errorf("an empty cache: %v %v", fast, table.items)
 	}
 }
@@ -120,6 +120,7 @@ func TestCacheTidiesWhatItReads(t *testing.T) {
 		`{"e":"b@example.com","p":"users/20","x":1900000000},` +
 		`{"e":"g@example.com","p":"groups/7","x":1900000000},` +
 		`{"e":"z@example.com","p":"users/9","x":0},` +
+		`{"e":"old@example.com","p":"users/8","x":1700000000},` +
 		`{"e":"b@example.com","p":"users/2","x":1900000000}]}`
 	if err := os.WriteFile(filepath.Join(dir, "cache.json"), []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestCacheTidiesWhatItReads(t *testing.T) {
 			t.Errorf("Get(%s) = %+v, %v", w.Email, e, ok)
 		}
 	}
-	for _, gone := range []string{"g@example.com", "z@example.com", "d@example.com"} {
+	for _, gone := range []string{"g@example.com", "z@example.com", "old@example.com", "d@example.com"} {
 		if e, ok := c.Get(gone); ok {
 			t.Errorf("Get(%s) = %+v, want nothing", gone, e)
 		}
@@ -147,7 +148,35 @@ func TestCacheTidiesWhatItReads(t *testing.T) {
 	if !c.dirty {
 		t.Error("dropped entries, but the document is not to be rewritten")
 	}
+	if strings.Contains(c.table.arena, "old@") {
+		t.Errorf("the table holds an expired entry: %q", c.table.arena)
+	}
 	if len(c.table.arena) > len(doc)/2 {
 		t.Errorf("the table holds %d bytes of a %d-byte document: %q", len(c.table.arena), len(doc), c.table.arena)
+	}
+}
+
+// Both readers leave out what has expired, and keep what has not: a run
+// a day after the pass that filled the cache holds none of it.
+func TestCacheReadersLeaveOutExpiredEntries(t *testing.T) {
+	now := int64(1_800_000_000)
+	doc := `{"version":2,"entries":[{"e":"a@example.com","p":"users/1","x":1799999999},{"e":"b@example.com","p":"users/2","x":1800000000},{"e":"c@example.com","p":"users/3","x":1800000001}]}`
+	want := []cacheRecord{{Email: "c@example.com", Principal: "users/3", Expires: 1800000001}}
+	fast, _, ok := readCacheFast([]byte(doc), now)
+	if got := fast.records(); !ok || !reflect.DeepEqual(got, want) {
+		t.Errorf("fast reader: %v %+v, want %+v", ok, got, want)
+	}
+	if len(fast.arena) != len("c@example.comusers/3") {
+		t.Errorf("fast reader's table holds %q", fast.arena)
+	}
+	escaped := strings.Replace(doc, "c@example.com", `c\u0040example.com`, 1)
+	viaJSON, _, _, err := readCacheJSON([]byte(escaped), now)
+	if got := viaJSON.records(); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("encoding/json reader: %v %+v, want %+v", err, got, want)
+	}
+	v1 := `{"version":1,"entries":{"a@example.com":{"principal":"users/1","expires":"2020-01-01T00:00:00Z"},"c@example.com":{"principal":"users/3","expires":"2030-01-01T00:00:00Z"}}}`
+	old, _, _, err := readCacheJSON([]byte(v1), now)
+	if got := old.records(); err != nil || len(got) != 1 || got[0].Email != "c@example.com" {
+		t.Errorf("version 1: %v %+v", err, got)
 	}
 }

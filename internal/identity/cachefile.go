@@ -33,9 +33,10 @@ type cacheHeader struct {
 }
 
 // readCacheFast reads the document exactly as encodeLocked writes it,
-// straight from the bytes read; false for anything else (an older
-// version, escapes), which encoding/json reads.
-func readCacheFast(data []byte) (t cacheTable, head cacheHeader, ok bool) {
+// straight from the bytes read, leaving out the entries expired at now;
+// false for anything else (an older version, escapes), which
+// encoding/json reads.
+func readCacheFast(data []byte, now int64) (t cacheTable, head cacheHeader, ok bool) {
 	rest, ok := bytes.CutPrefix(data, []byte(`{"version":2`))
 	if !ok {
 		return cacheTable{}, cacheHeader{}, false
@@ -51,7 +52,7 @@ func readCacheFast(data []byte) (t cacheTable, head cacheHeader, ok bool) {
 		return cacheTable{}, cacheHeader{}, false
 	}
 	// An entry's email and principal are about 60% of its record.
-	b := newTableBuilder(bytes.Count(rest, []byte(`{"e":`)), len(rest)*5/8)
+	b := newTableBuilder(bytes.Count(rest, []byte(`{"e":`)), len(rest)*5/8, now)
 	for first := true; !bytes.HasPrefix(rest, []byte("]}")); first = false {
 		if !first {
 			if rest, ok = bytes.CutPrefix(rest, []byte(",")); !ok {
@@ -111,8 +112,9 @@ func cutInt(s []byte) (int, []byte, bool) {
 }
 
 // readCacheJSON reads any version encoding/json can: version 1 (a map of
-// timestamps) and version 2 with escapes.
-func readCacheJSON(data []byte) (_ cacheTable, head cacheHeader, version int, _ error) {
+// timestamps) and version 2 with escapes, leaving out the entries expired
+// at now.
+func readCacheJSON(data []byte, now int64) (_ cacheTable, head cacheHeader, version int, _ error) {
 	var f cacheFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return cacheTable{}, cacheHeader{}, 0, err
@@ -124,7 +126,7 @@ func readCacheJSON(data []byte) (_ cacheTable, head cacheHeader, version int, _ 
 		if err := json.Unmarshal(f.Entries, &entries); err != nil {
 			return cacheTable{}, cacheHeader{}, 0, err
 		}
-		b = newTableBuilder(len(entries), 0)
+		b = newTableBuilder(len(entries), 0, now)
 		for email, e := range entries {
 			x := e.Expires.Unix()
 			if e.Expires.IsZero() {
@@ -137,7 +139,7 @@ func readCacheJSON(data []byte) (_ cacheTable, head cacheHeader, version int, _ 
 		if err := json.Unmarshal(f.Entries, &records); err != nil {
 			return cacheTable{}, cacheHeader{}, 0, err
 		}
-		b = newTableBuilder(len(records), 0)
+		b = newTableBuilder(len(records), 0, now)
 		for _, r := range records {
 			b.add([]byte(r.Email), []byte(r.Principal), r.Expires, r.Suspended)
 		}

@@ -80,20 +80,28 @@ func (t *cacheTable) tidy() (dropped bool) {
 type tableBuilder struct {
 	arena strings.Builder
 	items []cacheItem
+	// now: entries that expired by then are left out. With the default
+	// day's trust and a run every half hour, one run a day finds every
+	// entry expired (the pass that refreshed them gave them one expiry):
+	// kept, they would be tens of megabytes held all run for nothing.
+	now int64
 }
 
-func newTableBuilder(entries, bytes int) *tableBuilder {
-	b := &tableBuilder{items: make([]cacheItem, 0, entries)}
+// newTableBuilder makes room for about entries entries and bytes of their
+// strings, leaving out those expired at now (Unix seconds; 0 keeps all).
+func newTableBuilder(entries, bytes int, now int64) *tableBuilder {
+	b := &tableBuilder{items: make([]cacheItem, 0, entries), now: now}
 	b.arena.Grow(bytes)
 	return b
 }
 
-// add appends an entry. One too long to keep (an email or principal over
-// 64 KB, an arena over 4 GB: never from this program) is left out, and the
-// document is then rewritten without it.
+// add appends an entry, unless it has expired. One too long to keep (an
+// email or principal over 64 KB, an arena over 4 GB: never from this
+// program) is left out too. An entry with no expiry is kept for tidy,
+// which drops it and has the document rewritten.
 func (b *tableBuilder) add(email, principal []byte, expires int64, suspended bool) (kept bool) {
 	off := b.arena.Len()
-	if len(email) > math.MaxUint16 || len(principal) > math.MaxUint16 || off+len(email)+len(principal) > math.MaxUint32 {
+	if 0 < expires && expires <= b.now || len(email) > math.MaxUint16 || len(principal) > math.MaxUint16 || off+len(email)+len(principal) > math.MaxUint32 {
 		return false
 	}
 	b.arena.Write(email)
@@ -104,5 +112,13 @@ func (b *tableBuilder) add(email, principal []byte, expires int64, suspended boo
 }
 
 func (b *tableBuilder) table() cacheTable {
-	return cacheTable{arena: b.arena.String(), items: slices.Clip(b.items)}
+	arena, items := b.arena.String(), slices.Clip(b.items)
+	// Room made for entries that were left out would be held all run.
+	if len(arena) < b.arena.Cap()*3/4 {
+		arena = strings.Clone(arena)
+	}
+	if len(b.items) < cap(b.items)*3/4 {
+		items = slices.Clone(items)
+	}
+	return cacheTable{arena: arena, items: items}
 }
