@@ -56,8 +56,12 @@ type CacheEntry struct {
 // decides nothing. A corrupt one is replaced.
 //
 // The document is read in the background, while the run's first lists are
-// in flight; the cache's methods wait for it.
+// in flight; the cache's methods wait for it. now is the clock (nil:
+// time.Now).
 func OpenCache(ctx context.Context, store state.Store, name string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
+	if now == nil {
+		now = time.Now
+	}
 	c := &Cache{store: store, name: name, ttl: ttl, now: now, ready: make(chan struct{})}
 	go func() {
 		defer close(c.ready)

@@ -154,6 +154,17 @@ func TestCacheTidiesWhatItReads(t *testing.T) {
 	if len(c.table.arena) > len(doc)/2 {
 		t.Errorf("the table holds %d bytes of a %d-byte document: %q", len(c.table.arena), len(doc), c.table.arena)
 	}
+
+	// An entry too long to keep is left out, and the document rewritten.
+	long := `{"version":2,"entries":[{"e":"a@example.com","p":"users/1","x":1900000000},{"e":"` + strings.Repeat("x", 70_000) + `@example.com","p":"users/2","x":1900000000}]}`
+	if err := os.WriteFile(filepath.Join(dir, "long.json"), []byte(long), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c = OpenCache(context.Background(), &state.Dir{Path: dir}, "long.json", time.Hour, func() time.Time { return now }, func(msg string) { t.Error(msg) })
+	c.DirectoryUsers()
+	if got := c.table.records(); len(got) != 1 || got[0].Email != "a@example.com" || !c.dirty {
+		t.Errorf("with a 70,000-byte address: %+v, to be rewritten %v", got, c.dirty)
+	}
 }
 
 // Both readers leave out what has expired, and keep what has not: a run
@@ -162,7 +173,9 @@ func TestCacheReadersLeaveOutExpiredEntries(t *testing.T) {
 	now := int64(1_800_000_000)
 	doc := `{"version":2,"entries":[{"e":"a@example.com","p":"users/1","x":1799999999},{"e":"b@example.com","p":"users/2","x":1800000000},{"e":"c@example.com","p":"users/3","x":1800000001}]}`
 	want := []cacheRecord{{Email: "c@example.com", Principal: "users/3", Expires: 1800000001}}
-	fast, _, ok := readCacheFast([]byte(doc), now)
+	data := []byte(doc)
+	fast, _, ok := readCacheFast(data, now)
+	clear(data) // nothing read may point into it
 	if got := fast.records(); !ok || !reflect.DeepEqual(got, want) {
 		t.Errorf("fast reader: %v %+v, want %+v", ok, got, want)
 	}
@@ -170,7 +183,9 @@ func TestCacheReadersLeaveOutExpiredEntries(t *testing.T) {
 		t.Errorf("fast reader's table holds %q", fast.arena)
 	}
 	escaped := strings.Replace(doc, "c@example.com", `c\u0040example.com`, 1)
-	viaJSON, _, _, err := readCacheJSON([]byte(escaped), now)
+	data = []byte(escaped)
+	viaJSON, _, _, err := readCacheJSON(data, now)
+	clear(data)
 	if got := viaJSON.records(); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("encoding/json reader: %v %+v, want %+v", err, got, want)
 	}

@@ -51,8 +51,11 @@ func readCacheFast(data []byte, now int64) (t cacheTable, head cacheHeader, ok b
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"entries":[`)); !ok {
 		return cacheTable{}, cacheHeader{}, false
 	}
-	// An entry's email and principal are about 60% of its record.
-	b := newTableBuilder(bytes.Count(rest, []byte(`{"e":`)), len(rest)*5/8, now)
+	// Room for every entry's email and principal: a record as written is
+	// at least 30 bytes more ({"e":"","p":"","x":} and a ten-digit expiry,
+	// a comma). A hand-written one may be shorter: the arena then grows.
+	n := bytes.Count(rest, []byte(`{"e":`))
+	b := newTableBuilder(n, max(0, len(rest)-30*n), now)
 	for first := true; !bytes.HasPrefix(rest, []byte("]}")); first = false {
 		if !first {
 			if rest, ok = bytes.CutPrefix(rest, []byte(",")); !ok {

@@ -18,6 +18,9 @@ import (
 type cacheTable struct {
 	arena string
 	items []cacheItem
+	// tooLong counts the document's entries left out for their size
+	// (tableBuilder.add): tidy has the document rewritten without them.
+	tooLong int
 }
 
 // cacheItem is one entry.
@@ -49,8 +52,9 @@ func (t *cacheTable) find(email string) (int, bool) {
 // tidy drops what the document should not have held (entries that are not
 // a user's, or have no expiry) and repeats (the last stands, where a
 // hand-edited file names an address twice), and sorts the rest. It
-// reports whether it dropped anything.
+// reports whether the document held anything it should not have.
 func (t *cacheTable) tidy() (dropped bool) {
+	dropped = t.tooLong > 0
 	kept := t.items[:0]
 	for _, it := range t.items {
 		p := t.principal(&it)
@@ -78,8 +82,9 @@ func (t *cacheTable) tidy() (dropped bool) {
 // tableBuilder makes a cacheTable, copying what it is given: nothing in
 // the table points into the document it was read from.
 type tableBuilder struct {
-	arena strings.Builder
-	items []cacheItem
+	arena   strings.Builder
+	items   []cacheItem
+	tooLong int
 	// now: entries that expired by then are left out. With the default
 	// day's trust and a run every half hour, one run a day finds every
 	// entry expired (the pass that refreshed them gave them one expiry):
@@ -97,18 +102,22 @@ func newTableBuilder(entries, bytes int, now int64) *tableBuilder {
 
 // add appends an entry, unless it has expired. One too long to keep (an
 // email or principal over 64 KB, an arena over 4 GB: never from this
-// program) is left out too. An entry with no expiry is kept for tidy,
-// which drops it and has the document rewritten.
-func (b *tableBuilder) add(email, principal []byte, expires int64, suspended bool) (kept bool) {
+// program) is left out too, and counted. An entry with no expiry is kept
+// for tidy, which drops it; either way the document is rewritten. An
+// expiry past 2106 is kept as 2106.
+func (b *tableBuilder) add(email, principal []byte, expires int64, suspended bool) {
 	off := b.arena.Len()
-	if 0 < expires && expires <= b.now || len(email) > math.MaxUint16 || len(principal) > math.MaxUint16 || off+len(email)+len(principal) > math.MaxUint32 {
-		return false
+	if 0 < expires && expires <= b.now {
+		return
+	}
+	if len(email) > math.MaxUint16 || len(principal) > math.MaxUint16 || off+len(email)+len(principal) > math.MaxUint32 {
+		b.tooLong++
+		return
 	}
 	b.arena.Write(email)
 	b.arena.Write(principal)
 	b.items = append(b.items, cacheItem{off: uint32(off), elen: uint16(len(email)), plen: uint16(len(principal)),
 		expires: uint32(min(max(expires, 0), math.MaxUint32)), suspended: suspended})
-	return true
 }
 
 func (b *tableBuilder) table() cacheTable {
@@ -120,5 +129,5 @@ func (b *tableBuilder) table() cacheTable {
 	if len(b.items) < cap(b.items)*3/4 {
 		items = slices.Clone(items)
 	}
-	return cacheTable{arena: arena, items: items}
+	return cacheTable{arena: arena, items: items, tooLong: b.tooLong}
 }

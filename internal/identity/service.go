@@ -87,7 +87,6 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 		lookups:      map[string]*lookup{},
 		suspendedIDs: map[membership.Principal]bool{}, why: map[string]string{},
 		counts: map[string]int{}, cached: -1}
-	s.addrs.cache = r.Cache
 	inFlight := r.Concurrency
 	if inFlight <= 0 {
 		inFlight = 16
@@ -133,6 +132,7 @@ func (s *Service) learnCachedLocked(email string, at int) {
 	if rec.how != unknown {
 		return
 	}
+	s.addrs.cache = s.r.Cache // the cache that gave the place
 	s.addrs.nameCached(&rec, at)
 	s.keepLocked(email, rec)
 }
