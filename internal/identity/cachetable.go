@@ -10,11 +10,11 @@ import (
 
 // cacheTable is the cache's entries, sorted by email. A big tenant's cache
 // is a million entries, read on every run and held through it: an entry is
-// 16 bytes, its email and principal kept end to end in one string (about
-// 45 bytes an entry for Google's 21-digit IDs). Entries of two strings
-// pointing into the document as read took 48 bytes and kept the whole
-// document (72 bytes an entry) alive beside them: 120 MB for a million,
-// where this takes about 60.
+// 16 bytes, its email and principal kept end to end in one string (40-50
+// bytes for a 23-character address and an ID of 15-21 digits). Entries of
+// two strings pointing into the document as read took 48 bytes and kept
+// the whole document (72 bytes an entry) alive beside them: 120 MB for a
+// million, where this takes about 60.
 type cacheTable struct {
 	arena string
 	items []cacheItem
