@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -193,5 +194,20 @@ func TestCacheReadersLeaveOutExpiredEntries(t *testing.T) {
 	old, _, _, err := readCacheJSON([]byte(v1), now)
 	if got := old.records(); err != nil || len(got) != 1 || got[0].Email != "c@example.com" {
 		t.Errorf("version 1: %v %+v", err, got)
+	}
+}
+
+// A corrupt document is not trusted for the room it asks for: one of
+// nothing but `{"e":` would have had 16 bytes made for every 5.
+func TestCacheFastReaderBoundsItsRoom(t *testing.T) {
+	doc := []byte(`{"version":2,"entries":[` + strings.Repeat(`{"e":`, 1_000_000))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, _, ok := readCacheFast(doc, 0); ok {
+		t.Fatal("the fast reader took a corrupt document")
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+		t.Errorf("reading a 5 MB corrupt document allocated %d MB", got>>20)
 	}
 }

@@ -54,7 +54,9 @@ func readCacheFast(data []byte, now int64) (t cacheTable, head cacheHeader, ok b
 	// Room for every entry's email and principal: a record as written is
 	// at least 30 bytes more ({"e":"","p":"","x":} and a ten-digit expiry,
 	// a comma). A hand-written one may be shorter: the arena then grows.
-	n := bytes.Count(rest, []byte(`{"e":`))
+	// No more entries than whole records fit: a corrupt document of
+	// nothing but {"e": would otherwise have room made for 16 bytes in 5.
+	n := min(bytes.Count(rest, []byte(`{"e":`)), len(rest)/30)
 	b := newTableBuilder(n, max(0, len(rest)-30*n), now)
 	for first := true; !bytes.HasPrefix(rest, []byte("]}")); first = false {
 		if !first {
