@@ -61,12 +61,13 @@ func BenchmarkPlan1MThroughTheBinary(b *testing.B) {
 func plan1M(b *testing.B, csvPath, name string, env []string, target string, warm, expired bool, emulatorArgs ...string) {
 	url := startEmulator(b, append([]string{"--seed-converged", csvPath, "--quota-scale", "0"}, emulatorArgs...)...)
 	cfg := filepath.Join(b.TempDir(), "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: %q}]\napi: {endpoint: %q}\n"+
-		"limits: {project_reads_per_minute: 10000000, space_reads_per_second: 100000, directory_per_minute: 10000000, project_writes_per_minute: 10000000}\n", csvPath, url)), 0o644)
+	config := fmt.Sprintf("sources: [{path: %q}]\napi: {endpoint: %q}\n"+
+		"limits: {project_reads_per_minute: 10000000, space_reads_per_second: 100000, directory_per_minute: 10000000, project_writes_per_minute: 10000000}\n", csvPath, url)
 	if expired {
-		f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-		fmt.Fprintln(f, "identity: {cache_ttl: 1s}")
-		f.Close()
+		config += "identity: {cache_ttl: 1s}\n"
+	}
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		b.Fatal(err)
 	}
 	if warm {
 		b.StopTimer()

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -122,7 +123,9 @@ func TestCacheTidiesWhatItReads(t *testing.T) {
 		`{"e":"g@example.com","p":"groups/7","x":1900000000},` +
 		`{"e":"z@example.com","p":"users/9","x":0},` +
 		`{"e":"old@example.com","p":"users/8","x":1700000000},` +
-		`{"e":"b@example.com","p":"users/2","x":1900000000}]}`
+		`{"e":"b@example.com","p":"users/2","x":1900000000},` +
+		// An expired repeat says nothing: the fresh entry before it stands.
+		`{"e":"c@example.com","p":"users/30","x":1700000000}]}`
 	if err := os.WriteFile(filepath.Join(dir, "cache.json"), []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -210,4 +213,33 @@ func TestCacheFastReaderBoundsItsRoom(t *testing.T) {
 	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
 		t.Errorf("reading a 5 MB corrupt document allocated %d MB", got>>20)
 	}
+}
+
+// A table read from a document of expired entries holds no room for them:
+// the run a day that finds the whole cache expired must not carry it.
+func TestCacheOfExpiredEntriesHoldsNoRoom(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString(`{"version":2,"entries":[`)
+	for i := range 100_000 {
+		fmt.Fprintf(&doc, `{"e":"user%07d@example.com","p":"users/%d","x":1700000000},`, i, 100_000_000_000_000+i)
+	}
+	doc.WriteString(`{"e":"zoe@example.com","p":"users/1","x":1900000000}]}`)
+	data := []byte(doc.String())
+	size := len(data)
+	doc.Reset()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	table, _, ok := readCacheFast(data, 1_800_000_000)
+	data = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc) + int64(size) // the document is garbage now
+	if !ok || len(table.items) != 1 {
+		t.Fatalf("read %v, %d entries", ok, len(table.items))
+	}
+	if held > 1<<20 {
+		t.Errorf("a table of one entry holds %d KB (a %d KB document of expired entries read)", held>>10, size>>10)
+	}
+	runtime.KeepAlive(table)
 }

@@ -51,7 +51,8 @@ func (t *cacheTable) find(email string) (int, bool) {
 
 // tidy drops what the document should not have held (entries that are not
 // a user's, or have no expiry) and repeats (the last stands, where a
-// hand-edited file names an address twice), and sorts the rest. It
+// hand-edited file names an address twice; an expired one was left out as
+// it was read, and says nothing), and sorts the rest. It
 // reports whether the document held anything it should not have.
 func (t *cacheTable) tidy() (dropped bool) {
 	dropped = t.tooLong > 0
@@ -89,6 +90,8 @@ type tableBuilder struct {
 	// day's trust and a run every half hour, one run a day finds every
 	// entry expired (the pass that refreshed them gave them one expiry):
 	// kept, they would be tens of megabytes held all run for nothing.
+	// (Should the clock go back before the cache is saved, what expired
+	// in between is not written back: it costs lookups, nothing else.)
 	now int64
 }
 
