@@ -50,15 +50,18 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	if fi.Size() > limit {
 		return nil, fmt.Errorf("%w: %s, over the %s limit", ErrTooLarge, size(fi.Size()), size(limit))
 	}
-	return readAtMost(f, fi.Size(), limit)
+	return ReadAtMost(f, fi.Size(), limit)
 }
 
-// readAtMost reads through a LimitReader rather than trusting the size: a
-// file can grow while it is read, and some (in /proc) report a size of 0.
-func readAtMost(f *os.File, sizeHint, limit int64) ([]byte, error) {
+// ReadAtMost reads r whole into a buffer sized once from sizeHint (what
+// the file or object says it holds), but through a LimitReader rather than
+// trusting that size: a file can grow while it is read, some (in /proc)
+// report a size of 0, and a server may send more than it said. More than
+// limit bytes is ErrTooLarge.
+func ReadAtMost(r io.Reader, sizeHint, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(int(min(sizeHint, limit)) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+	buf.Grow(int(max(0, min(sizeHint, limit))) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, withoutPath(err)
 	}
 	if int64(buf.Len()) > limit {

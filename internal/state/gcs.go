@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/syncer-dev/syncer/internal/fsutil"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 	storage "google.golang.org/api/storage/v1"
@@ -218,14 +218,12 @@ func (g *GCS) Read(ctx context.Context, name string) ([]byte, string, error) {
 		// buffer of the size the object says it has (a big tenant's
 		// identity cache is tens of megabytes: grown as it comes, it
 		// would be copied a dozen times).
-		var buf bytes.Buffer
-		buf.Grow(int(meta.Size) + bytes.MinRead)
-		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxDocument+1)); err != nil {
-			return err
-		}
-		body := buf.Bytes()
-		if len(body) > maxDocument {
+		body, err := fsutil.ReadAtMost(resp.Body, int64(meta.Size), maxDocument)
+		if errors.Is(err, fsutil.ErrTooLarge) {
 			return permanent(fmt.Errorf("more than the %d bytes a state document may hold", maxDocument))
+		}
+		if err != nil {
+			return err
 		}
 		data, gen = body, meta.Generation
 		return nil
