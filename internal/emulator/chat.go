@@ -47,7 +47,7 @@ func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, err)
 		return
 	}
-	writeJSON(w, 200, wireSpace{Name: sp.name, SpaceType: sp.spaceType, DisplayName: sp.displayName})
+	writeResource(w, r, wireSpace{Name: sp.name, SpaceType: sp.spaceType, DisplayName: sp.displayName})
 }
 
 func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
@@ -72,7 +72,7 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, "NOT_FOUND", "Membership not found.")
 		return
 	}
-	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
+	writeResource(w, r, s.world.wire(sp, m, !s.opts.HideEmails))
 }
 
 func (s *Server) lockedMember(r *http.Request) (*space, *member, *apiError) {
@@ -247,7 +247,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 	if loop {
 		out.NextPageToken = loopToken
 	}
-	writeJSON(w, 200, out)
+	writeResource(w, r, out)
 }
 
 func decodeBody(r *http.Request, v any) *apiError {
@@ -285,7 +285,7 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 	sp.members[m.key()] = m
 	s.stats.Creates[sp.name+" "+s.world.wire(sp, m, false).principal()]++
 	s.wrote()
-	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
+	writeResource(w, r, s.world.wire(sp, m, !s.opts.HideEmails))
 }
 
 func (wm wireMembership) principal() string {
@@ -419,7 +419,7 @@ func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
 		s.wrote()
 	}
 	m.role = body.Role
-	writeJSON(w, 200, s.world.wire(sp, m, !s.opts.HideEmails))
+	writeResource(w, r, s.world.wire(sp, m, !s.opts.HideEmails))
 }
 
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
@@ -445,5 +445,5 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	out := s.world.wire(sp, m, !s.opts.HideEmails)
 	delete(sp.members, m.key())
 	s.wrote()
-	writeJSON(w, 200, out)
+	writeResource(w, r, out)
 }

@@ -29,7 +29,7 @@ func (s *Server) getDirectoryUser(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	key := strings.ToLower(r.PathValue("key"))
 	if u := s.world.lookupUser(key); u != nil && !u.external {
-		writeJSON(w, 200, s.directoryUser(u))
+		writeResource(w, r, s.directoryUser(u))
 		return
 	}
 	if d := domainOf(key); d != "" && !s.world.domains[d] {
@@ -91,7 +91,7 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 	if loop {
 		out.NextPageToken = loopToken
 	}
-	writeJSON(w, 200, out)
+	writeResource(w, r, out)
 }
 
 func (s *Server) getDirectoryGroup(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +104,7 @@ func (s *Server) getDirectoryGroup(w http.ResponseWriter, r *http.Request) {
 	if g == nil {
 		return
 	}
-	writeJSON(w, 200, wireGroupResource{Kind: "admin#directory#group", ID: g.id, Email: g.email})
+	writeResource(w, r, wireGroupResource{Kind: "admin#directory#group", ID: g.id, Email: g.email})
 }
 
 // groupAt is the Directory group the request's {key} names, or nil after
@@ -161,7 +161,7 @@ func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {
 	if loopPages(r) {
 		out.NextPageToken = loopToken
 	}
-	writeJSON(w, 200, out)
+	writeResource(w, r, out)
 }
 
 // groupMembers lists a group's members; derived adds, recursively, the

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -242,6 +243,9 @@ type call struct {
 	write  bool
 	kind   string // chat, space, directory
 	params []string
+	// answer is the resource a success answers with: a fields mask is
+	// checked against it before the method runs.
+	answer reflect.Type
 }
 
 // commonParams are Google's system parameters, which every method takes
@@ -255,20 +259,20 @@ func (s *Server) routes() {
 	handle := func(pattern string, c call, h func(http.ResponseWriter, *http.Request)) {
 		s.mux.HandleFunc(pattern, s.middleware(c, h))
 	}
-	handle("GET /v1/spaces/{space}", call{method: "spaces.get", kind: "space", params: []string{"useAdminAccess"}}, s.getSpace)
+	handle("GET /v1/spaces/{space}", call{method: "spaces.get", kind: "space", params: []string{"useAdminAccess"}, answer: reflect.TypeFor[wireSpace]()}, s.getSpace)
 	handle("GET /v1/spaces/{space}/members", call{method: "members.list", kind: "chat",
-		params: []string{"pageSize", "pageToken", "filter", "showInvited", "showGroups", "useAdminAccess"}}, s.listMembers)
-	handle("GET /v1/spaces/{space}/members/{member}", call{method: "members.get", kind: "chat", params: []string{"useAdminAccess"}}, s.getMember)
-	handle("POST /v1/spaces/{space}/members", call{method: "members.create", kind: "chat", write: true, params: []string{"useAdminAccess"}}, s.createMember)
-	handle("PATCH /v1/spaces/{space}/members/{member}", call{method: "members.patch", kind: "chat", write: true, params: []string{"updateMask", "useAdminAccess"}}, s.patchMember)
-	handle("DELETE /v1/spaces/{space}/members/{member}", call{method: "members.delete", kind: "chat", write: true, params: []string{"useAdminAccess"}}, s.deleteMember)
+		params: []string{"pageSize", "pageToken", "filter", "showInvited", "showGroups", "useAdminAccess"}, answer: reflect.TypeFor[wireList]()}, s.listMembers)
+	handle("GET /v1/spaces/{space}/members/{member}", call{method: "members.get", kind: "chat", params: []string{"useAdminAccess"}, answer: reflect.TypeFor[wireMembership]()}, s.getMember)
+	handle("POST /v1/spaces/{space}/members", call{method: "members.create", kind: "chat", write: true, params: []string{"useAdminAccess"}, answer: reflect.TypeFor[wireMembership]()}, s.createMember)
+	handle("PATCH /v1/spaces/{space}/members/{member}", call{method: "members.patch", kind: "chat", write: true, params: []string{"updateMask", "useAdminAccess"}, answer: reflect.TypeFor[wireMembership]()}, s.patchMember)
+	handle("DELETE /v1/spaces/{space}/members/{member}", call{method: "members.delete", kind: "chat", write: true, params: []string{"useAdminAccess"}, answer: reflect.TypeFor[wireMembership]()}, s.deleteMember)
 	handle("GET /admin/directory/v1/users/{key}", call{method: "directory.users.get", kind: "directory",
-		params: []string{"projection", "viewType", "customFieldMask"}}, s.getDirectoryUser)
+		params: []string{"projection", "viewType", "customFieldMask"}, answer: reflect.TypeFor[wireDirectoryUser]()}, s.getDirectoryUser)
 	handle("GET /admin/directory/v1/users", call{method: "directory.users.list", kind: "directory",
-		params: []string{"customer", "domain", "maxResults", "pageToken", "query", "orderBy", "projection", "viewType", "showDeleted", "sortOrder", "customFieldMask", "event"}}, s.listDirectoryUsers)
-	handle("GET /admin/directory/v1/groups/{key}", call{method: "directory.groups.get", kind: "directory", params: []string{}}, s.getDirectoryGroup)
+		params: []string{"customer", "domain", "maxResults", "pageToken", "query", "orderBy", "projection", "viewType", "showDeleted", "sortOrder", "customFieldMask", "event"}, answer: reflect.TypeFor[wireDirectoryList]()}, s.listDirectoryUsers)
+	handle("GET /admin/directory/v1/groups/{key}", call{method: "directory.groups.get", kind: "directory", params: []string{}, answer: reflect.TypeFor[wireGroupResource]()}, s.getDirectoryGroup)
 	handle("GET /admin/directory/v1/groups/{key}/members", call{method: "directory.members.list", kind: "directory",
-		params: []string{"includeDerivedMembership", "maxResults", "pageToken", "roles"}}, s.listGroupMembers)
+		params: []string{"includeDerivedMembership", "maxResults", "pageToken", "roles"}, answer: reflect.TypeFor[wireGroupMembers]()}, s.listGroupMembers)
 	s.mux.HandleFunc("GET /emulator/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Stats()) })
 	s.mux.HandleFunc("GET /emulator/state", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Snapshot()) })
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -373,6 +377,10 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 				writeError(rec, http.StatusBadRequest, "INVALID_ARGUMENT", fmt.Sprintf("Invalid JSON payload received. Unknown name %q: Cannot bind query parameter.", k))
 				return
 			}
+		}
+		if _, err := requestFields(r, c.answer); err != nil {
+			writeAPIError(rec, err)
+			return
 		}
 		if fault == FaultAppliedThen500 && c.write {
 			s.countFault(fault)
