@@ -1,14 +1,15 @@
 package chatapi
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	admin "google.golang.org/api/admin/directory/v1"
 	"google.golang.org/api/googleapi"
@@ -89,9 +90,10 @@ func (d *Directory) User(ctx context.Context, key string) (DirectoryUser, error)
 // (the Directory's query language; "" for everyone), sorted by primary
 // email: the identity pass splits a long query by what it has not reached
 // yet. A big tenant's pass is thousands of pages, so the page is decoded
-// here into the few fields asked for (the generated client decodes each
-// user into a struct of a hundred fields: most of the pass's CPU and
-// garbage); the request is the one the generated client sends.
+// here into the few fields asked for (decodeUsersPage; the generated
+// client decodes each user into a struct of a hundred fields: most of the
+// pass's CPU and garbage); the request is the one the generated client
+// sends.
 func (d *Directory) UsersPage(ctx context.Context, query, pageToken string) ([]DirectoryUser, string, error) {
 	params := url.Values{"customer": {"my_customer"}, "maxResults": {strconv.Itoa(DirectoryPageSize)}, "orderBy": {"email"},
 		"fields": {"nextPageToken,users(" + userFields + ")"}, "alt": {"json"}, "prettyPrint": {"false"}}
@@ -116,29 +118,23 @@ func (d *Directory) UsersPage(ctx context.Context, query, pageToken string) ([]D
 	if err := googleapi.CheckResponse(res); err != nil {
 		return nil, "", wrap(ctx, err)
 	}
-	var page struct {
-		Users []struct {
-			ID                 string   `json:"id"`
-			PrimaryEmail       string   `json:"primaryEmail"`
-			Aliases            []string `json:"aliases"`
-			NonEditableAliases []string `json:"nonEditableAliases"`
-			Suspended          bool     `json:"suspended"`
-			Archived           bool     `json:"archived"`
-			OrgUnitPath        string   `json:"orgUnitPath"`
-		} `json:"users"`
-		NextPageToken string `json:"nextPageToken"`
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer pageBuffers.Put(buf)
+	buf.Reset()
+	// A body over the bound is cut there and then fails to decode.
+	if _, err := buf.ReadFrom(io.LimitReader(res.Body, maxPageBytes)); err != nil {
+		return nil, "", wrap(ctx, fmt.Errorf("users.list: reading the answer: %w", err))
 	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, maxPageBytes)).Decode(&page); err != nil {
-		return nil, "", wrap(ctx, fmt.Errorf("users.list: decoding the answer: %w", err))
+	users, next, err := decodeUsersPage(buf.Bytes())
+	if err != nil {
+		return nil, "", wrap(ctx, err)
 	}
-	out := make([]DirectoryUser, 0, len(page.Users))
-	for _, u := range page.Users {
-		du := DirectoryUser{ID: u.ID, PrimaryEmail: strings.ToLower(u.PrimaryEmail), Suspended: u.Suspended, Archived: u.Archived, OrgUnitPath: u.OrgUnitPath}
-		du.Aliases = lowerAll(u.Aliases, u.NonEditableAliases)
-		out = append(out, du)
-	}
-	return out, page.NextPageToken, nil
+	return users, next, nil
 }
+
+// pageBuffers hold users.list answers while they are decoded (a page is
+// ~100 KB; the decoders copy what they keep out of it).
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // maxPageBytes bounds one users.list answer: 500 users of a few fields
 // are ~100 KB; a few aliases each, well under this.
