@@ -47,7 +47,7 @@ func TestCachedAddressesNameTheirOwnEntries(t *testing.T) {
 	// The lists show people without their emails, as Google mostly answers.
 	listed := &membership.SpaceState{Memberships: []membership.Membership{{Name: "spaces/A/members/1", Principal: "users/999"}}}
 	for _, ds := range []membership.DesiredSpace{first, later} {
-		ids, _ := s.Space(context.Background(), ds, listed)
+		ids, _ := s.Space(context.Background(), ds, listed, nil)
 		for _, m := range ds.Members {
 			email := m.Principal.Email()
 			if got := ids.Aliases[email]; got != want[email] || ids.ResolvedBy[email] != ByCache {
@@ -56,7 +56,7 @@ func TestCachedAddressesNameTheirOwnEntries(t *testing.T) {
 		}
 	}
 	s.Forget("bob@example.com")
-	ids, out := s.Space(context.Background(), space("spaces/C", "bob@example.com", "carol@example.com"), listed)
+	ids, out := s.Space(context.Background(), space("spaces/C", "bob@example.com", "carol@example.com"), listed, nil)
 	if p, ok := ids.Aliases["bob@example.com"]; ok {
 		t.Errorf("bob, forgotten, still named %s", p)
 	}

@@ -25,7 +25,8 @@ type SpaceOutcome struct {
 // Space returns the identities a space's plan needs, given its list. It
 // waits only for the lookups this space needs: while a pass runs, until
 // the pages have shown this space's addresses (or the pass ends).
-func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState) (diff.Identities, SpaceOutcome) {
+// onWait (when set) is called once, before the first wait.
+func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState, onWait func()) (diff.Identities, SpaceOutcome) {
 	listed := map[string]membership.Principal{}   // this space's listed emails
 	listedBy := map[membership.Principal]string{} // and whose they are
 	missingEmails := false
@@ -67,7 +68,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// addresses rather than keep a lookup per address (a million of
 		// them, in a big tenant). Most will be in its pages; the rest are
 		// looked up below, once it ends.
-		s.awaitPassLocked(ctx, p, need)
+		s.awaitPassLocked(ctx, p, need, onWait)
 	}
 	ids := diff.Identities{Aliases: map[string]membership.Principal{}, Suspended: map[membership.Principal]bool{}, ResolvedBy: map[string]string{}}
 	need = need[:0]
@@ -105,6 +106,10 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		if l == nil {
 			rest = append(rest, email)
 			continue
+		}
+		if onWait != nil && !closed(l.done) {
+			onWait()
+			onWait = nil
 		}
 		select {
 		case <-l.done:
@@ -198,8 +203,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 // else settles, or the pass has ended (or there is none). The caller holds
 // the space in a compact form meanwhile, and hands Space its state after;
 // missingEmails says its list shows a person without an email, as for
-// Space, where a pass may then start.
-func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missingEmails bool) {
+// Space, where a pass may then start. waits (when set) is called once,
+// before the first wait.
+func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missingEmails bool, waits func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lists++
@@ -227,7 +233,7 @@ func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missing
 		need = append(need, email)
 	}
 	if len(need) > 0 {
-		s.awaitPassLocked(ctx, p, need)
+		s.awaitPassLocked(ctx, p, need, waits)
 	}
 }
 
@@ -240,7 +246,7 @@ func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missing
 // million-address pass would otherwise wake every waiting space on every
 // page): a space costs a look per address and a wake per address it
 // waited on.
-func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
+func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string, waits func()) {
 	slices.Sort(need)
 	for {
 		for len(need) > 0 && !s.passOweLocked(need[0]) {
@@ -255,6 +261,10 @@ func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string) {
 		}
 		s.waiting[need[0]] = append(s.waiting[need[0]], wake)
 		s.mu.Unlock()
+		if waits != nil {
+			waits()
+			waits = nil
+		}
 		select {
 		case <-wake:
 		case <-p.done:

@@ -26,6 +26,9 @@ type heldSpace struct {
 	// Directory must say who the sources' addresses are.
 	missingEmails bool
 	count         int // memberships
+	// placed: it holds a place among the spaces read ahead of planning
+	// (ahead), until it waits, is planned or fails.
+	placed bool
 }
 
 // heldMember is one membership: its principal, and its role and state as

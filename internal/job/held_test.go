@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,4 +174,84 @@ func TestRefusedPassFallsBackSideBySide(t *testing.T) {
 	if w := strings.Join(res.Plan.Warnings, "\n"); !strings.Contains(w, "directory listing stopped") {
 		t.Errorf("warnings %q", res.Plan.Warnings)
 	}
+}
+
+// TestReadAheadWaitsForPlanningNotForThePass: with room for one space read
+// ahead of planning, reads go one at a time when nothing waits (lists
+// show every email), and go on while spaces wait for the Directory pass
+// (lists without emails): a space that waits gives its place back, so the
+// pass and the reads still overlap. Both plans equal the unbounded ones.
+func TestReadAheadWaitsForPlanningNotForThePass(t *testing.T) {
+	seed, csv := heldWorld()
+	const space = 21 // memberships a space lists, at most
+	plan := func(t *testing.T, hideEmails bool, readAhead int, front *heldPass) (job.Result, int) {
+		f := newFixture(t, seed, emulator.Options{HideEmails: hideEmails, LatencyMin: 2 * time.Millisecond, LatencyMax: 4 * time.Millisecond, Seed: 1}, csv)
+		f.resolve = true
+		held := budget.New(1 << 20)
+		res, err := f.runAs(t, context.Background(), func(j *job.Job) {
+			j.Held, j.ReadAhead = held, readAhead
+			if front != nil {
+				front.Directory, front.em = j.Resolver.Directory, f.em
+				j.Resolver.Directory = front
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.SpaceErrors) > 0 || !res.Plan.Complete() || len(res.Plan.Spaces) != 40 {
+			t.Fatalf("errors %v, incomplete %v, %d spaces", res.SpaceErrors, res.Plan.Incomplete, len(res.Plan.Spaces))
+		}
+		peak, _ := held.Stats()
+		return res, peak
+	}
+	same := func(t *testing.T, one, unbounded job.Result) {
+		if len(unbounded.Plan.Changes) == 0 || len(one.Plan.Changes) != len(unbounded.Plan.Changes) {
+			t.Fatalf("%d changes with room for one space, %d without a bound", len(one.Plan.Changes), len(unbounded.Plan.Changes))
+		}
+		for i := range one.Plan.Changes {
+			a, b := one.Plan.Changes[i], unbounded.Plan.Changes[i]
+			if a.Space != b.Space || a.Member != b.Member || a.ID != b.ID || a.Action != b.Action || a.ToRole != b.ToRole || a.ResolvedBy != b.ResolvedBy {
+				t.Fatalf("change %d: %+v with room for one space, %+v without a bound", i, a, b)
+			}
+		}
+	}
+	t.Run("lists with emails: one space at a time", func(t *testing.T) {
+		unbounded, wide := plan(t, false, 1000, nil)
+		one, peak := plan(t, false, 1, nil)
+		same(t, one, unbounded)
+		// The place is given back just before the space's memberships
+		// are: the next read may overlap that much.
+		if peak > 2*space {
+			t.Errorf("%d memberships held at once with room for one space read ahead (%d without a bound)", peak, wide)
+		}
+	})
+	t.Run("lists without emails: reads go on while spaces wait for the pass", func(t *testing.T) {
+		unbounded, _ := plan(t, true, 1000, nil)
+		front := &heldPass{spaces: 10}
+		one, _ := plan(t, true, 1, front)
+		same(t, one, unbounded)
+		if front.gaveUp.Load() {
+			t.Error("the pass's pages waited for 10 spaces to be read, and they never were: spaces waiting for the pass kept their place")
+		}
+	})
+}
+
+// heldPass is a Directory front whose users.list pages wait (up to a few
+// seconds) until the emulator has answered spaces list calls: the pass can
+// end only once that many spaces were read while it ran.
+type heldPass struct {
+	identity.Directory
+	em     *emulator.Server
+	spaces int
+	gaveUp atomic.Bool
+}
+
+func (d *heldPass) UsersPage(ctx context.Context, query, pageToken string) ([]chatapi.DirectoryUser, string, error) {
+	for start := time.Now(); d.em.Stats().Count("members.list") < d.spaces; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 3*time.Second {
+			d.gaveUp.Store(true)
+			break
+		}
+	}
+	return d.Directory.UsersPage(ctx, query, pageToken)
 }

@@ -72,6 +72,10 @@ type Job struct {
 	KeepStates bool
 	// Held bounds the memberships read and not yet planned; nil: no bound.
 	Held *budget.Budget
+	// ReadAhead bounds the spaces read ahead of planning that wait for
+	// nothing but a processor (ahead.go); 0: the calls in flight (at least
+	// 64) and two per processor.
+	ReadAhead int
 }
 
 // RuleError is a Directory rule that failed or found nobody: the run stops

@@ -4,8 +4,10 @@ package job
 // pipeline; a planned space's changes may be applied at once.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +44,12 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	// Once the rules are in: the identity service, and who the rails spare.
 	var expanded membership.Desired
 	ready := make(chan struct{})
+	// The setup's steps: the rules expand (at the Directory's pace), the
+	// identity service is built (the processor's work: for a big tenant a
+	// second of matching the cache to the sources), then the rails' people
+	// are looked up (the Directory's pace again). A space read meanwhile
+	// keeps its place among those read ahead only while the processor works.
+	expandedRules, built := make(chan struct{}), make(chan struct{})
 	var setup sync.WaitGroup
 	setup.Add(1)
 	go func() {
@@ -51,6 +59,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			cancel(err)
 			return
 		}
+		close(expandedRules)
 		expanded = d
 		if j.Resolver != nil {
 			out.ids = j.Resolver.NewService(expanded, latency.estimate)
@@ -60,6 +69,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			// for the first list's answer. Ends with ctx, at planning's end.
 			out.ids.Anticipate(ctx)
 		}
+		close(built)
 		out.warnings = j.prepareSpares(ctx, expanded, rm, out.ids)
 		close(ready)
 	}()
@@ -70,9 +80,14 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	}}
 	warnings := make([]string, len(desired.Spaces))
 	streamText := stream != nil && j.Output == "text"
+	readAhead := newAhead(cmp.Or(j.ReadAhead, max(64, j.Config.Limits.CallsInFlight())+2*runtime.GOMAXPROCS(0)))
 	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*heldSpace, diff.SpacePlan]{
 		Read: func(ctx context.Context, i int) (*heldSpace, error) {
 			ds := desired.Spaces[i]
+			if err := readAhead.take(ctx); err != nil {
+				return nil, err
+			}
+			placed := true
 			st, warning, err := readSpace(ctx, j.Reader, j.Throttle, spaceRead{name: ds.Name, latency: latency, appAuth: j.AppAuth, held: j.Held,
 				// Admin access can't read the app's membership (Check refused such sources).
 				wantsApp: !j.AdminAccess && slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return m.Principal == membership.App }),
@@ -81,16 +96,28 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			warnings[i] = warning
 			j.Progress.SpaceRead()
 			if err != nil {
+				readAhead.give(&placed)
 				return nil, err
 			}
-			return hold(st), nil
+			h := hold(st)
+			h.placed = placed
+			return h, nil
 		},
 		Plan: func(ctx context.Context, i int, held *heldSpace) (diff.SpacePlan, error) {
 			defer j.Held.Release(held.count) // readSpace held them
-			select {
-			case <-ready:
-			case <-ctx.Done():
-				return diff.SpacePlan{}, fmt.Errorf("stopped before it was planned: %w", context.Cause(ctx))
+			defer readAhead.give(&held.placed)
+			for _, step := range []chan struct{}{expandedRules, built, ready} {
+				if closed(step) {
+					continue
+				}
+				if step != built {
+					readAhead.give(&held.placed) // it waits for the Directory
+				}
+				select {
+				case <-step:
+				case <-ctx.Done():
+					return diff.SpacePlan{}, fmt.Errorf("stopped before it was planned: %w", context.Cause(ctx))
+				}
 			}
 			ds := expanded.Spaces[i]
 			var (
@@ -98,11 +125,13 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				who identity.SpaceOutcome
 			)
 			if out.ids != nil {
-				out.ids.Await(ctx, ds, held.missingEmails) // held in its compact form meanwhile
+				// Held in its compact form meanwhile; a wait for the pass
+				// gives its place back.
+				out.ids.Await(ctx, ds, held.missingEmails, func() { readAhead.give(&held.placed) })
 			}
 			st := held.state()
 			if out.ids != nil {
-				ids, who = out.ids.Space(ctx, ds, st)
+				ids, who = out.ids.Space(ctx, ds, st, func() { readAhead.give(&held.placed) })
 			}
 			if ctx.Err() != nil {
 				return diff.SpacePlan{}, fmt.Errorf("stopped before its plan was complete: %w", context.Cause(ctx))
@@ -229,4 +258,13 @@ func refuseOutsiders(sp *diff.SpacePlan, outside func(email string) bool, why st
 		}
 	}
 	sp.Changes = kept
+}
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
