@@ -93,8 +93,7 @@ func scanUsersPage(b []byte) (users []DirectoryUser, next string, ok bool) {
 }
 
 // users reads the users array: a user is kept as the answer gives it and
-// lower-cased as UsersPage promises. Aliases of a page share one backing
-// array (a page is a few hundred users with a few aliases each).
+// lower-cased as UsersPage promises.
 func (s *scanner) users() ([]DirectoryUser, bool) {
 	if !s.open('[') {
 		return nil, false

@@ -45,6 +45,16 @@ var usersPageSeeds = []string{
 	`{"users":[{"id":"26","x":[[[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]}]}`,
 	`{"nextPageToken":"a","nextPageToken":"b"}`,
 	`[{"id":"27"}]`,
+	// Cut short or bent: the fast reader must refuse what encoding/json
+	// refuses (a body cut at the bound must fail to decode).
+	`{`,
+	`{"nextPageToken":"x"`,
+	`{"kind":"x"`,
+	"{\v}",
+	`{"kind":-}`,
+	`{"kind":nul}`,
+	`{"users":[{"id":"28"}`,
+	`{"users":[{"id":"29","aliases":["a@example.com"`,
 }
 
 // TestUsersPageReadersAgree: wherever the fast reader answers, it answers

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,12 +180,21 @@ func elem(t reflect.Type) reflect.Type {
 // Google words it.
 func checkFields(sel selection, t reflect.Type, path string) error {
 	t = elem(t)
-	for name, sub := range sel {
+	for _, name := range slices.Sorted(maps.Keys(sel)) { // the first in order, whatever the map's
+		sub := sel[name]
 		at := strings.TrimPrefix(path+"/"+name, "/")
 		if t == nil {
 			return fmt.Errorf("Invalid field selection %s", at)
 		}
 		if name == "*" {
+			if sub == nil {
+				continue
+			}
+			for _, f := range wireFields(t) { // what is inside every field
+				if err := checkFields(sub, t.Field(f.index).Type, strings.TrimPrefix(path+"/"+f.name, "/")); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		var ft reflect.Type
@@ -200,7 +211,9 @@ func checkFields(sel selection, t reflect.Type, path string) error {
 			if !known {
 				return fmt.Errorf("Invalid field selection %s", at)
 			}
-			continue // never filled: nothing inside it to check
+			// Never filled, so not modelled: what is inside it is not
+			// checked (most are strings or lists of them; a few objects).
+			continue
 		}
 		if sub != nil {
 			if err := checkFields(sub, ft, at); err != nil {
@@ -218,8 +231,11 @@ func camel(name string) string {
 		return name
 	}
 	parts := strings.Split(name, "_")
-	for i := 1; i < len(parts); i++ {
-		if parts[i] != "" {
+	for i := range parts {
+		if parts[i] == "" {
+			return name // member_, _name, a__b: no proto name; refused as is
+		}
+		if i > 0 {
 			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
 		}
 	}
@@ -297,7 +313,10 @@ func compile(sel selection, t reflect.Type) *plan {
 				sub, ok = s, true
 			}
 		}
-		if !ok && all {
+		switch {
+		case all && star == nil:
+			sub, ok = nil, true // *,a(b) is all of a, as a,a/b is
+		case all && !ok:
 			sub, ok = star, true
 		}
 		if ok {
@@ -330,7 +349,7 @@ func planFor(t reflect.Type, mask string, sel selection) *plan {
 	if plans.m == nil {
 		plans.m = map[planKey]*plan{}
 	}
-	if len(plans.m) < 256 {
+	if len(plans.m) < 256 && len(mask) <= 1024 { // at most a quarter of a megabyte of masks
 		plans.m[k] = p
 	}
 	return p

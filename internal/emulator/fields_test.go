@@ -52,6 +52,27 @@ func TestFieldsKnowGooglesResources(t *testing.T) {
 	}
 }
 
+// TestFieldsPlansPerType: one mask on two resources is two plans (a
+// plan is field positions in its type), and a nil list is null where
+// encoding/json writes null.
+func TestFieldsPlansPerType(t *testing.T) {
+	for _, tc := range []struct {
+		v          any
+		mask, want string
+	}{
+		{wireSpace{Name: "spaces/S", SpaceType: "SPACE", DisplayName: "Eng"}, "displayName", `{"displayName":"Eng"}`},
+		{wireUser{Name: "users/1", DisplayName: "Ann", Email: "ann@example.com"}, "displayName", `{"displayName":"Ann"}`},
+		{wireDirectoryList{Kind: "admin#directory#users"}, "users(id)", `{"users":null}`},
+		{wireDirectoryList{Users: []wireDirectoryUser{}}, "users(id)", `{"users":[]}`},
+	} {
+		rec := httptest.NewRecorder()
+		writeResource(rec, httptest.NewRequest("GET", "/x?fields="+url.QueryEscape(tc.mask), nil), tc.v)
+		if got := strings.TrimSpace(rec.Body.String()); got != tc.want {
+			t.Errorf("%T with %q: %s, want %s", tc.v, tc.mask, got, tc.want)
+		}
+	}
+}
+
 func TestFieldsSelect(t *testing.T) {
 	page := wireList{NextPageToken: "t", Memberships: []wireMembership{
 		{Name: "spaces/S/members/1", State: "JOINED", Role: "ROLE_MEMBER", CreateTime: "2026-01-01T00:00:00Z",
@@ -69,6 +90,8 @@ func TestFieldsSelect(t *testing.T) {
 		{"memberships/name,memberships", all}, // the same, either order
 		{"memberships(*)", all},               // every field of each
 		{"*", ""},                             // everything: as encoding/json writes it
+		{"*,memberships(name)", ""},           // * is all of every field, as a,a/b is all of a
+		{"memberships(*,member/name)", all},
 		{" memberships ( name ) , nextPageToken ", `{"memberships":[{"name":"spaces/S/members/1"},{"name":"spaces/S/members/group-eng"}],"nextPageToken":"t"}`},
 	} {
 		sel, err := parseFields(tc.mask)
@@ -97,6 +120,9 @@ func TestFieldsSelect(t *testing.T) {
 		"memberships/role/x":     "Invalid field selection memberships/role/x",
 		"memberships/member/bio": "Invalid field selection memberships/member/bio",
 		"nextPageToken)":         "unexpected",
+		"*/name":                 "Invalid field selection nextPageToken/name",
+		"memberships/member_":    "Invalid field selection memberships/member_",
+		"memberships(bio,age)":   "Invalid field selection memberships/age", // the first in order, every time
 	} {
 		sel, err := parseFields(mask)
 		if err == nil {
