@@ -147,6 +147,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 		s.mu.Unlock()
 	}
+	if len(rest) > 0 && s.r.Members != nil && (missingEmails || s.Careful != nil && s.Careful(ds.Name)) && onWait != nil {
+		onWait() // the member reads below wait for the API
+	}
 	switch {
 	case len(rest) == 0:
 	case s.r.Members != nil && missingEmails:

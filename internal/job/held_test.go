@@ -17,6 +17,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/membership"
 )
 
 // heldWorld: 40 spaces of 20 people, lists without emails, a Directory
@@ -188,7 +189,7 @@ func TestReadAheadWaitsForPlanningNotForThePass(t *testing.T) {
 		f := newFixture(t, seed, emulator.Options{HideEmails: hideEmails, LatencyMin: 2 * time.Millisecond, LatencyMax: 4 * time.Millisecond, Seed: 1}, csv)
 		f.resolve = true
 		held := budget.New(1 << 20)
-		res, err := f.runAs(t, context.Background(), func(j *job.Job) {
+		res, err := f.runAs(t, readAheadDeadline(t), func(j *job.Job) {
 			j.Held, j.ReadAhead = held, readAhead
 			if front != nil {
 				front.Directory, front.em = j.Resolver.Directory, f.em
@@ -254,4 +255,69 @@ func (d *heldPass) UsersPage(ctx context.Context, query, pageToken string) ([]ch
 		}
 	}
 	return d.Directory.UsersPage(ctx, query, pageToken)
+}
+
+// readAheadDeadline bounds a run with little room read ahead: a place
+// never given back stops every later read, and the run would otherwise
+// wait for the test binary's timeout.
+func readAheadDeadline(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestReadAheadPlacesOutliveFailedReadsAndMemberGets: with room for one
+// space, a space whose list is refused gives its place back (else no other
+// space is read), and so does one that asks the space for a member by
+// address (members.get, for people outside the organisation the
+// Directory can't name): a members.get here waits for another space to be
+// read, which happens only if its space gave its place back.
+func TestReadAheadPlacesOutliveFailedReadsAndMemberGets(t *testing.T) {
+	seed, csv := heldWorld()
+	for s := 0; s < 40; s++ {
+		csv += fmt.Sprintf("spaces/S%d,guest%d@partner.test,\n", s, s)
+	}
+	f := newFixture(t, seed, emulator.Options{HideEmails: true, LatencyMin: 2 * time.Millisecond, LatencyMax: 4 * time.Millisecond, Seed: 1}, csv)
+	f.em.SetMisbehaviour("members.list", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "The caller does not have permission", AtCall: 3})
+	f.resolve = true
+	var front *heldGets
+	res, err := f.runAs(t, readAheadDeadline(t), func(j *job.Job) {
+		j.Held, j.ReadAhead = budget.New(1<<20), 1
+		front = &heldGets{MemberGetter: j.Resolver.Members, em: f.em, spaces: 40}
+		j.Resolver.Members = front
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.SpaceErrors) != 1 || len(res.Plan.Spaces) != 40 {
+		t.Fatalf("%d spaces, errors %v: want the one refused list and every other space planned", len(res.Plan.Spaces), res.SpaceErrors)
+	}
+	if front.gets.Load() == 0 {
+		t.Fatal("no members.get was asked: the test proves nothing")
+	}
+	if n := front.gaveUp.Load(); n > 0 {
+		t.Errorf("%d of %d members.get calls waited for another space to be read, and none was: the space kept its place", n, front.gets.Load())
+	}
+}
+
+// heldGets is a members.get front that waits (up to 300 ms) until the
+// emulator has answered one more members.list call, or every space's.
+type heldGets struct {
+	identity.MemberGetter
+	em     *emulator.Server
+	spaces int
+	gets   atomic.Int32
+	gaveUp atomic.Int32
+}
+
+func (g *heldGets) Get(ctx context.Context, space, member string) (membership.Membership, error) {
+	g.gets.Add(1)
+	want := min(g.em.Stats().Count("members.list")+1, g.spaces)
+	for start := time.Now(); g.em.Stats().Count("members.list") < want; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 300*time.Millisecond {
+			g.gaveUp.Add(1)
+			break
+		}
+	}
+	return g.MemberGetter.Get(ctx, space, member)
 }

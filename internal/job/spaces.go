@@ -59,8 +59,8 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			cancel(err)
 			return
 		}
-		close(expandedRules)
 		expanded = d
+		close(expandedRules)
 		if j.Resolver != nil {
 			out.ids = j.Resolver.NewService(expanded, latency.estimate)
 			out.ids.Learn(learned)
@@ -147,6 +147,9 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				refuseOutsiders(&sp, outside, "is outside identity.domains, and this access can't add people outside the organisation")
 			}
 			if rm != nil {
+				// Removals may page a protected group or look up who is
+				// listed without an email: API calls, not a processor's work.
+				readAhead.give(&held.placed)
 				j.screenRemovals(ctx, &sp, ds, rm, out.ids, who.Unresolved)
 			}
 			removals.GuardLastOwners(&sp) // any policy: upsert demotes owners too
