@@ -236,8 +236,8 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 			visible = append(visible, m)
 		}
 	}
-	out := wireList{}
 	end := min(offset+pageSize, len(visible))
+	out := wireList{Memberships: make([]wireMembership, 0, max(0, end-offset))}
 	for _, m := range visible[min(offset, len(visible)):end] {
 		out.Memberships = append(out.Memberships, s.world.wire(sp, m, !s.opts.HideEmails))
 	}

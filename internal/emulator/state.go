@@ -220,11 +220,12 @@ func (w *world) wire(sp *space, m *member, withEmail bool) wireMembership {
 	case "BOT":
 		out.Member = &wireUser{Name: "users/app", Type: "BOT", DisplayName: "Syncer app"}
 	default:
-		u := w.users[m.id]
 		wu := &wireUser{Name: "users/" + m.id, Type: "HUMAN"}
-		if withEmail && u != nil {
-			wu.Email = u.email
-			wu.DisplayName = strings.SplitN(u.email, "@", 2)[0]
+		if withEmail { // only then: a look among a million users costs
+			if u := w.users[m.id]; u != nil {
+				wu.Email = u.email
+				wu.DisplayName = strings.SplitN(u.email, "@", 2)[0]
+			}
 		}
 		out.Member = wu
 	}
