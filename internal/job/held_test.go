@@ -178,19 +178,16 @@ func TestRefusedPassFallsBackSideBySide(t *testing.T) {
 }
 
 // TestReadAheadWaitsForPlanningNotForThePass: with room for one space read
-// ahead of planning, reads go one at a time when nothing waits (lists
-// show every email), and go on while spaces wait for the Directory pass
+// ahead of planning, reads go on while spaces wait for the Directory pass
 // (lists without emails): a space that waits gives its place back, so the
-// pass and the reads still overlap. Both plans equal the unbounded ones.
+// pass and the reads still overlap. Plans equal the unbounded ones.
 func TestReadAheadWaitsForPlanningNotForThePass(t *testing.T) {
 	seed, csv := heldWorld()
-	const space = 21 // memberships a space lists, at most
-	plan := func(t *testing.T, hideEmails bool, readAhead int, front *heldPass) (job.Result, int) {
+	plan := func(t *testing.T, hideEmails bool, readAhead int, front *heldPass) job.Result {
 		f := newFixture(t, seed, emulator.Options{HideEmails: hideEmails, LatencyMin: 2 * time.Millisecond, LatencyMax: 4 * time.Millisecond, Seed: 1}, csv)
 		f.resolve = true
-		held := budget.New(1 << 20)
 		res, err := f.runAs(t, readAheadDeadline(t), func(j *job.Job) {
-			j.Held, j.ReadAhead = held, readAhead
+			j.Held, j.ReadAhead = budget.New(1<<20), readAhead
 			if front != nil {
 				front.Directory, front.em = j.Resolver.Directory, f.em
 				j.Resolver.Directory = front
@@ -202,8 +199,7 @@ func TestReadAheadWaitsForPlanningNotForThePass(t *testing.T) {
 		if len(res.SpaceErrors) > 0 || !res.Plan.Complete() || len(res.Plan.Spaces) != 40 {
 			t.Fatalf("errors %v, incomplete %v, %d spaces", res.SpaceErrors, res.Plan.Incomplete, len(res.Plan.Spaces))
 		}
-		peak, _ := held.Stats()
-		return res, peak
+		return res
 	}
 	same := func(t *testing.T, one, unbounded job.Result) {
 		if len(unbounded.Plan.Changes) == 0 || len(one.Plan.Changes) != len(unbounded.Plan.Changes) {
@@ -216,20 +212,21 @@ func TestReadAheadWaitsForPlanningNotForThePass(t *testing.T) {
 			}
 		}
 	}
-	t.Run("lists with emails: one space at a time", func(t *testing.T) {
-		unbounded, wide := plan(t, false, 1000, nil)
-		one, peak := plan(t, false, 1, nil)
+	// That a space waiting only for a processor keeps its place is not
+	// seen here: planning in this world is instant, and reads never get
+	// ahead of it but by waiting for the API (which gives the place back).
+	// The 1M bench's warm row shows it. With room for one space and lists
+	// with emails (people new to a space looked up by users.get), the plan
+	// is the same and no place is lost (the run's deadline).
+	t.Run("lists with emails: the same plan with room for one space", func(t *testing.T) {
+		unbounded := plan(t, false, 1000, nil)
+		one := plan(t, false, 1, nil)
 		same(t, one, unbounded)
-		// The place is given back just before the space's memberships
-		// are: the next read may overlap that much.
-		if peak > 2*space {
-			t.Errorf("%d memberships held at once with room for one space read ahead (%d without a bound)", peak, wide)
-		}
 	})
 	t.Run("lists without emails: reads go on while spaces wait for the pass", func(t *testing.T) {
-		unbounded, _ := plan(t, true, 1000, nil)
+		unbounded := plan(t, true, 1000, nil)
 		front := &heldPass{spaces: 10}
-		one, _ := plan(t, true, 1, front)
+		one := plan(t, true, 1, front)
 		same(t, one, unbounded)
 		if front.gaveUp.Load() {
 			t.Error("the pass's pages waited for 10 spaces to be read, and they never were: spaces waiting for the pass kept their place")
