@@ -242,38 +242,56 @@ func camel(name string) string {
 	return strings.Join(parts, "")
 }
 
-// requestFields parses and checks a request's fields mask against the
-// resource its method answers with: nil without a mask.
-func requestFields(r *http.Request, resource reflect.Type) (selection, *apiError) {
-	expr := r.URL.Query().Get("fields")
-	if expr == "" || resource == nil {
+// requestFields is the plan for a request's fields mask on the resource
+// its method answers with (nil without a mask), or the 400 Google gives a
+// mask naming a field the resource does not have. A mask is parsed and
+// checked once per resource, not per page (plans).
+func requestFields(r *http.Request, resource reflect.Type) (*plan, *apiError) {
+	mask := r.URL.Query().Get("fields")
+	if mask == "" || resource == nil {
 		return nil, nil
 	}
-	sel, err := parseFields(expr)
+	k := planKey{resource, mask}
+	plans.Lock()
+	p, ok := plans.m[k]
+	plans.Unlock()
+	if ok {
+		return p, nil
+	}
+	sel, err := parseFields(mask)
 	if err == nil {
 		err = checkFields(sel, resource, "")
 	}
 	if err != nil {
 		return nil, errorf(400, "INVALID_ARGUMENT", "Request contains an invalid argument: fields: %v", err)
 	}
-	return sel, nil
+	p = compile(sel, resource)
+	plans.Lock()
+	defer plans.Unlock()
+	if plans.m == nil {
+		plans.m = map[planKey]*plan{}
+	}
+	if len(plans.m) < 256 && len(mask) <= 1024 { // at most a quarter of a megabyte of masks
+		plans.m[k] = p
+	}
+	return p, nil
 }
 
 // writeResource answers 200 with v, cut down to the request's fields mask.
 func writeResource(w http.ResponseWriter, r *http.Request, v any) {
-	sel, aerr := requestFields(r, reflect.TypeOf(v))
+	p, aerr := requestFields(r, reflect.TypeOf(v))
 	if aerr != nil {
 		writeAPIError(w, aerr)
 		return
 	}
-	if sel == nil {
+	if p == nil {
 		writeJSON(w, http.StatusOK, v)
 		return
 	}
 	buf := encodeBuffers.Get().(*bytes.Buffer)
 	defer encodeBuffers.Put(buf)
 	buf.Reset()
-	encodeSelected(buf, reflect.ValueOf(v), planFor(reflect.TypeOf(v), r.URL.Query().Get("fields"), sel))
+	encodeSelected(buf, reflect.ValueOf(v), p)
 	buf.WriteByte('\n')
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(http.StatusOK)
@@ -336,23 +354,6 @@ type planKey struct {
 var plans struct {
 	sync.Mutex
 	m map[planKey]*plan
-}
-
-func planFor(t reflect.Type, mask string, sel selection) *plan {
-	plans.Lock()
-	defer plans.Unlock()
-	k := planKey{t, mask}
-	if p, ok := plans.m[k]; ok {
-		return p
-	}
-	p := compile(sel, t)
-	if plans.m == nil {
-		plans.m = map[planKey]*plan{}
-	}
-	if len(plans.m) < 256 && len(mask) <= 1024 { // at most a quarter of a megabyte of masks
-		plans.m[k] = p
-	}
-	return p
 }
 
 // encodeSelected writes v as encoding/json would, keeping only what p

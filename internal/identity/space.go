@@ -27,6 +27,7 @@ type SpaceOutcome struct {
 // the pages have shown this space's addresses (or the pass ends).
 // onWait (when set) is called once, before the first wait.
 func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState, onWait func()) (diff.Identities, SpaceOutcome) {
+	onWait = callOnce(onWait)
 	listed := map[string]membership.Principal{}   // this space's listed emails
 	listedBy := map[membership.Principal]string{} // and whose they are
 	missingEmails := false
@@ -107,9 +108,8 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			rest = append(rest, email)
 			continue
 		}
-		if onWait != nil && !closed(l.done) {
+		if !closed(l.done) {
 			onWait()
-			onWait = nil
 		}
 		select {
 		case <-l.done:
@@ -147,12 +147,10 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 		s.mu.Unlock()
 	}
-	if len(rest) > 0 && s.r.Members != nil && (missingEmails || s.Careful != nil && s.Careful(ds.Name)) && onWait != nil {
-		onWait() // the member reads below wait for the API
-	}
 	switch {
 	case len(rest) == 0:
 	case s.r.Members != nil && missingEmails:
+		onWait() // the member reads wait for the API
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
 	case s.r.Members != nil && s.Careful != nil && s.Careful(ds.Name):
 		// Every member's email is listed, but an address the Directory did
@@ -166,6 +164,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			}
 			unsure = append(unsure, email)
 		}
+		onWait()
 		s.fromMemberGets(ctx, ds.Name, unsure, &ids, out.Unresolved)
 	default:
 		for _, email := range rest {
@@ -206,9 +205,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 // else settles, or the pass has ended (or there is none). The caller holds
 // the space in a compact form meanwhile, and hands Space its state after;
 // missingEmails says its list shows a person without an email, as for
-// Space, where a pass may then start. waits (when set) is called once,
+// Space, where a pass may then start. onWait (when set) is called once,
 // before the first wait.
-func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missingEmails bool, waits func()) {
+func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missingEmails bool, onWait func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lists++
@@ -236,7 +235,7 @@ func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missing
 		need = append(need, email)
 	}
 	if len(need) > 0 {
-		s.awaitPassLocked(ctx, p, need, waits)
+		s.awaitPassLocked(ctx, p, need, callOnce(onWait))
 	}
 }
 
@@ -249,7 +248,7 @@ func (s *Service) Await(ctx context.Context, ds membership.DesiredSpace, missing
 // million-address pass would otherwise wake every waiting space on every
 // page): a space costs a look per address and a wake per address it
 // waited on.
-func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string, waits func()) {
+func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string, onWait func()) {
 	slices.Sort(need)
 	for {
 		for len(need) > 0 && !s.passOweLocked(need[0]) {
@@ -264,10 +263,7 @@ func (s *Service) awaitPassLocked(ctx context.Context, p *pass, need []string, w
 		}
 		s.waiting[need[0]] = append(s.waiting[need[0]], wake)
 		s.mu.Unlock()
-		if waits != nil {
-			waits()
-			waits = nil
-		}
+		onWait()
 		select {
 		case <-wake:
 		case <-p.done:
@@ -368,4 +364,13 @@ func (s *Service) fromMemberGets(ctx context.Context, space string, emails []str
 		})
 	}
 	g.Wait()
+}
+
+// callOnce is f (nil: nothing) called the first time only: a space gives
+// its place among those read ahead back at its first wait.
+func callOnce(f func()) func() {
+	if f == nil {
+		return func() {}
+	}
+	return sync.OnceFunc(f)
 }

@@ -107,8 +107,10 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			defer j.Held.Release(held.count) // readSpace held them
 			defer readAhead.give(&held.placed)
 			for _, step := range []chan struct{}{expandedRules, built, ready} {
-				if closed(step) {
-					continue
+				select {
+				case <-step:
+					continue // done already
+				default:
 				}
 				if step != built {
 					readAhead.give(&held.placed) // it waits for the Directory
@@ -261,13 +263,4 @@ func refuseOutsiders(sp *diff.SpacePlan, outside func(email string) bool, why st
 		}
 	}
 	sp.Changes = kept
-}
-
-func closed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
