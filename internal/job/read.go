@@ -126,7 +126,11 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 		if err != nil {
 			return nil, "", err
 		}
-		st.Memberships = append(st.Memberships, page...)
+		if st.Memberships == nil {
+			st.Memberships = page // most spaces are one page: no copy
+		} else {
+			st.Memberships = append(st.Memberships, page...)
+		}
 		if err := guard.Next(len(page), next); err != nil {
 			return nil, "", err
 		}
