@@ -20,10 +20,17 @@ import (
 type records struct {
 	sorted []string // the sources' addresses, sorted (empty until built)
 	table  []record // beside sorted
-	index  []uint32 // slot → position in sorted + 1 (0: empty); a power of two, at least twice sorted
-	seed   maphash.Seed
-	others map[string]record
-	ids    []byte // the principals records name, end to end
+	// index maps a slot to a position in sorted + 1 (0: empty) in its
+	// low posBits, and to a tag of the address's hash in the bits above:
+	// a probe that meets another address mostly tells by its tag, not by
+	// a look at its string (two more cache misses, and the sources'
+	// addresses are often of one length). A power of two, at least twice
+	// sorted.
+	index   []uint32
+	posBits uint
+	seed    maphash.Seed
+	others  map[string]record
+	ids     []byte // the principals records name, end to end
 	// expect is how many records are expected to be named into ids, for
 	// its first allocation: the sources' addresses the cache doesn't hold.
 	expect int
@@ -82,13 +89,15 @@ func (rs *records) build(desired membership.Desired) int {
 	all = slices.Compact(all)
 	rs.sorted, rs.table, rs.expect = slices.Clip(all), make([]record, len(all)), len(all)
 	rs.seed, rs.index = maphash.MakeSeed(), make([]uint32, 1<<bits.Len(uint(2*len(all))))
+	rs.posBits = uint(bits.Len(uint(len(all))))
 	mask := uint64(len(rs.index) - 1)
 	for i, e := range rs.sorted {
-		h := maphash.String(rs.seed, e) & mask
-		for rs.index[h] != 0 {
-			h = (h + 1) & mask
+		h := maphash.String(rs.seed, e)
+		at := h & mask
+		for rs.index[at] != 0 {
+			at = (at + 1) & mask
 		}
-		rs.index[h] = uint32(i + 1)
+		rs.index[at] = uint32(i+1) | rs.tag(h)
 	}
 	for i, e := range rs.sorted {
 		r, ok := rs.others[e]
@@ -106,14 +115,35 @@ func (rs *records) find(email string) (int, bool) {
 		return 0, false
 	}
 	mask := uint64(len(rs.index) - 1)
-	for h := maphash.String(rs.seed, email) & mask; ; h = (h + 1) & mask {
-		switch v := rs.index[h]; {
-		case v == 0:
+	h := maphash.String(rs.seed, email)
+	tag, pos := rs.tag(h), rs.posMask()
+	for at := h & mask; ; at = (at + 1) & mask {
+		v := rs.index[at]
+		if v == 0 {
 			return 0, false
-		case rs.sorted[v-1] == email:
-			return int(v - 1), true
+		}
+		if v&^pos == tag && rs.sorted[v&pos-1] == email {
+			return int(v&pos - 1), true
 		}
 	}
+}
+
+// tag is the bits of an address's hash an index entry keeps above its
+// position (none when the positions take all 32 bits). The slot comes
+// from the hash's low bits, the tag from its high half.
+func (rs *records) tag(h uint64) uint32 {
+	if rs.posBits >= 32 {
+		return 0
+	}
+	return uint32(h>>32) << rs.posBits
+}
+
+// posMask selects an index entry's position bits.
+func (rs *records) posMask() uint32 {
+	if rs.posBits >= 32 {
+		return ^uint32(0)
+	}
+	return 1<<rs.posBits - 1
 }
 
 // get is email's record (the zero record when none).

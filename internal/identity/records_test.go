@@ -70,3 +70,26 @@ func BenchmarkRecordsFind(b *testing.B) {
 		}
 	})
 }
+
+// An index entry's tag and position share 32 bits: positions that need
+// them all leave no tag, and every entry is still told apart by position.
+func TestRecordsTagLeavesPositionsWhole(t *testing.T) {
+	for _, tc := range []struct {
+		posBits uint
+		h       uint64
+		tag     uint32
+		mask    uint32
+	}{
+		{21, 0xABCD_EF12_0000_0000, 0x712 << 21, 1<<21 - 1}, // 0xABCDEF12's low 11 bits
+		{0, 0x1234_5678_9ABC_DEF0, 0x1234_5678, 0},
+		{32, ^uint64(0), 0, ^uint32(0)},
+	} {
+		rs := &records{posBits: tc.posBits}
+		if got := rs.tag(tc.h); got != tc.tag || got&rs.posMask() != 0 {
+			t.Errorf("posBits %d: tag %#x, want %#x (clear of the position bits)", tc.posBits, got, tc.tag)
+		}
+		if got := rs.posMask(); got != tc.mask {
+			t.Errorf("posBits %d: position mask %#x, want %#x", tc.posBits, got, tc.mask)
+		}
+	}
+}
