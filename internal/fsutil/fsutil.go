@@ -6,6 +6,7 @@ package fsutil
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -25,32 +26,69 @@ var ErrTooLarge = errors.New("file too large")
 // ReadFile reads the regular file at path, following symlinks, and refuses
 // anything else or anything longer than limit bytes.
 func ReadFile(path string, limit int64) ([]byte, error) {
+	f, size, err := openRegular(path, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadAtMost(f, size, limit)
+}
+
+// SHA256File is the SHA-256 of the regular file at path, refused as
+// ReadFile refuses, read a piece at a time: a state folder's writer checks
+// the version of a document of tens of megabytes (an identity cache) while
+// it holds the new one in memory, and must not hold the old one too.
+func SHA256File(path string, limit int64) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	f, _, err := openRegular(path, limit)
+	if err != nil {
+		return sum, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, limit+1))
+	if err != nil {
+		return sum, withoutPath(err)
+	}
+	if n > limit {
+		return sum, fmt.Errorf("%w: over the %s limit", ErrTooLarge, size(limit))
+	}
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+// openRegular opens the regular file at path, following symlinks, and
+// refuses anything else or anything longer than limit bytes; it returns
+// the size the file claims.
+func openRegular(path string, limit int64) (*os.File, int64, error) {
 	// Stat first so a socket or pipe gets a clear error rather than
 	// whatever open makes of it.
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, withoutPath(err)
+		return nil, 0, withoutPath(err)
 	}
 	if err := checkRegular(fi); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// O_NONBLOCK: if a pipe replaces the file after the Stat, opening it
 	// must not wait for a writer; the Stat of the open file then refuses it.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, withoutPath(err)
+		return nil, 0, withoutPath(err)
 	}
-	defer f.Close()
 	if fi, err = f.Stat(); err != nil {
-		return nil, withoutPath(err)
+		f.Close()
+		return nil, 0, withoutPath(err)
 	}
 	if err := checkRegular(fi); err != nil {
-		return nil, err
+		f.Close()
+		return nil, 0, err
 	}
 	if fi.Size() > limit {
-		return nil, fmt.Errorf("%w: %s, over the %s limit", ErrTooLarge, size(fi.Size()), size(limit))
+		f.Close()
+		return nil, 0, fmt.Errorf("%w: %s, over the %s limit", ErrTooLarge, size(fi.Size()), size(limit))
 	}
-	return ReadAtMost(f, fi.Size(), limit)
+	return f, fi.Size(), nil
 }
 
 // ReadAtMost reads r whole into a buffer sized once from sizeHint (what

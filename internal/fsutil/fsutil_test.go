@@ -6,6 +6,7 @@
 package fsutil
 
 import (
+	"crypto/sha256"
 	"errors"
 	"io/fs"
 	"os"
@@ -113,14 +114,22 @@ func TestReadFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := tt.setup(t, t.TempDir())
 			got, err := readWithin(t, path, tt.limit)
+			// SHA256File refuses what ReadFile refuses, and hashes what it reads.
+			sum, sumErr := SHA256File(path, tt.limit)
 			if tt.wantErr == nil {
 				if err != nil || string(got) != tt.want {
 					t.Fatalf("ReadFile = %q, %v; want %q", got, err, tt.want)
+				}
+				if sumErr != nil || sum != sha256.Sum256([]byte(tt.want)) {
+					t.Fatalf("SHA256File = %x, %v; want the SHA-256 of %q", sum, sumErr, tt.want)
 				}
 				return
 			}
 			if !errors.Is(err, tt.wantErr) || err.Error() != tt.wantMsg {
 				t.Fatalf("ReadFile error = %v; want %q (%v)", err, tt.wantMsg, tt.wantErr)
+			}
+			if !errors.Is(sumErr, tt.wantErr) || sumErr.Error() != tt.wantMsg {
+				t.Fatalf("SHA256File error = %v; want %q (%v)", sumErr, tt.wantMsg, tt.wantErr)
 			}
 		})
 	}
