@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -11,7 +12,7 @@ import (
 // The temporary file has perm from its creation, so a secret is never
 // readable by others even for a moment.
 func WriteAtomic(path string, data []byte, perm os.FileMode) error {
-	return writeAtomic(path, data, perm, true)
+	return writeAtomic(path, writeAll(data), perm, true)
 }
 
 // WriteAtomicLazy is WriteAtomic without the fsyncs: readers still see the
@@ -19,10 +20,24 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 // a cache, whose loss costs only lookups, the fsyncs cost more than they
 // save (tens of milliseconds a run).
 func WriteAtomicLazy(path string, data []byte, perm os.FileMode) error {
-	return writeAtomic(path, data, perm, false)
+	return writeAtomic(path, writeAll(data), perm, false)
 }
 
-func writeAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
+// WriteAtomicFrom is WriteAtomic (durable) or WriteAtomicLazy for a file
+// that fill writes as it goes, so that the whole of it need never be in
+// memory. If fill fails, path is left as it was.
+func WriteAtomicFrom(path string, fill func(io.Writer) error, perm os.FileMode, durable bool) error {
+	return writeAtomic(path, fill, perm, durable)
+}
+
+func writeAll(data []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}
+}
+
+func writeAtomic(path string, fill func(io.Writer) error, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -33,7 +48,7 @@ func writeAtomic(path string, data []byte, perm os.FileMode, durable bool) error
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(data); err != nil {
+	if err := fill(tmp); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -207,12 +207,20 @@ func (c *Cache) Save(ctx context.Context) error {
 	if !c.dirty || c.version == "?" {
 		return nil
 	}
-	data := c.encodeLocked()
-	write := c.store.Write
-	if lazy, ok := c.store.(state.LazyWriter); ok {
-		write = lazy.WriteLazy // a lost cache costs lookups, not correctness
+	var (
+		version string
+		err     error
+	)
+	if stream, ok := c.store.(state.StreamWriter); ok {
+		// A lost cache costs lookups, not correctness: lazy.
+		version, err = stream.WriteStream(ctx, c.name, c.encodeToLocked, c.version, true)
+	} else {
+		write := c.store.Write
+		if lazy, ok := c.store.(state.LazyWriter); ok {
+			write = lazy.WriteLazy
+		}
+		version, err = write(ctx, c.name, c.encodeLocked(), c.version)
 	}
-	version, err := write(ctx, c.name, data, c.version)
 	if err != nil {
 		return err
 	}

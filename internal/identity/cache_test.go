@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/state"
 )
 
@@ -242,4 +244,55 @@ func TestCacheOfExpiredEntriesHoldsNoRoom(t *testing.T) {
 		t.Errorf("a table of one entry holds %d KB (a %d KB document of expired entries read)", held>>10, size>>10)
 	}
 	runtime.KeepAlive(table)
+}
+
+// Saved to a local folder, the cache is written as it is encoded (never
+// whole in memory), and the file is the document encodeLocked gives; a
+// writer that fails stops the encoding with its error.
+func TestCacheSavedAsItIsEncoded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	entries := map[string]CacheEntry{}
+	for i := range 5000 { // ~300 KB: several of the encoder's 64 KB writes
+		entries[fmt.Sprintf("user%05d@example.com", i)] = CacheEntry{Principal: membership.User(fmt.Sprint(100000 + i)), Expires: now.Add(time.Hour), Suspended: i%7 == 0}
+	}
+	c := cacheOf(now, entries)
+	dir := t.TempDir()
+	store := &streamCounter{Dir: &state.Dir{Path: dir}}
+	c.ready, c.store, c.name, c.dirty = make(chan struct{}), store, "cache.json", true
+	close(c.ready)
+	if err := c.Save(context.Background()); err != nil || store.streams != 1 {
+		t.Fatalf("save: %v, %d streamed writes", err, store.streams)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "cache.json"))
+	if want := c.encodeLocked(); err != nil || string(got) != string(want) || len(want) < 200_000 {
+		t.Fatalf("saved %d bytes (%v), encoded %d; equal: %v", len(got), err, len(want), string(got) == string(want))
+	}
+	if _, v, _ := c.store.Read(context.Background(), "cache.json"); c.version != v || c.dirty {
+		t.Errorf("after the save: version %q (the file's %q), dirty %v", c.version, v, c.dirty)
+	}
+	w := &failingWriter{after: 2}
+	if err := c.encodeToLocked(w); err == nil || w.writes != 3 {
+		t.Errorf("a writer failing at its third write: %v after %d writes", err, w.writes)
+	}
+}
+
+type failingWriter struct{ after, writes int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.writes++; w.writes > w.after {
+		return 0, fmt.Errorf("disk full")
+	}
+	return len(p), nil
+}
+
+// streamCounter is a local folder that counts the documents written as
+// they are encoded.
+type streamCounter struct {
+	*state.Dir
+	streams int
+}
+
+func (s *streamCounter) WriteStream(ctx context.Context, name string, encode func(io.Writer) error, ifVersion string, lazy bool) (string, error) {
+	s.streams++
+	return s.Dir.WriteStream(ctx, name, encode, ifVersion, lazy)
 }

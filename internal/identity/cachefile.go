@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/syncer-dev/syncer/internal/membership"
@@ -160,6 +161,15 @@ func readCacheJSON(data []byte, now int64) (_ cacheTable, head cacheHeader, vers
 // hundreds of megabytes at the very end of a run. It is what json.Marshal
 // of a cacheFile of cacheRecords gives, compacted.
 func (c *Cache) encodeLocked() []byte {
+	var buf bytes.Buffer
+	buf.Grow(64 + (len(c.table.items)+c.resolvedN)*72) // sized once: a million entries are 72 MB
+	c.encodeToLocked(&buf)                             // a bytes.Buffer takes every write
+	return buf.Bytes()
+}
+
+// encodeToLocked writes the document to w as it goes, 64 KB at a time:
+// a store that can take it so (the local folder) never holds it whole.
+func (c *Cache) encodeToLocked(w io.Writer) error {
 	now := c.now().Unix()
 	t := &c.table
 	kept := make([]*cacheItem, 0, len(t.items))
@@ -168,7 +178,15 @@ func (c *Cache) encodeLocked() []byte {
 			kept = append(kept, it)
 		}
 	}
-	b := make([]byte, 0, 64+(len(kept)+c.resolvedN)*72) // sized once: a million entries are 72 MB
+	const flushAt = 64 << 10
+	b := make([]byte, 0, flushAt+1024)
+	var err error
+	flush := func() {
+		if err == nil && len(b) > 0 {
+			_, err = w.Write(b)
+		}
+		b = b[:0]
+	}
 	b = append(b, `{"version":2`...)
 	if c.directoryUsers > 0 {
 		b = append(b, `,"directory_users":`...)
@@ -194,6 +212,9 @@ func (c *Cache) encodeLocked() []byte {
 			b = append(b, `,"s":true`...)
 		}
 		b = append(b, '}')
+		if len(b) >= flushAt {
+			flush()
+		}
 	}
 	if c.resolved != nil {
 		// Both in email order: merge them, the run's answers over what was read.
@@ -207,13 +228,18 @@ func (c *Cache) encodeLocked() []byte {
 				kept = kept[1:]
 			}
 			entry(email, p, expires, suspended)
-			return true
+			return err == nil
 		})
 	}
 	for _, it := range kept {
+		if err != nil {
+			break
+		}
 		entry(t.email(it), t.principal(it), int64(it.expires), it.suspended)
 	}
-	return append(b, "]}"...)
+	b = append(b, "]}"...)
+	flush()
+	return err
 }
 
 // appendJSONString appends s as a JSON string, as encoding/json would

@@ -1,11 +1,13 @@
 package state
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +64,32 @@ func (d *Dir) Write(ctx context.Context, name string, data []byte, ifVersion str
 // atomic, without the fsyncs.
 func (d *Dir) WriteLazy(ctx context.Context, name string, data []byte, ifVersion string) (string, error) {
 	return d.write(ctx, name, data, ifVersion, fsutil.WriteAtomicLazy)
+}
+
+// WriteStream is Write (or, lazy, WriteLazy) for a document encode writes
+// as it goes: into the new file through a buffer, and through the hash
+// that gives its version.
+func (d *Dir) WriteStream(ctx context.Context, name string, encode func(io.Writer) error, ifVersion string, lazy bool) (string, error) {
+	var sum [sha256.Size]byte
+	_, err := d.write(ctx, name, nil, ifVersion, func(path string, _ []byte, perm os.FileMode) error {
+		h := sha256.New()
+		fill := func(f io.Writer) error {
+			w := bufio.NewWriterSize(io.MultiWriter(f, h), 64<<10)
+			if err := encode(w); err != nil {
+				return err
+			}
+			return w.Flush()
+		}
+		if err := fsutil.WriteAtomicFrom(path, fill, perm, !lazy); err != nil {
+			return err
+		}
+		h.Sum(sum[:0])
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return versionOf(sum), nil
 }
 
 func (d *Dir) write(ctx context.Context, name string, data []byte, ifVersion string, writeFile func(string, []byte, os.FileMode) error) (string, error) {

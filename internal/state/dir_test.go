@@ -1,11 +1,14 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -98,5 +101,50 @@ func TestDirWritersSharingAFolder(t *testing.T) {
 	data, _, _ := (&Dir{Path: path}).Read(ctx, "n")
 	if string(data) != strconv.Itoa(writers*each) {
 		t.Errorf("%s increments survived of %d", data, writers*each)
+	}
+}
+
+// A document written as it is encoded is the same document, at the same
+// version, as one written whole; a stale version is refused before encode
+// runs; an encode that fails leaves the document as it was.
+func TestDirWriteStream(t *testing.T) {
+	ctx := context.Background()
+	d := &Dir{Path: filepath.Join(t.TempDir(), "state")}
+	doc := []byte(`{"entries":["` + strings.Repeat("x", 200_000) + `"]}`) // several buffers' worth
+	encode := func(w io.Writer) error {
+		for rest := doc; len(rest) > 0; rest = rest[min(len(rest), 1000):] {
+			if _, err := w.Write(rest[:min(len(rest), 1000)]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, lazy := range []bool{false, true} {
+		name := "cache-" + strconv.FormatBool(lazy) + ".json"
+		v1, err := d.WriteStream(ctx, name, encode, "", lazy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, v, err := d.Read(ctx, name)
+		if err != nil || !bytes.Equal(data, doc) || v != v1 || v1 != version(doc) {
+			t.Fatalf("lazy %v: read %d bytes at %q (written %q, want %q): %v", lazy, len(data), v, v1, version(doc), err)
+		}
+		ran := false
+		if _, err := d.WriteStream(ctx, name, func(io.Writer) error { ran = true; return nil }, "", lazy); !errors.Is(err, ErrConflict) || ran {
+			t.Errorf("lazy %v: a write at a stale version: %v (encode ran: %v)", lazy, err, ran)
+		}
+		broken := errors.New("the encoder broke")
+		if _, err := d.WriteStream(ctx, name, func(w io.Writer) error { w.Write([]byte("{")); return broken }, v1, lazy); !errors.Is(err, broken) {
+			t.Errorf("lazy %v: a failed encode: %v", lazy, err)
+		}
+		if data, v, _ := d.Read(ctx, name); !bytes.Equal(data, doc) || v != v1 {
+			t.Errorf("lazy %v: after a failed encode the document is %d bytes at %q", lazy, len(data), v)
+		}
+		if st, err := os.Stat(filepath.Join(d.Path, name)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("lazy %v: mode %v %v", lazy, st.Mode().Perm(), err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(d.Path, ".*.tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

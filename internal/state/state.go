@@ -8,6 +8,7 @@ package state
 import (
 	"context"
 	"errors"
+	"io"
 )
 
 // ErrNotExist means the document has never been written: a first run.
@@ -21,6 +22,14 @@ var ErrConflict = errors.New("the state document changed since it was read")
 // durable at once (a cache): the local folder skips its fsyncs.
 type LazyWriter interface {
 	WriteLazy(ctx context.Context, name string, data []byte, ifVersion string) (string, error)
+}
+
+// StreamWriter is a Store that can write a document as encode produces
+// it, so that a big one (a million addresses' identity cache, 72 MB) is
+// never whole in memory. encode may be called more than once (a retry).
+// lazy: a document whose loss costs little, as for LazyWriter.
+type StreamWriter interface {
+	WriteStream(ctx context.Context, name string, encode func(io.Writer) error, ifVersion string, lazy bool) (string, error)
 }
 
 // Store reads and writes state documents.
