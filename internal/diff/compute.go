@@ -44,6 +44,8 @@ type SpacePlan struct {
 	// Conflicts are spellings of one person the sources give different
 	// roles: the plan can't honour both, so it is incomplete.
 	Conflicts []string
+	// Incomplete says what else this space's plan could not see.
+	Incomplete []string
 }
 
 // Planner plans one space at a time. It is pure like Compute; it only
@@ -119,7 +121,7 @@ func Assemble(policy Policy, spaces []SpacePlan) Plan {
 		plan.Changes = append(plan.Changes, sp.Changes...)
 		plan.Warnings = append(plan.Warnings, sp.Warnings...)
 		plan.Protected = append(plan.Protected, sp.Protected...)
-		plan.Incomplete = append(plan.Incomplete, sp.Conflicts...)
+		plan.Incomplete = append(append(plan.Incomplete, sp.Conflicts...), sp.Incomplete...)
 		plan.Summary.Unchanged += sp.Summary.Unchanged
 		plan.Summary.InvitedPending += sp.Summary.InvitedPending
 	}

@@ -15,6 +15,11 @@ type lookup struct {
 	user  dirUser // with found
 	state lookupState
 	err   error
+	// unseen: notFound because a pass did not show the address, not because
+	// a users.get said so. A split pass's prefix queries match primary
+	// emails and editable aliases only, so an alias-domain address of
+	// someone it never paged to is unseen, not absent.
+	unseen bool
 }
 
 type lookupState int
@@ -52,7 +57,7 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 			// address, beside the others.
 			go s.getNow(ctx, email, l)
 		default:
-			s.settleLocked(l, dirUser{}, notFound, nil) // a whole pass shows who is not there
+			s.settleUnseenLocked(l) // a whole pass shows who is not there
 		}
 		return l
 	}
@@ -175,6 +180,14 @@ func (s *Service) settleLocked(l *lookup, u dirUser, st lookupState, err error) 
 		s.answered++
 	}
 	close(l.done)
+}
+
+// settleUnseenLocked settles a lookup the ended pass did not show.
+func (s *Service) settleUnseenLocked(l *lookup) {
+	if l.state == pending {
+		l.unseen = true
+	}
+	s.settleLocked(l, dirUser{}, notFound, nil)
 }
 
 // cachedLocked counts, once, the desired emails the cache holds fresh.

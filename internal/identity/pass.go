@@ -256,7 +256,7 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 			// side by side with the others.
 			go s.getNow(ctx, email, l)
 		default:
-			s.settleLocked(l, dirUser{}, notFound, nil)
+			s.settleUnseenLocked(l)
 		}
 	}
 }

@@ -39,12 +39,15 @@ func (s *Service) Resolve(ctx context.Context, email string) (membership.Princip
 }
 
 // EmailsOf finds the addresses (primary first, then aliases) of members a
-// list showed without one, a users.get each by ID, side by side; members
-// the Directory doesn't know are left out. Answers are shared across spaces.
-func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) map[membership.Principal][]string {
-	out := map[membership.Principal][]string{}
+// list showed without one, a users.get each by ID, side by side. Members
+// the Directory answered it doesn't know (404, or a 400/403 for someone
+// outside the organisation) are left out; those it could not be asked
+// about (5xx after retries, quota, a deadline) are in failed, with why:
+// who they are is unknown, not "nobody". Answers are shared across spaces.
+func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (emails map[membership.Principal][]string, failed map[membership.Principal]error) {
+	emails, failed = map[membership.Principal][]string{}, map[membership.Principal]error{}
 	if s.r.Directory == nil {
-		return out
+		return emails, failed
 	}
 	var (
 		mu sync.Mutex
@@ -67,12 +70,21 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) map[
 				select {
 				case s.gets <- struct{}{}:
 				case <-ctx.Done():
+					l.err = context.Cause(ctx)
 					return
 				}
 				defer func() { <-s.gets }()
 				u, err := s.r.directoryUser(ctx, p.ID())
-				if err == nil {
+				switch {
+				case err == nil:
 					l.emails = append([]string{u.PrimaryEmail}, u.Aliases...)
+					s.mu.Lock()
+					s.answered++
+					s.mu.Unlock()
+				case errors.Is(err, chatapi.ErrNotFound), errors.Is(err, chatapi.ErrPermanent) && !s.refusesAll(err):
+					// not someone the Directory knows
+				default:
+					l.err = err
 				}
 			}()
 		}
@@ -80,25 +92,44 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) map[
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var err error
 			select {
 			case <-l.done:
+				err = l.err
 			case <-ctx.Done():
-				return
+				err = context.Cause(ctx)
 			}
-			if len(l.emails) > 0 {
-				mu.Lock()
-				out[p] = l.emails
-				mu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				failed[p] = err
+			case len(l.emails) > 0:
+				emails[p] = l.emails
 			}
 		}()
 	}
 	wg.Wait()
-	return out
+	return emails, failed
+}
+
+// refusesAll reports whether err is a 403 while the Directory has answered
+// nothing else this run: then it refuses the caller, and says nothing of
+// who anyone is.
+func (s *Service) refusesAll(err error) bool {
+	var e *chatapi.Error
+	if !errors.As(err, &e) || e.Code != 403 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.answered == 0
 }
 
 type idLookup struct {
 	done   chan struct{}
 	emails []string
+	err    error // the lookup could not be made
 }
 
 // LoadSuspended asks the Directory, once, who is suspended (a users.list

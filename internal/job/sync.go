@@ -191,7 +191,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 		}
 	}
 	if len(unknown) > 0 && ids != nil {
-		in.Emails = ids.EmailsOf(ctx, unknown)
+		in.Emails, in.Unknown = ids.EmailsOf(ctx, unknown)
 		for i := range sp.Changes {
 			if e := in.Emails[sp.Changes[i].Principal]; len(e) > 0 && sp.Changes[i].Action == diff.Delete {
 				sp.Changes[i].Member = e[0] // people read emails better than IDs

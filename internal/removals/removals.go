@@ -120,12 +120,17 @@ type ScreenInput struct {
 	// Emails are the addresses (primary first, then aliases) learnt for
 	// members the list showed without one.
 	Emails map[membership.Principal][]string
+	// Unknown are members listed without an email whose Directory lookup
+	// failed, with why: they may be anyone, a wanted person included.
+	Unknown map[membership.Principal]error
 }
 
 // Screen moves out of a space's plan the removals that must not happen,
 // into its Protected list with why.
 func Screen(sp *diff.SpacePlan, in ScreenInput) {
 	kept := sp.Changes[:0]
+	unknown, space := 0, ""
+	var why1 error
 	for _, c := range sp.Changes {
 		if c.Action != diff.Delete {
 			kept = append(kept, c)
@@ -133,11 +138,18 @@ func Screen(sp *diff.SpacePlan, in ScreenInput) {
 		}
 		if why := keepReason(c, in); why != "" {
 			sp.Protected = append(sp.Protected, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Why: why, Reason: c.Reason})
+			if err, ok := in.Unknown[c.Principal]; ok {
+				unknown, space, why1 = unknown+1, c.Space, err
+			}
 			continue
 		}
 		kept = append(kept, c)
 	}
 	sp.Changes = kept
+	if unknown > 0 {
+		sp.Incomplete = append(sp.Incomplete, fmt.Sprintf("%s: %d members listed without an email could not be looked up in the Directory (%v); none of them is removed this run",
+			space, unknown, why1))
+	}
 }
 
 func keepReason(c diff.Change, in ScreenInput) string {
@@ -161,6 +173,9 @@ func keepReason(c diff.Change, in ScreenInput) string {
 	}
 	if g, ok := in.ViaGroup[c.Principal]; ok {
 		return fmt.Sprintf("in the space through %s, which the sources want here (Google keeps a group's members; remove them from the group)", g)
+	}
+	if err, ok := in.Unknown[c.Principal]; ok && !known {
+		return fmt.Sprintf("can't tell who this is: the Directory could not be asked (%v), and it may be someone the sources want; checked again next run", err)
 	}
 	switch {
 	case in.Unsure != "":
