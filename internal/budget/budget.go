@@ -137,7 +137,10 @@ const bytesPerMembership = 400
 // memory limit (GOMEMLIMIT, as debug.SetMemoryLimit(-1) reports it; the
 // rest is the sources, the identity records and the collector's room), or,
 // with no limit set, what fits a 1 GiB container beside a million
-// memberships' sources: 250,000 memberships (~100 MiB).
+// memberships' sources: 250,000 memberships (~100 MiB). The fallback is
+// below what a 1 GiB limit gives (671,088), and below a 512 MiB one's
+// (335,544): with no limit the collector does not work harder as memory
+// fills, so the margin is the budget's.
 func DefaultLimit(memoryLimit int64) int {
 	const fallback = 250_000
 	if memoryLimit <= 0 || memoryLimit == math.MaxInt64 {
