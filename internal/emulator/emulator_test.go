@@ -246,6 +246,52 @@ func TestRawRequests(t *testing.T) {
 	}
 }
 
+// The Directory refuses over quota as the Admin SDK documents (Directory
+// API, Limits and quotas): 403 with reason userRateLimitExceeded. The
+// client must read that as quota, to retry, not as a refusal.
+func TestDirectoryQuotaAnswersAsTheAdminSDKDoes(t *testing.T) {
+	em, _, url := start(t, seed(), emulator.Options{QuotaScale: 0.01, QuotaBucket: true, QuotaBurst: 3}, chatapi.Options{})
+	var refused *http.Response
+	for i := 0; i < 20 && refused == nil; i++ {
+		resp, err := http.Get(url + "/admin/directory/v1/users/alice@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			refused = resp
+			break
+		}
+		resp.Body.Close()
+	}
+	if refused == nil {
+		t.Fatal("20 users.get calls at once with a burst of 3: none refused")
+	}
+	defer refused.Body.Close()
+	var body struct {
+		Error struct {
+			Code   int
+			Errors []struct{ Reason string }
+		}
+	}
+	if err := json.NewDecoder(refused.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if refused.StatusCode != http.StatusForbidden || len(body.Error.Errors) == 0 || body.Error.Errors[0].Reason != "userRateLimitExceeded" {
+		t.Errorf("over quota: %d %+v, want 403 userRateLimitExceeded", refused.StatusCode, body.Error)
+	}
+	if em.Stats().QuotaRejections == 0 {
+		t.Error("the refusal was not counted as a quota refusal")
+	}
+	dir, err := chatapi.NewDirectory(context.Background(), url+"/", chatapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = dir.User(context.Background(), "alice@example.com")
+	if !errors.Is(err, chatapi.ErrQuota) {
+		t.Errorf("the client read the over-quota answer as %v, want quota", err)
+	}
+}
+
 func urlq(s string) string {
 	return strings.NewReplacer(" ", "%20", `"`, "%22", "=", "%3D", "!", "%21").Replace(s)
 }

@@ -107,7 +107,8 @@ type Server struct {
 type Stats struct {
 	// Requests counts calls by "method status", e.g. "members.create 200".
 	Requests map[string]int `json:"requests"`
-	// QuotaRejections counts 429s the emulator's quotas caused (not faults).
+	// QuotaRejections counts the refusals the emulator's quotas caused
+	// (429s; 403 userRateLimitExceeded for the Directory), not faults.
 	QuotaRejections int `json:"quota_rejections"`
 	// OtherAppCalls counts the calls of Options.OtherAppShare's other app
 	// (since the emulator started).
@@ -369,6 +370,12 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 			s.mu.Lock()
 			s.stats.QuotaRejections++
 			s.mu.Unlock()
+			if c.kind == "directory" {
+				// The Admin SDK's documented answer (Directory API, Limits
+				// and quotas): 403 userRateLimitExceeded, not Chat's 429.
+				writeErrorReason(rec, http.StatusForbidden, "userRateLimitExceeded", "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'admin.googleapis.com'")
+				return
+			}
 			writeError(rec, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric '"+c.method+"'")
 			return
 		}
