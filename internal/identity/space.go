@@ -46,12 +46,16 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	// else is built before the wait for a pass: a space held meanwhile
 	// costs its memberships and this list.
 	var need []string
+	unlisted := 0 // desired addresses the list doesn't show: Aliases' size
 	for _, m := range ds.Members {
 		email := m.Principal.Email()
 		if email == "" {
 			continue
 		}
-		if _, ok := listed[email]; ok || s.addrs.get(email).how != unknown {
+		if _, ok := listed[email]; ok {
+			continue
+		}
+		if unlisted++; s.addrs.get(email).how != unknown {
 			continue
 		}
 		if _, ok := s.fromCacheLocked(email, listedBy); !ok {
@@ -73,7 +77,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	}
 	// Sized once: a space's hundred addresses grown into maps entry by
 	// entry were a tenth of a million-membership run's garbage.
-	ids := diff.Identities{Aliases: make(map[string]membership.Principal, len(ds.Members)), Suspended: map[membership.Principal]bool{},
+	ids := diff.Identities{Aliases: make(map[string]membership.Principal, unlisted), Suspended: map[membership.Principal]bool{},
 		ResolvedBy: make(map[string]string, len(ds.Members))}
 	need = need[:0]
 	for _, m := range ds.Members {
