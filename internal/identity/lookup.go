@@ -15,10 +15,11 @@ type lookup struct {
 	user  dirUser // with found
 	state lookupState
 	err   error
-	// unseen: notFound because a pass did not show the address, not because
-	// a users.get said so. A split pass's prefix queries match primary
-	// emails and editable aliases only, so an alias-domain address of
-	// someone it never paged to is unseen, not absent.
+	// unseen: notFound because a pass of prefix queries did not show the
+	// address, not because a users.get (or a whole listing) said so. Those
+	// queries match primary emails and editable aliases only, so an
+	// alias-domain address of someone they never paged to is unseen, not
+	// absent.
 	unseen bool
 }
 
@@ -57,7 +58,7 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 			// address, beside the others.
 			go s.getNow(ctx, email, l)
 		default:
-			s.settleUnseenLocked(l) // a whole pass shows who is not there
+			s.settleUnseenLocked(l, p) // a whole pass shows who is not there
 		}
 		return l
 	}
@@ -182,9 +183,9 @@ func (s *Service) settleLocked(l *lookup, u dirUser, st lookupState, err error) 
 	close(l.done)
 }
 
-// settleUnseenLocked settles a lookup the ended pass did not show.
-func (s *Service) settleUnseenLocked(l *lookup) {
-	if l.state == pending {
+// settleUnseenLocked settles a lookup the ended pass p did not show.
+func (s *Service) settleUnseenLocked(l *lookup, p *pass) {
+	if l.state == pending && p != nil && p.prefixed {
 		l.unseen = true
 	}
 	s.settleLocked(l, dirUser{}, notFound, nil)

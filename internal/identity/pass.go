@@ -21,6 +21,11 @@ type pass struct {
 	err     error
 	pages   int
 	users   int
+	// prefixed: some query asked for a prefix (email:bo*), which matches
+	// primary emails and editable aliases only; absence from such a pass
+	// is not absence from the Directory for an alias-domain address. A
+	// whole listing shows every user's nonEditableAliases. Under s.mu.
+	prefixed bool
 }
 
 // anticipateMax is the most memberships for which a pass starts before
@@ -252,7 +257,7 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 			// side by side with the others.
 			go s.getNow(ctx, email, l)
 		default:
-			s.settleUnseenLocked(l)
+			s.settleUnseenLocked(l, s.pass)
 		}
 	}
 }
@@ -272,6 +277,7 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
 	defer s.mu.Unlock()
 	p.pages++
 	p.users += len(page)
+	s.answered++ // the Directory answers us: a 403 later is about someone, not the caller
 	for i := range page {
 		u := &page[i]
 		var id membership.Principal

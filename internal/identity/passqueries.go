@@ -46,6 +46,11 @@ var splitAfter = 4
 const maxPassQueries = 256
 
 func (q *passQueries) start(ctx context.Context, prefix string, wanted []string, after int) {
+	if prefix != "" {
+		q.s.mu.Lock()
+		q.p.prefixed = true
+		q.s.mu.Unlock()
+	}
 	q.mu.Lock()
 	q.started++
 	q.running++

@@ -81,7 +81,11 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 					s.mu.Lock()
 					s.answered++
 					s.mu.Unlock()
-				case errors.Is(err, chatapi.ErrNotFound), errors.Is(err, chatapi.ErrPermanent) && !s.refusesAll(err):
+				case errors.Is(err, chatapi.ErrNotFound):
+					s.mu.Lock()
+					s.answered++ // no such user: an answer
+					s.mu.Unlock()
+				case errors.Is(err, chatapi.ErrPermanent) && !s.refusesAll(err):
 					// not someone the Directory knows
 				default:
 					l.err = err
@@ -114,8 +118,8 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 }
 
 // refusesAll reports whether err is a 403 while the Directory has answered
-// nothing else this run: then it refuses the caller, and says nothing of
-// who anyone is.
+// nothing else this run (no user, no "no such user", no users.list page):
+// then it refuses the caller, and says nothing of who anyone is.
 func (s *Service) refusesAll(err error) bool {
 	var e *chatapi.Error
 	if !errors.As(err, &e) || e.Code != 403 {

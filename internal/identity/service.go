@@ -49,9 +49,9 @@ type Service struct {
 	// waiting are the spaces waiting for the pass, each by the first of
 	// its addresses still unknown: settling that address wakes them.
 	waiting map[string][]chan struct{}
-	// answered counts Directory lookups answered with a user or "no such
-	// user": a 403 for one address then means "not your domain", not "the
-	// Directory refuses you".
+	// answered counts Directory answers: a user or "no such user" to a
+	// lookup, a users.list page. A 403 for one address then means "not
+	// your domain", not "the Directory refuses you".
 	answered  int
 	requested int
 	// suspendedIDs are suspended users by users/{id} (their addresses are

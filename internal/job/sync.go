@@ -160,6 +160,27 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 			}
 		}
 	}
+	// Creates whose identity came from the cache, in a space that removes
+	// someone: an entry may be out of date (the address is someone else's
+	// now, or its owner's account was replaced), and the member to remove
+	// may be the very person the create means. The space answers who the
+	// address is here, a read each; such a member is kept.
+	for _, c := range sp.Changes {
+		email := c.Principal.Email()
+		if c.Action != diff.Create || c.ResolvedBy != identity.ByCache || email == "" || in.Unsure != "" {
+			continue
+		}
+		p, err := j.memberByEmail(ctx, ds.Name, email)
+		switch {
+		case err != nil:
+			in.Unsure = fmt.Sprintf("can't tell who %s is in this space (%v), and the identity cache may be out of date about them", email, err)
+		case p != "" && p != c.ID:
+			if in.SameAs == nil {
+				in.SameAs = map[membership.Principal]string{}
+			}
+			in.SameAs[p] = email
+		}
+	}
 	// People in the space through a group the sources want there: Google
 	// keeps them, and they are wanted through it.
 	for _, m := range ds.Members {

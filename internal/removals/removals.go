@@ -120,6 +120,10 @@ type ScreenInput struct {
 	// Emails are the addresses (primary first, then aliases) learnt for
 	// members the list showed without one.
 	Emails map[membership.Principal][]string
+	// SameAs are members the space named as an address the sources want
+	// there, which the run's identity (from the cache) had matched to
+	// someone else: the same person, never removed.
+	SameAs map[membership.Principal]string
 	// Unknown are members listed without an email whose Directory lookup
 	// failed, with why: they may be anyone, a wanted person included.
 	Unknown map[membership.Principal]error
@@ -138,7 +142,7 @@ func Screen(sp *diff.SpacePlan, in ScreenInput) {
 		}
 		if why := keepReason(c, in); why != "" {
 			sp.Protected = append(sp.Protected, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Why: why, Reason: c.Reason})
-			if err, ok := in.Unknown[c.Principal]; ok {
+			if err, ok := in.Unknown[c.Principal]; ok && why == unknownWhy(err) {
 				unknown, space, why1 = unknown+1, c.Space, err
 			}
 			continue
@@ -147,8 +151,11 @@ func Screen(sp *diff.SpacePlan, in ScreenInput) {
 	}
 	sp.Changes = kept
 	if unknown > 0 {
-		sp.Incomplete = append(sp.Incomplete, fmt.Sprintf("%s: %d members listed without an email could not be looked up in the Directory (%v); none of them is removed this run",
-			space, unknown, why1))
+		who := fmt.Sprintf("%d members listed without an email", unknown)
+		if unknown == 1 {
+			who = "a member listed without an email"
+		}
+		sp.Incomplete = append(sp.Incomplete, fmt.Sprintf("%s: %s could not be looked up in the Directory (%v); not removed this run", space, who, why1))
 	}
 }
 
@@ -168,6 +175,12 @@ func keepReason(c diff.Change, in ScreenInput) string {
 			return fmt.Sprintf("the sources want %s, and this is %s: the address was matched to someone else (an out-of-date identity); checked again next run", e, e)
 		}
 	}
+	if e, ok := in.SameAs[c.Principal]; ok {
+		if in.Stale != nil {
+			in.Stale(e)
+		}
+		return fmt.Sprintf("the sources want %s, and the space says this is %s: the identity cache matched the address to someone else (out of date); checked again next run", e, e)
+	}
 	if by, ok := in.ProtectIDs[c.Principal]; ok {
 		return "protected by " + by
 	}
@@ -175,7 +188,7 @@ func keepReason(c diff.Change, in ScreenInput) string {
 		return fmt.Sprintf("in the space through %s, which the sources want here (Google keeps a group's members; remove them from the group)", g)
 	}
 	if err, ok := in.Unknown[c.Principal]; ok && !known {
-		return fmt.Sprintf("can't tell who this is: the Directory could not be asked (%v), and it may be someone the sources want; checked again next run", err)
+		return unknownWhy(err)
 	}
 	switch {
 	case in.Unsure != "":
@@ -196,6 +209,11 @@ func keepReason(c diff.Change, in ScreenInput) string {
 		return "can't tell who this is (no email known), so protect can't be checked"
 	}
 	return ""
+}
+
+// unknownWhy says why a member whose Directory lookup failed is kept.
+func unknownWhy(err error) string {
+	return fmt.Sprintf("can't tell who this is: the Directory could not be asked (%v), and it may be someone the sources want; checked again next run", err)
 }
 
 func contains(list []string, s string) bool {
