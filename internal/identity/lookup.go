@@ -15,11 +15,10 @@ type lookup struct {
 	user  dirUser // with found
 	state lookupState
 	err   error
-	// unseen: notFound because a pass of prefix queries did not show the
-	// address, not because a users.get (or a whole listing) said so. Those
-	// queries match primary emails and editable aliases only, so an
-	// alias-domain address of someone they never paged to is unseen, not
-	// absent.
+	// unseen: notFound because a pass did not show the address, not
+	// because a users.get or a listing of the whole Directory said so
+	// (pass.whole): an alias-domain address of someone its queries never
+	// paged to is unseen, not absent.
 	unseen bool
 }
 
@@ -185,7 +184,7 @@ func (s *Service) settleLocked(l *lookup, u dirUser, st lookupState, err error) 
 
 // settleUnseenLocked settles a lookup the ended pass p did not show.
 func (s *Service) settleUnseenLocked(l *lookup, p *pass) {
-	if l.state == pending && p != nil && p.prefixed {
+	if l.state == pending && (p == nil || !p.whole) {
 		l.unseen = true
 	}
 	s.settleLocked(l, dirUser{}, notFound, nil)

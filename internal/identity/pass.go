@@ -21,11 +21,14 @@ type pass struct {
 	err     error
 	pages   int
 	users   int
-	// prefixed: some query asked for a prefix (email:bo*), which matches
-	// primary emails and editable aliases only; absence from such a pass
-	// is not absence from the Directory for an alias-domain address. A
-	// whole listing shows every user's nonEditableAliases. Under s.mu.
-	prefixed bool
+	// whole: an unprefixed query read the Directory to its last page, so
+	// every user's addresses, nonEditableAliases included, went by, and
+	// absence from the pass is absence from the Directory. Prefix queries
+	// (email:bo*) match primary emails and editable aliases only, and a
+	// query stops once it has shown what it was started for: an address
+	// asked about later (a cache entry forgotten mid-run) may lie past
+	// its last page. Under s.mu.
+	whole bool
 }
 
 // anticipateMax is the most memberships for which a pass starts before

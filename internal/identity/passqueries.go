@@ -46,11 +46,6 @@ var splitAfter = 4
 const maxPassQueries = 256
 
 func (q *passQueries) start(ctx context.Context, prefix string, wanted []string, after int) {
-	if prefix != "" {
-		q.s.mu.Lock()
-		q.p.prefixed = true
-		q.s.mu.Unlock()
-	}
 	q.mu.Lock()
 	q.started++
 	q.running++
@@ -125,6 +120,11 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 			return err
 		}
 		if next == "" {
+			if prefix == "" {
+				q.s.mu.Lock()
+				q.p.whole = true
+				q.s.mu.Unlock()
+			}
 			return nil
 		}
 		// A pass started early goes on only once the run wants it.

@@ -85,7 +85,7 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 					s.mu.Lock()
 					s.answered++ // no such user: an answer
 					s.mu.Unlock()
-				case errors.Is(err, chatapi.ErrPermanent) && !s.refusesAll(err):
+				case errors.Is(err, chatapi.ErrPermanent) && !s.refusesAll(ctx, err):
 					// not someone the Directory knows
 				default:
 					l.err = err
@@ -117,17 +117,37 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 	return emails, failed
 }
 
-// refusesAll reports whether err is a 403 while the Directory has answered
-// nothing else this run (no user, no "no such user", no users.list page):
-// then it refuses the caller, and says nothing of who anyone is.
-func (s *Service) refusesAll(err error) bool {
+// refusesAll reports whether err is the Directory refusing the caller
+// rather than saying something of one user: a 403 while it has answered
+// nothing this run (no user, no "no such user", no users.list page), and
+// does not answer one users.list page asked for then. (A run whose
+// identities all come from the cache may ask the Directory nothing else.)
+func (s *Service) refusesAll(ctx context.Context, err error) bool {
 	var e *chatapi.Error
 	if !errors.As(err, &e) || e.Code != 403 {
 		return false
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.answered == 0
+	answered := s.answered
+	s.mu.Unlock()
+	return answered == 0 && !s.directoryServes(ctx)
+}
+
+// directoryServes asks, once a run, whether the Directory answers the
+// caller at all: one users.list page.
+func (s *Service) directoryServes(ctx context.Context) bool {
+	s.servesOnce.Do(func() {
+		err := s.r.DirectoryThrottle.Directory(ctx, "directory.users.list", func(ctx context.Context) error {
+			_, _, err := s.r.Directory.UsersPage(ctx, "", "")
+			return err
+		})
+		if s.serves = err == nil; s.serves {
+			s.mu.Lock()
+			s.answered++
+			s.mu.Unlock()
+		}
+	})
+	return s.serves
 }
 
 type idLookup struct {

@@ -54,6 +54,10 @@ type Service struct {
 	// your domain", not "the Directory refuses you".
 	answered  int
 	requested int
+	// servesOnce asks whether the Directory answers the caller at all
+	// (serves), when a 403 comes before any answer (refusesAll).
+	servesOnce sync.Once
+	serves     bool
 	// suspendedIDs are suspended users by users/{id} (their addresses are
 	// marked in their records); why says why a lookup failed. Both are few.
 	suspendedIDs map[membership.Principal]bool
@@ -190,6 +194,9 @@ func (s *Service) Forget(email string) {
 		s.r.Cache.Drop(email)
 	}
 }
+
+// HasDirectory reports whether the run can ask the Directory who people are.
+func (s *Service) HasDirectory() bool { return s.r.Directory != nil }
 
 // Outcome is what the run's resolution could and could not establish; call
 // it when every space is done. It also saves what cost a call to the cache.

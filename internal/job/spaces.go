@@ -152,7 +152,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				// Removals may page a protected group or look up who is
 				// listed without an email: API calls, not a processor's work.
 				readAhead.give(&held.placed)
-				j.screenRemovals(ctx, &sp, ds, rm, out.ids, who.Unresolved)
+				j.screenRemovals(ctx, &sp, ds, rm, out.ids, ids, who.Unresolved)
 			}
 			removals.GuardLastOwners(&sp) // any policy: upsert demotes owners too
 			if j.KeepStates && len(sp.Changes) > 0 {

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
@@ -128,7 +131,7 @@ func (j *Job) prepareSpares(ctx context.Context, desired membership.Desired, rm 
 // screenRemovals keeps in place, in one space's plan, who must never be
 // removed; members listed without an email are looked up first when
 // protect or the acting user needs to know who they are.
-func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, rm *removalRun, ids *identity.Service, unresolved map[string]string) {
+func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, rm *removalRun, ids *identity.Service, known diff.Identities, unresolved map[string]string) {
 	if !slices.ContainsFunc(sp.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
 		return
 	}
@@ -160,26 +163,8 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 			}
 		}
 	}
-	// Creates whose identity came from the cache, in a space that removes
-	// someone: an entry may be out of date (the address is someone else's
-	// now, or its owner's account was replaced), and the member to remove
-	// may be the very person the create means. The space answers who the
-	// address is here, a read each; such a member is kept.
-	for _, c := range sp.Changes {
-		email := c.Principal.Email()
-		if c.Action != diff.Create || c.ResolvedBy != identity.ByCache || email == "" || in.Unsure != "" {
-			continue
-		}
-		p, err := j.memberByEmail(ctx, ds.Name, email)
-		switch {
-		case err != nil:
-			in.Unsure = fmt.Sprintf("can't tell who %s is in this space (%v), and the identity cache may be out of date about them", email, err)
-		case p != "" && p != c.ID:
-			if in.SameAs == nil {
-				in.SameAs = map[membership.Principal]string{}
-			}
-			in.SameAs[p] = email
-		}
+	if ids != nil && !ids.HasDirectory() && slices.ContainsFunc(sp.Changes, isUserRemoval) {
+		j.checkCached(ctx, ds, ids, known, &in)
 	}
 	// People in the space through a group the sources want there: Google
 	// keeps them, and they are wanted through it.
@@ -205,16 +190,23 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 			}
 		}
 	}
-	var unknown []membership.Principal
+	// People to remove are looked up by ID (a users.get each, shared
+	// across spaces): who a member listed without an email is and, where
+	// the identity cache matched an address the sources want here, whether
+	// the person is that address's owner under an identity the cache had
+	// wrong (an alias moved to them, their account replaced): their
+	// addresses, aliases included, tell.
+	in.Cached = slices.Contains(slices.Collect(maps.Values(known.ResolvedBy)), identity.ByCache)
+	var people []membership.Principal
 	for _, c := range sp.Changes {
-		if c.Action == diff.Delete && !c.Principal.IsGroup() && !strings.Contains(c.Member, "@") {
-			unknown = append(unknown, c.Principal)
+		if isUserRemoval(c) && (in.Cached || !strings.Contains(c.Member, "@")) {
+			people = append(people, c.Principal)
 		}
 	}
-	if len(unknown) > 0 && ids != nil {
-		in.Emails, in.Unknown = ids.EmailsOf(ctx, unknown)
-		for i := range sp.Changes {
-			if e := in.Emails[sp.Changes[i].Principal]; len(e) > 0 && sp.Changes[i].Action == diff.Delete {
+	if len(people) > 0 && ids != nil {
+		in.Emails, in.Unknown = ids.EmailsOf(ctx, people)
+		for i, c := range sp.Changes {
+			if e := in.Emails[c.Principal]; len(e) > 0 && c.Action == diff.Delete && !strings.Contains(c.Member, "@") {
 				sp.Changes[i].Member = e[0] // people read emails better than IDs
 			}
 		}
@@ -223,6 +215,45 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 		in.Stale = ids.Forget
 	}
 	removals.Screen(sp, in)
+}
+
+func isUserRemoval(c diff.Change) bool { return c.Action == diff.Delete && !c.Principal.IsGroup() }
+
+// checkCached asks the space, where no Directory can name the people to
+// remove, who each address the identity cache matched is here: an entry
+// may be out of date (the address someone else's now, or its owner's
+// account replaced), and the member to remove may be the very person the
+// address means. Such a member is kept, and the entry forgotten. A read
+// each, side by side, only in a space that removes someone.
+func (j *Job) checkCached(ctx context.Context, ds membership.DesiredSpace, ids *identity.Service, known diff.Identities, in *removals.ScreenInput) {
+	var mu sync.Mutex
+	g := errgroup.Group{}
+	g.SetLimit(8)
+	for email, how := range known.ResolvedBy {
+		cached, ok := known.Aliases[email]
+		if how != identity.ByCache || !ok {
+			continue
+		}
+		g.Go(func() error {
+			p, err := j.memberByEmail(ctx, ds.Name, email)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				if in.Unsure == "" {
+					in.Unsure = fmt.Sprintf("can't tell who %s is in this space (%v), and the identity cache may be out of date about them", email, err)
+				}
+			case p != "" && p != cached:
+				if in.SameAs == nil {
+					in.SameAs = map[membership.Principal]string{}
+				}
+				in.SameAs[p] = email
+				ids.Forget(email)
+			}
+			return nil
+		})
+	}
+	g.Wait()
 }
 
 // memberByEmail asks a space who an address is there (Chat accepts any of

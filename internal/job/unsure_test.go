@@ -195,7 +195,7 @@ func TestRemovalKeptWhenTheCacheIsOutOfDate(t *testing.T) {
 					t.Errorf("users/2, whom %s names now, planned for removal: %+v", w.want, c)
 				}
 			}
-			if len(res.Plan.Protected) != 1 || !strings.Contains(res.Plan.Protected[0].Why, "out of date") {
+			if len(res.Plan.Protected) != 1 || !strings.Contains(res.Plan.Protected[0].Why, "someone else") {
 				t.Errorf("kept: %+v; want users/2, kept as an out-of-date identity", res.Plan.Protected)
 			}
 		})

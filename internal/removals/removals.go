@@ -124,9 +124,14 @@ type ScreenInput struct {
 	// there, which the run's identity (from the cache) had matched to
 	// someone else: the same person, never removed.
 	SameAs map[membership.Principal]string
-	// Unknown are members listed without an email whose Directory lookup
-	// failed, with why: they may be anyone, a wanted person included.
+	// Unknown are members to remove whose Directory lookup failed, with
+	// why: who they are (listed without an email) or their aliases are
+	// unknown. Kept when nothing else names them, or when Cached: then
+	// they may be someone the sources want under an out-of-date identity.
 	Unknown map[membership.Principal]error
+	// Cached: an address the sources want here was matched from the
+	// identity cache this run, not by the list or the Directory.
+	Cached bool
 }
 
 // Screen moves out of a space's plan the removals that must not happen,
@@ -187,7 +192,7 @@ func keepReason(c diff.Change, in ScreenInput) string {
 	if g, ok := in.ViaGroup[c.Principal]; ok {
 		return fmt.Sprintf("in the space through %s, which the sources want here (Google keeps a group's members; remove them from the group)", g)
 	}
-	if err, ok := in.Unknown[c.Principal]; ok && !known {
+	if err, ok := in.Unknown[c.Principal]; ok && (!known || in.Cached) {
 		return unknownWhy(err)
 	}
 	switch {

@@ -1,0 +1,274 @@
+package job_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/job"
+)
+
+func logPlan(t *testing.T, label string, res job.Result) {
+	t.Helper()
+	for _, c := range res.Plan.Changes {
+		t.Logf("%s change: %s %s %s id=%s by=%s", label, c.Action, c.Space, c.Member, c.ID, c.ResolvedBy)
+	}
+	for _, k := range res.Plan.Protected {
+		t.Logf("%s kept: %s %s: %s", label, k.Space, k.Member, k.Why)
+	}
+	for _, k := range res.Plan.Pending {
+		t.Logf("%s pending: %s %s: %s", label, k.Space, k.Member, k.Why)
+	}
+	t.Logf("%s incomplete=%q blocked=%q", label, res.Plan.Incomplete, res.Plan.Blocked)
+}
+
+func countDeletes(res job.Result) (n int) {
+	for _, c := range res.Plan.Changes {
+		if c.Action == diff.Delete {
+			n++
+		}
+	}
+	return
+}
+
+// An identity cache entry out of date about an alias. Run 1 fills the cache (bob@ is carl's), 2 (bob@ now robert's) plans and applies, 3 converges.
+func TestCacheOutOfDateConverges(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
+	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
+	f1 := newFixture(t, seed1, emulator.Options{}, csv)
+	f1.resolve, f1.cacheFile = true, cache
+	if _, err := f1.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}, {User: "dave@example.com"}}}}}
+	seed2.Users = append(seed2.Users, emulator.SeedUser{ID: "8", Email: "dave@example.com"})
+	f := newFixture(t, seed2, emulator.Options{}, csv)
+	f.syncing(t)
+	f.resolve, f.cacheFile = true, cache
+	tw := f.tweak
+	for run := 2; run <= 4; run++ {
+		f.tweak = func(j *job.Job) { tw(j); j.AllowRemovals = 10 }
+		res, err := f.run(t, context.Background(), true)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		logPlan(t, fmt.Sprint("run", run), res)
+		var changes []string
+		for _, c := range res.Plan.Changes {
+			changes = append(changes, string(c.Action)+" "+c.Member)
+		}
+		switch {
+		case run == 2 && (countDeletes(res) != 1 || !slices.Contains(changes, "delete dave@example.com")):
+			t.Errorf("run 2: %q; want dave removed, robert (bob@example.org now) kept", changes)
+		case run > 2 && len(changes) > 0:
+			t.Errorf("run %d: %q; want nothing: the run before forgot the stale entry and did the rest", run, changes)
+		}
+	}
+}
+
+// The stale spelling merges with another spelling of the cached ID: the create goes by the other.
+func TestCacheOutOfDateMergedSpelling(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		t.Run(fmt.Sprint("hide ", hide), func(t *testing.T) {
+			cache := filepath.Join(t.TempDir(), "c.json")
+			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,carl@example.com,\nspaces/R,bob@example.org,\n"
+			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
+			f1 := newFixture(t, seed1, emulator.Options{HideEmails: hide}, csv)
+			f1.resolve, f1.cacheFile = true, cache
+			r1, err := f1.run(t, context.Background(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logPlan(t, "run1", r1)
+			if b, err := os.ReadFile(cache); err == nil {
+				t.Logf("cache: %s", b)
+			}
+			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}}}}
+			f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
+			f.syncing(t)
+			f.resolve, f.cacheFile = true, cache
+			res, err := f.run(t, context.Background(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logPlan(t, "run2", res)
+			if countDeletes(res) > 0 {
+				t.Errorf("robert, whom bob@example.org names now, planned for removal")
+			}
+		})
+	}
+}
+
+// The stale ID is still a member (no create), lists without emails, no Directory.
+func TestCacheOutOfDateOldIDStillAMember(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
+	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
+	f1 := newFixture(t, seed1, emulator.Options{HideEmails: true}, csv)
+	f1.resolve, f1.cacheFile = true, cache
+	f1.tweak = func(j *job.Job) { j.Resolver.Directory = nil }
+	r1, err := f1.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPlan(t, "run1", r1)
+	seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}, {User: "robert@example.com"}}}}}
+	f := newFixture(t, seed2, emulator.Options{HideEmails: true}, csv)
+	f.syncing(t)
+	f.resolve, f.cacheFile = true, cache
+	tw := f.tweak
+	f.tweak = func(j *job.Job) { tw(j); j.Resolver.Directory = nil }
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPlan(t, "run2", res)
+	for _, c := range res.Plan.Changes {
+		if c.Action == diff.Delete && c.ID == "users/2" {
+			t.Errorf("robert (users/2), whom bob@example.org names now, planned for removal; carl (users/99) kept")
+		}
+	}
+}
+
+func TestCacheOutOfDateMergedSpellingNoDirectory(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,al@example.com,\nspaces/R,bob@example.org,\n"
+	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "al@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
+	f1 := newFixture(t, seed1, emulator.Options{HideEmails: true}, csv)
+	f1.resolve, f1.cacheFile = true, cache
+	if _, err := f1.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(cache)
+	t.Logf("cache: %s", b)
+	seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "al@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}}}}
+	f := newFixture(t, seed2, emulator.Options{HideEmails: true}, csv)
+	f.syncing(t)
+	f.resolve, f.cacheFile = true, cache
+	tw := f.tweak
+	f.tweak = func(j *job.Job) { tw(j); j.Resolver.Directory = nil }
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPlan(t, "run2", res)
+	t.Logf("members.get=%d", f.em.Stats().Count("members.get"))
+	if countDeletes(res) > 0 {
+		t.Errorf("robert, whom bob@example.org names now, planned for removal")
+	}
+}
+
+// A whole pass that stops once it has shown what it was started for, then Forget: a later space's lookup of the forgotten address reads as a sure absence.
+func TestForgottenAddressAfterAWholePass(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/X", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
+	f1 := newFixture(t, seed1, emulator.Options{HideEmails: true}, "space,member,role\nspaces/X,boss@example.com,owner\nspaces/X,bob@example.org,\n")
+	f1.resolve, f1.cacheFile = true, cache
+	if _, err := f1.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(cache)
+	t.Logf("cache1: %s", b)
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "zz-robert@example.com", NonEditableAliases: []string{"bob@example.org"}}}}
+	for i := range 600 {
+		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: fmt.Sprintf("u%d@example.com", i)})
+	}
+	for i := range 700 {
+		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(5000 + i), Email: fmt.Sprintf("v%d@example.com", i)})
+	}
+	var csv strings.Builder
+	csv.WriteString("space,member,role\n")
+	for s := range 4 {
+		name := fmt.Sprintf("spaces/S%02d", s)
+		seed.Spaces = append(seed.Spaces, emulator.SeedSpace{Name: name, Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "zz-robert@example.com"}}})
+		fmt.Fprintf(&csv, "%s,boss@example.com,owner\n%s,bob@example.org,\n", name, name)
+		for i := range 150 {
+			fmt.Fprintf(&csv, "%s,u%d@example.com,\n", name, s*150+i)
+		}
+	}
+	for s := range 40 {
+		name := fmt.Sprintf("spaces/T%02d", s)
+		seed.Spaces = append(seed.Spaces, emulator.SeedSpace{Name: name, Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "zz-robert@example.com"}}})
+		fmt.Fprintf(&csv, "%s,boss@example.com,owner\n%s,bob@example.org,\n", name, name)
+	}
+	f := newFixture(t, seed, emulator.Options{LatencyMin: 2 * time.Millisecond, LatencyMax: 5 * time.Millisecond}, csv.String())
+	f.syncing(t)
+	f.resolve, f.cacheFile = true, cache
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.em.Stats()
+	t.Logf("users.list=%d users.get=%d members.get=%d", st.Count("directory.users.list"), st.Count("directory.users.get"), st.Count("members.get"))
+	kept := 0
+	for _, k := range res.Plan.Protected {
+		kept++
+		_ = k
+	}
+	var removed []string
+	for _, c := range res.Plan.Changes {
+		if c.Action == diff.Delete {
+			removed = append(removed, c.Space)
+		}
+	}
+	t.Logf("kept %d; robert planned for removal in %d spaces: %v", kept, len(removed), removed)
+	if len(removed) > 0 {
+		for _, c := range res.Plan.Changes {
+			if c.Space == removed[0] {
+				t.Logf("  %s %s %s id=%s by=%q", c.Action, c.Space, c.Member, c.ID, c.ResolvedBy)
+			}
+		}
+		t.Errorf("robert (zz-robert, bob@example.org now) planned for removal")
+	}
+}
+
+// Warm cache, lists without emails: no lookup, no page; the only Directory call is the outsider's by-ID get, answered 403.
+func TestRefusedLookupWithAWarmCache(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "500", Email: "ext@gmail.com", External: true}}}
+	sp := emulator.SeedSpace{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "ext@gmail.com"}}}
+	var csv strings.Builder
+	csv.WriteString("space,member,role\nspaces/S,boss@example.com,owner\n")
+	for i := range 20 {
+		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: fmt.Sprintf("u%d@example.com", i)})
+		sp.Members = append(sp.Members, emulator.SeedMember{User: fmt.Sprintf("u%d@example.com", i)})
+		fmt.Fprintf(&csv, "spaces/S,u%d@example.com,\n", i)
+	}
+	seed.Spaces = []emulator.SeedSpace{sp}
+	f1 := newFixture(t, seed, emulator.Options{HideEmails: true}, csv.String())
+	f1.resolve, f1.cacheFile = true, cache
+	if _, err := f1.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv.String())
+	f.syncing(t)
+	f.resolve, f.cacheFile = true, cache
+	f.em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "Not Authorized to access this resource/api"})
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.em.Stats()
+	t.Logf("users.list=%d users.get=%d", st.Count("directory.users.list"), st.Count("directory.users.get"))
+	logPlan(t, "run2", res)
+	if !res.Plan.Complete() {
+		t.Errorf("plan incomplete: %q", res.Plan.Incomplete)
+	}
+}
