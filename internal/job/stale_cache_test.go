@@ -272,3 +272,144 @@ func TestRefusedLookupWithAWarmCache(t *testing.T) {
 		t.Errorf("plan incomplete: %q", res.Plan.Incomplete)
 	}
 }
+
+// Small Directory (one page): the pass is one unprefixed query read to its
+// last page, so whole is set. bob@ was taken from the cache (stale, carl's)
+// before the page went by, so passPage did not record robert for it. A space
+// that finds robert holds bob@ forgets it; later spaces look bob@ up: sure absent.
+func TestForgottenAddressIsLookedUpNotTakenAsAbsent(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/X", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
+	f1 := newFixture(t, seed1, emulator.Options{}, "space,member,role\nspaces/X,boss@example.com,owner\nspaces/X,bob@example.org,\n")
+	f1.resolve, f1.cacheFile = true, cache
+	if _, err := f1.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(cache)
+	t.Logf("cache1: %s", b)
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "zz-robert@example.com", NonEditableAliases: []string{"bob@example.org"}}}}
+	for i := range 40 {
+		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: fmt.Sprintf("u%d@example.com", i)})
+	}
+	var csv strings.Builder
+	csv.WriteString("space,member,role\n")
+	for s := range 4 {
+		name := fmt.Sprintf("spaces/S%02d", s)
+		seed.Spaces = append(seed.Spaces, emulator.SeedSpace{Name: name, Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "zz-robert@example.com"}}})
+		fmt.Fprintf(&csv, "%s,boss@example.com,owner\n%s,bob@example.org,\n", name, name)
+		for i := range 10 {
+			fmt.Fprintf(&csv, "%s,u%d@example.com,\n", name, s*10+i)
+		}
+	}
+	for s := range 40 {
+		name := fmt.Sprintf("spaces/T%02d", s)
+		seed.Spaces = append(seed.Spaces, emulator.SeedSpace{Name: name, Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "zz-robert@example.com"}}})
+		fmt.Fprintf(&csv, "%s,boss@example.com,owner\n%s,bob@example.org,\n", name, name)
+	}
+	f := newFixture(t, seed, emulator.Options{LatencyMin: 2 * time.Millisecond, LatencyMax: 5 * time.Millisecond}, csv.String())
+	f.syncing(t)
+	f.resolve, f.cacheFile = true, cache
+	f.logs = &strings.Builder{}
+	res, err := f.run(t, context.Background(), false)
+	defer func() {
+		if t.Failed() || os.Getenv("RV4LOG") != "" {
+			t.Log(f.logs.String())
+		}
+	}()
+	logPlan(t, "run2", res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.em.Stats()
+	t.Logf("users.list=%d users.get=%d members.get=%d", st.Count("directory.users.list"), st.Count("directory.users.get"), st.Count("members.get"))
+	var removed []string
+	for _, c := range res.Plan.Changes {
+		if c.Action == diff.Delete {
+			removed = append(removed, c.Space)
+		}
+	}
+	t.Logf("kept %d; robert planned for removal in %d spaces: %v", len(res.Plan.Protected), len(removed), removed)
+	for _, c := range res.Plan.Changes {
+		if len(removed) > 0 && c.Space == removed[0] {
+			t.Logf("  %s %s %s id=%s by=%q", c.Action, c.Space, c.Member, c.ID, c.ResolvedBy)
+		}
+	}
+	if len(removed) > 0 {
+		t.Errorf("robert (zz-robert, bob@example.org now) planned for removal")
+	}
+}
+
+// No Directory, lists without emails, warm cache. Every space holds a member
+// protect keeps (not in the sources): a Delete candidate each run, so every
+// space asks the space about every cache-matched address, every run.
+func TestKeptMembersCostNoCacheChecks(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "77", Email: "admin@example.com"}}}
+	var csv strings.Builder
+	csv.WriteString("space,member,role\n")
+	for i := range 100 {
+		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: fmt.Sprintf("u%d@example.com", i)})
+	}
+	for s := range 10 {
+		name := fmt.Sprintf("spaces/S%02d", s)
+		sp := emulator.SeedSpace{Name: name, Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "admin@example.com"}}}
+		fmt.Fprintf(&csv, "%s,boss@example.com,owner\n", name)
+		for i := range 100 {
+			sp.Members = append(sp.Members, emulator.SeedMember{User: fmt.Sprintf("u%d@example.com", i)})
+			fmt.Fprintf(&csv, "%s,u%d@example.com,\n", name, i)
+		}
+		seed.Spaces = append(seed.Spaces, sp)
+	}
+	for run := 1; run <= 3; run++ {
+		f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv.String())
+		f.syncing(t)
+		f.resolve, f.cacheFile = true, cache
+		tw := f.tweak
+		f.tweak = func(j *job.Job) {
+			tw(j)
+			j.Resolver.Directory = nil
+			j.Config.Protect = []string{"users/77"}
+		}
+		res, err := f.run(t, context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gets := f.em.Stats().Count("members.get")
+		t.Logf("run %d: members.get=%d deletes=%d kept=%d incomplete=%q", run, gets, countDeletes(res), len(res.Plan.Protected), res.Plan.Incomplete)
+		if run > 1 && gets != 0 {
+			t.Errorf("run %d, every identity from the cache and nobody to remove but the protected: %d members.get, want 0", run, gets)
+		}
+	}
+}
+
+// Stale cache (bob@ -> carl's old ID), robert (bob@ now) a member listed with
+// his email; the Directory lists users but answers 403 to users.get (e.g. an
+// admin role scoped to OUs robert is not in).
+func TestCacheOutOfDateAndUsersGetRefused(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
+	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
+	f1 := newFixture(t, seed1, emulator.Options{}, csv)
+	f1.resolve, f1.cacheFile = true, cache
+	if _, err := f1.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}}}}
+	f := newFixture(t, seed2, emulator.Options{}, csv)
+	f.syncing(t)
+	f.resolve, f.cacheFile = true, cache
+	f.em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "Not Authorized to access this resource/api"})
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.em.Stats()
+	t.Logf("users.list=%d users.get=%d members.get=%d", st.Count("directory.users.list"), st.Count("directory.users.get"), st.Count("members.get"))
+	logPlan(t, "run2", res)
+	if countDeletes(res) > 0 {
+		t.Errorf("robert (bob@example.org now) planned for removal")
+	}
+}

@@ -163,9 +163,6 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 			}
 		}
 	}
-	if ids != nil && !ids.HasDirectory() && slices.ContainsFunc(sp.Changes, isUserRemoval) {
-		j.checkCached(ctx, ds, ids, known, &in)
-	}
 	// People in the space through a group the sources want there: Google
 	// keeps them, and they are wanted through it.
 	for _, m := range ds.Members {
@@ -211,6 +208,13 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 			}
 		}
 	}
+	if in.Cached && removals.WouldRemove(*sp, in) {
+		// Someone would be removed where the cache matched wanted
+		// addresses. The space is asked who those addresses are here: the
+		// ones the plan adds (their cached ID is not a member), or, with no
+		// Directory to name the people to remove, all of them.
+		j.checkCached(ctx, sp, ds, ids, known, &in)
+	}
 	if ids != nil {
 		in.Stale = ids.Forget
 	}
@@ -219,21 +223,31 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 
 func isUserRemoval(c diff.Change) bool { return c.Action == diff.Delete && !c.Principal.IsGroup() }
 
-// checkCached asks the space, where no Directory can name the people to
-// remove, who each address the identity cache matched is here: an entry
-// may be out of date (the address someone else's now, or its owner's
-// account replaced), and the member to remove may be the very person the
-// address means. Such a member is kept, and the entry forgotten. A read
-// each, side by side, only in a space that removes someone.
-func (j *Job) checkCached(ctx context.Context, ds membership.DesiredSpace, ids *identity.Service, known diff.Identities, in *removals.ScreenInput) {
+// checkCached asks the space who addresses the identity cache matched
+// are here: an entry may be out of date (the address someone else's now,
+// or its owner's account replaced), and the member to remove may be the
+// very person the address means. Asked: the addresses the plan adds under
+// a cached ID, and, with no Directory to name the people to remove (their
+// aliases), every cached one. A member found under another ID is kept and
+// the entry forgotten. A read each, side by side.
+func (j *Job) checkCached(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, ids *identity.Service, known diff.Identities, in *removals.ScreenInput) {
+	ask := map[string]membership.Principal{}
+	for _, c := range sp.Changes {
+		if e := c.Principal.Email(); c.Action == diff.Create && c.ResolvedBy == identity.ByCache && e != "" {
+			ask[e] = c.ID
+		}
+	}
+	if !ids.HasDirectory() {
+		for email, how := range known.ResolvedBy {
+			if p, ok := known.Aliases[email]; ok && how == identity.ByCache {
+				ask[email] = p
+			}
+		}
+	}
 	var mu sync.Mutex
 	g := errgroup.Group{}
 	g.SetLimit(8)
-	for email, how := range known.ResolvedBy {
-		cached, ok := known.Aliases[email]
-		if how != identity.ByCache || !ok {
-			continue
-		}
+	for email, cached := range ask {
 		g.Go(func() error {
 			p, err := j.memberByEmail(ctx, ds.Name, email)
 			mu.Lock()

@@ -156,12 +156,24 @@ func Screen(sp *diff.SpacePlan, in ScreenInput) {
 	}
 	sp.Changes = kept
 	if unknown > 0 {
-		who := fmt.Sprintf("%d members listed without an email", unknown)
+		who := fmt.Sprintf("%d members to remove", unknown)
 		if unknown == 1 {
-			who = "a member listed without an email"
+			who = "a member to remove"
 		}
 		sp.Incomplete = append(sp.Incomplete, fmt.Sprintf("%s: %s could not be looked up in the Directory (%v); not removed this run", space, who, why1))
 	}
+}
+
+// WouldRemove reports whether Screen would leave a removal in the plan as
+// in stands (it calls nothing back).
+func WouldRemove(sp diff.SpacePlan, in ScreenInput) bool {
+	in.Stale = nil
+	for _, c := range sp.Changes {
+		if c.Action == diff.Delete && keepReason(c, in) == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func keepReason(c diff.Change, in ScreenInput) string {
