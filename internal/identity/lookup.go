@@ -15,11 +15,6 @@ type lookup struct {
 	user  dirUser // with found
 	state lookupState
 	err   error
-	// unseen: notFound because a pass did not show the address, not
-	// because a users.get or a listing of the whole Directory said so
-	// (pass.whole): an alias-domain address of someone its queries never
-	// paged to is unseen, not absent.
-	unseen bool
 }
 
 type lookupState int
@@ -58,7 +53,7 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 			// beside the others.
 			go s.getNow(ctx, email, l)
 		default:
-			s.settleUnseenLocked(l, p) // a whole pass shows who is not there
+			s.settleLocked(l, dirUser{}, notFound, nil) // a whole pass shows who is not there
 		}
 		return l
 	}
@@ -181,14 +176,6 @@ func (s *Service) settleLocked(l *lookup, u dirUser, st lookupState, err error) 
 		s.answered++
 	}
 	close(l.done)
-}
-
-// settleUnseenLocked settles a lookup the ended pass p did not show.
-func (s *Service) settleUnseenLocked(l *lookup, p *pass) {
-	if l.state == pending && (p == nil || !p.whole) {
-		l.unseen = true
-	}
-	s.settleLocked(l, dirUser{}, notFound, nil)
 }
 
 // cachedLocked counts, once, the desired emails the cache holds fresh.

@@ -21,14 +21,6 @@ type pass struct {
 	err     error
 	pages   int
 	users   int
-	// whole: an unprefixed query read the Directory to its last page, so
-	// every user's addresses, nonEditableAliases included, went by, and
-	// absence from the pass is absence from the Directory. Prefix queries
-	// (email:bo*) match primary emails and editable aliases only, and a
-	// query stops once it has shown what it was started for: an address
-	// asked about later (a cache entry forgotten mid-run) may lie past
-	// its last page. Under s.mu.
-	whole bool
 }
 
 // anticipateMax is the most memberships for which a pass starts before
@@ -260,7 +252,7 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 			// side by side with the others.
 			go s.getNow(ctx, email, l)
 		default:
-			s.settleUnseenLocked(l, s.pass)
+			s.settleLocked(l, dirUser{}, notFound, nil)
 		}
 	}
 }

@@ -120,11 +120,6 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 			return err
 		}
 		if next == "" {
-			if prefix == "" {
-				q.s.mu.Lock()
-				q.p.whole = true
-				q.s.mu.Unlock()
-			}
 			return nil
 		}
 		// A pass started early goes on only once the run wants it.

@@ -40,14 +40,16 @@ func (s *Service) Resolve(ctx context.Context, email string) (membership.Princip
 
 // EmailsOf finds the addresses (primary first, then aliases) of members a
 // list showed without one, a users.get each by ID, side by side. Members
-// the Directory answered it doesn't know (404, or a 400/403 for someone
-// outside the organisation) are left out; those it could not be asked
-// about (5xx after retries, quota, a deadline) are in failed, with why:
-// who they are is unknown, not "nobody". Answers are shared across spaces.
-func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (emails map[membership.Principal][]string, failed map[membership.Principal]error) {
-	emails, failed = map[membership.Principal][]string{}, map[membership.Principal]error{}
+// the Directory answered it doesn't know (404, 400) are left out, and so
+// are those it refused (403 while it answers other calls: outside the
+// organisation, or outside an admin role's units), which are also in
+// refused; those it could not be asked about (5xx after retries, quota, a
+// deadline) are in failed, with why: who they are is unknown, not
+// "nobody". Answers are shared across spaces.
+func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (emails map[membership.Principal][]string, failed map[membership.Principal]error, refused map[membership.Principal]bool) {
+	emails, failed, refused = map[membership.Principal][]string{}, map[membership.Principal]error{}, map[membership.Principal]bool{}
 	if s.r.Directory == nil {
-		return emails, failed
+		return emails, failed, refused
 	}
 	var (
 		mu sync.Mutex
@@ -86,7 +88,9 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 					s.answered++ // no such user: an answer
 					s.mu.Unlock()
 				case errors.Is(err, chatapi.ErrPermanent) && !s.refusesAll(ctx, err):
-					// not someone the Directory knows
+					// Not someone the Directory shows us: outside the
+					// organisation, or outside an admin role's units.
+					l.refused = true
 				default:
 					l.err = err
 				}
@@ -110,11 +114,13 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 				failed[p] = err
 			case len(l.emails) > 0:
 				emails[p] = l.emails
+			case l.refused:
+				refused[p] = true
 			}
 		}()
 	}
 	wg.Wait()
-	return emails, failed
+	return emails, failed, refused
 }
 
 // refusesAll reports whether err is the Directory refusing the caller
@@ -151,9 +157,10 @@ func (s *Service) directoryServes(ctx context.Context) bool {
 }
 
 type idLookup struct {
-	done   chan struct{}
-	emails []string
-	err    error // the lookup could not be made
+	done    chan struct{}
+	emails  []string
+	err     error // the lookup could not be made
+	refused bool  // answered 403 while the Directory answers other calls
 }
 
 // LoadSuspended asks the Directory, once, who is suspended (a users.list
@@ -163,6 +170,9 @@ func (s *Service) LoadSuspended(ctx context.Context) error {
 	if s.r.Directory == nil {
 		return errors.New("remove_suspended needs the Directory (identity.directory, and not app authentication)")
 	}
+	s.mu.Lock()
+	s.suspendedListed = true // pages settle who is; a failure below warns that nobody is removed for it
+	s.mu.Unlock()
 	return s.r.eachDirectoryPage(ctx, "isSuspended=true", func(page []chatapi.DirectoryUser) {
 		s.mu.Lock()
 		defer s.mu.Unlock()

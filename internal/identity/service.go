@@ -62,13 +62,17 @@ type Service struct {
 	// marked in their records); why says why a lookup failed. Both are few.
 	suspendedIDs map[membership.Principal]bool
 	anySuspended bool // anyone at all: most runs have nobody to look for
-	why          map[string]string
-	warnings     []string
-	gets         chan struct{} // bounds Directory calls in flight
-	byID         map[membership.Principal]*idLookup
-	counts       map[string]int
-	memberGets   atomic.Int64
-	cached       int // desired emails the cache holds fresh; -1 until counted
+	// suspendedListed: LoadSuspended asked the Directory this run, so a
+	// cached "suspended" (perhaps out of date: reactivated since) counts
+	// for nothing.
+	suspendedListed bool
+	why             map[string]string
+	warnings        []string
+	gets            chan struct{} // bounds Directory calls in flight
+	byID            map[membership.Principal]*idLookup
+	counts          map[string]int
+	memberGets      atomic.Int64
+	cached          int // desired emails the cache holds fresh; -1 until counted
 
 	// Careful names the spaces whose plans may remove members: there, an
 	// address no listed email matches is not taken as "not a member" until

@@ -108,8 +108,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	s.mu.Unlock()
 
 	out := SpaceOutcome{Unresolved: map[string]string{}, NotInDirectory: map[string]bool{}}
-	var rest []string          // not in the Directory, or not asked: a membership read may know
-	var unseen map[string]bool // of rest: absent only from a pass's pages
+	var rest []string // not in the Directory, or not asked: a membership read may know
 	for i, email := range need {
 		l := waits[i]
 		if l == nil {
@@ -145,12 +144,6 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			s.markLocked(email, notInDirectory)
 			out.NotInDirectory[email] = true
 			rest = append(rest, email)
-			if l.unseen {
-				if unseen == nil {
-					unseen = map[string]bool{}
-				}
-				unseen[email] = true
-			}
 		default: // failed, or forbidden with nothing answered: the Directory can't tell
 			why := "directory: every lookup was refused (403)"
 			if l.err != nil {
@@ -172,13 +165,11 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// the space itself answers, by address.
 		var unsure []string
 		for _, email := range rest {
-			if out.NotInDirectory[email] && !unseen[email] {
-				delete(out.Unresolved, email) // not in the organisation: no listed colleague's alias
-				continue
-			}
-			// A pass's pages not showing it is not enough here: an
-			// alias-domain address of a member the pass never paged to
-			// would read as a stranger, and that member as one to remove.
+			// Not even "not in the Directory" is enough here: a pass's
+			// prefix queries never show an alias-domain address of someone
+			// they did not page to, and an admin role scoped to some
+			// organisational units neither lists nor gets the others. Read
+			// as a stranger, the address's owner would be one to remove.
 			unsure = append(unsure, email)
 		}
 		onWait()
@@ -341,7 +332,7 @@ func (s *Service) fromCacheLocked(email string, listedBy map[membership.Principa
 		return "", false
 	}
 	s.learnCachedLocked(email, at)
-	if e.Suspended {
+	if e.Suspended && !s.suspendedListed {
 		s.markLocked(email, suspended)
 		s.suspendedIDs[e.Principal] = true
 	}

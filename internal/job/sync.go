@@ -196,12 +196,16 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	in.Cached = slices.Contains(slices.Collect(maps.Values(known.ResolvedBy)), identity.ByCache)
 	var people []membership.Principal
 	for _, c := range sp.Changes {
-		if isUserRemoval(c) && (in.Cached || !strings.Contains(c.Member, "@")) {
+		if !isUserRemoval(c) {
+			continue
+		}
+		if !strings.Contains(c.Member, "@") || in.Cached && !removals.Keeps(c, in) {
 			people = append(people, c.Principal)
 		}
 	}
+	var refused map[membership.Principal]bool
 	if len(people) > 0 && ids != nil {
-		in.Emails, in.Unknown = ids.EmailsOf(ctx, people)
+		in.Emails, in.Unknown, refused = ids.EmailsOf(ctx, people)
 		for i, c := range sp.Changes {
 			if e := in.Emails[c.Principal]; len(e) > 0 && c.Action == diff.Delete && !strings.Contains(c.Member, "@") {
 				sp.Changes[i].Member = e[0] // people read emails better than IDs
@@ -213,7 +217,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 		// addresses. The space is asked who those addresses are here: the
 		// ones the plan adds (their cached ID is not a member), or, with no
 		// Directory to name the people to remove, all of them.
-		j.checkCached(ctx, sp, ds, ids, known, &in)
+		j.checkCached(ctx, sp, ds, ids, known, &in, !ids.HasDirectory() || len(refused) > 0)
 	}
 	if ids != nil {
 		in.Stale = ids.Forget
@@ -227,17 +231,18 @@ func isUserRemoval(c diff.Change) bool { return c.Action == diff.Delete && !c.Pr
 // are here: an entry may be out of date (the address someone else's now,
 // or its owner's account replaced), and the member to remove may be the
 // very person the address means. Asked: the addresses the plan adds under
-// a cached ID, and, with no Directory to name the people to remove (their
-// aliases), every cached one. A member found under another ID is kept and
-// the entry forgotten. A read each, side by side.
-func (j *Job) checkCached(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, ids *identity.Service, known diff.Identities, in *removals.ScreenInput) {
+// a cached ID, and, with all (no Directory to name the people to remove
+// by their aliases, or it refused to name one), every cached one. A
+// member found under another ID is kept and the entry forgotten. A read
+// each, side by side.
+func (j *Job) checkCached(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, ids *identity.Service, known diff.Identities, in *removals.ScreenInput, all bool) {
 	ask := map[string]membership.Principal{}
 	for _, c := range sp.Changes {
 		if e := c.Principal.Email(); c.Action == diff.Create && c.ResolvedBy == identity.ByCache && e != "" {
 			ask[e] = c.ID
 		}
 	}
-	if !ids.HasDirectory() {
+	if all {
 		for email, how := range known.ResolvedBy {
 			if p, ok := known.Aliases[email]; ok && how == identity.ByCache {
 				ask[email] = p

@@ -18,6 +18,7 @@ package removals
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -167,13 +168,14 @@ func Screen(sp *diff.SpacePlan, in ScreenInput) {
 // WouldRemove reports whether Screen would leave a removal in the plan as
 // in stands (it calls nothing back).
 func WouldRemove(sp diff.SpacePlan, in ScreenInput) bool {
+	return slices.ContainsFunc(sp.Changes, func(c diff.Change) bool { return c.Action == diff.Delete && !Keeps(c, in) })
+}
+
+// Keeps reports whether Screen would keep removal c as in stands (it
+// calls nothing back).
+func Keeps(c diff.Change, in ScreenInput) bool {
 	in.Stale = nil
-	for _, c := range sp.Changes {
-		if c.Action == diff.Delete && keepReason(c, in) == "" {
-			return true
-		}
-	}
-	return false
+	return keepReason(c, in) != ""
 }
 
 func keepReason(c diff.Change, in ScreenInput) string {
