@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
@@ -91,6 +92,8 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 					// Not someone the Directory shows us: outside the
 					// organisation, or outside an admin role's units.
 					l.refused = true
+				case errors.Is(err, chatapi.ErrPermanent):
+					l.err = fmt.Errorf("the Directory refuses the syncer; without it (identity.directory: false) the space is asked instead: %w", err)
 				default:
 					l.err = err
 				}
