@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
@@ -39,14 +38,14 @@ func (s *Service) Resolve(ctx context.Context, email string) (membership.Princip
 	return l.user.p, true
 }
 
-// EmailsOf finds the addresses (primary first, then aliases) of members a
-// list showed without one, a users.get each by ID, side by side. Members
-// the Directory answered it doesn't know (404, 400) are left out, and so
-// are those it refused (403 while it answers other calls: outside the
-// organisation, or outside an admin role's units), which are also in
-// refused; those it could not be asked about (5xx after retries, quota, a
-// deadline) are in failed, with why: who they are is unknown, not
-// "nobody". Answers are shared across spaces.
+// EmailsOf finds the addresses (primary first, then aliases) of members
+// to remove, a users.get each by ID, side by side. Those it does not name
+// (404: no such user now; 400/403: outside the organisation or an admin
+// role's units, or the Directory refuses the syncer) are in refused: the
+// space has to answer for them, as without a Directory. Those it could
+// not be asked about (5xx after retries, quota, a deadline) are in failed,
+// with why: who they are is unknown, not "nobody". Answers are shared
+// across spaces.
 func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (emails map[membership.Principal][]string, failed map[membership.Principal]error, refused map[membership.Principal]bool) {
 	emails, failed, refused = map[membership.Principal][]string{}, map[membership.Principal]error{}, map[membership.Principal]bool{}
 	if s.r.Directory == nil {
@@ -85,15 +84,18 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 					s.answered++
 					s.mu.Unlock()
 				case errors.Is(err, chatapi.ErrNotFound):
+					// No such user now: an account deleted, or another
+					// organisation's. Its addresses can't be known.
 					s.mu.Lock()
-					s.answered++ // no such user: an answer
+					s.answered++
 					s.mu.Unlock()
-				case errors.Is(err, chatapi.ErrPermanent) && !s.refusesAll(ctx, err):
-					// Not someone the Directory shows us: outside the
-					// organisation, or outside an admin role's units.
 					l.refused = true
 				case errors.Is(err, chatapi.ErrPermanent):
-					l.err = fmt.Errorf("the Directory refuses the syncer; without it (identity.directory: false) the space is asked instead: %w", err)
+					// Not someone the Directory shows us (outside the
+					// organisation, or outside an admin role's units), or
+					// the Directory refuses the syncer: either way, as
+					// without a Directory, the space answers instead.
+					l.refused = true
 				default:
 					l.err = err
 				}
@@ -124,39 +126,6 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 	}
 	wg.Wait()
 	return emails, failed, refused
-}
-
-// refusesAll reports whether err is the Directory refusing the caller
-// rather than saying something of one user: a 403 while it has answered
-// nothing this run (no user, no "no such user", no users.list page), and
-// does not answer one users.list page asked for then. (A run whose
-// identities all come from the cache may ask the Directory nothing else.)
-func (s *Service) refusesAll(ctx context.Context, err error) bool {
-	var e *chatapi.Error
-	if !errors.As(err, &e) || e.Code != 403 {
-		return false
-	}
-	s.mu.Lock()
-	answered := s.answered
-	s.mu.Unlock()
-	return answered == 0 && !s.directoryServes(ctx)
-}
-
-// directoryServes asks, once a run, whether the Directory answers the
-// caller at all: one users.list page.
-func (s *Service) directoryServes(ctx context.Context) bool {
-	s.servesOnce.Do(func() {
-		err := s.r.DirectoryThrottle.Directory(ctx, "directory.users.list", func(ctx context.Context) error {
-			_, _, err := s.r.Directory.UsersPage(ctx, "", "")
-			return err
-		})
-		if s.serves = err == nil; s.serves {
-			s.mu.Lock()
-			s.answered++
-			s.mu.Unlock()
-		}
-	})
-	return s.serves
 }
 
 type idLookup struct {

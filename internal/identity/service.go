@@ -54,10 +54,6 @@ type Service struct {
 	// your domain", not "the Directory refuses you".
 	answered  int
 	requested int
-	// servesOnce asks whether the Directory answers the caller at all
-	// (serves), when a 403 comes before any answer (refusesAll).
-	servesOnce sync.Once
-	serves     bool
 	// suspendedIDs are suspended users by users/{id} (their addresses are
 	// marked in their records); why says why a lookup failed. Both are few.
 	suspendedIDs map[membership.Principal]bool

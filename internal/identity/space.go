@@ -303,7 +303,13 @@ func (s *Service) passOweLocked(email string) bool {
 func (s *Service) give(ids *diff.Identities, email string, p membership.Principal, h how) {
 	ids.Aliases[email], ids.ResolvedBy[email] = p, h.String()
 	if s.anySuspended && s.suspendedLocked(membership.User(email)) {
-		ids.Suspended[membership.User(email)], ids.Suspended[p] = true, true
+		ids.Suspended[membership.User(email)] = true
+		// The ID is suspended when the Directory says so of the ID: an
+		// address flagged suspended may be matched (by an out-of-date cache
+		// entry) to someone else, who is active and wanted.
+		if s.suspendedIDs[p] {
+			ids.Suspended[p] = true
+		}
 	}
 }
 

@@ -206,9 +206,6 @@ func keepReason(c diff.Change, in ScreenInput) string {
 	if g, ok := in.ViaGroup[c.Principal]; ok {
 		return fmt.Sprintf("in the space through %s, which the sources want here (Google keeps a group's members; remove them from the group)", g)
 	}
-	if err, ok := in.Unknown[c.Principal]; ok && (!known || in.Cached) {
-		return unknownWhy(err)
-	}
 	switch {
 	case in.Unsure != "":
 		return in.Unsure
@@ -220,6 +217,9 @@ func keepReason(c diff.Change, in ScreenInput) string {
 		return "the user the syncer acts as"
 	case !known && in.Acting.Email != "" && in.Acting.ID == "":
 		return "can't tell who this is, and the user the syncer acts as could not be resolved"
+	}
+	if err, ok := in.Unknown[c.Principal]; ok && (!known || in.Cached) {
+		return unknownWhy(err)
 	}
 	if by, ok := in.Protect.Matches(c.Principal, emails); ok {
 		return "protected by " + by

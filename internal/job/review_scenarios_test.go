@@ -1,0 +1,292 @@
+package job_test
+
+// More scenarios from the reviews of the removal checks (2026-12-06).
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/identity"
+	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/state"
+)
+
+// syncWith: policy sync, rails open, state beside the config; extra yaml appended.
+func syncWith(t testing.TB, f *fixture, extra string) func(*job.Job) {
+	t.Helper()
+	dir := filepath.Dir(f.cfg.Path)
+	cfg, err := config.Parse(f.cfg.Path, []byte(fmt.Sprintf(
+		"sources: [{path: members.csv}]\napi: {endpoint: %q}\npolicy: sync\n"+
+			"safety: {max_removals: unlimited, max_source_shrink_percent: 100, max_removal_percent: 100}\n"+
+			"state: {location: st}\nlimits: {concurrency: 8, max_attempts: 3}\n%s", f.url, extra)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg = cfg
+	if err := os.MkdirAll(filepath.Join(dir, "st"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return func(j *job.Job) { j.State = &state.Dir{Path: filepath.Join(dir, "st")}; j.AllowRemovals = 1000 }
+}
+
+type scopedDir struct {
+	identity.Directory
+	hidden []string
+}
+
+func (d scopedDir) User(ctx context.Context, key string) (chatapi.DirectoryUser, error) {
+	if slices.Contains(d.hidden, strings.ToLower(key)) {
+		return d.Directory.User(ctx, "nobody@not-ours.test")
+	}
+	return d.Directory.User(ctx, key)
+}
+
+func (d scopedDir) UsersPage(ctx context.Context, query, token string) ([]chatapi.DirectoryUser, string, error) {
+	page, next, err := d.Directory.UsersPage(ctx, query, token)
+	out := page[:0]
+	for _, u := range page {
+		if !slices.Contains(d.hidden, u.ID) {
+			out = append(out, u)
+		}
+	}
+	return out, next, err
+}
+
+func logResult(t testing.TB, label string, res job.Result) {
+	t.Helper()
+	for _, c := range res.Plan.Changes {
+		t.Logf("%s change: %s %s %s id=%s by=%s reason=%s", label, c.Action, c.Space, c.Member, c.ID, c.ResolvedBy, c.Reason)
+	}
+	for _, k := range res.Plan.Protected {
+		t.Logf("%s kept: %s %s: %s", label, k.Space, k.Member, k.Why)
+	}
+	t.Logf("%s incomplete=%q blocked=%q", label, res.Plan.Incomplete, res.Plan.Blocked)
+}
+
+func deletedMember(res job.Result, id string) bool {
+	for _, c := range res.Plan.Changes {
+		if c.Action == diff.Delete && string(c.ID) == id {
+			return true
+		}
+	}
+	return false
+}
+
+func keptWhy(res job.Result, member string) string {
+	for _, k := range res.Plan.Protected {
+		if k.Member == member {
+			return k.Why
+		}
+	}
+	return ""
+}
+
+// An external partner's account replaced: the cache says partner@partner.com
+// is users/77 (its old account, still a member under another address now);
+// it is users/78, also a member. Lists without emails, Directory present
+// (users.get by ID of an outsider: 404). The sources want partner@.
+func TestCacheOutOfDateOutsideAccountReplaced(t *testing.T) {
+	for _, hide := range []bool{true, false} {
+		for _, mode := range []string{"present", "absent", "foreign400", "applyrerun"} {
+			t.Run(fmt.Sprint("hide ", hide, " ", mode), func(t *testing.T) {
+				cache := filepath.Join(t.TempDir(), "c.json")
+				csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,partner@partner.com,\n"
+				seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "77", Email: "partner@partner.com", External: true}},
+					Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "partner@partner.com"}}}}}
+				f1 := newFixture(t, seed1, emulator.Options{HideEmails: true}, csv)
+				f1.resolve, f1.cacheFile = true, cache
+				r1, err := f1.run(t, context.Background(), false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				logResult(t, "run1", r1)
+				b, _ := os.ReadFile(cache)
+				t.Logf("cache: %s", b)
+				seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "77", Email: "partner.old@partner.com", External: true}, {ID: "78", Email: "partner@partner.com", External: true}},
+					Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "partner.old@partner.com"}, {User: "partner@partner.com"}}}}}
+				opts := emulator.Options{HideEmails: hide}
+				if mode == "foreign400" {
+					opts.ForeignDomainStatus = 400
+				}
+				f := newFixture(t, seed2, opts, csv)
+				tw := syncWith(t, f, "")
+				f.resolve, f.cacheFile = true, cache
+				f.tweak = func(j *job.Job) {
+					tw(j)
+					if mode == "absent" {
+						j.Resolver.Directory = nil
+					}
+				}
+				res, err := f.run(t, context.Background(), mode == "applyrerun")
+				if mode == "applyrerun" {
+					for run := 3; run <= 4; run++ {
+						r, err := f.run(t, context.Background(), true)
+						if err != nil {
+							t.Fatal(err)
+						}
+						logResult(t, fmt.Sprint("run", run), r)
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				logResult(t, "run2", res)
+				st := f.em.Stats()
+				t.Logf("users.get=%d users.list=%d members.get=%d", st.Count("directory.users.get"), st.Count("directory.users.list"), st.Count("members.get"))
+				if deletedMember(res, "users/78") {
+					t.Errorf("users/78 (partner@partner.com now), whom the sources want, planned for removal; complete=%v", res.Plan.Complete())
+				}
+			})
+		}
+	}
+}
+
+// remove_suspended. The sources want carl@ and bob@example.org. The cache
+// says bob@ is carl's (users/99); bob@ is now an alias of sam (users/5),
+// suspended. carl is active, a member, wanted under carl@.
+func TestCacheOutOfDateAliasOfASuspendedUser(t *testing.T) {
+	for _, hide := range []bool{true, false} {
+		t.Run(fmt.Sprint("hide ", hide), func(t *testing.T) {
+			cache := filepath.Join(t.TempDir(), "c.json")
+			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,carl@example.com,\nspaces/R,bob@example.org,\n"
+			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
+			f1 := newFixture(t, seed1, emulator.Options{HideEmails: hide}, csv)
+			f1.resolve, f1.cacheFile = true, cache
+			if _, err := f1.run(t, context.Background(), false); err != nil {
+				t.Fatal(err)
+			}
+			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "5", Email: "sam@example.com", Suspended: true, NonEditableAliases: []string{"bob@example.org"}}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
+			f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
+			tw := syncWith(t, f, "")
+			f.resolve, f.cacheFile = true, cache
+			f.tweak = func(j *job.Job) { tw(j); j.Config.RemoveSuspended = true }
+			res, err := f.run(t, context.Background(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logResult(t, "run2", res)
+			if deletedMember(res, "users/99") {
+				t.Errorf("carl (users/99), wanted as carl@ and active, planned for removal; complete=%v", res.Plan.Complete())
+			}
+		})
+	}
+}
+
+// Converged sync space, lists without emails, warm cache; the acting user
+// is a member no source names (kept, as every run). The Directory's
+// users.get fails (503): nothing is to be removed, so is the plan complete?
+func TestActingUserKeptThroughADirectoryOutage(t *testing.T) {
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "5", Email: "admin@example.com"}, {ID: "8", Email: "ann@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "admin@example.com"}, {User: "ann@example.com"}}}}}
+	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,ann@example.com,\n"
+	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
+	tw := syncWith(t, f, "")
+	f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "c.json")
+	f.tweak = func(j *job.Job) { tw(j); j.Acting = "admin@example.com" }
+	for run := 1; run <= 2; run++ {
+		if run == 2 {
+			f.em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 503})
+		}
+		res, err := f.run(t, context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logResult(t, "run", res)
+		if run == 2 && !res.Plan.Complete() {
+			t.Errorf("nothing to remove (only the acting user, kept by ID), yet incomplete: %q", res.Plan.Incomplete)
+		}
+	}
+}
+
+// guest@gmail.com, an outsider no source names, is a member of two sync
+// spaces; sus@ (suspended, wanted, never added) keeps a cache-matched
+// address in every space, run after run. Does the guest ever go?
+func TestGuestRemovalAcrossDirectoryStates(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		for _, dir := range []string{"present", "scoped", "absent", "403", "503"} {
+			for _, protect := range []bool{false, true} {
+				for _, acting := range []bool{false, true} {
+					name := fmt.Sprintf("hide=%v dir=%s protect=%v acting=%v", hide, dir, protect, acting)
+					t.Run(name, func(t *testing.T) {
+						seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}},
+							{ID: "4", Email: "sus@example.com", Suspended: true}, {ID: "5", Email: "admin@example.com"}, {ID: "7", Email: "guest@gmail.com", External: true}, {ID: "8", Email: "ann@example.com"}}}
+						csv := "space,member,role\n"
+						for _, s := range []string{"spaces/A", "spaces/B"} {
+							seed.Spaces = append(seed.Spaces, emulator.SeedSpace{Name: s, Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}, {User: "guest@gmail.com"}, {User: "admin@example.com"}}})
+							csv += s + ",boss@example.com,owner\n" + s + ",bob@example.org,\n" + s + ",sus@example.com,\n" + s + ",admin@example.com,\n"
+						}
+						csv += "spaces/B,ann@example.com,\n"
+						f := newFixture(t, seed, emulator.Options{HideEmails: hide}, csv)
+						tw := syncWith(t, f, "")
+						f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "c.json")
+						f.tweak = func(j *job.Job) {
+							tw(j)
+							if acting {
+								j.Acting = "admin@example.com"
+							}
+							if protect {
+								j.Config.Protect = []string{"*@partner.com", "nobody@example.com"}
+							}
+							switch dir {
+							case "absent":
+								j.Resolver.Directory = nil
+							case "scoped":
+								j.Resolver.Directory = scopedDir{Directory: j.Resolver.Directory, hidden: []string{"2", "robert@example.com", "bob@example.org"}}
+							}
+						}
+						// run 1: plan only, fills the cache
+						if _, err := f.run(t, context.Background(), false); err != nil {
+							t.Fatal(err)
+						}
+						switch dir {
+						case "503":
+							f.em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 503})
+							f.em.SetMisbehaviour("directory.users.list", emulator.Misbehaviour{Status: 503})
+						case "403":
+							f.em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "Not Authorized to access this resource/api"})
+							f.em.SetMisbehaviour("directory.users.list", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "Not Authorized to access this resource/api"})
+						}
+						var last string
+						for run := 2; run <= 4; run++ {
+							f.em.ResetStats()
+							res, err := f.run(t, context.Background(), true)
+							if err != nil {
+								t.Fatal(err)
+							}
+							st := f.em.Stats()
+							last = fmt.Sprintf("run %d: changes=%d incomplete=%q kept=%q users.get=%d members.get=%d", run, len(res.Plan.Changes), res.Plan.Incomplete, keptWhy(res, "guest@gmail.com")+keptWhy(res, "users/7"), st.Count("directory.users.get"), st.Count("members.get"))
+							for _, c := range res.Plan.Changes {
+								if (c.ID == "users/2" || c.ID == "users/5" || c.ID == "users/8") && c.Action == "delete" {
+									t.Errorf("run %d: wanted/acting %s: %s", run, c.ID, c.Action)
+								}
+							}
+							t.Log(last)
+							for _, c := range res.Plan.Changes {
+								t.Logf("   %s %s %s %s", c.Action, c.Space, c.Member, c.ID)
+							}
+						}
+						snap := f.em.Snapshot()
+						for _, s := range []string{"spaces/A", "spaces/B"} {
+							for _, m := range snap[s] {
+								if m.Member == "users/7" {
+									t.Logf("STILL %s %s: %.300s", name, s, last)
+								}
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
