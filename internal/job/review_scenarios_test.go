@@ -290,3 +290,34 @@ func TestGuestRemovalAcrossDirectoryStates(t *testing.T) {
 		}
 	}
 }
+
+// A converged sync space whose last joined owner is an outsider no source
+// names: GuardLastOwners keeps them every run, so no cache check is owed
+// for them (it cost a member read per cached wanted address, every run).
+func TestConvergedLastOwnerCostsNoCacheChecks(t *testing.T) {
+	for _, hide := range []bool{true, false} {
+		t.Run(fmt.Sprint("hide=", hide), func(t *testing.T) {
+			seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}},
+				{ID: "7", Email: "owner@gmail.com", External: true}, {ID: "8", Email: "ann@example.com"}, {ID: "9", Email: "cat@example.com"}, {ID: "10", Email: "dan@example.com"}}}
+			seed.Spaces = []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@gmail.com", Role: "owner"}, {User: "boss@example.com"},
+				{User: "robert@example.com"}, {User: "ann@example.com"}, {User: "cat@example.com"}, {User: "dan@example.com"}}}}
+			csv := "space,member,role\nspaces/A,boss@example.com,\nspaces/A,bob@example.org,\nspaces/A,ann@example.com,\nspaces/A,cat@example.com,\nspaces/A,dan@example.com,\n"
+			f := newFixture(t, seed, emulator.Options{HideEmails: hide}, csv)
+			f.syncing(t)
+			f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "c.json")
+			for run := 1; run <= 3; run++ {
+				f.em.ResetStats()
+				res, err := f.run(t, context.Background(), true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if countDeletes(res) != 0 {
+					t.Errorf("run %d: %d removals, want none", run, countDeletes(res))
+				}
+				if n := f.em.Stats().Count("members.get"); run > 1 && n != 0 {
+					t.Errorf("run %d, converged: %d members.get, want 0", run, n)
+				}
+			}
+		})
+	}
+}

@@ -194,12 +194,18 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	// wrong (an alias moved to them, their account replaced): their
 	// addresses, aliases included, tell.
 	in.Cached = slices.Contains(slices.Collect(maps.Values(known.ResolvedBy)), identity.ByCache)
+	// The last owner no source names stays whatever happens (GuardLastOwners,
+	// after Screen): no lookup is owed for them, run after run.
+	considered, held := *sp, removals.LastOwnerHeld(*sp)
+	if held >= 0 {
+		considered.Changes = slices.Delete(slices.Clone(sp.Changes), held, held+1)
+	}
 	var people []membership.Principal
-	for _, c := range sp.Changes {
+	for i, c := range sp.Changes {
 		if !isUserRemoval(c) {
 			continue
 		}
-		if !strings.Contains(c.Member, "@") || in.Cached && !removals.Keeps(c, in) {
+		if !strings.Contains(c.Member, "@") || in.Cached && i != held && !removals.Keeps(c, in) {
 			people = append(people, c.Principal)
 		}
 	}
@@ -212,7 +218,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 			}
 		}
 	}
-	if in.Cached && removals.WouldRemove(*sp, in) {
+	if in.Cached && removals.WouldRemove(considered, in) {
 		// Someone would be removed where the cache matched wanted
 		// addresses. The space is asked who those addresses are here: the
 		// ones the plan adds (their cached ID is not a member), or, with no

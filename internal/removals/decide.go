@@ -230,6 +230,28 @@ func away(prev, next *State, space, membership, member string, now time.Time) Ab
 // carry its name, and apply sends them only once the promotion has
 // succeeded and the successor's membership is joined. Otherwise one owner
 // stays, in Protected with why.
+// LastOwnerHeld returns the index of a removal GuardLastOwners will keep
+// whatever Screen decides: the only change taking an owner away, from
+// the space's last joined owner, with no successor. -1 when none.
+func LastOwnerHeld(sp diff.SpacePlan) int {
+	held, successors := -1, 0
+	for i, c := range sp.Changes {
+		switch {
+		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
+			if held >= 0 || c.Action != diff.Delete {
+				return -1
+			}
+			held = i
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner:
+			successors++
+		}
+	}
+	if held < 0 || successors > 0 || sp.Summary.Owners != 1 {
+		return -1
+	}
+	return held
+}
+
 func GuardLastOwners(sp *diff.SpacePlan) {
 	var losing []int // changes taking an owner away
 	var successors []diff.Change
