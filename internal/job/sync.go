@@ -129,8 +129,9 @@ func (j *Job) prepareSpares(ctx context.Context, desired membership.Desired, rm 
 }
 
 // screenRemovals keeps in place, in one space's plan, who must never be
-// removed; members listed without an email are looked up first when
-// protect or the acting user needs to know who they are.
+// removed, and who can't be told apart from someone the sources want:
+// members listed without an email, and where the identity cache matched
+// wanted addresses those it would remove, are looked up first.
 func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, rm *removalRun, ids *identity.Service, known diff.Identities, unresolved map[string]string) {
 	if !slices.ContainsFunc(sp.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
 		return
@@ -221,8 +222,9 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	if in.Cached && removals.WouldRemove(considered, in) {
 		// Someone would be removed where the cache matched wanted
 		// addresses. The space is asked who those addresses are here: the
-		// ones the plan adds (their cached ID is not a member), or, with no
-		// Directory to name the people to remove, all of them.
+		// ones the plan adds (their cached ID is not a member), or all of
+		// them when no Directory names the people to remove (there is none,
+		// or it answered 404/400/403 for one of them).
 		j.checkCached(ctx, sp, ds, ids, known, &in, !ids.HasDirectory() || len(refused) > 0)
 	}
 	if ids != nil {
