@@ -47,10 +47,9 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
 		case !closed(p.done):
 			// the pass settles it when it finds it, or when it ends
-		case p.err != nil || s.r.VerifyAbsence || rec.flags&forgotten != 0:
-			// The pass failed, or an absence must be sure, or its pages
-			// went by while the cache named the address: ask for it,
-			// beside the others.
+		case p.err != nil || s.r.VerifyAbsence:
+			// The pass failed, or an absence must be sure: ask for this
+			// address, beside the others.
 			go s.getNow(ctx, email, l)
 		default:
 			s.settleLocked(l, dirUser{}, notFound, nil) // a whole pass shows who is not there

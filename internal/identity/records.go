@@ -72,7 +72,6 @@ const (
 	notInDirectory                   // the Directory answered it does not know it
 	lookupFailed                     // no answer: Service.why has the reason
 	handed                           // the pass left it to a users.get (handOff)
-	forgotten                        // found out of date this run (Forget): only a users.get settles it
 )
 
 // build makes the table of the sources' addresses (marked wanted),

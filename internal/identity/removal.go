@@ -132,7 +132,7 @@ type idLookup struct {
 	done    chan struct{}
 	emails  []string
 	err     error // the lookup could not be made
-	refused bool  // answered 403 while the Directory answers other calls
+	refused bool  // answered without naming the user (404, 400, 403)
 }
 
 // LoadSuspended asks the Directory, once, who is suspended (a users.list

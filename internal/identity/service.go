@@ -186,11 +186,7 @@ func (s *Service) Forget(email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec := s.addrs.get(email); rec.how != unknown && rec.how != byDirectory {
-		// A pass's pages may have gone by while the cache named it (they
-		// record only what nothing named), so its absence from them says
-		// nothing: the next lookup is a users.get.
 		rec.how = unknown
-		rec.flags |= forgotten
 		s.addrs.put(email, rec)
 		s.resolved--
 	}

@@ -156,24 +156,16 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	}
 	switch {
 	case len(rest) == 0:
-	case s.r.Members != nil && missingEmails:
+	case s.r.Members != nil && (missingEmails || s.Careful != nil && s.Careful(ds.Name)):
+		// The space itself answers, by address: where its list leaves
+		// people without an email, or where removals may follow. There
+		// even "not in the Directory" is not enough: a pass's prefix
+		// queries never show an alias-domain address of someone they did
+		// not page to, and an admin role scoped to some organisational
+		// units neither lists nor gets the others. Read as a stranger, the
+		// address's owner would be one to remove.
 		onWait() // the member reads wait for the API
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
-	case s.r.Members != nil && s.Careful != nil && s.Careful(ds.Name):
-		// Every member's email is listed, but an address the Directory did
-		// not settle may be another address of a listed member (an alias):
-		// the space itself answers, by address.
-		var unsure []string
-		for _, email := range rest {
-			// Not even "not in the Directory" is enough here: a pass's
-			// prefix queries never show an alias-domain address of someone
-			// they did not page to, and an admin role scoped to some
-			// organisational units neither lists nor gets the others. Read
-			// as a stranger, the address's owner would be one to remove.
-			unsure = append(unsure, email)
-		}
-		onWait()
-		s.fromMemberGets(ctx, ds.Name, unsure, &ids, out.Unresolved)
 	default:
 		for _, email := range rest {
 			// Every member's email is listed here and nothing is removed, so

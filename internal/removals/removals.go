@@ -118,8 +118,8 @@ type ScreenInput struct {
 	// Unresolved are the space's desired emails whose lookups failed: any
 	// member might be one of them.
 	Unresolved map[string]string
-	// Emails are the addresses (primary first, then aliases) learnt for
-	// members the list showed without one.
+	// Emails are the addresses (primary first, then aliases) the
+	// Directory gave for members to remove, by ID.
 	Emails map[membership.Principal][]string
 	// SameAs are members the space named as an address the sources want
 	// there, which the run's identity (from the cache) had matched to
