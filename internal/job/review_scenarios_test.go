@@ -7,88 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 
-	"github.com/syncer-dev/syncer/internal/chatapi"
-	"github.com/syncer-dev/syncer/internal/config"
-	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator"
-	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
-	"github.com/syncer-dev/syncer/internal/state"
 )
-
-// syncWith: policy sync, rails open, state beside the config; extra yaml appended.
-func syncWith(t testing.TB, f *fixture, extra string) func(*job.Job) {
-	t.Helper()
-	dir := filepath.Dir(f.cfg.Path)
-	cfg, err := config.Parse(f.cfg.Path, []byte(fmt.Sprintf(
-		"sources: [{path: members.csv}]\napi: {endpoint: %q}\npolicy: sync\n"+
-			"safety: {max_removals: unlimited, max_source_shrink_percent: 100, max_removal_percent: 100}\n"+
-			"state: {location: st}\nlimits: {concurrency: 8, max_attempts: 3}\n%s", f.url, extra)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.cfg = cfg
-	if err := os.MkdirAll(filepath.Join(dir, "st"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	return func(j *job.Job) { j.State = &state.Dir{Path: filepath.Join(dir, "st")}; j.AllowRemovals = 1000 }
-}
-
-type scopedDir struct {
-	identity.Directory
-	hidden []string
-}
-
-func (d scopedDir) User(ctx context.Context, key string) (chatapi.DirectoryUser, error) {
-	if slices.Contains(d.hidden, strings.ToLower(key)) {
-		return d.Directory.User(ctx, "nobody@not-ours.test")
-	}
-	return d.Directory.User(ctx, key)
-}
-
-func (d scopedDir) UsersPage(ctx context.Context, query, token string) ([]chatapi.DirectoryUser, string, error) {
-	page, next, err := d.Directory.UsersPage(ctx, query, token)
-	out := page[:0]
-	for _, u := range page {
-		if !slices.Contains(d.hidden, u.ID) {
-			out = append(out, u)
-		}
-	}
-	return out, next, err
-}
-
-func logResult(t testing.TB, label string, res job.Result) {
-	t.Helper()
-	for _, c := range res.Plan.Changes {
-		t.Logf("%s change: %s %s %s id=%s by=%s reason=%s", label, c.Action, c.Space, c.Member, c.ID, c.ResolvedBy, c.Reason)
-	}
-	for _, k := range res.Plan.Protected {
-		t.Logf("%s kept: %s %s: %s", label, k.Space, k.Member, k.Why)
-	}
-	t.Logf("%s incomplete=%q blocked=%q", label, res.Plan.Incomplete, res.Plan.Blocked)
-}
-
-func deletedMember(res job.Result, id string) bool {
-	for _, c := range res.Plan.Changes {
-		if c.Action == diff.Delete && string(c.ID) == id {
-			return true
-		}
-	}
-	return false
-}
-
-func keptWhy(res job.Result, member string) string {
-	for _, k := range res.Plan.Protected {
-		if k.Member == member {
-			return k.Why
-		}
-	}
-	return ""
-}
 
 // An external partner's account replaced: the cache says partner@partner.com
 // is users/77 (its old account, still a member under another address now);
@@ -108,7 +31,7 @@ func TestCacheOutOfDateOutsideAccountReplaced(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				logResult(t, "run1", r1)
+				logPlan(t, "run1", r1)
 				b, _ := os.ReadFile(cache)
 				t.Logf("cache: %s", b)
 				seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "77", Email: "partner.old@partner.com", External: true}, {ID: "78", Email: "partner@partner.com", External: true}},
@@ -118,7 +41,8 @@ func TestCacheOutOfDateOutsideAccountReplaced(t *testing.T) {
 					opts.ForeignDomainStatus = 400
 				}
 				f := newFixture(t, seed2, opts, csv)
-				tw := syncWith(t, f, "")
+				f.syncing(t)
+				tw := f.tweak
 				f.resolve, f.cacheFile = true, cache
 				f.tweak = func(j *job.Job) {
 					tw(j)
@@ -133,16 +57,16 @@ func TestCacheOutOfDateOutsideAccountReplaced(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						logResult(t, fmt.Sprint("run", run), r)
+						logPlan(t, fmt.Sprint("run", run), r)
 					}
 				}
 				if err != nil {
 					t.Fatal(err)
 				}
-				logResult(t, "run2", res)
+				logPlan(t, "run2", res)
 				st := f.em.Stats()
 				t.Logf("users.get=%d users.list=%d members.get=%d", st.Count("directory.users.get"), st.Count("directory.users.list"), st.Count("members.get"))
-				if deletedMember(res, "users/78") {
+				if deletedID(res, "users/78") {
 					t.Errorf("users/78 (partner@partner.com now), whom the sources want, planned for removal; complete=%v", res.Plan.Complete())
 				}
 			})
@@ -168,15 +92,16 @@ func TestCacheOutOfDateAliasOfASuspendedUser(t *testing.T) {
 			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "5", Email: "sam@example.com", Suspended: true, NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
 			f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
-			tw := syncWith(t, f, "")
+			f.syncing(t)
+			tw := f.tweak
 			f.resolve, f.cacheFile = true, cache
 			f.tweak = func(j *job.Job) { tw(j); j.Config.RemoveSuspended = true }
 			res, err := f.run(t, context.Background(), false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			logResult(t, "run2", res)
-			if deletedMember(res, "users/99") {
+			logPlan(t, "run2", res)
+			if deletedID(res, "users/99") {
 				t.Errorf("carl (users/99), wanted as carl@ and active, planned for removal; complete=%v", res.Plan.Complete())
 			}
 		})
@@ -191,7 +116,8 @@ func TestActingUserKeptThroughADirectoryOutage(t *testing.T) {
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "admin@example.com"}, {User: "ann@example.com"}}}}}
 	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,ann@example.com,\n"
 	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
-	tw := syncWith(t, f, "")
+	f.syncing(t)
+	tw := f.tweak
 	f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "c.json")
 	f.tweak = func(j *job.Job) { tw(j); j.Acting = "admin@example.com" }
 	for run := 1; run <= 2; run++ {
@@ -202,7 +128,7 @@ func TestActingUserKeptThroughADirectoryOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logResult(t, "run", res)
+		logPlan(t, "run", res)
 		if run == 2 && !res.Plan.Complete() {
 			t.Errorf("nothing to remove (only the acting user, kept by ID), yet incomplete: %q", res.Plan.Incomplete)
 		}
@@ -228,7 +154,8 @@ func TestGuestRemovalAcrossDirectoryStates(t *testing.T) {
 						}
 						csv += "spaces/B,ann@example.com,\n"
 						f := newFixture(t, seed, emulator.Options{HideEmails: hide}, csv)
-						tw := syncWith(t, f, "")
+						f.syncing(t)
+						tw := f.tweak
 						f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "c.json")
 						f.tweak = func(j *job.Job) {
 							tw(j)
@@ -242,7 +169,7 @@ func TestGuestRemovalAcrossDirectoryStates(t *testing.T) {
 							case "absent":
 								j.Resolver.Directory = nil
 							case "scoped":
-								j.Resolver.Directory = scopedDir{Directory: j.Resolver.Directory, hidden: []string{"2", "robert@example.com", "bob@example.org"}}
+								j.Resolver.Directory = scoped{Directory: j.Resolver.Directory, hidden: []string{"2", "robert@example.com", "bob@example.org"}}
 							}
 						}
 						// run 1: plan only, fills the cache

@@ -7,25 +7,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/syncer-dev/syncer/internal/chatapi"
-	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator"
-	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
 )
-
-func deletedID(res job.Result, id string) bool {
-	for _, c := range res.Plan.Changes {
-		if c.Action == diff.Delete && string(c.ID) == id {
-			return true
-		}
-	}
-	return false
-}
 
 // Stale cache: bob@example.org -> carl (users/99), carl still a member (no
 // create). bob@ is robert's (users/2) now, robert a member. Directory
@@ -138,33 +125,6 @@ func TestSteadyStateKeptMembersCostNoLookups(t *testing.T) {
 			t.Errorf("run %d, nothing to change: %d users.get, %d members.get", run, st.Count("directory.users.get"), st.Count("members.get"))
 		}
 	}
-}
-
-// scoped is the Directory as an admin role scoped to some OUs sees it: the
-// hidden users are not in users.list, and users.get answers them 403
-// (Google's "Not Authorized to access this resource/api"), as it answers an
-// address in a domain the customer doesn't own.
-type scoped struct {
-	identity.Directory
-	hidden []string // ids and addresses
-}
-
-func (d scoped) User(ctx context.Context, key string) (chatapi.DirectoryUser, error) {
-	if slices.Contains(d.hidden, strings.ToLower(key)) {
-		return d.Directory.User(ctx, "nobody@not-ours.test") // the emulator's 403 for a foreign domain
-	}
-	return d.Directory.User(ctx, key)
-}
-
-func (d scoped) UsersPage(ctx context.Context, query, token string) ([]chatapi.DirectoryUser, string, error) {
-	page, next, err := d.Directory.UsersPage(ctx, query, token)
-	out := page[:0]
-	for _, u := range page {
-		if !slices.Contains(d.hidden, u.ID) {
-			out = append(out, u)
-		}
-	}
-	return out, next, err
 }
 
 // Cold cache, lists with emails. The sources want bob@example.org (robert's

@@ -3,36 +3,14 @@ package job_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/job"
-	"github.com/syncer-dev/syncer/internal/state"
 )
-
-// syncing makes a fixture's spaces policy sync, with every rail open and
-// its state in a folder beside the config.
-func (f *fixture) syncing(t *testing.T) {
-	t.Helper()
-	dir := filepath.Dir(f.cfg.Path)
-	cfg, err := config.Parse(f.cfg.Path, []byte(fmt.Sprintf(
-		"sources: [{path: members.csv}]\napi: {endpoint: %q}\npolicy: sync\n"+
-			"safety: {max_removals: unlimited, max_source_shrink_percent: 100, max_removal_percent: 100}\n"+
-			"state: {location: st}\nlimits: {concurrency: 8, max_attempts: 3}\n", f.url)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.cfg = cfg
-	if err := os.MkdirAll(filepath.Join(dir, "st"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	f.tweak = func(j *job.Job) { j.State = &state.Dir{Path: filepath.Join(dir, "st")} }
-}
 
 // A sync space wants bob@example.org, an alias-domain address of
 // robert@example.com, who is a member (listed with his email). With many
