@@ -12,6 +12,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/state"
@@ -37,6 +38,18 @@ func (f *fixture) syncing(t testing.TB) {
 		t.Fatal(err)
 	}
 	f.tweak = func(j *job.Job) { j.State = &state.Dir{Path: filepath.Join(dir, "st")}; j.AllowRemovals = 1000 }
+}
+
+// fillCache plans once against seed, which leaves the identity cache in
+// the file cache knowing that world: the first run of a two-run test.
+// tweak (may be nil) adjusts the job, as a fixture's does.
+func fillCache(t testing.TB, cache string, seed *emulator.Seed, opts emulator.Options, csv string, tweak func(*job.Job)) {
+	t.Helper()
+	f := newFixture(t, seed, opts, csv)
+	f.resolve, f.cacheFile, f.tweak = true, cache, tweak
+	if _, err := f.run(t, context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // logPlan logs a run's plan, for a failing test's reader.

@@ -25,13 +25,7 @@ func TestCacheOutOfDateOutsideAccountReplaced(t *testing.T) {
 				csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,partner@partner.com,\n"
 				seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "77", Email: "partner@partner.com", External: true}},
 					Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "partner@partner.com"}}}}}
-				f1 := newFixture(t, seed1, emulator.Options{HideEmails: true}, csv)
-				f1.resolve, f1.cacheFile = true, cache
-				r1, err := f1.run(t, context.Background(), false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				logPlan(t, "run1", r1)
+				fillCache(t, cache, seed1, emulator.Options{HideEmails: true}, csv, nil)
 				b, _ := os.ReadFile(cache)
 				t.Logf("cache: %s", b)
 				seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "77", Email: "partner.old@partner.com", External: true}, {ID: "78", Email: "partner@partner.com", External: true}},
@@ -84,11 +78,7 @@ func TestCacheOutOfDateAliasOfASuspendedUser(t *testing.T) {
 			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,carl@example.com,\nspaces/R,bob@example.org,\n"
 			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
-			f1 := newFixture(t, seed1, emulator.Options{HideEmails: hide}, csv)
-			f1.resolve, f1.cacheFile = true, cache
-			if _, err := f1.run(t, context.Background(), false); err != nil {
-				t.Fatal(err)
-			}
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
 			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "5", Email: "sam@example.com", Suspended: true, NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
 			f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)

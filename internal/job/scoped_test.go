@@ -24,11 +24,7 @@ func TestCacheOutOfDateOldIDStillAMemberUsersGetRefused(t *testing.T) {
 			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
 			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
-			f1 := newFixture(t, seed1, emulator.Options{HideEmails: hide}, csv)
-			f1.resolve, f1.cacheFile = true, cache
-			if _, err := f1.run(t, context.Background(), false); err != nil {
-				t.Fatal(err)
-			}
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
 			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}, {User: "robert@example.com"}}}}}
 			f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
@@ -58,11 +54,7 @@ func TestCacheOutOfDateMergedSpellingUsersGetRefused(t *testing.T) {
 			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,al@example.com,\nspaces/R,bob@example.org,\n"
 			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "al@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
-			f1 := newFixture(t, seed1, emulator.Options{HideEmails: hide}, csv)
-			f1.resolve, f1.cacheFile = true, cache
-			if _, err := f1.run(t, context.Background(), false); err != nil {
-				t.Fatal(err)
-			}
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
 			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "al@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}}}}
 			f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
@@ -177,11 +169,7 @@ func TestCachedSuspendedFlagOutOfDate(t *testing.T) {
 				return &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "7", Email: "carol@example.com", Suspended: susp}},
 					Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carol@example.com"}}}}}
 			}
-			f1 := newFixture(t, mk(true), emulator.Options{HideEmails: hide}, csv)
-			f1.resolve, f1.cacheFile = true, cache
-			if _, err := f1.run(t, context.Background(), false); err != nil {
-				t.Fatal(err)
-			}
+			fillCache(t, cache, mk(true), emulator.Options{HideEmails: hide}, csv, nil)
 			f := newFixture(t, mk(false), emulator.Options{HideEmails: hide}, csv)
 			f.syncing(t)
 			f.resolve, f.cacheFile = true, cache

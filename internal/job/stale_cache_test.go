@@ -21,11 +21,7 @@ func TestCacheOutOfDateConverges(t *testing.T) {
 	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
 	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
-	f1 := newFixture(t, seed1, emulator.Options{}, csv)
-	f1.resolve, f1.cacheFile = true, cache
-	if _, err := f1.run(t, context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
+	fillCache(t, cache, seed1, emulator.Options{}, csv, nil)
 	seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}, {User: "dave@example.com"}}}}}
 	seed2.Users = append(seed2.Users, emulator.SeedUser{ID: "8", Email: "dave@example.com"})
@@ -61,13 +57,7 @@ func TestCacheOutOfDateMergedSpelling(t *testing.T) {
 			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,carl@example.com,\nspaces/R,bob@example.org,\n"
 			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
-			f1 := newFixture(t, seed1, emulator.Options{HideEmails: hide}, csv)
-			f1.resolve, f1.cacheFile = true, cache
-			r1, err := f1.run(t, context.Background(), false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			logPlan(t, "run1", r1)
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
 			if b, err := os.ReadFile(cache); err == nil {
 				t.Logf("cache: %s", b)
 			}
@@ -94,14 +84,7 @@ func TestCacheOutOfDateOldIDStillAMember(t *testing.T) {
 	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
 	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}}}}}
-	f1 := newFixture(t, seed1, emulator.Options{HideEmails: true}, csv)
-	f1.resolve, f1.cacheFile = true, cache
-	f1.tweak = func(j *job.Job) { j.Resolver.Directory = nil }
-	r1, err := f1.run(t, context.Background(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPlan(t, "run1", r1)
+	fillCache(t, cache, seed1, emulator.Options{HideEmails: true}, csv, func(j *job.Job) { j.Resolver.Directory = nil })
 	seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carl@example.com"}, {User: "robert@example.com"}}}}}
 	f := newFixture(t, seed2, emulator.Options{HideEmails: true}, csv)
@@ -126,11 +109,7 @@ func TestCacheOutOfDateMergedSpellingNoDirectory(t *testing.T) {
 	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,al@example.com,\nspaces/R,bob@example.org,\n"
 	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "al@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
-	f1 := newFixture(t, seed1, emulator.Options{HideEmails: true}, csv)
-	f1.resolve, f1.cacheFile = true, cache
-	if _, err := f1.run(t, context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
+	fillCache(t, cache, seed1, emulator.Options{HideEmails: true}, csv, nil)
 	b, _ := os.ReadFile(cache)
 	t.Logf("cache: %s", b)
 	seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "al@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
@@ -164,11 +143,7 @@ func TestRefusedLookupWithAWarmCache(t *testing.T) {
 		fmt.Fprintf(&csv, "spaces/S,u%d@example.com,\n", i)
 	}
 	seed.Spaces = []emulator.SeedSpace{sp}
-	f1 := newFixture(t, seed, emulator.Options{HideEmails: true}, csv.String())
-	f1.resolve, f1.cacheFile = true, cache
-	if _, err := f1.run(t, context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
+	fillCache(t, cache, seed, emulator.Options{HideEmails: true}, csv.String(), nil)
 	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv.String())
 	f.syncing(t)
 	f.resolve, f.cacheFile = true, cache
@@ -206,11 +181,7 @@ func TestForgottenAddressIsLookedUpNotTakenAsAbsent(t *testing.T) {
 			cache := filepath.Join(t.TempDir(), "c.json")
 			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/X", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
-			f1 := newFixture(t, seed1, emulator.Options{HideEmails: w.hide}, "space,member,role\nspaces/X,boss@example.com,owner\nspaces/X,bob@example.org,\n")
-			f1.resolve, f1.cacheFile = true, cache
-			if _, err := f1.run(t, context.Background(), false); err != nil {
-				t.Fatal(err)
-			}
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: w.hide}, "space,member,role\nspaces/X,boss@example.com,owner\nspaces/X,bob@example.org,\n", nil)
 			seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "zz-robert@example.com", NonEditableAliases: []string{"bob@example.org"}}}}
 			for i := range w.users {
 				seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: fmt.Sprintf("u%d@example.com", i)})
@@ -291,11 +262,7 @@ func TestCacheOutOfDateAndUsersGetRefused(t *testing.T) {
 	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
 	seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
-	f1 := newFixture(t, seed1, emulator.Options{}, csv)
-	f1.resolve, f1.cacheFile = true, cache
-	if _, err := f1.run(t, context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
+	fillCache(t, cache, seed1, emulator.Options{}, csv, nil)
 	seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "99", Email: "carl@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}}}}
 	f := newFixture(t, seed2, emulator.Options{}, csv)

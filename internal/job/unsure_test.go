@@ -78,11 +78,7 @@ func TestRemovalKeptWhenItsDirectoryLookupFails(t *testing.T) {
 			users := []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "7", Email: "carol@example.com"}, {ID: "8", Email: "dave@example.com"}}
 			members := []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carol@example.com"}}
 			// Run 1 fills the cache: boss and carol, as they are.
-			f1 := newFixture(t, &emulator.Seed{Users: users, Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: members}}}, emulator.Options{HideEmails: true}, csv)
-			f1.resolve, f1.cacheFile = true, cache
-			if _, err := f1.run(t, context.Background(), false); err != nil {
-				t.Fatal(err)
-			}
+			fillCache(t, cache, &emulator.Seed{Users: users, Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: members}}}, emulator.Options{HideEmails: true}, csv, nil)
 			// Run 2: dave is a member too, and the Directory can't be asked who he is.
 			seed := &emulator.Seed{Users: users, Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: append(members, emulator.SeedMember{User: "dave@example.com"})}}}
 			f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
