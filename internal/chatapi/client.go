@@ -44,12 +44,9 @@ type Client struct {
 
 // New builds a client.
 func New(ctx context.Context, opts Options) (*Client, error) {
-	o := []option.ClientOption{option.WithEndpoint(opts.Endpoint)}
-	if opts.HTTPClient != nil {
-		o = append(o, option.WithHTTPClient(opts.HTTPClient))
-	} else {
-		o = append(o, option.WithoutAuthentication())
-	}
+	// The client given carries the credentials (none for an emulator);
+	// list pages are read in front of its transport (memberspage.go).
+	o := []option.ClientOption{option.WithEndpoint(opts.Endpoint), option.WithHTTPClient(withPageReader(opts.HTTPClient))}
 	if opts.UserAgent != "" {
 		o = append(o, option.WithUserAgent(opts.UserAgent))
 	}
@@ -105,17 +102,7 @@ func (c *Client) ListPage(ctx context.Context, space, pageToken string) ([]membe
 		// Admin access must exclude apps; != BOT keeps group memberships.
 		call = call.UseAdminAccess(true).Filter(`member.type != "BOT"`)
 	}
-	resp, err := call.Do()
-	if err != nil {
-		return nil, "", wrap(ctx, err)
-	}
-	out := make([]membership.Membership, 0, len(resp.Memberships))
-	for _, m := range resp.Memberships {
-		if mm, ok := convert(m); ok {
-			out = append(out, mm)
-		}
-	}
-	return out, resp.NextPageToken, nil
+	return listCall(ctx, call)
 }
 
 // Get reads one membership; member is a numeric ID, an email or "app".
@@ -183,6 +170,9 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 // convert maps an API membership to the syncer's; it reports false for
 // memberships that name no one (never seen, but the fields are optional).
 func convert(m *chat.Membership) (membership.Membership, bool) {
+	if m == nil { // a null in a list page
+		return membership.Membership{}, false
+	}
 	out := membership.Membership{Name: m.Name, Role: membership.Role(m.Role), State: membership.State(m.State)}
 	switch {
 	case m.GroupMember != nil && m.GroupMember.Name != "":
