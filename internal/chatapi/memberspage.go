@@ -60,20 +60,20 @@ func (t pageReader) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || page == nil || res.StatusCode != http.StatusOK {
 		return res, err
 	}
-	buf := new(bytes.Buffer)
-	if res.ContentLength > 0 && res.ContentLength < maxPageBytes {
-		buf.Grow(int(res.ContentLength) + bytes.MinRead)
-	}
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
 	// A body over the bound is cut there and then fails to decode, as a
 	// users.list page does.
 	_, err = buf.ReadFrom(io.LimitReader(res.Body, maxPageBytes))
 	res.Body.Close()
 	if err != nil {
+		pageBuffers.Put(buf)
 		return nil, fmt.Errorf("members.list: reading the answer: %w", err)
 	}
-	body := io.Reader(buf) // for the generated client to read
+	body := io.Reader(buf) // for the generated client to read; the buffer goes with it
 	if members, next, ok := scanMembersPage(buf.Bytes()); ok {
 		page.members, page.next, page.read = members, next, true
+		pageBuffers.Put(buf)
 		body = strings.NewReader("{}")
 	}
 	res.Body = io.NopCloser(body)
