@@ -40,13 +40,17 @@ type Cache struct {
 
 // Entries yields addresses with their users, in email order, until yield
 // returns false.
-type Entries func(yield func(email string, p membership.Principal, suspended bool) bool)
+// alias says the address is not the user's primary one.
+type Entries func(yield func(email string, p membership.Principal, suspended, alias bool) bool)
 
 // CacheEntry is one cached resolution.
 type CacheEntry struct {
 	Principal membership.Principal `json:"principal"`
 	Suspended bool                 `json:"suspended,omitempty"`
 	Expires   time.Time            `json:"expires"`
+	// Alias: the Directory named the address as an alias of the user (or
+	// its alias domain's spelling), not as the primary one.
+	Alias bool `json:"-"`
 }
 
 // OpenCache reads the cache document name from a state store (a local
@@ -126,7 +130,7 @@ func (c *Cache) getAt(email string) (CacheEntry, int, bool) {
 	if !ok || c.now().Unix() >= int64(it.expires) {
 		return CacheEntry{}, 0, false
 	}
-	return CacheEntry{Principal: c.table.principal(it), Suspended: it.suspended, Expires: time.Unix(int64(it.expires), 0)}, at, true
+	return CacheEntry{Principal: c.table.principal(it), Suspended: it.suspended, Alias: it.alias, Expires: time.Unix(int64(it.expires), 0)}, at, true
 }
 
 // principalAt is the principal of the entry at place at. A place and its

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +23,7 @@ func cacheOf(now time.Time, entries map[string]CacheEntry) *Cache {
 	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42, listsShowEmails: true}
 	b := newTableBuilder(0, 0, 0)
 	for email, e := range entries {
-		b.add([]byte(email), []byte(e.Principal), e.Expires.Unix(), e.Suspended)
+		b.add([]byte(email), []byte(e.Principal), e.Expires.Unix(), e.Suspended, e.Alias)
 	}
 	c.table = b.table()
 	slices.SortFunc(c.table.items, c.table.compare)
@@ -34,7 +35,7 @@ func (t *cacheTable) records() []cacheRecord {
 	var out []cacheRecord
 	for i := range t.items {
 		it := &t.items[i]
-		out = append(out, cacheRecord{Email: t.email(it), Principal: t.principal(it), Expires: int64(it.expires), Suspended: it.suspended})
+		out = append(out, cacheRecord{Email: t.email(it), Principal: t.principal(it), Expires: int64(it.expires), Suspended: it.suspended, Alias: it.alias})
 	}
 	return out
 }
@@ -50,6 +51,8 @@ func TestCacheEncodingIsJSON(t *testing.T) {
 		"ünï@example.com":     {Principal: "users/4", Expires: now.Add(time.Hour)},
 		"expired@example.com": {Principal: "users/5", Expires: now.Add(-time.Second)},
 		"ctl\x01@example.com": {Principal: "users/6", Expires: now.Add(time.Hour)},
+		"al@alias.example":    {Principal: "users/7", Alias: true, Expires: now.Add(time.Hour)},
+		"sa@alias.example":    {Principal: "users/1", Suspended: true, Alias: true, Expires: now.Add(time.Hour)},
 	}
 	c := cacheOf(now, entries)
 	got := c.encodeLocked()
@@ -57,7 +60,7 @@ func TestCacheEncodingIsJSON(t *testing.T) {
 	var records []cacheRecord
 	for k, e := range entries {
 		if now.Before(e.Expires) {
-			records = append(records, cacheRecord{Email: k, Principal: e.Principal, Expires: e.Expires.Unix(), Suspended: e.Suspended})
+			records = append(records, cacheRecord{Email: k, Principal: e.Principal, Expires: e.Expires.Unix(), Suspended: e.Suspended, Alias: e.Alias})
 		}
 	}
 	slices.SortFunc(records, func(a, b cacheRecord) int { return strings.Compare(a.Email, b.Email) })
@@ -81,8 +84,13 @@ func TestCacheFastReader(t *testing.T) {
 	c := cacheOf(now, map[string]CacheEntry{
 		"b@example.com": {Principal: "users/2", Expires: now.Add(time.Hour)},
 		"a@example.com": {Principal: "users/1", Suspended: true, Expires: now.Add(2 * time.Hour)},
+		"c@alias.test":  {Principal: "users/2", Alias: true, Expires: now.Add(time.Hour)},
+		"d@alias.test":  {Principal: "users/1", Suspended: true, Alias: true, Expires: now.Add(time.Hour)},
 	})
 	doc := c.encodeLocked()
+	if !bytes.Contains(doc, []byte(`{"e":"d@alias.test","p":"users/1","x":1800003600,"s":true,"a":true}`)) {
+		t.Errorf("an alias's entry is not written as it should be:\n%s", doc)
+	}
 	table, head, fast := readCacheFast(doc, 0)
 	items := table.records()
 	if !fast || head != (cacheHeader{users: 42, listsShowEmails: true}) || !reflect.DeepEqual(items, c.table.records()) {

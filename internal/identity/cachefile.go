@@ -25,6 +25,7 @@ type cacheRecord struct {
 	Principal membership.Principal `json:"p"`
 	Expires   int64                `json:"x"`
 	Suspended bool                 `json:"s,omitempty"`
+	Alias     bool                 `json:"a,omitempty"`
 }
 
 // cacheHeader is what the document records beside its entries.
@@ -67,7 +68,7 @@ func readCacheFast(data []byte, now int64) (t cacheTable, head cacheHeader, ok b
 		}
 		var email, p []byte
 		var x int
-		var suspended bool
+		var suspended, alias bool
 		if rest, ok = bytes.CutPrefix(rest, []byte(`{"e":`)); !ok {
 			return cacheTable{}, cacheHeader{}, false
 		}
@@ -87,10 +88,11 @@ func readCacheFast(data []byte, now int64) (t cacheTable, head cacheHeader, ok b
 			return cacheTable{}, cacheHeader{}, false
 		}
 		rest, suspended = bytes.CutPrefix(rest, []byte(`,"s":true`))
+		rest, alias = bytes.CutPrefix(rest, []byte(`,"a":true`))
 		if rest, ok = bytes.CutPrefix(rest, []byte("}")); !ok {
 			return cacheTable{}, cacheHeader{}, false
 		}
-		b.add(email, p, int64(x), suspended)
+		b.add(email, p, int64(x), suspended, alias)
 	}
 	return b.table(), head, bytes.Equal(rest, []byte("]}"))
 }
@@ -138,7 +140,7 @@ func readCacheJSON(data []byte, now int64) (_ cacheTable, head cacheHeader, vers
 			if e.Expires.IsZero() {
 				x = 0
 			}
-			b.add([]byte(email), []byte(e.Principal), x, e.Suspended)
+			b.add([]byte(email), []byte(e.Principal), x, e.Suspended, false)
 		}
 	case 2:
 		var records []cacheRecord
@@ -147,7 +149,7 @@ func readCacheJSON(data []byte, now int64) (_ cacheTable, head cacheHeader, vers
 		}
 		b = newTableBuilder(len(records), 0, now)
 		for _, r := range records {
-			b.add([]byte(r.Email), []byte(r.Principal), r.Expires, r.Suspended)
+			b.add([]byte(r.Email), []byte(r.Principal), r.Expires, r.Suspended, r.Alias)
 		}
 	default:
 		return cacheTable{}, cacheHeader{}, 0, fmt.Errorf("version %d", f.Version)
@@ -197,7 +199,7 @@ func (c *Cache) encodeToLocked(w io.Writer) error {
 	}
 	b = append(b, `,"entries":[`...)
 	first := true
-	entry := func(email string, p membership.Principal, expires int64, suspended bool) {
+	entry := func(email string, p membership.Principal, expires int64, suspended, alias bool) {
 		if !first {
 			b = append(b, ',')
 		}
@@ -211,6 +213,9 @@ func (c *Cache) encodeToLocked(w io.Writer) error {
 		if suspended {
 			b = append(b, `,"s":true`...)
 		}
+		if alias {
+			b = append(b, `,"a":true`...)
+		}
 		b = append(b, '}')
 		if len(b) >= flushAt {
 			flush()
@@ -219,15 +224,15 @@ func (c *Cache) encodeToLocked(w io.Writer) error {
 	if c.resolved != nil {
 		// Both in email order: merge them, the run's answers over what was read.
 		expires := c.now().Add(c.ttl).Unix()
-		c.resolved(func(email string, p membership.Principal, suspended bool) bool {
+		c.resolved(func(email string, p membership.Principal, suspended, alias bool) bool {
 			for len(kept) > 0 && t.email(kept[0]) < email {
-				entry(t.email(kept[0]), t.principal(kept[0]), int64(kept[0].expires), kept[0].suspended)
+				entry(t.email(kept[0]), t.principal(kept[0]), int64(kept[0].expires), kept[0].suspended, kept[0].alias)
 				kept = kept[1:]
 			}
 			if len(kept) > 0 && t.email(kept[0]) == email {
 				kept = kept[1:]
 			}
-			entry(email, p, expires, suspended)
+			entry(email, p, expires, suspended, alias)
 			return err == nil
 		})
 	}
@@ -235,7 +240,7 @@ func (c *Cache) encodeToLocked(w io.Writer) error {
 		if err != nil {
 			break
 		}
-		entry(t.email(it), t.principal(it), int64(it.expires), it.suspended)
+		entry(t.email(it), t.principal(it), int64(it.expires), it.suspended, it.alias)
 	}
 	b = append(b, "]}"...)
 	flush()

@@ -30,7 +30,11 @@ type cacheItem struct {
 	plen      uint16
 	expires   uint32 // Unix seconds (0: none, a corrupt entry)
 	suspended bool
-	dropped   bool // found stale this run
+	// alias: the address is not its user's primary one (an alias, or an
+	// alias domain's spelling), so a list showing the user under another
+	// address does not contradict it.
+	alias   bool
+	dropped bool // found stale this run
 }
 
 func (t *cacheTable) email(it *cacheItem) string {
@@ -108,7 +112,7 @@ func newTableBuilder(entries, bytes int, now int64) *tableBuilder {
 // program) is left out too, and counted. An entry with no expiry is kept
 // for tidy, which drops it; either way the document is rewritten. An
 // expiry past 2106 is kept as 2106.
-func (b *tableBuilder) add(email, principal []byte, expires int64, suspended bool) {
+func (b *tableBuilder) add(email, principal []byte, expires int64, suspended, alias bool) {
 	off := b.arena.Len()
 	if 0 < expires && expires <= b.now {
 		return
@@ -120,7 +124,7 @@ func (b *tableBuilder) add(email, principal []byte, expires int64, suspended boo
 	b.arena.Write(email)
 	b.arena.Write(principal)
 	b.items = append(b.items, cacheItem{off: uint32(off), elen: uint16(len(email)), plen: uint16(len(principal)),
-		expires: uint32(min(max(expires, 0), math.MaxUint32)), suspended: suspended})
+		expires: uint32(min(max(expires, 0), math.MaxUint32)), suspended: suspended, alias: alias})
 }
 
 func (b *tableBuilder) table() cacheTable {

@@ -148,7 +148,9 @@ func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 	u, err := s.r.directoryUser(ctx, email)
 	switch {
 	case err == nil:
-		s.settle(l, compact(&u), found, nil)
+		du := compact(&u)
+		du.alias = u.PrimaryEmail != email
+		s.settle(l, du, found, nil)
 	case errors.Is(err, chatapi.ErrNotFound), badRequest(err):
 		// External or consumer account, a domain the customer doesn't own
 		// (400 domainNotFound, badRequest), or nobody.

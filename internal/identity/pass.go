@@ -295,6 +295,9 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
 			}
 			if rec.how == unknown {
 				s.addrs.name(rec, id, byDirectory)
+				if j >= 0 {
+					rec.flags |= alias
+				}
 				s.resolved++
 				if closed(p.adopted) {
 					s.counts[ByDirectory]++

@@ -72,6 +72,7 @@ const (
 	notInDirectory                   // the Directory answered it does not know it
 	lookupFailed                     // no answer: Service.why has the reason
 	handed                           // the pass left it to a users.get (handOff)
+	alias                            // the Directory named it as an alias of its user, not the primary address
 )
 
 // build makes the table of the sources' addresses (marked wanted),

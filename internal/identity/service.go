@@ -242,6 +242,7 @@ func (s *Service) Outcome() Outcome {
 type dirUser struct {
 	p         membership.Principal
 	suspended bool
+	alias     bool // the address asked is not the user's primary one
 }
 
 func compact(u *chatapi.DirectoryUser) dirUser {
@@ -259,13 +260,13 @@ func closed(c chan struct{}) bool {
 
 // costly yields, in email order, the addresses resolved at a call's cost
 // (the Directory, a membership read): what the cache keeps for next time.
-func (s *Service) costly(yield func(email string, p membership.Principal, suspended bool) bool) {
+func (s *Service) costly(yield func(email string, p membership.Principal, suspended, alias bool) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addrs.eachSorted(func(e string, rec record) bool {
 		if rec.how != byDirectory && rec.how != byMemberGet {
 			return true
 		}
-		return yield(e, s.addrs.principal(rec), rec.flags&suspended != 0)
+		return yield(e, s.addrs.principal(rec), rec.flags&suspended != 0, rec.flags&alias != 0)
 	})
 }

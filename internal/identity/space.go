@@ -308,6 +308,9 @@ func (s *Service) give(ids *diff.Identities, email string, p membership.Principa
 // fromDirectoryLocked settles email as the Directory answered it.
 func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirUser) {
 	s.learnLocked(email, u.p, byDirectory)
+	if u.alias {
+		s.markLocked(email, alias)
+	}
 	if u.suspended {
 		s.markLocked(email, suspended)
 		s.suspendedIDs[u.p], s.anySuspended = true, true
@@ -316,7 +319,9 @@ func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirU
 }
 
 // fromCacheLocked trusts an entry while it is fresh and this space's list
-// doesn't contradict it (the cached ID listed under another email).
+// doesn't contradict it: the cached ID listed under another email, unless
+// the Directory named the address as an alias (the list shows a user by
+// the primary address; sources often spell an alias domain's).
 func (s *Service) fromCacheLocked(email string, listedBy map[membership.Principal]string) (membership.Principal, bool) {
 	if s.r.Cache == nil {
 		return "", false
@@ -325,7 +330,7 @@ func (s *Service) fromCacheLocked(email string, listedBy map[membership.Principa
 	if !ok {
 		return "", false
 	}
-	if other, ok := listedBy[e.Principal]; ok && other != email {
+	if other, ok := listedBy[e.Principal]; ok && other != email && !e.Alias {
 		s.r.Cache.Drop(email) // the ID is someone else's now
 		return "", false
 	}
