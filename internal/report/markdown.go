@@ -104,7 +104,7 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 	for _, list := range []struct {
 		title string
 		items []diff.Kept
-	}{{"Removals pending", plan.Pending}, {"Not removed, by design", plan.Protected}} {
+	}{{"Removals pending", plan.Pending}, {"Not removed (why beside each)", plan.Protected}} {
 		if len(list.items) == 0 {
 			continue
 		}

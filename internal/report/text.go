@@ -60,7 +60,7 @@ func Text(w io.Writer, plan diff.Plan) error {
 	for _, list := range []struct {
 		title string
 		items []diff.Kept
-	}{{"Removals pending (the grace period holds them)", plan.Pending}, {"Not removed, by design", plan.Protected}} {
+	}{{"Removals pending (the grace period holds them)", plan.Pending}, {"Not removed (why beside each)", plan.Protected}} {
 		if len(list.items) == 0 {
 			continue
 		}
