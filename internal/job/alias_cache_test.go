@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator"
 )
 
@@ -90,5 +92,90 @@ func TestAliasMovedWhileItsOldOwnerIsListed(t *testing.T) {
 				t.Error("bobby, whose alias bob@example.org the source wants, planned for removal")
 			}
 		})
+	}
+}
+
+// A role change on the cache's word alone: bob@example.org was robert's
+// alias when the cache learnt it and is bobby's now; robert is still a
+// member, and the source makes bob@ a manager. Robert must not be made
+// manager for it (under upsert nothing would ever take it back): the space
+// is asked who bob@ is, the entry is forgotten, and the space planned
+// again, so bobby is promoted (or added) instead. Lists with and without
+// emails, bobby a member or not, upsert and sync.
+func TestCachedRoleChangeIsConfirmedFirst(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		for _, listed := range []bool{true, false} {
+			for _, sync := range []bool{false, true} {
+				t.Run(fmt.Sprintf("lists without emails %v, bobby a member %v, sync %v", hide, listed, sync), func(t *testing.T) {
+					cache := filepath.Join(t.TempDir(), "c.json")
+					csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
+					seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
+						Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
+					for range 2 {
+						fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
+					}
+					members := []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}
+					if listed {
+						members = append(members, emulator.SeedMember{User: "bobby@example.com"})
+					}
+					seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+						Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: members}}}
+					f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
+					if sync {
+						f.syncing(t)
+					}
+					f.resolve, f.cacheFile = true, cache
+					res, err := f.run(t, context.Background(), false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					promoted := false
+					for _, c := range res.Plan.Changes {
+						if c.Action == diff.UpdateRole && c.ID == "users/2" {
+							t.Errorf("robert, whom no source wants, given a role for bob@example.org: %+v", c)
+						}
+						promoted = promoted || c.Member == "bob@example.org" && (c.Action == diff.UpdateRole && c.ID == "users/9" || c.Action == diff.Create)
+					}
+					if !promoted || !res.Plan.Complete() {
+						logPlan(t, "run 3", res)
+						t.Errorf("bobby (bob@example.org now) not made manager, or not added, this run; incomplete %q", res.Plan.Incomplete)
+					}
+				})
+			}
+		}
+	}
+}
+
+// The same, when the space can't be asked (members.get answers 503 after
+// every retry): the role change waits, and the plan says so.
+func TestCachedRoleChangeHeldWhenItCantBeConfirmed(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "c.json")
+	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
+	for range 2 {
+		fillCache(t, cache, seed, emulator.Options{}, csv, nil)
+	}
+	seed.Spaces[0].Members[1].Role = "" // robert (bob@) is a plain member now: the source makes him manager again
+	f := newFixture(t, seed, emulator.Options{}, csv)
+	f.resolve, f.cacheFile = true, cache
+	f.em.SetMisbehaviour("members.get", emulator.Misbehaviour{Status: 503, Message: "backend error"})
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Plan.Changes {
+		if c.Action == diff.UpdateRole {
+			t.Errorf("a role change the space could not confirm was planned: %+v", c)
+		}
+	}
+	if len(res.Plan.Incomplete) != 1 || !strings.Contains(res.Plan.Incomplete[0], "bob@example.org's role change is held") {
+		t.Errorf("incomplete %q; want it to say bob@'s role change is held", res.Plan.Incomplete)
+	}
+	f.em.SetMisbehaviour("members.get", emulator.Misbehaviour{})
+	res, err = f.run(t, context.Background(), false)
+	if err != nil || len(res.Plan.Changes) != 1 || res.Plan.Changes[0].Action != diff.UpdateRole || res.Plan.Changes[0].ID != "users/2" {
+		logPlan(t, "confirmed", res)
+		t.Errorf("once the space answers, robert (bob@ still) is made manager: %v", err)
 	}
 }

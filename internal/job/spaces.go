@@ -140,6 +140,18 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			}
 			p := planners.Get().(*diff.Planner)
 			sp := p.Space(ds, st, ids)
+			if out.ids != nil {
+				stale, unsure := j.cachedRoleChecks(ctx, sp)
+				if len(stale) > 0 {
+					// Out-of-date entries: asked again, then planned again.
+					for _, email := range stale {
+						out.ids.Forget(email)
+					}
+					ids, who = out.ids.Space(ctx, ds, st, func() { readAhead.give(&held.placed) })
+					sp = p.Space(ds, st, ids)
+				}
+				holdRoleChanges(&sp, unsure)
+			}
 			planners.Put(p)
 			if j.AdminAccess {
 				refuseOutsiders(&sp, func(email string) bool { return who.NotInDirectory[email] },
