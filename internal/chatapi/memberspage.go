@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -61,14 +61,11 @@ func (t pageReader) RoundTrip(req *http.Request) (*http.Response, error) {
 		return res, err
 	}
 	buf := pageBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	// A body over the bound is cut there and then fails to decode, as a
-	// users.list page does.
-	_, err = buf.ReadFrom(io.LimitReader(res.Body, maxPageBytes))
+	err = readPage(buf, res.Body, "members.list")
 	res.Body.Close()
 	if err != nil {
 		pageBuffers.Put(buf)
-		return nil, fmt.Errorf("members.list: reading the answer: %w", err)
+		return nil, err
 	}
 	body := io.Reader(buf) // for the generated client to read; the buffer goes with it
 	if members, next, ok := scanMembersPage(buf.Bytes()); ok {
@@ -86,6 +83,9 @@ func (t pageReader) RoundTrip(req *http.Request) (*http.Response, error) {
 func listCall(ctx context.Context, call *chat.SpacesMembersListCall) ([]membership.Membership, string, error) {
 	page := &listPage{}
 	resp, err := call.Context(context.WithValue(ctx, listPageKey{}, page)).Do()
+	if e := (*Error)(nil); errors.As(err, &e) {
+		err = e // the transport's own (readPage), without the URL the client wrapped it in
+	}
 	if err != nil {
 		return nil, "", wrap(ctx, err)
 	}

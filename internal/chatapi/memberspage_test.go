@@ -2,6 +2,7 @@ package chatapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -198,5 +199,36 @@ func BenchmarkMembersPage(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestPageOverTheBound: an answer over maxPageBytes fails the call as
+// permanent (a retry gets the same), saying so, for both kinds of page.
+func TestPageOverTheBound(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"nextPageToken":"`)
+		chunk := strings.Repeat("x", 1<<20)
+		for range maxPageBytes>>20 + 1 {
+			fmt.Fprint(w, chunk)
+		}
+		fmt.Fprint(w, `"}`)
+	}))
+	defer srv.Close()
+	c, err := New(context.Background(), Options{Endpoint: srv.URL + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.ListPage(context.Background(), "spaces/A", "")
+	if !errors.Is(err, ErrPermanent) || Retryable(err) || !strings.Contains(err.Error(), "over 64 MiB") || strings.Contains(err.Error(), srv.URL) {
+		t.Errorf("members.list: %v", err)
+	}
+	d, err := NewDirectory(context.Background(), srv.URL+"/", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = d.UsersPage(context.Background(), "", "")
+	if !errors.Is(err, ErrPermanent) || Retryable(err) || !strings.Contains(err.Error(), "over 64 MiB") {
+		t.Errorf("users.list: %v", err)
 	}
 }
