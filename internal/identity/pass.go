@@ -303,6 +303,7 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
 					s.counts[ByDirectory]++
 				} else {
 					s.earlyFound++ // counted once the pass is wanted
+					rec.flags |= unneeded
 				}
 				s.wakeLocked(e)
 			}

@@ -73,6 +73,7 @@ const (
 	lookupFailed                     // no answer: Service.why has the reason
 	handed                           // the pass left it to a users.get (handOff)
 	alias                            // the Directory named it as an alias of its user, not the primary address
+	unneeded                         // shown by a pass nobody wanted (yet), and no space took it from there
 )
 
 // build makes the table of the sources' addresses (marked wanted),

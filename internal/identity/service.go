@@ -43,6 +43,7 @@ type Service struct {
 	early       *pass              // a pass Anticipate started, until adopted
 	anticipated int                // the addresses it was started for
 	earlyFound  int                // addresses its pages showed before it was wanted
+	earlyNeeded int                // of those, how many a space took from there (the pass still unwanted)
 	// lists counts the spaces whose lists Await saw, noEmails those where
 	// people came without emails: the cache tells the next run.
 	lists, noEmails int
@@ -220,7 +221,11 @@ func (s *Service) Outcome() Outcome {
 		}
 	})
 	if s.r.Cache != nil {
-		s.r.Cache.Resolved(s.counts[ByDirectory]+s.counts[ByMemberGet], s.costly)
+		n := s.counts[ByDirectory] + s.counts[ByMemberGet]
+		if s.pass == nil {
+			n += s.earlyNeeded // an early pass's finds the lists did not settle
+		}
+		s.r.Cache.Resolved(n, s.costly)
 	}
 	if s.r.Cache != nil && s.lists > 0 {
 		s.r.Cache.SetListsShowEmails(s.noEmails == 0)
@@ -264,8 +269,8 @@ func (s *Service) costly(yield func(email string, p membership.Principal, suspen
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addrs.eachSorted(func(e string, rec record) bool {
-		if rec.how != byDirectory && rec.how != byMemberGet {
-			return true
+		if rec.how != byDirectory && rec.how != byMemberGet || rec.flags&unneeded != 0 && s.pass == nil {
+			return true // free, or shown by a pass nobody wanted and needed by no space
 		}
 		return yield(e, s.addrs.principal(rec), rec.flags&suspended != 0, rec.flags&alias != 0)
 	})

@@ -94,6 +94,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			continue
 		}
 		if rec := s.addrs.get(email); rec.how != unknown {
+			s.neededLocked(email, rec)
 			s.give(&ids, email, s.addrs.principal(rec), rec.how)
 			continue
 		}
@@ -305,8 +306,20 @@ func (s *Service) give(ids *diff.Identities, email string, p membership.Principa
 	}
 }
 
+// neededLocked notes that a space takes email's record from there: one an
+// early pass's page settled, the pass still unwanted, is then worth keeping
+// in the cache (Outcome), as any address the list doesn't settle.
+func (s *Service) neededLocked(email string, rec record) {
+	if rec.flags&unneeded != 0 {
+		rec.flags &^= unneeded
+		s.addrs.put(email, rec)
+		s.earlyNeeded++
+	}
+}
+
 // fromDirectoryLocked settles email as the Directory answered it.
 func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirUser) {
+	s.neededLocked(email, s.addrs.get(email)) // when a page settled the lookup
 	s.learnLocked(email, u.p, byDirectory)
 	if u.alias {
 		s.markLocked(email, alias)
