@@ -196,6 +196,39 @@ func (s *Service) Forget(email string) {
 	}
 }
 
+// Confirm takes what a space's membership read said of email, an address
+// the cache had matched: it is p there ("" when not a member of that
+// space). Chat answers a read by email for the address's user, whichever
+// space asks, so a member named is who the address is for every space:
+// the run's record and the cache take it (an entry that was out of date is
+// replaced). "Not a member" says who it is not, not who it is: the cache's
+// entry is dropped, and the record left for other spaces to check. alias:
+// the answer showed the member under another address.
+func (s *Service) Confirm(email string, p membership.Principal, shownElsewhere bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p == "" {
+		if s.r.Cache != nil {
+			s.r.Cache.Drop(email)
+		}
+		return
+	}
+	rec := s.addrs.get(email)
+	if rec.how == byCache {
+		if s.addrs.principal(rec) != p {
+			rec.flags &^= alias | suspended // what was known was someone else's
+		}
+		rec.how = unknown
+		s.addrs.put(email, rec)
+		s.resolved--
+		s.counts[ByCache]--
+	}
+	s.learnLocked(email, p, byMemberGet)
+	if shownElsewhere {
+		s.markLocked(email, alias)
+	}
+}
+
 // HasDirectory reports whether the run can ask the Directory who people are.
 func (s *Service) HasDirectory() bool { return s.r.Directory != nil }
 

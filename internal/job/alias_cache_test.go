@@ -169,7 +169,7 @@ func TestCachedRoleChangeHeldWhenItCantBeConfirmed(t *testing.T) {
 			t.Errorf("a role change the space could not confirm was planned: %+v", c)
 		}
 	}
-	if len(res.Plan.Incomplete) != 1 || !strings.Contains(res.Plan.Incomplete[0], "bob@example.org's role change is held") {
+	if len(res.Plan.Incomplete) != 1 || !strings.Contains(res.Plan.Incomplete[0], "a role change is held (bob@example.org to manager)") {
 		t.Errorf("incomplete %q; want it to say bob@'s role change is held", res.Plan.Incomplete)
 	}
 	f.em.SetMisbehaviour("members.get", emulator.Misbehaviour{})

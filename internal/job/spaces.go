@@ -141,13 +141,13 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			p := planners.Get().(*diff.Planner)
 			sp := p.Space(ds, st, ids)
 			if out.ids != nil {
-				stale, unsure := j.cachedRoleChecks(ctx, sp)
-				if len(stale) > 0 {
-					// Out-of-date entries: asked again, then planned again.
-					for _, email := range stale {
-						out.ids.Forget(email)
-					}
-					ids, who = out.ids.Space(ctx, ds, st, func() { readAhead.give(&held.placed) })
+				// Role changes on the cache's word: the space is asked first
+				// (cachedroles.go), a read each, not a processor's work.
+				answers, unsure := j.cachedRoleChecks(ctx, sp)
+				if len(answers)+len(unsure) > 0 {
+					readAhead.give(&held.placed)
+				}
+				if confirmCachedRoles(out.ids, ids, answers) {
 					sp = p.Space(ds, st, ids)
 				}
 				holdRoleChanges(&sp, unsure)

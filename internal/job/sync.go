@@ -286,6 +286,14 @@ func (j *Job) checkCached(ctx context.Context, sp *diff.SpacePlan, ds membership
 // memberByEmail asks a space who an address is there (Chat accepts any of
 // a user's addresses): their canonical name, "" when not a member.
 func (j *Job) memberByEmail(ctx context.Context, space, email string) (membership.Principal, error) {
+	m, err := j.memberRead(ctx, space, email)
+	return m.Principal, err
+}
+
+// memberRead is memberByEmail's read, the membership whole (its member's
+// email, where the answer shows one); the zero membership when not a
+// member.
+func (j *Job) memberRead(ctx context.Context, space, email string) (membership.Membership, error) {
 	var m membership.Membership
 	err := j.Throttle.Read(ctx, "get", space, func(ctx context.Context) (err error) {
 		m, err = j.Reader.Get(ctx, space, email)
@@ -293,11 +301,11 @@ func (j *Job) memberByEmail(ctx context.Context, space, email string) (membershi
 	})
 	switch {
 	case errors.Is(err, chatapi.ErrNotFound):
-		return "", nil
+		return membership.Membership{}, nil
 	case err != nil:
-		return "", err
+		return membership.Membership{}, err
 	}
-	return m.Principal, nil
+	return m, nil
 }
 
 // relativeKeys names sources by their path relative to the config's
