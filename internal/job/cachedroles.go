@@ -29,8 +29,8 @@ import (
 // change after a create applies to whoever the create added). answers
 // says who each address is there ("" when not a member); unsure are those
 // it could not be asked about, with why: their role changes wait for a
-// run that can.
-func (j *Job) cachedRoleChecks(ctx context.Context, sp diff.SpacePlan) (answers map[string]membership.Membership, unsure map[string]string) {
+// run that can. onAsk is called before the reads, if there are any.
+func (j *Job) cachedRoleChecks(ctx context.Context, sp diff.SpacePlan, onAsk func()) (answers map[string]membership.Membership, unsure map[string]string) {
 	var ask []string
 	for _, c := range sp.Changes {
 		if c.Action == diff.UpdateRole && c.ResolvedBy == identity.ByCache && c.Membership != "" && strings.Contains(c.Member, "@") {
@@ -40,6 +40,7 @@ func (j *Job) cachedRoleChecks(ctx context.Context, sp diff.SpacePlan) (answers 
 	if len(ask) == 0 {
 		return nil, nil
 	}
+	onAsk()
 	answers = make(map[string]membership.Membership, len(ask))
 	var mu sync.Mutex
 	g := errgroup.Group{}

@@ -143,10 +143,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			if out.ids != nil {
 				// Role changes on the cache's word: the space is asked first
 				// (cachedroles.go), a read each, not a processor's work.
-				answers, unsure := j.cachedRoleChecks(ctx, sp)
-				if len(answers)+len(unsure) > 0 {
-					readAhead.give(&held.placed)
-				}
+				answers, unsure := j.cachedRoleChecks(ctx, sp, func() { readAhead.give(&held.placed) })
 				if confirmCachedRoles(out.ids, ids, answers) {
 					sp = p.Space(ds, st, ids)
 				}
