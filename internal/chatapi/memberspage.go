@@ -131,37 +131,24 @@ var (
 // makes of the page encoding/json reads.
 func scanMembersPage(b []byte) (members []membership.Membership, next string, ok bool) {
 	s := scanner{b: b}
-	if !s.open('{') {
-		return nil, "", false
-	}
 	seen := false
-	for more := s.first('}'); more; more = s.next('}') {
-		key, ok := s.rawStr()
-		if !ok || !s.colon() {
-			return nil, "", false
-		}
+	if !s.fields(func(key []byte) (ok bool) {
 		switch string(key) {
 		case "memberships":
 			// encoding/json would decode a second array over the first
 			// one's elements: leave that to it.
 			if seen {
-				return nil, "", false
+				return false
 			}
 			seen = true
-			if members, ok = s.memberships(); !ok {
-				return nil, "", false
-			}
+			members, ok = s.memberships()
 		case "nextPageToken":
-			if next, ok = s.str(); !ok {
-				return nil, "", false
-			}
+			next, ok = s.str()
 		default:
-			if !skippable(string(key), pageKeys...) || !s.skip(0) {
-				return nil, "", false
-			}
+			ok = skippable(string(key), pageKeys...) && s.skip(0)
 		}
-	}
-	if s.bad {
+		return ok
+	}) {
 		return nil, "", false
 	}
 	s.space()
@@ -211,14 +198,7 @@ type membershipText struct {
 }
 
 func (s *scanner) membership(f *membershipText) bool {
-	if !s.open('{') {
-		return false
-	}
-	for more := s.first('}'); more; more = s.next('}') {
-		key, ok := s.rawStr()
-		if !ok || !s.colon() {
-			return false
-		}
+	return s.fields(func(key []byte) (ok bool) {
 		switch string(key) {
 		case "name":
 			f.name, ok = s.rawStr()
@@ -231,26 +211,22 @@ func (s *scanner) membership(f *membershipText) bool {
 		case "member":
 			ok = s.member(f)
 		case "groupMember":
-			ok = s.groupMember(f)
+			ok = s.fields(func(key []byte) (ok bool) {
+				if string(key) == "name" {
+					f.group, ok = s.rawStr()
+					return ok
+				}
+				return skippable(string(key), groupKeys...) && s.skip(0)
+			})
 		default:
 			ok = skippable(string(key), membershipKeys...) && s.skip(0)
 		}
-		if !ok {
-			return false
-		}
-	}
-	return !s.bad
+		return ok
+	})
 }
 
 func (s *scanner) member(f *membershipText) bool {
-	if !s.open('{') {
-		return false
-	}
-	for more := s.first('}'); more; more = s.next('}') {
-		key, ok := s.rawStr()
-		if !ok || !s.colon() {
-			return false
-		}
+	return s.fields(func(key []byte) (ok bool) {
 		switch string(key) {
 		case "name":
 			f.user, ok = s.rawStr()
@@ -265,32 +241,8 @@ func (s *scanner) member(f *membershipText) bool {
 		default:
 			ok = skippable(string(key), userKeysChat...) && s.skip(0)
 		}
-		if !ok {
-			return false
-		}
-	}
-	return !s.bad
-}
-
-func (s *scanner) groupMember(f *membershipText) bool {
-	if !s.open('{') {
-		return false
-	}
-	for more := s.first('}'); more; more = s.next('}') {
-		key, ok := s.rawStr()
-		if !ok || !s.colon() {
-			return false
-		}
-		if string(key) == "name" {
-			f.group, ok = s.rawStr()
-		} else {
-			ok = skippable(string(key), groupKeys...) && s.skip(0)
-		}
-		if !ok {
-			return false
-		}
-	}
-	return !s.bad
+		return ok
+	})
 }
 
 var roleKey = []byte(`"role"`)

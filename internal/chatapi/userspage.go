@@ -53,35 +53,22 @@ func decodeUsersPageJSON(b []byte) ([]DirectoryUser, string, error) {
 // plain shape, and then nothing it read is used.
 func scanUsersPage(b []byte) (users []DirectoryUser, next string, ok bool) {
 	s := scanner{b: b}
-	if !s.open('{') {
-		return nil, "", false
-	}
-	for more := s.first('}'); more; more = s.next('}') {
-		key, ok := s.str()
-		if !ok || !s.colon() {
-			return nil, "", false
-		}
-		switch key {
+	if !s.fields(func(key []byte) (ok bool) {
+		switch string(key) {
 		case "users":
 			// A second array would be decoded into the first one's
 			// elements by encoding/json: leave that to it.
 			if users != nil {
-				return nil, "", false
+				return false
 			}
-			if users, ok = s.users(); !ok {
-				return nil, "", false
-			}
+			users, ok = s.users()
 		case "nextPageToken":
-			if next, ok = s.str(); !ok {
-				return nil, "", false
-			}
+			next, ok = s.str()
 		default:
-			if !skippable(key, "users", "nextPageToken") || !s.skip(0) {
-				return nil, "", false
-			}
+			ok = skippable(string(key), "users", "nextPageToken") && s.skip(0)
 		}
-	}
-	if s.bad {
+		return ok
+	}) {
 		return nil, "", false
 	}
 	s.space()
@@ -102,15 +89,8 @@ func (s *scanner) users() ([]DirectoryUser, bool) {
 	for more := s.first(']'); more; more = s.next(']') {
 		var u DirectoryUser
 		var aliases, nonEditable []string
-		if !s.open('{') {
-			return nil, false
-		}
-		for more := s.first('}'); more; more = s.next('}') {
-			key, ok := s.str()
-			if !ok || !s.colon() {
-				return nil, false
-			}
-			switch key {
+		if !s.fields(func(key []byte) (ok bool) {
+			switch string(key) {
 			case "id":
 				u.ID, ok = s.str()
 			case "primaryEmail":
@@ -126,13 +106,10 @@ func (s *scanner) users() ([]DirectoryUser, bool) {
 			case "nonEditableAliases":
 				nonEditable, ok = s.strs()
 			default:
-				ok = skippable(key, userKeys...) && s.skip(0)
+				ok = skippable(string(key), userKeys...) && s.skip(0)
 			}
-			if !ok {
-				return nil, false
-			}
-		}
-		if s.bad {
+			return ok
+		}) {
 			return nil, false
 		}
 		u.PrimaryEmail = strings.ToLower(u.PrimaryEmail)
@@ -231,6 +208,22 @@ func (s *scanner) colon() bool {
 		return true
 	}
 	return false
+}
+
+// fields reads an object, handing each key to field, which reads its
+// value (and reports whether it could). It is false for anything else, and
+// for an object left malformed.
+func (s *scanner) fields(field func(key []byte) bool) bool {
+	if !s.open('{') {
+		return false
+	}
+	for more := s.first('}'); more; more = s.next('}') {
+		key, ok := s.rawStr()
+		if !ok || !s.colon() || !field(key) {
+			return false
+		}
+	}
+	return !s.bad
 }
 
 // str reads a string without escapes or control characters, in valid
@@ -332,13 +325,7 @@ func (s *scanner) skip(depth int) bool {
 		_, ok := s.boolean()
 		return ok
 	case '{':
-		s.i++
-		for more := s.first('}'); more; more = s.next('}') {
-			if _, ok := s.rawStr(); !ok || !s.colon() || !s.skip(depth+1) {
-				return false
-			}
-		}
-		return !s.bad
+		return s.fields(func([]byte) bool { return s.skip(depth + 1) })
 	case '[':
 		s.i++
 		for more := s.first(']'); more; more = s.next(']') {
