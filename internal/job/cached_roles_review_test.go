@@ -43,9 +43,7 @@ func TestCachedRoleReviewCreatePromoteOnCache(t *testing.T) {
 						{Name: "spaces/Q", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "carol@example.com"}}},
 						{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}}}
 				csv1 := "space,member,role\nspaces/Q,boss@example.com,owner\nspaces/Q,cj@example.com,\nspaces/R,boss@example.com,owner\n"
-				for range 2 {
-					fillCache(t, cache, seed, emulator.Options{HideEmails: hide}, csv1, nil)
-				}
+				fillCache(t, cache, seed, emulator.Options{HideEmails: hide}, csv1, nil)
 				if e, ok := cacheGet(t, cache, "cj@example.com"); !ok || e.Principal != "users/3" {
 					t.Fatalf("cache not filled: %+v %v", e, ok)
 				}
@@ -82,9 +80,7 @@ func TestCachedRoleReviewAliasRightPromote(t *testing.T) {
 			seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}}}}
 			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
-			for range 2 {
-				fillCache(t, cache, seed, emulator.Options{HideEmails: hide}, csv, nil)
-			}
+			fillCache(t, cache, seed, emulator.Options{HideEmails: hide}, csv, nil)
 			csv = strings.Replace(csv, "bob@example.org,", "BOB@Example.org,manager", 1)
 			f := newFixture(t, seed, emulator.Options{HideEmails: hide}, csv)
 			f.resolve, f.cacheFile = true, cache
@@ -120,9 +116,7 @@ func TestCachedRoleReviewDemotionStale(t *testing.T) {
 			csv1 := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
 			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
-			for range 2 {
-				fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv1, nil)
-			}
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv1, nil)
 			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}, {User: "bobby@example.com"}}}}}
 			csv2 := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,member\n"
@@ -150,9 +144,7 @@ func TestCachedRoleReviewHandoverHeld(t *testing.T) {
 	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}}}}
 	csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,\n"
-	for range 2 {
-		fillCache(t, cache, seed, emulator.Options{}, csv, nil)
-	}
+	fillCache(t, cache, seed, emulator.Options{}, csv, nil)
 	csv = "space,member,role\nspaces/R,boss@example.com,member\nspaces/R,bob@example.org,owner\n"
 	f := newFixture(t, seed, emulator.Options{}, csv)
 	f.resolve, f.cacheFile = true, cache
@@ -192,9 +184,7 @@ func TestCachedRoleReviewStaleConverges(t *testing.T) {
 					seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
 						Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}},
 							{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
-					for range 2 {
-						fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
-					}
+					fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
 					members := []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}
 					if listed {
 						members = append(members, emulator.SeedMember{User: "bobby@example.com"})
@@ -245,9 +235,7 @@ func TestCachedRoleReviewPolicyAndAccess(t *testing.T) {
 			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
 			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
-			for range 2 {
-				fillCache(t, cache, seed1, emulator.Options{HideEmails: true}, csv, nil)
-			}
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: true}, csv, nil)
 			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}, {User: "bobby@example.com"}}}}}
 			f := newFixture(t, seed2, emulator.Options{HideEmails: true}, csv)
@@ -281,9 +269,7 @@ func TestCachedRoleReviewNoDirectory(t *testing.T) {
 			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
 				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
 			noDir := func(j *job.Job) { j.Resolver.Directory = nil }
-			for range 2 {
-				fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, noDir)
-			}
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, noDir)
 			e, ok := cacheGet(t, cache, "bob@example.org")
 			t.Logf("cache bob@: %+v %v", e, ok)
 			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
@@ -339,9 +325,7 @@ func TestCachedRoleReviewManyRace(t *testing.T) {
 		return s, b.String()
 	}
 	seed1, csv1 := mk(false, false)
-	for range 2 {
-		fillCache(t, cache, seed1, emulator.Options{HideEmails: true}, csv1, nil)
-	}
+	fillCache(t, cache, seed1, emulator.Options{HideEmails: true}, csv1, nil)
 	seed2, csv2 := mk(true, true)
 	f := newFixture(t, seed2, emulator.Options{HideEmails: true}, csv2)
 	f.resolve, f.cacheFile = true, cache
@@ -382,9 +366,7 @@ func TestCachedRoleReviewForgetDuringPass(t *testing.T) {
 			seed1 := &emulator.Seed{Users: users(false), Spaces: []emulator.SeedSpace{
 				{Name: "spaces/R", Members: []emulator.SeedMember{{User: "uboss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}},
 				{Name: "spaces/T", Members: []emulator.SeedMember{{User: "uboss@example.com", Role: "owner"}}}}}
-			for range 2 {
-				fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
-			}
+			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
 			csv2 := csv
 			for i := 0; i < n; i++ {
 				csv2 += fmt.Sprintf("spaces/T,u%03d@example.com,\n", i)
