@@ -202,8 +202,9 @@ func (s *Service) Forget(email string) {
 // space asks, so a member named is who the address is for every space:
 // the run's record and the cache take it (an entry that was out of date is
 // replaced). "Not a member" says who it is not, not who it is: the cache's
-// entry is dropped, and the record left for other spaces to check. alias:
-// the answer showed the member under another address.
+// entry is dropped, and the record left for other spaces to check.
+// shownElsewhere: the answer showed the member under another address (the
+// one asked is an alias).
 func (s *Service) Confirm(email string, p membership.Principal, shownElsewhere bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

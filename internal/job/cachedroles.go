@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/identity"
@@ -41,27 +38,13 @@ func (j *Job) cachedRoleChecks(ctx context.Context, sp diff.SpacePlan, onAsk fun
 		return nil, nil
 	}
 	onAsk()
-	answers = make(map[string]membership.Membership, len(ask))
-	var mu sync.Mutex
-	g := errgroup.Group{}
-	g.SetLimit(8)
-	for _, email := range ask {
-		g.Go(func() error {
-			m, err := j.memberRead(ctx, sp.Summary.Name, email)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if unsure == nil {
-					unsure = map[string]string{}
-				}
-				unsure[email] = err.Error()
-				return nil
-			}
-			answers[email] = m
-			return nil
-		})
+	answers, failed := j.askSpace(ctx, sp.Summary.Name, ask)
+	for email, err := range failed {
+		if unsure == nil {
+			unsure = map[string]string{}
+		}
+		unsure[email] = err.Error()
 	}
-	g.Wait()
 	return answers, unsure
 }
 

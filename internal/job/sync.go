@@ -257,30 +257,49 @@ func (j *Job) checkCached(ctx context.Context, sp *diff.SpacePlan, ds membership
 			}
 		}
 	}
+	emails := slices.Sorted(maps.Keys(ask))
+	answers, failed := j.askSpace(ctx, ds.Name, emails)
+	for _, email := range emails {
+		if err, ok := failed[email]; ok {
+			if in.Unsure == "" {
+				in.Unsure = fmt.Sprintf("can't tell who %s is in this space (%v), and the identity cache may be out of date about them", email, err)
+			}
+			continue
+		}
+		if p := answers[email].Principal; p != "" && p != ask[email] {
+			if in.SameAs == nil {
+				in.SameAs = map[membership.Principal]string{}
+			}
+			in.SameAs[p] = email
+			ids.Forget(email)
+		}
+	}
+}
+
+// askSpace asks a space who each address is there, a membership read each,
+// side by side (8 at a time, under the read pace): answers hold the
+// memberships (the zero one for "not a member"), failed why a read could
+// not be made.
+func (j *Job) askSpace(ctx context.Context, space string, emails []string) (answers map[string]membership.Membership, failed map[string]error) {
+	answers, failed = make(map[string]membership.Membership, len(emails)), map[string]error{}
 	var mu sync.Mutex
 	g := errgroup.Group{}
 	g.SetLimit(8)
-	for email, cached := range ask {
+	for _, email := range emails {
 		g.Go(func() error {
-			p, err := j.memberByEmail(ctx, ds.Name, email)
+			m, err := j.memberRead(ctx, space, email)
 			mu.Lock()
 			defer mu.Unlock()
-			switch {
-			case err != nil:
-				if in.Unsure == "" {
-					in.Unsure = fmt.Sprintf("can't tell who %s is in this space (%v), and the identity cache may be out of date about them", email, err)
-				}
-			case p != "" && p != cached:
-				if in.SameAs == nil {
-					in.SameAs = map[membership.Principal]string{}
-				}
-				in.SameAs[p] = email
-				ids.Forget(email)
+			if err != nil {
+				failed[email] = err
+			} else {
+				answers[email] = m
 			}
 			return nil
 		})
 	}
 	g.Wait()
+	return answers, failed
 }
 
 // memberByEmail asks a space who an address is there (Chat accepts any of
