@@ -200,9 +200,9 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		q.start(ctx, prefix, under(unseen, prefix), q.splitAfter)
 	}
 	err := q.wait()
+	users := q.sizeSeen(len(unseen))
 	s.mu.Lock()
 	p.err = err
-	users := p.users
 	// The Directory's size is recorded after s.mu is let go: the cache's
 	// Save holds its own lock while it reads the records under s.mu, and
 	// a pass may end while the run's end saves the cache.

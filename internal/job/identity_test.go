@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -206,7 +207,7 @@ func TestIdentitySparseDirectoryTurnsToGets(t *testing.T) {
 		maxPages   int
 		minGets    int
 	}{
-		{"sparse", 50_000, 3, 40},
+		{"sparse", 50_000, 1, 40},
 		{"dense", 500, 4, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,6 +229,45 @@ func TestIdentitySparseDirectoryTurnsToGets(t *testing.T) {
 				t.Errorf("%d users.get where pages show everyone", gets)
 			}
 		})
+	}
+}
+
+// A first run that turned to gets read only the first page of a big
+// Directory: what it records of the Directory's size is what that page
+// says of it (one wanted address in so many users), not the 500 users it
+// saw. The next run, wanting 20 more people, asks for them one by one
+// rather than paging again to learn the same.
+func TestSparseDirectorySizeIsRemembered(t *testing.T) {
+	w := emulatortest.World{Spaces: 10, MembersPerSpace: 5, Bystanders: 50_000, Spread: emulatortest.SpreadEven}
+	seed, csv, least := w.Build()
+	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
+	f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "ids.json")
+	if res, err := f.run(t, context.Background(), false); err != nil || !res.Plan.Empty() {
+		t.Fatalf("first run: %v", err)
+	}
+	data, _ := os.ReadFile(f.cacheFile)
+	var recorded struct {
+		DirectoryUsers int `json:"directory_users"`
+	}
+	if err := json.Unmarshal(data, &recorded); err != nil || recorded.DirectoryUsers < least.DirectoryUsers/10 {
+		t.Fatalf("the cache records a Directory of %d users (%v); it holds %d", recorded.DirectoryUsers, err, least.DirectoryUsers)
+	}
+	more := &strings.Builder{}
+	more.WriteString(csv)
+	for _, u := range seed.Users[least.Wanted : least.Wanted+20] {
+		fmt.Fprintf(more, "spaces/W00000,%s,\n", u.Email)
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(f.cfg.Path), "members.csv"), []byte(more.String()), 0o644)
+	before := f.em.Stats()
+	res, err := f.run(t, context.Background(), false)
+	if err != nil || len(res.Plan.Changes) != 20 || !res.Plan.Complete() {
+		t.Fatalf("second run: %v; %d changes, want 20 creates; incomplete %q", err, len(res.Plan.Changes), res.Plan.Incomplete)
+	}
+	after := f.em.Stats()
+	pages := after.Count("directory.users.list") - before.Count("directory.users.list")
+	gets := after.Count("directory.users.get") - before.Count("directory.users.get")
+	if pages != 0 || gets != 20 {
+		t.Errorf("second run: %d users.list pages and %d users.get for 20 new addresses; want 0 and 20", pages, gets)
 	}
 }
 
