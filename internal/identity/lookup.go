@@ -92,8 +92,11 @@ func (s *Service) handOff(ctx context.Context, emails []string) int {
 		if rec.how != unknown || rec.flags&handed != 0 {
 			continue
 		}
-		rec.flags |= handed
 		l := s.lookups[e]
+		if l == nil && s.inCacheLocked(e) {
+			continue // a space will take it from the cache; nobody asked
+		}
+		rec.flags |= handed
 		if l == nil {
 			l = &lookup{done: make(chan struct{})}
 			s.lookups[e] = l
@@ -106,6 +109,38 @@ func (s *Service) handOff(ctx context.Context, emails []string) int {
 		s.wakeLocked(e) // a space waiting on it goes on to its lookup
 	}
 	return n
+}
+
+// toGet counts the addresses of emails a hand-off would ask users.get
+// about (see handOff), up to limit+1.
+func (s *Service) toGet(emails []string, limit int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range emails {
+		if n > limit {
+			break
+		}
+		at, ok := s.addrs.find(e)
+		if !ok {
+			continue
+		}
+		rec := s.addrs.table[at]
+		if rec.how != unknown || rec.flags&handed != 0 || s.lookups[e] == nil && s.inCacheLocked(e) {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// inCacheLocked: the identity cache holds a live entry for email.
+func (s *Service) inCacheLocked(email string) bool {
+	if s.r.Cache == nil {
+		return false
+	}
+	_, ok := s.r.Cache.Get(email)
+	return ok
 }
 
 // probeLocked returns a lookup of a desired address in another domain than

@@ -200,14 +200,14 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		q.start(ctx, prefix, under(unseen, prefix), q.splitAfter)
 	}
 	err := q.wait()
-	users := q.sizeSeen(len(unseen))
+	users := q.sizeSeen()
 	s.mu.Lock()
 	p.err = err
 	// The Directory's size is recorded after s.mu is let go: the cache's
 	// Save holds its own lock while it reads the records under s.mu, and
 	// a pass may end while the run's end saves the cache.
 	defer func() {
-		if err == nil && s.r.Cache != nil {
+		if err == nil && users > 0 && s.r.Cache != nil {
 			s.r.Cache.SetDirectoryUsers(users)
 		}
 	}()

@@ -135,7 +135,7 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		if len(rest) == 0 {
 			return nil // everyone this query was for is found
 		}
-		if q.sparse(len(rest)) {
+		if q.sparse() || q.firstPageShowedNone() && q.s.toGet(rest, q.earlyLimit()) <= q.earlyLimit() {
 			// Fewer than one wanted address a page here: a users.get
 			// each, side by side, costs fewer calls than paging on, and
 			// no page waits for another.
@@ -231,35 +231,48 @@ const earlySparse = 8
 // a second page: a Directory with one wanted address in 250 users shows
 // none in a page one time in eight, and handing a big remainder to gets
 // on that would double its calls.
-//
-// A small remainder (rest addresses) need not wait: the second page's
-// latency leaves the Directory's pace idle for pace() calls, while a
-// wrong hand-off costs at most rest ÷ 2 calls one time in eight. So a
-// query with at most earlySparse × pace() left (half what would break
-// even) goes to gets when the first page showed none of the sources'
-// addresses: a first run that wants 50 people of a 100,000-user Directory
-// starts its gets a call's latency sooner.
-func (q *passQueries) sparse(rest int) bool {
+func (q *passQueries) sparse() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.pages >= 2 {
-		return q.users >= sparseUsers*(q.behind+1)
-	}
-	return q.pages == 1 && rest <= earlySparse*q.pace() && q.users >= passPageSize*(q.behind+1)
+	return q.pages >= 2 && q.users >= sparseUsers*(q.behind+1)
 }
 
-// sizeSeen is the Directory's size as the pass saw it, for the next run's
-// choice between a pass and gets: the users its pages showed, or, where it
-// handed addresses to gets, that many users for each of the wanted
-// addresses it paged past, over all wanted (it read only the first pages of
-// a Directory too big to page).
-func (q *passQueries) sizeSeen(wanted int) int {
+// A small remainder need not wait for the second page: its latency leaves
+// the Directory's pace idle for pace() calls, while a wrong hand-off costs
+// at most half the remainder's gets, one time in eight. So a query whose
+// remainder would cost at most earlyLimit() users.get (half what would
+// break even) goes to gets when the pass's first page showed none of the
+// sources' addresses: a first run that wants 50 people of a 100,000-user
+// Directory starts its gets a call's latency sooner. The first page may be
+// a block of accounts no source names (numeric IDs sort first); the loss
+// is then those gets against a few pages, bounded by the limit.
+
+// firstPageShowedNone: the pass has read one page, a full one, and it
+// paged past none of the sources' addresses.
+func (q *passQueries) firstPageShowedNone() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.handed == 0 {
-		return q.users
+	return q.pages == 1 && q.behind == 0 && q.users >= passPageSize
+}
+
+// earlyLimit is the most users.get a query may turn to after one page.
+func (q *passQueries) earlyLimit() int { return earlySparse * q.pace() }
+
+// sizeSeen is the Directory's size as the pass saw it, for the next run's
+// choice between a pass and gets: the users its pages showed, or 0
+// (nothing to record) where it handed addresses to gets. It then read only
+// the first pages of a Directory too big to page, and their users say
+// little of its size: sorted by email, they may be a block of accounts no
+// source names. A size made up from them could send the next runs to gets
+// where a pass is cheaper, with no pass to correct it; recording nothing
+// costs the next run a page or two.
+func (q *passQueries) sizeSeen() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.handed > 0 {
+		return 0
 	}
-	return max(q.users, q.users*wanted/max(1, q.behind))
+	return q.users
 }
 
 // unresolved counts the sources' addresses nothing has settled yet.
