@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -87,7 +88,7 @@ func TestServe(t *testing.T) {
 	var metrics string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		_, metrics = get(t, base+"metrics")
-		if metricValue(metrics, `syncer_runs_total{result="success"}`) >= "2" && metricValue(metrics, `syncer_runs_total{result="skipped"}`) != "" {
+		if n, _ := strconv.ParseFloat(metricValue(metrics, `syncer_runs_total{result="success"}`), 64); n >= 2 && metricValue(metrics, `syncer_runs_total{result="skipped"}`) != "" {
 			break
 		}
 	}

@@ -141,8 +141,23 @@ func TestSIGTERMDuringReadsPrintsAnIncompletePlan(t *testing.T) {
 	for _, args := range [][]string{{"plan", "--detailed-exitcode"}, {"apply"}} {
 		t.Run(args[0], func(t *testing.T) {
 			em, cfg := manySpaces(t, 40, emulator.Options{LatencyMin: 400 * time.Millisecond, LatencyMax: 400 * time.Millisecond}, "limits: {concurrency: 4}\n")
-			cmd, stdout, stderr := runBinary(t, append(args, "--config", cfg, "--output", "json")...)
-			time.Sleep(1500 * time.Millisecond)
+			cmd := exec.Command(binary(t), append(args, "--config", cfg, "--output", "json", "--log-level", "debug")...)
+			stdout, stderr := &bytes.Buffer{}, &lockedBuffer{} // stderr is read while the process writes it
+			cmd.Stdout, cmd.Stderr = stdout, stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Signal once a space is planned, not after a fixed time: the
+			// first needs the process started, its list and the Directory's
+			// answer for new@ (two 400 ms calls in a row), which a loaded
+			// machine pushed past a 1.5 s sleep about one run in fifteen.
+			// The bound is for a hang.
+			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stderr.String(), `"message":"space planned"`); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("no space planned in 20 s:\n%s", logText(stderr.String()))
+				}
+			}
 			code, took := stopWithSIGTERM(t, cmd)
 			var r struct {
 				Complete   bool             `json:"complete"`

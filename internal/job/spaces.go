@@ -184,6 +184,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			out.plans[i] = sp
 			out.planned++
 			j.Progress.SpacePlanned(len(sp.Changes))
+			j.Logger.Debug("space planned", "space", ds.Name, "changes", len(sp.Changes))
 			if stream != nil && len(sp.Changes) > 0 {
 				if streamText {
 					report.TextSpace(j.Stdout, sp.Summary, sp.Changes) // people see each space's plan as it is decided
