@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -43,7 +45,18 @@ func TestEmulatorSeededConvergedPlansNothing(t *testing.T) {
 	binary(t) // built from this folder, before moving
 	t.Chdir("../..")
 	url := startEmulator(t, "--seed-converged", "testdata/members.yaml", "--seed-converged", "testdata/hr.csv")
-	code, out, errOut := runCLI(t, "plan", "--config", "testdata/config.yaml", "--endpoint", url, "--detailed-exitcode")
+	// The demo's files, copied: the run's state (identity cache, lock) goes
+	// beside the config, and two suites run in one checkout must not share
+	// testdata/syncer-state.
+	dir := t.TempDir()
+	for _, name := range []string{"config.yaml", "members.yaml", "hr.csv"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	code, out, errOut := runCLI(t, "plan", "--config", filepath.Join(dir, "config.yaml"), "--endpoint", url, "--detailed-exitcode")
 	if code != exitOK || !strings.Contains(out, "Plan: 0 to add, 0 to change, 0 to remove.") {
 		t.Errorf("exit %d\n%s\n%s", code, out, logText(errOut))
 	}
