@@ -45,6 +45,8 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 		switch {
 		case rec.how == byDirectory: // a page already went by
 			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
+		case rec.flags&uncovered != 0: // no page will go by
+			go s.getNow(ctx, email, l)
 		case !closed(p.done):
 			// the pass settles it when it finds it, or when it ends
 		case p.err != nil || s.r.VerifyAbsence:
@@ -78,7 +80,8 @@ func (s *Service) wantedIn(prefix, last string) int {
 // is sparse) a users.get each, side by side at the Directory's pace: the
 // spaces waiting for the pass to show them wait for these instead, and
 // the pass's end does not settle them. Addresses already settled are
-// skipped. It returns how many gets it started.
+// skipped, and those the cache holds that nobody has asked about are
+// marked uncovered instead. It returns how many it took from the pass.
 func (s *Service) handOff(ctx context.Context, emails []string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -94,7 +97,12 @@ func (s *Service) handOff(ctx context.Context, emails []string) int {
 		}
 		l := s.lookups[e]
 		if l == nil && s.inCacheLocked(e) {
-			continue // a space will take it from the cache; nobody asked
+			// A space will take it from the cache; nobody asked. Should
+			// one ask after all (the entry dropped or expired), it costs a
+			// users.get then: no page went past it.
+			rec.flags |= uncovered
+			n++
+			continue
 		}
 		rec.flags |= handed
 		if l == nil {
@@ -102,9 +110,9 @@ func (s *Service) handOff(ctx context.Context, emails []string) int {
 			s.lookups[e] = l
 			s.requested++
 		}
+		n++
 		if l.state == pending {
 			go s.getNow(ctx, e, l)
-			n++
 		}
 		s.wakeLocked(e) // a space waiting on it goes on to its lookup
 	}

@@ -246,7 +246,7 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
 		case rec.flags&handed != 0:
 			// its users.get is under way
-		case err != nil || s.r.VerifyAbsence:
+		case err != nil || s.r.VerifyAbsence || rec.flags&uncovered != 0:
 			// The pass failed, or an absence must be sure (search results
 			// may lag behind new accounts): ask for this one address,
 			// side by side with the others.

@@ -31,7 +31,7 @@ type passQueries struct {
 	mu      sync.Mutex
 	started int
 	running int
-	handed  int // addresses handed to users.get where the Directory is sparse
+	handed  int // addresses a query left to users.get (or to the cache) where the Directory is sparse
 	// What every query's pages showed: pages, users, and the sources'
 	// addresses they paged past (found or not).
 	pages, users, behind int

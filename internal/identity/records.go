@@ -74,6 +74,7 @@ const (
 	handed                           // the pass left it to a users.get (handOff)
 	alias                            // the Directory named it as an alias of its user, not the primary address
 	unneeded                         // shown by a pass nobody wanted (yet), and no space took it from there
+	uncovered                        // a pass's query stopped before showing it and left it to nobody: its pages are no evidence of its absence
 )
 
 // build makes the table of the sources' addresses (marked wanted),

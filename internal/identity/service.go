@@ -187,7 +187,10 @@ func (s *Service) Forget(email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec := s.addrs.get(email); rec.how != unknown && rec.how != byDirectory {
+		// Settled before, a pass under way or over did not look for it:
+		// its pages are no evidence that it is not in the Directory.
 		rec.how = unknown
+		rec.flags |= uncovered
 		s.addrs.put(email, rec)
 		s.resolved--
 	}

@@ -287,10 +287,10 @@ func (s *Service) considerPassForListsLocked(ctx context.Context) {
 }
 
 // passOweLocked: the pass may still show email (nothing settled it, and
-// it was not handed to a users.get).
+// no query left it behind).
 func (s *Service) passOweLocked(email string) bool {
 	rec := s.addrs.get(email)
-	return rec.how == unknown && rec.flags&handed == 0
+	return rec.how == unknown && rec.flags&(handed|uncovered) == 0
 }
 
 func (s *Service) give(ids *diff.Identities, email string, p membership.Principal, h how) {
