@@ -46,7 +46,7 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 		case rec.how == byDirectory: // a page already went by
 			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
 		case rec.flags&uncovered != 0: // no page will go by
-			go s.getNow(ctx, email, l)
+			s.askUncoveredLocked(ctx, email, rec, l)
 		case !closed(p.done):
 			// the pass settles it when it finds it, or when it ends
 		case p.err != nil || s.r.VerifyAbsence:
@@ -117,6 +117,18 @@ func (s *Service) handOff(ctx context.Context, emails []string) int {
 		s.wakeLocked(e) // a space waiting on it goes on to its lookup
 	}
 	return n
+}
+
+// askUncoveredLocked starts the users.get of an address no page of the
+// pass went past, once: marked handed, the pass's end and its queries
+// leave it to this get.
+func (s *Service) askUncoveredLocked(ctx context.Context, email string, rec record, l *lookup) {
+	if rec.flags&handed != 0 {
+		return // its users.get is under way
+	}
+	rec.flags |= handed
+	s.addrs.put(email, rec)
+	go s.getNow(ctx, email, l)
 }
 
 // toGet counts the addresses of emails a hand-off would ask users.get

@@ -246,7 +246,9 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
 		case rec.flags&handed != 0:
 			// its users.get is under way
-		case err != nil || s.r.VerifyAbsence || rec.flags&uncovered != 0:
+		case rec.flags&uncovered != 0:
+			s.askUncoveredLocked(ctx, email, rec, l)
+		case err != nil || s.r.VerifyAbsence:
 			// The pass failed, or an absence must be sure (search results
 			// may lag behind new accounts): ask for this one address,
 			// side by side with the others.

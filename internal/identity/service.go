@@ -190,6 +190,7 @@ func (s *Service) Forget(email string) {
 		// Settled before, a pass under way or over did not look for it:
 		// its pages are no evidence that it is not in the Directory.
 		rec.how = unknown
+		rec.flags &^= alias | suspended // what was known was someone else's
 		rec.flags |= uncovered
 		s.addrs.put(email, rec)
 		s.resolved--
