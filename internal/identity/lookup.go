@@ -87,36 +87,47 @@ func (s *Service) handOff(ctx context.Context, emails []string) int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, e := range emails {
-		at, ok := s.addrs.find(e)
-		if !ok {
+		rec, get := s.handOffLocked(e)
+		if rec == nil {
 			continue
 		}
-		rec := &s.addrs.table[at]
-		if rec.how != unknown || rec.flags&handed != 0 {
-			continue
-		}
-		l := s.lookups[e]
-		if l == nil && s.inCacheLocked(e) {
+		n++
+		if !get {
 			// A space will take it from the cache; nobody asked. Should
 			// one ask after all (the entry dropped or expired), it costs a
 			// users.get then: no page went past it.
 			rec.flags |= uncovered
-			n++
 			continue
 		}
 		rec.flags |= handed
+		l := s.lookups[e]
 		if l == nil {
 			l = &lookup{done: make(chan struct{})}
 			s.lookups[e] = l
 			s.requested++
 		}
-		n++
 		if l.state == pending {
 			go s.getNow(ctx, e, l)
 		}
 		s.wakeLocked(e) // a space waiting on it goes on to its lookup
 	}
 	return n
+}
+
+// handOffLocked says what a hand-off does with email: nothing (rec nil:
+// not the sources', settled, or its users.get under way), leave it to the
+// cache (get false: the cache holds it and no lookup asks for it), or ask
+// users.get.
+func (s *Service) handOffLocked(email string) (rec *record, get bool) {
+	at, ok := s.addrs.find(email)
+	if !ok {
+		return nil, false
+	}
+	rec = &s.addrs.table[at]
+	if rec.how != unknown || rec.flags&handed != 0 {
+		return nil, false
+	}
+	return rec, s.lookups[email] != nil || !s.inCacheLocked(email)
 }
 
 // askUncoveredLocked starts the users.get of an address no page of the
@@ -141,15 +152,9 @@ func (s *Service) toGet(emails []string, limit int) int {
 		if n > limit {
 			break
 		}
-		at, ok := s.addrs.find(e)
-		if !ok {
-			continue
+		if rec, get := s.handOffLocked(e); rec != nil && get {
+			n++
 		}
-		rec := s.addrs.table[at]
-		if rec.how != unknown || rec.flags&handed != 0 || s.lookups[e] == nil && s.inCacheLocked(e) {
-			continue
-		}
-		n++
 	}
 	return n
 }

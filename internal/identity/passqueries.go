@@ -219,10 +219,6 @@ func (q *passQueries) pace() int {
 // page holds 500, and a query ends on a part-filled page.
 const sparseUsers = 600
 
-// earlySparse: a query with at most earlySparse × pace() addresses left
-// may be handed to users.get after the pass's first page (see sparse).
-const earlySparse = 8
-
 // sparse reports whether the pass's pages so far show fewer wanted
 // addresses than one per sparseUsers users, counting the sources'
 // addresses each query paged past (pages come sorted by primary email, so
@@ -237,16 +233,6 @@ func (q *passQueries) sparse() bool {
 	return q.pages >= 2 && q.users >= sparseUsers*(q.behind+1)
 }
 
-// A small remainder need not wait for the second page: its latency leaves
-// the Directory's pace idle for pace() calls, while a wrong hand-off costs
-// at most half the remainder's gets, one time in eight. So a query whose
-// remainder would cost at most earlyLimit() users.get (half what would
-// break even) goes to gets when the pass's first page showed none of the
-// sources' addresses: a first run that wants 50 people of a 100,000-user
-// Directory starts its gets a call's latency sooner. The first page may be
-// a block of accounts no source names (numeric IDs sort first); the loss
-// is then those gets against a few pages, bounded by the limit.
-
 // firstPageShowedNone: the pass has read one page, a full one, and it
 // paged past none of the sources' addresses.
 func (q *passQueries) firstPageShowedNone() bool {
@@ -255,8 +241,18 @@ func (q *passQueries) firstPageShowedNone() bool {
 	return q.pages == 1 && q.behind == 0 && q.users >= passPageSize
 }
 
-// earlyLimit is the most users.get a query may turn to after one page.
+// earlyLimit is the most users.get a query may turn to after one page
+// that showed none of the sources' addresses (firstPageShowedNone). The
+// second page's latency leaves the Directory's pace idle for pace() calls,
+// while a wrong hand-off costs at most half the remainder's gets, one time
+// in eight: earlySparse × pace() is half what would break even. A first run
+// that wants 50 people of a 100,000-user Directory so starts its gets a
+// call's latency sooner. The first page may be a block of accounts no
+// source names (numeric IDs sort first); the loss is then those gets
+// against a few pages, bounded by the limit.
 func (q *passQueries) earlyLimit() int { return earlySparse * q.pace() }
+
+const earlySparse = 8
 
 // sizeSeen is the Directory's size as the pass saw it, for the next run's
 // choice between a pass and gets: the users its pages showed, or 0
