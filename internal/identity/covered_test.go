@@ -4,19 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/syncer-dev/syncer/internal/chatapi"
-	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
 	"github.com/syncer-dev/syncer/internal/membership"
-	"github.com/syncer-dev/syncer/internal/state"
-	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 // Whatever the Directory's size and shape, whichever addresses the cache
@@ -35,11 +28,7 @@ func TestEveryDirectoryUserIsFoundWhateverThePassDid(t *testing.T) {
 		t.Run(fmt.Sprintf("%d:%dx%d+%d,spread%d,cached%.0f%%", i, w.Spaces, w.MembersPerSpace, w.Bystanders, w.Spread, 100*cachedShare), func(t *testing.T) {
 			ctx := context.Background()
 			seed, _, _ := w.Build()
-			_, url := emulatortest.Start(t, seed, emulator.Options{HideEmails: true})
-			d, err := chatapi.NewDirectory(ctx, url, chatapi.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, d := emulatedDirectory(t, seed)
 			ids := map[string]string{}
 			for _, u := range seed.Users {
 				ids[u.Email] = u.ID
@@ -51,7 +40,7 @@ func TestEveryDirectoryUserIsFoundWhateverThePassDid(t *testing.T) {
 				for _, m := range sp.Members {
 					ds.Members = append(ds.Members, membership.DesiredMember{Principal: membership.User(m.User), Role: membership.RoleMember})
 					if rng.Float64() < cachedShare {
-						entries = append(entries, fmt.Sprintf(`{"e":%q,"p":"users/%s","x":%d}`, m.User, ids[m.User], time.Now().Add(time.Hour).Unix()))
+						entries = append(entries, cacheEntry(m.User, "users/"+ids[m.User], false))
 						if rng.Float64() < forgetShare {
 							forget = append(forget, m.User)
 						}
@@ -59,11 +48,8 @@ func TestEveryDirectoryUserIsFoundWhateverThePassDid(t *testing.T) {
 				}
 				desired.Spaces = append(desired.Spaces, ds)
 			}
-			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "cache.json"), []byte(`{"version":2,"entries":[`+strings.Join(entries, ",")+`]}`), 0o600)
-			cache := OpenCache(ctx, &state.Dir{Path: dir}, "cache.json", time.Hour, time.Now, func(msg string) { t.Error(msg) })
-			th := throttle.New(throttle.Limits{DirectoryPerMinute: 1e6, MaxAttempts: 3, BaseDelay: time.Millisecond})
-			s := (&Resolver{Directory: d, DirectoryThrottle: th, Cache: cache}).NewService(desired, func() time.Duration { return 200 * time.Millisecond })
+			cache := cacheWith(t, 0, entries...)
+			s := (&Resolver{Directory: d, DirectoryThrottle: freeThrottle(), Cache: cache}).NewService(desired, func() time.Duration { return 200 * time.Millisecond })
 			s.Anticipate(ctx)
 			plan := func(wave string) {
 				var wg sync.WaitGroup

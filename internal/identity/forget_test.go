@@ -2,16 +2,10 @@ package identity
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/membership"
-	"github.com/syncer-dev/syncer/internal/state"
-	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 // Forget drops what the out-of-date entry said, its suspended flag too:
@@ -23,13 +17,10 @@ func TestForgetDropsTheEntrysFlags(t *testing.T) {
 	d := &gatedDir{listGate: make(chan struct{}), listed: make(chan struct{}), getGate: make(chan struct{}), gets: map[string]int{}}
 	close(d.listGate)
 	d.users = []chatapi.DirectoryUser{{ID: "2222", PrimaryEmail: x}} // active, another ID now
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "cache.json"), []byte(fmt.Sprintf(`{"version":2,"entries":[{"e":%q,"p":"users/9999","x":%d,"s":true}]}`, x, time.Now().Add(time.Hour).Unix())), 0o600)
-	cache := OpenCache(ctx, &state.Dir{Path: dir}, "cache.json", time.Hour, time.Now, func(msg string) { t.Error(msg) })
+	cache := cacheWith(t, 0, cacheEntry(x, "users/9999", true))
 	a := membership.DesiredSpace{Name: "spaces/A", Members: []membership.DesiredMember{{Principal: membership.User(x), Role: membership.RoleMember}}}
 	b := membership.DesiredSpace{Name: "spaces/B", Members: a.Members}
-	th := throttle.New(throttle.Limits{DirectoryPerMinute: 1e6, MaxAttempts: 3, BaseDelay: time.Millisecond})
-	s := (&Resolver{Directory: d, DirectoryThrottle: th, Cache: cache}).NewService(membership.Desired{Spaces: []membership.DesiredSpace{a, b}}, nil)
+	s := (&Resolver{Directory: d, DirectoryThrottle: freeThrottle(), Cache: cache}).NewService(membership.Desired{Spaces: []membership.DesiredSpace{a, b}}, nil)
 	s.Space(ctx, a, &membership.SpaceState{}, nil)
 	s.Forget(x)
 	ids, _ := s.Space(ctx, b, &membership.SpaceState{}, nil)

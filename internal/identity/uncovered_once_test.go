@@ -3,8 +3,6 @@ package identity
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +10,6 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/membership"
-	"github.com/syncer-dev/syncer/internal/state"
-	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 // gatedDir: users.list pages wait for listGate; users.get for gated
@@ -82,13 +78,10 @@ func TestUncoveredAddressIsAskedOnce(t *testing.T) {
 		d.users = append(d.users, chatapi.DirectoryUser{ID: fmt.Sprint(1000 + i), PrimaryEmail: e})
 		others.Members = append(others.Members, membership.DesiredMember{Principal: membership.User(e), Role: membership.RoleMember})
 	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "cache.json"), []byte(fmt.Sprintf(`{"version":2,"directory_users":5000,"entries":[{"e":%q,"p":"users/9999","x":%d}]}`, x, time.Now().Add(time.Hour).Unix())), 0o600)
-	cache := OpenCache(ctx, &state.Dir{Path: dir}, "cache.json", time.Hour, time.Now, func(msg string) { t.Error(msg) })
+	cache := cacheWith(t, 5000, cacheEntry(x, "users/9999", false))
 	first := membership.DesiredSpace{Name: "spaces/C", Members: []membership.DesiredMember{{Principal: membership.User(x), Role: membership.RoleMember}}}
 	later := membership.DesiredSpace{Name: "spaces/B", Members: first.Members}
-	th := throttle.New(throttle.Limits{DirectoryPerMinute: 1e6, MaxAttempts: 3, BaseDelay: time.Millisecond})
-	s := (&Resolver{Directory: d, DirectoryThrottle: th, Cache: cache}).NewService(membership.Desired{Spaces: []membership.DesiredSpace{first, others, later}}, nil)
+	s := (&Resolver{Directory: d, DirectoryThrottle: freeThrottle(), Cache: cache}).NewService(membership.Desired{Spaces: []membership.DesiredSpace{first, others, later}}, nil)
 	noEmails := &membership.SpaceState{Memberships: []membership.Membership{{Name: "spaces/A/members/1", Principal: "users/1"}}}
 
 	if ids, _ := s.Space(ctx, first, &membership.SpaceState{}, nil); ids.ResolvedBy[x] != ByCache {

@@ -3,18 +3,11 @@ package identity
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/syncer-dev/syncer/internal/chatapi"
-	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
 	"github.com/syncer-dev/syncer/internal/membership"
-	"github.com/syncer-dev/syncer/internal/state"
-	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 // A pass that turns to users.get after its first page (a few people of a
@@ -34,20 +27,14 @@ func passLeftBehind(t *testing.T, takenFirst bool) {
 	ctx := context.Background()
 	w := emulatortest.World{Spaces: 2, MembersPerSpace: 35, Bystanders: 50_000, Spread: emulatortest.SpreadEven}
 	seed, _, _ := w.Build()
-	em, url := emulatortest.Start(t, seed, emulator.Options{HideEmails: true})
-	d, err := chatapi.NewDirectory(ctx, url, chatapi.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	em, d := emulatedDirectory(t, seed)
 	// The cache holds the first 50 people; the sources want 20 others and
 	// one of the 50, in two spaces.
-	dir := t.TempDir()
 	var entries []string
 	for _, u := range seed.Users[:50] {
-		entries = append(entries, fmt.Sprintf(`{"e":%q,"p":"users/%s","x":%d}`, u.Email, u.ID, time.Now().Add(time.Hour).Unix()))
+		entries = append(entries, cacheEntry(u.Email, "users/"+u.ID, false))
 	}
-	os.WriteFile(filepath.Join(dir, "cache.json"), []byte(`{"version":2,"entries":[`+strings.Join(entries, ",")+`]}`), 0o600)
-	cache := OpenCache(ctx, &state.Dir{Path: dir}, "cache.json", time.Hour, time.Now, func(msg string) { t.Error(msg) })
+	cache := cacheWith(t, 0, entries...)
 	cached := seed.Users[0]
 	newcomers := membership.DesiredSpace{Name: "spaces/A"}
 	for _, u := range seed.Users[50:70] {
@@ -55,8 +42,7 @@ func passLeftBehind(t *testing.T, takenFirst bool) {
 	}
 	first := membership.DesiredSpace{Name: "spaces/C", Members: []membership.DesiredMember{{Principal: membership.User(cached.Email), Role: membership.RoleMember}}}
 	later := membership.DesiredSpace{Name: "spaces/B", Members: first.Members}
-	th := throttle.New(throttle.Limits{DirectoryPerMinute: 1e6, MaxAttempts: 3, BaseDelay: time.Millisecond})
-	r := &Resolver{Directory: d, DirectoryThrottle: th, Cache: cache}
+	r := &Resolver{Directory: d, DirectoryThrottle: freeThrottle(), Cache: cache}
 	s := r.NewService(membership.Desired{Spaces: []membership.DesiredSpace{first, newcomers, later}}, func() time.Duration { return 200 * time.Millisecond })
 	// Lists show their members without emails, as Google mostly answers.
 	listed := &membership.SpaceState{Memberships: []membership.Membership{{Name: "spaces/A/members/999", Principal: "users/999"}}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,15 +108,13 @@ func TestCachedRoleChangeIsConfirmedFirst(t *testing.T) {
 				t.Run(fmt.Sprintf("lists without emails %v, bobby a member %v, sync %v", hide, listed, sync), func(t *testing.T) {
 					cache := filepath.Join(t.TempDir(), "c.json")
 					csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
-					seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
-						Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
+					seed1 := aliasSeed("2", robertManages, "spaces/R")
 					fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
 					members := []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}
 					if listed {
 						members = append(members, emulator.SeedMember{User: "bobby@example.com"})
 					}
-					seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
-						Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: members}}}
+					seed2 := aliasSeed("9", members, "spaces/R")
 					f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
 					if sync {
 						f.syncing(t)
@@ -173,3 +172,22 @@ func TestCachedRoleChangeHeldWhenItCantBeConfirmed(t *testing.T) {
 		t.Errorf("once the space answers, robert (bob@ still) is made manager: %v", err)
 	}
 }
+
+// The world where an alias moves: boss (users/1), robert (users/2) and
+// bobby (users/9); holder's user has bob@example.org as an alias (robert's
+// before, bobby's after). Each space holds members.
+func aliasSeed(holder string, members []emulator.SeedMember, spaces ...string) *emulator.Seed {
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com"}}}
+	for i := range seed.Users {
+		if seed.Users[i].ID == holder {
+			seed.Users[i].NonEditableAliases = []string{"bob@example.org"}
+		}
+	}
+	for _, name := range spaces {
+		seed.Spaces = append(seed.Spaces, emulator.SeedSpace{Name: name, Members: slices.Clone(members)})
+	}
+	return seed
+}
+
+// robertManages: boss owns the space, robert manages it.
+var robertManages = []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}

@@ -96,8 +96,6 @@ func TestCachedRoleReviewAliasRightPromote(t *testing.T) {
 			if st := f.em.Stats(); st.Count("members.get") != 1 || st.Count("directory.users.get")+st.Count("directory.users.list") != 0 {
 				t.Errorf("calls %s", calls(f))
 			}
-			f2 := newFixture(t, seed, emulator.Options{HideEmails: hide}, csv)
-			_ = f2
 			res, err = f.run(t, context.Background(), false)
 			if err != nil || !res.Plan.Empty() || !res.Plan.Complete() {
 				logPlan(t, "rerun", res)
@@ -114,11 +112,9 @@ func TestCachedRoleReviewDemotionStale(t *testing.T) {
 		t.Run(fmt.Sprint("hide ", hide), func(t *testing.T) {
 			cache := filepath.Join(t.TempDir(), "c.json")
 			csv1 := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
-			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
-				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
+			seed1 := aliasSeed("2", robertManages, "spaces/R")
 			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv1, nil)
-			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
-				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}, {User: "bobby@example.com"}}}}}
+			seed2 := aliasSeed("9", []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}, {User: "bobby@example.com"}}, "spaces/R")
 			csv2 := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,member\n"
 			f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv2)
 			f.resolve, f.cacheFile = true, cache
@@ -181,16 +177,13 @@ func TestCachedRoleReviewStaleConverges(t *testing.T) {
 					csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
 					// two spaces per address, to see the re-plan in both
 					csv += "spaces/S,boss@example.com,owner\nspaces/S,bob@example.org,manager\n"
-					seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
-						Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}},
-							{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
+					seed1 := aliasSeed("2", robertManages, "spaces/R", "spaces/S")
 					fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, nil)
 					members := []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}}
 					if listed {
 						members = append(members, emulator.SeedMember{User: "bobby@example.com"})
 					}
-					seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
-						Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: members}, {Name: "spaces/S", Members: append([]emulator.SeedMember(nil), members...)}}}
+					seed2 := aliasSeed("9", members, "spaces/R", "spaces/S")
 					f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
 					if sync {
 						f.syncing(t)
@@ -233,11 +226,9 @@ func TestCachedRoleReviewPolicyAndAccess(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			cache := filepath.Join(t.TempDir(), "c.json")
 			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
-			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
-				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
+			seed1 := aliasSeed("2", robertManages, "spaces/R")
 			fillCache(t, cache, seed1, emulator.Options{HideEmails: true}, csv, nil)
-			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
-				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}, {User: "bobby@example.com"}}}}}
+			seed2 := aliasSeed("9", []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}, {User: "bobby@example.com"}}, "spaces/R")
 			f := newFixture(t, seed2, emulator.Options{HideEmails: true}, csv)
 			if mode == "create-only" {
 				f.cfg.Policy = config.PolicyCreateOnly
@@ -266,14 +257,12 @@ func TestCachedRoleReviewNoDirectory(t *testing.T) {
 		t.Run(fmt.Sprint("hide ", hide), func(t *testing.T) {
 			cache := filepath.Join(t.TempDir(), "c.json")
 			csv := "space,member,role\nspaces/R,boss@example.com,owner\nspaces/R,bob@example.org,manager\n"
-			seed1 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com", NonEditableAliases: []string{"bob@example.org"}}, {ID: "9", Email: "bobby@example.com"}},
-				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com", Role: "manager"}}}}}
+			seed1 := aliasSeed("2", robertManages, "spaces/R")
 			noDir := func(j *job.Job) { j.Resolver.Directory = nil }
 			fillCache(t, cache, seed1, emulator.Options{HideEmails: hide}, csv, noDir)
 			e, ok := cacheGet(t, cache, "bob@example.org")
 			t.Logf("cache bob@: %+v %v", e, ok)
-			seed2 := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "robert@example.com"}, {ID: "9", Email: "bobby@example.com", NonEditableAliases: []string{"bob@example.org"}}},
-				Spaces: []emulator.SeedSpace{{Name: "spaces/R", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}, {User: "bobby@example.com"}}}}}
+			seed2 := aliasSeed("9", []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "robert@example.com"}, {User: "bobby@example.com"}}, "spaces/R")
 			f := newFixture(t, seed2, emulator.Options{HideEmails: hide}, csv)
 			f.resolve, f.cacheFile = true, cache
 			for run := 1; run <= 2; run++ {

@@ -216,7 +216,7 @@ func TestIdentitySparseDirectoryTurnsToGets(t *testing.T) {
 			w := emulatortest.World{Spaces: 10, MembersPerSpace: 5, Bystanders: tc.bystanders, Spread: emulatortest.SpreadEven}
 			seed, csv, least := w.Build()
 			f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
-			chatLatency(t, f)
+			slowLists(t, f, 200*time.Millisecond)
 			f.resolve = true
 			res, err := f.run(t, context.Background(), false)
 			if err != nil || !res.Plan.Empty() || !res.Plan.Complete() {
@@ -247,7 +247,7 @@ func TestSparseDirectoryPassRecordsNoSize(t *testing.T) {
 	w := emulatortest.World{Spaces: 10, MembersPerSpace: 5, Bystanders: 50_000, Spread: emulatortest.SpreadEven}
 	seed, csv, least := w.Build()
 	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
-	chatLatency(t, f)
+	slowLists(t, f, 200*time.Millisecond)
 	f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "ids.json")
 	if res, err := f.run(t, context.Background(), false); err != nil || !res.Plan.Empty() {
 		t.Fatalf("first run: %v", err)
@@ -281,15 +281,15 @@ func TestSparseDirectoryPassRecordsNoSize(t *testing.T) {
 	}
 }
 
-// chatLatency makes the fixture's list calls answer in 200 ms, as Chat's
-// do: the pass reads its pace (and with it how many addresses it may hand
-// to gets after one page) from the calls' latency, which is the same
-// whether it is measured before or after the first list answers.
-func chatLatency(t testing.TB, f *fixture) {
+// slowLists makes the fixture's list calls answer in d. At 200 ms, as
+// Chat's do, the pass reads the same pace (and with it how many addresses
+// it may hand to gets after one page) whether it measures the latency
+// before or after the first list answers.
+func slowLists(t testing.TB, f *fixture, d time.Duration) {
 	h := f.em.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/members") {
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(d)
 		}
 		h.ServeHTTP(rw, r)
 	}))
@@ -334,15 +334,8 @@ func TestIdentityPassStartsBesideTheFirstLists(t *testing.T) {
 	t.Run("lists with emails", func(t *testing.T) {
 		seed, csv, _ := w.Build()
 		f := newFixture(t, seed, emulator.Options{}, csv)
-		h := f.em.Handler()
-		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/members") {
-				time.Sleep(100 * time.Millisecond) // the early page lands first
-			}
-			h.ServeHTTP(rw, r)
-		}))
-		t.Cleanup(srv.Close)
-		f.url, f.resolve, f.cacheFile = srv.URL+"/", true, filepath.Join(t.TempDir(), "ids.json")
+		slowLists(t, f, 100*time.Millisecond) // the early page lands first
+		f.resolve, f.cacheFile = true, filepath.Join(t.TempDir(), "ids.json")
 		f.logs = &strings.Builder{}
 		for run := 1; run <= 2; run++ {
 			before := f.em.Stats().Count("directory.users.list") + f.em.Stats().Count("directory.users.get")
