@@ -60,17 +60,17 @@ func (t pageReader) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || page == nil || res.StatusCode != http.StatusOK {
 		return res, err
 	}
-	buf := pageBuffers.Get().(*bytes.Buffer)
+	buf := pageBuffers.get()
 	err = readPage(buf, res.Body, "members.list")
 	res.Body.Close()
 	if err != nil {
-		pageBuffers.Put(buf)
+		pageBuffers.put(buf)
 		return nil, err
 	}
 	body := io.Reader(buf) // for the generated client to read; the buffer goes with it
 	if members, next, ok := scanMembersPage(buf.Bytes()); ok {
 		page.members, page.next, page.read = members, next, true
-		pageBuffers.Put(buf)
+		pageBuffers.put(buf)
 		body = strings.NewReader("{}")
 	}
 	res.Body = io.NopCloser(body)
