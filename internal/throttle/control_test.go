@@ -14,6 +14,7 @@ type server struct {
 	window      time.Duration
 	otherEvery  time.Duration
 	otherNext   time.Time
+	otherUntil  time.Time // the other app's calls stop then (zero: never)
 	tokens      float64
 	filled      time.Time
 	calls       []time.Time // window mode: the calls counted
@@ -26,7 +27,7 @@ func (s *server) allow(now time.Time) bool {
 	if s.stray[s.seen] {
 		return false // a refusal of the server's own (a backend check)
 	}
-	for s.otherEvery > 0 && !s.otherNext.After(now) {
+	for s.otherEvery > 0 && !s.otherNext.After(now) && (s.otherUntil.IsZero() || s.otherNext.Before(s.otherUntil)) {
 		s.take(s.otherNext, true)
 		s.otherNext = s.otherNext.Add(s.otherEvery)
 	}
@@ -177,17 +178,41 @@ func TestASharedQuotaIsFoundAndKeptTo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := simulate(t, 500, 6*time.Second, tt.srv, tt.n)
 			bound := time.Duration(float64(tt.n) / 350 * float64(time.Second))
-			t.Logf("%d calls, %d refused, %v (bound %v), %d cuts, pace %.0f", o.calls, o.refused, o.took, bound, o.p.ctl.cuts, o.p.ctl.rate(time.Unix(1000, 0).Add(o.took)))
+			t.Logf("%d calls, %d refused, %v (bound %v), %d cuts, pace %.0f", o.calls, o.refused, o.took, bound, o.p.ctl.cuts, o.p.rateLocked(time.Unix(1000, 0).Add(o.took)))
 			if share := float64(o.refused) / float64(o.calls); share > tt.refused {
 				t.Errorf("%d of %d calls refused (%.1f%%), want at most %.0f%%", o.refused, o.calls, 100*share, 100*tt.refused)
 			}
 			if o.took > time.Duration(tt.slower*float64(bound)) {
 				t.Errorf("took %v, want at most %.2f × %v", o.took, tt.slower, bound)
 			}
-			if r := o.p.ctl.rate(time.Unix(1000, 0).Add(o.took)); r < 0.8*350 || r > 1.05*350 {
+			if r := o.p.rateLocked(time.Unix(1000, 0).Add(o.took)); r < 0.8*350 || r > 1.05*350 {
 				t.Errorf("the pace ended at %.0f a second, want near the 350 left", r)
 			}
 		})
+	}
+}
+
+// A window that filled says what it holds for this pace, and the pace keeps
+// to it: a run of a few windows against a per-minute count another app
+// takes 30% of sees about one refusal in a hundred calls, not one window
+// full after another. When the other app goes, the budget climbs back
+// after its hold.
+func TestAFullWindowIsLearnt(t *testing.T) {
+	srv := &server{rate: 100, window: 3 * time.Second, otherEvery: time.Second / 30}
+	o := simulate(t, 100, 3*time.Second, srv, 1200)
+	t.Logf("%d calls, %d refused, %v", o.calls, o.refused, o.took)
+	if o.refused > 12 {
+		t.Errorf("%d of %d calls refused, want at most 12 (1%%)", o.refused, o.calls)
+	}
+	if bound := 1200 / 70.0; o.took.Seconds() > 1.05*bound {
+		t.Errorf("took %v, want at most 1.05 × %.1f s", o.took, bound)
+	}
+	srv = &server{rate: 100, window: 3 * time.Second, otherEvery: time.Second / 30, otherUntil: time.Unix(1000, 0).Add(6 * time.Second)}
+	o = simulate(t, 100, 3*time.Second, srv, 5000)
+	end := time.Unix(1000, 0).Add(o.took)
+	t.Logf("the other app gone at 6 s: %d calls, %d refused, %v, ending at %.0f a second", o.calls, o.refused, o.took, o.p.rateLocked(end))
+	if r := o.p.rateLocked(end); r < 0.9*95 {
+		t.Errorf("the pace ended at %.0f a second, want the budget's 95 back once the other app went", r)
 	}
 }
 
@@ -198,7 +223,7 @@ func TestRefusalsInFlightTogetherAreOneEvent(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	c := controller{full: 500, span: 6 * time.Second}
 	for i := 0; i < 10; i++ { // sent within 10 ms, refused, answered from 20 ms on
-		if cut, _ := c.answered(t0.Add(20*time.Millisecond+time.Duration(i)*time.Millisecond), t0.Add(time.Duration(i)*time.Millisecond), true); cut {
+		if cut, _, _ := c.answered(t0.Add(20*time.Millisecond+time.Duration(i)*time.Millisecond), t0.Add(time.Duration(i)*time.Millisecond), true); cut {
 			t.Fatalf("refusal %d of one burst cut the pace", i+1)
 		}
 	}
@@ -208,7 +233,7 @@ func TestRefusalsInFlightTogetherAreOneEvent(t *testing.T) {
 	// Refusals that persist into calls sent after the first came back do cut.
 	cut := false
 	for i := 0; i < 3 && !cut; i++ {
-		cut, _ = c.answered(t0.Add(60*time.Millisecond+time.Duration(i)*time.Millisecond), t0.Add(40*time.Millisecond), true)
+		cut, _, _ = c.answered(t0.Add(60*time.Millisecond+time.Duration(i)*time.Millisecond), t0.Add(40*time.Millisecond), true)
 	}
 	if !cut {
 		t.Error("refusals of calls sent after the first refusal came back did not cut the pace")

@@ -116,8 +116,20 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 func (p *pace) answered(sent time.Time, refused bool) (cut bool, from, to float64) {
 	now := p.now()
 	p.mu.Lock()
-	cut, unblocked := p.ctl.answered(now, sent, refused)
+	cut, unblocked, blocked := p.ctl.answered(now, sent, refused)
 	from, to = p.ctl.ceiling, p.ctl.cutTo
+	if blocked {
+		// No call until the first probe's time: the one due next would
+		// only meet the full window.
+		p.next = later(p.next, now.Add(p.ctl.blocked))
+		p.ctl.blocked = min(2*p.ctl.blocked, p.ctl.span/8)
+		if p.budget != nil && p.ctl.accepted != nil {
+			// What the window held of this pace's calls when it filled is
+			// what it holds for them: kept to, the window never fills again
+			// while the other callers keep to theirs.
+			p.budget.learn(p.ctl.accepted.count(now), now)
+		}
+	}
 	if unblocked && p.next.After(now) {
 		p.next = now
 		select {
@@ -129,12 +141,21 @@ func (p *pace) answered(sent time.Time, refused bool) (cut bool, from, to float6
 	return cut, from, to
 }
 
-// rate is the pace now, in calls a second.
+// rate is the pace now, in calls a second: the controller's, or less where
+// a learnt budget holds it lower.
 func (p *pace) rate() float64 {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.ctl.rate(now)
+	return p.rateLocked(now)
+}
+
+func (p *pace) rateLocked(now time.Time) float64 {
+	r := p.ctl.rate(now)
+	if b := p.budget; b != nil && b.learnt > 0 {
+		r = min(r, float64(b.limitAt(now))/(b.calls.slot*counterSlots).Seconds())
+	}
+	return r
 }
 
 func later(a, b time.Time) time.Time {
@@ -183,6 +204,19 @@ func (c *counter) count(now time.Time) int {
 	return c.sum
 }
 
+// oldest is the end of the oldest slot in the window at now that holds an
+// event (false: none): that event was at or before it.
+func (c *counter) oldest(now time.Time) (time.Time, bool) {
+	i := c.advance(now)
+	n := int64(len(c.counts))
+	for j := i - n + 1; j <= i; j++ {
+		if j >= 0 && c.counts[j%n] > 0 {
+			return time.Unix(0, (j+1)*int64(c.slot)), true
+		}
+	}
+	return time.Time{}, false
+}
+
 // add counts an event at now.
 func (c *counter) add(now time.Time) {
 	i := c.advance(now)
@@ -190,10 +224,16 @@ func (c *counter) add(now time.Time) {
 	c.sum++
 }
 
-// budget allows at most limit calls in any window.
+// budget allows at most limit calls in any window; less once a full window
+// taught it what the window holds for this pace (learn), climbing back
+// after a long hold: the other callers may have gone.
 type budget struct {
 	limit int
 	calls *counter
+
+	learnt   int       // 0: nothing learnt
+	learntAt time.Time // when
+	hold     time.Duration
 }
 
 func newBudget(limit int, window time.Duration) *budget {
@@ -204,19 +244,46 @@ func newBudget(limit int, window time.Duration) *budget {
 	return &budget{limit: limit, calls: c}
 }
 
+// learn sets the budget to n calls a window, as a window that filled with
+// n of this pace's calls in it says. The hold before it climbs back
+// doubles each time it is learnt again, from maxHolds windows.
+func (b *budget) learn(n int, now time.Time) {
+	if n < 1 || n >= b.limitAt(now) {
+		return
+	}
+	window := b.calls.slot * counterSlots
+	b.hold = max(min(2*b.hold, 4*maxHolds*window), maxHolds*window)
+	b.learnt, b.learntAt = n, now
+}
+
+// limitAt is the most calls a window may hold at now: the learnt count,
+// then after the hold climbing by climbShare of the limit a window.
+func (b *budget) limitAt(now time.Time) int {
+	if b.learnt == 0 {
+		return b.limit
+	}
+	window := b.calls.slot * counterSlots
+	since := now.Sub(b.learntAt) - b.hold
+	if since <= 0 {
+		return b.learnt
+	}
+	return min(b.limit, b.learnt+int(float64(b.limit)*climbShare*since.Seconds()/window.Seconds()))
+}
+
 // freeAt is when one more call fits in the window: now, or when enough of
 // the oldest slots have left it.
 func (b *budget) freeAt(now time.Time) time.Time {
 	c := b.calls
 	i := c.advance(now)
-	if c.sum < b.limit {
+	limit := b.limitAt(now)
+	if c.sum < limit {
 		return now
 	}
 	n := int64(len(c.counts))
 	left := c.sum
 	for j := int64(0); j < n; j++ { // the oldest slot in the window is i-n+1
 		left -= c.counts[(i-n+1+j)%n]
-		if left < b.limit {
+		if left < limit {
 			return time.Unix(0, (i+j+1)*int64(c.slot))
 		}
 	}
