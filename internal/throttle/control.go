@@ -28,11 +28,12 @@ import "time"
 //     Answers to calls sent before a cut are not evidence about the new pace.
 //   - When every answer is a refusal (blockAfter in a row), the window is
 //     full: the pace sends nothing until its oldest accepted call leaves
-//     the window (firstProbe), then one call at a time, further and further
+//     the window (firstProbe; with a budget, until enough of its calls have
+//     left for the budget), then one call at a time, further and further
 //     apart, until one passes. A pace with a budget learns from the full
 //     window what it holds for this pace's calls, and keeps to that for a
-//     long hold before it climbs back (budget.learn): a per-minute count
-//     shared with another app fills once, not every window.
+//     few windows before it climbs back (budget.learn): a per-minute count
+//     shared with another app fills once or twice a run, not every window.
 //   - After a cut the pace holds, then climbs slowly (climbShare of the full
 //     rate a window), probing whether the other caller has gone. A cut close
 //     to the one before doubles the hold: a ceiling that holds is
@@ -99,8 +100,9 @@ func (c *controller) gap(now time.Time) (gap time.Duration, probe bool) {
 }
 
 // answered takes the answer at now to a call sent at sent (refused: a 429).
-// It reports whether it cut the pace, and unblocked whether it ended a
-// blocked spell (the next call may leave at once).
+// It reports whether it cut the pace, unblocked whether it ended a blocked
+// spell (the next call may leave at once), and blocked whether it began one
+// (c.blocked is then the wait before the first probe).
 func (c *controller) answered(now, sent time.Time, refused bool) (cut, unblocked, blocked bool) {
 	if refused {
 		c.trimUntil = now.Add(c.span)
@@ -159,7 +161,9 @@ func (c *controller) answered(now, sent time.Time, refused bool) (cut, unblocked
 // the room comes when this pace's oldest accepted call leaves, so probing
 // before then is a refusal each. Kept within span/64 and span/4 (a bucket
 // refused in a row refills sooner; a window may be counted per fixed
-// minute and reset sooner).
+// minute and reset sooner). A window this pace has sent through for less
+// than its length, and fills less than half of, is no evidence of a full
+// window (four strays in a row at a run's start): span/64 then.
 func (c *controller) firstProbe(now time.Time) time.Duration {
 	least, most := max(c.span/64, time.Millisecond), c.span/4
 	if c.accepted == nil {
@@ -167,6 +171,10 @@ func (c *controller) firstProbe(now time.Time) time.Duration {
 	}
 	oldest, ok := c.accepted.oldest(now)
 	if !ok {
+		return least
+	}
+	young := oldest.After(now.Add(-c.span + 2*c.accepted.slot))
+	if young && 2*float64(c.accepted.count(now)) < c.full*c.span.Seconds() {
 		return least
 	}
 	return min(max(oldest.Add(c.span).Sub(now), least), most)

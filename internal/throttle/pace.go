@@ -17,9 +17,11 @@ import (
 // a smooth client.
 //
 // Within a window the server can't be seen to count (Google counts per
-// minute), a budget keeps to headroom × quota calls in any window: a short
-// run goes at the quota's full rate, a long one pauses near each window's
-// end. See control.go for how refusals lower the rate.
+// minute), a budget keeps to headroom × quota calls in any window (less
+// once a full window taught it what the window holds for this pace: see
+// budget.learn): a short run goes at the quota's full rate, a long one
+// pauses near each window's end. See control.go for how refusals lower the
+// rate.
 type pace struct {
 	now    func() time.Time
 	turn   chan struct{} // held by the one call waiting for its slot
@@ -116,6 +118,7 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 func (p *pace) answered(sent time.Time, refused bool) (cut bool, from, to float64) {
 	now := p.now()
 	p.mu.Lock()
+	was := p.rateLocked(now)
 	cut, unblocked, blocked := p.ctl.answered(now, sent, refused)
 	from, to = p.ctl.ceiling, p.ctl.cutTo
 	if blocked {
@@ -127,7 +130,10 @@ func (p *pace) answered(sent time.Time, refused bool) (cut bool, from, to float6
 			// What the window held of this pace's calls when it filled is
 			// what it holds for them: kept to, the window never fills again
 			// while the other callers keep to theirs.
-			p.budget.learn(p.ctl.accepted.count(now), now)
+			since, _ := p.ctl.accepted.oldest(now)
+			if p.budget.learn(p.ctl.accepted.count(now), since, now) {
+				cut, from, to = true, was, p.rateLocked(now)
+			}
 		}
 	}
 	if unblocked && p.next.After(now) {
@@ -245,16 +251,46 @@ func newBudget(limit int, window time.Duration) *budget {
 }
 
 // learn sets the budget to n calls a window, as a window that filled with
-// n of this pace's calls in it says. The hold before it climbs back
-// doubles each time it is learnt again, from maxHolds windows.
-func (b *budget) learn(n int, now time.Time) {
-	if n < 1 || n >= b.limitAt(now) {
-		return
-	}
+// n of this pace's calls in it says, the oldest accepted at since; it
+// reports whether that lowered the budget. It is not learnt from:
+//   - a window this pace has not been sending through for most of its
+//     length, unless n is at least half the limit: four refusals in a row
+//     at a run's start, or after an idle spell, may be a stray burst, and
+//     the few calls accepted before them no measure of the window;
+//   - a window filled while a learnt budget holds, unless n is under 95%
+//     of it: the budget itself capped what was accepted (a bucket refusing
+//     the calls it let go together, say), and the controller's cut answers
+//     that. Well under it, the budget was learnt too high (the other
+//     callers' calls did not yet fill the window then).
+//
+// The learnt count is at least floorShare of the limit. It holds
+// budgetHold windows, twice the last hold when the window filled again
+// soon after the climb began (up to 4 × maxHolds), then climbs back.
+func (b *budget) learn(n int, since, now time.Time) bool {
 	window := b.calls.slot * counterSlots
-	b.hold = max(min(2*b.hold, 4*maxHolds*window), maxHolds*window)
-	b.learnt, b.learntAt = n, now
+	holding := b.learnt != 0 && now.Before(b.learntAt.Add(b.hold))
+	switch {
+	case n >= b.limitAt(now), holding && 20*n >= 19*b.learnt:
+		return false
+	case 2*n < b.limit && since.After(now.Add(-window+2*b.calls.slot)):
+		return false
+	}
+	hold := budgetHold * window
+	switch {
+	case holding:
+		hold = b.hold // learnt too high (the window was not yet full of the others' calls): again, as long
+	case b.learnt != 0 && now.Before(b.learntAt.Add(b.hold+2*window)):
+		hold = min(2*b.hold, 4*maxHolds*window)
+	}
+	b.learnt, b.learntAt, b.hold = max(n, int(floorShare*float64(b.limit)), 1), now, hold
+	return true
 }
+
+// budgetHold is the windows a learnt budget first holds before it climbs.
+// At 4, the climb (the controller's rate back at full meanwhile) filled
+// the quota sweep's shared window again 12 s into a 17 s run: 15-16
+// refusals of 1,270 calls, where 8 sees 4-6.
+const budgetHold = 8
 
 // limitAt is the most calls a window may hold at now: the learnt count,
 // then after the hold climbing by climbShare of the limit a window.
