@@ -24,8 +24,10 @@ type loaded struct{ desired, errs string }
 
 // load renders what LoadWithWarnings gives: every field of every space and
 // member (sources' positions included), or the errors.
-func load(path string) loaded {
-	d, _, err := LoadWithWarnings([]Spec{{Path: path}})
+func load(path string) loaded { return loadAll([]Spec{{Path: path}}) }
+
+func loadAll(specs []Spec) loaded {
+	d, _, err := LoadWithWarnings(specs)
 	if err != nil {
 		return loaded{errs: err.Error()}
 	}

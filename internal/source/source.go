@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -196,7 +197,9 @@ func (b *builder) addRule(s *spaceEntries, r membership.Rule) {
 // or with one side unmanaged, merges; different roles are an error naming both places.
 func (b *builder) finish(errs *Errors) membership.Desired {
 	d := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(b.spaces)), Totals: b.totals}
-	for name, s := range b.spaces {
+	// In name order, so the errors below come in the same order every run.
+	for _, name := range slices.Sorted(maps.Keys(b.spaces)) {
+		s := b.spaces[name]
 		slices.SortStableFunc(s.members, func(x, y membership.DesiredMember) int { return cmp.Compare(x.Principal, y.Principal) })
 		out := s.members[:0]
 		for _, m := range s.members {
