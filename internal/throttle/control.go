@@ -27,13 +27,8 @@ import "time"
 //     through what its window holds). A cut takes at most maxCut off.
 //     Answers to calls sent before a cut are not evidence about the new pace.
 //   - When every answer is a refusal (blockAfter in a row), the window is
-//     full: the pace sends nothing until its oldest accepted call leaves
-//     the window (firstProbe; with a budget, until enough of its calls have
-//     left for the budget), then one call at a time, further and further
-//     apart, until one passes. A pace with a budget learns from the full
-//     window what it holds for this pace's calls, and keeps to that for a
-//     few windows before it climbs back (budget.learn): a per-minute count
-//     shared with another app fills once or twice a run, not every window.
+//     full: the pace sends one call at a time, further and further apart,
+//     until one passes.
 //   - After a cut the pace holds, then climbs slowly (climbShare of the full
 //     rate a window), probing whether the other caller has gone. A cut close
 //     to the one before doubles the hold: a ceiling that holds is
@@ -70,7 +65,7 @@ const (
 	climbShare   = 0.10  // of the full rate, per window, when climbing
 	holdShare    = 0.125 // of a window: the first hold after a cut
 	maxHolds     = 8     // a hold is at most this many windows
-	blockAfter   = 4     // refusals in a row that mean the window is full
+	blockAfter   = 8     // refusals in a row that mean the window is full
 )
 
 // rate is the pace at now, in calls a second.
@@ -100,14 +95,13 @@ func (c *controller) gap(now time.Time) (gap time.Duration, probe bool) {
 }
 
 // answered takes the answer at now to a call sent at sent (refused: a 429).
-// It reports whether it cut the pace, unblocked whether it ended a blocked
-// spell (the next call may leave at once), and blocked whether it began one
-// (c.blocked is then the wait before the first probe).
-func (c *controller) answered(now, sent time.Time, refused bool) (cut, unblocked, blocked bool) {
+// It reports whether it cut the pace, and unblocked whether it ended a
+// blocked spell (the next call may leave at once).
+func (c *controller) answered(now, sent time.Time, refused bool) (cut, unblocked bool) {
 	if refused {
 		c.trimUntil = now.Add(c.span)
 		if c.inARow++; c.inARow >= blockAfter && c.blocked == 0 {
-			c.blocked, blocked = c.firstProbe(now), true
+			c.blocked = max(c.span/64, time.Millisecond)
 		}
 	} else {
 		c.inARow = 0
@@ -119,25 +113,25 @@ func (c *controller) answered(now, sent time.Time, refused bool) (cut, unblocked
 		}
 	}
 	if c.cutTo != 0 && sent.Before(c.cutAt) {
-		return false, unblocked, blocked // sent at the old pace
+		return false, unblocked // sent at the old pace
 	}
 	if !c.episode {
 		if refused {
 			c.episode, c.firstSeen, c.answers, c.refusals, c.quiet = true, now, 1, 1, 0
 		}
-		return false, unblocked, blocked
+		return false, unblocked
 	}
 	c.answers++
 	if !refused {
 		if c.quiet++; c.quiet >= quietAnswers {
 			c.episode = false
 		}
-		return false, unblocked, blocked
+		return false, unblocked
 	}
 	c.refusals++
 	c.quiet = 0
 	if !sent.After(c.firstSeen) || c.refusals < 3 {
-		return false, unblocked, blocked // in flight with the first: the same burst; or two strays
+		return false, unblocked // in flight with the first: the same burst; or two strays
 	}
 	c.episode = false
 	was := c.rate(now)
@@ -152,30 +146,5 @@ func (c *controller) answered(now, sent time.Time, refused bool) (cut, unblocked
 	}
 	c.cutTo, c.cutAt, c.hold, c.ceiling = to, now, hold, was
 	c.cuts++
-	return true, unblocked, blocked
-}
-
-// firstProbe is how long a pace that every call finds refused waits
-// before its first probe. A window's count frees room only as the calls
-// it holds leave it, and the other callers' leave as fast as they come:
-// the room comes when this pace's oldest accepted call leaves, so probing
-// before then is a refusal each. Kept within span/64 and span/4 (a bucket
-// refused in a row refills sooner; a window may be counted per fixed
-// minute and reset sooner). A window this pace has sent through for less
-// than its length, and fills less than half of, is no evidence of a full
-// window (four strays in a row at a run's start): span/64 then.
-func (c *controller) firstProbe(now time.Time) time.Duration {
-	least, most := max(c.span/64, time.Millisecond), c.span/4
-	if c.accepted == nil {
-		return least
-	}
-	oldest, ok := c.accepted.oldest(now)
-	if !ok {
-		return least
-	}
-	young := oldest.After(now.Add(-c.span + 2*c.accepted.slot))
-	if young && 2*float64(c.accepted.count(now)) < c.full*c.span.Seconds() {
-		return least
-	}
-	return min(max(oldest.Add(c.span).Sub(now), least), most)
+	return true, unblocked
 }

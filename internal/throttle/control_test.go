@@ -14,7 +14,6 @@ type server struct {
 	window      time.Duration
 	otherEvery  time.Duration
 	otherNext   time.Time
-	otherUntil  time.Time // the other app's calls stop then (zero: never)
 	tokens      float64
 	filled      time.Time
 	calls       []time.Time // window mode: the calls counted
@@ -27,7 +26,7 @@ func (s *server) allow(now time.Time) bool {
 	if s.stray[s.seen] {
 		return false // a refusal of the server's own (a backend check)
 	}
-	for s.otherEvery > 0 && !s.otherNext.After(now) && (s.otherUntil.IsZero() || s.otherNext.Before(s.otherUntil)) {
+	for s.otherEvery > 0 && !s.otherNext.After(now) {
 		s.take(s.otherNext, true)
 		s.otherNext = s.otherNext.Add(s.otherEvery)
 	}
@@ -178,76 +177,45 @@ func TestASharedQuotaIsFoundAndKeptTo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := simulate(t, 500, 6*time.Second, tt.srv, tt.n)
 			bound := time.Duration(float64(tt.n) / 350 * float64(time.Second))
-			t.Logf("%d calls, %d refused, %v (bound %v), %d cuts, pace %.0f", o.calls, o.refused, o.took, bound, o.p.ctl.cuts, o.p.rateLocked(time.Unix(1000, 0).Add(o.took)))
+			t.Logf("%d calls, %d refused, %v (bound %v), %d cuts, pace %.0f", o.calls, o.refused, o.took, bound, o.p.ctl.cuts, o.p.ctl.rate(time.Unix(1000, 0).Add(o.took)))
 			if share := float64(o.refused) / float64(o.calls); share > tt.refused {
 				t.Errorf("%d of %d calls refused (%.1f%%), want at most %.0f%%", o.refused, o.calls, 100*share, 100*tt.refused)
 			}
 			if o.took > time.Duration(tt.slower*float64(bound)) {
 				t.Errorf("took %v, want at most %.2f × %v", o.took, tt.slower, bound)
 			}
-			if r := o.p.rateLocked(time.Unix(1000, 0).Add(o.took)); r < 0.8*350 || r > 1.05*350 {
+			if r := o.p.ctl.rate(time.Unix(1000, 0).Add(o.took)); r < 0.8*350 || r > 1.05*350 {
 				t.Errorf("the pace ended at %.0f a second, want near the 350 left", r)
 			}
 		})
 	}
 }
 
-// A window that filled says what it holds for this pace, and the pace keeps
-// to it: a run of a few windows against a per-minute count another app
-// takes 30% of sees about one refusal in a hundred calls, not one window
-// full after another. When the other app goes, the budget climbs back
-// after its hold.
-func TestAFullWindowIsLearnt(t *testing.T) {
-	srv := &server{rate: 100, window: 3 * time.Second, otherEvery: time.Second / 30}
-	o := simulate(t, 100, 3*time.Second, srv, 1200)
-	t.Logf("%d calls, %d refused, %v", o.calls, o.refused, o.took)
-	if o.refused > 12 {
-		t.Errorf("%d of %d calls refused, want at most 12 (1%%)", o.refused, o.calls)
-	}
-	if bound := 1200 / 70.0; o.took.Seconds() > 1.05*bound {
-		t.Errorf("took %v, want at most 1.05 × %.1f s", o.took, bound)
-	}
-	srv = &server{rate: 100, window: 3 * time.Second, otherEvery: time.Second / 30, otherUntil: time.Unix(1000, 0).Add(6 * time.Second)}
-	o = simulate(t, 100, 3*time.Second, srv, 5000)
-	end := time.Unix(1000, 0).Add(o.took)
-	t.Logf("the other app gone at 6 s: %d calls, %d refused, %v, ending at %.0f a second", o.calls, o.refused, o.took, o.p.rateLocked(end))
-	if r := o.p.rateLocked(end); r < 0.9*95 {
-		t.Errorf("the pace ended at %.0f a second, want the budget's 95 back once the other app went", r)
-	}
-}
-
-// Four refusals in a row are no full window when the pace has sent through
-// only a little of one: strays at a run's start (or after an idle spell)
-// teach the budget nothing, and the first probe is not held back. Learnt,
-// the few calls accepted before them held a 1,000-write run to 3 a minute
-// for 8 minutes: 16 minutes where 3.5 do (a review's finding).
-func TestStraysInARowAreNoFullWindow(t *testing.T) {
+// Four refusals in a row of the server's own (a backend's burst, at a
+// run's start or mid-run) cost a cut and a climb back, not a run held low:
+// 1,000 calls at 5 a second take 3.5 minutes; with the strays, at most
+// 260 s. (A per-window budget learnt from such refusals, tried and taken
+// back on 2026-12-07, held such runs to a few calls a minute.)
+func TestStraysInARowCostLittle(t *testing.T) {
 	for _, strays := range []map[int]bool{
 		{2: true, 3: true, 4: true, 5: true},
 		{4: true, 5: true, 6: true, 7: true},
 		{51: true, 52: true, 53: true, 54: true},
+		{200: true, 201: true, 202: true, 203: true},
 	} {
 		srv := &server{rate: 5, window: time.Minute, stray: strays}
-		o := simulate(t, 5, time.Minute, srv, 1000)
-		// 1,000 calls at 5 a second, the budget's 285 a minute: 3.5 minutes;
-		// the strays' cut and climb back: 45 s more, as before budgets learnt.
-		if o.p.budget.learnt != 0 || o.took > 260*time.Second {
-			t.Errorf("strays %v: learnt %d, took %v; want nothing learnt and at most 260 s", strays, o.p.budget.learnt, o.took)
+		if o := simulate(t, 5, time.Minute, srv, 1000); o.took > 260*time.Second {
+			t.Errorf("strays %v: took %v; want at most 260 s", strays, o.took)
 		}
 	}
 }
 
-// A token bucket refuses in a row the calls a budget let go together; the
-// window then held fewer of them than the budget allowed, and learning that
-// again and again ran the budget down to a call a window (a review's
-// finding: 1 h 35 where 8 minutes do). While a learnt budget holds it is
-// learnt again only from a window it clearly did not cap.
-func TestABucketRefusingInARowIsNotLearntDown(t *testing.T) {
+// A token bucket another app takes 80% of: the pace finds the 1 a second
+// left and keeps to it (500 calls: 8.3 minutes).
+func TestABucketMostlyTakenIsFound(t *testing.T) {
 	srv := &server{rate: 5, burst: 5, otherEvery: time.Second / 4}
-	o := simulate(t, 5, time.Minute, srv, 500)
-	// 500 calls at the 1 a second the other app leaves: 8.3 minutes.
-	if o.took > 9*time.Minute {
-		t.Errorf("took %v (learnt %d, hold %v); want at most 9 minutes", o.took, o.p.budget.learnt, o.p.budget.hold)
+	if o := simulate(t, 5, time.Minute, srv, 500); o.took > 9*time.Minute {
+		t.Errorf("took %v; want at most 9 minutes", o.took)
 	}
 }
 
@@ -258,7 +226,7 @@ func TestRefusalsInFlightTogetherAreOneEvent(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	c := controller{full: 500, span: 6 * time.Second}
 	for i := 0; i < 10; i++ { // sent within 10 ms, refused, answered from 20 ms on
-		if cut, _, _ := c.answered(t0.Add(20*time.Millisecond+time.Duration(i)*time.Millisecond), t0.Add(time.Duration(i)*time.Millisecond), true); cut {
+		if cut, _ := c.answered(t0.Add(20*time.Millisecond+time.Duration(i)*time.Millisecond), t0.Add(time.Duration(i)*time.Millisecond), true); cut {
 			t.Fatalf("refusal %d of one burst cut the pace", i+1)
 		}
 	}
@@ -268,7 +236,7 @@ func TestRefusalsInFlightTogetherAreOneEvent(t *testing.T) {
 	// Refusals that persist into calls sent after the first came back do cut.
 	cut := false
 	for i := 0; i < 3 && !cut; i++ {
-		cut, _, _ = c.answered(t0.Add(60*time.Millisecond+time.Duration(i)*time.Millisecond), t0.Add(40*time.Millisecond), true)
+		cut, _ = c.answered(t0.Add(60*time.Millisecond+time.Duration(i)*time.Millisecond), t0.Add(40*time.Millisecond), true)
 	}
 	if !cut {
 		t.Error("refusals of calls sent after the first refusal came back did not cut the pace")

@@ -140,19 +140,3 @@ func TestWaitersLeaveOneASlot(t *testing.T) {
 		t.Error("a wait past its deadline went through")
 	}
 }
-
-// oldest is no earlier than the oldest event: a probe timed from it comes
-// after that event has left the window, not a slot before.
-func TestCounterOldestIsNotBeforeTheEvent(t *testing.T) {
-	c := newCounter(128 * time.Second) // one-second slots
-	at := time.Unix(1000, 700_000_000)
-	c.add(at)
-	c.add(at.Add(5 * time.Second))
-	got, ok := c.oldest(at.Add(10 * time.Second))
-	if !ok || got.Before(at) || got.Sub(at) > time.Second {
-		t.Errorf("oldest = %v, %v; want within a slot after %v", got, ok, at)
-	}
-	if _, ok := c.oldest(at.Add(200 * time.Second)); ok {
-		t.Errorf("events that left the window are still found")
-	}
-}
