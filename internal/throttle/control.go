@@ -84,14 +84,17 @@ func (c *controller) rate(now time.Time) float64 {
 }
 
 // gap is the time from a call leaving at now to the next; probe is set
-// while blocked (one call at a time, no catching up).
+// while blocked (one call at a time, no catching up, and never closer
+// together than the pace itself sends: a space's pace of 15 a second, its
+// window a second, would otherwise probe every 16 ms).
 func (c *controller) gap(now time.Time) (gap time.Duration, probe bool) {
+	paced := time.Duration(float64(time.Second) / c.rate(now))
 	if c.blocked > 0 {
-		gap = c.blocked
+		gap = max(c.blocked, paced)
 		c.blocked = min(2*c.blocked, c.span/8)
 		return gap, true
 	}
-	return time.Duration(float64(time.Second) / c.rate(now)), false
+	return paced, false
 }
 
 // answered takes the answer at now to a call sent at sent (refused: a 429).

@@ -271,3 +271,21 @@ func TestAfterACutThePaceHoldsThenClimbs(t *testing.T) {
 		t.Errorf("%d cuts, hold %v; want one cut and the hold doubled to %v", c.cuts, c.hold, span/4)
 	}
 }
+
+// A blocked pace probes no faster than it sends: a space's 15 a second
+// over a one-second window probed every 16 ms, four times its own pace.
+func TestBlockedProbesAreNoFasterThanThePace(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	c := controller{full: 15, span: time.Second}
+	for i := 0; i < blockAfter; i++ {
+		at := t0.Add(time.Duration(i) * 70 * time.Millisecond)
+		c.answered(at, at, true)
+	}
+	if c.blocked == 0 {
+		t.Fatalf("not blocked after %d refusals in a row", blockAfter)
+	}
+	paced := time.Duration(float64(time.Second) / c.rate(t0.Add(time.Second)))
+	if gap, probe := c.gap(t0.Add(time.Second)); !probe || gap < paced {
+		t.Errorf("blocked gap %v (probe %v); want at least the pace's own %v", gap, probe, paced)
+	}
+}
