@@ -55,10 +55,6 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 		return
 	}
 	width := len(header)
-	body := csvBody{file: file, data: data, delim: delim, width: width, cols: cols, checkUTF8: checkUTF8}
-	if ranges := pieces(data, int(r.InputOffset()), pieceCount()); ranges != nil && body.readPieces(ranges, b) {
-		return
-	}
 	var lastSpace cachedSpace
 	bad := 0
 	for {

@@ -469,3 +469,27 @@ func TestLoadRules(t *testing.T) {
 		t.Errorf("members %v, totals %v", d.Spaces[0].Members, d.Totals)
 	}
 }
+
+// A source that lists people twice with different roles in many spaces
+// reports them in the same order on every run, by space (the spaces were
+// walked in a map's order).
+func TestConflictsAreReportedInTheSameOrder(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("space,member,role\n")
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&b, "spaces/S%02d,a@example.com,member\nspaces/S%02d,a@example.com,manager\n", 29-i, 29-i)
+	}
+	path := write(t, "a.csv", b.String())
+	_, _, first := LoadWithWarnings([]Spec{{Path: path}})
+	if first == nil {
+		t.Fatal("accepted")
+	}
+	for i := 0; i < 10; i++ {
+		if _, _, err := LoadWithWarnings([]Spec{{Path: path}}); err == nil || err.Error() != first.Error() {
+			t.Fatalf("read again, the errors come in another order:\n%v\nthen:\n%v", first, err)
+		}
+	}
+	if i, j := strings.Index(first.Error(), "spaces/S00 "), strings.Index(first.Error(), "spaces/S29 "); i < 0 || j < 0 || i > j {
+		t.Errorf("errors not in space order:\n%v", first)
+	}
+}
