@@ -112,7 +112,9 @@ func (p *pace) take(now time.Time) (time.Time, bool) {
 }
 
 // answered tells the controller how a call sent at sent was answered; it
-// reports whether that cut the pace, from what rate to what.
+// reports whether that cut the pace, from what rate to what. A cut that
+// leaves the rate where it was (at the floor) is not reported: the log
+// would say the pace was lowered from 0.951 to 0.951 a second.
 func (p *pace) answered(sent time.Time, refused bool) (cut bool, from, to float64) {
 	now := p.now()
 	p.mu.Lock()
@@ -126,7 +128,7 @@ func (p *pace) answered(sent time.Time, refused bool) (cut bool, from, to float6
 		}
 	}
 	p.mu.Unlock()
-	return cut, from, to
+	return cut && to < from, from, to
 }
 
 // rate is the pace now, in calls a second.

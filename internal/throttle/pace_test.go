@@ -140,3 +140,29 @@ func TestWaitersLeaveOneASlot(t *testing.T) {
 		t.Error("a wait past its deadline went through")
 	}
 }
+
+// Refusals that persist at the floor leave the rate where it is, and say
+// nothing: "pace lowered from 0.951 to 0.951 a second" (seen in a review
+// of a quota another app takes 80% of) is not a slowdown.
+func TestACutThatLowersNothingIsNotReported(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	now := t0
+	p := newPace(100, 6*time.Second, nil, false, func() time.Time { return now })
+	p.ctl.cutTo, p.ctl.cutAt, p.ctl.hold = 100*floorShare, t0, time.Hour // held at the floor
+	// unlowered: cuts the controller made that did not lower the rate
+	unlowered := 0
+	for i := 0; i < 10; i++ {
+		sent, cuts := now, p.ctl.cuts
+		now = now.Add(300 * time.Millisecond) // each sent after the last refusal came back
+		cut, from, to := p.answered(sent, true)
+		if p.ctl.cuts > cuts && p.ctl.cutTo >= p.ctl.ceiling {
+			unlowered++
+			if cut {
+				t.Errorf("reported a cut from %.3f to %.3f", from, to)
+			}
+		}
+	}
+	if unlowered == 0 {
+		t.Fatalf("the controller made no cut at the floor: the test no longer reaches the case")
+	}
+}
