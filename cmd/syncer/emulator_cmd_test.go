@@ -54,7 +54,9 @@ func TestEmulatorSeededConvergedPlansNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(dir, name), data, 0o644)
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	code, out, errOut := runCLI(t, "plan", "--config", filepath.Join(dir, "config.yaml"), "--endpoint", url, "--detailed-exitcode")
 	if code != exitOK || !strings.Contains(out, "Plan: 0 to add, 0 to change, 0 to remove.") {

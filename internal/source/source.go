@@ -197,7 +197,8 @@ func (b *builder) addRule(s *spaceEntries, r membership.Rule) {
 // or with one side unmanaged, merges; different roles are an error naming both places.
 func (b *builder) finish(errs *Errors) membership.Desired {
 	d := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(b.spaces)), Totals: b.totals}
-	// In name order, so the errors below come in the same order every run.
+	// In name order: the errors below come in the same order every run, and
+	// the spaces come out sorted.
 	for _, name := range slices.Sorted(maps.Keys(b.spaces)) {
 		s := b.spaces[name]
 		slices.SortStableFunc(s.members, func(x, y membership.DesiredMember) int { return cmp.Compare(x.Principal, y.Principal) })
@@ -226,7 +227,6 @@ func (b *builder) finish(errs *Errors) membership.Desired {
 		d.Spaces = append(d.Spaces, membership.DesiredSpace{Name: name, Label: s.label, Members: exact, Source: s.source, Policy: s.policy, PolicyAt: s.policyAt,
 			Rules: s.rules})
 	}
-	slices.SortFunc(d.Spaces, func(x, y membership.DesiredSpace) int { return cmp.Compare(x.Name, y.Name) })
 	return d
 }
 
