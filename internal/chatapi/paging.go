@@ -22,8 +22,11 @@ var ErrPagingLoop = errors.New("the server kept paging")
 type PageGuard struct {
 	What     string // e.g. "members of spaces/X", for the error
 	MaxPages int    // 0 means MaxPages
+	// MaxItems: past this many items the list is refused (0: no bound).
+	MaxItems int
 	seen     map[string]bool
 	pages    int
+	items    int
 	empty    int
 }
 
@@ -35,6 +38,10 @@ func (g *PageGuard) Next(n int, next string) error {
 		limit = MaxPages
 	}
 	g.pages++
+	g.items += n
+	if g.MaxItems > 0 && g.items > g.MaxItems {
+		return g.fail("it listed more than %d after %d pages", g.MaxItems, g.pages)
+	}
 	if n == 0 {
 		g.empty++
 	} else {

@@ -55,3 +55,23 @@ func TestPageGuard(t *testing.T) {
 		})
 	}
 }
+
+// MaxItems refuses a list once it shows more than that many items, on the
+// page that passes it, even the last; at the bound exactly it ends.
+func TestPageGuardMaxItems(t *testing.T) {
+	g := PageGuard{What: "members of spaces/S", MaxItems: 2500}
+	for i, page := range []struct {
+		n    int
+		next string
+	}{{1000, "a"}, {1000, "b"}, {500, ""}} {
+		if err := g.Next(page.n, page.next); err != nil {
+			t.Fatalf("page %d of a list of exactly 2,500: %v", i+1, err)
+		}
+	}
+	g = PageGuard{What: "members of spaces/S", MaxItems: 2500}
+	g.Next(1000, "a")
+	g.Next(1000, "b")
+	if err := g.Next(501, ""); err == nil || !errors.Is(err, ErrPermanent) {
+		t.Errorf("a list of 2,501 past a bound of 2,500: %v", err)
+	}
+}

@@ -204,11 +204,30 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d role changes: with Chat app authentication, Google lets the app change roles only in spaces the app created; elsewhere they will be refused (use a user auth mode to manage roles)", plan.Summary.UpdateRole))
 	}
 	res := Result{Plan: plan, SpaceErrors: spaces.errors}
-	if stopped && spaces.planned < len(desired.Spaces) {
+	switch {
+	case stopped && spaces.planned < len(desired.Spaces):
 		res.Interrupted = true
 		res.Plan.Incomplete = append(res.Plan.Incomplete, fmt.Sprintf("stopped while reading the spaces (%s): %d of %d spaces planned; the others were not read",
 			StopReason(ctx), spaces.planned, len(desired.Spaces)))
 		log.Error("run stopped before every space was planned", "reason", StopReason(ctx), "planned", spaces.planned, "spaces", len(desired.Spaces))
+	case stopped:
+		// Every space planned, but what follows planning did not run: the
+		// removal rails (a plan of removals they never saw must not look
+		// complete: plan --out would mark it applicable) or the apply.
+		res.Interrupted = true
+		var skipped []string
+		if rm != nil {
+			skipped = append(skipped, "the removal checks")
+		}
+		if j.Engine != nil && stream == nil {
+			skipped = append(skipped, "the apply")
+		}
+		line := fmt.Sprintf("stopped after every space was planned (%s)", StopReason(ctx))
+		if len(skipped) > 0 {
+			line += ": " + strings.Join(skipped, " and ") + " did not run"
+		}
+		res.Plan.Incomplete = append(res.Plan.Incomplete, line)
+		log.Error("run stopped after every space was planned", "reason", StopReason(ctx), "skipped", strings.Join(skipped, ", "))
 	}
 	markUnread(&res.Plan, spaces.errors)
 	if len(identities.Unresolved) > 0 {

@@ -104,7 +104,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			return h, nil
 		},
 		Plan: func(ctx context.Context, i int, held *heldSpace) (diff.SpacePlan, error) {
-			defer j.Held.Release(held.count) // readSpace held them
+			defer j.Held.Release(heldCost(held.count)) // readSpace held them
 			defer readAhead.give(&held.placed)
 			for _, step := range []chan struct{}{expandedRules, built, ready} {
 				select {
@@ -139,6 +139,8 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				return diff.SpacePlan{}, fmt.Errorf("stopped before its plan was complete: %w", context.Cause(ctx))
 			}
 			p := planners.Get().(*diff.Planner)
+			// Set once ready: its warning says nobody is removed for it.
+			p.RemoveSuspended = j.Config.RemoveSuspended && (rm == nil || !rm.suspendedUnlisted)
 			sp := p.Space(ds, st, ids)
 			if out.ids != nil {
 				// Role changes on the cache's word: the space is asked first
@@ -162,6 +164,11 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				// listed without an email: API calls, not a processor's work.
 				readAhead.give(&held.placed)
 				j.screenRemovals(ctx, &sp, ds, rm, out.ids, ids, who.Unresolved)
+			}
+			if ctx.Err() != nil {
+				// The checks above ask the API: cut short, they decided
+				// on less than they should have.
+				return diff.SpacePlan{}, fmt.Errorf("stopped before its plan was complete: %w", context.Cause(ctx))
 			}
 			removals.GuardLastOwners(&sp) // any policy: upsert demotes owners too
 			if j.KeepStates && len(sp.Changes) > 0 {

@@ -37,6 +37,10 @@ type removalRun struct {
 	// unresolvedProtect the others, asked per space.
 	protectIDs        map[membership.Principal]string
 	unresolvedProtect []string
+	// suspendedUnlisted: remove_suspended is on, but the Directory's
+	// suspended users could not be listed; nobody is removed for being
+	// suspended in this run (what the pass happened to show would decide).
+	suspendedUnlisted bool
 }
 
 // prepareRemovals reads the last run's state when any space's policy is
@@ -122,6 +126,7 @@ func (j *Job) prepareSpares(ctx context.Context, desired membership.Desired, rm 
 	}
 	if j.Config.RemoveSuspended {
 		if err := ids.LoadSuspended(ctx); err != nil {
+			rm.suspendedUnlisted = true
 			return []string{"remove_suspended: the Directory's suspended users could not be listed; nobody is removed for being suspended: " + err.Error()}
 		}
 	}

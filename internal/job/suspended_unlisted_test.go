@@ -1,0 +1,70 @@
+package job_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/identity"
+	"github.com/syncer-dev/syncer/internal/job"
+)
+
+// refuseSuspendedQuery refuses the users.list query for suspended users;
+// every other Directory call goes through.
+type refuseSuspendedQuery struct{ identity.Directory }
+
+func (d refuseSuspendedQuery) UsersPage(ctx context.Context, query, token string) ([]chatapi.DirectoryUser, string, error) {
+	if strings.Contains(query, "isSuspended") {
+		return nil, "", &chatapi.Error{Message: "refused on purpose (503)"}
+	}
+	return d.Directory.UsersPage(ctx, query, token)
+}
+
+// remove_suspended, and the Directory's suspended users can't be listed:
+// the run warns that nobody is removed for being suspended, and nobody is,
+// though the pass shows some suspended (which it shows depends on timing).
+// With the list, the same world removes them.
+func TestSuspendedUnlistedRemovesNobodyForIt(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		seed, csv := heldWorld()
+		for i := range seed.Users {
+			if i%50 == 7 {
+				seed.Users[i].Suspended = true
+			}
+		}
+		f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
+		f.resolve = true
+		f.syncing(t)
+		f.cfg.RemoveSuspended = true
+		base := f.tweak
+		f.tweak = func(j *job.Job) {
+			base(j)
+			if refuse {
+				j.Resolver.Directory = refuseSuspendedQuery{j.Resolver.Directory}
+			}
+		}
+		res, err := f.run(t, context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := slices.ContainsFunc(res.Plan.Warnings, func(w string) bool { return strings.Contains(w, "nobody is removed for being suspended") })
+		removed := 0
+		for _, c := range res.Plan.Changes {
+			if c.Action == diff.Delete && c.Reason == diff.ReasonSuspended {
+				removed++
+			}
+		}
+		switch {
+		case !refuse && (warned || removed == 0):
+			t.Fatalf("with the suspended listed: warned %v, %d removed for being suspended; want no warning and some removed", warned, removed)
+		case refuse && !warned:
+			t.Errorf("the suspended list was refused and the plan doesn't say so: %q", res.Plan.Warnings)
+		case refuse && removed > 0:
+			t.Errorf("the plan says nobody is removed for being suspended, and removes %d for it", removed)
+		}
+	}
+}
