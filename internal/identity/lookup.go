@@ -15,6 +15,17 @@ type lookup struct {
 	user  dirUser // with found
 	state lookupState
 	err   error
+	// asked: its users.get has started; nothing else starts another.
+	asked bool
+}
+
+// askLocked starts l's users.get unless one has started or l is settled.
+func (s *Service) askLocked(ctx context.Context, email string, l *lookup) {
+	if l.asked || l.state != pending {
+		return
+	}
+	l.asked = true
+	go s.getNow(ctx, email, l)
 }
 
 type lookupState int
@@ -52,7 +63,7 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 		case p.err != nil || s.r.VerifyAbsence:
 			// The pass failed, or an absence must be sure: ask for this
 			// address, beside the others.
-			go s.getNow(ctx, email, l)
+			s.askLocked(ctx, email, l)
 		default:
 			s.settleLocked(l, dirUser{}, notFound, nil) // a whole pass shows who is not there
 		}
@@ -106,9 +117,7 @@ func (s *Service) handOff(ctx context.Context, emails []string) int {
 			s.lookups[e] = l
 			s.requested++
 		}
-		if l.state == pending {
-			go s.getNow(ctx, e, l)
-		}
+		s.askLocked(ctx, e, l)
 		s.wakeLocked(e) // a space waiting on it goes on to its lookup
 	}
 	return n
@@ -139,7 +148,7 @@ func (s *Service) askUncoveredLocked(ctx context.Context, email string, rec reco
 	}
 	rec.flags |= handed
 	s.addrs.put(email, rec)
-	go s.getNow(ctx, email, l)
+	s.askLocked(ctx, email, l)
 }
 
 // toGet counts the addresses of emails a hand-off would ask users.get
@@ -188,9 +197,13 @@ func (s *Service) probeLocked(ctx context.Context, email string) *lookup {
 func (s *Service) get(ctx context.Context, email string, l *lookup) {
 	s.mu.Lock()
 	p := s.pass
+	asked := l.asked || l.state != pending
+	if p == nil {
+		l.asked = true
+	}
 	s.mu.Unlock()
-	if p != nil { // the pass started while this get waited to start
-		return // the pass settles it
+	if p != nil || asked { // the pass started while this get waited to start
+		return // the pass settles it (or its get is under way)
 	}
 	s.getNow(ctx, email, l)
 }
@@ -206,6 +219,9 @@ func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 	}
 	defer func() { <-s.gets }()
 	u, err := s.r.directoryUser(ctx, email)
+	if err == nil && u.ID == "" {
+		err = errors.New("the Directory answered without the user's ID (a fault on the server's side)")
+	}
 	switch {
 	case err == nil:
 		du := compact(&u)

@@ -244,7 +244,7 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 		switch {
 		case rec.how == byDirectory:
 			s.settleLocked(l, dirUser{p: s.addrs.principal(rec), suspended: rec.flags&suspended != 0}, found, nil)
-		case rec.flags&handed != 0:
+		case rec.flags&handed != 0, l.asked:
 			// its users.get is under way
 		case rec.flags&uncovered != 0:
 			s.askUncoveredLocked(ctx, email, rec, l)
@@ -252,7 +252,7 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 			// The pass failed, or an absence must be sure (search results
 			// may lag behind new accounts): ask for this one address,
 			// side by side with the others.
-			go s.getNow(ctx, email, l)
+			s.askLocked(ctx, email, l)
 		default:
 			s.settleLocked(l, dirUser{}, notFound, nil)
 		}
@@ -266,6 +266,23 @@ func (s *Service) passFailedLocked(err error) {
 	s.log.Warn(w)
 }
 
+// idlessLocked: a page showed u without an ID (a fault on the server's
+// side), which names nobody. Its addresses are asked with users.get, as
+// if no page had gone past them: the pass's end must not read them as
+// outside the Directory, and spaces stop waiting for them.
+func (s *Service) idlessLocked(u *chatapi.DirectoryUser) {
+	for j := -1; j < len(u.Aliases); j++ {
+		e := u.PrimaryEmail
+		if j >= 0 {
+			e = u.Aliases[j]
+		}
+		if at, ok := s.addrs.find(e); ok && s.addrs.table[at].how == unknown {
+			s.addrs.table[at].flags |= uncovered
+			s.wakeLocked(e)
+		}
+	}
+}
+
 // passPage records what a page of users shows of the addresses the
 // sources name, settles the lookups it answers, and wakes the spaces
 // waiting on an address it settles.
@@ -277,6 +294,10 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
 	s.answered++ // the Directory answers us: a 403 later is about someone, not the caller
 	for i := range page {
 		u := &page[i]
+		if u.ID == "" {
+			s.idlessLocked(u)
+			continue
+		}
 		var id membership.Principal
 		for j := -1; j < len(u.Aliases); j++ {
 			e := u.PrimaryEmail

@@ -24,7 +24,7 @@ func (s *Service) Resolve(ctx context.Context, email string) (membership.Princip
 	if l == nil {
 		l = &lookup{done: make(chan struct{})}
 		s.lookups[email] = l
-		go s.getNow(ctx, email, l)
+		s.askLocked(ctx, email, l)
 	}
 	s.mu.Unlock()
 	select {
