@@ -89,15 +89,13 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
-		callCtx := ctx
-		if !closed(q.p.adopted) {
-			// Asked for before the run knows it needs the Directory: a
-			// refused Directory token must not stop a run whose lists
-			// may carry every email. Adopted, its lookups meet the refusal
-			// again, and then it stops the run.
-			callCtx = throttle.Tentative(ctx)
-		}
-		err := q.s.r.DirectoryThrottle.Directory(callCtx, "directory.users.list", func(ctx context.Context) (err error) {
+		// Tentative: a pass that fails falls back to users.get. Started
+		// before the run knows it needs the Directory, a refused Directory
+		// token must not stop a run whose lists may carry every email; its
+		// lookups meet the refusal again, and then it stops the run. And a
+		// users.list that hangs while users.get answers is not "the API is
+		// down" (every other call may be waiting for the pass).
+		err := q.s.r.DirectoryThrottle.Directory(throttle.Tentative(ctx), "directory.users.list", func(ctx context.Context) (err error) {
 			page, next, err = q.s.r.Directory.UsersPage(ctx, query, token)
 			return err
 		})
