@@ -46,7 +46,7 @@ type Client struct {
 func New(ctx context.Context, opts Options) (*Client, error) {
 	// The client given carries the credentials (none for an emulator);
 	// list pages are read in front of its transport (memberspage.go).
-	o := []option.ClientOption{option.WithEndpoint(opts.Endpoint), option.WithHTTPClient(withPageReader(opts.HTTPClient))}
+	o := []option.ClientOption{option.WithEndpoint(opts.Endpoint), option.WithHTTPClient(withPageReader(bounded(opts.HTTPClient)))}
 	if opts.UserAgent != "" {
 		o = append(o, option.WithUserAgent(opts.UserAgent))
 	}

@@ -60,18 +60,13 @@ func NewDirectory(ctx context.Context, endpoint string, opts Options) (*Director
 	if endpoint != "" {
 		o = append(o, option.WithEndpoint(endpoint))
 	}
-	if opts.HTTPClient != nil {
-		o = append(o, option.WithHTTPClient(opts.HTTPClient))
-	} else {
-		o = append(o, option.WithoutAuthentication())
-	}
+	// Without a client (the emulator): no authentication. Either way every
+	// answer's body is bounded.
+	hc := bounded(opts.HTTPClient)
+	o = append(o, option.WithHTTPClient(hc))
 	svc, err := admin.NewService(ctx, o...)
 	if err != nil {
 		return nil, fmt.Errorf("directory client: %w", err)
-	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{}
 	}
 	return &Directory{svc: svc, hc: hc, userAgent: opts.UserAgent}, nil
 }
