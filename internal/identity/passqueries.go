@@ -92,9 +92,10 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		// Tentative: a pass that fails falls back to users.get. Started
 		// before the run knows it needs the Directory, a refused Directory
 		// token must not stop a run whose lists may carry every email; its
-		// lookups meet the refusal again, and then it stops the run. And a
-		// users.list that hangs while users.get answers is not "the API is
-		// down" (every other call may be waiting for the pass).
+		// lookups meet the refusal again, and then it stops the run. And
+		// when users.list hangs while every other call waits for the pass,
+		// the API looks down: the pass fails, its lookups ask users.get,
+		// and only if that gets no answer either does the run stop.
 		err := q.s.r.DirectoryThrottle.Directory(throttle.Tentative(ctx), "directory.users.list", func(ctx context.Context) (err error) {
 			page, next, err = q.s.r.Directory.UsersPage(ctx, query, token)
 			return err
@@ -103,7 +104,7 @@ func (q *passQueries) run(ctx context.Context, prefix string, wanted []string, a
 		if err != nil {
 			return err
 		}
-		q.s.passPage(q.p, page)
+		q.s.passPage(ctx, q.p, page)
 		users += len(page)
 		if len(page) > 0 {
 			// The sources' addresses this query has paged past, found or

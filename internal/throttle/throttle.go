@@ -207,9 +207,9 @@ type tentativeKey struct{}
 // Tentative marks the calls made under ctx as calls the run could do
 // without (a Directory page asked for before the run knows it needs one,
 // or a pass whose failure falls back to users.get): a fatal answer to them
-// (a token refused for a scope the run may never use) is returned to the
-// caller, not taken as the end of the run, and their failures don't make
-// the API look down (users.list may hang while users.get answers).
+// (a token refused for a scope the run may never use, or the API looking
+// down while users.list hangs and users.get may answer) is returned to the
+// caller, not taken as the end of the run.
 func Tentative(ctx context.Context) context.Context {
 	return context.WithValue(ctx, tentativeKey{}, true)
 }
@@ -268,7 +268,7 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 		}
 		err = t.attempt(ctx, fn)
 		t.tell(op, paces, sent, err)
-		if dead := t.health(ctx, err); dead != nil {
+		if dead := t.health(err); dead != nil {
 			err = dead
 		}
 		switch {
@@ -373,7 +373,7 @@ func deadline(last error) error {
 
 // health keeps count of calls that got no useful answer; it returns a fatal
 // error when the API looks down for this run.
-func (t *Throttle) health(ctx context.Context, err error) error {
+func (t *Throttle) health(err error) error {
 	now := time.Now()
 	switch {
 	case err == nil, !errors.Is(err, chatapi.ErrTransient):
@@ -381,8 +381,6 @@ func (t *Throttle) health(ctx context.Context, err error) error {
 		t.lastOK.Store(now.UnixNano())
 		t.failedInARow.Store(0)
 		return nil
-	case ctx.Value(tentativeKey{}) != nil:
-		return nil // the caller has another way: its failures say little of the API
 	}
 	n := t.failedInARow.Add(1)
 	since := t.started

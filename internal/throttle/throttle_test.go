@@ -330,27 +330,3 @@ func TestTentativeFatalDoesNotStopTheRun(t *testing.T) {
 		t.Errorf("not tentative: err %v, OnFatal called %d times; want once", err, fatal)
 	}
 }
-
-// Failures of tentative calls (a pass that falls back to users.get) don't
-// make the API look down: users.list may hang while users.get answers, and
-// everything else waits for the pass. The same failures of other calls do.
-func TestTentativeFailuresDoNotMakeTheAPILookDown(t *testing.T) {
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
-	defer ts.Close()
-	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
-	th := throttle.New(throttle.Limits{MaxAttempts: 60, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, DeadAfter: 50 * time.Millisecond})
-	fatal := 0
-	th.OnFatal = func(error) { fatal++ }
-	list := func(ctx context.Context) error {
-		_, _, err := api.ListPage(ctx, "spaces/S", "")
-		return err
-	}
-	err := th.Directory(throttle.Tentative(context.Background()), "directory.users.list", list)
-	if errors.Is(err, chatapi.ErrFatal) || fatal != 0 || !strings.Contains(err.Error(), "gave up after 60 attempts") {
-		t.Errorf("tentative: err %v, OnFatal called %d times; want its own failure after 60 attempts", err, fatal)
-	}
-	err = th.Directory(context.Background(), "directory.users.get", list)
-	if !errors.Is(err, chatapi.ErrFatal) || fatal != 1 {
-		t.Errorf("not tentative: err %v, OnFatal called %d times; want the API down", err, fatal)
-	}
-}
