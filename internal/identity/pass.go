@@ -269,24 +269,30 @@ func (s *Service) passFailedLocked(err error) {
 // idlessLocked: a page showed u without an ID (a fault on the server's
 // side), which names nobody. Its addresses are asked with users.get, as
 // if no page had gone past them: the pass's end must not read them as
-// outside the Directory, and spaces stop waiting for them.
-func (s *Service) idlessLocked(u *chatapi.DirectoryUser) {
+// outside the Directory, spaces stop waiting for them, and a lookup
+// already waiting for the pass is asked now.
+func (s *Service) idlessLocked(ctx context.Context, u *chatapi.DirectoryUser) {
 	for j := -1; j < len(u.Aliases); j++ {
 		e := u.PrimaryEmail
 		if j >= 0 {
 			e = u.Aliases[j]
 		}
-		if at, ok := s.addrs.find(e); ok && s.addrs.table[at].how == unknown {
-			s.addrs.table[at].flags |= uncovered
-			s.wakeLocked(e)
+		at, ok := s.addrs.find(e)
+		if !ok || s.addrs.table[at].how != unknown {
+			continue
 		}
+		s.addrs.table[at].flags |= uncovered
+		if l := s.lookups[e]; l != nil {
+			s.askUncoveredLocked(ctx, e, s.addrs.table[at], l)
+		}
+		s.wakeLocked(e)
 	}
 }
 
 // passPage records what a page of users shows of the addresses the
 // sources name, settles the lookups it answers, and wakes the spaces
 // waiting on an address it settles.
-func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
+func (s *Service) passPage(ctx context.Context, p *pass, page []chatapi.DirectoryUser) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p.pages++
@@ -295,7 +301,7 @@ func (s *Service) passPage(p *pass, page []chatapi.DirectoryUser) {
 	for i := range page {
 		u := &page[i]
 		if u.ID == "" {
-			s.idlessLocked(u)
+			s.idlessLocked(ctx, u)
 			continue
 		}
 		var id membership.Principal
