@@ -2,7 +2,9 @@ package job_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -155,5 +157,96 @@ func TestSmallSpacesHeldAreBoundedToo(t *testing.T) {
 		}
 	default:
 		t.Fatal("reads never paused")
+	}
+}
+
+// pagePeek records, as spaces/S0's third page is asked for, the most
+// memberships the budget has held so far.
+type pagePeek struct {
+	job.Reader
+	held  *budget.Budget
+	calls atomic.Int32
+	peak  atomic.Int64
+}
+
+func (r *pagePeek) ListPage(ctx context.Context, space, token string) ([]membership.Membership, string, error) {
+	if space == "spaces/S0" && r.calls.Add(1) == 3 {
+		peak, _ := r.held.Stats()
+		r.peak.Store(int64(peak))
+	}
+	return r.Reader.ListPage(ctx, space, token)
+}
+
+// A space's pages count against the budget as they arrive, not once the
+// space is whole: a big space (or a list that never ends) is in memory
+// before it is read to the end. spaces/S0 lists 2,223 memberships in
+// three pages; the other spaces hold about 500 with their own cost.
+func TestPagesCountAsTheyArrive(t *testing.T) {
+	seed, csv := unevenWorld(3000)
+	f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
+	f.resolve = true
+	held := budget.New(1_000_000)
+	r := &pagePeek{held: held}
+	res, err := f.runAs(t, context.Background(), func(j *job.Job) {
+		j.Held = held
+		r.Reader = j.Reader
+		j.Reader = r
+	})
+	if err != nil || len(res.SpaceErrors) > 0 {
+		t.Fatalf("err %v, space errors %v", err, res.SpaceErrors)
+	}
+	if r.calls.Load() != 3 {
+		t.Fatalf("spaces/S0 read in %d pages; want 3", r.calls.Load())
+	}
+	if got := r.peak.Load(); got < 2*chatapi.PageSize {
+		t.Errorf("before spaces/S0's third page the budget had held at most %d memberships; want its first two pages' %d", got, 2*chatapi.PageSize)
+	}
+}
+
+// stopOnGet stops the run at the first members.get (a removal's
+// screening asks each space whether the acting user, whom the Directory
+// could not tie to an ID, is a member there).
+type stopOnGet struct {
+	job.Reader
+	stop  func()
+	once  sync.Once
+	space atomic.Value
+}
+
+func (r *stopOnGet) Get(ctx context.Context, space, member string) (membership.Membership, error) {
+	r.once.Do(func() {
+		r.space.Store(space)
+		r.stop()
+	})
+	return r.Reader.Get(ctx, space, member)
+}
+
+// A stop that cuts a space's removal screening short leaves that space
+// unplanned: its removals were decided on less than they should have been.
+func TestAStopDuringTheScreeningLeavesTheSpaceUnplanned(t *testing.T) {
+	seed, csv := unevenWorld(600) // the sources leave members out: removals
+	f := newFixture(t, seed, emulator.Options{}, csv)
+	f.resolve = true
+	f.syncing(t)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	r := &stopOnGet{stop: func() { cancel(errors.New("SIGTERM")) }}
+	base := f.tweak
+	f.tweak = func(j *job.Job) {
+		base(j)
+		r.Reader = j.Reader
+		j.Reader = r
+		j.Acting = "ghost@elsewhere.test" // the Directory doesn't know them
+	}
+	res, err := f.run(t, ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	space, _ := r.space.Load().(string)
+	if space == "" {
+		t.Fatal("no members.get: the screening asked nothing, the test shows nothing")
+	}
+	if !slices.ContainsFunc(res.SpaceErrors, func(e *job.SpaceError) bool { return e.Space == space && e.Stopped }) {
+		t.Errorf("%s, whose screening the stop cut short, was planned (space errors %v)", space, res.SpaceErrors)
 	}
 }
