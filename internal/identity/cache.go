@@ -140,6 +140,10 @@ func (c *Cache) principalAt(at int) membership.Principal {
 	return c.table.principal(&c.table.items[at])
 }
 
+// aliasAt says whether the entry at place at is one of an alias: like its
+// principal, it never changes once the document is read.
+func (c *Cache) aliasAt(at int) bool { return c.table.items[at].alias }
+
 // Resolved hands the cache, at the end of a run, what the run resolved
 // at a call's cost, for Save to write beside (and over) what it read: a
 // million Puts would build a second map of a million entries just to

@@ -186,6 +186,10 @@ func (s *Service) suspendedLocked(p membership.Principal) bool {
 func (s *Service) Forget(email string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.forgetLocked(email)
+}
+
+func (s *Service) forgetLocked(email string) {
 	if rec := s.addrs.get(email); rec.how != unknown && rec.how != byDirectory {
 		// Settled before, a pass under way or over did not look for it:
 		// its pages are no evidence that it is not in the Directory.

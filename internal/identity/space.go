@@ -55,7 +55,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		if _, ok := listed[email]; ok {
 			continue
 		}
-		if unlisted++; s.addrs.get(email).how != unknown {
+		if unlisted++; s.settledLocked(email, listedBy).how != unknown {
 			continue
 		}
 		if _, ok := s.fromCacheLocked(email, listedBy); !ok {
@@ -93,7 +93,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			s.counts[ByList]++
 			continue
 		}
-		if rec := s.addrs.get(email); rec.how != unknown {
+		if rec := s.settledLocked(email, listedBy); rec.how != unknown {
 			s.neededLocked(email, rec)
 			s.give(&ids, email, s.addrs.principal(rec), rec.how)
 			continue
@@ -335,6 +335,23 @@ func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirU
 // doesn't contradict it: the cached ID listed under another email, unless
 // the Directory named the address as an alias (the list shows a user by
 // the primary address; sources often spell an alias domain's).
+// settledLocked is email's record, unless it came from the cache and this
+// space's list shows its ID under another address: then the entry is out
+// of date (the ID is someone else's now), and it is forgotten, here and in
+// the cache, whichever space took it first (fromCacheLocked checks only
+// that one's list).
+func (s *Service) settledLocked(email string, listedBy map[membership.Principal]string) record {
+	rec := s.addrs.get(email)
+	if rec.how != byCache || rec.flags&alias != 0 || s.addrs.cache.aliasAt(int(rec.off)) {
+		return rec // an alias's entry: its ID is listed under the primary address
+	}
+	if other, ok := listedBy[s.addrs.principal(rec)]; ok && other != email {
+		s.forgetLocked(email)
+		return s.addrs.get(email)
+	}
+	return rec
+}
+
 func (s *Service) fromCacheLocked(email string, listedBy map[membership.Principal]string) (membership.Principal, bool) {
 	if s.r.Cache == nil {
 		return "", false
