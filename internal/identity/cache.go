@@ -102,8 +102,18 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 	if table.tidy() {
 		c.dirty = true // a corrupt entry was dropped
 	}
+	if n := table.clampExpiry(now + int64((c.ttl + expirySlack).Seconds())); n > 0 {
+		// A run whose clock was ahead, a cache written under a longer
+		// cache_ttl, or a hand edit: no entry is trusted past the ttl.
+		warn(fmt.Sprintf("identity cache %s: %d entries were to be trusted longer than identity.cache_ttl (%s) allows (a clock ahead, or a longer ttl before?); they expire within it", where, n, c.ttl))
+		c.dirty = true
+	}
 	c.table = table
 }
+
+// expirySlack: an entry may expire this much past now + cache_ttl before
+// it is taken as written by a clock that ran ahead.
+const expirySlack = 5 * time.Minute
 
 // find is email's item and its place, if read and not dropped.
 func (c *Cache) find(email string) (*cacheItem, int, bool) {

@@ -123,6 +123,10 @@ func TestCacheFastReader(t *testing.T) {
 // last stands), a group and an entry with no expiry (dropped, and the
 // document marked for rewriting). What stands is found; the table holds
 // none of the document's bytes.
+// docTTL trusts the hand-written documents' expiries (1,900,000,000,
+// three years past their now): entries past now + cache_ttl are clamped.
+const docTTL = 4 * 365 * 24 * time.Hour
+
 func TestCacheTidiesWhatItReads(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	dir := t.TempDir()
@@ -139,7 +143,7 @@ func TestCacheTidiesWhatItReads(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cache.json"), []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := OpenCache(context.Background(), &state.Dir{Path: dir}, "cache.json", time.Hour, func() time.Time { return now }, func(msg string) { t.Error(msg) })
+	c := OpenCache(context.Background(), &state.Dir{Path: dir}, "cache.json", docTTL, func() time.Time { return now }, func(msg string) { t.Error(msg) })
 	c.DirectoryUsers() // waits for the read
 	want := []cacheRecord{
 		{Email: "a@example.com", Principal: "users/1", Expires: 1900000000, Suspended: true},
@@ -174,7 +178,7 @@ func TestCacheTidiesWhatItReads(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "long.json"), []byte(long), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c = OpenCache(context.Background(), &state.Dir{Path: dir}, "long.json", time.Hour, func() time.Time { return now }, func(msg string) { t.Error(msg) })
+	c = OpenCache(context.Background(), &state.Dir{Path: dir}, "long.json", docTTL, func() time.Time { return now }, func(msg string) { t.Error(msg) })
 	c.DirectoryUsers()
 	if got := c.table.records(); len(got) != 1 || got[0].Email != "a@example.com" || !c.dirty {
 		t.Errorf("with a 70,000-byte address: %+v, to be rewritten %v", got, c.dirty)

@@ -32,7 +32,7 @@ func TestCachedAddressesNameTheirOwnEntries(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cache.json"), []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cache := OpenCache(context.Background(), &state.Dir{Path: dir}, "cache.json", time.Hour, func() time.Time { return now }, func(msg string) { t.Error(msg) })
+	cache := OpenCache(context.Background(), &state.Dir{Path: dir}, "cache.json", docTTL, func() time.Time { return now }, func(msg string) { t.Error(msg) })
 	space := func(name string, emails ...string) membership.DesiredSpace {
 		ds := membership.DesiredSpace{Name: name}
 		for _, e := range emails {

@@ -127,6 +127,19 @@ func (b *tableBuilder) add(email, principal []byte, expires int64, suspended, al
 		expires: uint32(min(max(expires, 0), math.MaxUint32)), suspended: suspended, alias: alias})
 }
 
+// clampExpiry brings every expiry past limit (Unix seconds) down to it,
+// and says how many it changed.
+func (t *cacheTable) clampExpiry(limit int64) int {
+	limit = min(max(limit, 0), math.MaxUint32)
+	n := 0
+	for i := range t.items {
+		if int64(t.items[i].expires) > limit {
+			t.items[i].expires, n = uint32(limit), n+1
+		}
+	}
+	return n
+}
+
 func (b *tableBuilder) table() cacheTable {
 	arena, items := b.arena.String(), slices.Clip(b.items)
 	// Room made for entries that were left out would be held all run.

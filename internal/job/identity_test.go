@@ -133,7 +133,7 @@ func TestIdentityCache(t *testing.T) {
 		if !strings.Contains(f.logs.String(), "is corrupt; starting empty") {
 			t.Errorf("no warning:\n%s", f.logs)
 		}
-		c := identity.OpenCache(context.Background(), &state.Dir{Path: filepath.Dir(f.cacheFile)}, filepath.Base(f.cacheFile), 1, nil, func(msg string) { t.Errorf("rebuilt cache unreadable: %s", msg) })
+		c := identity.OpenCache(context.Background(), &state.Dir{Path: filepath.Dir(f.cacheFile)}, filepath.Base(f.cacheFile), time.Hour, nil, func(msg string) { t.Errorf("rebuilt cache unreadable: %s", msg) })
 		c.DirectoryUsers() // waits for the read
 	})
 
