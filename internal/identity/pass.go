@@ -65,8 +65,24 @@ func (s *Service) Anticipate(ctx context.Context) {
 	}
 	s.log.Debug("identity: reading the Directory's first pages while the lists are read", "addresses", n)
 	s.early, s.anticipated = newPass(false), n
-	go s.runPass(ctx, s.early)
+	s.goPass(ctx, s.early)
 }
+
+// goPass runs p, counted for Wait.
+func (s *Service) goPass(ctx context.Context, p *pass) {
+	s.passes.Add(1)
+	go func() {
+		defer s.passes.Done()
+		s.runPass(ctx, p)
+	}()
+}
+
+// Wait returns once the passes' goroutines have ended. Call it after
+// cancelling the context the service was used under (they end within the
+// throttle's grace), and before the cache is saved: a query between a
+// page and its next step holds the service's lock and asks the cache,
+// while Save holds the cache's and reads the service's records.
+func (s *Service) Wait() { s.passes.Wait() }
 
 // passPageSize is users.list's largest page.
 const passPageSize = chatapi.DirectoryPageSize
@@ -93,7 +109,7 @@ func (s *Service) considerPassLocked(ctx context.Context, n int) {
 		return
 	}
 	s.pass = newPass(true)
-	go s.runPass(ctx, s.pass)
+	s.goPass(ctx, s.pass)
 }
 
 // adoptEarlyLocked makes the pass Anticipate started the run's pass.

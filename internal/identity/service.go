@@ -44,6 +44,8 @@ type Service struct {
 	anticipated int                // the addresses it was started for
 	earlyFound  int                // addresses its pages showed before it was wanted
 	earlyNeeded int                // of those, how many a space took from there (the pass still unwanted)
+	// passes are the passes' goroutines, for Wait.
+	passes sync.WaitGroup
 	// lists counts the spaces whose lists Await saw, noEmails those where
 	// people came without emails: the cache tells the next run.
 	lists, noEmails int

@@ -209,7 +209,8 @@ type tentativeKey struct{}
 // or a pass whose failure falls back to users.get): a fatal answer to them
 // (a token refused for a scope the run may never use, or the API looking
 // down while users.list hangs and users.get may answer) is returned to the
-// caller, not taken as the end of the run.
+// caller, not taken as the end of the run; and when ctx ends, a call in
+// flight is abandoned at once, without the grace other calls get.
 func Tentative(ctx context.Context) context.Context {
 	return context.WithValue(ctx, tentativeKey{}, true)
 }
@@ -340,8 +341,12 @@ func (t *Throttle) tell(op string, paces []*pace, sent time.Time, err error) {
 func (t *Throttle) attempt(ctx context.Context, fn func(context.Context) error) error {
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.limits.CallTimeout)
 	defer cancel()
+	grace := t.limits.Grace
+	if ctx.Value(tentativeKey{}) != nil {
+		grace = 0 // nothing waits on its answer once the run is over
+	}
 	stop := context.AfterFunc(ctx, func() {
-		timer := time.AfterFunc(t.limits.Grace, cancel)
+		timer := time.AfterFunc(grace, cancel)
 		context.AfterFunc(callCtx, func() { timer.Stop() })
 	})
 	defer stop()

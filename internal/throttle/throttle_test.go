@@ -149,6 +149,25 @@ func TestCallInFlightOutlivesCancellation(t *testing.T) {
 	}
 }
 
+// A tentative call (a Directory pass page) gets no grace: nothing waits on
+// its answer once the run is over, and the run's end waits for the pass.
+func TestTentativeCallInFlightEndsWithTheRun(t *testing.T) {
+	th := throttle.New(throttle.Limits{DirectoryPerMinute: 1e6, MaxAttempts: 1, Grace: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	err := th.Directory(throttle.Tentative(ctx), "directory.users.list", func(callCtx context.Context) error {
+		cancel()
+		select {
+		case <-callCtx.Done():
+			return callCtx.Err()
+		case <-time.After(5 * time.Second):
+			return nil
+		}
+	})
+	if err == nil {
+		t.Error("a tentative call in flight ran on after the run was cancelled")
+	}
+}
+
 func TestZeroQuotaMeansNoLimiter(t *testing.T) {
 	th := throttle.New(throttle.Limits{ProjectReadsPerMinute: 2400, MaxAttempts: 1}) // writes left at 0
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
