@@ -165,8 +165,11 @@ func CheckDir(path string) error {
 	if !st.IsDir() {
 		return fmt.Errorf("%s is not a folder", path)
 	}
-	if st.Mode().Perm()&0o002 != 0 && st.Mode()&os.ModeSticky == 0 {
-		return fmt.Errorf("%s can be written by anyone (mode %#o); state must be private", path, st.Mode().Perm())
+	if st.Mode().Perm()&0o002 != 0 {
+		// The sticky bit (as on /tmp) stops others deleting our files, not
+		// planting theirs: an identity cache that maps a wanted address to
+		// another ID, a removals state.
+		return fmt.Errorf("%s can be written by anyone (mode %#o); state must be private: use a folder of its own", path, st.Mode().Perm())
 	}
 	return nil
 }
