@@ -239,7 +239,7 @@ func (s *Service) runPass(ctx context.Context, p *pass) {
 		s.mu.Unlock()
 		return
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		s.passFailedLocked(err)
 	}
 	close(p.done)
