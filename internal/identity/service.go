@@ -195,6 +195,7 @@ func (s *Service) forgetLocked(email string) {
 	if rec := s.addrs.get(email); rec.how != unknown && rec.how != byDirectory {
 		// Settled before, a pass under way or over did not look for it:
 		// its pages are no evidence that it is not in the Directory.
+		s.counts[rec.how.String()]--
 		rec.how = unknown
 		rec.flags &^= alias | suspended // what was known was someone else's
 		rec.flags |= uncovered

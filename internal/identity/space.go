@@ -52,7 +52,16 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		if email == "" {
 			continue
 		}
-		if _, ok := listed[email]; ok {
+		if lp, ok := listed[email]; ok {
+			// The list shows the address itself: a record or entry naming
+			// another ID is out of date, for every space.
+			if rec := s.addrs.get(email); rec.how == byCache && s.addrs.principal(rec) != lp {
+				s.forgetLocked(email)
+			} else if s.r.Cache != nil && rec.how == unknown {
+				if e, ok := s.r.Cache.Get(email); ok && e.Principal != lp {
+					s.r.Cache.Drop(email)
+				}
+			}
 			continue
 		}
 		if unlisted++; s.settledLocked(email, listedBy).how != unknown {
