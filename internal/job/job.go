@@ -186,7 +186,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	plan.Warnings = append(append(slices.Clone(j.SourceWarnings), spaces.warnings...), plan.Warnings...)
 	var identities identity.Outcome
 	if spaces.ids != nil {
-		spaces.ids.Wait() // planSpaces cancelled them: they end within the throttle's grace
+		spaces.ids.Wait() // planSpaces cancelled them: their calls are abandoned at once
 		identities = spaces.ids.Outcome()
 		if j.Resolver.Cache != nil {
 			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.Config.Limits.CallTimeout)

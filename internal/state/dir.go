@@ -169,7 +169,7 @@ func CheckDir(path string) error {
 		// The sticky bit (as on /tmp) stops others deleting our files, not
 		// planting theirs: an identity cache that maps a wanted address to
 		// another ID, a removals state.
-		return fmt.Errorf("%s can be written by anyone (mode %#o); state must be private: use a folder of its own", path, st.Mode().Perm())
+		return fmt.Errorf("%s can be written by anyone (mode %v); state must be private: chmod o-w %s, or set state.location to a folder only this user can write", path, st.Mode(), path)
 	}
 	return nil
 }
