@@ -400,6 +400,11 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 		if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
 			errs.Add(cfg.At("identity", "cache_file"), "identity.cache_file %s is not a regular file", p)
 		}
+		// Its folder is state too: a cache planted there maps wanted
+		// addresses to other people.
+		if err := state.CheckDir(filepath.Dir(p)); err != nil {
+			errs.Add(cfg.At("identity", "cache_file"), "identity.cache_file: %v", err)
+		}
 	}
 	if err := job.Check(desired, job.AccessOf(cfg, auth.AppAuth(cfg.Auth))); err != nil {
 		var es source.Errors

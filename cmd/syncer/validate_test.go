@@ -163,7 +163,12 @@ func TestValidateChecksWhatARunWouldRefuse(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "m.csv"), []byte("space,member\nspaces/A,a@example.com\nspaces/A,app\n"), 0o644)
 	key := filepath.Join(dir, "key.json")
 	os.WriteFile(key, []byte(`{"type":"service_account","client_email":"x@y.iam.gserviceaccount.com"}`), 0o644)
+	// A folder anyone can write, as /tmp is: a cache planted there would be trusted.
+	shared := filepath.Join(dir, "shared")
+	os.Mkdir(shared, 0o700)
+	os.Chmod(shared, 0o777|os.ModeSticky)
 	for _, tc := range []struct{ name, config, want string }{
+		{"a cache file where anyone can write", "sources: [{path: m.csv}]\napi: {endpoint: \"http://127.0.0.1:1/\"}\nidentity: {cache_file: shared/cache.json}\n", "identity.cache_file: " + shared + " can be written by anyone"},
 		{"auth none against Google", "sources: [{path: m.csv}]\n", "auth.mode none works only against an emulator"},
 		{"missing key", "sources: [{path: m.csv}]\nauth: {mode: service-account, credentials_file: nope.json, subject: a@example.com}\n", "nope.json: no such file"},
 		{"key readable by others", "sources: [{path: m.csv}]\nauth: {mode: service-account, credentials_file: key.json, subject: a@example.com}\n", "is readable by others (mode 0644)"},
