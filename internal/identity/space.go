@@ -340,10 +340,6 @@ func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirU
 	s.give(ids, email, u.p, byDirectory)
 }
 
-// fromCacheLocked trusts an entry while it is fresh and this space's list
-// doesn't contradict it: the cached ID listed under another email, unless
-// the Directory named the address as an alias (the list shows a user by
-// the primary address; sources often spell an alias domain's).
 // settledLocked is email's record, unless it came from the cache and this
 // space's list shows its ID under another address: then the entry is out
 // of date (the ID is someone else's now), and it is forgotten, here and in
@@ -361,6 +357,10 @@ func (s *Service) settledLocked(email string, listedBy map[membership.Principal]
 	return rec
 }
 
+// fromCacheLocked trusts an entry while it is fresh and this space's list
+// doesn't contradict it: the cached ID listed under another email, unless
+// the Directory named the address as an alias (the list shows a user by
+// the primary address; sources often spell an alias domain's).
 func (s *Service) fromCacheLocked(email string, listedBy map[membership.Principal]string) (membership.Principal, bool) {
 	if s.r.Cache == nil {
 		return "", false
