@@ -19,6 +19,12 @@ type boundedBodies struct{ base http.RoundTripper }
 // bounded returns hc (a new client when nil) with boundedBodies in front
 // of its transport.
 func bounded(hc *http.Client) *http.Client {
+	return wrapTransport(hc, func(base http.RoundTripper) http.RoundTripper { return boundedBodies{base: base} })
+}
+
+// wrapTransport returns a copy of hc (a new client when nil: every call's
+// deadline is the throttle's) whose transport is wrap of hc's.
+func wrapTransport(hc *http.Client, wrap func(http.RoundTripper) http.RoundTripper) *http.Client {
 	if hc == nil {
 		hc = &http.Client{}
 	}
@@ -27,7 +33,7 @@ func bounded(hc *http.Client) *http.Client {
 		base = http.DefaultTransport
 	}
 	out := *hc
-	out.Transport = boundedBodies{base: base}
+	out.Transport = wrap(base)
 	return &out
 }
 

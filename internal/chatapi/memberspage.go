@@ -42,16 +42,7 @@ type pageReader struct{ base http.RoundTripper }
 
 // withPageReader returns hc with pageReader in front of its transport.
 func withPageReader(hc *http.Client) *http.Client {
-	if hc == nil {
-		hc = &http.Client{}
-	}
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	out := *hc
-	out.Transport = pageReader{base: base}
-	return &out
+	return wrapTransport(hc, func(base http.RoundTripper) http.RoundTripper { return pageReader{base: base} })
 }
 
 func (t pageReader) RoundTrip(req *http.Request) (*http.Response, error) {
