@@ -11,6 +11,26 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 )
 
+// disproofWorld: the Directory says alice@ is users/2 and users/1 is bob@;
+// the cache still says alice@ is users/1. It returns a service for the
+// named spaces, each wanting alice@ alone, and the cache.
+func disproofWorld(t *testing.T, names ...string) (*Service, *Cache, []membership.DesiredSpace) {
+	t.Helper()
+	const alice = "alice@corp.test"
+	d := &gatedDir{listGate: make(chan struct{}), listed: make(chan struct{}), getGate: make(chan struct{}), gets: map[string]int{}}
+	close(d.listGate)
+	close(d.getGate)
+	d.users = []chatapi.DirectoryUser{{ID: "2", PrimaryEmail: alice}, {ID: "1", PrimaryEmail: "bob@corp.test"}}
+	cache := cacheWith(t, 0, cacheEntry(alice, "users/1", false))
+	member := membership.DesiredMember{Principal: membership.User(alice), Role: membership.RoleMember}
+	var spaces []membership.DesiredSpace
+	for _, name := range names {
+		spaces = append(spaces, membership.DesiredSpace{Name: name, Members: []membership.DesiredMember{member}})
+	}
+	s := (&Resolver{Directory: d, DirectoryThrottle: freeThrottle(), Cache: cache}).NewService(membership.Desired{Spaces: spaces}, nil)
+	return s, cache, spaces
+}
+
 // A space's list disproves a cache entry (it shows the cached ID under
 // another address) whichever space took the entry first: the cache says
 // alice@ is users/1, the Directory today that alice@ is users/2 and
@@ -23,15 +43,8 @@ func TestAListDisprovesACacheEntryInEverySpace(t *testing.T) {
 	alice := "alice@corp.test"
 	listB := &membership.SpaceState{Memberships: []membership.Membership{{Name: "spaces/B/members/1", Principal: "users/1", Email: "bob@corp.test", Role: membership.RoleMember}}}
 	for _, order := range []string{"B alone", "A then B"} {
-		d := &gatedDir{listGate: make(chan struct{}), listed: make(chan struct{}), getGate: make(chan struct{}), gets: map[string]int{}}
-		close(d.listGate)
-		close(d.getGate)
-		d.users = []chatapi.DirectoryUser{{ID: "2", PrimaryEmail: alice}, {ID: "1", PrimaryEmail: "bob@corp.test"}}
-		cache := cacheWith(t, 0, cacheEntry(alice, "users/1", false))
-		member := membership.DesiredMember{Principal: membership.User(alice), Role: membership.RoleMember}
-		a := membership.DesiredSpace{Name: "spaces/A", Members: []membership.DesiredMember{member}}
-		b := membership.DesiredSpace{Name: "spaces/B", Members: []membership.DesiredMember{member}}
-		s := (&Resolver{Directory: d, DirectoryThrottle: freeThrottle(), Cache: cache}).NewService(membership.Desired{Spaces: []membership.DesiredSpace{a, b}}, nil)
+		s, cache, spaces := disproofWorld(t, "spaces/A", "spaces/B")
+		a, b := spaces[0], spaces[1]
 		if order != "B alone" {
 			if ids, _ := s.Space(ctx, a, &membership.SpaceState{}, nil); ids.Aliases[alice] != "users/1" {
 				t.Fatalf("spaces/A did not take the cache's entry (%q): the test shows nothing", ids.Aliases[alice])
