@@ -26,8 +26,10 @@ type Cache struct {
 	mu      sync.Mutex
 	table   cacheTable
 	// directoryUsers is how many users the last whole Directory pass saw,
-	// for estimating the next one's cost.
+	// for estimating the next one's cost, and directoryAt when (Unix
+	// seconds).
 	directoryUsers int
+	directoryAt    int64
 	// listsShowEmails: the last run's lists showed every person's email,
 	// so the next need not start a Directory pass before they are read.
 	listsShowEmails bool
@@ -99,6 +101,12 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 		c.dirty = v == 1 // rewritten as version 2
 	}
 	c.directoryUsers, c.listsShowEmails = max(0, head.users), head.listsShowEmails
+	// A size recorded before sizes had a time (or by a clock ahead) ages
+	// from now.
+	c.directoryAt = head.usersAt
+	if c.directoryUsers > 0 && (c.directoryAt <= 0 || c.directoryAt > now) {
+		c.directoryAt = now
+	}
 	if table.tidy() {
 		c.dirty = true // a corrupt entry was dropped
 	}
@@ -168,21 +176,35 @@ func (c *Cache) Resolved(n int, entries Entries) {
 }
 
 // DirectoryUsers is how many users the last whole Directory pass saw (0:
-// none recorded).
+// none recorded, or recorded more than directorySizeAge ago).
+//
+// The size decides between a pass and a users.get per address, and only a
+// pass records it: a size far too high (a tenant that shrank) would send
+// every run to users.get, with no pass to correct it. So it is trusted for
+// a week; after that a run chooses as a first run does, from the sources.
 func (c *Cache) DirectoryUsers() int {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.now().Unix()-c.directoryAt > int64(directorySizeAge.Seconds()) {
+		return 0
+	}
 	return c.directoryUsers
 }
 
-// SetDirectoryUsers records the size of a whole Directory pass.
+// directorySizeAge is how long a recorded Directory size is trusted.
+const directorySizeAge = 7 * 24 * time.Hour
+
+// SetDirectoryUsers records the size of a whole Directory pass. The same
+// size seen again is written again only once a day: the document is not
+// rewritten for its time alone on every run.
 func (c *Cache) SetDirectoryUsers(n int) {
 	<-c.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.directoryUsers != n {
-		c.directoryUsers, c.dirty = n, true
+	now := c.now().Unix()
+	if c.directoryUsers != n || now-c.directoryAt >= int64((24*time.Hour).Seconds()) {
+		c.directoryUsers, c.directoryAt, c.dirty = n, now, true
 	}
 }
 

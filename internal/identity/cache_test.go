@@ -20,7 +20,7 @@ import (
 )
 
 func cacheOf(now time.Time, entries map[string]CacheEntry) *Cache {
-	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42, listsShowEmails: true}
+	c := &Cache{now: func() time.Time { return now }, directoryUsers: 42, directoryAt: now.Unix() - 60, listsShowEmails: true}
 	b := newTableBuilder(0, 0, 0)
 	for email, e := range entries {
 		b.add([]byte(email), []byte(e.Principal), e.Expires.Unix(), e.Suspended, e.Alias)
@@ -65,7 +65,7 @@ func TestCacheEncodingIsJSON(t *testing.T) {
 	}
 	slices.SortFunc(records, func(a, b cacheRecord) int { return strings.Compare(a.Email, b.Email) })
 	raw, _ := json.Marshal(records)
-	want, _ := json.Marshal(cacheFile{Version: 2, DirectoryUsers: 42, ListsShowEmails: true, Entries: raw})
+	want, _ := json.Marshal(cacheFile{Version: 2, DirectoryUsers: 42, DirectoryAt: now.Unix() - 60, ListsShowEmails: true, Entries: raw})
 	if string(got) != string(want) {
 		t.Errorf("encoded\n%s\nwant\n%s", got, want)
 	}
@@ -74,7 +74,7 @@ func TestCacheEncodingIsJSON(t *testing.T) {
 		t.Error("the fast reader took a document with escapes")
 	}
 	table, head, version, err := readCacheJSON(got, 0)
-	if back := table.records(); err != nil || head != (cacheHeader{users: 42, listsShowEmails: true}) || version != 2 || !reflect.DeepEqual(back, records) {
+	if back := table.records(); err != nil || head != (cacheHeader{users: 42, usersAt: now.Unix() - 60, listsShowEmails: true}) || version != 2 || !reflect.DeepEqual(back, records) {
 		t.Errorf("read back: %v %+v %+v\nwant %+v", err, head, back, records)
 	}
 }
@@ -93,11 +93,11 @@ func TestCacheFastReader(t *testing.T) {
 	}
 	table, head, fast := readCacheFast(doc, 0)
 	items := table.records()
-	if !fast || head != (cacheHeader{users: 42, listsShowEmails: true}) || !reflect.DeepEqual(items, c.table.records()) {
+	if !fast || head != (cacheHeader{users: 42, usersAt: now.Unix() - 60, listsShowEmails: true}) || !reflect.DeepEqual(items, c.table.records()) {
 		t.Errorf("fast read: %v %+v %+v, want %+v", fast, head, items, c.table.records())
 	}
 	c.listsShowEmails = false
-	if _, head, fast := readCacheFast(c.encodeLocked(), 0); !fast || head != (cacheHeader{users: 42}) {
+	if _, head, fast := readCacheFast(c.encodeLocked(), 0); !fast || head != (cacheHeader{users: 42, usersAt: now.Unix() - 60}) {
 		t.Errorf("without lists_show_emails: %v %+v", fast, head)
 	}
 	viaJSON, _, _, err := readCacheJSON(doc, 0)
@@ -116,6 +116,71 @@ func TestCacheFastReader(t *testing.T) {
 	}
 	if table, _, fast := readCacheFast([]byte(`{"version":2,"entries":[]}`), 0); !fast || len(table.items) != 0 {
 		t.Errorf("an empty cache: %v %v", fast, table.items)
+	}
+}
+
+// A recorded Directory size is trusted for a week from the pass that saw
+// it; one recorded before sizes had a time, or by a clock ahead, ages from
+// the read. The same size seen again is written again once a day.
+func TestTheDirectorySizeAges(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	const day = 24 * time.Hour
+	at := func(d time.Duration) int64 { return now.Add(d).Unix() }
+	for _, tc := range []struct {
+		name string
+		doc  string
+		left time.Duration // how much longer it is trusted (0: not now)
+	}{
+		{"a day old", fmt.Sprintf(`{"version":2,"directory_users":500,"directory_users_at":%d,"entries":[]}`, at(-day)), 6 * day},
+		{"eight days old", fmt.Sprintf(`{"version":2,"directory_users":500,"directory_users_at":%d,"entries":[]}`, at(-8*day)), 0},
+		{"eight days old, read by encoding/json", fmt.Sprintf(`{"version":2,"directory_users":500,"directory_users_at":%d,"entries":[{"e":"\u0061@x.test","p":"users/1","x":%d}]}`, at(-8*day), at(time.Minute)), 0},
+		{"no time", `{"version":2,"directory_users":500,"entries":[]}`, 7 * day},
+		{"a time ahead", fmt.Sprintf(`{"version":2,"directory_users":500,"directory_users_at":%d,"entries":[]}`, at(30*day)), 7 * day},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "cache.json"), []byte(tc.doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			clock := now
+			c := OpenCache(context.Background(), &state.Dir{Path: dir}, "cache.json", time.Hour, func() time.Time { return clock }, func(msg string) { t.Error(msg) })
+			got := c.DirectoryUsers() // waits for the read, at now
+			if tc.left == 0 {
+				if got != 0 {
+					t.Fatalf("DirectoryUsers() = %d, want none", got)
+				}
+				return
+			}
+			clock = now.Add(tc.left - time.Minute)
+			if got := c.DirectoryUsers(); got != 500 {
+				t.Errorf("a minute before it ages out: DirectoryUsers() = %d, want 500", got)
+			}
+			clock = now.Add(tc.left + time.Minute)
+			if got := c.DirectoryUsers(); got != 0 {
+				t.Errorf("a minute after it ages out: DirectoryUsers() = %d, want none", got)
+			}
+		})
+	}
+
+	c := cacheOf(now, nil)
+	c.ready = make(chan struct{})
+	close(c.ready)
+	c.directoryAt = at(-2 * time.Hour)
+	c.SetDirectoryUsers(42)
+	if c.dirty || c.directoryAt != at(-2*time.Hour) {
+		t.Errorf("the same size two hours later: rewritten %v, at %d", c.dirty, c.directoryAt)
+	}
+	c.SetDirectoryUsers(43)
+	if !c.dirty || c.directoryAt != now.Unix() {
+		t.Errorf("a new size: rewritten %v, at %d (want %d)", c.dirty, c.directoryAt, now.Unix())
+	}
+	c.dirty, c.directoryAt = false, at(-day)
+	c.SetDirectoryUsers(43)
+	if !c.dirty || c.directoryAt != now.Unix() {
+		t.Errorf("the same size a day later: rewritten %v, at %d (want %d)", c.dirty, c.directoryAt, now.Unix())
+	}
+	if !bytes.Contains(c.encodeLocked(), []byte(fmt.Sprintf(`"directory_users":43,"directory_users_at":%d,`, now.Unix()))) {
+		t.Errorf("the document does not record when: %s", c.encodeLocked())
 	}
 }
 

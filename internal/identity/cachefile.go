@@ -16,6 +16,7 @@ import (
 type cacheFile struct {
 	Version         int             `json:"version"`
 	DirectoryUsers  int             `json:"directory_users,omitempty"`
+	DirectoryAt     int64           `json:"directory_users_at,omitempty"` // Unix seconds
 	ListsShowEmails bool            `json:"lists_show_emails,omitempty"`
 	Entries         json.RawMessage `json:"entries"`
 }
@@ -30,7 +31,8 @@ type cacheRecord struct {
 
 // cacheHeader is what the document records beside its entries.
 type cacheHeader struct {
-	users           int // directory_users
+	users           int   // directory_users
+	usersAt         int64 // directory_users_at: when a pass saw them
 	listsShowEmails bool
 }
 
@@ -48,6 +50,13 @@ func readCacheFast(data []byte, now int64) (t cacheTable, head cacheHeader, ok b
 			return cacheTable{}, cacheHeader{}, false
 		}
 		head.users = max(0, head.users)
+		if r, found := bytes.CutPrefix(rest, []byte(`,"directory_users_at":`)); found {
+			var at int
+			if at, rest, ok = cutInt(r); !ok {
+				return cacheTable{}, cacheHeader{}, false
+			}
+			head.usersAt = int64(at)
+		}
 	}
 	rest, head.listsShowEmails = bytes.CutPrefix(rest, []byte(`,"lists_show_emails":true`))
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"entries":[`)); !ok {
@@ -154,7 +163,7 @@ func readCacheJSON(data []byte, now int64) (_ cacheTable, head cacheHeader, vers
 	default:
 		return cacheTable{}, cacheHeader{}, 0, fmt.Errorf("version %d", f.Version)
 	}
-	return b.table(), cacheHeader{users: f.DirectoryUsers, listsShowEmails: f.ListsShowEmails}, f.Version, nil
+	return b.table(), cacheHeader{users: f.DirectoryUsers, usersAt: f.DirectoryAt, listsShowEmails: f.ListsShowEmails}, f.Version, nil
 }
 
 // encodeLocked writes the document by hand, sorted by email: with a
@@ -193,6 +202,8 @@ func (c *Cache) encodeToLocked(w io.Writer) error {
 	if c.directoryUsers > 0 {
 		b = append(b, `,"directory_users":`...)
 		b = strconv.AppendInt(b, int64(c.directoryUsers), 10)
+		b = append(b, `,"directory_users_at":`...)
+		b = strconv.AppendInt(b, c.directoryAt, 10)
 	}
 	if c.listsShowEmails {
 		b = append(b, `,"lists_show_emails":true`...)
