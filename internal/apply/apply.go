@@ -168,11 +168,12 @@ func phases(changes []diff.Change) [2][][]int {
 // space without a joined owner, and the reason below says why better than
 // that refusal. A change that waits for a successor (the plan's last-owner
 // guard named one) goes only if the successor's promotion succeeded and
-// their membership is joined; the others are held when any promotion to
-// owner in the space did not succeed.
+// their membership is joined. A change with no successor goes: the plan saw
+// other joined owners stay (removals.GuardLastOwners names a successor
+// wherever none would), so no promotion is its concern, and should someone
+// have demoted them since, Google refuses it and it fails.
 func (e *Engine) holdOwnerLosses(changes []diff.Change, phase [][]int) {
 	promoted := map[membership.Principal]*diff.Change{}
-	failed := ""
 	var joined *diff.Change // a promotion that made a joined owner
 	for i := range changes {
 		c := &changes[i]
@@ -180,9 +181,6 @@ func (e *Engine) holdOwnerLosses(changes []diff.Change, phase [][]int) {
 			continue
 		}
 		promoted[c.Principal] = c
-		if !succeeded(*c) && failed == "" {
-			failed = c.Member
-		}
 		if succeeded(*c) && !c.Invited && joined == nil {
 			joined = c
 		}
@@ -190,14 +188,7 @@ func (e *Engine) holdOwnerLosses(changes []diff.Change, phase [][]int) {
 	for _, chain := range phase {
 		for _, i := range chain {
 			c := &changes[i]
-			if c.FromRole != membership.RoleOwner || !takesAway(*c) || c.Status != "" {
-				continue
-			}
-			if c.Successor == "" {
-				if failed != "" {
-					skip(c, "not attempted: making "+failed+" owner did not succeed, and a space must keep an owner")
-					e.Logger.Warn("an owner stays", "space", c.Space, "member", c.Member, "action", c.Action, "why", c.Error)
-				}
+			if c.FromRole != membership.RoleOwner || !takesAway(*c) || c.Status != "" || c.Successor == "" {
 				continue
 			}
 			if s := promoted[c.Successor]; (s == nil || s.Invited || !succeeded(*s)) && joined != nil {
@@ -293,6 +284,39 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 	}
 }
 
+// canonical is whom a change's answer should name: the member's
+// users/{id} or groups/{id} when known, else "" (an address nothing
+// resolved, or the calling app).
+func canonical(c diff.Change) membership.Principal {
+	switch {
+	case c.ID != "":
+		return c.ID
+	case c.Principal == membership.App || c.Principal.Email() != "":
+		return ""
+	}
+	return c.Principal
+}
+
+// names tells whether an answer's membership is the change's member
+// (known: whether that can be told). Two canonical names (users/{id},
+// groups/{id}) are compared; an answer naming the address asked, or
+// carrying it as the member's email, is the member; an answer naming
+// another address proves nothing (an alias may be answered with the
+// primary address).
+func names(c diff.Change, m membership.Membership) (same, known bool) {
+	want, got := canonical(c), m.Principal
+	switch {
+	case got == "" || m.Name == "":
+		return false, false
+	case got.Email() == "" && want != "":
+		return got == want, true
+	case got.Email() != "" && got.Email() == c.Principal.Email(),
+		want == "" && m.Email != "" && m.Email == c.Principal.Email():
+		return true, true
+	}
+	return false, false
+}
+
 func skip(c *diff.Change, why string) { c.Status, c.Error = diff.Skipped, why }
 
 func (e *Engine) create(ctx context.Context, c *diff.Change) (*membership.Membership, error) {
@@ -303,7 +327,18 @@ func (e *Engine) create(ctx context.Context, c *diff.Change) (*membership.Member
 	})
 	switch {
 	case err == nil:
-		c.Status, c.Membership = diff.Applied, m.Name
+		c.Status = diff.Applied
+		switch same, known := names(*c, m); {
+		case known && !same:
+			return nil, fmt.Errorf("Google answered the create with the membership of %s, not of %s: whether %s was added is unknown (the next run finds out)",
+				m.Principal.Display(), canonical(*c).Display(), c.Member)
+		case !known:
+			// Whom the answer names can't be told (a create by address,
+			// answered without it): a role patch after it finds the
+			// membership by a get rather than trust the answer.
+			return nil, nil
+		}
+		c.Membership = m.Name
 		return &m, nil
 	case errors.Is(err, chatapi.ErrAlreadyExists):
 		// Joined or invited already, or our own earlier attempt whose answer was lost.
@@ -360,6 +395,16 @@ func (e *Engine) updateRole(ctx context.Context, c *diff.Change, created *member
 	if err == nil && patched.State != "" {
 		c.Invited = patched.State == membership.StateInvited
 	}
+	if err == nil && (patched.Role != "" && patched.Role != c.ToRole || patched.Name != "" && patched.Name != name) {
+		// Google answered with a role, or a membership, other than asked:
+		// the change is not known to be made, and nothing that depends on
+		// it (an owner's removal waiting for this successor) goes.
+		got := string(patched.Role)
+		if patched.Name != name {
+			got = "membership " + patched.Name
+		}
+		return fmt.Errorf("Google answered the role change with %s, not %s for %s: the role is not known to be set (the next run finds out)", got, c.ToRole, name)
+	}
 	if err != nil && c.Invited && errors.Is(err, chatapi.ErrPermanent) {
 		// Whether the API sets roles on pending invitations is undocumented;
 		// where it refuses, the role waits for the member to accept, and a
@@ -384,10 +429,15 @@ func (e *Engine) delete(ctx context.Context, c *diff.Change) error {
 		c.Status = diff.Applied
 	case errors.Is(err, chatapi.ErrNotFound):
 		c.Status = diff.AlreadyDone
+	case errors.Is(err, chatapi.ErrPermanent) && errors.As(err, &apiErr) && apiErr.Status == "FAILED_PRECONDITION" && c.FromRole == membership.RoleOwner:
+		// An owner Google keeps: the last one (the plan saw others, but
+		// they have been demoted or have left since). A failure: the
+		// space keeps someone the sources dropped.
+		return fmt.Errorf("Google kept this owner (%s): the space has no other joined owner now; make someone else owner, and the next run removes them: %w", apiErr.Message, err)
 	case errors.Is(err, chatapi.ErrPermanent) && errors.As(err, &apiErr) && apiErr.Status == "FAILED_PRECONDITION":
 		// Google keeps the member: someone in the space through a Google
-		// Group can't be removed directly (nor can a last owner). Not a
-		// failure of this run; the report says why.
+		// Group can't be removed directly. Not a failure of this run; the
+		// report says why.
 		skip(c, "Google kept this member ("+apiErr.Message+"); a member through a Google Group leaves with the group, or when removed from it")
 	default:
 		return err

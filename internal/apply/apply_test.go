@@ -103,6 +103,7 @@ func TestOwnerSwapConvergesInOneRun(t *testing.T) {
 	}
 }
 
+// The plan's last-owner guard names the successor the demotion waits for.
 func TestOwnerSwapWhosePromotionFailsKeepsTheOwner(t *testing.T) {
 	s := &emulator.Seed{
 		Users:  []emulator.SeedUser{{ID: "1", Email: "alice@example.com"}},
@@ -110,12 +111,13 @@ func TestOwnerSwapWhosePromotionFailsKeepsTheOwner(t *testing.T) {
 	}
 	em, url := emulatortest.Start(t, s, emulator.Options{})
 	plan := diff.Plan{Changes: []diff.Change{
-		{Space: "spaces/S", Member: "alice@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.UpdateRole, FromRole: m.RoleOwner, ToRole: m.RoleMember},
+		{Space: "spaces/S", Member: "alice@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.UpdateRole, FromRole: m.RoleOwner, ToRole: m.RoleMember,
+			Successor: m.User("ghost@example.com")},
 		{Space: "spaces/S", Member: "ghost@example.com", Principal: m.User("ghost@example.com"), Action: diff.Create},
 		{Space: "spaces/S", Member: "ghost@example.com", Principal: m.User("ghost@example.com"), Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner},
 	}}
 	engine(t, url).Apply(context.Background(), &plan)
-	if c := plan.Changes[0]; c.Status != diff.Skipped || !strings.Contains(c.Error, "a space must keep an owner") {
+	if c := plan.Changes[0]; c.Status != diff.Skipped || !strings.Contains(c.Error, "making successor ghost@example.com owner did not succeed") {
 		t.Errorf("the demotion: %s %q", c.Status, c.Error)
 	}
 	if n := em.Stats().Count("members.patch"); n != 0 {

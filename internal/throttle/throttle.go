@@ -235,6 +235,12 @@ var ErrAbandoned = errors.New("the run stopped while the call was in flight; its
 func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) error, before func(context.Context) error, paces ...*pace) error {
 	var err error
 	var sent time.Time
+	// unsure is the last attempt whose outcome is unknown (a 5xx, a reset,
+	// a timeout: the call may have happened). A later refusal (429) says
+	// nothing of it, so a run stopped after one still says "may have".
+	var unsure error
+	interrupted := func(err error) error { return stopped(ErrInterrupted, err, unsure) }
+	deadline := func(err error) error { return stopped(ErrDeadline, err, unsure) }
 	for attempt := 1; ; attempt++ {
 		for _, p := range paces {
 			if p == nil {
@@ -268,6 +274,9 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 			}
 		}
 		err = t.attempt(ctx, fn)
+		if errors.Is(err, chatapi.ErrTransient) {
+			unsure = err
+		}
 		t.tell(op, paces, sent, err)
 		if dead := t.health(err); dead != nil {
 			err = dead
@@ -362,18 +371,17 @@ func (t *Throttle) backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
-func interrupted(last error) error {
-	if last != nil {
-		return fmt.Errorf("%w (last answer: %w)", ErrInterrupted, last)
+// stopped is why a call's retries ended (ErrInterrupted, ErrDeadline),
+// with its last answer, and the last whose outcome was unknown when that
+// is another.
+func stopped(why, last, unsure error) error {
+	switch {
+	case last == nil:
+		return why
+	case unsure != nil && !errors.Is(last, chatapi.ErrTransient):
+		return fmt.Errorf("%w (last answer: %w; an earlier attempt may have happened: %w)", why, last, unsure)
 	}
-	return ErrInterrupted
-}
-
-func deadline(last error) error {
-	if last != nil {
-		return fmt.Errorf("%w (last answer: %w)", ErrDeadline, last)
-	}
-	return ErrDeadline
+	return fmt.Errorf("%w (last answer: %w)", why, last)
 }
 
 // health keeps count of calls that got no useful answer; it returns a fatal

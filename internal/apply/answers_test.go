@@ -1,0 +1,257 @@
+package apply_test
+
+// Answers that are not what was asked, and refusals that mean something
+// else than they seem: a proxy in front of the emulator rewrites the
+// emulator's answer (the write already made) or answers in its place.
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncer-dev/syncer/internal/apply"
+	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+	m "github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/throttle"
+)
+
+// rewrite sees the nth request of its method and the emulator's answer
+// to it; ok replaces the answer with status, body and retryAfter.
+type rewrite func(n int, r *http.Request, status int) (newStatus int, body, retryAfter string, ok bool)
+
+// rewriting starts a proxy to upstream that passes every answer through
+// rw; it returns the proxy's URL.
+func rewriting(t *testing.T, upstream string, rw rewrite) string {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqBody, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		calls[r.Method]++
+		n := calls[r.Method]
+		mu.Unlock()
+		req, _ := http.NewRequest(r.Method, strings.TrimSuffix(upstream, "/")+r.URL.RequestURI(), bytes.NewReader(reqBody))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status := resp.StatusCode
+		if s, b, after, ok := rw(n, r, status); ok {
+			status, body = s, []byte(b)
+			if after != "" {
+				w.Header().Set("Retry-After", after)
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(body)
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL + "/"
+}
+
+// roles is what the space holds: role/state by member.
+func roles(t *testing.T, url string) map[m.Principal]string {
+	t.Helper()
+	ms, _, err := emulatortest.Client(t, url).ListPage(context.Background(), "spaces/S", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[m.Principal]string{}
+	for _, mm := range ms {
+		out[mm.Principal] = string(mm.Role) + "/" + string(mm.State)
+	}
+	return out
+}
+
+const bobsMembership = `{"name":"spaces/S/members/2","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/2","type":"HUMAN"}}`
+
+// answerCreatesWithBob answers every create that succeeded with bob's
+// membership instead of the one made.
+func answerCreatesWithBob(n int, r *http.Request, status int) (int, string, string, bool) {
+	return 200, bobsMembership, "", r.Method == http.MethodPost && status == 200
+}
+
+// A create answered with someone else's membership: the role patch after
+// it must not go to that other member.
+func TestACreateAnsweredWithAnotherMembershipPatchesNobodyElse(t *testing.T) {
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "alice@example.com"}, {ID: "2", Email: "bob@example.com"}, {ID: "3", Email: "carol@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "alice@example.com", Role: "owner"}, {User: "bob@example.com"}}}},
+	}
+	_, up := emulatortest.Start(t, s, emulator.Options{})
+	url := rewriting(t, up, answerCreatesWithBob)
+	for _, tc := range []struct {
+		name string
+		id   m.Principal // what the plan knows of carol
+	}{{"carol's ID known", "users/3"}, {"by address only", ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := diff.Plan{Changes: []diff.Change{
+				{Space: "spaces/S", Member: "carol@example.com", Principal: m.User("carol@example.com"), ID: tc.id, Action: diff.Create},
+				{Space: "spaces/S", Member: "carol@example.com", Principal: m.User("carol@example.com"), ID: tc.id, Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleManager},
+			}}
+			engine(t, url).Apply(context.Background(), &plan)
+			if got := roles(t, up)["users/2"]; got != "ROLE_MEMBER/JOINED" {
+				t.Errorf("bob, whom no change names, is now %s", got)
+			}
+			if tc.id != "" && plan.Summary.Failed != 1 {
+				t.Errorf("the create answered with bob's membership: %+v, want it failed", plan.Changes)
+			}
+		})
+	}
+}
+
+// A handover to a new member whose create is answered with bob's
+// membership: bob must not become owner, nor the old owner leave.
+func TestAHandoverWhoseCreateIsAnsweredWithAnotherMembershipStops(t *testing.T) {
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "b@example.com"}, {ID: "3", Email: "c@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "a@example.com", Role: "owner"}, {User: "b@example.com"}}}},
+	}
+	_, up := emulatortest.Start(t, s, emulator.Options{})
+	url := rewriting(t, up, answerCreatesWithBob)
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "a@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.Delete, FromRole: m.RoleOwner, Successor: "users/c@example.com"},
+		{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.Create},
+		{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	got := roles(t, up)
+	if got["users/2"] != "ROLE_MEMBER/JOINED" || got["users/1"] != "ROLE_MANAGER/JOINED" {
+		t.Errorf("space now %v: want b a member and a still owner", got)
+	}
+	if plan.Summary.Failed == 0 {
+		t.Errorf("nothing failed: %+v", plan.Changes)
+	}
+}
+
+// A role change answered 200 with another role than asked is not made,
+// and an owner's removal waiting for it does not go.
+func TestARoleChangeAnsweredWithAnotherRoleFails(t *testing.T) {
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "alice@example.com"}, {ID: "2", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "alice@example.com", Role: "owner"}, {User: "bob@example.com"}}}},
+	}
+	_, up := emulatortest.Start(t, s, emulator.Options{Seed: 1})
+	// The emulator made bob owner; the answer says member. (Which is true
+	// is unknown to the run: it must not count the change made.)
+	url := rewriting(t, up, func(n int, r *http.Request, status int) (int, string, string, bool) {
+		return 200, bobsMembership, "", r.Method == http.MethodPatch
+	})
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "alice@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.Delete, FromRole: m.RoleOwner, Successor: "users/2"},
+		{Space: "spaces/S", Member: "bob@example.com", Principal: "users/2", Membership: "spaces/S/members/2", Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	if c := plan.Changes[1]; c.Status != diff.Failed || !strings.Contains(c.Error, "answered the role change with ROLE_MEMBER") {
+		t.Errorf("the promotion: %s %q, want failed", c.Status, c.Error)
+	}
+	if c := plan.Changes[0]; c.Status != diff.Skipped {
+		t.Errorf("the old owner's removal: %s %q, want held", c.Status, c.Error)
+	}
+	if _, in := roles(t, up)["users/1"]; !in {
+		t.Error("alice, the old owner, was removed")
+	}
+}
+
+// Two joined owners, a and d; the sources drop a and make x (invited, not
+// yet accepted) a second owner. d stays, so a's removal needs no successor
+// and does not wait for x.
+func TestAnOwnersRemovalWithOthersStayingDoesNotWaitForAnInvitee(t *testing.T) {
+	no := false
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "d@example.com"}, {ID: "3", Email: "x@example.com", AutoAccept: &no}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "a@example.com", Role: "owner"}, {User: "d@example.com", Role: "owner"}}}},
+	}
+	_, url := emulatortest.Start(t, s, emulator.Options{})
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "a@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.Delete, FromRole: m.RoleOwner},
+		{Space: "spaces/S", Member: "x@example.com", Principal: "users/x@example.com", ID: "users/3", Action: diff.Create},
+		{Space: "spaces/S", Member: "x@example.com", Principal: "users/x@example.com", ID: "users/3", Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	if c := plan.Changes[0]; c.Status != diff.Applied {
+		t.Errorf("a's removal: %s %q, want applied", c.Status, c.Error)
+	}
+	if c := plan.Changes[2]; c.Status != diff.Skipped || !c.Invited {
+		t.Errorf("x's promotion: %s %q, want waiting for x to accept", c.Status, c.Error)
+	}
+	if got := roles(t, url); got["users/2"] != "ROLE_MANAGER/JOINED" {
+		t.Errorf("space now %v: want d still owner", got)
+	}
+}
+
+// The plan saw two owners and removes one; before the delete goes, the
+// other is demoted by someone else. Google keeps the last owner: that is
+// a failure (the space keeps someone the sources dropped), not a member
+// kept through a Google Group.
+func TestALastOwnerGoogleKeepsIsAFailure(t *testing.T) {
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "d@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "a@example.com", Role: "owner"}, {User: "d@example.com", Role: "owner"}}}},
+	}
+	_, url := emulatortest.Start(t, s, emulator.Options{})
+	if _, err := emulatortest.Client(t, url).PatchRole(context.Background(), "spaces/S/members/2", m.RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "a@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.Delete, FromRole: m.RoleOwner},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	if c := plan.Changes[0]; c.Status != diff.Failed || strings.Contains(c.Error, "Google Group") || !strings.Contains(c.Error, "make someone else owner") {
+		t.Errorf("the removal: %s %q, want failed, saying to make someone else owner", c.Status, c.Error)
+	}
+}
+
+// A delete made but answered 503; its retry refused for quota, and the run
+// stopped while it waited. The member is gone: the change may have
+// happened, so it is failed ("may have"), not skipped ("not made").
+func TestAWriteWhoseOutcomeIsUnknownStaysUnknownAfterA429(t *testing.T) {
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "b@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "a@example.com", Role: "owner"}, {User: "b@example.com"}}}},
+	}
+	_, up := emulatortest.Start(t, s, emulator.Options{})
+	url := rewriting(t, up, func(n int, r *http.Request, status int) (int, string, string, bool) {
+		switch {
+		case r.Method == http.MethodDelete && n == 1:
+			return 503, `{"error":{"code":503,"message":"backend","status":"UNAVAILABLE"}}`, "0", true
+		case r.Method == http.MethodDelete:
+			return 429, `{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}`, "5", true
+		}
+		return 0, "", "", false
+	})
+	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: 1e6, ProjectReadsPerMinute: 1e6, SpaceReadsPerSecond: 1e4, MaxAttempts: 6, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Second})
+	eng := &apply.Engine{API: emulatortest.Client(t, url), Throttle: th, Concurrency: 4}
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "b@example.com", Principal: "users/2", Membership: "spaces/S/members/2", Action: diff.Delete, FromRole: m.RoleMember},
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	eng.Apply(ctx, &plan)
+	c := plan.Changes[0]
+	if _, in := roles(t, up)["users/2"]; in {
+		t.Fatal("the emulator did not remove b: the test is not testing anything")
+	}
+	if c.Status != diff.Failed || !c.Stopped || !strings.Contains(c.Error, "may have happened") {
+		t.Errorf("the removal: %s %q stopped=%v, want failed (it may have happened) and stopped", c.Status, c.Error, c.Stopped)
+	}
+}
