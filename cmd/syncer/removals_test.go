@@ -223,6 +223,30 @@ func TestRemovalsGroupsInvitationsAndGroupDerivedMembers(t *testing.T) {
 	}
 }
 
+// A group the sources want holds everyone in the domain (a CUSTOMER
+// member): anyone in the space may be there through it, so nobody in the
+// space is removed, and the report says why.
+func TestAGroupOfEveryoneInTheDomainRemovesNobody(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "x@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "all", Email: "all@example.com", Members: []string{"*"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/G", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "all"}, {User: "x@example.com", ViaGroup: "all"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member\nspaces/G,boss@example.com\nspaces/G,group:all@example.com\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q}\npolicy: sync\n", url)), 0o644)
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if code != exitOK || r.Summary["delete"] != 0 || em.Stats().Count("members.delete") != 0 {
+		t.Fatalf("exit %d %v, %d deletes sent\n%s", code, r.Summary, em.Stats().Count("members.delete"), logText(errOut))
+	}
+	if out := fmt.Sprintf("%+v", r); !strings.Contains(out, "holds everyone in the domain") {
+		t.Errorf("the report does not say why nobody is removed: %s", out)
+	}
+}
+
 func TestUpsertNeverRemoves(t *testing.T) {
 	em, _, write := offboarding(t, emulator.Options{})
 	cfg := write(map[string]bool{"t0-m1@example.com": true}, "")

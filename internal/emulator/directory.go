@@ -166,12 +166,21 @@ func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {
 	writeResource(w, r, out)
 }
 
+// customerID is the emulated organisation's customer ID.
+const customerID = "C01emulated"
+
 // groupMembers lists a group's members; derived adds, recursively, the
 // members of the groups in it (nested groups are listed too, as GROUP).
 func (w *world) groupMembers(g *group, derived bool, seen map[string]bool) []wireGroupMember {
 	seen[g.id] = true
 	var out []wireGroupMember
 	for _, email := range g.members {
+		if email == "*" {
+			// Everyone in the domain: one member, the customer, with no
+			// email, whatever includeDerivedMembership says.
+			out = append(out, wireGroupMember{Kind: "admin#directory#member", ID: customerID, Role: "MEMBER", Type: "CUSTOMER"})
+			continue
+		}
 		if sub := w.dir[email]; sub != nil {
 			out = append(out, wireGroupMember{Kind: "admin#directory#member", ID: sub.id, Email: sub.email, Role: "MEMBER", Type: "GROUP"})
 			if derived && !seen[sub.id] {

@@ -38,7 +38,8 @@ type SeedUser struct {
 type SeedGroup struct {
 	ID    string `yaml:"id"`
 	Email string `yaml:"email"`
-	// Members are users' or other groups' emails.
+	// Members are users' or other groups' emails, or "*": everyone in
+	// the domain, which Google lists as one member of type CUSTOMER.
 	Members []string `yaml:"members"`
 }
 

@@ -17,8 +17,10 @@ type pendingRules struct {
 	done    chan struct{}
 	desired membership.Desired              // with every rule's people, once done
 	learned map[string]membership.Principal // identities the rules taught
-	err     error
-	rules   int
+	// warnings say what a rule left out that its owner may not expect.
+	warnings []string
+	err      error
+	rules    int
 }
 
 // wait returns the expanded sources, or the rules' error.
@@ -53,7 +55,10 @@ func (j *Job) startRules(ctx context.Context, desired membership.Desired) (*pend
 			p.err = &RuleError{Err: err} // the caller logs each rule at fault
 			return
 		}
-		p.desired, p.learned = x.Desired, x.Known
+		p.desired, p.learned, p.warnings = x.Desired, x.Known, x.Warnings
+		for _, w := range x.Warnings {
+			j.Logger.Warn(w)
+		}
 		j.Logger.Info("rules expanded", "rules", p.rules, "directory_calls", x.Calls, "memberships", x.Desired.Count(), "seconds", time.Since(started).Seconds())
 	}()
 	return p, nil

@@ -183,7 +183,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 
 	// Put the plan together and say what it could not see.
 	plan := diff.Assemble(policy, spaces.plans)
-	plan.Warnings = append(append(slices.Clone(j.SourceWarnings), spaces.warnings...), plan.Warnings...)
+	plan.Warnings = append(append(append(slices.Clone(j.SourceWarnings), rules.warnings...), spaces.warnings...), plan.Warnings...)
 	var identities identity.Outcome
 	if spaces.ids != nil {
 		spaces.ids.Wait() // planSpaces cancelled them: their calls are abandoned at once

@@ -54,6 +54,9 @@ type Expansion struct {
 	Known map[string]membership.Principal
 	// Calls counts the Directory calls made.
 	Calls int
+	// Warnings say what a rule left out that its owner may not expect
+	// (the groups in a group, with nested: false).
+	Warnings []string
 }
 
 // Error is a rule that failed or found nobody, with where it is written.
@@ -68,6 +71,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// errWholeDomain is a group holding everyone in the domain.
+var errWholeDomain = errors.New("the group holds everyone in the domain (a member of type CUSTOMER), whom a rule can't list person by person; for everyone, use org_unit: / instead, or name the group itself (group:) so Chat keeps its members in step")
+
 // ErrEmpty marks a rule that found nobody.
 var ErrEmpty = errors.New("the Directory returned nobody; if that is right, mark the rule allow_empty: true")
 
@@ -78,6 +84,10 @@ type found struct {
 	// returned counts what the Directory listed, and groups the groups
 	// among it, for saying why a rule came to nobody.
 	returned, groups int
+	// domain counts members that stand for everyone in the domain
+	// (type CUSTOMER): a group holding one can't be listed person by
+	// person.
+	domain int
 }
 
 // emptyError is ErrEmpty with what the Directory did return.
@@ -153,13 +163,25 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 	out.Calls = calls
 	// Each use of a rule that failed is named, and an empty answer is
 	// judged per use: one space may allow it, another not.
+	warned := map[string]bool{}
 	for _, s := range d.Spaces {
 		for _, r := range s.Rules {
 			if err, ok := failed[r.Key()]; ok {
 				errs = append(errs, &Error{Rule: r, Err: err})
 			}
-			if f, ok := answers[r.Key()]; ok && !r.AllowEmpty && r.Kind != membership.RuleGroup && len(f.people) == 0 {
+			f, ok := answers[r.Key()]
+			switch {
+			case !ok:
+			case f.domain > 0:
+				// Everyone in the domain, left out, would make everyone
+				// not listed otherwise unwanted (under sync, removed).
+				errs = append(errs, &Error{Rule: r, Err: errWholeDomain})
+			case !r.AllowEmpty && r.Kind != membership.RuleGroup && len(f.people) == 0:
 				errs = append(errs, &Error{Rule: r, Err: &emptyError{r: r, found: f}})
+			case f.groups > 0 && !r.Nested && !warned[r.Key()]:
+				warned[r.Key()] = true
+				out.Warnings = append(out.Warnings, fmt.Sprintf("%s: %s: %d groups in it were left out (nested: false); their members are wanted only with nested: true",
+					r.Source, r.Describe(), f.groups))
 			}
 		}
 	}
@@ -196,6 +218,9 @@ func (e *Expander) expand(ctx context.Context, r membership.Rule) (found, int, e
 		})
 		if errors.Is(err, chatapi.ErrNotFound) {
 			return found{}, 1, fmt.Errorf("no such group in the Directory")
+		}
+		if err == nil && id == "" {
+			return found{}, 1, fmt.Errorf("the Directory answered without the group's ID")
 		}
 		return found{group: membership.Group(id)}, 1, err
 	case membership.RuleGroupMembers:
@@ -238,12 +263,20 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspende
 		}
 		for _, m := range page {
 			f.returned++
-			if m.Type == "GROUP" {
+			switch m.Type {
+			case "GROUP":
 				f.groups++
+			case "CUSTOMER":
+				f.domain++
 			}
 			status := strings.ToUpper(m.Status)
 			if m.Type != "USER" || m.Email == "" || !suspendedToo && (status == "SUSPENDED" || status == "ARCHIVED") || seen[m.ID] {
 				continue // groups, the whole domain (CUSTOMER), suspended people, and repeats via nesting
+			}
+			if m.ID == "" {
+				// Google lists every member with its ID; without one, two
+				// people would be taken for one, and neither matched.
+				return found{}, calls, fmt.Errorf("the Directory listed member %s without an ID", m.Email)
 			}
 			seen[m.ID] = true
 			f.people = append(f.people, person{email: strings.ToLower(m.Email), id: membership.User(m.ID)})
@@ -279,6 +312,9 @@ func (e *Expander) users(ctx context.Context, query string, keep func(chatapi.Di
 		}
 		for _, u := range page {
 			f.returned++
+			if u.ID == "" {
+				return found{}, calls, fmt.Errorf("the Directory listed user %s without an ID", u.PrimaryEmail)
+			}
 			if !u.Suspended && !u.Archived && keep(u) {
 				f.people = append(f.people, person{email: strings.ToLower(u.PrimaryEmail), id: membership.User(u.ID)})
 			}
@@ -309,8 +345,13 @@ func (e *Expander) GroupPeople(ctx context.Context, group membership.Principal) 
 		go func() {
 			defer close(g.done)
 			f, _, err := e.groupMembers(ctx, membership.Rule{Kind: membership.RuleGroupMembers, Value: group.ID(), Nested: true}, true)
-			if err != nil {
+			switch {
+			case err != nil:
 				g.err = err
+				return
+			case f.domain > 0:
+				// Anyone in the domain may be in the space through it.
+				g.err = errWholeDomain
 				return
 			}
 			g.people = make(map[membership.Principal]bool, len(f.people))

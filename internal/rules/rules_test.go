@@ -37,6 +37,8 @@ func directory() *emulator.Seed {
 			{ID: "g-leads", Email: "leads@example.com", Members: []string{"cat@example.com"}},
 			{ID: "g-empty", Email: "nobody@example.com"},
 			{ID: "g-outer", Email: "outer@example.com", Members: []string{"leads@example.com"}},
+			// Everyone in the domain, and ann: a member of type CUSTOMER.
+			{ID: "g-all", Email: "all@example.com", Members: []string{"*", "ann@example.com"}},
 		},
 	}
 }
@@ -169,6 +171,12 @@ func TestEmptyAndFailedRules(t *testing.T) {
 			"query isSuspended=true: the Directory returned 1, none of whom can be a member (suspended or archived users)"},
 		{"a group of groups, not nested", "{group_members: outer@example.com}", emulator.Options{}, nil,
 			"the Directory returned 1, none of whom can be a member (1 groups (nested: true takes their members)"},
+		// Expanded to ann alone, everyone else in the domain would be
+		// unwanted: under sync, removed.
+		{"a group holding everyone in the domain", "{group_members: all@example.com}", emulator.Options{}, nil,
+			"rules.yaml:4: group_members all@example.com: the group holds everyone in the domain (a member of type CUSTOMER)"},
+		{"the same, nested", "{group_members: all@example.com, nested: true}", emulator.Options{}, nil, "holds everyone in the domain"},
+		{"the same, allowed empty", "{group_members: all@example.com, allow_empty: true}", emulator.Options{}, nil, "holds everyone in the domain"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,5 +260,48 @@ func TestTotalsPerFile(t *testing.T) {
 	}
 	if x.Desired.Totals[names] != 3 || x.Desired.Totals[ruleFile] != 2 {
 		t.Errorf("totals %v: want names.yaml 3 (its entries), rules.yaml 2 (the people its rule names)", x.Desired.Totals)
+	}
+}
+
+// A group with groups in it, expanded without nested: the groups are left
+// out, and the report says so.
+func TestGroupsLeftOutAreWarnedOf(t *testing.T) {
+	x, err, _ := expand(t, directory(), emulator.Options{}, "spaces:\n  - space: spaces/A\n    members:\n      - {group_members: eng@example.com}\n  - space: spaces/B\n    members:\n      - {group_members: eng@example.com}\n      - {group_members: eng@example.com, nested: true}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Warnings) != 1 || !strings.Contains(x.Warnings[0], "rules.yaml:4: group_members eng@example.com: 1 groups in it were left out (nested: false)") {
+		t.Errorf("warnings %q, want one for the rule without nested", x.Warnings)
+	}
+}
+
+// noIDs is a Directory that lists people without their IDs. Google
+// documents an ID on every member and user, and the emulator always gives
+// one: only a stand-in can answer so.
+type noIDs struct{ rules.Directory }
+
+func (noIDs) Group(context.Context, string) (string, string, error) { return "", "g@example.com", nil }
+func (noIDs) GroupMembersPage(context.Context, string, bool, string) ([]chatapi.GroupMember, string, error) {
+	return []chatapi.GroupMember{{Email: "p1@example.com", Type: "USER"}, {Email: "p2@example.com", Type: "USER"}}, "", nil
+}
+func (noIDs) UsersPage(context.Context, string, string) ([]chatapi.DirectoryUser, string, error) {
+	return []chatapi.DirectoryUser{{PrimaryEmail: "p1@example.com"}, {PrimaryEmail: "p2@example.com"}}, "", nil
+}
+
+// People listed without an ID would be taken for one person (users/), the
+// other dropped: the rule fails instead.
+func TestPeopleListedWithoutAnIDFailTheRule(t *testing.T) {
+	for _, rule := range []string{"{group_members: g@example.com}", "{org_unit: /Sales}", "{group: g@example.com}"} {
+		path := filepath.Join(t.TempDir(), "rules.yaml")
+		os.WriteFile(path, []byte("spaces:\n  - space: spaces/A\n    members:\n      - "+rule+"\n"), 0o644)
+		d, err := source.Load([]source.Spec{{Path: path}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &rules.Expander{Directory: noIDs{}, Throttle: throttle.New(throttle.Limits{MaxAttempts: 2, BaseDelay: time.Millisecond}), Concurrency: 1}
+		x, err := e.Expand(context.Background(), d)
+		if err == nil || !strings.Contains(err.Error(), "without") {
+			t.Errorf("%s: expanded to %d memberships (%v), want the rule failed", rule, x.Desired.Count(), err)
+		}
 	}
 }

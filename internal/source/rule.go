@@ -23,7 +23,13 @@ func NewRule(kind membership.RuleKind, raw string, role membership.Role) (*membe
 		}
 		r.Value = email
 	case membership.RuleOrgUnit:
-		if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, "'\\\n") || len(v) > 1000 {
+		if i := strings.IndexAny(v, "'\\\n"); i >= 0 && strings.HasPrefix(v, "/") {
+			// The rule asks the Directory for orgUnitPath='...': a quote
+			// or backslash would end or escape the value, and Google
+			// documents no way to write either inside it.
+			return nil, fmt.Errorf("org_unit %s: the path has a %q, which a Directory query can't carry (it is asked as orgUnitPath='...'); name its people with a query rule instead", quote(raw), string(v[i]))
+		}
+		if !strings.HasPrefix(v, "/") || len(v) > 1000 {
 			return nil, fmt.Errorf("org_unit %s: an organisational unit is a path from the top, e.g. /Engineering/Platform", quote(raw))
 		}
 		if v != "/" {

@@ -172,6 +172,7 @@ func TestLoadErrors(t *testing.T) {
 		{"a rule flag without its rule", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: /X, nested: true}\n", Spec{}, []string{`a.yaml:4: nested: goes with group_members:`}},
 		{"two kinds in one entry", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {group_members: a@example.com, org_unit: /X}\n", Spec{}, []string{`a.yaml:4: a member has one of user:, group:, group_members:, org_unit:, query:, not group_members: and org_unit:`}},
 		{"a relative OU", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: Sales}\n", Spec{}, []string{`a.yaml:4: org_unit "Sales": an organisational unit is a path from the top`}},
+		{"an OU with an apostrophe", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: \"/Children's Services\"}\n", Spec{}, []string{`a.yaml:4: org_unit "/Children's Services": the path has a "'", which a Directory query can't carry`}},
 		{"a group by email with a role", "a.csv", "space,member,role\nspaces/A,group:eng@example.com,manager\n", Spec{}, []string{`a.csv:2:10: group "eng@example.com" can't have a role`}},
 		{"group_members of no email", "a.csv", "space,member\nspaces/A,group_members:eng\n", Spec{}, []string{`a.csv:2:10: group_members: "eng": a group is named by its email here`}},
 		{"bad space", "a.csv", "space,member\nspaces/a b,a@example.com\n", Spec{}, []string{`a.csv:2:1: space "spaces/a b" is not a space`}},
