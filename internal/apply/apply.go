@@ -328,16 +328,14 @@ func (e *Engine) create(ctx context.Context, c *diff.Change) (*membership.Member
 	switch {
 	case err == nil:
 		c.Status = diff.Applied
-		switch same, known := names(*c, m); {
-		case known && !same:
+		if same, known := names(*c, m); known && !same {
 			return nil, fmt.Errorf("Google answered the create with the membership of %s, not of %s: whether %s was added is unknown (the next run finds out)",
 				m.Principal.Display(), canonical(*c).Display(), c.Member)
-		case !known:
-			// Whom the answer names can't be told (a create by address,
-			// answered without it): a role patch after it finds the
-			// membership by a get rather than trust the answer.
-			return nil, nil
 		}
+		// Where whom it names can't be told (a create by address, answered
+		// without it), the answer is taken as it comes: a get by address
+		// can't see an invitation under app authentication, and the
+		// answer is what tells a role patch the member is invited.
 		c.Membership = m.Name
 		return &m, nil
 	case errors.Is(err, chatapi.ErrAlreadyExists):
