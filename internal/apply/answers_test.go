@@ -250,3 +250,19 @@ func TestAWriteWhoseOutcomeIsUnknownStaysUnknownAfterA429(t *testing.T) {
 		t.Errorf("the removal: %s %q stopped=%v, want failed (it may have happened) and stopped", c.Status, c.Error, c.Stopped)
 	}
 }
+
+// A role patch sent to a membership named by address is answered with its
+// canonical name: that is the membership asked for, not another.
+func TestARoleChangeByAddressAnsweredByIDIsMade(t *testing.T) {
+	_, url := emulatortest.Start(t, seed(), emulator.Options{})
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "bob@example.com", Principal: "users/3", Membership: "spaces/S/members/bob@example.com", Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleManager},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	if c := plan.Changes[0]; c.Status != diff.Applied {
+		t.Errorf("the role change: %s %q, want applied", c.Status, c.Error)
+	}
+	if got := roles(t, url)["users/3"]; got != "ROLE_ASSISTANT_MANAGER/JOINED" {
+		t.Errorf("bob is %s, want manager", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -393,12 +394,13 @@ func (e *Engine) updateRole(ctx context.Context, c *diff.Change, created *member
 	if err == nil && patched.State != "" {
 		c.Invited = patched.State == membership.StateInvited
 	}
-	if err == nil && (patched.Role != "" && patched.Role != c.ToRole || patched.Name != "" && patched.Name != name) {
+	otherName := patched.Name != "" && patched.Name != name && !strings.Contains(patched.Name+name, "@") // an address names a membership too
+	if err == nil && (patched.Role != "" && patched.Role != c.ToRole || otherName) {
 		// Google answered with a role, or a membership, other than asked:
 		// the change is not known to be made, and nothing that depends on
 		// it (an owner's removal waiting for this successor) goes.
 		got := string(patched.Role)
-		if patched.Name != name {
+		if otherName {
 			got = "membership " + patched.Name
 		}
 		return fmt.Errorf("Google answered the role change with %s, not %s for %s: the role is not known to be set (the next run finds out)", got, c.ToRole, name)
