@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
@@ -250,4 +251,46 @@ func TestHandoverUnderUpsert(t *testing.T) {
 			t.Errorf("requests Google would refuse were sent: %v", bad)
 		}
 	})
+}
+
+// An owner in the space through a Google Group, dropped by the sources
+// while another owner stays: Google keeps them because of the group, and
+// each run says so and ends well (as for any member kept through a group).
+func TestAnOwnerThroughAGroupIsKeptRunAfterRun(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "b@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/G", Members: []emulator.SeedMember{
+			{User: "a@example.com", Role: "owner"}, {User: "b@example.com", Role: "owner", ViaGroup: "groups/eng"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/G,a@example.com,owner\n", "")
+	for run := 1; run <= 2; run++ {
+		code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "1")
+		if c := changeOf(r, "b@example.com", "delete"); code != exitOK || c == nil || c["status"] != "skipped" || !strings.Contains(fmt.Sprint(c["error"]), "through a Google Group") {
+			t.Errorf("run %d: exit %d, b's removal %v\n%s", run, code, c, logText(errOut))
+		}
+	}
+	if got := memberState(em, "spaces/G", "b@example.com"); got != "ROLE_MANAGER JOINED" {
+		t.Errorf("b is %s", got)
+	}
+}
+
+// The identity cache says bob@ is users/99, out of date: bob@ is users/3
+// now. The sources add bob@ as a manager; the create goes by address, and
+// Google answers with users/3. That is bob: the first run does it all.
+func TestACreateByAddressWithAStaleCachedIDIsMade(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hide-emails=%v", hide), func(t *testing.T) {
+			seed := &emulator.Seed{
+				Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "3", Email: "bob@example.com"}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}},
+			}
+			em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: hide}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,bob@example.com,manager\n", "identity: {cache_file: cache.json}\n")
+			expires := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+			os.WriteFile(filepath.Join(filepath.Dir(cfg), "cache.json"), []byte(`{"version":1,"entries":{"bob@example.com":{"principal":"users/99","expires":"`+expires+`"}}}`), 0o600)
+			code, r, errOut := applyJSON(t, "--config", cfg)
+			if code != exitOK || memberState(em, "spaces/S", "bob@example.com") != "ROLE_ASSISTANT_MANAGER JOINED" {
+				t.Errorf("exit %d, bob is %s: %v\n%s", code, memberState(em, "spaces/S", "bob@example.com"), r.Changes, logText(errOut))
+			}
+		})
+	}
 }

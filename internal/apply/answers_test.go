@@ -266,3 +266,105 @@ func TestARoleChangeByAddressAnsweredByIDIsMade(t *testing.T) {
 		t.Errorf("bob is %s, want manager", got)
 	}
 }
+
+// Two joined owners; b is owner through a Google Group. Google keeps b
+// because of the group, not because b is the last owner: skipped, as any
+// member kept through a group.
+func TestAnOwnerKeptThroughAGroupIsNotTheLastOwner(t *testing.T) {
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "b@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "a@example.com", Role: "owner"}, {User: "b@example.com", Role: "owner", ViaGroup: "groups/eng"}}}},
+	}
+	_, url := emulatortest.Start(t, s, emulator.Options{})
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "b@example.com", Principal: "users/2", Membership: "spaces/S/members/2", Action: diff.Delete, FromRole: m.RoleOwner},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	if c := plan.Changes[0]; c.Status != diff.Skipped || !strings.Contains(c.Error, "through a Google Group") {
+		t.Errorf("b, kept through a group while a stays owner: %s %q, want skipped", c.Status, c.Error)
+	}
+}
+
+// The app is added, and Google names it by a numeric ID of its own.
+func TestAddingTheAppAnsweredWithItsOwnIDIsMade(t *testing.T) {
+	s := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "a@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "a@example.com", Role: "owner"}}}},
+	}
+	_, up := emulatortest.Start(t, s, emulator.Options{})
+	url := rewriting(t, up, func(n int, r *http.Request, status int) (int, string, string, bool) {
+		return 200, `{"name":"spaces/S/members/987","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/987","type":"BOT"}}`, "", r.Method == http.MethodPost && status == 200
+	})
+	sp := diff.NewPlanner(diff.Upsert).Space(
+		m.DesiredSpace{Name: "spaces/S", Members: []m.DesiredMember{{Principal: "users/1", Role: m.RoleOwner}, {Principal: m.App, Role: m.RoleUnmanaged}}},
+		&m.SpaceState{Name: "spaces/S", Memberships: []m.Membership{{Name: "spaces/S/members/1", Principal: "users/1", Role: m.RoleOwner, State: m.StateJoined}}},
+		diff.Identities{})
+	plan := diff.Plan{Changes: sp.Changes}
+	engine(t, url).Apply(context.Background(), &plan)
+	if len(plan.Changes) != 1 || plan.Changes[0].Status != diff.Applied {
+		t.Errorf("adding the app: %+v, want one create applied", plan.Changes)
+	}
+}
+
+// A handover whose successor's create is answered oddly but not wrongly:
+// it converges in one run.
+func TestAHandoverWhoseCreateIsAnsweredOddlyConverges(t *testing.T) {
+	for name, body := range map[string]string{
+		"empty":         `{}`,
+		"by address":    `{"name":"spaces/S/members/3","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/c@example.com","type":"HUMAN"}}`,
+		"by an alias":   `{"name":"spaces/S/members/3","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/cee@example.com","type":"HUMAN"}}`,
+		"with no state": `{"name":"spaces/S/members/3","role":"ROLE_MEMBER","member":{"name":"users/3","type":"HUMAN"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &emulator.Seed{
+				Users:  []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "3", Email: "c@example.com", Aliases: []string{"cee@example.com"}}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "a@example.com", Role: "owner"}}}},
+			}
+			_, up := emulatortest.Start(t, s, emulator.Options{})
+			url := rewriting(t, up, func(n int, r *http.Request, status int) (int, string, string, bool) {
+				return 200, body, "", r.Method == http.MethodPost && status == 200
+			})
+			plan := diff.Plan{Changes: []diff.Change{
+				{Space: "spaces/S", Member: "a@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.Delete, FromRole: m.RoleOwner, Successor: "users/c@example.com"},
+				{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.Create},
+				{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner},
+			}}
+			engine(t, url).Apply(context.Background(), &plan)
+			if plan.Summary.Failed+plan.Summary.Skipped > 0 {
+				t.Errorf("not converged in one run: %+v", plan.Changes)
+			}
+		})
+	}
+}
+
+// A role change that reads the membership first: the read is answered
+// 503, then 429, and the run stops. No write was sent: skipped, not
+// "may have happened".
+func TestAnUnknownReadLeavesAnUnsentWriteNotMade(t *testing.T) {
+	s := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "b@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "a@example.com", Role: "owner"}, {User: "b@example.com"}}}},
+	}
+	_, up := emulatortest.Start(t, s, emulator.Options{})
+	url := rewriting(t, up, func(n int, r *http.Request, status int) (int, string, string, bool) {
+		switch {
+		case r.Method == http.MethodGet && n == 1:
+			return 503, `{"error":{"code":503,"message":"backend","status":"UNAVAILABLE"}}`, "0", true
+		case r.Method == http.MethodGet:
+			return 429, `{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}`, "5", true
+		}
+		return 0, "", "", false
+	})
+	th := throttle.New(throttle.Limits{ProjectWritesPerMinute: 1e6, ProjectReadsPerMinute: 1e6, SpaceReadsPerSecond: 1e4, MaxAttempts: 6, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Second})
+	eng := &apply.Engine{API: emulatortest.Client(t, url), Throttle: th, Concurrency: 4}
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "b@example.com", Principal: m.User("b@example.com"), Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleManager},
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	eng.Apply(ctx, &plan)
+	if c := plan.Changes[0]; c.Status != diff.Skipped || !c.Stopped {
+		t.Errorf("a patch never sent: %s %q stopped=%v, want skipped", c.Status, c.Error, c.Stopped)
+	}
+}

@@ -29,6 +29,7 @@ type API interface {
 	PatchRole(ctx context.Context, name string, role membership.Role) (membership.Membership, error)
 	Delete(ctx context.Context, name string) error
 	Get(ctx context.Context, space, member string) (membership.Membership, error)
+	OwnersPage(ctx context.Context, space, pageToken string) ([]membership.Membership, string, error)
 }
 
 var _ API = (*chatapi.Client)(nil)
@@ -290,32 +291,52 @@ func (e *Engine) runChain(ctx context.Context, changes []diff.Change, chain []in
 // resolved, or the calling app).
 func canonical(c diff.Change) membership.Principal {
 	switch {
+	case c.Principal == membership.App:
+		return "" // Google names the app by a numeric ID of its own
 	case c.ID != "":
 		return c.ID
-	case c.Principal == membership.App || c.Principal.Email() != "":
+	case c.Principal.Email() != "":
 		return ""
 	}
 	return c.Principal
 }
 
 // names tells whether an answer's membership is the change's member
-// (known: whether that can be told). Two canonical names (users/{id},
-// groups/{id}) are compared; an answer naming the address asked, or
-// carrying it as the member's email, is the member; an answer naming
-// another address proves nothing (an alias may be answered with the
-// primary address).
+// (known: whether that can be told from the answer alone). An answer
+// naming the address asked, or carrying it as the member's email, is the
+// member; for a create by canonical name (users/{id}, groups/{id}), so is
+// one naming that ID and no other. A create by address answered with
+// another ID than the plan's can't be told from the answer: the plan's ID
+// may come from an identity cache out of date (confirm tells).
 func names(c diff.Change, m membership.Membership) (same, known bool) {
-	want, got := canonical(c), m.Principal
+	want, got, asked := canonical(c), m.Principal, c.Principal.Email()
 	switch {
 	case got == "" || m.Name == "":
 		return false, false
-	case got.Email() == "" && want != "":
-		return got == want, true
-	case got.Email() != "" && got.Email() == c.Principal.Email(),
-		want == "" && m.Email != "" && m.Email == c.Principal.Email():
+	case asked != "" && (got.Email() == asked || m.Email == asked):
 		return true, true
+	case got.Email() != "" || want == "":
+		return false, false // another address (an alias answered by the primary one?), or nothing to compare
+	case asked != "" && got != want:
+		return false, false
 	}
-	return false, false
+	return got == want, true
+}
+
+// confirm asks the space whom a create by address made, when its answer
+// named another ID than the plan's: the same membership, the plan's ID was
+// out of date; another, Google answered for someone else. Unknown when
+// the space won't say (an invitation app authentication can't see).
+func (e *Engine) confirm(ctx context.Context, c *diff.Change, m membership.Membership) (same, known bool) {
+	var got membership.Membership
+	err := e.Throttle.Read(ctx, "get", c.Space, func(ctx context.Context) (err error) {
+		got, err = e.API.Get(ctx, c.Space, c.Principal.ID())
+		return err
+	})
+	if err != nil || got.Name == "" {
+		return false, false
+	}
+	return got.Name == m.Name || got.Principal == m.Principal, true
 }
 
 func skip(c *diff.Change, why string) { c.Status, c.Error = diff.Skipped, why }
@@ -329,7 +350,11 @@ func (e *Engine) create(ctx context.Context, c *diff.Change) (*membership.Member
 	switch {
 	case err == nil:
 		c.Status = diff.Applied
-		if same, known := names(*c, m); known && !same {
+		same, known := names(*c, m)
+		if !known && c.Principal.Email() != "" && canonical(*c) != "" && m.Principal != "" && m.Principal.Email() == "" {
+			same, known = e.confirm(ctx, c, m)
+		}
+		if known && !same {
 			return nil, fmt.Errorf("Google answered the create with the membership of %s, not of %s: whether %s was added is unknown (the next run finds out)",
 				m.Principal.Display(), canonical(*c).Display(), c.Member)
 		}
@@ -419,6 +444,33 @@ func (e *Engine) updateRole(ctx context.Context, c *diff.Change, created *member
 	return nil
 }
 
+// otherOwners counts the joined owners of c's space other than c's member.
+func (e *Engine) otherOwners(ctx context.Context, c *diff.Change) (int, error) {
+	n, token := 0, ""
+	guard := chatapi.PageGuard{What: "the owners of " + c.Space}
+	for {
+		var page []membership.Membership
+		var next string
+		err := e.Throttle.Read(ctx, "list owners", c.Space, func(ctx context.Context) (err error) {
+			page, next, err = e.API.OwnersPage(ctx, c.Space, token)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		for _, m := range page {
+			if m.Role == membership.RoleOwner && m.State != membership.StateInvited && m.Name != c.Membership &&
+				m.Principal != c.Principal && (c.ID == "" || m.Principal != c.ID) {
+				n++
+			}
+		}
+		if err := guard.Next(len(page), next); err != nil || next == "" {
+			return n, err
+		}
+		token = next
+	}
+}
+
 func (e *Engine) delete(ctx context.Context, c *diff.Change) error {
 	err := e.Throttle.Write(ctx, "delete", c.Space, func(ctx context.Context) error {
 		return e.API.Delete(ctx, c.Membership)
@@ -430,10 +482,18 @@ func (e *Engine) delete(ctx context.Context, c *diff.Change) error {
 	case errors.Is(err, chatapi.ErrNotFound):
 		c.Status = diff.AlreadyDone
 	case errors.Is(err, chatapi.ErrPermanent) && errors.As(err, &apiErr) && apiErr.Status == "FAILED_PRECONDITION" && c.FromRole == membership.RoleOwner:
-		// An owner Google keeps: the last one (the plan saw others, but
-		// they have been demoted or have left since). A failure: the
-		// space keeps someone the sources dropped.
-		return fmt.Errorf("Google kept this owner (%s): the space has no other joined owner now; make someone else owner, and the next run removes them: %w", apiErr.Message, err)
+		// An owner Google keeps: through a Google Group, or as the last
+		// one (the plan saw others, but they have been demoted or have
+		// left since). Google's words for each are not documented: the
+		// space's owners tell.
+		others, lerr := e.otherOwners(ctx, c)
+		switch {
+		case lerr != nil:
+			return fmt.Errorf("Google kept this owner (%s), and the space's owners could not be read to tell why (%v): either they are in the space through a Google Group, or they are its last joined owner: %w", apiErr.Message, lerr, err)
+		case others == 0:
+			return fmt.Errorf("Google kept this owner (%s): the space has no other joined owner now; make someone else owner, and the next run removes them: %w", apiErr.Message, err)
+		}
+		skip(c, "Google kept this member ("+apiErr.Message+"); another owner remains, so they are in the space through a Google Group: they leave with the group, or when removed from it")
 	case errors.Is(err, chatapi.ErrPermanent) && errors.As(err, &apiErr) && apiErr.Status == "FAILED_PRECONDITION":
 		// Google keeps the member: someone in the space through a Google
 		// Group can't be removed directly. Not a failure of this run; the

@@ -183,23 +183,23 @@ func (t *Throttle) spacePace(m map[string]*pace, perSecond float64, space string
 
 // Read runs a membership read (list, get) in a space.
 func (t *Throttle) Read(ctx context.Context, op, space string, fn func(context.Context) error) error {
-	return t.do(ctx, op, fn, nil, t.project[Read], t.spacePace(t.spaceReads, t.spaceRead, space))
+	return t.do(ctx, op, false, fn, nil, t.project[Read], t.spacePace(t.spaceReads, t.spaceRead, space))
 }
 
 // Write runs a membership write (create, patch, delete) in a space.
 func (t *Throttle) Write(ctx context.Context, op, space string, fn func(context.Context) error) error {
-	return t.do(ctx, op, fn, t.BeforeWrite, t.project[Write], t.spacePace(t.spaceWrites, t.spaceWrite, space))
+	return t.do(ctx, op, true, fn, t.BeforeWrite, t.project[Write], t.spacePace(t.spaceWrites, t.spaceWrite, space))
 }
 
 // Space runs a spaces.get; it counts against the space-reads quota and,
 // being a read in that space, against the per-space read limit.
 func (t *Throttle) Space(ctx context.Context, space string, fn func(context.Context) error) error {
-	return t.do(ctx, "spaces.get", fn, nil, t.project[SpaceInfo], t.spacePace(t.spaceReads, t.spaceRead, space))
+	return t.do(ctx, "spaces.get", false, fn, nil, t.project[SpaceInfo], t.spacePace(t.spaceReads, t.spaceRead, space))
 }
 
 // Directory runs an Admin SDK Directory call.
 func (t *Throttle) Directory(ctx context.Context, op string, fn func(context.Context) error) error {
-	return t.do(ctx, op, fn, nil, t.project[Directory])
+	return t.do(ctx, op, false, fn, nil, t.project[Directory])
 }
 
 type tentativeKey struct{}
@@ -232,11 +232,11 @@ var ErrAbandoned = errors.New("the run stopped while the call was in flight; its
 // do runs fn under paces, retrying what may pass. before, when set, runs
 // ahead of each attempt, under the run's context (its calls keep their own
 // deadlines, apart from fn's); its error stops the run.
-func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) error, before func(context.Context) error, paces ...*pace) error {
+func (t *Throttle) do(ctx context.Context, op string, write bool, fn func(context.Context) error, before func(context.Context) error, paces ...*pace) error {
 	var err error
 	var sent time.Time
-	// unsure is the last attempt whose outcome is unknown (a 5xx, a reset,
-	// a timeout: the call may have happened). A later refusal (429) says
+	// unsure is a write's last attempt whose outcome is unknown (a 5xx, a
+	// reset, a timeout: the write may have happened). A later refusal (429) says
 	// nothing of it, so a run stopped after one still says "may have".
 	var unsure error
 	interrupted := func(err error) error { return stopped(ErrInterrupted, err, unsure) }
@@ -274,7 +274,7 @@ func (t *Throttle) do(ctx context.Context, op string, fn func(context.Context) e
 			}
 		}
 		err = t.attempt(ctx, fn)
-		if errors.Is(err, chatapi.ErrTransient) {
+		if write && errors.Is(err, chatapi.ErrTransient) {
 			unsure = err
 		}
 		t.tell(op, paces, sent, err)
