@@ -241,7 +241,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		if rm.prev != nil {
 			rm.prev.Totals = relativeKeys(rm.prev.Totals, base) // states saved before totals were relative
 		}
-		next = removals.Decide(&res.Plan, rm.prev, relativeKeys(desired.Totals, base), removals.SettingsOf(j.Config, j.AllowRemovals, true), j.now())
+		settings := removals.SettingsOf(j.Config, j.AllowRemovals, true)
+		settings.Repeats = relativeKeys(desired.Repeats, base)
+		next = removals.Decide(&res.Plan, rm.prev, relativeKeys(desired.Totals, base), settings, j.now())
 		if rm.prev == nil {
 			res.Plan.Warnings = append(res.Plan.Warnings, fmt.Sprintf("no removals state at %s/%s yet: the first run with policy sync there (the source totals and grace counters start with this run)", j.State.Where(), RemovalsState))
 		}

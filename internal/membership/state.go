@@ -76,8 +76,11 @@ type DesiredSpace struct {
 type Desired struct {
 	Spaces []DesiredSpace
 	// Totals counts the memberships each source file gave, by its path, for
-	// noticing a source that shrank.
-	Totals map[string]int
+	// noticing a source that shrank. A member a file repeats in a space
+	// counts once; Repeats counts the rows left out so (a state saved
+	// before totals left them out compares with Totals + Repeats).
+	Totals  map[string]int
+	Repeats map[string]int
 }
 
 // Count is the number of desired memberships over all spaces.

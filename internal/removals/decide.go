@@ -3,6 +3,7 @@ package removals
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -27,6 +28,9 @@ type State struct {
 	// sources, switched to sync, or a state saved by a syncer that did not
 	// keep this) has its removals confirmed first, as on a first run.
 	Synced map[string]time.Time `json:"synced"`
+	// Distinct: the totals count a member a source repeats once. A state
+	// without it counted rows.
+	Distinct bool `json:"distinct,omitempty"`
 }
 
 // Absence is one member's time away from the sources.
@@ -62,7 +66,7 @@ func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ")
 // state to save if the run goes ahead. prev is nil on the first run with
 // this state location.
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
-	next := &State{Version: 1, Totals: totals, Absent: map[string]map[string]Absence{}, Saved: now}
+	next := &State{Version: 1, Totals: totals, Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
 	applyGrace(plan, prev, st, now, next)
 	fresh := newToSync(plan, prev)
 	plan.Blocked = rails(plan, prev, fresh, totals, st)
@@ -339,7 +343,17 @@ func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[strin
 		}
 	}
 	if st.Sync && prev != nil {
-		why = append(why, shrinks(prev.Totals, totals, st)...)
+		current := totals
+		if !prev.Distinct && len(st.Repeats) > 0 {
+			// Saved when totals counted rows: rows against rows, this once.
+			current = maps.Clone(totals)
+			for path, n := range st.Repeats {
+				if _, ok := current[path]; ok {
+					current[path] += n
+				}
+			}
+		}
+		why = append(why, shrinks(prev.Totals, current, st)...)
 	}
 	if !st.MaxRemovals.Allows(total) {
 		why = append(why, fmt.Sprintf("%d removals planned; safety.max_removals is %s", total, st.MaxRemovals))

@@ -266,6 +266,10 @@ type Settings struct {
 	Allow int
 	// Sync is set when any space's policy is sync.
 	Sync bool
+	// Repeats are the rows each source repeated this run, left out of its
+	// total: a state saved when totals counted rows is compared with the
+	// rows.
+	Repeats map[string]int
 }
 
 // SettingsOf reads the rails from a config.

@@ -125,6 +125,12 @@ func TestRails(t *testing.T) {
 		{"a source that shrank", planOf(big), prev, map[string]int{"hr.csv": 70}, defaults, "source hr.csv shrank from 100 to 70 memberships (-30%)"},
 		{"a source that shrank even with nothing to remove yet (grace)", planOf(big), prev, map[string]int{"hr.csv": 50}, defaults, "shrank"},
 		{"shrinking is fine without sync", planOf(big), prev, map[string]int{"hr.csv": 50}, with(func(s *Settings) { s.Sync = false }), ""},
+		// Totals count a member a source repeats once; a state saved when
+		// they counted rows is compared with this run's rows.
+		{"repeated rows, a state that counted rows", planOf(big), prev, map[string]int{"hr.csv": 70},
+			with(func(s *Settings) { s.Repeats = map[string]int{"hr.csv": 30} }), ""},
+		{"repeated rows in place of lost ones", planOf(big), &State{Version: 1, Totals: map[string]int{"hr.csv": 100}, Distinct: true}, map[string]int{"hr.csv": 70},
+			with(func(s *Settings) { s.Repeats = map[string]int{"hr.csv": 30} }), "source hr.csv shrank from 100 to 70 memberships (-30%)"},
 		{"a source no longer configured has no total", planOf(big), prev, map[string]int{"other.csv": 5}, defaults, ""},
 		{"first run with removals", planOf(big, deletes(2, "spaces/B")...), nil, map[string]int{"hr.csv": 100}, defaults,
 			"first run with policy sync for this state: 2 members would be removed (spaces/B: 2); read the plan, then rerun with --allow-removals 2"},
@@ -454,5 +460,18 @@ func TestGraceCountsALastOwnerKept(t *testing.T) {
 	Decide(p, prev, map[string]int{}, grace, t0.Add(3*time.Hour))
 	if len(p.Changes) != 1 || len(p.Pending) != 0 {
 		t.Errorf("after two runs kept, the removal: changes %v, pending %v", p.Changes, p.Pending)
+	}
+}
+
+// A state saved now says its totals count members, not rows, and reads
+// back so.
+func TestASavedStateSaysItsTotalsAreDistinct(t *testing.T) {
+	next := Decide(planOf(map[string][2]int{"spaces/A": {10, 1}}), nil, map[string]int{"hr.csv": 10}, defaults, time.Unix(1e9, 0))
+	data, err := next.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := ParseState(data); err != nil || !back.Distinct {
+		t.Errorf("read back %+v (%v), want distinct totals", back, err)
 	}
 }

@@ -24,7 +24,7 @@ import (
 // its own: its named entries, plus the people its rules name in each space.
 // Which entry decided a person's role never moves them between files.
 func merge(d membership.Desired, answers map[string]found) membership.Desired {
-	out := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(d.Spaces)), Totals: map[string]int{}}
+	out := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(d.Spaces)), Totals: map[string]int{}, Repeats: d.Repeats}
 	for file, n := range d.Totals {
 		out.Totals[file] = n
 	}

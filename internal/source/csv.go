@@ -34,6 +34,10 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 		*errs = append(*errs, e)
 		return
 	}
+	if line, v, found := spreadsheetErrorRow(data, delim); found {
+		errs.Add(membership.Location{File: file, Line: line}, "the row begins with %s, a spreadsheet's error value (a formula that failed), not a space; it would be read as a # comment and its member dropped: fix the export", quote(v))
+		return
+	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.Comma = delim
 	r.Comment = '#'

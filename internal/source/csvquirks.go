@@ -169,3 +169,45 @@ func blankRecord(rec []string) bool {
 func blankLine(line []byte) bool {
 	return len(bytes.Trim(line, " \t\r\v\f,;|")) == 0
 }
+
+// spreadsheetErrors are the values spreadsheets write in a cell whose
+// formula failed (Excel's and Google Sheets'). A row beginning with one
+// would be read as a # comment and skipped, and its member with it.
+var spreadsheetErrors = []string{"#N/A", "#REF!", "#VALUE!", "#NAME?", "#DIV/0!", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+	"#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#GETTING_DATA", "#ERROR!"}
+
+// spreadsheetErrorRow finds the first line beginning with a spreadsheet's
+// error value (unquoted, as exports write them), and its number.
+func spreadsheetErrorRow(data []byte, delim rune) (line int, value string, ok bool) {
+	at := 0
+	if len(data) == 0 || data[0] != '#' {
+		i := bytes.Index(data, []byte("\n#"))
+		if i < 0 {
+			return 0, "", false
+		}
+		at = i + 1
+	}
+	for at < len(data) {
+		rest := data[at:]
+		end := bytes.IndexByte(rest, '\n')
+		if end < 0 {
+			end = len(rest)
+		}
+		first := string(bytes.TrimRight(rest[:end], "\r"))
+		if i := strings.IndexRune(first, delim); i >= 0 {
+			first = first[:i]
+		}
+		first = strings.TrimSpace(first)
+		for _, v := range spreadsheetErrors {
+			if strings.EqualFold(first, v) {
+				return 1 + bytes.Count(data[:at], []byte("\n")), first, true
+			}
+		}
+		i := bytes.Index(rest[end:], []byte("\n#"))
+		if i < 0 {
+			return 0, "", false
+		}
+		at += end + i + 1
+	}
+	return 0, "", false
+}

@@ -241,15 +241,26 @@ func (b *builder) addRule(s *spaceEntries, r membership.Rule) {
 // finish sorts and de-duplicates: the same member twice with the same role,
 // or with one side unmanaged, merges; different roles are an error naming both places.
 func (b *builder) finish(errs *Errors) membership.Desired {
-	d := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(b.spaces)), Totals: b.totals}
+	d := membership.Desired{Spaces: make([]membership.DesiredSpace, 0, len(b.spaces)), Totals: b.totals, Repeats: map[string]int{}}
 	// In name order: the errors below come in the same order every run, and
 	// the spaces come out sorted.
 	for _, name := range b.place() {
 		s := b.spaces[name]
 		slices.SortStableFunc(s.members, func(x, y membership.DesiredMember) int { return cmp.Compare(x.Principal, y.Principal) })
 		out := s.members[:0]
+		var files []string // the files that gave the member just kept
 		for _, m := range s.members {
+			file := m.Source.Location().File
 			if n := len(out); n > 0 && out[n-1].Principal == m.Principal {
+				// A file's total counts memberships, not rows: an export
+				// that repeats a row in place of one it lost keeps its
+				// row count, and would slip past the shrink check.
+				if slices.Contains(files, file) {
+					d.Totals[file]--
+					d.Repeats[file]++
+				} else {
+					files = append(files, file)
+				}
 				prev := &out[n-1]
 				switch {
 				case m.Role == prev.Role || m.Role == membership.RoleUnmanaged:
@@ -261,6 +272,7 @@ func (b *builder) finish(errs *Errors) membership.Desired {
 				}
 				continue
 			}
+			files = append(files[:0], file)
 			out = append(out, m)
 		}
 		// Clipped: an append to a space's members (the rules add some) gets

@@ -172,6 +172,8 @@ func TestLoadErrors(t *testing.T) {
 		{"a rule flag without its rule", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: /X, nested: true}\n", Spec{}, []string{`a.yaml:4: nested: goes with group_members:`}},
 		{"two kinds in one entry", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {group_members: a@example.com, org_unit: /X}\n", Spec{}, []string{`a.yaml:4: a member has one of user:, group:, group_members:, org_unit:, query:, not group_members: and org_unit:`}},
 		{"a relative OU", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: Sales}\n", Spec{}, []string{`a.yaml:4: org_unit "Sales": an organisational unit is a path from the top`}},
+		{"a row beginning with a spreadsheet's error value", "a.csv", "space,member\n# a comment\nspaces/A,ann@example.com\r\n#N/A,bob@example.com\n", Spec{}, []string{`a.csv:4: the row begins with "#N/A", a spreadsheet's error value`}},
+		{"the same, first, semicolons", "a.csv", "#ref!;bob@example.com\nspace;member\n", Spec{}, []string{`a.csv:1: the row begins with "#ref!"`}},
 		{"an OU with an apostrophe", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: \"/Children's Services\"}\n", Spec{}, []string{`a.yaml:4: org_unit "/Children's Services": the path has a "'", which a Directory query can't carry`}},
 		{"a group by email with a role", "a.csv", "space,member,role\nspaces/A,group:eng@example.com,manager\n", Spec{}, []string{`a.csv:2:10: group "eng@example.com" can't have a role`}},
 		{"group_members of no email", "a.csv", "space,member\nspaces/A,group_members:eng\n", Spec{}, []string{`a.csv:2:10: group_members: "eng": a group is named by its email here`}},
@@ -492,5 +494,23 @@ func TestConflictsAreReportedInTheSameOrder(t *testing.T) {
 	}
 	if i, j := strings.Index(first.Error(), "spaces/S00 "), strings.Index(first.Error(), "spaces/S29 "); i < 0 || j < 0 || i > j {
 		t.Errorf("errors not in space order:\n%v", first)
+	}
+}
+
+// The shrink check compares each file's total run to run. An export that
+// repeats a row in place of one it lost keeps its row count: the total
+// counts memberships. The same member in two files counts in each.
+func TestTotalsCountMembershipsNotRows(t *testing.T) {
+	dir := t.TempDir()
+	hr := filepath.Join(dir, "hr.csv")
+	os.WriteFile(hr, []byte("space,member,role\nspaces/A,alice@example.com,owner\nspaces/A,bob@example.com,\nspaces/A,bob@example.com,\nspaces/A,Bob@example.com,\nspaces/B,bob@example.com,\n"), 0o644)
+	extra := filepath.Join(dir, "extra.csv")
+	os.WriteFile(extra, []byte("space,member\nspaces/A,bob@example.com\nspaces/A,carol@example.com\n"), 0o644)
+	d, err := Load([]Spec{{Path: hr}, {Path: extra}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Totals[hr] != 3 || d.Totals[extra] != 2 {
+		t.Errorf("totals hr.csv %d (want 3: 5 rows, bob twice more in A), extra.csv %d (want 2)", d.Totals[hr], d.Totals[extra])
 	}
 }
