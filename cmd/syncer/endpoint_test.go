@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -19,5 +21,37 @@ func TestBadEndpointFlagIsInvalidInput(t *testing.T) {
 	}
 	if n := em.Stats().Total(); n != 0 {
 		t.Errorf("%d requests", n)
+	}
+}
+
+// A password in an endpoint's URL is never printed: not by a refusal of
+// --endpoint or api.endpoint, not by auth check, not in a failed push's
+// error.
+func TestEndpointPasswordsAreNotPrinted(t *testing.T) {
+	_, cfg := setup(t, 1, emulator.Options{}, "")
+	code, out, errOut := runCLI(t, "plan", "--config", cfg, "--endpoint", "ftp://user:hunter2@example.com/")
+	if code != exitInvalid || strings.Contains(out+errOut, "hunter2") {
+		t.Errorf("--endpoint: exit %d\n%s%s", code, out, errOut)
+	}
+	data, _ := os.ReadFile(cfg)
+	endpoint := func(url string) {
+		t.Helper()
+		re := regexp.MustCompile(`endpoint: "[^"]*"`)
+		if !re.Match(data) {
+			t.Fatalf("no endpoint in %s", data)
+		}
+		os.WriteFile(cfg, re.ReplaceAll(data, []byte(`endpoint: "`+url+`"`)), 0o644)
+	}
+	endpoint("ftp://user:hunter2@example.com/")
+	if code, out, errOut := runCLI(t, "validate", "--config", cfg); code != exitInvalid || strings.Contains(out+errOut, "hunter2") || !strings.Contains(errOut, "api.endpoint") {
+		t.Errorf("api.endpoint: exit %d\n%s%s", code, out, errOut)
+	}
+	endpoint("http://user:hunter2@127.0.0.1:1/")
+	if _, out, errOut := runCLI(t, "auth", "check", "--config", cfg); strings.Contains(out+errOut, "hunter2") || !strings.Contains(out, "Endpoint:") {
+		t.Errorf("auth check:\n%s%s", out, errOut)
+	}
+	err := "unexpected status code 500 while pushing to http://pg:hunter2@127.0.0.1:9091/metrics/job/syncer"
+	if got := withoutPassword(err, "http://pg:hunter2@127.0.0.1:9091"); strings.Contains(got, "hunter2") || !strings.Contains(got, "127.0.0.1:9091") {
+		t.Errorf("a push's error: %s", got)
 	}
 }

@@ -89,7 +89,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	}
 	if f.pushgateway != "" {
 		if err := pushMetrics(f.pushgateway, m, r.code == exitOK || r.code == exitChanges); err != nil {
-			log.Error("metrics not pushed", "pushgateway", redactURL(f.pushgateway), "error", err.Error())
+			log.Error("metrics not pushed", "pushgateway", redactURL(f.pushgateway), "error", withoutPassword(err.Error(), f.pushgateway))
 			if r.code == exitOK {
 				r.code = exitFailure
 			}
@@ -464,6 +464,15 @@ const identityCache = "identity-cache.json"
 // redactURL is a URL as it may be logged: a password in it (user:pass@,
 // as a Pushgateway behind basic auth is given) shown as xxxxx, even when the
 // URL does not parse.
+// withoutPassword is text with the user information of rawURL (as an
+// error quoting the URL would write it) left out.
+func withoutPassword(text, rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		text = strings.ReplaceAll(text, u.User.String()+"@", "xxxxx@")
+	}
+	return text
+}
+
 func redactURL(s string) string {
 	if u, err := url.Parse(s); err == nil {
 		return u.Redacted()

@@ -169,7 +169,10 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// No connection is held longer than a page takes (the history's pages
+	// read Cloud Storage for up to historyTimeout).
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: historyTimeout + 30*time.Second, IdleTimeout: 2 * time.Minute}
 	go srv.Serve(ln)
 	fmt.Fprintf(out.stdout, "serving on http://%s/ (schedule %q)\n", ln.Addr(), cfg.Schedule)
 	log.Info("serving", "listen", ln.Addr().String(), "schedule", cfg.Schedule)

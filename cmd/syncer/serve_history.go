@@ -41,7 +41,9 @@ func (r *runHistory) get(ctx context.Context) (*history.History, error) {
 	if r.history != nil {
 		return r.history, nil
 	}
-	store, err := openState(ctx, r.cfg, r.opts)
+	// The store lives as long as serve: its credentials must not refresh
+	// their token with the context of the request that first wanted it.
+	store, err := openState(context.WithoutCancel(ctx), r.cfg, r.opts)
 	if err != nil {
 		return nil, fmt.Errorf("state location %s: %w", r.cfg.State.Location, err)
 	}

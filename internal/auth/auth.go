@@ -172,8 +172,21 @@ func NewWithScopes(ctx context.Context, a config.Auth, scopes []string, o Option
 		return nil, fmt.Errorf("unknown auth mode %q", a.Mode)
 	}
 	c.tokens = newTokenSource(ts, seen, scopes)
-	c.Client = &http.Client{Transport: &transport{src: c.tokens, base: base}}
+	c.Client = &http.Client{Transport: &transport{src: c.tokens, base: base}, CheckRedirect: sameHost}
 	return c, nil
+}
+
+// sameHost follows a redirect only to the host the request was for: the
+// transport puts the access token on every request it carries, and net/http
+// can't take it off one sent to another host.
+func sameHost(req *http.Request, via []*http.Request) error {
+	switch {
+	case len(via) >= 10:
+		return errors.New("stopped after 10 redirects")
+	case req.URL.Host != via[0].URL.Host:
+		return fmt.Errorf("redirected to another host (%s); not followed, so the access token is not sent there", req.URL.Host)
+	}
+	return nil
 }
 
 func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2.TokenSource, string, error) {

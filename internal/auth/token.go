@@ -47,13 +47,14 @@ type tokenSource struct {
 	seen   *observer
 	scopes []string // named when delegation refuses them
 
-	mu       sync.Mutex
-	tok      *oauth2.Token
-	inflight chan struct{}
-	err      *TokenError
-	errAt    time.Time
-	failures int // fetches failed in a row
-	fetches  atomic.Int64
+	mu        sync.Mutex
+	tok       *oauth2.Token
+	fetchedAt time.Time // when tok came
+	inflight  chan struct{}
+	err       *TokenError
+	errAt     time.Time
+	failures  int // fetches failed in a row
+	fetches   atomic.Int64
 }
 
 func newTokenSource(base oauth2.TokenSource, seen *observer, scopes []string) *tokenSource {
@@ -67,7 +68,7 @@ func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	for {
 		s.mu.Lock()
 		switch {
-		case s.tok.Valid():
+		case usable(s.tok, s.fetchedAt, time.Now()):
 			t := s.tok
 			s.mu.Unlock()
 			return t, nil
@@ -95,6 +96,11 @@ func (s *tokenSource) fetch(done chan struct{}) {
 	tok, err := s.base.Token()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err == nil && !usable(tok, time.Now(), time.Now()) {
+		// Expired as given (expires_in 0, negative, or past what a clock
+		// holds): asking again at once would ask without end.
+		err = errExpiredAsGiven
+	}
 	if err != nil {
 		s.failures++
 		te := classifyTokenError(err, s.seen.since(mark))
@@ -107,10 +113,27 @@ func (s *tokenSource) fetch(done chan struct{}) {
 		}
 		s.tok, s.err, s.errAt = nil, te, time.Now()
 	} else {
-		s.tok, s.err, s.failures = tok, nil, 0
+		s.tok, s.fetchedAt, s.err, s.failures = tok, time.Now(), nil, 0
 	}
 	s.inflight = nil
 	close(done)
+}
+
+var errExpiredAsGiven = errors.New("the token endpoint answered with a token that has already expired (expires_in 0, negative or out of range)")
+
+// usable reports whether a token fetched at fetched may still be sent at
+// now: oauth2 counts a token expired 10 s early, so that it does not run
+// out in flight, but a token that lives less than that (expires_in 5) would
+// then be fetched again without end. Such a token is used for the first
+// half of its life.
+func usable(t *oauth2.Token, fetched, now time.Time) bool {
+	switch {
+	case t == nil || t.AccessToken == "":
+		return false
+	case t.Expiry.IsZero():
+		return true
+	}
+	return t.Expiry.Sub(now) > min(10*time.Second, t.Expiry.Sub(fetched)/2)
 }
 
 // transport adds the access token to every request.
@@ -239,6 +262,12 @@ func classifyTokenError(err error, seen observation) *TokenError {
 // tokenRefusal turns the token endpoint's answer into a hint that names the
 // likely cause.
 func tokenRefusal(status int, code, desc string) string {
+	// The server's own words may quote what was sent (a refresh token, an
+	// assertion): anything token-like is left out of them.
+	if !errorCode.MatchString(code) {
+		code = ""
+	}
+	desc = tokenLike.ReplaceAllString(desc, "[redacted]")
 	what := strconv.Itoa(status)
 	if code != "" {
 		what += " " + code
@@ -265,6 +294,15 @@ func tokenRefusal(status int, code, desc string) string {
 	}
 	return what
 }
+
+// errorCode is an OAuth error code as RFC 6749 writes them.
+var errorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
+
+// tokenLike is what a secret looks like in an error's text: a run of 20 or
+// more characters of the alphabets tokens, keys and assertions are written
+// in (refresh tokens 1//..., access tokens ya29...., JWTs eyJ...), and
+// anything after a refresh token's or an access token's prefix.
+var tokenLike = regexp.MustCompile(`(1//|ya29\.)\S*|[A-Za-z0-9_\-./+=~]{20,}`)
 
 func shorten(s string, limit int) string {
 	if len(s) <= limit {

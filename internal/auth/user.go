@@ -177,7 +177,10 @@ func Login(ctx context.Context, a config.Auth, scopes []string, w io.Writer) err
 	if res.err != nil {
 		return res.err
 	}
-	tok, err := oc.Exchange(ctx, res.code, oauth2.VerifierOption(verifier))
+	// The exchange is one call: bounded, as every call is.
+	xctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
+	defer cancel()
+	tok, err := oc.Exchange(xctx, res.code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		return fmt.Errorf("exchange the code: %w", redact(err))
 	}
@@ -196,3 +199,6 @@ func randomHex() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// exchangeTimeout bounds auth login's code exchange.
+var exchangeTimeout = 30 * time.Second

@@ -365,7 +365,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		cfg.State.Location = relativeTo(dir, cfg.State.Location)
 	}
 	if u, err := url.Parse(cfg.API.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs.Add(at(line("api", "endpoint")), "api.endpoint %q is not an http(s) URL", cfg.API.Endpoint)
+		errs.Add(at(line("api", "endpoint")), "api.endpoint %q is not an http(s) URL", redacted(cfg.API.Endpoint))
 	} else if !strings.HasSuffix(cfg.API.Endpoint, "/") {
 		cfg.API.Endpoint += "/" // the Go client resolves paths against it
 	}
@@ -583,4 +583,17 @@ func CheckProtect(p string) error {
 // so it is listed with its line like every other problem.
 func valueError(n *yaml.Node, format string, args ...any) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
+}
+
+// redacted is a URL with its password, if any, left out (for messages).
+func redacted(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			return scheme + "://xxxxx@" + rest[at+1:]
+		}
+	}
+	return s
 }
