@@ -315,6 +315,17 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		return nil, errs
 	}
+	// A second document (after ---) would be dropped without a word: a
+	// protect list, say, that protects nobody.
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil && !source.EmptyDocument(&next) {
+		errs.Add(at(next.Line), "a second YAML document (after ---): a config is one document; merge the two")
+		return nil, errs
+	} else if err != nil && err != io.EOF {
+		line, text := splitYAMLError(err.Error())
+		errs.Add(at(line), "invalid YAML: %s", text)
+		return nil, errs
+	}
 	_ = yaml.Unmarshal(data, &cfg.root)
 	line := func(keys ...string) int { return lineOf(&cfg.root, keys...) }
 
@@ -572,7 +583,13 @@ func CheckProtect(p string) error {
 		}
 	case strings.Contains(s, "*"):
 		return fmt.Errorf("%q: the only pattern is *@domain", p)
-	case strings.Contains(s, "@"), strings.Trim(strings.TrimPrefix(s, "users/"), "0123456789") == "":
+	case strings.Contains(s, "@"):
+		// As a source would write it: an entry no address can match
+		// protects nobody, and says nothing.
+		if _, err := source.CheckEmail(strings.TrimPrefix(s, "users/")); err != nil {
+			return fmt.Errorf("%q: %v", p, err)
+		}
+	case strings.TrimPrefix(s, "users/") != "" && strings.Trim(strings.TrimPrefix(s, "users/"), "0123456789") == "":
 	default:
 		return fmt.Errorf("%q is not an email, *@domain, a Directory ID, users/{...} or groups/{id}", p)
 	}

@@ -150,3 +150,30 @@ func TestCloudStorageLocationIsNotAPath(t *testing.T) {
 		t.Errorf("%v %q", err, cfg.State.Location)
 	}
 }
+
+// A protect entry no address can match protects nobody, silently: it is
+// refused as a source would refuse the address.
+func TestProtectRefusesEntriesThatMatchNobody(t *testing.T) {
+	for _, p := range []string{"judy@example.com.", "judy@example", "judy@@example.com", "judy @example.com", `"judy@example.com"`, "users/", "users/judy@example"} {
+		if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nprotect: ['"+p+"']\n")); err == nil {
+			t.Errorf("protect %q accepted", p)
+		}
+	}
+	for _, p := range []string{"Judy@Example.com", "users/judy@example.com", "users/110423456789", "110423456789", "groups/03b2mn", "*@partner.com"} {
+		if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nprotect: ['"+p+"']\n")); err != nil {
+			t.Errorf("protect %q refused: %v", p, err)
+		}
+	}
+}
+
+// A second document in a config (after ---) would be dropped without a
+// word; it is refused at its line.
+func TestAConfigIsOneDocument(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\npolicy: sync\n---\nprotect: [judy@example.com]\n"))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:3: a second YAML document") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\n---\n")); err != nil {
+		t.Errorf("a trailing ---: %v", err)
+	}
+}

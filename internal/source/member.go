@@ -86,6 +86,10 @@ func isDigits(s string) bool {
 
 // normaliseEmail trims and lower-cases an address and checks its shape:
 // one @, a local part, and a domain of dot-separated labels.
+// CheckEmail is an address as a source would take it (lower-cased), or
+// why no source would.
+func CheckEmail(s string) (string, error) { return normaliseEmail(s) }
+
 func normaliseEmail(s string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(s))
 	at := strings.IndexByte(e, '@')

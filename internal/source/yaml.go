@@ -34,7 +34,7 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 	// Concatenated files (--- between them) are several documents: reading
 	// only the first would drop the others without a word.
 	var next yaml.Node
-	if err := dec.Decode(&next); err == nil && !emptyDocument(&next) {
+	if err := dec.Decode(&next); err == nil && !EmptyDocument(&next) {
 		errs.Add(membership.Location{File: file, Line: next.Line}, "a second YAML document (after ---): a source is one document; merge the spaces: lists")
 		return
 	} else if err != nil && err != io.EOF {
@@ -334,7 +334,7 @@ func yamlErrorText(err error) string {
 	return msg
 }
 
-// emptyDocument: a trailing --- with nothing after it.
-func emptyDocument(n *yaml.Node) bool {
+// EmptyDocument: a trailing --- with nothing after it.
+func EmptyDocument(n *yaml.Node) bool {
 	return len(n.Content) == 0 || len(n.Content) == 1 && n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null"
 }
