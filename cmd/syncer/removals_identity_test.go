@@ -138,3 +138,25 @@ func TestActingUserAndProtectByAlias(t *testing.T) {
 		})
 	}
 }
+
+// A group's address written as a member (eng@example.com, not
+// group:eng@example.com): no user of the Directory has it, nor does the
+// space, and its domain is the organisation's. It is not someone to add,
+// and it may be the group: the group is not removed for it.
+func TestAGroupsAddressWrittenAsAMemberRemovesNobody(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.com", Members: []string{"ann@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/G", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {Group: "eng"}}}},
+	}
+	for _, hide := range []bool{false, true} {
+		em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: hide}, "space,member,role\nspaces/G,boss@example.com,owner\nspaces/G,eng@example.com,\n", "")
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+		if deletes(em) != 0 || code != exitFailure {
+			t.Errorf("hide emails %v: exit %d, %d deletes\n%s\n%s", hide, code, deletes(em), out, logText(errOut))
+		}
+		if !strings.Contains(out, "write it as group:eng@example.com") {
+			t.Errorf("hide emails %v: the report does not say what the address may be:\n%s", hide, out)
+		}
+	}
+}

@@ -79,7 +79,7 @@ func directoryEnabled(cfg *config.Config) bool {
 // also returns the Directory client, for expanding rules (nil when off).
 func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credentials, api *chatapi.Client, th *throttle.Throttle, log *slog.Logger,
 	opts auth.Options, desired membership.Desired, store state.Store) (*identity.Resolver, *chatapi.Directory, error) {
-	r := &identity.Resolver{Members: api, Throttle: th, Logger: log}
+	r := &identity.Resolver{Members: api, Throttle: th, Logger: log, Domains: cfg.Identity.Domains}
 	var dir *chatapi.Directory
 	if directoryEnabled(cfg) {
 		endpoint := cfg.API.Endpoint

@@ -314,11 +314,15 @@ func (s *Service) passPage(ctx context.Context, p *pass, page []chatapi.Director
 	p.pages++
 	p.users += len(page)
 	s.answered++ // the Directory answers us: a 403 later is about someone, not the caller
+	last := ""   // the domain of the user before: pages hold a domain's users together
 	for i := range page {
 		u := &page[i]
 		if u.ID == "" {
 			s.idlessLocked(ctx, u)
 			continue
+		}
+		if d := domainOf(u.PrimaryEmail); d != last {
+			s.ownDomains[d], last = true, d
 		}
 		var id membership.Principal
 		for j := -1; j < len(u.Aliases); j++ {

@@ -63,6 +63,10 @@ type Resolver struct {
 	// users.get before it counts as outside the organisation (under admin
 	// access, where that refuses it): search may lag behind new accounts.
 	VerifyAbsence bool
+	// Domains are the organisation's own (identity.domains), beside those
+	// of the users the Directory names: an address there that is no
+	// user's is not someone to add.
+	Domains []string
 }
 
 // Outcome is what resolution could and could not establish.

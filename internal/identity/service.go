@@ -2,6 +2,7 @@ package identity
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,10 @@ type Service struct {
 	// marked in their records); why says why a lookup failed. Both are few.
 	suspendedIDs map[membership.Principal]bool
 	anySuspended bool // anyone at all: most runs have nobody to look for
+	// ownDomains are the domains of addresses the Directory named as its
+	// users: there an address that is no user's can't be added (a group's
+	// address, or a mistyped one), unlike one outside the organisation.
+	ownDomains map[string]bool
 	// suspendedListed: LoadSuspended asked the Directory this run, so a
 	// cached "suspended" (perhaps out of date: reactivated since) counts
 	// for nothing.
@@ -92,8 +97,11 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 	}
 	s := &Service{r: r, log: log, latency: latency, source: desired,
 		lookups:      map[string]*lookup{},
-		suspendedIDs: map[membership.Principal]bool{}, why: map[string]string{},
+		suspendedIDs: map[membership.Principal]bool{}, why: map[string]string{}, ownDomains: map[string]bool{},
 		counts: map[string]int{}, cached: -1}
+	for _, d := range r.Domains {
+		s.ownDomains[strings.ToLower(d)] = true
+	}
 	inFlight := r.Concurrency
 	if inFlight <= 0 {
 		inFlight = 16

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -151,6 +152,11 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		case l.state == found:
 			s.fromDirectoryLocked(&ids, email, l.user)
 		case l.state == notFound, l.state == forbidden && s.answered > 0:
+			if l.state == notFound {
+				// Google answers 403 for a domain the organisation does
+				// not own: "no such user" is about one of its own.
+				s.ownDomains[domainOf(email)] = true
+			}
 			s.markLocked(email, notInDirectory)
 			out.NotInDirectory[email] = true
 			rest = append(rest, email)
@@ -176,6 +182,17 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// address's owner would be one to remove.
 		onWait() // the member reads wait for the API
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
+		s.mu.Lock()
+		for _, email := range rest {
+			if _, known := ids.Aliases[email]; !known && out.NotInDirectory[email] && s.ownDomains[domainOf(email)] {
+				// Neither the Directory's user nor the space's member, in
+				// the organisation's own domain: not someone to add, and
+				// maybe someone here under another name (a group's address
+				// names the group). Nobody here is removed for it.
+				out.Unresolved[email] = "no user of the organisation's Directory has this address, though its domain is the organisation's: a group's address (write it as group:" + email + "), or a mistyped one"
+			}
+		}
+		s.mu.Unlock()
 	default:
 		for _, email := range rest {
 			// Every member's email is listed here and nothing is removed, so
@@ -328,6 +345,7 @@ func (s *Service) neededLocked(email string, rec record) {
 
 // fromDirectoryLocked settles email as the Directory answered it.
 func (s *Service) fromDirectoryLocked(ids *diff.Identities, email string, u dirUser) {
+	s.ownDomains[domainOf(email)] = true
 	s.neededLocked(email, s.addrs.get(email)) // when a page settled the lookup
 	s.learnLocked(email, u.p, byDirectory)
 	if u.alias {
@@ -423,4 +441,12 @@ func callOnce(f func()) func() {
 		return func() {}
 	}
 	return sync.OnceFunc(f)
+}
+
+// domainOf is an address's domain, lower-cased as addresses are here.
+func domainOf(email string) string {
+	if at := strings.LastIndexByte(email, '@'); at >= 0 {
+		return email[at+1:]
+	}
+	return ""
 }
