@@ -230,6 +230,13 @@ func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 	case errors.Is(err, chatapi.ErrNotFound), badRequest(err):
 		// External or consumer account, a domain the customer doesn't own
 		// (400 domainNotFound, badRequest), or nobody.
+		if !badRequest(err) {
+			// Google answers a domain it does not own 403 or 400: a 404
+			// ("no such user") is about one of the organisation's own.
+			s.mu.Lock()
+			s.ownDomains[domainOf(email)] = true
+			s.mu.Unlock()
+		}
 		s.settle(l, dirUser{}, notFound, nil)
 	case forbiddenAnswer(err):
 		s.settle(l, dirUser{}, forbidden, err)

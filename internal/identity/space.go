@@ -152,11 +152,6 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		case l.state == found:
 			s.fromDirectoryLocked(&ids, email, l.user)
 		case l.state == notFound, l.state == forbidden && s.answered > 0:
-			if l.state == notFound {
-				// Google answers 403 for a domain the organisation does
-				// not own: "no such user" is about one of its own.
-				s.ownDomains[domainOf(email)] = true
-			}
 			s.markLocked(email, notInDirectory)
 			out.NotInDirectory[email] = true
 			rest = append(rest, email)
