@@ -177,9 +177,10 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// address's owner would be one to remove.
 		onWait() // the member reads wait for the API
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
+		careful := s.Careful != nil && s.Careful(ds.Name) // removals may follow
 		s.mu.Lock()
 		for _, email := range rest {
-			if _, known := ids.Aliases[email]; !known && out.NotInDirectory[email] && s.ownDomains[domainOf(email)] {
+			if _, known := ids.Aliases[email]; careful && !known && out.NotInDirectory[email] && s.ownDomains[domainOf(email)] {
 				// Neither the Directory's user nor the space's member, in
 				// the organisation's own domain: not someone to add, and
 				// maybe someone here under another name (a group's address
