@@ -28,6 +28,11 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 		return
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if bytes.IndexByte(data, '\n') < 0 && bytes.Count(data, []byte("\r")) > 1 {
+		// Old Mac line ends: the reader would see one line, a header alone.
+		errs.Add(membership.Location{File: file, Line: 1}, "the lines end with a lone CR (\\r, as old Mac exports write them): save the file with LF or CRLF line ends")
+		return
+	}
 	delim, data, e := csvDelimiter(spec.Delimiter, data)
 	if e != nil {
 		e.At.File = file

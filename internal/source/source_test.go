@@ -174,6 +174,8 @@ func TestLoadErrors(t *testing.T) {
 		{"a relative OU", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: Sales}\n", Spec{}, []string{`a.yaml:4: org_unit "Sales": an organisational unit is a path from the top`}},
 		{"a row beginning with a spreadsheet's error value", "a.csv", "space,member\n# a comment\nspaces/A,ann@example.com\r\n#N/A,bob@example.com\n", Spec{}, []string{`a.csv:4: the row begins with "#N/A", a spreadsheet's error value`}},
 		{"the same, first, semicolons", "a.csv", "#ref!;bob@example.com\nspace;member\n", Spec{}, []string{`a.csv:1: the row begins with "#ref!"`}},
+		{"CSV with lone CR line ends", "a.csv", "space,member\rspaces/A,ann@example.com\rspaces/A,bob@example.com\r", Spec{}, []string{`a.csv:1: the lines end with a lone CR`}},
+		{"YAML in Latin-1", "a.yaml", "spaces:\n  - space: spaces/A\n    label: \"\xc9quipe\"\n    members: [a@example.com]\n", Spec{}, []string{`a.yaml:3: invalid UTF-8 in "label: \"`, `quipe\""; save the file as UTF-8`}},
 		{"an OU with an apostrophe", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: \"/Children's Services\"}\n", Spec{}, []string{`a.yaml:4: org_unit "/Children's Services": the path has a "'", which a Directory query can't carry`}},
 		{"a group by email with a role", "a.csv", "space,member,role\nspaces/A,group:eng@example.com,manager\n", Spec{}, []string{`a.csv:2:10: group "eng@example.com" can't have a role`}},
 		{"group_members of no email", "a.csv", "space,member\nspaces/A,group_members:eng\n", Spec{}, []string{`a.csv:2:10: group_members: "eng": a group is named by its email here`}},
@@ -370,6 +372,19 @@ func TestLoadRefusesHugeSource(t *testing.T) {
 	want := p + ": can't read source: file too large: 256.1 MiB, over the 256 MiB limit; split it into several sources"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
+// A YAML source takes about 12 times its size to read: past 64 MiB it is
+// refused, with the way out.
+func TestLoadRefusesHugeYAML(t *testing.T) {
+	p := write(t, "a.yaml", "")
+	if err := os.Truncate(p, maxYAMLSize+1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	_, err := Load([]Spec{{Path: p}})
+	if err == nil || !strings.Contains(err.Error(), "a.yaml: a YAML source over 64 MiB (this one is 64 MiB)") || !strings.Contains(err.Error(), "as CSV") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

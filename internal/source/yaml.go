@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/syncer-dev/syncer/internal/membership"
 )
+
+// maxYAMLSize bounds a YAML source: decoding it into nodes takes about 12
+// times its size (a 42 MB file, 525 MB), where CSV is read in about its
+// own size.
+const maxYAMLSize = 64 << 20
 
 // readYAML reads
 //
@@ -25,6 +31,30 @@ import (
 // walking yaml.Node so every problem carries its line.
 func readYAML(file string, data []byte, b *builder, errs *Errors) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if len(data) > maxYAMLSize {
+		errs.Add(membership.Location{File: file}, "a YAML source over %d MiB (this one is %d MiB): YAML takes about 12 times its size in memory to read; write an export this big as CSV", maxYAMLSize>>20, len(data)>>20)
+		return
+	}
+	if !utf8.Valid(data) {
+		// yaml.v3 says so with no line: the line, and the value, tell
+		// which label or address was saved in another encoding.
+		bad := 0
+		for bad < len(data) {
+			r, n := utf8.DecodeRune(data[bad:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			bad += n
+		}
+		start := bytes.LastIndexByte(data[:bad], '\n') + 1
+		end := bytes.IndexByte(data[bad:], '\n')
+		if end < 0 {
+			end = len(data) - bad
+		}
+		line := strings.TrimSpace(strings.ToValidUTF8(string(data[start:bad+end]), "\uFFFD"))
+		errs.Add(membership.Location{File: file, Line: 1 + bytes.Count(data[:bad], []byte("\n"))}, "invalid UTF-8 in %s; save the file as UTF-8", quote(line))
+		return
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
