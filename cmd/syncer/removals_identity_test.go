@@ -160,3 +160,23 @@ func TestAGroupsAddressWrittenAsAMemberRemovesNobody(t *testing.T) {
 		}
 	}
 }
+
+// Google lists an invited member without their email (only members of the
+// space, or people with affinity, show one). A source that wants them is
+// already satisfied: nothing is created again, and they are not removed.
+func TestAnInvitedMemberListedWithoutAnEmailIsKept(t *testing.T) {
+	no := false
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "inv@example.com", AutoAccept: &no}, {ID: "3", Email: "ann@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{User: "inv@example.com", State: "INVITED"}, {User: "ann@example.com"}}}},
+	}
+	for _, extra := range []string{"", "identity: {directory: false}\n"} {
+		em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,inv@example.com,\n", extra)
+		code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "1")
+		if code != exitOK || em.Stats().Writes != 1 || r.Summary["create"] != 0 || memberState(em, "spaces/S", "inv@example.com") != "ROLE_MEMBER INVITED" || memberState(em, "spaces/S", "ann@example.com") != "absent" {
+			t.Errorf("%q: exit %d, %d writes, %v; inv is %s, ann %s\n%s", extra, code, em.Stats().Writes, r.Changes,
+				memberState(em, "spaces/S", "inv@example.com"), memberState(em, "spaces/S", "ann@example.com"), logText(errOut))
+		}
+	}
+}

@@ -118,8 +118,12 @@ func parseFilter(f string, adminAccess bool) ([][]clause, *apiError) {
 			if cl.field == "member.type" && cl.value != "HUMAN" && cl.value != "BOT" {
 				return nil, errorf(400, "INVALID_ARGUMENT", "Invalid member.type %q in filter.", cl.value)
 			}
-			if cl.field == "member.type" && (cl.op == "=" && cl.value == "HUMAN" || cl.op == "!=" && cl.value == "BOT") {
+			switch {
+			case cl.field == "member.type" && (cl.op == "=" && cl.value == "HUMAN" || cl.op == "!=" && cl.value == "BOT"):
 				humanOnly = true
+			case cl.field == "member.type" && adminAccess:
+				// "Other member type filters will be rejected."
+				return nil, errorf(400, "INVALID_ARGUMENT", `With useAdminAccess the only member.type filters are member.type = "HUMAN" and member.type != "BOT"; %q is not one.`, strings.TrimSpace(c))
 			}
 			for _, prev := range group {
 				if prev.field == cl.field && prev.op == "=" && cl.op == "=" && prev.value != cl.value {
@@ -300,7 +304,9 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 	if (body.Member == nil) == (body.GroupMember == nil) {
 		return nil, errorf(400, "INVALID_ARGUMENT", "Exactly one of member or groupMember must be set.")
 	}
-	if sp.spaceType == "DIRECT_MESSAGE" {
+	// "To add the calling app to a space or a direct message between two
+	// human users, use users/app": only people and groups are refused.
+	if sp.spaceType == "DIRECT_MESSAGE" && (body.Member == nil || body.Member.Name != "users/app") {
 		return nil, errorf(400, "FAILED_PRECONDITION", "Members can't be added to a direct message.")
 	}
 	// The role in a create body is ignored: every new membership is ROLE_MEMBER.
@@ -339,8 +345,10 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 		m.id, m.kind = "app", "BOT"
 		return m, nil
 	}
-	if t := body.Member.Type; t != "" && t != "HUMAN" {
-		return nil, errorf(400, "INVALID_ARGUMENT", "Invalid member type %q for %s.", t, body.Member.Name)
+	// "The memberType field must contain a user with the user.name and
+	// user.type fields populated".
+	if t := body.Member.Type; t != "HUMAN" {
+		return nil, errorf(400, "INVALID_ARGUMENT", "Invalid member type %q for %s; a person is type HUMAN.", t, body.Member.Name)
 	}
 	u := s.world.lookupUser(key)
 	if u == nil {
@@ -423,8 +431,9 @@ func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
-	if _, err := boolParam(r, "useAdminAccess"); err != nil {
-		writeAPIError(w, err)
+	admin, err0 := boolParam(r, "useAdminAccess")
+	if err0 != nil {
+		writeAPIError(w, err0)
 		return
 	}
 	s.mu.Lock()
@@ -432,6 +441,12 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	sp, m, err := s.lockedMember(r)
 	if err != nil {
 		writeAPIError(w, err)
+		return
+	}
+	if admin && m.kind == "BOT" {
+		// "Deleting app memberships in a space isn't supported using admin
+		// access."
+		writeError(w, 400, "INVALID_ARGUMENT", "App memberships can't be deleted with admin access.")
 		return
 	}
 	if m.role == roleManager && m.state == stateJoined && s.world.owners(sp) == 1 {
@@ -444,6 +459,14 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.world.wire(sp, m, !s.opts.HideEmails)
 	delete(sp.members, m.key())
+	if m.kind == "GROUP" {
+		// Those in the space only through the group leave with it.
+		for k, other := range sp.members {
+			if other.via == m.id {
+				delete(sp.members, k)
+			}
+		}
+	}
 	s.wrote()
 	writeResource(w, r, out)
 }

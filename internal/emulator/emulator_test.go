@@ -35,6 +35,7 @@ func seed() *emulator.Seed {
 			{Name: "spaces/S", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {App: true}}},
 			{Name: "spaces/GRP", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {Group: "eng"}}},
 			{Name: "spaces/G", Type: "GROUP_CHAT", Members: []emulator.SeedMember{{User: "owner@example.com"}}},
+			{Name: "spaces/DM", Type: "DIRECT_MESSAGE", Members: []emulator.SeedMember{{User: "owner@example.com"}, {User: "alice@example.com"}}},
 		},
 	}
 }
@@ -229,6 +230,13 @@ func TestRawRequests(t *testing.T) {
 		{"admin access can't read the app's membership", "GET", "/v1/spaces/S/members/app?useAdminAccess=true", "", 400, "admin access"},
 		{"a group membership is not named by the group's ID", "GET", "/v1/spaces/GRP/members/eng", "", 404, "NOT_FOUND"},
 		{"a group membership by the name the API gives it", "GET", "/v1/spaces/GRP/members/group-eng", "", 200, `"groupMember":{"name":"groups/eng"}`},
+		// Documented on the reference pages (2026-12-07):
+		{"an invitation shows no email", "POST", "/v1/spaces/S/members", `{"member":{"name":"users/shy@example.com","type":"HUMAN"}}`, 200, `"state":"INVITED","role":"ROLE_MEMBER","member":{"name":"users/3","type":"HUMAN"},`},
+		{"a create needs member.type", "POST", "/v1/spaces/S/members", `{"member":{"name":"users/alice@example.com"}}`, 400, "HUMAN"},
+		{"the app can join a DM", "POST", "/v1/spaces/DM/members", `{"member":{"name":"users/app","type":"BOT"}}`, 200, `"name":"users/app"`},
+		{"a person can't join a DM", "POST", "/v1/spaces/DM/members", `{"member":{"name":"users/alice@example.com","type":"HUMAN"}}`, 400, "direct message"},
+		{"admin access can't delete the app's membership", "DELETE", "/v1/spaces/S/members/app?useAdminAccess=true", "", 400, "admin access"},
+		{"admin access takes no other member.type filter", "GET", "/v1/spaces/S/members?useAdminAccess=true&filter=" + urlq(`member.type = "HUMAN" OR member.type = "BOT"`), "", 400, "member.type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -429,5 +437,23 @@ func TestMisbehaveAtOneCall(t *testing.T) {
 	}
 	if _, _, err := emulator.ParseMisbehaviour("members.list=429,at-call:0"); err == nil {
 		t.Error("at-call:0 was accepted")
+	}
+}
+
+// Someone in a space only through a group leaves with the group.
+func TestThoseInASpaceThroughAGroupLeaveWithIt(t *testing.T) {
+	s := seed()
+	s.Spaces[1].Members = append(s.Spaces[1].Members, emulator.SeedMember{User: "alice@example.com", ViaGroup: "eng"})
+	em, _, base := start(t, s, emulator.Options{}, chatapi.Options{})
+	req, _ := http.NewRequest("DELETE", base+"/v1/spaces/GRP/members/group-eng", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, m := range em.Snapshot()["spaces/GRP"] {
+		if m.Email == "alice@example.com" || resp.StatusCode != 200 {
+			t.Errorf("after the group's removal (%d): %+v", resp.StatusCode, em.Snapshot()["spaces/GRP"])
+		}
 	}
 }

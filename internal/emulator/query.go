@@ -23,7 +23,7 @@ func parseUserQuery(q string) (userQuery, *apiError) {
 		if !ok {
 			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: %s", clause)
 		}
-		value = strings.Trim(value, "'\"")
+		value = strings.ReplaceAll(unquote(value), `\'`, "'")
 		switch {
 		case field == "email" && op == ":" && strings.HasSuffix(value, "*"):
 			prefix := strings.ToLower(strings.TrimSuffix(value, "*"))
@@ -54,8 +54,16 @@ func queryClauses(q string) ([]string, bool) {
 	var out []string
 	var cur strings.Builder
 	quote := rune(0)
+	escaped := false
 	for _, c := range q {
 		switch {
+		case quote != 0 && escaped:
+			escaped = false
+			cur.WriteRune(c)
+		case quote != 0 && c == '\\':
+			// "Escape single quotes in queries with \'" (Search for users).
+			escaped = true
+			cur.WriteRune(c)
 		case quote != 0:
 			if c == quote {
 				quote = 0
@@ -108,4 +116,12 @@ func (q userQuery) matches(u *user) bool {
 		}
 	}
 	return true
+}
+
+// unquote takes the quotes off a value ('x' or "x"), not its escapes.
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0] {
+		return v[1 : len(v)-1]
+	}
+	return v
 }

@@ -221,7 +221,10 @@ func (w *world) wire(sp *space, m *member, withEmail bool) wireMembership {
 		out.Member = &wireUser{Name: "users/app", Type: "BOT", DisplayName: "Syncer app"}
 	default:
 		wu := &wireUser{Name: "users/" + m.id, Type: "HUMAN"}
-		if withEmail { // only then: a look among a million users costs
+		// Google fills in email "if they are members of the space or have
+		// prior affinity with the calling user": someone only invited is
+		// not a member yet, and the emulator has no affinity.
+		if withEmail && m.state != stateInvited { // a look among a million users costs
 			if u := w.users[m.id]; u != nil {
 				wu.Email = u.email
 				wu.DisplayName = strings.SplitN(u.email, "@", 2)[0]

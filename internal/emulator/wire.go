@@ -89,7 +89,7 @@ type wireGroupResource struct {
 type wireGroupMember struct {
 	Kind   string `json:"kind"`
 	ID     string `json:"id"`
-	Email  string `json:"email"`
+	Email  string `json:"email,omitempty"` // a CUSTOMER member has none
 	Role   string `json:"role"`
 	Type   string `json:"type"`
 	Status string `json:"status,omitempty"`

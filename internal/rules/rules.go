@@ -226,7 +226,8 @@ func (e *Expander) expand(ctx context.Context, r membership.Rule) (found, int, e
 	case membership.RuleGroupMembers:
 		return e.groupMembers(ctx, r, false)
 	case membership.RuleOrgUnit:
-		query := fmt.Sprintf("orgUnitPath='%s' isSuspended=false", r.Value)
+		// "Escape single quotes in queries with \'" (Search for users).
+		query := fmt.Sprintf("orgUnitPath='%s' isSuspended=false", strings.ReplaceAll(r.Value, "'", `\'`))
 		f, n, err := e.users(ctx, query, func(u chatapi.DirectoryUser) bool {
 			return r.IncludeChildren || strings.EqualFold(u.OrgUnitPath, r.Value)
 		})

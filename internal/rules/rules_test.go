@@ -305,3 +305,14 @@ func TestPeopleListedWithoutAnIDFailTheRule(t *testing.T) {
 		}
 	}
 }
+
+// An organisational unit whose name has an apostrophe is asked for with
+// the quote escaped, as Google's query language documents (\').
+func TestAnOrgUnitWithAnApostrophe(t *testing.T) {
+	seed := directory()
+	seed.Users = append(seed.Users, emulator.SeedUser{ID: "9", Email: "kit@example.com", OrgUnit: "/Children's Services"})
+	x, err, em := expand(t, seed, emulator.Options{}, "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: \"/Children's Services\"}\n")
+	if err != nil || members(x, "spaces/A") != "users/kit@example.com <4 org_unit /Children's Services>" {
+		t.Errorf("%v; members %q (%v)", err, members(x, "spaces/A"), em.Stats().Requests)
+	}
+}

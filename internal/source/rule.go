@@ -23,10 +23,10 @@ func NewRule(kind membership.RuleKind, raw string, role membership.Role) (*membe
 		}
 		r.Value = email
 	case membership.RuleOrgUnit:
-		if i := strings.IndexAny(v, "'\\\n"); i >= 0 && strings.HasPrefix(v, "/") {
-			// The rule asks the Directory for orgUnitPath='...': a quote
-			// or backslash would end or escape the value, and Google
-			// documents no way to write either inside it.
+		if i := strings.IndexAny(v, "\\\n"); i >= 0 && strings.HasPrefix(v, "/") {
+			// The rule asks the Directory for orgUnitPath='...': Google
+			// documents \' for a quote inside it (the rule writes that),
+			// but nothing for a backslash.
 			return nil, fmt.Errorf("org_unit %s: the path has a %q, which a Directory query can't carry (it is asked as orgUnitPath='...'); name its people with a query rule instead", quote(raw), string(v[i]))
 		}
 		if !strings.HasPrefix(v, "/") || len(v) > 1000 {

@@ -176,7 +176,7 @@ func TestLoadErrors(t *testing.T) {
 		{"the same, first, semicolons", "a.csv", "#ref!;bob@example.com\nspace;member\n", Spec{}, []string{`a.csv:1: the row begins with "#ref!"`}},
 		{"CSV with lone CR line ends", "a.csv", "space,member\rspaces/A,ann@example.com\rspaces/A,bob@example.com\r", Spec{}, []string{`a.csv:1: the lines end with a lone CR`}},
 		{"YAML in Latin-1", "a.yaml", "spaces:\n  - space: spaces/A\n    label: \"\xc9quipe\"\n    members: [a@example.com]\n", Spec{}, []string{`a.yaml:3: invalid UTF-8 in "label: \"`, `quipe\""; save the file as UTF-8`}},
-		{"an OU with an apostrophe", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: \"/Children's Services\"}\n", Spec{}, []string{`a.yaml:4: org_unit "/Children's Services": the path has a "'", which a Directory query can't carry`}},
+		{"an OU with a backslash", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: '/Sales\\East'}\n", Spec{}, []string{`a.yaml:4: org_unit "/Sales\\East": the path has a "\\", which a Directory query can't carry`}},
 		{"a group by email with a role", "a.csv", "space,member,role\nspaces/A,group:eng@example.com,manager\n", Spec{}, []string{`a.csv:2:10: group "eng@example.com" can't have a role`}},
 		{"group_members of no email", "a.csv", "space,member\nspaces/A,group_members:eng\n", Spec{}, []string{`a.csv:2:10: group_members: "eng": a group is named by its email here`}},
 		{"bad space", "a.csv", "space,member\nspaces/a b,a@example.com\n", Spec{}, []string{`a.csv:2:1: space "spaces/a b" is not a space`}},
