@@ -180,3 +180,72 @@ func TestAnInvitedMemberListedWithoutAnEmailIsKept(t *testing.T) {
 		}
 	}
 }
+
+// A new partner (outside the organisation) in a sync space with a leaver:
+// created, and the leaver removed, however the Directory says the partner's
+// domain is not the organisation's (403, 400, or 404 "Domain not found").
+func TestANewPartnerUnderSyncIsAddedAndTheLeaverGoes(t *testing.T) {
+	for _, status := range []int{0, 400, 404} {
+		seed := &emulator.Seed{
+			Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "leaver@example.com"},
+				{ID: "3", Email: "pat@partner.test", External: true}},
+			Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "leaver@example.com"}}}},
+		}
+		em, cfg := syncWorld(t, seed, emulator.Options{ForeignDomainStatus: status}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,pat@partner.test,\n", "")
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+		if creates := em.Stats().Count("members.create"); code != exitOK || deletes(em) != 1 || creates != 1 {
+			t.Errorf("foreign domain answered %d: exit %d, %d creates, %d deletes\n%s\n%s", status, code, creates, deletes(em), out, logText(errOut))
+		}
+	}
+}
+
+// A group's address written as a member, among enough addresses that a
+// Directory pass settles them: no page shows it, and it is asked with
+// users.get, being in the organisation's domain; the group stays.
+func TestAGroupsAddressSettledByThePassRemovesNobody(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		seed := &emulator.Seed{
+			Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+			Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.com", Members: []string{"ann@example.com"}}},
+			Spaces: []emulator.SeedSpace{{Name: "spaces/G", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {Group: "eng"}}}},
+		}
+		csv := "space,member,role\nspaces/G,boss@example.com,owner\nspaces/G,eng@example.com,\n"
+		for i := 0; i < 150; i++ {
+			seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: fmt.Sprintf("u%d@example.com", i)})
+			csv += fmt.Sprintf("spaces/G,u%d@example.com,\n", i)
+			seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{User: fmt.Sprintf("u%d@example.com", i)})
+		}
+		em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: hide}, csv, "")
+		code, _, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+		if deletes(em) != 0 || em.Stats().Count("directory.users.list") == 0 {
+			t.Errorf("hide %v: exit %d, %d deletes, %d users.list, %d users.get\n%s", hide, code, deletes(em),
+				em.Stats().Count("directory.users.list"), em.Stats().Count("directory.users.get"), logText(errOut))
+		}
+	}
+}
+
+// A new hire search does not show yet (users.get finds them), among enough
+// addresses that a Directory pass runs, in a sync space with a leaver: no
+// page shows them, so they are asked with users.get, found, and added;
+// the leaver goes.
+func TestANewHireSearchHasNotCaughtUpWithIsAdded(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		seed := &emulator.Seed{
+			Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "leaver@example.com"},
+				{ID: "3", Email: "newbie@example.com", Unsearched: true}},
+			Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "leaver@example.com"}}}},
+		}
+		csv := "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,newbie@example.com,\n"
+		for i := 0; i < 150; i++ {
+			seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: fmt.Sprintf("u%d@example.com", i)})
+			csv += fmt.Sprintf("spaces/S,u%d@example.com,\n", i)
+			seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{User: fmt.Sprintf("u%d@example.com", i)})
+		}
+		em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: hide}, csv, "")
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+		if creates := em.Stats().Count("members.create"); code != exitOK || deletes(em) != 1 || creates != 1 {
+			t.Errorf("hide %v: exit %d, %d creates, %d deletes, %d users.list, %d users.get\n%s\n%s", hide, code, creates, deletes(em),
+				em.Stats().Count("directory.users.list"), em.Stats().Count("directory.users.get"), out, logText(errOut))
+		}
+	}
+}

@@ -459,14 +459,6 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.world.wire(sp, m, !s.opts.HideEmails)
 	delete(sp.members, m.key())
-	if m.kind == "GROUP" {
-		// Those in the space only through the group leave with it.
-		for k, other := range sp.members {
-			if other.via == m.id {
-				delete(sp.members, k)
-			}
-		}
-	}
 	s.wrote()
 	writeResource(w, r, out)
 }

@@ -34,10 +34,14 @@ func (s *Server) getDirectoryUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if d := domainOf(key); d != "" && !s.world.domains[d] {
 		// An address in a domain the customer doesn't own: Google answers
-		// 403 forbidden or 400 (GAM treats both as "does not exist").
-		if s.opts.ForeignDomainStatus == http.StatusBadRequest {
+		// 403 forbidden, 400 or 404 "Domain not found" (GAM treats each as
+		// "does not exist").
+		switch s.opts.ForeignDomainStatus {
+		case http.StatusBadRequest:
 			writeErrorReason(w, 400, "badRequest", "Domain not found.")
-		} else {
+		case http.StatusNotFound:
+			writeErrorReason(w, 404, "notFound", "Domain not found.")
+		default:
 			writeErrorReason(w, 403, "forbidden", "Not Authorized to access this resource/api")
 		}
 		return
@@ -232,7 +236,7 @@ func (w *world) listUsers(raw string, query userQuery) []*user {
 		}
 	} else {
 		for _, u := range w.users {
-			if !u.external && query.matches(u) {
+			if !u.external && !u.unsearched && query.matches(u) {
 				users = append(users, u)
 			}
 		}
@@ -274,7 +278,7 @@ func (w *world) addressIndex() []addrEntry {
 	}
 	idx := make([]addrEntry, 0, len(w.users))
 	for _, u := range w.users {
-		if u.external {
+		if u.external || u.unsearched {
 			continue
 		}
 		idx = append(idx, addrEntry{u.email, u})

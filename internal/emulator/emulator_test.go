@@ -439,21 +439,3 @@ func TestMisbehaveAtOneCall(t *testing.T) {
 		t.Error("at-call:0 was accepted")
 	}
 }
-
-// Someone in a space only through a group leaves with the group.
-func TestThoseInASpaceThroughAGroupLeaveWithIt(t *testing.T) {
-	s := seed()
-	s.Spaces[1].Members = append(s.Spaces[1].Members, emulator.SeedMember{User: "alice@example.com", ViaGroup: "eng"})
-	em, _, base := start(t, s, emulator.Options{}, chatapi.Options{})
-	req, _ := http.NewRequest("DELETE", base+"/v1/spaces/GRP/members/group-eng", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	for _, m := range em.Snapshot()["spaces/GRP"] {
-		if m.Email == "alice@example.com" || resp.StatusCode != 200 {
-			t.Errorf("after the group's removal (%d): %+v", resp.StatusCode, em.Snapshot()["spaces/GRP"])
-		}
-	}
-}

@@ -27,8 +27,12 @@ type SeedUser struct {
 	NonEditableAliases []string `yaml:"non_editable_aliases"`
 	AutoAccept         *bool    `yaml:"auto_accept"` // default true; false leaves new memberships INVITED
 	External           bool     `yaml:"external"`    // outside the organisation: not in the Directory
-	Suspended          bool     `yaml:"suspended"`
-	Archived           bool     `yaml:"archived"` // an Archived User licence: in the Directory, not in Chat
+	// Unsearched: a new account users.list does not show yet, though
+	// users.get finds it (Google: new data may take up to 36 hours to
+	// reach search results).
+	Unsearched bool `yaml:"unsearched"`
+	Suspended  bool `yaml:"suspended"`
+	Archived   bool `yaml:"archived"` // an Archived User licence: in the Directory, not in Chat
 	// OrgUnit is the user's organisational unit path (default /).
 	OrgUnit    string `yaml:"org_unit"`
 	Department string `yaml:"department"`

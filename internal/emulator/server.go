@@ -68,8 +68,8 @@ type Options struct {
 	// without "Authorization: Bearer <RequireToken>".
 	RequireToken string
 	// ForeignDomainStatus is how Directory users.get answers an address in
-	// a domain the customer doesn't own: 403 forbidden (0, the default) or
-	// 400 (Google has been seen to answer both).
+	// a domain the customer doesn't own: 403 forbidden (0, the default),
+	// 400, or 404 "Domain not found" (Google has been seen to answer each).
 	ForeignDomainStatus int
 }
 

@@ -13,6 +13,7 @@ type user struct {
 	nonEditableAliases []string // addresses in the customer's alias domains
 	autoAccept         bool
 	external           bool
+	unsearched         bool // users.list does not show it yet
 	suspended          bool
 	archived           bool
 	orgUnit            string
@@ -83,7 +84,7 @@ func newWorld(seed *Seed) (*world, error) {
 		if su.ID == "" || su.Email == "" {
 			return nil, fmt.Errorf("seed user %+v needs id and email", su)
 		}
-		u := &user{id: su.ID, email: strings.ToLower(su.Email), external: su.External, suspended: su.Suspended, archived: su.Archived, autoAccept: su.AutoAccept == nil || *su.AutoAccept,
+		u := &user{id: su.ID, email: strings.ToLower(su.Email), external: su.External, unsearched: su.Unsearched, suspended: su.Suspended, archived: su.Archived, autoAccept: su.AutoAccept == nil || *su.AutoAccept,
 			orgUnit: su.OrgUnit, department: su.Department}
 		if u.orgUnit == "" {
 			u.orgUnit = "/"

@@ -60,9 +60,11 @@ func (s *Service) lookupLocked(ctx context.Context, email string) *lookup {
 			s.askUncoveredLocked(ctx, email, rec, l)
 		case !closed(p.done):
 			// the pass settles it when it finds it, or when it ends
-		case p.err != nil || s.r.VerifyAbsence:
-			// The pass failed, or an absence must be sure: ask for this
-			// address, beside the others.
+		case p.err != nil || s.r.VerifyAbsence || s.ownDomains[domainOf(email)]:
+			// The pass failed, or an absence must be sure (an address in
+			// the organisation's own domain that no page showed: a new
+			// account search has not caught up with, or nobody's): ask
+			// for this address, beside the others.
 			s.askLocked(ctx, email, l)
 		default:
 			s.settleLocked(l, dirUser{}, notFound, nil) // a whole pass shows who is not there
@@ -230,9 +232,10 @@ func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 	case errors.Is(err, chatapi.ErrNotFound), badRequest(err):
 		// External or consumer account, a domain the customer doesn't own
 		// (400 domainNotFound, badRequest), or nobody.
-		if !badRequest(err) {
-			// Google answers a domain it does not own 403 or 400: a 404
-			// ("no such user") is about one of the organisation's own.
+		if !badRequest(err) && !strings.Contains(strings.ToLower(err.Error()), "domain") {
+			// Google answers a domain it does not own 403, 400, or 404
+			// "Domain not found": a 404 "no such user" ("Resource Not
+			// Found: userKey") is about one of the organisation's own.
 			s.mu.Lock()
 			s.ownDomains[domainOf(email)] = true
 			s.mu.Unlock()

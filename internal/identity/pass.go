@@ -264,10 +264,11 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 			// its users.get is under way
 		case rec.flags&uncovered != 0:
 			s.askUncoveredLocked(ctx, email, rec, l)
-		case err != nil || s.r.VerifyAbsence:
+		case err != nil || s.r.VerifyAbsence || s.ownDomains[domainOf(email)]:
 			// The pass failed, or an absence must be sure (search results
-			// may lag behind new accounts): ask for this one address,
-			// side by side with the others.
+			// may lag behind new accounts, and an address of the
+			// organisation's own domain no page showed may be one): ask
+			// for this one address, side by side with the others.
 			s.askLocked(ctx, email, l)
 		default:
 			s.settleLocked(l, dirUser{}, notFound, nil)
@@ -323,6 +324,11 @@ func (s *Service) passPage(ctx context.Context, p *pass, page []chatapi.Director
 		}
 		if d := domainOf(u.PrimaryEmail); d != last {
 			s.ownDomains[d], last = true, d
+		}
+		for _, a := range u.Aliases { // alias domains are the organisation's too
+			if d := domainOf(a); d != last {
+				s.ownDomains[d], last = true, d
+			}
 		}
 		var id membership.Principal
 		for j := -1; j < len(u.Aliases); j++ {
