@@ -470,6 +470,16 @@ func withoutPassword(text, rawURL string) string {
 	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
 		text = strings.ReplaceAll(text, u.User.String()+"@", "xxxxx@")
 	}
+	// As written, too: Userinfo.String escapes ! * ( ) ' where the URL
+	// as given (and quoted in an error) may not.
+	if _, rest, ok := strings.Cut(rawURL, "://"); ok {
+		if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+			rest = rest[:end]
+		}
+		if at := strings.LastIndex(rest, "@"); at > 0 {
+			text = strings.ReplaceAll(text, rest[:at]+"@", "xxxxx@")
+		}
+	}
 	return text
 }
 

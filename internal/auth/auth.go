@@ -183,8 +183,8 @@ func sameHost(req *http.Request, via []*http.Request) error {
 	switch {
 	case len(via) >= 10:
 		return errors.New("stopped after 10 redirects")
-	case req.URL.Host != via[0].URL.Host:
-		return fmt.Errorf("redirected to another host (%s); not followed, so the access token is not sent there", req.URL.Host)
+	case req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme:
+		return fmt.Errorf("redirected to %s://%s; not followed, so the access token is not sent there", req.URL.Scheme, req.URL.Host)
 	}
 	return nil
 }

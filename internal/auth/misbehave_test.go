@@ -209,3 +209,40 @@ func TestLoginsExchangeHasADeadline(t *testing.T) {
 		t.Error("auth login still waiting on the token endpoint after 15 s")
 	}
 }
+
+// oauth2 reads an error code in a 200 answer as a failure: that text is
+// the server's too, and is scrubbed the same way. URLs in a refusal stay
+// readable (Google names an invalid scope by its URL).
+func TestTokenEndpointTextIsScrubbedWhateverItsStatus(t *testing.T) {
+	var sent atomic.Value
+	_, client, tok, _ := tokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		sent.Store(r.PostForm.Get("refresh_token"))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"Token %s has been expired or revoked."}`, r.PostForm.Get("refresh_token"))
+	})
+	creds, err := auth.New(context.Background(), config.Auth{Mode: "oauth-user", CredentialsFile: client, TokenFile: tok}, auth.Need{}, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		err := callOnce(t, creds)
+		secret, _ := sent.Load().(string)
+		if err == nil || secret == "" || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), secret[3:20]) {
+			t.Fatalf("call %d: %v (sent %q)", i+1, err, secret)
+		}
+	}
+
+	_, client, tok, _ = tokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(400)
+		fmt.Fprint(w, `{"error":"invalid_scope","error_description":"Some requested scopes were invalid. {invalid=[https://www.googleapis.com/auth/chat.memberships]}"}`)
+	})
+	creds, err = auth.New(context.Background(), config.Auth{Mode: "oauth-user", CredentialsFile: client, TokenFile: tok}, auth.Need{}, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := callOnce(t, creds); err == nil || !strings.Contains(err.Error(), "https://www.googleapis.com/auth/chat.memberships") {
+		t.Errorf("an invalid scope's refusal: %v", err)
+	}
+}

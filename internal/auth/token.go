@@ -256,7 +256,9 @@ func classifyTokenError(err error, seen observation) *TokenError {
 		// Never reached the network: the key itself is unusable.
 		return &TokenError{fatal: true, msg: "can't sign a token request: " + redact(err).Error()}
 	}
-	return &TokenError{msg: "no access token: " + redact(cause).Error()}
+	// oauth2 reads an error code in a 200 answer as a failure too: its
+	// text is the server's, and may quote what was sent.
+	return &TokenError{msg: "no access token: " + scrub(redact(cause).Error())}
 }
 
 // tokenRefusal turns the token endpoint's answer into a hint that names the
@@ -267,7 +269,7 @@ func tokenRefusal(status int, code, desc string) string {
 	if !errorCode.MatchString(code) {
 		code = ""
 	}
-	desc = tokenLike.ReplaceAllString(desc, "[redacted]")
+	desc = scrub(desc)
 	what := strconv.Itoa(status)
 	if code != "" {
 		what += " " + code
@@ -298,11 +300,14 @@ func tokenRefusal(status int, code, desc string) string {
 // errorCode is an OAuth error code as RFC 6749 writes them.
 var errorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
 
-// tokenLike is what a secret looks like in an error's text: a run of 20 or
-// more characters of the alphabets tokens, keys and assertions are written
-// in (refresh tokens 1//..., access tokens ya29...., JWTs eyJ...), and
-// anything after a refresh token's or an access token's prefix.
-var tokenLike = regexp.MustCompile(`(1//|ya29\.)\S*|[A-Za-z0-9_\-./+=~]{20,}`)
+// tokenLike is what a secret looks like in an error's text: anything after
+// a refresh token's, an access token's or a JWT's prefix (1//, ya29., eyJ),
+// and any run of 24 or more letters, digits and the characters base64 adds.
+var tokenLike = regexp.MustCompile(`(1//|ya29\.|eyJ)[^\s"']*|[A-Za-z0-9_\-+=~]{24,}`)
+
+// scrub is text from the token endpoint's side with anything token-like
+// left out. URLs and host names stay readable (their parts are short).
+func scrub(text string) string { return tokenLike.ReplaceAllString(text, "[redacted]") }
 
 func shorten(s string, limit int) string {
 	if len(s) <= limit {

@@ -317,13 +317,12 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	// A second document (after ---) would be dropped without a word: a
 	// protect list, say, that protects nobody.
-	var next yaml.Node
-	if err := dec.Decode(&next); err == nil && !source.EmptyDocument(&next) {
-		errs.Add(at(next.Line), "a second YAML document (after ---): a config is one document; merge the two")
-		return nil, errs
-	} else if err != nil && err != io.EOF {
+	if line, err := source.NextDocument(dec); err != nil {
 		line, text := splitYAMLError(err.Error())
 		errs.Add(at(line), "invalid YAML: %s", text)
+		return nil, errs
+	} else if line > 0 {
+		errs.Add(at(line), "a second YAML document (after ---): a config is one document; merge the two")
 		return nil, errs
 	}
 	_ = yaml.Unmarshal(data, &cfg.root)

@@ -176,4 +176,7 @@ func TestAConfigIsOneDocument(t *testing.T) {
 	if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\n---\n")); err != nil {
 		t.Errorf("a trailing ---: %v", err)
 	}
+	if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\n---\n---\nprotect: [judy@example.com]\n")); err == nil || !strings.Contains(err.Error(), "a second YAML document") {
+		t.Errorf("a third document after an empty second: %v", err)
+	}
 }

@@ -375,6 +375,24 @@ func TestLoadRefusesHugeSource(t *testing.T) {
 	}
 }
 
+// Windows Notepad's "Unicode" (UTF-16LE with a byte-order mark) is YAML
+// that yaml.v3 reads; a third document after an empty second is refused.
+func TestYAMLInUTF16AndAThirdDocument(t *testing.T) {
+	text := "spaces:\n  - space: spaces/A\n    label: \"\u00c9quipe\"\n    members: [a@example.com]\n"
+	u16 := []byte{0xff, 0xfe}
+	for _, r := range text {
+		u16 = append(u16, byte(r), byte(r>>8))
+	}
+	p := write(t, "a.yaml", string(u16))
+	if d, err := Load([]Spec{{Path: p}}); err != nil || len(d.Spaces) != 1 || d.Spaces[0].Label != "\u00c9quipe" {
+		t.Errorf("a UTF-16 YAML source: %v %+v", err, d.Spaces)
+	}
+	p = write(t, "b.yaml", "spaces:\n  - space: spaces/A\n    members: [a@example.com]\n---\n---\nspaces:\n  - space: spaces/B\n    members: [b@example.com]\n")
+	if _, err := Load([]Spec{{Path: p}}); err == nil || !strings.Contains(err.Error(), "a second YAML document") {
+		t.Errorf("a third document: %v", err)
+	}
+}
+
 // A YAML source takes about 12 times its size to read: past 64 MiB it is
 // refused, with the way out.
 func TestLoadRefusesHugeYAML(t *testing.T) {

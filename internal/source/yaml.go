@@ -35,7 +35,8 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 		errs.Add(membership.Location{File: file}, "a YAML source over %d MiB (this one is %d MiB): YAML takes about 12 times its size in memory to read; write an export this big as CSV", maxYAMLSize>>20, len(data)>>20)
 		return
 	}
-	if !utf8.Valid(data) {
+	utf16 := bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) // yaml.v3 reads it
+	if !utf16 && !utf8.Valid(data) {
 		// yaml.v3 says so with no line: the line, and the value, tell
 		// which label or address was saved in another encoding.
 		bad := 0
@@ -63,12 +64,11 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 	}
 	// Concatenated files (--- between them) are several documents: reading
 	// only the first would drop the others without a word.
-	var next yaml.Node
-	if err := dec.Decode(&next); err == nil && !EmptyDocument(&next) {
-		errs.Add(membership.Location{File: file, Line: next.Line}, "a second YAML document (after ---): a source is one document; merge the spaces: lists")
-		return
-	} else if err != nil && err != io.EOF {
+	if line, err := NextDocument(dec); err != nil {
 		errs.Add(membership.Location{File: file, Line: yamlErrorLine(err)}, "invalid YAML: %s", yamlErrorText(err))
+		return
+	} else if line > 0 {
+		errs.Add(membership.Location{File: file, Line: line}, "a second YAML document (after ---): a source is one document; merge the spaces: lists")
 		return
 	}
 	if len(doc.Content) == 0 {
@@ -362,6 +362,22 @@ func yamlErrorText(err error) string {
 		}
 	}
 	return msg
+}
+
+// NextDocument reads the documents after the first until the end, and
+// returns the line of the first that is not empty (0: none).
+func NextDocument(dec *yaml.Decoder) (int, error) {
+	for {
+		var next yaml.Node
+		switch err := dec.Decode(&next); {
+		case err == io.EOF:
+			return 0, nil
+		case err != nil:
+			return 0, err
+		case !EmptyDocument(&next):
+			return next.Line, nil
+		}
+	}
 }
 
 // EmptyDocument: a trailing --- with nothing after it.
