@@ -164,7 +164,7 @@ func TestTheAccessTokenIsNotSentToAnotherHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = client.ListPage(context.Background(), "spaces/S", "")
-	if got, _ := received.Load().(string); got != "" || err == nil || !strings.Contains(err.Error(), "another host") || !sameHostToo.Load() {
+	if got, _ := received.Load().(string); got != "" || err == nil || !strings.Contains(err.Error(), "not followed, so the access token is not sent there") || !sameHostToo.Load() {
 		t.Errorf("the other host received %q; the list: %v", got, err)
 	}
 }
