@@ -46,6 +46,10 @@ type TokenServer struct {
 	refusedScope string
 	scopeStatus  int
 	scopeBody    string
+	// ended is closed when the test ends: a hung request returns then,
+	// so a client that never gives up fails its test instead of hanging
+	// the server's Close.
+	ended chan struct{}
 }
 
 // RefuseScope makes every later token request whose assertion asks for
@@ -64,7 +68,8 @@ func (ts *TokenServer) Refuse(status int, body string) {
 	ts.status, ts.body = status, body
 }
 
-// Hang makes every later token request wait until the client gives up.
+// Hang makes every later token request wait until the client gives up
+// (or the test ends).
 func (ts *TokenServer) Hang() {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -73,7 +78,7 @@ func (ts *TokenServer) Hang() {
 
 // Start serves a token endpoint at URL+"/token".
 func Start(t testing.TB) *TokenServer {
-	ts := &TokenServer{}
+	ts := &TokenServer{ended: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		form := map[string]string{}
@@ -99,7 +104,10 @@ func Start(t testing.TB) *TokenServer {
 		}
 		ts.mu.Unlock()
 		if hang {
-			<-r.Context().Done()
+			select {
+			case <-r.Context().Done():
+			case <-ts.ended:
+			}
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -117,6 +125,7 @@ func Start(t testing.TB) *TokenServer {
 		json.NewEncoder(w).Encode(resp)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(ts.ended) }) // runs first: cleanups run last-in first-out
 	ts.URL = srv.URL
 	return ts
 }
