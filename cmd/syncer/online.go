@@ -89,7 +89,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	}
 	if f.pushgateway != "" {
 		if err := pushMetrics(f.pushgateway, m, r.code == exitOK || r.code == exitChanges); err != nil {
-			log.Error("metrics not pushed", "pushgateway", redactURL(f.pushgateway), "error", withoutPassword(err.Error(), f.pushgateway))
+			log.Error("metrics not pushed", "pushgateway", config.RedactURL(f.pushgateway), "error", withoutPassword(err.Error(), f.pushgateway))
 			if r.code == exitOK {
 				r.code = exitFailure
 			}
@@ -123,7 +123,7 @@ func checkRunFlags(f runFlags) error {
 	}
 	if f.pushgateway != "" {
 		if u, err := url.Parse(f.pushgateway); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--pushgateway %q is not an http(s) URL", redactURL(f.pushgateway))
+			return fmt.Errorf("--pushgateway %q is not an http(s) URL", config.RedactURL(f.pushgateway))
 		}
 	}
 	return nil
@@ -461,9 +461,6 @@ var baseTransport = func() http.RoundTripper {
 // identityCache is the identity cache's document in the state location.
 const identityCache = "identity-cache.json"
 
-// redactURL is a URL as it may be logged: a password in it (user:pass@,
-// as a Pushgateway behind basic auth is given) shown as xxxxx, even when the
-// URL does not parse.
 // withoutPassword is text with the user information of rawURL (as an
 // error quoting the URL would write it) left out.
 func withoutPassword(text, rawURL string) string {
@@ -481,18 +478,6 @@ func withoutPassword(text, rawURL string) string {
 		}
 	}
 	return text
-}
-
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	if scheme, rest, ok := strings.Cut(s, "://"); ok {
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			return scheme + "://xxxxx@" + rest[at+1:]
-		}
-	}
-	return s
 }
 
 // firstProblem is the first of err's problems, on one line, with how many

@@ -375,7 +375,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		cfg.State.Location = relativeTo(dir, cfg.State.Location)
 	}
 	if u, err := url.Parse(cfg.API.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs.Add(at(line("api", "endpoint")), "api.endpoint %q is not an http(s) URL", redacted(cfg.API.Endpoint))
+		errs.Add(at(line("api", "endpoint")), "api.endpoint %q is not an http(s) URL", RedactURL(cfg.API.Endpoint))
 	} else if !strings.HasSuffix(cfg.API.Endpoint, "/") {
 		cfg.API.Endpoint += "/" // the Go client resolves paths against it
 	}
@@ -601,9 +601,17 @@ func valueError(n *yaml.Node, format string, args ...any) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
 }
 
-// redacted is a URL with its password, if any, left out (for messages).
-func redacted(s string) string {
+// RedactURL is a URL as it may be printed: a password in it (user:pass@,
+// as a Pushgateway behind basic auth is given) shown as xxxxx, and user
+// information without one (https://TOKEN@host) too, even when the URL
+// does not parse.
+func RedactURL(s string) string {
 	if u, err := url.Parse(s); err == nil {
+		if u.User != nil {
+			if _, has := u.User.Password(); !has {
+				u.User = url.User("xxxxx")
+			}
+		}
 		return u.Redacted()
 	}
 	if scheme, rest, ok := strings.Cut(s, "://"); ok {
