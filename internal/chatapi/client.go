@@ -88,6 +88,23 @@ func (c *Client) Space(ctx context.Context, name string) (membership.SpaceState,
 
 // ListPage returns one page of a space's memberships and the next page's token.
 func (c *Client) ListPage(ctx context.Context, space, pageToken string) ([]membership.Membership, string, error) {
+	// Admin access must exclude apps; != BOT keeps group memberships.
+	return listCall(ctx, c.membersList(ctx, space, pageToken, `member.type != "BOT"`, ""))
+}
+
+// OwnersPage returns one page of a space's owners (ROLE_MANAGER, people
+// and groups; invitations only where ListPage shows them) and the next
+// page's token.
+func (c *Client) OwnersPage(ctx context.Context, space, pageToken string) ([]membership.Membership, string, error) {
+	// With admin access the filter must exclude apps; apps are never
+	// owners, so the clause changes nothing otherwise.
+	owners := `member.type != "BOT" AND role = "ROLE_MANAGER"`
+	return listCall(ctx, c.membersList(ctx, space, pageToken, owners, owners))
+}
+
+// membersList is a spaces.members.list call with the client's options:
+// filter is sent always, adminFilter instead when under admin access.
+func (c *Client) membersList(ctx context.Context, space, pageToken, adminFilter, filter string) *chat.SpacesMembersListCall {
 	call := c.svc.Spaces.Members.List(space).Context(ctx).PageSize(PageSize).Fields(listFields)
 	if pageToken != "" {
 		call = call.PageToken(pageToken)
@@ -99,33 +116,13 @@ func (c *Client) ListPage(ctx context.Context, space, pageToken string) ([]membe
 		call = call.ShowGroups(true)
 	}
 	if c.opts.UseAdminAccess {
-		// Admin access must exclude apps; != BOT keeps group memberships.
-		call = call.UseAdminAccess(true).Filter(`member.type != "BOT"`)
-	}
-	return listCall(ctx, call)
-}
-
-// OwnersPage returns one page of a space's owners (ROLE_MANAGER, people
-// and groups; invitations only where ListPage shows them) and the next
-// page's token.
-func (c *Client) OwnersPage(ctx context.Context, space, pageToken string) ([]membership.Membership, string, error) {
-	// With admin access the filter must exclude apps; apps are never
-	// owners, so the clause changes nothing otherwise.
-	call := c.svc.Spaces.Members.List(space).Context(ctx).PageSize(PageSize).Fields(listFields).
-		Filter(`member.type != "BOT" AND role = "ROLE_MANAGER"`)
-	if pageToken != "" {
-		call = call.PageToken(pageToken)
-	}
-	if c.opts.ShowInvited {
-		call = call.ShowInvited(true)
-	}
-	if c.opts.ShowGroups {
-		call = call.ShowGroups(true)
-	}
-	if c.opts.UseAdminAccess {
 		call = call.UseAdminAccess(true)
+		filter = adminFilter
 	}
-	return listCall(ctx, call)
+	if filter != "" {
+		call = call.Filter(filter)
+	}
+	return call
 }
 
 // Get reads one membership; member is a numeric ID, an email or "app".
