@@ -183,15 +183,18 @@ func TestAnInvitedMemberListedWithoutAnEmailIsKept(t *testing.T) {
 
 // A new partner (outside the organisation) in a sync space with a leaver:
 // created, and the leaver removed, however the Directory says the partner's
-// domain is not the organisation's (403, 400, or 404 "Domain not found").
+// domain is not the organisation's (403, 400, 404 "Domain not found", or
+// 404 "Resource Not Found: userKey", as for one of its own addresses that
+// nobody has), with admin access too.
 func TestANewPartnerUnderSyncIsAddedAndTheLeaverGoes(t *testing.T) {
-	for _, status := range []int{0, 400, 404} {
+	for _, status := range []int{0, 400, 404, -404} {
 		seed := &emulator.Seed{
 			Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "leaver@example.com"},
 				{ID: "3", Email: "pat@partner.test", External: true}},
 			Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "leaver@example.com"}}}},
 		}
-		em, cfg := syncWorld(t, seed, emulator.Options{ForeignDomainStatus: status}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,pat@partner.test,\n", "")
+		opts := emulator.Options{ForeignDomainStatus: status, ForeignDomainNoSuchUser: status == -404}
+		em, cfg := syncWorld(t, seed, opts, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,pat@partner.test,\n", "")
 		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
 		if creates := em.Stats().Count("members.create"); code != exitOK || deletes(em) != 1 || creates != 1 {
 			t.Errorf("foreign domain answered %d: exit %d, %d creates, %d deletes\n%s\n%s", status, code, creates, deletes(em), out, logText(errOut))

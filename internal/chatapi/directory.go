@@ -3,6 +3,7 @@ package chatapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -193,6 +194,26 @@ func directoryUser(u *admin.User) DirectoryUser {
 	du := DirectoryUser{ID: u.Id, PrimaryEmail: strings.ToLower(u.PrimaryEmail), Suspended: u.Suspended, Archived: u.Archived, OrgUnitPath: u.OrgUnitPath}
 	du.Aliases = lowerAll(u.Aliases, u.NonEditableAliases)
 	return du
+}
+
+// OwnsDomain tells whether domain is one of the customer's: users.list
+// for that domain alone answers (with users or none) only for a domain the
+// customer has, and refuses another (403 "Not Authorized to access this
+// resource/api", 400, or 404 "Domain not found"). users.get can't tell:
+// it answers 404 "Resource Not Found: userKey" for an address nobody has
+// in either. An error is returned only when there was no such answer.
+func (d *Directory) OwnsDomain(ctx context.Context, domain string) (bool, error) {
+	_, err := d.svc.Users.List().Domain(domain).MaxResults(1).Fields("users(id)").Context(ctx).Do()
+	if err == nil {
+		return true, nil
+	}
+	werr := wrap(ctx, err)
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && (ge.Code == http.StatusBadRequest || ge.Code == http.StatusForbidden || ge.Code == http.StatusNotFound) &&
+		!errors.Is(werr, ErrQuota) {
+		return false, nil
+	}
+	return false, werr
 }
 
 // Group finds a group by email (or alias, or ID): its ID is what Chat's

@@ -32,10 +32,10 @@ func (s *Server) getDirectoryUser(w http.ResponseWriter, r *http.Request) {
 		writeResource(w, r, s.directoryUser(u))
 		return
 	}
-	if d := domainOf(key); d != "" && !s.world.domains[d] {
+	if d := domainOf(key); d != "" && !s.world.domains[d] && !s.opts.ForeignDomainNoSuchUser {
 		// An address in a domain the customer doesn't own: Google answers
 		// 403 forbidden, 400 or 404 "Domain not found" (GAM treats each as
-		// "does not exist").
+		// "does not exist"), or as it answers nobody (below).
 		switch s.opts.ForeignDomainStatus {
 		case http.StatusBadRequest:
 			writeErrorReason(w, 400, "badRequest", "Domain not found.")
@@ -75,10 +75,21 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	users := s.world.listUsers(q.Get("query"), query)
+	tokenKey := "directory:" + q.Get("query")
+	if d := strings.ToLower(q.Get("domain")); d != "" && q.Get("customer") == "" {
+		tokenKey += " domain:" + d
+		// One domain's users: Google refuses a domain the customer
+		// doesn't have (403, as for a caller who may not list).
+		if !s.world.domains[d] {
+			writeErrorReason(w, 403, "forbidden", "Not Authorized to access this resource/api")
+			return
+		}
+		users = slices.DeleteFunc(slices.Clone(users), func(u *user) bool { return domainOf(u.email) != d })
+	}
 	loop := loopPages(r)
 	offset, err := 0, (*apiError)(nil)
 	if !loop {
-		offset, err = parsePageToken("directory:"+q.Get("query"), q.Get("pageToken"))
+		offset, err = parsePageToken(tokenKey, q.Get("pageToken"))
 	}
 	if err != nil {
 		writeAPIError(w, err)
@@ -92,7 +103,7 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 		out.Users = append(out.Users, s.directoryUser(u))
 	}
 	if end < len(users) {
-		out.NextPageToken = pageToken("directory:"+q.Get("query"), end)
+		out.NextPageToken = pageToken(tokenKey, end)
 	}
 	if loop {
 		out.NextPageToken = loopToken

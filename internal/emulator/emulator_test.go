@@ -211,6 +211,8 @@ func TestRawRequests(t *testing.T) {
 		{"directory: an alias-domain address", "GET", "/admin/directory/v1/users/alice@example.org", "", 200, `"nonEditableAliases":["alice@example.org"]`},
 		{"users.list by email prefix", "GET", "/admin/directory/v1/users?customer=my_customer&query=email:ali*", "", 200, `"primaryEmail":"alice@example.com"`},
 		{"users.list by prefix matches aliases", "GET", "/admin/directory/v1/users?customer=my_customer&query=email:ali@*", "", 200, `"id":"2"`},
+		{"users.list of one domain the customer has", "GET", "/admin/directory/v1/users?domain=example.com&maxResults=1&fields=users(primaryEmail)", "", 200, `{"users":[{"primaryEmail":"alice@example.com"}]}`},
+		{"users.list of a domain the customer doesn't have", "GET", "/admin/directory/v1/users?domain=partner.test&maxResults=1", "", 403, `"reason":"forbidden"`},
 		{"users.list query it can't parse", "GET", "/admin/directory/v1/users?customer=my_customer&query=givenName:Al*", "", 400, "Invalid Input"},
 		{"fields is a system parameter every method takes", "GET", "/v1/spaces/S/members?fields=memberships(name)", "", 200, `{"memberships":[{"name":"spaces/S/members/1"},`},
 		{"fields selects what it names and nothing else", "GET", "/v1/spaces/S/members?fields=memberships(role,member/name)", "", 200, `{"memberships":[{"role":"ROLE_MANAGER","member":{"name":"users/1"}},`},

@@ -71,6 +71,10 @@ type Options struct {
 	// a domain the customer doesn't own: 403 forbidden (0, the default),
 	// 400, or 404 "Domain not found" (Google has been seen to answer each).
 	ForeignDomainStatus int
+	// ForeignDomainNoSuchUser answers such an address as Google answers an
+	// own-domain address nobody has, 404 "Resource Not Found: userKey",
+	// whatever ForeignDomainStatus says (it has been seen too).
+	ForeignDomainNoSuchUser bool
 }
 
 // DefaultQuotaBurst is how many calls a token-bucket quota holds.

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,4 +214,9 @@ func TestHandOffDoesNotAskAGetUnderWay(t *testing.T) {
 	if dups := d.dups(); len(dups) > 0 {
 		t.Errorf("users.get asked more than once: %v", dups)
 	}
+}
+
+// OwnsDomain: the domains of the users served.
+func (d *countingDir) OwnsDomain(ctx context.Context, domain string) (bool, error) {
+	return slices.ContainsFunc(d.users, func(u chatapi.DirectoryUser) bool { return domainOf(u.PrimaryEmail) == domain }), nil
 }

@@ -231,15 +231,10 @@ func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 		s.settle(l, du, found, nil)
 	case errors.Is(err, chatapi.ErrNotFound), badRequest(err):
 		// External or consumer account, a domain the customer doesn't own
-		// (400 domainNotFound, badRequest), or nobody.
-		if !badRequest(err) && !strings.Contains(strings.ToLower(err.Error()), "domain") {
-			// Google answers a domain it does not own 403, 400, or 404
-			// "Domain not found": a 404 "no such user" ("Resource Not
-			// Found: userKey") is about one of the organisation's own.
-			s.mu.Lock()
-			s.ownDomains[domainOf(email)] = true
-			s.mu.Unlock()
-		}
+		// (400 domainNotFound, badRequest), or nobody. Google answers an
+		// address in a domain it does not own 404 "Resource Not Found:
+		// userKey" too, as it answers one of its own that nobody has, so
+		// no answer here tells the organisation's domains.
 		s.settle(l, dirUser{}, notFound, nil)
 	case forbiddenAnswer(err):
 		s.settle(l, dirUser{}, forbidden, err)

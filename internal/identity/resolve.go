@@ -33,6 +33,8 @@ const DefaultListAbove = 100
 type Directory interface {
 	User(ctx context.Context, key string) (chatapi.DirectoryUser, error)
 	UsersPage(ctx context.Context, query, pageToken string) ([]chatapi.DirectoryUser, string, error)
+	// OwnsDomain: is this domain the organisation's? (an error: no answer)
+	OwnsDomain(ctx context.Context, domain string) (bool, error)
 }
 
 // MemberGetter reads one membership by email alias.

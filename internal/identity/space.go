@@ -119,7 +119,8 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	s.mu.Unlock()
 
 	out := SpaceOutcome{Unresolved: map[string]string{}, NotInDirectory: map[string]bool{}}
-	var rest []string // not in the Directory, or not asked: a membership read may know
+	var rest []string    // not in the Directory, or not asked: a membership read may know
+	var refused []string // of those, the ones the Directory refused (403)
 	for i, email := range need {
 		l := waits[i]
 		if l == nil {
@@ -154,6 +155,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		case l.state == notFound, l.state == forbidden && s.answered > 0:
 			s.markLocked(email, notInDirectory)
 			out.NotInDirectory[email] = true
+			if l.state == forbidden {
+				refused = append(refused, email)
+			}
 			rest = append(rest, email)
 		default: // failed, or forbidden with nothing answered: the Directory can't tell
 			why := "directory: every lookup was refused (403)"
@@ -177,18 +181,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// address's owner would be one to remove.
 		onWait() // the member reads wait for the API
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
-		careful := s.Careful != nil && s.Careful(ds.Name) // removals may follow
-		s.mu.Lock()
-		for _, email := range rest {
-			if _, known := ids.Aliases[email]; careful && !known && out.NotInDirectory[email] && s.ownDomains[domainOf(email)] {
-				// Neither the Directory's user nor the space's member, in
-				// the organisation's own domain: not someone to add, and
-				// maybe someone here under another name (a group's address
-				// names the group). Nobody here is removed for it.
-				out.Unresolved[email] = "no user of the organisation's Directory has this address, though its domain is the organisation's: a group's address (write it as group:" + email + "), or a mistyped one"
-			}
+		if s.Careful != nil && s.Careful(ds.Name) { // removals may follow
+			s.holdOwnDomainStrangers(ctx, rest, refused, &ids, out)
 		}
-		s.mu.Unlock()
 	default:
 		for _, email := range rest {
 			// Every member's email is listed here and nothing is removed, so
@@ -445,4 +440,30 @@ func domainOf(email string) string {
 		return email[at+1:]
 	}
 	return ""
+}
+
+// holdOwnDomainStrangers makes unresolved the addresses that are neither a
+// Directory user's nor a member's of the space, in one of the
+// organisation's own domains. Outside the organisation such an address is
+// a newcomer to add; inside it is nobody's (a group's address, which names
+// the group, or a mistyped one) or, refused (403), outside the admin's
+// reach: maybe someone here under another name. Nobody in the space is
+// removed for it.
+func (s *Service) holdOwnDomainStrangers(ctx context.Context, rest, refused []string, ids *diff.Identities, out SpaceOutcome) {
+	for _, email := range rest {
+		if _, known := ids.Aliases[email]; known || !out.NotInDirectory[email] {
+			continue
+		}
+		domain := domainOf(email)
+		own, err := s.ownDomain(ctx, domain)
+		switch {
+		case err != nil:
+			out.Unresolved[email] = "no user of the Directory has this address, and whether " + domain + " is one of the organisation's domains could not be told: " + err.Error()
+		case !own:
+		case slices.Contains(refused, email):
+			out.Unresolved[email] = "the Directory refused (403) to say who has this address, though its domain is the organisation's: a user outside the admin's reach, maybe someone here"
+		default:
+			out.Unresolved[email] = "no user of the organisation's Directory has this address, though its domain is the organisation's: a group's address (write it as group:" + email + "), or a mistyped one"
+		}
+	}
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -116,4 +117,9 @@ func TestUncoveredAddressIsAskedOnce(t *testing.T) {
 	if n := d.count(x); n != 1 {
 		t.Errorf("%d users.get for %s, want 1", n, x)
 	}
+}
+
+// OwnsDomain: the domains of the users served.
+func (d *gatedDir) OwnsDomain(ctx context.Context, domain string) (bool, error) {
+	return slices.ContainsFunc(d.users, func(u chatapi.DirectoryUser) bool { return domainOf(u.PrimaryEmail) == domain }), nil
 }

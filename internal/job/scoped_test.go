@@ -186,3 +186,33 @@ func TestCachedSuspendedFlagOutOfDate(t *testing.T) {
 		})
 	}
 }
+
+// A new member the admin role's scope leaves out (users.get answers 403
+// while others are answered), in the organisation's domain, under sync
+// with a leaver: nobody is removed (they may be a member under another
+// address), and the plan says the Directory refused, not that nobody has
+// the address.
+func TestScopedAdminNewMemberOutsideTheScope(t *testing.T) {
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "leaver@example.com"},
+		{ID: "3", Email: "near@example.com"}, {ID: "4", Email: "far@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "leaver@example.com"}}}}}
+	csv := "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,near@example.com,\nspaces/S,far@example.com,\n"
+	f := newFixture(t, seed, emulator.Options{}, csv)
+	f.syncing(t)
+	f.resolve = true
+	tw := f.tweak
+	f.tweak = func(j *job.Job) {
+		tw(j)
+		j.Resolver.Directory = scoped{Directory: j.Resolver.Directory, hidden: []string{"4", "far@example.com"}}
+	}
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incomplete := strings.Join(res.Plan.Incomplete, "\n")
+	if deletedID(res, "users/2") || !strings.Contains(incomplete, "far@example.com") || !strings.Contains(incomplete, "refused (403)") ||
+		strings.Contains(incomplete, "no user of the organisation's Directory has this address") {
+		logPlan(t, "run", res)
+		t.Errorf("the leaver removed (%v), or the plan does not say the Directory refused far@:\n%s", deletedID(res, "users/2"), incomplete)
+	}
+}
