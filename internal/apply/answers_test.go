@@ -134,6 +134,36 @@ func TestAHandoverWhoseCreateIsAnsweredWithAnotherMembershipStops(t *testing.T) 
 	}
 }
 
+// The same, where the space can't be asked whom the create made (the
+// read answered 503): the answer is not taken as it comes.
+func TestAHandoverWhoseCreateCantBeConfirmedStops(t *testing.T) {
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "b@example.com"}, {ID: "3", Email: "c@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "a@example.com", Role: "owner"}, {User: "b@example.com"}}}},
+	}
+	_, up := emulatortest.Start(t, s, emulator.Options{})
+	url := rewriting(t, up, func(n int, r *http.Request, status int) (int, string, string, bool) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/members/c@example.com") {
+			return 503, `{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}`, "", true
+		}
+		return answerCreatesWithBob(n, r, status)
+	})
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "a@example.com", Principal: "users/1", Membership: "spaces/S/members/1", Action: diff.Delete, FromRole: m.RoleOwner, Successor: "users/c@example.com"},
+		{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.Create},
+		{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleOwner},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	got := roles(t, up)
+	if got["users/2"] != "ROLE_MEMBER/JOINED" || got["users/1"] != "ROLE_MANAGER/JOINED" {
+		t.Errorf("space now %v: want b a member and a still owner", got)
+	}
+	if c := plan.Changes[1]; c.Status != diff.Failed || !strings.Contains(c.Error, "could not be read") {
+		t.Errorf("the create: %s %q, want failed", c.Status, c.Error)
+	}
+}
+
 // A role change answered 200 with another role than asked is not made,
 // and an owner's removal waiting for it does not go.
 func TestARoleChangeAnsweredWithAnotherRoleFails(t *testing.T) {

@@ -326,17 +326,23 @@ func names(c diff.Change, m membership.Membership) (same, known bool) {
 // confirm asks the space whom a create by address made, when its answer
 // named another ID than the plan's: the same membership, the plan's ID was
 // out of date; another, Google answered for someone else. Unknown when
-// the space won't say (an invitation app authentication can't see).
-func (e *Engine) confirm(ctx context.Context, c *diff.Change, m membership.Membership) (same, known bool) {
+// the space says it has no such member (an invitation app authentication
+// can't see); an error when it could not be asked.
+func (e *Engine) confirm(ctx context.Context, c *diff.Change, m membership.Membership) (same, known bool, err error) {
 	var got membership.Membership
-	err := e.Throttle.Read(ctx, "get", c.Space, func(ctx context.Context) (err error) {
+	err = e.Throttle.Read(ctx, "get", c.Space, func(ctx context.Context) (err error) {
 		got, err = e.API.Get(ctx, c.Space, c.Principal.ID())
 		return err
 	})
-	if err != nil || got.Name == "" {
-		return false, false
+	switch {
+	case errors.Is(err, chatapi.ErrNotFound):
+		return false, false, nil
+	case err != nil:
+		return false, false, err
+	case got.Name == "":
+		return false, false, nil
 	}
-	return got.Name == m.Name || got.Principal == m.Principal, true
+	return got.Name == m.Name || got.Principal == m.Principal, true, nil
 }
 
 func skip(c *diff.Change, why string) { c.Status, c.Error = diff.Skipped, why }
@@ -352,7 +358,13 @@ func (e *Engine) create(ctx context.Context, c *diff.Change) (*membership.Member
 		c.Status = diff.Applied
 		same, known := names(*c, m)
 		if !known && c.Principal.Email() != "" && canonical(*c) != "" && m.Principal != "" && m.Principal.Email() == "" {
-			same, known = e.confirm(ctx, c, m)
+			var err error
+			if same, known, err = e.confirm(ctx, c, m); err != nil {
+				// Someone else's membership, perhaps: what depends on
+				// this create (a role, an owner's removal) is not sent.
+				return nil, fmt.Errorf("Google answered the create with the membership of %s, not of %s as planned, and whom it made could not be read (%v): whether %s was added is unknown (the next run finds out)",
+					m.Principal.Display(), canonical(*c).Display(), err, c.Member)
+			}
 		}
 		if known && !same {
 			return nil, fmt.Errorf("Google answered the create with the membership of %s, not of %s: whether %s was added is unknown (the next run finds out)",
