@@ -27,6 +27,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/progress"
 	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/rules"
+	"github.com/syncer-dev/syncer/internal/scrub"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/state"
 	"github.com/syncer-dev/syncer/internal/throttle"
@@ -89,7 +90,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	}
 	if f.pushgateway != "" {
 		if err := pushMetrics(f.pushgateway, m, r.code == exitOK || r.code == exitChanges); err != nil {
-			log.Error("metrics not pushed", "pushgateway", config.RedactURL(f.pushgateway), "error", withoutPassword(err.Error(), f.pushgateway))
+			log.Error("metrics not pushed", "pushgateway", config.RedactURL(f.pushgateway), "error", scrub.Cut(withoutPassword(err.Error(), f.pushgateway), 300))
 			if r.code == exitOK {
 				r.code = exitFailure
 			}

@@ -137,7 +137,7 @@ func NewWithScopes(ctx context.Context, a config.Auth, scopes []string, o Option
 		timeout = 30 * time.Second
 	}
 	seen := &observer{base: base}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: seen, Timeout: timeout})
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: seen, Timeout: timeout, CheckRedirect: refuseRedirect})
 	var ts oauth2.TokenSource
 	switch a.Mode {
 	case "none":
@@ -258,6 +258,13 @@ func clientEmail(data []byte) string {
 	}
 	json.Unmarshal(data, &f)
 	return f.ClientEmail
+}
+
+// refuseRedirect follows no redirect from a token endpoint: Go's client
+// would send the request's form (a refresh token, a client secret, a signed
+// assertion) again to wherever it points. Google's endpoints don't redirect.
+func refuseRedirect(req *http.Request, via []*http.Request) error {
+	return fmt.Errorf("the token endpoint redirected to %s://%s: not followed, since a token request carries secrets; check the token URI", req.URL.Scheme, req.URL.Host)
 }
 
 // redact drops anything after a library's error text that could quote a

@@ -246,3 +246,88 @@ func TestTokenEndpointTextIsScrubbedWhateverItsStatus(t *testing.T) {
 		t.Errorf("an invalid scope's refusal: %v", err)
 	}
 }
+
+// A token endpoint that redirects (307, 308: Go's client would post the
+// same form again) to another host: the refresh token, the client secret
+// or the signed assertion never reaches it, and the run is told why.
+func TestATokenEndpointsRedirectIsNotFollowed(t *testing.T) {
+	var got atomic.Value
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(string(b))
+		w.WriteHeader(500)
+	}))
+	defer other.Close()
+	otherURL := "http://localhost:" + strings.TrimPrefix(other.URL, "http://127.0.0.1:")
+	for _, code := range []int{307, 308} {
+		key, client, tok, _ := tokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, otherURL+"/token", code)
+		})
+		for _, a := range []config.Auth{
+			{Mode: "oauth-user", CredentialsFile: client, TokenFile: tok},
+			{Mode: "service-account", CredentialsFile: key, Subject: "admin@example.com"},
+		} {
+			got.Store("")
+			creds, err := auth.New(context.Background(), a, auth.Need{}, auth.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = callOnce(t, creds)
+			if body, _ := got.Load().(string); body != "" || err == nil || !strings.Contains(err.Error(), "a redirect: not followed") {
+				t.Errorf("%d %s: the other host received %q; the call: %v", code, a.Mode, body, err)
+			}
+		}
+	}
+}
+
+// A token endpoint answering a whole page (a 302 with no Location, or a
+// 200 whose error_description is 800 KB): the message that reaches logs,
+// reports and /readyz is a few hundred bytes.
+func TestATokenEndpointsLongAnswerIsCut(t *testing.T) {
+	for _, status := range []int{302, 200} {
+		_, client, tok, _ := tokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			if status == 200 {
+				fmt.Fprintf(w, `{"error":"server_error","error_description":"%s"}`, strings.Repeat("<p>Service Unavailable </p>", 30000))
+				return
+			}
+			fmt.Fprint(w, "<html>"+strings.Repeat("<p>Service Unavailable, request id abc</p>\n", 30000)+"</html>")
+		})
+		creds, err := auth.New(context.Background(), config.Auth{Mode: "oauth-user", CredentialsFile: client, TokenFile: tok}, auth.Need{}, auth.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = callOnce(t, creds)
+		if err == nil || len(err.Error()) > 1000 || len(chatapi.Classify(err).Error()) > 1000 {
+			t.Errorf("%d: the error is %d bytes", status, len(fmt.Sprint(err)))
+		}
+	}
+}
+
+// An API (or a proxy before it) that quotes the Authorization header in
+// its error: the access token stays out of the error's text.
+func TestAnAPIErrorQuotingTheAccessTokenIsScrubbed(t *testing.T) {
+	ts := authtest.Start(t)
+	key, _ := ts.ServiceAccountKey(t, t.TempDir())
+	for _, code := range []int{400, 401, 403, 404, 500} {
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			fmt.Fprintf(w, `{"error":{"code":%d,"message":"Request had invalid authentication credentials: %s","status":"X"}}`, code, r.Header.Get("Authorization"))
+		}))
+		creds, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: key, Subject: "a@example.com"}, auth.Need{}, auth.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err := chatapi.New(context.Background(), chatapi.Options{Endpoint: api.URL + "/", HTTPClient: creds.Client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = client.ListPage(context.Background(), "spaces/S", "")
+		api.Close()
+		if err == nil || strings.Contains(err.Error(), authtest.AccessToken) || !strings.Contains(err.Error(), "invalid authentication credentials") {
+			t.Errorf("%d: %v", code, err)
+		}
+	}
+}

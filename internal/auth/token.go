@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/syncer-dev/syncer/internal/scrub"
 )
 
 // TokenError is a failure to get an access token. Fatal ones (the token
@@ -234,6 +236,8 @@ func classifyTokenError(err error, seen observation) *TokenError {
 		status, _ = strconv.Atoi(m[1])
 	}
 	switch {
+	case status >= 300 && status < 400:
+		return &TokenError{fatal: true, msg: fmt.Sprintf("the token endpoint answered %d, a redirect: not followed, since a token request carries secrets; check the token URI", status)}
 	case status == 408 || status == 429:
 		return &TokenError{msg: fmt.Sprintf("the token endpoint answered %d (too busy)", status)}
 	case status >= 400 && status < 500:
@@ -258,7 +262,8 @@ func classifyTokenError(err error, seen observation) *TokenError {
 	}
 	// oauth2 reads an error code in a 200 answer as a failure too: its
 	// text is the server's, and may quote what was sent.
-	return &TokenError{msg: "no access token: " + scrub(redact(cause).Error())}
+	// Cut too: a 3xx's or a 200's body can be a whole HTML page.
+	return &TokenError{msg: "no access token: " + scrub.Cut(scrub.Secrets(redact(cause).Error()), 300)}
 }
 
 // tokenRefusal turns the token endpoint's answer into a hint that names the
@@ -269,13 +274,13 @@ func tokenRefusal(status int, code, desc string) string {
 	if !errorCode.MatchString(code) {
 		code = ""
 	}
-	desc = scrub(desc)
+	desc = scrub.Secrets(desc)
 	what := strconv.Itoa(status)
 	if code != "" {
 		what += " " + code
 	}
 	if desc != "" {
-		what += " (" + shorten(desc, 200) + ")"
+		what += " (" + scrub.Cut(desc, 200) + ")"
 	}
 	d := strings.ToLower(desc)
 	switch {
@@ -299,19 +304,3 @@ func tokenRefusal(status int, code, desc string) string {
 
 // errorCode is an OAuth error code as RFC 6749 writes them.
 var errorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
-
-// tokenLike is what a secret looks like in an error's text: anything after
-// a refresh token's, an access token's or a JWT's prefix (1//, ya29., eyJ),
-// and any run of 24 or more letters, digits and the characters base64 adds.
-var tokenLike = regexp.MustCompile(`(1//|ya29\.|eyJ)[^\s"']*|[A-Za-z0-9_\-+=~]{24,}`)
-
-// scrub is text from the token endpoint's side with anything token-like
-// left out. URLs and host names stay readable (their parts are short).
-func scrub(text string) string { return tokenLike.ReplaceAllString(text, "[redacted]") }
-
-func shorten(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	return s[:limit] + "…"
-}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/syncer-dev/syncer/internal/fsutil"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/fsutil"
+	"github.com/syncer-dev/syncer/internal/scrub"
 )
 
 // userTokenSource refreshes a stored user token; the OAuth client is the
@@ -180,9 +181,10 @@ func Login(ctx context.Context, a config.Auth, scopes []string, w io.Writer) err
 	// The exchange is one call: bounded, as every call is.
 	xctx, cancel := context.WithTimeout(ctx, exchangeTimeout)
 	defer cancel()
+	xctx = context.WithValue(xctx, oauth2.HTTPClient, &http.Client{CheckRedirect: refuseRedirect})
 	tok, err := oc.Exchange(xctx, res.code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return fmt.Errorf("exchange the code: %w", redact(err))
+		return fmt.Errorf("exchange the code: %s", scrub.Cut(scrub.Secrets(redact(err).Error()), 300))
 	}
 	if tok.RefreshToken == "" {
 		return errors.New("Google returned no refresh token; revoke the app's access and log in again")

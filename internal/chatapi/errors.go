@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"google.golang.org/api/googleapi"
+
+	"github.com/syncer-dev/syncer/internal/scrub"
 )
 
 // Error kinds; test them with errors.Is. Every error the adapter returns has
@@ -117,7 +119,9 @@ func classify(err error) error {
 	if e.Message == "" {
 		e.Message = http.StatusText(ge.Code)
 	}
-	e.Message = shorten(e.Message)
+	// The server's words may quote what was sent (an access token, by a
+	// proxy echoing the Authorization header): they reach logs and reports.
+	e.Message = shorten(scrub.Secrets(e.Message))
 	e.RetryAfter = parseRetryAfter(ge.Header.Get("Retry-After"), time.Now())
 	switch {
 	case ge.Code == http.StatusTooManyRequests, ge.Code == http.StatusForbidden && rateLimitReason(e.Reason):
@@ -220,17 +224,7 @@ func networkMessage(err error) string {
 }
 
 // shorten bounds text from a server: an answer can be anything.
-func shorten(s string) string {
-	const limit = 300
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && s[cut]&0xC0 == 0x80 { // don't split a UTF-8 sequence
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func shorten(s string) string { return scrub.Cut(s, 300) }
 
 // parseRetryAfter reads seconds or an HTTP date; anything else is 0.
 func parseRetryAfter(v string, now time.Time) time.Duration {
