@@ -573,12 +573,16 @@ func CheckProtect(p string) error {
 	case s == "":
 		return fmt.Errorf("an empty entry")
 	case strings.HasPrefix(s, "*@"):
-		if d := s[2:]; d == "" || !strings.Contains(d, ".") || strings.ContainsAny(d, "@*/ ") {
+		// As a source would take an address's domain: a pattern no address
+		// can match (*@partner.com.) protects nobody, and says nothing.
+		if d := s[2:]; d == "" {
 			return fmt.Errorf("%q: a domain pattern is *@example.com", p)
+		} else if err := source.CheckDomain(d); err != nil {
+			return fmt.Errorf("%q: a domain pattern is *@example.com: %v", p, err)
 		}
 	case strings.HasPrefix(s, "groups/"):
-		if len(s) == len("groups/") || strings.ContainsAny(s[len("groups/"):], "/@ ") {
-			return fmt.Errorf("%q: a group is groups/{id}", p)
+		if !source.IsGroupID(s[len("groups/"):]) {
+			return fmt.Errorf("%q: a group is groups/{id}, and an ID is letters, digits, - and _", p)
 		}
 	case strings.Contains(s, "*"):
 		return fmt.Errorf("%q: the only pattern is *@domain", p)

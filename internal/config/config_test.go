@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,10 +160,27 @@ func TestProtectRefusesEntriesThatMatchNobody(t *testing.T) {
 			t.Errorf("protect %q accepted", p)
 		}
 	}
-	for _, p := range []string{"Judy@Example.com", "users/judy@example.com", "users/110423456789", "110423456789", "groups/03b2mn", "*@partner.com"} {
+	for _, p := range []string{"Judy@Example.com", "users/judy@example.com", "users/110423456789", "110423456789", "groups/03b2mn", "*@partner.com", "*@Mail.Partner-1.co.uk"} {
 		if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nprotect: ['"+p+"']\n")); err != nil {
 			t.Errorf("protect %q refused: %v", p, err)
 		}
+	}
+}
+
+// A domain pattern or group ID no member can have protects nobody: under
+// sync a mistyped *@partner.com. let a partner be removed. Each is refused
+// as a source would refuse the address's domain or the group ID, at the
+// config's file and line, by its value.
+func TestProtectRefusesPatternsThatMatchNobody(t *testing.T) {
+	for _, p := range []string{"*@partner.com.", "*@.example.com", "*@example..com", "*@example.com,", "*@''example.com''", "*@example.com>",
+		"*@-example.com", "*@example", "*@ex ample.com", "*@exämple.com", "groups/03b2mn?", "groups/eng.example.com", "groups/eng@example.com", "groups/a/b", "groups/"} {
+		t.Run(p, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\npolicy: sync\nprotect: [boss@example.com, '"+p+"']\n"))
+			want := "c.yaml:3: protect: " + strconv.Quote(strings.ReplaceAll(p, "''", "'"))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v, want %s", err, want)
+			}
+		})
 	}
 }
 

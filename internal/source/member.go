@@ -75,6 +75,10 @@ func parseGroup(raw string) (membership.Principal, error) {
 	return membership.Group(id), nil
 }
 
+// IsGroupID reports whether id (what follows groups/) is a group ID a
+// source would take.
+func IsGroupID(id string) bool { return len(id) <= maxNameLen && isSpaceID(id) }
+
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -111,21 +115,30 @@ func normaliseEmail(s string) (string, error) {
 	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
 		return "", fmt.Errorf("malformed email")
 	}
-	if strings.IndexByte(domain, '.') < 0 {
-		return "", fmt.Errorf("malformed email: domain %s has no dot", quote(domain))
-	}
-	for label := range strings.SplitSeq(domain, ".") {
-		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
-			return "", fmt.Errorf("malformed email")
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return "", fmt.Errorf("malformed email")
-			}
-		}
+	if err := CheckDomain(domain); err != nil {
+		return "", fmt.Errorf("malformed email: %w", err)
 	}
 	return e, nil
+}
+
+// CheckDomain is why no address at a (lower-cased) domain could be taken
+// from a source, or nil: it is dot-separated labels of letters, digits and
+// inner hyphens, as the domain of an email is checked.
+func CheckDomain(domain string) error {
+	if strings.IndexByte(domain, '.') < 0 {
+		return fmt.Errorf("domain %s has no dot", quote(domain))
+	}
+	for label := range strings.SplitSeq(domain, ".") {
+		bad := label == "" || label[0] == '-' || label[len(label)-1] == '-'
+		for i := 0; i < len(label) && !bad; i++ {
+			c := label[i]
+			bad = !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')
+		}
+		if bad {
+			return fmt.Errorf("domain %s is not dot-separated names of letters, digits and -", quote(domain))
+		}
+	}
+	return nil
 }
 
 // parseRole is membership.ParseRole, which quotes a bad value whole. No role
