@@ -42,6 +42,7 @@ func TestValidateTestdata(t *testing.T) {
 		"invalid/bad-email.csv":              `bad-email.csv:2:10: member "alice@example": malformed email`,
 		"invalid/conflicting-duplicate.csv":  `conflicting-duplicate.csv:3:10: alice@example.com is listed twice in spaces/A with different roles: owner here, manager at testdata/invalid/conflicting-duplicate.csv:2:10`,
 		"invalid/latin1.csv":                 `latin1.csv:2:10: invalid UTF-8`,
+		"invalid/hash-in-extra-column.csv":   `hash-in-extra-column.csv:3: the row begins with "#eng" in column "channel", which the syncer does not read; it would be read as a # comment and its member dropped`,
 		"invalid/empty.csv":                  `empty.csv: source has no members`,
 		"invalid/unknown-key.config.yaml":    `unknown-key.config.yaml:3: unknown key "polciy"`,
 		"invalid/removal-rails.config.yaml":  `removal-rails.config.yaml:7: "lots" is not a limit: give a number (0 means none) or "unlimited"`,

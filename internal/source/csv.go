@@ -18,9 +18,10 @@ const maxCSVErrors = 1000
 
 // readCSV reads a header row and then one member per row. It refuses
 // workbooks and UTF-16, strips a UTF-8 BOM, accepts CRLF, skips blank,
-// delimiter-only and #-comment lines, takes the delimiter (, ; or tab) from an
-// Excel "sep=" first line, the spec, or else the header, and matches header
-// names case-insensitively, renamed by spec.Columns. Extra columns are ignored.
+// delimiter-only and #-comment lines (refusing # lines that are rows: see
+// commentedRows), takes the delimiter (, ; or tab) from an Excel "sep="
+// first line, the spec, or else the header, and matches header names
+// case-insensitively, renamed by spec.Columns. Extra columns are ignored.
 func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 	file := spec.Path
 	if err := checkCSVText(data); err != nil {
@@ -37,10 +38,6 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 	if e != nil {
 		e.At.File = file
 		*errs = append(*errs, e)
-		return
-	}
-	if line, v, found := spreadsheetErrorRow(data, delim); found {
-		errs.Add(membership.Location{File: file, Line: line}, "the row begins with %s, a spreadsheet's error value (a formula that failed), not a space; it would be read as a # comment and its member dropped: fix the export", quote(v))
 		return
 	}
 	r := csv.NewReader(bytes.NewReader(data))
@@ -64,8 +61,20 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 		return
 	}
 	width := len(header)
-	var lastSpace cachedSpace
 	bad := 0
+	// The reader skips a line beginning with # as a comment: a row whose
+	// first cell is a spreadsheet's error value, or a #name in an extra
+	// first column, would go without a word, and its member with it.
+	firstRead := cols.space == 0 || cols.member == 0 || cols.role == 0
+	for _, e := range commentedRows(data, delim, line, header, firstRead, maxCSVErrors) {
+		e.At.File = file
+		*errs = append(*errs, e)
+		if bad++; bad >= maxCSVErrors {
+			errs.Add(membership.Location{File: file}, "too many errors; the rest of the file was not read")
+			return
+		}
+	}
+	var lastSpace cachedSpace
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {

@@ -176,38 +176,69 @@ func blankLine(line []byte) bool {
 var spreadsheetErrors = []string{"#N/A", "#REF!", "#VALUE!", "#NAME?", "#DIV/0!", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
 	"#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#GETTING_DATA", "#ERROR!"}
 
-// spreadsheetErrorRow finds the first line beginning with a spreadsheet's
-// error value (unquoted, as exports write them), and its number.
-func spreadsheetErrorRow(data []byte, delim rune) (line int, value string, ok bool) {
+// commentedRows finds the lines the CSV reader would skip as # comments
+// (an unquoted # first, outside a quoted field) that are rows of data: one
+// beginning with a spreadsheet's error value, whatever delimiter ends it,
+// and, when the header's first column is one the syncer does not read
+// (extra, such as a "channel" of Slack-style #names), one below the header
+// with the header's number of fields. A # line with another number is a
+// comment. Each is an *Error lacking only the file name; at most limit.
+func commentedRows(data []byte, delim rune, headerLine int, header []string, firstRead bool, limit int) []*Error {
+	var found []*Error
 	at := 0
 	if len(data) == 0 || data[0] != '#' {
 		i := bytes.Index(data, []byte("\n#"))
 		if i < 0 {
-			return 0, "", false
+			return nil
 		}
 		at = i + 1
 	}
-	for at < len(data) {
+	line, lineAt := 1, 0     // the number of the line at lineAt
+	quotes, quotesTo := 0, 0 // '"' in data[:quotesTo], comments left out: odd inside a quoted field
+	for len(found) < limit {
 		rest := data[at:]
 		end := bytes.IndexByte(rest, '\n')
 		if end < 0 {
 			end = len(rest)
 		}
-		first := string(bytes.TrimRight(rest[:end], "\r"))
-		if i := strings.IndexRune(first, delim); i >= 0 {
-			first = first[:i]
-		}
-		first = strings.TrimSpace(first)
-		for _, v := range spreadsheetErrors {
-			if strings.EqualFold(first, v) {
-				return 1 + bytes.Count(data[:at], []byte("\n")), first, true
+		quotes += bytes.Count(data[quotesTo:at], []byte{'"'})
+		quotesTo = at
+		if quotes%2 == 0 { // a comment to the reader, its quotes not counted
+			quotesTo = at + end
+			line += bytes.Count(data[lineAt:at], []byte{'\n'})
+			lineAt = at
+			if msg := commentedRow(string(bytes.TrimRight(rest[:end], "\r")), delim, line > headerLine, header, firstRead); msg != "" {
+				found = append(found, &Error{At: membership.Location{Line: line}, Msg: msg})
 			}
 		}
 		i := bytes.Index(rest[end:], []byte("\n#"))
 		if i < 0 {
-			return 0, "", false
+			break
 		}
 		at += end + i + 1
 	}
-	return 0, "", false
+	return found
+}
+
+// commentedRow is why a # line would be a row lost as a comment, or "".
+func commentedRow(text string, delim rune, belowHeader bool, header []string, firstRead bool) string {
+	first := text
+	if i := strings.IndexAny(first, ",;\t"+string(delim)); i >= 0 {
+		first = first[:i]
+	}
+	first = strings.TrimSpace(first)
+	for _, v := range spreadsheetErrors {
+		if strings.EqualFold(first, v) {
+			return fmt.Sprintf("the row begins with %s, a spreadsheet's error value (a formula that failed), not a space; it would be read as a # comment and its member dropped: fix the export", quote(first))
+		}
+	}
+	if firstRead || !belowHeader || count(text, delim)+1 != len(header) {
+		return ""
+	}
+	cell := text
+	if i := strings.IndexRune(cell, delim); i >= 0 {
+		cell = cell[:i]
+	}
+	return fmt.Sprintf("the row begins with %s in column %s, which the syncer does not read; it would be read as a # comment and its member dropped: to keep the row, put the cell in double quotes (%s), or delete the line",
+		quote(cell), quote(strings.TrimSpace(header[0])), quote(cell))
 }

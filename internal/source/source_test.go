@@ -132,6 +132,25 @@ func TestLoadValid(t *testing.T) {
 			want:    "spaces/A users/a@example.com \n",
 		},
 		{
+			// encoding/csv takes only an unquoted # first for a comment.
+			name:    "csv a #name in an extra first column, quoted, is a row; # lines of another width are comments",
+			file:    "a.csv",
+			content: "channel,space,member\n\"#eng\",spaces/A,ann@example.com\nops,spaces/A,bob@example.com\n# a note\n#old,spaces/A\n#,,,\n",
+			want:    "spaces/A users/ann@example.com \nspaces/A users/bob@example.com \n",
+		},
+		{
+			name:    "csv a row commented out on purpose, its first column read",
+			file:    "a.csv",
+			content: "space,member,channel\n#spaces/A,ann@example.com,#eng\nspaces/A,bob@example.com,#eng\n",
+			want:    "spaces/A users/bob@example.com \n",
+		},
+		{
+			name:    "csv a # beginning a line inside a quoted field is no comment",
+			file:    "a.csv",
+			content: "note,space,member\n\"two\n#lines,of,it\",spaces/A,ann@example.com\n",
+			want:    "spaces/A users/ann@example.com \n",
+		},
+		{
 			name:    "quoted fields with delimiters inside",
 			file:    "a.csv",
 			content: "space,member,role,note\nspaces/A,a@example.com,member,\"x, y\"\n",
@@ -174,6 +193,12 @@ func TestLoadErrors(t *testing.T) {
 		{"a relative OU", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: Sales}\n", Spec{}, []string{`a.yaml:4: org_unit "Sales": an organisational unit is a path from the top`}},
 		{"a row beginning with a spreadsheet's error value", "a.csv", "space,member\n# a comment\nspaces/A,ann@example.com\r\n#N/A,bob@example.com\n", Spec{}, []string{`a.csv:4: the row begins with "#N/A", a spreadsheet's error value`}},
 		{"the same, first, semicolons", "a.csv", "#ref!;bob@example.com\nspace;member\n", Spec{}, []string{`a.csv:1: the row begins with "#ref!"`}},
+		{"a spreadsheet's error value before another delimiter", "a.csv", "space,member\n#VALUE!;bob@example.com\n#N/A\tcarl@example.com\nspaces/A,ann@example.com\n", Spec{},
+			[]string{`a.csv:2: the row begins with "#VALUE!", a spreadsheet's error value`, `a.csv:3: the row begins with "#N/A"`}},
+		{"a #name in an extra first column", "a.csv", "channel,space,member\n#eng,spaces/A,ann@example.com\nops,spaces/A,bob@example.com\n", Spec{},
+			[]string{`a.csv:2: the row begins with "#eng" in column "channel", which the syncer does not read; it would be read as a # comment and its member dropped: to keep the row, put the cell in double quotes ("#eng"), or delete the line`}},
+		{"the same, after a BOM, sep= and a comment", "a.csv", "\xef\xbb\xbfsep=;\r\nchannel;space;member\r\n# a; comment\r\n\"x\ny\";spaces/A;bob@example.com\r\n#eng;spaces/A;ann@example.com\r\n", Spec{},
+			[]string{`a.csv:6: the row begins with "#eng" in column "channel"`}},
 		{"CSV with lone CR line ends", "a.csv", "space,member\rspaces/A,ann@example.com\rspaces/A,bob@example.com\r", Spec{}, []string{`a.csv:1: the lines end with a lone CR`}},
 		{"YAML in Latin-1", "a.yaml", "spaces:\n  - space: spaces/A\n    label: \"\xc9quipe\"\n    members: [a@example.com]\n", Spec{}, []string{`a.yaml:3: invalid UTF-8 in "label: \"`, `quipe\""; save the file as UTF-8`}},
 		{"an OU with a backslash", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: '/Sales\\East'}\n", Spec{}, []string{`a.yaml:4: org_unit "/Sales\\East": the path has a "\\", which a Directory query can't carry`}},
