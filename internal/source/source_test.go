@@ -151,6 +151,12 @@ func TestLoadValid(t *testing.T) {
 			want:    "spaces/A users/ann@example.com \n",
 		},
 		{
+			name:    "yaml tabs, CRLF, and characters past the BMP are text",
+			file:    "a.yaml",
+			content: "spaces:\r\n  - space: spaces/A\r\n    label: \"Eng\tteam \U0001F680 \u00a0\uFFFD\"\t# launch\r\n    members: [a@example.com]\r\n",
+			want:    "spaces/A users/a@example.com \n",
+		},
+		{
 			name:    "quoted fields with delimiters inside",
 			file:    "a.csv",
 			content: "space,member,role,note\nspaces/A,a@example.com,member,\"x, y\"\n",
@@ -201,6 +207,16 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`a.csv:6: the row begins with "#eng" in column "channel"`}},
 		{"CSV with lone CR line ends", "a.csv", "space,member\rspaces/A,ann@example.com\rspaces/A,bob@example.com\r", Spec{}, []string{`a.csv:1: the lines end with a lone CR`}},
 		{"YAML in Latin-1", "a.yaml", "spaces:\n  - space: spaces/A\n    label: \"\xc9quipe\"\n    members: [a@example.com]\n", Spec{}, []string{`a.yaml:3: invalid UTF-8 in "label: \"`, `quipe\""; save the file as UTF-8`}},
+		{"a NUL in a YAML value", "a.yaml", "spaces:\n  - space: spaces/A\n    label: Eng\x00ineering\n    members: [a@example.com]\n", Spec{},
+			[]string{`a.yaml:3:15: control character U+0000 in "label: Eng\x00ineering": YAML allows tabs, line ends and printable characters; remove it`}},
+		{"a YAML escape sequence pasted from a terminal, its column in characters", "a.yaml", "spaces:\r\n  - space: spaces/A\r\n    label: Équipe\x1b[0m\r\n    members: [a@example.com]\r\n", Spec{},
+			[]string{`a.yaml:3:18: control character U+001B in "label: Équipe\x1b[0m"`}},
+		{"a C1 control and a DEL in YAML", "a.yaml", "spaces:\n  - space: spaces/A\n    members: [a@example.com, \"b\u0086@example.com\", c\x7f@example.com]\n", Spec{},
+			[]string{`a.yaml:3:32: control character U+0086`}},
+		{"YAML in UTF-16 without a BOM", "a.yaml", utf16Text(false, "spaces:\n  - space: spaces/A\n    members: [a@example.com]\n"), Spec{},
+			[]string{`a.yaml:1: the file looks like UTF-16 without a byte-order mark (a NUL in every other byte); save it as UTF-8`}},
+		{"YAML in big-endian UTF-16 without a BOM", "a.yaml", utf16Text(true, "spaces:\n  - space: spaces/A\n    members: [a@example.com]\n"), Spec{},
+			[]string{`a.yaml:1: the file looks like UTF-16 without a byte-order mark`}},
 		{"an OU with a backslash", "a.yaml", "spaces:\n  - space: spaces/A\n    members:\n      - {org_unit: '/Sales\\East'}\n", Spec{}, []string{`a.yaml:4: org_unit "/Sales\\East": the path has a "\\", which a Directory query can't carry`}},
 		{"a group by email with a role", "a.csv", "space,member,role\nspaces/A,group:eng@example.com,manager\n", Spec{}, []string{`a.csv:2:10: group "eng@example.com" can't have a role`}},
 		{"group_members of no email", "a.csv", "space,member\nspaces/A,group_members:eng\n", Spec{}, []string{`a.csv:2:10: group_members: "eng": a group is named by its email here`}},
@@ -246,6 +262,21 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// utf16Text is ASCII text as UTF-16 without a byte-order mark.
+func utf16Text(bigEndian bool, ascii string) string {
+	var b strings.Builder
+	for i := 0; i < len(ascii); i++ {
+		if bigEndian {
+			b.WriteByte(0)
+		}
+		b.WriteByte(ascii[i])
+		if !bigEndian {
+			b.WriteByte(0)
+		}
+	}
+	return b.String()
 }
 
 func TestLoadMissingFile(t *testing.T) {

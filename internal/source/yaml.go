@@ -35,26 +35,11 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 		errs.Add(membership.Location{File: file}, "a YAML source over %d MiB (this one is %d MiB): YAML takes about 12 times its size in memory to read; write an export this big as CSV", maxYAMLSize>>20, len(data)>>20)
 		return
 	}
-	utf16 := bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) // yaml.v3 reads it
-	if !utf16 && !utf8.Valid(data) {
-		// yaml.v3 says so with no line: the line, and the value, tell
-		// which label or address was saved in another encoding.
-		bad := 0
-		for bad < len(data) {
-			r, n := utf8.DecodeRune(data[bad:])
-			if r == utf8.RuneError && n <= 1 {
-				break
-			}
-			bad += n
+	if !bytes.HasPrefix(data, []byte{0xff, 0xfe}) && !bytes.HasPrefix(data, []byte{0xfe, 0xff}) { // yaml.v3 reads UTF-16 with its BOM
+		if line, column, msg := yamlTextProblem(data); msg != "" {
+			errs.Add(membership.Location{File: file, Line: line, Column: column}, "%s", msg)
+			return
 		}
-		start := bytes.LastIndexByte(data[:bad], '\n') + 1
-		end := bytes.IndexByte(data[bad:], '\n')
-		if end < 0 {
-			end = len(data) - bad
-		}
-		line := strings.TrimSpace(strings.ToValidUTF8(string(data[start:bad+end]), "\uFFFD"))
-		errs.Add(membership.Location{File: file, Line: 1 + bytes.Count(data[:bad], []byte("\n"))}, "invalid UTF-8 in %s; save the file as UTF-8", quote(line))
-		return
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -100,6 +85,67 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 	for _, sn := range spaces.Content {
 		readYAMLSpace(sn, at, b, errs)
 	}
+}
+
+// yamlTextProblem is why data is not UTF-8 text YAML allows, at which line
+// (and column), or "". yaml.v3 says so with no line: the line, and the
+// value, tell which label or address was saved in another encoding or
+// holds a stray character.
+func yamlTextProblem(data []byte) (line, column int, msg string) {
+	if isUTF16(data) {
+		// yaml.v3 would call its NULs control characters.
+		return 1, 0, "the file looks like UTF-16 without a byte-order mark (a NUL in every other byte); save it as UTF-8"
+	}
+	if !utf8.Valid(data) {
+		bad := 0
+		for bad < len(data) {
+			r, n := utf8.DecodeRune(data[bad:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			bad += n
+		}
+		line, _, text := lineAround(data, bad)
+		return line, 0, fmt.Sprintf("invalid UTF-8 in %s; save the file as UTF-8", quote(strings.TrimSpace(strings.ToValidUTF8(text, "\uFFFD"))))
+	}
+	if bad, r := firstNonPrintable(data); bad >= 0 {
+		line, column, text := lineAround(data, bad)
+		return line, column, fmt.Sprintf("control character %U in %s: YAML allows tabs, line ends and printable characters; remove it", r, quote(strings.TrimSpace(text)))
+	}
+	return 0, 0, ""
+}
+
+// firstNonPrintable is the offset of the first character of UTF-8 data
+// that YAML does not allow (c-printable: tab, LF, CR, x20-x7E, x85,
+// xA0-xD7FF, xE000-xFFFD, x10000-x10FFFF), and the character; -1 if none.
+func firstNonPrintable(data []byte) (int, rune) {
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+				return i, rune(c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(data[i:])
+		if r < 0xa0 && r != 0x85 || r > 0xd7ff && r < 0xe000 || r == 0xfffe || r == 0xffff {
+			return i, r
+		}
+		i += n
+	}
+	return -1, 0
+}
+
+// lineAround is the number of the line holding data[i], the column of
+// data[i] in it (in characters, from 1), and the line's text.
+func lineAround(data []byte, i int) (line, column int, text string) {
+	start := bytes.LastIndexByte(data[:i], '\n') + 1
+	end := bytes.IndexByte(data[i:], '\n')
+	if end < 0 {
+		end = len(data) - i
+	}
+	return 1 + bytes.Count(data[:i], []byte("\n")), 1 + utf8.RuneCount(data[start:i]), string(data[start : i+end])
 }
 
 func readYAMLSpace(sn *yaml.Node, at func(*yaml.Node) membership.Location, b *builder, errs *Errors) {
