@@ -300,6 +300,11 @@ func Parse(path string, data []byte) (*Config, error) {
 	var errs source.Errors
 	at := func(line int) membership.Location { return membership.Location{File: path, Line: line} }
 
+	bom16 := bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) // yaml.v3 reads UTF-16 with its BOM
+	if line, column, msg := source.YAMLTextProblem(data); msg != "" && !bom16 {
+		// yaml.v3 says so with no line.
+		return nil, source.Errors{{At: membership.Location{File: path, Line: line, Column: column}, Msg: msg}}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && err != io.EOF { // an empty file takes every default

@@ -51,6 +51,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad output", "sources: [{path: a.csv}]\nreport:\n  output: pdf\n", `c.yaml:3: unknown report.output "pdf"`},
 		{"wrong type", "sources: [{path: a.csv}]\nlimits:\n  concurrency: lots\n", `c.yaml:3: cannot unmarshal`},
 		{"syntax", "sources: [\n", `c.yaml:1: invalid YAML`},
+		{"a NUL in a value", "sources: [{path: a.csv}]\nprotect: [ann@exam\x00ple.com]\n", `c.yaml:2:19: control character U+0000`},
+		{"invalid UTF-8", "sources: [{path: a.csv}]\n# caf\xe9\n", `c.yaml:2: invalid UTF-8`},
 		{"bad schedule", "sources: [{path: a.csv}]\nschedule: \"61 * * * *\"\n", `c.yaml:2: schedule "61 * * * *"`},
 		{"service account without key", "sources: [{path: a.csv}]\nauth:\n  mode: service-account\n", `c.yaml:3: auth.mode service-account needs auth.credentials_file`},
 		{"app with subject", "sources: [{path: a.csv}]\nauth:\n  mode: app\n  credentials_file: k.json\n  subject: a@example.com\n", `c.yaml:5: auth.mode app acts as the Chat app`},
@@ -196,5 +198,19 @@ func TestAConfigIsOneDocument(t *testing.T) {
 	}
 	if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\n---\n---\nprotect: [judy@example.com]\n")); err == nil || !strings.Contains(err.Error(), "a second YAML document") {
 		t.Errorf("a third document after an empty second: %v", err)
+	}
+}
+
+// A config saved as UTF-16 with its byte-order mark (Notepad's "Unicode")
+// is read; the check for control characters leaves it to yaml.v3.
+func TestAUTF16ConfigWithItsBOMIsRead(t *testing.T) {
+	text := "sources: [{path: a.csv}]\npolicy: sync\n"
+	data := []byte{0xff, 0xfe}
+	for _, r := range text {
+		data = append(data, byte(r), 0)
+	}
+	cfg, err := Parse("c.yaml", data)
+	if err != nil || cfg.Policy != "sync" {
+		t.Fatalf("%v", err)
 	}
 }

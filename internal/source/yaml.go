@@ -36,7 +36,7 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 		return
 	}
 	if !bytes.HasPrefix(data, []byte{0xff, 0xfe}) && !bytes.HasPrefix(data, []byte{0xfe, 0xff}) { // yaml.v3 reads UTF-16 with its BOM
-		if line, column, msg := yamlTextProblem(data); msg != "" {
+		if line, column, msg := YAMLTextProblem(data); msg != "" {
 			errs.Add(membership.Location{File: file, Line: line, Column: column}, "%s", msg)
 			return
 		}
@@ -87,11 +87,12 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 	}
 }
 
-// yamlTextProblem is why data is not UTF-8 text YAML allows, at which line
-// (and column), or "". yaml.v3 says so with no line: the line, and the
+// YAMLTextProblem is why data is not UTF-8 text YAML allows (a YAML
+// source's or the config's), at which line (and column), or "". UTF-16
+// with a byte-order mark is for the caller to let through (yaml.v3 reads it). yaml.v3 says so with no line: the line, and the
 // value, tell which label or address was saved in another encoding or
 // holds a stray character.
-func yamlTextProblem(data []byte) (line, column int, msg string) {
+func YAMLTextProblem(data []byte) (line, column int, msg string) {
 	if isUTF16(data) {
 		// yaml.v3 would call its NULs control characters.
 		return 1, 0, "the file looks like UTF-16 without a byte-order mark (a NUL in every other byte); save it as UTF-8"
