@@ -199,6 +199,15 @@ func TestANewPartnerUnderSyncIsAddedAndTheLeaverGoes(t *testing.T) {
 		if creates := em.Stats().Count("members.create"); code != exitOK || deletes(em) != 1 || creates != 1 {
 			t.Errorf("foreign domain answered %d: exit %d, %d creates, %d deletes\n%s\n%s", status, code, creates, deletes(em), out, logText(errOut))
 		}
+		// Whether partner.test is the organisation's is asked (one
+		// users.list for it) only where users.get's answer did not say.
+		asked := 0
+		if status == 0 || status == -404 {
+			asked = 1
+		}
+		if n := em.Stats().Count("directory.users.list"); n != asked {
+			t.Errorf("foreign domain answered %d: %d users.list, want %d", status, n, asked)
+		}
 	}
 }
 

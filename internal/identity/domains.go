@@ -12,14 +12,16 @@ type domainQuestion struct {
 
 // ownDomain tells whether domain is one of the organisation's: known from
 // identity.domains or the Directory's users (pass pages, users.get
-// answers), or else asked once a run (users.list for that domain alone).
+// answers), known as another's from a users.get answer naming the domain
+// (400, 404 "Domain not found"), or else asked once a run (users.list for
+// that domain alone).
 // A users.get answer "no such user" can't tell: Google answers it for an
 // address in another organisation's domain too. Called without s.mu.
 func (s *Service) ownDomain(ctx context.Context, domain string) (bool, error) {
 	s.mu.Lock()
-	if s.ownDomains[domain] {
+	if own, foreign := s.ownDomains[domain], s.foreignDomains[domain]; own || foreign {
 		s.mu.Unlock()
-		return true, nil
+		return own, nil
 	}
 	q := s.domainQuestions[domain]
 	if q != nil {

@@ -233,8 +233,14 @@ func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 		// External or consumer account, a domain the customer doesn't own
 		// (400 domainNotFound, badRequest), or nobody. Google answers an
 		// address in a domain it does not own 404 "Resource Not Found:
-		// userKey" too, as it answers one of its own that nobody has, so
-		// no answer here tells the organisation's domains.
+		// userKey" too, as it answers one of its own that nobody has: that
+		// answer tells nothing of the domain. One that names the domain
+		// (400, 404 "Domain not found") tells it is another's.
+		if badRequest(err) || strings.Contains(strings.ToLower(err.Error()), "domain") {
+			s.mu.Lock()
+			s.foreignDomains[domainOf(email)] = true
+			s.mu.Unlock()
+		}
 		s.settle(l, dirUser{}, notFound, nil)
 	case forbiddenAnswer(err):
 		s.settle(l, dirUser{}, forbidden, err)

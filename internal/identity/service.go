@@ -66,8 +66,10 @@ type Service struct {
 	// users: there an address that is no user's can't be added (a group's
 	// address, or a mistyped one), unlike one outside the organisation.
 	ownDomains map[string]bool
-	// domainQuestions: domains asked about this run (ownDomain).
+	// domainQuestions: domains asked about this run (ownDomain);
+	// foreignDomains: those a users.get answer said are another's.
 	domainQuestions map[string]*domainQuestion
+	foreignDomains  map[string]bool
 	// suspendedListed: LoadSuspended asked the Directory this run, so a
 	// cached "suspended" (perhaps out of date: reactivated since) counts
 	// for nothing.
@@ -100,8 +102,8 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 	s := &Service{r: r, log: log, latency: latency, source: desired,
 		lookups:      map[string]*lookup{},
 		suspendedIDs: map[membership.Principal]bool{}, why: map[string]string{}, ownDomains: map[string]bool{},
-		domainQuestions: map[string]*domainQuestion{},
-		counts:          map[string]int{}, cached: -1}
+		domainQuestions: map[string]*domainQuestion{}, foreignDomains: map[string]bool{},
+		counts: map[string]int{}, cached: -1}
 	for _, d := range r.Domains {
 		s.ownDomains[strings.ToLower(d)] = true
 	}
