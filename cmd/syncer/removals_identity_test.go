@@ -161,6 +161,24 @@ func TestAGroupsAddressWrittenAsAMemberRemovesNobody(t *testing.T) {
 	}
 }
 
+// The same while the Directory fails (503): the space's "no such member"
+// for the address does not settle it (a group's address gets that answer
+// too), so the group stays.
+func TestAGroupsAddressWhileTheDirectoryFailsRemovesNobody(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.com", Members: []string{"ann@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/G", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {Group: "eng"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/G,boss@example.com,owner\nspaces/G,eng@example.com,\n", "")
+	em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 503})
+	em.SetMisbehaviour("directory.users.list", emulator.Misbehaviour{Status: 503})
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+	if deletes(em) != 0 || code != exitFailure || !strings.Contains(out, "eng@example.com") {
+		t.Errorf("exit %d, %d deletes\n%s\n%s", code, deletes(em), out, logText(errOut))
+	}
+}
+
 // Google lists an invited member without their email (only members of the
 // space, or people with affinity, show one). A source that wants them is
 // already satisfied: nothing is created again, and they are not removed.
@@ -199,11 +217,13 @@ func TestANewPartnerUnderSyncIsAddedAndTheLeaverGoes(t *testing.T) {
 		if creates := em.Stats().Count("members.create"); code != exitOK || deletes(em) != 1 || creates != 1 {
 			t.Errorf("foreign domain answered %d: exit %d, %d creates, %d deletes\n%s\n%s", status, code, creates, deletes(em), out, logText(errOut))
 		}
-		// Whether partner.test is the organisation's is asked (one
-		// users.list for it) only where users.get's answer did not say.
+		// Whether partner.test is the organisation's is asked only where
+		// users.get's answer did not say: a users.list for it, refused
+		// (403), and one of the organisation's users, answered (so the
+		// refusal is not of a caller who may not list).
 		asked := 0
 		if status == 0 || status == -404 {
-			asked = 1
+			asked = 2
 		}
 		if n := em.Stats().Count("directory.users.list"); n != asked {
 			t.Errorf("foreign domain answered %d: %d users.list, want %d", status, n, asked)

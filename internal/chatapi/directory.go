@@ -198,10 +198,11 @@ func directoryUser(u *admin.User) DirectoryUser {
 
 // OwnsDomain tells whether domain is one of the customer's: users.list
 // for that domain alone answers (with users or none) only for a domain the
-// customer has, and refuses another (403 "Not Authorized to access this
-// resource/api", 400, or 404 "Domain not found"). users.get can't tell:
-// it answers 404 "Resource Not Found: userKey" for an address nobody has
-// in either. An error is returned only when there was no such answer.
+// customer has, and refuses another: 400, 404 "Domain not found", or 403
+// "Not Authorized to access this resource/api", which is returned as an
+// error, since a caller who may not list users gets it too. users.get
+// can't tell: it answers 404 "Resource Not Found: userKey" for an address
+// nobody has in either.
 func (d *Directory) OwnsDomain(ctx context.Context, domain string) (bool, error) {
 	_, err := d.svc.Users.List().Domain(domain).MaxResults(1).Fields("users(id)").Context(ctx).Do()
 	if err == nil {
@@ -209,8 +210,7 @@ func (d *Directory) OwnsDomain(ctx context.Context, domain string) (bool, error)
 	}
 	werr := wrap(ctx, err)
 	var ge *googleapi.Error
-	if errors.As(err, &ge) && (ge.Code == http.StatusBadRequest || ge.Code == http.StatusForbidden || ge.Code == http.StatusNotFound) &&
-		!errors.Is(werr, ErrQuota) {
+	if errors.As(err, &ge) && (ge.Code == http.StatusBadRequest || ge.Code == http.StatusNotFound) && !errors.Is(werr, ErrQuota) {
 		return false, nil
 	}
 	return false, werr

@@ -179,10 +179,16 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// not page to, and an admin role scoped to some organisational
 		// units neither lists nor gets the others. Read as a stranger, the
 		// address's owner would be one to remove.
-		onWait() // the member reads wait for the API
+		onWait()                      // the member reads wait for the API
+		failed := map[string]string{} // the Directory could not tell: a read's 404 does not settle these
+		for _, email := range rest {
+			if why, ok := out.Unresolved[email]; ok {
+				failed[email] = why
+			}
+		}
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
 		if s.Careful != nil && s.Careful(ds.Name) { // removals may follow
-			s.holdOwnDomainStrangers(ctx, rest, refused, &ids, out)
+			s.holdOwnDomainStrangers(ctx, rest, refused, failed, &ids, out)
 		}
 	default:
 		for _, email := range rest {
@@ -440,30 +446,4 @@ func domainOf(email string) string {
 		return email[at+1:]
 	}
 	return ""
-}
-
-// holdOwnDomainStrangers makes unresolved the addresses that are neither a
-// Directory user's nor a member's of the space, in one of the
-// organisation's own domains. Outside the organisation such an address is
-// a newcomer to add; inside it is nobody's (a group's address, which names
-// the group, or a mistyped one) or, refused (403), outside the admin's
-// reach: maybe someone here under another name. Nobody in the space is
-// removed for it.
-func (s *Service) holdOwnDomainStrangers(ctx context.Context, rest, refused []string, ids *diff.Identities, out SpaceOutcome) {
-	for _, email := range rest {
-		if _, known := ids.Aliases[email]; known || !out.NotInDirectory[email] {
-			continue
-		}
-		domain := domainOf(email)
-		own, err := s.ownDomain(ctx, domain)
-		switch {
-		case err != nil:
-			out.Unresolved[email] = "no user of the Directory has this address, and whether " + domain + " is one of the organisation's domains could not be told: " + err.Error()
-		case !own:
-		case slices.Contains(refused, email):
-			out.Unresolved[email] = "the Directory refused (403) to say who has this address, though its domain is the organisation's: a user outside the admin's reach, maybe someone here"
-		default:
-			out.Unresolved[email] = "no user of the organisation's Directory has this address, though its domain is the organisation's: a group's address (write it as group:" + email + "), or a mistyped one"
-		}
-	}
 }
