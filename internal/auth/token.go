@@ -263,7 +263,7 @@ func classifyTokenError(err error, seen observation) *TokenError {
 	// oauth2 reads an error code in a 200 answer as a failure too: its
 	// text is the server's, and may quote what was sent.
 	// Cut too: a 3xx's or a 200's body can be a whole HTML page.
-	return &TokenError{msg: "no access token: " + scrub.Cut(scrub.Secrets(redact(cause).Error()), 300)}
+	return &TokenError{msg: "no access token: " + scrub.Cut(scrub.Tokens(redact(cause).Error()), 300)}
 }
 
 // tokenRefusal turns the token endpoint's answer into a hint that names the
@@ -274,7 +274,7 @@ func tokenRefusal(status int, code, desc string) string {
 	if !errorCode.MatchString(code) {
 		code = ""
 	}
-	desc = scrub.Secrets(desc)
+	desc = scrub.Tokens(desc)
 	what := strconv.Itoa(status)
 	if code != "" {
 		what += " " + code

@@ -184,7 +184,7 @@ func Login(ctx context.Context, a config.Auth, scopes []string, w io.Writer) err
 	xctx = context.WithValue(xctx, oauth2.HTTPClient, &http.Client{CheckRedirect: refuseRedirect})
 	tok, err := oc.Exchange(xctx, res.code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return fmt.Errorf("exchange the code: %s", scrub.Cut(scrub.Secrets(redact(err).Error()), 300))
+		return fmt.Errorf("exchange the code: %s", scrub.Cut(scrub.Tokens(redact(err).Error()), 300))
 	}
 	if tok.RefreshToken == "" {
 		return errors.New("Google returned no refresh token; revoke the app's access and log in again")

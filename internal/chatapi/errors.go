@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -220,7 +221,21 @@ func networkMessage(err error) string {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "no answer within the call timeout"
 	}
-	return shorten(err.Error())
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// The URL as Go quotes it keeps a user (a token given as
+		// https://TOKEN@host/) and a long query that would leave no room
+		// for the cause: the method, host and path tell which call it was.
+		where := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.User, u.RawQuery, u.Fragment = nil, "", ""
+			where = u.String()
+		} else if at := strings.LastIndex(where, "@"); at >= 0 {
+			where = where[at+1:]
+		}
+		return shorten(scrub.Secrets(ue.Op + " " + where + ": " + ue.Err.Error()))
+	}
+	return shorten(scrub.Secrets(err.Error()))
 }
 
 // shorten bounds text from a server: an answer can be anything.

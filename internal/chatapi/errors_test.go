@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -79,3 +81,19 @@ type fatalErr struct{}
 
 func (fatalErr) Error() string { return "authentication refused" }
 func (fatalErr) Fatal() bool   { return true }
+
+// A token given as an endpoint's user (https://TOKEN@host/) is not quoted
+// back in a network error, and the error keeps its cause: the URL's query
+// is left out, not the reason.
+func TestANetworkErrorQuotesNoUserAndKeepsItsCause(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler()) // plain HTTP: an https client fails
+	defer srv.Close()
+	c, err := New(context.Background(), Options{Endpoint: "https://SECRETtoken0123@" + strings.TrimPrefix(srv.URL, "http://") + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.ListPage(context.Background(), "spaces/S", "")
+	if err == nil || strings.Contains(err.Error(), "SECRETtoken0123") || !strings.Contains(err.Error(), "HTTP response to HTTPS client") || strings.Contains(err.Error(), "pageSize") {
+		t.Errorf("%v", err)
+	}
+}

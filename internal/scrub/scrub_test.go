@@ -7,22 +7,39 @@ import (
 	"github.com/syncer-dev/syncer/internal/scrub"
 )
 
-func TestSecretsAreLeftOutAndNamesStay(t *testing.T) {
+func TestSecretsAreLeftOut(t *testing.T) {
 	for _, tt := range []struct{ in, secret, keep string }{
 		{"Token 1//0gLx-abc has been expired or revoked.", "1//0gLx-abc", "has been expired"},
 		{"Request had invalid authentication credentials: Bearer ya29.a0AfH6SM-xyz", "ya29.a0AfH6SM-xyz", "invalid authentication credentials"},
-		{"Authorization: Bearer short-token", "short-token", "Authorization"},
-		{"assertion eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln is bad", "eyJhbGciOiJSUzI1NiJ9", "is bad"},
-		{"secret 0123456789abcdefABCDEF0123 sent", "0123456789abcdefABCDEF0123", "sent"},
-		{"Member spaces/AAAAxyz/members/111111111111111111111 not found; scope https://www.googleapis.com/auth/chat.memberships", "", "spaces/AAAAxyz/members/111111111111111111111"},
+		{"Authorization: Bearer sk-short-token", "sk-short-token", "Authorization"},
+		{"Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA==", "Authorization"},
+		{"assertion=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln&x=1", "eyJhbGciOiJSUzI1NiJ9", "x=1"},
 	} {
-		got := scrub.Secrets(tt.in)
-		if (tt.secret != "" && strings.Contains(got, tt.secret)) || !strings.Contains(got, tt.keep) {
-			t.Errorf("Secrets(%q) = %q", tt.in, got)
+		for _, f := range []func(string) string{scrub.Secrets, scrub.Tokens} {
+			if got := f(tt.in); strings.Contains(got, tt.secret) || !strings.Contains(got, tt.keep) {
+				t.Errorf("%q → %q", tt.in, got)
+			}
 		}
 	}
-	if got := scrub.Secrets("scope https://www.googleapis.com/auth/chat.memberships"); !strings.Contains(got, "https://www.googleapis.com/auth/chat.memberships") {
-		t.Errorf("a scope's URL: %q", got)
+	if got := scrub.Tokens("secret 0123456789abcdefABCDEF0123 sent"); strings.Contains(got, "0123456789abcdefABCDEF0123") {
+		t.Errorf("Tokens left a long run: %q", got)
+	}
+}
+
+// What admins read in Google's errors stays readable.
+func TestAnAPIsWordsStayReadable(t *testing.T) {
+	for _, in := range []string{
+		"Quota exceeded for quota metric 'Membership write requests' and limit 'membership_write_requests_per_minute_per_project' of service 'chat.googleapis.com' for consumer 'project_number:123456789012'.",
+		"Request had insufficient authentication scopes. reason ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+		"Permission denied on resource project my-very-long-project-id-2026-prod.",
+		"The caller sa-syncer-production-runner-01@my-project.iam.gserviceaccount.com lacks it",
+		"Member spaces/AAAAxyz/members/111111111111111111111 not found; scope https://www.googleapis.com/auth/chat.memberships",
+		"Request violates VPC Service Controls. vpcServiceControlsUniqueIdentifier: 4bQmD8fGkLpR2sT7uVwX9yZa1cEe",
+		"send a bearer token; keyJSON is malformed; path v1//users",
+	} {
+		if got := scrub.Secrets(in); got != in {
+			t.Errorf("%q\n→ %q", in, got)
+		}
 	}
 }
 
