@@ -65,8 +65,7 @@ func readCSV(spec Spec, data []byte, b *builder, errs *Errors) {
 	// The reader skips a line beginning with # as a comment: a row whose
 	// first cell is a spreadsheet's error value, or a #name in an extra
 	// first column, would go without a word, and its member with it.
-	firstRead := cols.space == 0 || cols.member == 0 || cols.role == 0
-	for _, e := range commentedRows(data, delim, line, header, firstRead, maxCSVErrors) {
+	for _, e := range commentedRows(data, delim, line, header, cols, maxCSVErrors) {
 		e.At.File = file
 		*errs = append(*errs, e)
 		if bad++; bad >= maxCSVErrors {

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"strings"
@@ -181,9 +182,11 @@ var spreadsheetErrors = []string{"#N/A", "#REF!", "#VALUE!", "#NAME?", "#DIV/0!"
 // beginning with a spreadsheet's error value, whatever delimiter ends it,
 // and, when the header's first column is one the syncer does not read
 // (extra, such as a "channel" of Slack-style #names), one below the header
-// with the header's number of fields. A # line with another number is a
-// comment. Each is an *Error lacking only the file name; at most limit.
-func commentedRows(data []byte, delim rune, headerLine int, header []string, firstRead bool, limit int) []*Error {
+// whose # is followed by a cell's text (not a space: "# a note"), with the
+// header's number of fields, a space in the space column and a member (or
+// a rule) in the member column. Any other # line is a comment. Each is an
+// *Error lacking only the file name; at most limit.
+func commentedRows(data []byte, delim rune, headerLine int, header []string, cols columnIndex, limit int) []*Error {
 	var found []*Error
 	at := 0
 	if len(data) == 0 || data[0] != '#' {
@@ -207,7 +210,7 @@ func commentedRows(data []byte, delim rune, headerLine int, header []string, fir
 			quotesTo = at + end
 			line += bytes.Count(data[lineAt:at], []byte{'\n'})
 			lineAt = at
-			if msg := commentedRow(string(bytes.TrimRight(rest[:end], "\r")), delim, line > headerLine, header, firstRead); msg != "" {
+			if msg := commentedRow(string(bytes.TrimRight(rest[:end], "\r")), delim, line > headerLine, header, cols); msg != "" {
 				found = append(found, &Error{At: membership.Location{Line: line}, Msg: msg})
 			}
 		}
@@ -221,7 +224,7 @@ func commentedRows(data []byte, delim rune, headerLine int, header []string, fir
 }
 
 // commentedRow is why a # line would be a row lost as a comment, or "".
-func commentedRow(text string, delim rune, belowHeader bool, header []string, firstRead bool) string {
+func commentedRow(text string, delim rune, belowHeader bool, header []string, cols columnIndex) string {
 	first := text
 	if i := strings.IndexAny(first, ",;\t"+string(delim)); i >= 0 {
 		first = first[:i]
@@ -232,13 +235,27 @@ func commentedRow(text string, delim rune, belowHeader bool, header []string, fi
 			return fmt.Sprintf("the row begins with %s, a spreadsheet's error value (a formula that failed), not a space; it would be read as a # comment and its member dropped: fix the export", quote(first))
 		}
 	}
-	if firstRead || !belowHeader || count(text, delim)+1 != len(header) {
+	if cols.space == 0 || cols.member == 0 || cols.role == 0 || !belowHeader || count(text, delim)+1 != len(header) ||
+		len(text) < 2 || text[1] == ' ' || text[1] == '\t' || text[1] == '#' {
+		// A comment: the first column is read (a row commented out), or
+		// it is prose ("# reviewed by HR, IT, and Legal").
 		return ""
 	}
-	cell := text
-	if i := strings.IndexRune(cell, delim); i >= 0 {
-		cell = cell[:i]
+	r := csv.NewReader(strings.NewReader(text))
+	r.Comma, r.LazyQuotes, r.FieldsPerRecord = delim, true, -1
+	rec, err := r.Read()
+	if err != nil || len(rec) != len(header) {
+		return ""
 	}
+	if _, err := parseSpace(rec[cols.space]); err != nil {
+		return "" // no space where the space goes: prose
+	}
+	if _, rule, _ := ruleInCSV(rec[cols.member], membership.RoleUnmanaged); !rule {
+		if _, err := parseMember(rec[cols.member]); err != nil {
+			return ""
+		}
+	}
+	cell := rec[0]
 	return fmt.Sprintf("the row begins with %s in column %s, which the syncer does not read; it would be read as a # comment and its member dropped: to keep the row, put the cell in double quotes (%s), or delete the line",
 		quote(cell), quote(strings.TrimSpace(header[0])), quote(cell))
 }

@@ -139,6 +139,14 @@ func TestLoadValid(t *testing.T) {
 			want:    "spaces/A users/ann@example.com \nspaces/A users/bob@example.com \n",
 		},
 		{
+			// Prose of the header's width is no row: no space where the
+			// space goes, or a space after the #.
+			name:    "csv # notes of the header's width in a file whose first column is extra",
+			file:    "a.csv",
+			content: "name,space,member\n# reviewed by HR, IT, and Legal\n#Legal, HR, IT\n# Ann Smith,spaces/A,ann@example.com\nBob,spaces/A,bob@example.com\n",
+			want:    "spaces/A users/bob@example.com \n",
+		},
+		{
 			name:    "csv a row commented out on purpose, its first column read",
 			file:    "a.csv",
 			content: "space,member,channel\n#spaces/A,ann@example.com,#eng\nspaces/A,bob@example.com,#eng\n",
