@@ -179,6 +179,25 @@ func TestAGroupsAddressWhileTheDirectoryFailsRemovesNobody(t *testing.T) {
 	}
 }
 
+// A Directory that refuses this caller (403 for every address: a user who
+// is no admin) is as no Directory: the membership reads take over, and a
+// newcomer to a sync space, a partner or a new hire, is added and the
+// leaver removed, as before the domain question.
+func TestARefusedDirectoryLeavesItToTheMembershipReads(t *testing.T) {
+	for _, who := range []string{"pat@partner.test", "newhire@example.com"} {
+		seed := &emulator.Seed{
+			Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "leaver@example.com"},
+				{ID: "3", Email: "pat@partner.test", External: true}, {ID: "4", Email: "newhire@example.com"}},
+			Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "leaver@example.com"}}}},
+		}
+		em, cfg := syncWorld(t, seed, emulator.Options{RefuseDirectory: true}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,"+who+",\n", "")
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+		if creates := em.Stats().Count("members.create"); code != exitOK || creates != 1 || deletes(em) != 1 {
+			t.Errorf("%s: exit %d, %d creates, %d deletes\n%s\n%s", who, code, creates, deletes(em), out, logText(errOut))
+		}
+	}
+}
+
 // Google lists an invited member without their email (only members of the
 // space, or people with affinity, show one). A source that wants them is
 // already satisfied: nothing is created again, and they are not removed.

@@ -119,8 +119,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	s.mu.Unlock()
 
 	out := SpaceOutcome{Unresolved: map[string]string{}, NotInDirectory: map[string]bool{}}
-	var rest []string    // not in the Directory, or not asked: a membership read may know
-	var refused []string // of those, the ones the Directory refused (403)
+	var rest []string          // not in the Directory, or not asked: a membership read may know
+	var refused []string       // of those, the ones the Directory refused (403)
+	var failedLookups []string // and the ones whose lookup failed (a 5xx, a timeout)
 	for i, email := range need {
 		l := waits[i]
 		if l == nil {
@@ -164,6 +165,11 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			if l.err != nil {
 				why = "directory: " + l.err.Error()
 			}
+			if l.state == failed {
+				// A Directory that fails (not one refusing this caller,
+				// where membership reads take over, as with none).
+				failedLookups = append(failedLookups, email)
+			}
 			out.Unresolved[email] = why
 			rest = append(rest, email)
 		}
@@ -180,11 +186,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		// units neither lists nor gets the others. Read as a stranger, the
 		// address's owner would be one to remove.
 		onWait()                      // the member reads wait for the API
-		failed := map[string]string{} // the Directory could not tell: a read's 404 does not settle these
-		for _, email := range rest {
-			if why, ok := out.Unresolved[email]; ok {
-				failed[email] = why
-			}
+		failed := map[string]string{} // the Directory failed: a read's 404 does not settle these
+		for _, email := range failedLookups {
+			failed[email] = out.Unresolved[email]
 		}
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
 		if s.Careful != nil && s.Careful(ds.Name) { // removals may follow

@@ -5,29 +5,43 @@ package scrub
 
 import "regexp"
 
-// prefixed is a secret by its look: a refresh token (1//), an access token
-// (ya29.), a JWT (eyJ), each at the start of a word, and what follows
-// "Bearer" or "Basic" as an Authorization header writes it.
-const prefixed = `\b(?:1//|ya29\.|eyJ)[^\s"'&,;]*|(?i:\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}`
+// prefixed finds a secret by its look: a refresh token (1//, or 1%2F%2F
+// as a form escapes it), an access token (ya29.) or a JWT (eyJ), each not
+// inside a word (after a space, a quote, =, %20, \u0022...), and what
+// follows "Bearer" or "Basic" as an Authorization header writes it.
+var prefixed = regexp.MustCompile(`(^|[^A-Za-z])((?:1//|1%2[Ff]%2[Ff]|ya29\.|eyJ)[^\s"'&,;\\<>]*)` +
+	`|(?i:\b(bearer|basic)(\s+|%20|\+))([A-Za-z0-9._~+/=%-]{8,})`)
 
-var (
-	secretLike = regexp.MustCompile(prefixed)
-	// tokenLike adds any run of 24 or more letters, digits and the
-	// characters base64 adds: a token of any other form.
-	tokenLike = regexp.MustCompile(prefixed + `|[A-Za-z0-9_\-+=~]{24,}`)
-)
+// tokenRun is any run of 24 or more letters, digits and the characters
+// base64 adds: a token of any other form.
+var tokenRun = regexp.MustCompile(`[A-Za-z0-9_\-+=~]{24,}`)
+
+// word is a credential that is really a word of prose ("Basic
+// authentication failed").
+var word = regexp.MustCompile(`^[A-Z]?[a-z]+$`)
 
 // Secrets is an API's text with anything shaped like one of Google's
 // tokens or an Authorization header's credentials replaced by
 // [redacted]. What admins need to read stays: resource names, addresses,
 // project IDs, quota metric names, scope URLs, reasons such as
 // ACCESS_TOKEN_SCOPE_INSUFFICIENT.
-func Secrets(text string) string { return secretLike.ReplaceAllString(text, "[redacted]") }
+func Secrets(text string) string {
+	return prefixed.ReplaceAllStringFunc(text, func(m string) string {
+		sub := prefixed.FindStringSubmatch(m)
+		switch {
+		case sub[2] != "":
+			return sub[1] + "[redacted]"
+		case word.MatchString(sub[5]):
+			return m
+		}
+		return sub[3] + sub[4] + "[redacted]"
+	})
+}
 
 // Tokens is Secrets, and any long run of base64's characters too: for the
 // words of a token endpoint, which exist to speak of tokens (its own are
 // short codes and sentences; URLs and host names stay readable).
-func Tokens(text string) string { return tokenLike.ReplaceAllString(text, "[redacted]") }
+func Tokens(text string) string { return tokenRun.ReplaceAllString(Secrets(text), "[redacted]") }
 
 // Cut is text cut to at most limit bytes (a UTF-8 sequence is not split),
 // with "…" where it was cut: a server's words can be a whole page.

@@ -14,6 +14,11 @@ func TestSecretsAreLeftOut(t *testing.T) {
 		{"Authorization: Bearer sk-short-token", "sk-short-token", "Authorization"},
 		{"Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA==", "Authorization"},
 		{"assertion=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln&x=1", "eyJhbGciOiJSUzI1NiJ9", "x=1"},
+		// As a form or a URL escapes them, and as JSON does.
+		{"Authorization=Bearer%20ya29.a0AfH6SM-xyz&x=1", "a0AfH6SM", "x=1"},
+		{"Authorization=Bearer%20eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "eyJhbGciOiJSUzI1NiJ9", "Authorization"},
+		{"refresh_token=1%2F%2F0gLxAbCdEf&x=1", "0gLxAbCdEf", "x=1"},
+		{`{"h":"\u0022ya29.a0AfH6SM-xyz\u0022"}`, "a0AfH6SM", `"h"`},
 	} {
 		for _, f := range []func(string) string{scrub.Secrets, scrub.Tokens} {
 			if got := f(tt.in); strings.Contains(got, tt.secret) || !strings.Contains(got, tt.keep) {
@@ -36,6 +41,7 @@ func TestAnAPIsWordsStayReadable(t *testing.T) {
 		"Member spaces/AAAAxyz/members/111111111111111111111 not found; scope https://www.googleapis.com/auth/chat.memberships",
 		"Request violates VPC Service Controls. vpcServiceControlsUniqueIdentifier: 4bQmD8fGkLpR2sT7uVwX9yZa1cEe",
 		"send a bearer token; keyJSON is malformed; path v1//users",
+		"Basic authentication failed; use Bearer Authentication",
 	} {
 		if got := scrub.Secrets(in); got != in {
 			t.Errorf("%q\n→ %q", in, got)

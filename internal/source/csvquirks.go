@@ -256,6 +256,6 @@ func commentedRow(text string, delim rune, belowHeader bool, header []string, co
 		}
 	}
 	cell := rec[0]
-	return fmt.Sprintf("the row begins with %s in column %s, which the syncer does not read; it would be read as a # comment and its member dropped: to keep the row, put the cell in double quotes (%s), or delete the line",
+	return fmt.Sprintf("the row begins with %s in column %s, which the syncer does not read; it would be read as a # comment and its member dropped: to keep the row, put the cell in double quotes (%s); to leave it out, write \"# \" (a space after the #) or delete the line",
 		quote(cell), quote(strings.TrimSpace(header[0])), quote(cell))
 }

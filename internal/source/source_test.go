@@ -210,7 +210,7 @@ func TestLoadErrors(t *testing.T) {
 		{"a spreadsheet's error value before another delimiter", "a.csv", "space,member\n#VALUE!;bob@example.com\n#N/A\tcarl@example.com\nspaces/A,ann@example.com\n", Spec{},
 			[]string{`a.csv:2: the row begins with "#VALUE!", a spreadsheet's error value`, `a.csv:3: the row begins with "#N/A"`}},
 		{"a #name in an extra first column", "a.csv", "channel,space,member\n#eng,spaces/A,ann@example.com\nops,spaces/A,bob@example.com\n", Spec{},
-			[]string{`a.csv:2: the row begins with "#eng" in column "channel", which the syncer does not read; it would be read as a # comment and its member dropped: to keep the row, put the cell in double quotes ("#eng"), or delete the line`}},
+			[]string{`a.csv:2: the row begins with "#eng" in column "channel", which the syncer does not read; it would be read as a # comment and its member dropped: to keep the row, put the cell in double quotes ("#eng"); to leave it out, write "# " (a space after the #) or delete the line`}},
 		{"the same, after a BOM, sep= and a comment", "a.csv", "\xef\xbb\xbfsep=;\r\nchannel;space;member\r\n# a; comment\r\n\"x\ny\";spaces/A;bob@example.com\r\n#eng;spaces/A;ann@example.com\r\n", Spec{},
 			[]string{`a.csv:6: the row begins with "#eng" in column "channel"`}},
 		{"CSV with lone CR line ends", "a.csv", "space,member\rspaces/A,ann@example.com\rspaces/A,bob@example.com\r", Spec{}, []string{`a.csv:1: the lines end with a lone CR`}},
