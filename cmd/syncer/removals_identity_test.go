@@ -179,6 +179,26 @@ func TestAGroupsAddressWhileTheDirectoryFailsRemovesNobody(t *testing.T) {
 	}
 }
 
+// The same where users.get refuses the address (403) before any lookup
+// was answered, once (a stray refusal) or every time, while users.list
+// answers: not a caller the Directory refuses outright, so the space's
+// "no such member" does not settle it, whichever answer came first.
+func TestAGroupsAddressRefusedFirstRemovesNobody(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.com", Members: []string{"ann@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/G", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {Group: "eng"}}}},
+	}
+	for _, at := range []int{1, 0} {
+		em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/G,boss@example.com,owner\nspaces/G,eng@example.com,\n", "")
+		em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "Not Authorized to access this resource/api", AtCall: at})
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+		if deletes(em) != 0 || code != exitFailure {
+			t.Errorf("users.get refused (call %d; 0: every one): exit %d, %d deletes\n%s\n%s", at, code, deletes(em), out, logText(errOut))
+		}
+	}
+}
+
 // A Directory that refuses this caller (403 for every address: a user who
 // is no admin) is as no Directory: the membership reads take over, and a
 // newcomer to a sync space, a partner or a new hire, is added and the

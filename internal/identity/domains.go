@@ -53,7 +53,7 @@ func (s *Service) holdOwnDomainStrangers(ctx context.Context, rest, refused []st
 			out.Unresolved[email] = "no user of the Directory has this address, and whether " + domain + " is one of the organisation's domains could not be told: " + a.err.Error()
 		case !a.own:
 		case lookupFailed:
-			out.Unresolved[email] = why + "; the space has no user member by this address, though its domain is the organisation's: it may be a group's address (write it as group:" + email + ")"
+			out.Unresolved[email] = why + "; the space has no user member by this address, though its domain is the organisation's: a person the Directory could not be asked about, or a group's address (write that as group:" + email + ")"
 		case slices.Contains(refused, email):
 			out.Unresolved[email] = "the Directory refused (403) to say who has this address, though its domain is the organisation's: a user outside the admin's reach, maybe someone here"
 		default:

@@ -122,6 +122,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	var rest []string          // not in the Directory, or not asked: a membership read may know
 	var refused []string       // of those, the ones the Directory refused (403)
 	var failedLookups []string // and the ones whose lookup failed (a 5xx, a timeout)
+	var refusedEarly []string  // 403 while nothing had been answered yet
 	for i, email := range need {
 		l := waits[i]
 		if l == nil {
@@ -169,6 +170,8 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 				// A Directory that fails (not one refusing this caller,
 				// where membership reads take over, as with none).
 				failedLookups = append(failedLookups, email)
+			} else if l.state == forbidden {
+				refusedEarly = append(refusedEarly, email)
 			}
 			out.Unresolved[email] = why
 			rest = append(rest, email)
@@ -192,6 +195,22 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
 		if s.Careful != nil && s.Careful(ds.Name) { // removals may follow
+			for _, email := range refusedEarly {
+				_, known := ids.Aliases[email]
+				_, unsettled := out.Unresolved[email]
+				if known || unsettled {
+					continue
+				}
+				// Refused before anything was answered: a caller the
+				// Directory refuses outright (as none: the read settles
+				// it), or an address outside an admin's reach, maybe
+				// someone here. users.list tells, once a run; whichever
+				// lookup happened to answer first must not.
+				if lists, err := s.callerLists(ctx); err != nil || lists {
+					out.NotInDirectory[email] = true
+					refused = append(refused, email)
+				}
+			}
 			s.holdOwnDomainStrangers(ctx, rest, refused, failed, &ids, out)
 		}
 	default:

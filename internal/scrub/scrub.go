@@ -9,7 +9,7 @@ import "regexp"
 // as a form escapes it), an access token (ya29.) or a JWT (eyJ), each not
 // inside a word (after a space, a quote, =, %20, \u0022...), and what
 // follows "Bearer" or "Basic" as an Authorization header writes it.
-var prefixed = regexp.MustCompile(`(^|[^A-Za-z])((?:1//|1%2[Ff]%2[Ff]|ya29\.|eyJ)[^\s"'&,;\\<>]*)` +
+var prefixed = regexp.MustCompile(`(^|[^A-Za-z0-9_.]|%[0-9A-Fa-f]{2}|\\u00[0-9A-Fa-f]{2})((?:1//|1%2[Ff]%2[Ff]|ya29(?:\.|%2[Ee])|eyJ)[^\s"'&,;\\<>]*)` +
 	`|(?i:\b(bearer|basic)(\s+|%20|\+))([A-Za-z0-9._~+/=%-]{8,})`)
 
 // tokenRun is any run of 24 or more letters, digits and the characters

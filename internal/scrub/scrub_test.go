@@ -19,6 +19,8 @@ func TestSecretsAreLeftOut(t *testing.T) {
 		{"Authorization=Bearer%20eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "eyJhbGciOiJSUzI1NiJ9", "Authorization"},
 		{"refresh_token=1%2F%2F0gLxAbCdEf&x=1", "0gLxAbCdEf", "x=1"},
 		{`{"h":"\u0022ya29.a0AfH6SM-xyz\u0022"}`, "a0AfH6SM", `"h"`},
+		{"Authorization=Bearer%20ya29%2Ea0AfH6SM-xyz&x=1", "a0AfH6SM", "x=1"},
+		{"a token ya29.aaaa-1,ya29.bbbb-2 (twice)", "bbbb", "twice"},
 	} {
 		for _, f := range []func(string) string{scrub.Secrets, scrub.Tokens} {
 			if got := f(tt.in); strings.Contains(got, tt.secret) || !strings.Contains(got, tt.keep) {
@@ -42,6 +44,7 @@ func TestAnAPIsWordsStayReadable(t *testing.T) {
 		"Request violates VPC Service Controls. vpcServiceControlsUniqueIdentifier: 4bQmD8fGkLpR2sT7uVwX9yZa1cEe",
 		"send a bearer token; keyJSON is malformed; path v1//users",
 		"Basic authentication failed; use Bearer Authentication",
+		"spaces/AAAA/members/2021//x and api/v1.1//users",
 	} {
 		if got := scrub.Secrets(in); got != in {
 			t.Errorf("%q\n→ %q", in, got)
