@@ -218,6 +218,34 @@ func TestARefusedDirectoryLeavesItToTheMembershipReads(t *testing.T) {
 	}
 }
 
+// users.list refused (the Directory pass refused), users.get answering:
+// a partner refused (403) after a new hire was found is settled by the
+// space's answer as with no Directory, whichever was answered first, and
+// the leaver goes. With identity.domains set, a partner answered "no such
+// user" is another's without asking users.list (which would be refused).
+func TestAListRefusedDirectorySettlesPartnersTheSameWay(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "leaver@example.com"},
+			{ID: "3", Email: "pat@partner.test", External: true}, {ID: "4", Email: "newhire@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "leaver@example.com"}}}},
+	}
+	for _, tt := range []struct {
+		name  string
+		opts  emulator.Options
+		extra string
+	}{
+		{"partner refused (403)", emulator.Options{}, ""},
+		{"partner nobody (404), identity.domains", emulator.Options{ForeignDomainNoSuchUser: true}, "identity: {domains: [example.com]}\n"},
+	} {
+		em, cfg := syncWorld(t, seed, tt.opts, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,newhire@example.com,\nspaces/S,pat@partner.test,\n", tt.extra)
+		em.SetMisbehaviour("directory.users.list", emulator.Misbehaviour{Status: 403, Reason: "forbidden", Message: "Not Authorized to access this resource/api"})
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+		if creates := em.Stats().Count("members.create"); code != exitOK || creates != 2 || deletes(em) != 1 {
+			t.Errorf("%s: exit %d, %d creates, %d deletes\n%s\n%s", tt.name, code, creates, deletes(em), out, logText(errOut))
+		}
+	}
+}
+
 // Google lists an invited member without their email (only members of the
 // space, or people with affinity, show one). A source that wants them is
 // already satisfied: nothing is created again, and they are not removed.

@@ -19,15 +19,17 @@ import (
 // refused (403), outside the admin's reach: maybe someone here under
 // another name. So is one the Directory failed to look up (failed, with
 // why) that the space answered "no such member": a group's address gets
-// that answer too. Nobody in the space is removed for them.
-func (s *Service) holdOwnDomainStrangers(ctx context.Context, rest, refused []string, failed map[string]string, ids *diff.Identities, out SpaceOutcome) {
+// that answer too. Nobody in the space is removed for them. Those refused
+// by a Directory that refuses this caller outright (asNone) are settled
+// by the space's answer, as with no Directory.
+func (s *Service) holdOwnDomainStrangers(ctx context.Context, rest, refused, asNone []string, failed map[string]string, ids *diff.Identities, out SpaceOutcome) {
 	var strangers []string
 	asks := map[string]*domainAnswer{}
 	for _, email := range rest {
 		_, known := ids.Aliases[email]
 		_, unsettled := out.Unresolved[email]
 		_, lookupFailed := failed[email]
-		if known || unsettled || !out.NotInDirectory[email] && !lookupFailed {
+		if known || unsettled || !out.NotInDirectory[email] && !lookupFailed || slices.Contains(asNone, email) {
 			continue
 		}
 		strangers = append(strangers, email)
@@ -53,7 +55,7 @@ func (s *Service) holdOwnDomainStrangers(ctx context.Context, rest, refused []st
 			out.Unresolved[email] = "no user of the Directory has this address, and whether " + domain + " is one of the organisation's domains could not be told: " + a.err.Error()
 		case !a.own:
 		case lookupFailed:
-			out.Unresolved[email] = why + "; the space has no user member by this address, though its domain is the organisation's: a person the Directory could not be asked about, or a group's address (write that as group:" + email + ")"
+			out.Unresolved[email] = why + "; the space has no user member by this address, though its domain is the organisation's: a person the Directory could not be asked about, or a group's address (write that as group:" + email + ", or groups/{id})"
 		case slices.Contains(refused, email):
 			out.Unresolved[email] = "the Directory refused (403) to say who has this address, though its domain is the organisation's: a user outside the admin's reach, maybe someone here"
 		default:
@@ -75,8 +77,8 @@ type domainQuestion struct {
 }
 
 // ownDomain tells whether domain is one of the organisation's: known from
-// identity.domains or the Directory's users (pass pages, users.get
-// answers), known as another's from a users.get answer naming the domain
+// identity.domains (when set, every other domain is another's) or the
+// Directory's users (pass pages, users.get answers), known as another's from a users.get answer naming the domain
 // (400, 404 "Domain not found"), or else asked once a run: users.list for
 // that domain alone, answered for a domain of the customer's and refused
 // for another's. A refusal (403) is also what a caller who may not list
@@ -85,6 +87,14 @@ type domainQuestion struct {
 // "no such user" can't tell: Google answers it for an address in another
 // organisation's domain too. Called without s.mu.
 func (s *Service) ownDomain(ctx context.Context, domain string) (bool, error) {
+	s.mu.Lock()
+	listed := len(s.r.Domains) > 0 && !s.ownDomains[domain]
+	s.mu.Unlock()
+	if listed {
+		// identity.domains names the organisation's domains: any other
+		// is another's, without a call (its users.list may be refused).
+		return false, nil
+	}
 	a := s.ask(ctx, domain, func(ctx context.Context) (bool, error) {
 		own, err := s.domainListed(ctx, domain)
 		if err == nil || !forbiddenAnswer(err) {

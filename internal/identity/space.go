@@ -195,23 +195,33 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		}
 		s.fromMemberGets(ctx, ds.Name, rest, &ids, out.Unresolved)
 		if s.Careful != nil && s.Careful(ds.Name) { // removals may follow
-			for _, email := range refusedEarly {
+			// A refused address (403) the space has no member by: a
+			// caller the Directory refuses outright (as none: the read
+			// settles it), or an address outside the admin's reach or
+			// the organisation, which its domain tells. Whether
+			// users.list of the organisation's users is refused too
+			// decides which, once a run, for every refused address
+			// alike: which lookup happened to answer first must not.
+			var unsettled []string
+			for _, email := range append(refused, refusedEarly...) {
 				_, known := ids.Aliases[email]
-				_, unsettled := out.Unresolved[email]
-				if known || unsettled {
-					continue
-				}
-				// Refused before anything was answered: a caller the
-				// Directory refuses outright (as none: the read settles
-				// it), or an address outside an admin's reach, maybe
-				// someone here. users.list tells, once a run; whichever
-				// lookup happened to answer first must not.
-				if lists, err := s.callerLists(ctx); err != nil || lists {
-					out.NotInDirectory[email] = true
-					refused = append(refused, email)
+				_, open := out.Unresolved[email]
+				if !known && !open {
+					unsettled = append(unsettled, email)
 				}
 			}
-			s.holdOwnDomainStrangers(ctx, rest, refused, failed, &ids, out)
+			var asNone []string // settled by the reads, as with no Directory
+			if len(unsettled) > 0 {
+				if lists, err := s.callerLists(ctx); err == nil && !lists {
+					asNone = unsettled
+				} else {
+					for _, email := range unsettled {
+						out.NotInDirectory[email] = true
+					}
+					refused = append(refused, refusedEarly...)
+				}
+			}
+			s.holdOwnDomainStrangers(ctx, rest, refused, asNone, failed, &ids, out)
 		}
 	default:
 		for _, email := range rest {
