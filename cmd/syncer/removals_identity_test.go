@@ -246,6 +246,30 @@ func TestAListRefusedDirectorySettlesPartnersTheSameWay(t *testing.T) {
 	}
 }
 
+// identity.domains that leaves out a domain of the organisation's: a
+// group's address there written as a member still holds the space (the
+// domain's users.list answers: it is the organisation's, and the report
+// says to add it), and so does a mistyped address there while the
+// Directory fails.
+func TestADomainIdentityDomainsLeavesOutStillHolds(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "leaver@example.com"}, {ID: "3", Email: "dev@example.org"}},
+		Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.org", Members: []string{"dev@example.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "leaver@example.com"}, {Group: "eng"}}}},
+	}
+	for _, outage := range []bool{false, true} {
+		em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,eng@example.org,\n", "identity: {domains: [example.com]}\n")
+		if outage {
+			em.SetMisbehaviour("directory.users.get", emulator.Misbehaviour{Status: 500})
+			em.SetMisbehaviour("directory.users.list", emulator.Misbehaviour{Status: 500})
+		}
+		code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "2")
+		if deletes(em) != 0 || code != exitFailure || !outage && !strings.Contains(out+logText(errOut), "identity.domains does not list example.org") {
+			t.Errorf("outage %v: exit %d, %d deletes\n%s\n%s", outage, code, deletes(em), out, logText(errOut))
+		}
+	}
+}
+
 // Google lists an invited member without their email (only members of the
 // space, or people with affinity, show one). A source that wants them is
 // already satisfied: nothing is created again, and they are not removed.

@@ -77,34 +77,36 @@ type domainQuestion struct {
 }
 
 // ownDomain tells whether domain is one of the organisation's: known from
-// identity.domains (when set, every other domain is another's) or the
-// Directory's users (pass pages, users.get answers), known as another's from a users.get answer naming the domain
+// identity.domains or the Directory's users (pass pages, users.get
+// answers), known as another's from a users.get answer naming the domain
 // (400, 404 "Domain not found"), or else asked once a run: users.list for
 // that domain alone, answered for a domain of the customer's and refused
 // for another's. A refusal (403) is also what a caller who may not list
-// users gets: it counts as "another's" only when users.list of the
-// customer's users is answered. A users.get answer
-// "no such user" can't tell: Google answers it for an address in another
+// users gets: it counts as "another's" when identity.domains is set (it
+// names the organisation's domains) or users.list of the customer's users
+// is answered. A failure (5xx) tells nothing. A users.get answer "no such
+// user" can't tell: Google answers it for an address in another
 // organisation's domain too. Called without s.mu.
 func (s *Service) ownDomain(ctx context.Context, domain string) (bool, error) {
-	s.mu.Lock()
-	listed := len(s.r.Domains) > 0 && !s.ownDomains[domain]
-	s.mu.Unlock()
-	if listed {
-		// identity.domains names the organisation's domains: any other
-		// is another's, without a call (its users.list may be refused).
-		return false, nil
-	}
+	configured := len(s.r.Domains) > 0
 	a := s.ask(ctx, domain, func(ctx context.Context) (bool, error) {
 		own, err := s.domainListed(ctx, domain)
-		if err == nil || !forbiddenAnswer(err) {
+		switch {
+		case err == nil && own && configured:
+			s.mu.Lock()
+			s.warnings = append(s.warnings, fmt.Sprintf("identity.domains does not list %s, which the Directory lists users of as the organisation's: add it", domain))
+			s.mu.Unlock()
+			return true, nil
+		case err == nil || !forbiddenAnswer(err):
 			return own, err
+		case configured:
+			return false, nil // refused, and not among identity.domains
 		}
 		switch listed, cerr := s.callerLists(ctx); {
 		case cerr != nil:
 			return false, fmt.Errorf("users.list for it was refused (%v), and whether this caller may list users at all could not be told: %w", err, cerr)
 		case !listed:
-			return false, fmt.Errorf("users.list was refused (403) for it and for the organisation's users: this caller may not list users")
+			return false, fmt.Errorf("users.list was refused (403) for it and for the organisation's users: this caller may not list users (list the organisation's domains in identity.domains)")
 		}
 		return false, nil
 	})
