@@ -82,31 +82,24 @@ type domainQuestion struct {
 // (400, 404 "Domain not found"), or else asked once a run: users.list for
 // that domain alone, answered for a domain of the customer's and refused
 // for another's. A refusal (403) is also what a caller who may not list
-// users gets: it counts as "another's" when identity.domains is set (it
-// names the organisation's domains) or users.list of the customer's users
-// is answered. A failure (5xx) tells nothing. A users.get answer "no such
+// users gets: it counts as "another's" only when users.list of the
+// customer's users is answered. A failure (5xx) tells nothing. A users.get answer "no such
 // user" can't tell: Google answers it for an address in another
 // organisation's domain too. Called without s.mu.
 func (s *Service) ownDomain(ctx context.Context, domain string) (bool, error) {
-	configured := len(s.r.Domains) > 0
 	a := s.ask(ctx, domain, func(ctx context.Context) (bool, error) {
 		own, err := s.domainListed(ctx, domain)
-		switch {
-		case err == nil && own && configured:
-			s.mu.Lock()
-			s.warnings = append(s.warnings, fmt.Sprintf("identity.domains does not list %s, which the Directory lists users of as the organisation's: add it", domain))
-			s.mu.Unlock()
-			return true, nil
-		case err == nil || !forbiddenAnswer(err):
+		if err == nil || !forbiddenAnswer(err) {
 			return own, err
-		case configured:
-			return false, nil // refused, and not among identity.domains
 		}
+		// Refused: another's, or a caller who may not list. Not told by
+		// identity.domains: a list that leaves a domain out would then
+		// cost that domain's groups, on the runs that learn nothing there.
 		switch listed, cerr := s.callerLists(ctx); {
 		case cerr != nil:
 			return false, fmt.Errorf("users.list for it was refused (%v), and whether this caller may list users at all could not be told: %w", err, cerr)
 		case !listed:
-			return false, fmt.Errorf("users.list was refused (403) for it and for the organisation's users: this caller may not list users (list the organisation's domains in identity.domains)")
+			return false, fmt.Errorf("users.list was refused (403) for it and for the organisation's users: this caller may not list users, so removals here wait until it may, or until the address is a member")
 		}
 		return false, nil
 	})

@@ -1,7 +1,9 @@
 package identity
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,6 +265,25 @@ func (s *Service) Outcome() Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := Outcome{NotInDirectory: map[string]bool{}, Unresolved: map[string]string{}, Warnings: append(append([]string(nil), s.r.Notes...), s.warnings...)}
+	if len(s.r.Domains) > 0 {
+		// A domain the Directory named users in that identity.domains
+		// leaves out: creates there are left out under app auth or
+		// admin access.
+		listed := map[string]bool{}
+		for _, d := range s.r.Domains {
+			listed[strings.ToLower(d)] = true
+		}
+		var missing []string
+		for d := range s.ownDomains {
+			if !listed[d] {
+				missing = append(missing, d)
+			}
+		}
+		slices.Sort(missing)
+		for _, d := range missing {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("identity.domains does not list %s, where the Directory has the organisation's users: add it", d))
+		}
+	}
 	suspendedUsers := 0
 	s.addrs.each(func(e string, rec record) {
 		if rec.flags&suspended != 0 {
