@@ -296,6 +296,29 @@ func TestALeftOutDomainsGroupHoldsRunAfterRunWithTheListRefused(t *testing.T) {
 	}
 }
 
+// Google gives every user an alias in a domain of its own
+// (*.test-google-a.com): a pass shows it, and it is no domain for
+// identity.domains to list, so no warning says to add it.
+func TestGooglesOwnAliasDomainIsNoDomainToAdd(t *testing.T) {
+	seed := &emulator.Seed{Spaces: []emulator.SeedSpace{{Name: "spaces/S"}}}
+	csv := "space,member,role\n"
+	for i := 0; i < 150; i++ {
+		email := fmt.Sprintf("u%d@example.com", i)
+		seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(1000 + i), Email: email, NonEditableAliases: []string{fmt.Sprintf("u%d@example.com.test-google-a.com", i)}})
+		role := ""
+		if i == 0 {
+			role = "owner"
+		}
+		csv += "spaces/S," + email + "," + role + "\n"
+		seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{User: email, Role: role})
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: true}, csv, "identity: {domains: [example.com]}\n")
+	code, out, errOut := runCLI(t, "plan", "--config", cfg)
+	if code != exitOK || em.Stats().Count("directory.users.list") == 0 || strings.Contains(out+errOut, "identity.domains does not list") {
+		t.Errorf("exit %d, %d users.list\n%s\n%s", code, em.Stats().Count("directory.users.list"), out, logText(errOut))
+	}
+}
+
 // Google lists an invited member without their email (only members of the
 // space, or people with affinity, show one). A source that wants them is
 // already satisfied: nothing is created again, and they are not removed.

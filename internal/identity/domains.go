@@ -123,7 +123,8 @@ func (s *Service) callerLists(ctx context.Context) (bool, error) {
 		}
 		s.mu.Lock()
 		for _, u := range page {
-			s.ownDomains[domainOf(u.PrimaryEmail)] = true
+			d := domainOf(u.PrimaryEmail)
+			s.ownDomains[d], s.primaryDomains[d] = true, true
 		}
 		s.mu.Unlock()
 		return true, nil
@@ -166,7 +167,7 @@ func (s *Service) ask(ctx context.Context, key string, fn func(context.Context) 
 	s.mu.Lock()
 	q.own, q.err = own, err
 	if own && key[0] != 0 {
-		s.ownDomains[key] = true
+		s.ownDomains[key], s.primaryDomains[key] = true, true
 	}
 	close(q.done)
 	s.mu.Unlock()

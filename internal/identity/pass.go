@@ -323,7 +323,7 @@ func (s *Service) passPage(ctx context.Context, p *pass, page []chatapi.Director
 			continue
 		}
 		if d := domainOf(u.PrimaryEmail); d != last {
-			s.ownDomains[d], last = true, d
+			s.ownDomains[d], s.primaryDomains[d], last = true, true, d
 		}
 		for _, a := range u.Aliases { // alias domains are the organisation's too
 			if d := domainOf(a); d != last {

@@ -68,6 +68,10 @@ type Service struct {
 	// users: there an address that is no user's can't be added (a group's
 	// address, or a mistyped one), unlike one outside the organisation.
 	ownDomains map[string]bool
+	// primaryDomains: those of them users' primary addresses are in, or
+	// their users.list answered (not Google's own alias domains, such as
+	// *.test-google-a.com): what identity.domains should list.
+	primaryDomains map[string]bool
 	// domainQuestions: domains asked about this run (ownDomain);
 	// foreignDomains: those a users.get answer said are another's.
 	domainQuestions map[string]*domainQuestion
@@ -104,7 +108,7 @@ func (r *Resolver) NewService(desired membership.Desired, latency func() time.Du
 	s := &Service{r: r, log: log, latency: latency, source: desired,
 		lookups:      map[string]*lookup{},
 		suspendedIDs: map[membership.Principal]bool{}, why: map[string]string{}, ownDomains: map[string]bool{},
-		domainQuestions: map[string]*domainQuestion{}, foreignDomains: map[string]bool{},
+		domainQuestions: map[string]*domainQuestion{}, foreignDomains: map[string]bool{}, primaryDomains: map[string]bool{},
 		counts: map[string]int{}, cached: -1}
 	for _, d := range r.Domains {
 		s.ownDomains[strings.ToLower(d)] = true
@@ -266,15 +270,15 @@ func (s *Service) Outcome() Outcome {
 	defer s.mu.Unlock()
 	out := Outcome{NotInDirectory: map[string]bool{}, Unresolved: map[string]string{}, Warnings: append(append([]string(nil), s.r.Notes...), s.warnings...)}
 	if len(s.r.Domains) > 0 {
-		// A domain the Directory named users in that identity.domains
-		// leaves out: creates there are left out under app auth or
-		// admin access.
+		// A domain the Directory has users in (primary addresses) that
+		// identity.domains leaves out: creates there are left out under
+		// app auth or admin access.
 		listed := map[string]bool{}
 		for _, d := range s.r.Domains {
 			listed[strings.ToLower(d)] = true
 		}
 		var missing []string
-		for d := range s.ownDomains {
+		for d := range s.primaryDomains {
 			if !listed[d] {
 				missing = append(missing, d)
 			}
