@@ -83,9 +83,9 @@ type domainQuestion struct {
 // that domain alone, answered for a domain of the customer's and refused
 // for another's. A refusal (403) is also what a caller who may not list
 // users gets: it counts as "another's" only when users.list of the
-// customer's users is answered. A failure (5xx) tells nothing. A users.get answer "no such
-// user" can't tell: Google answers it for an address in another
-// organisation's domain too. Called without s.mu.
+// customer's users is answered. A failure (5xx) tells nothing. A
+// users.get answer "no such user" can't tell: Google answers it for an
+// address in another organisation's domain too. Called without s.mu.
 func (s *Service) ownDomain(ctx context.Context, domain string) (bool, error) {
 	a := s.ask(ctx, domain, func(ctx context.Context) (bool, error) {
 		own, err := s.domainListed(ctx, domain)
