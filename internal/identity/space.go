@@ -202,8 +202,9 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			// users.list of the organisation's users is refused too
 			// decides which, once a run, for every refused address
 			// alike: which lookup happened to answer first must not.
+			refused = append(refused, refusedEarly...)
 			var unsettled []string
-			for _, email := range append(refused, refusedEarly...) {
+			for _, email := range refused {
 				_, known := ids.Aliases[email]
 				_, open := out.Unresolved[email]
 				if !known && !open {
@@ -218,7 +219,6 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 					for _, email := range unsettled {
 						out.NotInDirectory[email] = true
 					}
-					refused = append(refused, refusedEarly...)
 				}
 			}
 			s.holdOwnDomainStrangers(ctx, rest, refused, asNone, failed, &ids, out)
