@@ -9,6 +9,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/scrub"
 	"github.com/syncer-dev/syncer/internal/source"
 )
 
@@ -109,7 +110,7 @@ func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
 	}
 	fmt.Fprintf(out.stdout, "Mode:       %s\n", creds.Mode)
 	fmt.Fprintf(out.stdout, "Acting as:  %s\n", creds.ActingAs)
-	fmt.Fprintf(out.stdout, "Endpoint:   %s\n", config.RedactURL(cfg.API.Endpoint))
+	fmt.Fprintf(out.stdout, "Endpoint:   %s\n", scrub.URL(cfg.API.Endpoint))
 	fmt.Fprintf(out.stdout, "Scopes for plan:  %s\n", orNone(auth.Scopes(cfg.Auth, read)))
 	fmt.Fprintf(out.stdout, "Scopes for apply: %s\n", orNone(auth.Scopes(cfg.Auth, need(cfg, true))))
 	desired, err := source.Load(cfg.Sources)

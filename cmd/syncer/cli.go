@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/scrub"
 )
 
 // Exit codes, documented in the README; only this package decides them.
@@ -155,7 +156,7 @@ func setEndpoint(cfg *config.Config, endpoint string) error {
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--endpoint %q is not an http(s) URL with a host (e.g. http://127.0.0.1:8085/); nothing was sent", config.RedactURL(endpoint))
+		return fmt.Errorf("--endpoint %q is not an http(s) URL with a host (e.g. http://127.0.0.1:8085/); nothing was sent", scrub.URL(endpoint))
 	}
 	cfg.API.Endpoint = strings.TrimSuffix(endpoint, "/") + "/"
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/scrub"
 )
 
 func TestBadEndpointFlagIsInvalidInput(t *testing.T) {
@@ -57,7 +58,7 @@ func TestEndpointPasswordsAreNotPrinted(t *testing.T) {
 	for _, pw := range []string{"hunter2", "hunter2!", "s3cr*t", "p(a)ss", "it's"} {
 		raw := "http://pg:" + pw + "@127.0.0.1:9091"
 		err := "unexpected status code 500 while pushing to " + raw + "/metrics/job/syncer"
-		if got := withoutPassword(err, raw); strings.Contains(got, pw) || !strings.Contains(got, "127.0.0.1:9091") {
+		if got := scrub.WithoutUser(err, raw); strings.Contains(got, pw) || !strings.Contains(got, "127.0.0.1:9091") {
 			t.Errorf("a push's error: %s", got)
 		}
 	}

@@ -90,7 +90,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	}
 	if f.pushgateway != "" {
 		if err := pushMetrics(f.pushgateway, m, r.code == exitOK || r.code == exitChanges); err != nil {
-			log.Error("metrics not pushed", "pushgateway", config.RedactURL(f.pushgateway), "error", scrub.Cut(withoutPassword(err.Error(), f.pushgateway), 300))
+			log.Error("metrics not pushed", "pushgateway", scrub.URL(f.pushgateway), "error", scrub.Cut(scrub.WithoutUser(err.Error(), f.pushgateway), 300))
 			if r.code == exitOK {
 				r.code = exitFailure
 			}
@@ -124,7 +124,7 @@ func checkRunFlags(f runFlags) error {
 	}
 	if f.pushgateway != "" {
 		if u, err := url.Parse(f.pushgateway); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--pushgateway %q is not an http(s) URL", config.RedactURL(f.pushgateway))
+			return fmt.Errorf("--pushgateway %q is not an http(s) URL", scrub.URL(f.pushgateway))
 		}
 	}
 	return nil
@@ -461,25 +461,6 @@ var baseTransport = func() http.RoundTripper {
 
 // identityCache is the identity cache's document in the state location.
 const identityCache = "identity-cache.json"
-
-// withoutPassword is text with the user information of rawURL (as an
-// error quoting the URL would write it) left out.
-func withoutPassword(text, rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
-		text = strings.ReplaceAll(text, u.User.String()+"@", "xxxxx@")
-	}
-	// As written, too: Userinfo.String escapes ! * ( ) ' where the URL
-	// as given (and quoted in an error) may not.
-	if _, rest, ok := strings.Cut(rawURL, "://"); ok {
-		if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-			rest = rest[:end]
-		}
-		if at := strings.LastIndex(rest, "@"); at > 0 {
-			text = strings.ReplaceAll(text, rest[:at]+"@", "xxxxx@")
-		}
-	}
-	return text
-}
 
 // firstProblem is the first of err's problems, on one line, with how many
 // more there are.
