@@ -45,6 +45,13 @@ func (s *Service) holdOwnDomainStrangers(ctx context.Context, rest, refused, asN
 		})
 	}
 	g.Wait()
+	if ctx.Err() != nil {
+		// Stopped before the answers came: held, and said to be the stop's.
+		for _, email := range strangers {
+			out.Unresolved[email] = "interrupted: " + context.Cause(ctx).Error()
+		}
+		return
+	}
 	for _, email := range strangers {
 		domain := domainOf(email)
 		a := asks[domain]

@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 // A Directory whose users.list refuses everything (403) while users.get
@@ -85,5 +87,46 @@ func TestDomainQuestionsAreAskedSideBySide(t *testing.T) {
 	})
 	if most := dir.most.Load(); most < 4 || domains != 30 || twice > 0 || !deletedID(res, "users/2") {
 		t.Errorf("%d domain questions at once at most, %d domains asked (%d more than once), leaver removed %v", most, domains, twice, deletedID(res, "users/2"))
+	}
+}
+
+// stoppingDomains stops the run while a domain question is in flight.
+type stoppingDomains struct {
+	identity.Directory
+	stop func(error)
+}
+
+func (d *stoppingDomains) OwnsDomain(ctx context.Context, domain string) (bool, error) {
+	d.stop(errors.New("interrupted by SIGTERM"))
+	<-ctx.Done()
+	return false, ctx.Err()
+}
+
+// A run stopped while it asks whether a domain is the organisation's
+// holds that space's removals (the answer never came), and says the stop
+// cut the question short, not that the Directory failed with "context
+// canceled".
+func TestAStopDuringADomainQuestionSaysSo(t *testing.T) {
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "leaver@example.com"}, {ID: "3", Email: "pat@partner.test", External: true}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "leaver@example.com"}}}}}
+	f := newFixture(t, seed, emulator.Options{ForeignDomainNoSuchUser: true}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,pat@partner.test,\n")
+	f.syncing(t)
+	f.resolve = true
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	tw := f.tweak
+	f.tweak = func(j *job.Job) {
+		tw(j)
+		j.Resolver.Directory = &stoppingDomains{Directory: j.Resolver.Directory, stop: stop}
+	}
+	// A call in flight at a stop has a grace to finish: a short one here.
+	res, err := f.runWith(t, ctx, false, throttle.New(throttle.Limits{ProjectWritesPerMinute: 1e6, ProjectReadsPerMinute: 1e6, SpaceReadsPerSecond: 1e4,
+		MaxAttempts: f.cfg.Limits.MaxAttempts, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond, Grace: 10 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	incomplete := strings.Join(res.Plan.Incomplete, "\n")
+	if deletedID(res, "users/2") || strings.Contains(incomplete, "context canceled") || !strings.Contains(incomplete, "pat@partner.test (interrupted: interrupted by SIGTERM)") {
+		t.Errorf("the leaver removed (%v), or the plan blames the Directory for the stop:\n%s", deletedID(res, "users/2"), incomplete)
 	}
 }
