@@ -169,10 +169,8 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
 	})
-	// No connection is held longer than a page takes (the history's pages
-	// read Cloud Storage for up to historyTimeout).
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: historyTimeout + 30*time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: serveTimeouts.header, ReadTimeout: serveTimeouts.read,
+		WriteTimeout: serveTimeouts.write, IdleTimeout: serveTimeouts.idle}
 	go srv.Serve(ln)
 	fmt.Fprintf(out.stdout, "serving on http://%s/ (schedule %q)\n", ln.Addr(), cfg.Schedule)
 	log.Info("serving", "listen", ln.Addr().String(), "schedule", cfg.Schedule)
@@ -209,6 +207,12 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	}
 	return exitOK
 }
+
+// serveTimeouts: no connection is held longer than a page takes (the
+// history's pages read Cloud Storage for up to historyTimeout), nor by a
+// client that sends its request slowly or never.
+var serveTimeouts = struct{ header, read, write, idle time.Duration }{
+	header: 10 * time.Second, read: time.Minute, write: historyTimeout + 30*time.Second, idle: 2 * time.Minute}
 
 // checkReady proves the config's credentials with one harmless read,
 // within one call's deadline. The config is read afresh, as runs do.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -237,5 +239,58 @@ func TestServeWaitsForTheStartupRun(t *testing.T) {
 	logs := logText(stderr.String())
 	if !strings.Contains(logs, "run finished") || !strings.Contains(logs, "apply stopped") {
 		t.Errorf("serve returned before its start-up run stopped:\n%s", logs)
+	}
+}
+
+// serve drops a client that sends its request too slowly (or never
+// finishes it), and a kept-alive connection left idle: neither holds a
+// connection open.
+func TestServeDropsSlowAndIdleConnections(t *testing.T) {
+	saved := serveTimeouts
+	serveTimeouts.header, serveTimeouts.idle = 200*time.Millisecond, 300*time.Millisecond
+	t.Cleanup(func() { serveTimeouts = saved })
+	_, cfg := setup(t, 1, emulator.Options{}, "")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "schedule: \"@every 1h\"\n"...), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, stdout, stderr)
+	}()
+	defer func() { cancel(); <-done }()
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := regexp.MustCompile(`serving on http://(\S+)/`).FindStringSubmatch(stdout.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatalf("serve did not start:\n%s%s", stdout, stderr)
+	}
+	// closedBy reads what the server sends until it closes the connection
+	// (true), or until our own deadline (false).
+	closedBy := func(c net.Conn) (string, bool) {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c)
+		return string(got), err == nil
+	}
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprint(slow, "GET /healthz HTTP/1.1\r\nHost: syncer\r\n") // and never the blank line
+	if _, closed := closedBy(slow); !closed {
+		t.Error("a request whose headers never end kept its connection for 5 s")
+	}
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	fmt.Fprint(idle, "GET /healthz HTTP/1.1\r\nHost: syncer\r\n\r\n") // answered, then kept alive
+	if got, closed := closedBy(idle); !closed || !strings.Contains(got, "200 OK") {
+		t.Errorf("a kept-alive connection left idle: closed %v, having read %q", closed, got)
 	}
 }
