@@ -124,3 +124,29 @@ func TestOwnerSwapWhosePromotionFailsKeepsTheOwner(t *testing.T) {
 		t.Errorf("%d patches sent", n)
 	}
 }
+
+// google.rpc.Code maps ABORTED (a concurrency conflict: nothing was made)
+// to 409, as it does ALREADY_EXISTS. A create answered so is tried again,
+// not counted as done.
+func TestACreateAbortedIsRetriedNotAlreadyDone(t *testing.T) {
+	s := seed()
+	s.Users = append(s.Users, emulator.SeedUser{ID: "4", Email: "carol@example.com"})
+	em, url := emulatortest.Start(t, s, emulator.Options{})
+	em.SetMisbehaviour("members.create", emulator.Misbehaviour{Status: 409, StatusName: "ABORTED", Message: "The operation was aborted.", AtCall: 1})
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "carol@example.com", Principal: m.User("carol@example.com"), Action: diff.Create},
+	}}
+	if err := engine(t, url).Apply(context.Background(), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if c := plan.Changes[0]; c.Status != diff.Applied {
+		t.Errorf("create: %s %q, want applied", c.Status, c.Error)
+	}
+	found := false
+	for _, ms := range em.Snapshot()["spaces/S"] {
+		found = found || ms.Email == "carol@example.com"
+	}
+	if !found {
+		t.Errorf("carol is not in the space: %v", em.Snapshot()["spaces/S"])
+	}
+}

@@ -26,7 +26,7 @@ import (
 var (
 	ErrQuota         = errors.New("quota exceeded")     // 429, or a rate-limit 403: retry later, slower
 	ErrTransient     = errors.New("transient failure")  // 5xx, resets, timeouts: retry
-	ErrAlreadyExists = errors.New("already exists")     // 409
+	ErrAlreadyExists = errors.New("already exists")     // 409 (ALREADY_EXISTS; a 409 ABORTED is transient)
 	ErrNotFound      = errors.New("not found")          // 404
 	ErrPermanent     = errors.New("refused by the API") // other 4xx: this change or space fails alone
 	// ErrFatal means no call of this run can succeed: credentials refused,
@@ -128,6 +128,11 @@ func classify(err error) error {
 	case ge.Code == http.StatusTooManyRequests, ge.Code == http.StatusForbidden && rateLimitReason(e.Reason):
 		e.kind = ErrQuota
 	case ge.Code == http.StatusRequestTimeout || ge.Code >= 500:
+		e.kind = ErrTransient
+	case ge.Code == http.StatusConflict && e.Status == "ABORTED":
+		// google.rpc.Code gives 409 to ABORTED (a concurrency conflict,
+		// "retry at a higher level") as well as to ALREADY_EXISTS: nothing
+		// was made, so it is no "already done".
 		e.kind = ErrTransient
 	case ge.Code == http.StatusUnauthorized:
 		e.kind = ErrFatal

@@ -17,8 +17,11 @@ type Misbehaviour struct {
 	HangFirst int
 	// Status, when set, answers every call with this HTTP error; Reason
 	// goes in errors[].reason and RetryAfter in the Retry-After header.
-	Status     int
-	Reason     string
+	Status int
+	Reason string
+	// StatusName is the body's status string, when not the usual one for
+	// Status: google.rpc.Code maps ABORTED to 409 as well as ALREADY_EXISTS.
+	StatusName string
 	Message    string
 	RetryAfter string
 	// LoopPages makes a list answer with the same nextPageToken forever.
@@ -86,6 +89,9 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Misbehaviour) bool {
 			msg = "misbehaving on purpose"
 		}
 		body := wireErrorBody{Code: m.Status, Message: msg, Status: statusName(m.Status)}
+		if m.StatusName != "" {
+			body.Status = m.StatusName
+		}
 		if m.Reason != "" {
 			body.Errors = []wireErrorItem{{Reason: m.Reason, Message: msg, Domain: "global"}}
 		}
