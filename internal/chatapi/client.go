@@ -135,6 +135,9 @@ func (c *Client) Get(ctx context.Context, space, member string) (membership.Memb
 	if err != nil {
 		return membership.Membership{}, wrap(ctx, err)
 	}
+	if m != nil && m.State == stateNotAMember {
+		return membership.Membership{}, &Error{Message: m.Name + " is " + stateNotAMember + ": no membership and no pending invitation", kind: ErrNotFound}
+	}
 	mm, _ := convert(m)
 	return mm, nil
 }
@@ -187,10 +190,16 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 	return wrap(ctx, err)
 }
 
+// stateNotAMember is Membership.state for "The user doesn't belong to the
+// space and doesn't have a pending invitation to join the space" (chat/v1
+// discovery document): a membership so listed is someone absent.
+const stateNotAMember = "NOT_A_MEMBER"
+
 // convert maps an API membership to the syncer's; it reports false for
-// memberships that name no one (never seen, but the fields are optional).
+// memberships that name no one (never seen, but the fields are optional)
+// and for those NOT_A_MEMBER.
 func convert(m *chat.Membership) (membership.Membership, bool) {
-	if m == nil { // a null in a list page
+	if m == nil || m.State == stateNotAMember { // a null in a list page; someone absent
 		return membership.Membership{}, false
 	}
 	out := membership.Membership{Name: m.Name, Role: membership.Role(m.Role), State: membership.State(m.State)}

@@ -167,6 +167,8 @@ func (s *scanner) memberships() ([]membership.Membership, bool) {
 		}
 		m := membership.Membership{Name: string(f.name), Role: membership.Role(enum(f.role, roleNames)), State: membership.State(enum(f.state, stateNames))}
 		switch {
+		case m.State == stateNotAMember:
+			continue // someone absent, as convert drops them
 		case len(f.group) > 0:
 			m.Principal = membership.Principal(f.group)
 		case len(f.user) > 0:

@@ -28,6 +28,7 @@ var membersPageSeeds = []string{
 	`{"memberships":[{"name":"spaces/A/members/8","member":{"name":"users/8"},"groupMember":{}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/9","member":{"name":"users/9"},"member":{"email":"nine@example.com"}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/10","member":{"name":"users/10"},"member":null}]}`,
+	`{"memberships":[{"name":"spaces/A/members/11","state":"NOT_A_MEMBER","role":"ROLE_MEMBER","member":{"name":"users/11","type":"HUMAN"}},{"name":"spaces/A/members/12","state":"JOINED","member":{"name":"users/12","type":"HUMAN"}}]}`,
 	`{"memberships":[null,{"name":"spaces/A/members/11","member":{"name":"users/11"}}]}`,
 	`{"memberships":null}`,
 	`null`,

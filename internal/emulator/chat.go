@@ -323,7 +323,7 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 			return nil, errorf(404, "NOT_FOUND", "Group %s not found.", g.Name)
 		}
 		m.id, m.kind, m.role = id, "GROUP", roleUnspecified
-		if sp.members[m.key()] != nil {
+		if sp.holds(m.key()) {
 			return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
 		}
 		return m, nil
@@ -339,7 +339,7 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 		if admin {
 			return nil, errorf(400, "INVALID_ARGUMENT", "Apps can't be added with admin access.")
 		}
-		if sp.members["app"] != nil {
+		if sp.holds("app") {
 			return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
 		}
 		m.id, m.kind = "app", "BOT"
@@ -354,7 +354,7 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 	if u == nil {
 		return nil, errorf(404, "NOT_FOUND", "User %s not found.", body.Member.Name)
 	}
-	if sp.members[u.id] != nil {
+	if sp.holds(u.id) {
 		return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
 	}
 	if u.suspended {
@@ -374,6 +374,14 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 		m.state = stateInvited
 	}
 	return m, nil
+}
+
+// holds tells whether the space has a membership under key: one that is
+// NOT_A_MEMBER ("doesn't belong to the space and doesn't have a pending
+// invitation") is none, and a create makes it anew.
+func (sp *space) holds(key string) bool {
+	m := sp.members[key]
+	return m != nil && m.state != stateNotAMember
 }
 
 func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {

@@ -441,3 +441,28 @@ func TestMisbehaveAtOneCall(t *testing.T) {
 		t.Error("at-call:0 was accepted")
 	}
 }
+
+// NOT_A_MEMBER: "The user doesn't belong to the space and doesn't have a
+// pending invitation to join the space" (Membership.state). The client
+// reads such a membership as no membership; a create makes it anew.
+func TestNotAMemberIsNoMembership(t *testing.T) {
+	s := seed()
+	s.Spaces[0].Members = append(s.Spaces[0].Members, emulator.SeedMember{User: "alice@example.com", State: "not_a_member"})
+	_, c, _ := start(t, s, emulator.Options{}, chatapi.Options{ShowInvited: true, ShowGroups: true})
+	ctx := context.Background()
+	for _, m := range listAll(t, c, "spaces/S") {
+		if m.Principal == "users/2" {
+			t.Errorf("listed %+v", m)
+		}
+	}
+	if m, err := c.Get(ctx, "spaces/S", "alice@example.com"); !errors.Is(err, chatapi.ErrNotFound) {
+		t.Errorf("get: %+v %v, want not found", m, err)
+	}
+	m, err := c.Create(ctx, "spaces/S", membership.User("alice@example.com"))
+	if err != nil || m.State != membership.StateJoined || m.Principal != "users/2" {
+		t.Fatalf("create: %+v %v", m, err)
+	}
+	if _, err := c.Create(ctx, "spaces/S", membership.User("alice@example.com")); !errors.Is(err, chatapi.ErrAlreadyExists) {
+		t.Errorf("second create: %v, want already exists", err)
+	}
+}

@@ -61,7 +61,7 @@ type SeedMember struct {
 	Group string `yaml:"group"`
 	App   bool   `yaml:"app"`
 	Role  string `yaml:"role"`  // member, manager, owner or an API enum; default member
-	State string `yaml:"state"` // JOINED (default) or INVITED
+	State string `yaml:"state"` // JOINED (default), INVITED or NOT_A_MEMBER
 	// ViaGroup: the user is in the space only through this group, so a
 	// delete is refused (Chat: such members can't be removed directly).
 	ViaGroup string `yaml:"via_group"`

@@ -12,6 +12,9 @@ const (
 
 	stateJoined  = "JOINED"
 	stateInvited = "INVITED"
+	// stateNotAMember: "The user doesn't belong to the space and doesn't
+	// have a pending invitation to join the space" (Membership.state).
+	stateNotAMember = "NOT_A_MEMBER"
 )
 
 type wireUser struct {
