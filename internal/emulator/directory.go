@@ -14,9 +14,22 @@ func (s *Server) directoryUser(u *user) wireDirectoryUser {
 		Suspended: u.suspended, Archived: u.archived, OrgUnitPath: u.orgUnit, Kind: "admin#directory#user"}
 }
 
+// writeDirectoryError answers a refused Directory request as the Admin SDK
+// does: errors[].reason (invalid, for a value it can't take) and no status
+// string, not Chat's form.
+func writeDirectoryError(w http.ResponseWriter, err *apiError) {
+	reason := "invalid"
+	if err.code == http.StatusNotFound {
+		reason = "notFound"
+	}
+	writeErrorReason(w, err.code, reason, err.msg)
+}
+
 func (s *Server) refuseDirectory(w http.ResponseWriter) bool {
 	if s.opts.RefuseDirectory {
-		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "Not Authorized to access this resource/api")
+		// The Admin SDK's answer to a caller who isn't an admin: 403,
+		// errors[].reason forbidden, no status string.
+		writeErrorReason(w, http.StatusForbidden, "forbidden", "Not Authorized to access this resource/api")
 	}
 	return s.opts.RefuseDirectory
 }
@@ -55,21 +68,21 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if q.Get("customer") == "" && q.Get("domain") == "" {
-		writeError(w, 400, "INVALID_ARGUMENT", "Bad Request: customer or domain is required")
+		writeErrorReason(w, 400, "badRequest", "Bad Request")
 		return
 	}
 	max := 100
 	if v := q.Get("maxResults"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			writeError(w, 400, "INVALID_ARGUMENT", "Invalid maxResults: must be between 1 and 500")
+			writeErrorReason(w, 400, "invalid", "Invalid Input: maxResults must be between 1 and 500")
 			return
 		}
 		max = n
 	}
 	query, qerr := parseUserQuery(q.Get("query"))
 	if qerr != nil {
-		writeAPIError(w, qerr)
+		writeDirectoryError(w, qerr)
 		return
 	}
 	s.mu.Lock()
@@ -92,7 +105,7 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 		offset, err = parsePageToken(tokenKey, q.Get("pageToken"))
 	}
 	if err != nil {
-		writeAPIError(w, err)
+		writeDirectoryError(w, err)
 		return
 	}
 	end := min(offset+max, len(users))
@@ -150,7 +163,7 @@ func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {
 	}
 	derived, perr := boolParam(r, "includeDerivedMembership")
 	if perr != nil {
-		writeAPIError(w, perr)
+		writeDirectoryError(w, perr)
 		return
 	}
 	s.mu.Lock()
@@ -166,7 +179,7 @@ func (s *Server) listGroupMembers(w http.ResponseWriter, r *http.Request) {
 		offset, err = parsePageToken(key, q.Get("pageToken"))
 	}
 	if err != nil {
-		writeAPIError(w, err)
+		writeDirectoryError(w, err)
 		return
 	}
 	out := wireGroupMembers{Kind: "admin#directory#members"}

@@ -368,7 +368,7 @@ func TestUsersListByEmailPrefix(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		s.Users = append(s.Users, emulator.SeedUser{ID: fmt.Sprint(100 + i), Email: fmt.Sprintf("u%02d@example.com", i),
 			Aliases:  []string{fmt.Sprintf("a%02d@example.com", 59-i), fmt.Sprintf("u%02dx@example.com", i)},
-			External: i == 7, Suspended: i%10 == 3, OrgUnit: fmt.Sprintf("/U%d", i%2)})
+			External: i == 7, Suspended: i%10 == 3, Archived: i%10 == 4, OrgUnit: fmt.Sprintf("/U%d", i%2)})
 	}
 	em, _, base := start(t, s, emulator.Options{}, chatapi.Options{})
 	want := func(prefix string, keep func(i int) bool) []string {
@@ -411,6 +411,10 @@ func TestUsersListByEmailPrefix(t *testing.T) {
 		check("email:"+prefix+"*", want(prefix, all))
 	}
 	check("email:u1* isSuspended=false", want("u1", func(i int) bool { return i%10 != 3 }))
+	// isArchived is a documented boolean field like isSuspended
+	// (https://developers.google.com/workspace/admin/directory/v1/guides/search-users).
+	check("email:u1* isArchived=false", want("u1", func(i int) bool { return i%10 != 4 }))
+	check("email:u* isArchived=True", want("u", func(i int) bool { return i%10 == 4 }))
 	check("email:a* orgUnitPath='/U1'", want("a", func(i int) bool { return i%2 == 1 }))
 	// The Directory changes between runs: the answer follows.
 	if err := em.MoveUser("u01@example.com", "/U0"); err != nil {
@@ -464,5 +468,53 @@ func TestNotAMemberIsNoMembership(t *testing.T) {
 	}
 	if _, err := c.Create(ctx, "spaces/S", membership.User("alice@example.com")); !errors.Is(err, chatapi.ErrAlreadyExists) {
 		t.Errorf("second create: %v, want already exists", err)
+	}
+}
+
+// The Directory answers in the Admin SDK's form: errors[].reason, no
+// status string (forbidden for a caller who isn't an admin, as in
+// GAM-team/GAM#461; invalid for a value it can't take).
+func TestDirectoryErrorsHaveReasons(t *testing.T) {
+	get := func(opts emulator.Options, path string) (int, string, string) {
+		t.Helper()
+		_, _, base := start(t, seed(), opts, chatapi.Options{})
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Error struct {
+				Status string `json:"status"`
+				Errors []struct {
+					Reason string `json:"reason"`
+				} `json:"errors"`
+			} `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		reason := ""
+		if len(body.Error.Errors) > 0 {
+			reason = body.Error.Errors[0].Reason
+		}
+		return resp.StatusCode, reason, body.Error.Status
+	}
+	for _, tc := range []struct {
+		name   string
+		opts   emulator.Options
+		path   string
+		code   int
+		reason string
+	}{
+		{"not an admin", emulator.Options{RefuseDirectory: true}, "/admin/directory/v1/users/owner@example.com", 403, "forbidden"},
+		{"a query it can't parse", emulator.Options{}, "/admin/directory/v1/users?customer=my_customer&query=" + url.QueryEscape("isSuspended=maybe"), 400, "invalid"},
+		{"no customer", emulator.Options{}, "/admin/directory/v1/users", 400, "badRequest"},
+		{"a bad page token", emulator.Options{}, "/admin/directory/v1/users?customer=my_customer&pageToken=nope", 400, "invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, reason, status := get(tc.opts, tc.path)
+			if code != tc.code || reason != tc.reason || status != "" {
+				t.Errorf("%d reason %q status %q; want %d reason %q, no status", code, reason, status, tc.code, tc.reason)
+			}
+		})
 	}
 }

@@ -6,7 +6,8 @@ import (
 
 // userQuery is a parsed Directory users.list query: clauses joined by AND
 // (the query language has no OR). Supported: email:PREFIX* and email=ADDR
-// (primary email or an alias), isSuspended=true|false, orgUnitPath='/X'
+// (primary email or an alias), isSuspended=true|false,
+// isArchived=true|false, orgUnitPath='/X'
 // (that unit and the units below it, as Google documents), and
 // orgDepartment='X'. Anything else is refused, as Google refuses what it
 // can't parse, rather than guessed.
@@ -34,6 +35,9 @@ func parseUserQuery(q string) (userQuery, *apiError) {
 		case field == "isSuspended" && op == "=" && (strings.EqualFold(value, "true") || strings.EqualFold(value, "false")):
 			want := strings.EqualFold(value, "true")
 			out = append(out, func(u *user) bool { return u.suspended == want })
+		case field == "isArchived" && op == "=" && (strings.EqualFold(value, "true") || strings.EqualFold(value, "false")):
+			want := strings.EqualFold(value, "true")
+			out = append(out, func(u *user) bool { return u.archived == want })
 		case field == "orgUnitPath" && op == "=" && strings.HasPrefix(value, "/"):
 			path := strings.TrimSuffix(value, "/")
 			out = append(out, func(u *user) bool {
@@ -43,7 +47,7 @@ func parseUserQuery(q string) (userQuery, *apiError) {
 			dept := strings.ToLower(value)
 			out = append(out, func(u *user) bool { return strings.ToLower(u.department) == dept })
 		default:
-			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: %s (this emulator supports email:PREFIX*, email=ADDRESS, isSuspended=true|false, orgUnitPath='/PATH' and orgDepartment='NAME')", clause)
+			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid Input: %s (this emulator supports email:PREFIX*, email=ADDRESS, isSuspended=true|false, isArchived=true|false, orgUnitPath='/PATH' and orgDepartment='NAME')", clause)
 		}
 	}
 	return out, nil
