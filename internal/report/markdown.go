@@ -87,9 +87,17 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 			if c.Action == diff.UpdateRole {
 				role = roleName(c.FromRole) + " → " + roleName(c.ToRole)
 			}
-			who := c.Member
+			// Who, and for a removal why, as the text report says it.
+			var why []string
+			if c.Action == diff.Delete && c.Reason != "" {
+				why = append(why, c.Reason)
+			}
 			if c.Successor != "" {
-				who += " (after " + successorName(c.Successor, cs) + " is owner)"
+				why = append(why, "after "+successorName(c.Successor, cs)+" is owner")
+			}
+			who := c.Member
+			if len(why) > 0 {
+				who += " (" + strings.Join(why, "; ") + ")"
 			}
 			fmt.Fprintf(bw, "| %s | %s | %s | %s |", symbols[c.Action], mdEscape(who), role, mdEscape(c.Source))
 			if plan.Applied {
