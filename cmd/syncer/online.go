@@ -285,6 +285,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
 	}
 	res, err := j.Run(runCtx)
+	ruleFailed := false
 	if peak, waited := j.Held.Stats(); peak > 0 {
 		log.Info("memberships held between read and plan", "peak", peak, "limit", j.Held.Limit(), "reads_paused_seconds", waited.Seconds())
 	}
@@ -302,13 +303,13 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		}
 		log.Error(fmt.Sprintf("%d Directory %s could not be expanded; nothing was written", len(lines), pluralWord(len(lines), "rule", "rules")))
 		why = lines[0]
-		return fail("failure", exitFailure)
+		ruleFailed = true // res has the report that says so; no plan to save
 	case err != nil:
 		log.Error("run failed", "error", err.Error())
 		why = firstProblem(err)
 		return fail("failure", exitFailure)
 	}
-	if f.planOut != "" {
+	if f.planOut != "" && !ruleFailed {
 		if err := savePlanFile(f.planOut, cfg, planTarget(cfg, creds, acting), f.allowRemovals, res); err != nil {
 			log.Error("plan file not written", "path", f.planOut, "error", err.Error())
 			res.SpaceErrors = append(res.SpaceErrors, &job.SpaceError{Space: "(plan file)", Err: err})

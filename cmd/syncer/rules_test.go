@@ -139,7 +139,8 @@ func TestAFailedRuleWritesNothing(t *testing.T) {
 				data, _ := os.ReadFile(path)
 				os.WriteFile(path, []byte(tt.edit(string(data))), 0o644)
 			}
-			code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "10")
+			reportFile := filepath.Join(t.TempDir(), "report.md")
+			code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "10", "--report-file", reportFile)
 			logs := logText(errOut)
 			if code != exitFailure {
 				t.Errorf("exit %d, want %d\n%s%s", code, exitFailure, out, logs)
@@ -147,6 +148,14 @@ func TestAFailedRuleWritesNothing(t *testing.T) {
 			for _, want := range append(tt.wants, "could not be expanded; nothing was written") {
 				if !strings.Contains(logs, want) {
 					t.Errorf("logs lack %q:\n%s", want, logs)
+				}
+			}
+			// The report says it too, for whoever reads it rather than
+			// the logs (a review's comment, the report file).
+			md, _ := os.ReadFile(reportFile)
+			for what, report := range map[string]string{"stdout": out, "the report file": string(md)} {
+				if !strings.Contains(report, "could not be expanded; nothing was written, and no space was planned") || !strings.Contains(report, tt.wants[0]) {
+					t.Errorf("%s does not say the rule failed:\n%s", what, report)
 				}
 			}
 			// Spaces are read while rules expand; a failed rule stops the

@@ -86,6 +86,17 @@ func (e *RuleError) Error() string { return e.Err.Error() }
 
 func (e *RuleError) Unwrap() error { return e.Err }
 
+// ruleLines is what a report says of rules that could not be expanded:
+// how many, and each at its file and line.
+func ruleLines(err error) []string {
+	lines := strings.Split(err.Error(), "\n")
+	word := "rules"
+	if len(lines) == 1 {
+		word = "rule"
+	}
+	return append([]string{fmt.Sprintf("%d Directory %s could not be expanded; nothing was written, and no space was planned", len(lines), word)}, lines...)
+}
+
 // Blocked is true when a safety rail stopped the run before any write.
 func (r Result) Blocked() bool { return len(r.Plan.Blocked) > 0 }
 
@@ -173,7 +184,16 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	<-rules.done // it obeys ctx
 	if rules.err != nil && ctx.Err() == nil {
-		return Result{}, rules.err // no space was planned, nothing written
+		// No space was planned, nothing written; the report says why.
+		res := Result{Plan: diff.Plan{Policy: policy, Incomplete: ruleLines(rules.err)}}
+		if stream != nil && j.Output == "text" {
+			fmt.Fprintln(j.Stdout, "Report:")
+			fmt.Fprintln(j.Stdout)
+		}
+		if err := j.report(res.Plan); err != nil {
+			log.Error("report not written", "error", err.Error())
+		}
+		return res, rules.err
 	}
 	// A run stopped (a signal, its deadline, a failure no call escapes)
 	// while rules expanded is an interrupted run, reported as such: no
