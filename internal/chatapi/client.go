@@ -89,7 +89,7 @@ func (c *Client) Space(ctx context.Context, name string) (membership.SpaceState,
 // ListPage returns one page of a space's memberships and the next page's token.
 func (c *Client) ListPage(ctx context.Context, space, pageToken string) ([]membership.Membership, string, error) {
 	// Admin access must exclude apps; != BOT keeps group memberships.
-	return listCall(ctx, c.membersList(ctx, space, pageToken, `member.type != "BOT"`, ""))
+	return listCall(ctx, space, c.membersList(ctx, space, pageToken, `member.type != "BOT"`, ""))
 }
 
 // OwnersPage returns one page of a space's owners (ROLE_MANAGER, people
@@ -99,7 +99,7 @@ func (c *Client) OwnersPage(ctx context.Context, space, pageToken string) ([]mem
 	// With admin access the filter must exclude apps; apps are never
 	// owners, so the clause changes nothing otherwise.
 	owners := `member.type != "BOT" AND role = "ROLE_MANAGER"`
-	return listCall(ctx, c.membersList(ctx, space, pageToken, owners, owners))
+	return listCall(ctx, space, c.membersList(ctx, space, pageToken, owners, owners))
 }
 
 // membersList is a spaces.members.list call with the client's options:
@@ -139,6 +139,9 @@ func (c *Client) Get(ctx context.Context, space, member string) (membership.Memb
 		return membership.Membership{}, &Error{Message: m.Name + " is " + stateNotAMember + ": no membership and no pending invitation", kind: ErrNotFound}
 	}
 	mm, _ := convert(m)
+	if err := checkAnswer("members.get", space, mm); err != nil {
+		return membership.Membership{}, err
+	}
 	return mm, nil
 }
 
@@ -163,6 +166,10 @@ func (c *Client) Create(ctx context.Context, space string, p membership.Principa
 		return membership.Membership{}, wrap(ctx, err)
 	}
 	mm, _ := convert(m)
+	if err := checkAnswer("members.create", space, mm); err != nil {
+		// The create may well have happened: whom it made is unknown.
+		return membership.Membership{}, err
+	}
 	return mm, nil
 }
 

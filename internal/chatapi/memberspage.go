@@ -71,7 +71,7 @@ func (t pageReader) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // listCall runs a members.list call whose page pageReader may read.
-func listCall(ctx context.Context, call *chat.SpacesMembersListCall) ([]membership.Membership, string, error) {
+func listCall(ctx context.Context, space string, call *chat.SpacesMembersListCall) ([]membership.Membership, string, error) {
 	page := &listPage{}
 	resp, err := call.Context(context.WithValue(ctx, listPageKey{}, page)).Do()
 	if e := (*Error)(nil); errors.As(err, &e) {
@@ -80,10 +80,14 @@ func listCall(ctx context.Context, call *chat.SpacesMembersListCall) ([]membersh
 	if err != nil {
 		return nil, "", wrap(ctx, err)
 	}
-	if page.read {
-		return page.members, page.next, nil
+	members, next := page.members, page.next
+	if !page.read {
+		members, next = convertPage(resp), resp.NextPageToken
 	}
-	return convertPage(resp), resp.NextPageToken, nil
+	if err := checkPage(space, members); err != nil {
+		return nil, "", err
+	}
+	return members, next, nil
 }
 
 func convertPage(resp *chat.ListMembershipsResponse) []membership.Membership {

@@ -164,6 +164,9 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 		}
 		token = next
 	}
+	if err := chatapi.ListedTwice(name, st.Memberships); err != nil {
+		return nil, "", err
+	}
 	if r.appAuth && len(st.Memberships) == 0 {
 		return nil, "", errors.New("the member list came back empty; under Chat app authentication that means its owners restrict who sees it, not that the space is empty")
 	}
