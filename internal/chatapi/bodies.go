@@ -40,19 +40,30 @@ func wrapTransport(hc *http.Client, wrap func(http.RoundTripper) http.RoundTripp
 func (t boundedBodies) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := t.base.RoundTrip(req)
 	if err == nil && res.Body != nil {
-		res.Body = &boundedBody{rc: res.Body, left: maxAnswerBytes, method: req.Method + " " + req.URL.Path}
+		b := &boundedBody{rc: res.Body, left: maxAnswerBytes, method: req.Method + " " + req.URL.Path}
+		if res.StatusCode < 200 || res.StatusCode > 299 {
+			// An error's body is cut, not refused: its status says
+			// what the call's failure is (a 503 is retried).
+			b.left, b.cut = maxErrorBytes, true
+		}
+		res.Body = b
 	}
 	return res, err
 }
 
-// boundedBody reads up to left bytes of rc; a byte more is an error.
+// boundedBody reads up to left bytes of rc; a byte more is an error, or
+// the end of the body when cut.
 type boundedBody struct {
 	rc     io.ReadCloser
 	left   int64
+	cut    bool
 	method string
 }
 
 func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 && b.cut {
+		return 0, io.EOF
+	}
 	if b.left <= 0 {
 		var one [1]byte
 		if n, err := b.rc.Read(one[:]); n == 0 {
@@ -69,3 +80,8 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 }
 
 func (b *boundedBody) Close() error { return b.rc.Close() }
+
+// maxErrorBytes bounds an error answer's body: Google's are JSON of a few
+// hundred bytes (a few KB with details), a proxy's an HTML page. The
+// generated clients hold the whole body in the error.
+const maxErrorBytes = 64 << 10
