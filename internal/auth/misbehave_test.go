@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -329,5 +330,30 @@ func TestAnAPIErrorQuotingTheAccessTokenIsScrubbed(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), authtest.AccessToken) || !strings.Contains(err.Error(), "invalid authentication credentials") {
 			t.Errorf("%d: %v", code, err)
 		}
+	}
+}
+
+// A token endpoint that answers its refusal with 200 (a proxy, a
+// non-Google endpoint): the service-account flow's library reads that as
+// a token without an access token. The run is told what the endpoint said
+// and stops at the first answer, as for the same refusal sent as a 400;
+// it is not told of a token that "has already expired" three times over.
+func TestARefusalAnsweredWith200IsARefusal(t *testing.T) {
+	key, _, _, hits := tokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"error":"invalid_grant","error_description":"Invalid email or User ID"}`)
+	})
+	creds, err := auth.New(context.Background(), config.Auth{Mode: "service-account", CredentialsFile: key, Subject: "admin@example.com"}, auth.Need{}, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		err = callOnce(t, creds)
+	}
+	if err == nil || !strings.Contains(err.Error(), "invalid_grant") || !strings.Contains(err.Error(), "auth.subject is not a user") || strings.Contains(err.Error(), "expired") {
+		t.Errorf("the call: %v", err)
+	}
+	if !errors.Is(chatapi.Classify(err), chatapi.ErrFatal) || hits.Load() != 1 {
+		t.Errorf("%d token requests, fatal %v; want the first refusal to stop the run", hits.Load(), errors.Is(chatapi.Classify(err), chatapi.ErrFatal))
 	}
 }

@@ -98,14 +98,25 @@ func (s *tokenSource) fetch(done chan struct{}) {
 	tok, err := s.base.Token()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err == nil && !usable(tok, time.Now(), time.Now()) {
+	var refused *TokenError
+	switch {
+	case err == nil && tok.AccessToken == "":
+		// A refusal answered with 200, which the service-account flow's
+		// library reads as a token without one.
+		if refused = refusalIn(tok); refused == nil {
+			err = errNoAccessToken
+		}
+	case err == nil && !usable(tok, time.Now(), time.Now()):
 		// Expired as given (expires_in 0, negative, or past what a clock
 		// holds): asking again at once would ask without end.
 		err = errExpiredAsGiven
 	}
-	if err != nil {
+	if err != nil || refused != nil {
 		s.failures++
-		te := classifyTokenError(err, s.seen.since(mark))
+		te := refused
+		if te == nil {
+			te = classifyTokenError(err, s.seen.since(mark))
+		}
 		if strings.Contains(te.msg, "domain-wide delegation is not granted") && len(s.scopes) > 0 {
 			// Name what was asked: a scope a new rule needs is the usual culprit.
 			te.msg += "; the scopes asked for: " + strings.Join(s.scopes, ",")
@@ -119,6 +130,19 @@ func (s *tokenSource) fetch(done chan struct{}) {
 	}
 	s.inflight = nil
 	close(done)
+}
+
+var errNoAccessToken = errors.New("the token endpoint answered without an access token")
+
+// refusalIn is the refusal a token answer without an access token carries
+// (an OAuth error code), or nil.
+func refusalIn(tok *oauth2.Token) *TokenError {
+	code, _ := tok.Extra("error").(string)
+	if code == "" {
+		return nil
+	}
+	desc, _ := tok.Extra("error_description").(string)
+	return &TokenError{fatal: true, msg: "authentication refused: " + tokenRefusal(http.StatusOK, code, desc)}
 }
 
 var errExpiredAsGiven = errors.New("the token endpoint answered with a token that has already expired (expires_in 0, negative or out of range)")
