@@ -179,15 +179,24 @@ func NewWithScopes(ctx context.Context, a config.Auth, scopes []string, o Option
 // sameHost follows a redirect only to the host the request was for: the
 // transport puts the access token on every request it carries, and net/http
 // can't take it off one sent to another host.
+// A refused redirect stops the run (every call goes to the same endpoint):
+// retrying it would only be refused again.
 func sameHost(req *http.Request, via []*http.Request) error {
 	switch {
 	case len(via) >= 10:
-		return errors.New("stopped after 10 redirects")
+		return redirectRefused("stopped after 10 redirects from " + via[0].URL.Host + "; check api.endpoint, or a proxy between here and Google")
 	case req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme:
-		return fmt.Errorf("redirected to %s://%s; not followed, so the access token is not sent there", req.URL.Scheme, req.URL.Host)
+		return redirectRefused(fmt.Sprintf("%s redirected to %s://%s; not followed, so the access token is not sent there; check api.endpoint, or a proxy between here and Google",
+			via[0].URL.Host, req.URL.Scheme, req.URL.Host))
 	}
 	return nil
 }
+
+// redirectRefused is fatal to the run (chatapi reads Fatal).
+type redirectRefused string
+
+func (e redirectRefused) Error() string { return string(e) }
+func (e redirectRefused) Fatal() bool   { return true }
 
 func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2.TokenSource, string, error) {
 	if a.ImpersonateServiceAccount != "" {

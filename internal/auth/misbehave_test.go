@@ -168,6 +168,10 @@ func TestTheAccessTokenIsNotSentToAnotherHost(t *testing.T) {
 	if got, _ := received.Load().(string); got != "" || err == nil || !strings.Contains(err.Error(), "not followed, so the access token is not sent there") || !sameHostToo.Load() {
 		t.Errorf("the other host received %q; the list: %v", got, err)
 	}
+	// Every call goes to that host: the run stops rather than retrying each.
+	if !errors.Is(err, chatapi.ErrFatal) {
+		t.Errorf("a redirect to another host is not fatal: %v", err)
+	}
 }
 
 // auth login's code exchange is one call, with a deadline: a token

@@ -36,7 +36,7 @@ func endless(short bool) http.HandlerFunc {
 	}
 }
 
-// No answer is read past maxAnswerBytes (64 MiB; 2 MiB here), not only
+// No answer is read past maxAnswerBytes (8 MiB; 2 MiB here), not only
 // list pages: a users.get or a members.get that streams on fails,
 // permanently; one just under the bound is read.
 func TestAnswersAreBounded(t *testing.T) {
@@ -90,7 +90,7 @@ func (b *countingBody) Read(p []byte) (int, error) {
 
 // An error answer is a few hundred bytes of JSON, or an HTML page: one
 // that streams on (a broken proxy, a hostile server) is read no further
-// than maxErrorBytes, not to the 64 MiB a page may take: the generated
+// than maxErrorBytes, not to the 8 MiB a page may take: the generated
 // clients hold an error's whole body (in the error, kept for the report
 // until the run ends), and a dozen calls in flight answered so held
 // 1.7 GB. The call fails as its status says (a 503 is retried).

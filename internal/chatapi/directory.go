@@ -162,7 +162,9 @@ const maxKeptBuffer = 256 << 10
 
 // maxPageBytes bounds one page's answer: 500 users of a few fields are
 // ~100 KB, 1,000 memberships ~150 KB; a few aliases each, well under this.
-const maxPageBytes = 64 << 20
+// Every call asks for a few fields. A page is read into a buffer that
+// grows by doubling: at 64 MiB, ten garbage answers in flight held 755 MB.
+const maxPageBytes = 8 << 20
 
 // readPage reads a page's answer into buf (emptied first). An answer over
 // maxPageBytes is no page Google sends for the fields asked: the call

@@ -221,7 +221,7 @@ func TestPageOverTheBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = c.ListPage(context.Background(), "spaces/A", "")
-	if !errors.Is(err, ErrPermanent) || Retryable(err) || !strings.Contains(err.Error(), "over 64 MiB") || strings.Contains(err.Error(), srv.URL) {
+	if !errors.Is(err, ErrPermanent) || Retryable(err) || !strings.Contains(err.Error(), fmt.Sprintf("over %d MiB", maxPageBytes>>20)) || strings.Contains(err.Error(), srv.URL) {
 		t.Errorf("members.list: %v", err)
 	}
 	d, err := NewDirectory(context.Background(), srv.URL+"/", Options{})
@@ -229,7 +229,7 @@ func TestPageOverTheBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = d.UsersPage(context.Background(), "", "")
-	if !errors.Is(err, ErrPermanent) || Retryable(err) || !strings.Contains(err.Error(), "over 64 MiB") {
+	if !errors.Is(err, ErrPermanent) || Retryable(err) || !strings.Contains(err.Error(), fmt.Sprintf("over %d MiB", maxPageBytes>>20)) {
 		t.Errorf("users.list: %v", err)
 	}
 }
