@@ -278,7 +278,7 @@ func (t *Throttle) do(ctx context.Context, op string, write bool, fn func(contex
 			unsure = err
 		}
 		t.tell(op, paces, sent, err)
-		if dead := t.health(err); dead != nil {
+		if dead := t.health(op, err); dead != nil {
 			err = dead
 		}
 		switch {
@@ -386,7 +386,7 @@ func stopped(why, last, unsure error) error {
 
 // health keeps count of calls that got no useful answer; it returns a fatal
 // error when the API looks down for this run.
-func (t *Throttle) health(err error) error {
+func (t *Throttle) health(op string, err error) error {
 	now := time.Now()
 	switch {
 	case err == nil, !errors.Is(err, chatapi.ErrTransient):
@@ -401,7 +401,7 @@ func (t *Throttle) health(err error) error {
 		since = time.Unix(0, ok)
 	}
 	if n >= deadCalls && now.Sub(since) >= t.limits.DeadAfter {
-		return chatapi.Fatal(fmt.Sprintf("the API has failed %d calls in a row and answered none for %s (last: %v); stopping rather than hammering it", n, now.Sub(since).Round(time.Second), err), err)
+		return chatapi.Fatal(fmt.Sprintf("the API has failed %d calls in a row and answered none for %s (last: %s: %v); stopping rather than hammering it", n, now.Sub(since).Round(time.Second), op, err), err)
 	}
 	return nil
 }
