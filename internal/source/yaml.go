@@ -44,13 +44,15 @@ func readYAML(file string, data []byte, b *builder, errs *Errors) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		errs.Add(membership.Location{File: file, Line: yamlErrorLine(err)}, "invalid YAML: %s", yamlErrorText(err))
+		line, msg := YAMLSyntaxError(data, err)
+		errs.Add(membership.Location{File: file, Line: line}, "invalid YAML: %s", msg)
 		return
 	}
 	// Concatenated files (--- between them) are several documents: reading
 	// only the first would drop the others without a word.
 	if line, err := NextDocument(dec); err != nil {
-		errs.Add(membership.Location{File: file, Line: yamlErrorLine(err)}, "invalid YAML: %s", yamlErrorText(err))
+		line, msg := YAMLSyntaxError(data, err)
+		errs.Add(membership.Location{File: file, Line: line}, "invalid YAML: %s", msg)
 		return
 	} else if line > 0 {
 		errs.Add(membership.Location{File: file, Line: line}, "a second YAML document (after ---): a source is one document; merge the spaces: lists")
@@ -409,6 +411,88 @@ func yamlErrorText(err error) string {
 		}
 	}
 	return msg
+}
+
+// maxYAMLBisect bounds the text YAMLSyntaxError searches for the line of
+// a syntax error: each step parses a prefix of it, about log2(lines)
+// parses in all. Above it yaml.v3's own line is kept.
+const maxYAMLBisect = 8 << 20
+
+// YAMLSyntaxError is the line of a YAML syntax error err that parsing data
+// (every document in it, into yaml.Node) gave, and yaml.v3's message
+// without its "yaml: line N: " prefix.
+//
+// yaml.v3 reports the line where the construct around the mistake began
+// (the block mapping of a whole space, for an item indented one space
+// short), and for parser errors counts lines from 0. The line given here
+// is instead the first line k at which the text stops parsing the way the
+// whole file fails: lines 1..k fail with the same error as the whole data,
+// lines 1..k-1 do not. It is found by bisection over line prefixes, so a
+// few parses; comparing the error, not only failure, keeps a construct
+// that merely continues on the next line (a list written over several
+// lines) from being taken for the mistake. Outside data over
+// maxYAMLBisect, or UTF-16, yaml.v3's line is kept; either way the line is
+// between 1 and the number of lines in data.
+func YAMLSyntaxError(data []byte, err error) (line int, msg string) {
+	line, msg = yamlErrorLine(err), yamlErrorText(err)
+	ends := lineEnds(data)
+	if len(ends) == 0 {
+		return 0, msg
+	}
+	clamp := func(l int) int { return min(max(l, 1), len(ends)) }
+	if len(data) > maxYAMLBisect || bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return clamp(line), msg
+	}
+	want := err.Error()
+	fails := func(k int) bool { // lines 1..k fail as the whole data does
+		e := parseYAMLNodes(data[:ends[k-1]])
+		return e != nil && e.Error() == want
+	}
+	if !fails(len(ends)) {
+		return clamp(line), msg // err is not what parsing data gives
+	}
+	lo, hi := 0, len(ends) // !fails(lo) (no text parses), fails(hi)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, msg
+}
+
+// lineEnds is the offset just past each line of data (past its \n, or the
+// end of data for a last line without one).
+func lineEnds(data []byte) []int {
+	var ends []int
+	for i := 0; i < len(data); {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			ends = append(ends, len(data))
+			break
+		}
+		i += j + 1
+		ends = append(ends, i)
+	}
+	return ends
+}
+
+// parseYAMLNodes parses every document of data into yaml.Node: syntax
+// only, the first error.
+func parseYAMLNodes(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		switch err := dec.Decode(&n); err {
+		case nil:
+		case io.EOF:
+			return nil
+		default:
+			return err
+		}
+	}
 }
 
 // NextDocument reads the documents after the first until the end, and
