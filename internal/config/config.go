@@ -61,7 +61,7 @@ func Parse(path string, data []byte) (*Config, error) {
 				errs.Add(at(line), "%s", text)
 			}
 		} else {
-			line, text := splitYAMLError(err.Error())
+			line, text := source.YAMLSyntaxError(data, err)
 			errs.Add(at(line), "invalid YAML: %s", text)
 		}
 		return nil, errs
@@ -69,7 +69,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	// A second document (after ---) would be dropped without a word: a
 	// protect list, say, that protects nobody.
 	if line, err := source.NextDocument(dec); err != nil {
-		line, text := splitYAMLError(err.Error())
+		line, text := source.YAMLSyntaxError(data, err)
 		errs.Add(at(line), "invalid YAML: %s", text)
 		return nil, errs
 	} else if line > 0 {
