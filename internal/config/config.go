@@ -5,13 +5,17 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,51 +55,72 @@ func Parse(path string, data []byte) (*Config, error) {
 		// yaml.v3 says so with no line.
 		return nil, source.Errors{{At: membership.Location{File: path, Line: line, Column: column}, Msg: msg}}
 	}
+	// Syntax first: a file that does not parse says nothing else.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && err != io.EOF { // an empty file takes every default
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				line, text := splitYAMLError(msg)
-				errs.Add(at(line), "%s", text)
-			}
-		} else {
-			line, text := source.YAMLSyntaxError(data, err)
-			errs.Add(at(line), "invalid YAML: %s", text)
-		}
-		return nil, errs
+	if err := dec.Decode(&cfg.root); err != nil && err != io.EOF { // an empty file takes every default
+		line, text := source.YAMLSyntaxError(data, err)
+		return nil, source.Errors{{At: at(line), Msg: "invalid YAML: " + text}}
 	}
 	// A second document (after ---) would be dropped without a word: a
 	// protect list, say, that protects nobody.
 	if line, err := source.NextDocument(dec); err != nil {
 		line, text := source.YAMLSyntaxError(data, err)
-		errs.Add(at(line), "invalid YAML: %s", text)
-		return nil, errs
+		return nil, source.Errors{{At: at(line), Msg: "invalid YAML: " + text}}
 	} else if line > 0 {
-		errs.Add(at(line), "a second YAML document (after ---): a config is one document; merge the two")
-		return nil, errs
+		return nil, source.Errors{{At: at(line), Msg: "a second YAML document (after ---): a config is one document; merge the two"}}
 	}
-	_ = yaml.Unmarshal(data, &cfg.root)
+	// Unknown keys, keys written twice, and values of the wrong type: every
+	// one is listed, and the rest still decoded (a key written twice keeps
+	// its first value, a value refused keeps its default) so the checks
+	// below run on what did decode, and one problem hides none.
+	// (yaml.v3's KnownFields stops at a key written twice, leaving the whole
+	// mapping around it undecoded and unchecked.)
+	checkKeys(&cfg.root, reflect.TypeOf(cfg), func(line int, format string, args ...any) { errs.Add(at(line), format, args...) })
+	if cfg.root.Kind != 0 { // an empty file takes every default
+		if err := cfg.root.Decode(&cfg); err != nil {
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				line, text := splitYAMLError(err.Error())
+				return nil, source.Errors{{At: at(line), Msg: "invalid YAML: " + text}}
+			}
+			for _, msg := range te.Errors {
+				line, text := splitYAMLError(msg)
+				errs.Add(at(line), "%s", text)
+			}
+		}
+	}
 	line := func(keys ...string) int { return lineOf(&cfg.root, keys...) }
 
 	dir := filepath.Dir(path)
-	for i := range cfg.Sources {
-		s := &cfg.Sources[i]
+	// An entry that did not decode (a bare string) is reported above and
+	// is not in cfg.Sources: the others are named by their place as
+	// written, and found at their line.
+	sources := valueOf(&cfg.root, "sources")
+	written := writtenEntries(sources, len(cfg.Sources), yaml.MappingNode)
+	for j := range cfg.Sources {
+		s := &cfg.Sources[j]
+		i, entryLine := j, func(string) int { return line("sources") }
+		var entry *yaml.Node
+		if written != nil {
+			i, entry = written[j], sources.Content[written[j]]
+			entryLine = func(key string) int { return sourceLine(&cfg.root, i, key) }
+		}
 		if strings.TrimSpace(s.Path) == "" {
-			errs.Add(at(line("sources")), "sources[%d] has no path", i)
+			if p := valueOf(entry, "path"); p == nil || p.Kind == yaml.ScalarNode { // else why is reported above
+				errs.Add(at(entryLine("path")), "sources[%d] has no path", i)
+			}
 			continue
 		}
 		s.Path = relativeTo(dir, s.Path)
 		// The source file can't say where its format was set: the config can.
 		if f := strings.ToLower(strings.TrimSpace(s.Format)); f != "" && f != "yaml" && f != "csv" {
-			errs.Add(at(sourceLine(&cfg.root, i, "format")), "sources[%d] (%s): unknown format %q (want yaml or csv)", i, s.Path, s.Format)
+			errs.Add(at(entryLine("format")), "sources[%d] (%s): unknown format %q (want yaml or csv)", i, s.Path, s.Format)
 		}
 		if d := s.Delimiter; d != "" && !source.KnownDelimiter(d) {
-			errs.Add(at(sourceLine(&cfg.root, i, "delimiter")), "sources[%d] (%s): delimiter %q is not one of \",\" \";\" \"|\" \"tab\"", i, s.Path, d)
+			errs.Add(at(entryLine("delimiter")), "sources[%d] (%s): delimiter %q is not one of \",\" \";\" \"|\" \"tab\"", i, s.Path, d)
 		}
 	}
-	if len(cfg.Sources) == 0 {
+	if len(cfg.Sources) == 0 && !refusedList(valueOf(&cfg.root, "sources")) { // else why is reported above
 		errs.Add(at(line("sources")), "no sources: list at least one YAML or CSV file")
 	}
 	switch cfg.Policy {
@@ -103,9 +128,15 @@ func Parse(path string, data []byte) (*Config, error) {
 	default:
 		errs.Add(at(line("policy")), "unknown policy %q (want create-only, upsert or sync)", cfg.Policy)
 	}
-	for _, p := range cfg.Protect {
+	protect := valueOf(&cfg.root, "protect")
+	protectWritten := writtenEntries(protect, len(cfg.Protect), yaml.ScalarNode)
+	for i, p := range cfg.Protect {
 		if err := CheckProtect(p); err != nil {
-			errs.Add(at(line("protect")), "protect: %v", err)
+			l := line("protect")
+			if protectWritten != nil {
+				l = protect.Content[protectWritten[i]].Line // the entry's own line, in a block list
+			}
+			errs.Add(at(l), "protect: %v", err)
 		}
 	}
 	if cfg.Safety.MaxRemovalPercent.N > 100 {
@@ -210,10 +241,170 @@ func Parse(path string, data []byte) (*Config, error) {
 		errs.Add(at(line("report", "output")), "unknown report.output %q (want text, markdown, json or html)", cfg.Report.Output)
 	}
 	if len(errs) > 0 {
+		// In file order; problems with no line (a key that is missing) last.
+		slices.SortStableFunc(errs, func(a, b *source.Error) int {
+			return cmp.Compare(lineOrLast(a.At.Line), lineOrLast(b.At.Line))
+		})
 		return nil, errs
 	}
 	return &cfg, nil
 }
+
+func lineOrLast(line int) int {
+	if line == 0 {
+		return math.MaxInt
+	}
+	return line
+}
+
+// checkKeys reports, in n and everything in it, each key that the type
+// it decodes into (t) does not have, and each key written twice, which it
+// then drops, as a source's is: the rest is decoded and checked.
+func checkKeys(n *yaml.Node, t reflect.Type, add func(line int, format string, args ...any)) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return // Limit, Grace: they check their own value
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			checkKeys(c, t, add)
+		}
+	case yaml.SequenceNode:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for _, e := range n.Content {
+				checkKeys(e, t.Elem(), add)
+			}
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		fields := yamlFields(t)
+		first := map[string]int{}
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Value == "<<" { // a merge: yaml.v3's to read
+				kept = append(kept, k, v)
+				continue
+			}
+			if line, seen := first[k.Value]; seen {
+				add(k.Line, "duplicate key %q (first at line %d)", k.Value, line)
+				continue
+			}
+			first[k.Value] = k.Line
+			kept = append(kept, k, v)
+			ft, known := fields[k.Value]
+			if !known {
+				add(k.Line, "unknown key %q", k.Value)
+				continue
+			}
+			checkKeys(v, ft, add)
+		}
+		n.Content = kept
+	}
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// yamlFields is the type of each key a struct decodes, by key, as yaml.v3
+// names them: the tag's name, or the field's name in lower case.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",inline,") && f.Type.Kind() == reflect.Struct {
+			for k, ft := range yamlFields(f.Type) {
+				fields[k] = ft
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// valueOf is the value of a key path in a parsed document (or mapping),
+// or nil.
+func valueOf(root *yaml.Node, keys ...string) *yaml.Node {
+	n := root
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, k := range keys {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var v *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				v = n.Content[i+1]
+				break
+			}
+		}
+		if v == nil {
+			return nil
+		}
+		n = v
+	}
+	return n
+}
+
+// writtenEntries maps the i-th decoded entry of a list of mappings or of
+// strings (kind) to its index in the list as written (yaml.v3 leaves out an
+// entry it can't decode, a bare string for a mapping say, and a null), or
+// nil when the two can't be matched.
+func writtenEntries(list *yaml.Node, decoded int, kind yaml.Kind) []int {
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var idx []int
+	for i, e := range list.Content {
+		if e.Kind == kind && !isNull(e) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) != decoded {
+		return nil
+	}
+	return idx
+}
+
+// refusedList reports whether a list was written that yaml.v3 refused
+// (reporting why), as opposed to none, null or only empty entries.
+func refusedList(n *yaml.Node) bool {
+	if n == nil || isNull(n) {
+		return false
+	}
+	if n.Kind != yaml.SequenceNode {
+		return true
+	}
+	for _, e := range n.Content {
+		if !isNull(e) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // ParseSchedule parses a cron spec: 5 fields, optional seconds, CRON_TZ=,
 // and descriptors such as @hourly.
@@ -245,7 +436,6 @@ func contains(list []string, s string) bool {
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-var unknownField = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
 
 func splitYAMLError(msg string) (int, string) {
 	msg = strings.TrimSpace(msg)
@@ -254,11 +444,7 @@ func splitYAMLError(msg string) (int, string) {
 		return 0, strings.TrimPrefix(msg, "yaml: ")
 	}
 	n, _ := strconv.Atoi(m[1])
-	text := m[2]
-	if f := unknownField.FindStringSubmatch(text); f != nil {
-		text = fmt.Sprintf("unknown key %q", f[1])
-	}
-	return n, text
+	return n, m[2]
 }
 
 // lineOf finds the line of a key path in a parsed document (0 if absent).
