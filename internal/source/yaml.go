@@ -427,8 +427,8 @@ const maxYAMLBisect = 8 << 20
 // short), and for parser errors counts lines from 0. The line given here
 // is instead the first line k at which the text stops parsing the way the
 // whole file fails: lines 1..k fail with the same error as the whole data,
-// lines 1..k-1 do not. It is found by bisection over line prefixes, so a
-// few parses; comparing the error, not only failure, keeps a construct
+// lines 1..k-1 do not. It is found by bisection over line prefixes
+// (starting from yaml.v3's line when it can), so a few parses; comparing the error, not only failure, keeps a construct
 // that merely continues on the next line (a list written over several
 // lines) from being taken for the mistake. Outside data over
 // maxYAMLBisect, or UTF-16, yaml.v3's line is kept; either way the line is
@@ -451,7 +451,13 @@ func YAMLSyntaxError(data []byte, err error) (line int, msg string) {
 	if !fails(len(ends)) {
 		return clamp(line), msg // err is not what parsing data gives
 	}
-	lo, hi := 0, len(ends) // !fails(lo) (no text parses), fails(hi)
+	lo, hi := 0, len(ends) // !fails(lo) (no text fails), fails(hi)
+	// yaml.v3's line is at or just before where the construct around the
+	// mistake began: when the text before it does not fail, the search
+	// starts there, and takes a few parses, not log2(lines), in a long file.
+	if h := min(line, len(ends)) - 1; h > 0 && !fails(h) {
+		lo = h
+	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
 		if fails(mid) {
