@@ -72,3 +72,9 @@ func TestEveryConfigProblemIsReported(t *testing.T) {
 		})
 	}
 }
+
+// An entry written as an alias (*s) still counts in the sources' places.
+func TestSourcesNamedByTheirPlaceThroughAliases(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("sources:\n  - &s {path: a.csv}\n  - *s\n  - {path: b.csv, format: xlsx}\n"))
+	sameProblems(t, problems(t, err), []string{`c.yaml:4: sources[2] (b.csv): unknown format "xlsx"`})
+}

@@ -377,6 +377,9 @@ func writtenEntries(list *yaml.Node, decoded int, kind yaml.Kind) []int {
 	}
 	var idx []int
 	for i, e := range list.Content {
+		if e.Kind == yaml.AliasNode && e.Alias != nil {
+			e = e.Alias
+		}
 		if e.Kind == kind && !isNull(e) {
 			idx = append(idx, i)
 		}
