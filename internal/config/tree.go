@@ -1,0 +1,219 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The config as a YAML tree: its keys checked against the types they
+// decode into, and where in it a key or an entry was written, for the
+// line of each problem.
+
+// checkKeys reports, in n and everything in it, each key that the type
+// it decodes into (t) does not have, and each key written twice, which it
+// then drops, as a source's is: the rest is decoded and checked.
+func checkKeys(n *yaml.Node, t reflect.Type, add func(line int, format string, args ...any)) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return // Limit, Grace: they check their own value
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			checkKeys(c, t, add)
+		}
+	case yaml.SequenceNode:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for _, e := range n.Content {
+				checkKeys(e, t.Elem(), add)
+			}
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		fields := yamlFields(t)
+		first := map[string]int{}
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Value == "<<" { // a merge: yaml.v3's to read
+				kept = append(kept, k, v)
+				continue
+			}
+			if line, seen := first[k.Value]; seen {
+				add(k.Line, "duplicate key %q (first at line %d)", k.Value, line)
+				continue
+			}
+			first[k.Value] = k.Line
+			kept = append(kept, k, v)
+			ft, known := fields[k.Value]
+			if !known {
+				add(k.Line, "unknown key %q", k.Value)
+				continue
+			}
+			checkKeys(v, ft, add)
+		}
+		n.Content = kept
+	}
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// yamlFields is the type of each key a struct decodes, by key, as yaml.v3
+// names them: the tag's name, or the field's name in lower case.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",inline,") && f.Type.Kind() == reflect.Struct {
+			for k, ft := range yamlFields(f.Type) {
+				fields[k] = ft
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// valueOf is the value of a key path in a parsed document (or mapping),
+// or nil.
+func valueOf(root *yaml.Node, keys ...string) *yaml.Node {
+	n := root
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, k := range keys {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var v *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				v = n.Content[i+1]
+				break
+			}
+		}
+		if v == nil {
+			return nil
+		}
+		n = v
+	}
+	return n
+}
+
+// writtenEntries maps the i-th decoded entry of a list of mappings or of
+// strings (kind) to its index in the list as written (yaml.v3 leaves out an
+// entry it can't decode, a bare string for a mapping say, and a null), or
+// nil when the two can't be matched.
+func writtenEntries(list *yaml.Node, decoded int, kind yaml.Kind) []int {
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var idx []int
+	for i, e := range list.Content {
+		if e.Kind == yaml.AliasNode && e.Alias != nil {
+			e = e.Alias
+		}
+		if e.Kind == kind && !isNull(e) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) != decoded {
+		return nil
+	}
+	return idx
+}
+
+// refusedList reports whether a list was written that yaml.v3 refused
+// (reporting why), as opposed to none, null or only empty entries.
+func refusedList(n *yaml.Node) bool {
+	if n == nil || isNull(n) {
+		return false
+	}
+	if n.Kind != yaml.SequenceNode {
+		return true
+	}
+	for _, e := range n.Content {
+		if !isNull(e) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// lineOf finds the line of a key path in a parsed document (0 if absent).
+func lineOf(root *yaml.Node, keys ...string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, k := range keys {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				line, n, found = n.Content[i].Line, n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}
+
+// sourceLine is the line of a key of the i-th entry of sources: (or of
+// the entry itself, or of sources:, when the key is not found).
+func sourceLine(root *yaml.Node, i int, key string) int {
+	line := lineOf(root, "sources")
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return line
+	}
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if n.Content[k].Value != "sources" {
+			continue
+		}
+		list := n.Content[k+1]
+		if list.Kind != yaml.SequenceNode || i >= len(list.Content) {
+			return line
+		}
+		entry := list.Content[i]
+		line = entry.Line
+		for j := 0; entry.Kind == yaml.MappingNode && j+1 < len(entry.Content); j += 2 {
+			if entry.Content[j].Value == key {
+				return entry.Content[j].Line
+			}
+		}
+	}
+	return line
+}
