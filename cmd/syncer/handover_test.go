@@ -151,7 +151,7 @@ func TestHandoverThroughAReviewedPlan(t *testing.T) {
 			em, cfg := handover(t, joins)
 			plan := filepath.Join(filepath.Dir(cfg), "plan.json")
 			code, md, errOut := runCLI(t, "plan", "--config", cfg, "--output", "markdown", "--out", plan, "--allow-removals", "1")
-			if code != exitOK || !strings.Contains(md, "old@example.com (after new@example.com is owner)") {
+			if code != exitOK || !strings.Contains(md, "old@example.com (not in any source; after new@example.com is owner)") {
 				t.Fatalf("plan --out: exit %d\n%s%s", code, md, logText(errOut))
 			}
 			data, _ := os.ReadFile(plan)
