@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -386,5 +387,69 @@ func TestAnUnknownReadLeavesAnUnsentWriteNotMade(t *testing.T) {
 	eng.Apply(ctx, &plan)
 	if c := plan.Changes[0]; c.Status != diff.Skipped || !c.Stopped {
 		t.Errorf("a patch never sent: %s %q stopped=%v, want skipped", c.Status, c.Error, c.Stopped)
+	}
+}
+
+// A create answered 200 with no membership ({}: a proxy's empty answer;
+// Google's names the membership it made) tells nothing: the space is asked
+// whom it made. Made, the create is applied and the owner role follows;
+// not made, the change fails, its outcome unknown, and nothing that
+// depends on it is sent.
+func TestACreateAnsweredWithNoMembershipIsConfirmed(t *testing.T) {
+	s := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "3", Email: "c@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "a@example.com", Role: "owner"}}}},
+	}
+	newPlan := func() diff.Plan {
+		return diff.Plan{Changes: []diff.Change{
+			{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.Create},
+			{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.UpdateRole, FromRole: m.RoleMember, ToRole: m.RoleManager},
+		}}
+	}
+	_, up := emulatortest.Start(t, s, emulator.Options{})
+	var gets atomic.Int32
+	plan := newPlan()
+	engine(t, rewriting(t, up, func(n int, r *http.Request, status int) (int, string, string, bool) {
+		if r.Method == http.MethodGet {
+			gets.Add(1)
+		}
+		return 200, `{}`, "", r.Method == http.MethodPost && status == 200
+	})).Apply(context.Background(), &plan)
+	if c := plan.Changes[0]; c.Status != diff.Applied || c.Membership != "spaces/S/members/3" || gets.Load() == 0 {
+		t.Errorf("a create made and answered {}: %s %q %q after %d reads, want it applied, as the space shows", c.Status, c.Membership, c.Error, gets.Load())
+	}
+	if got := roles(t, up)["users/3"]; got != "ROLE_ASSISTANT_MANAGER/JOINED" || plan.Changes[1].Status != diff.Applied {
+		t.Errorf("c is %s (%s), want the manager the plan makes them", got, plan.Changes[1].Status)
+	}
+
+	// Not made: the proxy answers every create {} without passing it on.
+	_, up = emulatortest.Start(t, s, emulator.Options{})
+	upstream := strings.TrimSuffix(up, "/")
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{}`))
+			return
+		}
+		req, _ := http.NewRequest(r.Method, upstream+r.URL.RequestURI(), r.Body)
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	}))
+	defer proxy.Close()
+	plan = newPlan()
+	engine(t, proxy.URL+"/").Apply(context.Background(), &plan)
+	if c := plan.Changes[0]; c.Status != diff.Failed || !strings.Contains(c.Error, "whether c@example.com was added is unknown") {
+		t.Errorf("a create answered {} and not made: %s %q, want it failed, its outcome unknown", c.Status, c.Error)
+	}
+	if c := plan.Changes[1]; c.Status == diff.Applied {
+		t.Errorf("the role after a create answered {} and not made was sent: %+v", c)
 	}
 }

@@ -323,6 +323,22 @@ func names(c diff.Change, m membership.Membership) (same, known bool) {
 	return got == want, true
 }
 
+// made reads the membership a create answered without one made, if any.
+func (e *Engine) made(ctx context.Context, c *diff.Change) (membership.Membership, error) {
+	var got membership.Membership
+	err := e.Throttle.Read(ctx, "get", c.Space, func(ctx context.Context) (err error) {
+		got, err = e.API.Get(ctx, c.Space, c.Principal.ID())
+		return err
+	})
+	switch {
+	case err == nil && got.Name != "":
+		return got, nil
+	case err == nil, errors.Is(err, chatapi.ErrNotFound):
+		return got, fmt.Errorf("Google answered the create without a membership, and the space shows none for %s: whether %s was added is unknown (an invitation this access can't see, perhaps; the next run finds out)", c.Member, c.Member)
+	}
+	return got, fmt.Errorf("Google answered the create without a membership, and the space could not be asked whom it made (%v): whether %s was added is unknown (the next run finds out)", err, c.Member)
+}
+
 // confirm asks the space whom a create by address made, when its answer
 // named another ID than the plan's: the same membership, the plan's ID was
 // out of date; another, Google answered for someone else. Unknown when
@@ -353,6 +369,13 @@ func (e *Engine) create(ctx context.Context, c *diff.Change) (*membership.Member
 		m, err = e.API.Create(ctx, c.Space, c.Principal)
 		return err
 	})
+	if err == nil && m.Name == "" {
+		// Google's answer names the membership it made; one without (a
+		// proxy's empty 200) tells nothing: the space is asked.
+		if m, err = e.made(ctx, c); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case err == nil:
 		c.Status = diff.Applied
