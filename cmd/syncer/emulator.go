@@ -56,6 +56,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	faultRate := fs.Float64("fault-rate", 0, "chance of an injected fault per call, 0..1")
 	faultSeed := fs.Uint64("fault-seed", 0, "seed for fault and latency draws (0: random)")
 	hideEmails := fs.Bool("hide-emails", false, "leave member emails out of list and get answers")
+	appID := fs.String("app-id", "", "answer the app's membership by this numeric user ID (requests may still say app), not as users/app")
 	requireToken := fs.String("require-token", "", "answer 401 unless calls carry this bearer token")
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
 	hideInvited := fs.Bool("hide-invited-from-gets", false, "answer members.get with 404 for a pending invitation (as app authentication may)")
@@ -64,7 +65,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails,
+	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails, AppID: *appID,
 		RequireToken: *requireToken, RefuseInvitedRoleChanges: *refuseInvited,
 		HideInvitedFromGets: *hideInvited, QuotaBucket: *bucket, QuotaBurst: *burst, OtherAppShare: *otherApp}
 	if *latency != "" {

@@ -56,7 +56,7 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, perr)
 		return
 	}
-	if admin && r.PathValue("member") == "app" {
+	if raw := r.PathValue("member"); admin && (raw == "app" || raw != "" && raw == s.world.appID) {
 		// The reference: "Getting app memberships in a space isn't supported when using admin access."
 		writeError(w, 400, "INVALID_ARGUMENT", "Getting app memberships in a space isn't supported when using admin access.")
 		return

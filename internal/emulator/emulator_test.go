@@ -518,3 +518,30 @@ func TestDirectoryErrorsHaveReasons(t *testing.T) {
 		})
 	}
 }
+
+// Options.AppID: the app answered by its own numeric ID (answers give
+// canonical names), while requests may still say app.
+func TestTheAppByItsID(t *testing.T) {
+	_, c, _ := start(t, seed(), emulator.Options{AppID: "990001"}, chatapi.Options{})
+	ctx := context.Background()
+	app, err := c.Get(ctx, "spaces/S", "app")
+	if err != nil || !app.Bot || app.Name != "spaces/S/members/990001" || app.Principal != "users/990001" {
+		t.Errorf("get app: %+v %v; want spaces/S/members/990001, users/990001", app, err)
+	}
+	if byID, err := c.Get(ctx, "spaces/S", "990001"); err != nil || byID.Name != app.Name {
+		t.Errorf("get by the app's ID: %+v %v", byID, err)
+	}
+	listed := false
+	for _, m := range listAll(t, c, "spaces/S") {
+		listed = listed || m.Bot && m.Principal == "users/990001"
+	}
+	if !listed {
+		t.Errorf("the list does not show the app as users/990001")
+	}
+	if err := c.Delete(ctx, "spaces/S/members/990001"); err != nil {
+		t.Errorf("delete by the app's ID: %v", err)
+	}
+	if _, err := c.Get(ctx, "spaces/S", "app"); !errors.Is(err, chatapi.ErrNotFound) {
+		t.Errorf("the app after its removal: %v", err)
+	}
+}

@@ -75,6 +75,12 @@ type Options struct {
 	// own-domain address nobody has, 404 "Resource Not Found: userKey",
 	// whatever ForeignDomainStatus says (it has been seen too).
 	ForeignDomainNoSuchUser bool
+	// AppID, when set, is the calling app's user ID: its membership is
+	// answered as spaces/X/members/{AppID}, member users/{AppID}, as the
+	// reference says answers name everyone (canonical names only), and
+	// requests may still say "app" (users/app, members/app: "can be used
+	// as an alias"). Unset, the app is answered as users/app.
+	AppID string
 }
 
 // DefaultQuotaBurst is how many calls a token-bucket quota holds.
@@ -145,6 +151,7 @@ func New(seed *Seed, opts Options) (*Server, error) {
 		return nil, err
 	}
 	w.warmDirectory()
+	w.appID = opts.AppID
 	if len(opts.Faults) == 0 {
 		opts.Faults = AllFaults
 	}

@@ -67,6 +67,7 @@ type world struct {
 	// addrs indexes every address for prefix queries, at addrsVersion.
 	addrs        []addrEntry
 	addrsVersion int
+	appID        string // Options.AppID
 }
 
 type listedUsers struct {
@@ -193,6 +194,9 @@ func (w *world) lookupUser(key string) *user {
 // memberKey turns the {member} of spaces/X/members/{member} into a member
 // map key: a user's ID or email alias, "app", or a group membership's key.
 func (w *world) memberKey(raw string) string {
+	if raw == w.appID && raw != "" {
+		return "app"
+	}
 	if strings.Contains(raw, "@") {
 		if u := w.lookupUser(raw); u != nil {
 			return u.id
@@ -220,6 +224,9 @@ func (w *world) wire(sp *space, m *member, withEmail bool) wireMembership {
 		out.GroupMember = &wireGroup{Name: "groups/" + m.id}
 	case "BOT":
 		out.Member = &wireUser{Name: "users/app", Type: "BOT", DisplayName: "Syncer app"}
+		if w.appID != "" {
+			out.Name, out.Member.Name = sp.name+"/members/"+w.appID, "users/"+w.appID
+		}
 	default:
 		wu := &wireUser{Name: "users/" + m.id, Type: "HUMAN"}
 		// Google fills in email "if they are members of the space or have

@@ -3,6 +3,8 @@ package job_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,21 +13,39 @@ import (
 	"github.com/syncer-dev/syncer/internal/job"
 )
 
+// The app named in the sources (app, users/app): created where it is
+// missing, once. Answers may name the app as users/app or, canonical, by
+// its own numeric ID (the reference: users/app "can be used as an alias";
+// answers give canonical names): both are the app.
 func TestTheAppAsAMember(t *testing.T) {
-	seed := world(1, 2)
-	seed.Spaces[1].Members = append(seed.Spaces[1].Members, emulator.SeedMember{App: true})
-	f := newFixture(t, seed, emulator.Options{}, "space,member,role\nspaces/S0,app,\nspaces/S1,users/app,\n")
-	res, err := f.run(t, context.Background(), true)
-	if err != nil || res.Failed() {
-		t.Fatalf("%v %+v", err, res.Plan.Changes)
+	for _, appID := range []string{"", "990000000000000000001"} {
+		t.Run("app ID "+appID, func(t *testing.T) {
+			seed := world(1, 2)
+			seed.Spaces[1].Members = append(seed.Spaces[1].Members, emulator.SeedMember{App: true})
+			f := newFixture(t, seed, emulator.Options{AppID: appID}, "space,member,role\nspaces/S0,app,\nspaces/S1,users/app,\n")
+			res, err := f.run(t, context.Background(), true)
+			if err != nil || res.Failed() {
+				t.Fatalf("%v %+v", err, res.Plan.Changes)
+			}
+			if len(res.Plan.Changes) != 1 || res.Plan.Changes[0].Space != "spaces/S0" || res.Plan.Changes[0].Status != diff.Applied {
+				t.Errorf("changes %+v; want the app created in S0 only", res.Plan.Changes)
+			}
+			if st := f.em.Snapshot()["spaces/S0"]; st[len(st)-1].Member != "users/app" {
+				t.Errorf("S0 holds %+v", st)
+			}
+			checkConverged(t, f)
+			// Under sync, the app is never removed, named or not.
+			f.syncing(t)
+			csv := "space,member,role\nspaces/S0,boss@example.com,owner\nspaces/S1,boss@example.com,owner\nspaces/S1,users/app,\n"
+			if err := os.WriteFile(filepath.Join(filepath.Dir(f.cfg.Path), "members.csv"), []byte(csv), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err = f.run(t, context.Background(), true)
+			if err != nil || res.Failed() || len(res.Plan.Changes) != 0 {
+				t.Errorf("under sync: %v, changes %+v", err, res.Plan.Changes)
+			}
+		})
 	}
-	if len(res.Plan.Changes) != 1 || res.Plan.Changes[0].Space != "spaces/S0" || res.Plan.Changes[0].Status != diff.Applied {
-		t.Errorf("changes %+v; want the app created in S0 only", res.Plan.Changes)
-	}
-	if st := f.em.Snapshot()["spaces/S0"]; st[len(st)-1].Member != "users/app" {
-		t.Errorf("S0 holds %+v", st)
-	}
-	checkConverged(t, f)
 }
 
 func TestAdminAccess(t *testing.T) {
