@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/export"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/source"
+	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 func exportCommand() command {
@@ -139,6 +141,16 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		}
 	}
 	emails := resolver.Emails(ctx, noEmail)
+	if app := ourApp(ctx, api, th, states); app != "" && app != membership.App {
+		// Listed by its own ID (canonical names): written as app.
+		for _, st := range states {
+			for i, m := range st.Memberships {
+				if m.Bot && m.Principal == app {
+					st.Memberships[i].Principal = membership.App
+				}
+			}
+		}
+	}
 
 	var w io.Writer = out.stdout
 	if *outPath != "" {
@@ -164,3 +176,29 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 }
 
 var _ flag.Value = (*spaceList)(nil)
+
+// ourApp is how lists name the calling app, when a space lists an app
+// under an ID of its own (answers give canonical names; users/app is an
+// alias for requests): asked of the first few such spaces; "" when none
+// tells (no such app, or it can't be asked).
+func ourApp(ctx context.Context, api *chatapi.Client, th *throttle.Throttle, states []*membership.SpaceState) membership.Principal {
+	asked := 0
+	for _, st := range states {
+		if asked == 3 {
+			break
+		}
+		if !slices.ContainsFunc(st.Memberships, func(m membership.Membership) bool { return m.Bot && m.Principal != membership.App }) {
+			continue
+		}
+		asked++
+		var m membership.Membership
+		err := th.Read(ctx, "get", st.Name, func(ctx context.Context) (err error) {
+			m, err = api.Get(ctx, st.Name, "app")
+			return err
+		})
+		if err == nil && m.Bot {
+			return m.Principal
+		}
+	}
+	return ""
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -27,8 +28,11 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	for _, hide := range []bool{false, true} {
 		for _, format := range []string{"yaml", "csv"} {
+			// The app listed as users/app, or by an ID of its own (hide:
+			// answers give canonical names): written as app either way.
+			appID := map[bool]string{true: "990001"}[hide]
 			t.Run(fmt.Sprintf("%s hide-emails=%v", format, hide), func(t *testing.T) {
-				em, url := emulatortest.Start(t, seed, emulator.Options{HideEmails: hide})
+				em, url := emulatortest.Start(t, seed, emulator.Options{HideEmails: hide, AppID: appID})
 				dir := t.TempDir()
 				exported := filepath.Join(dir, "current."+format)
 				cfg := filepath.Join(dir, "config.yaml")
@@ -39,7 +43,10 @@ func TestExportRoundTrip(t *testing.T) {
 					t.Fatalf("export: exit %d\n%s%s", code, out, errOut)
 				}
 				data, _ := os.ReadFile(exported)
-				for _, want := range []string{"owner@example.com", "mgr@example.com", "pending@example.com", "groups/eng", "app"} {
+				if !regexp.MustCompile(`(?m)(^\s*- (users/)?app$|^spaces/A,(users/)?app,)`).Match(data) || strings.Contains(string(data), "990001") {
+					t.Errorf("export lacks the app as app (its ID %q):\n%s", appID, data)
+				}
+				for _, want := range []string{"owner@example.com", "mgr@example.com", "pending@example.com", "groups/eng"} {
 					if !strings.Contains(string(data), want) {
 						t.Errorf("export lacks %q:\n%s", want, data)
 					}
