@@ -13,23 +13,53 @@ import (
 
 // checkKeys reports, in n and everything in it, each key that the type
 // it decodes into (t) does not have, and each key written twice, which it
-// then drops, as a source's is: the rest is decoded and checked.
+// then drops, as a source's is: the rest is decoded and checked. What
+// yaml.v3 decodes into t through an alias (*a) or a merge (<<: *a, a
+// mapping or a list of them) is checked against t too, as KnownFields did:
+// a key misspelt there is otherwise ignored without a word.
 func checkKeys(n *yaml.Node, t reflect.Type, add func(line int, format string, args ...any)) {
+	c := keyChecker{add: add, seen: map[checked]bool{}}
+	c.check(n, t)
+}
+
+type keyChecker struct {
+	add func(line int, format string, args ...any)
+	// seen: a node already checked against a type, through an alias or
+	// where it was written, is not checked (nor reported) again.
+	seen map[checked]bool
+}
+
+type checked struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+func (c *keyChecker) check(n *yaml.Node, t reflect.Type) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		return // Limit, Grace: they check their own value
 	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return
+		}
+		n = n.Alias
+	}
+	if c.seen[checked{n, t}] {
+		return
+	}
+	c.seen[checked{n, t}] = true
 	switch n.Kind {
 	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			checkKeys(c, t, add)
+		for _, e := range n.Content {
+			c.check(e, t)
 		}
 	case yaml.SequenceNode:
 		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
 			for _, e := range n.Content {
-				checkKeys(e, t.Elem(), add)
+				c.check(e, t.Elem())
 			}
 		}
 	case yaml.MappingNode:
@@ -41,25 +71,38 @@ func checkKeys(n *yaml.Node, t reflect.Type, add func(line int, format string, a
 		kept := n.Content[:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind == yaml.ScalarNode && k.Value == "<<" { // a merge: yaml.v3's to read
+			if k.Kind == yaml.ScalarNode && k.Value == "<<" { // a merge: its keys are t's
 				kept = append(kept, k, v)
+				c.merged(v, t)
 				continue
 			}
 			if line, seen := first[k.Value]; seen {
-				add(k.Line, "duplicate key %q (first at line %d)", k.Value, line)
+				c.add(k.Line, "duplicate key %q (first at line %d)", k.Value, line)
 				continue
 			}
 			first[k.Value] = k.Line
 			kept = append(kept, k, v)
 			ft, known := fields[k.Value]
 			if !known {
-				add(k.Line, "unknown key %q", k.Value)
+				c.add(k.Line, "unknown key %q", k.Value)
 				continue
 			}
-			checkKeys(v, ft, add)
+			c.check(v, ft)
 		}
 		n.Content = kept
 	}
+}
+
+// merged checks what a merge key brings into a mapping of t: a mapping,
+// an alias of one, or a list of them (anything else yaml.v3 refuses).
+func (c *keyChecker) merged(v *yaml.Node, t reflect.Type) {
+	if v.Kind == yaml.SequenceNode {
+		for _, e := range v.Content {
+			c.check(e, t)
+		}
+		return
+	}
+	c.check(v, t)
 }
 
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
