@@ -58,6 +58,13 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() []error { return []error{e.kind, e.cause} }
 
+// Aborted reports whether err is a 409 ABORTED: a concurrency conflict
+// the API answered (transient, so retried), not a call that went unanswered.
+func Aborted(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == http.StatusConflict && e.Status == "ABORTED"
+}
+
 // Retryable reports whether a later try may succeed.
 func Retryable(err error) bool { return errors.Is(err, ErrQuota) || errors.Is(err, ErrTransient) }
 
@@ -129,7 +136,7 @@ func classify(err error) error {
 		e.kind = ErrQuota
 	case ge.Code == http.StatusRequestTimeout || ge.Code >= 500:
 		e.kind = ErrTransient
-	case ge.Code == http.StatusConflict && e.Status == "ABORTED":
+	case Aborted(e):
 		// google.rpc.Code gives 409 to ABORTED (a concurrency conflict,
 		// "retry at a higher level") as well as to ALREADY_EXISTS: nothing
 		// was made, so it is no "already done".

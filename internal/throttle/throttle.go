@@ -389,8 +389,9 @@ func stopped(why, last, unsure error) error {
 func (t *Throttle) health(op string, err error) error {
 	now := time.Now()
 	switch {
-	case err == nil, !errors.Is(err, chatapi.ErrTransient):
-		// An answer, even a refusal or a 429, means the API is there.
+	case err == nil, !errors.Is(err, chatapi.ErrTransient), chatapi.Aborted(err):
+		// An answer, even a refusal, a 429 or a 409 ABORTED (retried as
+		// transient), means the API is there.
 		t.lastOK.Store(now.UnixNano())
 		t.failedInARow.Store(0)
 		return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
@@ -349,5 +350,28 @@ func TestTentativeFatalDoesNotStopTheRun(t *testing.T) {
 	err = th.Directory(context.Background(), "directory.users.get", refused)
 	if !errors.Is(err, chatapi.ErrFatal) || fatal != 1 {
 		t.Errorf("not tentative: err %v, OnFatal called %d times; want once", err, fatal)
+	}
+}
+
+// A 409 ABORTED (a concurrency conflict: retried) is an answer: an API
+// that gives nothing else for a while is busy, not down, and the run is
+// not stopped as if no call were answered.
+func TestAbortedAnswersKeepTheRunAlive(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(409)
+		w.Write([]byte(`{"error":{"code":409,"message":"The operation was aborted.","status":"ABORTED"}}`))
+	}))
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{MaxAttempts: 60, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, DeadAfter: 20 * time.Millisecond})
+	var fatal error
+	th.OnFatal = func(err error) { fatal = err }
+	err := th.Write(context.Background(), "create", "spaces/S", func(ctx context.Context) error {
+		_, err := api.Create(ctx, "spaces/S", membership.User("ann@example.com"))
+		return err
+	})
+	if errors.Is(err, chatapi.ErrFatal) || fatal != nil || !strings.Contains(err.Error(), "gave up after 60 attempts") {
+		t.Errorf("err = %v, fatal = %v; want the create given up after its attempts, the run not stopped", err, fatal)
 	}
 }
