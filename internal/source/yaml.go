@@ -469,17 +469,21 @@ func YAMLSyntaxError(data []byte, err error) (line int, msg string) {
 	return hi, msg
 }
 
-// lineEnds is the offset just past each line of data (past its \n, or the
-// end of data for a last line without one).
+// lineEnds is the offset just past each line of data (past its \n, \r\n
+// or lone \r, each of which yaml.v3 ends a line at; or the end of data for
+// a last line without one).
 func lineEnds(data []byte) []int {
 	var ends []int
 	for i := 0; i < len(data); {
-		j := bytes.IndexByte(data[i:], '\n')
+		j := bytes.IndexAny(data[i:], "\r\n")
 		if j < 0 {
 			ends = append(ends, len(data))
 			break
 		}
 		i += j + 1
+		if data[i-1] == '\r' && i < len(data) && data[i] == '\n' {
+			i++
+		}
 		ends = append(ends, i)
 	}
 	return ends

@@ -35,6 +35,10 @@ func TestYAMLSyntaxErrorLine(t *testing.T) {
 		{"a bad indent after a quoted label written over lines", "spaces:\n  - space: spaces/T0\n    label: \"Eng\n      team\"\n    members:\n      - a@example.com\n     - b@example.com\n", 7, "invalid YAML: did not find expected key"},
 		{"a bad indent in a second document", yamlHead + "---\nspaces:\n  - space: spaces/T1\n    members:\n      - a@example.com\n     - b@example.com\n", 10, "invalid YAML: did not find expected key"},
 		{"CRLF line ends", strings.ReplaceAll(yamlHead+"     - u2@example.com\n      - u3@example.com\n", "\n", "\r\n"), 5, "invalid YAML: did not find expected key"},
+		// yaml.v3 ends a line at a lone CR too (classic Mac line ends), as
+		// editors do: such a file is not one line.
+		{"CR line ends", strings.ReplaceAll(yamlHead+"     - u2@example.com\n      - u3@example.com\n", "\n", "\r"), 5, "invalid YAML: did not find expected key"},
+		{"CR line ends, a bad indent at line 7", strings.ReplaceAll(yamlHead+"      - u2@example.com\n      - u3@example.com\n     - u4@example.com\n      - u5@example.com\n", "\n", "\r"), 7, "invalid YAML: did not find expected key"},
 		{"no line end after the mistake", yamlHead + "     - u2@example.com", 5, "invalid YAML: did not find expected key"},
 		{"the first line", "spaces: [\n", 1, "invalid YAML: "},
 		// Not syntax errors: the reader's own, which always had their line.
