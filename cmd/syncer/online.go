@@ -302,7 +302,6 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 			log.Error(line)
 		}
 		log.Error(fmt.Sprintf("%d Directory %s could not be expanded; nothing was written", len(lines), pluralWord(len(lines), "rule", "rules")))
-		why = lines[0]
 		ruleFailed = true // res has the report that says so; no plan to save
 	case err != nil:
 		log.Error("run failed", "error", err.Error())

@@ -136,7 +136,7 @@ func (c *Client) Get(ctx context.Context, space, member string) (membership.Memb
 		return membership.Membership{}, wrap(ctx, err)
 	}
 	if m != nil && m.State == stateNotAMember {
-		return membership.Membership{}, &Error{Message: m.Name + " is " + stateNotAMember + ": no membership and no pending invitation", kind: ErrNotFound}
+		return membership.Membership{}, &Error{Message: scrubName(m.Name) + " is " + stateNotAMember + ": no membership and no pending invitation", kind: ErrNotFound}
 	}
 	mm, _ := convert(m)
 	if err := checkAnswer("members.get", space, mm); err != nil {
