@@ -351,7 +351,13 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		r.apiDown = fmt.Errorf("no space could be read: %v", res.SpaceErrors[0].Err)
 	}
 	release()
-	s.metrics.ObserveRun(started, result, &res.Plan, desired.Count(), len(desired.Spaces))
+	observed := &res.Plan
+	if ruleFailed {
+		// No space was planned: the gauges of what a plan saw (removals
+		// pending, desired memberships) keep the last run's values.
+		observed = nil
+	}
+	s.metrics.ObserveRun(started, result, observed, desired.Count(), len(desired.Spaces))
 	level := slog.LevelInfo
 	if result != "success" {
 		level = slog.LevelError

@@ -1,17 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/auth/authtest"
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+	"github.com/syncer-dev/syncer/internal/logging"
+	"github.com/syncer-dev/syncer/internal/metrics"
 )
 
 // directoryDemo starts an emulator seeded like make demo and returns a
@@ -255,4 +262,41 @@ func TestRuleScopes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A run stopped by a failed rule planned no space: the gauges of what a
+// plan saw (removals pending, desired memberships) keep the last run's
+// values rather than dropping to what this run never looked at.
+func TestAFailedRuleLeavesThePlanGauges(t *testing.T) {
+	_, cfg := directoryDemo(t, "sync", emulator.Options{})
+	m := metrics.New()
+	m.RemovalsPending.Set(3)
+	m.DesiredMemberships.Set(40)
+	path := filepath.Join(filepath.Dir(cfg), "platform.yaml")
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(data), "platform-leads@example.com", "nobody@example.com", 1)), 0o644)
+	var out, errOut bytes.Buffer
+	r := runOnce(context.Background(), cmdIO{&out, &errOut}, runSettings{runID: "r1", flags: runFlags{config: cfg, allowRemovals: -1},
+		metrics: m, calls: &metrics.Calls{}, log: logging.New(&errOut, slog.LevelInfo)})
+	if r.code != exitFailure || r.plan == nil || r.plan.Complete() {
+		t.Fatalf("exit %d, plan %+v\n%s", r.code, r.plan, errOut.String())
+	}
+	if got := gaugeValue(m.RemovalsPending); got != 3 {
+		t.Errorf("syncer_removals_pending after a run that planned nothing: %v, want the last run's 3", got)
+	}
+	if got := gaugeValue(m.DesiredMemberships); got != 40 {
+		t.Errorf("syncer_desired_memberships after a run that planned nothing: %v, want the last run's 40", got)
+	}
+	if got := gaugeValue(m.Runs.WithLabelValues("failure")); got != 1 {
+		t.Errorf("failed runs counted: %v, want 1", got)
+	}
+}
+
+func gaugeValue(c prometheus.Metric) float64 {
+	var m dto.Metric
+	c.Write(&m)
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
 }
