@@ -3,6 +3,7 @@ package job_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +104,28 @@ func TestAdminAccessWhenTheDirectoryRefuses(t *testing.T) {
 	}
 	if n := f.em.Stats().Requests["directory.users.get 403"]; n != 1 {
 		t.Errorf("%d refused Directory lookups, want 1 (lookups stop at the first refusal)", n)
+	}
+}
+
+// The app listed by its own ID and asked for as app is one membership:
+// counted once in the space's size, which max_removal_percent measures
+// removals against.
+func TestTheAppListedByItsIDIsCountedOnce(t *testing.T) {
+	for _, appID := range []string{"", "990000000000000000001"} {
+		t.Run("app ID "+appID, func(t *testing.T) {
+			seed := world(3, 1)
+			for i := 0; i < 3; i++ {
+				seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{User: fmt.Sprintf("u%d@example.com", i)})
+			}
+			seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{App: true})
+			f := newFixture(t, seed, emulator.Options{AppID: appID}, "space,member,role\nspaces/S0,app,\nspaces/S0,boss@example.com,owner\nspaces/S0,u0@example.com,\nspaces/S0,u1@example.com,\nspaces/S0,u2@example.com,\n")
+			res, err := f.run(t, context.Background(), false)
+			if err != nil || res.Failed() {
+				t.Fatalf("%v %+v", err, res.Plan)
+			}
+			if len(res.Plan.Spaces) != 1 || res.Plan.Spaces[0].Current != 5 || len(res.Plan.Changes) != 0 {
+				t.Errorf("spaces %+v, changes %+v; want S0 at its 5 members (boss, u0-u2, the app), nothing to do", res.Plan.Spaces, res.Plan.Changes)
+			}
+		})
 	}
 }

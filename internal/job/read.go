@@ -180,7 +180,14 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 		switch {
 		case err == nil:
 			m.Principal, m.Bot = membership.App, true
-			st.Memberships = append(st.Memberships, m)
+			// Listed already under its own ID (answers give canonical
+			// names): the same membership, counted once in the space's
+			// size (max_removal_percent measures against it).
+			if i := slices.IndexFunc(st.Memberships, func(l membership.Membership) bool { return l.Bot && m.Name != "" && l.Name == m.Name }); i >= 0 {
+				st.Memberships[i].Principal = membership.App
+			} else {
+				st.Memberships = append(st.Memberships, m)
+			}
 		case !errors.Is(err, chatapi.ErrNotFound):
 			return nil, "", fmt.Errorf("is the app a member: %w", err)
 		}
