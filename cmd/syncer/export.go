@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -179,25 +180,40 @@ var _ flag.Value = (*spaceList)(nil)
 
 // ourApp is how lists name the calling app, when a space lists an app
 // under an ID of its own (answers give canonical names; users/app is an
-// alias for requests): asked of the first few such spaces; "" when none
-// tells (no such app, or it can't be asked).
+// alias for requests): a space is asked (members/app) while it lists an
+// app not yet ruled out, and one that has no membership of ours rules out
+// every app it lists, so there is at most one read per other app, however
+// many spaces list them ahead of ours. "" when none tells (no such app, or
+// after three reads that failed, it can't be asked).
 func ourApp(ctx context.Context, api *chatapi.Client, th *throttle.Throttle, states []*membership.SpaceState) membership.Principal {
-	asked := 0
+	notOurs := map[membership.Principal]bool{}
+	failed := 0
 	for _, st := range states {
-		if asked == 3 {
+		if failed == 3 || ctx.Err() != nil {
 			break
 		}
-		if !slices.ContainsFunc(st.Memberships, func(m membership.Membership) bool { return m.Bot && m.Principal != membership.App }) {
+		if !slices.ContainsFunc(st.Memberships, func(m membership.Membership) bool {
+			return m.Bot && m.Principal != membership.App && !notOurs[m.Principal]
+		}) {
 			continue
 		}
-		asked++
 		var m membership.Membership
 		err := th.Read(ctx, "get", st.Name, func(ctx context.Context) (err error) {
 			m, err = api.Get(ctx, st.Name, "app")
 			return err
 		})
-		if err == nil && m.Bot {
+		switch {
+		case err == nil && m.Bot:
 			return m.Principal
+		case err == nil, errors.Is(err, chatapi.ErrNotFound):
+			// Not a member here: no app this space lists is ours.
+			for _, l := range st.Memberships {
+				if l.Bot {
+					notOurs[l.Principal] = true
+				}
+			}
+		default:
+			failed++
 		}
 	}
 	return ""
