@@ -302,6 +302,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 			log.Error(line)
 		}
 		log.Error(fmt.Sprintf("%d Directory %s could not be expanded; nothing was written", len(lines), pluralWord(len(lines), "rule", "rules")))
+		why = lines[0]    // for serve's list of runs
 		ruleFailed = true // res has the report that says so; no plan to save
 	case err != nil:
 		log.Error("run failed", "error", err.Error())
@@ -344,6 +345,9 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		}
 	}
 	r.run = s.runInfo(command, started, result, r.code, limits)
+	if ruleFailed {
+		r.run.Why = why
+	}
 	switch {
 	case fatal != nil:
 		r.apiDown = fatal

@@ -290,6 +290,10 @@ func TestAFailedRuleLeavesThePlanGauges(t *testing.T) {
 	if got := gaugeValue(m.Runs.WithLabelValues("failure")); got != 1 {
 		t.Errorf("failed runs counted: %v, want 1", got)
 	}
+	// serve's list of runs says why in a line, as for a run that made no plan.
+	if !strings.Contains(r.run.Why, "nobody@example.com: no such group") {
+		t.Errorf("the run's why: %q", r.run.Why)
+	}
 }
 
 func gaugeValue(c prometheus.Metric) float64 {
