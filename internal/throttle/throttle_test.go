@@ -375,3 +375,25 @@ func TestAbortedAnswersKeepTheRunAlive(t *testing.T) {
 		t.Errorf("err = %v, fatal = %v; want the create given up after its attempts, the run not stopped", err, fatal)
 	}
 }
+
+// A write stopped while its only answers were 409 ABORTED (a conflict
+// that made nothing) was not made: its error is no outcome in doubt.
+func TestAWriteStoppedAfterAbortedAnswersWasNotMade(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(409)
+		w.Write([]byte(`{"error":{"code":409,"message":"The operation was aborted.","status":"ABORTED"}}`))
+	}))
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := th.Write(ctx, "create", "spaces/S", func(ctx context.Context) error {
+		_, err := api.Create(ctx, "spaces/S", membership.User("ann@example.com"))
+		return err
+	})
+	if !errors.Is(err, throttle.ErrDeadline) && !errors.Is(err, throttle.ErrInterrupted) || errors.Is(err, chatapi.ErrTransient) || strings.Contains(err.Error(), "may have happened") {
+		t.Errorf("err = %v; want the write stopped, not made, no outcome in doubt", err)
+	}
+}
