@@ -152,6 +152,13 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 			}
 		}
 	}
+	if ctx.Err() != nil {
+		// Stopped while it looked up emails or the calling app (the
+		// run_timeout, a fatal answer, an interrupt): what it could not
+		// find would be missing from the file, which is not written.
+		fmt.Fprintf(out.stderr, "export stopped: %v\n", context.Cause(ctx))
+		return exitFailure
+	}
 
 	var w io.Writer = out.stdout
 	if *outPath != "" {

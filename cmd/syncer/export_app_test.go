@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
@@ -48,5 +52,32 @@ func TestOurAppBehindAnotherApp(t *testing.T) {
 	}
 	if n := gets.Load(); n > 2 {
 		t.Errorf("%d reads; want at most one per app (users/777 ruled out by the first)", n)
+	}
+}
+
+// An export stopped while it searched for the calling app (its run_timeout,
+// or a fatal answer that stops it) did not finish: the app it could not
+// find is left out of the file, so the export must not exit as if whole.
+func TestExportStoppedMidSearchForTheAppFails(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {App: true}}}},
+	}
+	for name, m := range map[string]emulator.Misbehaviour{
+		"fatal answer": {Status: 401},
+		"run timeout":  {Hang: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			em, url := emulatortest.Start(t, seed, emulator.Options{AppID: "990001"})
+			em.SetMisbehaviour("members.get", m)
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "config.yaml")
+			os.WriteFile(filepath.Join(dir, "current.yaml"), []byte("spaces: {}\n"), 0o644)
+			os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\nlimits: {run_timeout: 2s, call_timeout: 1s}\n", url)), 0o644)
+			code, out, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--out", filepath.Join(dir, "out.yaml"))
+			if code == exitOK || !strings.Contains(errOut, "export stopped") {
+				t.Errorf("export: exit %d, want a failure that says it stopped\n%s%s", code, out, errOut)
+			}
+		})
 	}
 }
