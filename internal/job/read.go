@@ -179,11 +179,15 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 		})
 		switch {
 		case err == nil:
+			answered := m.Principal
 			m.Principal, m.Bot = membership.App, true
 			// Listed already under its own ID (answers give canonical
-			// names): the same membership, counted once in the space's
-			// size (max_removal_percent measures against it).
-			if i := slices.IndexFunc(st.Memberships, func(l membership.Membership) bool { return l.Bot && m.Name != "" && l.Name == m.Name }); i >= 0 {
+			// names): the same membership, by its name or by the user
+			// the get named, counted once in the space's size
+			// (max_removal_percent measures against it).
+			if i := slices.IndexFunc(st.Memberships, func(l membership.Membership) bool {
+				return l.Bot && (m.Name != "" && l.Name == m.Name || answered != "" && answered != membership.App && l.Principal == answered)
+			}); i >= 0 {
 				st.Memberships[i].Principal = membership.App
 			} else {
 				st.Memberships = append(st.Memberships, m)
