@@ -219,8 +219,8 @@ func Tentative(ctx context.Context) context.Context {
 var ErrNotCleared = errors.New("the write was not cleared")
 
 // ErrInterrupted marks a call that was never made, or not retried, because
-// the run was cancelled.
-var ErrInterrupted = errors.New("interrupted before the call was made")
+// the run was cancelled (the last answer, when there was one, follows it).
+var ErrInterrupted = errors.New("interrupted before the call was made (again)")
 
 // ErrDeadline marks a retry given up because its wait would outlast the run.
 var ErrDeadline = errors.New("not tried (again): the run's deadline (limits.run_timeout) comes first")
