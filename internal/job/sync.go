@@ -141,6 +141,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	if !slices.ContainsFunc(sp.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
 		return
 	}
+	unresolved = j.unknownWantedIDs(ctx, sp, ids, unresolved)
 	in := removals.ScreenInput{Protect: rm.protect, ProtectIDs: rm.protectIDs, Acting: rm.acting, Unresolved: unresolved, Wanted: map[string]bool{}}
 	for _, m := range ds.Members {
 		if e := m.Principal.Email(); e != "" {
@@ -354,4 +355,50 @@ func (j *Job) syncing(d membership.Desired, space string) bool {
 	}
 	p := d.Spaces[i].Policy
 	return p == config.PolicySync || p == "" && j.Config.Policy == config.PolicySync
+}
+
+// unknownWantedIDs adds to unresolved the Directory IDs the sources name in
+// this space that are not members and that the Directory does not know (a
+// mistyped ID, a deleted account): like an address no user has, such an
+// entry may mean any member here, so nobody in the space is removed for it.
+// Each is a users.get, shared across spaces; the space's plan says why.
+func (j *Job) unknownWantedIDs(ctx context.Context, sp *diff.SpacePlan, ids *identity.Service, unresolved map[string]string) map[string]string {
+	var asked []membership.Principal
+	for _, c := range sp.Changes {
+		if c.Action == diff.Create && !c.Principal.IsGroup() && c.Principal.Email() == "" && c.Principal != membership.App {
+			asked = append(asked, c.Principal)
+		}
+	}
+	if len(asked) == 0 {
+		return unresolved
+	}
+	var (
+		emails map[membership.Principal][]string
+		failed map[membership.Principal]error
+	)
+	if ids != nil && ids.HasDirectory() {
+		emails, failed, _ = ids.EmailsOf(ctx, asked)
+	}
+	out, cloned := unresolved, false
+	for _, p := range asked {
+		if len(emails[p]) > 0 {
+			continue
+		}
+		why := "no user of the organisation's Directory has this ID (a mistyped or deleted one)"
+		switch {
+		case ids == nil || !ids.HasDirectory():
+			why = "no Directory to tell who this ID is"
+		case failed[p] != nil:
+			why = fmt.Sprintf("the Directory could not be asked (%v)", failed[p])
+		}
+		if !cloned {
+			out, cloned = maps.Clone(unresolved), true // shared with the run's report
+			if out == nil {
+				out = map[string]string{}
+			}
+		}
+		out[string(p)] = why
+		sp.Incomplete = append(sp.Incomplete, fmt.Sprintf("%s: %s, which the sources name, is not a member and %s; nobody there is removed this run", sp.Summary.Name, p, why))
+	}
+	return out
 }
