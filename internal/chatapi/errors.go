@@ -24,11 +24,12 @@ import (
 // exactly one, so every caller can tell retry from fail-this-change from
 // fail-the-run.
 var (
-	ErrQuota         = errors.New("quota exceeded")     // 429, or a rate-limit 403: retry later, slower
-	ErrTransient     = errors.New("transient failure")  // 5xx, resets, timeouts: retry
-	ErrAlreadyExists = errors.New("already exists")     // 409 (ALREADY_EXISTS; a 409 ABORTED is transient)
-	ErrNotFound      = errors.New("not found")          // 404
-	ErrPermanent     = errors.New("refused by the API") // other 4xx: this change or space fails alone
+	ErrQuota         = errors.New("quota exceeded")        // 429, or a rate-limit 403: retry later, slower
+	ErrTransient     = errors.New("transient failure")     // 5xx, resets, timeouts: retry
+	ErrAborted       = errors.New("aborted by a conflict") // 409 ABORTED: answered, nothing made: retry
+	ErrAlreadyExists = errors.New("already exists")        // 409 ALREADY_EXISTS
+	ErrNotFound      = errors.New("not found")             // 404
+	ErrPermanent     = errors.New("refused by the API")    // other 4xx: this change or space fails alone
 	// ErrFatal means no call of this run can succeed: credentials refused,
 	// a protocol or TLS mismatch with the endpoint, no Chat app configured
 	// for the project. The run stops at once instead of retrying each call.
@@ -58,15 +59,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() []error { return []error{e.kind, e.cause} }
 
-// Aborted reports whether err is a 409 ABORTED: a concurrency conflict
-// the API answered (transient, so retried), not a call that went unanswered.
-func Aborted(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == http.StatusConflict && e.Status == "ABORTED"
-}
-
 // Retryable reports whether a later try may succeed.
-func Retryable(err error) bool { return errors.Is(err, ErrQuota) || errors.Is(err, ErrTransient) }
+func Retryable(err error) bool {
+	return errors.Is(err, ErrQuota) || errors.Is(err, ErrTransient) || errors.Is(err, ErrAborted)
+}
 
 // RetryAfter is the server's requested delay, or 0.
 func RetryAfter(err error) time.Duration {
@@ -136,11 +132,12 @@ func classify(err error) error {
 		e.kind = ErrQuota
 	case ge.Code == http.StatusRequestTimeout || ge.Code >= 500:
 		e.kind = ErrTransient
-	case Aborted(e):
+	case ge.Code == http.StatusConflict && e.Status == "ABORTED":
 		// google.rpc.Code gives 409 to ABORTED (a concurrency conflict,
 		// "retry at a higher level") as well as to ALREADY_EXISTS: nothing
-		// was made, so it is no "already done".
-		e.kind = ErrTransient
+		// was made, so it is no "already done". An answer, as a 429 is:
+		// no outcome in doubt, and no sign of an API down.
+		e.kind = ErrAborted
 	case ge.Code == http.StatusUnauthorized:
 		e.kind = ErrFatal
 		e.Message += " (the access token was refused: check the credentials, the subject and the scopes granted to them)"

@@ -41,7 +41,7 @@ func TestClassify(t *testing.T) {
 		{"409", apiErr(409, "ALREADY_EXISTS", nil), ErrAlreadyExists, "409 ALREADY_EXISTS: msg", 0},
 		// google.rpc.Code maps ABORTED (a concurrency conflict) to 409 too:
 		// nothing was made, and a later try may succeed.
-		{"409 aborted", apiErr(409, "ABORTED", nil), ErrTransient, "409 ABORTED: msg", 0},
+		{"409 aborted", apiErr(409, "ABORTED", nil), ErrAborted, "409 ABORTED: msg", 0},
 		{"404", apiErr(404, "NOT_FOUND", nil), ErrNotFound, "", 0},
 		{"403 permission", apiErr(403, "PERMISSION_DENIED", nil), ErrPermanent, "403 PERMISSION_DENIED: msg", 0},
 		{"400 precondition", apiErr(400, "FAILED_PRECONDITION", nil), ErrPermanent, "", 0},
@@ -73,7 +73,7 @@ func TestClassify(t *testing.T) {
 			if RetryAfter(err) != tt.after {
 				t.Errorf("RetryAfter = %v, want %v", RetryAfter(err), tt.after)
 			}
-			if Retryable(err) != (tt.kind == ErrQuota || tt.kind == ErrTransient) {
+			if Retryable(err) != (tt.kind == ErrQuota || tt.kind == ErrTransient || tt.kind == ErrAborted) {
 				t.Errorf("Retryable = %v", Retryable(err))
 			}
 		})

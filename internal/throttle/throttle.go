@@ -274,8 +274,8 @@ func (t *Throttle) do(ctx context.Context, op string, write bool, fn func(contex
 			}
 		}
 		err = t.attempt(ctx, fn)
-		if write && errors.Is(err, chatapi.ErrTransient) && !chatapi.Aborted(err) {
-			unsure = err // (an ABORTED conflict made nothing)
+		if write && errors.Is(err, chatapi.ErrTransient) {
+			unsure = err
 		}
 		t.tell(op, paces, sent, err)
 		if dead := t.health(op, err); dead != nil {
@@ -374,19 +374,12 @@ func (t *Throttle) backoff(attempt int) time.Duration {
 // stopped is why a call's retries ended (ErrInterrupted, ErrDeadline),
 // with its last answer, and the last whose outcome was unknown when that
 // is another.
-// A last answer 409 ABORTED (retried as transient) made nothing: it is
-// quoted, not wrapped, so the error does not read as an outcome in doubt.
 func stopped(why, last, unsure error) error {
-	aborted := chatapi.Aborted(last)
 	switch {
 	case last == nil:
 		return why
-	case unsure != nil && aborted:
-		return fmt.Errorf("%w (last answer: %v; an earlier attempt may have happened: %w)", why, last, unsure)
 	case unsure != nil && !errors.Is(last, chatapi.ErrTransient):
 		return fmt.Errorf("%w (last answer: %w; an earlier attempt may have happened: %w)", why, last, unsure)
-	case aborted:
-		return fmt.Errorf("%w (last answer, which made nothing: %v)", why, last)
 	}
 	return fmt.Errorf("%w (last answer: %w)", why, last)
 }
@@ -396,9 +389,9 @@ func stopped(why, last, unsure error) error {
 func (t *Throttle) health(op string, err error) error {
 	now := time.Now()
 	switch {
-	case err == nil, !errors.Is(err, chatapi.ErrTransient), chatapi.Aborted(err):
-		// An answer, even a refusal, a 429 or a 409 ABORTED (retried as
-		// transient), means the API is there.
+	case err == nil, !errors.Is(err, chatapi.ErrTransient):
+		// An answer, even a refusal, a 429 or a 409 ABORTED, means the
+		// API is there.
 		t.lastOK.Store(now.UnixNano())
 		t.failedInARow.Store(0)
 		return nil
