@@ -186,11 +186,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	if rules.err != nil && ctx.Err() == nil {
 		// No space was planned, nothing written; the report says why.
 		res := Result{Plan: diff.Plan{Policy: policy, Incomplete: ruleLines(rules.err)}}
-		if stream != nil && j.Output == "text" {
-			fmt.Fprintln(j.Stdout, "Report:")
-			fmt.Fprintln(j.Stdout)
-		}
-		if err := j.report(res.Plan); err != nil {
+		if err := j.finalReport(stream, res.Plan); err != nil {
 			log.Error("report not written", "error", err.Error())
 		}
 		return res, rules.err
@@ -327,11 +323,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 			log.Error("removals state not saved: the next run can't count this one", "error", err.Error())
 		}
 	}
-	if stream != nil && j.Output == "text" {
-		fmt.Fprintln(j.Stdout, "Report:")
-		fmt.Fprintln(j.Stdout)
-	}
-	return res, j.report(res.Plan)
+	return res, j.finalReport(stream, res.Plan)
 }
 
 func (j *Job) now() time.Time {
@@ -339,6 +331,16 @@ func (j *Job) now() time.Time {
 		return j.Now()
 	}
 	return time.Now()
+}
+
+// finalReport writes the run's report, headed "Report:" in text after
+// the lines a streamed apply printed.
+func (j *Job) finalReport(stream *apply.Stream, p diff.Plan) error {
+	if stream != nil && j.Output == "text" {
+		fmt.Fprintln(j.Stdout, "Report:")
+		fmt.Fprintln(j.Stdout)
+	}
+	return j.report(p)
 }
 
 func (j *Job) report(p diff.Plan) error {

@@ -379,7 +379,10 @@ func (j *Job) unknownWantedIDs(ctx context.Context, sp *diff.SpacePlan, ids *ide
 	if ids != nil && ids.HasDirectory() {
 		emails, failed, _ = ids.EmailsOf(ctx, asked)
 	}
-	out, cloned := unresolved, false
+	out := maps.Clone(unresolved) // unresolved is shared with the run's report
+	if out == nil {
+		out = map[string]string{}
+	}
 	for _, p := range asked {
 		if len(emails[p]) > 0 {
 			continue
@@ -390,12 +393,6 @@ func (j *Job) unknownWantedIDs(ctx context.Context, sp *diff.SpacePlan, ids *ide
 			why = "no Directory to tell who this ID is"
 		case failed[p] != nil:
 			why = fmt.Sprintf("the Directory could not be asked (%v)", failed[p])
-		}
-		if !cloned {
-			out, cloned = maps.Clone(unresolved), true // shared with the run's report
-			if out == nil {
-				out = map[string]string{}
-			}
 		}
 		out[string(p)] = why
 		sp.Incomplete = append(sp.Incomplete, fmt.Sprintf("%s: %s, which the sources name, is not a member and %s; nobody there is removed this run", sp.Summary.Name, p, why))
