@@ -18,8 +18,8 @@ import (
 // the space asked about; a list that breaks that, or shows a membership
 // twice, is a fault of the server's, and the space is not read.
 
-// ServerFault is a permanent error for an answer no client can act on.
-func ServerFault(format string, args ...any) error {
+// serverFault is a permanent error for an answer no client can act on.
+func serverFault(format string, args ...any) error {
 	return &Error{Message: fmt.Sprintf(format, args...) + " (a fault on the server's side)", kind: ErrPermanent}
 }
 
@@ -57,7 +57,7 @@ func misnamed(method, space string, m membership.Membership) error {
 	if m.Name == "" {
 		name = "no name"
 	}
-	return ServerFault("%s of %s answered with a membership of %s under %s, not one of %s's memberships", method, space, m.Principal.Display(), name, space)
+	return serverFault("%s of %s answered with a membership of %s under %s, not one of %s's memberships", method, space, m.Principal.Display(), name, space)
 }
 
 // scrubName bounds a name from an answer for a message.
@@ -94,11 +94,11 @@ func ListedTwice(space string, ms []membership.Membership) error {
 	}()
 	for _, m := range ms {
 		if _, dup := s.names[m.Name]; dup {
-			return ServerFault("the list of %s showed the membership %q twice", space, scrubName(m.Name))
+			return serverFault("the list of %s showed the membership %q twice", space, scrubName(m.Name))
 		}
 		s.names[m.Name] = struct{}{}
 		if _, dup := s.principals[m.Principal]; dup {
-			return ServerFault("the list of %s showed %s twice, the second time as %q", space, m.Principal.Display(), scrubName(m.Name))
+			return serverFault("the list of %s showed %s twice, the second time as %q", space, m.Principal.Display(), scrubName(m.Name))
 		}
 		s.principals[m.Principal] = struct{}{}
 	}
