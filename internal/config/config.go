@@ -103,7 +103,12 @@ func Parse(path string, data []byte) (*Config, error) {
 		var entry *yaml.Node
 		if written != nil {
 			i, entry = written[j], sources.Content[written[j]]
-			entryLine = func(key string) int { return sourceLine(&cfg.root, i, key) }
+			entryLine = func(key string) int { // the key's, or the entry's
+				if l := lineOf(entry, key); l > 0 {
+					return l
+				}
+				return entry.Line
+			}
 		}
 		if strings.TrimSpace(s.Path) == "" {
 			if p := valueOf(entry, "path"); p == nil || p.Kind == yaml.ScalarNode { // else why is reported above

@@ -142,9 +142,7 @@ func valueOf(root *yaml.Node, keys ...string) *yaml.Node {
 	if n == nil {
 		return nil
 	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
+	n = top(n)
 	for _, k := range keys {
 		if n.Kind != yaml.MappingNode {
 			return nil
@@ -159,7 +157,18 @@ func valueOf(root *yaml.Node, keys ...string) *yaml.Node {
 		if v == nil {
 			return nil
 		}
-		n = v
+		n = top(v)
+	}
+	return n
+}
+
+// top is the node n stands for: a document's content, an alias's target.
+func top(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
 	return n
 }
@@ -208,10 +217,7 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!
 
 // lineOf finds the line of a key path in a parsed document (0 if absent).
 func lineOf(root *yaml.Node, keys ...string) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
+	n := top(root)
 	line := 0
 	for _, k := range keys {
 		if n.Kind != yaml.MappingNode {
@@ -220,42 +226,12 @@ func lineOf(root *yaml.Node, keys ...string) int {
 		found := false
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == k {
-				line, n, found = n.Content[i].Line, n.Content[i+1], true
+				line, n, found = n.Content[i].Line, top(n.Content[i+1]), true
 				break
 			}
 		}
 		if !found {
 			return line
-		}
-	}
-	return line
-}
-
-// sourceLine is the line of a key of the i-th entry of sources: (or of
-// the entry itself, or of sources:, when the key is not found).
-func sourceLine(root *yaml.Node, i int, key string) int {
-	line := lineOf(root, "sources")
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if n.Kind != yaml.MappingNode {
-		return line
-	}
-	for k := 0; k+1 < len(n.Content); k += 2 {
-		if n.Content[k].Value != "sources" {
-			continue
-		}
-		list := n.Content[k+1]
-		if list.Kind != yaml.SequenceNode || i >= len(list.Content) {
-			return line
-		}
-		entry := list.Content[i]
-		line = entry.Line
-		for j := 0; entry.Kind == yaml.MappingNode && j+1 < len(entry.Content); j += 2 {
-			if entry.Content[j].Value == key {
-				return entry.Content[j].Line
-			}
 		}
 	}
 	return line
