@@ -428,9 +428,10 @@ const maxYAMLBisect = 8 << 20
 // is instead the first line k at which the text stops parsing the way the
 // whole file fails: lines 1..k fail with the same error as the whole data,
 // lines 1..k-1 do not. It is found by bisection over line prefixes
-// (starting from yaml.v3's line when it can), so a few parses; comparing the error, not only failure, keeps a construct
-// that merely continues on the next line (a list written over several
-// lines) from being taken for the mistake. Outside data over
+// (starting from yaml.v3's line when it can), so a few parses. Comparing
+// the error, not only failure, keeps a construct that merely continues
+// on the next line (a list written over several lines) from being taken
+// for the mistake. Outside data over
 // maxYAMLBisect, or UTF-16, yaml.v3's line is kept; either way the line is
 // between 1 and the number of lines in data.
 func YAMLSyntaxError(data []byte, err error) (line int, msg string) {
