@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,6 +26,9 @@ type Misbehaviour struct {
 	StatusName string
 	Message    string
 	RetryAfter string
+	// Body, when set, is the whole answer (with Status, 200 when unset),
+	// the call not carried out: a proxy's empty 200, say.
+	Body string
 	// LoopPages makes a list answer with the same nextPageToken forever.
 	LoopPages bool
 	// AtCall, when set, confines the misbehaviour to the method's Nth call
@@ -79,6 +84,11 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Misbehaviour) bool {
 	switch {
 	case m.Hang:
 		<-r.Context().Done()
+		return true
+	case m.Body != "":
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(cmp.Or(m.Status, http.StatusOK))
+		io.WriteString(w, m.Body)
 		return true
 	case m.Status != 0:
 		if m.RetryAfter != "" {

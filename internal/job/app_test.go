@@ -1,19 +1,14 @@
 package job_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/job"
@@ -137,35 +132,13 @@ func TestTheAppListedByItsIDIsCountedOnce(t *testing.T) {
 
 // The same when the get of members/app answers under the alias's name
 // (spaces/S0/members/app) while the list names the app by its ID: the
-// user the get names is the listed one.
+// user the get names is the listed one. (The get's answer is canned.)
 func TestTheAppGotUnderItsAliasIsCountedOnce(t *testing.T) {
 	seed := world(1, 1)
 	seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{User: "u0@example.com"}, emulator.SeedMember{App: true})
 	f := newFixture(t, seed, emulator.Options{AppID: "990001"}, "space,member,role\nspaces/S0,app,\nspaces/S0,boss@example.com,owner\nspaces/S0,u0@example.com,\n")
-	upstream := strings.TrimSuffix(f.url, "/")
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, _ := http.NewRequest(r.Method, upstream+r.URL.RequestURI(), r.Body)
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/members/app") {
-			body = bytes.ReplaceAll(body, []byte(`"spaces/S0/members/990001"`), []byte(`"spaces/S0/members/app"`))
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(resp.StatusCode)
-		w.Write(body)
-	}))
-	defer proxy.Close()
-	cfg, err := config.Parse(f.cfg.Path, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q}\n", proxy.URL+"/")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.cfg, f.url = cfg, proxy.URL+"/"
+	f.em.SetMisbehaviour("members.get", emulator.Misbehaviour{
+		Body: `{"name":"spaces/S0/members/app","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/990001","type":"BOT"}}`})
 	res, err := f.run(t, context.Background(), false)
 	if err != nil || res.Failed() {
 		t.Fatalf("%v %+v", err, res.Plan)
