@@ -6,11 +6,13 @@ package scrub
 import "regexp"
 
 // prefixed finds a secret by its look: a refresh token (1//, or 1%2F%2F
-// as a form escapes it), an access token (ya29.) or a JWT (eyJ), each not
-// inside a word (after a space, a quote, =, %20, \u0022...), and what
-// follows "Bearer" or "Basic" as an Authorization header writes it.
-var prefixed = regexp.MustCompile(`(^|[^A-Za-z0-9_.]|%[0-9A-Fa-f]{2}|\\u00[0-9A-Fa-f]{2})((?:1//|1%2[Ff]%2[Ff]|ya29(?:\.|%2[Ee])|eyJ)[^\s"'&,;\\<>]*)` +
-	`|(?i:\b(bearer|basic)(\s+|%20|\+))([A-Za-z0-9._~+/=%-]{8,})`)
+// as a form escapes it, 1%252F%252F escaped twice), an access token
+// (ya29.) or a JWT (eyJ), each not inside a word (after a space, a quote,
+// =, %20, %2520, \u0022...), and what follows "Bearer" or "Basic" as an
+// Authorization header writes it. A server quoting a URL it was sent
+// escapes an escaped form again: %25 is % escaped, any number of times.
+var prefixed = regexp.MustCompile(`(^|[^A-Za-z0-9_.]|%(?:25)*[0-9A-Fa-f]{2}|\\+u00[0-9A-Fa-f]{2})((?:1(?://|(?:%(?:25)*2[Ff]){2})|ya29(?:\.|%(?:25)*2[Ee])|eyJ)[^\s"'&,;\\<>]*)` +
+	`|(?i:\b(bearer|basic)(\s+|%(?:25)*20|\+))([A-Za-z0-9._~+/=%-]{8,})`)
 
 // tokenRun is any run of 24 or more letters, digits and the characters
 // base64 adds: a token of any other form.

@@ -21,6 +21,12 @@ func TestSecretsAreLeftOut(t *testing.T) {
 		{`{"h":"\u0022ya29.a0AfH6SM-xyz\u0022"}`, "a0AfH6SM", `"h"`},
 		{"Authorization=Bearer%20ya29%2Ea0AfH6SM-xyz&x=1", "a0AfH6SM", "x=1"},
 		{"a token ya29.aaaa-1,ya29.bbbb-2 (twice)", "bbbb", "twice"},
+		// Escaped twice: a server quoting a URL whose query was a form.
+		{"url=https%3A%2F%2Fx%2Fcb%3Frefresh_token%3D1%252F%252F0gLxAbCdEf%26x%3D1 done", "0gLxAbCdEf", "done"},
+		{"next=%2Fcb%3Fauthorization%3DBearer%2520ya29%252Ea0AfH6SM-xyz%26x done", "a0AfH6SM", "done"},
+		{"q=%253Dya29.a0AfH6SM-xyz end", "a0AfH6SM", "end"},
+		{`{"body":"{\\"t\\":\\"ya29.a0AfH6SM-xyz\\"}"}`, "a0AfH6SM", "body"},
+		{`{"body":"\\u0022eyJhbGciOiJSUzI1NiJ9.e30.c2ln\\u0022"}`, "eyJhbGciOiJSUzI1NiJ9", "body"},
 	} {
 		for _, f := range []func(string) string{scrub.Secrets, scrub.Tokens} {
 			if got := f(tt.in); strings.Contains(got, tt.secret) || !strings.Contains(got, tt.keep) {
