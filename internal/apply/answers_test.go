@@ -434,3 +434,37 @@ func TestACreateAnsweredWithNoMembershipIsConfirmed(t *testing.T) {
 		t.Errorf("the role after a create answered {} and not made was sent: %+v", c)
 	}
 }
+
+// A create answered 409 with a body that says nothing (a proxy's page, or
+// one too long to read): "already exists" or ABORTED can't be told, so the
+// space is asked. Taken as "already a member", c would never be added.
+func TestACreateAnswered409WithoutAStatusIsConfirmed(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		present bool
+		want    diff.Status
+	}{
+		{"not made", false, diff.Failed},
+		{"a member already", true, diff.AlreadyDone},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &emulator.Seed{
+				Users:  []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "3", Email: "c@example.com"}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "a@example.com", Role: "owner"}}}},
+			}
+			if tt.present {
+				s.Spaces[0].Members = append(s.Spaces[0].Members, emulator.SeedMember{User: "c@example.com"})
+			}
+			em, up := emulatortest.Start(t, s, emulator.Options{})
+			em.SetMisbehaviour("members.create", emulator.Misbehaviour{Status: 409, Body: "<html><body>409 Conflict</body></html>"})
+			plan := diff.Plan{Changes: []diff.Change{
+				{Space: "spaces/S", Member: "c@example.com", Principal: "users/c@example.com", ID: "users/3", Action: diff.Create},
+			}}
+			engine(t, up).Apply(context.Background(), &plan)
+			c := plan.Changes[0]
+			if c.Status != tt.want || tt.want == diff.Failed && !strings.Contains(c.Error, "whether they were added is unknown") {
+				t.Errorf("a create answered 409 with no status, c %s in the space: %s %q, want %s", map[bool]string{true: "already", false: "not"}[tt.present], c.Status, c.Error, tt.want)
+			}
+		})
+	}
+}

@@ -399,12 +399,42 @@ func (e *Engine) create(ctx context.Context, c *diff.Change) (*membership.Member
 		// answer is what tells a role patch the member is invited.
 		c.Membership = m.Name
 		return &m, nil
+	case errors.Is(err, chatapi.ErrAlreadyExists) && !stated(err):
+		// A 409 that doesn't say which (a proxy's page, a body cut short):
+		// ALREADY_EXISTS or ABORTED, that is made or not. The space is asked.
+		return nil, e.existed(ctx, c)
 	case errors.Is(err, chatapi.ErrAlreadyExists):
 		// Joined or invited already, or our own earlier attempt whose answer was lost.
 		c.Status = diff.AlreadyDone
 		return nil, nil
 	}
 	return nil, err
+}
+
+// stated tells whether a refusal carried Google's status (ALREADY_EXISTS,
+// ABORTED...): every error Google writes does.
+func stated(err error) bool {
+	var ae *chatapi.Error
+	return errors.As(err, &ae) && ae.Status != ""
+}
+
+// existed asks the space whether a create answered 409 without a status
+// found its member there: shown, already done; not shown or not asked,
+// failed, the outcome unknown.
+func (e *Engine) existed(ctx context.Context, c *diff.Change) error {
+	var got membership.Membership
+	err := e.Throttle.Read(ctx, "get", c.Space, func(ctx context.Context) (err error) {
+		got, err = e.API.Get(ctx, c.Space, c.Principal.ID())
+		return err
+	})
+	switch {
+	case err == nil && got.Name != "":
+		c.Status, c.Membership = diff.AlreadyDone, got.Name
+		return nil
+	case err == nil, errors.Is(err, chatapi.ErrNotFound):
+		return fmt.Errorf("Google answered the create 409 without saying why (already a member, or a conflict that made nothing), and the space shows no %s: whether they were added is unknown (the next run finds out)", c.Member)
+	}
+	return fmt.Errorf("Google answered the create 409 without saying why (already a member, or a conflict that made nothing), and the space could not be asked (%v): whether %s was added is unknown (the next run finds out)", err, c.Member)
 }
 
 // updateRole patches a role. For a member created or found in this run it
