@@ -75,3 +75,41 @@ func TestAListShowingAMembershipTwiceIsNotRead(t *testing.T) {
 		})
 	}
 }
+
+// A list whose pages shifted while it was read (someone joined between
+// two pages, and the second shows who the first did) is read again once:
+// the space is planned from the second reading, not called unread.
+func TestAListThatShiftedOnceIsReadAgain(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "bob@example.com"}}}},
+	}
+	f := newFixture(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,member\n")
+	f.syncing(t)
+	sync := f.tweak
+	reads := 0
+	f.tweak = func(j *job.Job) {
+		sync(j)
+		j.Reader = &bentList{Reader: j.Reader, bend: func(r job.Reader, ctx context.Context, token string) ([]membership.Membership, string, error) {
+			page, next, err := r.ListPage(ctx, "spaces/S", token)
+			if token == "" {
+				reads++
+			}
+			if token == "" && reads == 1 && len(page) > 0 {
+				return append(page, page[0]), next, err // the first reading only
+			}
+			return page, next, err
+		}}
+	}
+	res, err := f.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.SpaceErrors) != 0 || reads != 2 {
+		t.Errorf("space errors %v after %d readings; want spaces/S read twice, the second time planned", res.SpaceErrors, reads)
+	}
+	if len(res.Plan.Changes) != 1 || res.Plan.Changes[0].Member != "bob@example.com" || f.em.Stats().Count("members.delete") != 1 {
+		t.Errorf("plan %+v, %d deletes; want bob removed once", res.Plan.Changes, f.em.Stats().Count("members.delete"))
+	}
+}

@@ -102,6 +102,16 @@ func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, r spaceRe
 	// never ends) is in memory before it is whole, and the budget sees it.
 	counted := 0
 	st, warning, err := readMembers(ctx, api, th, r, &counted)
+	var twice *listedTwice
+	if errors.As(err, &twice) {
+		// A member who joined or left between two pages can shift the
+		// rest, and one page shows who the last showed: read once more
+		// before the space is called unread. A server that shows
+		// someone twice again is at fault.
+		r.held.Release(counted)
+		counted = 0
+		st, warning, err = readMembers(ctx, api, th, r, &counted)
+	}
 	if err != nil {
 		r.held.Release(counted)
 		return nil, "", err
@@ -165,7 +175,7 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 		token = next
 	}
 	if err := chatapi.ListedTwice(name, st.Memberships); err != nil {
-		return nil, "", err
+		return nil, "", &listedTwice{err}
 	}
 	if r.appAuth && len(st.Memberships) == 0 {
 		return nil, "", errors.New("the member list came back empty; under Chat app authentication that means its owners restrict who sees it, not that the space is empty")
@@ -217,6 +227,11 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 	}
 	return &st, warning, nil
 }
+
+// listedTwice is a list that showed a membership, or a member, twice.
+type listedTwice struct{ error }
+
+func (e *listedTwice) Unwrap() error { return e.error }
 
 // typeFromMembers: only named spaces have managers, owners and groups.
 func typeFromMembers(ms []membership.Membership) membership.SpaceType {
