@@ -189,6 +189,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	}
 	// Sources first: a broken one stops the run before any credential is
 	// touched, and the scopes depend on what they name.
+	stamps := source.Stamp(cfg.Sources)
 	desired, sourceWarnings, err := source.LoadWithWarnings(cfg.Sources)
 	if err != nil {
 		return invalid(err)
@@ -274,7 +275,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		return invalid(err)
 	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: jobOutput(cfg.Report.Output), Stdout: out.stdout,
-		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings,
+		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings, SourceStamps: stamps,
 		Progress: bar, State: store, Acting: acting, AllowRemovals: f.allowRemovals}
 	j.KeepStates = f.planOut != ""
 	j.Held = heldBudget(cfg.Limits, bar, log)

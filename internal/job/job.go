@@ -51,6 +51,10 @@ type Job struct {
 	AppAuth bool
 	// SourceWarnings came with the desired state; they go in the report.
 	SourceWarnings []string
+	// SourceStamps are the sources' files as they were read (with
+	// Desired: stamped before it was loaded): a run that waits for its
+	// whole plan stops before writing if one has changed since.
+	SourceStamps source.Stamps
 	// Progress reports reads, plans and outcomes as they happen; optional.
 	Progress *progress.Progress
 	// State keeps what removals carry from run to run; needed under policy sync.
@@ -145,8 +149,11 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	)
 	if j.Desired != nil {
 		desired = *j.Desired
-	} else if desired, err = source.Load(j.Config.Sources); err != nil {
-		return Result{}, &InputError{Err: err}
+	} else {
+		j.SourceStamps = source.Stamp(j.Config.Sources)
+		if desired, err = source.Load(j.Config.Sources); err != nil {
+			return Result{}, &InputError{Err: err}
+		}
 	}
 	if err := Check(desired, Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains, NoDirectory: !j.Config.Identity.Directory}); err != nil {
 		return Result{}, &InputError{Err: err}
@@ -265,6 +272,17 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 		if res.Blocked() {
 			log.Error("blocked by a safety check; nothing was written", "reasons", strings.Join(res.Plan.Blocked, "; "))
+		}
+	}
+	if j.Engine != nil && stream == nil && !stopped && !res.Blocked() && !res.Plan.Empty() {
+		// An export still being written when it was read (or cut short
+		// since) is a shorter list, a cut address another person: what
+		// was planned from it is not written.
+		for _, c := range j.SourceStamps.Changed() {
+			res.Plan.Blocked = append(res.Plan.Blocked, c+" since this run read it: nothing was written, and the next run reads it again (write exports under another name and rename them into place, so a run never reads one half-written)")
+		}
+		if res.Blocked() {
+			log.Error("a source changed after it was read; nothing was written", "reasons", strings.Join(res.Plan.Blocked, "; "))
 		}
 	}
 	if j.KeepStates {

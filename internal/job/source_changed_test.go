@@ -1,0 +1,61 @@
+package job_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/membership"
+)
+
+// An export read while it was still being written: its last row cut to
+// bob@example.co, a removal of bob@example.com and an outsider's create
+// planned from it. The writer finishes while the spaces are read; the
+// run that waits for its whole plan sees the file changed and writes
+// nothing, and the next run, reading the whole file, keeps bob.
+func TestASourceWrittenWhileReadStopsTheWrites(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "bob@example.com"}}}},
+	}
+	const whole = "space,role,member\nspaces/S,owner,boss@example.com\nspaces/S,member,ann@example.com\nspaces/S,member,bob@example.com\n"
+	half := whole[:len(whole)-len("m\n")] // spaces/S,member,bob@example.co
+	f := newFixture(t, seed, emulator.Options{}, half)
+	f.syncing(t)
+	csv := filepath.Join(filepath.Dir(f.cfg.Path), "members.csv")
+	sync := f.tweak
+	f.tweak = func(j *job.Job) {
+		sync(j)
+		j.Reader = &bentList{Reader: j.Reader, bend: func(r job.Reader, ctx context.Context, token string) ([]membership.Membership, string, error) {
+			if err := os.WriteFile(csv, []byte(whole), 0o644); err != nil { // the export's writer finishes
+				t.Error(err)
+			}
+			return r.ListPage(ctx, "spaces/S", token)
+		}}
+	}
+	res, err := f.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := f.em.Stats(); st.Count("members.delete") != 0 || st.Count("members.create") != 0 {
+		t.Errorf("%d deletes, %d creates sent from a source half-written when read; want none", st.Count("members.delete"), st.Count("members.create"))
+	}
+	if !res.Blocked() || !strings.Contains(strings.Join(res.Plan.Blocked, "\n"), "members.csv was written at") {
+		t.Errorf("blocked %q; want the run stopped, members.csv named as changed since read", res.Plan.Blocked)
+	}
+
+	// The next run reads the whole file: nothing to do.
+	f.tweak = sync
+	res, err = f.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Plan.Changes) != 0 || res.Blocked() {
+		t.Errorf("the next run: changes %+v, blocked %q; want none", res.Plan.Changes, res.Plan.Blocked)
+	}
+}
