@@ -283,7 +283,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		j.Rules = &rules.Expander{Directory: dir, Throttle: th, Concurrency: cfg.Limits.CallsInFlight()}
 	}
 	if s.write {
-		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
+		j.Engine = &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar, Acting: acting}
 	}
 	res, err := j.Run(runCtx)
 	ruleFailed := false

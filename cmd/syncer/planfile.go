@@ -397,7 +397,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	}
 	bar.Start(0)
 	bar.Planned(len(changes) - done)
-	engine := &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar}
+	engine := &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar, Acting: acting}
 	applyErr := engine.Apply(runCtx, &plan)
 	bar.Stop()
 	result, code := "success", exitOK

@@ -41,13 +41,16 @@ type Engine struct {
 	Concurrency int
 	Logger      *slog.Logger
 	Progress    *progress.Progress // optional
+	// Acting is the email of the user the syncer acts as ("" for a Chat
+	// app): a change that lowers their own role goes last in its space.
+	Acting string
 }
 
 // Apply executes every change of plan, filling in Status and Error, and
 // marks the plan applied. Spaces run in parallel; within a space, creates
 // and promotions run before demotions and deletes, so an owner swap never
 // leaves the space without an owner (Google refuses to demote or remove the
-// last one). It returns ctx's error when it was interrupted; changes not
+// last one), and the acting user's own demotion runs after both. It returns ctx's error when it was interrupted; changes not
 // attempted then are skipped.
 func (e *Engine) Apply(ctx context.Context, plan *diff.Plan) error {
 	s := e.Stream(ctx)
@@ -95,8 +98,8 @@ func (s *Stream) Submit(changes []diff.Change) {
 	s.spaces.Add(1)
 	go func() {
 		defer s.spaces.Done()
-		for n, phase := range phases(changes) {
-			if n == 1 {
+		for n, phase := range phases(changes, s.e.Acting) {
+			if n >= 1 {
 				s.e.holdOwnerLosses(changes, phase)
 			}
 			var done sync.WaitGroup
@@ -137,10 +140,12 @@ func (s *Stream) Wait() error {
 }
 
 // phases groups one space's changes into per-member chains (a create always
-// precedes that member's role patch), and the chains into two phases: first
+// precedes that member's role patch), and the chains into phases: first
 // those that add (creates, promotions), then those that take away
-// (demotions, deletes).
-func phases(changes []diff.Change) [2][][]int {
+// (demotions, deletes), and last those that take away from acting, the
+// user the syncer acts as: lowered first, its role would no longer allow
+// the others (a manager changes no owner's role, a member no one's).
+func phases(changes []diff.Change, acting string) [3][][]int {
 	chainOf := map[membership.Principal]int{}
 	var chains [][]int
 	for i, c := range changes {
@@ -152,12 +157,15 @@ func phases(changes []diff.Change) [2][][]int {
 		}
 		chains[n] = append(chains[n], i)
 	}
-	var out [2][][]int
+	var out [3][][]int
 	for _, chain := range chains {
 		phase := 0
 		for _, i := range chain {
 			if takesAway(changes[i]) {
-				phase = 1
+				phase = max(phase, 1)
+				if isActing(changes[i], acting) {
+					phase = 2
+				}
 			}
 		}
 		out[phase] = append(out[phase], chain)
@@ -165,7 +173,12 @@ func phases(changes []diff.Change) [2][][]int {
 	return out
 }
 
-// holdOwnerLosses decides, before the second phase runs, the changes that
+// isActing reports whether c is a change to the user whose email is acting.
+func isActing(c diff.Change, acting string) bool {
+	return acting != "" && (strings.EqualFold(c.Member, acting) || strings.EqualFold(c.Principal.Email(), acting))
+}
+
+// holdOwnerLosses decides, before each phase that takes away runs, the changes that
 // take an owner away and must not be sent: Google would refuse to leave the
 // space without a joined owner, and the reason below says why better than
 // that refusal. A change that waits for a successor (the plan's last-owner
