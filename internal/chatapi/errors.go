@@ -141,7 +141,9 @@ func classify(err error) error {
 	case ge.Code == http.StatusUnauthorized:
 		e.kind = ErrFatal
 		e.Message += " (the access token was refused: check the credentials, the subject and the scopes granted to them)"
-	case ge.Code == http.StatusConflict:
+	case ge.Code == http.StatusConflict && (e.Status == "" || e.Status == "ALREADY_EXISTS"):
+		// Only ALREADY_EXISTS (or a bare 409, a proxy's) says the
+		// membership is there: a create so answered is done.
 		e.kind = ErrAlreadyExists
 	case ge.Code == http.StatusNotFound && appNotConfigured(e.Message):
 		e.kind = ErrFatal

@@ -42,6 +42,11 @@ func TestClassify(t *testing.T) {
 		// google.rpc.Code maps ABORTED (a concurrency conflict) to 409 too:
 		// nothing was made, and a later try may succeed.
 		{"409 aborted", apiErr(409, "ABORTED", nil), ErrAborted, "409 ABORTED: msg", 0},
+		// A 409 whose status says something else is no "already exists":
+		// taken as one, a create that made nothing was counted done, run
+		// after run.
+		{"409 other status", apiErr(409, "FAILED_PRECONDITION", nil), ErrPermanent, "409 FAILED_PRECONDITION: msg", 0},
+		{"409 without a status", &googleapi.Error{Code: 409, Message: "Conflict"}, ErrAlreadyExists, "", 0},
 		{"404", apiErr(404, "NOT_FOUND", nil), ErrNotFound, "", 0},
 		{"403 permission", apiErr(403, "PERMISSION_DENIED", nil), ErrPermanent, "403 PERMISSION_DENIED: msg", 0},
 		{"400 precondition", apiErr(400, "FAILED_PRECONDITION", nil), ErrPermanent, "", 0},

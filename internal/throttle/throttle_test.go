@@ -48,7 +48,11 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var n int
 	fmt.Sscan(code, &n)
 	w.WriteHeader(n)
-	fmt.Fprintf(w, `{"error":{"code":%d,"message":%q,"status":"S%d"}}`, n, msg, n)
+	status := fmt.Sprintf("S%d", n)
+	if n == http.StatusConflict {
+		status = "ALREADY_EXISTS" // a 409 of another status is no "already exists"
+	}
+	fmt.Fprintf(w, `{"error":{"code":%d,"message":%q,"status":%q}}`, n, msg, status)
 }
 
 func TestRetries(t *testing.T) {
