@@ -304,3 +304,52 @@ func gaugeValue(c prometheus.Metric) float64 {
 	}
 	return m.Gauge.GetValue()
 }
+
+// mallory is suspended, in /Engineering/Platform, and a member of
+// spaces/PLATFORM: the org_unit rule names her but adds no suspended
+// person. With remove_suspended off (the default) she stays, listed as
+// not removed with why; with it on she goes, for being suspended.
+func TestASuspendedPersonARuleNamesStaysUnlessRemoveSuspended(t *testing.T) {
+	for _, removeSuspended := range []bool{false, true} {
+		t.Run(fmt.Sprint("remove_suspended ", removeSuspended), func(t *testing.T) {
+			seed, err := emulator.LoadSeed("../../testdata/seed.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range seed.Spaces {
+				if seed.Spaces[i].Name == "spaces/PLATFORM" {
+					seed.Spaces[i].Members = append(seed.Spaces[i].Members, emulator.SeedMember{User: "mallory@example.com"})
+				}
+			}
+			_, url := emulatortest.Start(t, seed, emulator.Options{HideEmails: true})
+			dir := t.TempDir()
+			rules, _ := os.ReadFile("../../testdata/directory/platform.yaml")
+			os.WriteFile(filepath.Join(dir, "platform.yaml"), rules, 0o644)
+			cfg := filepath.Join(dir, "config.yaml")
+			os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: platform.yaml}]\npolicy: sync\nremove_suspended: %v\napi: {endpoint: %q}\nlimits: {max_attempts: 2}\n", removeSuspended, url)), 0o644)
+			code, out, errOut := runCLI(t, "plan", "--config", cfg, "--output", "json", "--allow-removals", "5")
+			r := parseRemovals(t, out)
+			if code != exitOK {
+				t.Fatalf("plan: exit %d\n%s", code, logText(errOut))
+			}
+			var removed, kept []string
+			for _, c := range r.Changes {
+				if c["action"] == "delete" {
+					removed = append(removed, fmt.Sprint(c["member"], " (", c["reason"], ")"))
+				}
+			}
+			for _, p := range r.Protected {
+				kept = append(kept, fmt.Sprint(p["member"], ": ", p["why"]))
+			}
+			if removeSuspended {
+				if len(removed) != 1 || !strings.Contains(removed[0], "mallory@example.com (suspended in the Directory)") {
+					t.Errorf("removed %q, kept %q; want mallory removed for being suspended", removed, kept)
+				}
+				return
+			}
+			if len(removed) != 0 || len(kept) != 1 || !strings.Contains(kept[0], "mallory@example.com: suspended or archived in the Directory, and named by org_unit /Engineering/Platform (") {
+				t.Errorf("removed %q, kept %q; want mallory kept, the unit rule naming her", removed, kept)
+			}
+		})
+	}
+}

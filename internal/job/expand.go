@@ -19,6 +19,9 @@ type pendingRules struct {
 	learned map[string]membership.Principal // identities the rules taught
 	// warnings say what a rule left out that its owner may not expect.
 	warnings []string
+	// suspended are, by space, the suspended or archived people a rule
+	// there names, with the rule: not removed unless remove_suspended.
+	suspended map[string]map[membership.Principal]string
 	err      error
 	rules    int
 }
@@ -55,7 +58,7 @@ func (j *Job) startRules(ctx context.Context, desired membership.Desired) (*pend
 			p.err = &RuleError{Err: err} // the caller logs each rule at fault
 			return
 		}
-		p.desired, p.learned, p.warnings = x.Desired, x.Known, x.Warnings
+		p.desired, p.learned, p.warnings, p.suspended = x.Desired, x.Known, x.Warnings, x.Suspended
 		for _, w := range x.Warnings {
 			j.Logger.Warn(w)
 		}

@@ -60,6 +60,9 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			return
 		}
 		expanded = d
+		if rm != nil {
+			rm.ruleSuspended = rules.suspended
+		}
 		close(expandedRules)
 		if j.Resolver != nil {
 			out.ids = j.Resolver.NewService(expanded, latency.estimate)

@@ -41,6 +41,10 @@ type removalRun struct {
 	// suspended users could not be listed; nobody is removed for being
 	// suspended in this run (what the pass happened to show would decide).
 	suspendedUnlisted bool
+	// ruleSuspended are, by space, the suspended or archived people a
+	// rule there names: kept unless remove_suspended (set once the rules
+	// are expanded, before any space is screened).
+	ruleSuspended map[string]map[membership.Principal]string
 }
 
 // prepareRemovals reads the last run's state when any space's policy is
@@ -143,6 +147,28 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	}
 	unresolved = j.unknownWantedIDs(ctx, sp, ids, unresolved)
 	in := removals.ScreenInput{Protect: rm.protect, ProtectIDs: rm.protectIDs, Acting: rm.acting, Unresolved: unresolved, Wanted: map[string]bool{}}
+	// People a rule here names who are suspended or archived: the rule
+	// adds no such people, yet names them; suspension removes them only
+	// under remove_suspended (and when the Directory's suspended users
+	// were listed, as for everyone else).
+	for p, rule := range rm.ruleSuspended[ds.Name] {
+		if j.Config.RemoveSuspended && !rm.suspendedUnlisted {
+			for i, c := range sp.Changes {
+				if c.Action == diff.Delete && c.Principal == p && c.Reason == diff.ReasonAbsent {
+					sp.Changes[i].Reason = diff.ReasonSuspended
+				}
+			}
+			continue
+		}
+		if in.RuleSuspended == nil {
+			in.RuleSuspended = map[membership.Principal]string{}
+		}
+		why := "remove_suspended is off"
+		if j.Config.RemoveSuspended {
+			why = "the Directory's suspended users could not be listed this run"
+		}
+		in.RuleSuspended[p] = fmt.Sprintf("suspended or archived in the Directory, and named by %s: rules add no such people, and %s", rule, why)
+	}
 	for _, m := range ds.Members {
 		if e := m.Principal.Email(); e != "" {
 			in.Wanted[e] = true

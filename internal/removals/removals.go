@@ -111,6 +111,11 @@ type ScreenInput struct {
 	// ViaGroup are the people of the groups the sources want in this space,
 	// with the group: they are in the space through it.
 	ViaGroup map[membership.Principal]string
+	// RuleSuspended are the people a Directory rule here names who are
+	// suspended or archived (rules add no such people), with why they
+	// stay: the rule still names them, so they are not removed as "in no
+	// source" (remove_suspended decides whether suspension removes).
+	RuleSuspended map[membership.Principal]string
 	// Unsure says why this space can't tell who some members are (a
 	// lookup of the acting user or a protected address failed): then no
 	// one there is removed.
@@ -202,6 +207,9 @@ func keepReason(c diff.Change, in ScreenInput) string {
 	}
 	if by, ok := in.ProtectIDs[c.Principal]; ok {
 		return "protected by " + by
+	}
+	if why, ok := in.RuleSuspended[c.Principal]; ok && c.Reason == diff.ReasonAbsent {
+		return why
 	}
 	if g, ok := in.ViaGroup[c.Principal]; ok {
 		return fmt.Sprintf("in the space through %s, which the sources want here (Google keeps a group's members; remove them from the group)", g)

@@ -57,6 +57,10 @@ type Expansion struct {
 	// Warnings say what a rule left out that its owner may not expect
 	// (the groups in a group, with nested: false).
 	Warnings []string
+	// Suspended are, by space, the people a rule there names who are
+	// suspended or archived: not added, and (unless remove_suspended)
+	// not removed either, with the rule that names them.
+	Suspended map[string]map[membership.Principal]string
 }
 
 // Error is a rule that failed or found nobody, with where it is written.
@@ -80,6 +84,8 @@ var ErrEmpty = errors.New("the Directory returned nobody; if that is right, mark
 // found is one distinct rule's answer.
 type found struct {
 	people []person
+	// suspended are the people it names who are suspended or archived.
+	suspended []person
 	group  membership.Principal // for RuleGroup
 	// returned counts what the Directory listed, and groups the groups
 	// among it, for saying why a rule came to nobody.
@@ -199,6 +205,7 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 		return out, errors.Join(joined...)
 	}
 	out.Desired = merge(d, answers)
+	out.Suspended = suspendedBySpace(d, answers)
 	for _, f := range answers {
 		for _, p := range f.people {
 			out.Known[p.email] = p.id
@@ -227,7 +234,9 @@ func (e *Expander) expand(ctx context.Context, r membership.Rule) (found, int, e
 		return e.groupMembers(ctx, r, false)
 	case membership.RuleOrgUnit:
 		// "Escape single quotes in queries with \'" (Search for users).
-		query := fmt.Sprintf("orgUnitPath='%s' isSuspended=false", strings.ReplaceAll(r.Value, "'", `\'`))
+		// Suspended users come too: not added, they are kept where they
+		// are members (remove_suspended decides).
+		query := fmt.Sprintf("orgUnitPath='%s'", strings.ReplaceAll(r.Value, "'", `\'`))
 		f, n, err := e.users(ctx, query, func(u chatapi.DirectoryUser) bool {
 			return r.IncludeChildren || strings.EqualFold(u.OrgUnitPath, r.Value)
 		})
@@ -271,8 +280,8 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspende
 				f.domain++
 			}
 			status := strings.ToUpper(m.Status)
-			if m.Type != "USER" || m.Email == "" || !suspendedToo && (status == "SUSPENDED" || status == "ARCHIVED") || seen[m.ID] {
-				continue // groups, the whole domain (CUSTOMER), suspended people, and repeats via nesting
+			if m.Type != "USER" || m.Email == "" || seen[m.ID] {
+				continue // groups, the whole domain (CUSTOMER), and repeats via nesting
 			}
 			if m.ID == "" {
 				// Google lists every member with its ID; without one, two
@@ -280,7 +289,12 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspende
 				return found{}, calls, fmt.Errorf("the Directory listed member %s without an ID", m.Email)
 			}
 			seen[m.ID] = true
-			f.people = append(f.people, person{email: strings.ToLower(m.Email), id: membership.User(m.ID)})
+			p := person{email: strings.ToLower(m.Email), id: membership.User(m.ID)}
+			if !suspendedToo && (status == "SUSPENDED" || status == "ARCHIVED") {
+				f.suspended = append(f.suspended, p)
+				continue
+			}
+			f.people = append(f.people, p)
 		}
 		if err := guard.Next(len(page), next); err != nil {
 			return found{}, calls, err
@@ -316,8 +330,12 @@ func (e *Expander) users(ctx context.Context, query string, keep func(chatapi.Di
 			if u.ID == "" {
 				return found{}, calls, fmt.Errorf("the Directory listed user %s without an ID", u.PrimaryEmail)
 			}
-			if !u.Suspended && !u.Archived && keep(u) {
-				f.people = append(f.people, person{email: strings.ToLower(u.PrimaryEmail), id: membership.User(u.ID)})
+			switch p := (person{email: strings.ToLower(u.PrimaryEmail), id: membership.User(u.ID)}); {
+			case !keep(u):
+			case u.Suspended || u.Archived:
+				f.suspended = append(f.suspended, p)
+			default:
+				f.people = append(f.people, p)
 			}
 		}
 		if err := guard.Next(len(page), next); err != nil {
@@ -374,4 +392,26 @@ type groupPeople struct {
 	done   chan struct{}
 	people map[membership.Principal]bool
 	err    error
+}
+
+// suspendedBySpace is, for each space with rules naming suspended or
+// archived people, who they are and the first rule naming each.
+func suspendedBySpace(d membership.Desired, answers map[string]found) map[string]map[membership.Principal]string {
+	var out map[string]map[membership.Principal]string
+	for _, s := range d.Spaces {
+		for _, r := range s.Rules {
+			for _, p := range answers[r.Key()].suspended {
+				if out == nil {
+					out = map[string]map[membership.Principal]string{}
+				}
+				if out[s.Name] == nil {
+					out[s.Name] = map[membership.Principal]string{}
+				}
+				if _, ok := out[s.Name][p.id]; !ok {
+					out[s.Name][p.id] = fmt.Sprintf("%s (%s)", r.Describe(), r.Source)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -316,3 +316,33 @@ func TestAnOrgUnitWithAnApostrophe(t *testing.T) {
 		t.Errorf("%v; members %q (%v)", err, members(x, "spaces/A"), em.Stats().Requests)
 	}
 }
+
+// Suspended and archived people a rule names are not members it adds, but
+// the rule still names them: the expansion says who, per space, with the
+// first rule naming each, so removals can keep them.
+func TestRulesSaySuspendedPeopleTheyName(t *testing.T) {
+	x, err, _ := expand(t, directory(), emulator.Options{}, `spaces:
+  - space: spaces/A
+    members:
+      - {group_members: eng@example.com}
+      - {org_unit: /Engineering}
+  - space: spaces/B
+    members:
+      - {org_unit: /Engineering/Platform}
+  - space: spaces/C
+    members:
+      - {org_unit: /Sales}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(x.Suspended)
+	want := "map[spaces/A:map[users/5:group_members eng@example.com (" // eve, suspended; fay, archived
+	if !strings.HasPrefix(got, want) || !strings.Contains(got, "users/6:group_members eng@example.com") ||
+		!strings.Contains(got, "spaces/B:map[users/5:org_unit /Engineering/Platform (") || strings.Contains(got, "spaces/C") || strings.Contains(got, "users/1") {
+		t.Errorf("suspended by space: %s\nwant eve and fay in spaces/A by the group rule, eve in spaces/B by the unit, nobody in spaces/C", got)
+	}
+	if m := members(x, "spaces/B"); strings.Contains(m, "eve") {
+		t.Errorf("spaces/B wants eve, suspended: %s", m)
+	}
+}
