@@ -22,8 +22,8 @@ type pendingRules struct {
 	// suspended are, by space, the suspended or archived people a rule
 	// there names, with the rule: not removed unless remove_suspended.
 	suspended map[string]map[membership.Principal]string
-	err      error
-	rules    int
+	err       error
+	rules     int
 }
 
 // wait returns the expanded sources, or the rules' error.

@@ -86,7 +86,7 @@ type found struct {
 	people []person
 	// suspended are the people it names who are suspended or archived.
 	suspended []person
-	group  membership.Principal // for RuleGroup
+	group     membership.Principal // for RuleGroup
 	// returned counts what the Directory listed, and groups the groups
 	// among it, for saying why a rule came to nobody.
 	returned, groups int
