@@ -263,10 +263,26 @@ func lineOrLast(line int) int {
 }
 
 // ParseSchedule parses a cron spec: 5 fields, optional seconds, CRON_TZ=,
-// and descriptors such as @hourly.
+// and descriptors such as @hourly. What robfig/cron would quietly make
+// something else is refused: an @every interval under a second, negative
+// or with a fraction of a second (it runs every second, or rounds down),
+// and a date that never comes (0 6 30 2 *: serve would never run).
 func ParseSchedule(spec string) (cron.Schedule, error) {
 	p := cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-	return p.Parse(spec)
+	s, err := p.Parse(spec)
+	if err != nil {
+		return nil, err
+	}
+	if _, every := s.(cron.ConstantDelaySchedule); every {
+		_, text, _ := strings.Cut(spec, "@every ")
+		if d, err := time.ParseDuration(strings.TrimSpace(text)); err != nil || d < time.Second || d%time.Second != 0 {
+			return nil, errors.New("the interval must be whole seconds, at least 1s (e.g. @every 30m)")
+		}
+	}
+	if s.Next(time.Now()).IsZero() {
+		return nil, errors.New("it never fires (no such date in the next five years)")
+	}
+	return s, nil
 }
 
 // IsGoogleEndpoint reports whether the endpoint is Google's own.

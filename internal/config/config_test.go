@@ -54,6 +54,10 @@ func TestParseErrors(t *testing.T) {
 		{"a NUL in a value", "sources: [{path: a.csv}]\nprotect: [ann@exam\x00ple.com]\n", `c.yaml:2:19: control character U+0000`},
 		{"invalid UTF-8", "sources: [{path: a.csv}]\n# caf\xe9\n", `c.yaml:2: invalid UTF-8`},
 		{"bad schedule", "sources: [{path: a.csv}]\nschedule: \"61 * * * *\"\n", `c.yaml:2: schedule "61 * * * *"`},
+		{"a schedule of no interval", "sources: [{path: a.csv}]\nschedule: \"@every 0s\"\n", `c.yaml:2: schedule "@every 0s": the interval must be whole seconds, at least 1s`},
+		{"a negative interval", "sources: [{path: a.csv}]\nschedule: \"@every -1h\"\n", `c.yaml:2: schedule "@every -1h": the interval must be whole seconds, at least 1s`},
+		{"a sub-second interval", "sources: [{path: a.csv}]\nschedule: \"@every 1500ms\"\n", `c.yaml:2: schedule "@every 1500ms": the interval must be whole seconds`},
+		{"a date that never comes", "sources: [{path: a.csv}]\nschedule: \"0 6 30 2 *\"\n", `c.yaml:2: schedule "0 6 30 2 *": it never fires`},
 		{"service account without key", "sources: [{path: a.csv}]\nauth:\n  mode: service-account\n", `c.yaml:3: auth.mode service-account needs auth.credentials_file`},
 		{"app with subject", "sources: [{path: a.csv}]\nauth:\n  mode: app\n  credentials_file: k.json\n  subject: a@example.com\n", `c.yaml:5: auth.mode app acts as the Chat app`},
 		{"oauth-user without token file", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: c.json\n", `c.yaml:3: auth.mode oauth-user needs`},
@@ -69,7 +73,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestScheduleSpecs(t *testing.T) {
-	for _, spec := range []string{"*/15 * * * *", "0 */5 * * * *", "CRON_TZ=Europe/Paris 0 6 * * 1-5", "@hourly"} {
+	for _, spec := range []string{"*/15 * * * *", "0 */5 * * * *", "CRON_TZ=Europe/Paris 0 6 * * 1-5", "@hourly", "@every 90s", "CRON_TZ=UTC @every 1h", "0 0 29 2 *"} {
 		if _, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nschedule: \""+spec+"\"\n")); err != nil {
 			t.Errorf("%q: %v", spec, err)
 		}
