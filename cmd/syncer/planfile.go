@@ -234,6 +234,13 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		log.Error("state location "+cfg.State.Location+" can't be opened; nothing was done", "error", err.Error())
 		return finish("failure", exitFailure, nil, 0)
 	}
+	if p, ok := store.(interface{ Probe(context.Context) error }); ok && pf.Removals != nil && !dryRun {
+		// As a regular apply under sync: removals never happen unrecorded.
+		if err := p.Probe(runCtx); err != nil {
+			log.Error("the plan's removals state would be saved in state.location, which can't be written; nothing was written", "error", err.Error())
+			return finish("failure", exitFailure, nil, 0)
+		}
+	}
 	var lock state.Lock
 	if !dryRun {
 		lock, err = lockState(runCtx, cfg, store, s.runID, log)

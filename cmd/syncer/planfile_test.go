@@ -306,3 +306,21 @@ func TestReviewedPlanStateNotSavedFailsTheRun(t *testing.T) {
 		t.Errorf("already applied: exit %d (want %d), %d writes\n%s%s", code, exitFailure, em.Stats().Writes, out, logText(errOut))
 	}
 }
+
+// A state folder that can't be written stops apply --plan of a plan with
+// removals before its first write, as it stops a regular apply: removals
+// must never happen unrecorded.
+func TestReviewedPlanUnwritableStateWritesNothing(t *testing.T) {
+	em, dir, write := offboarding(t, emulator.Options{})
+	cfg := write(map[string]bool{"t0-m1@example.com": true}, "")
+	plan := filepath.Join(dir, "plan.json")
+	if code, _, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan, "--allow-removals", "1"); code != exitOK {
+		t.Fatalf("plan: exit %d\n%s", code, logText(errOut))
+	}
+	// The apply's runner has the state on a read-only mount (root included).
+	cfg = write(map[string]bool{"t0-m1@example.com": true}, "state: {location: /proc/self/syncer-state}\n")
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--plan", plan)
+	if code != exitFailure || em.Stats().Writes != 0 || !strings.Contains(logText(errOut), "can't be written") {
+		t.Errorf("exit %d, %d writes\n%s%s", code, em.Stats().Writes, out, logText(errOut))
+	}
+}
