@@ -160,9 +160,13 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		run, _, body := last.get()
 		if run == nil && runs.keep > 0 {
 			// Just restarted: the newest run the history kept, as / shows.
-			_, _, body = last.fromHistory(r.Context(), runs)
+			run, _, body = last.fromHistory(r.Context(), runs)
 		}
-		if body == nil {
+		switch {
+		case body == nil && run != nil:
+			http.Error(w, fmt.Sprintf("the last run (%s, %s) made no report: %s", run.ID, run.Result, run.Why), http.StatusNotFound)
+			return
+		case body == nil:
 			http.Error(w, "no run has finished yet", http.StatusNotFound)
 			return
 		}

@@ -62,10 +62,9 @@ type lastRun struct {
 func (l *lastRun) set(run report.Run, plan *diff.Plan, json []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.run, l.plan = &run, plan
-	if json != nil {
-		l.json = json
-	}
+	// A run that made no plan has no report: an earlier run's would be
+	// taken for this one's.
+	l.run, l.plan, l.json = &run, plan, json
 }
 
 func (l *lastRun) get() (*report.Run, *diff.Plan, []byte) {

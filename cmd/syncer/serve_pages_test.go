@@ -224,3 +224,30 @@ func httpGet(url string) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// /report is the last run's report: after a run that made none (a broken
+// config edit), it says so, rather than serving an earlier run's report
+// that reads as the last one (complete, applied).
+func TestServeReportIsTheLastRunsOrNone(t *testing.T) {
+	w := newPagesWorld(t, false)
+	data, _ := os.ReadFile(w.cfg)
+	every := strings.Replace(string(data), `"@daily"`, `"* * * * * *"`, 1)
+	os.WriteFile(w.cfg, []byte(every), 0o644)
+	s := startServe(t, w.cfg, "--run-on-start")
+	defer s.stop()
+	code := 0
+	for deadline := time.Now().Add(20 * time.Second); code != 200 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		code, _ = get(t, s.base+"/report")
+	}
+	if code != 200 {
+		t.Fatalf("/report %d after the first run", code)
+	}
+	os.WriteFile(w.cfg, []byte(every+"policy: mirror\n"), 0o644)
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); code == 200 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		code, body = get(t, s.base+"/report")
+	}
+	if code == 200 || !strings.Contains(body, "invalid") || !strings.Contains(body, "mirror") {
+		t.Errorf("/report after a run that made no report: %d\n%.300s", code, body)
+	}
+}
