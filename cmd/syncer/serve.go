@@ -84,6 +84,9 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		return refuse(exitInvalid, "serve: --allow-removals is a one-run consent; give it to one apply after reading its plan")
 	case *keep < 0 || *keep > history.MaxKeep:
 		return refuse(exitInvalid, "serve: --history %d: keep 0 to %d runs", *keep, history.MaxKeep)
+	case *checkEvery < minReadyCheck:
+		// Less would re-check, a read each time, in a loop that never waits.
+		return refuse(exitInvalid, "serve: --ready-check-every %v: at least %v (30s by default)", *checkEvery, minReadyCheck)
 	}
 	if err := checkRunFlags(f); err != nil {
 		return refuse(exitInvalid, "serve: %v", err)
@@ -211,6 +214,9 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	}
 	return exitOK
 }
+
+// minReadyCheck is the shortest --ready-check-every.
+const minReadyCheck = 100 * time.Millisecond
 
 // serveTimeouts: no connection is held longer than a page takes (the
 // history's pages read Cloud Storage for up to historyTimeout), nor by a

@@ -294,3 +294,22 @@ func TestServeDropsSlowAndIdleConnections(t *testing.T) {
 		t.Errorf("a kept-alive connection left idle: closed %v, having read %q", closed, got)
 	}
 }
+
+// --ready-check-every of nothing would re-check readiness in a loop that
+// never waits, a read each time: refused at start, as other flags are.
+func TestServeRefusesAReadyCheckThatNeverWaits(t *testing.T) {
+	em, cfg := setup(t, 1, emulator.Options{}, "")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "schedule: \"@daily\"\n"...), 0o644)
+	for _, every := range []string{"0s", "-1s", "1ns"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		var stdout, stderr lockedBuffer
+		code := run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--ready-check-every", every}, &stdout, &stderr)
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut || code != exitInvalid || !strings.Contains(logText(stderr.String()), "--ready-check-every") {
+			t.Errorf("--ready-check-every %s: exit %d after serving %v; %d reads\n%.600s", every, code, timedOut,
+				em.Stats().Count("spaces.get")+em.Stats().Count("members.list"), logText(stderr.String()))
+		}
+	}
+}
