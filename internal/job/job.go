@@ -253,6 +253,10 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		res.Plan.Incomplete = append(res.Plan.Incomplete, line)
 		log.Error("run stopped after every space was planned", "reason", StopReason(ctx), "skipped", strings.Join(skipped, ", "))
 	}
+	for _, c := range spaces.sourcesChanged {
+		res.Plan.Incomplete = append(res.Plan.Incomplete, c+" since this run read it: the changes of the spaces planned after that were not sent, and the next run reads it again (write exports under another name and rename them into place, so a run never reads one half-written)")
+		log.Error("a source changed after it was read; the spaces planned since were not written", "source", c)
+	}
 	markUnread(&res.Plan, spaces.errors)
 	if len(identities.Unresolved) > 0 {
 		res.Plan.Incomplete = append(res.Plan.Incomplete, unresolvedLine(identities.Unresolved))

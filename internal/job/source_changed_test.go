@@ -59,3 +59,40 @@ func TestASourceWrittenWhileReadStopsTheWrites(t *testing.T) {
 		t.Errorf("the next run: changes %+v, blocked %q; want none", res.Plan.Changes, res.Plan.Blocked)
 	}
 }
+
+// The same under policy upsert, whose writes start as each space is
+// planned: the space planned after the file changed is not written (the
+// cut address would invite an outsider), and the run says why.
+func TestASourceWrittenWhileReadStopsStreamedWrites(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}}}},
+	}
+	const whole = "space,role,member\nspaces/S,owner,boss@example.com\nspaces/S,member,ann@example.com\nspaces/S,member,bob@example.com\n"
+	f := newFixture(t, seed, emulator.Options{}, whole[:len(whole)-len("m\n")])
+	csv := filepath.Join(filepath.Dir(f.cfg.Path), "members.csv")
+	f.tweak = func(j *job.Job) {
+		j.SourceStamps = nil // stamped by the run itself, from the config
+		j.Reader = &bentList{Reader: j.Reader, bend: func(r job.Reader, ctx context.Context, token string) ([]membership.Membership, string, error) {
+			if err := os.WriteFile(csv, []byte(whole), 0o644); err != nil {
+				t.Error(err)
+			}
+			return r.ListPage(ctx, "spaces/S", token)
+		}}
+	}
+	res, err := f.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.em.Stats().Count("members.create"); n != 0 {
+		t.Errorf("%d creates sent from a source half-written when read; want none", n)
+	}
+	if !res.Failed() || !strings.Contains(strings.Join(res.Plan.Incomplete, "\n"), "members.csv was written at") {
+		t.Errorf("incomplete %q; want the run failed, members.csv named as changed since read", res.Plan.Incomplete)
+	}
+	for _, c := range res.Plan.Changes {
+		if c.Status != "skipped" {
+			t.Errorf("%s %s: %s, want skipped", c.Action, c.Member, c.Status)
+		}
+	}
+}

@@ -29,6 +29,9 @@ type plannedSpaces struct {
 	planned  int
 	ids      *identity.Service
 	states   map[string]*membership.SpaceState // with KeepStates, the spaces with changes
+	// sourcesChanged names the sources whose files changed after they
+	// were read: no space planned after that was handed to the stream.
+	sourcesChanged []string
 }
 
 // planSpaces reads, resolves and plans every space through the pipeline,
@@ -196,6 +199,19 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			j.Progress.SpacePlanned(len(sp.Changes))
 			j.Logger.Debug("space planned", "space", ds.Name, "changes", len(sp.Changes))
 			if stream != nil && len(sp.Changes) > 0 {
+				// A source written while it was read (an export half
+				// written: a cut address is another person) stops the
+				// writes from then on; a stat per source per space.
+				if out.sourcesChanged == nil {
+					out.sourcesChanged = j.SourceStamps.Changed()
+				}
+				if out.sourcesChanged != nil {
+					for k := range out.plans[i].Changes {
+						c := &out.plans[i].Changes[k]
+						c.Status, c.Error = diff.Skipped, "not sent: a source changed after this run read it"
+					}
+					return
+				}
 				if streamText {
 					report.TextSpace(j.Stdout, sp.Summary, sp.Changes) // people see each space's plan as it is decided
 				}
