@@ -65,7 +65,7 @@ func TestASourceWrittenWhileReadStopsTheWrites(t *testing.T) {
 // cut address would invite an outsider), and the run says why.
 func TestASourceWrittenWhileReadStopsStreamedWrites(t *testing.T) {
 	seed := &emulator.Seed{
-		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}}}},
 	}
 	const whole = "space,role,member\nspaces/S,owner,boss@example.com\nspaces/S,member,ann@example.com\nspaces/S,member,bob@example.com\n"
