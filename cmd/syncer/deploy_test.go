@@ -378,6 +378,11 @@ func TestSystemdUnits(t *testing.T) {
 	if svc["[Service]StateDirectory"] == "" {
 		t.Error("no StateDirectory=: the report and an identity cache have nowhere to go")
 	}
+	// state.location defaults to a folder beside the config, in /etc,
+	// which ProtectSystem=strict makes read-only: the config must move it.
+	if want := "location: /var/lib/" + svc["[Service]StateDirectory"] + "/"; !strings.Contains(string(text), want) {
+		t.Errorf("syncer.service must tell the config to keep its state under StateDirectory: %q", want)
+	}
 
 	// Hardening.
 	for key, want := range map[string]string{"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes"} {
@@ -446,6 +451,11 @@ func TestCrontab(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "overlap") {
 		t.Error("crontab: say why runs don't overlap")
+	}
+	// The config is in /etc/syncer, which the syncer user can't write:
+	// state.location (by default beside the config) must move to its home.
+	if !strings.Contains(string(data), "location: /var/lib/syncer/") {
+		t.Error("crontab: tell the config to keep its state where the syncer user can write")
 	}
 }
 
