@@ -28,6 +28,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/planfile"
 	"github.com/syncer-dev/syncer/internal/progress"
 	"github.com/syncer-dev/syncer/internal/report"
+	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/state"
 )
 
@@ -223,7 +224,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		return finish("invalid", exitInvalid, nil, 0)
 	}
 	plan := pf.Plan
-	why := notApplicable(pf, time.Now(), cfg.Plan.MaxAge)
+	why := append(notApplicable(pf, time.Now(), cfg.Plan.MaxAge), wantedAgain(cfg, plan, log)...)
 	if why != nil {
 		plan.Blocked = why
 		log.Error("the plan can't be applied; nothing was written", "reasons", strings.Join(why, "; "))
@@ -516,4 +517,39 @@ func writeReport(out cmdIO, cfg *config.Config, log interface{ Error(string, ...
 		}
 	}
 	return code
+}
+
+// wantedAgain names the removals in plan of people the sources, as they
+// are now, want in that space: added back since the plan was made (two
+// pull requests merged in turn), a removal is no longer what anyone
+// reviewed. Sources that can't be read now, and Directory rules, are not
+// asked: the plan applies what was reviewed.
+func wantedAgain(cfg *config.Config, plan diff.Plan, log *slog.Logger) []string {
+	if !slices.ContainsFunc(plan.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
+		return nil
+	}
+	desired, err := source.Load(cfg.Sources)
+	if err != nil {
+		log.Warn("the sources can't be read now, so the plan's removals are not checked against them", "error", err.Error())
+		return nil
+	}
+	wanted := map[string]map[membership.Principal]bool{}
+	for _, s := range desired.Spaces {
+		w := map[membership.Principal]bool{}
+		for _, m := range s.Members {
+			w[m.Principal] = true
+		}
+		wanted[s.Name] = w
+	}
+	var out []string
+	for _, c := range plan.Changes {
+		w := wanted[c.Space]
+		if c.Action != diff.Delete || w == nil {
+			continue
+		}
+		if w[c.Principal] || w[membership.User(strings.ToLower(c.Member))] || c.ID != "" && w[c.ID] {
+			out = append(out, fmt.Sprintf("%s: the sources want %s there again since the plan was made; make a new plan", c.Space, c.Member))
+		}
+	}
+	return out
 }

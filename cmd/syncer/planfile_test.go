@@ -324,3 +324,25 @@ func TestReviewedPlanUnwritableStateWritesNothing(t *testing.T) {
 		t.Errorf("exit %d, %d writes\n%s%s", code, em.Stats().Writes, out, logText(errOut))
 	}
 }
+
+// A plan that removes dan, and a later change to the sources that wants
+// him back (two pull requests merged in turn): applying the plan would
+// remove someone the sources want, which nobody reviewed. It stops, exit
+// 4, nothing written; a new plan keeps him.
+func TestReviewedPlanRefusesARemovalTheSourcesUndid(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "dan@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "dan@example.com"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: true}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\n", "")
+	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "dan@example.com") {
+		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\nspaces/S,Dan@example.com\n"), 0o644)
+	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if code != exitBlocked || deletes(em) != 0 || !strings.Contains(strings.Join(r.Blocked, "\n"), "the sources want dan@example.com there again") {
+		t.Errorf("apply --plan after the sources took dan back: exit %d, %d deletes, blocked %q; want exit %d, none, dan named\n%s", code, deletes(em), r.Blocked, exitBlocked, logText(errOut))
+	}
+}
