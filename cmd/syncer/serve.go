@@ -30,7 +30,8 @@ func serveCommand() command {
 
 Runs 'syncer apply' on the config's schedule (cron: 5 fields, optional
 seconds, CRON_TZ=, @hourly...). A run still going when the next is due makes
-that one skip; a panic in a run is logged and the next runs as usual. The
+that one skip; a panic in a run's own goroutine is logged and the next runs
+as usual (one in a goroutine it started ends the process). The
 config file is read afresh for every run: a broken edit fails that run loudly
 and changes nothing. The schedule itself is read once, at start-up.
 
