@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/syncer-dev/syncer/internal/config"
 )
 
 // errLockHeld means another run holds the lock: exit 5. Any other lock
@@ -36,6 +38,54 @@ func acquireLock(path, configPath string) (func(), error) {
 		}
 	}
 	return takeLock(path, owned, lockFile)
+}
+
+// stateLockName is the run lock in a local state folder.
+const stateLockName = "apply.lock"
+
+// acquireStateLock also locks the config's local state folder: the host
+// lock's folder depends on the session ($XDG_RUNTIME_DIR is set in a
+// login, not under cron; systemd gives a unit a /tmp of its own), and two
+// runs that share the rails' state must never write at once, however
+// they were started. Nothing to lock for a state in Cloud Storage (its
+// lock object spans hosts) or a config that doesn't load (the run stops
+// on it before any call).
+func acquireStateLock(configPath string) (func(), error) {
+	cfg, err := config.Load(configPath)
+	if err != nil || cfg.State.InCloudStorage() {
+		return func() {}, nil
+	}
+	dir := cfg.State.Location
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("can't create the state folder %s for the run lock: %w", dir, unwrapPathError(err))
+	}
+	// The folder may be a link to one (the state code follows it too);
+	// the folder it names must be a private one.
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("state folder %s: %w", dir, unwrapPathError(err))
+	case !st.IsDir():
+		return nil, fmt.Errorf("state folder %s is not a folder", dir)
+	}
+	if problem := sharedDirProblem(st); problem != "" {
+		return nil, fmt.Errorf("state folder %s %s: the run lock (and the state) can't be kept there safely", dir, problem)
+	}
+	return takeLock(filepath.Join(dir, stateLockName), true, lockFile)
+}
+
+// acquireLocks takes the host lock, then the state folder's.
+func acquireLocks(path, configPath string) (func(), error) {
+	unlock, err := acquireLock(path, configPath)
+	if err != nil {
+		return nil, err
+	}
+	unlockState, err := acquireStateLock(configPath)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return func() { unlockState(); unlock() }, nil
 }
 
 // takeLock locks path with lock, until the locked file is the one path

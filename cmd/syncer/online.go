@@ -72,7 +72,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	m := metrics.New()
 	s := runSettings{runID: runID, flags: f, write: write, detailed: detailedExitCode, metrics: m, calls: &metrics.Calls{}, log: log}
 	if write {
-		unlock, err := acquireLock(f.lockFile, f.config)
+		unlock, err := acquireLocks(f.lockFile, f.config)
 		if err != nil {
 			log.Error(err.Error())
 			if errors.Is(err, errLockHeld) {

@@ -134,3 +134,31 @@ func TestJSONLogLines(t *testing.T) {
 		t.Errorf("only %d log lines:\n%s", lines, errOut)
 	}
 }
+
+// Two applies of one config whose host locks differ (one from a login
+// session, $XDG_RUNTIME_DIR set; one from cron, without it; or a
+// --lock-file of the systemd unit's) still exclude each other: the state
+// folder they share holds a lock too. The holder's lock file is removed
+// when it is done.
+func TestTheStateFolderLocksRunsStartedApart(t *testing.T) {
+	em, cfg := setup(t, 1, emulator.Options{}, "")
+	unlock, err := acquireLocks(filepath.Join(t.TempDir(), "session.lock"), cfg) // a first apply, from another session
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "apply", "--config", cfg, "--lock-file", filepath.Join(t.TempDir(), "cron.lock"))
+	if code != exitLocked || !strings.Contains(logText(errOut), stateLockName) || em.Stats().Total() != 0 {
+		t.Errorf("a second apply beside the first: exit %d, %d calls; want %d, none, the state folder's lock named\n%s", code, em.Stats().Total(), exitLocked, logText(errOut))
+	}
+	held := filepath.Join(filepath.Dir(cfg), "syncer-state", stateLockName)
+	if _, err := os.Stat(held); err != nil {
+		t.Errorf("no lock in the state folder while a run holds it: %v", err)
+	}
+	unlock()
+	if code, _, errOut := runCLI(t, "apply", "--config", cfg); code != exitOK {
+		t.Errorf("after the first is done: exit %d\n%s", code, logText(errOut))
+	}
+	if _, err := os.Stat(held); !os.IsNotExist(err) {
+		t.Errorf("the state folder's lock file is left behind: %v", err)
+	}
+}

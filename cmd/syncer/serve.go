@@ -105,7 +105,7 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	}
 	// One serve per config and host, and no apply beside it: the lock is
 	// held for serve's lifetime.
-	unlock, err := acquireLock(f.lockFile, f.config)
+	unlock, err := acquireLocks(f.lockFile, f.config)
 	if err != nil {
 		if errors.Is(err, errLockHeld) {
 			return refuse(exitLocked, "%v", err)
