@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/config"
@@ -49,29 +51,29 @@ const stateLockName = "apply.lock"
 // runs that share the rails' state must never write at once, however
 // they were started. Nothing to lock for a state in Cloud Storage (its
 // lock object spans hosts) or a config that doesn't load (the run stops
-// on it before any call).
+// on it before any call); nor where the state folder can't be made or
+// written, or is not private: the run says so where it would keep its
+// state (a sync run stops before any write), and the host lock holds.
 func acquireStateLock(configPath string) (func(), error) {
+	none := func() {}
 	cfg, err := config.Load(configPath)
 	if err != nil || cfg.State.InCloudStorage() {
-		return func() {}, nil
+		return none, nil
 	}
 	dir := cfg.State.Location
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("can't create the state folder %s for the run lock: %w", dir, unwrapPathError(err))
+		return none, nil
 	}
 	// The folder may be a link to one (the state code follows it too);
 	// the folder it names must be a private one.
-	st, err := os.Stat(dir)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("state folder %s: %w", dir, unwrapPathError(err))
-	case !st.IsDir():
-		return nil, fmt.Errorf("state folder %s is not a folder", dir)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() || sharedDirProblem(st) != "" {
+		return none, nil
 	}
-	if problem := sharedDirProblem(st); problem != "" {
-		return nil, fmt.Errorf("state folder %s %s: the run lock (and the state) can't be kept there safely", dir, problem)
+	unlock, err := takeLock(filepath.Join(dir, stateLockName), true, lockFile)
+	if err != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+		return none, nil
 	}
-	return takeLock(filepath.Join(dir, stateLockName), true, lockFile)
+	return unlock, err
 }
 
 // acquireLocks takes the host lock, then the state folder's.
