@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/syncer-dev/syncer/internal/chatapi"
@@ -78,6 +79,11 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 				defer func() { <-s.gets }()
 				u, err := s.r.directoryUser(ctx, p.ID())
 				switch {
+				case err == nil && (u.ID != p.ID() || u.PrimaryEmail == ""):
+					// An answer about another user, or naming no address,
+					// tells nothing of who this member is: protect and the
+					// wanted addresses must not be checked against it.
+					l.err = fmt.Errorf("the Directory answered the lookup of %s with %s (a fault on the server's side)", p, describeAnswer(u))
 				case err == nil:
 					l.emails = append([]string{u.PrimaryEmail}, u.Aliases...)
 					s.mu.Lock()
@@ -158,4 +164,16 @@ func (s *Service) LoadSuspended(ctx context.Context) error {
 			}
 		}
 	})
+}
+
+// describeAnswer names what a Directory answer that does not fit its
+// question was about.
+func describeAnswer(u chatapi.DirectoryUser) string {
+	switch {
+	case u.ID == "":
+		return "a user without an ID"
+	case u.PrimaryEmail == "":
+		return "users/" + u.ID + " and no address"
+	}
+	return "users/" + u.ID + " (" + u.PrimaryEmail + ")"
 }
