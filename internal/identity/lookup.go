@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -221,8 +222,15 @@ func (s *Service) getNow(ctx context.Context, email string, l *lookup) {
 	}
 	defer func() { <-s.gets }()
 	u, err := s.r.directoryUser(ctx, email)
-	if err == nil && u.ID == "" {
+	switch {
+	case err == nil && u.ID == "":
 		err = errors.New("the Directory answered without the user's ID (a fault on the server's side)")
+	case err == nil && u.PrimaryEmail != email && !slices.Contains(u.Aliases, email):
+		// Google answers an address with the user who has it, as primary
+		// address or alias: an answer about a user without it names
+		// nobody, and taken as the address's, that user would stand in
+		// for the person the sources mean.
+		err = fmt.Errorf("the Directory answered with %s, who does not have this address (a fault on the server's side)", describeAnswer(u))
 	}
 	switch {
 	case err == nil:
