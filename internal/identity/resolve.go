@@ -107,7 +107,9 @@ func (r *Resolver) Emails(ctx context.Context, ids []membership.Principal) map[m
 	}
 	if len(ids) <= r.listAbove() {
 		for _, p := range ids {
-			if u, err := r.directoryUser(ctx, p.ID()); err == nil {
+			// An answer about another user, or naming no address, tells
+			// nothing of this one: the ID stays, a valid member too.
+			if u, err := r.directoryUser(ctx, p.ID()); err == nil && u.ID == p.ID() && u.PrimaryEmail != "" {
 				out[p] = u.PrimaryEmail
 			}
 		}
@@ -118,7 +120,7 @@ func (r *Resolver) Emails(ctx context.Context, ids []membership.Principal) map[m
 		want[p] = true
 	}
 	_ = r.eachDirectoryUser(ctx, func(u chatapi.DirectoryUser) {
-		if p := membership.User(u.ID); want[p] {
+		if p := membership.User(u.ID); want[p] && u.PrimaryEmail != "" {
 			out[p] = u.PrimaryEmail
 		}
 	}) // what a failed pass didn't find stays an ID, which is a valid member too
