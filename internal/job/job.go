@@ -210,6 +210,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	var identities identity.Outcome
 	if spaces.ids != nil {
 		spaces.ids.Wait() // planSpaces cancelled them: their calls are abandoned at once
+		forgetDisproved(spaces.ids, spaces.plans)
 		identities = spaces.ids.Outcome()
 		if j.Resolver.Cache != nil {
 			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.Config.Limits.CallTimeout)
@@ -370,4 +371,21 @@ func (j *Job) report(p diff.Plan) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// forgetDisproved drops the identity cache's entries that creates applied
+// as the plans were made disproved: a create by an address the cache
+// matched to an ID that is not a member, answered "already exists", was
+// for a member under another ID (the address given to someone new, or
+// its owner's account replaced), unless the answer to an earlier attempt
+// was lost; either way the next run looks the address up (a lookup at
+// worst) rather than create it again until the entry expires.
+func forgetDisproved(ids *identity.Service, plans []diff.SpacePlan) {
+	for _, sp := range plans {
+		for _, c := range sp.Changes {
+			if e := c.Principal.Email(); e != "" && c.Action == diff.Create && c.Status == diff.AlreadyDone && c.ResolvedBy == identity.ByCache {
+				ids.Forget(e)
+			}
+		}
+	}
 }
