@@ -449,6 +449,12 @@ func (s *Service) fromMemberGets(ctx context.Context, space string, emails []str
 			case err == nil:
 				s.mu.Lock()
 				s.learnLocked(email, got.Principal, byMemberGet)
+				if got.Email != "" && got.Email != email && s.addrs.principal(s.addrs.get(email)) == got.Principal {
+					// Shown under another address: the one asked is an
+					// alias, which a list showing the primary one does
+					// not contradict (as Confirm marks it).
+					s.markLocked(email, alias)
+				}
 				s.give(ids, email, got.Principal, byMemberGet)
 				s.mu.Unlock()
 				delete(unresolved, email)
