@@ -130,8 +130,9 @@ func (s *Service) callerLists(ctx context.Context) (bool, error) {
 		}
 		s.mu.Lock()
 		for _, u := range page {
-			d := domainOf(u.PrimaryEmail)
-			s.ownDomains[d], s.primaryDomains[d] = true, true
+			if d := domainOf(u.PrimaryEmail); d != "" {
+				s.ownDomains[d], s.primaryDomains[d] = true, true
+			}
 		}
 		s.mu.Unlock()
 		return true, nil

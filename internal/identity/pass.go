@@ -322,11 +322,13 @@ func (s *Service) passPage(ctx context.Context, p *pass, page []chatapi.Director
 			s.idlessLocked(ctx, u)
 			continue
 		}
-		if d := domainOf(u.PrimaryEmail); d != last {
+		// A user shown without an address (a fault on the server's side)
+		// names no domain.
+		if d := domainOf(u.PrimaryEmail); d != "" && d != last {
 			s.ownDomains[d], s.primaryDomains[d], last = true, true, d
 		}
 		for _, a := range u.Aliases { // alias domains are the organisation's too
-			if d := domainOf(a); d != last {
+			if d := domainOf(a); d != "" && d != last {
 				s.ownDomains[d], last = true, d
 			}
 		}
