@@ -20,7 +20,7 @@ func emulatorCommand() command {
 		summary: "serve a local emulator of the Chat membership and Directory APIs",
 		usage: `Usage: syncer emulator [--seed FILE.yaml] [--seed-converged SOURCE ...] [--listen ADDR] [--quota-scale N]
                        [--quota-bucket [--quota-burst N]] [--other-app SHARE]
-                       [--latency MIN..MAX] [--fault-rate P] [--hide-emails]
+                       [--latency MIN..MAX] [--fault-rate P] [--hide-emails] [--caller EMAIL|app]
                        [--misbehave METHOD=WHAT ...]
 
 Serves the Chat membership API (spaces.get, members list/get/create/patch/
@@ -56,6 +56,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	faultRate := fs.Float64("fault-rate", 0, "chance of an injected fault per call, 0..1")
 	faultSeed := fs.Uint64("fault-seed", 0, "seed for fault and latency draws (0: random)")
 	hideEmails := fs.Bool("hide-emails", false, "leave member emails out of list and get answers")
+	caller := fs.String("caller", "", "judge writes by this caller's role in each space, as Google does: a seed user's email or ID\n(user authentication; useAdminAccess lifts the checks), or app (app authentication); unset, any write goes")
 	appID := fs.String("app-id", "", "answer the app's membership by this numeric user ID (requests may still say app), not as users/app")
 	requireToken := fs.String("require-token", "", "answer 401 unless calls carry this bearer token")
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
@@ -65,7 +66,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails, AppID: *appID,
+	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails, AppID: *appID, Caller: *caller,
 		RequireToken: *requireToken, RefuseInvitedRoleChanges: *refuseInvited,
 		HideInvitedFromGets: *hideInvited, QuotaBucket: *bucket, QuotaBurst: *burst, OtherAppShare: *otherApp}
 	if *latency != "" {

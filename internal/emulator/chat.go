@@ -281,6 +281,10 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, err)
 		return
 	}
+	if err := s.refuse(sp, admin, "create", nil, ""); err != nil {
+		writeAPIError(w, err)
+		return
+	}
 	m, err := s.newMember(sp, body, admin)
 	if err != nil {
 		writeAPIError(w, err)
@@ -385,8 +389,9 @@ func (sp *space) holds(key string) bool {
 }
 
 func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
-	if _, err := boolParam(r, "useAdminAccess"); err != nil {
-		writeAPIError(w, err)
+	admin, perr := boolParam(r, "useAdminAccess")
+	if perr != nil {
+		writeAPIError(w, perr)
 		return
 	}
 	mask := r.URL.Query().Get("updateMask")
@@ -416,6 +421,12 @@ func (s *Server) patchMember(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeAPIError(w, err)
 		return
+	}
+	if m.kind != "GROUP" {
+		if err := s.refuse(sp, admin, "patch", m, body.Role); err != nil {
+			writeAPIError(w, err)
+			return
+		}
 	}
 	switch {
 	case m.kind == "GROUP":
@@ -455,6 +466,10 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 		// "Deleting app memberships in a space isn't supported using admin
 		// access."
 		writeError(w, 400, "INVALID_ARGUMENT", "App memberships can't be deleted with admin access.")
+		return
+	}
+	if err := s.refuse(sp, admin, "delete", m, ""); err != nil {
+		writeAPIError(w, err)
 		return
 	}
 	if m.role == roleManager && m.state == stateJoined && s.world.owners(sp) == 1 {

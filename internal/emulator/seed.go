@@ -53,6 +53,13 @@ type SeedSpace struct {
 	Type        string       `yaml:"type"` // SPACE (default), GROUP_CHAT, DIRECT_MESSAGE
 	DisplayName string       `yaml:"display_name"`
 	Members     []SeedMember `yaml:"members"`
+	// ManageMembers is the space's "Who can manage members and groups"
+	// setting: owners, managers (owners and managers, the default) or
+	// members (everyone). It counts only under Options.Caller.
+	ManageMembers string `yaml:"manage_members"`
+	// AppCreated: the calling app created the space, so under app
+	// authentication (Options.Caller "app") it may change roles there.
+	AppCreated bool `yaml:"app_created"`
 }
 
 // SeedMember is one membership: a user (email or id), a group, or the app.

@@ -81,6 +81,12 @@ type Options struct {
 	// requests may still say "app" (users/app, members/app: "can be used
 	// as an alias"). Unset, the app is answered as users/app.
 	AppID string
+	// Caller, when set, is who makes the calls: a seed user's email or ID
+	// (user authentication), or "app" (app authentication). Writes are then
+	// judged by the caller's current role in the space as Google documents
+	// (see caller.go): 403 PERMISSION_DENIED for what that role can't do,
+	// nothing checked with useAdminAccess=true. Unset, any write goes.
+	Caller string
 }
 
 // DefaultQuotaBurst is how many calls a token-bucket quota holds.
@@ -111,6 +117,7 @@ type Server struct {
 	stats     Stats
 	rng       *rand.Rand
 	misbehave map[string]*misbehaving
+	callerID  string // Options.Caller's user ID
 }
 
 // Stats counts what the emulator saw.
@@ -162,6 +169,13 @@ func New(seed *Seed, opts Options) (*Server, error) {
 	s := &Server{opts: opts, quotas: newQuotas(opts), world: w,
 		rng:   rand.New(rand.NewPCG(seedValue, seedValue^0x9e3779b97f4a7c15)),
 		stats: Stats{Requests: map[string]int{}, Faults: map[string]int{}, Creates: map[string]int{}}}
+	if c := opts.Caller; c != "" && c != callerApp {
+		u := w.lookupUser(strings.TrimPrefix(c, "users/"))
+		if u == nil {
+			return nil, fmt.Errorf("caller %q is no seed user (an email or ID, or app)", c)
+		}
+		s.callerID = u.id
+	}
 	s.routes()
 	return s, nil
 }

@@ -49,6 +49,8 @@ func (m *member) key() string {
 type space struct {
 	name, spaceType, displayName string
 	members                      map[string]*member // by member.key()
+	manageMembers                string             // SeedSpace.ManageMembers
+	appCreated                   bool
 }
 
 // world is the emulator's data; the server's mutex guards it.
@@ -132,7 +134,11 @@ func newWorld(seed *Seed) (*world, error) {
 		if t == "" {
 			t = "SPACE"
 		}
-		sp := &space{name: name, spaceType: t, displayName: ss.DisplayName, members: map[string]*member{}}
+		manage, err := seedManageMembers(ss.ManageMembers)
+		if err != nil {
+			return nil, fmt.Errorf("seed space %s: %w", name, err)
+		}
+		sp := &space{name: name, spaceType: t, displayName: ss.DisplayName, members: map[string]*member{}, manageMembers: manage, appCreated: ss.AppCreated}
 		w.spaces[name] = sp
 		for _, sm := range ss.Members {
 			m := &member{state: stateJoined, seq: w.nextSeq()}
