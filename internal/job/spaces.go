@@ -177,6 +177,14 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				return diff.SpacePlan{}, fmt.Errorf("stopped before its plan was complete: %w", context.Cause(ctx))
 			}
 			removals.GuardLastOwners(&sp) // any policy: upsert demotes owners too
+			if !j.AdminAccess && !j.AppAuth && j.Acting != "" {
+				acting := strings.ToLower(j.Acting)
+				id := ids.Aliases[acting]
+				if rm != nil && rm.acting.ID != "" {
+					id = rm.acting.ID
+				}
+				warnBeyondActingRole(&sp, st, acting, id)
+			}
 			if j.KeepStates && len(sp.Changes) > 0 {
 				statesMu.Lock()
 				out.states[ds.Name] = st
