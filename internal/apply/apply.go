@@ -44,6 +44,35 @@ type Engine struct {
 	// Acting is the email of the user the syncer acts as ("" for a Chat
 	// app): a change that lowers their own role goes last in its space.
 	Acting string
+
+	actingMu  sync.Mutex
+	actingIDs map[membership.Principal]bool // ActingIs
+}
+
+// ActingIs tells the engine the acting user's canonical users/{id}, found
+// while planning: a source may name them by another address than Acting
+// (an alias), and their own demotion must still go last. Call it before
+// submitting a space whose changes may be theirs.
+func (e *Engine) ActingIs(id membership.Principal) {
+	if id == "" {
+		return
+	}
+	e.actingMu.Lock()
+	defer e.actingMu.Unlock()
+	if e.actingIDs == nil {
+		e.actingIDs = map[membership.Principal]bool{}
+	}
+	e.actingIDs[id] = true
+}
+
+// acting reports whether c is a change to the user the syncer acts as.
+func (e *Engine) acting(c diff.Change) bool {
+	if isActing(c, e.Acting) {
+		return true
+	}
+	e.actingMu.Lock()
+	defer e.actingMu.Unlock()
+	return c.ID != "" && e.actingIDs[c.ID] || e.actingIDs[c.Principal]
 }
 
 // Apply executes every change of plan, filling in Status and Error, and
@@ -98,7 +127,7 @@ func (s *Stream) Submit(changes []diff.Change) {
 	s.spaces.Add(1)
 	go func() {
 		defer s.spaces.Done()
-		for n, phase := range phases(changes, s.e.Acting) {
+		for n, phase := range phases(changes, s.e.acting) {
 			if n >= 1 {
 				s.e.holdOwnerLosses(changes, phase)
 			}
@@ -145,7 +174,7 @@ func (s *Stream) Wait() error {
 // (demotions, deletes), and last those that take away from acting, the
 // user the syncer acts as: lowered first, its role would no longer allow
 // the others (a manager changes no owner's role, a member no one's).
-func phases(changes []diff.Change, acting string) [3][][]int {
+func phases(changes []diff.Change, acting func(diff.Change) bool) [3][][]int {
 	chainOf := map[membership.Principal]int{}
 	var chains [][]int
 	for i, c := range changes {
@@ -163,7 +192,7 @@ func phases(changes []diff.Change, acting string) [3][][]int {
 		for _, i := range chain {
 			if takesAway(changes[i]) {
 				phase = max(phase, 1)
-				if isActing(changes[i], acting) {
+				if acting(changes[i]) {
 					phase = 2
 				}
 			}

@@ -8,6 +8,21 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 )
 
+// actingMember finds the acting user's membership in a space's list: by
+// email (acting, lower-cased), or by id, their users/{id} when known; nil
+// when neither matches.
+func actingMember(st *membership.SpaceState, acting string, id membership.Principal) *membership.Membership {
+	if acting == "" || st == nil {
+		return nil
+	}
+	for i, m := range st.Memberships {
+		if m.Email == acting || id != "" && m.Principal == id {
+			return &st.Memberships[i]
+		}
+	}
+	return nil
+}
+
 // warnBeyondActingRole warns, before any call, of the changes Google
 // refuses the acting user's role in the space, as the MembershipRole
 // reference documents it for user authentication without admin access: a
@@ -17,22 +32,12 @@ import (
 // is a space setting the list doesn't show, so those go unjudged. The
 // changes are still sent (the space may have changed since it was listed),
 // and Google's refusal fails them; the warning says why before it comes.
-// acting is the acting user's lower-cased email, id their users/{id} when
-// known; a space where neither matches a member is left alone.
-func warnBeyondActingRole(sp *diff.SpacePlan, st *membership.SpaceState, acting string, id membership.Principal) {
-	if acting == "" || st == nil || len(sp.Changes) == 0 {
+// mine is the acting user's membership (actingMember), acting their email.
+func warnBeyondActingRole(sp *diff.SpacePlan, mine *membership.Membership, acting string) {
+	if mine == nil || mine.Role == membership.RoleOwner || len(sp.Changes) == 0 {
 		return
 	}
-	var mine *membership.Membership
-	for i, m := range st.Memberships {
-		if m.Email == acting || id != "" && m.Principal == id {
-			mine = &st.Memberships[i]
-			break
-		}
-	}
-	if mine == nil || mine.Role == membership.RoleOwner {
-		return
-	}
+	id := mine.Principal
 	var refused []string
 	for _, c := range sp.Changes {
 		self := strings.EqualFold(c.Member, acting) || id != "" && (c.ID == id || c.Principal == id)

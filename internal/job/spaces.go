@@ -46,6 +46,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	defer cancel(nil)
 	// Once the rules are in: the identity service, and who the rails spare.
 	var expanded membership.Desired
+	var actingID membership.Principal // the acting user's, when known; set before ready
 	ready := make(chan struct{})
 	// The setup's steps: the rules expand (at the Directory's pace), the
 	// identity service is built (the processor's work: for a big tenant a
@@ -77,6 +78,13 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 		}
 		close(built)
 		out.warnings = j.prepareSpares(ctx, expanded, rm, out.ids)
+		switch {
+		case rm != nil:
+			actingID = rm.acting.ID
+		case j.Acting != "" && out.ids != nil:
+			// Who they are, should a source name them by an alias.
+			actingID, _ = out.ids.Resolve(ctx, strings.ToLower(j.Acting))
+		}
 		close(ready)
 	}()
 	planners := sync.Pool{New: func() any {
@@ -177,13 +185,16 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				return diff.SpacePlan{}, fmt.Errorf("stopped before its plan was complete: %w", context.Cause(ctx))
 			}
 			removals.GuardLastOwners(&sp) // any policy: upsert demotes owners too
-			if !j.AdminAccess && !j.AppAuth && j.Acting != "" {
-				acting := strings.ToLower(j.Acting)
-				id := ids.Aliases[acting]
-				if rm != nil && rm.acting.ID != "" {
-					id = rm.acting.ID
+			if acting := strings.ToLower(j.Acting); acting != "" {
+				mine := actingMember(st, acting, cmp.Or(actingID, ids.Aliases[acting]))
+				if mine != nil && j.Engine != nil {
+					// Before this space is submitted: a source may name
+					// them by an alias, and their own demotion goes last.
+					j.Engine.ActingIs(mine.Principal)
 				}
-				warnBeyondActingRole(&sp, st, acting, id)
+				if !j.AdminAccess && !j.AppAuth {
+					warnBeyondActingRole(&sp, mine, acting)
+				}
 			}
 			if j.KeepStates && len(sp.Changes) > 0 {
 				statesMu.Lock()
