@@ -20,6 +20,7 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/auth"
+	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/job"
@@ -30,6 +31,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/state"
+	"github.com/syncer-dev/syncer/internal/throttle"
 )
 
 // planTarget is where, and as whom, a run's plan applies.
@@ -406,6 +408,9 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	bar.Start(0)
 	bar.Planned(len(changes) - done)
 	engine := &apply.Engine{API: api, Throttle: th, Concurrency: cfg.Limits.CallsInFlight(), Logger: log, Progress: bar, Acting: acting}
+	for _, name := range names {
+		tellActing(runCtx, engine, api, th, cur.Spaces[name], changes, acting)
+	}
 	applyErr := engine.Apply(runCtx, &plan)
 	bar.Stop()
 	result, code := "success", exitOK
@@ -552,4 +557,36 @@ func wantedAgain(cfg *config.Config, plan diff.Plan, log *slog.Logger) []string 
 		}
 	}
 	return out
+}
+
+// tellActing tells the engine who the acting user is in a space the plan
+// changes, however the plan names them (a source may give an alias): their
+// own demotion goes last. The space's list names them by email, or, when
+// it shows none and the plan takes a role or a membership away there, the
+// space is asked (members.get by address, one read; lists may leave some
+// emails out).
+func tellActing(ctx context.Context, engine *apply.Engine, api *chatapi.Client, th *throttle.Throttle, st *membership.SpaceState, changes []diff.Change, acting string) {
+	if acting == "" || st == nil {
+		return
+	}
+	for _, m := range st.Memberships {
+		if m.Email == acting {
+			engine.ActingIs(m.Principal)
+			return
+		}
+	}
+	lowers := slices.ContainsFunc(changes, func(c diff.Change) bool {
+		return c.Space == st.Name && c.Status == "" && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole.Rank() < c.FromRole.Rank())
+	})
+	if !lowers {
+		return
+	}
+	var m membership.Membership
+	err := th.Read(ctx, "get", st.Name, func(ctx context.Context) (err error) {
+		m, err = api.Get(ctx, st.Name, acting)
+		return err
+	})
+	if err == nil {
+		engine.ActingIs(m.Principal)
+	}
 }
