@@ -62,7 +62,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
 	hideInvited := fs.Bool("hide-invited-from-gets", false, "answer members.get with 404 for a pending invitation (as app authentication may)")
 	var misbehave stringList
-	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS, at-call:N (the Nth call only), no-chat-app (404 \"Google Chat app not found\"); METHOD may be *")
+	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS, at-call:N (the Nth call only), no-chat-app (404 \"Google Chat app not found\"),\nservice-disabled (403 SERVICE_DISABLED: the method's API, Chat or the Admin SDK, not enabled in the project); METHOD may be *")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}

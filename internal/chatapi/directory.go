@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	admin "google.golang.org/api/admin/directory/v1"
 	"google.golang.org/api/googleapi"
@@ -53,6 +54,36 @@ type Directory struct {
 	// hc and userAgent serve users.list, decoded here (see UsersPage).
 	hc        *http.Client
 	userAgent string
+	// disabled is the first answer saying the Admin SDK API is not
+	// enabled in the project: every later call fails with it, unsent.
+	disabled atomic.Pointer[Error]
+}
+
+// wrap classifies a Directory call's error. An Admin SDK API not enabled
+// in the project is no reason to stop the run (lookups that fail hold
+// removals and make the plan incomplete; a rule that fails stops the run
+// before any write, as for any failing Directory), but no Directory call
+// can succeed: it is remembered, so the run asks no more and every later
+// call fails with the same message, which says what to do.
+func (d *Directory) wrap(ctx context.Context, err error) error {
+	werr := wrap(ctx, err)
+	var e *Error
+	if !errors.As(werr, &e) || !e.Disabled {
+		return werr
+	}
+	off := *e
+	off.kind = ErrPermanent
+	off.Message += " (or, if no Directory rule needs it, set identity.directory: false)"
+	d.disabled.CompareAndSwap(nil, &off)
+	return d.disabled.Load()
+}
+
+// off is the remembered "Admin SDK API not enabled", or nil.
+func (d *Directory) off() error {
+	if e := d.disabled.Load(); e != nil {
+		return e
+	}
+	return nil
 }
 
 // NewDirectory builds a Directory client. An empty endpoint keeps Google's.
@@ -74,9 +105,12 @@ func NewDirectory(ctx context.Context, endpoint string, opts Options) (*Director
 
 // User looks a user up by primary email, alias or ID.
 func (d *Directory) User(ctx context.Context, key string) (DirectoryUser, error) {
+	if err := d.off(); err != nil {
+		return DirectoryUser{}, err
+	}
 	u, err := d.svc.Users.Get(key).Context(ctx).Fields(userFields).Do()
 	if err != nil {
-		return DirectoryUser{}, wrap(ctx, err)
+		return DirectoryUser{}, d.wrap(ctx, err)
 	}
 	return directoryUser(u), nil
 }
@@ -90,6 +124,9 @@ func (d *Directory) User(ctx context.Context, key string) (DirectoryUser, error)
 // pass's CPU and garbage); the request is the one the generated client
 // sends.
 func (d *Directory) UsersPage(ctx context.Context, query, pageToken string) ([]DirectoryUser, string, error) {
+	if err := d.off(); err != nil {
+		return nil, "", err
+	}
 	params := url.Values{"customer": {"my_customer"}, "maxResults": {strconv.Itoa(DirectoryPageSize)}, "orderBy": {"email"},
 		"fields": {"nextPageToken,users(" + userFields + ")"}, "alt": {"json"}, "prettyPrint": {"false"}}
 	if query != "" {
@@ -107,20 +144,20 @@ func (d *Directory) UsersPage(ctx context.Context, query, pageToken string) ([]D
 	}
 	res, err := d.hc.Do(req)
 	if err != nil {
-		return nil, "", wrap(ctx, err)
+		return nil, "", d.wrap(ctx, err)
 	}
 	defer res.Body.Close()
 	if err := googleapi.CheckResponse(res); err != nil {
-		return nil, "", wrap(ctx, err)
+		return nil, "", d.wrap(ctx, err)
 	}
 	buf := pageBuffers.get()
 	defer pageBuffers.put(buf)
 	if err := readPage(buf, res.Body, "users.list"); err != nil {
-		return nil, "", wrap(ctx, err)
+		return nil, "", d.wrap(ctx, err)
 	}
 	users, next, err := decodeUsersPage(buf.Bytes())
 	if err != nil {
-		return nil, "", wrap(ctx, err)
+		return nil, "", d.wrap(ctx, err)
 	}
 	return users, next, nil
 }
@@ -206,11 +243,14 @@ func directoryUser(u *admin.User) DirectoryUser {
 // can't tell: it answers 404 "Resource Not Found: userKey" for an address
 // nobody has in either.
 func (d *Directory) OwnsDomain(ctx context.Context, domain string) (bool, error) {
+	if err := d.off(); err != nil {
+		return false, err
+	}
 	_, err := d.svc.Users.List().Domain(domain).MaxResults(1).Fields("users(id)").Context(ctx).Do()
 	if err == nil {
 		return true, nil
 	}
-	werr := wrap(ctx, err)
+	werr := d.wrap(ctx, err)
 	var ge *googleapi.Error
 	if errors.As(err, &ge) && (ge.Code == http.StatusBadRequest || ge.Code == http.StatusNotFound) && !errors.Is(werr, ErrQuota) {
 		return false, nil
@@ -221,9 +261,12 @@ func (d *Directory) OwnsDomain(ctx context.Context, domain string) (bool, error)
 // Group finds a group by email (or alias, or ID): its ID is what Chat's
 // groups/{id} names.
 func (d *Directory) Group(ctx context.Context, key string) (id, email string, err error) {
+	if err := d.off(); err != nil {
+		return "", "", err
+	}
 	g, err := d.svc.Groups.Get(key).Context(ctx).Fields("id,email").Do()
 	if err != nil {
-		return "", "", wrap(ctx, err)
+		return "", "", d.wrap(ctx, err)
 	}
 	return g.Id, strings.ToLower(g.Email), nil
 }
@@ -231,6 +274,9 @@ func (d *Directory) Group(ctx context.Context, key string) (id, email string, er
 // GroupMembersPage returns one page (200) of a group's members; nested adds
 // the members of the groups in it.
 func (d *Directory) GroupMembersPage(ctx context.Context, key string, nested bool, pageToken string) ([]GroupMember, string, error) {
+	if err := d.off(); err != nil {
+		return nil, "", err
+	}
 	call := d.svc.Members.List(key).MaxResults(GroupPageSize).Context(ctx).Fields("nextPageToken,members(id,email,type,status)")
 	if nested {
 		call = call.IncludeDerivedMembership(true)
@@ -240,7 +286,7 @@ func (d *Directory) GroupMembersPage(ctx context.Context, key string, nested boo
 	}
 	resp, err := call.Do()
 	if err != nil {
-		return nil, "", wrap(ctx, err)
+		return nil, "", d.wrap(ctx, err)
 	}
 	out := make([]GroupMember, 0, len(resp.Members))
 	for _, m := range resp.Members {

@@ -1,6 +1,7 @@
 package chatapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,8 +45,11 @@ type Error struct {
 	Reason     string // the first errors[].reason, e.g. userRateLimitExceeded
 	Message    string
 	RetryAfter time.Duration // from a Retry-After header, when present
-	kind       error
-	cause      error
+	// Disabled: the answer says the API is not enabled in the Google
+	// Cloud project of the credentials (see ServiceDisabled).
+	Disabled bool
+	kind     error
+	cause    error
 }
 
 func (e *Error) Error() string {
@@ -78,6 +83,15 @@ func Fatal(msg string, cause error) error {
 	return &Error{Message: msg, kind: ErrFatal, cause: cause}
 }
 
+// ServiceDisabled reports whether err is Google's answer for an API the
+// Google Cloud project has not enabled (403 SERVICE_DISABLED,
+// accessNotConfigured): no call to that API can succeed until an admin
+// enables it, and the error's message says where.
+func ServiceDisabled(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Disabled
+}
+
 // fatalError is implemented by errors that know no retry can help, such as
 // a token endpoint refusing the service account (see internal/auth).
 type fatalError interface{ Fatal() bool }
@@ -106,8 +120,11 @@ func classify(err error) error {
 			Errors  []struct {
 				Reason string `json:"reason"`
 			} `json:"errors"`
+			Details []errorDetail `json:"details"`
 		} `json:"error"`
 	}
+	var details []errorDetail
+	reasons := map[string]bool{}
 	if json.Unmarshal([]byte(ge.Body), &body) == nil {
 		e.Status = body.Error.Status
 		if e.Message == "" {
@@ -116,18 +133,35 @@ func classify(err error) error {
 		if len(body.Error.Errors) > 0 {
 			e.Reason = body.Error.Errors[0].Reason
 		}
+		for _, it := range body.Error.Errors {
+			reasons[it.Reason] = true
+		}
+		details = body.Error.Details
 	}
 	if e.Reason == "" && len(ge.Errors) > 0 {
 		e.Reason = ge.Errors[0].Reason
+	}
+	for _, it := range ge.Errors {
+		reasons[it.Reason] = true
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(ge.Code)
 	}
 	// The server's words may quote what was sent (an access token, by a
 	// proxy echoing the Authorization header): they reach logs and reports.
-	e.Message = shorten(scrub.Secrets(e.Message))
+	disabled := ge.Code == http.StatusForbidden && serviceDisabled(e.Message, reasons, details)
+	if disabled {
+		e.Disabled = true
+		e.Message = disabledMessage(e.Message, details)
+	} else {
+		e.Message = shorten(scrub.Secrets(e.Message))
+	}
 	e.RetryAfter = parseRetryAfter(ge.Header.Get("Retry-After"), time.Now())
 	switch {
+	case disabled:
+		// No call to this API can succeed: the run stops (the Directory's
+		// client makes its own answer a failed lookup: see directory.go).
+		e.kind = ErrFatal
 	case ge.Code == http.StatusTooManyRequests, ge.Code == http.StatusForbidden && rateLimitReason(e.Reason):
 		e.kind = ErrQuota
 	case ge.Code == http.StatusRequestTimeout || ge.Code >= 500:
@@ -157,6 +191,78 @@ func classify(err error) error {
 		e.kind = ErrPermanent
 	}
 	return e
+}
+
+// errorDetail is one of a google.rpc.Status's details: an ErrorInfo
+// (reason, domain, metadata) is the one read.
+type errorDetail struct {
+	Type     string            `json:"@type"`
+	Reason   string            `json:"reason"`
+	Domain   string            `json:"domain"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// serviceDisabled recognises Google's 403 for an API the caller's Google
+// Cloud project has not enabled: an ErrorInfo with reason SERVICE_DISABLED
+// (googleapis.com), the older errors[].reason accessNotConfigured, or,
+// from a proxy that kept only the words, "... has not been used in project
+// P before or it is disabled".
+func serviceDisabled(msg string, reasons map[string]bool, details []errorDetail) bool {
+	if reasons["accessNotConfigured"] {
+		return true
+	}
+	for _, d := range details {
+		if d.Reason == "SERVICE_DISABLED" && strings.HasSuffix(d.Type, "google.rpc.ErrorInfo") {
+			return true
+		}
+	}
+	return disabledWords.MatchString(msg)
+}
+
+var (
+	disabledWords = regexp.MustCompile(`(.{1,80}?) has not been used in project ([\w.:-]{1,64}) before or it is disabled`)
+	projectID     = regexp.MustCompile(`^[\w.:-]{1,64}$`)
+	activationURL = regexp.MustCompile(`https://console\.(?:developers|cloud)\.google\.com/apis/api/[\w.-]{1,100}/overview\?project=[\w.:-]{1,64}`)
+)
+
+// disabledMessage says which API to enable, in which project, and where:
+// from the ErrorInfo's metadata (service, serviceTitle, consumer,
+// activationUrl), else from Google's words, which the syncer's own replace
+// (they run past what a log line keeps, the link cut in the middle).
+func disabledMessage(msg string, details []errorDetail) string {
+	var title, service, project, link string
+	for _, d := range details {
+		if d.Reason == "SERVICE_DISABLED" {
+			title, service, link = scrub.Cut(d.Metadata["serviceTitle"], 80), scrub.Cut(d.Metadata["service"], 100), d.Metadata["activationUrl"]
+			if p := strings.TrimPrefix(d.Metadata["consumer"], "projects/"); projectID.MatchString(p) {
+				project = p
+			}
+			break
+		}
+	}
+	if m := disabledWords.FindStringSubmatch(msg); m != nil {
+		title = cmp.Or(title, strings.TrimPrefix(strings.TrimSpace(m[1]), "Access Not Configured. "))
+		project = cmp.Or(project, m[2])
+	}
+	if !activationURL.MatchString(link) || activationURL.FindString(link) != link {
+		link = activationURL.FindString(msg)
+	}
+	what := cmp.Or(title, service, "An API the syncer calls")
+	if title != "" && service != "" && !strings.Contains(title, service) {
+		what += " (" + service + ")"
+	}
+	where := "the Google Cloud project of the credentials"
+	if project != "" {
+		where = "Google Cloud project " + project
+	}
+	out := what + " is not enabled in " + where + " (never used there, or disabled)"
+	if link != "" {
+		out += ": enable it at " + link
+	} else {
+		out += ": enable it in the Google Cloud console (APIs & Services → Library); Google said: " + msg
+	}
+	// Longer than shorten allows: the link must stay whole.
+	return scrub.Cut(scrub.Secrets(out+", then run again a few minutes later"), 600)
 }
 
 // rateLimitReason: the Directory answers 403 with these reasons when it

@@ -446,6 +446,24 @@ func TestMisbehaveAtOneCall(t *testing.T) {
 	}
 }
 
+// --misbehave 'METHOD=service-disabled' answers Google's 403 for an API not
+// enabled in the project, Chat's or the Admin SDK's by the method.
+func TestMisbehaveServiceDisabled(t *testing.T) {
+	method, m, err := emulator.ParseMisbehaviour("*=service-disabled")
+	if err != nil || method != "*" || !m.ServiceDisabled {
+		t.Fatalf("%q %+v %v", method, m, err)
+	}
+	em, c, _ := start(t, seed(), emulator.Options{}, chatapi.Options{})
+	em.SetMisbehaviour(method, m)
+	_, _, err = c.ListPage(context.Background(), "spaces/S", "")
+	if !chatapi.ServiceDisabled(err) || !errors.Is(err, chatapi.ErrFatal) || !strings.Contains(err.Error(), "Google Chat API (chat.googleapis.com)") {
+		t.Errorf("members.list: %v", err)
+	}
+	if n := em.Stats().Count("members.list"); n != 1 {
+		t.Errorf("%d members.list calls counted", n)
+	}
+}
+
 // NOT_A_MEMBER: "The user doesn't belong to the space and doesn't have a
 // pending invitation to join the space" (Membership.state). The client
 // reads such a membership as no membership; a create makes it anew.

@@ -34,6 +34,12 @@ type Misbehaviour struct {
 	// AtCall, when set, confines the misbehaviour to the method's Nth call
 	// (a stray refusal, say); every other call is answered normally.
 	AtCall int
+	// ServiceDisabled answers as Google does when the API the method
+	// belongs to (Chat, or the Admin SDK for directory.*) is not enabled
+	// in the caller's Google Cloud project: 403 PERMISSION_DENIED with a
+	// google.rpc.ErrorInfo SERVICE_DISABLED (and, for the Admin SDK, the
+	// older errors[].reason accessNotConfigured).
+	ServiceDisabled bool
 }
 
 // SetMisbehaviour makes method ("members.list", "directory.users.get", ...,
@@ -80,10 +86,13 @@ func (s *Server) misbehaviour(method string) (Misbehaviour, bool) {
 
 // misbehave acts out m; it reports whether the call was answered (or
 // abandoned) so the real handler must not run.
-func misbehave(w http.ResponseWriter, r *http.Request, m Misbehaviour) bool {
+func misbehave(w http.ResponseWriter, r *http.Request, method string, m Misbehaviour) bool {
 	switch {
 	case m.Hang:
 		<-r.Context().Done()
+		return true
+	case m.ServiceDisabled:
+		writeServiceDisabled(w, method)
 		return true
 	case m.Body != "":
 		w.Header().Set("Content-Type", "application/json")
@@ -111,6 +120,39 @@ func misbehave(w http.ResponseWriter, r *http.Request, m Misbehaviour) bool {
 	return false
 }
 
+// DisabledProject is the Google Cloud project number the emulator names
+// when it answers that an API is not enabled.
+const DisabledProject = "123456789012"
+
+// writeServiceDisabled answers what Google answers for a call to an API
+// the project has not enabled: the Chat API's answer (google.rpc style)
+// carries details only; the Admin SDK's carries errors[] too.
+func writeServiceDisabled(w http.ResponseWriter, method string) {
+	service, title := "chat.googleapis.com", "Google Chat API"
+	directory := strings.HasPrefix(method, "directory.")
+	if directory {
+		service, title = "admin.googleapis.com", "Admin SDK API"
+	}
+	activation := "https://console.developers.google.com/apis/api/" + service + "/overview?project=" + DisabledProject
+	msg := title + " has not been used in project " + DisabledProject + " before or it is disabled. Enable it by visiting " +
+		activation + " then retry. If you enabled this API recently, wait a few minutes for the action to propagate to our systems and retry."
+	body := map[string]any{
+		"code": http.StatusForbidden, "message": msg, "status": "PERMISSION_DENIED",
+		"details": []any{
+			map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED", "domain": "googleapis.com",
+				"metadata": map[string]string{"service": service, "serviceTitle": title, "consumer": "projects/" + DisabledProject,
+					"containerInfo": DisabledProject, "activationUrl": activation}},
+			map[string]any{"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": msg},
+			map[string]any{"@type": "type.googleapis.com/google.rpc.Help", "links": []any{
+				map[string]string{"description": "Google developers console API activation", "url": activation}}},
+		},
+	}
+	if directory {
+		body["errors"] = []any{map[string]string{"message": msg, "domain": "usageLimits", "reason": "accessNotConfigured", "extendedHelp": "https://console.developers.google.com"}}
+	}
+	writeJSON(w, http.StatusForbidden, map[string]any{"error": body})
+}
+
 func statusName(code int) string {
 	switch code {
 	case 400:
@@ -136,7 +178,8 @@ func statusName(code int) string {
 
 // ParseMisbehaviour reads the emulator's --misbehave flag: METHOD=WHAT[,WHAT]
 // with WHAT one of hang, hang-first:N, loop-pages, a status code (500,
-// 403:quotaExceeded, 429), retry-after:SECONDS, at-call:N (only the Nth call).
+// 403:quotaExceeded, 429), retry-after:SECONDS, at-call:N (only the Nth call),
+// no-chat-app, service-disabled (the method's API not enabled in the project).
 func ParseMisbehaviour(flag string) (string, Misbehaviour, error) {
 	method, spec, ok := strings.Cut(flag, "=")
 	if !ok || method == "" || spec == "" {
@@ -164,13 +207,16 @@ func ParseMisbehaviour(flag string) (string, Misbehaviour, error) {
 			m.LoopPages = true
 		case key == "retry-after":
 			m.RetryAfter = val
+		case key == "service-disabled":
+			// What Google answers when the project has not enabled the API.
+			m.ServiceDisabled = true
 		case key == "no-chat-app":
 			// What Google answers when the project has no Chat app configured.
 			m.Status, m.Message = 404, "Google Chat app not found. To create a Chat app, you must turn on the Chat API and configure the app in the Google Cloud console."
 		default:
 			code, err := strconv.Atoi(key)
 			if err != nil || code < 400 || code > 599 {
-				return "", m, fmt.Errorf("--misbehave %q: %q is not hang, hang-first:N, loop-pages, retry-after:S, at-call:N, no-chat-app or an HTTP error code", flag, what)
+				return "", m, fmt.Errorf("--misbehave %q: %q is not hang, hang-first:N, loop-pages, retry-after:S, at-call:N, no-chat-app, service-disabled or an HTTP error code", flag, what)
 			}
 			m.Status, m.Reason = code, val
 		}

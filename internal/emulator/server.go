@@ -362,7 +362,7 @@ func (s *Server) middleware(c call, h func(http.ResponseWriter, *http.Request)) 
 			return
 		}
 		mis, ok := s.misbehaviour(c.method)
-		if ok && misbehave(rec, r, mis) {
+		if ok && misbehave(rec, r, c.method, mis) {
 			return
 		}
 		if ok && mis.LoopPages {

@@ -57,9 +57,9 @@ func (s *Service) holdOwnDomainStrangers(ctx context.Context, rest, refused, asN
 		a := asks[domain]
 		switch why, lookupFailed := failed[email]; {
 		case a.err != nil && lookupFailed:
-			out.Unresolved[email] = why + "; the space has no user member by this address, and whether " + domain + " is one of the organisation's domains could not be told: " + a.err.Error()
+			out.Unresolved[email] = why + "; the space has no user member by this address, and whether " + domain + " is one of the organisation's domains could not be told: " + s.dirText(a.err)
 		case a.err != nil:
-			out.Unresolved[email] = "no user of the Directory has this address, and whether " + domain + " is one of the organisation's domains could not be told: " + a.err.Error()
+			out.Unresolved[email] = "no user of the Directory has this address, and whether " + domain + " is one of the organisation's domains could not be told: " + s.dirText(a.err)
 		case !a.own:
 		case lookupFailed:
 			out.Unresolved[email] = why + "; the space has no user member by this address, though its domain is the organisation's: a person the Directory could not be asked about, or a group's address (write that as group:" + email + ", or groups/{id})"

@@ -278,6 +278,10 @@ func (s *Service) settlePendingLocked(ctx context.Context, err error) {
 
 // passFailedLocked says that the pass stopped, and what follows.
 func (s *Service) passFailedLocked(err error) {
+	if chatapi.ServiceDisabled(err) {
+		s.dirText(err) // said once, as such: no address is looked up after it
+		return
+	}
 	w := "directory listing stopped; looking the remaining addresses up side by side: " + err.Error()
 	s.warnings = append(s.warnings, w)
 	s.log.Warn(w)

@@ -83,6 +83,11 @@ type Outcome struct {
 	Unresolved map[string]string
 	// Warnings are for the report.
 	Warnings []string
+	// DirectoryOff, when set, says in full that the Directory could not be
+	// asked because the Admin SDK API is not enabled in the project, and
+	// where to enable it; reasons in Unresolved say it in short
+	// (DisabledWhy). Said once, not once an address.
+	DirectoryOff string
 }
 
 // badRequest: the Directory answers 400 (badRequest, domainNotFound,
@@ -92,9 +97,12 @@ func badRequest(err error) bool {
 	return errors.As(err, &e) && e.Code == 400
 }
 
+// forbiddenAnswer: a 403 for one address or domain (another's), or for
+// this caller. An Admin SDK API not enabled in the project is neither: the
+// Directory can't be asked at all, a Directory that fails.
 func forbiddenAnswer(err error) bool {
 	var e *chatapi.Error
-	return errors.As(err, &e) && e.Code == 403 && errors.Is(err, chatapi.ErrPermanent)
+	return errors.As(err, &e) && e.Code == 403 && errors.Is(err, chatapi.ErrPermanent) && !e.Disabled
 }
 
 // Emails finds the primary email of each users/{id} through the Directory

@@ -87,6 +87,9 @@ type Service struct {
 	counts          map[string]int
 	memberGets      atomic.Int64
 	cached          int // desired emails the cache holds fresh; -1 until counted
+	// disabled is the Directory's answer that the Admin SDK API is not
+	// enabled in the project, once a reason needed it (dirText).
+	disabled atomic.Pointer[string]
 
 	// Careful names the spaces whose plans may remove members: there, an
 	// address no listed email matches is not taken as "not a member" until
@@ -303,6 +306,12 @@ func (s *Service) Outcome() Outcome {
 			out.Unresolved[e] = s.why[e]
 		}
 	})
+	if msg := s.disabled.Load(); msg != nil {
+		out.DirectoryOff = *msg
+		if len(out.Unresolved) == 0 { // else the incomplete plan's line says it
+			out.Warnings = append([]string{*msg}, out.Warnings...)
+		}
+	}
 	if s.r.Cache != nil {
 		n := s.counts[ByDirectory] + s.counts[ByMemberGet]
 		if s.pass == nil {
@@ -325,6 +334,26 @@ func (s *Service) Outcome() Outcome {
 		"shown_by_unneeded_pass", s.earlyFound)
 	return out
 }
+
+// dirText is what a reason given for an address says of a Directory
+// error. That the Admin SDK API is not enabled in the project is the same
+// for every address: it is said once, logged and in Outcome.DirectoryOff
+// (first among the warnings when no address is left unresolved), with
+// where to enable it; beside each address, in short.
+func (s *Service) dirText(err error) string {
+	if !chatapi.ServiceDisabled(err) {
+		return err.Error()
+	}
+	msg := "the Directory could not be asked: " + err.Error()
+	if s.disabled.CompareAndSwap(nil, &msg) {
+		s.log.Error(msg)
+	}
+	return DisabledWhy
+}
+
+// DisabledWhy is what dirText says beside an address, for an Admin SDK API
+// not enabled in the project; Outcome.DirectoryOff says it in full.
+const DisabledWhy = "the Admin SDK API is not enabled in the Google Cloud project"
 
 // dirUser is what a plan needs of a Directory user.
 type dirUser struct {

@@ -164,7 +164,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 		default: // failed, or forbidden with nothing answered: the Directory can't tell
 			why := "directory: every lookup was refused (403)"
 			if l.err != nil {
-				why = "directory: " + l.err.Error()
+				why = "directory: " + s.dirText(l.err)
 			}
 			if l.state == failed {
 				// A Directory that fails (not one refusing this caller,

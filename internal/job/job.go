@@ -260,7 +260,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	markUnread(&res.Plan, spaces.errors)
 	if len(identities.Unresolved) > 0 {
-		res.Plan.Incomplete = append(res.Plan.Incomplete, unresolvedLine(identities.Unresolved))
+		res.Plan.Incomplete = append(res.Plan.Incomplete, unresolvedLine(identities.Unresolved, identities.DirectoryOff))
 		log.Error("identities not resolved: the plan may add people already present or miss their role changes", "emails", len(identities.Unresolved))
 	}
 	var next *removals.State

@@ -280,8 +280,10 @@ func markUnread(p *diff.Plan, errs []*SpaceError) {
 	}
 }
 
-// unresolvedLine names the addresses whose lookups failed.
-func unresolvedLine(unresolved map[string]string) string {
+// unresolvedLine names the addresses left unresolved, each with why; off,
+// when set, is the Directory's one reason for many of them (the Admin SDK
+// API not enabled), said once before them.
+func unresolvedLine(unresolved map[string]string, off string) string {
 	emails := make([]string, 0, len(unresolved))
 	for e := range unresolved {
 		emails = append(emails, e)
@@ -294,10 +296,17 @@ func unresolvedLine(unresolved map[string]string) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(emails)-show))
 			break
 		}
-		parts = append(parts, e+" ("+unresolved[e]+")")
+		if why := unresolved[e]; off == "" || !strings.Contains(why, identity.DisabledWhy) {
+			parts = append(parts, e+" ("+why+")")
+		} else {
+			parts = append(parts, e)
+		}
 	}
-	return fmt.Sprintf("%d addresses could not be resolved, so the plan may add people already present or miss role changes: %s",
-		len(emails), strings.Join(parts, "; "))
+	if off != "" {
+		off = " (" + off + ")"
+	}
+	return fmt.Sprintf("%d addresses could not be resolved, so the plan may add people already present or miss role changes%s: %s",
+		len(emails), off, strings.Join(parts, "; "))
 }
 
 // refuseOutsiders drops from a space's plan the creates the access can't
