@@ -25,6 +25,12 @@ func TestTheActingUsersDemotionGoesLastWhenASourceNamesThemByAlias(t *testing.T)
 	csv := "space,member,role\nspaces/A,boss@example.com,member\nspaces/A,o2@example.com,member\nspaces/A,o3@example.com,member\nspaces/A,o4@example.com,member\nspaces/A,o5@example.com,owner\n"
 	for _, hide := range []bool{false, true} {
 		for _, sync := range []bool{false, true} {
+			if hide && !sync {
+				// Unknown there: lists without emails name nobody by
+				// address, and a run that needs no Directory does not ask
+				// it who the acting user is (README, known gaps).
+				continue
+			}
 			for run := 0; run < 3; run++ {
 				f := newFixture(t, seed, emulator.Options{Caller: "me@example.com", HideEmails: hide, Seed: uint64(run + 1),
 					LatencyMin: time.Millisecond, LatencyMax: 15 * time.Millisecond}, csv)

@@ -78,12 +78,11 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 		}
 		close(built)
 		out.warnings = j.prepareSpares(ctx, expanded, rm, out.ids)
-		switch {
-		case rm != nil:
+		if rm != nil {
+			// Who they are, should a source name them by an alias. Only
+			// where the rails looked them up: a run that needs no
+			// Directory must not ask it (nor its scope) for this alone.
 			actingID = rm.acting.ID
-		case j.Acting != "" && out.ids != nil:
-			// Who they are, should a source name them by an alias.
-			actingID, _ = out.ids.Resolve(ctx, strings.ToLower(j.Acting))
 		}
 		close(ready)
 	}()
