@@ -421,3 +421,23 @@ func TestANewHireSearchHasNotCaughtUpWithIsAdded(t *testing.T) {
 		}
 	}
 }
+
+// Against an emulator (auth.mode none), auth.subject names the user the
+// run acts as, so the rails spare them as they would in production: a
+// source that leaves them out does not remove them.
+func TestTheSubjectIsTheActingUserAgainstAnEmulator(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "me@example.com"}, {ID: "2", Email: "o2@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "me@example.com", Role: "owner"}, {User: "o2@example.com", Role: "owner"}, {User: "bob@example.com"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{Caller: "me@example.com"}, "space,member,role\nspaces/S,o2@example.com,owner\n", "auth: {mode: none, subject: Me@example.com}\n")
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	var kept []string
+	for _, p := range r.Protected {
+		kept = append(kept, fmt.Sprint(p["member"], ": ", p["why"]))
+	}
+	if code != exitOK || deletes(em) != 1 || !strings.Contains(strings.Join(kept, "\n"), "me@example.com: the user the syncer acts as") {
+		t.Errorf("exit %d, %d deletes, kept %q; want bob removed, me@ kept as the acting user\n%s", code, deletes(em), kept, logText(errOut))
+	}
+}

@@ -73,7 +73,8 @@ func CheckFiles(a config.Auth) error {
 
 // ActingEmail is the email of the user the syncer acts as: the subject of
 // domain-wide delegation, or the user who ran auth login; "" for Chat app
-// authentication and mode none. An oauth-user token that doesn't say is an
+// authentication; for mode none, auth.subject (an emulator acting as that
+// user), or "". An oauth-user token that doesn't say is an
 // error: policy sync must know whom never to remove.
 func ActingEmail(a config.Auth) (string, error) {
 	switch {
@@ -86,8 +87,13 @@ func ActingEmail(a config.Auth) (string, error) {
 			return "", fmt.Errorf("token file %s doesn't say which user logged in; run syncer auth login again", a.TokenFile)
 		}
 		return email, nil
-	case AppAuth(a), a.Mode == "none":
+	case AppAuth(a):
 		return "", nil
+	case a.Mode == "none":
+		// Against an emulator (--caller), auth.subject says whom the run
+		// acts as, so the rails and the order of changes are as they would
+		// be for that user.
+		return strings.ToLower(strings.TrimSpace(a.Subject)), nil
 	}
 	return strings.ToLower(strings.TrimSpace(a.Subject)), nil
 }
