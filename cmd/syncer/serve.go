@@ -92,6 +92,9 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	if err := checkRunFlags(f); err != nil {
 		return refuse(exitInvalid, "serve: %v", err)
 	}
+	if err := checkListen(*listen); err != nil {
+		return refuse(exitInvalid, "serve: --listen %q: %v (want HOST:PORT or :PORT)", *listen, err)
+	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
 		return reportInputErrors(out, log, err)
@@ -345,4 +348,17 @@ func (l cronLogger) Info(msg string, kv ...any) {
 
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append(kv, "error", fmt.Sprint(err))...)
+}
+
+// checkListen refuses an address net.Listen can never take: what is
+// wrong with the flag is exit 3; a port in use is found when listening.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil { // a number to 65535, or a service's name
+		return fmt.Errorf("port %q: %v", port, err)
+	}
+	return nil
 }

@@ -313,3 +313,20 @@ func TestServeRefusesAReadyCheckThatNeverWaits(t *testing.T) {
 		}
 	}
 }
+
+// An address --listen can never take is a bad flag (exit 3), said before
+// anything starts; a port in use is found when listening (exit 1).
+func TestServeRefusesAListenAddressThatCantBe(t *testing.T) {
+	_, cfg := setup(t, 1, emulator.Options{}, "")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "schedule: \"@daily\"\n"...), 0o644)
+	for _, addr := range []string{"bogus", "127.0.0.1:99999", "127.0.0.1:no-such-service"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		var stdout, stderr lockedBuffer
+		code := run(ctx, []string{"serve", "--config", cfg, "--listen", addr}, &stdout, &stderr)
+		cancel()
+		if code != exitInvalid || !strings.Contains(logText(stderr.String()), "--listen") {
+			t.Errorf("--listen %s: exit %d, want %d\n%.400s", addr, code, exitInvalid, logText(stderr.String()))
+		}
+	}
+}
