@@ -94,7 +94,7 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 		if client == nil {
 			client = &http.Client{Transport: opts.Transport}
 		}
-		if dir, err = chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: client}); err != nil {
+		if dir, err = chatapi.NewDirectory(ctx, endpoint, chatapi.Options{HTTPClient: client, QuotaWindow: cfg.Limits.QuotaWindow}); err != nil {
 			return nil, nil, err
 		}
 		r.Directory = dir

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	chat "google.golang.org/api/chat/v1"
 	"google.golang.org/api/option"
@@ -34,6 +35,10 @@ type Options struct {
 	// ShowInvited and ShowGroups need user authentication.
 	ShowInvited, ShowGroups bool
 	UserAgent               string
+	// QuotaWindow is what the quotas are counted over (a minute at
+	// Google; limits.quota_window): the Directory gives up after two of
+	// nothing but refusals.
+	QuotaWindow time.Duration
 }
 
 // Client calls the Chat API.

@@ -2,6 +2,7 @@ package chatapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	admin "google.golang.org/api/admin/directory/v1"
 	"google.golang.org/api/googleapi"
@@ -55,8 +57,62 @@ type Directory struct {
 	hc        *http.Client
 	userAgent string
 	// disabled is the first answer saying the Admin SDK API is not
-	// enabled in the project: every later call fails with it, unsent.
+	// enabled in the project, or that its quota is gone for good (see
+	// exhausted): every later call fails with it, unsent.
 	disabled atomic.Pointer[Error]
+	// For a quota that refuses every call: when the client was made, the
+	// last answer that was not a refusal (UnixNano), the refusals since,
+	// and how long refusals alone end the Directory for the run.
+	started     time.Time
+	lastAnswer  atomic.Int64
+	refusals    atomic.Int64
+	giveUpAfter time.Duration
+}
+
+// directoryGiveUpWindows is how many of the quota's windows (a minute at
+// Google) of nothing but quota refusals end the Directory for a run: its
+// quota refills every window, so refusals that outlast two are another
+// app taking all of it, and the run would otherwise wait out its
+// deadline (an hour) for lookups that don't come.
+const directoryGiveUpWindows = 2
+
+// minGiveUpRefusals: so few refusals are no proof, however long apart.
+const minGiveUpRefusals = 10
+
+// answeredTransport notes every answer that is not a quota refusal.
+type answeredTransport struct {
+	base http.RoundTripper
+	d    *Directory
+}
+
+func (t answeredTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(req)
+	if err == nil && res.StatusCode != http.StatusTooManyRequests && res.StatusCode != http.StatusForbidden {
+		t.d.lastAnswer.Store(time.Now().UnixNano())
+		t.d.refusals.Store(0)
+	}
+	return res, err
+}
+
+// exhausted is a quota refusal after the Directory has refused every
+// call for giveUpAfter: the run asks no more, and every lookup left fails
+// as for a Directory that fails (removals that needed one are held).
+func (d *Directory) exhausted(e *Error) error {
+	n := d.refusals.Add(1)
+	since := d.started
+	if last := d.lastAnswer.Load(); last > 0 {
+		since = time.Unix(0, last)
+	}
+	quiet := time.Since(since)
+	if n < minGiveUpRefusals || quiet < d.giveUpAfter {
+		return e
+	}
+	off := *e
+	off.kind, off.Code, off.GaveUp = ErrPermanent, 0, true // no answer about the user asked: a lookup that failed
+	off.Message = fmt.Sprintf("the Directory refused every call for its quota for %v (%d refusals in a row; the last: %s): no more Directory calls this run, and the lookups left fail (another app may be taking the whole quota)",
+		quiet.Round(time.Second), n, e.Message)
+	d.disabled.CompareAndSwap(nil, &off)
+	return d.disabled.Load()
 }
 
 // wrap classifies a Directory call's error. An Admin SDK API not enabled
@@ -68,6 +124,9 @@ type Directory struct {
 func (d *Directory) wrap(ctx context.Context, err error) error {
 	werr := wrap(ctx, err)
 	var e *Error
+	if errors.As(werr, &e) && errors.Is(werr, ErrQuota) {
+		return d.exhausted(e)
+	}
 	if !errors.As(werr, &e) || !e.Disabled {
 		return werr
 	}
@@ -76,6 +135,15 @@ func (d *Directory) wrap(ctx context.Context, err error) error {
 	off.Message += " (or, if no Directory rule needs it, set identity.directory: false)"
 	d.disabled.CompareAndSwap(nil, &off)
 	return d.disabled.Load()
+}
+
+// GaveUp says why the run asks the Directory no more for its quota
+// (every call refused for two of its windows), or "".
+func (d *Directory) GaveUp() string {
+	if e := d.disabled.Load(); e != nil && e.GaveUp {
+		return e.Message
+	}
+	return ""
 }
 
 // off is the remembered "Admin SDK API not enabled", or nil.
@@ -94,13 +162,15 @@ func NewDirectory(ctx context.Context, endpoint string, opts Options) (*Director
 	}
 	// Without a client (the emulator): no authentication. Either way every
 	// answer's body is bounded.
-	hc := bounded(opts.HTTPClient)
+	d := &Directory{userAgent: opts.UserAgent, started: time.Now(), giveUpAfter: directoryGiveUpWindows * cmp.Or(opts.QuotaWindow, time.Minute)}
+	hc := wrapTransport(bounded(opts.HTTPClient), func(base http.RoundTripper) http.RoundTripper { return answeredTransport{base: base, d: d} })
 	o = append(o, option.WithHTTPClient(hc))
 	svc, err := admin.NewService(ctx, o...)
 	if err != nil {
 		return nil, fmt.Errorf("directory client: %w", err)
 	}
-	return &Directory{svc: svc, hc: hc, userAgent: opts.UserAgent}, nil
+	d.svc, d.hc = svc, hc
+	return d, nil
 }
 
 // User looks a user up by primary email, alias or ID.

@@ -48,8 +48,11 @@ type Error struct {
 	// Disabled: the answer says the API is not enabled in the Google
 	// Cloud project of the credentials (see ServiceDisabled).
 	Disabled bool
-	kind     error
-	cause    error
+	// GaveUp: not an answer, but the Directory given up for the run (its
+	// quota refused every call for two of its windows; see Directory).
+	GaveUp bool
+	kind   error
+	cause  error
 }
 
 func (e *Error) Error() string {
@@ -81,6 +84,14 @@ func RetryAfter(err error) time.Duration {
 // Fatal makes an error that stops the run, with the message given.
 func Fatal(msg string, cause error) error {
 	return &Error{Message: msg, kind: ErrFatal, cause: cause}
+}
+
+// Unasked reports whether err says the Directory could not be asked at
+// all: its API not enabled in the project, or given up for the run. A
+// lookup that ends so failed; it tells nothing of the user asked.
+func Unasked(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Disabled || e.GaveUp)
 }
 
 // ServiceDisabled reports whether err is Google's answer for an API the

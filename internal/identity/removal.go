@@ -96,6 +96,11 @@ func (s *Service) EmailsOf(ctx context.Context, ids []membership.Principal) (ema
 					s.answered++
 					s.mu.Unlock()
 					l.refused = true
+				case chatapi.Unasked(err):
+					// The Directory could not be asked at all (its API off,
+					// or given up for its quota): a lookup that failed, and
+					// the member is kept, as for any failing Directory.
+					l.err = err
 				case errors.Is(err, chatapi.ErrPermanent):
 					// Not someone the Directory shows us (outside the
 					// organisation, or outside an admin role's units), or

@@ -224,6 +224,14 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	plan.Warnings = append(plan.Warnings, identities.Warnings...)
+	if d, ok := j.directory().(interface{ GaveUp() string }); ok {
+		if why := d.GaveUp(); why != "" {
+			// Lookups it would have made failed (held removals, addresses
+			// unresolved) or were answered by the spaces.
+			plan.Warnings = append(plan.Warnings, why)
+			log.Warn("the Directory was given up for this run", "why", why)
+		}
+	}
 	if j.AppAuth && plan.Summary.UpdateRole > 0 {
 		// Known only to Google: which spaces the app created.
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d role changes: with Chat app authentication, Google lets the app change roles only in spaces the app created; elsewhere they will be refused (use a user auth mode to manage roles)", plan.Summary.UpdateRole))
@@ -388,4 +396,12 @@ func forgetDisproved(ids *identity.Service, plans []diff.SpacePlan) {
 			}
 		}
 	}
+}
+
+// directory is the Directory the run's identities ask, or nil.
+func (j *Job) directory() any {
+	if j.Resolver == nil || j.Resolver.Directory == nil {
+		return nil
+	}
+	return j.Resolver.Directory
 }
