@@ -17,7 +17,7 @@ type Stamps []stamp
 
 type stamp struct {
 	path string
-	info os.FileInfo // nil: not there when stamped (reading it reports why)
+	info os.FileInfo // nil: not there when stamped (there when read: changed)
 }
 
 // Stamp records each source's file before it is read.
@@ -36,11 +36,15 @@ func Stamp(specs []Spec) Stamps {
 func (st Stamps) Changed() []string {
 	var out []string
 	for _, s := range st {
-		if s.info == nil {
-			continue
-		}
 		now, err := os.Stat(s.path)
 		switch {
+		case s.info == nil:
+			// Not there when stamped: read a moment later, it may have
+			// been created half-written (an export that removes the old
+			// file first). Still not there, reading it reported why.
+			if err == nil {
+				out = append(out, fmt.Sprintf("%s was written at %s, %d bytes (it was not there when the run began reading it)", s.path, now.ModTime().UTC().Format(time.RFC3339), now.Size()))
+			}
 		case err != nil:
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
