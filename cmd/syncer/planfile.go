@@ -549,8 +549,8 @@ func wantedAgain(cfg *config.Config, plan diff.Plan, log *slog.Logger) []string 
 	var out []string
 	for _, c := range plan.Changes {
 		w := wanted[c.Space]
-		if c.Action != diff.Delete || w == nil {
-			continue
+		if c.Action != diff.Delete || c.Reason == diff.ReasonSuspended || w == nil {
+			continue // a suspended member's removal: the sources named them then too
 		}
 		if w[c.Principal] || w[membership.User(strings.ToLower(c.Member))] || c.ID != "" && w[c.ID] {
 			out = append(out, fmt.Sprintf("%s: the sources want %s there again since the plan was made; make a new plan", c.Space, c.Member))

@@ -346,3 +346,24 @@ func TestReviewedPlanRefusesARemovalTheSourcesUndid(t *testing.T) {
 		t.Errorf("apply --plan after the sources took dan back: exit %d, %d deletes, blocked %q; want exit %d, none, dan named\n%s", code, deletes(em), r.Blocked, exitBlocked, logText(errOut))
 	}
 }
+
+// With remove_suspended, a suspended member the sources name is planned
+// for removal for being suspended: the sources named her when the plan
+// was made and still do. Applying the reviewed plan removes her, not
+// "the sources want her there again" (which held it at exit 4 forever).
+func TestReviewedPlanRemovesASuspendedMemberTheSourcesName(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "mal@example.com", Suspended: true}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "mal@example.com"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\nspaces/S,mal@example.com\n", "remove_suspended: true\n")
+	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "mal@example.com") {
+		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if code != exitOK || deletes(em) != 1 || len(r.Blocked) != 0 {
+		t.Errorf("apply --plan of a suspended member's removal: exit %d, %d deletes, blocked %q; want exit %d, mal removed\n%s", code, deletes(em), r.Blocked, exitOK, logText(errOut))
+	}
+}
