@@ -189,8 +189,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	}
 	// Sources first: a broken one stops the run before any credential is
 	// touched, and the scopes depend on what they name.
-	stamps := source.Stamp(cfg.Sources)
-	desired, sourceWarnings, err := source.LoadWithWarnings(cfg.Sources)
+	desired, sourceWarnings, stamps, err := source.LoadStamped(cfg.Sources)
 	if err != nil {
 		return invalid(err)
 	}

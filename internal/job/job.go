@@ -150,8 +150,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	if j.Desired != nil {
 		desired = *j.Desired
 	} else {
-		j.SourceStamps = source.Stamp(j.Config.Sources)
-		if desired, err = source.Load(j.Config.Sources); err != nil {
+		if desired, _, j.SourceStamps, err = source.LoadStamped(j.Config.Sources); err != nil {
 			return Result{}, &InputError{Err: err}
 		}
 	}

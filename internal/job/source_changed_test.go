@@ -96,3 +96,39 @@ func TestASourceWrittenWhileReadStopsStreamedWrites(t *testing.T) {
 		}
 	}
 }
+
+// The export written again while the run reads the spaces, with the same
+// bytes and renamed into place (as README advises): nothing changed, and
+// the run writes.
+func TestASourceRenamedIntoPlaceWithTheSameBytesIsNoChange(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "bob@example.com"}}}},
+	}
+	const csv = "space,role,member\nspaces/S,owner,boss@example.com\nspaces/S,member,ann@example.com\n"
+	f := newFixture(t, seed, emulator.Options{}, csv)
+	f.syncing(t)
+	path := filepath.Join(filepath.Dir(f.cfg.Path), "members.csv")
+	sync := f.tweak
+	f.tweak = func(j *job.Job) {
+		sync(j)
+		j.Reader = &bentList{Reader: j.Reader, bend: func(r job.Reader, ctx context.Context, token string) ([]membership.Membership, string, error) {
+			tmp := path + ".new"
+			if err := os.WriteFile(tmp, []byte(csv), 0o644); err != nil {
+				t.Error(err)
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				t.Error(err)
+			}
+			return r.ListPage(ctx, "spaces/S", token)
+		}}
+	}
+	res, err := f.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blocked() || f.em.Stats().Count("members.delete") != 1 {
+		t.Errorf("blocked %q, %d deletes; want bob removed, the same bytes no change", res.Plan.Blocked, f.em.Stats().Count("members.delete"))
+	}
+}

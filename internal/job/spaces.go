@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/syncer-dev/syncer/internal/apply"
 	"github.com/syncer-dev/syncer/internal/diff"
@@ -33,6 +34,11 @@ type plannedSpaces struct {
 	// were read: no space planned after that was handed to the stream.
 	sourcesChanged []string
 }
+
+// stampsEvery is how often, at most, a run whose writes start as spaces
+// are planned checks its sources' stamps (a stat per source): tens of
+// thousands of spaces must not cost seconds of stats.
+const stampsEvery = 50 * time.Millisecond
 
 // planSpaces reads, resolves and plans every space through the pipeline,
 // handing each planned space to stream (when set) at once. desired is the
@@ -93,6 +99,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	}}
 	warnings := make([]string, len(desired.Spaces))
 	streamText := stream != nil && j.Output == "text"
+	var stampsChecked time.Time // when the sources' stamps were last checked (Done runs one space at a time)
 	readAhead := newAhead(cmp.Or(j.ReadAhead, max(64, j.Config.Limits.CallsInFlight())+2*runtime.GOMAXPROCS(0)))
 	pipeline.Run(ctx, len(desired.Spaces), j.Config.Limits.CallsInFlight(), pipeline.Stages[*heldSpace, diff.SpacePlan]{
 		Read: func(ctx context.Context, i int) (*heldSpace, error) {
@@ -220,8 +227,8 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				// A source written while it was read (an export half
 				// written: a cut address is another person) stops the
 				// writes from then on; a stat per source per space.
-				if out.sourcesChanged == nil {
-					out.sourcesChanged = j.SourceStamps.Changed()
+				if out.sourcesChanged == nil && time.Since(stampsChecked) >= stampsEvery {
+					out.sourcesChanged, stampsChecked = j.SourceStamps.Changed(), time.Now()
 				}
 				if out.sourcesChanged != nil {
 					for k := range out.plans[i].Changes {

@@ -66,6 +66,11 @@ func Load(specs []Spec) (membership.Desired, error) {
 // still leave the desired state well defined, such as one file listed twice.
 // Warnings are returned even when loading fails.
 func LoadWithWarnings(specs []Spec) (membership.Desired, []string, error) {
+	return loadAll(specs, nil)
+}
+
+// loadAll is LoadWithWarnings; read, when set, sees each file's bytes.
+func loadAll(specs []Spec, read func(path string, data []byte)) (membership.Desired, []string, error) {
 	var (
 		errs     Errors
 		warnings []string
@@ -82,7 +87,7 @@ func LoadWithWarnings(specs []Spec) (membership.Desired, []string, error) {
 			continue
 		}
 		firstListed[id] = spec.Path
-		loadOne(spec, b, &errs)
+		loadOne(spec, b, &errs, read)
 	}
 	d := b.finish(&errs)
 	if len(errs) > 0 {
@@ -105,7 +110,7 @@ func fileIdentity(path string) string {
 	return abs
 }
 
-func loadOne(spec Spec, b *builder, errs *Errors) {
+func loadOne(spec Spec, b *builder, errs *Errors, read func(path string, data []byte)) {
 	at := membership.Location{File: spec.Path}
 	format, err := spec.format()
 	if err != nil {
@@ -120,6 +125,9 @@ func loadOne(spec Spec, b *builder, errs *Errors) {
 	if err != nil {
 		errs.Add(at, "can't read source: %v", err)
 		return
+	}
+	if read != nil {
+		read(spec.Path, data)
 	}
 	entriesBefore, emptyBefore, errsBefore := b.entries, b.emptySpaces, len(*errs)
 	switch format {
