@@ -316,9 +316,12 @@ func TestASuspendedPersonARuleNamesStaysUnlessRemoveSuspended(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// And arch@, archived in the unit: remove_suspended removes
+			// nobody for being archived.
+			seed.Users = append(seed.Users, emulator.SeedUser{ID: "100000000099", Email: "arch@example.com", OrgUnit: "/Engineering/Platform", Archived: true})
 			for i := range seed.Spaces {
 				if seed.Spaces[i].Name == "spaces/PLATFORM" {
-					seed.Spaces[i].Members = append(seed.Spaces[i].Members, emulator.SeedMember{User: "mallory@example.com"})
+					seed.Spaces[i].Members = append(seed.Spaces[i].Members, emulator.SeedMember{User: "mallory@example.com"}, emulator.SeedMember{User: "arch@example.com"})
 				}
 			}
 			_, url := emulatortest.Start(t, seed, emulator.Options{HideEmails: true})
@@ -341,14 +344,15 @@ func TestASuspendedPersonARuleNamesStaysUnlessRemoveSuspended(t *testing.T) {
 			for _, p := range r.Protected {
 				kept = append(kept, fmt.Sprint(p["member"], ": ", p["why"]))
 			}
+			archKept := strings.Contains(strings.Join(kept, "\n"), "arch@example.com: archived in the Directory, and named by org_unit /Engineering/Platform (")
 			if removeSuspended {
-				if len(removed) != 1 || !strings.Contains(removed[0], "mallory@example.com (suspended in the Directory)") {
-					t.Errorf("removed %q, kept %q; want mallory removed for being suspended", removed, kept)
+				if len(removed) != 1 || !strings.Contains(removed[0], "mallory@example.com (suspended in the Directory)") || len(kept) != 1 || !archKept {
+					t.Errorf("removed %q, kept %q; want mallory removed for being suspended, arch@ kept", removed, kept)
 				}
 				return
 			}
-			if len(removed) != 0 || len(kept) != 1 || !strings.Contains(kept[0], "mallory@example.com: suspended or archived in the Directory, and named by org_unit /Engineering/Platform (") {
-				t.Errorf("removed %q, kept %q; want mallory kept, the unit rule naming her", removed, kept)
+			if len(removed) != 0 || len(kept) != 2 || !archKept || !strings.Contains(strings.Join(kept, "\n"), "mallory@example.com: suspended in the Directory, and named by org_unit /Engineering/Platform (") {
+				t.Errorf("removed %q, kept %q; want mallory and arch@ kept, the unit rule naming them", removed, kept)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/rules"
 )
 
 // pendingRules is the sources' Directory rules being expanded while the
@@ -21,7 +22,7 @@ type pendingRules struct {
 	warnings []string
 	// suspended are, by space, the suspended or archived people a rule
 	// there names, with the rule: not removed unless remove_suspended.
-	suspended map[string]map[membership.Principal]string
+	suspended map[string]map[membership.Principal]rules.Held
 	err       error
 	rules     int
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/removals"
+	"github.com/syncer-dev/syncer/internal/rules"
 	"github.com/syncer-dev/syncer/internal/state"
 )
 
@@ -44,7 +45,7 @@ type removalRun struct {
 	// ruleSuspended are, by space, the suspended or archived people a
 	// rule there names: kept unless remove_suspended (set once the rules
 	// are expanded, before any space is screened).
-	ruleSuspended map[string]map[membership.Principal]string
+	ruleSuspended map[string]map[membership.Principal]rules.Held
 }
 
 // prepareRemovals reads the last run's state when any space's policy is
@@ -151,8 +152,8 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	// adds no such people, yet names them; suspension removes them only
 	// under remove_suspended (and when the Directory's suspended users
 	// were listed, as for everyone else).
-	for p, rule := range rm.ruleSuspended[ds.Name] {
-		if j.Config.RemoveSuspended && !rm.suspendedUnlisted {
+	for p, held := range rm.ruleSuspended[ds.Name] {
+		if j.Config.RemoveSuspended && !rm.suspendedUnlisted && !held.Archived {
 			for i, c := range sp.Changes {
 				if c.Action == diff.Delete && c.Principal == p && c.Reason == diff.ReasonAbsent {
 					sp.Changes[i].Reason = diff.ReasonSuspended
@@ -163,11 +164,14 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 		if in.RuleSuspended == nil {
 			in.RuleSuspended = map[membership.Principal]string{}
 		}
-		why := "remove_suspended is off"
-		if j.Config.RemoveSuspended {
-			why = "the Directory's suspended users could not be listed this run"
+		switch {
+		case held.Archived:
+			in.RuleSuspended[p] = fmt.Sprintf("archived in the Directory, and named by %s: rules add no archived people, and nothing removes them for it", held.Rule)
+		case j.Config.RemoveSuspended:
+			in.RuleSuspended[p] = fmt.Sprintf("suspended in the Directory, and named by %s: rules add no suspended people, and the Directory's suspended users could not be listed this run", held.Rule)
+		default:
+			in.RuleSuspended[p] = fmt.Sprintf("suspended in the Directory, and named by %s: rules add no suspended people, and remove_suspended is off", held.Rule)
 		}
-		in.RuleSuspended[p] = fmt.Sprintf("suspended or archived in the Directory, and named by %s: rules add no such people, and %s", rule, why)
 	}
 	for _, m := range ds.Members {
 		if e := m.Principal.Email(); e != "" {

@@ -60,7 +60,15 @@ type Expansion struct {
 	// Suspended are, by space, the people a rule there names who are
 	// suspended or archived: not added, and (unless remove_suspended)
 	// not removed either, with the rule that names them.
-	Suspended map[string]map[membership.Principal]string
+	Suspended map[string]map[membership.Principal]Held
+}
+
+// Held is a person a rule names who is suspended or archived.
+type Held struct {
+	Rule string // the first rule naming them, with where it is written
+	// Archived: archived and not suspended (remove_suspended does not
+	// remove them).
+	Archived bool
 }
 
 // Error is a rule that failed or found nobody, with where it is written.
@@ -121,6 +129,8 @@ func (e *emptyError) Is(target error) bool { return target == ErrEmpty }
 type person struct {
 	email string
 	id    membership.Principal
+	// archived: archived, not suspended (for found.suspended).
+	archived bool
 }
 
 // Expand returns the desired state with every rule turned into members.
@@ -291,6 +301,7 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspende
 			seen[m.ID] = true
 			p := person{email: strings.ToLower(m.Email), id: membership.User(m.ID)}
 			if !suspendedToo && (status == "SUSPENDED" || status == "ARCHIVED") {
+				p.archived = status == "ARCHIVED"
 				f.suspended = append(f.suspended, p)
 				continue
 			}
@@ -333,6 +344,7 @@ func (e *Expander) users(ctx context.Context, query string, keep func(chatapi.Di
 			switch p := (person{email: strings.ToLower(u.PrimaryEmail), id: membership.User(u.ID)}); {
 			case !keep(u):
 			case u.Suspended || u.Archived:
+				p.archived = !u.Suspended
 				f.suspended = append(f.suspended, p)
 			default:
 				f.people = append(f.people, p)
@@ -396,19 +408,19 @@ type groupPeople struct {
 
 // suspendedBySpace is, for each space with rules naming suspended or
 // archived people, who they are and the first rule naming each.
-func suspendedBySpace(d membership.Desired, answers map[string]found) map[string]map[membership.Principal]string {
-	var out map[string]map[membership.Principal]string
+func suspendedBySpace(d membership.Desired, answers map[string]found) map[string]map[membership.Principal]Held {
+	var out map[string]map[membership.Principal]Held
 	for _, s := range d.Spaces {
 		for _, r := range s.Rules {
 			for _, p := range answers[r.Key()].suspended {
 				if out == nil {
-					out = map[string]map[membership.Principal]string{}
+					out = map[string]map[membership.Principal]Held{}
 				}
 				if out[s.Name] == nil {
-					out[s.Name] = map[membership.Principal]string{}
+					out[s.Name] = map[membership.Principal]Held{}
 				}
 				if _, ok := out[s.Name][p.id]; !ok {
-					out[s.Name][p.id] = fmt.Sprintf("%s (%s)", r.Describe(), r.Source)
+					out[s.Name][p.id] = Held{Rule: fmt.Sprintf("%s (%s)", r.Describe(), r.Source), Archived: p.archived}
 				}
 			}
 		}

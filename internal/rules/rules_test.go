@@ -336,11 +336,14 @@ func TestRulesSaySuspendedPeopleTheyName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fmt.Sprint(x.Suspended)
-	want := "map[spaces/A:map[users/5:group_members eng@example.com (" // eve, suspended; fay, archived
-	if !strings.HasPrefix(got, want) || !strings.Contains(got, "users/6:group_members eng@example.com") ||
-		!strings.Contains(got, "spaces/B:map[users/5:org_unit /Engineering/Platform (") || strings.Contains(got, "spaces/C") || strings.Contains(got, "users/1") {
-		t.Errorf("suspended by space: %s\nwant eve and fay in spaces/A by the group rule, eve in spaces/B by the unit, nobody in spaces/C", got)
+	a, b := x.Suspended["spaces/A"], x.Suspended["spaces/B"]
+	eve, fay := a["users/5"], a["users/6"]
+	if len(a) != 2 || !strings.HasPrefix(eve.Rule, "group_members eng@example.com (") || eve.Archived ||
+		!strings.HasPrefix(fay.Rule, "group_members eng@example.com (") || !fay.Archived {
+		t.Errorf("spaces/A: %+v; want eve (suspended) and fay (archived), by the group rule", a)
+	}
+	if len(b) != 1 || !strings.HasPrefix(b["users/5"].Rule, "org_unit /Engineering/Platform (") || x.Suspended["spaces/C"] != nil {
+		t.Errorf("spaces/B: %+v, spaces/C: %+v; want eve by the unit rule, nobody in spaces/C", b, x.Suspended["spaces/C"])
 	}
 	if m := members(x, "spaces/B"); strings.Contains(m, "eve") {
 		t.Errorf("spaces/B wants eve, suspended: %s", m)
