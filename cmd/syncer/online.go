@@ -310,7 +310,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		return fail("failure", exitFailure)
 	}
 	if f.planOut != "" && !ruleFailed {
-		if err := savePlanFile(f.planOut, cfg, planTarget(cfg, creds, acting), f.allowRemovals, res); err != nil {
+		if err := savePlanFile(f.planOut, cfg, planTarget(cfg, creds, acting), f.allowRemovals, res, desired); err != nil {
 			log.Error("plan file not written", "path", f.planOut, "error", err.Error())
 			res.SpaceErrors = append(res.SpaceErrors, &job.SpaceError{Space: "(plan file)", Err: err})
 		} else {

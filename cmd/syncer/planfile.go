@@ -85,7 +85,7 @@ func otherTarget(planned, now planfile.Target) []string {
 }
 
 // savePlanFile writes a run's plan as a reviewed-plan file.
-func savePlanFile(path string, cfg *config.Config, target planfile.Target, allowRemovals int, res job.Result) error {
+func savePlanFile(path string, cfg *config.Config, target planfile.Target, allowRemovals int, res job.Result, desired membership.Desired) error {
 	f := &planfile.File{Created: time.Now().UTC(), Version: versionString(), Target: target, Plan: res.Plan}
 	f.Settings = planfile.Settings{Policy: cfg.Policy, Blocked: orEmpty(res.Plan.Blocked), Incomplete: orEmpty(res.Plan.Incomplete),
 		Applicable: !res.Blocked() && !res.Failed()}
@@ -105,7 +105,11 @@ func savePlanFile(path string, cfg *config.Config, target planfile.Target, allow
 			return fmt.Errorf("internal error: no recorded state for %s", name)
 		}
 		ms := planfile.Members(st.Memberships)
-		f.Spaces = append(f.Spaces, planfile.Space{Name: name, Fingerprint: planfile.Fingerprint(ms), Memberships: ms})
+		sp := planfile.Space{Name: name, Fingerprint: planfile.Fingerprint(ms), Memberships: ms}
+		if i, ok := slices.BinarySearchFunc(desired.Spaces, name, func(ds membership.DesiredSpace, n string) int { return strings.Compare(ds.Name, n) }); ok {
+			sp.Desired = planfile.DesiredDigest(desired.Spaces[i])
+		}
+		f.Spaces = append(f.Spaces, sp)
 	}
 	if res.Removals != nil {
 		f.Removals = &planfile.Removals{Version: res.RemovalsVersion, Data: res.Removals}
@@ -226,7 +230,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		return finish("invalid", exitInvalid, nil, 0)
 	}
 	plan := pf.Plan
-	why := append(notApplicable(pf, time.Now(), cfg.Plan.MaxAge), wantedAgain(cfg, plan, log)...)
+	why := append(notApplicable(pf, time.Now(), cfg.Plan.MaxAge), sourcesMoved(cfg, pf, log)...)
 	if why != nil {
 		plan.Blocked = why
 		log.Error("the plan can't be applied; nothing was written", "reasons", strings.Join(why, "; "))
@@ -522,6 +526,54 @@ func writeReport(out cmdIO, cfg *config.Config, log interface{ Error(string, ...
 		}
 	}
 	return code
+}
+
+// sourcesMoved names the spaces where the plan removes someone and the
+// sources, as they are now, say something else of the space than when
+// the plan was made (two pull requests merged in turn: a removal nobody
+// reviewed against them). Plans made before the digest was recorded are
+// checked person by person (wantedAgain). Sources that can't be read now
+// are not asked: the plan applies what was reviewed.
+func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) []string {
+	removes := map[string]bool{}
+	for _, c := range pf.Plan.Changes {
+		if c.Action == diff.Delete && c.Status == "" {
+			removes[c.Space] = true
+		}
+	}
+	if len(removes) == 0 {
+		return nil
+	}
+	digested := slices.ContainsFunc(pf.Spaces, func(sp planfile.Space) bool { return sp.Desired != "" })
+	if !digested {
+		return wantedAgain(cfg, pf.Plan, log)
+	}
+	desired, err := source.Load(cfg.Sources)
+	if err != nil {
+		log.Warn("the sources can't be read now, so the plan's removals are not checked against them", "error", err.Error())
+		return nil
+	}
+	now := map[string]string{}
+	for _, ds := range desired.Spaces {
+		now[ds.Name] = planfile.DesiredDigest(ds)
+	}
+	again := wantedAgain(cfg, pf.Plan, log) // who, where it can be told
+	var out []string
+	for _, sp := range pf.Spaces {
+		if !removes[sp.Name] || sp.Desired == "" || now[sp.Name] == sp.Desired {
+			continue
+		}
+		named := false
+		for _, line := range again {
+			if strings.HasPrefix(line, sp.Name+":") {
+				out, named = append(out, line), true
+			}
+		}
+		if !named {
+			out = append(out, fmt.Sprintf("%s: the sources say something else of this space than when the plan was made, and the plan removes people there; make a new plan", sp.Name))
+		}
+	}
+	return out
 }
 
 // wantedAgain names the removals in plan of people the sources, as they

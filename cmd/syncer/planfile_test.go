@@ -367,3 +367,24 @@ func TestReviewedPlanRemovesASuspendedMemberTheSourcesName(t *testing.T) {
 		t.Errorf("apply --plan of a suspended member's removal: exit %d, %d deletes, blocked %q; want exit %d, mal removed\n%s", code, deletes(em), r.Blocked, exitOK, logText(errOut))
 	}
 }
+
+// The same, with the person added back under an alias (bobby@ for bob@):
+// no address in the plan matches, but the sources say something else of
+// the space than when the plan was made, and the plan removes there.
+func TestReviewedPlanRefusesARemovalWhereTheSourcesMoved(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "bob@example.com", Aliases: []string{"bobby@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "bob@example.com"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\n", "")
+	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "bob@example.com") {
+		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\nspaces/S,bobby@example.com\n"), 0o644)
+	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if code != exitBlocked || deletes(em) != 0 || !strings.Contains(strings.Join(r.Blocked, "\n"), "spaces/S: the sources say something else of this space") {
+		t.Errorf("apply --plan after the sources took bob back as bobby@: exit %d, %d deletes, blocked %q; want exit %d, none\n%s", code, deletes(em), r.Blocked, exitBlocked, logText(errOut))
+	}
+}

@@ -98,6 +98,26 @@ type Space struct {
 	Name        string   `json:"space"`
 	Fingerprint string   `json:"fingerprint"`
 	Memberships []Member `json:"memberships"`
+	// Desired is DesiredDigest of what the sources said of the space when
+	// planned (empty in plans made before it was recorded): apply --plan
+	// makes no removal there if the sources say otherwise now.
+	Desired string `json:"desired,omitempty"`
+}
+
+// DesiredDigest is an order-independent digest of what the sources say of
+// a space before any Directory rule is expanded: each member with its
+// role, each rule with its role and options, the space's own policy.
+func DesiredDigest(ds membership.DesiredSpace) string {
+	lines := []string{"policy " + ds.Policy}
+	for _, m := range ds.Members {
+		lines = append(lines, fmt.Sprintf("member %s %s", m.Principal, m.Role))
+	}
+	for _, r := range ds.Rules {
+		lines = append(lines, fmt.Sprintf("rule %s %s %t", r.Key(), r.Role, r.AllowEmpty))
+	}
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(sum[:12])
 }
 
 // Member is one membership as listed.
