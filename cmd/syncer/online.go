@@ -274,7 +274,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		return invalid(err)
 	}
 	j := &job.Job{Config: cfg, Reader: api, Throttle: th, Logger: log, Output: jobOutput(cfg.Report.Output), Stdout: out.stdout,
-		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings, SourceStamps: stamps,
+		AppAuth: !creds.UserAuth, Resolver: resolver, Desired: &desired, AdminAccess: cfg.API.UseAdminAccess, SourceWarnings: sourceWarnings, SourceStamps: stamps, SavesPlan: f.planOut != "",
 		Progress: bar, State: store, Acting: acting, AllowRemovals: f.allowRemovals}
 	j.KeepStates = f.planOut != ""
 	j.Held = heldBudget(cfg.Limits, bar, log)

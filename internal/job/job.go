@@ -55,6 +55,10 @@ type Job struct {
 	// Desired: stamped before it was loaded): a run that waits for its
 	// whole plan stops before writing if one has changed since.
 	SourceStamps source.Stamps
+	// SavesPlan: the plan is saved for apply --plan, which reads no
+	// source: one made from a source that changed while it was read is
+	// blocked, as a gated apply is.
+	SavesPlan bool
 	// Progress reports reads, plans and outcomes as they happen; optional.
 	Progress *progress.Progress
 	// State keeps what removals carry from run to run; needed under policy sync.
@@ -286,7 +290,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 			log.Error("blocked by a safety check; nothing was written", "reasons", strings.Join(res.Plan.Blocked, "; "))
 		}
 	}
-	if j.Engine != nil && stream == nil && !stopped && !res.Blocked() && !res.Plan.Empty() {
+	if (j.Engine != nil && stream == nil || j.SavesPlan) && !stopped && !res.Blocked() && !res.Plan.Empty() {
 		// An export still being written when it was read (or cut short
 		// since) is a shorter list, a cut address another person: what
 		// was planned from it is not written.

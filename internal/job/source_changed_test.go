@@ -132,3 +132,32 @@ func TestASourceRenamedIntoPlaceWithTheSameBytesIsNoChange(t *testing.T) {
 		t.Errorf("blocked %q, %d deletes; want bob removed, the same bytes no change", res.Plan.Blocked, f.em.Stats().Count("members.delete"))
 	}
 }
+
+// A plan saved for apply --plan (which reads no source) from a source
+// written while it was read is blocked, not applicable, as a gated apply
+// would be: its creates from a cut address would otherwise go out.
+func TestAPlanSavedFromASourceWrittenWhileReadIsBlocked(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}}}},
+	}
+	const whole = "space,role,member\nspaces/S,owner,boss@example.com\nspaces/S,member,ann@example.com\nspaces/S,member,bob@example.com\n"
+	f := newFixture(t, seed, emulator.Options{}, whole[:len(whole)-len("m\n")])
+	csv := filepath.Join(filepath.Dir(f.cfg.Path), "members.csv")
+	f.tweak = func(j *job.Job) {
+		j.SavesPlan = true
+		j.Reader = &bentList{Reader: j.Reader, bend: func(r job.Reader, ctx context.Context, token string) ([]membership.Membership, string, error) {
+			if err := os.WriteFile(csv, []byte(whole), 0o644); err != nil {
+				t.Error(err)
+			}
+			return r.ListPage(ctx, "spaces/S", token)
+		}}
+	}
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Blocked() || !strings.Contains(strings.Join(res.Plan.Blocked, "\n"), "members.csv was written at") {
+		t.Errorf("blocked %q; want the plan blocked, members.csv named as changed since read", res.Plan.Blocked)
+	}
+}
