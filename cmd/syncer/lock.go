@@ -55,9 +55,18 @@ const stateLockName = "apply.lock"
 // written, or is not private: the run says so where it would keep its
 // state (a sync run stops before any write), and the host lock holds.
 func acquireStateLock(configPath string) (func(), error) {
-	none := func() {}
 	cfg, err := config.Load(configPath)
-	if err != nil || cfg.State.InCloudStorage() {
+	if err != nil {
+		return func() {}, nil
+	}
+	return lockStateFolder(cfg)
+}
+
+// lockStateFolder is acquireStateLock for a config already loaded. The
+// folder may be shared by several configs, so a held lock says so.
+func lockStateFolder(cfg *config.Config) (func(), error) {
+	none := func() {}
+	if cfg.State.InCloudStorage() {
 		return none, nil
 	}
 	dir := cfg.State.Location
@@ -72,6 +81,10 @@ func acquireStateLock(configPath string) (func(), error) {
 	unlock, err := takeLock(filepath.Join(dir, stateLockName), true, lockFile)
 	if err != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 		return none, nil
+	}
+	if errors.Is(err, errLockHeld) {
+		// Every config whose state.location is this folder shares it.
+		err = fmt.Errorf("%w (the state folder %s is shared by every config that keeps its state there)", err, dir)
 	}
 	return unlock, err
 }

@@ -135,7 +135,10 @@ type runSettings struct {
 	runID           string // in every log line, and in a Cloud Storage lock
 	flags           runFlags
 	write, detailed bool
-	metrics         *metrics.Metrics
+	// stateLock: the run takes a local state folder's lock itself (serve,
+	// whose lifetime lock is its config's host lock only).
+	stateLock bool
+	metrics   *metrics.Metrics
 	// calls counts this run's requests, for its report (nil: none).
 	calls *metrics.Calls
 	log   *slog.Logger
@@ -241,6 +244,20 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		log.Error("state location "+cfg.State.Location+" can't be opened; nothing was done", "error", err.Error())
 		why = "state location " + cfg.State.Location + " can't be opened: " + err.Error()
 		return fail("failure", exitFailure)
+	}
+	if s.write && s.stateLock {
+		unlockFolder, err := lockStateFolder(cfg)
+		switch {
+		case errors.Is(err, errLockHeld):
+			log.Error(err.Error())
+			why = err.Error()
+			return fail("locked", exitLocked)
+		case err != nil:
+			log.Error("the run lock could not be taken; nothing was done", "error", err.Error())
+			why = "the run lock could not be taken: " + err.Error()
+			return fail("failure", exitFailure)
+		}
+		defer unlockFolder()
 	}
 	if s.write {
 		lock, err := lockState(runCtx, cfg, store, s.runID, log)

@@ -106,9 +106,11 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	if err != nil {
 		return refuse(exitInvalid, "%s: schedule %q: %v", cfg.At("schedule"), cfg.Schedule, err)
 	}
-	// One serve per config and host, and no apply beside it: the lock is
-	// held for serve's lifetime.
-	unlock, err := acquireLocks(f.lockFile, f.config)
+	// One serve per config and host, and no apply beside it: the host lock
+	// is held for serve's lifetime. A local state folder's lock, which
+	// other configs keeping their state there share, is taken by each run
+	// (as a Cloud Storage one is), so they are not shut out between runs.
+	unlock, err := acquireLock(f.lockFile, f.config)
 	if err != nil {
 		if errors.Is(err, errLockHeld) {
 			return refuse(exitLocked, "%v", err)
@@ -130,7 +132,7 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	run := cron.FuncJob(func() {
 		id := newRunID()
 		log := log.With("run_id", id)
-		r := runOnce(ctx, out, runSettings{runID: id, flags: f, write: true, metrics: m, calls: &metrics.Calls{}, log: log})
+		r := runOnce(ctx, out, runSettings{runID: id, flags: f, write: true, stateLock: true, metrics: m, calls: &metrics.Calls{}, log: log})
 		var body []byte
 		if r.plan != nil {
 			var buf bytes.Buffer

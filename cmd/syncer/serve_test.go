@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +20,8 @@ import (
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/logging"
+	"github.com/syncer-dev/syncer/internal/metrics"
 )
 
 // lockedBuffer lets the test read what serve prints while it runs.
@@ -329,4 +333,52 @@ func TestServeRefusesAListenAddressThatCantBe(t *testing.T) {
 			t.Errorf("--listen %s: exit %d, want %d\n%.400s", addr, code, exitInvalid, logText(stderr.String()))
 		}
 	}
+}
+
+// Serve holds its config's host lock for its lifetime, but the state
+// folder's lock only while a run goes: another config keeping its state in
+// the same folder (two configs side by side share the default
+// syncer-state) is not shut out between serve's runs, and a serve run
+// that finds the folder's lock held by it stops as locked, writing nothing.
+func TestServeHoldsTheStateFolderOnlyWhileItRuns(t *testing.T) {
+	em, cfg := setup(t, 2, emulator.Options{}, "")
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(data, "schedule: \"@every 1h\"\n"...), 0o644)
+	other := filepath.Join(filepath.Dir(cfg), "other.yaml")
+	os.WriteFile(other, data, 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, stdout, stderr)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stdout.String(), "serving on") && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	}
+	if !strings.Contains(stdout.String(), "serving on") {
+		t.Fatalf("serve did not start:\n%s%s", stdout, stderr)
+	}
+	if code, _, errOut := runCLI(t, "apply", "--config", other); code != exitOK {
+		t.Errorf("an apply of another config sharing the state folder, between serve's runs: exit %d, want %d\n%s", code, exitOK, logText(errOut))
+	}
+	if code, _, errOut := runCLI(t, "apply", "--config", cfg); code != exitLocked {
+		t.Errorf("an apply of serve's own config: exit %d, want %d\n%s", code, exitLocked, logText(errOut))
+	}
+
+	// A serve run while another run holds the state folder writes nothing.
+	unlock, err := acquireStateLock(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout2, stderr2 lockedBuffer
+	writes := em.Stats().Writes
+	r := runOnce(context.Background(), cmdIO{stdout: &stdout2, stderr: &stderr2}, runSettings{runID: "x", flags: runFlags{config: cfg}, write: true, stateLock: true,
+		metrics: metrics.New(), calls: &metrics.Calls{}, log: logging.New(&stderr2, slog.LevelInfo)})
+	unlock()
+	if r.code != exitLocked || em.Stats().Writes != writes {
+		t.Errorf("a serve run beside a run holding the state folder: exit %d, %d writes; want %d, none\n%s", r.code, em.Stats().Writes-writes, exitLocked, logText(stderr2.String()))
+	}
+	cancel()
+	<-done
 }
