@@ -18,7 +18,10 @@ import "fmt"
 // useAdminAccess=true lifts all of it ("update any space's membership in
 // your Google Workspace organization"). Under app authentication
 // (chat.app.memberships) the app creates and deletes, and patches "only in
-// spaces the app created".
+// spaces the app created"; spaces.members.delete: "To delete memberships
+// for space managers, the requester must be a space manager. If you're
+// using app authentication the Chat app must be the space creator" (an
+// owner or a manager, as for users).
 //
 // Not documented, so chosen here: removing an owner is changing an owner's
 // role (owners only); members allowed to manage members add and remove
@@ -48,8 +51,11 @@ func (s *Server) refuse(sp *space, admin bool, op string, target *member, role s
 	case s.opts.Caller == "":
 		return nil
 	case s.opts.Caller == callerApp:
-		if op == "patch" && !sp.appCreated {
+		switch {
+		case op == "patch" && !sp.appCreated:
 			return denied("With app authentication, roles can only be updated in spaces the app created; %s was not.", sp.name)
+		case op == "delete" && !sp.appCreated && (target.role == roleManager || target.role == roleAssistantManager):
+			return denied("With app authentication, a space manager's membership can only be deleted in spaces the app created; %s was not.", sp.name)
 		}
 		return nil
 	case admin:

@@ -107,7 +107,12 @@ func TestCallerRoles(t *testing.T) {
 		{"m1@example.com", false, create("spaces/G", "out@example.com"), true},
 		// The app: adds and removes; roles only where it created the space.
 		{"app", false, create(S, "out@example.com"), true},
-		{"app", false, del(S, "2"), true},
+		{"app", false, del(S, "5"), true},
+		// Deleting a space manager's (an owner's or a manager's)
+		// membership: "the Chat app must be the space creator".
+		{"app", false, del(S, "2"), false},
+		{"app", false, del(S, "3"), false},
+		{"app", false, del("spaces/APP", "2"), true},
 		{"app", false, patch(S, "5", m.RoleManager), false},
 		{"app", false, patch("spaces/APP", "5", m.RoleManager), true},
 		{"app", false, patch("spaces/APP", "2", m.RoleMember), true},
