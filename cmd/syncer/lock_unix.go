@@ -9,6 +9,9 @@ import (
 	"syscall"
 )
 
+// flock is syscall.Flock (a test makes it fail).
+var flock = syscall.Flock
+
 // lockFile opens path without following a symlink and locks it (flock).
 func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
@@ -22,8 +25,14 @@ func lockFile(path string) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s is not a regular file; refusing to use it", path)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		err = heldError(path, f)
+	if err := flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			err = heldError(path, f)
+		} else {
+			// Not held: the file system can't lock (NFS without its
+			// lock service, ENOLCK), which no retry mends.
+			err = fmt.Errorf("can't lock %s: %w", path, err)
+		}
 		f.Close()
 		return nil, err
 	}
