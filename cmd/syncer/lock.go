@@ -54,17 +54,19 @@ const stateLockName = "apply.lock"
 // on it before any call); nor where the state folder can't be made or
 // written, or is not private: the run says so where it would keep its
 // state (a sync run stops before any write), and the host lock holds.
-func acquireStateLock(configPath string) (func(), error) {
+func acquireStateLock(configPath, hostLock string) (func(), error) {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return func() {}, nil
 	}
-	return lockStateFolder(cfg)
+	return lockStateFolder(cfg, hostLock)
 }
 
 // lockStateFolder is acquireStateLock for a config already loaded. The
 // folder may be shared by several configs, so a held lock says so.
-func lockStateFolder(cfg *config.Config) (func(), error) {
+// hostLock is the --lock-file this run holds already (or ""): when it is
+// the folder's lock itself, that lock is taken.
+func lockStateFolder(cfg *config.Config, hostLock string) (func(), error) {
 	none := func() {}
 	if cfg.State.InCloudStorage() {
 		return none, nil
@@ -78,7 +80,15 @@ func lockStateFolder(cfg *config.Config) (func(), error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() || sharedDirProblem(st) != "" {
 		return none, nil
 	}
-	unlock, err := takeLock(filepath.Join(dir, stateLockName), true, lockFile)
+	path := filepath.Join(dir, stateLockName)
+	if hostLock != "" {
+		held, err1 := os.Lstat(hostLock)
+		here, err2 := os.Lstat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, here) {
+			return none, nil // --lock-file names it: taken already, by this run
+		}
+	}
+	unlock, err := takeLock(path, true, lockFile)
 	if err != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 		return none, nil
 	}
@@ -95,7 +105,7 @@ func acquireLocks(path, configPath string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	unlockState, err := acquireStateLock(configPath)
+	unlockState, err := acquireStateLock(configPath, path)
 	if err != nil {
 		unlock()
 		return nil, err

@@ -246,7 +246,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		return fail("failure", exitFailure)
 	}
 	if s.write && s.stateLock {
-		unlockFolder, err := lockStateFolder(cfg)
+		unlockFolder, err := lockStateFolder(cfg, f.lockFile)
 		switch {
 		case errors.Is(err, errLockHeld):
 			log.Error(err.Error())

@@ -162,3 +162,24 @@ func TestTheStateFolderLocksRunsStartedApart(t *testing.T) {
 		t.Errorf("the state folder's lock file is left behind: %v", err)
 	}
 }
+
+// A --lock-file that is the state folder's own lock (state.location
+// /var/lib/syncer, --lock-file /var/lib/syncer/apply.lock) is one lock,
+// taken once: the run must not find itself holding it.
+func TestALockFileInTheStateFolderIsTakenOnce(t *testing.T) {
+	em, cfg := setup(t, 1, emulator.Options{}, "")
+	named := filepath.Join(filepath.Dir(cfg), "syncer-state", stateLockName)
+	os.MkdirAll(filepath.Dir(named), 0o700)
+	if code, _, errOut := runCLI(t, "apply", "--config", cfg, "--lock-file", named); code != exitOK || em.Stats().Writes != 1 {
+		t.Errorf("apply --lock-file %s: exit %d, %d writes; want %d, 1\n%s", named, code, em.Stats().Writes, exitOK, logText(errOut))
+	}
+	// Still a lock: a second run beside one holding it exits 5.
+	unlock, err := acquireLocks(named, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if code, _, errOut := runCLI(t, "apply", "--config", cfg); code != exitLocked {
+		t.Errorf("an apply beside a run holding %s: exit %d, want %d\n%s", named, code, exitLocked, logText(errOut))
+	}
+}

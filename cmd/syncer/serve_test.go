@@ -367,7 +367,7 @@ func TestServeHoldsTheStateFolderOnlyWhileItRuns(t *testing.T) {
 	}
 
 	// A serve run while another run holds the state folder writes nothing.
-	unlock, err := acquireStateLock(other)
+	unlock, err := acquireStateLock(other, "")
 	if err != nil {
 		t.Fatal(err)
 	}
