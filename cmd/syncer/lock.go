@@ -93,8 +93,10 @@ func lockStateFolder(cfg *config.Config, hostLock string) (func(), error) {
 		return none, nil
 	}
 	if errors.Is(err, errLockHeld) {
-		// Every config whose state.location is this folder shares it.
-		err = fmt.Errorf("%w (the state folder %s is shared by every config that keeps its state there)", err, dir)
+		// Every config whose state.location is this folder shares it:
+		// the holder may run another config.
+		err = fmt.Errorf("%w: %s", errLockHeld, strings.Replace(strings.TrimPrefix(err.Error(), errLockHeld.Error()+": "),
+			"another syncer run for this config", "another syncer run keeping its state in "+dir+" (this config or another)", 1))
 	}
 	return unlock, err
 }

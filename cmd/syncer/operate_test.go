@@ -183,3 +183,21 @@ func TestALockFileInTheStateFolderIsTakenOnce(t *testing.T) {
 		t.Errorf("an apply beside a run holding %s: exit %d, want %d\n%s", named, code, exitLocked, logText(errOut))
 	}
 }
+
+// The state folder's lock held by a run of another config keeping its
+// state there: exit 5 saying so, not blaming a run "for this config".
+func TestAStateFolderHeldByAnotherConfigSaysSo(t *testing.T) {
+	_, cfg := setup(t, 1, emulator.Options{}, "")
+	data, _ := os.ReadFile(cfg)
+	other := filepath.Join(filepath.Dir(cfg), "other.yaml")
+	os.WriteFile(other, data, 0o644)
+	unlock, err := acquireLocks("", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	code, _, errOut := runCLI(t, "apply", "--config", cfg)
+	if log := logText(errOut); code != exitLocked || strings.Contains(log, "for this config") || !strings.Contains(log, "syncer-state") {
+		t.Errorf("exit %d; want %d, the state folder named, no run 'for this config'\n%s", code, exitLocked, log)
+	}
+}
