@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -272,7 +273,11 @@ type readiness struct {
 // newReadiness re-checks every `every` while unready, ten times less often
 // while ready.
 func newReadiness(every time.Duration) *readiness {
-	return &readiness{unreadyEvery: every, readyEvery: 10 * every,
+	ready := 10 * every
+	if every > math.MaxInt64/10 {
+		ready = math.MaxInt64 // 10 × a long interval would wrap negative: a timer that fires at once
+	}
+	return &readiness{unreadyEvery: every, readyEvery: ready,
 		why: "waiting for a read with the configured credentials to work", poke: make(chan struct{}, 1)}
 }
 

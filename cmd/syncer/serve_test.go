@@ -382,3 +382,15 @@ func TestServeHoldsTheStateFolderOnlyWhileItRuns(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A long --ready-check-every must not overflow the ready interval (ten
+// times it) into a negative one, which fires at once: a read in a loop
+// that never waits.
+func TestAReadyCheckIntervalDoesNotOverflow(t *testing.T) {
+	for _, every := range []time.Duration{300000 * time.Hour, time.Duration(1<<63 - 1)} {
+		r := newReadiness(every)
+		if r.readyEvery < every || r.unreadyEvery != every {
+			t.Errorf("--ready-check-every %v: rechecks every %v while ready, %v while not", every, r.readyEvery, r.unreadyEvery)
+		}
+	}
+}
