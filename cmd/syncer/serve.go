@@ -173,6 +173,9 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 			run, _, body = last.fromHistory(r.Context(), runs)
 		}
 		switch {
+		case body == nil && run != nil && run.Why == "":
+			http.Error(w, fmt.Sprintf("the last run (%s, %s): its report is not kept (too large for the history, or overwritten)", run.ID, run.Result), http.StatusNotFound)
+			return
 		case body == nil && run != nil:
 			http.Error(w, fmt.Sprintf("the last run (%s, %s) made no report: %s", run.ID, run.Result, run.Why), http.StatusNotFound)
 			return

@@ -82,7 +82,7 @@ func (l *lastRun) fromHistory(ctx context.Context, runs *runHistory) (*report.Ru
 	}
 	var buf bytes.Buffer
 	var body []byte
-	if report.JSON(&buf, *plan) == nil {
+	if plan != nil && report.JSON(&buf, *plan) == nil {
 		body = buf.Bytes()
 	}
 	l.set(*run, plan, body)
@@ -171,7 +171,8 @@ func servePages(mux *http.ServeMux, last *lastRun, runs *runHistory, where strin
 	})
 }
 
-// newestKept is the newest run whose report the history kept.
+// newestKept is the newest run the history kept, with its report when that
+// is kept (else a nil plan).
 func newestKept(ctx context.Context, runs *runHistory) (*report.Run, *diff.Plan) {
 	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
@@ -183,15 +184,19 @@ func newestKept(ctx context.Context, runs *runHistory) (*report.Run, *diff.Plan)
 	if err != nil {
 		return nil, nil
 	}
-	for _, e := range entries {
-		if e.Slot < 0 {
-			continue
-		}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	// The newest run, as before the restart: one whose report is not
+	// kept (it made none: an invalid config, a lock held) is its line,
+	// not an earlier run's report taken for the last one.
+	e := entries[0]
+	if e.Slot >= 0 {
 		if run, plan, err := h.Report(ctx, e.Run.ID); err == nil {
 			return &run, &plan
 		}
 	}
-	return nil, nil
+	return &e.Run, nil
 }
 
 // recordRun adds a finished run to the history; the run goes on either

@@ -251,3 +251,34 @@ func TestServeReportIsTheLastRunsOrNone(t *testing.T) {
 		t.Errorf("/report after a run that made no report: %d\n%.300s", code, body)
 	}
 }
+
+// After a restart, /report is the last run's, as before it: a last run
+// that made no report (a broken source) is a 404 saying why, not an
+// earlier run's report taken for the last one.
+func TestServeReportAfterARestartIsTheLastRuns(t *testing.T) {
+	w := newPagesWorld(t, false)
+	w.runs(t, 3)
+	os.WriteFile(filepath.Join(filepath.Dir(w.cfg), "members.yaml"), []byte("spaces: [\n"), 0o644)
+	s := startServe(t, w.cfg, "--run-on-start")
+	var code int
+	var live, runs string
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(runs, "invalid YAML") && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		code, live = get(t, s.base+"/report")
+		_, runs = get(t, s.base+"/runs")
+	}
+	s.stop()
+	m := regexp.MustCompile(`the last run \(([0-9a-f]+), invalid\)`).FindStringSubmatch(live)
+	if code != 404 || m == nil || !strings.Contains(runs, "invalid YAML") {
+		t.Fatalf("the broken run: /report %d\n%.300s", code, live)
+	}
+	ids := []string{m[1]}
+
+	s = startServe(t, w.cfg)
+	defer s.stop()
+	if code, body := get(t, s.base+"/report"); code != 404 || !strings.Contains(body, ids[0]) {
+		t.Errorf("/report after a restart whose last run (%s) made no report: %d\n%.300s", ids[0], code, body)
+	}
+	if code, page := get(t, s.base+"/"); code != 200 || !strings.Contains(page, "invalid YAML") {
+		t.Errorf("/ after a restart does not show the last run %s: %d\n%s", ids[0], code, page)
+	}
+}
