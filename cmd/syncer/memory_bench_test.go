@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,9 +87,7 @@ func plan1M(b *testing.B, csvPath, name string, env []string, target string, war
 		if err != nil {
 			b.Fatalf("plan: %v", err)
 		}
-		use := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		rss := float64(use.Maxrss) / 1024 // KiB on Linux
-		cpu := time.Duration(use.Utime.Nano() + use.Stime.Nano()).Seconds()
+		rss, cpu := usageOf(cmd.ProcessState)
 		b.ReportMetric(rss, "peak-RSS-MiB")
 		b.ReportMetric(wall, "wall-s")
 		b.ReportMetric(cpu, "cpu-s")
