@@ -77,8 +77,14 @@ func lockStateFolder(cfg *config.Config, hostLock string) (func(), error) {
 	}
 	// The folder may be a link to one (the state code follows it too);
 	// the folder it names must be a private one.
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() || sharedDirProblem(st) != "" {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
 		return none, nil
+	}
+	if problem := sharedDirProblem(st); problem != "" {
+		// Root running by hand in the syncer user's folder, say: the
+		// host lock holds, but runs started elsewhere are not kept out.
+		return none, &lockSkipped{fmt.Sprintf("state folder %s %s: its run lock is not taken, so a run started elsewhere (cron, a unit) is not kept out; run as the folder's user", dir, problem)}
 	}
 	path := filepath.Join(dir, stateLockName)
 	if hostLock != "" {
@@ -101,18 +107,26 @@ func lockStateFolder(cfg *config.Config, hostLock string) (func(), error) {
 	return unlock, err
 }
 
-// acquireLocks takes the host lock, then the state folder's.
+// lockSkipped is a state folder's lock not taken, with why: the run goes
+// on under its host lock, and says so.
+type lockSkipped struct{ why string }
+
+func (e *lockSkipped) Error() string { return e.why }
+
+// acquireLocks takes the host lock, then the state folder's. A
+// *lockSkipped error comes with a working unlock: say it, and go on.
 func acquireLocks(path, configPath string) (func(), error) {
 	unlock, err := acquireLock(path, configPath)
 	if err != nil {
 		return nil, err
 	}
 	unlockState, err := acquireStateLock(configPath, path)
-	if err != nil {
+	var skipped *lockSkipped
+	if err != nil && !errors.As(err, &skipped) {
 		unlock()
 		return nil, err
 	}
-	return func() { unlockState(); unlock() }, nil
+	return func() { unlockState(); unlock() }, err
 }
 
 // takeLock locks path with lock, until the locked file is the one path

@@ -73,6 +73,11 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	s := runSettings{runID: runID, flags: f, write: write, detailed: detailedExitCode, metrics: m, calls: &metrics.Calls{}, log: log}
 	if write {
 		unlock, err := acquireLocks(f.lockFile, f.config)
+		var skipped *lockSkipped
+		if errors.As(err, &skipped) {
+			log.Warn(skipped.Error())
+			err = nil
+		}
 		if err != nil {
 			log.Error(err.Error())
 			if errors.Is(err, errLockHeld) {
@@ -247,6 +252,11 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	}
 	if s.write && s.stateLock {
 		unlockFolder, err := lockStateFolder(cfg, f.lockFile)
+		var skipped *lockSkipped
+		if errors.As(err, &skipped) {
+			log.Warn(skipped.Error())
+			err = nil
+		}
 		switch {
 		case errors.Is(err, errLockHeld):
 			log.Error(err.Error())

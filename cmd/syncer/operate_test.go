@@ -201,3 +201,21 @@ func TestAStateFolderHeldByAnotherConfigSaysSo(t *testing.T) {
 		t.Errorf("exit %d; want %d, the state folder named, no run 'for this config'\n%s", code, exitLocked, log)
 	}
 }
+
+// A state folder that belongs to another user (root running by hand in
+// the syncer user's folder): its lock is not taken, the run goes on under
+// its host lock, and says so.
+func TestAStateFolderOfAnotherUserIsSaidNotLocked(t *testing.T) {
+	_, cfg := setup(t, 1, emulator.Options{}, "")
+	dir := filepath.Join(filepath.Dir(cfg), "syncer-state")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Skipf("can't give the folder to another user here: %v", err)
+	}
+	code, _, errOut := runCLI(t, "apply", "--config", cfg)
+	if code != exitOK || !strings.Contains(logText(errOut), "its run lock is not taken") {
+		t.Errorf("exit %d; want 0 and the skipped lock said\n%s", code, logText(errOut))
+	}
+}
