@@ -258,6 +258,11 @@ func classifyTokenError(err error, seen observation) *TokenError {
 	}
 	if m := impersonateStatus.FindStringSubmatch(err.Error()); m != nil && status == 0 {
 		status, _ = strconv.Atoi(m[1])
+		if desc == "" {
+			// The IAM Credentials API's own words follow its status.
+			_, desc, _ = strings.Cut(err.Error(), m[0])
+			desc = strings.TrimSpace(strings.TrimPrefix(desc, ":"))
+		}
 	}
 	switch {
 	case status >= 300 && status < 400:
@@ -320,6 +325,10 @@ func tokenRefusal(status int, code, desc string) string {
 		return what + ": the key or OAuth client is unknown to Google (deleted, or from another project)"
 	case code == "invalid_scope":
 		return what + ": a requested scope is not valid for these credentials"
+	case status == 403 && (strings.Contains(d, "has not been used in project") || strings.Contains(d, "service_disabled") || strings.Contains(d, "accessnotconfigured")):
+		// Keyless delegation asks the IAM Service Account Credentials API
+		// (iamcredentials.googleapis.com) of the runtime's project.
+		return what + ": the IAM Service Account Credentials API (iamcredentials.googleapis.com) is not enabled in the runtime's Google Cloud project: enable it (APIs & Services → Library), then run again a few minutes later"
 	case status == 403:
 		return what + ": the runtime identity may lack roles/iam.serviceAccountTokenCreator on the impersonated service account"
 	}
