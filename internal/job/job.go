@@ -269,7 +269,11 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		res.Plan.Incomplete = append(res.Plan.Incomplete, c+" since this run read it: the changes of the spaces planned after that were not sent, and the next run reads it again (write exports under another name and rename them into place, so a run never reads one half-written)")
 		log.Error("a source changed after it was read; the spaces planned since were not written", "source", c)
 	}
-	markUnread(&res.Plan, spaces.errors)
+	stop := ""
+	if stopped {
+		stop = StopReason(ctx)
+	}
+	markUnread(&res.Plan, spaces.errors, stop)
 	if len(identities.Unresolved) > 0 {
 		res.Plan.Incomplete = append(res.Plan.Incomplete, unresolvedLine(identities.Unresolved, identities.DirectoryOff))
 		log.Error("identities not resolved: the plan may add people already present or miss their role changes", "emails", len(identities.Unresolved))
@@ -336,7 +340,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 				notDone++
 			}
 		}
-		if notDone > 0 || applyErr != nil {
+		if notDone > 0 || applyErr != nil && len(res.Plan.Changes) > 0 {
+			// (A run stopped before it planned any change is said to
+			// have stopped while reading, above.)
 			reason := StopReason(ctx)
 			if ctx.Err() == nil {
 				reason = "the run's deadline (limits.run_timeout) came too close to try them"

@@ -267,11 +267,15 @@ func StopReason(ctx context.Context) string {
 // markUnread flags the spaces that could not be read, each with why, and
 // says so first in the plan. Spaces a stopped run never got to are counted
 // in the stop's own line.
-func markUnread(p *diff.Plan, errs []*SpaceError) {
+func markUnread(p *diff.Plan, errs []*SpaceError, stop string) {
 	why := map[string]string{}
 	failed := 0
 	for _, e := range errs {
 		why[e.Space] = e.Err.Error()
+		if stop != "" && strings.HasSuffix(why[e.Space], stop) {
+			// The answer that stopped the run, said in full above.
+			why[e.Space] = "the answer that stopped the run (above)"
+		}
 		if !e.Stopped {
 			failed++
 		}
