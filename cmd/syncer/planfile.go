@@ -230,7 +230,11 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 		return finish("invalid", exitInvalid, nil, 0)
 	}
 	plan := pf.Plan
-	why := append(notApplicable(pf, time.Now(), cfg.Plan.MaxAge), sourcesMoved(cfg, pf, log)...)
+	srcMoved, unchecked := sourcesMoved(cfg, pf, log)
+	why := append(notApplicable(pf, time.Now(), cfg.Plan.MaxAge), srcMoved...)
+	if unchecked != "" {
+		plan.Warnings = append(plan.Warnings, unchecked)
+	}
 	if why != nil {
 		plan.Blocked = why
 		log.Error("the plan can't be applied; nothing was written", "reasons", strings.Join(why, "; "))
@@ -533,8 +537,9 @@ func writeReport(out cmdIO, cfg *config.Config, log interface{ Error(string, ...
 // the plan was made (two pull requests merged in turn: a removal nobody
 // reviewed against them). Plans made before the digest was recorded are
 // checked person by person (wantedAgain). Sources that can't be read now
-// are not asked: the plan applies what was reviewed.
-func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) []string {
+// are not asked: the plan applies what was reviewed, and unchecked says so
+// for the report.
+func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) (moved []string, unchecked string) {
 	removes := map[string]bool{}
 	for _, c := range pf.Plan.Changes {
 		if c.Action == diff.Delete && c.Status == "" {
@@ -542,7 +547,7 @@ func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) []str
 		}
 	}
 	if len(removes) == 0 {
-		return nil
+		return nil, ""
 	}
 	digested := slices.ContainsFunc(pf.Spaces, func(sp planfile.Space) bool { return sp.Desired != "" })
 	if !digested {
@@ -550,14 +555,13 @@ func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) []str
 	}
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
-		log.Warn("the sources can't be read now, so the plan's removals are not checked against them", "error", err.Error())
-		return nil
+		return nil, sourcesUnchecked(log, err)
 	}
 	now := map[string]string{}
 	for _, ds := range desired.Spaces {
 		now[ds.Name] = planfile.DesiredDigest(ds)
 	}
-	again := wantedAgain(cfg, pf.Plan, log) // who, where it can be told
+	again, _ := wantedAgain(cfg, pf.Plan, log) // who, where it can be told
 	var out []string
 	for _, sp := range pf.Spaces {
 		if !removes[sp.Name] || sp.Desired == "" || now[sp.Name] == sp.Desired {
@@ -573,22 +577,28 @@ func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) []str
 			out = append(out, fmt.Sprintf("%s: the sources say something else of this space than when the plan was made, and the plan removes people there; make a new plan", sp.Name))
 		}
 	}
-	return out
+	return out, ""
+}
+
+// sourcesUnchecked logs, and words for the report, that the sources could
+// not be read, so a plan's removals were not checked against them.
+func sourcesUnchecked(log *slog.Logger, err error) string {
+	log.Warn("the sources can't be read now, so the plan's removals are not checked against them", "error", err.Error())
+	return "the sources can't be read now (" + err.Error() + "), so the plan's removals were not checked against them"
 }
 
 // wantedAgain names the removals in plan of people the sources, as they
 // are now, want in that space: added back since the plan was made (two
 // pull requests merged in turn), a removal is no longer what anyone
 // reviewed. Sources that can't be read now, and Directory rules, are not
-// asked: the plan applies what was reviewed.
-func wantedAgain(cfg *config.Config, plan diff.Plan, log *slog.Logger) []string {
+// asked: the plan applies what was reviewed, and unchecked says so.
+func wantedAgain(cfg *config.Config, plan diff.Plan, log *slog.Logger) (again []string, unchecked string) {
 	if !slices.ContainsFunc(plan.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
-		return nil
+		return nil, ""
 	}
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
-		log.Warn("the sources can't be read now, so the plan's removals are not checked against them", "error", err.Error())
-		return nil
+		return nil, sourcesUnchecked(log, err)
 	}
 	wanted := map[string]map[membership.Principal]bool{}
 	for _, s := range desired.Spaces {
@@ -608,7 +618,7 @@ func wantedAgain(cfg *config.Config, plan diff.Plan, log *slog.Logger) []string 
 			out = append(out, fmt.Sprintf("%s: the sources want %s there again since the plan was made; make a new plan", c.Space, c.Member))
 		}
 	}
-	return out
+	return out, ""
 }
 
 // tellActing tells the engine who the acting user is in a space the plan

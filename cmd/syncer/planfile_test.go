@@ -388,3 +388,25 @@ func TestReviewedPlanRefusesARemovalWhereTheSourcesMoved(t *testing.T) {
 		t.Errorf("apply --plan after the sources took bob back as bobby@: exit %d, %d deletes, blocked %q; want exit %d, none\n%s", code, deletes(em), r.Blocked, exitBlocked, logText(errOut))
 	}
 }
+
+// Sources that can't be read when a plan with removals is applied (a
+// broken edit) are not checked against it: the reviewed removal goes
+// ahead. The report says so, not only the log: a report says what it
+// could not see.
+func TestReviewedPlanReportsSourcesItCouldNotCheck(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "dan@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "dan@example.com"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\n", "")
+	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "dan@example.com") {
+		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member\nspaces/S,boss@example.com\nspaces/S,\"alice@example.com\n"), 0o644)
+	_, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "not checked against") {
+		t.Errorf("apply --plan with unreadable sources: warnings %q; want one saying the removals were not checked against the sources\n%s", r.Warnings, logText(errOut))
+	}
+}

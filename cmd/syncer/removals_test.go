@@ -57,6 +57,7 @@ type removalReport struct {
 	Changes   []map[string]any `json:"changes"`
 	Pending   []map[string]any `json:"pending_removals"`
 	Protected []map[string]any `json:"protected"`
+	Warnings  []string         `json:"warnings"`
 }
 
 func applyJSON(t *testing.T, args ...string) (int, removalReport, string) {
