@@ -510,9 +510,13 @@ func notApplicable(pf *planfile.File, now time.Time, maxAge time.Duration) []str
 		if len(pf.Settings.Blocked)+len(pf.Settings.Incomplete) == 0 {
 			why = append(why, "it was written as not applicable")
 		}
-		if len(pf.Settings.Blocked) > 0 {
+		railed := slices.ContainsFunc(pf.Settings.Blocked, func(b string) bool { return !strings.Contains(b, "since this run read it") })
+		switch {
+		case railed:
 			why = append(why, "make a new plan with syncer plan --out FILE --allow-removals N if the removals are meant, and review it")
-		} else {
+		case len(pf.Settings.Blocked) > 0: // a source written while it was read
+			why = append(why, "make a new plan once the sources are written whole, and review it")
+		default:
 			why = append(why, "make a new plan when the spaces can all be read, and review it")
 		}
 	}
