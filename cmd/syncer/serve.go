@@ -27,7 +27,7 @@ func serveCommand() command {
 	return command{
 		name:    "serve",
 		summary: "stay up and apply on the config's schedule; serves health, metrics and the last report",
-		usage: `Usage: syncer serve --config FILE [--listen ADDR] [--run-on-start] [--lock-file PATH] [--history N]
+		usage: `Usage: syncer serve --config FILE [--listen ADDR] [--run-on-start] [--lock-file PATH] [--history N] [--ready-check-every D]
 
 Runs 'syncer apply' on the config's schedule (cron: 5 fields, optional
 seconds, CRON_TZ=, @hourly...). A run still going when the next is due makes
