@@ -60,13 +60,15 @@ type Directory struct {
 	// enabled in the project, or that its quota is gone for good (see
 	// exhausted): every later call fails with it, unsent.
 	disabled atomic.Pointer[Error]
-	// For a quota that refuses every call: when the client was made, the
-	// last answer that was not a refusal (UnixNano), the refusals since,
-	// and how long refusals alone end the Directory for the run.
-	started     time.Time
-	lastAnswer  atomic.Int64
-	refusals    atomic.Int64
-	giveUpAfter time.Duration
+	// For a quota that refuses every call: the refusals since the last
+	// answer that was not one, when the first of them came (UnixNano),
+	// and how long refusals alone end the Directory for the run. The
+	// time counts from the first refusal, not the last answer: a run
+	// that asked nothing for minutes (listing spaces) and then meets one
+	// burst of refusals has not been refused for minutes.
+	refusals     atomic.Int64
+	firstRefusal atomic.Int64
+	giveUpAfter  time.Duration
 }
 
 // directoryGiveUpWindows is how many of the quota's windows (a minute at
@@ -88,7 +90,6 @@ type answeredTransport struct {
 func (t answeredTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := t.base.RoundTrip(req)
 	if err == nil && res.StatusCode != http.StatusTooManyRequests && res.StatusCode != http.StatusForbidden {
-		t.d.lastAnswer.Store(time.Now().UnixNano())
 		t.d.refusals.Store(0)
 	}
 	return res, err
@@ -98,12 +99,16 @@ func (t answeredTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // call for giveUpAfter: the run asks no more, and every lookup left fails
 // as for a Directory that fails (removals that needed one are held).
 func (d *Directory) exhausted(e *Error) error {
+	now := time.Now()
 	n := d.refusals.Add(1)
-	since := d.started
-	if last := d.lastAnswer.Load(); last > 0 {
-		since = time.Unix(0, last)
+	if n == 1 {
+		d.firstRefusal.Store(now.UnixNano())
 	}
-	quiet := time.Since(since)
+	since := now
+	if first := d.firstRefusal.Load(); n > 1 && first > 0 && first < now.UnixNano() {
+		since = time.Unix(0, first)
+	}
+	quiet := now.Sub(since)
 	if n < minGiveUpRefusals || quiet < d.giveUpAfter {
 		return e
 	}
@@ -162,7 +167,7 @@ func NewDirectory(ctx context.Context, endpoint string, opts Options) (*Director
 	}
 	// Without a client (the emulator): no authentication. Either way every
 	// answer's body is bounded.
-	d := &Directory{userAgent: opts.UserAgent, started: time.Now(), giveUpAfter: directoryGiveUpWindows * cmp.Or(opts.QuotaWindow, time.Minute)}
+	d := &Directory{userAgent: opts.UserAgent, giveUpAfter: directoryGiveUpWindows * cmp.Or(opts.QuotaWindow, time.Minute)}
 	hc := wrapTransport(bounded(opts.HTTPClient), func(base http.RoundTripper) http.RoundTripper { return answeredTransport{base: base, d: d} })
 	o = append(o, option.WithHTTPClient(hc))
 	svc, err := admin.NewService(ctx, o...)
