@@ -132,6 +132,12 @@ func (d *Directory) wrap(ctx context.Context, err error) error {
 	if errors.As(werr, &e) && errors.Is(werr, ErrQuota) {
 		return d.exhausted(e)
 	}
+	if errors.As(werr, &e) && e.Code == http.StatusForbidden && !e.Disabled {
+		// A refusal of this call (not authorized for this user), not of
+		// the quota: the Directory answers (the transport can't tell
+		// the two 403s apart).
+		d.refusals.Store(0)
+	}
 	if !errors.As(werr, &e) || !e.Disabled {
 		return werr
 	}

@@ -52,3 +52,43 @@ func TestAQuietSpellBeforeABurstOfRefusalsIsNoGiveUp(t *testing.T) {
 		t.Errorf("refusals for two windows: %v; want the Directory given up", err)
 	}
 }
+
+// A Directory that answers some lookups "not authorized" (users outside
+// the admin role's units) and refuses others for its quota at the end of
+// each window is answering: its per-address refusals are answers, and
+// the quota refusals between them never last two windows on their own.
+func TestPermissionRefusalsAreAnswersForTheGiveUp(t *testing.T) {
+	var quota atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(403)
+		if quota.Load() {
+			w.Write([]byte(`{"error":{"code":403,"message":"Quota exceeded","errors":[{"reason":"quotaExceeded","domain":"usageLimits","message":"Quota exceeded"}]}}`))
+			return
+		}
+		w.Write([]byte(`{"error":{"code":403,"message":"Not Authorized to access this resource/api","errors":[{"reason":"forbidden","domain":"global","message":"Not Authorized to access this resource/api"}]}}`))
+	}))
+	defer ts.Close()
+	ctx := context.Background()
+	const window = 30 * time.Millisecond
+	d, err := NewDirectory(ctx, ts.URL+"/", Options{QuotaWindow: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := 0; w < 5; w++ {
+		quota.Store(false)
+		for i := 0; i < 3; i++ {
+			if _, err = d.User(ctx, "a@example.com"); errors.Is(err, ErrQuota) || Unasked(err) {
+				t.Fatalf("a permission refusal: %v", err)
+			}
+		}
+		quota.Store(true)
+		for i := 0; i < 5; i++ {
+			_, err = d.User(ctx, "a@example.com")
+		}
+		time.Sleep(window)
+	}
+	if d.GaveUp() != "" {
+		t.Errorf("a Directory answering every window was given up: %s", d.GaveUp())
+	}
+}
