@@ -116,6 +116,9 @@ func DesiredDigest(ds membership.DesiredSpace) string {
 		lines = append(lines, fmt.Sprintf("rule %s %s %t", r.Key(), r.Role, r.AllowEmpty))
 	}
 	slices.Sort(lines)
+	// The same rule written twice (two files naming one group) is asked
+	// once and says nothing new: it is digested once.
+	lines = slices.Compact(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	return hex.EncodeToString(sum[:12])
 }

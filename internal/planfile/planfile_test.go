@@ -234,3 +234,23 @@ func TestCheckAskedCreate(t *testing.T) {
 		t.Errorf("asked: done %v moved %v", v.Done, v.Moved)
 	}
 }
+
+// The same rule written twice (a second source file naming the group
+// again: asked once, as the loader keeps both) says nothing new of the
+// space: a plan reviewed before the second file gave it is not refused.
+func TestDesiredDigestOfARuleWrittenTwice(t *testing.T) {
+	r := m.Rule{Kind: m.RuleGroupMembers, Value: "eng@example.com", Role: m.RoleMember, Source: m.Location{File: "a.yaml", Line: 3}}
+	again := r
+	again.Source = m.Location{File: "b.csv", Line: 2}
+	ms := []m.DesiredMember{{Principal: m.User("boss@example.com"), Role: m.RoleOwner}}
+	once := DesiredDigest(m.DesiredSpace{Name: "spaces/S", Members: ms, Rules: []m.Rule{r}})
+	twice := DesiredDigest(m.DesiredSpace{Name: "spaces/S", Members: ms, Rules: []m.Rule{r, again}})
+	if once != twice {
+		t.Errorf("a rule written twice: digest %s, once: %s", twice, once)
+	}
+	manager := r
+	manager.Role = m.RoleManager
+	if DesiredDigest(m.DesiredSpace{Name: "spaces/S", Members: ms, Rules: []m.Rule{r, manager}}) == once {
+		t.Error("the same rule again with another role: the digest did not change")
+	}
+}
