@@ -553,19 +553,18 @@ func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) (move
 	if len(removes) == 0 {
 		return nil, ""
 	}
-	digested := slices.ContainsFunc(pf.Spaces, func(sp planfile.Space) bool { return sp.Desired != "" })
-	if !digested {
-		return wantedAgain(cfg, pf.Plan, log)
-	}
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
 		return nil, sourcesUnchecked(log, err)
+	}
+	again := wantedAgain(desired, pf.Plan) // who, where it can be told
+	if !slices.ContainsFunc(pf.Spaces, func(sp planfile.Space) bool { return sp.Desired != "" }) {
+		return again, "" // a plan made before digests: person by person
 	}
 	now := map[string]string{}
 	for _, ds := range desired.Spaces {
 		now[ds.Name] = planfile.DesiredDigest(ds)
 	}
-	again, _ := wantedAgain(cfg, pf.Plan, log) // who, where it can be told
 	var out []string
 	for _, sp := range pf.Spaces {
 		if !removes[sp.Name] || sp.Desired == "" || now[sp.Name] == sp.Desired {
@@ -592,18 +591,10 @@ func sourcesUnchecked(log *slog.Logger, err error) string {
 }
 
 // wantedAgain names the removals in plan of people the sources, as they
-// are now, want in that space: added back since the plan was made (two
-// pull requests merged in turn), a removal is no longer what anyone
-// reviewed. Sources that can't be read now, and Directory rules, are not
-// asked: the plan applies what was reviewed, and unchecked says so.
-func wantedAgain(cfg *config.Config, plan diff.Plan, log *slog.Logger) (again []string, unchecked string) {
-	if !slices.ContainsFunc(plan.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
-		return nil, ""
-	}
-	desired, err := source.Load(cfg.Sources)
-	if err != nil {
-		return nil, sourcesUnchecked(log, err)
-	}
+// are now (desired), want in that space: added back since the plan was
+// made (two pull requests merged in turn), a removal is no longer what
+// anyone reviewed. Directory rules are not expanded.
+func wantedAgain(desired membership.Desired, plan diff.Plan) []string {
 	wanted := map[string]map[membership.Principal]bool{}
 	for _, s := range desired.Spaces {
 		w := map[membership.Principal]bool{}
@@ -622,7 +613,7 @@ func wantedAgain(cfg *config.Config, plan diff.Plan, log *slog.Logger) (again []
 			out = append(out, fmt.Sprintf("%s: the sources want %s there again since the plan was made; make a new plan", c.Space, c.Member))
 		}
 	}
-	return out, ""
+	return out
 }
 
 // tellActing tells the engine who the acting user is in a space the plan
