@@ -262,6 +262,14 @@ func classifyTokenError(err error, seen observation) *TokenError {
 			// The IAM Credentials API's own words follow its status.
 			_, desc, _ = strings.Cut(err.Error(), m[0])
 			desc = strings.TrimSpace(strings.TrimPrefix(desc, ":"))
+			var body struct {
+				Error struct {
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if json.Unmarshal([]byte(desc), &body) == nil && body.Error.Message != "" {
+				desc = body.Error.Message // not the JSON around them, on many lines
+			}
 		}
 	}
 	switch {
@@ -328,12 +336,19 @@ func tokenRefusal(status int, code, desc string) string {
 	case status == 403 && (strings.Contains(d, "has not been used in project") || strings.Contains(d, "service_disabled") || strings.Contains(d, "accessnotconfigured")):
 		// Keyless delegation asks the IAM Service Account Credentials API
 		// (iamcredentials.googleapis.com) of the runtime's project.
-		return what + ": the IAM Service Account Credentials API (iamcredentials.googleapis.com) is not enabled in the runtime's Google Cloud project: enable it (APIs & Services → Library), then run again a few minutes later"
+		enable := "enable it (APIs & Services → Library) and"
+		if link := activationLink.FindString(desc); link != "" {
+			enable = "enable it at " + link + " and" // whole: the words above may be cut through it
+		}
+		return what + ": the IAM Service Account Credentials API (iamcredentials.googleapis.com) is not enabled in the runtime's Google Cloud project: " + enable + " run again a few minutes later"
 	case status == 403:
 		return what + ": the runtime identity may lack roles/iam.serviceAccountTokenCreator on the impersonated service account"
 	}
 	return what
 }
+
+// activationLink is the page Google names to enable an API in a project.
+var activationLink = regexp.MustCompile(`https://console\.(?:developers|cloud)\.google\.com/apis/api/[\w.-]{1,100}/overview\?project=[\w.:-]{1,64}`)
 
 // errorCode is an OAuth error code as RFC 6749 writes them.
 var errorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
