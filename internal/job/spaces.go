@@ -273,8 +273,9 @@ func markUnread(p *diff.Plan, errs []*SpaceError, stop string) {
 	for _, e := range errs {
 		why[e.Space] = e.Err.Error()
 		if stop != "" && strings.HasSuffix(why[e.Space], stop) {
-			// The answer that stopped the run, said in full above.
-			why[e.Space] = "the answer that stopped the run (above)"
+			// What stopped the run (an answer, a signal, the deadline),
+			// said in full above; what the space was doing is kept.
+			why[e.Space] = strings.TrimSuffix(why[e.Space], stop) + "what stopped the run (above)"
 		}
 		if !e.Stopped {
 			failed++
