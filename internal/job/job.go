@@ -340,9 +340,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 				notDone++
 			}
 		}
-		if notDone > 0 || applyErr != nil && len(res.Plan.Changes) > 0 {
-			// (A run stopped before it planned any change is said to
-			// have stopped while reading, above.)
+		if notDone > 0 || applyErr != nil && !stopped {
+			// (A run stopped with nothing left undone has said so above,
+			// stopped while reading or after planning.)
 			reason := StopReason(ctx)
 			if ctx.Err() == nil {
 				reason = "the run's deadline (limits.run_timeout) came too close to try them"
