@@ -325,67 +325,38 @@ func TestReviewedPlanUnwritableStateWritesNothing(t *testing.T) {
 	}
 }
 
-// A plan that removes dan, and a later change to the sources that wants
+// A plan that removes bob, and a later change to the sources that wants
 // him back (two pull requests merged in turn): applying the plan would
 // remove someone the sources want, which nobody reviewed. It stops, exit
-// 4, nothing written; a new plan keeps him.
+// 4, nothing written. By the address the plan knew (any case), he is
+// named; by an alias no address in the plan matches, but the sources say
+// something else of the space than when the plan was made.
 func TestReviewedPlanRefusesARemovalTheSourcesUndid(t *testing.T) {
-	seed := &emulator.Seed{
-		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "dan@example.com"}},
-		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
-			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "dan@example.com"}}}},
-	}
-	em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: true}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\n", "")
-	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
-	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "dan@example.com") {
-		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
-	}
-	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\nspaces/S,Dan@example.com\n"), 0o644)
-	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
-	if code != exitBlocked || deletes(em) != 0 || !strings.Contains(strings.Join(r.Blocked, "\n"), "the sources want dan@example.com there again") {
-		t.Errorf("apply --plan after the sources took dan back: exit %d, %d deletes, blocked %q; want exit %d, none, dan named\n%s", code, deletes(em), r.Blocked, exitBlocked, logText(errOut))
-	}
-}
-
-// With remove_suspended, a suspended member the sources name is planned
-// for removal for being suspended: the sources named her when the plan
-// was made and still do. Applying the reviewed plan removes her, not
-// "the sources want her there again" (which held it at exit 4 forever).
-func TestReviewedPlanRemovesASuspendedMemberTheSourcesName(t *testing.T) {
-	seed := &emulator.Seed{
-		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "mal@example.com", Suspended: true}},
-		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
-			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "mal@example.com"}}}},
-	}
-	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\nspaces/S,mal@example.com\n", "remove_suspended: true\n")
-	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
-	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "mal@example.com") {
-		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
-	}
-	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
-	if code != exitOK || deletes(em) != 1 || len(r.Blocked) != 0 {
-		t.Errorf("apply --plan of a suspended member's removal: exit %d, %d deletes, blocked %q; want exit %d, mal removed\n%s", code, deletes(em), r.Blocked, exitOK, logText(errOut))
-	}
-}
-
-// The same, with the person added back under an alias (bobby@ for bob@):
-// no address in the plan matches, but the sources say something else of
-// the space than when the plan was made, and the plan removes there.
-func TestReviewedPlanRefusesARemovalWhereTheSourcesMoved(t *testing.T) {
-	seed := &emulator.Seed{
-		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "bob@example.com", Aliases: []string{"bobby@example.com"}}},
-		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
-			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "bob@example.com"}}}},
-	}
-	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\n", "")
-	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
-	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "bob@example.com") {
-		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
-	}
-	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\nspaces/S,bobby@example.com\n"), 0o644)
-	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
-	if code != exitBlocked || deletes(em) != 0 || !strings.Contains(strings.Join(r.Blocked, "\n"), "spaces/S: the sources say something else of this space") {
-		t.Errorf("apply --plan after the sources took bob back as bobby@: exit %d, %d deletes, blocked %q; want exit %d, none\n%s", code, deletes(em), r.Blocked, exitBlocked, logText(errOut))
+	for _, tt := range []struct {
+		name, back, want string
+		hide             bool
+	}{
+		{"by the same address, lists without emails", "Bob@example.com", "the sources want bob@example.com there again", true},
+		{"by an alias", "bobby@example.com", "spaces/S: the sources say something else of this space", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seed := &emulator.Seed{
+				Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "bob@example.com", Aliases: []string{"bobby@example.com"}}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+					{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "bob@example.com"}}}},
+			}
+			const kept = "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\n"
+			em, cfg := syncWorld(t, seed, emulator.Options{HideEmails: tt.hide}, kept, "")
+			plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+			if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "bob@example.com") {
+				t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
+			}
+			os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte(kept+"spaces/S,"+tt.back+"\n"), 0o644)
+			code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+			if code != exitBlocked || deletes(em) != 0 || !strings.Contains(strings.Join(r.Blocked, "\n"), tt.want) {
+				t.Errorf("apply --plan after the sources took bob back as %s: exit %d, %d deletes, blocked %q; want exit %d, none, %q\n%s", tt.back, code, deletes(em), r.Blocked, exitBlocked, tt.want, logText(errOut))
+			}
+		})
 	}
 }
 
@@ -408,5 +379,26 @@ func TestReviewedPlanReportsSourcesItCouldNotCheck(t *testing.T) {
 	_, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
 	if !strings.Contains(strings.Join(r.Warnings, "\n"), "not checked against") {
 		t.Errorf("apply --plan with unreadable sources: warnings %q; want one saying the removals were not checked against the sources\n%s", r.Warnings, logText(errOut))
+	}
+}
+
+// With remove_suspended, a suspended member the sources name is planned
+// for removal for being suspended: the sources named her when the plan
+// was made and still do. Applying the reviewed plan removes her, not
+// "the sources want her there again" (which held it at exit 4 forever).
+func TestReviewedPlanRemovesASuspendedMemberTheSourcesName(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "mal@example.com", Suspended: true}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "mal@example.com"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\nspaces/S,mal@example.com\n", "remove_suspended: true\n")
+	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "mal@example.com") {
+		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if code != exitOK || deletes(em) != 1 || len(r.Blocked) != 0 {
+		t.Errorf("apply --plan of a suspended member's removal: exit %d, %d deletes, blocked %q; want exit %d, mal removed\n%s", code, deletes(em), r.Blocked, exitOK, logText(errOut))
 	}
 }
