@@ -91,9 +91,9 @@ type spaceRead struct {
 }
 
 // readSpace lists a space's memberships page by page; it asks spaces.get
-// for the type only when the plan needs it and the list didn't show it (a
-// manager, an owner or a group means a named space): reads are what a
-// converged run costs.
+// for the type only when the plan needs it or the space may be a direct
+// message, and the list didn't show it (a manager, an owner or a group
+// means a named space): reads are what a converged run costs.
 func readSpace(ctx context.Context, api Reader, th *throttle.Throttle, r spaceRead) (_ *membership.SpaceState, warning string, _ error) {
 	if err := r.held.Wait(ctx); err != nil {
 		return nil, "", err
@@ -206,7 +206,7 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 			return nil, "", fmt.Errorf("is the app a member: %w", err)
 		}
 	}
-	if st.Type = typeFromMembers(st.Memberships); st.Type != "" || !r.wantsType {
+	if st.Type = typeFromMembers(st.Memberships); st.Type != "" || !r.wantsType && !mayBeDirect(st.Memberships) {
 		return &st, "", nil
 	}
 	var info membership.SpaceState
@@ -219,13 +219,21 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 		// spaces.get needs a spaces scope the membership scopes don't give;
 		// without it the type is unknown, which only costs the plan its
 		// warnings about roles and groups outside named spaces.
-		warning = fmt.Sprintf("%s: the space's type is unknown (spaces.get: %v); authorise the chat.spaces.readonly scope to get warnings about roles and groups outside named spaces", name, err)
+		warning = fmt.Sprintf("%s: the space's type is unknown (spaces.get: %v); authorise the chat.spaces.readonly scope to get warnings about roles and groups outside named spaces, and to have direct messages refused", name, err)
 	case err != nil:
 		return nil, "", err
 	default:
 		st.Type, st.DisplayName = info.Type, info.DisplayName
 	}
 	return &st, warning, nil
+}
+
+// mayBeDirect: a list of two or fewer people, none a manager or an owner,
+// may be a direct message's, whose people Google fixes; spaces.get tells.
+// Named spaces almost always list an owner, so this costs a call only for
+// group chats, direct messages and the rare space without one.
+func mayBeDirect(ms []membership.Membership) bool {
+	return len(ms) <= 2 && typeFromMembers(ms) == ""
 }
 
 // listedTwice is a list that showed a membership, or a member, twice.
@@ -269,3 +277,7 @@ func (l *latencyMeter) estimate() time.Duration {
 	}
 	return 200 * time.Millisecond
 }
+
+// errDirectMessage fails a direct message named by the sources: nothing is
+// planned for it.
+var errDirectMessage = errors.New("it is a direct message: Google fixes who is in one, so nothing is planned for it; take it out of the sources (a named space or group chat was meant)")

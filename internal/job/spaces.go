@@ -115,6 +115,14 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 					slices.ContainsFunc(ds.Rules, func(r membership.Rule) bool { return r.Role.Elevated() || r.Kind == membership.RuleGroup })})
 			warnings[i] = warning
 			j.Progress.SpaceRead()
+			if err == nil && st.Type == membership.TypeDirectMessage {
+				// Google fixes who is in a direct message: a source naming
+				// one is a mistake (an ID copied from the wrong
+				// conversation), and under sync its other person would be
+				// planned for removal.
+				j.Held.Release(heldCost(len(st.Memberships)))
+				err = errDirectMessage
+			}
 			if err != nil {
 				readAhead.give(&placed)
 				return nil, err
