@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 
@@ -21,9 +22,10 @@ import (
 // sources, as they are now, say something else of the space than when
 // the plan was made (two pull requests merged in turn: a removal nobody
 // reviewed against them). Plans made before the digest was recorded are
-// checked person by person (wantedAgain). Sources that can't be read now
-// are not asked: the plan applies what was reviewed, and unchecked says so
-// for the report.
+// checked person by person (wantedAgain). Sources that are all gone (the
+// plan applied where its sources are not kept) are not asked: the plan
+// applies what was reviewed, and unchecked says so for the report; a
+// source that is there but can't be read stops the plan.
 func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) (moved []string, unchecked string) {
 	removes := map[string]bool{}
 	for _, c := range pf.Plan.Changes {
@@ -36,6 +38,11 @@ func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) (move
 	}
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
+		if slices.ContainsFunc(cfg.Sources, func(s source.Spec) bool { _, err := os.Stat(s.Path); return err == nil }) {
+			// A source here that says something unreadable (a broken
+			// edit, a half-written export) may also take someone back.
+			return []string{fmt.Sprintf("the sources can't be read now (%s), and the plan removes people: whether the sources still want them gone can't be told; fix the sources, or make a new plan", firstProblem(err))}, ""
+		}
 		return nil, sourcesUnchecked(log, err)
 	}
 	again := wantedAgain(desired, pf.Plan) // who, where it can be told

@@ -360,25 +360,43 @@ func TestReviewedPlanRefusesARemovalTheSourcesUndid(t *testing.T) {
 	}
 }
 
-// Sources that can't be read when a plan with removals is applied (a
-// broken edit) are not checked against it: the reviewed removal goes
-// ahead. The report says so, not only the log: a report says what it
-// could not see.
-func TestReviewedPlanReportsSourcesItCouldNotCheck(t *testing.T) {
-	seed := &emulator.Seed{
-		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "dan@example.com"}},
-		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
-			{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "dan@example.com"}}}},
-	}
-	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\n", "")
-	plan := filepath.Join(filepath.Dir(cfg), "plan.json")
-	if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "dan@example.com") {
-		t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
-	}
-	os.WriteFile(filepath.Join(filepath.Dir(cfg), "members.csv"), []byte("space,member\nspaces/S,boss@example.com\nspaces/S,\"alice@example.com\n"), 0o644)
-	_, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
-	if !strings.Contains(strings.Join(r.Warnings, "\n"), "not checked against") {
-		t.Errorf("apply --plan with unreadable sources: warnings %q; want one saying the removals were not checked against the sources\n%s", r.Warnings, logText(errOut))
+// Sources that can't be read when a plan with removals is applied: a
+// broken edit (it may also take someone back) stops the plan, exit 4,
+// nothing written; sources that are not there at all (the plan applied
+// where they are not kept) are not checked, the reviewed removal goes
+// ahead, and the report says so, not only the log.
+func TestReviewedPlanWithSourcesItCannotRead(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		edit    func(csv string)
+		code    int
+		deletes int
+		report  func(r removalReport) string
+		want    string
+	}{
+		{"a broken edit", func(csv string) {
+			os.WriteFile(csv, []byte("space,member\nspaces/S,boss@example.com\nspaces/S,\"alice@example.com\nspaces/S,dan@example.com\n"), 0o644)
+		}, exitBlocked, 0, func(r removalReport) string { return strings.Join(r.Blocked, "\n") }, "members.csv:4:26: malformed CSV"},
+		{"no sources here", func(csv string) { os.Remove(csv) }, exitOK, 1,
+			func(r removalReport) string { return strings.Join(r.Warnings, "\n") }, "not checked against"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seed := &emulator.Seed{
+				Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}, {ID: "3", Email: "dan@example.com"}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+					{User: "boss@example.com", Role: "owner"}, {User: "alice@example.com"}, {User: "dan@example.com"}}}},
+			}
+			em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,alice@example.com\n", "")
+			plan := filepath.Join(filepath.Dir(cfg), "plan.json")
+			if code, out, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "5", "--out", plan); code != exitOK || !strings.Contains(out, "dan@example.com") {
+				t.Fatalf("plan --out: exit %d\n%s%s", code, out, logText(errOut))
+			}
+			tt.edit(filepath.Join(filepath.Dir(cfg), "members.csv"))
+			code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+			if code != tt.code || deletes(em) != tt.deletes || !strings.Contains(tt.report(r), tt.want) {
+				t.Errorf("apply --plan: exit %d, %d deletes, report %q; want exit %d, %d, %q\n%s", code, deletes(em), tt.report(r), tt.code, tt.deletes, tt.want, logText(errOut))
+			}
+		})
 	}
 }
 
