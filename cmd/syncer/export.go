@@ -121,6 +121,16 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		}
 		return exitFailure
 	}
+	direct := false
+	for _, name := range spaces {
+		if current.Spaces[name].Type == membership.TypeDirectMessage {
+			fmt.Fprintf(out.stderr, "%s is a direct message: Google fixes who is in one, and a run refuses a source that names it; not exported\n", name)
+			direct = true
+		}
+	}
+	if direct {
+		return exitInvalid
+	}
 	resolver, _, err := newResolver(ctx, cfg, creds, api, th, log, opts, membership.Desired{}, nil)
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)

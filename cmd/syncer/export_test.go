@@ -65,3 +65,26 @@ func TestExportRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A direct message is not exported: a run refuses a source that names one.
+func TestExportRefusesADirectMessage(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Spaces: []emulator.SeedSpace{
+			{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}},
+			{Name: "spaces/DM", Type: "DIRECT_MESSAGE", Members: []emulator.SeedMember{{User: "owner@example.com"}, {User: "ann@example.com"}}},
+		},
+	}
+	_, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\n", url)), 0o644)
+	exported := filepath.Join(dir, "current.yaml")
+	code, out, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--space", "spaces/DM", "--out", exported)
+	if code != exitInvalid || !strings.Contains(errOut, "spaces/DM is a direct message") {
+		t.Errorf("export of a direct message: exit %d, want %d and why\n%s%s", code, exitInvalid, out, errOut)
+	}
+	if _, err := os.Stat(exported); err == nil {
+		t.Error("a file was written")
+	}
+}
