@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/source"
 )
 
@@ -178,7 +179,7 @@ func printDesired(w io.Writer, cfg *config.Config, d membership.Desired) {
 		if len(parts) == 0 {
 			parts = []string{"empty on purpose (allow_empty: under policy sync, everyone in it is removed)"}
 		}
-		fmt.Fprintf(w, "  %s: %s\n", title, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  %s: %s\n", report.Printable(title), report.Printable(strings.Join(parts, ", ")))
 	}
 }
 

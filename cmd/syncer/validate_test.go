@@ -194,3 +194,18 @@ func TestFlagsAfterPositionalArguments(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// A label is free text, and YAML's escapes ("\e", "\r", "\u202e") put
+// controls in it that the file's own bytes don't show: validate lists it
+// without letting the terminal act on them.
+func TestValidateListsLabelsAsText(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "eng.yaml")
+	if err := os.WriteFile(src, []byte("spaces:\n  - space: spaces/AAA\n    label: \"Eng\\e[2J\\rX\\u202e\"\n    members: [alice@example.com]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "validate", src)
+	if code != 0 || strings.ContainsAny(stdout, "\x1b\r\u202e") || !strings.Contains(stdout, `spaces/AAA (Eng\x1b[2J\rX\u202e)`) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

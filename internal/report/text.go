@@ -15,18 +15,18 @@ func Text(w io.Writer, plan diff.Plan) error {
 	if len(plan.Blocked) > 0 {
 		fmt.Fprintln(bw, "BLOCKED by a safety check: nothing was changed.")
 		for _, line := range plan.Blocked {
-			fmt.Fprintf(bw, "  ! %s\n", line)
+			fmt.Fprintf(bw, "  ! %s\n", Printable(line))
 		}
 		fmt.Fprintln(bw)
 	}
 	if !plan.Complete() {
 		fmt.Fprintln(bw, "INCOMPLETE: this run could not see or do everything:")
 		for _, line := range plan.Incomplete {
-			fmt.Fprintf(bw, "  ! %s\n", line)
+			fmt.Fprintf(bw, "  ! %s\n", Printable(line))
 		}
 		for _, s := range plan.Spaces {
 			if !s.Listed {
-				fmt.Fprintf(bw, "    %s: not read: %s\n", spaceTitle(s), orUnknown(s.Error))
+				fmt.Fprintf(bw, "    %s: not read: %s\n", Printable(spaceTitle(s)), Printable(orUnknown(s.Error)))
 			}
 		}
 		fmt.Fprintln(bw)
@@ -52,7 +52,7 @@ func Text(w io.Writer, plan diff.Plan) error {
 	}
 	if n, names := newToSync(plan); n > 0 {
 		fmt.Fprintf(bw, "%s new to policy sync (no completed sync run yet; removals there need --allow-removals once): %s.\n",
-			plural(n, "space", "spaces"), names)
+			plural(n, "space", "spaces"), Printable(names))
 	}
 	if plan.Summary.InvitedPending > 0 {
 		fmt.Fprintf(bw, "%s pending acceptance (counted as present).\n", plural(plan.Summary.InvitedPending, "invitation", "invitations"))
@@ -66,13 +66,13 @@ func Text(w io.Writer, plan diff.Plan) error {
 		}
 		fmt.Fprintf(bw, "%s:\n", list.title)
 		for _, k := range list.items {
-			fmt.Fprintf(bw, "  = %s %s: %s\n", k.Space, k.Member, k.Why)
+			fmt.Fprintf(bw, "  = %s %s: %s\n", Printable(k.Space), Printable(k.Member), Printable(k.Why))
 		}
 	}
 	if len(plan.Warnings) > 0 {
 		fmt.Fprintln(bw, "Warnings:")
 		for _, warning := range plan.Warnings {
-			fmt.Fprintf(bw, "  ! %s\n", warning)
+			fmt.Fprintf(bw, "  ! %s\n", Printable(warning))
 		}
 	}
 	fmt.Fprintln(bw, planLine(plan))
@@ -91,21 +91,23 @@ func TextSpace(w io.Writer, s diff.SpaceSummary, changes []diff.Change) error {
 }
 
 func textSpace(bw *bufio.Writer, s diff.SpaceSummary, cs []diff.Change) {
-	fmt.Fprintf(bw, "%s: %d desired, %d present", spaceTitle(s), s.Desired, s.Current)
+	fmt.Fprintf(bw, "%s: %d desired, %d present", Printable(spaceTitle(s)), s.Desired, s.Current)
 	if s.InvitedPending > 0 {
 		fmt.Fprintf(bw, ", %s pending", plural(s.InvitedPending, "invitation", "invitations"))
 	}
 	fmt.Fprintln(bw)
+	lines := make([]string, len(cs))
 	width := 0
-	for _, c := range cs {
-		width = max(width, len([]rune(describe(c, cs))))
+	for i, c := range cs {
+		lines[i] = Printable(describe(c, cs))
+		width = max(width, len([]rune(lines[i])))
 	}
-	for _, c := range cs {
-		fmt.Fprintf(bw, "  %s %-*s", symbols[c.Action], width, describe(c, cs))
+	for i, c := range cs {
+		fmt.Fprintf(bw, "  %s %-*s", symbols[c.Action], width, lines[i])
 		if o := outcome(c); o != "" {
-			fmt.Fprintf(bw, "  [%s]", o)
+			fmt.Fprintf(bw, "  [%s]", Printable(o))
 		} else if c.Source != "" {
-			fmt.Fprintf(bw, "  (%s)", c.Source)
+			fmt.Fprintf(bw, "  (%s)", Printable(c.Source))
 		}
 		fmt.Fprintln(bw)
 	}

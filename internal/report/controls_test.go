@@ -1,0 +1,73 @@
+package report
+
+import (
+	"bytes"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/syncer-dev/syncer/internal/diff"
+	m "github.com/syncer-dev/syncer/internal/membership"
+)
+
+// controlsPlan carries, in every field a report shows, text the run does not
+// control: addresses and labels from the Chat API and the Directory, errors
+// from Google, values from sources.
+func controlsPlan() diff.Plan {
+	const bad = "\x1b]8;;http://evil\x1b\\\x1b[2J\r\b\u202e\u200b\x7f\u0085"
+	p := diff.Plan{Policy: diff.Sync, Applied: true,
+		Spaces: []diff.SpaceSummary{{Name: "spaces/A", Label: "Eng" + bad, Listed: true}, {Name: "spaces/B", Label: "B" + bad, Error: "503" + bad}},
+		Changes: []diff.Change{
+			{Space: "spaces/A", Member: "evil" + bad + "@example.com", Principal: "users/9", Action: diff.Delete, FromRole: m.RoleMember,
+				Reason: "not in any source" + bad, Status: diff.Failed, Error: "500: " + bad},
+			{Space: "spaces/A", Member: "bob@example.com", Principal: "users/2", Action: diff.Create, ToRole: m.RoleMember, Source: "a" + bad + ".yaml:3"},
+		},
+		Blocked:    []string{"blocked" + bad},
+		Incomplete: []string{"incomplete" + bad},
+		Pending:    []diff.Kept{{Space: "spaces/A", Member: "p" + bad, Why: "why" + bad}},
+		Protected:  []diff.Kept{{Space: "spaces/A", Member: "q" + bad, Why: "why" + bad}},
+		Warnings:   []string{"warning" + bad},
+	}
+	p.Recount()
+	return p
+}
+
+// A terminal acts on escapes, carriage returns, backspaces and bidi
+// overrides: none of them may reach it from a value the run did not write.
+func TestTextShowsNoTerminalControls(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Text(&buf, controlsPlan()); err != nil {
+		t.Fatal(err)
+	}
+	var sp bytes.Buffer
+	p := controlsPlan()
+	if err := TextSpace(&sp, p.Spaces[0], p.Changes); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string][]byte{"Text": buf.Bytes(), "TextSpace": sp.Bytes()} {
+		if r, ok := terminalControl(out); ok {
+			t.Errorf("%s writes %U to the terminal:\n%q", name, r, out)
+		}
+		for _, want := range []string{`\x1b[2J`, `\r`, `\u202e`} {
+			if !bytes.Contains(out, []byte(want)) {
+				t.Errorf("%s does not show %s as text:\n%s", name, want, out)
+			}
+		}
+	}
+}
+
+// terminalControl returns the first rune in out, a line end aside, that a
+// terminal or a bidi algorithm would act on rather than show.
+func terminalControl(out []byte) (rune, bool) {
+	for len(out) > 0 {
+		r, size := utf8.DecodeRune(out)
+		out = out[size:]
+		if r == '\n' {
+			continue
+		}
+		if r == utf8.RuneError && size == 1 || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp) {
+			return r, true
+		}
+	}
+	return 0, false
+}
