@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -70,4 +71,58 @@ func terminalControl(out []byte) (rune, bool) {
 		}
 	}
 	return 0, false
+}
+
+// The review format is posted on pull requests: no value may end a table
+// row, add a cell, a line, a link or an image, or reach the page as a
+// control character.
+func TestMarkdownKeepsOutsideTextInItsCell(t *testing.T) {
+	p := diff.Plan{Policy: diff.Sync, Spaces: []diff.SpaceSummary{{Name: "spaces/A", Listed: true}},
+		Changes: []diff.Change{
+			{Space: "spaces/A", Member: "a\rb@example.com", Principal: "users/1", Action: diff.Delete, FromRole: m.RoleMember},
+			{Space: "spaces/A", Member: `x\|y@example.com`, Principal: "users/2", Action: diff.Delete, FromRole: m.RoleMember},
+			{Space: "spaces/A", Member: "[approved](https://evil.example/)@example.com", Principal: "users/3", Action: diff.Delete, FromRole: m.RoleMember},
+			{Space: "spaces/A", Member: "![i](https://evil.example/p.png)\u202e@example.com", Principal: "users/4", Action: diff.Delete, FromRole: m.RoleMember},
+			{Space: "spaces/A", Member: "~~`a`~~**b**&#124;@example.com", Principal: "users/5", Action: diff.Delete, FromRole: m.RoleMember},
+		}}
+	p.Recount()
+	var buf bytes.Buffer
+	if err := Markdown(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if r, ok := terminalControl(buf.Bytes()); ok {
+		t.Errorf("the review holds %U:\n%q", r, out)
+	}
+	rows := 0
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "| - |") {
+			continue
+		}
+		rows++
+		// Four cells: a pipe not escaped by an odd run of backslashes
+		// ends one.
+		cells, backslashes := 0, 0
+		for _, r := range line {
+			switch {
+			case r == '\\':
+				backslashes++
+				continue
+			case r == '|' && backslashes%2 == 0:
+				cells++
+			}
+			backslashes = 0
+		}
+		if cells != 5 {
+			t.Errorf("row %q has %d cells, want 4", line, cells-1)
+		}
+		for _, markup := range []string{"](", "~~", "**", "`", "&#"} {
+			if i := strings.Index(line, markup); i >= 0 && (i == 0 || line[i-1] != '\\') {
+				t.Errorf("row %q holds %q as markup", line, markup)
+			}
+		}
+	}
+	if rows != 5 {
+		t.Errorf("%d removal rows, want 5:\n%s", rows, out)
+	}
 }

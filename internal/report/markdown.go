@@ -131,6 +131,15 @@ func Markdown(w io.Writer, plan diff.Plan) error {
 	return bw.Flush()
 }
 
-var mdReplacer = strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "\n", " ")
+// mdReplacer keeps a value in its cell and shows it as the characters it
+// is: a backslash can't escape the pipe after it, and no code span, link,
+// image, entity, HTML or emphasis with * or ~ comes out of a value (an
+// underscore, common in addresses, is left: inside a word it is no
+// emphasis).
+var mdReplacer = strings.NewReplacer(`\`, `\\`, "|", `\|`, "<", "&lt;", ">", "&gt;", "&", "&amp;",
+	"`", "\\`", "*", `\*`, "~", `\~`, "[", `\[`, "]", `\]`)
 
-func mdEscape(s string) string { return mdReplacer.Replace(s) }
+// mdEscape is a value as a review shows it: controls and line ends as
+// Printable writes them (GitHub ends a table row at a carriage return
+// too), then escaped.
+func mdEscape(s string) string { return mdReplacer.Replace(Printable(s)) }
