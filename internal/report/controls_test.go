@@ -126,3 +126,21 @@ func TestMarkdownKeepsOutsideTextInItsCell(t *testing.T) {
 		t.Errorf("%d removal rows, want 5:\n%s", rows, out)
 	}
 }
+
+// A bidi override in a table cell shows the rest of the cell reversed
+// (‮moc.elpmaxe@ecila reads as alice@example.com): the page shows such
+// characters as escapes, as the text report does.
+func TestHTMLShowsFormatCharactersAsEscapes(t *testing.T) {
+	var buf bytes.Buffer
+	run := &Run{Command: "apply --plan", Result: "failure", Why: "why\u202e", PlanFile: &PlanFile{Path: "p\u202e.json", Moved: []string{"moved\u202e"}}}
+	if err := HTML(&buf, Page{Plan: controlsPlan(), Run: run}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.Bytes()
+	if r, ok := terminalControl(out); ok {
+		t.Errorf("the page holds %U", r)
+	}
+	if !bytes.Contains(out, []byte(`evil\x1b]8;;http://evil\x1b\\x1b[2J\r\b\u202e`)) {
+		t.Errorf("the page does not show the member's controls as escapes")
+	}
+}

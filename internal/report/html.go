@@ -162,7 +162,7 @@ type Page struct {
 // request to anywhere, readable with scripts off and in print.
 func HTML(w io.Writer, p Page) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if err := pages().ExecuteTemplate(bw, "report.html.tmpl", newReportView(p)); err != nil {
+	if err := pages().ExecuteTemplate(bw, "report.html.tmpl", newReportView(printablePage(p))); err != nil {
 		return err
 	}
 	return bw.Flush()
