@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -116,7 +117,7 @@ func TestMarkdownKeepsOutsideTextInItsCell(t *testing.T) {
 		if cells != 5 {
 			t.Errorf("row %q has %d cells, want 4", line, cells-1)
 		}
-		for _, markup := range []string{"](", "~~", "**", "`", "&#"} {
+		for _, markup := range []string{"](", "~~", "**", "`", "&#124;"} {
 			if i := strings.Index(line, markup); i >= 0 && (i == 0 || line[i-1] != '\\') {
 				t.Errorf("row %q holds %q as markup", line, markup)
 			}
@@ -142,5 +143,28 @@ func TestHTMLShowsFormatCharactersAsEscapes(t *testing.T) {
 	}
 	if !bytes.Contains(out, []byte(`evil\x1b]8;;http://evil\x1b\\x1b[2J\r\b\u202e`)) {
 		t.Errorf("the page does not show the member's controls as escapes")
+	}
+}
+
+// GitHub notifies whoever a comment mentions: an address, label or
+// message with "@someone" or "@org/team" in it must not ping them, while
+// an ordinary address still reads as one.
+func TestMarkdownMentionsNobody(t *testing.T) {
+	p := diff.Plan{Policy: diff.Sync, Spaces: []diff.SpaceSummary{{Name: "spaces/A", Label: "cc @acme/admins", Listed: true}},
+		Changes: []diff.Change{
+			{Space: "spaces/A", Member: "@octocat", Principal: "users/1", Action: diff.Delete, FromRole: m.RoleMember},
+			{Space: "spaces/A", Member: "bob@example.com", Principal: "users/2", Action: diff.Delete, FromRole: m.RoleMember, Reason: "(@hubot)"},
+		}}
+	p.Recount()
+	var buf bytes.Buffer
+	if err := Markdown(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if mention := regexp.MustCompile(`(^|[^A-Za-z0-9_])@[A-Za-z0-9]`).FindString(out); mention != "" {
+		t.Errorf("the review mentions %q:\n%s", mention, out)
+	}
+	if !strings.Contains(out, "| - | bob@example.com (") {
+		t.Errorf("an address no longer reads as itself:\n%s", out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"github.com/syncer-dev/syncer/internal/diff"
 )
@@ -142,4 +143,24 @@ var mdReplacer = strings.NewReplacer(`\`, `\\`, "|", `\|`, "<", "&lt;", ">", "&g
 // mdEscape is a value as a review shows it: controls and line ends as
 // Printable writes them (GitHub ends a table row at a carriage return
 // too), then escaped.
-func mdEscape(s string) string { return mdReplacer.Replace(Printable(s)) }
+func mdEscape(s string) string { return unmention(mdReplacer.Replace(Printable(s))) }
+
+// unmention puts a zero-width space after an @ that starts a word: GitHub
+// notifies whoever "@someone" or "@org/team" names in a comment, and a
+// value is not ours to ping people with. An address's @, after its local
+// part, mentions nobody and stays as it is.
+func unmention(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	var b strings.Builder
+	prev := ' '
+	for _, r := range s {
+		b.WriteRune(r)
+		if r == '@' && !(unicode.IsLetter(prev) || unicode.IsDigit(prev) || prev == '_') {
+			b.WriteString("&#8203;")
+		}
+		prev = r
+	}
+	return b.String()
+}
