@@ -5,10 +5,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/printable"
 )
 
 // Printable is s as a terminal can show it and do nothing else with:
@@ -19,7 +19,7 @@ import (
 // such rune (and each byte that is not UTF-8) is written as its Go escape,
 // \x1b, \r, \u202e; everything else is left as it is.
 func Printable(s string) string {
-	if !strings.ContainsFunc(s, acts) && utf8.ValidString(s) {
+	if !strings.ContainsFunc(s, printable.Acts) && utf8.ValidString(s) {
 		return s
 	}
 	var b strings.Builder
@@ -29,7 +29,7 @@ func Printable(s string) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case acts(r):
+		case printable.Acts(r):
 			q := strconv.QuoteRuneToASCII(r)
 			b.WriteString(q[1 : len(q)-1])
 		default:
@@ -38,17 +38,6 @@ func Printable(s string) string {
 		s = s[size:]
 	}
 	return b.String()
-}
-
-// acts reports whether a terminal, or the bidi algorithm, acts on r
-// rather than showing it: controls (C0, DEL, C1), format characters
-// (bidi overrides and isolates, zero-width spaces and joiners, the BOM)
-// and the line and paragraph separators.
-func acts(r rune) bool {
-	if r < utf8.RuneSelf {
-		return r < 0x20 || r == 0x7f
-	}
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // printablePage is p with every value from outside the run Printable, for

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -166,5 +167,27 @@ func TestMarkdownMentionsNobody(t *testing.T) {
 	}
 	if !strings.Contains(out, "| - | bob@example.com (") {
 		t.Errorf("an address no longer reads as itself:\n%s", out)
+	}
+}
+
+// The JSON report goes to a terminal as often as to a program:
+// encoding/json escapes C0 controls but leaves DEL, the C1 controls
+// (U+009B is a CSI) and bidi overrides as they are. They are written as
+// \u escapes, which decode to the same values.
+func TestJSONEscapesWhatATerminalActsOn(t *testing.T) {
+	p := controlsPlan()
+	p.Changes[0].Member = "evil\u009b2J\u202e\x7f\u200b@example.com"
+	var buf bytes.Buffer
+	if err := JSON(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := terminalControl(buf.Bytes()); ok {
+		t.Errorf("the JSON report holds %U", r)
+	}
+	var doc struct {
+		Changes []struct{ Member string } `json:"changes"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || doc.Changes[0].Member != p.Changes[0].Member {
+		t.Errorf("decoded %+v, %v; want member %q", doc.Changes, err, p.Changes[0].Member)
 	}
 }

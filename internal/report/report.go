@@ -11,6 +11,7 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/printable"
 )
 
 // Deferred is the format that writes nothing: the caller renders the
@@ -131,9 +132,20 @@ func JSON(w io.Writer, plan diff.Plan) error {
 		r.Warnings = []string{}
 	}
 
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(jsonWriter{w})
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// jsonWriter writes encoded JSON with what a terminal acts on escaped
+// (printable.JSON); an Encoder writes each document in one call.
+type jsonWriter struct{ w io.Writer }
+
+func (j jsonWriter) Write(b []byte) (int, error) {
+	if _, err := j.w.Write(printable.JSON(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 var symbols = map[diff.Action]string{diff.Create: "+", diff.UpdateRole: "~", diff.Delete: "-"}
