@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/syncer-dev/syncer/internal/printable"
 )
 
 // New returns a logger writing to w. JSON is chosen when w is not a terminal.
@@ -20,7 +22,19 @@ func New(w io.Writer, level slog.Level) *slog.Logger {
 
 // NewJSON returns a Cloud Logging-shaped JSON logger.
 func NewJSON(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: cloudKeys}))
+	return slog.New(slog.NewJSONHandler(jsonLines{w}, &slog.HandlerOptions{Level: level, ReplaceAttr: cloudKeys}))
+}
+
+// jsonLines writes each line the JSON handler makes (one call a record)
+// with what a terminal acts on escaped: encoding/json leaves DEL, C1
+// controls and bidi overrides from API values as they are.
+type jsonLines struct{ w io.Writer }
+
+func (j jsonLines) Write(b []byte) (int, error) {
+	if _, err := j.w.Write(printable.JSON(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func cloudKeys(groups []string, a slog.Attr) slog.Attr {

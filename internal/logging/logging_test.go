@@ -31,3 +31,21 @@ func TestJSONUsesCloudLoggingKeys(t *testing.T) {
 		}
 	}
 }
+
+// Logs are read with cat, less and kubectl logs: a value from the API
+// with a C1 control (U+009B is a CSI), DEL or a bidi override is written
+// as a \u escape, as encoding/json writes the C0 ones.
+func TestJSONEscapesWhatATerminalActsOn(t *testing.T) {
+	var buf bytes.Buffer
+	const value = "evil\u009b2J\x7f\u202e@example.com"
+	NewJSON(&buf, slog.LevelInfo).Info("member "+value, "member", value)
+	for _, r := range buf.String() {
+		if r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0x202e {
+			t.Fatalf("the log line holds %U: %q", r, buf.String())
+		}
+	}
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["member"] != value || line["message"] != "member "+value {
+		t.Errorf("line %v, %v", line, err)
+	}
+}
