@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -94,7 +95,7 @@ func YAML(w io.Writer, spaces []Space) error {
 			case e.App:
 				fmt.Fprintln(w, "      - app")
 			case e.Group:
-				fmt.Fprintf(w, "      - {group: %s}\n", e.Member)
+				fmt.Fprintf(w, "      - {group: %s}\n", quote(e.Member))
 			default:
 				fmt.Fprintf(w, "      - {user: %s, role: %s}\n", quote(e.Member), e.Role)
 			}
@@ -103,10 +104,16 @@ func YAML(w io.Writer, spaces []Space) error {
 	return nil
 }
 
-// quote renders a YAML scalar safely (numeric IDs must stay strings).
+// quote renders a YAML scalar safely (numeric IDs must stay strings), on
+// one line: names and labels come from the API, and a block scalar (what
+// yaml.Marshal makes of a line break) would need the indentation of where
+// it goes. A double-quoted Go string is a double-quoted YAML one.
 func quote(s string) string {
 	out, _ := yaml.Marshal(s)
 	v := strings.TrimSpace(string(out))
+	if strings.Contains(v, "\n") {
+		return strconv.Quote(s)
+	}
 	if v == s && strings.Trim(s, "0123456789") == "" {
 		return `"` + s + `"`
 	}
