@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/source"
 )
 
 // Entry is one exported member.
@@ -50,8 +51,11 @@ func Build(states []*membership.SpaceState, emails map[membership.Principal]stri
 				if who == "" {
 					who = emails[m.Principal]
 				}
-				if who == "" {
-					who = m.Principal.ID() // a Directory ID is a valid member too
+				if _, err := source.CheckEmail(who); err != nil {
+					// None known, or one no source would take (the API's
+					// text, with a control character or a second @): a
+					// Directory ID is a valid member too, the same person.
+					who = m.Principal.ID()
 				}
 				sp.Entries = append(sp.Entries, Entry{Member: who, Role: m.Role.UIName()})
 			}

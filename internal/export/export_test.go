@@ -38,3 +38,24 @@ func TestYAMLKeepsEachValueOneValue(t *testing.T) {
 		}
 	}
 }
+
+// An address the API gives that no source would take (a control
+// character, a second @, a bracket) is exported as the member's
+// Directory ID: the file is then one the syncer reads, naming the same
+// person, and a terminal it is printed on sees nothing to act on.
+func TestAddressesNoSourceTakesExportAsIDs(t *testing.T) {
+	st := &membership.SpaceState{Name: "spaces/CCC", Memberships: []membership.Membership{
+		{Name: "spaces/CCC/members/1", Principal: "users/1", Email: "alice@example.com", Role: membership.RoleOwner, State: membership.StateJoined},
+		{Name: "spaces/CCC/members/3", Principal: "users/3", Email: "ev\x1b[31mil\r@example.com", Role: membership.RoleMember, State: membership.StateJoined},
+		{Name: "spaces/CCC/members/6", Principal: "users/6", Email: "@octocat<!--@example.com", Role: membership.RoleMember, State: membership.StateJoined},
+		{Name: "spaces/CCC/members/7", Principal: "users/7", Role: membership.RoleMember, State: membership.StateJoined},
+	}}
+	var buf bytes.Buffer
+	if err := CSV(&buf, Build([]*membership.SpaceState{st}, map[membership.Principal]string{"users/7": "x|y[l]@example.com"})); err != nil {
+		t.Fatal(err)
+	}
+	want := "space,member,role\nspaces/CCC,3,member\nspaces/CCC,6,member\nspaces/CCC,7,member\nspaces/CCC,alice@example.com,owner\n"
+	if buf.String() != want {
+		t.Errorf("export:\n%q\nwant\n%q", buf.String(), want)
+	}
+}
