@@ -10,7 +10,10 @@ import (
 // information without one (https://TOKEN@host) too, even when the URL
 // does not parse.
 func URL(s string) string {
-	if u, err := url.Parse(s); err == nil {
+	// Without "//", user:pass@host parses as the scheme "user" and the
+	// opaque "pass@host": no user information to redact, so it goes the
+	// way of a URL that does not parse.
+	if u, err := url.Parse(s); err == nil && !strings.Contains(u.Opaque, "@") {
 		if u.User != nil {
 			if _, has := u.User.Password(); !has {
 				u.User = url.User("xxxxx")
@@ -22,6 +25,9 @@ func URL(s string) string {
 		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			return scheme + "://xxxxx@" + rest[at+1:]
 		}
+	}
+	if host, _, _ := strings.Cut(s, "/"); strings.Contains(host, "@") {
+		return "xxxxx@" + s[strings.LastIndex(host, "@")+1:]
 	}
 	return s
 }
