@@ -24,10 +24,11 @@ func serverFault(format string, args ...any) error {
 }
 
 // inSpace reports whether name is one of prefix's memberships; prefix is
-// "spaces/X/members/".
+// "spaces/X/members/". A dot segment is none: the client sends a name as
+// it is ({+name}), and spaces/X/members/.. resolves to the space.
 func inSpace(prefix, name string) bool {
 	rest, ok := strings.CutPrefix(name, prefix)
-	return ok && rest != "" && !strings.Contains(rest, "/")
+	return ok && rest != "" && rest != "." && rest != ".." && !strings.Contains(rest, "/")
 }
 
 // checkPage checks that every membership of a list page of space is named

@@ -30,7 +30,9 @@ func answering(t *testing.T, body string) *Client {
 // A membership an answer names outside the space asked about (another
 // space, none at all) would send its role change or removal elsewhere: to
 // a space no source names, or to the collection's URL, whose 404 reads as
-// "already removed". Such a page, or a get's or create's answer, fails the
+// "already removed"; "spaces/A/members/.." is sent as it is (the client
+// expands {+name}), a dot segment a server or a proxy resolves to the
+// space itself, whose DELETE is spaces.delete. Such a page, or a get's or create's answer, fails the
 // call as a fault of the server's, whichever reader read the page.
 func TestMembershipsNamedOutsideTheSpaceAreRefused(t *testing.T) {
 	page := func(name string, escaped bool) string {
@@ -44,7 +46,7 @@ func TestMembershipsNamedOutsideTheSpaceAreRefused(t *testing.T) {
 	one := func(name string) string {
 		return fmt.Sprintf(`{"name":%q,"state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/1","type":"HUMAN"}}`, name)
 	}
-	for _, name := range []string{"", "spaces/B/members/1", "spaces/AB/members/1", "spaces/A/members/", "spaces/A/members/1/x", "spaces/A", "users/1"} {
+	for _, name := range []string{"", "spaces/B/members/1", "spaces/AB/members/1", "spaces/A/members/", "spaces/A/members/1/x", "spaces/A", "users/1", "spaces/A/members/..", "spaces/A/members/."} {
 		for _, escaped := range []bool{false, true} {
 			_, _, err := answering(t, page(name, escaped)).ListPage(context.Background(), "spaces/A", "")
 			if !errors.Is(err, ErrPermanent) || Retryable(err) || !strings.Contains(err.Error(), "fault on the server's side") {
