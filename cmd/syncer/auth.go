@@ -9,6 +9,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/scrub"
 	"github.com/syncer-dev/syncer/internal/source"
 )
@@ -124,7 +125,7 @@ func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
 		fmt.Fprintf(out.stdout, "Scopes for state:  %s (on %s, as the service account itself, not the subject)\n", auth.ScopeStorage, cfg.State.Location)
 	}
 	msg, err := tryRead(ctx, cfg, creds, desired)
-	fmt.Fprintf(out.stdout, "Read check: %s\n", msg)
+	fmt.Fprintf(out.stdout, "Read check: %s\n", report.Printable(msg))
 	if err != nil {
 		return exitFailure
 	}

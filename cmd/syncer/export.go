@@ -16,6 +16,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
@@ -113,11 +114,13 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		log.Warn(w)
 	}
 	for _, e := range errs {
-		fmt.Fprintln(out.stderr, e)
+		// Google's words and the names it answered with: shown, not
+		// acted on by the terminal.
+		fmt.Fprintln(out.stderr, report.Printable(e.Error()))
 	}
 	if len(errs) > 0 {
 		if ctx.Err() != nil {
-			fmt.Fprintf(out.stderr, "export stopped: %v\n", context.Cause(ctx))
+			fmt.Fprintf(out.stderr, "export stopped: %s\n", report.Printable(context.Cause(ctx).Error()))
 		}
 		return exitFailure
 	}
@@ -166,7 +169,7 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		// Stopped while it looked up emails or the calling app (the
 		// run_timeout, a fatal answer, an interrupt): what it could not
 		// find would be missing from the file, which is not written.
-		fmt.Fprintf(out.stderr, "export stopped: %v\n", context.Cause(ctx))
+		fmt.Fprintf(out.stderr, "export stopped: %s\n", report.Printable(context.Cause(ctx).Error()))
 		return exitFailure
 	}
 

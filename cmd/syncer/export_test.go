@@ -88,3 +88,20 @@ func TestExportRefusesADirectMessage(t *testing.T) {
 		t.Error("a file was written")
 	}
 }
+
+// What export can't read it says on stderr, often a terminal: Google's
+// words and the names it answered with are shown, not acted on.
+func TestExportErrorsShowControlsAsText(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}, {ID: "\x1b[2J\r/x", Email: "odd@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {User: "odd@example.com"}}}},
+	}
+	_, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\n", url)), 0o644)
+	code, _, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A")
+	if code != exitFailure || strings.ContainsAny(errOut, "\x1b\r") || !strings.Contains(errOut, `users/\x1b[2J\r/x`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
