@@ -25,6 +25,7 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/printable"
 	"github.com/syncer-dev/syncer/internal/scrub"
 	"github.com/syncer-dev/syncer/internal/source"
 	"github.com/syncer-dev/syncer/internal/state"
@@ -84,8 +85,9 @@ func Parse(path string, data []byte) (*Config, error) {
 				return nil, source.Errors{{At: at(line), Msg: "invalid YAML: " + text}}
 			}
 			for _, msg := range te.Errors {
+				// yaml.v3 quotes the value as written, between backticks.
 				line, text := splitYAMLError(msg)
-				errs.Add(at(line), "%s", text)
+				errs.Add(at(line), "%s", printable.Text(text))
 			}
 		}
 	}

@@ -218,3 +218,18 @@ func TestAUTF16ConfigWithItsBOMIsRead(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// yaml.v3 quotes a value it can't decode as it is written, between
+// backticks: an escape the file spells ("\e") would act on the terminal
+// that shows the problem.
+func TestTypeErrorsShowControlsAsText(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte("sources: [{path: a.yaml}]\nlimits:\n  concurrency: \"\\e[2J\\r\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if err == nil || strings.ContainsAny(err.Error(), "\x1b\r") || !strings.Contains(err.Error(), `\x1b[2J\r`) {
+		t.Errorf("%q", err)
+	}
+}

@@ -4,7 +4,9 @@
 package printable
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -18,6 +20,35 @@ func Acts(r rune) bool {
 		return r < 0x20 || r == 0x7f
 	}
 	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// Text is s as a terminal can show it and do nothing else with:
+// addresses, labels, Google's messages and source values are typed by
+// other people, and an escape sequence, a carriage return, a backspace, a
+// bidi override or a zero-width character in one would rewrite the screen,
+// hide a line or show another name than the one the plan acts on. Each
+// such rune (and each byte that is not UTF-8) is written as its Go escape,
+// \x1b, \r, \u202e; everything else is left as it is.
+func Text(s string) string {
+	if !strings.ContainsFunc(s, Acts) && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for s != "" {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case Acts(r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
 }
 
 // JSON is encoded JSON with every rune Acts reports, beyond what

@@ -1,44 +1,16 @@
 package report
 
 import (
-	"fmt"
 	"slices"
-	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/printable"
 )
 
-// Printable is s as a terminal can show it and do nothing else with:
-// addresses, labels, Google's messages and source values are typed by
-// other people, and an escape sequence, a carriage return, a backspace, a
-// bidi override or a zero-width character in one would rewrite the screen,
-// hide a line or show another name than the one the plan acts on. Each
-// such rune (and each byte that is not UTF-8) is written as its Go escape,
-// \x1b, \r, \u202e; everything else is left as it is.
-func Printable(s string) string {
-	if !strings.ContainsFunc(s, printable.Acts) && utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for s != "" {
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case printable.Acts(r):
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[:size])
-		}
-		s = s[size:]
-	}
-	return b.String()
-}
+// Printable is s as a terminal can show it and do nothing else with
+// (printable.Text): addresses, labels, Google's messages and source values
+// are typed by other people.
+func Printable(s string) string { return printable.Text(s) }
 
 // printablePage is p with every value from outside the run Printable, for
 // the page: html/template keeps markup text, but a bidi override it leaves
