@@ -191,3 +191,19 @@ func TestJSONEscapesWhatATerminalActsOn(t *testing.T) {
 		t.Errorf("decoded %+v, %v; want member %q", doc.Changes, err, p.Changes[0].Member)
 	}
 }
+
+// serve's history shows why a run made no plan (its first problem, which
+// may quote Google or a source) as the report page shows its values.
+func TestRunsPageShowsFormatCharactersAsEscapes(t *testing.T) {
+	var buf bytes.Buffer
+	p := RunsPage{Runs: []RunLine{{Run: Run{Result: "failure", Why: "why \u202emoc.elpmaxe@ecila\x1b[2J"}}}, Problem: "problem\u202e"}
+	if err := Runs(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := terminalControl(buf.Bytes()); ok {
+		t.Errorf("the page holds %U", r)
+	}
+	if p.Runs[0].Run.Why != "why \u202emoc.elpmaxe@ecila\x1b[2J" {
+		t.Errorf("the caller's runs were changed: %q", p.Runs[0].Run.Why)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/diff"
@@ -61,6 +62,13 @@ type RunsPage struct {
 // Runs writes the history page: a chart of changes and duration per run,
 // drawn here as inline SVG, and a table with a link to each run's report.
 func Runs(w io.Writer, p RunsPage) error {
+	// Why a run made no plan may quote Google or a source: shown as the
+	// report page shows its values (printablePage).
+	p.Runs = slices.Clone(p.Runs)
+	for i := range p.Runs {
+		p.Runs[i].Run.Why = Printable(p.Runs[i].Run.Why)
+	}
+	p.Problem = Printable(p.Problem)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if err := pages().ExecuteTemplate(bw, "runs.html.tmpl", runsView{RunsPage: p, Chart: newChart(p.Runs)}); err != nil {
 		return err
