@@ -13,11 +13,16 @@ import (
 
 // Acts reports whether a terminal, or the bidi algorithm, acts on r
 // rather than showing it: controls (C0, DEL, C1: U+009B is a CSI),
-// format characters (bidi overrides and isolates, zero-width spaces and
-// joiners, the BOM) and the line and paragraph separators.
+// format characters (bidi overrides and isolates, zero-width spaces, the
+// BOM) and the line and paragraph separators. The zero-width joiner and
+// non-joiner are shown as they are: emoji sequences and Persian or Indic
+// names are written with them, and they move nothing on the screen.
 func Acts(r rune) bool {
 	if r < utf8.RuneSelf {
 		return r < 0x20 || r == 0x7f
+	}
+	if r == '\u200c' || r == '\u200d' {
+		return false
 	}
 	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
