@@ -131,6 +131,10 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 // package stops at the first positional argument) and returns the
 // positional ones in order; after "--" everything is positional.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := flagAsValue(fs, args); err != nil {
+		fmt.Fprintln(fs.Output(), err)
+		return nil, err
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -146,6 +150,49 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// flagAsValue finds a flag written where another flag's value belongs: the
+// flag package takes "--report-file --dry-run" as a report file named
+// --dry-run, and the apply it was meant to stop runs for real. A value
+// that is one of the command's own flags (or -h) is refused; one meant as
+// such is glued on: --report-file=--dry-run.
+func flagAsValue(fs *flag.FlagSet, args []string) error {
+	for i := 0; i+1 < len(args); i++ {
+		name, ok := flagName(args[i])
+		if !ok {
+			if args[i] == "--" {
+				return nil
+			}
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil || strings.Contains(args[i], "=") {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		next, _, _ := strings.Cut(args[i+1], "=")
+		if n, ok := flagName(next); ok && (fs.Lookup(n) != nil || n == "h" || n == "help") {
+			return fmt.Errorf("%s: %s is a flag, not the value of %s; give %s its value (or write %s=%s if that is the value); nothing was read or sent", fs.Name(), args[i+1], args[i], args[i], args[i], args[i+1])
+		}
+		i++ // its value
+	}
+	return nil
+}
+
+// flagName is the name of a flag argument (-x, --x, --x=v), or false.
+func flagName(arg string) (string, bool) {
+	if len(arg) < 2 || arg[0] != '-' {
+		return "", false
+	}
+	name := strings.TrimPrefix(arg[1:], "-")
+	name, _, _ = strings.Cut(name, "=")
+	if name == "" || name[0] == '-' {
+		return "", false
+	}
+	return name, true
 }
 
 // setEndpoint applies --endpoint, checked as the config's api.endpoint is:

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+)
+
+// A flag that takes a value, written with its value forgotten, swallows the
+// next flag as its value: "--report-file --dry-run" made a report file named
+// --dry-run and applied for real. A value that is one of the command's own
+// flags is refused before anything is read or sent.
+func TestAFlagIsNotAnotherFlagsValue(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}, {ID: "2", Email: "new@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("space,member\nspaces/A,owner@example.com\nspaces/A,new@example.com\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("sources: [{path: a.csv}]\napi: {endpoint: \""+url+"\"}\n"), 0o644)
+	t.Chdir(dir)
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"report-file then dry-run", []string{"apply", "--config", cfg, "--report-file", "--dry-run"}},
+		{"lock-file then dry-run", []string{"apply", "--lock-file", "-dry-run", "--config", cfg}},
+		{"log-level then dry-run=true", []string{"apply", "--config", cfg, "--log-level", "--dry-run=true"}},
+		{"config then output", []string{"plan", "--config", "--output", "json"}},
+		{"space then config", []string{"export", "--space", "--config", cfg}},
+		{"help as a value", []string{"plan", "--report-file", "-h", "--config", cfg}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, tt.args...)
+			if code != exitInvalid || !strings.Contains(errOut, "is a flag, not the value of") {
+				t.Errorf("exit %d, want %d with the flag named:\n%s", code, exitInvalid, errOut)
+			}
+			if em.Stats().Writes != 0 {
+				t.Fatalf("%d writes reached the API", em.Stats().Writes)
+			}
+		})
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "-") {
+			t.Errorf("a file named %s was written in %s", e.Name(), filepath.Base(dir))
+		}
+	}
+	// What the flag package takes as a value on purpose still works: a
+	// negative number, the value glued on with =, and after --.
+	if code, _, errOut := runCLI(t, "plan", "--config", cfg, "--report-file=--dry-run.txt", "--output", "json"); code != exitOK {
+		t.Errorf("--report-file=--dry-run.txt: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "plan", "--config", cfg, "--allow-removals", "-1"); code != exitOK {
+		t.Errorf("--allow-removals -1: exit %d\n%s", code, errOut)
+	}
+}
