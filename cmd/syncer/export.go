@@ -44,7 +44,12 @@ type spaceList []string
 
 func (s *spaceList) String() string { return strings.Join(*s, ",") }
 func (s *spaceList) Set(v string) error {
-	*s = append(*s, membership.SpaceName(v))
+	// It goes into the URL: "A?x" or "A/../B" would read another resource.
+	name, err := source.ParseSpace(v)
+	if err != nil {
+		return err
+	}
+	*s = append(*s, name)
 	return nil
 }
 

@@ -62,3 +62,30 @@ func TestAFlagIsNotAnotherFlagsValue(t *testing.T) {
 		t.Errorf("--allow-removals -1: exit %d\n%s", code, errOut)
 	}
 }
+
+// export --space goes into the URL as a source's space does, and is
+// checked as a source's is: "A?x" or "A/../B" would read another
+// resource and write its members into the file as A's.
+func TestExportRefusesASpaceThatIsNotOne(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("space,member\nspaces/A,owner@example.com\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("sources: [{path: a.csv}]\napi: {endpoint: \""+url+"\"}\n"), 0o644)
+	for _, space := range []string{"A?pageSize=1", "spaces/A/members/1", "A/../B", "", "spaces/", "A#x"} {
+		code, out, errOut := runCLI(t, "export", "--config", cfg, "--space", space)
+		if code != exitInvalid || !strings.Contains(errOut, "is not a space resource name") {
+			t.Errorf("--space %q: exit %d, want %d naming it\n%s%s", space, code, exitInvalid, out, errOut)
+		}
+	}
+	if n := len(em.Stats().Requests); n != 0 {
+		t.Errorf("calls were made: %v", em.Stats().Requests)
+	}
+	if code, out, errOut := runCLI(t, "export", "--config", cfg, "--space", "A"); code != exitOK || !strings.Contains(out, "owner@example.com") {
+		t.Errorf("--space A: exit %d\n%s%s", code, out, errOut)
+	}
+}

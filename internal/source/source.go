@@ -292,6 +292,10 @@ func (b *builder) finish(errs *Errors) membership.Desired {
 	return d
 }
 
+// ParseSpace checks a space named anywhere else (export --space) as a
+// source's is, and returns it as spaces/{id}.
+func ParseSpace(raw string) (string, error) { return parseSpace(raw) }
+
 // parseSpace accepts "spaces/X" or a bare "X". The ID goes into API URLs, so
 // only the characters Chat uses are let through: a "#", "?" or ".." would
 // change which URL is called.
