@@ -45,7 +45,7 @@ func TestValidateTestdata(t *testing.T) {
 		"invalid/hash-in-extra-column.csv":   `hash-in-extra-column.csv:3: the row begins with "#eng" in column "channel", which the syncer does not read; it would be read as a # comment and its member dropped`,
 		"invalid/empty.csv":                  `empty.csv: source has no members`,
 		"invalid/unknown-key.config.yaml":    `unknown-key.config.yaml:3: unknown key "polciy"`,
-		"invalid/removal-rails.config.yaml":  `removal-rails.config.yaml:7: "lots" is not a limit: give a number (0 means none) or "unlimited"`,
+		"invalid/removal-rails.config.yaml":  `removal-rails.config.yaml:7: safety.max_removals: "lots" is not a limit: give a number (0 means none) or "unlimited"`,
 		"invalid/group-role.yaml":            `group-role.yaml:4: groups/eng can't have a role`,
 		"valid/sep-semicolon.csv":            "spaces/A: 1 owner, 1 member",
 		"valid/delimiter-only-rows.csv":      "spaces/A: 1 manager, 1 member",

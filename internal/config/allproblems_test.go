@@ -25,8 +25,8 @@ func TestRemovalRailsReportsEveryProblem(t *testing.T) {
 	_, err := Load(path)
 	sameProblems(t, problems(t, err), []string{
 		path + `:5: protect: "*@": a domain pattern is *@example.com`,
-		path + `:7: "lots" is not a limit`,
-		path + `:8: removal_grace "soon" is neither a count of runs (3) nor a duration (72h)`,
+		path + `:7: safety.max_removals: "lots" is not a limit`,
+		path + `:8: safety.removal_grace: "soon" is neither a count of runs (3) nor a duration (72h)`,
 	})
 }
 
@@ -45,9 +45,9 @@ func TestEveryConfigProblemIsReported(t *testing.T) {
 			[]string{
 				`c.yaml:3: unknown key "polciy"`,
 				`c.yaml:4: protect: "*@"`,
-				"c.yaml:6: cannot unmarshal !!str `lots` into int",
+				`c.yaml:6: limits.concurrency: "lots" is not a whole number`,
 				`c.yaml:7: limits.headroom is 2`,
-				`c.yaml:8: "lots" is not a limit`,
+				`c.yaml:8: safety.max_removals: "lots" is not a limit`,
 				`c.yaml:8: safety.max_removal_percent is 150`,
 			}},
 		{"a key written twice", "sources: [{path: a.csv}]\npolicy: sync\nprotect: [\"*@\"]\npolicy: upsert\nlimits: {concurrency: -1, concurency: 2}\n",
@@ -55,13 +55,13 @@ func TestEveryConfigProblemIsReported(t *testing.T) {
 		{"an unknown key in a source beside a bad format", "sources:\n  - path: a.csv\n    colums: {}\n    format: xlsx\n",
 			[]string{`c.yaml:3: unknown key "colums"`, `c.yaml:4: sources[0] (a.csv): unknown format "xlsx"`}},
 		{"protect entries at their own lines", "sources: [{path: a.csv}]\nprotect:\n  - boss@example.com\n  - \"*@\"\n  - {x: 1}\n  - \"a*@x.com\"\n",
-			[]string{`c.yaml:4: protect: "*@"`, `c.yaml:5: cannot unmarshal !!map into string`, `c.yaml:6: protect: "a*@x.com"`}},
+			[]string{`c.yaml:4: protect: "*@"`, `c.yaml:5: protect[2]: a mapping, where a single value is wanted`, `c.yaml:6: protect: "a*@x.com"`}},
 		// What did not decode says so once; no second problem follows from it.
-		{"sources that are not a list", "sources: lots\n", []string{"c.yaml:1: cannot unmarshal !!str `lots` into []source.Spec"}},
+		{"sources that are not a list", "sources: lots\n", []string{`c.yaml:1: sources: "lots", where a list is wanted`}},
 		{"a source that is not a mapping", "sources: [lots, {path: a.csv, format: xlsx}]\n",
-			[]string{"c.yaml:1: cannot unmarshal !!str `lots` into source.Spec", `c.yaml:1: sources[1] (a.csv): unknown format "xlsx"`}},
+			[]string{`c.yaml:1: sources[0]: "lots", where a mapping of keys is wanted`, `c.yaml:1: sources[1] (a.csv): unknown format "xlsx"`}},
 		{"a path that is not a string", "sources:\n  - path: [a]\n  - format: csv\n",
-			[]string{"c.yaml:2: cannot unmarshal !!seq into string", `c.yaml:3: sources[1] has no path`}},
+			[]string{`c.yaml:2: sources[0].path: a list, where a single value is wanted`, `c.yaml:3: sources[1] has no path`}},
 		{"a null sources list", "sources: [~]\n", []string{`c.yaml:1: no sources`}},
 		{"no sources key", "policy: mirror\n", []string{`c.yaml:1: unknown policy "mirror"`, `c.yaml: no sources`}},
 	}

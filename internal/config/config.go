@@ -76,7 +76,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	// below run on what did decode, and one problem hides none.
 	// (yaml.v3's KnownFields stops at a key written twice, leaving the whole
 	// mapping around it undecoded and unchecked.)
-	checkKeys(&cfg.root, reflect.TypeOf(cfg), func(line int, format string, args ...any) { errs.Add(at(line), format, args...) })
+	refused := checkKeys(&cfg.root, reflect.TypeOf(cfg), func(line int, format string, args ...any) { errs.Add(at(line), format, args...) })
 	if cfg.root.Kind != 0 { // an empty file takes every default
 		if err := cfg.root.Decode(&cfg); err != nil {
 			var te *yaml.TypeError
@@ -113,7 +113,7 @@ func Parse(path string, data []byte) (*Config, error) {
 			}
 		}
 		if strings.TrimSpace(s.Path) == "" {
-			if p := valueOf(entry, "path"); p == nil || p.Kind == yaml.ScalarNode { // else why is reported above
+			if p := valueOf(entry, "path"); p == nil || (p.Kind == yaml.ScalarNode && !refused[p]) { // else why is reported above
 				errs.Add(at(entryLine("path")), "sources[%d] has no path", i)
 			}
 			continue
@@ -127,7 +127,7 @@ func Parse(path string, data []byte) (*Config, error) {
 			errs.Add(at(entryLine("delimiter")), "sources[%d] (%s): delimiter %q is not one of \",\" \";\" \"|\" \"tab\"", i, s.Path, d)
 		}
 	}
-	if len(cfg.Sources) == 0 && !refusedList(valueOf(&cfg.root, "sources")) { // else why is reported above
+	if len(cfg.Sources) == 0 && !refusedList(valueOf(&cfg.root, "sources"), refused) && (cfg.root.Kind == 0 || !refused[top(&cfg.root)]) { // else why is reported above
 		errs.Add(at(line("sources")), "no sources: list at least one YAML or CSV file")
 	}
 	switch cfg.Policy {

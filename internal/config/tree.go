@@ -1,10 +1,16 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/syncer-dev/syncer/internal/source"
 )
 
 // The config as a YAML tree: its keys checked against the types they
@@ -17,16 +23,31 @@ import (
 // yaml.v3 decodes into t through an alias (*a) or a merge (<<: *a, a
 // mapping or a list of them) is checked against t too, as KnownFields did:
 // a key misspelt there is otherwise ignored without a word.
-func checkKeys(n *yaml.Node, t reflect.Type, add func(line int, format string, args ...any)) {
-	c := keyChecker{add: add, seen: map[checked]bool{}}
-	c.check(n, t)
+//
+// A value of the wrong type is reported under its key's name
+// (limits.call_timeout: "5" is not a duration), which yaml.v3's own
+// message does not give, and is replaced by a null, which keeps the
+// default (or leaves the entry out of a list) as yaml.v3 does with what it
+// refuses. The nulls put in its place are returned.
+func checkKeys(n *yaml.Node, t reflect.Type, add func(line int, format string, args ...any)) map[*yaml.Node]bool {
+	c := keyChecker{add: add, seen: map[checked]bool{}, refused: map[*yaml.Node]bool{}}
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		if msg := mismatch(n.Content[0], t); msg != "" {
+			add(n.Content[0].Line, "%s (sources:, policy:, ...)", msg)
+			n.Content[0] = c.refuse(n.Content[0])
+			return c.refused
+		}
+	}
+	c.check(n, t, "")
+	return c.refused
 }
 
 type keyChecker struct {
 	add func(line int, format string, args ...any)
 	// seen: a node already checked against a type, through an alias or
 	// where it was written, is not checked (nor reported) again.
-	seen map[checked]bool
+	seen    map[checked]bool
+	refused map[*yaml.Node]bool
 }
 
 type checked struct {
@@ -34,7 +55,7 @@ type checked struct {
 	t reflect.Type
 }
 
-func (c *keyChecker) check(n *yaml.Node, t reflect.Type) {
+func (c *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -54,12 +75,18 @@ func (c *keyChecker) check(n *yaml.Node, t reflect.Type) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, e := range n.Content {
-			c.check(e, t)
+			c.check(e, t, path)
 		}
 	case yaml.SequenceNode:
 		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
-			for _, e := range n.Content {
-				c.check(e, t.Elem())
+			for i, e := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if msg := mismatch(e, t.Elem()); msg != "" {
+					c.add(e.Line, "%s: %s", p, msg)
+					n.Content[i] = c.refuse(e)
+					continue
+				}
+				c.check(e, t.Elem(), p)
 			}
 		}
 	case yaml.MappingNode:
@@ -73,7 +100,7 @@ func (c *keyChecker) check(n *yaml.Node, t reflect.Type) {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.ScalarNode && k.Value == "<<" { // a merge: its keys are t's
 				kept = append(kept, k, v)
-				c.merged(v, t)
+				c.merged(v, t, path)
 				continue
 			}
 			if line, seen := first[k.Value]; seen {
@@ -81,28 +108,132 @@ func (c *keyChecker) check(n *yaml.Node, t reflect.Type) {
 				continue
 			}
 			first[k.Value] = k.Line
-			kept = append(kept, k, v)
 			ft, known := fields[k.Value]
 			if !known {
+				kept = append(kept, k, v)
 				c.add(k.Line, "unknown key %q", k.Value)
 				continue
 			}
-			c.check(v, ft)
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			if msg := mismatch(v, ft); msg != "" {
+				c.add(v.Line, "%s: %s", p, msg)
+				kept = append(kept, k, c.refuse(v))
+				continue
+			}
+			kept = append(kept, k, v)
+			c.check(v, ft, p)
 		}
 		n.Content = kept
 	}
 }
 
+// refuse is the null that stands for a value refused.
+func (c *keyChecker) refuse(v *yaml.Node) *yaml.Node {
+	null := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: v.Line, Column: v.Column}
+	c.refused[null] = true
+	return null
+}
+
+// mismatch says why a value (n) can't be decoded into t, in words an
+// admin reads, or "" when it can (or when what is in it is checked further
+// down). A null is let through: yaml.v3 keeps the default for it.
+func mismatch(n *yaml.Node, t reflect.Type) string {
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return ""
+		}
+		n = n.Alias
+	}
+	if isNull(n) {
+		return ""
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		// Limit, Grace: their own message, without yaml.v3's line.
+		var te *yaml.TypeError
+		if err := n.Decode(reflect.New(t).Interface()); errors.As(err, &te) && len(te.Errors) > 0 {
+			_, msg := splitYAMLError(te.Errors[0])
+			return msg
+		}
+		return ""
+	}
+	var shape string
+	switch n.Kind {
+	case yaml.SequenceNode:
+		shape = "a list"
+	case yaml.MappingNode:
+		shape = "a mapping"
+	case yaml.ScalarNode:
+		shape = source.Quote(n.Value)
+	default:
+		return ""
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return shape + ", where a mapping of keys is wanted"
+		}
+		return ""
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return shape + ", where a list is wanted"
+		}
+		return ""
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+	default:
+		return ""
+	}
+	if n.Kind != yaml.ScalarNode {
+		return shape + ", where a single value is wanted"
+	}
+	err := n.Decode(reflect.New(t).Interface())
+	switch {
+	case t == durationType:
+		if err == nil {
+			return ""
+		}
+		if _, e := strconv.ParseFloat(n.Value, 64); e == nil {
+			return fmt.Sprintf("%s is not a duration: give its unit, e.g. %ss, %sm or %sh", shape, n.Value, n.Value, n.Value)
+		}
+		return shape + " is not a duration (e.g. 30s, 5m or 1h)"
+	case t.Kind() == reflect.Bool:
+		if err == nil {
+			return ""
+		}
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			return shape + " is in quotes, a string: write true or false without them"
+		}
+		return shape + " is not true or false"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		if err != nil {
+			return shape + " is not a number"
+		}
+	case t.Kind() != reflect.String:
+		if err != nil {
+			return shape + " is not a whole number"
+		}
+	}
+	return ""
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
 // merged checks what a merge key brings into a mapping of t: a mapping,
 // an alias of one, or a list of them (anything else yaml.v3 refuses).
-func (c *keyChecker) merged(v *yaml.Node, t reflect.Type) {
+func (c *keyChecker) merged(v *yaml.Node, t reflect.Type, path string) {
 	if v.Kind == yaml.SequenceNode {
 		for _, e := range v.Content {
-			c.check(e, t)
+			c.check(e, t, path)
 		}
 		return
 	}
-	c.check(v, t)
+	c.check(v, t, path)
 }
 
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
@@ -198,7 +329,10 @@ func writtenEntries(list *yaml.Node, decoded int, kind yaml.Kind) []int {
 
 // refusedList reports whether a list was written that yaml.v3 refused
 // (reporting why), as opposed to none, null or only empty entries.
-func refusedList(n *yaml.Node) bool {
+func refusedList(n *yaml.Node, refused map[*yaml.Node]bool) bool {
+	if n != nil && refused[n] {
+		return true
+	}
 	if n == nil || isNull(n) {
 		return false
 	}
@@ -206,7 +340,7 @@ func refusedList(n *yaml.Node) bool {
 		return true
 	}
 	for _, e := range n.Content {
-		if !isNull(e) {
+		if !isNull(e) || refused[e] {
 			return true
 		}
 	}

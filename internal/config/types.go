@@ -214,7 +214,7 @@ func (g *Grace) UnmarshalYAML(n *yaml.Node) error {
 			return nil
 		}
 	}
-	return valueError(n, "removal_grace %q is neither a count of runs (3) nor a duration (72h)", n.Value)
+	return valueError(n, "%q is neither a count of runs (3) nor a duration (72h)", n.Value)
 }
 
 // Report says how the plan and outcome are printed.

@@ -43,6 +43,9 @@ const maxQuoted = 80
 // quote is %q of a source value cut to maxQuoted runes, with the full length
 // after the cut: a broken export can put a whole file in one field, and the
 // report must still be readable.
+// Quote quotes a value for a message, shortened when long.
+func Quote(s string) string { return quote(s) }
+
 func quote(s string) string {
 	runes := 0
 	for i := range s {
