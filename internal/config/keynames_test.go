@@ -16,6 +16,8 @@ func TestAValueOfTheWrongTypeNamesItsKey(t *testing.T) {
 			[]string{`c.yaml:3: limits.run_timeout: "5 minutes" is not a duration (e.g. 30s, 5m or 1h)`}},
 		{"two on one line", "sources: [{path: a.csv}]\nlimits: {call_timeout: abc, concurrency: lots}\n",
 			[]string{`c.yaml:2: limits.call_timeout: "abc" is not a duration`, `c.yaml:2: limits.concurrency: "lots" is not a whole number`}},
+		{"a fraction where a count is wanted", "sources: [{path: a.csv}]\nlimits:\n  max_attempts: 2.9\n",
+			[]string{`c.yaml:3: limits.max_attempts: "2.9" is not a whole number`}},
 		{"a boolean in quotes", "sources: [{path: a.csv}]\nremove_suspended: \"true\"\n",
 			[]string{`c.yaml:2: remove_suspended: "true" is in quotes, a string: write true or false without them`}},
 		{"a boolean that is not one", "sources: [{path: a.csv}]\nidentity:\n  directory: maybe\n",

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -215,7 +216,8 @@ func mismatch(n *yaml.Node, t reflect.Type) string {
 			return shape + " is not a number"
 		}
 	case t.Kind() != reflect.String:
-		if err != nil {
+		// yaml.v3 takes 2.9 for 2 without a word.
+		if f, e := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err != nil || (n.ShortTag() == "!!float" && (e != nil || f != math.Trunc(f))) {
 			return shape + " is not a whole number"
 		}
 	}
