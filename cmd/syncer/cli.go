@@ -205,6 +205,9 @@ func setEndpoint(cfg *config.Config, endpoint string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--endpoint %q is not an http(s) URL with a host (e.g. http://127.0.0.1:8085/); nothing was sent", scrub.URL(endpoint))
 	}
+	if config.CleartextGoogle(u) {
+		return fmt.Errorf("--endpoint %q: Google's APIs are called over https (over http the run's access token would cross the network in clear); nothing was sent", scrub.URL(endpoint))
+	}
 	cfg.API.Endpoint = strings.TrimSuffix(endpoint, "/") + "/"
 	return nil
 }

@@ -89,3 +89,18 @@ func TestExportRefusesASpaceThatIsNotOne(t *testing.T) {
 		t.Errorf("--space A: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// --endpoint http://chat.googleapis.com/ sent the access token in clear
+// before the call failed; it is refused as the config's api.endpoint is.
+func TestEndpointFlagRefusesGoogleOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("space,member\nspaces/A,owner@example.com\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("sources: [{path: a.csv}]\napi: {endpoint: \"http://127.0.0.1:9/\"}\n"), 0o644)
+	for _, cmd := range []string{"validate", "plan", "apply", "export"} {
+		code, _, errOut := runCLI(t, cmd, "--config", cfg, "--endpoint", "http://chat.googleapis.com/")
+		if code != exitInvalid || !strings.Contains(errOut, "Google's APIs are called over https") {
+			t.Errorf("%s: exit %d, want %d saying https\n%s", cmd, code, exitInvalid, errOut)
+		}
+	}
+}

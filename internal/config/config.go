@@ -165,6 +165,8 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	if u, err := url.Parse(cfg.API.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs.Add(at(line("api", "endpoint")), "api.endpoint %q is not an http(s) URL", scrub.URL(cfg.API.Endpoint))
+	} else if CleartextGoogle(u) {
+		errs.Add(at(line("api", "endpoint")), "api.endpoint %q: Google's APIs are called over https (over http the run's access token would cross the network in clear)", scrub.URL(cfg.API.Endpoint))
 	} else if !strings.HasSuffix(cfg.API.Endpoint, "/") {
 		cfg.API.Endpoint += "/" // the Go client resolves paths against it
 	}
@@ -290,7 +292,20 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 // IsGoogleEndpoint reports whether the endpoint is Google's own.
 func (c *Config) IsGoogleEndpoint() bool {
 	u, err := url.Parse(c.API.Endpoint)
-	return err == nil && (u.Hostname() == "googleapis.com" || strings.HasSuffix(u.Hostname(), ".googleapis.com"))
+	return err == nil && isGoogleHost(u.Hostname())
+}
+
+func isGoogleHost(host string) bool {
+	host = strings.ToLower(host)
+	return host == "googleapis.com" || strings.HasSuffix(host, ".googleapis.com")
+}
+
+// CleartextGoogle reports an http:// URL of a Google host. Google serves
+// its APIs over https only: such a call fails, but only after its
+// Authorization header, the run's access token, crossed the network in
+// clear.
+func CleartextGoogle(u *url.URL) bool {
+	return strings.EqualFold(u.Scheme, "http") && isGoogleHost(u.Hostname())
 }
 
 func relativeTo(dir, p string) string {
