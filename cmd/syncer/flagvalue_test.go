@@ -104,3 +104,19 @@ func TestEndpointFlagRefusesGoogleOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// A space of a YAML source may set its own policy; validate said "policy
+// upsert" of a config one of whose spaces a run would remove people from.
+func TestValidateShowsASpacesOwnPolicy(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("spaces:\n  - space: spaces/A\n    policy: sync\n    members: [ann@example.com]\n  - space: spaces/B\n    members: [bob@example.com]\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("sources: [{path: a.yaml}]\napi: {endpoint: \"http://127.0.0.1:9/\"}\n"), 0o644)
+	code, out, errOut := runCLI(t, "validate", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if !strings.Contains(out, "spaces/A: policy sync (") || !strings.Contains(out, "a.yaml:3") || strings.Contains(out, "spaces/B: policy") {
+		t.Errorf("the space's own policy is not shown, where it was set:\n%s", out)
+	}
+}

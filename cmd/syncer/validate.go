@@ -133,6 +133,19 @@ func printDesired(w io.Writer, cfg *config.Config, d membership.Desired) {
 		fmt.Fprintf(w, ", %d Directory %s (expanded when a run reads the Directory; validate makes no call)", rules, pluralWord(rules, "rule", "rules"))
 	}
 	fmt.Fprintln(w, ".")
+	// A space's own policy (a YAML source's policy:) decides what a run
+	// does there: sync in one space removes people whatever the config says.
+	own := map[string]int{}
+	for _, s := range d.Spaces {
+		if s.Policy != "" && s.Policy != cfg.Policy {
+			own[s.Policy]++
+		}
+	}
+	for _, p := range []string{config.PolicySync, config.PolicyUpsert, config.PolicyCreateOnly} {
+		if own[p] > 0 {
+			fmt.Fprintf(w, "%d %s policy %s, set by %s source.\n", own[p], pluralWord(own[p], "space has", "spaces have"), p, pluralWord(own[p], "its", "their"))
+		}
+	}
 	const listAtMost = 50
 	for i, s := range d.Spaces {
 		if i == listAtMost {
@@ -178,6 +191,9 @@ func printDesired(w io.Writer, cfg *config.Config, d membership.Desired) {
 		}
 		if len(parts) == 0 {
 			parts = []string{"empty on purpose (allow_empty: under policy sync, everyone in it is removed)"}
+		}
+		if s.Policy != "" && s.Policy != cfg.Policy {
+			parts = append([]string{fmt.Sprintf("policy %s (%s)", s.Policy, s.PolicyAt)}, parts...)
 		}
 		fmt.Fprintf(w, "  %s: %s\n", report.Printable(title), report.Printable(strings.Join(parts, ", ")))
 	}
