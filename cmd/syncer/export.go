@@ -74,6 +74,13 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
+	if *outPath != "" {
+		// Before any call, as plan's --out: not after reading every space.
+		if err := checkRunFlags(runFlags{planOut: *outPath}); err != nil {
+			fmt.Fprintf(out.stderr, "export: %v; nothing was sent\n", err)
+			return exitInvalid
+		}
+	}
 	log := logging.New(out.stderr, level)
 	cfg, err := config.Load(*configPath)
 	if err != nil {

@@ -120,3 +120,27 @@ func TestValidateShowsASpacesOwnPolicy(t *testing.T) {
 		t.Errorf("the space's own policy is not shown, where it was set:\n%s", out)
 	}
 }
+
+// export --out into a folder that does not exist read every space and
+// then failed (exit 1); a flag that can't work is refused before any call,
+// as plan's --out and --report-file are (exit 3).
+func TestExportOutIsCheckedBeforeAnyCall(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("space,member\nspaces/A,owner@example.com\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("sources: [{path: a.csv}]\napi: {endpoint: \""+url+"\"}\n"), 0o644)
+	for _, out := range []string{filepath.Join(dir, "missing", "current.yaml"), dir} {
+		code, _, errOut := runCLI(t, "export", "--config", cfg, "--out", out)
+		if code != exitInvalid || !strings.Contains(errOut, "--out") {
+			t.Errorf("--out %s: exit %d, want %d\n%s", out, code, exitInvalid, errOut)
+		}
+	}
+	if n := len(em.Stats().Requests); n != 0 {
+		t.Errorf("calls were made: %v", em.Stats().Requests)
+	}
+}
