@@ -118,6 +118,9 @@ func Parse(path string, data []byte) (*Config, error) {
 			}
 			continue
 		}
+		if why := unexpanded(s.Path); why != "" {
+			errs.Add(at(entryLine("path")), "sources[%d].path %q: %s", i, s.Path, why)
+		}
 		s.Path = relativeTo(dir, s.Path)
 		// The source file can't say where its format was set: the config can.
 		if f := strings.ToLower(strings.TrimSpace(s.Format)); f != "" && f != "yaml" && f != "csv" {
@@ -160,6 +163,8 @@ func Parse(path string, data []byte) (*Config, error) {
 		if cfg.Identity.CacheFile != "" {
 			errs.Add(at(line("identity", "cache_file")), "identity.cache_file is a local file, and state.location is in Cloud Storage, where the identity cache now lives (as identity-cache.json); remove identity.cache_file")
 		}
+	} else if why := unexpanded(cfg.State.Location); why != "" {
+		errs.Add(at(line("state", "location")), "state.location %q: %s", cfg.State.Location, why)
 	} else {
 		cfg.State.Location = relativeTo(dir, cfg.State.Location)
 	}
@@ -172,6 +177,18 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	if !contains(authModes, cfg.Auth.Mode) {
 		errs.Add(at(line("auth", "mode")), "unknown auth.mode %q (want one of %s)", cfg.Auth.Mode, strings.Join(authModes, ", "))
+	}
+	for _, f := range []struct {
+		section, key string
+		path         string
+	}{
+		{"auth", "credentials_file", cfg.Auth.CredentialsFile},
+		{"auth", "token_file", cfg.Auth.TokenFile},
+		{"identity", "cache_file", cfg.Identity.CacheFile},
+	} {
+		if why := unexpanded(f.path); why != "" {
+			errs.Add(at(line(f.section, f.key)), "%s.%s %q: %s", f.section, f.key, f.path, why)
+		}
 	}
 	cfg.Auth.CredentialsFile = relativeTo(dir, cfg.Auth.CredentialsFile)
 	cfg.Auth.TokenFile = relativeTo(dir, cfg.Auth.TokenFile)
@@ -306,6 +323,18 @@ func isGoogleHost(host string) bool {
 // clear.
 func CleartextGoogle(u *url.URL) bool {
 	return strings.EqualFold(u.Scheme, "http") && isGoogleHost(u.Hostname())
+}
+
+var variable = regexp.MustCompile(`\$(\{|[A-Za-z_])`)
+
+// unexpanded says why a path written as a shell would expand it can't be
+// taken (the syncer takes it as written: ~/state is a folder named "~"
+// beside the config), or "".
+func unexpanded(p string) string {
+	if strings.HasPrefix(strings.TrimSpace(p), "~") || variable.MatchString(p) {
+		return "~ and $VARIABLES are not expanded in the config; write the path out (relative to this file, or absolute)"
+	}
+	return ""
 }
 
 func relativeTo(dir, p string) string {

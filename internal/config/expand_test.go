@@ -1,0 +1,31 @@
+package config
+
+import "testing"
+
+// The config's paths are taken as written: a shell would expand ~ and
+// $VARS, the syncer doesn't, and state.location: ~/syncer-state made a
+// folder named "~" beside the config, where the removals' totals and the
+// identity cache then lived. Such a path is refused, at its line.
+func TestPathsAreNotExpandedAndSaySo(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"state in home", "sources: [{path: a.csv}]\nstate:\n  location: ~/syncer-state\n", `c.yaml:3: state.location "~/syncer-state": ~ and $VARIABLES are not expanded in the config`},
+		{"state from the environment", "sources: [{path: a.csv}]\nstate:\n  location: ${STATE_DIR}\n", `c.yaml:3: state.location "${STATE_DIR}": ~ and $VARIABLES`},
+		{"a source from the environment", "sources:\n  - path: a.csv\n  - path: $EXPORTS/hr.csv\n", `c.yaml:3: sources[1].path "$EXPORTS/hr.csv": ~ and $VARIABLES`},
+		{"a key in home", "sources: [{path: a.csv}]\nauth:\n  mode: service-account\n  credentials_file: ~/key.json\n", `c.yaml:4: auth.credentials_file "~/key.json": ~ and $VARIABLES`},
+		{"a token file", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: c.json\n  token_file: $HOME/t.json\n", `c.yaml:5: auth.token_file "$HOME/t.json"`},
+		{"a cache file", "sources: [{path: a.csv}]\nidentity:\n  cache_file: ~user/ids.json\n", `c.yaml:3: identity.cache_file "~user/ids.json"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml))
+			got := problems(t, err)
+			sameProblems(t, got, []string{tt.want})
+		})
+	}
+	// A name that only holds the characters is a name.
+	for _, p := range []string{"exports/a~b.csv", "price$.csv", "./~/x.csv"} {
+		if _, err := Parse("c.yaml", []byte("sources: [{path: \""+p+"\"}]\n")); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
