@@ -129,6 +129,15 @@ func Parse(path string, data []byte) (*Config, error) {
 		if d := s.Delimiter; d != "" && !source.KnownDelimiter(d) {
 			errs.Add(at(entryLine("delimiter")), "sources[%d] (%s): delimiter %q is not one of \",\" \";\" \"|\" \"tab\"", i, s.Path, d)
 		}
+		// CSV settings on a YAML source would do nothing, without a word.
+		if f, err := s.FormatName(); err == nil && f == "yaml" {
+			if s.Columns != (source.Columns{}) {
+				errs.Add(at(entryLine("columns")), "sources[%d] (%s): columns: is for CSV sources; a YAML source names its keys (space:, members:)", i, s.Path)
+			}
+			if s.Delimiter != "" {
+				errs.Add(at(entryLine("delimiter")), "sources[%d] (%s): delimiter: is for CSV sources", i, s.Path)
+			}
+		}
 	}
 	if len(cfg.Sources) == 0 && !refusedList(valueOf(&cfg.root, "sources"), refused) && (cfg.root.Kind == 0 || !refused[top(&cfg.root)]) { // else why is reported above
 		errs.Add(at(line("sources")), "no sources: list at least one YAML or CSV file")

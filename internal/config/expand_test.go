@@ -29,3 +29,22 @@ func TestPathsAreNotExpandedAndSaySo(t *testing.T) {
 		}
 	}
 }
+
+// columns: and delimiter: are CSV only: on a YAML source they did nothing,
+// without a word, though the config refuses every key it does not use.
+func TestCSVSettingsOnAYAMLSourceAreRefused(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"columns", "sources:\n  - path: a.yaml\n    columns: {member: Work Email}\n", `c.yaml:3: sources[0] (a.yaml): columns: is for CSV sources; a YAML source names its keys (space:, members:)`},
+		{"delimiter", "sources:\n  - path: a.csv\n  - path: b.yml\n    delimiter: \";\"\n", `c.yaml:4: sources[1] (b.yml): delimiter: is for CSV sources`},
+		{"format yaml", "sources:\n  - path: a.txt\n    format: yaml\n    delimiter: tab\n", `c.yaml:4: sources[0] (a.txt): delimiter: is for CSV sources`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml))
+			sameProblems(t, problems(t, err), []string{tt.want})
+		})
+	}
+	if _, err := Parse("c.yaml", []byte("sources:\n  - path: a.yaml\n    format: csv\n    delimiter: \";\"\n")); err != nil {
+		t.Errorf("a .yaml file read as CSV: %v", err)
+	}
+}

@@ -32,6 +32,10 @@ type Columns struct {
 	Role   string `yaml:"role,omitempty"`
 }
 
+// FormatName is the spec's format, yaml or csv, from its extension when
+// not given.
+func (s Spec) FormatName() (string, error) { return s.format() }
+
 // Format returns the spec's format, from its extension when not given.
 func (s Spec) format() (string, error) {
 	if s.Format != "" {
