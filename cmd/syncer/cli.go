@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/config"
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name := args[0]
 	switch name {
 	case "help", "-h", "--help", "-help":
-		if len(args) > 1 {
+		if len(args) > 1 && !slices.Contains([]string{"help", "-h", "--help", "-help"}, args[1]) {
 			for _, c := range commands() {
 				if c.name == args[1] {
 					fmt.Fprintln(stdout, c.usage)

@@ -144,3 +144,14 @@ func TestExportOutIsCheckedBeforeAnyCall(t *testing.T) {
 		t.Errorf("calls were made: %v", em.Stats().Requests)
 	}
 }
+
+// The command list names help ("show help for a command"); help help said
+// it was an unknown command, exit 64.
+func TestHelpHelp(t *testing.T) {
+	for _, args := range [][]string{{"help", "help"}, {"help", "--help"}, {"--help", "help"}} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != exitOK || !strings.Contains(stdout, "syncer help") || stderr != "" {
+			t.Errorf("syncer %v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+}
