@@ -207,7 +207,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	for i, d := range cfg.Identity.Domains {
 		d = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(d), "@")))
-		if d == "" || strings.ContainsAny(d, "@/ ") || !strings.Contains(d, ".") {
+		// As a source checks an address's domain: one no address can have
+		// (example.com.) would make every address an outsider's.
+		if err := source.CheckDomain(d); d == "" || err != nil {
 			errs.Add(at(line("identity", "domains")), "identity.domains: %q is not a domain (e.g. example.com)", cfg.Identity.Domains[i])
 		}
 		cfg.Identity.Domains[i] = d

@@ -48,3 +48,18 @@ func TestCSVSettingsOnAYAMLSourceAreRefused(t *testing.T) {
 		t.Errorf("a .yaml file read as CSV: %v", err)
 	}
 }
+
+// identity.domains is checked as a source checks an address's domain: a
+// domain no address can have (example.com., example..com) took every
+// address of the organisation for an outsider's, and under app auth or
+// admin access their creates were left out of the plan.
+func TestDomainsAreCheckedAsAddressesAre(t *testing.T) {
+	for _, d := range []string{"example.com.", "example..com", "-example.com", "exa_mple.com", ".example.com"} {
+		_, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nidentity:\n  domains: [\""+d+"\"]\n"))
+		sameProblems(t, problems(t, err), []string{`c.yaml:3: identity.domains: "` + d + `" is not a domain`})
+	}
+	cfg, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nidentity:\n  domains: [\"@Example.COM \", sub.example.org]\n"))
+	if err != nil || len(cfg.Identity.Domains) != 2 || cfg.Identity.Domains[0] != "example.com" {
+		t.Errorf("%v %v", cfg, err)
+	}
+}
