@@ -274,6 +274,26 @@ func Parse(path string, data []byte) (*Config, error) {
 			errs.Add(at(line("auth", "mode")), "auth.mode oauth-user needs auth.credentials_file (the OAuth client JSON) and auth.token_file")
 		}
 	}
+	// A setting the mode does not use would be ignored without a word: adc
+	// with a credentials_file acts as whoever the default credentials are.
+	if a := cfg.Auth; a.Mode != "none" && contains(authModes, a.Mode) {
+		uses := map[string][]string{
+			"service-account": {"credentials_file", "subject"},
+			"app":             {"credentials_file", "subject"}, // subject: refused above, saying why
+			"adc":             {"subject", "impersonate_service_account"},
+			"oauth-user":      {"credentials_file", "token_file"},
+		}[a.Mode]
+		for _, f := range []struct{ key, value, hint string }{
+			{"credentials_file", a.CredentialsFile, map[bool]string{true: " (Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, gcloud, the metadata server)"}[a.Mode == "adc"]},
+			{"token_file", a.TokenFile, ""},
+			{"impersonate_service_account", a.ImpersonateServiceAccount, ""},
+			{"subject", a.Subject, map[bool]string{true: " (the run acts as the user of syncer auth login)"}[a.Mode == "oauth-user"]},
+		} {
+			if f.value != "" && !contains(uses, f.key) {
+				errs.Add(at(line("auth", f.key)), "auth.%s is not used by auth.mode %s%s; remove it", f.key, a.Mode, f.hint)
+			}
+		}
+	}
 	if !contains(Outputs, cfg.Report.Output) {
 		errs.Add(at(line("report", "output")), "unknown report.output %q (want text, markdown, json or html)", cfg.Report.Output)
 	}
