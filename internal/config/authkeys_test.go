@@ -36,3 +36,14 @@ func TestAuthSettingsTheModeDoesNotUse(t *testing.T) {
 		}
 	}
 }
+
+// auth.subject is the user the run acts as, an address (the token's sub):
+// "admin" or "admin@example.com." passed validate and failed the run at
+// its first token request (exit 1), or never matched the user's own
+// membership in the emulator.
+func TestSubjectIsAnAddress(t *testing.T) {
+	for _, subject := range []string{"admin", "admin@example.com.", "admin@@example.com", "users/123"} {
+		_, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nauth:\n  mode: service-account\n  credentials_file: key.json\n  subject: \""+subject+"\"\n"))
+		sameProblems(t, problems(t, err), []string{`c.yaml:5: auth.subject "` + subject + `" is not a user's address`})
+	}
+}

@@ -274,6 +274,11 @@ func Parse(path string, data []byte) (*Config, error) {
 			errs.Add(at(line("auth", "mode")), "auth.mode oauth-user needs auth.credentials_file (the OAuth client JSON) and auth.token_file")
 		}
 	}
+	if a := cfg.Auth; a.Subject != "" {
+		if _, err := source.CheckEmail(a.Subject); err != nil {
+			errs.Add(at(line("auth", "subject")), "auth.subject %q is not a user's address (%v): it is the user the run acts as, e.g. chat-admin@example.com", a.Subject, err)
+		}
+	}
 	// A setting the mode does not use would be ignored without a word: adc
 	// with a credentials_file acts as whoever the default credentials are.
 	if a := cfg.Auth; a.Mode != "none" && contains(authModes, a.Mode) {
