@@ -132,6 +132,36 @@ func checkRunFlags(f runFlags) error {
 			return fmt.Errorf("--pushgateway %q is not an http(s) URL", scrub.URL(f.pushgateway))
 		}
 	}
+	return overwritesInput(f)
+}
+
+// overwritesInput refuses a file the run writes (the lock, the report,
+// the saved plan) that is one it reads: --lock-file config.yaml replaced
+// the config with the lock's line before it was read, --report-file hr.csv
+// a source with the report. The config is read here for the files it names;
+// if it can't be, the run says why, and only the config itself is compared.
+func overwritesInput(f runFlags) error {
+	inputs := []string{f.config, f.planFile}
+	if cfg, err := config.Load(f.config); err == nil {
+		for _, s := range cfg.Sources {
+			inputs = append(inputs, s.Path)
+		}
+		inputs = append(inputs, cfg.Auth.CredentialsFile, cfg.Auth.TokenFile, cfg.Identity.CacheFile)
+	}
+	for _, out := range []struct{ flag, path string }{{"--lock-file", f.lockFile}, {"--report-file", f.reportFile}, {"--out", f.planOut}} {
+		st, err := os.Stat(out.path)
+		if out.path == "" || err != nil {
+			continue // a file that does not exist yet is no input
+		}
+		for _, in := range inputs {
+			if in == "" {
+				continue
+			}
+			if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
+				return fmt.Errorf("%s %s would overwrite %s, which the run reads", out.flag, out.path, in)
+			}
+		}
+	}
 	return nil
 }
 

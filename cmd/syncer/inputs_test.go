@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+)
+
+// A file the run writes named one it reads: --lock-file config.yaml
+// overwrote the config with "pid ..." before reading it, --report-file
+// hr.csv replaced the source with the report, --out members.yaml with the
+// plan. Each is refused before anything is written or sent (exit 3).
+func TestOutputsNeverOverwriteInputs(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}, {ID: "2", Email: "new@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.csv":       "space,member\nspaces/A,owner@example.com\nspaces/A,new@example.com\n",
+		"config.yaml": "sources: [{path: a.csv}]\napi: {endpoint: \"" + url + "\"}\n",
+	}
+	for name, text := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	t.Chdir(dir)
+	for _, args := range [][]string{
+		{"apply", "--config", cfg, "--lock-file", "config.yaml"},
+		{"apply", "--config", cfg, "--lock-file", "a.csv"},
+		{"apply", "--config", cfg, "--report-file", "a.csv"},
+		{"plan", "--config", cfg, "--report-file", "./config.yaml"},
+		{"plan", "--config", cfg, "--out", "a.csv"},
+		{"apply", "--dry-run", "--config", cfg, "--out", filepath.Join(dir, "a.csv")},
+	} {
+		code, _, errOut := runCLI(t, args...)
+		if code != exitInvalid || !strings.Contains(errOut, "would overwrite") {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitInvalid, errOut)
+		}
+		for name, text := range files {
+			if got, _ := os.ReadFile(filepath.Join(dir, name)); string(got) != text {
+				t.Fatalf("%v: %s was overwritten:\n%s", args, name, got)
+			}
+		}
+	}
+	if em.Stats().Writes != 0 || len(em.Stats().Requests) != 0 {
+		t.Errorf("calls were made: %v", em.Stats().Requests)
+	}
+}
