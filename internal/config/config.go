@@ -199,9 +199,30 @@ func Parse(path string, data []byte) (*Config, error) {
 			errs.Add(at(line(f.section, f.key)), "%s.%s %q: %s", f.section, f.key, f.path, why)
 		}
 	}
+	asWritten := map[string]string{"identity.cache_file": cfg.Identity.CacheFile, "auth.token_file": cfg.Auth.TokenFile}
 	cfg.Auth.CredentialsFile = relativeTo(dir, cfg.Auth.CredentialsFile)
 	cfg.Auth.TokenFile = relativeTo(dir, cfg.Auth.TokenFile)
 	cfg.Identity.CacheFile = relativeTo(dir, cfg.Identity.CacheFile)
+	// The cache and the token are written: over an input they replace it
+	// (the cache, on a plan too).
+	for _, w := range []struct{ section, key, path string }{
+		{"identity", "cache_file", cfg.Identity.CacheFile},
+		{"auth", "token_file", cfg.Auth.TokenFile},
+	} {
+		if w.path == "" {
+			continue
+		}
+		inputs := []struct{ what, path string }{{"this config", path}, {"auth.credentials_file", cfg.Auth.CredentialsFile}}
+		for _, s := range cfg.Sources {
+			inputs = append(inputs, struct{ what, path string }{"a source", s.Path})
+		}
+		for _, in := range inputs {
+			if in.path != "" && sameFile(w.path, in.path) {
+				errs.Add(at(line(w.section, w.key)), "%s.%s %s is %s; it is written by the run (give it a file of its own)", w.section, w.key, asWritten[w.section+"."+w.key], in.what)
+				break
+			}
+		}
+	}
 	if len(cfg.Identity.Domains) == 0 {
 		cfg.Identity.Domains = nil // "domains: []" is the default, not a value
 	}
@@ -371,6 +392,17 @@ func unexpanded(p string) string {
 		return "~ and $VARIABLES are not expanded in the config; write the path out (relative to this file, or absolute)"
 	}
 	return ""
+}
+
+// sameFile reports whether two paths name one file: the same path, or
+// the same file reached another way.
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 func relativeTo(dir, p string) string {

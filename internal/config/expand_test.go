@@ -1,6 +1,10 @@
 package config
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // The config's paths are taken as written: a shell would expand ~ and
 // $VARS, the syncer doesn't, and state.location: ~/syncer-state made a
@@ -61,5 +65,27 @@ func TestDomainsAreCheckedAsAddressesAre(t *testing.T) {
 	cfg, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\nidentity:\n  domains: [\"@Example.COM \", sub.example.org]\n"))
 	if err != nil || len(cfg.Identity.Domains) != 2 || cfg.Identity.Domains[0] != "example.com" {
 		t.Errorf("%v %v", cfg, err)
+	}
+}
+
+// identity.cache_file and auth.token_file are written: naming a source or
+// the config there replaced it (with the cache's JSON, on a plan too).
+func TestWrittenFilesAreNotInputs(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.csv", "c.yaml"} {
+		os.WriteFile(filepath.Join(dir, name), []byte("x\n"), 0o644)
+	}
+	path := filepath.Join(dir, "c.yaml")
+	tests := []struct{ name, yaml, want string }{
+		{"a cache over a source", "sources: [{path: a.csv}]\nidentity:\n  cache_file: ./a.csv\n", path + `:3: identity.cache_file ./a.csv is a source`},
+		{"a cache over the config", "sources: [{path: a.csv}]\nidentity:\n  cache_file: c.yaml\n", path + `:3: identity.cache_file c.yaml is this config`},
+		{"a token over a source", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: k.json\n  token_file: a.csv\n", path + `:5: auth.token_file a.csv is a source`},
+		{"a token over the key", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: k.json\n  token_file: k.json\n", path + `:5: auth.token_file k.json is auth.credentials_file`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(path, []byte(tt.yaml))
+			sameProblems(t, problems(t, err), []string{tt.want})
+		})
 	}
 }
