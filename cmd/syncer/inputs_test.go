@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
@@ -50,5 +53,22 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 	}
 	if em.Stats().Writes != 0 || len(em.Stats().Requests) != 0 {
 		t.Errorf("calls were made: %v", em.Stats().Requests)
+	}
+}
+
+// serve takes plan's and apply's flags; --out (save the plan without
+// applying it) was taken too, and every scheduled apply wrote a plan
+// file of changes it had just made.
+func TestServeRefusesOut(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("space,member\nspaces/A,owner@example.com\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("sources: [{path: a.csv}]\napi: {endpoint: \"http://127.0.0.1:9/\"}\nschedule: \"@every 1h\"\n"), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // else it serves
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--out", filepath.Join(dir, "plan.json")}, &stdout, &stderr)
+	if code != exitInvalid || !strings.Contains(stderr.String(), "--out") || ctx.Err() != nil {
+		t.Errorf("exit %d, want %d at once\n%s", code, exitInvalid, stderr.String())
 	}
 }

@@ -82,6 +82,8 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		return refuse(exitInvalid, "serve: --pushgateway is for one-shot runs; serve exposes /metrics for Prometheus to scrape")
 	case f.detailed:
 		return refuse(exitInvalid, "serve: --detailed-exitcode is for plan and apply --dry-run")
+	case f.planOut != "":
+		return refuse(exitInvalid, "serve: --out saves a plan without applying it (syncer plan --out); serve applies")
 	case f.allowRemovals >= 0:
 		return refuse(exitInvalid, "serve: --allow-removals is a one-run consent; give it to one apply after reading its plan")
 	case *keep < 0 || *keep > history.MaxKeep:
