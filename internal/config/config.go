@@ -139,6 +139,25 @@ func Parse(path string, data []byte) (*Config, error) {
 			}
 		}
 	}
+	// A file listed twice is read once, by its first entry: a second that
+	// reads it another way (another member column) would be dropped, and
+	// the people only it names taken as unwanted.
+	for j := range cfg.Sources {
+		for i := 0; i < j; i++ {
+			a, b := cfg.Sources[i], cfg.Sources[j]
+			if a.Path == "" || b.Path == "" || !sameFile(a.Path, b.Path) {
+				continue
+			}
+			if !strings.EqualFold(strings.TrimSpace(a.Format), strings.TrimSpace(b.Format)) || a.Delimiter != b.Delimiter || a.Columns != b.Columns {
+				l, wj, wi := line("sources"), j, i // as written: yaml.v3 leaves out what it refused
+				if written != nil {
+					l, wj, wi = sources.Content[written[j]].Line, written[j], written[i]
+				}
+				errs.Add(at(l), "sources[%d] (%s) is the file of sources[%d], read with other settings (format, delimiter or columns); a file is read once: keep one entry", wj, b.Path, wi)
+			}
+			break
+		}
+	}
 	if len(cfg.Sources) == 0 && !refusedList(valueOf(&cfg.root, "sources"), refused) && (cfg.root.Kind == 0 || !refused[top(&cfg.root)]) { // else why is reported above
 		errs.Add(at(line("sources")), "no sources: list at least one YAML or CSV file")
 	}

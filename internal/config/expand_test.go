@@ -89,3 +89,18 @@ func TestWrittenFilesAreNotInputs(t *testing.T) {
 		})
 	}
 }
+
+// A file listed twice is read once, under its first entry's settings: a
+// second entry reading it another way (columns: {member: Manager Email})
+// was dropped with a warning, and under policy sync the people only it
+// named would be removed. Listed twice alike is still only a warning.
+func TestOneFileReadTwoWaysIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "hr.csv"), []byte("space,member,manager\n"), 0o644)
+	path := filepath.Join(dir, "c.yaml")
+	_, err := Parse(path, []byte("sources:\n  - path: hr.csv\n  - path: ./hr.csv\n    columns: {member: manager}\n"))
+	sameProblems(t, problems(t, err), []string{path + `:3: sources[1] (` + filepath.Join(dir, "hr.csv") + `) is the file of sources[0], read with other settings`})
+	if _, err := Parse(path, []byte("sources:\n  - path: hr.csv\n  - path: ./hr.csv\n")); err != nil {
+		t.Errorf("listed twice alike: %v", err)
+	}
+}
