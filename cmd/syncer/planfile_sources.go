@@ -5,7 +5,9 @@ package main
 // a space it removes people from have moved since.
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"slices"
@@ -38,7 +40,7 @@ func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) (move
 	}
 	desired, err := source.Load(cfg.Sources)
 	if err != nil {
-		if slices.ContainsFunc(cfg.Sources, func(s source.Spec) bool { _, err := os.Stat(s.Path); return err == nil }) {
+		if slices.ContainsFunc(cfg.Sources, sourceThere) {
 			// A source here that says something unreadable (a broken
 			// edit, a half-written export) may also take someone back.
 			return []string{fmt.Sprintf("the sources can't be read now (%s), and the plan removes people: whether the sources still want them gone can't be told; fix the sources, or make a new plan", firstProblem(err))}, ""
@@ -69,6 +71,15 @@ func sourcesMoved(cfg *config.Config, pf *planfile.File, log *slog.Logger) (move
 		}
 	}
 	return out, ""
+}
+
+// sourceThere reports whether a source's file is there, read or not:
+// only a path with nothing at it is gone. A link to a file that is gone,
+// a link that can't be followed and a file in a folder the run may not
+// search are there, and can't be read.
+func sourceThere(s source.Spec) bool {
+	_, err := os.Lstat(s.Path)
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // sourcesUnchecked logs, and words for the report, that the sources could

@@ -379,6 +379,12 @@ func TestReviewedPlanWithSourcesItCannotRead(t *testing.T) {
 		}, exitBlocked, 0, func(r removalReport) string { return strings.Join(r.Blocked, "\n") }, "members.csv:4:26: malformed CSV"},
 		{"no sources here", func(csv string) { os.Remove(csv) }, exitOK, 1,
 			func(r removalReport) string { return strings.Join(r.Warnings, "\n") }, "not checked against"},
+		// A link whose file is gone, or that can't be followed, is a
+		// source that is there: its entry is, what it says can't be read.
+		{"a link to a file that is gone", func(csv string) { os.Remove(csv); os.Symlink(csv+".gone", csv) }, exitBlocked, 0,
+			func(r removalReport) string { return strings.Join(r.Blocked, "\n") }, "can't be read now"},
+		{"a link that can't be followed", func(csv string) { os.Remove(csv); os.Symlink(filepath.Base(csv), csv) }, exitBlocked, 0,
+			func(r removalReport) string { return strings.Join(r.Blocked, "\n") }, "can't be read now"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			seed := &emulator.Seed{
