@@ -148,7 +148,7 @@ func Parse(path string, data []byte) (*Config, error) {
 			if a.Path == "" || b.Path == "" || !sameFile(a.Path, b.Path) {
 				continue
 			}
-			if !strings.EqualFold(strings.TrimSpace(a.Format), strings.TrimSpace(b.Format)) || a.Delimiter != b.Delimiter || a.Columns != b.Columns {
+			if formatOf(a) != formatOf(b) || a.Delimiter != b.Delimiter || columnsOf(a) != columnsOf(b) {
 				l, wj, wi := line("sources"), j, i // as written: yaml.v3 leaves out what it refused
 				if written != nil {
 					l, wj, wi = sources.Content[written[j]].Line, written[j], written[i]
@@ -411,6 +411,27 @@ func unexpanded(p string) string {
 		return "~ and $VARIABLES are not expanded in the config; write the path out (relative to this file, or absolute)"
 	}
 	return ""
+}
+
+// formatOf is how a source is read, yaml or csv: format: csv on a .csv
+// file reads it as leaving the format out does.
+func formatOf(s source.Spec) string {
+	if f, err := s.FormatName(); err == nil {
+		return f
+	}
+	return strings.ToLower(strings.TrimSpace(s.Format))
+}
+
+// columnsOf is the CSV columns a source reads, as the reader matches
+// them (case and spaces aside, the default for a column not named).
+func columnsOf(s source.Spec) source.Columns {
+	name := func(n, def string) string {
+		if n == "" {
+			n = def
+		}
+		return strings.ToLower(strings.TrimSpace(n))
+	}
+	return source.Columns{Space: name(s.Columns.Space, "space"), Member: name(s.Columns.Member, "member"), Role: name(s.Columns.Role, "role")}
 }
 
 // sameFile reports whether two paths name one file: the same path, or

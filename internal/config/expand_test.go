@@ -104,3 +104,23 @@ func TestOneFileReadTwoWaysIsRefused(t *testing.T) {
 		t.Errorf("listed twice alike: %v", err)
 	}
 }
+
+// A format written out that the file's extension gives anyway (format:
+// csv on hr.csv, format: YAML on a .yaml), or columns named as they are
+// by default (config.example.yaml writes them out), read the file the same way:
+// listed twice so, it is the warning it was, not an error.
+func TestOneFileListedTwiceWithItsOwnFormatIsAlike(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "hr.csv"), []byte("space,member\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "m.yaml"), []byte("spaces: []\n"), 0o644)
+	path := filepath.Join(dir, "c.yaml")
+	for _, sources := range []string{
+		"  - path: hr.csv\n  - {path: ./hr.csv, format: csv}\n",
+		"  - {path: m.yaml, format: YAML}\n  - path: m.yaml\n",
+		"  - path: hr.csv\n  - {path: hr.csv, columns: {space: space, member: Member, role: role}}\n", // config.example.yaml's
+	} {
+		if _, err := Parse(path, []byte("sources:\n"+sources)); err != nil {
+			t.Errorf("sources:\n%s: %v", sources, err)
+		}
+	}
+}
