@@ -90,6 +90,10 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
+	if err := exportOverwrites(*outPath, cfg); err != nil {
+		fmt.Fprintf(out.stderr, "export: %v; nothing was sent\n", err)
+		return exitInvalid
+	}
 	if len(spaces) == 0 {
 		desired, err := source.Load(cfg.Sources)
 		if err != nil {
@@ -249,4 +253,21 @@ func ourApp(ctx context.Context, api *chatapi.Client, th *throttle.Throttle, sta
 		}
 	}
 	return ""
+}
+
+// exportOverwrites refuses an --out that is the config, or a file it
+// names that is not a source (the key, the token, the identity cache):
+// the export would replace it. A source may be written over: an export
+// refreshes the file it adopted.
+func exportOverwrites(outPath string, cfg *config.Config) error {
+	st, err := os.Stat(outPath)
+	if outPath == "" || err != nil {
+		return nil // a file that does not exist yet is no input
+	}
+	for _, in := range []string{cfg.Path, cfg.Auth.CredentialsFile, cfg.Auth.TokenFile, cfg.Identity.CacheFile} {
+		if ist, err := os.Stat(in); in != "" && err == nil && os.SameFile(st, ist) {
+			return fmt.Errorf("--out %s would overwrite %s, which the run reads", outPath, in)
+		}
+	}
+	return nil
 }

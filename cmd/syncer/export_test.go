@@ -105,3 +105,37 @@ func TestExportErrorsShowControlsAsText(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+// export --out is a file written: over the config (or the key, the
+// token, the identity cache) it replaced it with the export, exit 0.
+// It is refused before any call (exit 3), as plan's --out is; a source
+// may still be written over (an export refreshes the file it adopted).
+func TestExportOutNeverOverwritesTheConfig(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	text := fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\nidentity: {cache_file: cache.json}\n", url)
+	os.WriteFile(cfg, []byte(text), 0o644)
+	os.WriteFile(filepath.Join(dir, "cache.json"), []byte("{}"), 0o600)
+	for _, out := range []string{cfg, filepath.Join(dir, "cache.json")} {
+		code, _, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--out", out)
+		if code != exitInvalid || !strings.Contains(errOut, "would overwrite") {
+			t.Errorf("export --out %s: exit %d, want %d\n%s", filepath.Base(out), code, exitInvalid, errOut)
+		}
+	}
+	if got, _ := os.ReadFile(cfg); string(got) != text {
+		t.Fatalf("the config was overwritten:\n%s", got)
+	}
+	if n := len(em.Stats().Requests); n != 0 {
+		t.Errorf("calls were made: %v", em.Stats().Requests)
+	}
+	current := filepath.Join(dir, "current.yaml")
+	os.WriteFile(current, []byte("spaces: []\n"), 0o644)
+	if code, _, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--out", current); code != exitOK {
+		t.Errorf("export over its source: exit %d\n%s", code, errOut)
+	}
+}
