@@ -9,7 +9,8 @@ import (
 // sends the run's access token across the network in clear before the
 // call fails as a "protocol mismatch". It is refused before any call.
 func TestGoogleOverHTTPIsRefused(t *testing.T) {
-	for _, endpoint := range []string{"http://chat.googleapis.com/", "HTTP://chat.googleapis.com", "http://googleapis.com:80/"} {
+	for _, endpoint := range []string{"http://chat.googleapis.com/", "HTTP://chat.googleapis.com", "http://googleapis.com:80/",
+		"http://chat.googleapis.com./", "http://CHAT.GoogleAPIs.com.:80/"} { // the root's dot: the same host
 		_, err := Parse("c.yaml", []byte("sources: [{path: a.csv}]\napi:\n  endpoint: "+endpoint+"\n"))
 		if err == nil || !strings.Contains(err.Error(), "c.yaml:3: api.endpoint") || !strings.Contains(err.Error(), "https") {
 			t.Errorf("%s: err = %v, want it refused at its line, saying https", endpoint, err)

@@ -389,7 +389,7 @@ func (c *Config) IsGoogleEndpoint() bool {
 }
 
 func isGoogleHost(host string) bool {
-	host = strings.ToLower(host)
+	host = strings.TrimSuffix(strings.ToLower(host), ".") // chat.googleapis.com. is the same host
 	return host == "googleapis.com" || strings.HasSuffix(host, ".googleapis.com")
 }
 
