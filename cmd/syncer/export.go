@@ -148,7 +148,7 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		}
 	}
 	if direct {
-		return exitInvalid
+		return exitFailure // found by reading: exit 3 means no call was made
 	}
 	resolver, _, err := newResolver(ctx, cfg, creds, api, th, log, opts, membership.Desired{}, nil)
 	if err != nil {

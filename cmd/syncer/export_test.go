@@ -81,8 +81,10 @@ func TestExportRefusesADirectMessage(t *testing.T) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\n", url)), 0o644)
 	exported := filepath.Join(dir, "current.yaml")
 	code, out, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--space", "spaces/DM", "--out", exported)
-	if code != exitInvalid || !strings.Contains(errOut, "spaces/DM is a direct message") {
-		t.Errorf("export of a direct message: exit %d, want %d and why\n%s%s", code, exitInvalid, out, errOut)
+	// Found by reading the space: a runtime failure, as a run's is (exit 1);
+	// exit 3 says no API call was made.
+	if code != exitFailure || !strings.Contains(errOut, "spaces/DM is a direct message") {
+		t.Errorf("export of a direct message: exit %d, want %d and why\n%s%s", code, exitFailure, out, errOut)
 	}
 	if _, err := os.Stat(exported); err == nil {
 		t.Error("a file was written")
