@@ -232,6 +232,9 @@ func Parse(path string, data []byte) (*Config, error) {
 			continue
 		}
 		inputs := []struct{ what, path string }{{"this config", path}, {"auth.credentials_file", cfg.Auth.CredentialsFile}}
+		if w.key == "cache_file" { // a run reads the token, then writes the cache
+			inputs = append(inputs, struct{ what, path string }{"auth.token_file", cfg.Auth.TokenFile})
+		}
 		for _, s := range cfg.Sources {
 			inputs = append(inputs, struct{ what, path string }{"a source", s.Path})
 		}

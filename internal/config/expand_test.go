@@ -81,6 +81,9 @@ func TestWrittenFilesAreNotInputs(t *testing.T) {
 		{"a cache over the config", "sources: [{path: a.csv}]\nidentity:\n  cache_file: c.yaml\n", path + `:3: identity.cache_file c.yaml is this config`},
 		{"a token over a source", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: k.json\n  token_file: a.csv\n", path + `:5: auth.token_file a.csv is a source`},
 		{"a token over the key", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: k.json\n  token_file: k.json\n", path + `:5: auth.token_file k.json is auth.credentials_file`},
+		// The run reads the token, then writes the cache over it: the
+		// refresh token was gone, and every later run refused.
+		{"a cache over the token", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: k.json\n  token_file: t.json\nidentity:\n  cache_file: ./t.json\n", path + `:7: identity.cache_file ./t.json is auth.token_file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
