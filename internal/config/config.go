@@ -118,7 +118,7 @@ func Parse(path string, data []byte) (*Config, error) {
 			}
 			continue
 		}
-		if why := unexpanded(s.Path); why != "" {
+		if why := unexpanded(s.Path); why != "" && !there(relativeTo(dir, s.Path)) {
 			errs.Add(at(entryLine("path")), "sources[%d].path %q: %s", i, s.Path, why)
 		}
 		s.Path = relativeTo(dir, s.Path)
@@ -214,7 +214,8 @@ func Parse(path string, data []byte) (*Config, error) {
 		{"auth", "token_file", cfg.Auth.TokenFile},
 		{"identity", "cache_file", cfg.Identity.CacheFile},
 	} {
-		if why := unexpanded(f.path); why != "" {
+		// A key the syncer never writes, there as written, is that file.
+		if why := unexpanded(f.path); why != "" && !(f.key == "credentials_file" && there(relativeTo(dir, f.path))) {
 			errs.Add(at(line(f.section, f.key)), "%s.%s %q: %s", f.section, f.key, f.path, why)
 		}
 	}
@@ -435,6 +436,14 @@ func columnsOf(s source.Spec) source.Columns {
 		return strings.ToLower(strings.TrimSpace(n))
 	}
 	return source.Columns{Space: name(s.Columns.Space, "space"), Member: name(s.Columns.Member, "member"), Role: name(s.Columns.Role, "role")}
+}
+
+// there reports whether a file is at path as written: a source named
+// team$eng.csv is that file, with nothing to expand. (Only for inputs the
+// syncer never writes: a folder named "~" may be an older run's.)
+func there(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // sameFile reports whether two paths name one file: the same path, or

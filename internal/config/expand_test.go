@@ -127,3 +127,21 @@ func TestOneFileListedTwiceWithItsOwnFormatIsAlike(t *testing.T) {
 		}
 	}
 }
+
+// A file that is there under the name as written is that file: a source
+// named team$eng.csv or ~draft.yaml, or a key file, was refused as a
+// $VARIABLE or a home folder, though nothing was left to expand.
+func TestAnInputThatIsThereIsNotAVariable(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"team$eng.csv", "~draft.yaml", "$key.json"} {
+		os.WriteFile(filepath.Join(dir, name), []byte("x\n"), 0o600)
+	}
+	path := filepath.Join(dir, "c.yaml")
+	yaml := "sources:\n  - path: team$eng.csv\n  - path: ~draft.yaml\nauth:\n  mode: service-account\n  credentials_file: $key.json\n"
+	if _, err := Parse(path, []byte(yaml)); err != nil {
+		t.Errorf("files named as they are: %v", err)
+	}
+	// Not there: the variable is what was meant, and is refused.
+	_, err := Parse(path, []byte("sources:\n  - path: $EXPORTS/hr.csv\n"))
+	sameProblems(t, problems(t, err), []string{path + `:2: sources[0].path "$EXPORTS/hr.csv": ~ and $VARIABLES`})
+}
