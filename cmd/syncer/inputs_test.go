@@ -25,11 +25,14 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 	em, url := emulatortest.Start(t, seed, emulator.Options{})
 	dir := t.TempDir()
 	files := map[string]string{
-		"a.csv":       "space,member\nspaces/A,owner@example.com\nspaces/A,new@example.com\n",
-		"config.yaml": "sources: [{path: a.csv}]\napi: {endpoint: \"" + url + "\"}\n",
+		"a.csv":                  "space,member\nspaces/A,owner@example.com\nspaces/A,new@example.com\n",
+		"config.yaml":            "sources: [{path: a.csv}]\napi: {endpoint: \"" + url + "\"}\nstate: {location: st}\n",
+		"st/removals.json":       `{"version":1}`,
+		"st/identity-cache.json": `{}`,
 	}
+	os.Mkdir(filepath.Join(dir, "st"), 0o700)
 	for name, text := range files {
-		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600)
 	}
 	cfg := filepath.Join(dir, "config.yaml")
 	t.Chdir(dir)
@@ -40,9 +43,15 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 		{"plan", "--config", cfg, "--report-file", "./config.yaml"},
 		{"plan", "--config", cfg, "--out", "a.csv"},
 		{"apply", "--dry-run", "--config", cfg, "--out", filepath.Join(dir, "a.csv")},
+		// The state folder's documents: the rails' totals and grace, the
+		// identity cache.
+		{"apply", "--config", cfg, "--report-file", "st/removals.json"},
+		{"plan", "--config", cfg, "--out", filepath.Join(dir, "st", "identity-cache.json")},
+		// Two outputs in one file: the report would ruin the plan.
+		{"plan", "--config", cfg, "--out", "p.json", "--report-file", "./p.json"},
 	} {
 		code, _, errOut := runCLI(t, args...)
-		if code != exitInvalid || !strings.Contains(errOut, "would overwrite") {
+		if code != exitInvalid || !strings.Contains(errOut, "overwrite") {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitInvalid, errOut)
 		}
 		for name, text := range files {

@@ -20,6 +20,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/history"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/logging"
 	"github.com/syncer-dev/syncer/internal/membership"
@@ -147,8 +148,24 @@ func overwritesInput(f runFlags) error {
 			inputs = append(inputs, s.Path)
 		}
 		inputs = append(inputs, cfg.Auth.CredentialsFile, cfg.Auth.TokenFile, cfg.Identity.CacheFile)
+		if !cfg.State.InCloudStorage() {
+			// What the state folder carries from run to run: the
+			// removals state (the rails' totals and grace), the
+			// identity cache, the run history.
+			for _, doc := range []string{job.RemovalsState, identityCache, history.Index} {
+				inputs = append(inputs, filepath.Join(cfg.State.Location, doc))
+			}
+		}
 	}
-	for _, out := range []struct{ flag, path string }{{"--lock-file", f.lockFile}, {"--report-file", f.reportFile}, {"--out", f.planOut}} {
+	outs := []struct{ flag, path string }{{"--lock-file", f.lockFile}, {"--report-file", f.reportFile}, {"--out", f.planOut}}
+	for i, out := range outs {
+		for _, other := range outs[i+1:] {
+			if out.path != "" && other.path != "" && samePath(out.path, other.path) {
+				return fmt.Errorf("%s and %s are both %s: one would overwrite the other", out.flag, other.flag, out.path)
+			}
+		}
+	}
+	for _, out := range outs {
 		st, err := os.Stat(out.path)
 		if out.path == "" || err != nil {
 			continue // a file that does not exist yet is no input
@@ -163,6 +180,19 @@ func overwritesInput(f runFlags) error {
 		}
 	}
 	return nil
+}
+
+// samePath: a and b name one file, there already or not (then compared
+// by their absolute paths).
+func samePath(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
 }
 
 // runSettings are one run's settings beyond the config file.
