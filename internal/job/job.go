@@ -216,7 +216,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		forgetDisproved(spaces.ids, spaces.plans)
 		identities = spaces.ids.Outcome()
 		if j.Resolver.Cache != nil {
-			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.Config.Limits.CallTimeout)
+			saveCtx, cancel := cacheSaveContext(ctx, j.Config.Limits.CallTimeout)
 			saving := time.Now()
 			err := j.Resolver.Cache.Save(saveCtx)
 			cancel()
@@ -364,6 +364,20 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 	}
 	return res, j.finalReport(stream, res.Plan)
+}
+
+// stoppedCacheSave bounds the identity cache's save once the run is
+// stopped (a signal, run_timeout), before or during it: the run must end
+// within seconds (a scheduler kills it 10 s after SIGTERM, its lock still
+// held), and a cache not saved costs only lookups.
+const stoppedCacheSave = 2 * time.Second
+
+// cacheSaveContext is the identity cache's save's: a call's deadline, and
+// stoppedCacheSave at most from when ctx ends.
+func cacheSaveContext(ctx context.Context, callTimeout time.Duration) (context.Context, context.CancelFunc) {
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(stoppedCacheSave, cancel) })
+	return saveCtx, func() { stop(); cancel() }
 }
 
 func (j *Job) now() time.Time {
