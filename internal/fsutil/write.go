@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteAtomic replaces path with data, with mode perm, so a reader (or a
@@ -39,7 +40,7 @@ func writeAll(data []byte) func(io.Writer) error {
 
 func writeAtomic(path string, fill func(io.Writer) error, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return err
 	}
@@ -71,4 +72,24 @@ func writeAtomic(path string, fill func(io.Writer) error, perm os.FileMode, dura
 		d.Close()
 	}
 	return nil
+}
+
+// tempPrefix begins the names of path's temporary files.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// RemoveLeftovers removes the temporary files a writer of path killed
+// mid-write (SIGKILL, an OOM kill) left beside it. Only for a caller that
+// keeps every other writer of path out (a lock): a live writer's file
+// would go too.
+func RemoveLeftovers(path string) {
+	dir, prefix := filepath.Dir(path), tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }

@@ -107,6 +107,9 @@ func (d *Dir) write(ctx context.Context, name string, data []byte, ifVersion str
 		return "", err
 	}
 	defer unlock()
+	// Under the lock no other writer is halfway: a temporary file of this
+	// document is a killed run's, which nothing else would ever remove.
+	fsutil.RemoveLeftovers(path)
 	// The current version is hashed from the file a piece at a time: an
 	// identity cache of a million addresses is 72 MB, already held once
 	// in its new form.

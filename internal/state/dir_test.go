@@ -148,3 +148,45 @@ func TestDirWriteStream(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// A run killed while it wrote a document (SIGKILL, an OOM kill: the
+// identity cache, up to 72 MB, is written at a run's memory peak) leaves
+// its temporary file behind. Writers make theirs only under the folder's
+// write lock, so the next writer of that document removes what a dead one
+// left, and a folder killed runs write to does not fill up.
+func TestDirRemovesWhatAKilledWriterLeft(t *testing.T) {
+	ctx := context.Background()
+	d := &Dir{Path: t.TempDir()}
+	for _, write := range []struct {
+		name  string
+		write func(name string) error
+	}{
+		{"Write", func(name string) error { _, err := d.Write(ctx, name, []byte(`{}`), ""); return err }},
+		{"WriteLazy", func(name string) error { _, err := d.WriteLazy(ctx, name, []byte(`{}`), ""); return err }},
+		{"WriteStream", func(name string) error {
+			_, err := d.WriteStream(ctx, name, func(w io.Writer) error { _, err := w.Write([]byte(`{}`)); return err }, "", true)
+			return err
+		}},
+	} {
+		t.Run(write.name, func(t *testing.T) {
+			name := strings.ToLower(write.name) + ".json"
+			left := filepath.Join(d.Path, "."+name+".tmp-123456")
+			other := filepath.Join(d.Path, ".other.json.tmp-654321") // another document's: not this writer's to judge
+			for _, p := range []string{left, other} {
+				if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 1000), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := write.write(name); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s, left by a killed writer, is still there (%v)", filepath.Base(left), err)
+			}
+			if _, err := os.Stat(other); err != nil {
+				t.Errorf("another document's temporary file was touched: %v", err)
+			}
+			os.Remove(other)
+		})
+	}
+}
