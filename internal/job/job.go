@@ -213,18 +213,11 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	var identities identity.Outcome
 	if spaces.ids != nil {
 		spaces.ids.Wait() // planSpaces cancelled them: their calls are abandoned at once
-		forgetDisproved(spaces.ids, spaces.plans)
-		identities = spaces.ids.Outcome()
-		if j.Resolver.Cache != nil {
-			saveCtx, cancel := cacheSaveContext(ctx, j.Config.Limits.CallTimeout)
-			saving := time.Now()
-			err := j.Resolver.Cache.Save(saveCtx)
-			cancel()
-			log.Debug("identity cache saved", "seconds", time.Since(saving).Seconds())
-			if err != nil {
-				log.Warn("identity cache not saved", "error", err.Error())
-			}
+		for _, sp := range spaces.plans {
+			forgetDisproved(spaces.ids, sp.Changes)
 		}
+		identities = spaces.ids.Outcome()
+		j.saveCache(ctx)
 	}
 	plan.Warnings = append(plan.Warnings, identities.Warnings...)
 	if d, ok := j.directory().(interface{ GaveUp() string }); ok {
@@ -330,6 +323,11 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 		j.Progress.Planned(len(res.Plan.Changes))
 		applyErr = j.Engine.Apply(ctx, &res.Plan)
+		if spaces.ids != nil {
+			// The creates' answers came after the cache was saved.
+			forgetDisproved(spaces.ids, res.Plan.Changes)
+			j.saveCache(ctx)
+		}
 	}
 	if j.Engine != nil && (stream != nil || res.Plan.Applied) {
 		res.Plan.Applied = true
@@ -405,19 +403,33 @@ func (j *Job) report(p diff.Plan) error {
 }
 
 // forgetDisproved drops the identity cache's entries that creates applied
-// as the plans were made disproved: a create by an address the cache
+// (as the plans were made, or after the whole plan) disproved: a create by an address the cache
 // matched to an ID that is not a member, answered "already exists", was
 // for a member under another ID (the address given to someone new, or
 // its owner's account replaced), unless the answer to an earlier attempt
 // was lost; either way the next run looks the address up (a lookup at
 // worst) rather than create it again until the entry expires.
-func forgetDisproved(ids *identity.Service, plans []diff.SpacePlan) {
-	for _, sp := range plans {
-		for _, c := range sp.Changes {
-			if e := c.Principal.Email(); e != "" && c.Action == diff.Create && c.Status == diff.AlreadyDone && c.ResolvedBy == identity.ByCache {
-				ids.Forget(e)
-			}
+func forgetDisproved(ids *identity.Service, changes []diff.Change) {
+	for _, c := range changes {
+		if e := c.Principal.Email(); e != "" && c.Action == diff.Create && c.Status == diff.AlreadyDone && c.ResolvedBy == identity.ByCache {
+			ids.Forget(e)
 		}
+	}
+}
+
+// saveCache saves the identity cache, if the run has one and it changed;
+// a cache not saved costs only lookups, so that is a warning.
+func (j *Job) saveCache(ctx context.Context) {
+	if j.Resolver == nil || j.Resolver.Cache == nil {
+		return
+	}
+	saveCtx, cancel := cacheSaveContext(ctx, j.Config.Limits.CallTimeout)
+	saving := time.Now()
+	err := j.Resolver.Cache.Save(saveCtx)
+	cancel()
+	j.Logger.Debug("identity cache saved", "seconds", time.Since(saving).Seconds())
+	if err != nil {
+		j.Logger.Warn("identity cache not saved", "error", err.Error())
 	}
 }
 
