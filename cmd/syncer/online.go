@@ -235,9 +235,20 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	fail := func(result string, code int) runResult {
 		release()
 		s.metrics.ObserveRun(started, result, nil, 0, 0)
-		log.Error("run finished", "result", result, "seconds", time.Since(started).Seconds())
 		run := s.runInfo(command, started, result, code, limits)
 		run.Why = why
+		if f.reportFile != "" {
+			// The report a scheduler or pipeline keeps must not stay the
+			// last run's, complete, while this one saw nothing.
+			line := "no plan was made (" + result + ")"
+			if why != "" {
+				line = "no plan was made: " + why
+			}
+			if err := writeReportFile(f.reportFile, diff.Plan{Incomplete: []string{line}}, run); err != nil {
+				log.Error("report file not written", "path", f.reportFile, "error", err.Error())
+			}
+		}
+		log.Error("run finished", "result", result, "seconds", time.Since(started).Seconds())
 		return runResult{code: code, run: run}
 	}
 	invalid := func(err error) runResult {

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+)
+
+// A run that stops before it makes a plan (its removals state can't be
+// read, say) still writes --report-file, saying why: the report a cron
+// line or a pipeline keeps must not stay the last run's, complete and
+// successful, while this one could not see anything.
+func TestAReportFileSaysWhyNoPlanWasMade(t *testing.T) {
+	em, cfg := setup(t, 2, emulator.Options{}, "")
+	dir := filepath.Dir(cfg)
+	data, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, append(data, "policy: sync\nstate: {location: st}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(dir, "report.json")
+	if code, _, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "10", "--report-file", report); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s", code, logText(errOut))
+	}
+	// The state is cut short (a disk that filled, a hand edit).
+	state := filepath.Join(dir, "st", "removals.json")
+	if err := os.Truncate(state, 10); err != nil {
+		t.Fatal(err)
+	}
+	writes := em.Stats().Writes
+	code, _, errOut := runCLI(t, "apply", "--config", cfg, "--report-file", report)
+	if code != exitFailure || em.Stats().Writes != writes {
+		t.Fatalf("exit %d, %d writes; want exit 1 and none\n%s", code, em.Stats().Writes-writes, logText(errOut))
+	}
+	var r jsonReport
+	data, _ = os.ReadFile(report)
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("report file: %v\n%s", err, data)
+	}
+	if r.Complete || !strings.Contains(strings.Join(r.Incomplete, "\n"), "removals.json") {
+		t.Errorf("the report file says complete %v, incomplete %q; want it to say the removals state could not be read", r.Complete, r.Incomplete)
+	}
+}
