@@ -85,8 +85,13 @@ func (l *lastRun) fromHistory(ctx context.Context, runs *runHistory) (*report.Ru
 	if plan != nil && report.JSON(&buf, *plan) == nil {
 		body = buf.Bytes()
 	}
-	l.set(*run, plan, body)
-	return l.get()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.run == nil {
+		// A run that ended while the history was read is newer: it stays.
+		l.run, l.plan, l.json = run, plan, body
+	}
+	return l.run, l.plan, l.json
 }
 
 // pageNav links serve's pages to each other.
