@@ -66,13 +66,34 @@ func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ")
 // state to save if the run goes ahead. prev is nil on the first run with
 // this state location.
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
-	next := &State{Version: 1, Totals: totals, Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
+	next := &State{Version: 1, Totals: keptTotals(prev, totals), Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
 	applyGrace(plan, prev, st, now, next)
 	fresh := newToSync(plan, prev)
 	plan.Blocked = rails(plan, prev, fresh, totals, st)
 	next.Synced = synced(plan, prev, st, now)
 	plan.Recount()
 	return next
+}
+
+// keptTotals are this run's source totals, and those of the sources it
+// did not read that the last state counted: another config may keep its
+// state in the same location, and its shrink check needs them (as its
+// spaces keep their marks). Totals a state counted in rows are not kept
+// beside distinct ones.
+func keptTotals(prev *State, totals map[string]int) map[string]int {
+	if prev == nil || !prev.Distinct {
+		return totals
+	}
+	out := maps.Clone(totals)
+	if out == nil {
+		out = map[string]int{}
+	}
+	for path, n := range prev.Totals {
+		if _, ok := out[path]; !ok {
+			out[path] = n
+		}
+	}
+	return out
 }
 
 // syncs reports whether a space of the plan is under policy sync.

@@ -475,3 +475,25 @@ func TestASavedStateSaysItsTotalsAreDistinct(t *testing.T) {
 		t.Errorf("read back %+v (%v), want distinct totals", back, err)
 	}
 }
+
+// Configs may share a state location (README: they run one at a time).
+// Each run's state must keep the other config's source totals, as it keeps
+// the other's spaces: otherwise every run of one drops the other's totals
+// and the shrink check never fires for either of them.
+func TestTotalsOfAnotherConfigsSourcesAreKept(t *testing.T) {
+	big := map[string][2]int{"spaces/A": {100, 1}, "spaces/B": {100, 1}}
+	t0 := time.Unix(1e9, 0)
+	// Config B's last run: b.csv gave 100 memberships.
+	prev := &State{Version: 1, Totals: map[string]int{"b.csv": 100}, Absent: map[string]map[string]Absence{}, Saved: t0, Distinct: true}
+	// Config A runs: its own source only.
+	afterA := Decide(planOf(big), prev, map[string]int{"a.csv": 10}, defaults, t0.Add(time.Hour))
+	if afterA.Totals["b.csv"] != 100 || afterA.Totals["a.csv"] != 10 {
+		t.Fatalf("after config A's run the totals are %v, want b.csv's 100 kept beside a.csv's 10", afterA.Totals)
+	}
+	// Config B runs with b.csv cut to a tenth (a truncated export).
+	plan := planOf(big)
+	Decide(plan, afterA, map[string]int{"b.csv": 10}, defaults, t0.Add(2*time.Hour))
+	if got := strings.Join(plan.Blocked, "\n"); !strings.Contains(got, "source b.csv shrank from 100 to 10") {
+		t.Errorf("config B's truncated source: blocked %q, want the shrink check", got)
+	}
+}
