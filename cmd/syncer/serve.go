@@ -131,6 +131,7 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	// The history lives with the rest of the state, where the config serve
 	// started with keeps it.
 	runs := &runHistory{cfg: cfg, keep: *keep, opts: authOptions(cfg, m)}
+	seedRunTimes(ctx, runs, m, cfg.Limits.CallTimeout)
 	health := newReadiness(*checkEvery)
 	run := cron.FuncJob(func() {
 		id := newRunID()

@@ -13,6 +13,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/history"
+	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/report"
 )
 
@@ -218,5 +219,35 @@ func recordRun(ctx context.Context, runs *runHistory, r runResult, log interface
 	}
 	if err != nil {
 		log.Warn("run history: "+err.Error(), "kept_in", runs.cfg.State.Location)
+	}
+}
+
+// seedRunTimes sets when the last run and the last successful run ended
+// from the history, at start-up: otherwise they read 0 (1970) until the
+// next run ends, and an alert on the last success's age fires after every
+// restart. Within one read's deadline; without a history they stay 0.
+func seedRunTimes(ctx context.Context, runs *runHistory, m *metrics.Metrics, timeout time.Duration) {
+	if runs.keep == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	h, err := runs.get(ctx)
+	if err != nil {
+		return
+	}
+	entries, err := h.Runs(ctx)
+	if err != nil {
+		return
+	}
+	for i, e := range entries { // newest first
+		ended := float64(e.Run.Started.Add(time.Duration(e.Run.Seconds * float64(time.Second))).Unix())
+		if i == 0 {
+			m.LastRun.Set(ended)
+		}
+		if e.Run.Result == "success" {
+			m.LastSuccess.Set(ended)
+			return
+		}
 	}
 }

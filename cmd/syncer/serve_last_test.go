@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -62,5 +63,27 @@ func TestServeLastRunIsNotReplacedByTheHistoryReadBeforeIt(t *testing.T) {
 			id = run.ID
 		}
 		t.Errorf("the last run is %s (report %q), want the run that ended after the restart, %s", id, body, fresh.ID)
+	}
+}
+
+// After a restart, /metrics says when the last run and the last success
+// ended, from the history, not 0 (1970) until the next run ends: an alert
+// on time() - syncer_last_success_timestamp_seconds (README, Metrics)
+// would otherwise fire after every restart, for up to a schedule's
+// interval.
+func TestServeRestartKeepsTheLastSuccessTime(t *testing.T) {
+	w := newPagesWorld(t, false)
+	before := time.Now().Unix()
+	w.runs(t, 3)
+	after := time.Now().Unix()
+
+	s := startServe(t, w.cfg) // @daily: no run before the check
+	defer s.stop()
+	_, metrics := get(t, s.base+"/metrics")
+	for _, series := range []string{"syncer_last_success_timestamp_seconds", "syncer_last_run_timestamp_seconds"} {
+		v, _ := strconv.ParseFloat(metricValue(metrics, series), 64)
+		if int64(v) < before || int64(v) > after {
+			t.Errorf("%s after a restart is %v, want when the run before the restart ended (%d..%d)", series, v, before, after)
+		}
 	}
 }
