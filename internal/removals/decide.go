@@ -31,6 +31,95 @@ type State struct {
 	// Distinct: the totals count a member a source repeats once. A state
 	// without it counted rows.
 	Distinct bool `json:"distinct,omitempty"`
+	// Seen is when a run last read each space Synced or Absent names. A
+	// space no run has read for ForgetAfter (it left the sources) loses
+	// its mark and its members' time away: back in the sources, it is new
+	// to sync again, and the grace period starts over. A state without it
+	// starts the clock at its Saved.
+	Seen map[string]time.Time `json:"seen,omitempty"`
+}
+
+// ForgetAfter is how long a space may go unread (out of every source that
+// shares the state location) before what the state knows of it is
+// forgotten: a space back in the sources after months was last confirmed
+// by nobody who remembers, and a member "away" all that time was away from
+// sources that did not name the space at all.
+const ForgetAfter = 30 * 24 * time.Hour
+
+// lastSeen is when a run last read the space, as this state knows it: a
+// state saved before Seen was kept says its Saved (the clock starts then),
+// and one with neither, now.
+func (s *State) lastSeen(name string, now time.Time) time.Time {
+	if t, ok := s.Seen[name]; ok {
+		return t
+	}
+	if !s.Saved.IsZero() {
+		return s.Saved
+	}
+	return now
+}
+
+// forgetUnseen is prev without the spaces no run has read for
+// ForgetAfter: their sync marks and their members' time away. Every space
+// it keeps has its Seen.
+func forgetUnseen(prev *State, now time.Time) *State {
+	if prev == nil {
+		return nil
+	}
+	p := *prev
+	p.Synced, p.Absent, p.Seen = maps.Clone(prev.Synced), maps.Clone(prev.Absent), map[string]time.Time{}
+	for _, names := range []map[string]time.Time{prev.Synced, absentSpaces(prev)} {
+		for name := range names {
+			seen := prev.lastSeen(name, now)
+			if now.Sub(seen) >= ForgetAfter {
+				delete(p.Synced, name)
+				delete(p.Absent, name)
+				continue
+			}
+			p.Seen[name] = seen
+		}
+	}
+	if prev.Synced == nil {
+		p.Synced = nil // "did not record which spaces it synced" stays so
+	}
+	return &p
+}
+
+func absentSpaces(s *State) map[string]time.Time {
+	out := make(map[string]time.Time, len(s.Absent))
+	for name := range s.Absent {
+		out[name] = time.Time{}
+	}
+	return out
+}
+
+// seen is the next state's Seen: now for the spaces this run read, as
+// prev knew it for the others it still names.
+func seen(plan *diff.Plan, prev, next *State, now time.Time) map[string]time.Time {
+	read := map[string]bool{}
+	for _, s := range plan.Spaces {
+		read[s.Name] = s.Listed
+	}
+	out := map[string]time.Time{}
+	for _, names := range []map[string]time.Time{next.Synced, absentSpaces(next)} {
+		for name := range names {
+			switch t, ok := prev.seenAt(name); {
+			case read[name] || !ok:
+				out[name] = now
+			default:
+				out[name] = t
+			}
+		}
+	}
+	return out
+}
+
+func (s *State) seenAt(name string) (time.Time, bool) {
+	if s == nil {
+		return time.Time{}, false
+	}
+	t, ok := s.Seen[name]
+	return t, ok
 }
 
 // Absence is one member's time away from the sources.
@@ -67,10 +156,12 @@ func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ")
 // this state location.
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
 	next := &State{Version: 1, Totals: keptTotals(prev, totals), Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
+	prev = forgetUnseen(prev, now)
 	applyGrace(plan, prev, st, now, next)
 	fresh := newToSync(plan, prev)
 	plan.Blocked = rails(plan, prev, fresh, totals, st)
 	next.Synced = synced(plan, prev, st, now)
+	next.Seen = seen(plan, prev, next, now)
 	plan.Recount()
 	return next
 }

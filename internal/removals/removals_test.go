@@ -497,3 +497,76 @@ func TestTotalsOfAnotherConfigsSourcesAreKept(t *testing.T) {
 		t.Errorf("config B's truncated source: blocked %q, want the shrink check", got)
 	}
 }
+
+// A space that left the sources is remembered (another config sharing the
+// state may still read it), but not for ever: back after more than
+// ForgetAfter, it is new to sync again and its members' time away starts
+// over, rather than a member held on its first day being removed at once
+// with no grace and no stop. Back sooner, it carries on.
+func TestASpaceBackAfterLongIsNewAgain(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+	day := with(func(s *Settings) { s.Grace = config.Grace{Duration: 72 * time.Hour} })
+	alice := del("spaces/A", "2", "alice@example.com", m.RoleMember)
+	syncPlan := func(spaces map[string][2]int, changes ...diff.Change) *diff.Plan {
+		p := planOf(spaces, changes...)
+		p.Policy = diff.Sync
+		return p
+	}
+	// Day 0: A synced; alice held by the grace period.
+	prev := &State{Version: 1, Totals: map[string]int{"s": 1}, Absent: map[string]map[string]Absence{}, Saved: t0.Add(-time.Hour),
+		Synced: map[string]time.Time{"spaces/A": t0.Add(-time.Hour)}}
+	p := syncPlan(map[string][2]int{"spaces/A": {50, 1}}, alice)
+	next := Decide(p, prev, map[string]int{"s": 1}, day, t0)
+	if len(p.Pending) != 1 {
+		t.Fatalf("day 0: pending %+v", p.Pending)
+	}
+	// A leaves the sources; the runs go on with B alone.
+	for d := 1; d <= 150; d += 7 {
+		next = Decide(syncPlan(map[string][2]int{"spaces/B": {50, 1}}), next, map[string]int{"s": 1}, day, t0.Add(time.Duration(d)*24*time.Hour))
+	}
+	for _, tt := range []struct {
+		name  string
+		state *State
+		at    time.Time
+		fresh bool
+	}{
+		{"back after 150 days", next, t0.Add(151 * 24 * time.Hour), true},
+		{"back after 10 days", func() *State {
+			s := Decide(syncPlan(map[string][2]int{"spaces/B": {50, 1}}), prev, map[string]int{"s": 1}, day, t0)
+			s.Absent["spaces/A"] = map[string]Absence{"spaces/A/members/2": {Member: "alice@example.com", Since: t0, Runs: 1}}
+			s.Seen["spaces/A"] = t0
+			return s
+		}(), t0.Add(10 * 24 * time.Hour), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := syncPlan(map[string][2]int{"spaces/A": {50, 1}}, alice)
+			Decide(p, tt.state, map[string]int{"s": 1}, day, tt.at)
+			if tt.fresh {
+				if !p.Spaces[0].NewToSync || len(p.Changes) != 0 || len(p.Pending) != 1 || p.Pending[0].Runs != 1 {
+					t.Errorf("changes %v, pending %+v, new to sync %v; want alice held again from now, the space new", p.Changes, p.Pending, p.Spaces[0].NewToSync)
+				}
+				return
+			}
+			if p.Spaces[0].NewToSync || len(p.Changes) != 1 {
+				t.Errorf("changes %v, pending %+v, new to sync %v; want alice removed, her grace over", p.Changes, p.Pending, p.Spaces[0].NewToSync)
+			}
+		})
+	}
+}
+
+// A state saved before Seen was kept starts the clock at its Saved: its
+// spaces are neither forgotten at once nor kept for ever.
+func TestAStateWithoutSeenStartsTheClock(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+	old := &State{Version: 1, Totals: map[string]int{"s": 1}, Absent: map[string]map[string]Absence{}, Saved: t0,
+		Synced: map[string]time.Time{"spaces/Gone": t0.Add(-400 * 24 * time.Hour)}}
+	plan := func() *diff.Plan { p := planOf(map[string][2]int{"spaces/B": {50, 1}}); p.Policy = diff.Sync; return p }
+	next := Decide(plan(), old, map[string]int{"s": 1}, defaults, t0.Add(time.Hour))
+	if _, ok := next.Synced["spaces/Gone"]; !ok || !next.Seen["spaces/Gone"].Equal(t0) {
+		t.Fatalf("synced %v, seen %v; want spaces/Gone kept, seen at the old state's Saved", next.Synced, next.Seen)
+	}
+	next = Decide(plan(), next, map[string]int{"s": 1}, defaults, t0.Add(ForgetAfter+time.Hour))
+	if _, ok := next.Synced["spaces/Gone"]; ok {
+		t.Errorf("spaces/Gone still synced after %v unread: %v", ForgetAfter, next.Synced)
+	}
+}
