@@ -155,6 +155,9 @@ func runExport(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, err)
 		return exitFailure
 	}
+	if resolver.Cache != nil {
+		defer resolver.Cache.Loaded() // its warnings are this command's
+	}
 	var (
 		states  []*membership.SpaceState
 		noEmail []membership.Principal

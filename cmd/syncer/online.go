@@ -363,6 +363,9 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 		why = "identity resolver: " + err.Error()
 		return fail("failure", exitFailure)
 	}
+	if resolver.Cache != nil {
+		defer resolver.Cache.Loaded()
+	}
 	bar := &progress.Progress{Logger: log}
 	if logging.IsTerminal(out.stderr) {
 		bar.Terminal = out.stderr

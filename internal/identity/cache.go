@@ -76,6 +76,11 @@ func OpenCache(ctx context.Context, store state.Store, name string, ttl time.Dur
 	return c
 }
 
+// Loaded returns once the document has been read (or could not be): a
+// command that ends without asking the cache anything waits for it, so no
+// warning of the load is written after the command has returned.
+func (c *Cache) Loaded() { <-c.ready }
+
 func (c *Cache) load(ctx context.Context, warn func(string)) {
 	store, name := c.store, c.name
 	where := store.Where() + "/" + name
