@@ -31,6 +31,10 @@ type State struct {
 	// Distinct: the totals count a member a source repeats once. A state
 	// without it counted rows.
 	Distinct bool `json:"distinct,omitempty"`
+	// Rows are the sources whose total (kept for another config sharing
+	// the state) was carried over from a state that counted rows: compared
+	// with that source's rows, until a run reads it again.
+	Rows []string `json:"rows,omitempty"`
 	// Seen is when a run last read each space Synced or Absent names. A
 	// space no run has read for ForgetAfter (it left the sources) loses
 	// its mark and its members' time away: back in the sources, it is new
@@ -155,7 +159,8 @@ func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ")
 // state to save if the run goes ahead. prev is nil on the first run with
 // this state location.
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
-	next := &State{Version: 1, Totals: keptTotals(prev, totals), Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
+	next := &State{Version: 1, Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
+	next.Totals, next.Rows = keptTotals(prev, totals)
 	prev = forgetUnseen(prev, now)
 	applyGrace(plan, prev, st, now, next)
 	fresh := newToSync(plan, prev)
@@ -169,19 +174,37 @@ func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, no
 // keptTotals are this run's source totals, and those of the sources it
 // did not read that the last state counted: another config may keep its
 // state in the same location, and its shrink check needs them (as its
-// spaces keep their marks). Totals a state counted in rows are not kept
-// beside distinct ones.
-func keptTotals(prev *State, totals map[string]int) map[string]int {
-	if prev == nil || !prev.Distinct {
-		return totals
+// spaces keep their marks). It also returns which of those count rows (a
+// state saved when totals counted rows): they are compared with rows.
+func keptTotals(prev *State, totals map[string]int) (map[string]int, []string) {
+	if prev == nil {
+		return totals, nil
 	}
 	out := maps.Clone(totals)
 	if out == nil {
 		out = map[string]int{}
 	}
+	rows := prev.rowCounted()
+	var kept []string
 	for path, n := range prev.Totals {
 		if _, ok := out[path]; !ok {
 			out[path] = n
+			if rows[path] {
+				kept = append(kept, path)
+			}
+		}
+	}
+	sort.Strings(kept)
+	return out, kept
+}
+
+// rowCounted are the sources whose total counts rows, not distinct
+// memberships: all of a state saved before totals were distinct.
+func (s *State) rowCounted() map[string]bool {
+	out := map[string]bool{}
+	for path := range s.Totals {
+		if !s.Distinct || slices.Contains(s.Rows, path) {
+			out[path] = true
 		}
 	}
 	return out
@@ -456,11 +479,11 @@ func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[strin
 	}
 	if st.Sync && prev != nil {
 		current := totals
-		if !prev.Distinct && len(st.Repeats) > 0 {
+		if rows := prev.rowCounted(); len(rows) > 0 && len(st.Repeats) > 0 {
 			// Saved when totals counted rows: rows against rows, this once.
 			current = maps.Clone(totals)
 			for path, n := range st.Repeats {
-				if _, ok := current[path]; ok {
+				if _, ok := current[path]; ok && rows[path] {
 					current[path] += n
 				}
 			}

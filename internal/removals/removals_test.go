@@ -570,3 +570,40 @@ func TestAStateWithoutSeenStartsTheClock(t *testing.T) {
 		t.Errorf("spaces/Gone still synced after %v unread: %v", ForgetAfter, next.Synced)
 	}
 }
+
+// A state saved when totals counted rows, shared by two configs: the first
+// run of one config after the upgrade must not drop the other's total (its
+// next run would have no shrink check at all); that total, still in rows,
+// is compared with that config's rows, repeats included.
+func TestRowTotalsOfAnotherConfigAreKeptAsRows(t *testing.T) {
+	big := map[string][2]int{"spaces/A": {100, 1}, "spaces/B": {100, 1}}
+	t0 := time.Unix(1e9, 0)
+	old := &State{Version: 1, Totals: map[string]int{"a.csv": 100, "b.csv": 100}, Absent: map[string]map[string]Absence{}, Saved: t0}
+	afterA := Decide(planOf(big), old, map[string]int{"a.csv": 100}, defaults, t0.Add(time.Hour))
+	if afterA.Totals["b.csv"] != 100 {
+		t.Fatalf("after config A's run the totals are %v, want b.csv's 100 kept", afterA.Totals)
+	}
+	data, _ := afterA.Encode()
+	afterA, err := ParseState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Config B's export cut in half: blocked.
+	plan := planOf(big)
+	Decide(plan, afterA, map[string]int{"b.csv": 50}, defaults, t0.Add(2*time.Hour))
+	if got := strings.Join(plan.Blocked, "\n"); !strings.Contains(got, "source b.csv shrank from 100 to 50") {
+		t.Errorf("config B's truncated source: blocked %q, want the shrink check", got)
+	}
+	// Config B's export whole, 30 of its 100 rows repeats: rows against
+	// rows, no shrink; and from then on b.csv's total is distinct.
+	plan = planOf(big)
+	next := Decide(plan, afterA, map[string]int{"b.csv": 70}, with(func(s *Settings) { s.Repeats = map[string]int{"b.csv": 30} }), t0.Add(2*time.Hour))
+	if len(plan.Blocked) != 0 {
+		t.Errorf("config B's whole source with repeats: blocked %q", plan.Blocked)
+	}
+	plan = planOf(big)
+	Decide(plan, next, map[string]int{"b.csv": 70}, with(func(s *Settings) { s.Repeats = map[string]int{"b.csv": 30} }), t0.Add(3*time.Hour))
+	if len(plan.Blocked) != 0 || next.Totals["b.csv"] != 70 {
+		t.Errorf("config B's next run: totals %v, blocked %q", next.Totals, plan.Blocked)
+	}
+}
