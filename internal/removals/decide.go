@@ -65,7 +65,7 @@ func (s *State) lastSeen(name string, now time.Time) time.Time {
 
 // forgetUnseen is prev without the spaces no run has read for
 // ForgetAfter: their sync marks and their members' time away. Every space
-// it keeps has its Seen.
+// it keeps has its Seen, none after now.
 func forgetUnseen(prev *State, now time.Time) *State {
 	if prev == nil {
 		return nil
@@ -75,6 +75,11 @@ func forgetUnseen(prev *State, now time.Time) *State {
 	for _, names := range []map[string]time.Time{prev.Synced, absentSpaces(prev)} {
 		for name := range names {
 			seen := prev.lastSeen(name, now)
+			if seen.After(now) {
+				// Read in the future (a clock ahead): the clock starts
+				// now, not when this one catches up.
+				seen = now
+			}
 			if now.Sub(seen) >= ForgetAfter {
 				delete(p.Synced, name)
 				delete(p.Absent, name)

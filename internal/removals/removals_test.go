@@ -607,3 +607,31 @@ func TestRowTotalsOfAnotherConfigAreKeptAsRows(t *testing.T) {
 		t.Errorf("config B's next run: totals %v, blocked %q", next.Totals, plan.Blocked)
 	}
 }
+
+// A space's last read in the future (a run on a machine whose clock ran a
+// year ahead) starts the clock at the first run that sees it so: not kept
+// until the clock catches up, which would bring back what forgetting
+// fixes (a member held on day 0 removed at once, months later, with no
+// grace and no stop).
+func TestASeenInTheFutureStartsTheClockNow(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+	day := with(func(s *Settings) { s.Grace = config.Grace{Duration: 72 * time.Hour} })
+	syncPlan := func(spaces map[string][2]int, changes ...diff.Change) *diff.Plan {
+		p := planOf(spaces, changes...)
+		p.Policy = diff.Sync
+		return p
+	}
+	ahead := t0.Add(365 * 24 * time.Hour)
+	next := &State{Version: 1, Totals: map[string]int{"s": 1}, Saved: ahead, Distinct: true,
+		Synced: map[string]time.Time{"spaces/A": ahead},
+		Absent: map[string]map[string]Absence{"spaces/A": {"spaces/A/members/2": {Member: "alice@example.com", Since: t0, Runs: 1}}},
+		Seen:   map[string]time.Time{"spaces/A": ahead}}
+	for d := 1; d <= 150; d += 7 {
+		next = Decide(syncPlan(map[string][2]int{"spaces/B": {50, 1}}), next, map[string]int{"s": 1}, day, t0.Add(time.Duration(d)*24*time.Hour))
+	}
+	p := syncPlan(map[string][2]int{"spaces/A": {50, 1}}, del("spaces/A", "2", "alice@example.com", m.RoleMember))
+	Decide(p, next, map[string]int{"s": 1}, day, t0.Add(151*24*time.Hour))
+	if !p.Spaces[0].NewToSync || len(p.Changes) != 0 || len(p.Pending) != 1 {
+		t.Errorf("changes %v, pending %+v, new to sync %v; want alice held again from now, the space new", p.Changes, p.Pending, p.Spaces[0].NewToSync)
+	}
+}
