@@ -66,10 +66,11 @@ func (s *State) lastSeen(name string, now time.Time) time.Time {
 // forgetUnseen is prev without the spaces no run has read for
 // ForgetAfter: their sync marks and their members' time away. Every space
 // it keeps has its Seen, none after now.
-func forgetUnseen(prev *State, now time.Time) *State {
+func forgetUnseen(prev *State, now time.Time) (*State, map[string]time.Time) {
 	if prev == nil {
-		return nil
+		return nil, nil
 	}
+	forgot := map[string]time.Time{}
 	p := *prev
 	p.Synced, p.Absent, p.Seen = maps.Clone(prev.Synced), maps.Clone(prev.Absent), map[string]time.Time{}
 	for _, names := range []map[string]time.Time{prev.Synced, absentSpaces(prev)} {
@@ -83,6 +84,7 @@ func forgetUnseen(prev *State, now time.Time) *State {
 			if now.Sub(seen) >= ForgetAfter {
 				delete(p.Synced, name)
 				delete(p.Absent, name)
+				forgot[name] = seen
 				continue
 			}
 			p.Seen[name] = seen
@@ -91,7 +93,19 @@ func forgetUnseen(prev *State, now time.Time) *State {
 	if prev.Synced == nil {
 		p.Synced = nil // "did not record which spaces it synced" stays so
 	}
-	return &p
+	return &p, forgot
+}
+
+// sayForgotten warns of the spaces this run reads under sync that the
+// state forgot: new to sync again, their grace counts starting over,
+// though a run did sync them once.
+func sayForgotten(plan *diff.Plan, forgot map[string]time.Time) {
+	for _, s := range plan.Spaces {
+		if t, ok := forgot[s.Name]; ok && s.Listed && syncs(plan, s) {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: no saved run had read it since %s (%d days or more), so the removals state forgot it: it is new to policy sync again, and the grace period's counts of its members start over",
+				s.Name, t.UTC().Format(time.RFC3339), int(ForgetAfter/(24*time.Hour))))
+		}
+	}
 }
 
 func absentSpaces(s *State) map[string]time.Time {
@@ -166,7 +180,8 @@ func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ")
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
 	next := &State{Version: 1, Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
 	next.Totals, next.Rows = keptTotals(prev, totals)
-	prev = forgetUnseen(prev, now)
+	prev, forgot := forgetUnseen(prev, now)
+	sayForgotten(plan, forgot)
 	applyGrace(plan, prev, st, now, next)
 	fresh := newToSync(plan, prev)
 	plan.Blocked = rails(plan, prev, fresh, totals, st)

@@ -635,3 +635,23 @@ func TestASeenInTheFutureStartsTheClockNow(t *testing.T) {
 		t.Errorf("changes %v, pending %+v, new to sync %v; want alice held again from now, the space new", p.Changes, p.Pending, p.Spaces[0].NewToSync)
 	}
 }
+
+// A space this run reads that the state forgot (no saved run read it for
+// ForgetAfter: a monthly schedule, a month of blocked runs) is new to sync
+// again, and its grace counts start over; the report says why, rather
+// than only "no completed sync run", which is not so.
+func TestAForgottenSpaceIsNamedWithWhy(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+	prev := &State{Version: 1, Totals: map[string]int{"s": 1}, Absent: map[string]map[string]Absence{}, Saved: t0, Distinct: true,
+		Synced: map[string]time.Time{"spaces/A": t0, "spaces/Gone": t0}, Seen: map[string]time.Time{"spaces/A": t0, "spaces/Gone": t0}}
+	p := planOf(map[string][2]int{"spaces/A": {50, 1}}, del("spaces/A", "2", "alice@example.com", m.RoleMember))
+	p.Policy = diff.Sync
+	Decide(p, prev, map[string]int{"s": 1}, defaults, t0.Add(31*24*time.Hour))
+	if !p.Spaces[0].NewToSync {
+		t.Fatalf("spaces/A not new to sync after 31 days unread")
+	}
+	got := strings.Join(p.Warnings, "\n")
+	if !strings.Contains(got, "spaces/A") || !strings.Contains(got, "2026-06-01") || strings.Contains(got, "spaces/Gone") {
+		t.Errorf("warnings %q; want spaces/A named as forgotten, last read 2026-06-01 (and not spaces/Gone, not in this plan)", got)
+	}
+}
