@@ -365,14 +365,61 @@ func (j *Job) memberRead(ctx context.Context, space, email string) (membership.M
 
 // relativeKeys names sources by their path relative to the config's
 // folder, so the totals survive a checkout elsewhere (another CI runner, a
-// fresh container): the same config's sources are the same sources.
+// fresh container): the same config's sources are the same sources. A
+// path relative to the working directory (a config named by a relative
+// path) is named the same way: the same config run from another folder is
+// the same sources too.
 func relativeKeys(totals map[string]int, base string) map[string]int {
 	out := make(map[string]int, len(totals))
 	for path, n := range totals {
-		if rel, err := filepath.Rel(base, path); err == nil && filepath.IsAbs(path) {
-			path = filepath.ToSlash(rel)
+		out[relativeKey(path, base)] = n
+	}
+	return out
+}
+
+func relativeKey(path, base string) string {
+	abs, err1 := filepath.Abs(path)
+	absBase, err2 := filepath.Abs(base)
+	if err1 != nil || err2 != nil {
+		return path
+	}
+	rel, err := filepath.Rel(absBase, abs)
+	if err != nil {
+		return path
+	}
+	return filepath.ToSlash(rel)
+}
+
+// prevKeys names a saved state's totals as relativeKeys names this run's
+// (now, keyed as the sources were read): an absolute path (a state saved
+// before totals were relative) relative to the config's folder, and a
+// relative one that names one of this run's sources from the working
+// directory (saved, before relativeKeys took such paths, by a run of this
+// config named by a relative path) as that source, unless the state has
+// that source under its own name already.
+func prevKeys(prev, now map[string]int, base string) map[string]int {
+	mine := map[string]string{} // this run's sources, absolute, to their keys
+	for path := range now {
+		if abs, err := filepath.Abs(path); err == nil {
+			mine[abs] = relativeKey(path, base)
 		}
-		out[path] = n
+	}
+	out := make(map[string]int, len(prev))
+	renamed := map[string]int{}
+	for path, n := range prev {
+		switch abs, err := filepath.Abs(filepath.FromSlash(path)); {
+		case filepath.IsAbs(path):
+			out[relativeKey(path, base)] = n
+		case err == nil && mine[abs] != "" && mine[abs] != path:
+			renamed[mine[abs]] = n
+		default:
+			out[path] = n
+		}
+	}
+	for key, n := range renamed {
+		if _, ok := out[key]; !ok {
+			out[key] = n
+		}
 	}
 	return out
 }
