@@ -371,6 +371,12 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 func away(prev, next *State, space, membership, member string, now time.Time) Absence {
 	a := Absence{Member: member, Since: now, Runs: 1}
 	if prev != nil {
+		if prev.Saved.After(now) {
+			// This run's clock is behind the last run's: a time away
+			// starting before then would end the grace period early
+			// once the clock is right again.
+			a.Since = prev.Saved
+		}
 		if old, ok := prev.Absent[space][membership]; ok {
 			a.Since, a.Runs = old.Since, old.Runs+1
 		}

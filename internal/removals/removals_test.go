@@ -655,3 +655,30 @@ func TestAForgottenSpaceIsNamedWithWhy(t *testing.T) {
 		t.Errorf("warnings %q; want spaces/A named as forgotten, last read 2026-06-01 (and not spaces/Gone, not in this plan)", got)
 	}
 }
+
+// A run whose clock is behind the last run's starts a member's time away
+// no earlier than that run: five days slow, it would otherwise have dated
+// the absence five days back, and the next run, its clock right and one
+// day later, removed the member under a 72h grace period.
+func TestASlowClockDoesNotShortenTheGrace(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
+	grace := with(func(s *Settings) { s.Grace = config.Grace{Duration: 72 * time.Hour} })
+	alice := del("spaces/A", "2", "alice@example.com", m.RoleMember)
+	prev := &State{Version: 1, Totals: map[string]int{"s": 1}, Absent: map[string]map[string]Absence{}, Saved: t0,
+		Synced: map[string]time.Time{"spaces/A": t0}, Seen: map[string]time.Time{"spaces/A": t0}}
+	plan := func() *diff.Plan {
+		p := planOf(map[string][2]int{"spaces/A": {50, 1}}, alice)
+		p.Policy = diff.Sync
+		return p
+	}
+	p := plan()
+	next := Decide(p, prev, map[string]int{"s": 1}, grace, t0.Add(-5*24*time.Hour)) // the slow clock
+	if len(p.Pending) != 1 {
+		t.Fatalf("slow run: pending %+v", p.Pending)
+	}
+	p = plan()
+	Decide(p, next, map[string]int{"s": 1}, grace, t0.Add(24*time.Hour))
+	if len(p.Changes) != 0 || len(p.Pending) != 1 {
+		t.Errorf("a day later: changes %v, pending %+v; want alice still held", p.Changes, p.Pending)
+	}
+}
