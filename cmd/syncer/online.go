@@ -232,6 +232,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	command := commandLine(s.write, "", false)
 	var limits *config.Limits // once the config is read
 	why := ""                 // what stopped a run that made no plan, for its line in serve's history
+	var made *diff.Plan       // a plan the run made (and maybe applied) before it failed
 	fail := func(result string, code int) runResult {
 		release()
 		s.metrics.ObserveRun(started, result, nil, 0, 0)
@@ -244,7 +245,14 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 			if why != "" {
 				line = "no plan was made: " + why
 			}
-			if err := writeReportFile(f.reportFile, diff.Plan{Incomplete: []string{line}}, run); err != nil {
+			p := diff.Plan{Incomplete: []string{line}}
+			if made != nil {
+				// Its writes are done: the file says what they were,
+				// and why the run failed after them.
+				p = *made
+				p.Incomplete = append(slices.Clone(p.Incomplete), "the run failed: "+why)
+			}
+			if err := writeReportFile(f.reportFile, p, run); err != nil {
 				log.Error("report file not written", "path", f.reportFile, "error", err.Error())
 			}
 		}
@@ -408,6 +416,11 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 	case err != nil:
 		log.Error("run failed", "error", err.Error())
 		why = firstProblem(err)
+		if res.Plan.Policy != "" {
+			// Planned, and maybe applied, before the error (stdout's
+			// report not written): not a run that made no plan.
+			made = &res.Plan
+		}
 		return fail("failure", exitFailure)
 	}
 	if f.planOut != "" && !ruleFailed {

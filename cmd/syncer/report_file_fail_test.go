@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,5 +45,30 @@ func TestAReportFileSaysWhyNoPlanWasMade(t *testing.T) {
 	}
 	if r.Complete || !strings.Contains(strings.Join(r.Incomplete, "\n"), "removals.json") {
 		t.Errorf("the report file says complete %v, incomplete %q; want it to say the removals state could not be read", r.Complete, r.Incomplete)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// A run whose changes were applied and whose report could not be written
+// to stdout (a full disk under `> out.txt`, /dev/full) fails, but the
+// report file keeps what it did: not "no plan was made" over 2 creates.
+func TestAReportFileKeepsWhatWasAppliedWhenStdoutFails(t *testing.T) {
+	em, cfg := setup(t, 2, emulator.Options{}, "")
+	report := filepath.Join(filepath.Dir(cfg), "report.json")
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"apply", "--config", cfg, "--report-file", report}, failingWriter{}, &stderr)
+	if code != exitFailure || em.Stats().Writes != 2 {
+		t.Fatalf("exit %d, %d writes; want exit 1 after 2 writes\n%s", code, em.Stats().Writes, logText(stderr.String()))
+	}
+	var r jsonReport
+	data, _ := os.ReadFile(report)
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("report file: %v\n%s", err, data)
+	}
+	if !r.Applied || r.Summary["applied"] != 2 || r.Complete || !strings.Contains(strings.Join(r.Incomplete, "\n"), "no space left") {
+		t.Errorf("the report file says applied %v, summary %v, complete %v, incomplete %q; want the 2 creates applied and why the run failed", r.Applied, r.Summary, r.Complete, r.Incomplete)
 	}
 }
