@@ -81,3 +81,32 @@ func TestServeRefusesOut(t *testing.T) {
 		t.Errorf("exit %d, want %d at once\n%s", code, exitInvalid, stderr.String())
 	}
 }
+
+// The state folder's documents are outputs' targets to refuse before they
+// are there too: a first run under policy sync with --report-file
+// st/removals.json wrote the removals state, then the report over it
+// (exit 0), and every run after that stopped on a state it can't read.
+// The folder reached through a link is the same folder.
+func TestOutputsNeverNameStateDocumentsNotYetWritten(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "st"), 0o700)
+	os.Symlink(filepath.Join(dir, "st"), filepath.Join(dir, "link"))
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte("space,member\nspaces/A,owner@example.com\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("sources: [{path: a.csv}]\napi: {endpoint: \"http://127.0.0.1:9/\"}\npolicy: sync\nstate: {location: link}\n"), 0o644)
+	t.Chdir(dir)
+	for _, args := range [][]string{
+		{"apply", "--config", cfg, "--report-file", "st/removals.json"},
+		{"apply", "--config", cfg, "--report-file", "link/removals.json"},
+		{"plan", "--config", cfg, "--out", filepath.Join(dir, "st", "identity-cache.json")},
+		{"apply", "--config", cfg, "--lock-file", "st/runs.json"},
+	} {
+		code, _, errOut := runCLI(t, args...)
+		if code != exitInvalid || !strings.Contains(errOut, "overwrite") {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitInvalid, logText(errOut))
+		}
+		if left, _ := os.ReadDir(filepath.Join(dir, "st")); len(left) > 0 {
+			t.Fatalf("%v: the state folder has %v", args, left)
+		}
+	}
+}

@@ -143,6 +143,7 @@ func checkRunFlags(f runFlags) error {
 // if it can't be, the run says why, and only the config itself is compared.
 func overwritesInput(f runFlags) error {
 	inputs := []string{f.config, f.planFile}
+	var kept []string // the state folder's documents, there or not yet: the run writes them
 	if cfg, err := config.Load(f.config); err == nil {
 		for _, s := range cfg.Sources {
 			inputs = append(inputs, s.Path)
@@ -153,7 +154,7 @@ func overwritesInput(f runFlags) error {
 			// removals state (the rails' totals and grace), the
 			// identity cache, the run history.
 			for _, doc := range []string{job.RemovalsState, identityCache, history.Index} {
-				inputs = append(inputs, filepath.Join(cfg.State.Location, doc))
+				kept = append(kept, filepath.Join(cfg.State.Location, doc))
 			}
 		}
 	}
@@ -166,6 +167,11 @@ func overwritesInput(f runFlags) error {
 		}
 	}
 	for _, out := range outs {
+		for _, doc := range kept {
+			if out.path != "" && samePath(out.path, doc) {
+				return fmt.Errorf("%s %s would overwrite %s, which the run keeps from run to run", out.flag, out.path, doc)
+			}
+		}
 		st, err := os.Stat(out.path)
 		if out.path == "" || err != nil {
 			continue // a file that does not exist yet is no input
@@ -183,16 +189,28 @@ func overwritesInput(f runFlags) error {
 }
 
 // samePath: a and b name one file, there already or not (then compared
-// by their absolute paths).
+// by their absolute paths, their folders' links followed).
 func samePath(a, b string) bool {
 	sa, errA := os.Stat(a)
 	sb, errB := os.Stat(b)
 	if errA == nil && errB == nil {
 		return os.SameFile(sa, sb)
 	}
-	absA, errA := filepath.Abs(a)
-	absB, errB := filepath.Abs(b)
-	return errA == nil && errB == nil && absA == absB
+	ra, rb := resolvedPath(a), resolvedPath(b)
+	return ra != "" && ra == rb
+}
+
+// resolvedPath is p's absolute path, the links to its folder followed
+// (a state.location given as a link): "" if it has none.
+func resolvedPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
 }
 
 // runSettings are one run's settings beyond the config file.
