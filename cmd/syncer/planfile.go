@@ -165,8 +165,14 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 			run.PlanFile = planFile
 			return run
 		}
-		if plan != nil && f.reportFile != "" {
-			if err := writeReportFile(f.reportFile, *plan, info()); err != nil {
+		if f.reportFile != "" {
+			p := plan
+			if p == nil {
+				// Stopped before any write: the file a scheduler or
+				// pipeline keeps must not stay the last run's report.
+				p = &diff.Plan{Incomplete: []string{fmt.Sprintf("the plan file %s was not applied (%s): nothing was written; the log says why", path, result)}}
+			}
+			if err := writeReportFile(f.reportFile, *p, info()); err != nil {
 				log.Error("report file not written", "path", f.reportFile, "error", err.Error())
 				if code == exitOK {
 					result, code = "failure", exitFailure

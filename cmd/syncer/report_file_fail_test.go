@@ -72,3 +72,28 @@ func TestAReportFileKeepsWhatWasAppliedWhenStdoutFails(t *testing.T) {
 		t.Errorf("the report file says applied %v, summary %v, complete %v, incomplete %q; want the 2 creates applied and why the run failed", r.Applied, r.Summary, r.Complete, r.Incomplete)
 	}
 }
+
+// apply --plan too: a run that stopped before it applied anything (a
+// damaged plan file here) writes --report-file, saying so, rather than
+// leaving the last run's complete report in place.
+func TestAReportFileSaysWhyAPlanFileWasNotApplied(t *testing.T) {
+	em, cfg, plan := reviewed(t)
+	report := filepath.Join(filepath.Dir(cfg), "report.json")
+	if code, _, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan, "--report-file", report); code != exitOK {
+		t.Fatalf("plan: exit %d\n%s", code, logText(errOut))
+	}
+	data, _ := os.ReadFile(plan)
+	os.WriteFile(plan, data[:len(data)/2], 0o600) // cut short
+	code, _, errOut := runCLI(t, "apply", "--config", cfg, "--plan", plan, "--report-file", report)
+	if code != exitInvalid || em.Stats().Writes != 0 {
+		t.Fatalf("exit %d, %d writes; want exit 3 and none\n%s", code, em.Stats().Writes, logText(errOut))
+	}
+	var r jsonReport
+	data, _ = os.ReadFile(report)
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("report file: %v\n%s", err, data)
+	}
+	if r.Complete || !strings.Contains(strings.Join(r.Incomplete, "\n"), "not applied") {
+		t.Errorf("the report file says complete %v, incomplete %q; want it to say the plan was not applied", r.Complete, r.Incomplete)
+	}
+}
