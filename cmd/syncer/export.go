@@ -258,11 +258,16 @@ func ourApp(ctx context.Context, api *chatapi.Client, th *throttle.Throttle, sta
 	return ""
 }
 
-// exportOverwrites refuses an --out that is the config, or a file it
-// names that is not a source (the key, the token, the identity cache):
-// the export would replace it. A source may be written over: an export
+// exportOverwrites refuses an --out that is the config, a file it
+// names that is not a source (the key, the token, the identity cache) or
+// a document of its state folder: the export would replace it. A source may be written over: an export
 // refreshes the file it adopted.
 func exportOverwrites(outPath string, cfg *config.Config) error {
+	for _, doc := range stateDocuments(cfg) {
+		if outPath != "" && samePath(outPath, doc) {
+			return fmt.Errorf("--out %s would overwrite %s, which the runs keep from run to run", outPath, doc)
+		}
+	}
 	st, err := os.Stat(outPath)
 	if outPath == "" || err != nil {
 		return nil // a file that does not exist yet is no input

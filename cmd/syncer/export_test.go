@@ -141,3 +141,32 @@ func TestExportOutNeverOverwritesTheConfig(t *testing.T) {
 		t.Errorf("export over its source: exit %d\n%s", code, errOut)
 	}
 }
+
+// Nor a state folder's document: export --out syncer-state/removals.json
+// replaced the removal rails' totals and grace counters with the export
+// (exit 0), and every sync run after it stopped on a state it can't read.
+func TestExportOutNeverOverwritesTheState(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\nstate: {location: st}\n", url)), 0o644)
+	os.Mkdir(filepath.Join(dir, "st"), 0o700)
+	state := filepath.Join(dir, "st", "removals.json")
+	os.WriteFile(state, []byte(`{"version":1}`), 0o600)
+	for _, out := range []string{state, filepath.Join(dir, "st", "identity-cache.json")} {
+		code, _, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--out", out)
+		if code != exitInvalid || !strings.Contains(errOut, "would overwrite") {
+			t.Errorf("export --out %s: exit %d, want %d\n%s", filepath.Base(out), code, exitInvalid, errOut)
+		}
+	}
+	if got, _ := os.ReadFile(state); string(got) != `{"version":1}` {
+		t.Fatalf("the removals state was overwritten:\n%s", got)
+	}
+	if n := len(em.Stats().Requests); n != 0 {
+		t.Errorf("calls were made: %v", em.Stats().Requests)
+	}
+}

@@ -149,14 +149,7 @@ func overwritesInput(f runFlags) error {
 			inputs = append(inputs, s.Path)
 		}
 		inputs = append(inputs, cfg.Auth.CredentialsFile, cfg.Auth.TokenFile, cfg.Identity.CacheFile)
-		if !cfg.State.InCloudStorage() {
-			// What the state folder carries from run to run: the
-			// removals state (the rails' totals and grace), the
-			// identity cache, the run history.
-			for _, doc := range []string{job.RemovalsState, identityCache, history.Index} {
-				kept = append(kept, filepath.Join(cfg.State.Location, doc))
-			}
-		}
+		kept = stateDocuments(cfg)
 	}
 	outs := []struct{ flag, path string }{{"--lock-file", f.lockFile}, {"--report-file", f.reportFile}, {"--out", f.planOut}}
 	for i, out := range outs {
@@ -186,6 +179,20 @@ func overwritesInput(f runFlags) error {
 		}
 	}
 	return nil
+}
+
+// stateDocuments are the files a local state folder carries from run to
+// run, there or not yet: the removals state (the rails' totals and
+// grace), the identity cache, the run history.
+func stateDocuments(cfg *config.Config) []string {
+	if cfg.State.InCloudStorage() {
+		return nil
+	}
+	var docs []string
+	for _, doc := range []string{job.RemovalsState, identityCache, history.Index} {
+		docs = append(docs, filepath.Join(cfg.State.Location, doc))
+	}
+	return docs
 }
 
 // samePath: a and b name one file, there already or not (then compared
