@@ -265,7 +265,7 @@ func ourApp(ctx context.Context, api *chatapi.Client, th *throttle.Throttle, sta
 func exportOverwrites(outPath string, cfg *config.Config) error {
 	for _, doc := range stateDocuments(cfg) {
 		if outPath != "" && samePath(outPath, doc) {
-			return fmt.Errorf("--out %s would overwrite %s, which the runs keep from run to run", outPath, doc)
+			return fmt.Errorf("--out %s would overwrite %s, a file of the state folder's", outPath, doc)
 		}
 	}
 	st, err := os.Stat(outPath)

@@ -100,6 +100,9 @@ func TestOutputsNeverNameStateDocumentsNotYetWritten(t *testing.T) {
 		{"apply", "--config", cfg, "--report-file", "link/removals.json"},
 		{"plan", "--config", cfg, "--out", filepath.Join(dir, "st", "identity-cache.json")},
 		{"apply", "--config", cfg, "--lock-file", "st/runs.json"},
+		// The folder's write lock: held as the run's lock, every state
+		// write waited 30 s for it and failed (removals made, unrecorded).
+		{"apply", "--config", cfg, "--lock-file", "st/.write-lock"},
 	} {
 		code, _, errOut := runCLI(t, args...)
 		if code != exitInvalid || !strings.Contains(errOut, "overwrite") {

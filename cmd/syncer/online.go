@@ -162,7 +162,7 @@ func overwritesInput(f runFlags) error {
 	for _, out := range outs {
 		for _, doc := range kept {
 			if out.path != "" && samePath(out.path, doc) {
-				return fmt.Errorf("%s %s would overwrite %s, which the run keeps from run to run", out.flag, out.path, doc)
+				return fmt.Errorf("%s %s would overwrite %s, a file of the state folder's", out.flag, out.path, doc)
 			}
 		}
 		st, err := os.Stat(out.path)
@@ -183,13 +183,15 @@ func overwritesInput(f runFlags) error {
 
 // stateDocuments are the files a local state folder carries from run to
 // run, there or not yet: the removals state (the rails' totals and
-// grace), the identity cache, the run history.
+// grace), the identity cache, the run history; and the lock its writers
+// take (an apply holding it as its own lock waited for itself at every
+// write).
 func stateDocuments(cfg *config.Config) []string {
 	if cfg.State.InCloudStorage() {
 		return nil
 	}
 	var docs []string
-	for _, doc := range []string{job.RemovalsState, identityCache, history.Index} {
+	for _, doc := range []string{job.RemovalsState, identityCache, history.Index, state.WriteLockName} {
 		docs = append(docs, filepath.Join(cfg.State.Location, doc))
 	}
 	return docs

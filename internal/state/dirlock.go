@@ -14,6 +14,10 @@ import (
 // write. Its name starts with a dot: no document can be called that.
 const writeLockName = ".write-lock"
 
+// WriteLockName is the write lock's file in a local state folder: no other
+// lock (an apply's --lock-file) may be it, or every write waits for it.
+const WriteLockName = writeLockName
+
 // lockWait bounds the wait for the write lock when the context has no
 // deadline: writers hold it for one file's write.
 const lockWait = 30 * time.Second
