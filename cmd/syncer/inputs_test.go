@@ -112,4 +112,11 @@ func TestOutputsNeverNameStateDocumentsNotYetWritten(t *testing.T) {
 			t.Fatalf("%v: the state folder has %v", args, left)
 		}
 	}
+	// An identity.cache_file elsewhere, not yet written, is as much the
+	// cache: the report written over it, every run started without it.
+	cfg2 := filepath.Join(dir, "config2.yaml")
+	os.WriteFile(cfg2, []byte("sources: [{path: a.csv}]\napi: {endpoint: \"http://127.0.0.1:9/\"}\nidentity: {cache_file: c.json}\n"), 0o644)
+	if code, _, errOut := runCLI(t, "plan", "--config", cfg2, "--report-file", "c.json"); code != exitInvalid || !strings.Contains(errOut, "overwrite") {
+		t.Errorf("--report-file c.json, the cache file: exit %d, want %d\n%s", code, exitInvalid, logText(errOut))
+	}
 }

@@ -185,12 +185,15 @@ func overwritesInput(f runFlags) error {
 // run, there or not yet: the removals state (the rails' totals and
 // grace), the identity cache, the run history; and the lock its writers
 // take (an apply holding it as its own lock waited for itself at every
-// write).
+// write); and an identity.cache_file kept elsewhere.
 func stateDocuments(cfg *config.Config) []string {
 	if cfg.State.InCloudStorage() {
 		return nil
 	}
 	var docs []string
+	if cfg.Identity.CacheFile != "" {
+		docs = append(docs, cfg.Identity.CacheFile)
+	}
 	for _, doc := range []string{job.RemovalsState, identityCache, history.Index, state.WriteLockName} {
 		docs = append(docs, filepath.Join(cfg.State.Location, doc))
 	}
