@@ -390,7 +390,7 @@ func runOnce(ctx context.Context, out cmdIO, s runSettings) runResult {
 			why = "the run lock could not be taken: " + err.Error()
 			return fail("failure", exitFailure)
 		case lock != nil:
-			release = sync.OnceFunc(func() { releaseState(lock, cfg, log) })
+			release = sync.OnceFunc(func() { releaseState(runCtx, lock, cfg, log) })
 			defer release()
 			th.BeforeWrite = lock.Check // a run that lost its lock makes no further write
 		}

@@ -269,7 +269,7 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 			log.Error("the run lock could not be taken; nothing was done", "error", err.Error())
 			return finish("failure", exitFailure, nil, 0)
 		case lock != nil:
-			release = sync.OnceFunc(func() { releaseState(lock, cfg, log) })
+			release = sync.OnceFunc(func() { releaseState(runCtx, lock, cfg, log) })
 			defer release()
 		}
 	}

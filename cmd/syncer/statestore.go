@@ -68,12 +68,23 @@ func lockState(ctx context.Context, cfg *config.Config, store state.Store, runID
 	return lock, nil
 }
 
-// releaseState gives the lock back, even after the run's own context has
-// ended; a lock found taken is reported, never deleted.
-func releaseState(lock state.Lock, cfg *config.Config, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.CallTimeout)
+// releaseState gives the lock back, even after the run's own context
+// (run) has ended; a lock found taken is reported, never deleted. Once the
+// run is stopped (a signal, run_timeout) it gets stoppedRelease at most:
+// the run must end within 10 s of SIGTERM (a scheduler kills it then, the
+// lock held all the same), and a bucket that stopped answering would
+// otherwise keep it a whole call_timeout.
+func releaseState(run context.Context, lock state.Lock, cfg *config.Config, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(run), cfg.Limits.CallTimeout)
 	defer cancel()
+	stop := context.AfterFunc(run, func() { time.AfterFunc(stoppedRelease, cancel) })
+	defer stop()
 	if err := lock.Release(ctx); err != nil {
 		log.Error("the run lock was not released", "error", err.Error())
 	}
 }
+
+// stoppedRelease bounds the lock's release in a stopped run: with the 5 s
+// calls in flight get and the identity cache's 2 s, the run still ends
+// within 10 s of SIGTERM. A healthy bucket answers in a fraction of it.
+const stoppedRelease = 3 * time.Second
