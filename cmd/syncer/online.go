@@ -81,10 +81,21 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		}
 		if err != nil {
 			log.Error(err.Error())
+			result, code := "failure", exitFailure
 			if errors.Is(err, errLockHeld) {
-				return exitLocked
+				result, code = "locked", exitLocked
 			}
-			return exitFailure
+			if f.reportFile != "" {
+				// As when the state's own lock is held: the report a
+				// scheduler keeps must not stay the last run's.
+				run := s.runInfo(commandLine(true, f.planFile, false), time.Now(), result, code, nil)
+				run.Why = err.Error()
+				plan := diff.Plan{Incomplete: []string{"no plan was made: " + err.Error()}}
+				if werr := writeReportFile(f.reportFile, plan, run); werr != nil {
+					log.Error("report file not written", "path", f.reportFile, "error", werr.Error())
+				}
+			}
+			return code
 		}
 		defer unlock()
 	}

@@ -97,3 +97,37 @@ func TestAReportFileSaysWhyAPlanFileWasNotApplied(t *testing.T) {
 		t.Errorf("the report file says complete %v, incomplete %q; want it to say the plan was not applied", r.Complete, r.Incomplete)
 	}
 }
+
+// An apply that finds the lock held (another run of this config, or of
+// another config sharing its state folder: README, "started together, one
+// exits 5 ... each time") writes --report-file too: the file a cron line
+// keeps must not stay the last run's, complete and successful, while this
+// config's runs change nothing.
+func TestAReportFileSaysTheLockWasHeld(t *testing.T) {
+	_, cfg := setup(t, 2, emulator.Options{}, "")
+	dir := filepath.Dir(cfg)
+	data, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(cfg, append(data, "state: {location: st}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(dir, "report.json")
+	if code, _, errOut := runCLI(t, "apply", "--config", cfg, "--report-file", report); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s", code, logText(errOut))
+	}
+	unlock, err := acquireLocks(filepath.Join(t.TempDir(), "session.lock"), cfg) // another run, from another session
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if code, _, errOut := runCLI(t, "apply", "--config", cfg, "--report-file", report); code != exitLocked {
+		t.Fatalf("exit %d, want %d\n%s", code, exitLocked, logText(errOut))
+	}
+	var r jsonReport
+	data, _ = os.ReadFile(report)
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("report file: %v\n%s", err, data)
+	}
+	if r.Complete || !strings.Contains(strings.Join(r.Incomplete, "\n"), "lock") {
+		t.Errorf("the report file says complete %v, incomplete %q; want it to say the lock was held", r.Complete, r.Incomplete)
+	}
+}
