@@ -279,7 +279,12 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 		settings := removals.SettingsOf(j.Config, j.AllowRemovals, true)
 		settings.Repeats = relativeKeys(desired.Repeats, base)
-		next = removals.Decide(&res.Plan, rm.prev, relativeKeys(desired.Totals, base), settings, j.now())
+		totals := relativeKeys(desired.Totals, base)
+		if abs, err := filepath.Abs(j.Config.Path); err == nil {
+			settings.Config = abs
+			settings.Foreign = removals.Foreign(rm.prev, totals, abs, func(other string) bool { return otherFile(other, abs) })
+		}
+		next = removals.Decide(&res.Plan, rm.prev, totals, settings, j.now())
 		if rm.prev == nil {
 			res.Plan.Warnings = append(res.Plan.Warnings, fmt.Sprintf("no removals state at %s/%s yet: the first run with policy sync there (the source totals and grace counters start with this run)", j.State.Where(), RemovalsState))
 		}

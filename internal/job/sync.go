@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -422,6 +423,16 @@ func prevKeys(prev, now map[string]int, base string) map[string]int {
 		}
 	}
 	return out
+}
+
+// otherFile reports whether path is a file here that is not mine.
+func otherFile(path, mine string) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	me, err := os.Stat(mine)
+	return err != nil || !os.SameFile(st, me)
 }
 
 // syncing reports whether a space's plan may remove members.

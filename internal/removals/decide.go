@@ -41,6 +41,11 @@ type State struct {
 	// to sync again, and the grace period starts over. A state without it
 	// starts the clock at its Saved.
 	Seen map[string]time.Time `json:"seen,omitempty"`
+	// CountedBy is the config (its absolute path) whose run counted each
+	// total: two configs sharing the state whose sources have one name
+	// relative to their folders (eng/members.csv and sales/members.csv)
+	// would each compare its source with the other's total.
+	CountedBy map[string]string `json:"counted_by,omitempty"`
 }
 
 // ForgetAfter is how long a space may go unread (out of every source that
@@ -180,6 +185,7 @@ func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ")
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
 	next := &State{Version: 1, Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
 	next.Totals, next.Rows = keptTotals(prev, totals)
+	next.CountedBy = countedBy(prev, next.Totals, totals, st.Config)
 	prev, forgot := forgetUnseen(prev, now)
 	sayForgotten(plan, forgot)
 	applyGrace(plan, prev, st, now, next)
@@ -189,6 +195,24 @@ func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, no
 	next.Seen = seen(plan, prev, next, now)
 	plan.Recount()
 	return next
+}
+
+// countedBy is the next state's CountedBy: this config for this run's
+// totals, the last state's word for those carried over.
+func countedBy(prev *State, kept, mine map[string]int, config string) map[string]string {
+	out := map[string]string{}
+	for path := range kept {
+		switch _, ok := mine[path]; {
+		case ok && config != "":
+			out[path] = config
+		case !ok && prev != nil && prev.CountedBy[path] != "":
+			out[path] = prev.CountedBy[path]
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // keptTotals are this run's source totals, and those of the sources it
@@ -514,6 +538,9 @@ func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[strin
 				}
 			}
 		}
+		for _, path := range sortedKeys(st.Foreign) {
+			why = append(why, fmt.Sprintf("source %s: its last total was counted by another config sharing this state location (%s), whose source has the same name relative to its folder, so the shrink check would compare one with the other; give each config its own state.location, or its sources other names", path, st.Foreign[path]))
+		}
 		why = append(why, shrinks(prev.Totals, current, st)...)
 	}
 	if !st.MaxRemovals.Allows(total) {
@@ -557,8 +584,8 @@ func shrinks(before, now map[string]int, st Settings) []string {
 	var out []string
 	for _, path := range sortedKeys(before) {
 		was, is := before[path], now[path]
-		if _, still := now[path]; !still || was == 0 {
-			continue // a source no longer configured has no total to compare
+		if _, still := now[path]; !still || was == 0 || st.Foreign[path] != "" {
+			continue // a source no longer configured (or another config's) has no total to compare
 		}
 		if (was-is)*100 > st.MaxSourceShrinkPercent.N*was {
 			out = append(out, fmt.Sprintf("source %s shrank from %d to %d memberships (-%d%%) since the last run; safety.max_source_shrink_percent is %d%%",

@@ -278,6 +278,31 @@ type Settings struct {
 	// total: a state saved when totals counted rows is compared with the
 	// rows.
 	Repeats map[string]int
+	// Config is this config's absolute path, recorded with its totals.
+	Config string
+	// Foreign are this run's sources whose last total another config
+	// (still on this machine) counted, with that config's path: no shrink
+	// check can compare them, and the run stops saying so.
+	Foreign map[string]string
+}
+
+// Foreign names this run's sources (keys of totals) whose total in prev
+// was counted by another config that is still on this machine: two
+// configs sharing a state location whose sources share a name relative
+// to their folders. A config that is not here (another checkout of the
+// same repository, on another runner) is taken for this one. exists
+// reports whether a config file is there and not this one.
+func Foreign(prev *State, totals map[string]int, config string, other func(path string) bool) map[string]string {
+	if prev == nil || config == "" {
+		return nil
+	}
+	out := map[string]string{}
+	for path := range totals {
+		if by := prev.CountedBy[path]; by != "" && by != config && other(by) {
+			out[path] = by
+		}
+	}
+	return out
 }
 
 // SettingsOf reads the rails from a config.

@@ -1,0 +1,49 @@
+package job_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/state"
+)
+
+// Two configs in two folders share a state location, and each reads a
+// members.csv beside it: their totals have one name. Each would compare
+// its source with the other's total (a cut export passing as a small
+// change, or a false stop). The second stops and says why; the first,
+// whose total it is, goes on.
+func TestTwoConfigsWhoseSourcesShareANameStop(t *testing.T) {
+	shared := t.TempDir()
+	allow := 1 // the first run's consent: each space's seed owner goes
+	mk := func(n int) *fixture {
+		f := newFixture(t, world(n, 1), emulator.Options{}, desiredCSV(n, 1))
+		f.syncing(t)
+		// The configs are files on this machine (the fixture parses its
+		// text): another checkout's config would not be here.
+		if err := os.WriteFile(f.cfg.Path, []byte("# a config\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.tweak = func(j *job.Job) { j.State = &state.Dir{Path: shared}; j.AllowRemovals = allow }
+		return f
+	}
+	eng, sales := mk(10), mk(9)
+	res, err := eng.run(t, context.Background(), true)
+	if err != nil || res.Blocked() {
+		t.Fatalf("eng: %v, blocked %q", err, res.Plan.Blocked)
+	}
+	allow = -1
+	res, err = sales.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(res.Plan.Blocked, "\n"); !strings.Contains(got, "source members.csv: its last total was counted by another config sharing this state location") {
+		t.Errorf("sales: blocked %q; want the shared name named", res.Plan.Blocked)
+	}
+	if res, err = eng.run(t, context.Background(), true); err != nil || res.Blocked() {
+		t.Errorf("eng again: %v, blocked %q", err, res.Plan.Blocked)
+	}
+}
