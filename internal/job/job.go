@@ -282,7 +282,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		totals := relativeKeys(desired.Totals, base)
 		if abs, err := filepath.Abs(j.Config.Path); err == nil {
 			settings.Config = abs
-			settings.Foreign = removals.Foreign(rm.prev, totals, abs, func(other string) bool { return otherFile(other, abs) })
+			settings.Foreign = removals.Foreign(rm.prev, totals, abs, func(other string) bool { return otherConfig(other, abs) })
 		}
 		next = removals.Decide(&res.Plan, rm.prev, totals, settings, j.now())
 		if rm.prev == nil {

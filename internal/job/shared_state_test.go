@@ -19,18 +19,19 @@ import (
 func TestTwoConfigsWhoseSourcesShareANameStop(t *testing.T) {
 	shared := t.TempDir()
 	allow := 1 // the first run's consent: each space's seed owner goes
-	mk := func(n int) *fixture {
+	mk := func(name string, n int) *fixture {
 		f := newFixture(t, world(n, 1), emulator.Options{}, desiredCSV(n, 1))
 		f.syncing(t)
 		// The configs are files on this machine (the fixture parses its
-		// text): another checkout's config would not be here.
-		if err := os.WriteFile(f.cfg.Path, []byte("# a config\n"), 0o644); err != nil {
+		// text), and they say different things: a copy saying the same
+		// is another checkout of one config.
+		if err := os.WriteFile(f.cfg.Path, []byte("# the "+name+" config\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		f.tweak = func(j *job.Job) { j.State = &state.Dir{Path: shared}; j.AllowRemovals = allow }
 		return f
 	}
-	eng, sales := mk(10), mk(9)
+	eng, sales := mk("eng", 10), mk("sales", 9)
 	res, err := eng.run(t, context.Background(), true)
 	if err != nil || res.Blocked() {
 		t.Fatalf("eng: %v, blocked %q", err, res.Plan.Blocked)
@@ -45,5 +46,11 @@ func TestTwoConfigsWhoseSourcesShareANameStop(t *testing.T) {
 	}
 	if res, err = eng.run(t, context.Background(), true); err != nil || res.Blocked() {
 		t.Errorf("eng again: %v, blocked %q", err, res.Plan.Blocked)
+	}
+	// A checkout of eng's config elsewhere on this machine (the same
+	// words): the same config, its total compared as usual.
+	copyOfEng := mk("eng", 10)
+	if res, err = copyOfEng.run(t, context.Background(), true); err != nil || res.Blocked() {
+		t.Errorf("another checkout of eng: %v, blocked %q", err, res.Plan.Blocked)
 	}
 }

@@ -4,6 +4,7 @@ package job
 // the rails spare, and the next state saved after a run that saw everything.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
+	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/removals"
@@ -425,15 +427,24 @@ func prevKeys(prev, now map[string]int, base string) map[string]int {
 	return out
 }
 
-// otherFile reports whether path is a file here that is not mine.
-func otherFile(path, mine string) bool {
+// otherConfig reports whether path is another config here than mine: a
+// file that is not mine and says something else. A copy saying the same
+// (another checkout of the same repository on this machine) is mine.
+func otherConfig(path, mine string) bool {
 	st, err := os.Stat(path)
 	if err != nil {
 		return false
 	}
-	me, err := os.Stat(mine)
-	return err != nil || !os.SameFile(st, me)
+	if me, err := os.Stat(mine); err == nil && os.SameFile(st, me) {
+		return false
+	}
+	theirs, err1 := fsutil.ReadFile(path, maxConfigSize)
+	ours, err2 := fsutil.ReadFile(mine, maxConfigSize)
+	return err1 == nil && err2 == nil && !bytes.Equal(theirs, ours)
 }
+
+// maxConfigSize bounds what otherConfig reads (config.Load refuses more).
+const maxConfigSize = 1 << 20
 
 // syncing reports whether a space's plan may remove members.
 func (j *Job) syncing(d membership.Desired, space string) bool {
