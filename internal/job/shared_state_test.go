@@ -3,6 +3,7 @@ package job_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,5 +53,37 @@ func TestTwoConfigsWhoseSourcesShareANameStop(t *testing.T) {
 	copyOfEng := mk("eng", 10)
 	if res, err = copyOfEng.run(t, context.Background(), true); err != nil || res.Blocked() {
 		t.Errorf("another checkout of eng: %v, blocked %q", err, res.Plan.Blocked)
+	}
+}
+
+// Two configs in one folder (sharing its default state location) that
+// read one members.csv count the same file: its total is the same
+// source's, compared as usual, and neither run stops the other.
+func TestTwoConfigsInOneFolderReadingOneSourceDoNotStop(t *testing.T) {
+	f := newFixture(t, world(10, 1), emulator.Options{}, desiredCSV(10, 1))
+	f.syncing(t)
+	if err := os.WriteFile(f.cfg.Path, []byte("# the sync config\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := f.cfg
+	other := filepath.Join(filepath.Dir(a.Path), "other.yaml")
+	if err := os.WriteFile(other, []byte("# another config beside it\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := *a
+	b.Path = other
+	if res, err := f.run(t, context.Background(), true); err != nil || res.Blocked() {
+		t.Fatalf("first config: %v, blocked %q", err, res.Plan.Blocked)
+	}
+	// One person leaves the file: a removal, which the rails check.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(a.Path), "members.csv"), []byte(desiredCSV(9, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.cfg = &b
+	syncing := f.tweak
+	f.tweak = func(j *job.Job) { syncing(j); j.AllowRemovals = -1 }
+	res, err := f.run(t, context.Background(), true)
+	if err != nil || res.Blocked() || res.Plan.Summary.Delete != 1 {
+		t.Errorf("second config, same folder, same members.csv: %v, %d removed, blocked %q", err, res.Plan.Summary.Delete, res.Plan.Blocked)
 	}
 }

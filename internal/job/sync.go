@@ -428,7 +428,7 @@ func prevKeys(prev, now map[string]int, base string) map[string]int {
 }
 
 // otherConfig reports whether path is another config here than mine: a
-// file that is not mine and says something else. A copy saying the same
+// file that is not mine, in another folder, and says something else. A copy saying the same
 // (another checkout of the same repository on this machine) is mine.
 func otherConfig(path, mine string) bool {
 	st, err := os.Stat(path)
@@ -437,6 +437,13 @@ func otherConfig(path, mine string) bool {
 	}
 	if me, err := os.Stat(mine); err == nil && os.SameFile(st, me) {
 		return false
+	}
+	// A config in my folder names its sources relative to it as I do:
+	// the total it counted under a name is of the same file as mine.
+	if d1, err := os.Stat(filepath.Dir(path)); err == nil {
+		if d2, err := os.Stat(filepath.Dir(mine)); err == nil && os.SameFile(d1, d2) {
+			return false
+		}
 	}
 	theirs, err1 := fsutil.ReadFile(path, maxConfigSize)
 	ours, err2 := fsutil.ReadFile(mine, maxConfigSize)
