@@ -539,7 +539,7 @@ func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[strin
 			}
 		}
 		for _, path := range sortedKeys(st.Foreign) {
-			why = append(why, fmt.Sprintf("source %s: its last total was counted by another config sharing this state location (%s), whose source has the same name relative to its folder, so the shrink check would compare one with the other; give each config its own state.location, or its sources other names", path, st.Foreign[path]))
+			why = append(why, fmt.Sprintf("source %s: its last total was counted by another config sharing this state location (%s), whose source has the same name relative to its folder, so the shrink check would compare one with the other; give each config its own state.location, or its sources other names (then one run with --allow-removals, after reading the plan, records this config's totals as its own)", path, st.Foreign[path]))
 		}
 		why = append(why, shrinks(prev.Totals, current, st)...)
 	}
