@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,9 @@ func (c *cloudRun) start(args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffe
 func (c *cloudRun) run(args ...string) (int, string, string) {
 	cmd, stdout, stderr := c.start(args...)
 	err := cmd.Wait()
+	// The run's folder goes with its machine: the next run shares no disk
+	// with it (its source is not here to be compared with).
+	os.RemoveAll(filepath.Dir(cmd.Args[slices.Index(cmd.Args, "--config")+1]))
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()

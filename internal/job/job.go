@@ -280,10 +280,8 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		settings := removals.SettingsOf(j.Config, j.AllowRemovals, true)
 		settings.Repeats = relativeKeys(desired.Repeats, base)
 		totals := relativeKeys(desired.Totals, base)
-		if abs, err := filepath.Abs(j.Config.Path); err == nil {
-			settings.Config = abs
-			settings.Foreign = removals.Foreign(rm.prev, totals, abs, func(other string) bool { return otherConfig(other, abs) })
-		}
+		settings.Files = sourceFiles(desired.Totals, base)
+		settings.Foreign = removals.Foreign(rm.prev, totals, settings.Files, otherSource)
 		next = removals.Decide(&res.Plan, rm.prev, totals, settings, j.now())
 		if rm.prev == nil {
 			res.Plan.Warnings = append(res.Plan.Warnings, fmt.Sprintf("no removals state at %s/%s yet: the first run with policy sync there (the source totals and grace counters start with this run)", j.State.Where(), RemovalsState))

@@ -24,9 +24,9 @@ func TestTwoConfigsWhoseSourcesShareANameStop(t *testing.T) {
 		f := newFixture(t, world(n, 1), emulator.Options{}, desiredCSV(n, 1))
 		f.syncing(t)
 		// The configs are files on this machine (the fixture parses its
-		// text), and they say different things: a copy saying the same
-		// is another checkout of one config.
-		if err := os.WriteFile(f.cfg.Path, []byte("# the "+name+" config\n"), 0o644); err != nil {
+		// text), word for word alike (one template copied into two
+		// folders): what tells them apart is their sources.
+		if err := os.WriteFile(f.cfg.Path, []byte("# a team's config\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		f.tweak = func(j *job.Job) { j.State = &state.Dir{Path: shared}; j.AllowRemovals = allow }
@@ -42,14 +42,14 @@ func TestTwoConfigsWhoseSourcesShareANameStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(res.Plan.Blocked, "\n"); !strings.Contains(got, "source members.csv: its last total was counted by another config sharing this state location") {
+	if got := strings.Join(res.Plan.Blocked, "\n"); !strings.Contains(got, "source members.csv: its last total was counted from another file") {
 		t.Errorf("sales: blocked %q; want the shared name named", res.Plan.Blocked)
 	}
 	if res, err = eng.run(t, context.Background(), true); err != nil || res.Blocked() {
 		t.Errorf("eng again: %v, blocked %q", err, res.Plan.Blocked)
 	}
-	// A checkout of eng's config elsewhere on this machine (the same
-	// words): the same config, its total compared as usual.
+	// A checkout of eng's config elsewhere on this machine (its source
+	// says the same): the same source, its total compared as usual.
 	copyOfEng := mk("eng", 10)
 	if res, err = copyOfEng.run(t, context.Background(), true); err != nil || res.Blocked() {
 		t.Errorf("another checkout of eng: %v, blocked %q", err, res.Plan.Blocked)

@@ -4,7 +4,6 @@ package job
 // the rails spare, and the next state saved after a run that saw everything.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -427,31 +426,39 @@ func prevKeys(prev, now map[string]int, base string) map[string]int {
 	return out
 }
 
-// otherConfig reports whether path is another config here than mine: a
-// file that is not mine, in another folder, and says something else. A copy saying the same
-// (another checkout of the same repository on this machine) is mine.
-func otherConfig(path, mine string) bool {
-	st, err := os.Stat(path)
+// sourceFiles are this run's sources by their keys (relativeKeys) as
+// absolute paths.
+func sourceFiles(totals map[string]int, base string) map[string]string {
+	out := make(map[string]string, len(totals))
+	for path := range totals {
+		if abs, err := filepath.Abs(path); err == nil {
+			out[relativeKey(path, base)] = abs
+		}
+	}
+	return out
+}
+
+// otherSource reports whether theirs, the file a total was counted from,
+// is another source than mine: here, not mine, and saying something else
+// (a copy saying the same, another checkout of the same repository on
+// this machine, counts the same). One there that can't be read is taken
+// for another: its total is not compared.
+func otherSource(theirs, mine string) bool {
+	st, err := os.Stat(theirs)
 	if err != nil {
 		return false
 	}
 	if me, err := os.Stat(mine); err == nil && os.SameFile(st, me) {
 		return false
 	}
-	// A config in my folder names its sources relative to it as I do:
-	// the total it counted under a name is of the same file as mine.
-	if d1, err := os.Stat(filepath.Dir(path)); err == nil {
-		if d2, err := os.Stat(filepath.Dir(mine)); err == nil && os.SameFile(d1, d2) {
-			return false
-		}
-	}
-	theirs, err1 := fsutil.ReadFile(path, maxConfigSize)
-	ours, err2 := fsutil.ReadFile(mine, maxConfigSize)
-	return err1 == nil && err2 == nil && !bytes.Equal(theirs, ours)
+	a, err1 := fsutil.SHA256File(theirs, maxSourceBytes)
+	b, err2 := fsutil.SHA256File(mine, maxSourceBytes)
+	return err1 != nil || err2 != nil || a != b
 }
 
-// maxConfigSize bounds what otherConfig reads (config.Load refuses more).
-const maxConfigSize = 1 << 20
+// maxSourceBytes bounds what otherSource reads (beyond any source a run
+// loads).
+const maxSourceBytes = 1 << 30
 
 // syncing reports whether a space's plan may remove members.
 func (j *Job) syncing(d membership.Desired, space string) bool {

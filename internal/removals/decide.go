@@ -41,11 +41,11 @@ type State struct {
 	// to sync again, and the grace period starts over. A state without it
 	// starts the clock at its Saved.
 	Seen map[string]time.Time `json:"seen,omitempty"`
-	// CountedBy is the config (its absolute path) whose run counted each
-	// total: two configs sharing the state whose sources have one name
+	// CountedFrom is the file (its absolute path) each total was counted
+	// from: two configs sharing the state whose sources have one name
 	// relative to their folders (eng/members.csv and sales/members.csv)
 	// would each compare its source with the other's total.
-	CountedBy map[string]string `json:"counted_by,omitempty"`
+	CountedFrom map[string]string `json:"counted_from,omitempty"`
 }
 
 // ForgetAfter is how long a space may go unread (out of every source that
@@ -185,7 +185,7 @@ func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ")
 func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, now time.Time) *State {
 	next := &State{Version: 1, Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
 	next.Totals, next.Rows = keptTotals(prev, totals)
-	next.CountedBy = countedBy(prev, next.Totals, totals, st.Config)
+	next.CountedFrom = countedFrom(prev, next.Totals, totals, st.Files)
 	prev, forgot := forgetUnseen(prev, now)
 	sayForgotten(plan, forgot)
 	applyGrace(plan, prev, st, now, next)
@@ -197,16 +197,16 @@ func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, no
 	return next
 }
 
-// countedBy is the next state's CountedBy: this config for this run's
+// countedFrom is the next state's CountedFrom: this run's files for its
 // totals, the last state's word for those carried over.
-func countedBy(prev *State, kept, mine map[string]int, config string) map[string]string {
+func countedFrom(prev *State, kept, mine map[string]int, files map[string]string) map[string]string {
 	out := map[string]string{}
 	for path := range kept {
 		switch _, ok := mine[path]; {
-		case ok && config != "":
-			out[path] = config
-		case !ok && prev != nil && prev.CountedBy[path] != "":
-			out[path] = prev.CountedBy[path]
+		case ok && files[path] != "":
+			out[path] = files[path]
+		case !ok && prev != nil && prev.CountedFrom[path] != "":
+			out[path] = prev.CountedFrom[path]
 		}
 	}
 	if len(out) == 0 {
@@ -539,7 +539,7 @@ func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[strin
 			}
 		}
 		for _, path := range sortedKeys(st.Foreign) {
-			why = append(why, fmt.Sprintf("source %s: its last total was counted by another config sharing this state location (%s), whose source has the same name relative to its folder, so the shrink check would compare one with the other; give each config its own state.location, or its sources other names (then one run with --allow-removals, after reading the plan, records this config's totals as its own)", path, st.Foreign[path]))
+			why = append(why, fmt.Sprintf("source %s: its last total was counted from another file (%s), by a config sharing this state location whose source has the same name relative to its folder, so the shrink check would compare one with the other; give each config its own state.location, or its sources other names (then one run with --allow-removals, after reading the plan, records this config's totals as its own)", path, st.Foreign[path]))
 		}
 		why = append(why, shrinks(prev.Totals, current, st)...)
 	}

@@ -278,28 +278,30 @@ type Settings struct {
 	// total: a state saved when totals counted rows is compared with the
 	// rows.
 	Repeats map[string]int
-	// Config is this config's absolute path, recorded with its totals.
-	Config string
-	// Foreign are this run's sources whose last total another config
-	// (still on this machine) counted, with that config's path: no shrink
-	// check can compare them, and the run stops saying so.
+	// Files are this run's sources (by their keys in the totals) as
+	// absolute paths, recorded with their totals.
+	Files map[string]string
+	// Foreign are this run's sources whose last total was counted from
+	// another file (still on this machine, saying something else), with
+	// that file's path: no shrink check can compare them, and the run
+	// stops saying so.
 	Foreign map[string]string
 }
 
 // Foreign names this run's sources (keys of totals) whose total in prev
-// was counted by another config that is still on this machine: two
-// configs sharing a state location whose sources share a name relative
-// to their folders. A config that is not here (another checkout of the
-// same repository, on another runner) is taken for this one. exists
-// reports whether a config file is there and not this one.
-func Foreign(prev *State, totals map[string]int, config string, other func(path string) bool) map[string]string {
-	if prev == nil || config == "" {
+// was counted from another file: two configs sharing a state location
+// whose sources share a name relative to their folders. other reports
+// whether the file a total was counted from is here and says something
+// else than mine: a file that is not here (another machine) or says the
+// same (another checkout of the same repository) is taken for mine.
+func Foreign(prev *State, totals map[string]int, files map[string]string, other func(theirs, mine string) bool) map[string]string {
+	if prev == nil {
 		return nil
 	}
 	out := map[string]string{}
 	for path := range totals {
-		if by := prev.CountedBy[path]; by != "" && by != config && other(by) {
-			out[path] = by
+		if from, mine := prev.CountedFrom[path], files[path]; from != "" && mine != "" && from != mine && other(from, mine) {
+			out[path] = from
 		}
 	}
 	return out
