@@ -1,7 +1,6 @@
 package removals
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -12,170 +11,6 @@ import (
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/membership"
 )
-
-// State is what removals carry from one run to the next.
-type State struct {
-	Version int `json:"version"`
-	// Totals are the memberships each source gave in the last run that
-	// completed, by the source's path.
-	Totals map[string]int `json:"totals"`
-	// Absent are the members no source wants, by space and membership
-	// name: since when, and for how many consecutive runs.
-	Absent map[string]map[string]Absence `json:"absent"`
-	Saved  time.Time                     `json:"saved"`
-	// Synced are the spaces with a completed sync run behind them, and
-	// since when. A space under policy sync that is not here (new to the
-	// sources, switched to sync, or a state saved by a syncer that did not
-	// keep this) has its removals confirmed first, as on a first run.
-	Synced map[string]time.Time `json:"synced"`
-	// Distinct: the totals count a member a source repeats once. A state
-	// without it counted rows.
-	Distinct bool `json:"distinct,omitempty"`
-	// Rows are the sources whose total (kept for another config sharing
-	// the state) was carried over from a state that counted rows: compared
-	// with that source's rows, until a run reads it again.
-	Rows []string `json:"rows,omitempty"`
-	// Seen is when a run last read each space Synced or Absent names. A
-	// space no run has read for ForgetAfter (it left the sources) loses
-	// its mark and its members' time away: back in the sources, it is new
-	// to sync again, and the grace period starts over. A state without it
-	// starts the clock at its Saved.
-	Seen map[string]time.Time `json:"seen,omitempty"`
-	// CountedFrom is the file (its absolute path) each total was counted
-	// from: two configs sharing the state whose sources have one name
-	// relative to their folders (eng/members.csv and sales/members.csv)
-	// would each compare its source with the other's total.
-	CountedFrom map[string]string `json:"counted_from,omitempty"`
-}
-
-// ForgetAfter is how long a space may go unread (out of every source that
-// shares the state location) before what the state knows of it is
-// forgotten: a space back in the sources after months was last confirmed
-// by nobody who remembers, and a member "away" all that time was away from
-// sources that did not name the space at all.
-const ForgetAfter = 30 * 24 * time.Hour
-
-// lastSeen is when a run last read the space, as this state knows it: a
-// state saved before Seen was kept says its Saved (the clock starts then),
-// and one with neither, now.
-func (s *State) lastSeen(name string, now time.Time) time.Time {
-	if t, ok := s.Seen[name]; ok {
-		return t
-	}
-	if !s.Saved.IsZero() {
-		return s.Saved
-	}
-	return now
-}
-
-// forgetUnseen is prev without the spaces no run has read for
-// ForgetAfter: their sync marks and their members' time away. Every space
-// it keeps has its Seen, none after now.
-func forgetUnseen(prev *State, now time.Time) (*State, map[string]time.Time) {
-	if prev == nil {
-		return nil, nil
-	}
-	forgot := map[string]time.Time{}
-	p := *prev
-	p.Synced, p.Absent, p.Seen = maps.Clone(prev.Synced), maps.Clone(prev.Absent), map[string]time.Time{}
-	for _, names := range []map[string]time.Time{prev.Synced, absentSpaces(prev)} {
-		for name := range names {
-			seen := prev.lastSeen(name, now)
-			if seen.After(now) {
-				// Read in the future (a clock ahead): the clock starts
-				// now, not when this one catches up.
-				seen = now
-			}
-			if now.Sub(seen) >= ForgetAfter {
-				delete(p.Synced, name)
-				delete(p.Absent, name)
-				forgot[name] = seen
-				continue
-			}
-			p.Seen[name] = seen
-		}
-	}
-	if prev.Synced == nil {
-		p.Synced = nil // "did not record which spaces it synced" stays so
-	}
-	return &p, forgot
-}
-
-// sayForgotten warns of the spaces this run reads under sync that the
-// state forgot: new to sync again, their grace counts starting over,
-// though a run did sync them once.
-func sayForgotten(plan *diff.Plan, forgot map[string]time.Time) {
-	for _, s := range plan.Spaces {
-		if t, ok := forgot[s.Name]; ok && s.Listed && syncs(plan, s) {
-			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: no saved run had read it since %s (%d days or more), so the removals state forgot it: it is new to policy sync again, and the grace period's counts of its members start over",
-				s.Name, t.UTC().Format(time.RFC3339), int(ForgetAfter/(24*time.Hour))))
-		}
-	}
-}
-
-func absentSpaces(s *State) map[string]time.Time {
-	out := make(map[string]time.Time, len(s.Absent))
-	for name := range s.Absent {
-		out[name] = time.Time{}
-	}
-	return out
-}
-
-// seen is the next state's Seen: now for the spaces this run read, as
-// prev knew it for the others it still names.
-func seen(plan *diff.Plan, prev, next *State, now time.Time) map[string]time.Time {
-	read := map[string]bool{}
-	for _, s := range plan.Spaces {
-		read[s.Name] = s.Listed
-	}
-	out := map[string]time.Time{}
-	for _, names := range []map[string]time.Time{next.Synced, absentSpaces(next)} {
-		for name := range names {
-			switch t, ok := prev.seenAt(name); {
-			case read[name] || !ok:
-				out[name] = now
-			default:
-				out[name] = t
-			}
-		}
-	}
-	return out
-}
-
-func (s *State) seenAt(name string) (time.Time, bool) {
-	if s == nil {
-		return time.Time{}, false
-	}
-	t, ok := s.Seen[name]
-	return t, ok
-}
-
-// Absence is one member's time away from the sources.
-type Absence struct {
-	Member string    `json:"member"`
-	Since  time.Time `json:"since"`
-	Runs   int       `json:"runs"`
-}
-
-// ParseState reads a saved state; anything it can't read is an error,
-// never "no previous state" (that would switch the rails off).
-func ParseState(data []byte) (*State, error) {
-	var s State
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("not a syncer state: %w", err)
-	}
-	if s.Version != 1 {
-		return nil, fmt.Errorf("state version %d is not one this syncer reads (1)", s.Version)
-	}
-	// A state without its totals would switch the shrink check off.
-	if s.Totals == nil || s.Absent == nil || s.Saved.IsZero() {
-		return nil, fmt.Errorf("not a complete syncer state (totals, absent and saved are required)")
-	}
-	return &s, nil
-}
-
-// Encode writes a state.
-func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ") }
 
 // Decide applies the grace period and the rails to the whole plan, before
 // any write. It changes plan (held removals move to Pending, the rails'
@@ -195,63 +30,6 @@ func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, no
 	next.Seen = seen(plan, prev, next, now)
 	plan.Recount()
 	return next
-}
-
-// countedFrom is the next state's CountedFrom: this run's files for its
-// totals, the last state's word for those carried over.
-func countedFrom(prev *State, kept, mine map[string]int, files map[string]string) map[string]string {
-	out := map[string]string{}
-	for path := range kept {
-		switch _, ok := mine[path]; {
-		case ok && files[path] != "":
-			out[path] = files[path]
-		case !ok && prev != nil && prev.CountedFrom[path] != "":
-			out[path] = prev.CountedFrom[path]
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// keptTotals are this run's source totals, and those of the sources it
-// did not read that the last state counted: another config may keep its
-// state in the same location, and its shrink check needs them (as its
-// spaces keep their marks). It also returns which of those count rows (a
-// state saved when totals counted rows): they are compared with rows.
-func keptTotals(prev *State, totals map[string]int) (map[string]int, []string) {
-	if prev == nil {
-		return totals, nil
-	}
-	out := maps.Clone(totals)
-	if out == nil {
-		out = map[string]int{}
-	}
-	rows := prev.rowCounted()
-	var kept []string
-	for path, n := range prev.Totals {
-		if _, ok := out[path]; !ok {
-			out[path] = n
-			if rows[path] {
-				kept = append(kept, path)
-			}
-		}
-	}
-	sort.Strings(kept)
-	return out, kept
-}
-
-// rowCounted are the sources whose total counts rows, not distinct
-// memberships: all of a state saved before totals were distinct.
-func (s *State) rowCounted() map[string]bool {
-	out := map[string]bool{}
-	for path := range s.Totals {
-		if !s.Distinct || slices.Contains(s.Rows, path) {
-			out[path] = true
-		}
-	}
-	return out
 }
 
 // syncs reports whether a space of the plan is under policy sync.
@@ -274,13 +52,6 @@ func newToSync(plan *diff.Plan, prev *State) map[string]bool {
 		}
 	}
 	return fresh
-}
-
-func (s *State) synced() map[string]time.Time {
-	if s == nil {
-		return nil
-	}
-	return s.Synced
 }
 
 // synced is the spaces with a completed sync run behind them once this run
