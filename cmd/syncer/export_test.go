@@ -75,11 +75,8 @@ func TestExportRefusesADirectMessage(t *testing.T) {
 			{Name: "spaces/DM", Type: "DIRECT_MESSAGE", Members: []emulator.SeedMember{{User: "owner@example.com"}, {User: "ann@example.com"}}},
 		},
 	}
-	_, url := emulatortest.Start(t, seed, emulator.Options{})
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\n", url)), 0o644)
-	exported := filepath.Join(dir, "current.yaml")
+	_, cfg := exportWorld(t, seed, "")
+	exported := filepath.Join(filepath.Dir(cfg), "current.yaml")
 	code, out, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--space", "spaces/DM", "--out", exported)
 	// Found by reading the space: a runtime failure, as a run's is (exit 1);
 	// exit 3 says no API call was made.
@@ -98,10 +95,7 @@ func TestExportErrorsShowControlsAsText(t *testing.T) {
 		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}, {ID: "\x1b[2J\r/x", Email: "odd@example.com"}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}, {User: "odd@example.com"}}}},
 	}
-	_, url := emulatortest.Start(t, seed, emulator.Options{})
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\n", url)), 0o644)
+	_, cfg := exportWorld(t, seed, "")
 	code, _, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A")
 	if code != exitFailure || strings.ContainsAny(errOut, "\x1b\r") || !strings.Contains(errOut, `users/\x1b[2J\r/x`) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
@@ -117,11 +111,9 @@ func TestExportOutNeverOverwritesTheConfig(t *testing.T) {
 		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}}},
 	}
-	em, url := emulatortest.Start(t, seed, emulator.Options{})
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	text := fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\nidentity: {cache_file: cache.json}\n", url)
-	os.WriteFile(cfg, []byte(text), 0o644)
+	em, cfg := exportWorld(t, seed, "identity: {cache_file: cache.json}\n")
+	dir := filepath.Dir(cfg)
+	text, _ := os.ReadFile(cfg)
 	os.WriteFile(filepath.Join(dir, "cache.json"), []byte("{}"), 0o600)
 	for _, out := range []string{cfg, filepath.Join(dir, "cache.json")} {
 		code, _, errOut := runCLI(t, "export", "--config", cfg, "--space", "spaces/A", "--out", out)
@@ -129,7 +121,7 @@ func TestExportOutNeverOverwritesTheConfig(t *testing.T) {
 			t.Errorf("export --out %s: exit %d, want %d\n%s", filepath.Base(out), code, exitInvalid, errOut)
 		}
 	}
-	if got, _ := os.ReadFile(cfg); string(got) != text {
+	if got, _ := os.ReadFile(cfg); string(got) != string(text) {
 		t.Fatalf("the config was overwritten:\n%s", got)
 	}
 	if n := len(em.Stats().Requests); n != 0 {
@@ -150,10 +142,8 @@ func TestExportOutNeverOverwritesTheState(t *testing.T) {
 		Users:  []emulator.SeedUser{{ID: "1", Email: "owner@example.com"}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/A", Members: []emulator.SeedMember{{User: "owner@example.com", Role: "owner"}}}},
 	}
-	em, url := emulatortest.Start(t, seed, emulator.Options{})
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\nstate: {location: st}\n", url)), 0o644)
+	em, cfg := exportWorld(t, seed, "state: {location: st}\n")
+	dir := filepath.Dir(cfg)
 	os.Mkdir(filepath.Join(dir, "st"), 0o700)
 	state := filepath.Join(dir, "st", "removals.json")
 	os.WriteFile(state, []byte(`{"version":1}`), 0o600)
@@ -169,4 +159,17 @@ func TestExportOutNeverOverwritesTheState(t *testing.T) {
 	if n := len(em.Stats().Requests); n != 0 {
 		t.Errorf("calls were made: %v", em.Stats().Requests)
 	}
+}
+
+// exportWorld starts the emulator with seed and writes a config (with
+// extra lines) whose source is current.yaml beside it, in a folder of its
+// own: the emulator and the config's path.
+func exportWorld(t *testing.T, seed *emulator.Seed, extra string) (*emulator.Server, string) {
+	t.Helper()
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: current.yaml}]\napi: {endpoint: %q}\n%s", url, extra)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return em, cfg
 }
