@@ -275,7 +275,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	if rm != nil && !stopped {
 		base := filepath.Dir(j.Config.Path)
 		if rm.prev != nil {
-			rm.prev.Totals = prevKeys(rm.prev.Totals, desired.Totals, base) // states saved before totals were relative
+			var renamed map[string]string // states saved before totals were relative
+			rm.prev.Totals, renamed = prevKeys(rm.prev.Totals, desired.Totals, base)
+			rm.prev.RenameSources(renamed)
 		}
 		settings := removals.SettingsOf(j.Config, j.AllowRemovals, true)
 		settings.Repeats = relativeKeys(desired.Repeats, base)

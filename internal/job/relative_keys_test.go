@@ -28,12 +28,19 @@ func TestTotalsAreKeyedByTheConfigsFolderWhateverTheWorkingDirectory(t *testing.
 	// this run's source from here, and a key already right wins.
 	t.Chdir(dir)
 	now := map[string]int{filepath.Join("eng", "members.csv"): 4}
-	got := prevKeys(map[string]int{"eng/members.csv": 10, "sales/members.csv": 3}, now, "eng")
+	got, renamed := prevKeys(map[string]int{"eng/members.csv": 10, "sales/members.csv": 3}, now, "eng")
 	if got["members.csv"] != 10 || got["sales/members.csv"] != 3 || len(got) != 2 {
 		t.Errorf("an old state's keys became %v, want members.csv: 10 and sales/members.csv: 3 kept", got)
 	}
-	got = prevKeys(map[string]int{"eng/members.csv": 10, "members.csv": 8}, now, "eng")
-	if got["members.csv"] != 8 || len(got) != 1 {
-		t.Errorf("keys %v, want the key already right (members.csv: 8)", got)
+	if renamed["eng/members.csv"] != "members.csv" || len(renamed) != 1 {
+		t.Errorf("renamed %v, want eng/members.csv to members.csv (for the state's row marks)", renamed)
+	}
+	got, renamed = prevKeys(map[string]int{"eng/members.csv": 10, "members.csv": 8}, now, "eng")
+	if got["members.csv"] != 8 || len(got) != 1 || len(renamed) != 0 {
+		t.Errorf("keys %v, renamed %v; want the key already right (members.csv: 8), nothing renamed", got, renamed)
+	}
+	abs := filepath.Join(dir, "eng", "members.csv")
+	if got, renamed = prevKeys(map[string]int{abs: 10}, now, "eng"); got["members.csv"] != 10 || renamed[abs] != "members.csv" {
+		t.Errorf("an absolute key: totals %v, renamed %v; want members.csv", got, renamed)
 	}
 }

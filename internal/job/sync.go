@@ -398,8 +398,9 @@ func relativeKey(path, base string) string {
 // relative one that names one of this run's sources from the working
 // directory (saved, before relativeKeys took such paths, by a run of this
 // config named by a relative path) as that source, unless the state has
-// that source under its own name already.
-func prevKeys(prev, now map[string]int, base string) map[string]int {
+// that source under its own name already. It also returns the keys it
+// renamed (old to new), for the state's other records of its sources.
+func prevKeys(prev, now map[string]int, base string) (map[string]int, map[string]string) {
 	mine := map[string]string{} // this run's sources, absolute, to their keys
 	for path := range now {
 		if abs, err := filepath.Abs(path); err == nil {
@@ -407,23 +408,33 @@ func prevKeys(prev, now map[string]int, base string) map[string]int {
 		}
 	}
 	out := make(map[string]int, len(prev))
-	renamed := map[string]int{}
+	names := map[string]string{}
+	type move struct {
+		from string
+		n    int
+	}
+	moved := map[string]move{}
 	for path, n := range prev {
 		switch abs, err := filepath.Abs(filepath.FromSlash(path)); {
 		case filepath.IsAbs(path):
-			out[relativeKey(path, base)] = n
+			key := relativeKey(path, base)
+			out[key] = n
+			if key != path {
+				names[path] = key
+			}
 		case err == nil && mine[abs] != "" && mine[abs] != path:
-			renamed[mine[abs]] = n
+			moved[mine[abs]] = move{path, n}
 		default:
 			out[path] = n
 		}
 	}
-	for key, n := range renamed {
+	for key, m := range moved {
 		if _, ok := out[key]; !ok {
-			out[key] = n
+			out[key] = m.n
+			names[m.from] = key
 		}
 	}
-	return out
+	return out, names
 }
 
 // sourceFiles are this run's sources by their keys (relativeKeys) as

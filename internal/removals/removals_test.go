@@ -608,6 +608,29 @@ func TestRowTotalsOfAnotherConfigAreKeptAsRows(t *testing.T) {
 	}
 }
 
+// A state whose totals are renamed (package job's prevKeys: a state saved
+// when keys were absolute paths) renames its row marks and the files the
+// totals were counted from with them: a renamed total of rows compared as
+// distinct would block a whole source with repeats as a shrink.
+func TestRenamedTotalsKeepTheirRowMarks(t *testing.T) {
+	big := map[string][2]int{"spaces/A": {100, 1}, "spaces/B": {100, 1}}
+	t0 := time.Unix(1e9, 0)
+	prev := &State{Version: 1, Distinct: true, Absent: map[string]map[string]Absence{}, Saved: t0,
+		Totals:      map[string]int{"a.csv": 100, "b.csv": 100},
+		Rows:        []string{"/srv/sync/b.csv"},
+		CountedFrom: map[string]string{"/srv/sync/b.csv": "/srv/sync/b.csv", "a.csv": "/srv/sync/a.csv"}}
+	prev.RenameSources(map[string]string{"/srv/sync/b.csv": "b.csv"})
+	if !slices.Equal(prev.Rows, []string{"b.csv"}) || prev.CountedFrom["b.csv"] != "/srv/sync/b.csv" || len(prev.CountedFrom) != 2 {
+		t.Fatalf("after the rename rows %v, counted from %v; want b.csv in both", prev.Rows, prev.CountedFrom)
+	}
+	// b.csv whole, 30 of its 100 rows repeats: rows against rows, no shrink.
+	plan := planOf(big)
+	Decide(plan, prev, map[string]int{"b.csv": 70}, with(func(s *Settings) { s.Repeats = map[string]int{"b.csv": 30} }), t0.Add(time.Hour))
+	if len(plan.Blocked) != 0 {
+		t.Errorf("a whole source with repeats against its renamed row total: blocked %q", plan.Blocked)
+	}
+}
+
 // A space's last read in the future (a run on a machine whose clock ran a
 // year ahead) starts the clock at the first run that sees it so: not kept
 // until the clock catches up, which would bring back what forgetting

@@ -225,6 +225,29 @@ func keptTotals(prev *State, totals map[string]int) (map[string]int, []string) {
 	return out, kept
 }
 
+// RenameSources gives the state's other records of a source (which totals
+// count rows, the file each was counted from) the names its totals were
+// given (old to new; prevKeys in package job): a source whose total was
+// renamed but not its row mark would be compared, distinct, with rows.
+func (s *State) RenameSources(renamed map[string]string) {
+	if s == nil || len(renamed) == 0 {
+		return
+	}
+	for i, path := range s.Rows {
+		if to, ok := renamed[path]; ok {
+			s.Rows[i] = to
+		}
+	}
+	for from, to := range renamed {
+		if f, ok := s.CountedFrom[from]; ok {
+			delete(s.CountedFrom, from)
+			if _, taken := s.CountedFrom[to]; !taken {
+				s.CountedFrom[to] = f
+			}
+		}
+	}
+}
+
 // rowCounted are the sources whose total counts rows, not distinct
 // memberships: all of a state saved before totals were distinct.
 func (s *State) rowCounted() map[string]bool {
