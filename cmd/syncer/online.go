@@ -64,12 +64,15 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 	}
 	runID := newRunID()
 	log := logging.New(out.stderr, level).With("run_id", runID)
-	if err := checkRunFlags(f); err != nil {
-		log.Error(err.Error() + "; nothing was sent to the API")
-		return exitInvalid
-	}
 	m := metrics.New()
 	s := runSettings{runID: runID, flags: f, write: write, detailed: detailedExitCode, metrics: m, calls: &metrics.Calls{}, log: log}
+	if err := checkRunFlags(f); err != nil {
+		log.Error(err.Error() + "; nothing was sent to the API")
+		if reportFileSound(f) {
+			s.noPlanReport("invalid", exitInvalid, err)
+		}
+		return exitInvalid
+	}
 	if write {
 		unlock, err := acquireLocks(f.lockFile, f.config)
 		var skipped *lockSkipped
@@ -83,16 +86,7 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 			if errors.Is(err, errLockHeld) {
 				result, code = "locked", exitLocked
 			}
-			if f.reportFile != "" {
-				// As when the state's own lock is held: the report a
-				// scheduler keeps must not stay the last run's.
-				run := s.runInfo(commandLine(true, f.planFile, false), time.Now(), result, code, nil)
-				run.Why = err.Error()
-				plan := diff.Plan{Incomplete: []string{"no plan was made: " + err.Error()}}
-				if werr := writeReportFile(f.reportFile, plan, run); werr != nil {
-					log.Error("report file not written", "path", f.reportFile, "error", werr.Error())
-				}
-			}
+			s.noPlanReport(result, code, err)
 			return code
 		}
 		defer unlock()
@@ -112,6 +106,22 @@ func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode 
 		}
 	}
 	return r.code
+}
+
+// noPlanReport writes --report-file for a run that stopped before it made
+// a plan (a command line refused, the lock held): the report a scheduler
+// keeps must not stay the last run's.
+func (s runSettings) noPlanReport(result string, code int, why error) {
+	path := s.flags.reportFile
+	if path == "" {
+		return
+	}
+	run := s.runInfo(commandLine(s.write, s.flags.planFile, !s.write), time.Now(), result, code, nil)
+	run.Why = why.Error()
+	plan := diff.Plan{Incomplete: []string{"no plan was made: " + why.Error()}}
+	if err := writeReportFile(path, plan, run); err != nil {
+		s.log.Error("report file not written", "path", path, "error", err.Error())
+	}
 }
 
 // runSettings are one run's settings beyond the config file.

@@ -48,6 +48,25 @@ func checkRunFlags(f runFlags) error {
 	return overwritesInput(f)
 }
 
+// reportFileSound says whether a command line checkRunFlags refused may
+// still have its --report-file written: the file is in a folder that
+// exists, is a regular file or none, and is none of the run's inputs,
+// state documents or other outputs (the refusal may be about it).
+func reportFileSound(f runFlags) bool {
+	if f.reportFile == "" {
+		return false
+	}
+	if checkRunFlags(runFlags{config: f.config, planFile: f.planFile, reportFile: f.reportFile}) != nil {
+		return false
+	}
+	for _, other := range []string{f.lockFile, f.planOut} {
+		if other != "" && samePath(other, f.reportFile) {
+			return false
+		}
+	}
+	return true
+}
+
 // overwritesInput refuses a file the run writes (the lock, the report,
 // the saved plan) that is one it reads: --lock-file config.yaml replaced
 // the config with the lock's line before it was read, --report-file hr.csv

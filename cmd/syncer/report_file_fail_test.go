@@ -131,3 +131,55 @@ func TestAReportFileSaysTheLockWasHeld(t *testing.T) {
 		t.Errorf("the report file says complete %v, incomplete %q; want it to say the lock was held", r.Complete, r.Incomplete)
 	}
 }
+
+// A command line refused before any call (a bad --output, a --out folder
+// that does not exist, --lock-file naming a source) writes --report-file
+// too, saying no plan was made, unless the report file is what is wrong:
+// it must not stay the last run's, complete and successful.
+func TestARefusedCommandLineWritesTheReportFile(t *testing.T) {
+	_, cfg := setup(t, 2, emulator.Options{}, "")
+	dir := filepath.Dir(cfg)
+	report := filepath.Join(dir, "report.json")
+	fresh := func() {
+		t.Helper()
+		if code, _, errOut := runCLI(t, "plan", "--config", cfg, "--report-file", report); code != exitOK {
+			t.Fatalf("a sound run: exit %d\n%s", code, logText(errOut))
+		}
+	}
+	for _, bad := range [][]string{
+		{"plan", "--output", "yaml"},
+		{"plan", "--out", filepath.Join(dir, "no-such-folder", "plan.json")},
+		{"apply", "--lock-file", cfg},
+	} {
+		fresh()
+		args := append(append([]string{}, bad...), "--config", cfg, "--report-file", report)
+		if code, _, errOut := runCLI(t, args...); code != exitInvalid {
+			t.Fatalf("%v: exit %d, want %d\n%s", bad, code, exitInvalid, logText(errOut))
+		}
+		var r jsonReport
+		data, _ := os.ReadFile(report)
+		if err := json.Unmarshal(data, &r); err != nil {
+			t.Fatalf("%v: report file: %v\n%s", bad, err, data)
+		}
+		if r.Complete || !strings.Contains(strings.Join(r.Incomplete, "\n"), "no plan was made") {
+			t.Errorf("%v: the report file says complete %v, incomplete %q; want no plan made", bad, r.Complete, r.Incomplete)
+		}
+	}
+	// The report file itself the fault: a source, or another output.
+	csv := filepath.Join(dir, "members.csv")
+	before, _ := os.ReadFile(csv)
+	if code, _, _ := runCLI(t, "plan", "--config", cfg, "--report-file", csv); code != exitInvalid {
+		t.Fatalf("--report-file naming a source: exit %d, want %d", code, exitInvalid)
+	}
+	if after, _ := os.ReadFile(csv); !bytes.Equal(before, after) {
+		t.Errorf("--report-file naming a source wrote it:\n%s", after)
+	}
+	fresh()
+	before, _ = os.ReadFile(report)
+	if code, _, _ := runCLI(t, "plan", "--config", cfg, "--report-file", report, "--out", report); code != exitInvalid {
+		t.Fatalf("--report-file and --out alike: exit %d, want %d", code, exitInvalid)
+	}
+	if after, _ := os.ReadFile(report); !bytes.Equal(before, after) {
+		t.Errorf("--report-file and --out alike: the report file was written")
+	}
+}
