@@ -52,6 +52,10 @@ func (s *Server) refuse(sp *space, admin bool, op string, target *member, role s
 		return nil
 	case s.opts.Caller == callerApp:
 		switch {
+		case op == "delete" && target.kind == "GROUP":
+			return appUnsupported("Removing a Google Group from a space")
+		case op == "delete" && target.kind == "BOT":
+			return appUnsupported("Removing a Chat app from a space")
 		case op == "patch" && !sp.appCreated:
 			return denied("With app authentication, roles can only be updated in spaces the app created; %s was not.", sp.name)
 		case op == "delete" && !sp.appCreated && (target.role == roleManager || target.role == roleAssistantManager):
@@ -103,6 +107,14 @@ func (s *Server) refuse(sp *space, admin bool, op string, target *member, role s
 		}
 	}
 	return nil
+}
+
+// appUnsupported refuses what the reference lists under "App
+// authentication is not supported for the following use cases"
+// (spaces.members.create and spaces.members.delete). Google's status for
+// it is not documented: a 403, as for any other refusal of the caller.
+func appUnsupported(what string) *apiError {
+	return denied("App authentication is not supported for: %s.", what)
 }
 
 func whoManages(setting string) string {

@@ -162,3 +162,39 @@ func TestCallerLastOwnerAndNoCaller(t *testing.T) {
 		t.Error("manage_members everyone was taken")
 	}
 }
+
+// Under app authentication (Caller "app") the emulator answers as the
+// reference pages say. spaces.members.list: "Listing memberships with app
+// authentication ... excludes Chat app memberships, including its own."
+// spaces.members.create: "App authentication is not supported for ...
+// Inviting users external to the Workspace organization that owns the
+// space. Adding a Google Group to a space. Adding a Chat app to a space."
+// spaces.members.delete: "App authentication is not supported for ...
+// Removing a Google Group from a space. Removing a Chat app from a space."
+func TestCallerAppAsTheReferenceSays(t *testing.T) {
+	ctx := context.Background()
+	s := callerSeed()
+	s.Users = append(s.Users, emulator.SeedUser{ID: "90", Email: "guest@gmail.com", External: true})
+	s.Spaces[0].Members = append(s.Spaces[0].Members, emulator.SeedMember{App: true}, emulator.SeedMember{Group: "groups/eng"})
+	s.Groups = append(s.Groups, emulator.SeedGroup{ID: "ops"})
+	_, c, _ := start(t, s, emulator.Options{Caller: "app"}, chatapi.Options{ShowGroups: true})
+	for _, mm := range listAll(t, c, "spaces/S") {
+		if mm.Bot {
+			t.Errorf("app authentication listed an app membership: %+v", mm)
+		}
+	}
+	for _, p := range []m.Principal{"users/guest@gmail.com", "groups/ops", m.App} {
+		if _, err := c.Create(ctx, "spaces/S", p); !errors.Is(err, chatapi.ErrPermanent) {
+			t.Errorf("app authentication creating %s: %v, want a refusal", p, err)
+		}
+	}
+	for _, name := range []string{"spaces/S/members/group-eng", "spaces/S/members/app"} {
+		if err := c.Delete(ctx, name); !errors.Is(err, chatapi.ErrPermanent) {
+			t.Errorf("app authentication deleting %s: %v, want a refusal", name, err)
+		}
+	}
+	// A person of the organisation is still added and removed.
+	if _, err := c.Create(ctx, "spaces/S", "users/out@example.com"); err != nil {
+		t.Errorf("app authentication adding a person: %v", err)
+	}
+}

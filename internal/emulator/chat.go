@@ -234,7 +234,10 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case m.state == stateInvited && !showInvited:
 		case m.kind == "GROUP" && !showGroups:
-		case m.kind == "BOT" && admin:
+		case m.kind == "BOT" && (admin || s.opts.Caller == callerApp):
+			// "Listing app memberships in a space isn't supported when
+			// using admin access"; app authentication "excludes Chat app
+			// memberships, including its own" (spaces.members.list).
 		case !matches(groups, m):
 		default:
 			visible = append(visible, m)
@@ -320,6 +323,9 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 		if !ok || id == "" {
 			return nil, errorf(400, "INVALID_ARGUMENT", "Invalid group name %q; want groups/{group}.", g.Name)
 		}
+		if s.opts.Caller == callerApp {
+			return nil, appUnsupported("Adding a Google Group to a space")
+		}
 		if sp.spaceType != "SPACE" {
 			return nil, errorf(400, "INVALID_ARGUMENT", "Google Groups can only be added to named spaces; %s is a %s.", sp.name, sp.spaceType)
 		}
@@ -343,6 +349,9 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 		if admin {
 			return nil, errorf(400, "INVALID_ARGUMENT", "Apps can't be added with admin access.")
 		}
+		if s.opts.Caller == callerApp {
+			return nil, appUnsupported("Adding a Chat app to a space")
+		}
 		if sp.holds("app") {
 			return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
 		}
@@ -357,6 +366,9 @@ func (s *Server) newMember(sp *space, body wireMembership, admin bool) (*member,
 	u := s.world.lookupUser(key)
 	if u == nil {
 		return nil, errorf(404, "NOT_FOUND", "User %s not found.", body.Member.Name)
+	}
+	if u.external && s.opts.Caller == callerApp {
+		return nil, appUnsupported("Inviting users external to the Workspace organization that owns the space")
 	}
 	if sp.holds(u.id) {
 		return nil, errorf(409, "ALREADY_EXISTS", "Membership already exists.")
