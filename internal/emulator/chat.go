@@ -221,9 +221,13 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loop := loopPages(r)
+	// A token is for the list that gave it: "When paginating, all other
+	// parameters provided should match the call that provided the page
+	// token" (spaces.members.list). pageSize may change.
+	listKey := fmt.Sprintf("%s %q %t %t %t", sp.name, q.Get("filter"), showInvited, showGroups, admin)
 	offset, err := 0, (*apiError)(nil)
 	if !loop {
-		offset, err = parsePageToken(sp.name, q.Get("pageToken"))
+		offset, err = parsePageToken(listKey, q.Get("pageToken"))
 	}
 	if err != nil {
 		writeAPIError(w, err)
@@ -249,7 +253,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 		out.Memberships = append(out.Memberships, s.world.wire(sp, m, !s.opts.HideEmails))
 	}
 	if end < len(visible) {
-		out.NextPageToken = pageToken(sp.name, end)
+		out.NextPageToken = pageToken(listKey, end)
 	}
 	if loop {
 		out.NextPageToken = loopToken

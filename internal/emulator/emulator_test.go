@@ -563,3 +563,48 @@ func TestTheAppByItsID(t *testing.T) {
 		t.Errorf("the app after its removal: %v", err)
 	}
 }
+
+// spaces.members.list, pageToken: "When paginating, all other parameters
+// provided should match the call that provided the page token. Passing
+// different values to the other parameters might lead to unexpected
+// results." The emulator refuses such a token (400), so a client that
+// changes a filter, showInvited, showGroups or useAdminAccess in the
+// middle of a list is caught, not silently given a page of another list.
+func TestPageTokenIsForTheListThatGaveIt(t *testing.T) {
+	s := seed()
+	s.Spaces[0].Members = append(s.Spaces[0].Members, emulator.SeedMember{User: "alice@example.com"}, emulator.SeedMember{User: "shy@example.com", State: "INVITED"})
+	_, _, base := start(t, s, emulator.Options{}, chatapi.Options{})
+	get := func(query string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + "/v1/spaces/S/members?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	first := "pageSize=1&showInvited=true&filter=" + urlq(`member.type != "BOT"`)
+	code, body := get(first)
+	var page struct{ NextPageToken string }
+	if err := json.Unmarshal([]byte(body), &page); code != 200 || err != nil || page.NextPageToken == "" {
+		t.Fatalf("first page: %d %s", code, body)
+	}
+	tok := "&pageToken=" + urlq(page.NextPageToken)
+	if code, body := get(first + tok); code != 200 {
+		t.Errorf("the same list's next page: %d %s", code, body)
+	}
+	if code, body := get("pageSize=5&showInvited=true&filter=" + urlq(`member.type != "BOT"`) + tok); code != 200 {
+		t.Errorf("another page size (not a filter) is taken: %d %s", code, body)
+	}
+	for _, other := range []string{
+		"pageSize=1&filter=" + urlq(`member.type != "BOT"`),
+		"pageSize=1&showInvited=true",
+		"pageSize=1&showInvited=true&showGroups=true&filter=" + urlq(`member.type != "BOT"`),
+		"pageSize=1&showInvited=true&filter=" + urlq(`member.type != "BOT" AND role = "ROLE_MANAGER"`),
+	} {
+		if code, body := get(other + tok); code != 400 || !strings.Contains(body, "page token") {
+			t.Errorf("%s with the token of another list: %d %s", other, code, body)
+		}
+	}
+}
