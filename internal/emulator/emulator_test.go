@@ -608,3 +608,28 @@ func TestPageTokenIsForTheListThatGaveIt(t *testing.T) {
 		}
 	}
 }
+
+// groups.get and members.list take a group's alias: "The value can be the
+// group's email address, group alias, or the unique group ID" (Admin SDK
+// Directory API, groups.get and members.list, groupKey); the group's
+// primary email comes back.
+func TestDirectoryGroupByAlias(t *testing.T) {
+	s := seed()
+	s.Groups = append(s.Groups, emulator.SeedGroup{ID: "g42", Email: "eng-all@example.com", Aliases: []string{"Engineers@example.com"}, Members: []string{"alice@example.com"}})
+	_, _, base := start(t, s, emulator.Options{}, chatapi.Options{})
+	for path, want := range map[string]string{
+		"/admin/directory/v1/groups/engineers@example.com":         `"id":"g42","email":"eng-all@example.com"`,
+		"/admin/directory/v1/groups/Engineers@example.com/members": `"email":"alice@example.com"`,
+		"/admin/directory/v1/groups/g42":                           `"email":"eng-all@example.com"`,
+	} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d %s, want %s", path, resp.StatusCode, b, want)
+		}
+	}
+}

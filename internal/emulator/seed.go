@@ -42,6 +42,9 @@ type SeedUser struct {
 type SeedGroup struct {
 	ID    string `yaml:"id"`
 	Email string `yaml:"email"`
+	// Aliases are the group's other addresses: groups.get and members.list
+	// take them as they take its email.
+	Aliases []string `yaml:"aliases"`
 	// Members are users' or other groups' emails, or "*": everyone in
 	// the domain, which Google lists as one member of type CUSTOMER.
 	Members []string `yaml:"members"`

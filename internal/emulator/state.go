@@ -124,6 +124,11 @@ func newWorld(seed *Seed) (*world, error) {
 			w.dir[g.email] = g
 			w.domains[domainOf(g.email)] = true
 		}
+		for _, a := range sg.Aliases {
+			// groups.get and members.list: "The value can be the group's
+			// email address, group alias, or the unique group ID".
+			w.dir[strings.ToLower(a)] = g
+		}
 	}
 	for _, ss := range seed.Spaces {
 		name := ss.Name

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+)
+
+// A group named by one of its aliases (the Directory takes "the group's
+// email address, group alias, or the unique group ID") is added by its ID,
+// its people are added, and a second run finds nothing to do.
+func TestAGroupNamedByItsAlias(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "alice@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "g42", Email: "eng-all@example.com", Aliases: []string{"engineers@example.com"}, Members: []string{"alice@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member\nspaces/S,boss@example.com\nspaces/S,group_members:engineers@example.com\nspaces/S,group:engineers@example.com\n", "")
+	for run := 1; run <= 2; run++ {
+		code, r, errOut := applyJSON(t, "--config", cfg)
+		if code != exitOK || r.Summary["failed"] != 0 {
+			t.Fatalf("run %d: exit %d %v\n%+v\n%s", run, code, r.Summary, r.Changes, logText(errOut))
+		}
+		if run == 2 && r.Summary["applied"] != 0 {
+			t.Errorf("run 2 applied %v", r.Summary)
+		}
+	}
+	st := em.Stats()
+	if st.Creates["spaces/S users/2"] != 1 || st.Creates["spaces/S groups/g42"] != 1 || st.Count("members.delete") != 0 {
+		t.Errorf("creates %v, deletes %d", st.Creates, st.Count("members.delete"))
+	}
+}
