@@ -109,6 +109,21 @@ func (s *Server) refuse(sp *space, admin bool, op string, target *member, role s
 	return nil
 }
 
+// unreadable refuses a read of a space the calling user is not in:
+// "Listing memberships with User authentication lists memberships in
+// spaces that the authenticated user has access to" (spaces.members.list).
+// Answered as a space that isn't (404); admin access reads any space. The
+// app's reads are not judged (seeds seldom make it a member).
+func (s *Server) unreadable(sp *space, admin bool) *apiError {
+	if s.opts.Caller == "" || s.opts.Caller == callerApp || admin {
+		return nil
+	}
+	if me := sp.members[s.callerID]; me != nil && me.state == stateJoined {
+		return nil
+	}
+	return errorf(404, "NOT_FOUND", "Space %s not found or the caller is not a member.", sp.name)
+}
+
 // appUnsupported refuses what the reference lists under "App
 // authentication is not supported for the following use cases"
 // (spaces.members.create and spaces.members.delete). Google's status for

@@ -198,3 +198,30 @@ func TestCallerAppAsTheReferenceSays(t *testing.T) {
 		t.Errorf("app authentication adding a person: %v", err)
 	}
 }
+
+// spaces.members.list: "Listing memberships with User authentication lists
+// memberships in spaces that the authenticated user has access to": a user
+// not in a space reads nothing there (404, as for a space that isn't),
+// unless with admin access; the app reads where it is.
+func TestCallerReadsOnlyItsSpaces(t *testing.T) {
+	ctx := context.Background()
+	s := callerSeed()
+	s.Spaces = append(s.Spaces, emulator.SeedSpace{Name: "spaces/AWAY", Members: []emulator.SeedMember{{User: "o2@example.com", Role: "owner"}, {User: "m2@example.com"}}})
+	_, c, _ := start(t, s, emulator.Options{Caller: "m1@example.com"}, chatapi.Options{})
+	if _, _, err := c.ListPage(ctx, "spaces/S", ""); err != nil {
+		t.Errorf("listing a space of the caller's: %v", err)
+	}
+	if _, _, err := c.ListPage(ctx, "spaces/AWAY", ""); !errors.Is(err, chatapi.ErrNotFound) {
+		t.Errorf("listing a space the caller is not in: %v, want 404", err)
+	}
+	if _, err := c.Get(ctx, "spaces/AWAY", "m2@example.com"); !errors.Is(err, chatapi.ErrNotFound) {
+		t.Errorf("getting a membership of a space the caller is not in: %v, want 404", err)
+	}
+	if _, err := c.Space(ctx, "spaces/AWAY"); !errors.Is(err, chatapi.ErrNotFound) {
+		t.Errorf("getting a space the caller is not in: %v, want 404", err)
+	}
+	_, c, _ = start(t, s, emulator.Options{Caller: "m1@example.com"}, chatapi.Options{UseAdminAccess: true})
+	if _, _, err := c.ListPage(ctx, "spaces/AWAY", ""); err != nil {
+		t.Errorf("admin access listing any space: %v", err)
+	}
+}

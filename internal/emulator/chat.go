@@ -32,8 +32,9 @@ func (s *Server) lockedSpace(r *http.Request) (*space, *apiError) {
 }
 
 func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
-	if _, err := boolParam(r, "useAdminAccess"); err != nil {
-		writeAPIError(w, err)
+	admin, perr := boolParam(r, "useAdminAccess")
+	if perr != nil {
+		writeAPIError(w, perr)
 		return
 	}
 	if s.opts.RefuseSpacesGet {
@@ -43,6 +44,9 @@ func (s *Server) getSpace(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp, err := s.lockedSpace(r)
+	if err == nil {
+		err = s.unreadable(sp, admin)
+	}
 	if err != nil {
 		writeAPIError(w, err)
 		return
@@ -63,7 +67,14 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sp, m, err := s.lockedMember(r)
+	sp, err := s.lockedSpace(r)
+	if err == nil {
+		err = s.unreadable(sp, admin)
+	}
+	var m *member
+	if err == nil {
+		sp, m, err = s.lockedMember(r)
+	}
 	if err != nil {
 		writeAPIError(w, err)
 		return
@@ -216,6 +227,9 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp, err := s.lockedSpace(r)
+	if err == nil {
+		err = s.unreadable(sp, admin)
+	}
 	if err != nil {
 		writeAPIError(w, err)
 		return
