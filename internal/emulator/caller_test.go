@@ -193,6 +193,15 @@ func TestCallerAppAsTheReferenceSays(t *testing.T) {
 			t.Errorf("app authentication deleting %s: %v, want a refusal", name, err)
 		}
 	}
+	// showInvited "Currently requires user authentication": the app sees
+	// no invitation.
+	s.Spaces[0].Members = append(s.Spaces[0].Members, emulator.SeedMember{User: "out@example.com", State: "INVITED"})
+	_, withInvited, _ := start(t, s, emulator.Options{Caller: "app"}, chatapi.Options{ShowInvited: true})
+	for _, mm := range listAll(t, withInvited, "spaces/S") {
+		if mm.State == m.StateInvited {
+			t.Errorf("app authentication listed an invitation: %+v", mm)
+		}
+	}
 	// A person of the organisation is still added and removed.
 	if _, err := c.Create(ctx, "spaces/S", "users/out@example.com"); err != nil {
 		t.Errorf("app authentication adding a person: %v", err)

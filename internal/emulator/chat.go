@@ -219,6 +219,12 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 			pageSize = min(n, 1000)
 		}
 	}
+	if s.opts.Caller == callerApp {
+		// showInvited: "Currently requires user authentication"
+		// (spaces.members.list): the app sees no invitation. (Whether
+		// Google refuses the parameter or ignores it is not documented.)
+		showInvited = false
+	}
 	groups, ferr := parseFilter(q.Get("filter"), admin)
 	if ferr != nil {
 		writeAPIError(w, ferr)
