@@ -80,6 +80,24 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 		}
 		max = n
 	}
+	// users.list: orderBy "email", "familyName" or "givenName"; sortOrder
+	// "ASCENDING" or "DESCENDING". The emulator has no names: any orderBy
+	// sorts by email.
+	switch q.Get("orderBy") {
+	case "", "email", "familyName", "givenName":
+	default:
+		writeErrorReason(w, 400, "invalid", fmt.Sprintf("Invalid Input: orderBy %q", q.Get("orderBy")))
+		return
+	}
+	descending := false
+	switch q.Get("sortOrder") {
+	case "", "ASCENDING":
+	case "DESCENDING":
+		descending = true
+	default:
+		writeErrorReason(w, 400, "invalid", fmt.Sprintf("Invalid Input: sortOrder %q", q.Get("sortOrder")))
+		return
+	}
 	query, qerr := parseUserQuery(q.Get("query"))
 	if qerr != nil {
 		writeDirectoryError(w, qerr)
@@ -98,6 +116,11 @@ func (s *Server) listDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		users = slices.DeleteFunc(slices.Clone(users), func(u *user) bool { return domainOf(u.email) != d })
+	}
+	if descending {
+		tokenKey += " descending"
+		users = slices.Clone(users) // the cached list is shared
+		slices.Reverse(users)
 	}
 	loop := loopPages(r)
 	offset, err := 0, (*apiError)(nil)

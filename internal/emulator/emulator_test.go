@@ -633,3 +633,37 @@ func TestDirectoryGroupByAlias(t *testing.T) {
 		}
 	}
 }
+
+// users.list takes orderBy email, familyName or givenName and sortOrder
+// ASCENDING or DESCENDING (Admin SDK Directory API, users.list), and
+// refuses other values; DESCENDING reverses the order.
+func TestUsersListOrder(t *testing.T) {
+	_, _, base := start(t, seed(), emulator.Options{}, chatapi.Options{})
+	get := func(query string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + "/admin/directory/v1/users?customer=my_customer&fields=users(primaryEmail)&" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	asc := `{"users":[{"primaryEmail":"alice@example.com"},{"primaryEmail":"gone@example.com"},{"primaryEmail":"owner@example.com"},{"primaryEmail":"shy@example.com"}]}`
+	desc := `{"users":[{"primaryEmail":"shy@example.com"},{"primaryEmail":"owner@example.com"},{"primaryEmail":"gone@example.com"},{"primaryEmail":"alice@example.com"}]}`
+	for query, want := range map[string]string{
+		"orderBy=email":                                              asc,
+		"orderBy=email&sortOrder=ASCENDING":                          asc,
+		"orderBy=email&sortOrder=DESCENDING":                         desc,
+		"orderBy=email&sortOrder=DESCENDING&maxResults=1&pageToken=": `{"users":[{"primaryEmail":"shy@example.com"}]}`,
+	} {
+		if code, body := get(query); code != 200 || !strings.HasPrefix(body, want) {
+			t.Errorf("%s: %d %s, want %s", query, code, body, want)
+		}
+	}
+	for _, query := range []string{"orderBy=mail", "orderBy=email&sortOrder=down"} {
+		if code, body := get(query); code != 400 || !strings.Contains(body, `"reason":"invalid"`) {
+			t.Errorf("%s: %d %s, want 400 invalid", query, code, body)
+		}
+	}
+}
