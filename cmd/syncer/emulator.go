@@ -56,7 +56,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	faultRate := fs.Float64("fault-rate", 0, "chance of an injected fault per call, 0..1")
 	faultSeed := fs.Uint64("fault-seed", 0, "seed for fault and latency draws (0: random)")
 	hideEmails := fs.Bool("hide-emails", false, "leave member emails out of list and get answers")
-	caller := fs.String("caller", "", "judge writes by this caller's role in each space, as Google does: a seed user's email or ID\n(user authentication; useAdminAccess lifts the checks), or app (app authentication); unset, any write goes")
+	caller := fs.String("caller", "", "judge writes by this caller's role in each space, as Google does: a seed user's email or ID\n(user authentication: reads only the spaces they are in; useAdminAccess lifts the checks), or app (app authentication); unset, any call goes")
 	appID := fs.String("app-id", "", "answer the app's membership by this numeric user ID (requests may still say app), not as users/app")
 	requireToken := fs.String("require-token", "", "answer 401 unless calls carry this bearer token")
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
