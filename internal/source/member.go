@@ -3,6 +3,7 @@ package source
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/syncer-dev/syncer/internal/membership"
 )
@@ -95,7 +96,16 @@ func isDigits(s string) bool {
 func CheckEmail(s string) (string, error) { return normaliseEmail(s) }
 
 func normaliseEmail(s string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(s))
+	e := strings.TrimSpace(s)
+	for _, r := range e {
+		if r >= utf8.RuneSelf {
+			// Checked before lower-casing: the Kelvin sign and a dotted
+			// capital I lower-case to k and i, another address than the
+			// one written. No Google account's address has such a letter.
+			return "", fmt.Errorf("malformed email: %q (%U) is not an ASCII character, and a Google account's address is ASCII", r, r)
+		}
+	}
+	e = strings.ToLower(e)
 	at := strings.IndexByte(e, '@')
 	if at <= 0 || at != strings.LastIndexByte(e, '@') || at == len(e)-1 {
 		return "", fmt.Errorf("malformed email")

@@ -310,7 +310,10 @@ func TestNormaliseEmail(t *testing.T) {
 			t.Errorf("normaliseEmail(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"a/b@example.com", "a?b@example.com", "a#b@example.com", "a%2f@example.com", "@example.com", "a@", "a@b", "a b@example.com", "a@@example.com", "a@exa_mple.com", ".a@example.com", "a..b@example.com", "a@-x.com"} {
+	for _, in := range []string{"a/b@example.com", "a?b@example.com", "a#b@example.com", "a%2f@example.com", "@example.com", "a@", "a@b", "a b@example.com", "a@@example.com", "a@exa_mple.com", ".a@example.com", "a..b@example.com", "a@-x.com",
+		// Letters that lower-case to ASCII: another address than the one
+		// written (the Kelvin sign, a Turkish dotted capital I).
+		"\u212Aate@example.com", "\u0130van@example.com", "ann@e\u212Aample.com"} {
 		if got, err := normaliseEmail(in); err == nil {
 			t.Errorf("normaliseEmail(%q) = %q, want error", in, got)
 		}
