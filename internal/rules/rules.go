@@ -290,13 +290,21 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspende
 				f.domain++
 			}
 			status := strings.ToUpper(m.Status)
-			if m.Type != "USER" || m.Email == "" || seen[m.ID] {
-				continue // groups, the whole domain (CUSTOMER), and repeats via nesting
+			if m.Type != "USER" {
+				continue // groups, the whole domain (CUSTOMER)
 			}
 			if m.ID == "" {
 				// Google lists every member with its ID; without one, two
 				// people would be taken for one, and neither matched.
 				return found{}, calls, fmt.Errorf("the Directory listed member %s without an ID", m.Email)
+			}
+			if m.Email == "" {
+				// And with an address: a person left out is one the rule
+				// names, whom policy sync would remove as wanted by no source.
+				return found{}, calls, fmt.Errorf("the Directory listed member users/%s without an address", m.ID)
+			}
+			if seen[m.ID] {
+				continue // repeats via nesting
 			}
 			seen[m.ID] = true
 			p := person{email: strings.ToLower(m.Email), id: membership.User(m.ID)}
@@ -340,6 +348,12 @@ func (e *Expander) users(ctx context.Context, query string, keep func(chatapi.Di
 			f.returned++
 			if u.ID == "" {
 				return found{}, calls, fmt.Errorf("the Directory listed user %s without an ID", u.PrimaryEmail)
+			}
+			if u.PrimaryEmail == "" {
+				// Taken as users/ (nobody's address), the person the rule
+				// names would match no member, and policy sync would
+				// remove them.
+				return found{}, calls, fmt.Errorf("the Directory listed user users/%s without an address", u.ID)
 			}
 			switch p := (person{email: strings.ToLower(u.PrimaryEmail), id: membership.User(u.ID)}); {
 			case !keep(u):

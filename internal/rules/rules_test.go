@@ -349,3 +349,35 @@ func TestRulesSaySuspendedPeopleTheyName(t *testing.T) {
 		t.Errorf("spaces/B wants eve, suspended: %s", m)
 	}
 }
+
+// noAddresses is a Directory that lists people by ID without their
+// addresses (a fault on the server's side: Google documents an email on
+// every user and user member).
+type noAddresses struct{ rules.Directory }
+
+func (noAddresses) GroupMembersPage(context.Context, string, bool, string) ([]chatapi.GroupMember, string, error) {
+	return []chatapi.GroupMember{{ID: "1", Type: "USER"}, {ID: "2", Email: "p2@example.com", Type: "USER"}}, "", nil
+}
+func (noAddresses) UsersPage(context.Context, string, string) ([]chatapi.DirectoryUser, string, error) {
+	return []chatapi.DirectoryUser{{ID: "1"}, {ID: "2", PrimaryEmail: "p2@example.com"}}, "", nil
+}
+
+// A person listed by ID without an address is one the rule names: left
+// out (or taken as users/, nobody's address), under sync they would be
+// removed as named by no source. The rule fails instead, as for a person
+// listed without an ID.
+func TestPeopleListedWithoutAnAddressFailTheRule(t *testing.T) {
+	for _, rule := range []string{"{group_members: g@example.com}", "{org_unit: /Sales}", "{query: \"orgDepartment='Sales'\"}"} {
+		path := filepath.Join(t.TempDir(), "rules.yaml")
+		os.WriteFile(path, []byte("spaces:\n  - space: spaces/A\n    members:\n      - "+rule+"\n"), 0o644)
+		d, err := source.Load([]source.Spec{{Path: path}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &rules.Expander{Directory: noAddresses{}, Throttle: throttle.New(throttle.Limits{MaxAttempts: 2, BaseDelay: time.Millisecond}), Concurrency: 1}
+		x, err := e.Expand(context.Background(), d)
+		if err == nil || !strings.Contains(err.Error(), "users/1 without an address") {
+			t.Errorf("%s: expanded to %q (%v), want the rule failed naming users/1", rule, members(x, "spaces/A"), err)
+		}
+	}
+}
