@@ -199,6 +199,11 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 				out.Warnings = append(out.Warnings, fmt.Sprintf("%s: %s: %d groups in it were left out (nested: false); their members are wanted only with nested: true",
 					r.Source, r.Describe(), f.groups))
 			}
+			if clause, who := leavesOut(r); clause != "" && !warned["leaves|"+r.Key()] {
+				warned["leaves|"+r.Key()] = true
+				out.Warnings = append(out.Warnings, fmt.Sprintf("%s: %s: %s leaves %s users out of the answer, so the rule names none of them: where they are members, policy sync removes them as named by no source, whatever remove_suspended says; drop it (a rule adds no suspended or archived people anyway)",
+					r.Source, r.Describe(), clause, who))
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -222,6 +227,25 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 		}
 	}
 	return out, nil
+}
+
+// leavesOut finds, in a query rule, a clause that leaves suspended or
+// archived users out of the answer (isSuspended=false, isArchived=false),
+// and who it leaves out. The rule holds the suspended and archived people
+// it names where they are members; those a query leaves out it can't.
+func leavesOut(r membership.Rule) (clause, who string) {
+	if r.Kind != membership.RuleQuery {
+		return "", ""
+	}
+	for _, c := range strings.Fields(r.Value) {
+		switch {
+		case strings.EqualFold(c, "isSuspended=false"):
+			return c, "suspended"
+		case strings.EqualFold(c, "isArchived=false"):
+			return c, "archived"
+		}
+	}
+	return "", ""
 }
 
 // expand asks the Directory what one rule names, and how many calls it took.

@@ -381,3 +381,28 @@ func TestPeopleListedWithoutAnAddressFailTheRule(t *testing.T) {
 		}
 	}
 }
+
+// A query that leaves suspended (or archived) users out names none of
+// them: they are not held where they are members, and under policy sync a
+// person suspended for an hour leaves the space, whatever remove_suspended
+// says. The rule leaves them out of what it adds anyway: the run warns,
+// naming the clause, once per rule.
+func TestAQueryLeavingSuspendedPeopleOutIsWarnedOf(t *testing.T) {
+	x, err, _ := expand(t, directory(), emulator.Options{}, `spaces:
+  - space: spaces/A
+    members:
+      - {query: "orgDepartment='Engineering' isSuspended=false"}
+      - {query: "orgDepartment='Sales' isArchived=False"}
+  - space: spaces/B
+    members:
+      - {query: "orgDepartment='Engineering' isSuspended=false"}
+      - {query: "orgDepartment='Engineering'"}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Warnings) != 2 || !strings.Contains(x.Warnings[0], "rules.yaml:4: query orgDepartment='Engineering' isSuspended=false: isSuspended=false leaves") ||
+		!strings.Contains(x.Warnings[1], "rules.yaml:5: query orgDepartment='Sales' isArchived=False: isArchived=False leaves") {
+		t.Errorf("warnings %q, want one for each query leaving suspended or archived users out", x.Warnings)
+	}
+}

@@ -38,7 +38,7 @@ func NewRule(kind membership.RuleKind, raw string, role membership.Role) (*membe
 		r.Value = v
 	case membership.RuleQuery:
 		if v == "" || len(v) > 2000 || strings.ContainsAny(v, "\n\r") {
-			return nil, fmt.Errorf("query %s: give a Directory users query, e.g. orgDepartment='Sales' isSuspended=false", quote(raw))
+			return nil, fmt.Errorf("query %s: give a Directory users query, e.g. orgDepartment='Sales'", quote(raw))
 		}
 		r.Value = v
 	default:
