@@ -446,6 +446,12 @@ func (s *Service) fromMemberGets(ctx context.Context, space string, emails []str
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
+			case err == nil && (got.Name == "" || got.Principal == ""):
+				// An answer naming no member (an empty 200, a membership
+				// without its user) says nothing of who the address is:
+				// taken as the address's, the person the source names would
+				// match no member, and policy sync would remove them.
+				unresolved[email] = fmt.Sprintf("membership read in %s: the answer names no user (a fault on the server's side)", space)
 			case err == nil:
 				s.mu.Lock()
 				s.learnLocked(email, got.Principal, byMemberGet)

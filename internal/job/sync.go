@@ -361,6 +361,11 @@ func (j *Job) memberRead(ctx context.Context, space, email string) (membership.M
 		return membership.Membership{}, nil
 	case err != nil:
 		return membership.Membership{}, err
+	case m.Name == "" || m.Principal == "":
+		// An answer naming no member (an empty 200, a membership without
+		// its user) is not "not a member": who the address is stays
+		// unknown, and nobody is removed or promoted on it.
+		return membership.Membership{}, fmt.Errorf("the read of %s in %s answered with no member (a fault on the server's side)", email, space)
 	}
 	return m, nil
 }
