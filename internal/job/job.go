@@ -285,7 +285,12 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		settings.Files = sourceFiles(desired.Totals, base)
 		settings.Foreign = removals.Foreign(rm.prev, totals, settings.Files, otherSource)
 		next = removals.Decide(&res.Plan, rm.prev, totals, settings, j.now())
-		if rm.prev == nil {
+		switch {
+		case rm.googleState:
+			res.Plan.Warnings = append(res.Plan.Warnings, fmt.Sprintf("the removals state at %s/%s was saved by runs against Google's APIs, and this plan calls %s: it plans without it (every space under sync new to sync) and leaves it as it is; an apply here would be refused", j.State.Where(), RemovalsState, j.api()))
+		case rm.otherAPI != "":
+			res.Plan.Warnings = append(res.Plan.Warnings, fmt.Sprintf("the removals state at %s/%s was saved by runs against %s, not Google's APIs: this run does not use it (the source totals and grace counters start afresh, every space under sync is new to sync) and replaces it with its own", j.State.Where(), RemovalsState, rm.otherAPI))
+		case rm.prev == nil:
 			res.Plan.Warnings = append(res.Plan.Warnings, fmt.Sprintf("no removals state at %s/%s yet: the first run with policy sync there (the source totals and grace counters start with this run)", j.State.Where(), RemovalsState))
 		}
 		if res.Blocked() {

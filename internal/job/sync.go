@@ -24,6 +24,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/removals"
 	"github.com/syncer-dev/syncer/internal/rules"
+	"github.com/syncer-dev/syncer/internal/scrub"
 	"github.com/syncer-dev/syncer/internal/state"
 )
 
@@ -34,8 +35,13 @@ const RemovalsState = "removals.json"
 type removalRun struct {
 	prev    *removals.State // nil on a first run
 	version string
-	protect removals.Protect
-	acting  removals.Acting
+	// otherAPI: the state found was saved against an emulator (this API),
+	// and this run calls Google's, so prev is nil. googleState: the state
+	// found was saved against Google's, and this plan calls an emulator.
+	otherAPI    string
+	googleState bool
+	protect     removals.Protect
+	acting      removals.Acting
 	// protectIDs are protect's addresses the Directory tied to IDs;
 	// unresolvedProtect the others, asked per space.
 	protectIDs        map[membership.Principal]string
@@ -78,12 +84,39 @@ func (j *Job) prepareRemovals(ctx context.Context, desired membership.Desired) (
 		if err != nil {
 			return nil, fmt.Errorf("removals state %s/%s: %w; nothing was done (move it aside only if you mean to start the rails afresh)", j.State.Where(), RemovalsState, err)
 		}
-		rm.prev, rm.version = prev, version
+		rm.version = version
+		switch here := j.api(); {
+		case prev.API == "" || prev.API == here || prev.API != removals.APIGoogle && here != removals.APIGoogle:
+			// The same world (emulators on other ports are one kind), or
+			// a state from before the API was kept.
+			rm.prev = prev
+		case prev.API == removals.APIGoogle && j.Engine == nil && !j.SavesPlan:
+			// A plan of a production config against an emulator saves
+			// nothing: it goes without the state.
+			rm.googleState = true
+			j.Logger.Warn("the removals state was saved by runs against Google's APIs, and this run calls another: it plans without it (and saves nothing)", "state", j.State.Where(), "api", here)
+		case prev.API == removals.APIGoogle:
+			// A production config tried against an emulator: its spaces
+			// marked synced there would skip Google's first-run stop.
+			return nil, fmt.Errorf("removals state %s/%s was saved by runs against Google's APIs, and this run calls %s: what it would save (spaces synced, members away) is another world's, and Google's runs would take it for theirs; give this run its own state.location (in a copy of the config); nothing was done", j.State.Where(), RemovalsState, here)
+		default:
+			rm.otherAPI = prev.API
+			j.Logger.Warn("the removals state was saved by runs against another API, not Google's: this run starts the rails afresh", "state", j.State.Where(), "saved_against", prev.API)
+		}
 	}
 	return rm, nil
 }
 
+// api is what this run calls, as the removals state records it.
+func (j *Job) api() string {
+	if j.Config.IsGoogleEndpoint() {
+		return removals.APIGoogle
+	}
+	return scrub.URL(j.Config.API.Endpoint)
+}
+
 func (j *Job) saveRemovals(ctx context.Context, rm *removalRun, next *removals.State) error {
+	next.API = j.api()
 	data, err := next.Encode()
 	if err != nil {
 		return err

@@ -49,7 +49,14 @@ type State struct {
 	// relative to their folders (eng/members.csv and sales/members.csv)
 	// would each compare its source with the other's total.
 	CountedFrom map[string]string `json:"counted_from,omitempty"`
+	// API is what the runs that saved the state called: APIGoogle, or
+	// the endpoint of another (an emulator), whose spaces and members are
+	// another world's. A state saved before it was kept says neither.
+	API string `json:"api,omitempty"`
 }
+
+// APIGoogle is State.API for Google's own APIs.
+const APIGoogle = "google"
 
 // ForgetAfter is how long a space may go unread (out of every source that
 // shares the state location) before what the state knows of it is
