@@ -98,6 +98,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 		return p
 	}}
 	warnings := make([]string, len(desired.Spaces))
+	var unlisted onceEach // domains identity.domains leaves out that the Directory has users in
 	streamText := stream != nil && j.Output == "text"
 	var stampsChecked time.Time // when the sources' stamps were last checked (Done runs one space at a time)
 	readAhead := newAhead(cmp.Or(j.ReadAhead, max(64, j.Config.Limits.CallsInFlight())+2*runtime.GOMAXPROCS(0)))
@@ -185,7 +186,21 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 					"is not in the organisation's Directory and admin access can't add users outside it")
 			}
 			if outside := (Access{AppAuth: j.AppAuth, Admin: j.AdminAccess, Domains: j.Config.Identity.Domains}).outsideDomains(); outside != nil {
-				refuseOutsiders(&sp, outside, "is outside identity.domains, and this access can't add people outside the organisation")
+				refuseOutsiders(&sp, func(email string) bool {
+					if !outside(email) {
+						return false
+					}
+					if out.ids != nil && out.ids.NamedByDirectory(email) {
+						// The Directory named them one of the organisation's
+						// users (an alias in a domain the list leaves out):
+						// identity.domains is a hint for what it can't tell.
+						if d := domainOf(email); unlisted.note(d) {
+							sp.Warnings = append(sp.Warnings, fmt.Sprintf("identity.domains does not list %s, but the Directory names %s as one of the organisation's users (added): add %s to identity.domains", d, email, d))
+						}
+						return false
+					}
+					return true
+				}, "is outside identity.domains, and this access can't add people outside the organisation")
 			}
 			if rm != nil {
 				// Removals may page a protected group or look up who is
@@ -346,4 +361,24 @@ func refuseOutsiders(sp *diff.SpacePlan, outside func(email string) bool, why st
 		}
 	}
 	sp.Changes = kept
+}
+
+// onceEach tells, of each string it is given, whether it is the first
+// time; safe for concurrent use.
+type onceEach struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (o *onceEach) note(s string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen[s] {
+		return false
+	}
+	if o.seen == nil {
+		o.seen = map[string]bool{}
+	}
+	o.seen[s] = true
+	return true
 }

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+)
+
+// identity.domains is a hint for what the Directory can't tell: under
+// admin access, a source's address the Directory names as one of the
+// organisation's users (an alias in a domain the list leaves out) is
+// added, not left out as "outside the organisation", and the report says
+// to add its domain, on the run that asks the Directory and on the run
+// that finds the answer in the identity cache. An address the Directory
+// does not know there is still left out.
+func TestAnAddressTheDirectoryNamesIsAddedWhateverIdentityDomainsSays(t *testing.T) {
+	seed := &emulator.Seed{
+		Domains: []string{"example.com", "example.org"},
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"},
+			{ID: "2", Email: "bob@example.com", NonEditableAliases: []string{"bob@example.org"}},
+			{ID: "3", Email: "carol@example.com", Aliases: []string{"carol@example.org"}},
+			{ID: "4", Email: "ext@partner.org", External: true}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member,role\nspaces/S,boss@example.com,\nspaces/S,bob@example.org,\nspaces/S,carol@example.org,manager\nspaces/S,ext@partner.org,\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q, use_admin_access: true}\nidentity: {domains: [example.com]}\nlimits: {max_attempts: 2}\n", url)), 0o644)
+	// A plan first, as a review would: the apply then finds the addresses
+	// in the identity cache, not from the Directory.
+	if code, out, errOut := runCLI(t, "plan", "--config", cfg); code != exitOK || !strings.Contains(out, "+ bob@example.org") {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, logText(errOut))
+	}
+	code, out, errOut := runCLI(t, "apply", "--config", cfg)
+	text := out + logText(errOut)
+	if got := em.Stats().Count("members.create"); code != exitOK || got != 2 {
+		t.Fatalf("exit %d, %d creates (want bob@ and carol@ added by their example.org addresses)\n%s", code, got, text)
+	}
+	if !strings.Contains(text, "ext@partner.org is not in the organisation's Directory") || strings.Contains(text, "bob@example.org is outside") || strings.Contains(text, "carol@example.org is outside") {
+		t.Errorf("who was left out, and why:\n%s", text)
+	}
+	if !strings.Contains(text, "identity.domains does not list example.org") || !strings.Contains(text, "by_cache=2") {
+		t.Errorf("no word of the domain to add to identity.domains:\n%s", text)
+	}
+}
