@@ -200,26 +200,28 @@ func TestRemovalsGroupsInvitationsAndGroupDerivedMembers(t *testing.T) {
 	cfg := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q}\npolicy: sync\n", url)), 0o644)
 	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "3")
-	if code != exitOK || r.Summary["applied"] != 2 {
-		t.Fatalf("exit %d %v\n%s", code, r.Summary, logText(errOut))
+	if code != exitOK || r.Summary["applied"] != 1 || !strings.Contains(fmt.Sprint(r.Protected), "the sources want viagroup@example.com here") {
+		t.Fatalf("exit %d %v %v\n%s", code, r.Summary, r.Protected, logText(errOut))
 	}
-	// The invitation is cancelled, the group removed, the app untouched.
+	// The invitation is cancelled, the app untouched, and the group stays:
+	// Google would take viagroup@, whom the sources want, with it.
 	got := map[string]bool{}
 	for _, m := range em.Snapshot()["spaces/G"] {
 		got[m.Member] = true
 	}
-	if got["users/2"] || got["groups/eng"] || !got["users/app"] || !got["users/1"] {
+	if got["users/2"] || !got["groups/eng"] || !got["users/app"] || !got["users/1"] {
 		t.Errorf("left %v", got)
 	}
 
-	// Now viagroup@ is no longer wanted: Google keeps a group-derived member.
-	// (The source halved: the shrink rail wants the admin's word.)
+	// Now viagroup@ is no longer wanted: the group goes, and Google keeps
+	// a group-derived member. (The source halved: the shrink rail wants
+	// the admin's word.)
 	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member\nspaces/G,boss@example.com\n"), 0o644)
 	if code, _, _ := applyJSON(t, "--config", cfg); code != exitBlocked {
 		t.Errorf("a source halved: exit %d, want %d", code, exitBlocked)
 	}
-	code, r, errOut = applyJSON(t, "--config", cfg, "--allow-removals", "1")
-	if code != exitOK || r.Summary["skipped"] != 1 || r.Summary["failed"] != 0 || !strings.Contains(fmt.Sprint(r.Changes), "through the Google Group groups/eng") {
+	code, r, errOut = applyJSON(t, "--config", cfg, "--allow-removals", "2")
+	if c := changeOf(r, "groups/eng", "delete"); code != exitOK || c == nil || c["status"] != "applied" || r.Summary["skipped"] != 1 || r.Summary["failed"] != 0 || !strings.Contains(fmt.Sprint(r.Changes), "through the Google Group groups/eng") {
 		t.Errorf("exit %d %v %v\n%s", code, r.Summary, r.Changes, logText(errOut))
 	}
 }

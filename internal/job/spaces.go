@@ -206,7 +206,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 				// Removals may page a protected group or look up who is
 				// listed without an email: API calls, not a processor's work.
 				readAhead.give(&held.placed)
-				j.screenRemovals(ctx, &sp, ds, rm, out.ids, ids, who.Unresolved)
+				j.screenRemovals(ctx, &sp, ds, st, rm, out.ids, ids, who.Unresolved)
 			}
 			if ctx.Err() != nil {
 				// The checks above ask the API: cut short, they decided

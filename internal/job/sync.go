@@ -4,6 +4,7 @@ package job
 // the rails spare, and the next state saved after a run that saw everything.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -177,7 +178,7 @@ func (j *Job) prepareSpares(ctx context.Context, desired membership.Desired, rm 
 // removed, and who can't be told apart from someone the sources want:
 // members listed without an email, and where the identity cache matched
 // wanted addresses those it would remove, are looked up first.
-func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, rm *removalRun, ids *identity.Service, known diff.Identities, unresolved map[string]string) {
+func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds membership.DesiredSpace, st *membership.SpaceState, rm *removalRun, ids *identity.Service, known diff.Identities, unresolved map[string]string) {
 	if !slices.ContainsFunc(sp.Changes, func(c diff.Change) bool { return c.Action == diff.Delete }) {
 		return
 	}
@@ -259,6 +260,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 			}
 		}
 	}
+	in.GroupHolds = j.groupsTakingWanted(ctx, sp, st)
 	// People to remove are looked up by ID (a users.get each, shared
 	// across spaces): who a member listed without an email is and, where
 	// the identity cache matched an address the sources want here, whether
@@ -302,6 +304,73 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 		in.Stale = ids.Forget
 	}
 	removals.Screen(sp, in)
+}
+
+// groupsTakingWanted finds, among the groups sp removes, those whose
+// removal would take people the sources want in the space with them:
+// Google removes a group's people from a space with the group ("either
+// the member has to be removed from the group or the group has to be
+// removed from the space", Chat help 13535086), and the list does not say
+// who is there only through it. Such a group stays, with why. Where its
+// people can't be listed (no Directory, the group member scope not
+// granted), the group goes as before and the space's warnings say what
+// could not be told.
+func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState) map[membership.Principal]string {
+	removed := map[membership.Principal]bool{}
+	groups := 0
+	for _, c := range sp.Changes {
+		if c.Action == diff.Delete {
+			removed[c.Principal] = true
+			if c.Principal.IsGroup() {
+				groups++
+			}
+		}
+	}
+	if groups == 0 || st == nil {
+		return nil
+	}
+	// The people the plan keeps: every member it does not remove is one a
+	// source wants here.
+	var wanted []membership.Membership
+	for _, m := range st.Memberships {
+		if !m.Bot && !m.Principal.IsGroup() && !removed[m.Principal] {
+			wanted = append(wanted, m)
+		}
+	}
+	if len(wanted) == 0 {
+		return nil
+	}
+	holds := map[membership.Principal]string{}
+	for _, c := range sp.Changes {
+		if c.Action != diff.Delete || !c.Principal.IsGroup() {
+			continue
+		}
+		if j.Rules == nil {
+			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is removed, and without the Directory its members can't be listed: Google removes a group's people from the space with it, and the sources may want some of them here", c.Space, c.Principal))
+			continue
+		}
+		people, err := j.Rules.GroupPeople(ctx, c.Principal)
+		if err != nil {
+			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is removed, and its members could not be listed (%v): Google removes a group's people from the space with it, and the sources may want some of them here", c.Space, c.Principal, err))
+			continue
+		}
+		var taken []string
+		for _, m := range wanted {
+			if people[m.Principal] {
+				taken = append(taken, cmp.Or(m.Email, string(m.Principal)))
+			}
+		}
+		if len(taken) > 0 {
+			slices.Sort(taken)
+			more := ""
+			if len(taken) > 3 {
+				more = fmt.Sprintf(" and %d more", len(taken)-3)
+				taken = taken[:3]
+			}
+			holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and the sources want %s%s here: name the group in a source, or take them out of it first", strings.Join(taken, ", "), more)
+		}
+	}
+	return holds
 }
 
 func isUserRemoval(c diff.Change) bool { return c.Action == diff.Delete && !c.Principal.IsGroup() }

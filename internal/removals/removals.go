@@ -111,6 +111,9 @@ type ScreenInput struct {
 	// ViaGroup are the people of the groups the sources want in this space,
 	// with the group: they are in the space through it.
 	ViaGroup map[membership.Principal]string
+	// GroupHolds are groups to remove that stay, with why: Google removes
+	// a group's people with it, and the sources want some of them here.
+	GroupHolds map[membership.Principal]string
 	// RuleSuspended are the people a Directory rule here names who are
 	// suspended or archived (rules add no such people), with why they
 	// stay: the rule still names them, so they are not removed as "in no
@@ -209,6 +212,9 @@ func keepReason(c diff.Change, in ScreenInput) string {
 		return "protected by " + by
 	}
 	if why, ok := in.RuleSuspended[c.Principal]; ok && c.Reason == diff.ReasonAbsent {
+		return why
+	}
+	if why, ok := in.GroupHolds[c.Principal]; ok {
 		return why
 	}
 	if g, ok := in.ViaGroup[c.Principal]; ok {

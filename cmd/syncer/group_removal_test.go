@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+)
+
+// Google removes a group's people with the group ("a group member can't
+// be removed from the space directly... the group has to be removed from
+// the space"): a group no source names, whose people the sources want in
+// the space, is not removed (it would take them with it; GAM's sync never
+// touches groups unless told to), and the report says why. A group none
+// of whose people the sources want there goes, as before.
+func TestAGroupWhosePeopleTheSourcesWantIsNotRemoved(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"},
+			{ID: "3", Email: "bob@example.com"}, {ID: "4", Email: "carol@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.com", Members: []string{"ann@example.com", "bob@example.com"}},
+			{ID: "old", Email: "old@example.com", Members: []string{"carol@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "eng"}, {User: "ann@example.com", ViaGroup: "eng"}, {User: "bob@example.com", ViaGroup: "eng"},
+			{Group: "old"}, {User: "carol@example.com", ViaGroup: "old"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,\nspaces/S,bob@example.com,\n", "")
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/eng", "delete"); c != nil || code != exitOK {
+		t.Errorf("exit %d, the removal of groups/eng: %v (it would take ann and bob, whom the sources want, with it)\n%s", code, c, logText(errOut))
+	}
+	if c := changeOf(r, "groups/old", "delete"); c == nil || c["status"] != "applied" {
+		t.Errorf("the removal of groups/old: %v\n%s", c, logText(errOut))
+	}
+	if kept := fmt.Sprint(r.Protected); !strings.Contains(kept, "groups/eng") || !strings.Contains(kept, "ann@example.com") {
+		t.Errorf("not removed: %v", r.Protected)
+	}
+	if got := em.Stats().Count("members.delete"); got != 2 { // groups/old, and carol's try
+		t.Errorf("%d deletes", got)
+	}
+}
