@@ -206,9 +206,14 @@ func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2
 		if err != nil {
 			return nil, "", fmt.Errorf("application default credentials: %w", redact(err))
 		}
+		// The impersonate package makes its calls (IAM signJwt, the token
+		// exchange) with no context: only a client of ours gives them the
+		// token requests' deadline, transport and refusal of redirects.
+		hc := ctx.Value(oauth2.HTTPClient).(*http.Client)
+		iam := &http.Client{Transport: &bearer{src: base.TokenSource, base: hc.Transport}, Timeout: hc.Timeout, CheckRedirect: refuseRedirect}
 		ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
 			TargetPrincipal: a.ImpersonateServiceAccount, Scopes: scopes, Subject: a.Subject,
-		}, option.WithTokenSource(base.TokenSource))
+		}, option.WithHTTPClient(iam))
 		if err != nil {
 			return nil, "", fmt.Errorf("impersonate %s: %w", a.ImpersonateServiceAccount, redact(err))
 		}
@@ -233,6 +238,27 @@ func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2
 		who = a.Subject + " (impersonated by " + who + ")"
 	}
 	return creds.TokenSource, who, nil
+}
+
+// bearer adds the runtime's own access token to the impersonation calls.
+// (oauth2.Transport would do, but it logs a deprecation warning, not JSON,
+// each time the client's timeout cancels a call.)
+type bearer struct {
+	src  oauth2.TokenSource
+	base http.RoundTripper
+}
+
+func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := b.src.Token()
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	tok.SetAuthHeader(r)
+	return b.base.RoundTrip(r)
 }
 
 // readServiceAccountKey reads a key file and its client_email, refusing

@@ -256,8 +256,10 @@ func classifyTokenError(err error, seen observation) *TokenError {
 			}
 		}
 	}
-	if m := impersonateStatus.FindStringSubmatch(err.Error()); m != nil && status == 0 {
-		status, _ = strconv.Atoi(m[1])
+	if m := impersonateStatus.FindStringSubmatch(err.Error()); m != nil {
+		if status == 0 {
+			status, _ = strconv.Atoi(m[1])
+		}
 		if desc == "" {
 			// The IAM Credentials API's own words follow its status.
 			_, desc, _ = strings.Cut(err.Error(), m[0])
