@@ -290,7 +290,9 @@ func classifyTokenError(err error, seen observation) *TokenError {
 	}
 	msg := cause.Error()
 	switch {
-	case errors.Is(cause, context.DeadlineExceeded) || strings.Contains(msg, "Client.Timeout") || strings.Contains(msg, "deadline exceeded"):
+	// The client's timeout reaches the transport as "request canceled" or
+	// as the deadline, whichever comes first: err, the client's, says which.
+	case timedOut(cause) || timedOut(err):
 		return &TokenError{msg: "the token endpoint did not answer within the call timeout"}
 	case strings.Contains(msg, "server gave HTTP response to HTTPS client"), strings.Contains(msg, "malformed HTTP response"),
 		strings.Contains(msg, "x509:"), strings.Contains(msg, "tls:"), strings.Contains(msg, "no such host"):
@@ -303,6 +305,11 @@ func classifyTokenError(err error, seen observation) *TokenError {
 	// text is the server's, and may quote what was sent.
 	// Cut too: a 3xx's or a 200's body can be a whole HTML page.
 	return &TokenError{msg: "no access token: " + scrub.Cut(scrub.Tokens(redact(cause).Error()), 300)}
+}
+
+func timedOut(err error) bool {
+	msg := err.Error()
+	return errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "Client.Timeout") || strings.Contains(msg, "deadline exceeded")
 }
 
 // tokenRefusal turns the token endpoint's answer into a hint that names the
