@@ -442,6 +442,11 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 	if err := auth.CheckFiles(a); err != nil {
 		errs.Add(cfg.At("auth", "credentials_file"), "%v", err)
 	}
+	if a.Mode == "adc" && a.Subject == "" && a.ImpersonateServiceAccount == "" && syncsAnywhere(cfg, desired) {
+		// auth.ActingEmail can't name them: the never-removed rail would
+		// not know whom to keep.
+		errs.Add(cfg.At("auth", "mode"), "auth.mode adc without auth.subject acts as whoever the application default credentials belong to (gcloud auth application-default login), and the syncer can't tell who that is, so policy sync could remove them like anyone; use auth.mode oauth-user (auth login records who logs in), or auth.impersonate_service_account with auth.subject")
+	}
 	switch {
 	case !cfg.State.InCloudStorage():
 		if err := state.CheckDir(cfg.State.Location); err != nil {
@@ -470,6 +475,11 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 		return errs
 	}
 	return nil
+}
+
+// syncsAnywhere reports whether policy sync applies to any space.
+func syncsAnywhere(cfg *config.Config, desired membership.Desired) bool {
+	return cfg.Policy == config.PolicySync || slices.ContainsFunc(desired.Spaces, func(s membership.DesiredSpace) bool { return s.Policy == config.PolicySync })
 }
 
 // reportInputErrors reports every config or source problem and returns
