@@ -167,6 +167,9 @@ func classify(err error) error {
 	} else {
 		e.Message = shorten(scrub.Secrets(e.Message))
 	}
+	if ge.Code == http.StatusForbidden && !disabled && scopeInsufficient(e.Message, details) {
+		e.Message += " (the access token lacks the scope this call needs: with auth.mode oauth-user, run syncer auth login again, since the consent was given before the config asked for more, such as api.use_admin_access or Directory rules; syncer auth check lists the scopes)"
+	}
 	e.RetryAfter = parseRetryAfter(ge.Header.Get("Retry-After"), time.Now())
 	switch {
 	case disabled:
@@ -202,6 +205,17 @@ func classify(err error) error {
 		e.kind = ErrPermanent
 	}
 	return e
+}
+
+// scopeInsufficient recognises Google's 403 for a token without the scope
+// a call needs.
+func scopeInsufficient(msg string, details []errorDetail) bool {
+	for _, d := range details {
+		if d.Reason == "ACCESS_TOKEN_SCOPE_INSUFFICIENT" {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(msg), "insufficient authentication scopes")
 }
 
 // errorDetail is one of a google.rpc.Status's details: an ErrorInfo
