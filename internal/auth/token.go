@@ -269,8 +269,17 @@ func classifyTokenError(err error, seen observation) *TokenError {
 					Message string `json:"message"`
 				} `json:"error"`
 			}
-			if json.Unmarshal([]byte(desc), &body) == nil && body.Error.Message != "" {
+			// The token exchange that follows signJwt refuses as OAuth
+			// does: {"error": "invalid_grant", "error_description": ...}.
+			var oauthBody struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			switch {
+			case json.Unmarshal([]byte(desc), &body) == nil && body.Error.Message != "":
 				desc = body.Error.Message // not the JSON around them, on many lines
+			case code == "" && json.Unmarshal([]byte(desc), &oauthBody) == nil && oauthBody.Error != "":
+				code, desc = oauthBody.Error, oauthBody.Description
 			}
 		}
 	}
