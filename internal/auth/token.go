@@ -233,6 +233,10 @@ func (o *observer) since(mark int) observation {
 	return observation{}
 }
 
+// flattenedRefusal is how an *oauth2.RetrieveError with an error code
+// reads: oauth2: "invalid_grant" "Token has been expired or revoked."
+var flattenedRefusal = regexp.MustCompile(`oauth2: ("[a-z_]{1,40}")(?: ("(?:[^"\\]|\\.){0,400}"))?`)
+
 var impersonateStatus = regexp.MustCompile(`impersonate: status code (\d+)`)
 
 // classifyTokenError decides whether a failed fetch is worth retrying and
@@ -282,6 +286,12 @@ func classifyTokenError(err error, seen observation) *TokenError {
 				code, desc = oauthBody.Error, oauthBody.Description
 			}
 		}
+	}
+	if m := flattenedRefusal.FindStringSubmatch(err.Error()); m != nil && code == "" && desc == "" {
+		// A refusal some library flattened into text with %v (the
+		// impersonate package does, for the runtime's own credentials).
+		code, _ = strconv.Unquote(m[1])
+		desc, _ = strconv.Unquote(m[2])
 	}
 	switch {
 	case status >= 300 && status < 400:
@@ -346,7 +356,7 @@ func tokenRefusal(status int, code, desc string) string {
 	case code == "invalid_grant" && strings.Contains(d, "signature"):
 		return what + ": the key was deleted or revoked in the Google Cloud console, or the clock is wrong; create a new key"
 	case code == "invalid_grant":
-		return what + ": the grant was refused: a revoked refresh token (run syncer auth login again), a deleted key, or a wrong subject"
+		return what + ": the grant was refused: a revoked or expired refresh token (run syncer auth login again; for auth.mode adc, gcloud auth application-default login), a deleted key, or a wrong subject"
 	case code == "invalid_client":
 		return what + ": the key or OAuth client is unknown to Google (deleted, or from another project)"
 	case code == "invalid_scope":
