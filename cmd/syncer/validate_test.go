@@ -175,6 +175,7 @@ func TestValidateChecksWhatARunWouldRefuse(t *testing.T) {
 		{"key readable by others", "sources: [{path: m.csv}]\nauth: {mode: service-account, credentials_file: key.json, subject: a@example.com}\n", "is readable by others (mode 0644)"},
 		{"the app under admin access", "sources: [{path: m.csv}]\napi: {endpoint: \"http://127.0.0.1:1/\", use_admin_access: true}\n", "m.csv:3:10: app in spaces/A: admin access"},
 		{"the app under app auth", "sources: [{path: m.csv}]\nauth: {mode: app, credentials_file: key.json}\n", "m.csv:3:10: app in spaces/A: adding the Chat app to a space takes user authentication"},
+		{"a real token to another machine over http", "sources: [{path: m.csv}]\napi: {endpoint: \"http://chat-proxy.corp.example:8080/\"}\nauth: {mode: adc}\n", "would send the run's access token there in clear"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := filepath.Join(dir, "config.yaml")
