@@ -135,7 +135,13 @@ func TestLoginStoresARefreshTokenAndUsesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// The code is exchanged after the page is shown: it can't say the
+	// login worked (the exchange may yet fail).
+	if !strings.Contains(string(page), "the terminal says whether the login finished") {
+		t.Errorf("the browser was told %q", page)
+	}
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}

@@ -150,6 +150,12 @@ func Login(ctx context.Context, a config.Auth, scopes []string, w io.Writer) err
 		err  error
 	}
 	done := make(chan result, 1)
+	answer := func(r result) {
+		select {
+		case done <- r:
+		default: // a second answer (a reload): the first is being used
+		}
+	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		switch {
@@ -158,13 +164,14 @@ func Login(ctx context.Context, a config.Auth, scopes []string, w io.Writer) err
 			return
 		case q.Get("state") != state:
 			http.Error(rw, "state mismatch", http.StatusBadRequest)
-			done <- result{err: errors.New("the answer's state did not match; try again")}
+			answer(result{err: errors.New("the answer's state did not match; try again")})
 		case q.Get("error") != "":
 			http.Error(rw, "access was not granted", http.StatusForbidden)
-			done <- result{err: fmt.Errorf("access was not granted: %s", q.Get("error"))}
+			answer(result{err: fmt.Errorf("access was not granted: %s", q.Get("error"))})
 		default:
-			fmt.Fprintln(rw, "syncer is authorised; you can close this tab.")
-			done <- result{code: q.Get("code")}
+			// The code is not exchanged yet: the terminal says how that went.
+			fmt.Fprintln(rw, "syncer has Google's answer; the terminal says whether the login finished. You can close this tab.")
+			answer(result{code: q.Get("code")})
 		}
 	})}
 	go srv.Serve(ln)
