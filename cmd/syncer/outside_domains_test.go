@@ -49,3 +49,32 @@ func TestAnAddressTheDirectoryNamesIsAddedWhateverIdentityDomainsSays(t *testing
 		t.Errorf("no word of the domain to add to identity.domains:\n%s", text)
 	}
 }
+
+// A group_members rule names whoever the group holds, people outside the
+// organisation too: the Directory listing a group's member does not make
+// them one of the organisation's users. Under admin access with
+// identity.domains, an outsider a rule names is still left out before any
+// call, not sent to a create Google refuses run after run.
+func TestAnOutsiderARuleNamesIsStillLeftOutUnderAdminAccess(t *testing.T) {
+	seed := &emulator.Seed{
+		Domains: []string{"example.com"},
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"},
+			{ID: "2", Email: "bob@example.com"},
+			{ID: "4", Email: "ext@partner.org", External: true}},
+		Groups: []emulator.SeedGroup{{ID: "team", Email: "team@example.com", Members: []string{"bob@example.com", "ext@partner.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member,role\nspaces/S,boss@example.com,\nspaces/S,group_members:team@example.com,\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q, use_admin_access: true}\nidentity: {domains: [example.com]}\nlimits: {max_attempts: 2}\n", url)), 0o644)
+	code, out, errOut := runCLI(t, "apply", "--config", cfg)
+	text := out + logText(errOut)
+	if got := em.Stats().Count("members.create"); code != exitOK || got != 1 {
+		t.Fatalf("exit %d, %d creates (want bob@ alone added, ext@partner.org left out before any call)\n%s", code, got, text)
+	}
+	if !strings.Contains(text, "ext@partner.org is outside identity.domains") || strings.Contains(text, "identity.domains does not list partner.org") {
+		t.Errorf("who was left out, and why:\n%s", text)
+	}
+}

@@ -184,16 +184,17 @@ func (s *Service) ask(ctx context.Context, key string, fn func(context.Context) 
 
 // NamedByDirectory reports whether what this run knows of email came from
 // the Directory naming it one of the organisation's users: a Directory
-// answer or a rule this run, or a cached answer the Directory gave as an
-// alias (a membership read, the cache's other source, knows no aliases).
-// A cached primary address may be a membership read's (someone outside
-// the organisation): it does not count.
+// answer this run, or a cached answer the Directory gave as an alias (a
+// membership read, the cache's other source, knows no aliases). A cached
+// primary address may be a membership read's (someone outside the
+// organisation): it does not count; nor does a rule's (a group's members
+// may be outside it: the caller knows which rules' people are users).
 func (s *Service) NamedByDirectory(email string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec := s.addrs.get(email)
 	switch rec.how {
-	case byDirectory, byRule:
+	case byDirectory:
 		return true
 	case byCache:
 		return rec.flags&alias != 0 || s.addrs.cache.aliasAt(int(rec.off))

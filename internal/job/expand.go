@@ -18,6 +18,9 @@ type pendingRules struct {
 	done    chan struct{}
 	desired membership.Desired              // with every rule's people, once done
 	learned map[string]membership.Principal // identities the rules taught
+	// orgUsers are the learned addresses users.list named: the
+	// organisation's users (a group's members may be outside it).
+	orgUsers map[string]bool
 	// warnings say what a rule left out that its owner may not expect.
 	warnings []string
 	// suspended are, by space, the suspended or archived people a rule
@@ -59,7 +62,7 @@ func (j *Job) startRules(ctx context.Context, desired membership.Desired) (*pend
 			p.err = &RuleError{Err: err} // the caller logs each rule at fault
 			return
 		}
-		p.desired, p.learned, p.warnings, p.suspended = x.Desired, x.Known, x.Warnings, x.Suspended
+		p.desired, p.learned, p.orgUsers, p.warnings, p.suspended = x.Desired, x.Known, x.OrgUsers, x.Warnings, x.Suspended
 		for _, w := range x.Warnings {
 			j.Logger.Warn(w)
 		}

@@ -52,6 +52,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	defer cancel(nil)
 	// Once the rules are in: the identity service, and who the rails spare.
 	var expanded membership.Desired
+	var ruleUsers map[string]bool     // the rules' people users.list named: the organisation's
 	var actingID membership.Principal // the acting user's, when known; set before ready
 	ready := make(chan struct{})
 	// The setup's steps: the rules expand (at the Directory's pace), the
@@ -69,7 +70,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			cancel(err)
 			return
 		}
-		expanded = d
+		expanded, ruleUsers = d, rules.orgUsers
 		if rm != nil {
 			rm.ruleSuspended = rules.suspended
 		}
@@ -190,7 +191,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 					if !outside(email) {
 						return false
 					}
-					if out.ids != nil && out.ids.NamedByDirectory(email) {
+					if ruleUsers[email] || out.ids != nil && out.ids.NamedByDirectory(email) {
 						// The Directory named them one of the organisation's
 						// users (an alias in a domain the list leaves out):
 						// identity.domains is a hint for what it can't tell.

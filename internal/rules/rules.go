@@ -52,6 +52,10 @@ type Expansion struct {
 	// Known are the people the rules named: email → users/{id}, so no
 	// lookup is spent on them again.
 	Known map[string]membership.Principal
+	// OrgUsers are the addresses of Known that users.list named (org_unit
+	// and query rules): the organisation's users. A group_members rule's
+	// people are not among them: a group may hold people outside it.
+	OrgUsers map[string]bool
 	// Calls counts the Directory calls made.
 	Calls int
 	// Warnings say what a rule left out that its owner may not expect
@@ -102,6 +106,9 @@ type found struct {
 	// (type CUSTOMER): a group holding one can't be listed person by
 	// person.
 	domain int
+	// orgUsers: its people are the Directory's users (users.list), the
+	// organisation's; a group's members may be outside it.
+	orgUsers bool
 }
 
 // emptyError is ErrEmpty with what the Directory did return.
@@ -147,7 +154,7 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 			}
 		}
 	}
-	out := Expansion{Desired: d, Known: map[string]membership.Principal{}}
+	out := Expansion{Desired: d, Known: map[string]membership.Principal{}, OrgUsers: map[string]bool{}}
 	if len(order) == 0 {
 		return out, nil
 	}
@@ -224,6 +231,9 @@ func (e *Expander) Expand(ctx context.Context, d membership.Desired) (Expansion,
 	for _, f := range answers {
 		for _, p := range f.people {
 			out.Known[p.email] = p.id
+			if f.orgUsers {
+				out.OrgUsers[p.email] = true
+			}
 		}
 	}
 	return out, nil
@@ -352,7 +362,7 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspende
 // users pages a users.list query (500 a page), keeping people who are
 // neither suspended nor archived and whom keep accepts.
 func (e *Expander) users(ctx context.Context, query string, keep func(chatapi.DirectoryUser) bool) (found, int, error) {
-	var f found
+	f := found{orgUsers: true}
 	token, calls := "", 0
 	guard := chatapi.PageGuard{What: "the users matching " + query}
 	for {
