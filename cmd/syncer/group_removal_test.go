@@ -39,3 +39,34 @@ func TestAGroupWhosePeopleTheSourcesWantIsNotRemoved(t *testing.T) {
 		t.Errorf("%d deletes", got)
 	}
 }
+
+// The rails' people are never removed, and Google removes a group's people
+// with the group: a group no source names is not removed when it would
+// take someone protect matches, or the user the syncer acts as, with it.
+func TestAGroupIsNotRemovedWithTheRailsPeople(t *testing.T) {
+	for _, tt := range []struct{ name, extra string }{
+		{"protected", "protect: [carol@example.com]\n"},
+		{"acting user", "auth: {mode: none, subject: carol@example.com}\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seed := &emulator.Seed{
+				Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "4", Email: "carol@example.com"}, {ID: "5", Email: "dave@example.com"}},
+				Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"carol@example.com"}},
+					{ID: "gone", Email: "gone@example.com", Members: []string{"dave@example.com"}}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+					{Group: "old"}, {User: "carol@example.com", ViaGroup: "old"}, {Group: "gone"}, {User: "dave@example.com", ViaGroup: "gone"}}}},
+			}
+			_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\n", tt.extra)
+			_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+			if c := changeOf(r, "groups/old", "delete"); c != nil {
+				t.Errorf("the removal of groups/old: %v (it would take carol, whom the rails never remove, with it)\n%s", c, logText(errOut))
+			}
+			if c := changeOf(r, "groups/gone", "delete"); c == nil {
+				t.Errorf("groups/gone, whose people nothing keeps, was not removed\n%s", logText(errOut))
+			}
+			if kept := fmt.Sprint(r.Protected); !strings.Contains(kept, "groups/old") {
+				t.Errorf("not removed: %v", r.Protected)
+			}
+		})
+	}
+}

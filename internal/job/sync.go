@@ -260,7 +260,6 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 			}
 		}
 	}
-	in.GroupHolds = j.groupsTakingWanted(ctx, sp, st)
 	// People to remove are looked up by ID (a users.get each, shared
 	// across spaces): who a member listed without an email is and, where
 	// the identity cache matched an address the sources want here, whether
@@ -300,6 +299,12 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 		// or it answered 404/400/403 for one of them).
 		j.checkCached(ctx, sp, ds, ids, known, &in, !ids.HasDirectory() || len(refused) > 0)
 	}
+	// Last, once the rails know whom they keep: they are never removed,
+	// and a group's removal would take them too. Someone in the space
+	// through a group the sources want stays through it.
+	rails := in
+	rails.ViaGroup = nil
+	in.GroupHolds = j.groupsTakingWanted(ctx, sp, st, func(c diff.Change) bool { return removals.Keeps(c, rails) })
 	if ids != nil {
 		in.Stale = ids.Forget
 	}
@@ -315,22 +320,27 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 // people can't be listed (no Directory, the group member scope not
 // granted), the group goes as before and the space's warnings say what
 // could not be told.
-func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState) map[membership.Principal]string {
+func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, railsKeep func(diff.Change) bool) map[membership.Principal]string {
 	removed := map[membership.Principal]bool{}
+	kept := map[membership.Principal]bool{} // removals the rails keep: never removed, by a group's removal neither
 	groups := 0
 	for _, c := range sp.Changes {
-		if c.Action == diff.Delete {
+		switch {
+		case c.Action != diff.Delete:
+		case c.Principal.IsGroup():
 			removed[c.Principal] = true
-			if c.Principal.IsGroup() {
-				groups++
-			}
+			groups++
+		case railsKeep(c):
+			kept[c.Principal] = true
+		default:
+			removed[c.Principal] = true
 		}
 	}
 	if groups == 0 || st == nil {
 		return nil
 	}
 	// The people the plan keeps: every member it does not remove is one a
-	// source wants here.
+	// source wants here, or one the rails keep.
 	var wanted []membership.Membership
 	for _, m := range st.Memberships {
 		if !m.Bot && !m.Principal.IsGroup() && !removed[m.Principal] {
@@ -354,23 +364,37 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is removed, and its members could not be listed (%v): Google removes a group's people from the space with it, and the sources may want some of them here", c.Space, c.Principal, err))
 			continue
 		}
-		var taken []string
+		var taken, railed []string
 		for _, m := range wanted {
-			if people[m.Principal] {
+			switch {
+			case !people[m.Principal]:
+			case kept[m.Principal]:
+				railed = append(railed, cmp.Or(m.Email, string(m.Principal)))
+			default:
 				taken = append(taken, cmp.Or(m.Email, string(m.Principal)))
 			}
 		}
+		var why []string
 		if len(taken) > 0 {
-			slices.Sort(taken)
-			more := ""
-			if len(taken) > 3 {
-				more = fmt.Sprintf(" and %d more", len(taken)-3)
-				taken = taken[:3]
-			}
-			holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and the sources want %s%s here: name the group in a source, or take them out of it first", strings.Join(taken, ", "), more)
+			why = append(why, "the sources want "+firstFew(taken)+" here")
+		}
+		if len(railed) > 0 {
+			why = append(why, "the rails never remove "+firstFew(railed))
+		}
+		if len(why) > 0 {
+			holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: name the group in a source, or take them out of it first", strings.Join(why, ", and "))
 		}
 	}
 	return holds
+}
+
+// firstFew names, sorted, the first three of who and how many more.
+func firstFew(who []string) string {
+	slices.Sort(who)
+	if len(who) > 3 {
+		return fmt.Sprintf("%s and %d more", strings.Join(who[:3], ", "), len(who)-3)
+	}
+	return strings.Join(who, ", ")
 }
 
 func isUserRemoval(c diff.Change) bool { return c.Action == diff.Delete && !c.Principal.IsGroup() }
