@@ -70,3 +70,24 @@ func TestAGroupIsNotRemovedWithTheRailsPeople(t *testing.T) {
 		})
 	}
 }
+
+// A group holding everyone in the domain (a member of type CUSTOMER) can't
+// be listed person by person, yet what it holds is known: every one of the
+// organisation's users. Its removal would take those the sources want
+// here; it stays.
+func TestAGroupHoldingEveryoneIsNotRemovedWithWantedPeople(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "all", Email: "all@example.com", Members: []string{"*"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "all"}, {User: "ann@example.com", ViaGroup: "all"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,\n", "")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/all", "delete"); c != nil {
+		t.Errorf("the removal of groups/all: %v (it would take ann, whom the sources want, with it)\n%s", c, logText(errOut))
+	}
+	if kept := fmt.Sprint(r.Protected); !strings.Contains(kept, "groups/all") {
+		t.Errorf("not removed: %v", r.Protected)
+	}
+}

@@ -360,14 +360,15 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			continue
 		}
 		people, err := j.Rules.GroupPeople(ctx, c.Principal)
-		if err != nil {
+		everyone := rules.HoldsEveryone(err) // every one of the organisation's users
+		if err != nil && !everyone {
 			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is removed, and its members could not be listed (%v): Google removes a group's people from the space with it, and the sources may want some of them here", c.Space, c.Principal, err))
 			continue
 		}
 		var taken, railed []string
 		for _, m := range wanted {
 			switch {
-			case !people[m.Principal]:
+			case !everyone && !people[m.Principal]:
 			case kept[m.Principal]:
 				railed = append(railed, cmp.Or(m.Email, string(m.Principal)))
 			default:
@@ -380,6 +381,9 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		}
 		if len(railed) > 0 {
 			why = append(why, "the rails never remove "+firstFew(railed))
+		}
+		if len(why) > 0 && everyone {
+			why[0] = "it holds everyone in the organisation, and " + why[0]
 		}
 		if len(why) > 0 {
 			holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: name the group in a source, or take them out of it first", strings.Join(why, ", and "))

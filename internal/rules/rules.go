@@ -87,6 +87,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// HoldsEveryone reports whether err is GroupPeople's for a group holding
+// everyone in the domain: not listed person by person, yet it holds every
+// one of the organisation's users.
+func HoldsEveryone(err error) bool { return errors.Is(err, errWholeDomain) }
+
 // errWholeDomain is a group holding everyone in the domain.
 var errWholeDomain = errors.New("the group holds everyone in the domain (a member of type CUSTOMER), whom a rule can't list person by person; for everyone, use org_unit: / instead, or name the group itself (group:) so Chat keeps its members in step")
 
