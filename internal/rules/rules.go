@@ -253,10 +253,16 @@ func leavesOut(r membership.Rule) (clause, who string) {
 		return "", ""
 	}
 	for _, c := range strings.Fields(r.Value) {
+		// The value may be quoted, as any clause's: isSuspended='false'.
+		field, value, _ := strings.Cut(c, "=")
+		if len(value) >= 2 && (value[0] == '\'' || value[0] == '"') && value[len(value)-1] == value[0] {
+			value = value[1 : len(value)-1]
+		}
 		switch {
-		case strings.EqualFold(c, "isSuspended=false"):
+		case !strings.EqualFold(value, "false"):
+		case strings.EqualFold(field, "isSuspended"):
 			return c, "suspended"
-		case strings.EqualFold(c, "isArchived=false"):
+		case strings.EqualFold(field, "isArchived"):
 			return c, "archived"
 		}
 	}

@@ -406,3 +406,21 @@ func TestAQueryLeavingSuspendedPeopleOutIsWarnedOf(t *testing.T) {
 		t.Errorf("warnings %q, want one for each query leaving suspended or archived users out", x.Warnings)
 	}
 }
+
+// The query language takes a clause's value quoted as well as bare
+// (isSuspended='false', as orgDepartment='Sales' is written): such a query
+// leaves suspended users out all the same, and is warned of.
+func TestAQueryLeavingSuspendedPeopleOutByAQuotedValueIsWarnedOf(t *testing.T) {
+	x, err, _ := expand(t, directory(), emulator.Options{}, `spaces:
+  - space: spaces/A
+    members:
+      - {query: "orgDepartment='Engineering' isSuspended='false'"}
+      - {query: "orgDepartment='Sales' isArchived=\"FALSE\""}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Warnings) != 2 || !strings.Contains(x.Warnings[0], "isSuspended='false' leaves suspended") || !strings.Contains(x.Warnings[1], `isArchived="FALSE" leaves archived`) {
+		t.Errorf("warnings %q, want one for each query leaving suspended or archived users out", x.Warnings)
+	}
+}
