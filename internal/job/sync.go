@@ -385,8 +385,12 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		if len(why) > 0 && everyone {
 			why[0] = "it holds everyone in the organisation, and " + why[0]
 		}
+		advice := "name the group in a source, or take them out of it first"
+		if everyone {
+			advice = "name the group in a source, or remove it in Chat yourself (the next run adds back the people the sources want)"
+		}
 		if len(why) > 0 {
-			holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: name the group in a source, or take them out of it first", strings.Join(why, ", and "))
+			holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: %s", strings.Join(why, ", and "), advice)
 		}
 	}
 	return holds
