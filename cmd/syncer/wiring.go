@@ -20,6 +20,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/metrics"
+	"github.com/syncer-dev/syncer/internal/scrub"
 	"github.com/syncer-dev/syncer/internal/state"
 	"github.com/syncer-dev/syncer/internal/throttle"
 )
@@ -151,6 +152,11 @@ func directoryScopes(cfg *config.Config, desired membership.Desired) []string {
 func credentials(ctx context.Context, cfg *config.Config, need auth.Need, opts auth.Options) (*auth.Credentials, error) {
 	if cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint() {
 		return nil, fmt.Errorf("%s: auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode", cfg.Path)
+	}
+	if cfg.Auth.Mode != "none" && cleartextRemote(cfg.API.Endpoint) {
+		// As checkOffline says for runs: auth check, export and serve's
+		// readiness read send the token too.
+		return nil, fmt.Errorf("%s: api.endpoint %s is http:// on another machine: auth.mode %s would send the access token there in clear; use https://, or a loopback address (127.0.0.1, localhost) for a local emulator", cfg.Path, scrub.URL(cfg.API.Endpoint), cfg.Auth.Mode)
 	}
 	creds, err := auth.New(ctx, cfg.Auth, need, opts)
 	if err != nil {
