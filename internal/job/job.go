@@ -314,6 +314,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 			res.States[c.Space] = spaces.states[c.Space]
 		}
 		if next != nil && !res.Blocked() {
+			next.API = j.api() // apply --plan saves it as it is
 			if res.Removals, err = next.Encode(); err != nil {
 				return res, err
 			}
