@@ -9,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/history"
 	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/scrub"
@@ -81,6 +84,18 @@ func overwritesInput(f runFlags) error {
 		}
 		inputs = append(inputs, cfg.Auth.CredentialsFile, cfg.Auth.TokenFile, cfg.Identity.CacheFile)
 		kept = stateDocuments(cfg)
+	} else {
+		// A config that can't be loaded says nothing for sure: every word
+		// of its text may name a file the run reads (a source, a key) or
+		// the state folder, as may the default folder. A report a failed
+		// run writes must not land on one.
+		named := namedIn(f.config)
+		inputs = append(inputs, named...)
+		for _, dir := range append(named, filepath.Join(filepath.Dir(f.config), "syncer-state")) {
+			for _, doc := range []string{job.RemovalsState, identityCache, history.Index, state.WriteLockName} {
+				kept = append(kept, filepath.Join(dir, doc))
+			}
+		}
 	}
 	outs := []struct{ flag, path string }{{"--lock-file", f.lockFile}, {"--report-file", f.reportFile}, {"--out", f.planOut}}
 	for i, out := range outs {
@@ -110,6 +125,27 @@ func overwritesInput(f runFlags) error {
 		}
 	}
 	return nil
+}
+
+// namedIn is every word of a config's text (split at spaces and YAML's
+// punctuation) as a path relative to its folder: what it may name when it
+// can't be loaded.
+func namedIn(configPath string) []string {
+	data, err := fsutil.ReadFile(configPath, 1<<20)
+	if err != nil {
+		return nil
+	}
+	dir := filepath.Dir(configPath)
+	var out []string
+	for _, w := range strings.FieldsFunc(string(data), func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune(`[]{},:"'#`, r)
+	}) {
+		if !filepath.IsAbs(w) {
+			w = filepath.Join(dir, w)
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // stateDocuments are the files a local state folder carries from run to
