@@ -217,7 +217,9 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 			forgetDisproved(spaces.ids, sp.Changes)
 		}
 		identities = spaces.ids.Outcome()
-		j.saveCache(ctx)
+		if rm == nil || !rm.googleState { // a plan against another world than the state's saves nothing there
+			j.saveCache(ctx)
+		}
 	}
 	plan.Warnings = append(plan.Warnings, identities.Warnings...)
 	if d, ok := j.directory().(interface{ GaveUp() string }); ok {
