@@ -18,6 +18,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/identity"
+	"github.com/syncer-dev/syncer/internal/job"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/scrub"
@@ -111,7 +112,7 @@ func newResolver(ctx context.Context, cfg *config.Config, creds *auth.Credential
 		cacheStore, cacheName = &state.Dir{Path: filepath.Dir(cfg.Identity.CacheFile)}, filepath.Base(cfg.Identity.CacheFile)
 	}
 	if cacheStore != nil {
-		r.Cache = identity.OpenCache(ctx, cacheStore, cacheName, cfg.Identity.CacheTTL, time.Now, func(msg string) {
+		r.Cache = identity.OpenCacheFor(ctx, cacheStore, cacheName, job.APIOf(cfg), cfg.Identity.CacheTTL, time.Now, func(msg string) {
 			log.Warn(msg)
 			r.Notes = append(r.Notes, msg) // for the report too
 		})

@@ -33,7 +33,10 @@ type Cache struct {
 	// listsShowEmails: the last run's lists showed every person's email,
 	// so the next need not start a Directory pass before they are read.
 	listsShowEmails bool
-	dirty           bool
+	// api: the API this run calls (APIGoogle or an endpoint), written
+	// into the document; "" writes nothing and checks nothing.
+	api   string
+	dirty bool
 	// resolved yields, in email order, what a run resolved (see Resolved):
 	// about resolvedN entries.
 	resolved  Entries
@@ -65,10 +68,18 @@ type CacheEntry struct {
 // in flight; the cache's methods wait for it. now is the clock (nil:
 // time.Now).
 func OpenCache(ctx context.Context, store state.Store, name string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
+	return OpenCacheFor(ctx, store, name, "", ttl, now, warn)
+}
+
+// OpenCacheFor is OpenCache for runs that call api (APIGoogle, or an
+// emulator's endpoint; "" says nothing): a cache written by runs against
+// the other kind knows another world's users/{id}, and the run starts
+// empty, replacing it. A cache that does not say is taken.
+func OpenCacheFor(ctx context.Context, store state.Store, name, api string, ttl time.Duration, now func() time.Time, warn func(string)) *Cache {
 	if now == nil {
 		now = time.Now
 	}
-	c := &Cache{store: store, name: name, ttl: ttl, now: now, ready: make(chan struct{})}
+	c := &Cache{store: store, name: name, api: api, ttl: ttl, now: now, ready: make(chan struct{})}
 	go func() {
 		defer close(c.ready)
 		c.load(ctx, warn)
@@ -105,6 +116,11 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 		}
 		c.dirty = v == 1 // rewritten as version 2
 	}
+	if c.api != "" && head.api != "" && (c.api == APIGoogle) != (head.api == APIGoogle) {
+		warn(fmt.Sprintf("identity cache %s was written by runs against %s, and this run calls %s: its users/{id} are another world's; starting empty", where, head.api, c.api))
+		c.dirty = true
+		return
+	}
 	c.directoryUsers, c.listsShowEmails = max(0, head.users), head.listsShowEmails
 	// A size recorded before sizes had a time (or by a clock ahead) ages
 	// from now.
@@ -123,6 +139,10 @@ func (c *Cache) load(ctx context.Context, warn func(string)) {
 	}
 	c.table = table
 }
+
+// APIGoogle names Google's own APIs in the cache document (as the
+// removals state does).
+const APIGoogle = "google"
 
 // expirySlack: an entry may expire this much past now + cache_ttl before
 // it is taken as written by a clock that ran ahead.

@@ -18,6 +18,7 @@ type cacheFile struct {
 	DirectoryUsers  int             `json:"directory_users,omitempty"`
 	DirectoryAt     int64           `json:"directory_users_at,omitempty"` // Unix seconds
 	ListsShowEmails bool            `json:"lists_show_emails,omitempty"`
+	API             string          `json:"api,omitempty"`
 	Entries         json.RawMessage `json:"entries"`
 }
 
@@ -34,6 +35,7 @@ type cacheHeader struct {
 	users           int   // directory_users
 	usersAt         int64 // directory_users_at: when a pass saw them
 	listsShowEmails bool
+	api             string // the API the runs that wrote it called ("": not said)
 }
 
 // readCacheFast reads the document exactly as encodeLocked writes it,
@@ -59,6 +61,13 @@ func readCacheFast(data []byte, now int64) (t cacheTable, head cacheHeader, ok b
 		}
 	}
 	rest, head.listsShowEmails = bytes.CutPrefix(rest, []byte(`,"lists_show_emails":true`))
+	if r, found := bytes.CutPrefix(rest, []byte(`,"api":`)); found {
+		var api []byte
+		if api, rest, ok = cutString(r); !ok {
+			return cacheTable{}, cacheHeader{}, false
+		}
+		head.api = string(api)
+	}
 	if rest, ok = bytes.CutPrefix(rest, []byte(`,"entries":[`)); !ok {
 		return cacheTable{}, cacheHeader{}, false
 	}
@@ -163,7 +172,7 @@ func readCacheJSON(data []byte, now int64) (_ cacheTable, head cacheHeader, vers
 	default:
 		return cacheTable{}, cacheHeader{}, 0, fmt.Errorf("version %d", f.Version)
 	}
-	return b.table(), cacheHeader{users: f.DirectoryUsers, usersAt: f.DirectoryAt, listsShowEmails: f.ListsShowEmails}, f.Version, nil
+	return b.table(), cacheHeader{users: f.DirectoryUsers, usersAt: f.DirectoryAt, listsShowEmails: f.ListsShowEmails, api: f.API}, f.Version, nil
 }
 
 // encodeLocked writes the document by hand, sorted by email: with a
@@ -207,6 +216,10 @@ func (c *Cache) encodeToLocked(w io.Writer) error {
 	}
 	if c.listsShowEmails {
 		b = append(b, `,"lists_show_emails":true`...)
+	}
+	if c.api != "" {
+		b = append(b, `,"api":`...)
+		b = appendJSONString(b, c.api)
 	}
 	b = append(b, `,"entries":[`...)
 	first := true

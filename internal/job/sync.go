@@ -109,11 +109,16 @@ func (j *Job) prepareRemovals(ctx context.Context, desired membership.Desired) (
 }
 
 // api is what this run calls, as the removals state records it.
-func (j *Job) api() string {
-	if j.Config.IsGoogleEndpoint() {
+func (j *Job) api() string { return APIOf(j.Config) }
+
+// APIOf names the API a config's runs call, as the state records it:
+// removals.APIGoogle, or the endpoint (an emulator's). States of the one
+// kind are another world's to the other.
+func APIOf(cfg *config.Config) string {
+	if cfg.IsGoogleEndpoint() {
 		return removals.APIGoogle
 	}
-	return scrub.URL(j.Config.API.Endpoint)
+	return scrub.URL(cfg.API.Endpoint)
 }
 
 func (j *Job) saveRemovals(ctx context.Context, rm *removalRun, next *removals.State) error {
