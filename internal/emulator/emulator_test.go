@@ -667,3 +667,31 @@ func TestUsersListOrder(t *testing.T) {
 		}
 	}
 }
+
+// An address names one thing in a Directory: Google refuses an alias (or a
+// group email) that is already a user's address or another group's. A
+// seed giving one is refused, not answered as two things at once (groups.get
+// of a user's email finding a group; a group listing that user as a nested
+// group; the last group seeded taking another's address).
+func TestSeedGroupAddressesNameOneThing(t *testing.T) {
+	for name, groups := range map[string][]emulator.SeedGroup{
+		"alias is a user's email":                {{ID: "g1", Email: "eng@example.com", Aliases: []string{"Alice@example.com"}}},
+		"alias is a user's alias":                {{ID: "g1", Email: "eng@example.com", Aliases: []string{"ali@example.com"}}},
+		"alias is a user's alias-domain address": {{ID: "g1", Email: "eng@example.com", Aliases: []string{"alice@example.org"}}},
+		"email is a user's email":                {{ID: "g1", Email: "owner@example.com"}},
+		"alias is another group's email":         {{ID: "g1", Email: "eng@example.com"}, {ID: "g2", Email: "ops@example.com", Aliases: []string{"eng@example.com"}}},
+		"email is another group's alias":         {{ID: "g1", Email: "eng@example.com", Aliases: []string{"team@example.com"}}, {ID: "g2", Email: "team@example.com"}},
+		"alias is no address":                    {{ID: "g1", Email: "eng@example.com", Aliases: []string{"g2"}}, {ID: "g2", Email: "ops@example.com"}},
+	} {
+		s := seed()
+		s.Groups = append(s.Groups, groups...)
+		if _, err := emulator.New(s, emulator.Options{}); err == nil {
+			t.Errorf("%s: the seed was taken", name)
+		}
+	}
+	s := seed()
+	s.Groups = append(s.Groups, emulator.SeedGroup{ID: "g1", Email: "eng@example.com", Aliases: []string{"engineers@example.com", "ENG@example.com"}})
+	if _, err := emulator.New(s, emulator.Options{}); err != nil {
+		t.Errorf("a group's own addresses: %v", err)
+	}
+}

@@ -120,14 +120,34 @@ func newWorld(seed *Seed) (*world, error) {
 		}
 		w.groups[g.id] = true
 		w.dir[g.id] = g
-		if g.email != "" {
-			w.dir[g.email] = g
-			w.domains[domainOf(g.email)] = true
-		}
+		addrs := []string{g.email}
 		for _, a := range sg.Aliases {
+			addrs = append(addrs, strings.ToLower(a))
+		}
+		for i, a := range addrs {
+			if a == "" && i == 0 {
+				continue // no email: known by its ID only
+			}
+			// An address names one thing: Google refuses an alias or a
+			// group email that is a user's or another group's, and the
+			// emulator would answer it as two (groups.get of a user's
+			// email finding the group, a group listing the user as a
+			// nested group, the last group seeded taking the address).
+			if !strings.Contains(a, "@") {
+				return nil, fmt.Errorf("seed group %s: %q is no email address", g.id, a)
+			}
+			if u := w.byEmail[a]; u != nil {
+				return nil, fmt.Errorf("seed group %s: %s is an address of user %s", g.id, a, u.id)
+			}
+			if other := w.dir[a]; other != nil && other != g {
+				return nil, fmt.Errorf("seed group %s: %s is an address of group %s", g.id, a, other.id)
+			}
 			// groups.get and members.list: "The value can be the group's
 			// email address, group alias, or the unique group ID".
-			w.dir[strings.ToLower(a)] = g
+			w.dir[a] = g
+			if i == 0 {
+				w.domains[domainOf(a)] = true
+			}
 		}
 	}
 	for _, ss := range seed.Spaces {
