@@ -30,3 +30,20 @@ func TestAGroupNamedByItsAlias(t *testing.T) {
 		t.Errorf("creates %v, deletes %d", st.Creates, st.Count("members.delete"))
 	}
 }
+
+// A group's alias in a domain none of the seed's users has (an alias
+// domain: Google keeps a group's aliases in the customer's domains) is the
+// organisation's: written as a member, it is not taken for someone outside
+// the organisation, and the group is not removed for it.
+func TestAGroupsAliasInAnotherDomainWrittenAsAMemberRemovesNobody(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.com", Aliases: []string{"eng@example.org"}, Members: []string{"ann@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/G", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {Group: "eng"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/G,boss@example.com,owner\nspaces/G,eng@example.org,\n", "")
+	code, out, errOut := runCLI(t, "apply", "--config", cfg, "--allow-removals", "1")
+	if deletes(em) != 0 || code != exitFailure {
+		t.Errorf("exit %d, %d deletes\n%s\n%s", code, deletes(em), out, logText(errOut))
+	}
+}

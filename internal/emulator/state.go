@@ -145,9 +145,9 @@ func newWorld(seed *Seed) (*world, error) {
 			// groups.get and members.list: "The value can be the group's
 			// email address, group alias, or the unique group ID".
 			w.dir[a] = g
-			if i == 0 {
-				w.domains[domainOf(a)] = true
-			}
+			// A group's addresses, aliases too, are in the customer's
+			// domains (an alias domain among them).
+			w.domains[domainOf(a)] = true
 		}
 	}
 	for _, ss := range seed.Spaces {
