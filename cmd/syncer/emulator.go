@@ -163,6 +163,11 @@ func convergedSeed(seed *emulator.Seed, d membership.Desired) *emulator.Seed {
 		}
 	}
 	groups := map[string]bool{}
+	for _, g := range seed.Groups {
+		// The seed's own group (its email, its members) stays: added again
+		// empty, the empty one would answer by its ID.
+		groups[strings.TrimPrefix(g.ID, "groups/")] = true
+	}
 	next := 900000000000
 	for _, ds := range d.Spaces {
 		sp := emulator.SeedSpace{Name: ds.Name, DisplayName: ds.Label}
