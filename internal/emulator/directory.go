@@ -163,7 +163,13 @@ func (s *Server) getDirectoryGroup(w http.ResponseWriter, r *http.Request) {
 // groupAt is the Directory group the request's {key} names, or nil after
 // answering 404 as Google does; the caller holds s.mu.
 func (s *Server) groupAt(w http.ResponseWriter, r *http.Request) *group {
-	g := s.world.dir[strings.ToLower(r.PathValue("key"))]
+	// An ID as groups.get gives it (its case kept), else an address,
+	// whose case doesn't count.
+	key := r.PathValue("key")
+	g := s.world.dir[key]
+	if g == nil {
+		g = s.world.dir[strings.ToLower(key)]
+	}
 	if g == nil {
 		writeErrorReason(w, 404, "notFound", "Resource Not Found: groupKey")
 	}

@@ -695,3 +695,22 @@ func TestSeedGroupAddressesNameOneThing(t *testing.T) {
 		t.Errorf("a group's own addresses: %v", err)
 	}
 }
+
+// A group's ID is taken as groups.get gives it: members.list of the ID a
+// groups.get answered lists the group, whatever the ID's letters' case.
+func TestDirectoryGroupByTheIDItGives(t *testing.T) {
+	s := seed()
+	s.Groups = append(s.Groups, emulator.SeedGroup{ID: "Eng42", Email: "eng42@example.com", Members: []string{"alice@example.com"}})
+	_, _, base := start(t, s, emulator.Options{}, chatapi.Options{})
+	for _, path := range []string{"/admin/directory/v1/groups/Eng42", "/admin/directory/v1/groups/Eng42/members", "/admin/directory/v1/groups/ENG42@example.com/members"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+}
