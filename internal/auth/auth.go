@@ -172,7 +172,7 @@ func NewWithScopes(ctx context.Context, a config.Auth, scopes []string, o Option
 		return nil, fmt.Errorf("unknown auth mode %q", a.Mode)
 	}
 	c.tokens = newTokenSource(ts, seen, scopes)
-	c.Client = &http.Client{Transport: &transport{src: c.tokens, base: base}, CheckRedirect: sameHost}
+	c.Client = &http.Client{Transport: &transport{token: c.tokens.token, base: base}, CheckRedirect: sameHost}
 	return c, nil
 }
 
@@ -210,7 +210,7 @@ func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2
 		// exchange) with no context: only a client of ours gives them the
 		// token requests' deadline, transport and refusal of redirects.
 		hc := ctx.Value(oauth2.HTTPClient).(*http.Client)
-		iam := &http.Client{Transport: &bearer{src: base.TokenSource, base: hc.Transport}, Timeout: hc.Timeout, CheckRedirect: refuseRedirect}
+		iam := &http.Client{Transport: &transport{token: func(context.Context) (*oauth2.Token, error) { return base.TokenSource.Token() }, base: hc.Transport}, Timeout: hc.Timeout, CheckRedirect: refuseRedirect}
 		ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
 			TargetPrincipal: a.ImpersonateServiceAccount, Scopes: scopes, Subject: a.Subject,
 		}, option.WithHTTPClient(iam))
@@ -238,27 +238,6 @@ func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2
 		who = a.Subject + " (impersonated by " + who + ")"
 	}
 	return creds.TokenSource, who, nil
-}
-
-// bearer adds the runtime's own access token to the impersonation calls.
-// (oauth2.Transport would do, but it logs a deprecation warning, not JSON,
-// each time the client's timeout cancels a call.)
-type bearer struct {
-	src  oauth2.TokenSource
-	base http.RoundTripper
-}
-
-func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	tok, err := b.src.Token()
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, err
-	}
-	r := req.Clone(req.Context())
-	tok.SetAuthHeader(r)
-	return b.base.RoundTrip(r)
 }
 
 // readServiceAccountKey reads a key file and its client_email, refusing

@@ -162,14 +162,17 @@ func usable(t *oauth2.Token, fetched, now time.Time) bool {
 	return t.Expiry.Sub(now) > min(10*time.Second, t.Expiry.Sub(fetched)/2)
 }
 
-// transport adds the access token to every request.
+// transport adds an access token to every request: the run's (its token
+// source's), or the runtime's own for the impersonation calls. (oauth2's
+// Transport would do for those, but it logs a deprecation warning, not
+// JSON, each time the client's timeout cancels a call.)
 type transport struct {
-	src  *tokenSource
-	base http.RoundTripper
+	token func(context.Context) (*oauth2.Token, error)
+	base  http.RoundTripper
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	tok, err := t.src.token(req.Context())
+	tok, err := t.token(req.Context())
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
