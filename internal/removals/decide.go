@@ -21,6 +21,7 @@ func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, no
 	next := &State{Version: 1, Absent: map[string]map[string]Absence{}, Saved: now, Distinct: true}
 	next.Totals, next.Rows = keptTotals(prev, totals)
 	next.CountedFrom = countedFrom(prev, next.Totals, totals, st.Files)
+	next.RowTotals = rowTotals(prev, next.Totals, totals, st.Repeats)
 	prev, forgot := forgetUnseen(prev, now)
 	sayForgotten(plan, forgot)
 	applyGrace(plan, prev, st, now, next)

@@ -1,6 +1,7 @@
 package removals
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -703,5 +704,63 @@ func TestASlowClockDoesNotShortenTheGrace(t *testing.T) {
 	Decide(p, next, map[string]int{"s": 1}, grace, t0.Add(24*time.Hour))
 	if len(p.Changes) != 0 || len(p.Pending) != 1 {
 		t.Errorf("a day later: changes %v, pending %+v; want alice still held", p.Changes, p.Pending)
+	}
+}
+
+// v0.1.0 (the first release) reads "totals" as rows, repeats included,
+// and compares them with its own count of rows; it knows nothing of
+// "distinct". A state this syncer saved, read by v0.1.0 after a rollback,
+// must not hand it distinct totals: an export of 21 rows (11 people, each
+// twice) cut to 15 rows passed v0.1.0's shrink check against 11, and
+// removed 3 people it would have stopped for against its own 21. So
+// "totals" stays rows, and the distinct totals go beside them.
+func TestAStateRolledBackToV010KeepsRowTotals(t *testing.T) {
+	type v010State struct { // internal/removals.State at 249af1f
+		Version int                           `json:"version"`
+		Totals  map[string]int                `json:"totals"`
+		Absent  map[string]map[string]Absence `json:"absent"`
+		Saved   time.Time                     `json:"saved"`
+	}
+	big := map[string][2]int{"spaces/A": {100, 1}, "spaces/B": {100, 1}}
+	t0 := time.Unix(1e9, 0)
+	repeats := with(func(s *Settings) { s.Repeats = map[string]int{"team.csv": 10} })
+	// Another config's totals: old.csv from a state that counted rows.
+	prev := &State{Version: 1, Totals: map[string]int{"old.csv": 40}, Absent: map[string]map[string]Absence{}, Saved: t0}
+	next := Decide(planOf(big), prev, map[string]int{"team.csv": 11}, repeats, t0.Add(time.Hour))
+	data, err := next.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old v010State
+	if err := json.Unmarshal(data, &old); err != nil || old.Version != 1 {
+		t.Fatalf("v0.1.0 reads %+v (%v)", old, err)
+	}
+	if old.Totals["team.csv"] != 21 || old.Totals["old.csv"] != 40 {
+		t.Errorf("v0.1.0 reads totals %v, want the rows: team.csv 21, old.csv 40", old.Totals)
+	}
+	// This syncer reads its distinct totals back, and its row marks.
+	back, err := ParseState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Totals["team.csv"] != 11 || back.Totals["old.csv"] != 40 || !back.Distinct || !slices.Equal(back.Rows, []string{"old.csv"}) {
+		t.Fatalf("read back totals %v, rows %v, distinct %v; want team.csv 11 distinct, old.csv 40 in rows", back.Totals, back.Rows, back.Distinct)
+	}
+	// A run of another config (team.csv not read) keeps team.csv's rows
+	// for v0.1.0 too.
+	other := Decide(planOf(big), back, map[string]int{"old.csv": 40}, defaults, t0.Add(2*time.Hour))
+	data, _ = other.Encode()
+	old = v010State{}
+	if err := json.Unmarshal(data, &old); err != nil || old.Totals["team.csv"] != 21 {
+		t.Errorf("after another config's run v0.1.0 reads totals %v (%v), want team.csv 21", old.Totals, err)
+	}
+	if back, err := ParseState(data); err != nil || back.Totals["team.csv"] != 11 {
+		t.Errorf("after another config's run this syncer reads %+v (%v), want team.csv 11", back, err)
+	}
+	// The same export cut to 15 rows (8 people): stopped, as v0.1.0 would.
+	plan := planOf(big)
+	Decide(plan, back, map[string]int{"team.csv": 8}, with(func(s *Settings) { s.Repeats = map[string]int{"team.csv": 7} }), t0.Add(3*time.Hour))
+	if got := strings.Join(plan.Blocked, "\n"); !strings.Contains(got, "source team.csv shrank from 11 to 8") {
+		t.Errorf("blocked %q, want the shrink check", got)
 	}
 }

@@ -49,6 +49,14 @@ type State struct {
 	// relative to their folders (eng/members.csv and sales/members.csv)
 	// would each compare its source with the other's total.
 	CountedFrom map[string]string `json:"counted_from,omitempty"`
+	// RowTotals are the totals with the rows each source repeated
+	// counted, by source (this run's Totals plus its Repeats; the last
+	// state's for totals carried over). The document's "totals" holds
+	// them, and "distinct_totals" the Totals: syncer v0.1.0 reads
+	// "totals" as rows and compares them with its own count of rows, so
+	// after a rollback a distinct total there would let an export cut
+	// short past its shrink check. Nil when the document did not say.
+	RowTotals map[string]int `json:"-"`
 	// API is what the runs that saved the state called: APIGoogle, or
 	// the endpoint of another (an emulator), whose spaces and members are
 	// another world's. A state saved before it was kept says neither.
@@ -181,11 +189,72 @@ func ParseState(data []byte) (*State, error) {
 	if s.Totals == nil || s.Absent == nil || s.Saved.IsZero() {
 		return nil, fmt.Errorf("not a complete syncer state (totals, absent and saved are required)")
 	}
+	var distinct struct {
+		Totals map[string]int `json:"distinct_totals"`
+	}
+	if err := json.Unmarshal(data, &distinct); err != nil {
+		return nil, fmt.Errorf("not a syncer state: %w", err)
+	}
+	if distinct.Totals != nil {
+		if !s.Distinct {
+			// Rows compared with distinct totals would hide a shrink.
+			return nil, fmt.Errorf("not a complete syncer state (distinct_totals without distinct: true)")
+		}
+		s.RowTotals, s.Totals = s.Totals, distinct.Totals
+	}
 	return &s, nil
 }
 
-// Encode writes a state.
-func (s *State) Encode() ([]byte, error) { return json.MarshalIndent(s, "", " ") }
+// Encode writes a state: "totals" in rows, as syncer v0.1.0 reads them,
+// and the distinct totals beside them (RowTotals).
+func (s *State) Encode() ([]byte, error) {
+	type plain State // without this method
+	doc := struct {
+		plain
+		Totals         map[string]int `json:"totals"`
+		DistinctTotals map[string]int `json:"distinct_totals,omitempty"`
+	}{plain: plain(*s), Totals: s.Totals}
+	if s.Distinct {
+		doc.Totals, doc.DistinctTotals = s.rowTotals(), s.Totals
+	}
+	return json.MarshalIndent(doc, "", " ")
+}
+
+// rowTotals are Totals with each source's repeated rows counted, where
+// the state knows them.
+func (s *State) rowTotals() map[string]int {
+	out := make(map[string]int, len(s.Totals))
+	for path, n := range s.Totals {
+		if r, ok := s.RowTotals[path]; ok {
+			n = r
+		}
+		out[path] = n
+	}
+	return out
+}
+
+// rowTotals are the next state's RowTotals: this run's totals with its
+// repeats, the last state's rows for the totals carried over.
+func rowTotals(prev *State, kept, mine, repeats map[string]int) map[string]int {
+	out := make(map[string]int, len(kept))
+	for path, n := range kept {
+		if _, ok := mine[path]; ok {
+			n += repeats[path]
+		} else if r, ok := prev.rowTotalOf(path); ok {
+			n = r
+		}
+		out[path] = n
+	}
+	return out
+}
+
+func (s *State) rowTotalOf(path string) (int, bool) {
+	if s == nil {
+		return 0, false
+	}
+	n, ok := s.RowTotals[path]
+	return n, ok
+}
 
 // countedFrom is the next state's CountedFrom: this run's files for its
 // totals, the last state's word for those carried over.
@@ -246,6 +315,12 @@ func (s *State) RenameSources(renamed map[string]string) {
 		}
 	}
 	for from, to := range renamed {
+		if n, ok := s.RowTotals[from]; ok {
+			delete(s.RowTotals, from)
+			if _, taken := s.RowTotals[to]; !taken {
+				s.RowTotals[to] = n
+			}
+		}
 		if f, ok := s.CountedFrom[from]; ok {
 			delete(s.CountedFrom, from)
 			if _, taken := s.CountedFrom[to]; !taken {
