@@ -164,7 +164,7 @@ func TestReviewedPlanRefusals(t *testing.T) {
 		}, nil, exitInvalid, "not a syncer plan"},
 		{"a future format", func() string {
 			p := filepath.Join(dir, "future.json")
-			os.WriteFile(p, []byte(strings.Replace(string(good), "syncer-plan/1", "syncer-plan/2", 1)), 0o600)
+			os.WriteFile(p, []byte(strings.Replace(string(good), "syncer-plan/2", "syncer-plan/3", 1)), 0o600)
 			return p
 		}, nil, exitInvalid, "written by another syncer version"},
 		{"another endpoint", func() string { return plan }, []string{"--endpoint", "http://127.0.0.1:1/"}, exitInvalid, "the plan is for endpoint"},

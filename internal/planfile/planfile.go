@@ -30,8 +30,14 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 )
 
-// Format is the version this syncer writes and reads.
-const Format = "syncer-plan/1"
+// Format is the version this syncer writes and reads. A plan has fields
+// syncer-plan/1 (v0.1.0) does not know (a space's desired digest), which
+// v0.1.0 would call damage; FormatV1, a plan v0.1.0 wrote, is still read.
+const Format = "syncer-plan/2"
+
+// FormatV1 is the format of plans v0.1.0 wrote: every field it has is one
+// of this version's.
+const FormatV1 = "syncer-plan/1"
 
 // maxSize bounds a plan file read back (a plan of a million changes is
 // a few hundred MB; past that, something is wrong).
@@ -233,7 +239,7 @@ func Decode(path string, data []byte) (*File, error) {
 	if err := json.Unmarshal(data, &head); err != nil || head.Format == "" {
 		return nil, invalid("not a syncer plan (make one with syncer plan --out FILE)")
 	}
-	if head.Format != Format {
+	if head.Format != Format && head.Format != FormatV1 {
 		if strings.HasPrefix(head.Format, "syncer-plan/") {
 			return nil, invalid("format %q is not %q: it was written by another syncer version; make the plan again with this one", head.Format, Format)
 		}
@@ -243,7 +249,7 @@ func Decode(path string, data []byte) (*File, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, invalid("it does not read as a %s plan (%v): it was edited or damaged; make a new plan", Format, err)
+		return nil, invalid("it does not read as a %s plan (%v): it was edited or damaged; make a new plan", head.Format, err)
 	}
 	if dec.More() {
 		return nil, invalid("more than one JSON value: it was edited or damaged; make a new plan")

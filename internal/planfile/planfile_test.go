@@ -2,6 +2,7 @@ package planfile
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -81,10 +82,10 @@ func TestChecksumRefusesAnyEdit(t *testing.T) {
 		{"a member's address", "cat@example.com", "eve@example.com", "was edited after it was written"},
 		{"the consent raised", `"allow_removals": 3`, `"allow_removals": 30`, "was edited after it was written"},
 		{"made younger", "2026-11-27T09:00:00Z", "2026-11-28T09:00:00Z", "was edited after it was written"},
-		{"a field added", `"format": "syncer-plan/1",`, `"format": "syncer-plan/1", "approved": true,`, "was edited or damaged"},
+		{"a field added", `"format": "syncer-plan/2",`, `"format": "syncer-plan/2", "approved": true,`, "was edited or damaged"},
 		{"cut short", `"checksum"`, `"checksum`, "not valid JSON: damaged or cut short"},
-		{"a future format", `"format": "syncer-plan/1"`, `"format": "syncer-plan/2"`, `format "syncer-plan/2" is not "syncer-plan/1"`},
-		{"not a plan at all", `"format": "syncer-plan/1"`, `"formats": "x"`, "not a syncer plan"},
+		{"a future format", `"format": "syncer-plan/2"`, `"format": "syncer-plan/3"`, `format "syncer-plan/3" is not "syncer-plan/2"`},
+		{"not a plan at all", `"format": "syncer-plan/2"`, `"formats": "x"`, "not a syncer plan"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			edited := bytes.Replace(data, []byte(tt.old), []byte(tt.new), 1)
@@ -252,5 +253,35 @@ func TestDesiredDigestOfARuleWrittenTwice(t *testing.T) {
 	manager.Role = m.RoleManager
 	if DesiredDigest(m.DesiredSpace{Name: "spaces/S", Members: ms, Rules: []m.Rule{r, manager}}) == once {
 		t.Error("the same rule again with another role: the digest did not change")
+	}
+}
+
+// v0.1.0 reads a plan whose format is "syncer-plan/1" field by field and
+// refuses any field it does not know as "edited or damaged": a plan this
+// version writes (its spaces' "desired" digests) must say another format,
+// so that v0.1.0 (a rollback between plan and apply, or an older binary
+// applying) says the plan was "written by another syncer version" rather
+// than that it was tampered with. A plan v0.1.0 wrote still reads.
+func TestAPlanSaysAFormatV010DoesNotRead(t *testing.T) {
+	data, err := sample().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head struct {
+		Format string `json:"format"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil || head.Format == "syncer-plan/1" {
+		t.Errorf("a plan this version writes says format %q (%v); v0.1.0 reads syncer-plan/1 as its own, and calls the new fields damage", head.Format, err)
+	}
+	old, err := os.ReadFile("testdata/v0.1.0.plan") // plan --out of syncer v0.1.0 (249af1f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Decode("v0.1.0.plan", old)
+	if err != nil {
+		t.Fatalf("a plan v0.1.0 wrote: %v", err)
+	}
+	if f.Format != "syncer-plan/1" || len(f.Plan.Changes) != 4 {
+		t.Errorf("a plan v0.1.0 wrote reads as format %q with %d changes, want syncer-plan/1 with 4", f.Format, len(f.Plan.Changes))
 	}
 }
