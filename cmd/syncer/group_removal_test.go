@@ -91,3 +91,30 @@ func TestAGroupHoldingEveryoneIsNotRemovedWithWantedPeople(t *testing.T) {
 		t.Errorf("not removed: %v", r.Protected)
 	}
 }
+
+// A group holding everyone that stays for someone the rails keep (protect's,
+// the user the syncer acts as) must not be advised away by hand with "the
+// next run adds back the people the sources want": it would take the
+// rails' people with it, whom no run adds back.
+func TestAHeldEveryoneGroupKeepingTheRailsPeopleIsNotAdvisedAway(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "4", Email: "carol@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "all", Email: "all@example.com", Members: []string{"*"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "all"}, {User: "ann@example.com", ViaGroup: "all"}, {User: "carol@example.com", ViaGroup: "all"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,\n", "protect: [carol@example.com]\n")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/all", "delete"); c != nil {
+		t.Fatalf("the removal of groups/all: %v\n%s", c, logText(errOut))
+	}
+	var why string
+	for _, k := range r.Protected {
+		if k["member"] == "groups/all" {
+			why = fmt.Sprint(k["why"])
+		}
+	}
+	if !strings.Contains(why, "carol@example.com") || strings.Contains(why, "remove it in Chat yourself") {
+		t.Errorf("why groups/all stays: %q (removed by hand, it takes carol, whom protect keeps and no run adds back)", why)
+	}
+}

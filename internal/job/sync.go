@@ -391,7 +391,12 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			why[0] = "it holds everyone in the organisation, and " + why[0]
 		}
 		advice := "name the group in a source, or take them out of it first"
-		if everyone {
+		switch {
+		case everyone && len(railed) > 0:
+			// Removed by hand it takes the rails' people too, whom no
+			// run adds back (the acting user: the syncer's own access).
+			advice = "name the group in a source (removed by hand, it would take whom the rails never remove too, and no run adds them back)"
+		case everyone:
 			advice = "name the group in a source, or remove it in Chat yourself (the next run adds back the people the sources want)"
 		}
 		if len(why) > 0 {
