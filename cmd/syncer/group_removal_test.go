@@ -118,3 +118,23 @@ func TestAHeldEveryoneGroupKeepingTheRailsPeopleIsNotAdvisedAway(t *testing.T) {
 		t.Errorf("why groups/all stays: %q (removed by hand, it takes carol, whom protect keeps and no run adds back)", why)
 	}
 }
+
+// The last joined owner stays whatever the sources say (Google refuses to
+// remove them): a group no source names holding them is not removed either,
+// as for protect's people (it would take them, or be refused every run).
+func TestAGroupHoldingTheLastOwnerIsNotRemoved(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"boss@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "ann@example.com"},
+			{Group: "old"}, {User: "boss@example.com", Role: "owner", ViaGroup: "old"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,ann@example.com,\n", "")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/old", "delete"); c != nil {
+		t.Errorf("the removal of groups/old: %v (it would take boss, the space's last owner, whom the rails keep)\n%s", c, logText(errOut))
+	}
+	if kept := fmt.Sprint(r.Protected); !strings.Contains(kept, "groups/old") {
+		t.Errorf("not removed: %v", r.Protected)
+	}
+}

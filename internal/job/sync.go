@@ -275,7 +275,9 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	// The last owner no source names stays whatever happens (GuardLastOwners,
 	// after Screen): no lookup is owed for them, run after run.
 	considered, held := *sp, removals.LastOwnerHeld(*sp)
+	lastOwner := "" // the membership GuardLastOwners keeps, whatever Screen decides
 	if held >= 0 {
+		lastOwner = sp.Changes[held].Membership
 		considered.Changes = slices.Delete(slices.Clone(sp.Changes), held, held+1)
 	}
 	var people []membership.Principal
@@ -307,9 +309,12 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	// Last, once the rails know whom they keep: they are never removed,
 	// and a group's removal would take them too. Someone in the space
 	// through a group the sources want stays through it.
+	// The last owner GuardLastOwners keeps (after Screen) is theirs too.
 	rails := in
 	rails.ViaGroup = nil
-	in.GroupHolds = j.groupsTakingWanted(ctx, sp, st, func(c diff.Change) bool { return removals.Keeps(c, rails) })
+	in.GroupHolds = j.groupsTakingWanted(ctx, sp, st, func(c diff.Change) bool {
+		return lastOwner != "" && c.Membership == lastOwner || removals.Keeps(c, rails)
+	})
 	if ids != nil {
 		in.Stale = ids.Forget
 	}
