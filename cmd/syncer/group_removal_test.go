@@ -138,3 +138,79 @@ func TestAGroupHoldingTheLastOwnerIsNotRemoved(t *testing.T) {
 		t.Errorf("not removed: %v", r.Protected)
 	}
 }
+
+// A group that stays for the people the sources want keeps its other people
+// in the space too (Google refuses their direct removal: they leave with
+// the group). Planned as removals run after run, they counted against the
+// rails: every later run stopped at safety.max_removals (exit 4, nothing
+// changed anywhere) for removals that could never happen. They are kept,
+// and say why.
+func TestAHeldGroupsOtherPeopleAreNotRemovalsRunAfterRun(t *testing.T) {
+	for _, everyone := range []bool{false, true} {
+		t.Run(fmt.Sprint("everyone=", everyone), func(t *testing.T) {
+			members := []string{"*"}
+			seed := &emulator.Seed{
+				Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+					{Group: "all"}, {User: "ann@example.com", ViaGroup: "all"}}}},
+			}
+			if !everyone {
+				members = []string{"ann@example.com"}
+			}
+			for i := 0; i < 12; i++ {
+				e := fmt.Sprintf("u%d@example.com", i)
+				seed.Users = append(seed.Users, emulator.SeedUser{ID: fmt.Sprint(100 + i), Email: e})
+				seed.Spaces[0].Members = append(seed.Spaces[0].Members, emulator.SeedMember{User: e, ViaGroup: "all"})
+				if !everyone {
+					members = append(members, e)
+				}
+			}
+			seed.Groups = []emulator.SeedGroup{{ID: "all", Email: "all@example.com", Members: members}}
+			em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,\n", "safety: {max_removal_percent: 100}\n")
+			for run, args := range [][]string{{"--allow-removals", "20"}, {}} {
+				code, r, errOut := applyJSON(t, append([]string{"--config", cfg}, args...)...)
+				if code != exitOK || len(r.Blocked) > 0 || r.Summary["delete"] != 0 {
+					t.Fatalf("run %d: exit %d, blocked %q, %d removals planned (the group stays, and its people with it)\n%s", run+1, code, r.Blocked, r.Summary["delete"], logText(errOut))
+				}
+				if kept := fmt.Sprint(r.Protected); !strings.Contains(kept, "u0@example.com") || !strings.Contains(kept, "groups/all") {
+					t.Errorf("run %d: not removed: %v", run+1, r.Protected)
+				}
+			}
+			if got := em.Stats().Count("members.delete"); got != 0 {
+				t.Errorf("%d deletes", got)
+			}
+		})
+	}
+}
+
+// Someone outside the organisation (identity.domains says so) is in no
+// group holding everyone in it: kept for a held one, they would never go.
+func TestAHeldEveryoneGroupDoesNotKeepAnOutsider(t *testing.T) {
+	for _, extra := range []string{"identity: {domains: [example.com]}\n", ""} {
+		t.Run(extra, func(t *testing.T) { heldEveryoneOutsider(t, extra) })
+	}
+}
+
+// heldEveryoneOutsider: identity.domains, or else the Directory (a
+// users.list for the domain), tells who is outside.
+func heldEveryoneOutsider(t *testing.T, extra string) {
+	seed := &emulator.Seed{
+		Domains: []string{"example.com"},
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "dave@example.com"},
+			{ID: "4", Email: "ext@partner.org", External: true}},
+		Groups: []emulator.SeedGroup{{ID: "all", Email: "all@example.com", Members: []string{"*"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "all"}, {User: "ann@example.com", ViaGroup: "all"}, {User: "dave@example.com", ViaGroup: "all"}, {User: "ext@partner.org"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,\n", extra)
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "ext@partner.org", "delete"); code != exitOK || c == nil || c["status"] != "applied" {
+		t.Errorf("exit %d, the removal of ext@partner.org: %v\n%s", code, c, logText(errOut))
+	}
+	if kept := fmt.Sprint(r.Protected); !strings.Contains(kept, "dave@example.com") || strings.Contains(kept, "ext@partner.org") {
+		t.Errorf("not removed: %v", r.Protected)
+	}
+	if got := em.Stats().Count("members.delete"); got != 1 {
+		t.Errorf("%d deletes", got)
+	}
+}

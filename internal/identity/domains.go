@@ -113,6 +113,14 @@ func (s *Service) ownDomain(ctx context.Context, domain string) (bool, error) {
 	return a.own, a.err
 }
 
+// OwnDomain reports whether domain is one of the organisation's, as
+// ownDomain answers it (identity.domains, the Directory's users, or one
+// users.list for it a run); an error when that can't be told. domain is
+// in lower case.
+func (s *Service) OwnDomain(ctx context.Context, domain string) (bool, error) {
+	return s.ownDomain(ctx, domain)
+}
+
 // callerLists tells whether users.list is answered to this caller, asked
 // once a run (a page of the customer's users, whose domains it learns).
 func (s *Service) callerLists(ctx context.Context) (bool, error) {

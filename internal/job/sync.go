@@ -312,8 +312,17 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	// The last owner GuardLastOwners keeps (after Screen) is theirs too.
 	rails := in
 	rails.ViaGroup = nil
-	in.GroupHolds = j.groupsTakingWanted(ctx, sp, st, func(c diff.Change) bool {
+	in.GroupHolds, in.ViaHeld = j.groupsTakingWanted(ctx, sp, st, func(c diff.Change) bool {
 		return lastOwner != "" && c.Membership == lastOwner || removals.Keeps(c, rails)
+	}, func(email string) bool {
+		// Known to be outside the organisation (in no group holding
+		// everyone in it); what can't be told is taken as inside.
+		_, d, ok := strings.Cut(strings.ToLower(email), "@")
+		if !ok || ids == nil {
+			return false
+		}
+		own, err := ids.OwnDomain(ctx, d)
+		return err == nil && !own
 	})
 	if ids != nil {
 		in.Stale = ids.Forget
@@ -330,7 +339,14 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 // people can't be listed (no Directory, the group member scope not
 // granted), the group goes as before and the space's warnings say what
 // could not be told.
-func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, railsKeep func(diff.Change) bool) map[membership.Principal]string {
+//
+// It also returns, by person, the held group each person to remove is in:
+// they stay in the space through it (Google refuses their direct removal;
+// they leave with the group), so they are no removals either, which the
+// rails would count run after run. A group holding everyone holds every one
+// of the organisation's users: everyone to remove but those outsider says
+// are outside it.
+func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, railsKeep func(diff.Change) bool, outsider func(email string) bool) (map[membership.Principal]string, map[membership.Principal]membership.Principal) {
 	removed := map[membership.Principal]bool{}
 	kept := map[membership.Principal]bool{} // removals the rails keep: never removed, by a group's removal neither
 	groups := 0
@@ -347,7 +363,7 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		}
 	}
 	if groups == 0 || st == nil {
-		return nil
+		return nil, nil
 	}
 	// The people the plan keeps: every member it does not remove is one a
 	// source wants here, or one the rails keep.
@@ -358,9 +374,10 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		}
 	}
 	if len(wanted) == 0 {
-		return nil
+		return nil, nil
 	}
 	holds := map[membership.Principal]string{}
+	var through map[membership.Principal]membership.Principal
 	for _, c := range sp.Changes {
 		if c.Action != diff.Delete || !c.Principal.IsGroup() {
 			continue
@@ -404,11 +421,27 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		case everyone:
 			advice = "name the group in a source, or remove it in Chat yourself (the next run adds back the people the sources want)"
 		}
-		if len(why) > 0 {
-			holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: %s", strings.Join(why, ", and "), advice)
+		if len(why) == 0 {
+			continue
+		}
+		holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: %s", strings.Join(why, ", and "), advice)
+		for _, r := range sp.Changes {
+			if !isUserRemoval(r) || !removed[r.Principal] || through[r.Principal] != "" {
+				continue
+			}
+			email := r.Principal.Email()
+			if email == "" && strings.Contains(r.Member, "@") {
+				email = r.Member // as the list showed it
+			}
+			if everyone && !outsider(email) || people[r.Principal] {
+				if through == nil {
+					through = map[membership.Principal]membership.Principal{}
+				}
+				through[r.Principal] = c.Principal
+			}
 		}
 	}
-	return holds
+	return holds, through
 }
 
 // firstFew names, sorted, the first three of who and how many more.

@@ -114,6 +114,9 @@ type ScreenInput struct {
 	// GroupHolds are groups to remove that stay, with why: Google removes
 	// a group's people with it, and the sources want some of them here.
 	GroupHolds map[membership.Principal]string
+	// ViaHeld are people to remove who are in a group GroupHolds keeps,
+	// with the group: in the space through it, they leave with it.
+	ViaHeld map[membership.Principal]membership.Principal
 	// RuleSuspended are the people a Directory rule here names who are
 	// suspended or archived (rules add no such people), with why they
 	// stay: the rule still names them, so they are not removed as "in no
@@ -216,6 +219,9 @@ func keepReason(c diff.Change, in ScreenInput) string {
 	}
 	if why, ok := in.GroupHolds[c.Principal]; ok {
 		return why
+	}
+	if g, ok := in.ViaHeld[c.Principal]; ok {
+		return fmt.Sprintf("in %s, which stays (see why): Google keeps a group's members in the space, and they leave with it, or when removed from it", g)
 	}
 	if g, ok := in.ViaGroup[c.Principal]; ok {
 		return fmt.Sprintf("in the space through %s, which the sources want here (Google keeps a group's members; remove them from the group)", g)
