@@ -214,3 +214,26 @@ func heldEveryoneOutsider(t *testing.T, extra string) {
 		t.Errorf("%d deletes", got)
 	}
 }
+
+// Google's lists mostly show no emails: a held group's line names the
+// people it would take by the addresses the sources (or the Directory)
+// gave them, not by users/{id}.
+func TestAHeldGroupNamesThePeopleByAddress(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"ann@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "old"}, {User: "ann@example.com", ViaGroup: "old"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{HideEmails: true}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,\n", "")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	var why string
+	for _, k := range r.Protected {
+		if k["member"] == "groups/old" {
+			why = fmt.Sprint(k["why"])
+		}
+	}
+	if !strings.Contains(why, "ann@example.com") || strings.Contains(why, "users/2") {
+		t.Errorf("why groups/old stays: %q (the sources call users/2 ann@example.com)\n%s", why, logText(errOut))
+	}
+}

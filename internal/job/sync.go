@@ -312,8 +312,24 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	// The last owner GuardLastOwners keeps (after Screen) is theirs too.
 	rails := in
 	rails.ViaGroup = nil
+	var sourced map[membership.Principal]string // the sources' addresses, by the IDs they resolved to
 	in.GroupHolds, in.ViaHeld = j.groupsTakingWanted(ctx, sp, st, func(c diff.Change) bool {
 		return lastOwner != "" && c.Membership == lastOwner || removals.Keeps(c, rails)
+	}, func(p membership.Principal) string {
+		// Lists mostly show no emails: the address the Directory gave,
+		// or the one a source wants here under that ID.
+		if e := in.Emails[p]; len(e) > 0 {
+			return e[0]
+		}
+		if sourced == nil {
+			sourced = map[membership.Principal]string{}
+			for _, m := range ds.Members {
+				if e := m.Principal.Email(); e != "" && known.Aliases[e] != "" && sourced[known.Aliases[e]] == "" {
+					sourced[known.Aliases[e]] = e
+				}
+			}
+		}
+		return cmp.Or(sourced[p], string(p))
 	}, func(email string) bool {
 		// Known to be outside the organisation (in no group holding
 		// everyone in it); what can't be told is taken as inside.
@@ -346,7 +362,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 // rails would count run after run. A group holding everyone holds every one
 // of the organisation's users: everyone to remove but those outsider says
 // are outside it.
-func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, railsKeep func(diff.Change) bool, outsider func(email string) bool) (map[membership.Principal]string, map[membership.Principal]membership.Principal) {
+func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, railsKeep func(diff.Change) bool, nameOf func(membership.Principal) string, outsider func(email string) bool) (map[membership.Principal]string, map[membership.Principal]membership.Principal) {
 	removed := map[membership.Principal]bool{}
 	kept := map[membership.Principal]bool{} // removals the rails keep: never removed, by a group's removal neither
 	groups := 0
@@ -397,9 +413,9 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			switch {
 			case !everyone && !people[m.Principal]:
 			case kept[m.Principal]:
-				railed = append(railed, cmp.Or(m.Email, string(m.Principal)))
+				railed = append(railed, cmp.Or(m.Email, nameOf(m.Principal)))
 			default:
-				taken = append(taken, cmp.Or(m.Email, string(m.Principal)))
+				taken = append(taken, cmp.Or(m.Email, nameOf(m.Principal)))
 			}
 		}
 		var why []string

@@ -221,7 +221,7 @@ func keepReason(c diff.Change, in ScreenInput) string {
 		return why
 	}
 	if g, ok := in.ViaHeld[c.Principal]; ok {
-		return fmt.Sprintf("in %s, which stays (see why): Google keeps a group's members in the space, and they leave with it, or when removed from it", g)
+		return fmt.Sprintf("in %s, which stays (see its line): Google keeps a group's members in the space, and they leave with it, or when removed from it", g)
 	}
 	if g, ok := in.ViaGroup[c.Principal]; ok {
 		return fmt.Sprintf("in the space through %s, which the sources want here (Google keeps a group's members; remove them from the group)", g)
