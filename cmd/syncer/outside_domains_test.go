@@ -78,3 +78,30 @@ func TestAnOutsiderARuleNamesIsStillLeftOutUnderAdminAccess(t *testing.T) {
 		t.Errorf("who was left out, and why:\n%s", text)
 	}
 }
+
+// A group's member in a domain the Directory says is the organisation's
+// (one identity.domains leaves out) is one of its users: added, with the
+// word to add the domain, as before 10ca652, and as someone a source names
+// in that domain is. An outsider stays out (the test above).
+func TestARulesInsiderInADomainIdentityDomainsLeavesOutIsAdded(t *testing.T) {
+	seed := &emulator.Seed{
+		Domains: []string{"example.com", "example.org"},
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"},
+			{ID: "2", Email: "carol@example.org"}, {ID: "4", Email: "ext@partner.org", External: true}},
+		Groups: []emulator.SeedGroup{{ID: "team", Email: "team@example.com", Members: []string{"carol@example.org", "ext@partner.org"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member,role\nspaces/S,boss@example.com,\nspaces/S,group_members:team@example.com,\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q, use_admin_access: true}\nidentity: {domains: [example.com]}\nlimits: {max_attempts: 2}\n", url)), 0o644)
+	code, out, errOut := runCLI(t, "apply", "--config", cfg)
+	text := out + logText(errOut)
+	if got := em.Stats().Count("members.create"); code != exitOK || got != 1 || !strings.Contains(out, "+ carol@example.org") {
+		t.Fatalf("exit %d, %d creates (want carol@example.org added, ext@partner.org left out)\n%s", code, got, text)
+	}
+	if !strings.Contains(text, "add example.org to identity.domains") || !strings.Contains(text, "ext@partner.org is outside identity.domains") {
+		t.Errorf("what the report says:\n%s", text)
+	}
+}

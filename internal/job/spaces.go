@@ -52,8 +52,9 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 	defer cancel(nil)
 	// Once the rules are in: the identity service, and who the rails spare.
 	var expanded membership.Desired
-	var ruleUsers map[string]bool     // the rules' people users.list named: the organisation's
-	var actingID membership.Principal // the acting user's, when known; set before ready
+	var ruleUsers map[string]bool                 // the rules' people users.list named: the organisation's
+	var ruleNamed map[string]membership.Principal // every rule's people (a group's may be outsiders)
+	var actingID membership.Principal             // the acting user's, when known; set before ready
 	ready := make(chan struct{})
 	// The setup's steps: the rules expand (at the Directory's pace), the
 	// identity service is built (the processor's work: for a big tenant a
@@ -70,7 +71,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			cancel(err)
 			return
 		}
-		expanded, ruleUsers = d, rules.orgUsers
+		expanded, ruleUsers, ruleNamed = d, rules.orgUsers, learned
 		if rm != nil {
 			rm.ruleSuspended = rules.suspended
 		}
@@ -191,7 +192,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 					if !outside(email) {
 						return false
 					}
-					if ruleUsers[email] || out.ids != nil && out.ids.NamedByDirectory(email) {
+					if ruleUsers[email] || out.ids != nil && out.ids.NamedByDirectory(email) || ruleNamed[email] != "" && ownDomain(ctx, out.ids, email) {
 						// The Directory named them one of the organisation's
 						// users (an alias in a domain the list leaves out):
 						// identity.domains is a hint for what it can't tell.
@@ -382,4 +383,17 @@ func (o *onceEach) note(s string) bool {
 	}
 	o.seen[s] = true
 	return true
+}
+
+// ownDomain reports whether email's domain is the organisation's, as the
+// Directory tells (identity.domains, its users, or one users.list for the
+// domain a run): a group's member there is one of its users, not an
+// outsider. False when that can't be told, or there is no Directory.
+func ownDomain(ctx context.Context, ids *identity.Service, email string) bool {
+	d := strings.ToLower(domainOf(email))
+	if ids == nil || !ids.HasDirectory() || d == "" {
+		return false
+	}
+	own, err := ids.OwnDomain(ctx, d)
+	return err == nil && own
 }

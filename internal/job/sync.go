@@ -334,7 +334,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 		// Known to be outside the organisation (in no group holding
 		// everyone in it); what can't be told is taken as inside.
 		_, d, ok := strings.Cut(strings.ToLower(email), "@")
-		if !ok || ids == nil {
+		if !ok || ids == nil || !ids.HasDirectory() {
 			return false
 		}
 		own, err := ids.OwnDomain(ctx, d)
