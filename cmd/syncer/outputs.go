@@ -129,17 +129,35 @@ func overwritesInput(f runFlags) error {
 
 // namedIn is every word of a config's text (split at spaces and YAML's
 // punctuation) as a path relative to its folder: what it may name when it
-// can't be loaded.
+// can't be loaded. A name with spaces in it ("HR export.csv") is one path,
+// so every value between YAML's punctuation, a key's ": " and a list's
+// "- " is taken whole too.
 func namedIn(configPath string) []string {
 	data, err := fsutil.ReadFile(configPath, 1<<20)
 	if err != nil {
 		return nil
 	}
 	dir := filepath.Dir(configPath)
-	var out []string
-	for _, w := range strings.FieldsFunc(string(data), func(r rune) bool {
+	text := string(data)
+	words := strings.FieldsFunc(text, func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune(`[]{},:"'#`, r)
+	})
+	for _, piece := range strings.FieldsFunc(text, func(r rune) bool {
+		return r == '\n' || r == '\r' || strings.ContainsRune(`[]{},"'#`, r)
 	}) {
+		for _, v := range strings.Split(piece, ": ") {
+			v = strings.TrimSpace(v)
+			for strings.HasPrefix(v, "- ") {
+				v = strings.TrimSpace(v[2:])
+			}
+			v = strings.TrimSpace(strings.TrimSuffix(v, ":"))
+			if strings.ContainsFunc(v, unicode.IsSpace) {
+				words = append(words, v)
+			}
+		}
+	}
+	var out []string
+	for _, w := range words {
 		if !filepath.IsAbs(w) {
 			w = filepath.Join(dir, w)
 		}

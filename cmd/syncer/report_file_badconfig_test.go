@@ -54,3 +54,32 @@ func TestReportFileNeverOverwritesAnInputOfAnInvalidConfig(t *testing.T) {
 		}
 	}
 }
+
+// A source whose name has a space ("HR export.csv", as spreadsheets name
+// their exports) is one path in the config's text, not two words: the
+// report a run with an invalid config writes must not replace it either.
+func TestReportFileNeverOverwritesASourceNamedWithSpaces(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "HR export.csv")
+	orig := []byte("space,member\nspaces/A,a@example.com\n")
+	if err := os.WriteFile(src, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, sources := range map[string]string{
+		"double-quoted": "sources: [{path: \"HR export.csv\"}]\n",
+		"single-quoted": "sources: [{path: 'HR export.csv'}]\n",
+		"plain, block":  "sources:\n  - path: HR export.csv\n",
+		"plain, flow":   "sources: [{path: HR export.csv, format: csv}]\n",
+		"a map's value": "sources:\n  - {path: HR export.csv}\n",
+	} {
+		cfg := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(cfg, []byte(sources+"limits: {concurrency: banana}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCLI(t, "plan", "--config", cfg, "--report-file", src)
+		if got, _ := os.ReadFile(src); string(got) != string(orig) {
+			t.Errorf("%s: exit %d, the report replaced the source:\n%s\n%s", name, code, got, stderr)
+			os.WriteFile(src, orig, 0o644)
+		}
+	}
+}
