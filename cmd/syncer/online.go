@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -437,7 +435,7 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 	if cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint() {
 		errs.Add(cfg.At("auth", "mode"), "auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode")
 	}
-	if cfg.Auth.Mode != "none" && cleartextRemote(cfg.API.Endpoint) {
+	if cfg.Auth.Mode != "none" && auth.CleartextRemote(cfg.API.Endpoint) {
 		errs.Add(cfg.At("api", "endpoint"), "api.endpoint %s is http:// on another machine: auth.mode %s would send the run's access token there in clear; use https://, or a loopback address (127.0.0.1, localhost) for a local emulator", scrub.URL(cfg.API.Endpoint), cfg.Auth.Mode)
 	}
 	a := cfg.Auth
@@ -480,21 +478,6 @@ func checkOffline(cfg *config.Config, desired membership.Desired, tokenNeeded bo
 		return errs
 	}
 	return nil
-}
-
-// cleartextRemote reports an http:// endpoint that is not this machine's
-// (loopback): a real access token sent there crosses the network in clear.
-func cleartextRemote(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil || !strings.EqualFold(u.Scheme, "http") {
-		return false
-	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
 }
 
 // syncsAnywhere reports whether policy sync applies to any space.

@@ -154,7 +154,7 @@ func credentials(ctx context.Context, cfg *config.Config, need auth.Need, opts a
 	if cfg.Auth.Mode == "none" && cfg.IsGoogleEndpoint() {
 		return nil, fmt.Errorf("%s: auth.mode none works only against an emulator; set api.endpoint (or --endpoint) to its URL, or choose a real auth mode", cfg.Path)
 	}
-	if cfg.Auth.Mode != "none" && cleartextRemote(cfg.API.Endpoint) {
+	if cfg.Auth.Mode != "none" && auth.CleartextRemote(cfg.API.Endpoint) {
 		// As checkOffline says for runs: auth check, export and serve's
 		// readiness read send the token too.
 		return nil, fmt.Errorf("%s: api.endpoint %s is http:// on another machine: auth.mode %s would send the access token there in clear; use https://, or a loopback address (127.0.0.1, localhost) for a local emulator", cfg.Path, scrub.URL(cfg.API.Endpoint), cfg.Auth.Mode)

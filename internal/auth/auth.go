@@ -10,7 +10,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/syncer-dev/syncer/internal/config"
+	"github.com/syncer-dev/syncer/internal/scrub"
 )
 
 // Scopes, least first.
@@ -206,6 +209,9 @@ func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2
 		if err != nil {
 			return nil, "", fmt.Errorf("application default credentials: %w", redact(err))
 		}
+		if err := cleartextTokenURI(base.JSON, "application default credentials"); err != nil {
+			return nil, "", err
+		}
 		// The impersonate package makes its calls (IAM signJwt, the token
 		// exchange) with no context: only a client of ours gives them the
 		// token requests' deadline, transport and refusal of redirects.
@@ -226,6 +232,9 @@ func adcTokenSource(ctx context.Context, a config.Auth, scopes []string) (oauth2
 	creds, err := google.FindDefaultCredentialsWithParams(ctx, google.CredentialsParams{Scopes: scopes, Subject: a.Subject})
 	if err != nil {
 		return nil, "", fmt.Errorf("application default credentials: %w", redact(err))
+	}
+	if err := cleartextTokenURI(creds.JSON, "application default credentials"); err != nil {
+		return nil, "", err
 	}
 	if a.Subject != "" && !isServiceAccountKey(creds.JSON) {
 		return nil, "", errors.New("auth.subject with adc needs auth.impersonate_service_account unless the default credentials are a service account key")
@@ -255,6 +264,9 @@ func readServiceAccountKey(path string) ([]byte, string, error) {
 	}
 	if err := checkPrivateKey(data); err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cleartextTokenURI(data, path); err != nil {
+		return nil, "", err
 	}
 	return data, clientEmail(data), nil
 }
@@ -314,4 +326,48 @@ func checkPrivateKey(data []byte) error {
 		return nil
 	}
 	return errors.New("private_key does not parse as a private key; download a new key")
+}
+
+// CleartextRemote reports an http:// URL that is not this machine's
+// (loopback): a secret sent there (an access token, a token request's
+// refresh token or signed assertion) crosses the network in clear.
+func CleartextRemote(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+// cleartextTokenURI refuses a credentials file (a service account key, an
+// OAuth client, application default credentials) whose token endpoint is
+// http:// on another machine: the token request would carry its secret (a
+// signed assertion, a refresh token and the client secret) there in clear.
+// Google's files name https://oauth2.googleapis.com/token.
+func cleartextTokenURI(data []byte, file string) error {
+	var f map[string]json.RawMessage
+	if json.Unmarshal(data, &f) != nil {
+		return nil // the libraries say what is wrong with it
+	}
+	fields := []map[string]json.RawMessage{f}
+	for _, app := range []string{"installed", "web"} {
+		var nested map[string]json.RawMessage
+		if json.Unmarshal(f[app], &nested) == nil {
+			fields = append(fields, nested)
+		}
+	}
+	for _, m := range fields {
+		for _, key := range []string{"token_uri", "token_url", "service_account_impersonation_url"} {
+			var v string
+			if json.Unmarshal(m[key], &v) == nil && CleartextRemote(v) {
+				return fmt.Errorf("%s: %s %s is http:// on another machine: the token request's secret would cross the network in clear; use https:// (Google's is https://oauth2.googleapis.com/token)", file, key, scrub.URL(v))
+			}
+		}
+	}
+	return nil
 }

@@ -62,6 +62,9 @@ func CheckFiles(a config.Auth) error {
 		if _, err := google.ConfigFromJSON(data); err != nil {
 			return fmt.Errorf("%s is not an OAuth client file: %w", a.CredentialsFile, redact(err))
 		}
+		if err := cleartextTokenURI(data, a.CredentialsFile); err != nil {
+			return err
+		}
 		if a.TokenFile == "" {
 			return nil // not needed yet: auth login writes it
 		}

@@ -45,6 +45,9 @@ func oauthClient(a config.Auth, scopes []string) (*oauth2.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cleartextTokenURI(data, a.CredentialsFile); err != nil {
+		return nil, err
+	}
 	oc, err := google.ConfigFromJSON(data, scopes...)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not an OAuth client file: %w", a.CredentialsFile, redact(err))
