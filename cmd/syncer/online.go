@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -40,6 +41,9 @@ type runFlags struct {
 	allowRemovals                      int
 	// planOut is plan's --out; planFile is apply's --plan.
 	planOut, planFile string
+	// refused is why the command refused these flags together (said on
+	// stderr already): runJob only writes --report-file saying so.
+	refused error
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -57,15 +61,23 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 
 // runJob is plan and apply from the command line: one run, then its exit code.
 func runJob(ctx context.Context, out cmdIO, f runFlags, write, detailedExitCode bool) int {
-	level, err := logging.ParseLevel(f.logLevel)
-	if err != nil {
-		fmt.Fprintln(out.stderr, err)
-		return exitInvalid
+	level, levelErr := logging.ParseLevel(f.logLevel)
+	if levelErr != nil {
+		fmt.Fprintln(out.stderr, levelErr)
+		level = slog.LevelInfo
 	}
 	runID := newRunID()
 	log := logging.New(out.stderr, level).With("run_id", runID)
 	m := metrics.New()
 	s := runSettings{runID: runID, flags: f, write: write, detailed: detailedExitCode, metrics: m, calls: &metrics.Calls{}, log: log}
+	if why := cmp.Or(levelErr, f.refused); why != nil {
+		// Said on stderr already; the report a scheduler keeps must not
+		// stay the last run's either.
+		if reportFileSound(f) {
+			s.noPlanReport("invalid", exitInvalid, why)
+		}
+		return exitInvalid
+	}
 	if err := checkRunFlags(f); err != nil {
 		log.Error(err.Error() + "; nothing was sent to the API")
 		if reportFileSound(f) {

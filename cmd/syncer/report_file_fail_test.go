@@ -132,8 +132,9 @@ func TestAReportFileSaysTheLockWasHeld(t *testing.T) {
 	}
 }
 
-// A command line refused before any call (a bad --output, a --out folder
-// that does not exist, --lock-file naming a source) writes --report-file
+// A command line refused before any call (a bad --output or --log-level, a
+// --out folder that does not exist, --lock-file naming a source, apply's
+// flags that don't go together) writes --report-file
 // too, saying no plan was made, unless the report file is what is wrong:
 // it must not stay the last run's, complete and successful.
 func TestARefusedCommandLineWritesTheReportFile(t *testing.T) {
@@ -150,6 +151,12 @@ func TestARefusedCommandLineWritesTheReportFile(t *testing.T) {
 		{"plan", "--output", "yaml"},
 		{"plan", "--out", filepath.Join(dir, "no-such-folder", "plan.json")},
 		{"apply", "--lock-file", cfg},
+		// Refused before the run's own checks: the command's flags
+		// together, the log level.
+		{"plan", "--log-level", "loud"},
+		{"apply", "--detailed-exitcode"},
+		{"apply", "--out", filepath.Join(dir, "plan.json")},
+		{"apply", "--plan", filepath.Join(dir, "plan.json"), "--allow-removals", "1"},
 	} {
 		fresh()
 		args := append(append([]string{}, bad...), "--config", cfg, "--report-file", report)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -79,16 +80,19 @@ Examples:
 				return code
 			}
 			if f.planOut != "" && !*dryRun {
-				fmt.Fprintln(out.stderr, "apply: --out saves a plan without applying it: use syncer plan --out (or apply --dry-run --out)")
-				return exitInvalid
+				f.refused = errors.New("apply: --out saves a plan without applying it: use syncer plan --out (or apply --dry-run --out)")
+				fmt.Fprintln(out.stderr, f.refused)
+				return runJob(ctx, out, f, !*dryRun, false)
 			}
 			if f.planFile != "" && (f.planOut != "" || f.allowRemovals >= 0) {
-				fmt.Fprintln(out.stderr, "apply: --plan applies a reviewed plan as it was made: --out and --allow-removals don't go with it (the plan records the consent it was made with)")
-				return exitInvalid
+				f.refused = errors.New("apply: --plan applies a reviewed plan as it was made: --out and --allow-removals don't go with it (the plan records the consent it was made with)")
+				fmt.Fprintln(out.stderr, f.refused)
+				return runJob(ctx, out, f, !*dryRun, false)
 			}
 			if f.detailed && !*dryRun {
-				fmt.Fprintln(out.stderr, "apply: --detailed-exitcode is for plan and apply --dry-run (an apply exits 0 when everything was done)")
-				return exitInvalid
+				f.refused = errors.New("apply: --detailed-exitcode is for plan and apply --dry-run (an apply exits 0 when everything was done)")
+				fmt.Fprintln(out.stderr, f.refused)
+				return runJob(ctx, out, f, !*dryRun, false)
 			}
 			return runJob(ctx, out, f, !*dryRun, f.detailed)
 		},
