@@ -21,7 +21,11 @@ func TestConvergedSeedKeepsTheSeedsGroup(t *testing.T) {
 		Groups: []emulator.SeedGroup{{ID: "eng-oncall", Email: "eng-oncall@example.com", Members: []string{"dan@example.com"}}},
 	}
 	d := membership.Desired{Spaces: []membership.DesiredSpace{{Name: "spaces/S", Members: []membership.DesiredMember{{Principal: "groups/eng-oncall"}}}}}
-	_, url := emulatortest.Start(t, convergedSeed(seed, d), emulator.Options{})
+	converged, err := convergedSeed(seed, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := emulatortest.Start(t, converged, emulator.Options{})
 	for _, key := range []string{"eng-oncall", "eng-oncall@example.com"} {
 		resp, err := http.Get(url + "admin/directory/v1/groups/" + key + "/members")
 		if err != nil {
@@ -31,6 +35,30 @@ func TestConvergedSeedKeepsTheSeedsGroup(t *testing.T) {
 		resp.Body.Close()
 		if !strings.Contains(string(b), "dan@example.com") {
 			t.Errorf("members.list of %s: %s", key, b)
+		}
+	}
+}
+
+// A source that lists a seed group's address as a person (which a source
+// must write group:ADDRESS) gets a converged world refused with its line
+// and the group named, not a user invented under the group's address,
+// which the emulator then refused as "an address of user 900000000001".
+func TestConvergedSeedRefusesAGroupsAddressAsAPerson(t *testing.T) {
+	for _, addr := range []string{"eng-oncall@example.com", "Oncall@example.com"} {
+		seed := &emulator.Seed{
+			Users:  []emulator.SeedUser{{ID: "1", Email: "dan@example.com"}},
+			Groups: []emulator.SeedGroup{{ID: "eng-oncall", Email: "eng-oncall@example.com", Aliases: []string{"oncall@example.com"}, Members: []string{"dan@example.com"}}},
+		}
+		d := membership.Desired{Spaces: []membership.DesiredSpace{{Name: "spaces/S", Members: []membership.DesiredMember{
+			{Principal: membership.User(strings.ToLower(addr)), Source: membership.At(membership.Location{File: "m.csv", Line: 2})},
+		}}}}
+		s, err := convergedSeed(seed, d)
+		if err == nil || !strings.Contains(err.Error(), "m.csv:2") || !strings.Contains(err.Error(), "groups/eng-oncall") {
+			t.Errorf("%s: %v; want it refused naming m.csv:2 and groups/eng-oncall", addr, err)
+			continue
+		}
+		if s != nil {
+			t.Errorf("%s: a seed came back with the error", addr)
 		}
 	}
 }

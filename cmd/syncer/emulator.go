@@ -109,7 +109,10 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 		if err != nil {
 			return printInputErrors(out.stderr, err)
 		}
-		seed = convergedSeed(seed, desired)
+		if seed, err = convergedSeed(seed, desired); err != nil {
+			fmt.Fprintf(out.stderr, "emulator: --seed-converged: %v\n", err)
+			return exitInvalid
+		}
 	}
 	em, err := emulator.New(seed, opts)
 	if err != nil {
@@ -150,8 +153,9 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 
 // convergedSeed adds to seed (nil for none) the spaces of a desired state
 // holding exactly its members: people as Directory users (new ones get
-// numeric IDs), groups, the app; unmanaged roles as members.
-func convergedSeed(seed *emulator.Seed, d membership.Desired) *emulator.Seed {
+// numeric IDs), groups, the app; unmanaged roles as members. A person at
+// an address the seed gives a group is refused: no user can have it.
+func convergedSeed(seed *emulator.Seed, d membership.Desired) (*emulator.Seed, error) {
 	if seed == nil {
 		seed = &emulator.Seed{}
 	}
@@ -163,10 +167,14 @@ func convergedSeed(seed *emulator.Seed, d membership.Desired) *emulator.Seed {
 		}
 	}
 	groups := map[string]bool{}
+	groupAt := map[string]string{} // a seed group's addresses: its ID
 	for _, g := range seed.Groups {
 		// The seed's own group (its email, its members) stays: added again
 		// empty, the empty one would answer by its ID.
 		groups[strings.TrimPrefix(g.ID, "groups/")] = true
+		for _, a := range append([]string{g.Email}, g.Aliases...) {
+			groupAt[strings.ToLower(a)] = strings.TrimPrefix(g.ID, "groups/")
+		}
 	}
 	next := 900000000000
 	for _, ds := range d.Spaces {
@@ -184,6 +192,9 @@ func convergedSeed(seed *emulator.Seed, d membership.Desired) *emulator.Seed {
 				}
 			default:
 				key := m.Principal.ID()
+				if id, ok := groupAt[strings.ToLower(key)]; ok && !known[strings.ToLower(key)] {
+					return nil, fmt.Errorf("%s: %s is the address of the seed's group groups/%s, not a person's: a source names a group as groups/%s or group:%s", m.Source, key, id, id, key)
+				}
 				if !known[key] {
 					known[key] = true
 					next++
@@ -201,7 +212,7 @@ func convergedSeed(seed *emulator.Seed, d membership.Desired) *emulator.Seed {
 		}
 		seed.Spaces = append(seed.Spaces, sp)
 	}
-	return seed
+	return seed, nil
 }
 
 // stringList is a repeatable string flag.
