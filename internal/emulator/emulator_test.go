@@ -714,3 +714,27 @@ func TestDirectoryGroupByTheIDItGives(t *testing.T) {
 		}
 	}
 }
+
+// As for groups, an address names one user: a seed giving two users one
+// address (an email, an alias, an alias-domain address), or one ID, is
+// refused, not answered as whichever was seeded last.
+func TestSeedUserAddressesNameOneUser(t *testing.T) {
+	for name, u := range map[string]emulator.SeedUser{
+		"email is another user's email":     {ID: "9", Email: "Owner@example.com"},
+		"email is another user's alias":     {ID: "9", Email: "ali@example.com"},
+		"alias is another user's email":     {ID: "9", Email: "new@example.com", Aliases: []string{"alice@example.com"}},
+		"alias-domain address is another's": {ID: "9", Email: "new@example.com", NonEditableAliases: []string{"alice@example.org"}},
+		"ID is another user's":              {ID: "2", Email: "new@example.com"},
+	} {
+		s := seed()
+		s.Users = append(s.Users, u)
+		if _, err := emulator.New(s, emulator.Options{}); err == nil {
+			t.Errorf("%s: the seed was taken", name)
+		}
+	}
+	s := seed()
+	s.Users = append(s.Users, emulator.SeedUser{ID: "9", Email: "new@example.com", Aliases: []string{"NEW@example.com", "n@example.com"}})
+	if _, err := emulator.New(s, emulator.Options{}); err != nil {
+		t.Errorf("a user's own alias spelled as its email: %v", err)
+	}
+}

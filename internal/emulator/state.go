@@ -98,9 +98,16 @@ func newWorld(seed *Seed) (*world, error) {
 		for _, a := range su.NonEditableAliases {
 			u.nonEditableAliases = append(u.nonEditableAliases, strings.ToLower(a))
 		}
+		// An address (and an ID) names one user, as for groups below:
+		// the last one seeded would otherwise answer for it.
+		if other := w.users[u.id]; other != nil {
+			return nil, fmt.Errorf("seed user %s: ID %s is user %s's too", u.email, u.id, other.email)
+		}
 		w.users[u.id] = u
-		w.byEmail[u.email] = u
-		for _, a := range append(u.aliases, u.nonEditableAliases...) {
+		for _, a := range append([]string{u.email}, append(u.aliases, u.nonEditableAliases...)...) {
+			if other := w.byEmail[a]; other != nil && other != u {
+				return nil, fmt.Errorf("seed user %s: %s is an address of user %s", u.id, a, other.id)
+			}
 			w.byEmail[a] = u
 		}
 		if !u.external {
