@@ -62,3 +62,20 @@ func TestConvergedSeedRefusesAGroupsAddressAsAPerson(t *testing.T) {
 		}
 	}
 }
+
+// A source naming a seed user by an alias-domain address converges on that
+// user: no second user is invented at the address (which the seed refuses).
+func TestConvergedSeedKnowsAUsersAliasDomainAddress(t *testing.T) {
+	seed := &emulator.Seed{Users: []emulator.SeedUser{{ID: "1", Email: "alice@example.com", NonEditableAliases: []string{"alice@example.org"}}}}
+	d := membership.Desired{Spaces: []membership.DesiredSpace{{Name: "spaces/S", Members: []membership.DesiredMember{{Principal: membership.User("alice@example.org")}}}}}
+	converged, err := convergedSeed(seed, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(converged.Users) != 1 {
+		t.Errorf("users %+v; want alice alone", converged.Users)
+	}
+	if _, err := emulator.New(converged, emulator.Options{}); err != nil {
+		t.Error(err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -162,7 +163,7 @@ func convergedSeed(seed *emulator.Seed, d membership.Desired) (*emulator.Seed, e
 	known := map[string]bool{}
 	for _, u := range seed.Users {
 		known[strings.ToLower(u.Email)], known[u.ID] = true, true
-		for _, a := range u.Aliases {
+		for _, a := range append(slices.Clone(u.Aliases), u.NonEditableAliases...) {
 			known[strings.ToLower(a)] = true
 		}
 	}
