@@ -682,6 +682,7 @@ func TestSeedGroupAddressesNameOneThing(t *testing.T) {
 		"alias is another group's email":         {{ID: "g1", Email: "eng@example.com"}, {ID: "g2", Email: "ops@example.com", Aliases: []string{"eng@example.com"}}},
 		"email is another group's alias":         {{ID: "g1", Email: "eng@example.com", Aliases: []string{"team@example.com"}}, {ID: "g2", Email: "team@example.com"}},
 		"alias is no address":                    {{ID: "g1", Email: "eng@example.com", Aliases: []string{"g2"}}, {ID: "g2", Email: "ops@example.com"}},
+		"ID is another group's":                  {{ID: "g1", Email: "eng@example.com"}, {ID: "groups/g1", Email: "ops@example.com"}},
 	} {
 		s := seed()
 		s.Groups = append(s.Groups, groups...)

@@ -125,6 +125,9 @@ func newWorld(seed *Seed) (*world, error) {
 		for _, m := range sg.Members {
 			g.members = append(g.members, strings.ToLower(m))
 		}
+		if other := w.dir[g.id]; other != nil {
+			return nil, fmt.Errorf("seed group %s: the ID is given twice (%q and %q)", g.id, other.email, g.email)
+		}
 		w.groups[g.id] = true
 		w.dir[g.id] = g
 		addrs := []string{g.email}
