@@ -361,6 +361,17 @@ func cleartextTokenURI(data []byte, file string) error {
 			fields = append(fields, nested)
 		}
 	}
+	// An impersonated_service_account file's source_credentials (a user's
+	// refresh token and client secret, or a key) are refreshed at their
+	// own token_uri; they may nest again (bounded by the file's size).
+	for m := f; m != nil; {
+		var src map[string]json.RawMessage
+		if json.Unmarshal(m["source_credentials"], &src) != nil {
+			break
+		}
+		fields = append(fields, src)
+		m = src
+	}
 	for _, m := range fields {
 		for _, key := range []string{"token_uri", "token_url", "service_account_impersonation_url"} {
 			var v string

@@ -75,3 +75,30 @@ func TestCheckFilesRefusesACleartextRemoteTokenURI(t *testing.T) {
 		}
 	}
 }
+
+// An impersonated_service_account ADC file (gcloud auth application-default
+// login --impersonate-service-account) carries the user's refresh token and
+// client secret in source_credentials, and the libraries send them to its
+// token_uri: one there that is http:// on another machine is refused too.
+func TestCleartextRemoteTokenURIInSourceCredentialsRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "adc.json")
+	doc := `{"type": "impersonated_service_account",
+ "service_account_impersonation_url": "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
+ "delegates": [],
+ "source_credentials": {"type": "authorized_user", "client_id": "id.apps.googleusercontent.com", "client_secret": "CS", "refresh_token": "RT", "token_uri": "http://192.0.2.1:9/token"}}`
+	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", p)
+	_, err := auth.New(context.Background(), config.Auth{Mode: "adc"}, auth.Need{Write: true}, auth.Options{})
+	if err == nil || !strings.Contains(err.Error(), "in clear") {
+		t.Errorf("%v; want source_credentials' token_uri http://192.0.2.1:9/token refused", err)
+	}
+	// The same file naming Google's token endpoint is taken.
+	if err := os.WriteFile(p, []byte(strings.Replace(doc, "http://192.0.2.1:9/token", "https://oauth2.googleapis.com/token", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.New(context.Background(), config.Auth{Mode: "adc"}, auth.Need{Write: true}, auth.Options{}); err != nil && strings.Contains(err.Error(), "in clear") {
+		t.Errorf("https token_uri refused: %v", err)
+	}
+}
