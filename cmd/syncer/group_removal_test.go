@@ -237,3 +237,24 @@ func TestAHeldGroupNamesThePeopleByAddress(t *testing.T) {
 		t.Errorf("why groups/old stays: %q (the sources call users/2 ann@example.com)\n%s", why, logText(errOut))
 	}
 }
+
+// Two joined owners, neither named by a source, no successor: the
+// last-owner guard keeps one of them (Google refuses to leave the space
+// ownerless), so a group no source names holding that one is not removed
+// with them either.
+func TestAGroupHoldingTheOwnerKeptOfTwoIsNotRemoved(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "zed@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"boss@example.com", "zed@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "ann@example.com"},
+			{Group: "old"}, {User: "boss@example.com", Role: "owner", ViaGroup: "old"}, {User: "zed@example.com", Role: "owner", ViaGroup: "old"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,ann@example.com,\n", "")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/old", "delete"); c != nil {
+		t.Errorf("the removal of groups/old: %v (it would take the owner the last-owner guard keeps)\nprotected: %v\n%s", c, r.Protected, logText(errOut))
+	}
+	if kept := fmt.Sprint(r.Protected); !strings.Contains(kept, "groups/old") || !strings.Contains(kept, "boss@example.com") {
+		t.Errorf("not removed: %v", r.Protected)
+	}
+}

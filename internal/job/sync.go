@@ -313,6 +313,11 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	rails := in
 	rails.ViaGroup = nil
 	var sourced map[membership.Principal]string // the sources' addresses, by the IDs they resolved to
+	// The owner GuardLastOwners keeps where every joined owner would go
+	// (one of two, say), not only the space's one owner.
+	if lastOwner == "" {
+		lastOwner = removals.OwnerGuarded(*sp, func(c diff.Change) bool { return removals.Keeps(c, rails) })
+	}
 	in.GroupHolds, in.ViaHeld = j.groupsTakingWanted(ctx, sp, st, func(c diff.Change) bool {
 		return lastOwner != "" && c.Membership == lastOwner || removals.Keeps(c, rails)
 	}, func(p membership.Principal) string {

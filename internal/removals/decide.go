@@ -213,6 +213,29 @@ func LastOwnerHeld(sp diff.SpacePlan) int {
 	return held
 }
 
+// OwnerGuarded names the membership GuardLastOwners will keep in the
+// space once Screen has kept the removals screened keeps: the first of the
+// changes taking the space's last joined owners away when no joined
+// successor is made. "" when none. A group's removal must not take them.
+func OwnerGuarded(sp diff.SpacePlan, screened func(diff.Change) bool) string {
+	var losing []diff.Change
+	successors := 0
+	for _, c := range sp.Changes {
+		switch {
+		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
+			if c.Action != diff.Delete || !screened(c) {
+				losing = append(losing, c)
+			}
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner:
+			successors++
+		}
+	}
+	if len(losing) == 0 || sp.Summary.Owners == 0 || sp.Summary.Owners > len(losing) || successors > 0 || losing[0].Action != diff.Delete {
+		return ""
+	}
+	return losing[0].Membership
+}
+
 func GuardLastOwners(sp *diff.SpacePlan) {
 	var losing []int // changes taking an owner away
 	var successors []diff.Change
