@@ -258,3 +258,21 @@ func TestAGroupHoldingTheOwnerKeptOfTwoIsNotRemoved(t *testing.T) {
 		t.Errorf("not removed: %v", r.Protected)
 	}
 }
+
+// Google removes a group's people from the space with the group (Chat help
+// 13535086): once the group is gone, so are those in the space only
+// through it, and the next run has nobody left to remove.
+func TestAGroupsRemovalTakesItsPeopleAndTheNextRunConverges(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "4", Email: "carol@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"carol@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "old"}, {User: "carol@example.com", ViaGroup: "old"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\n", "")
+	applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	code, r, errOut := applyJSON(t, "--config", cfg)
+	if len(r.Changes) != 0 || code != exitOK {
+		t.Errorf("exit %d; the second run still changes: %v\n%s", code, r.Changes, logText(errOut))
+	}
+}

@@ -518,6 +518,15 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.world.wire(sp, m, !s.opts.HideEmails)
 	delete(sp.members, m.key())
+	if m.kind == "GROUP" {
+		// Google removes the people in the space through the group with
+		// it (Chat help 13535086).
+		for k, o := range sp.members {
+			if o.via == m.id {
+				delete(sp.members, k)
+			}
+		}
+	}
 	s.wrote()
 	writeResource(w, r, out)
 }
