@@ -318,7 +318,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	if lastOwner == "" {
 		lastOwner = removals.OwnerGuarded(*sp, func(c diff.Change) bool { return removals.Keeps(c, rails) })
 	}
-	in.GroupHolds, in.ViaHeld = j.groupsTakingWanted(ctx, sp, st, func(c diff.Change) bool {
+	in.GroupHolds, in.ViaHeld = j.groupsTakingWanted(ctx, sp, st, lastOwner, func(c diff.Change) bool {
 		return lastOwner != "" && c.Membership == lastOwner || removals.Keeps(c, rails)
 	}, func(p membership.Principal) string {
 		// Lists mostly show no emails: the address the Directory gave,
@@ -364,10 +364,12 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 // It also returns, by person, the held group each person to remove is in:
 // they stay in the space through it (Google refuses their direct removal;
 // they leave with the group), so they are no removals either, which the
-// rails would count run after run. A group holding everyone holds every one
+// rails would count run after run; so is the owner the last-owner guard
+// keeps (lastOwner's membership), whom the guard would let go once the
+// others stay. A group holding everyone holds every one
 // of the organisation's users: everyone to remove but those outsider says
 // are outside it.
-func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, railsKeep func(diff.Change) bool, nameOf func(membership.Principal) string, outsider func(email string) bool) (map[membership.Principal]string, map[membership.Principal]membership.Principal) {
+func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, lastOwner string, railsKeep func(diff.Change) bool, nameOf func(membership.Principal) string, outsider func(email string) bool) (map[membership.Principal]string, map[membership.Principal]membership.Principal) {
 	removed := map[membership.Principal]bool{}
 	kept := map[membership.Principal]bool{} // removals the rails keep: never removed, by a group's removal neither
 	groups := 0
@@ -447,7 +449,10 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		}
 		holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: %s", strings.Join(why, ", and "), advice)
 		for _, r := range sp.Changes {
-			if !isUserRemoval(r) || !removed[r.Principal] || through[r.Principal] != "" {
+			// The owner GuardLastOwners keeps (lastOwner) is one of them
+			// too: kept only by that guard, which runs after Screen, they
+			// would be removed once Screen keeps the other owners here.
+			if !isUserRemoval(r) || !removed[r.Principal] && r.Membership != lastOwner || through[r.Principal] != "" {
 				continue
 			}
 			email := r.Principal.Email()
