@@ -281,3 +281,24 @@ func TestAGroupsRemovalTakesItsPeopleAndTheNextRunConverges(t *testing.T) {
 		t.Errorf("exit %d; the second run still changes: %v\n%s", code, r.Changes, logText(errOut))
 	}
 }
+
+// A handover to an invited successor does not happen (GuardLastOwners keeps
+// the last joined owner until they accept): a group no source names
+// holding that owner is not removed either, or it takes them with it and
+// leaves the space with no joined owner.
+func TestAGroupHoldingTheLastOwnerIsNotRemovedWhenTheSuccessorIsInvited(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"boss@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "ann@example.com", State: "invited"},
+			{Group: "old"}, {User: "boss@example.com", Role: "owner", ViaGroup: "old"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,ann@example.com,owner\n", "")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/old", "delete"); c != nil {
+		t.Errorf("the removal of groups/old: %v (it takes boss, the last joined owner, whom the guard keeps until ann accepts)\nprotected: %v\n%s", c, r.Protected, logText(errOut))
+	}
+	if got := em.Stats().Count("members.delete"); got != 0 {
+		t.Errorf("%d deletes", got)
+	}
+}

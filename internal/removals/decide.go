@@ -216,7 +216,7 @@ func LastOwnerHeld(sp diff.SpacePlan) int {
 // OwnerGuarded names the membership GuardLastOwners will keep in the
 // space once Screen has kept the removals screened keeps: the first of the
 // changes taking the space's last joined owners away when no joined
-// successor is made. "" when none. A group's removal must not take them.
+// successor is made (an invited one is none). "" when none. A group's removal must not take them.
 func OwnerGuarded(sp diff.SpacePlan, screened func(diff.Change) bool) string {
 	var losing []diff.Change
 	successors := 0
@@ -226,7 +226,9 @@ func OwnerGuarded(sp diff.SpacePlan, screened func(diff.Change) bool) string {
 			if c.Action != diff.Delete || !screened(c) {
 				losing = append(losing, c)
 			}
-		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner:
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && !c.Invited:
+			// An invited successor is none to GuardLastOwners: it keeps
+			// the owner until they accept.
 			successors++
 		}
 	}
