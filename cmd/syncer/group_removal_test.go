@@ -302,3 +302,51 @@ func TestAGroupHoldingTheLastOwnerIsNotRemovedWhenTheSuccessorIsInvited(t *testi
 		t.Errorf("%d deletes", got)
 	}
 }
+
+// A handover to someone the plan adds: the last owner's removal waits for
+// the successor to be a joined owner (apply skips it otherwise), and so
+// must the removal of a group holding them, which takes them with it.
+func TestAGroupHoldingTheLastOwnerWaitsForTheSuccessor(t *testing.T) {
+	no := false
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com", AutoAccept: &no}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"boss@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{Group: "old"}, {User: "boss@example.com", Role: "owner", ViaGroup: "old"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,ann@example.com,owner\n", "")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/old", "delete"); c != nil && c["status"] == "applied" {
+		t.Errorf("the removal of groups/old: %v (it took boss, the last joined owner, and ann is only invited)\nchanges: %v\nprotected: %v\n%s", c, r.Changes, r.Protected, logText(errOut))
+	}
+	if got := em.Stats().Count("members.delete"); got != 0 {
+		t.Errorf("%d deletes", got)
+	}
+}
+
+// The handover to a joined member finishes a run later: the group stays
+// while ann is made owner, and goes, with boss, once she is one.
+func TestAHandoverOutOfAGroupConverges(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"boss@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "ann@example.com"},
+			{Group: "old"}, {User: "boss@example.com", Role: "owner", ViaGroup: "old"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,ann@example.com,owner\n", "")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "ann@example.com", "update_role"); c == nil || c["status"] != "applied" {
+		t.Errorf("ann's promotion: %v\n%s", r.Changes, logText(errOut))
+	}
+	if kept := fmt.Sprint(r.Protected); !strings.Contains(kept, "the handover takes boss@example.com away only once") {
+		t.Errorf("not removed: %v", r.Protected)
+	}
+	_, r, errOut = applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/old", "delete"); c == nil || c["status"] != "applied" {
+		t.Errorf("second run, the removal of groups/old: %v\nprotected: %v\n%s", r.Changes, r.Protected, logText(errOut))
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg)
+	if len(r.Changes) != 0 || code != exitOK {
+		t.Errorf("exit %d; the third run still changes: %v\n%s", code, r.Changes, logText(errOut))
+	}
+}

@@ -315,11 +315,23 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	var sourced map[membership.Principal]string // the sources' addresses, by the IDs they resolved to
 	// The owner GuardLastOwners keeps where every joined owner would go
 	// (one of two, say), not only the space's one owner.
+	screened := func(c diff.Change) bool { return removals.Keeps(c, rails) }
 	if lastOwner == "" {
-		lastOwner = removals.OwnerGuarded(*sp, func(c diff.Change) bool { return removals.Keeps(c, rails) })
+		lastOwner = removals.OwnerGuarded(*sp, screened)
 	}
-	in.GroupHolds, in.ViaHeld = j.groupsTakingWanted(ctx, sp, st, lastOwner, func(c diff.Change) bool {
-		return lastOwner != "" && c.Membership == lastOwner || removals.Keeps(c, rails)
+	// The owners a handover takes away leave only once the successor is a
+	// joined owner (apply holds their removals until then): a group's
+	// removal, sent regardless, must not take them first. The group stays
+	// this run; the next, with the successor an owner, removes it.
+	guarded, handedOver := map[string]bool{}, map[string]bool{}
+	if lastOwner != "" {
+		guarded[lastOwner] = true
+	}
+	for _, m := range removals.HandedOver(*sp, screened) {
+		guarded[m], handedOver[m] = true, true
+	}
+	in.GroupHolds, in.ViaHeld = j.groupsTakingWanted(ctx, sp, st, guarded, handedOver, func(c diff.Change) bool {
+		return guarded[c.Membership] || removals.Keeps(c, rails)
 	}, func(p membership.Principal) string {
 		// Lists mostly show no emails: the address the Directory gave,
 		// or the one a source wants here under that ID.
@@ -364,14 +376,15 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 // It also returns, by person, the held group each person to remove is in:
 // they stay in the space through it (Google refuses their direct removal;
 // they leave with the group), so they are no removals either, which the
-// rails would count run after run; so is the owner the last-owner guard
-// keeps (lastOwner's membership), whom the guard would let go once the
-// others stay. A group holding everyone holds every one
+// rails would count run after run; so are the owner the last-owner guard
+// keeps and the owners a handover takes away (guarded memberships), whom
+// the guard would let go once the others stay. A group holding everyone holds every one
 // of the organisation's users: everyone to remove but those outsider says
 // are outside it.
-func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, lastOwner string, railsKeep func(diff.Change) bool, nameOf func(membership.Principal) string, outsider func(email string) bool) (map[membership.Principal]string, map[membership.Principal]membership.Principal) {
+func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, guarded, handedOver map[string]bool, railsKeep func(diff.Change) bool, nameOf func(membership.Principal) string, outsider func(email string) bool) (map[membership.Principal]string, map[membership.Principal]membership.Principal) {
 	removed := map[membership.Principal]bool{}
-	kept := map[membership.Principal]bool{} // removals the rails keep: never removed, by a group's removal neither
+	kept := map[membership.Principal]bool{}  // removals the rails keep: never removed, by a group's removal neither
+	waits := map[membership.Principal]bool{} // owners a handover takes away: they leave once the successor is owner
 	groups := 0
 	for _, c := range sp.Changes {
 		switch {
@@ -381,6 +394,7 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			groups++
 		case railsKeep(c):
 			kept[c.Principal] = true
+			waits[c.Principal] = handedOver[c.Membership]
 		default:
 			removed[c.Principal] = true
 		}
@@ -415,10 +429,12 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is removed, and its members could not be listed (%v): Google removes a group's people from the space with it, and the sources may want some of them here", c.Space, c.Principal, err))
 			continue
 		}
-		var taken, railed []string
+		var taken, railed, waiting []string
 		for _, m := range wanted {
 			switch {
 			case !everyone && !people[m.Principal]:
+			case waits[m.Principal]:
+				waiting = append(waiting, cmp.Or(m.Email, nameOf(m.Principal)))
 			case kept[m.Principal]:
 				railed = append(railed, cmp.Or(m.Email, nameOf(m.Principal)))
 			default:
@@ -432,6 +448,9 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		if len(railed) > 0 {
 			why = append(why, "the rails never remove "+firstFew(railed))
 		}
+		if len(waiting) > 0 {
+			why = append(why, "the handover takes "+firstFew(waiting)+" away only once the successor is a joined owner")
+		}
 		if len(why) > 0 && everyone {
 			why[0] = "it holds everyone in the organisation, and " + why[0]
 		}
@@ -443,16 +462,19 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			advice = "name the group in a source (removed by hand, it would take whom the rails never remove too, and no run adds them back)"
 		case everyone:
 			advice = "name the group in a source, or remove it in Chat yourself (the next run adds back the people the sources want)"
+		case len(taken)+len(railed) == 0:
+			advice = "a run after the successor is owner removes it with them"
 		}
 		if len(why) == 0 {
 			continue
 		}
 		holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: %s", strings.Join(why, ", and "), advice)
 		for _, r := range sp.Changes {
-			// The owner GuardLastOwners keeps (lastOwner) is one of them
-			// too: kept only by that guard, which runs after Screen, they
-			// would be removed once Screen keeps the other owners here.
-			if !isUserRemoval(r) || !removed[r.Principal] && r.Membership != lastOwner || through[r.Principal] != "" {
+			// The owner GuardLastOwners keeps, or the owners a handover
+			// takes away (guarded), are among them too: kept only by that
+			// guard, which runs after Screen, they would be removed once
+			// Screen keeps the other owners here.
+			if !isUserRemoval(r) || !removed[r.Principal] && !guarded[r.Membership] || through[r.Principal] != "" {
 				continue
 			}
 			email := r.Principal.Email()

@@ -238,6 +238,36 @@ func OwnerGuarded(sp diff.SpacePlan, screened func(diff.Change) bool) string {
 	return losing[0].Membership
 }
 
+// HandedOver names the removals of owners that GuardLastOwners will make
+// wait for a successor: the plan takes away every joined owner (those
+// screened keeps aside) and makes a joined or new member owner. Apply
+// sends them only once that successor is a joined owner; a group's
+// removal, which takes its people with it, must not take them sooner.
+func HandedOver(sp diff.SpacePlan, screened func(diff.Change) bool) []string {
+	var losing []diff.Change
+	successors := 0
+	for _, c := range sp.Changes {
+		switch {
+		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
+			if c.Action != diff.Delete || !screened(c) {
+				losing = append(losing, c)
+			}
+		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && !c.Invited:
+			successors++
+		}
+	}
+	if len(losing) == 0 || sp.Summary.Owners == 0 || sp.Summary.Owners > len(losing) || successors == 0 {
+		return nil
+	}
+	var out []string
+	for _, c := range losing {
+		if c.Action == diff.Delete {
+			out = append(out, c.Membership)
+		}
+	}
+	return out
+}
+
 func GuardLastOwners(sp *diff.SpacePlan) {
 	var losing []int // changes taking an owner away
 	var successors []diff.Change
