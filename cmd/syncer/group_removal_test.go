@@ -350,3 +350,30 @@ func TestAHandoverOutOfAGroupConverges(t *testing.T) {
 		t.Errorf("exit %d; the third run still changes: %v\n%s", code, r.Changes, logText(errOut))
 	}
 }
+
+// Group members' memberships are tied to the space through the groups
+// (Chat help 13535086): someone in the space through two groups stays when
+// one of them is removed, as the sync's rail for a wanted group's people
+// says ("in the space through groups/g0 ... Google keeps a group's
+// members"), and the run after has nothing to do.
+func TestAGroupsRemovalKeepsWhomAnotherGroupHoldsThere(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "bob@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "g0", Email: "g0@example.com", Members: []string{"bob@example.com"}},
+			{ID: "g1", Email: "g1@example.com", Members: []string{"bob@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "g0"}, {Group: "g1"}, {User: "bob@example.com", ViaGroup: "g1"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,group:g0@example.com,\n", "safety: {max_removal_percent: 100}\n")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/g1", "delete"); c == nil || c["status"] != "applied" {
+		t.Fatalf("the removal of groups/g1: %v\n%s", r.Changes, logText(errOut))
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg)
+	if len(r.Changes) != 0 || code != exitOK {
+		t.Errorf("exit %d; the second run still changes: %v\n%s", code, r.Changes, logText(errOut))
+	}
+	if got := fmt.Sprint(em.Snapshot()["spaces/S"]); !strings.Contains(got, "bob@example.com") {
+		t.Errorf("bob, in the space through groups/g0 too, left with groups/g1: %s", got)
+	}
+}

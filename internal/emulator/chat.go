@@ -521,10 +521,17 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 	if m.kind == "GROUP" {
 		// Google removes the people in the space through the group with
 		// it (Chat help 13535086).
+		// Someone another group in the space holds too stays through it
+		// ("group member memberships are tied to the space via the group").
 		for k, o := range sp.members {
-			if o.via == m.id {
-				delete(sp.members, k)
+			if o.via != m.id {
+				continue
 			}
+			if other := s.world.otherGroupHolding(sp, m.id, o.id); other != "" {
+				o.via = other
+				continue
+			}
+			delete(sp.members, k)
 		}
 	}
 	s.wrote()

@@ -247,6 +247,31 @@ func (w *world) memberKey(raw string) string {
 	return raw
 }
 
+// otherGroupHolding names a group in sp, other than except, whose
+// members (nested ones too) include the user uid; "" when none.
+func (w *world) otherGroupHolding(sp *space, except, uid string) string {
+	var ids []string
+	for _, m := range sp.members {
+		if m.kind == "GROUP" && m.id != except {
+			ids = append(ids, m.id)
+		}
+	}
+	slices.Sort(ids)
+	u := w.users[uid]
+	for _, id := range ids {
+		g := w.dir[id]
+		if g == nil {
+			continue
+		}
+		for _, gm := range w.groupMembers(g, true, map[string]bool{}) {
+			if gm.Type == "USER" && gm.ID == uid || gm.Type == "CUSTOMER" && u != nil && !u.external {
+				return id
+			}
+		}
+	}
+	return ""
+}
+
 func (w *world) owners(sp *space) int {
 	n := 0
 	for _, m := range sp.members {
