@@ -377,3 +377,26 @@ func TestAGroupsRemovalKeepsWhomAnotherGroupHoldsThere(t *testing.T) {
 		t.Errorf("bob, in the space through groups/g0 too, left with groups/g1: %s", got)
 	}
 }
+
+// Two joined owners leave the sources, and one of them stays all the same,
+// through a group the sources want: the space keeps an owner, so the
+// last-owner guard keeps nobody else, and a group holding the other owner
+// goes with them, run after run held for nothing otherwise.
+func TestAGroupHoldingAnOwnerGoesWhenAnotherStaysThroughAWantedGroup(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "aaron@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "zed@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "g0", Email: "g0@example.com", Members: []string{"zed@example.com"}},
+			{ID: "g1", Email: "g1@example.com", Members: []string{"aaron@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "ann@example.com"},
+			{Group: "g0"}, {Group: "g1"},
+			{User: "aaron@example.com", Role: "owner", ViaGroup: "g1"}, {User: "zed@example.com", Role: "owner", ViaGroup: "g0"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,ann@example.com,\nspaces/S,group:g0@example.com,\n", "safety: {max_removal_percent: 100}\n")
+	_, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	if c := changeOf(r, "groups/g1", "delete"); c == nil || c["status"] != "applied" {
+		t.Errorf("the removal of groups/g1: %v\nprotected: %v\n%s", r.Changes, r.Protected, logText(errOut))
+	}
+	if got := fmt.Sprint(em.Snapshot()["spaces/S"]); !strings.Contains(got, "zed@example.com ROLE_MANAGER JOINED") {
+		t.Errorf("zed, the owner who stays: %s", got)
+	}
+}

@@ -315,7 +315,10 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	var sourced map[membership.Principal]string // the sources' addresses, by the IDs they resolved to
 	// The owner GuardLastOwners keeps where every joined owner would go
 	// (one of two, say), not only the space's one owner.
-	screened := func(c diff.Change) bool { return removals.Keeps(c, rails) }
+	// What Screen keeps, as GuardLastOwners will see it: people in the
+	// space through a group the sources want stay too.
+	screenedIn := in
+	screened := func(c diff.Change) bool { return removals.Keeps(c, screenedIn) }
 	if lastOwner == "" {
 		lastOwner = removals.OwnerGuarded(*sp, screened)
 	}
