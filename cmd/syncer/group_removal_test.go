@@ -301,6 +301,17 @@ func TestAGroupHoldingTheLastOwnerIsNotRemovedWhenTheSuccessorIsInvited(t *testi
 	if got := em.Stats().Count("members.delete"); got != 0 {
 		t.Errorf("%d deletes", got)
 	}
+	// Once ann accepts, the handover finishes, and the runs converge.
+	if err := em.Accept("spaces/S", "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		applyJSON(t, "--config", cfg, "--allow-removals", "5")
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg)
+	if got := fmt.Sprint(em.Snapshot()["spaces/S"]); len(r.Changes) != 0 || code != exitOK || got != "[{users/2 ann@example.com ROLE_MANAGER JOINED}]" {
+		t.Errorf("exit %d; the last run still changes: %v; the space: %s\n%s", code, r.Changes, got, logText(errOut))
+	}
 }
 
 // A handover to someone the plan adds: the last owner's removal waits for
