@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,7 +18,6 @@ import (
 	"github.com/syncer-dev/syncer/internal/chatapi"
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/diff"
-	"github.com/syncer-dev/syncer/internal/fsutil"
 	"github.com/syncer-dev/syncer/internal/identity"
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/removals"
@@ -366,144 +363,6 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	removals.Screen(sp, in)
 }
 
-// groupsTakingWanted finds, among the groups sp removes, those whose
-// removal would take people the sources want in the space with them:
-// Google removes a group's people from a space with the group ("either
-// the member has to be removed from the group or the group has to be
-// removed from the space", Chat help 13535086), and the list does not say
-// who is there only through it. Such a group stays, with why. Where its
-// people can't be listed (no Directory, the group member scope not
-// granted), the group goes as before and the space's warnings say what
-// could not be told.
-//
-// It also returns, by person, the held group each person to remove is in:
-// they stay in the space through it (Google refuses their direct removal;
-// they leave with the group), so they are no removals either, which the
-// rails would count run after run; so are the owner the last-owner guard
-// keeps and the owners a handover takes away (guarded memberships), whom
-// the guard would let go once the others stay. A group holding everyone holds every one
-// of the organisation's users: everyone to remove but those outsider says
-// are outside it.
-func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *membership.SpaceState, guarded, handedOver map[string]bool, railsKeep func(diff.Change) bool, nameOf func(membership.Principal) string, outsider func(email string) bool) (map[membership.Principal]string, map[membership.Principal]membership.Principal) {
-	removed := map[membership.Principal]bool{}
-	kept := map[membership.Principal]bool{}  // removals the rails keep: never removed, by a group's removal neither
-	waits := map[membership.Principal]bool{} // owners a handover takes away: they leave once the successor is owner
-	groups := 0
-	for _, c := range sp.Changes {
-		switch {
-		case c.Action != diff.Delete:
-		case c.Principal.IsGroup():
-			removed[c.Principal] = true
-			groups++
-		case railsKeep(c):
-			kept[c.Principal] = true
-			waits[c.Principal] = handedOver[c.Membership]
-		default:
-			removed[c.Principal] = true
-		}
-	}
-	if groups == 0 || st == nil {
-		return nil, nil
-	}
-	// The people the plan keeps: every member it does not remove is one a
-	// source wants here, or one the rails keep.
-	var wanted []membership.Membership
-	for _, m := range st.Memberships {
-		if !m.Bot && !m.Principal.IsGroup() && !removed[m.Principal] {
-			wanted = append(wanted, m)
-		}
-	}
-	if len(wanted) == 0 {
-		return nil, nil
-	}
-	holds := map[membership.Principal]string{}
-	var through map[membership.Principal]membership.Principal
-	for _, c := range sp.Changes {
-		if c.Action != diff.Delete || !c.Principal.IsGroup() {
-			continue
-		}
-		if j.Rules == nil {
-			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is removed, and without the Directory its members can't be listed: Google removes a group's people from the space with it, and the sources may want some of them here", c.Space, c.Principal))
-			continue
-		}
-		people, err := j.Rules.GroupPeople(ctx, c.Principal)
-		everyone := rules.HoldsEveryone(err) // every one of the organisation's users
-		if err != nil && !everyone {
-			sp.Warnings = append(sp.Warnings, fmt.Sprintf("%s: %s is removed, and its members could not be listed (%v): Google removes a group's people from the space with it, and the sources may want some of them here", c.Space, c.Principal, err))
-			continue
-		}
-		var taken, railed, waiting []string
-		for _, m := range wanted {
-			switch {
-			case !everyone && !people[m.Principal]:
-			case waits[m.Principal]:
-				waiting = append(waiting, cmp.Or(m.Email, nameOf(m.Principal)))
-			case kept[m.Principal]:
-				railed = append(railed, cmp.Or(m.Email, nameOf(m.Principal)))
-			default:
-				taken = append(taken, cmp.Or(m.Email, nameOf(m.Principal)))
-			}
-		}
-		var why []string
-		if len(taken) > 0 {
-			why = append(why, "the sources want "+firstFew(taken)+" here")
-		}
-		if len(railed) > 0 {
-			why = append(why, "the rails never remove "+firstFew(railed))
-		}
-		if len(waiting) > 0 {
-			why = append(why, "the handover takes "+firstFew(waiting)+" away only once the successor is a joined owner")
-		}
-		if len(why) > 0 && everyone {
-			why[0] = "it holds everyone in the organisation, and " + why[0]
-		}
-		advice := "name the group in a source, or take them out of it first"
-		switch {
-		case everyone && len(railed) > 0:
-			// Removed by hand it takes the rails' people too, whom no
-			// run adds back (the acting user: the syncer's own access).
-			advice = "name the group in a source (removed by hand, it would take whom the rails never remove too, and no run adds them back)"
-		case everyone:
-			advice = "name the group in a source, or remove it in Chat yourself (the next run adds back the people the sources want)"
-		case len(taken)+len(railed) == 0:
-			advice = "a run after the successor is owner removes it with them"
-		}
-		if len(why) == 0 {
-			continue
-		}
-		holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: %s", strings.Join(why, ", and "), advice)
-		for _, r := range sp.Changes {
-			// The owner GuardLastOwners keeps, or the owners a handover
-			// takes away (guarded), are among them too: kept only by that
-			// guard, which runs after Screen, they would be removed once
-			// Screen keeps the other owners here.
-			if !isUserRemoval(r) || !removed[r.Principal] && !guarded[r.Membership] || through[r.Principal] != "" {
-				continue
-			}
-			email := r.Principal.Email()
-			if email == "" && strings.Contains(r.Member, "@") {
-				email = r.Member // as the list showed it
-			}
-			if everyone && !outsider(email) || people[r.Principal] {
-				if through == nil {
-					through = map[membership.Principal]membership.Principal{}
-				}
-				through[r.Principal] = c.Principal
-			}
-		}
-	}
-	return holds, through
-}
-
-// firstFew names, sorted, the first three of who and how many more.
-func firstFew(who []string) string {
-	slices.Sort(who)
-	if len(who) > 3 {
-		return fmt.Sprintf("%s and %d more", strings.Join(who[:3], ", "), len(who)-3)
-	}
-	return strings.Join(who, ", ")
-}
-
 func isUserRemoval(c diff.Change) bool { return c.Action == diff.Delete && !c.Principal.IsGroup() }
 
 // checkCached asks the space who addresses the identity cache matched
@@ -602,112 +461,6 @@ func (j *Job) memberRead(ctx context.Context, space, email string) (membership.M
 	}
 	return m, nil
 }
-
-// relativeKeys names sources by their path relative to the config's
-// folder, so the totals survive a checkout elsewhere (another CI runner, a
-// fresh container): the same config's sources are the same sources. A
-// path relative to the working directory (a config named by a relative
-// path) is named the same way: the same config run from another folder is
-// the same sources too.
-func relativeKeys(totals map[string]int, base string) map[string]int {
-	out := make(map[string]int, len(totals))
-	for path, n := range totals {
-		out[relativeKey(path, base)] = n
-	}
-	return out
-}
-
-func relativeKey(path, base string) string {
-	abs, err1 := filepath.Abs(path)
-	absBase, err2 := filepath.Abs(base)
-	if err1 != nil || err2 != nil {
-		return path
-	}
-	rel, err := filepath.Rel(absBase, abs)
-	if err != nil {
-		return path
-	}
-	return filepath.ToSlash(rel)
-}
-
-// prevKeys names a saved state's totals as relativeKeys names this run's
-// (now, keyed as the sources were read): an absolute path (a state saved
-// before totals were relative) relative to the config's folder, and a
-// relative one that names one of this run's sources from the working
-// directory (saved, before relativeKeys took such paths, by a run of this
-// config named by a relative path) as that source, unless the state has
-// that source under its own name already. It also returns the keys it
-// renamed (old to new), for the state's other records of its sources.
-func prevKeys(prev, now map[string]int, base string) (map[string]int, map[string]string) {
-	mine := map[string]string{} // this run's sources, absolute, to their keys
-	for path := range now {
-		if abs, err := filepath.Abs(path); err == nil {
-			mine[abs] = relativeKey(path, base)
-		}
-	}
-	out := make(map[string]int, len(prev))
-	names := map[string]string{}
-	type move struct {
-		from string
-		n    int
-	}
-	moved := map[string]move{}
-	for path, n := range prev {
-		switch abs, err := filepath.Abs(filepath.FromSlash(path)); {
-		case filepath.IsAbs(path):
-			key := relativeKey(path, base)
-			out[key] = n
-			if key != path {
-				names[path] = key
-			}
-		case err == nil && mine[abs] != "" && mine[abs] != path:
-			moved[mine[abs]] = move{path, n}
-		default:
-			out[path] = n
-		}
-	}
-	for key, m := range moved {
-		if _, ok := out[key]; !ok {
-			out[key] = m.n
-			names[m.from] = key
-		}
-	}
-	return out, names
-}
-
-// sourceFiles are this run's sources by their keys (relativeKeys) as
-// absolute paths.
-func sourceFiles(totals map[string]int, base string) map[string]string {
-	out := make(map[string]string, len(totals))
-	for path := range totals {
-		if abs, err := filepath.Abs(path); err == nil {
-			out[relativeKey(path, base)] = abs
-		}
-	}
-	return out
-}
-
-// otherSource reports whether theirs, the file a total was counted from,
-// is another source than mine: here, not mine, and saying something else
-// (a copy saying the same, another checkout of the same repository on
-// this machine, counts the same). One there that can't be read is taken
-// for another: its total is not compared.
-func otherSource(theirs, mine string) bool {
-	st, err := os.Stat(theirs)
-	if err != nil {
-		return false
-	}
-	if me, err := os.Stat(mine); err == nil && os.SameFile(st, me) {
-		return false
-	}
-	a, err1 := fsutil.SHA256File(theirs, maxSourceBytes)
-	b, err2 := fsutil.SHA256File(mine, maxSourceBytes)
-	return err1 != nil || err2 != nil || a != b
-}
-
-// maxSourceBytes bounds what otherSource reads (beyond any source a run
-// loads).
-const maxSourceBytes = 1 << 30
 
 // syncing reports whether a space's plan may remove members.
 func (j *Job) syncing(d membership.Desired, space string) bool {
