@@ -216,23 +216,11 @@ func LastOwnerHeld(sp diff.SpacePlan) int {
 // OwnerGuarded names the membership GuardLastOwners will keep in the
 // space once Screen has kept the removals screened keeps: the first of the
 // changes taking the space's last joined owners away when no joined
-// successor is made (an invited one is none). "" when none. A group's removal must not take them.
+// successor is made (an invited one is none). "" when none. A group's
+// removal must not take them.
 func OwnerGuarded(sp diff.SpacePlan, screened func(diff.Change) bool) string {
-	var losing []diff.Change
-	successors := 0
-	for _, c := range sp.Changes {
-		switch {
-		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
-			if c.Action != diff.Delete || !screened(c) {
-				losing = append(losing, c)
-			}
-		case c.Action == diff.UpdateRole && c.ToRole == membership.RoleOwner && !c.Invited:
-			// An invited successor is none to GuardLastOwners: it keeps
-			// the owner until they accept.
-			successors++
-		}
-	}
-	if len(losing) == 0 || sp.Summary.Owners == 0 || sp.Summary.Owners > len(losing) || successors > 0 || losing[0].Action != diff.Delete {
+	losing, successors, all := ownersLeaving(sp, screened)
+	if !all || successors > 0 || losing[0].Action != diff.Delete {
 		return ""
 	}
 	return losing[0].Membership
@@ -244,8 +232,24 @@ func OwnerGuarded(sp diff.SpacePlan, screened func(diff.Change) bool) string {
 // sends them only once that successor is a joined owner; a group's
 // removal, which takes its people with it, must not take them sooner.
 func HandedOver(sp diff.SpacePlan, screened func(diff.Change) bool) []string {
-	var losing []diff.Change
-	successors := 0
+	losing, successors, all := ownersLeaving(sp, screened)
+	if !all || successors == 0 {
+		return nil
+	}
+	var out []string
+	for _, c := range losing {
+		if c.Action == diff.Delete {
+			out = append(out, c.Membership)
+		}
+	}
+	return out
+}
+
+// ownersLeaving are the changes taking a joined owner away (removals
+// screened keeps aside), how many changes make a joined member owner (an
+// invited successor is none to GuardLastOwners: it keeps the owner until
+// they accept), and whether the space's every joined owner is leaving.
+func ownersLeaving(sp diff.SpacePlan, screened func(diff.Change) bool) (losing []diff.Change, successors int, all bool) {
 	for _, c := range sp.Changes {
 		switch {
 		case c.FromRole == membership.RoleOwner && !c.Invited && (c.Action == diff.Delete || c.Action == diff.UpdateRole && c.ToRole != membership.RoleOwner):
@@ -256,16 +260,8 @@ func HandedOver(sp diff.SpacePlan, screened func(diff.Change) bool) []string {
 			successors++
 		}
 	}
-	if len(losing) == 0 || sp.Summary.Owners == 0 || sp.Summary.Owners > len(losing) || successors == 0 {
-		return nil
-	}
-	var out []string
-	for _, c := range losing {
-		if c.Action == diff.Delete {
-			out = append(out, c.Membership)
-		}
-	}
-	return out
+	all = len(losing) > 0 && sp.Summary.Owners > 0 && sp.Summary.Owners <= len(losing)
+	return losing, successors, all
 }
 
 func GuardLastOwners(sp *diff.SpacePlan) {
