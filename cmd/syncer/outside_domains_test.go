@@ -64,13 +64,7 @@ func TestAnOutsiderARuleNamesIsStillLeftOutUnderAdminAccess(t *testing.T) {
 		Groups: []emulator.SeedGroup{{ID: "team", Email: "team@example.com", Members: []string{"bob@example.com", "ext@partner.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}},
 	}
-	em, url := emulatortest.Start(t, seed, emulator.Options{})
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member,role\nspaces/S,boss@example.com,\nspaces/S,group_members:team@example.com,\n"), 0o644)
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q, use_admin_access: true}\nidentity: {domains: [example.com]}\nlimits: {max_attempts: 2}\n", url)), 0o644)
-	code, out, errOut := runCLI(t, "apply", "--config", cfg)
-	text := out + logText(errOut)
+	em, code, _, text := applyGroupRuleUnderAdmin(t, seed)
 	if got := em.Stats().Count("members.create"); code != exitOK || got != 1 {
 		t.Fatalf("exit %d, %d creates (want bob@ alone added, ext@partner.org left out before any call)\n%s", code, got, text)
 	}
@@ -91,17 +85,26 @@ func TestARulesInsiderInADomainIdentityDomainsLeavesOutIsAdded(t *testing.T) {
 		Groups: []emulator.SeedGroup{{ID: "team", Email: "team@example.com", Members: []string{"carol@example.org", "ext@partner.org"}}},
 		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}}}},
 	}
-	em, url := emulatortest.Start(t, seed, emulator.Options{})
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member,role\nspaces/S,boss@example.com,\nspaces/S,group_members:team@example.com,\n"), 0o644)
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q, use_admin_access: true}\nidentity: {domains: [example.com]}\nlimits: {max_attempts: 2}\n", url)), 0o644)
-	code, out, errOut := runCLI(t, "apply", "--config", cfg)
-	text := out + logText(errOut)
+	em, code, out, text := applyGroupRuleUnderAdmin(t, seed)
 	if got := em.Stats().Count("members.create"); code != exitOK || got != 1 || !strings.Contains(out, "+ carol@example.org") {
 		t.Fatalf("exit %d, %d creates (want carol@example.org added, ext@partner.org left out)\n%s", code, got, text)
 	}
 	if !strings.Contains(text, "add example.org to identity.domains") || !strings.Contains(text, "ext@partner.org is outside identity.domains") {
 		t.Errorf("what the report says:\n%s", text)
 	}
+}
+
+// applyGroupRuleUnderAdmin applies, under admin access with
+// identity.domains [example.com], a source wanting boss@ and the people of
+// the seed's team@example.com in spaces/S: the emulator, the exit code,
+// stdout, and stdout with the logs.
+func applyGroupRuleUnderAdmin(t *testing.T, seed *emulator.Seed) (*emulator.Server, int, string, string) {
+	t.Helper()
+	em, url := emulatortest.Start(t, seed, emulator.Options{})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "members.csv"), []byte("space,member,role\nspaces/S,boss@example.com,\nspaces/S,group_members:team@example.com,\n"), 0o644)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sources: [{path: members.csv}]\napi: {endpoint: %q, use_admin_access: true}\nidentity: {domains: [example.com]}\nlimits: {max_attempts: 2}\n", url)), 0o644)
+	code, out, errOut := runCLI(t, "apply", "--config", cfg)
+	return em, code, out, out + logText(errOut)
 }
