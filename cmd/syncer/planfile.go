@@ -28,6 +28,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/planfile"
 	"github.com/syncer-dev/syncer/internal/progress"
+	"github.com/syncer-dev/syncer/internal/removals"
 	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/state"
 	"github.com/syncer-dev/syncer/internal/throttle"
@@ -439,6 +440,14 @@ func applyPlanFile(ctx context.Context, out cmdIO, s runSettings, path string, d
 	}
 	if plan.Summary.Failed > 0 || applyErr != nil || stopped > 0 {
 		result, code = "failure", exitFailure
+	}
+	if pf.Removals != nil {
+		// Removals Google refused are not asked again for a while.
+		if data, err := removals.NoteRefusalsIn(pf.Removals.Data, plan.Changes); err == nil {
+			pf.Removals.Data = data
+		} else {
+			log.Warn("the removals Google refused could not be noted in the plan's removals state; the next run asks again", "error", err.Error())
+		}
 	}
 	if code == exitOK && !saveRemovals(runCtx, store, pf, &plan, log) {
 		result, code = "failure", exitFailure

@@ -52,12 +52,13 @@ func offboarding(t *testing.T, opts emulator.Options) (*emulator.Server, string,
 }
 
 type removalReport struct {
-	Blocked   []string         `json:"blocked"`
-	Summary   map[string]int   `json:"summary"`
-	Changes   []map[string]any `json:"changes"`
-	Pending   []map[string]any `json:"pending_removals"`
-	Protected []map[string]any `json:"protected"`
-	Warnings  []string         `json:"warnings"`
+	Blocked    []string         `json:"blocked"`
+	Summary    map[string]int   `json:"summary"`
+	Changes    []map[string]any `json:"changes"`
+	Pending    []map[string]any `json:"pending_removals"`
+	Protected  []map[string]any `json:"protected"`
+	Warnings   []string         `json:"warnings"`
+	Incomplete []string         `json:"incomplete"`
 }
 
 func applyJSON(t *testing.T, args ...string) (int, removalReport, string) {

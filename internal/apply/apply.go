@@ -448,11 +448,13 @@ func (e *Engine) delete(ctx context.Context, c *diff.Change) error {
 			return fmt.Errorf("Google kept this owner (%s): the space has no other joined owner now; make someone else owner, and the next run removes them: %w", apiErr.Message, err)
 		}
 		skip(c, "Google kept this member ("+apiErr.Message+"); another owner remains, so they are in the space through a Google Group: they leave with the group, or when removed from it")
+		c.GoogleKept = true
 	case errors.Is(err, chatapi.ErrPermanent) && errors.As(err, &apiErr) && apiErr.Status == "FAILED_PRECONDITION":
 		// Google keeps the member: someone in the space through a Google
 		// Group can't be removed directly. Not a failure of this run; the
 		// report says why.
 		skip(c, "Google kept this member ("+apiErr.Message+"); a member through a Google Group leaves with the group, or when removed from it")
+		c.GoogleKept = true
 	default:
 		return err
 	}

@@ -70,6 +70,10 @@ type Change struct {
 	// Stopped: the change was not made, or its outcome is unknown, because
 	// the run stopped (a signal, its deadline, a fatal error); rerun to finish.
 	Stopped bool `json:"-"`
+	// GoogleKept: Google refused this removal, the member being in the
+	// space through a Google Group (Status Skipped). The removals state
+	// remembers it.
+	GoogleKept bool `json:"-"`
 }
 
 // Policy says which kinds of change a plan may hold.

@@ -369,6 +369,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	}
 	if next != nil && j.Engine != nil && !res.Blocked() && !res.Interrupted && res.Plan.Complete() {
 		// The rails' baseline moves only on a run that saw everything.
+		next.NoteRefusals(res.Plan.Changes, j.now())
 		if err := j.saveRemovals(ctx, rm, next); err != nil {
 			res.Plan.Incomplete = append(res.Plan.Incomplete, err.Error())
 			log.Error("removals state not saved: the next run can't count this one", "error", err.Error())

@@ -25,8 +25,9 @@ func Decide(plan *diff.Plan, prev *State, totals map[string]int, st Settings, no
 	prev, forgot := forgetUnseen(prev, now)
 	sayForgotten(plan, forgot)
 	applyGrace(plan, prev, st, now, next)
+	retried := holdRefused(plan, prev, next, now)
 	fresh := newToSync(plan, prev)
-	plan.Blocked = rails(plan, prev, fresh, totals, st)
+	plan.Blocked = rails(plan, prev, fresh, totals, st, retried)
 	next.Synced = synced(plan, prev, st, now)
 	next.Seen = seen(plan, prev, next, now)
 	plan.Recount()
@@ -320,11 +321,13 @@ func GuardLastOwners(sp *diff.SpacePlan) {
 }
 
 // rails returns why the plan must not be applied, or nothing.
-func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[string]int, st Settings) []string {
+// retried are removals Google refused before, asked again: counted when
+// first made, not again.
+func rails(plan *diff.Plan, prev *State, fresh map[string]bool, totals map[string]int, st Settings, retried map[string]bool) []string {
 	removals := map[string]int{}
 	total := 0
 	for _, c := range plan.Changes {
-		if c.Action == diff.Delete {
+		if c.Action == diff.Delete && !retried[c.Membership] {
 			removals[c.Space]++
 			total++
 		}

@@ -61,6 +61,10 @@ type State struct {
 	// the endpoint of another (an emulator), whose spaces and members are
 	// another world's. A state saved before it was kept says neither.
 	API string `json:"api,omitempty"`
+	// Refused are the removals Google refused (a member in the space
+	// through a Google Group), by space and membership name: not asked
+	// again for RetryRefusedAfter.
+	Refused map[string]map[string]Refusal `json:"refused,omitempty"`
 }
 
 // APIGoogle is State.API for Google's own APIs.
@@ -96,6 +100,7 @@ func forgetUnseen(prev *State, now time.Time) (*State, map[string]time.Time) {
 	forgot := map[string]time.Time{}
 	p := *prev
 	p.Synced, p.Absent, p.Seen = maps.Clone(prev.Synced), maps.Clone(prev.Absent), map[string]time.Time{}
+	p.Refused = maps.Clone(prev.Refused)
 	for _, names := range []map[string]time.Time{prev.Synced, absentSpaces(prev)} {
 		for name := range names {
 			seen := prev.lastSeen(name, now)
@@ -107,6 +112,7 @@ func forgetUnseen(prev *State, now time.Time) (*State, map[string]time.Time) {
 			if now.Sub(seen) >= ForgetAfter {
 				delete(p.Synced, name)
 				delete(p.Absent, name)
+				delete(p.Refused, name)
 				forgot[name] = seen
 				continue
 			}
