@@ -170,11 +170,14 @@ func (s *Stream) Wait() error {
 
 // phases groups one space's changes into per-member chains (a create always
 // precedes that member's role patch), and the chains into phases: first
-// those that add (creates, promotions), then those that take away
-// (demotions, deletes), and last those that take away from acting, the
-// user the syncer acts as: lowered first, its role would no longer allow
-// the others (a manager changes no owner's role, a member no one's).
-func phases(changes []diff.Change, acting func(diff.Change) bool) [3][][]int {
+// those that add (creates, promotions), then the removals of Google Groups
+// (Google takes their people with them: a removal of one of those sent
+// first would be refused, sent after it is done already), then those that
+// take away (demotions, deletes), and last those that take away from
+// acting, the user the syncer acts as: lowered first, its role would no
+// longer allow the others (a manager changes no owner's role, a member no
+// one's).
+func phases(changes []diff.Change, acting func(diff.Change) bool) [4][][]int {
 	chainOf := map[membership.Principal]int{}
 	var chains [][]int
 	for i, c := range changes {
@@ -186,15 +189,17 @@ func phases(changes []diff.Change, acting func(diff.Change) bool) [3][][]int {
 		}
 		chains[n] = append(chains[n], i)
 	}
-	var out [3][][]int
+	var out [4][][]int
 	for _, chain := range chains {
 		phase := 0
 		for _, i := range chain {
-			if takesAway(changes[i]) {
+			switch c := changes[i]; {
+			case c.Action == diff.Delete && c.Principal.IsGroup():
 				phase = max(phase, 1)
-				if acting(changes[i]) {
-					phase = 2
-				}
+			case takesAway(c) && acting(c):
+				phase = 3
+			case takesAway(c):
+				phase = max(phase, 2)
 			}
 		}
 		out[phase] = append(out[phase], chain)
