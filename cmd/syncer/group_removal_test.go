@@ -1,9 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
 )
@@ -409,5 +413,47 @@ func TestAGroupHoldingAnOwnerGoesWhenAnotherStaysThroughAWantedGroup(t *testing.
 	}
 	if got := fmt.Sprint(em.Snapshot()["spaces/S"]); !strings.Contains(got, "zed@example.com ROLE_MANAGER JOINED") {
 		t.Errorf("zed, the owner who stays: %s", got)
+	}
+}
+
+// Google removes a group's people with the group: where the grace period
+// still holds the removal of someone in a group whose own removal is due,
+// the group waits too, or they would leave before their grace is over.
+func TestAGroupWaitsWhileTheGraceHoldsOneOfItsPeople(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "4", Email: "carol@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"carol@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "old"}, {User: "carol@example.com", ViaGroup: "old"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\n", "safety: {removal_grace: 72h}\n")
+	if code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "2"); code != exitOK || len(r.Pending) != 2 {
+		t.Fatalf("first run: exit %d, pending %v\n%s", code, r.Pending, logText(errOut))
+	}
+	// The group has been away for four days (carol joined it since, say),
+	// carol for one run.
+	path := filepath.Join(filepath.Dir(cfg), "syncer-state", "removals.json")
+	var st map[string]any
+	data, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(data, &st) != nil {
+		t.Fatalf("the removals state: %v", err)
+	}
+	found := false
+	for name, a := range st["absent"].(map[string]any)["spaces/S"].(map[string]any) {
+		if a.(map[string]any)["member"] == "groups/old" {
+			a.(map[string]any)["since"] = time.Now().Add(-96 * time.Hour).UTC().Format(time.RFC3339)
+			found = name != ""
+		}
+	}
+	data, _ = json.Marshal(st)
+	if !found || os.WriteFile(path, data, 0o600) != nil {
+		t.Fatalf("no absence for groups/old in %s", data)
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg)
+	if c := changeOf(r, "groups/old", "delete"); code != exitOK || c != nil || deletes(em) != 0 {
+		t.Errorf("exit %d; the group's removal %v, %d deletes sent\n%s", code, c, deletes(em), logText(errOut))
+	}
+	if p := fmt.Sprint(r.Pending); !strings.Contains(p, "the grace period still holds the removal of carol@example.com") {
+		t.Errorf("pending: %s", p)
 	}
 }

@@ -74,6 +74,10 @@ type Change struct {
 	// space through a Google Group (Status Skipped). The removals state
 	// remembers it.
 	GoogleKept bool `json:"-"`
+	// Takes, on a Google Group's removal, are the memberships of the
+	// people to remove that Google takes with the group (its people the
+	// Directory listed).
+	Takes []string `json:"-"`
 }
 
 // Policy says which kinds of change a plan may hold.

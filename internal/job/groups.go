@@ -67,7 +67,7 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 	}
 	holds := map[membership.Principal]string{}
 	var through map[membership.Principal]membership.Principal
-	for _, c := range sp.Changes {
+	for gi, c := range sp.Changes {
 		if c.Action != diff.Delete || !c.Principal.IsGroup() {
 			continue
 		}
@@ -118,6 +118,14 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			advice = "a run after the successor is owner removes it with them"
 		}
 		if len(why) == 0 {
+			// The group goes, and the people to remove who are in it
+			// with it: while the grace period holds one of them, it
+			// holds the group too (removals.Decide).
+			for _, r := range sp.Changes {
+				if isUserRemoval(r) && removed[r.Principal] && (everyone && !outsider(listedEmail(r)) || people[r.Principal]) {
+					sp.Changes[gi].Takes = append(sp.Changes[gi].Takes, r.Membership)
+				}
+			}
 			continue
 		}
 		holds[c.Principal] = fmt.Sprintf("Google removes a group's people from the space with it, and %s: %s", strings.Join(why, ", and "), advice)
@@ -129,11 +137,7 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 			if !isUserRemoval(r) || !removed[r.Principal] && !guarded[r.Membership] || through[r.Principal] != "" {
 				continue
 			}
-			email := r.Principal.Email()
-			if email == "" && strings.Contains(r.Member, "@") {
-				email = r.Member // as the list showed it
-			}
-			if everyone && !outsider(email) || people[r.Principal] {
+			if everyone && !outsider(listedEmail(r)) || people[r.Principal] {
 				if through == nil {
 					through = map[membership.Principal]membership.Principal{}
 				}
@@ -142,6 +146,15 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		}
 	}
 	return holds, through
+}
+
+// listedEmail is the address of the member a removal takes away, as
+// the list or the Directory showed it; "" when neither did.
+func listedEmail(r diff.Change) string {
+	if email := r.Principal.Email(); email != "" || !strings.Contains(r.Member, "@") {
+		return email
+	}
+	return r.Member
 }
 
 // firstFew names, sorted, the first three of who and how many more.

@@ -161,6 +161,36 @@ func applyGrace(plan *diff.Plan, prev *State, st Settings, now time.Time, next *
 		plan.Pending = append(plan.Pending, k)
 	}
 	plan.Changes = kept
+	holdGroupsTakingPending(plan, next)
+}
+
+// holdGroupsTakingPending holds a Google Group's removal while the grace
+// period holds the removal of someone Google would take with it: gone
+// with the group, they would leave before their grace is over.
+func holdGroupsTakingPending(plan *diff.Plan, next *State) {
+	pending := map[string]string{} // member, by membership
+	for _, k := range plan.Pending {
+		pending[k.Membership] = k.Member
+	}
+	kept := plan.Changes[:0]
+	for _, c := range plan.Changes {
+		var held []string
+		for _, m := range c.Takes {
+			if who, ok := pending[m]; ok {
+				held = append(held, who)
+			}
+		}
+		if c.Action != diff.Delete || len(held) == 0 {
+			kept = append(kept, c)
+			continue
+		}
+		sort.Strings(held)
+		a := next.Absent[c.Space][c.Membership]
+		plan.Pending = append(plan.Pending, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason,
+			Runs: a.Runs, Since: a.Since.UTC().Format(time.RFC3339),
+			Why: fmt.Sprintf("removal pending: Google removes a group's people with it, and the grace period still holds the removal of %s", strings.Join(held, ", "))})
+	}
+	plan.Changes = kept
 }
 
 // away counts one more run of a membership away from the sources, from

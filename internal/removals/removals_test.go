@@ -67,7 +67,7 @@ func TestScreen(t *testing.T) {
 					removed = append(removed, c.Member)
 				}
 			}
-			if !reflect.DeepEqual(removed, tt.removed) || sp.Changes[0] != create || len(sp.Protected)+len(removed) != len(tt.changes) {
+			if !reflect.DeepEqual(removed, tt.removed) || !reflect.DeepEqual(sp.Changes[0], create) || len(sp.Protected)+len(removed) != len(tt.changes) {
 				t.Errorf("removed %v (want %v), protected %+v", removed, tt.removed, sp.Protected)
 			}
 			for _, k := range sp.Protected {
