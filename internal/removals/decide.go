@@ -185,6 +185,9 @@ func holdGroupsTakingPending(plan *diff.Plan, next *State) {
 			continue
 		}
 		sort.Strings(held)
+		if len(held) > 3 {
+			held = append(held[:3], fmt.Sprintf("%d more", len(held)-3))
+		}
 		a := next.Absent[c.Space][c.Membership]
 		plan.Pending = append(plan.Pending, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason,
 			Runs: a.Runs, Since: a.Since.UTC().Format(time.RFC3339),
