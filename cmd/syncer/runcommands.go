@@ -58,9 +58,11 @@ plan, then --allow-removals N), 5 another apply for this config is running on
 this host.
 
 With --plan, applies a plan saved by 'syncer plan --out' and nothing else:
-the sources are not read; the spaces the plan touches are listed again, and
-if any changed since the plan (beyond the plan's own changes, from an
-earlier apply of it), nothing is written and it exits 4 naming them. A plan
+the sources are read only when the plan removes someone (if they now say
+something else of such a space, it exits 4); the spaces the plan touches are
+listed again, and if any changed since the plan (beyond the plan's own
+changes, from an earlier apply of it), nothing is written and it exits 4
+naming them. A plan
 already applied exits 0 with no write. A plan older than plan.max_age, or
 blocked when it was made, exits 4; a file that is not an unedited plan, or
 one made for another config, exits 3. --dry-run checks without writing.
@@ -75,7 +77,7 @@ Examples:
 			fs := newFlags(applyCommand(), out)
 			f.register(fs)
 			dryRun := fs.Bool("dry-run", false, "plan only; change nothing (exactly syncer plan, with every flag plan takes)")
-			fs.StringVar(&f.planFile, "plan", "", "apply this saved plan (from syncer plan --out) exactly, or nothing; the sources are not read")
+			fs.StringVar(&f.planFile, "plan", "", "apply this saved plan (from syncer plan --out) exactly, or nothing; the sources are read only when it removes someone")
 			if code, ok := parseFlags(fs, args); !ok {
 				return code
 			}
