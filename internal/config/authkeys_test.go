@@ -17,6 +17,12 @@ func TestAuthSettingsTheModeDoesNotUse(t *testing.T) {
 			`c.yaml:5: auth.impersonate_service_account is not used by auth.mode service-account`},
 		{"a subject under oauth-user", "sources: [{path: a.csv}]\nauth:\n  mode: oauth-user\n  credentials_file: c.json\n  token_file: t.json\n  subject: a@example.com\n",
 			`c.yaml:6: auth.subject is not used by auth.mode oauth-user (the run acts as the user of syncer auth login)`},
+		// Mode none (an emulator) sends no credentials: a key left in the
+		// config is not used either, and says so like the others.
+		{"a key under none", "sources: [{path: a.csv}]\nauth:\n  mode: none\n  credentials_file: key.json\n",
+			`c.yaml:4: auth.credentials_file is not used by auth.mode none`},
+		{"a token file under none", "sources: [{path: a.csv}]\nauth:\n  mode: none\n  token_file: t.json\n",
+			`c.yaml:4: auth.token_file is not used by auth.mode none`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

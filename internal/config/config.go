@@ -325,8 +325,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	// A setting the mode does not use would be ignored without a word: adc
 	// with a credentials_file acts as whoever the default credentials are.
-	if a := cfg.Auth; a.Mode != "none" && contains(authModes, a.Mode) {
+	if a := cfg.Auth; contains(authModes, a.Mode) {
 		uses := map[string][]string{
+			"none":            {"subject"}, // the user an emulator's --caller acts as
 			"service-account": {"credentials_file", "subject"},
 			"app":             {"credentials_file", "subject"}, // subject: refused above, saying why
 			"adc":             {"subject", "impersonate_service_account"},
