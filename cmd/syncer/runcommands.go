@@ -54,8 +54,9 @@ starts no new call, lets calls in flight finish, prints the partial report and
 exits 1; rerunning finishes the job.
 Exit 0 all done, 1 something failed, 3 invalid config or sources (no API call
 made), 4 blocked by a safety check (policy sync: nothing was changed; read the
-plan, then --allow-removals N), 5 another apply for this config is running on
-this host.
+plan, then --allow-removals N), 5 another run holds the lock (an apply or serve
+of this config on this host, a run sharing its local state folder, or the
+lock object of a gs:// state location).
 
 With --plan, applies a plan saved by 'syncer plan --out' and nothing else:
 the sources are read only when the plan removes someone (if they now say
