@@ -103,7 +103,15 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 }
 
 func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
-	read := need(cfg, false)
+	desired, err := source.Load(cfg.Sources)
+	if err != nil {
+		return printInputErrors(out.stderr, err)
+	}
+	// Chat's token as a run asks for it: the Directory has its own
+	// (below), and apply adds the app's scope when a source names it.
+	read, write := need(cfg, false), need(cfg, true)
+	read.Directory, write.Directory = false, false
+	read.App, write.App = namesApp(desired), namesApp(desired)
 	creds, err := credentials(ctx, cfg, read, authOptions(cfg, nil))
 	if err != nil {
 		fmt.Fprintln(out.stderr, err)
@@ -113,11 +121,7 @@ func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {
 	fmt.Fprintf(out.stdout, "Acting as:  %s\n", creds.ActingAs)
 	fmt.Fprintf(out.stdout, "Endpoint:   %s\n", scrub.URL(cfg.API.Endpoint))
 	fmt.Fprintf(out.stdout, "Scopes for plan:  %s\n", orNone(auth.Scopes(cfg.Auth, read)))
-	fmt.Fprintf(out.stdout, "Scopes for apply: %s\n", orNone(auth.Scopes(cfg.Auth, need(cfg, true))))
-	desired, err := source.Load(cfg.Sources)
-	if err != nil {
-		return printInputErrors(out.stderr, err)
-	}
+	fmt.Fprintf(out.stdout, "Scopes for apply: %s\n", orNone(auth.Scopes(cfg.Auth, write)))
 	if directoryEnabled(cfg) {
 		fmt.Fprintf(out.stdout, "Scopes for the Directory: %s\n", orNone(directoryScopes(cfg, desired)))
 	}

@@ -103,3 +103,35 @@ func TestAuthCheck(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// auth check prints the scopes plan and apply request on Chat's token and
+// tries its read with them. It built that token with the Directory's scope
+// too (a run asks for it on a token of its own) and without
+// chat.memberships.app where a source names the app: it printed scopes no
+// run asks for together, left out one apply does, and its read check
+// could be refused where a run's is not (a delegation without the
+// Directory scope).
+func TestAuthCheckPrintsTheScopesARunRequests(t *testing.T) {
+	_, cfg, ts, _ := authSetup(t, "auth: {mode: service-account, credentials_file: %q, subject: admin@example.com}\n",
+		"space,member,role\nspaces/S,u0@example.com,\nspaces/S,app,\n")
+	code, out, errOut := runCLI(t, "auth", "check", "--config", cfg)
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			lines[k] = strings.TrimSpace(v)
+		}
+	}
+	if want := auth.ScopeMembershipsRead + " " + auth.ScopeSpacesRead; lines["Scopes for plan"] != want {
+		t.Errorf("Scopes for plan: %q, want %q", lines["Scopes for plan"], want)
+	}
+	if want := auth.ScopeMemberships + " " + auth.ScopeSpacesRead + " " + auth.ScopeMembershipsApp; lines["Scopes for apply"] != want {
+		t.Errorf("Scopes for apply: %q, want %q", lines["Scopes for apply"], want)
+	}
+	claims, _ := ts.Requests()
+	if len(claims) != 1 || claims[0]["scope"] != auth.ScopeMembershipsRead+" "+auth.ScopeSpacesRead {
+		t.Errorf("the read check's token requests %v, want one with plan's Chat scopes", claims)
+	}
+	if code != exitOK {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
