@@ -65,7 +65,6 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 		fmt.Fprintln(out.stderr, err)
 		return exitInvalid
 	}
-	write := need(cfg, true)
 	if sub == "login" {
 		if cfg.Auth.Mode != "oauth-user" {
 			fmt.Fprintf(out.stderr, "auth login is for auth.mode oauth-user; %s uses %s\n", cfg.Path, cfg.Auth.Mode)
@@ -77,29 +76,38 @@ func runAuth(ctx context.Context, out cmdIO, args []string) int {
 			fmt.Fprintf(out.stderr, "%s: %v\n", cfg.Path, err)
 			return exitInvalid
 		}
-		// One consent covers every token a run mints from it, so it asks for
-		// the Directory group scopes too when the sources' rules need them.
-		scopes := auth.Scopes(cfg.Auth, write)
 		desired, err := source.Load(cfg.Sources)
 		if err != nil {
-			fmt.Fprintf(out.stderr, "warning: the sources did not load (%v); asking for no Directory group scope: rerun auth login once they do if they use group rules\n", firstLine(err))
+			fmt.Fprintf(out.stderr, "warning: the sources did not load (%v); asking for no Directory group scope and not the app's: rerun auth login once they do if they use group rules or name the app\n", firstLine(err))
 		}
-		extra := directoryScopes(cfg, desired)
-		if cfg.State.InCloudStorage() {
-			extra = append(extra, auth.ScopeStorage) // the user's own access to the state bucket
-		}
-		for _, sc := range extra {
-			if !slices.Contains(scopes, sc) {
-				scopes = append(scopes, sc)
-			}
-		}
-		if err := auth.Login(ctx, cfg.Auth, scopes, out.stderr); err != nil {
+		if err := auth.Login(ctx, cfg.Auth, loginScopes(cfg, desired), out.stderr); err != nil {
 			fmt.Fprintf(out.stderr, "auth login: %v\n", err)
 			return exitFailure
 		}
 		return exitOK
 	}
 	return authCheck(ctx, out, cfg)
+}
+
+// loginScopes is what auth login asks consent for. One consent covers
+// every token a run mints from it (a refresh adds no scope), so it asks
+// for what any run of this config asks: apply's Chat scopes (the app's
+// too when a source names it), the Directory's, group scopes included
+// when the sources need them, and the state bucket's.
+func loginScopes(cfg *config.Config, desired membership.Desired) []string {
+	write := need(cfg, true)
+	write.App = namesApp(desired)
+	scopes := auth.Scopes(cfg.Auth, write)
+	extra := directoryScopes(cfg, desired)
+	if cfg.State.InCloudStorage() {
+		extra = append(extra, auth.ScopeStorage) // the user's own access to the state bucket
+	}
+	for _, sc := range extra {
+		if !slices.Contains(scopes, sc) {
+			scopes = append(scopes, sc)
+		}
+	}
+	return scopes
 }
 
 func authCheck(ctx context.Context, out cmdIO, cfg *config.Config) int {

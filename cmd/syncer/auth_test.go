@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/syncer-dev/syncer/internal/auth"
 	"github.com/syncer-dev/syncer/internal/auth/authtest"
+	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/membership"
 )
 
 // authSetup is setup() with the emulator demanding the token endpoint's token.
@@ -133,5 +136,20 @@ func TestAuthCheckPrintsTheScopesARunRequests(t *testing.T) {
 	}
 	if code != exitOK {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// auth login's consent is the only one an oauth-user run's tokens come
+// from (a refresh adds no scope), and it left out chat.memberships.app
+// where a source names the app: apply's create of the app's membership
+// then failed for want of the scope the README says it asks for.
+func TestAuthLoginAsksForTheAppScopeWhenASourceNamesTheApp(t *testing.T) {
+	cfg := &config.Config{Auth: config.Auth{Mode: "oauth-user"}, Policy: config.PolicyUpsert, Identity: config.Identity{Directory: true}}
+	withApp := membership.Desired{Spaces: []membership.DesiredSpace{{Members: []membership.DesiredMember{{Principal: membership.App}}}}}
+	if got := loginScopes(cfg, withApp); !slices.Contains(got, auth.ScopeMembershipsApp) || !slices.Contains(got, auth.ScopeMemberships) {
+		t.Errorf("a source names the app: login asks for %v, want %s among them", got, auth.ScopeMembershipsApp)
+	}
+	if got := loginScopes(cfg, membership.Desired{}); slices.Contains(got, auth.ScopeMembershipsApp) {
+		t.Errorf("no source names the app: login asks for %v", got)
 	}
 }
