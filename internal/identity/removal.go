@@ -156,7 +156,7 @@ func (s *Service) LoadSuspended(ctx context.Context) error {
 	s.mu.Lock()
 	s.suspendedListed = true // pages settle who is; a failure below warns that nobody is removed for it
 	s.mu.Unlock()
-	return s.r.eachDirectoryPage(ctx, "isSuspended=true", func(page []chatapi.DirectoryUser) {
+	err := s.r.eachDirectoryPage(ctx, "isSuspended=true", func(page []chatapi.DirectoryUser) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, u := range page {
@@ -169,6 +169,15 @@ func (s *Service) LoadSuspended(ctx context.Context) error {
 			}
 		}
 	})
+	if err != nil {
+		// Nobody was settled: the cache's "suspended" counts again, as in
+		// any run, so a suspended user a source names is still not added
+		// (nobody is removed for it: the run says so and plans none).
+		s.mu.Lock()
+		s.suspendedListed = false
+		s.mu.Unlock()
+	}
+	return err
 }
 
 // describeAnswer names what a Directory answer that does not fit its

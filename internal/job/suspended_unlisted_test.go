@@ -2,6 +2,8 @@ package job_test
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -65,6 +67,54 @@ func TestSuspendedUnlistedRemovesNobodyForIt(t *testing.T) {
 			t.Errorf("the suspended list was refused and the plan doesn't say so: %q", res.Plan.Warnings)
 		case refuse && removed > 0:
 			t.Errorf("the plan says nobody is removed for being suspended, and removes %d for it", removed)
+		}
+	}
+}
+
+// A suspended user a source names is not added; the identity cache
+// remembers who the Directory showed suspended. Under remove_suspended the
+// cached mark counted for nothing from the moment the suspended query was
+// asked (its pages were to settle who is): when the query was refused,
+// nobody was settled, and the cached suspended user was planned as a
+// create, though the run said it removes nobody for being suspended.
+func TestSuspendedUnlistedStillAddsNoCachedSuspendedUser(t *testing.T) {
+	seed := &emulator.Seed{Users: []emulator.SeedUser{
+		{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "sam@example.com", Suspended: true},
+		{ID: "4", Email: "mel@example.com", Suspended: true},
+	}, Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "mel@example.com"}}}}}
+	csv := "space,member\nspaces/S,boss@example.com\nspaces/S,ann@example.com\nspaces/S,sam@example.com\nspaces/S,mel@example.com\n"
+	cache := filepath.Join(t.TempDir(), "cache.json")
+	for run, refuse := range []bool{false, true} {
+		f := newFixture(t, seed, emulator.Options{HideEmails: true}, csv)
+		f.resolve, f.cacheFile = true, cache
+		f.syncing(t)
+		f.cfg.RemoveSuspended = true
+		base := f.tweak
+		f.tweak = func(j *job.Job) {
+			base(j)
+			if refuse {
+				j.Resolver.Directory = refuseSuspendedQuery{j.Resolver.Directory}
+			}
+		}
+		res, err := f.run(t, context.Background(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.Plan.Changes {
+			if c.Action == diff.Create && c.Member == "sam@example.com" {
+				logPlan(t, fmt.Sprint("run ", run+1), res)
+				t.Errorf("run %d (suspended query refused: %v): the suspended sam@example.com is planned as a create", run+1, refuse)
+			}
+			// mel, suspended and named: removed for it only when the
+			// suspended users were listed.
+			if c.Action == diff.Delete && refuse {
+				logPlan(t, fmt.Sprint("run ", run+1), res)
+				t.Errorf("run %d: the suspended query was refused, and %s is removed (%s)", run+1, c.Member, c.Reason)
+			}
+		}
+		if !refuse && !slices.ContainsFunc(res.Plan.Changes, func(c diff.Change) bool { return c.Action == diff.Delete && c.Reason == diff.ReasonSuspended }) {
+			logPlan(t, "run 1", res)
+			t.Errorf("run 1: the suspended mel@example.com is not removed under remove_suspended")
 		}
 	}
 }
