@@ -23,6 +23,10 @@ import (
 // checkRunFlags finds, before any call, what would otherwise fail after the
 // writes: a report file in a folder that doesn't exist, a bad push URL.
 func checkRunFlags(f runFlags) error {
+	if f.allowRemovals < -1 {
+		// -1 is the flag's default: no consent given.
+		return fmt.Errorf("--allow-removals %d: give the number of removals you read in the plan and accept (0 or more)", f.allowRemovals)
+	}
 	if f.output != "" && !slices.Contains(config.Outputs, f.output) {
 		return fmt.Errorf("unknown --output %q (want text, markdown, json or html)", f.output)
 	}

@@ -157,6 +157,7 @@ func TestARefusedCommandLineWritesTheReportFile(t *testing.T) {
 		{"apply", "--detailed-exitcode"},
 		{"apply", "--out", filepath.Join(dir, "plan.json")},
 		{"apply", "--plan", filepath.Join(dir, "plan.json"), "--allow-removals", "1"},
+		{"apply", "--allow-removals", "-2"},
 	} {
 		fresh()
 		args := append(append([]string{}, bad...), "--config", cfg, "--report-file", report)
