@@ -73,7 +73,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./...
 
 # The sweep (cmd/syncer/bench_sweep_test.go): every kind of run over a grid of worlds, the
-# worst ratio per kind against its target. About 15 minutes; SWEEP=kind[/world] for part of it.
+# worst ratio per kind against its target. About 13 minutes; SWEEP=kind[/world] for part of it.
 SWEEP ?=
 bench-sweep:
 	SYNCER_SWEEP=1 $(GO) test -run '^$$' -bench 'Sweep/$(SWEEP)' -benchtime 1x -count 1 -timeout 3h ./cmd/syncer/

@@ -27,7 +27,7 @@ import (
 // space sizes, a quota shared with another app, cold and warm cache) and
 // quotes the worst ratio per kind against its target.
 //
-// It takes about 15 minutes, so it runs only when SYNCER_SWEEP is set:
+// It takes about 13 minutes, so it runs only when SYNCER_SWEEP is set:
 // `make bench-sweep` (SWEEP=big-directory for one kind). Settings:
 //
 //	SYNCER_SWEEP_SECONDS  the T_min a world's scale aims at (3)
@@ -242,7 +242,7 @@ func (r sweepRow) misses() bool {
 // (SYNCER_SWEEP_RETRIES) to tell the machine's noise from the syncer's.
 func BenchmarkSweep(b *testing.B) {
 	if os.Getenv("SYNCER_SWEEP") == "" {
-		b.Skip("the sweep takes about 15 minutes: make bench-sweep (or SYNCER_SWEEP=1)")
+		b.Skip("the sweep takes about 13 minutes: make bench-sweep (or SYNCER_SWEEP=1)")
 	}
 	bin := binary(b)
 	var rows []sweepRow
