@@ -202,6 +202,26 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 	return wrap(ctx, err)
 }
 
+// userOf is a listed user's principal and email, normalised where they
+// are read. Answers name people users/{id}; one named by an address
+// instead (users/{email} is an alias Google takes in requests, and a
+// server may answer with it) is that address's person, in whatever case
+// it is spelled: the principal is lower-cased, as sources' addresses are,
+// and stands for the email the answer left out. Otherwise the plan saw a
+// member it could not match, and removed the very person a source names.
+func userOf(name, email string) (membership.Principal, string) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	p := membership.Principal(name)
+	if address := p.Email(); address != "" {
+		address = strings.ToLower(address)
+		p = membership.User(address)
+		if email == "" {
+			email = address
+		}
+	}
+	return p, email
+}
+
 // stateNotAMember is Membership.state for "The user doesn't belong to the
 // space and doesn't have a pending invitation to join the space" (chat/v1
 // discovery document): a membership so listed is someone absent.
@@ -219,8 +239,7 @@ func convert(m *chat.Membership) (membership.Membership, bool) {
 	case m.GroupMember != nil && m.GroupMember.Name != "":
 		out.Principal = membership.Principal(m.GroupMember.Name)
 	case m.Member != nil && m.Member.Name != "":
-		out.Principal = membership.Principal(m.Member.Name)
-		out.Email = strings.ToLower(strings.TrimSpace(m.Member.Email))
+		out.Principal, out.Email = userOf(m.Member.Name, m.Member.Email)
 		out.Bot = m.Member.Type == "BOT"
 	default:
 		return out, false

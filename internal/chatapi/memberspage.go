@@ -176,10 +176,7 @@ func (s *scanner) memberships() ([]membership.Membership, bool) {
 		case len(f.group) > 0:
 			m.Principal = membership.Principal(f.group)
 		case len(f.user) > 0:
-			m.Principal = membership.Principal(f.user)
-			if len(f.email) > 0 {
-				m.Email = strings.ToLower(strings.TrimSpace(string(f.email)))
-			}
+			m.Principal, m.Email = userOf(string(f.user), string(f.email))
 			m.Bot = string(f.userType) == "BOT"
 		default:
 			continue // as convert drops it

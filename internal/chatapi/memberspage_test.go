@@ -27,6 +27,7 @@ var membersPageSeeds = []string{
 	`{"memberships":[{"name":"spaces/A/members/7","member":{"name":"users/7"},"groupMember":{"name":"groups/7"}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/8","member":{"name":"users/8"},"groupMember":{}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/9","member":{"name":"users/9"},"member":{"email":"nine@example.com"}}]}`,
+	`{"memberships":[{"name":"spaces/A/members/36","member":{"name":"users/Bob@Example.com","type":"HUMAN"}},{"name":"spaces/A/members/37","member":{"name":"users/Cy@Example.com","email":"cy@example.org","type":"HUMAN"}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/10","member":{"name":"users/10"},"member":null}]}`,
 	`{"memberships":[{"name":"spaces/A/members/11","state":"NOT_A_MEMBER","role":"ROLE_MEMBER","member":{"name":"users/11","type":"HUMAN"}},{"name":"spaces/A/members/12","state":"JOINED","member":{"name":"users/12","type":"HUMAN"}}]}`,
 	`{"memberships":[null,{"name":"spaces/A/members/11","member":{"name":"users/11"}}]}`,
@@ -92,6 +93,12 @@ func TestMembersPageReadersAgree(t *testing.T) {
 		t.Errorf("the last membership read as %+v, want %+v", members[999], want)
 	}
 	checkMembersPageReaders(t, page)
+	// A member named by an address is that address's person, however the
+	// answer spells it: lower-cased, and its email when none is given.
+	named, _, _ := scanMembersPage([]byte(`{"memberships":[{"name":"spaces/A/members/36","member":{"name":"users/Bob@Example.com","type":"HUMAN"}}]}`))
+	if len(named) != 1 || named[0].Principal != "users/bob@example.com" || named[0].Email != "bob@example.com" {
+		t.Errorf("a member named users/Bob@Example.com read as %+v, want users/bob@example.com, bob@example.com", named)
+	}
 }
 
 // checkMembersPageReaders fails t if the fast reader answers otherwise

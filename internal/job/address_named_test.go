@@ -1,0 +1,42 @@
+package job_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/syncer-dev/syncer/internal/emulator"
+)
+
+// A list that names a member users/{email} rather than users/{id} (the
+// reference promises IDs in answers; a server, or Google one day, may not
+// keep to it), in another case than the source's and without
+// member.email: the address is that person's all the same (addresses are
+// not case-sensitive), and policy sync must not remove the member the
+// source names by it.
+func TestAMemberListedByAddressInAnotherCaseIsTheSourcesMember(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "bob@example.com"}}}},
+	}
+	f := newFixture(t, seed, emulator.Options{HideEmails: true}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,bob@example.com,\n")
+	f.syncing(t)
+	f.resolve = true
+	f.em.SetMisbehaviour("members.list", emulator.Misbehaviour{Body: `{"memberships":[` +
+		`{"name":"spaces/S/members/1","state":"JOINED","role":"ROLE_MANAGER","member":{"name":"users/1","type":"HUMAN"}},` +
+		`{"name":"spaces/S/members/2","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/2","type":"HUMAN"}},` +
+		`{"name":"spaces/S/members/3","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/Bob@Example.com","type":"HUMAN"}}]}`})
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPlan(t, "plan", res)
+	for _, c := range res.Plan.Changes {
+		if c.Member != "ann@example.com" {
+			t.Errorf("%s %s is planned, though the source names bob@example.com and the list shows them by that address: %+v", c.Action, c.Member, c)
+		}
+	}
+	if countDeletes(res) != 1 {
+		t.Errorf("%d removals planned, want ann's alone", countDeletes(res))
+	}
+}
