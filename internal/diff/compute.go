@@ -323,7 +323,19 @@ func newChange(space string, dm membership.DesiredMember, target membership.Prin
 // matched (joined, invited and groups alike; never an app) and, with
 // removeSuspended, for members the Directory reports suspended. Whether a
 // removal happens is for the safety rails to decide.
+//
+// A member the list named by address (users/{email}: answers promise IDs,
+// a server may not keep to it) can't be told apart from a person the
+// sources name by an ID the list does not show: nothing ties the two. While
+// the plan adds such an ID, that member is kept, and the report says why.
 func planRemovals(sp *SpacePlan, space string, cs *membership.SpaceState, idx *spaceIndex, ids Identities, removeSuspended bool) {
+	var lacking membership.Principal // an ID the sources name that the list does not show
+	for _, c := range sp.Changes {
+		if c.Action == Create && c.Principal.Email() == "" && !c.Principal.IsGroup() && c.Principal != membership.App {
+			lacking = c.Principal
+			break
+		}
+	}
 	for _, m := range cs.Memberships {
 		if m.Bot {
 			continue
@@ -331,6 +343,10 @@ func planRemovals(sp *SpacePlan, space string, cs *membership.SpaceState, idx *s
 		_, wanted := idx.seen[m.Principal]
 		reason := ""
 		switch {
+		case !wanted && lacking != "" && m.Principal.Email() != "":
+			sp.Protected = append(sp.Protected, Kept{Space: space, Member: m.Principal.Display(), Membership: m.Name, Reason: ReasonAbsent,
+				Why: fmt.Sprintf("listed by its address, not its ID, and the sources name %s by ID, whom the list does not show: it may be them", lacking)})
+			continue
 		case !wanted:
 			reason = ReasonAbsent
 		case removeSuspended && !m.Principal.IsGroup() && (ids.Suspended[m.Principal] || m.Email != "" && ids.Suspended[membership.User(m.Email)]):
