@@ -452,6 +452,12 @@ func (s *Service) fromMemberGets(ctx context.Context, space string, emails []str
 				// taken as the address's, the person the source names would
 				// match no member, and policy sync would remove them.
 				unresolved[email] = fmt.Sprintf("membership read in %s: the answer names no user (a fault on the server's side)", space)
+			case err == nil && got.Principal.Email() != "":
+				// Named by an address, not users/{id} (answers promise
+				// IDs): which of the members listed by ID it is can't be
+				// told, and taken as the address's identity it matched
+				// none of them, and policy sync removed the person.
+				unresolved[email] = fmt.Sprintf("membership read in %s: the answer names the member by address (%s), not by ID", space, got.Principal)
 			case err == nil:
 				s.mu.Lock()
 				s.learnLocked(email, got.Principal, byMemberGet)

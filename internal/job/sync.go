@@ -458,6 +458,11 @@ func (j *Job) memberRead(ctx context.Context, space, email string) (membership.M
 		// its user) is not "not a member": who the address is stays
 		// unknown, and nobody is removed or promoted on it.
 		return membership.Membership{}, fmt.Errorf("the read of %s in %s answered with no member (a fault on the server's side)", email, space)
+	case m.Principal.Email() != "":
+		// Named by an address, not users/{id}: which listed member it is
+		// can't be told (as ProtectIDs or the acting user's ID it would
+		// match none of them).
+		return membership.Membership{}, fmt.Errorf("the read of %s in %s answered with the member named by address (%s), not by ID", email, space, m.Principal)
 	}
 	return m, nil
 }
