@@ -138,7 +138,7 @@ func (c *Client) Get(ctx context.Context, space, member string) (membership.Memb
 	}
 	m, err := call.Do()
 	if err != nil {
-		return membership.Membership{}, wrap(ctx, err)
+		return membership.Membership{}, unstatedNotFound(wrap(ctx, err))
 	}
 	if m != nil && m.State == stateNotAMember {
 		return membership.Membership{}, &Error{Message: scrubName(m.Name) + " is " + stateNotAMember + ": no membership and no pending invitation", kind: ErrNotFound}
@@ -148,6 +148,21 @@ func (c *Client) Get(ctx context.Context, space, member string) (membership.Memb
 		return membership.Membership{}, err
 	}
 	return mm, nil
+}
+
+// unstatedNotFound makes a 404 without Google's status (every error the
+// Chat API writes carries one: NOT_FOUND) a refusal, not "no such
+// membership": a proxy's or a front end's page for a path it does not
+// route says nothing of the member. Read as "not a member", the address
+// asked matched none of the members listed by ID, and policy sync removed
+// the person a source names by it.
+func unstatedNotFound(err error) error {
+	var e *Error
+	if !errors.Is(err, ErrNotFound) || !errors.As(err, &e) || e.Status != "" {
+		return err
+	}
+	return &Error{Code: e.Code, Message: e.Message + " (a 404 without Google's status NOT_FOUND: not taken as \"no such membership\")",
+		Reason: e.Reason, kind: ErrPermanent, cause: e.cause}
 }
 
 // Create adds a user (users/{id or email}) or group (groups/{id}) to a space.

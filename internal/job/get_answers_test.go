@@ -84,3 +84,21 @@ func TestTheActingUsersReadAnsweredByAddressRemovesNobody(t *testing.T) {
 	}
 	checkNobodyRemoved(t, f)
 }
+
+// A membership read answered 404 without Google's status (every error
+// Google's Chat API writes carries one): a proxy's or a front end's page
+// for a path it does not route, not "no such membership". Taken as "not a
+// member", the address matched none of the members listed by ID, and
+// policy sync removed the person the source names.
+func TestAReadAnswered404WithoutAStatusSettlesNothing(t *testing.T) {
+	for name, body := range map[string]string{
+		"an HTML page":        `<html><body>404. That's an error. The requested URL was not found on this server.</body></html>`,
+		"JSON without status": `{"error":{"code":404,"message":"Not Found"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := getAnswersSpace(t)
+			f.em.SetMisbehaviour("members.get", emulator.Misbehaviour{Status: 404, Body: body})
+			checkNobodyRemoved(t, f)
+		})
+	}
+}
