@@ -237,6 +237,13 @@ func userOf(name, email string) (membership.Principal, string) {
 	return p, email
 }
 
+// isBot tells an app's membership: typed BOT, or the calling app's own
+// (users/app) whatever its type says (member.type is optional): read as a
+// person no source names, policy sync removed the app from the space.
+func isBot(userType string, p membership.Principal) bool {
+	return userType == "BOT" || p == membership.App
+}
+
 // stateNotAMember is Membership.state for "The user doesn't belong to the
 // space and doesn't have a pending invitation to join the space" (chat/v1
 // discovery document): a membership so listed is someone absent.
@@ -255,7 +262,7 @@ func convert(m *chat.Membership) (membership.Membership, bool) {
 		out.Principal = membership.Principal(m.GroupMember.Name)
 	case m.Member != nil && m.Member.Name != "":
 		out.Principal, out.Email = userOf(m.Member.Name, m.Member.Email)
-		out.Bot = m.Member.Type == "BOT"
+		out.Bot = isBot(m.Member.Type, out.Principal)
 	default:
 		return out, false
 	}

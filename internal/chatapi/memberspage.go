@@ -177,7 +177,7 @@ func (s *scanner) memberships() ([]membership.Membership, bool) {
 			m.Principal = membership.Principal(f.group)
 		case len(f.user) > 0:
 			m.Principal, m.Email = userOf(string(f.user), string(f.email))
-			m.Bot = string(f.userType) == "BOT"
+			m.Bot = isBot(string(f.userType), m.Principal)
 		default:
 			continue // as convert drops it
 		}

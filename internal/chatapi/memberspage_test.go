@@ -27,6 +27,7 @@ var membersPageSeeds = []string{
 	`{"memberships":[{"name":"spaces/A/members/7","member":{"name":"users/7"},"groupMember":{"name":"groups/7"}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/8","member":{"name":"users/8"},"groupMember":{}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/9","member":{"name":"users/9"},"member":{"email":"nine@example.com"}}]}`,
+	`{"memberships":[{"name":"spaces/A/members/app","member":{"name":"users/app"}},{"name":"spaces/A/members/38","member":{"name":"users/38","type":"BOT"}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/36","member":{"name":"users/Bob@Example.com","type":"HUMAN"}},{"name":"spaces/A/members/37","member":{"name":"users/Cy@Example.com","email":"cy@example.org","type":"HUMAN"}}]}`,
 	`{"memberships":[{"name":"spaces/A/members/10","member":{"name":"users/10"},"member":null}]}`,
 	`{"memberships":[{"name":"spaces/A/members/11","state":"NOT_A_MEMBER","role":"ROLE_MEMBER","member":{"name":"users/11","type":"HUMAN"}},{"name":"spaces/A/members/12","state":"JOINED","member":{"name":"users/12","type":"HUMAN"}}]}`,

@@ -80,3 +80,29 @@ func TestAMemberListedByAddressIsKeptWhileTheSourcesNameAnIDTheListLacks(t *test
 		t.Errorf("%d removals sent, want ann's alone", f.em.Stats().Count("members.delete"))
 	}
 }
+
+// A list that shows the calling app as users/app without member.type (an
+// optional field): the app all the same, which the syncer never removes
+// (it would lose the space). It was read as a person no source names, and
+// policy sync removed it.
+func TestTheAppListedWithoutATypeIsNotRemoved(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {App: true}}}},
+	}
+	f := newFixture(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,\n")
+	f.syncing(t)
+	f.em.SetMisbehaviour("members.list", emulator.Misbehaviour{Body: `{"memberships":[` +
+		`{"name":"spaces/S/members/1","state":"JOINED","role":"ROLE_MANAGER","member":{"name":"users/1","email":"boss@example.com","type":"HUMAN"}},` +
+		`{"name":"spaces/S/members/2","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/2","email":"ann@example.com","type":"HUMAN"}},` +
+		`{"name":"spaces/S/members/app","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/app"}}]}`})
+	res, err := f.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPlan(t, "plan", res)
+	if n := f.em.Stats().Count("members.delete"); n != 0 || countDeletes(res) != 0 {
+		t.Errorf("%d removals planned, %d sent; want none (the app is never removed)", countDeletes(res), n)
+	}
+}
