@@ -22,7 +22,7 @@ func emulatorCommand() command {
 		usage: `Usage: syncer emulator [--seed FILE.yaml] [--seed-converged SOURCE ...] [--listen ADDR] [--quota-scale N]
                        [--quota-bucket [--quota-burst N]] [--other-app SHARE]
                        [--latency MIN..MAX] [--fault-rate P] [--hide-emails] [--caller EMAIL|app]
-                       [--misbehave METHOD=WHAT ...]
+                       [--name-members-by-address] [--misbehave METHOD=WHAT ...]
 
 Serves the Chat membership API (spaces.get, members list/get/create/patch/
 delete) and the Directory (users.get/list with the query forms the README
@@ -62,6 +62,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	requireToken := fs.String("require-token", "", "answer 401 unless calls carry this bearer token")
 	refuseInvited := fs.Bool("refuse-invited-role-changes", false, "refuse role changes on pending invitations")
 	hideInvited := fs.Bool("hide-invited-from-gets", false, "answer members.get with 404 for a pending invitation (as app authentication may)")
+	byAddress := fs.Bool("name-members-by-address", false, "answer people as users/{email}, not users/{id} (Google documents IDs; a server may answer with the alias)")
 	var misbehave stringList
 	fs.Var(&misbehave, "misbehave", "make a method misbehave (repeatable): METHOD=WHAT[,WHAT], WHAT one of hang, hang-first:N, loop-pages,\nan HTTP error code (500, 403:quotaExceeded, 429), retry-after:SECONDS, at-call:N (the Nth call only), no-chat-app (404 \"Google Chat app not found\"),\nservice-disabled (403 SERVICE_DISABLED: the method's API, Chat or the Admin SDK, not enabled in the project); METHOD may be *")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -69,7 +70,7 @@ func runEmulator(ctx context.Context, out cmdIO, args []string) int {
 	}
 	opts := emulator.Options{QuotaScale: *scale, FaultRate: *faultRate, Seed: *faultSeed, HideEmails: *hideEmails, AppID: *appID, Caller: *caller,
 		RequireToken: *requireToken, RefuseInvitedRoleChanges: *refuseInvited,
-		HideInvitedFromGets: *hideInvited, QuotaBucket: *bucket, QuotaBurst: *burst, OtherAppShare: *otherApp}
+		HideInvitedFromGets: *hideInvited, NameMembersByAddress: *byAddress, QuotaBucket: *bucket, QuotaBurst: *burst, OtherAppShare: *otherApp}
 	if *latency != "" {
 		lo, hi, ok := strings.Cut(*latency, "..")
 		min, err1 := time.ParseDuration(lo)

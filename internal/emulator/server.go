@@ -49,6 +49,12 @@ type Options struct {
 	// HideEmails leaves member.email out of list and get responses, as the
 	// API may with app authentication.
 	HideEmails bool
+	// NameMembersByAddress answers every person as users/{their email}
+	// (member.name), not users/{id}: Google documents IDs in answers and
+	// the email as an alias in requests only, but a server, or Google one
+	// day, may answer with the alias; the syncer must cope with both.
+	// Membership names stay spaces/X/members/{id}.
+	NameMembersByAddress bool
 	// RefuseInvitedRoleChanges answers FAILED_PRECONDITION to a role patch
 	// on a member who has not accepted their invitation. Google does not
 	// document which it does; the syncer must cope with both.
@@ -159,6 +165,7 @@ func New(seed *Seed, opts Options) (*Server, error) {
 	}
 	w.warmDirectory()
 	w.appID = opts.AppID
+	w.byAddress = opts.NameMembersByAddress
 	if len(opts.Faults) == 0 {
 		opts.Faults = AllFaults
 	}

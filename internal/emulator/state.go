@@ -70,6 +70,7 @@ type world struct {
 	addrs        []addrEntry
 	addrsVersion int
 	appID        string // Options.AppID
+	byAddress    bool   // Options.NameMembersByAddress
 }
 
 type listedUsers struct {
@@ -302,6 +303,11 @@ func (w *world) wire(sp *space, m *member, withEmail bool) wireMembership {
 			if u := w.users[m.id]; u != nil {
 				wu.Email = u.email
 				wu.DisplayName = strings.SplitN(u.email, "@", 2)[0]
+			}
+		}
+		if w.byAddress {
+			if u := w.users[m.id]; u != nil {
+				wu.Name = "users/" + u.email
 			}
 		}
 		out.Member = wu
