@@ -92,7 +92,7 @@ func (p *Planner) Space(ds membership.DesiredSpace, cs *membership.SpaceState, i
 			sum.InvitedOwners++
 		}
 	}
-	p.idx.reset(cs)
+	p.idx.reset(cs, ids.Aliases)
 	computeSpace(&sp, ds, cs, &p.idx, ids, policy)
 	if policy == Sync {
 		planRemovals(&sp, ds.Name, cs, &p.idx, ids, p.RemoveSuspended)
@@ -141,7 +141,7 @@ type spaceIndex struct {
 	byTarget map[membership.Principal]int
 }
 
-func (x *spaceIndex) reset(cs *membership.SpaceState) {
+func (x *spaceIndex) reset(cs *membership.SpaceState, aliases map[string]membership.Principal) {
 	clear(x.present)
 	clear(x.seen)
 	clear(x.byTarget)
@@ -159,6 +159,18 @@ func (x *spaceIndex) reset(cs *membership.SpaceState) {
 		x.present[m.Principal] = i
 		if m.Email != "" {
 			x.byEmail[m.Email] = i
+		}
+	}
+	// A member the list named by address (users/{email}) is found by the
+	// ID that address resolved to as well: the sources may name them by it,
+	// or by an alias that resolved to it.
+	for i, m := range cs.Memberships {
+		if e := m.Principal.Email(); e != "" && !m.Bot {
+			if p, ok := aliases[e]; ok && p.Email() == "" {
+				if _, listed := x.present[p]; !listed {
+					x.present[p] = i
+				}
+			}
 		}
 	}
 }

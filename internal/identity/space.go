@@ -231,6 +231,7 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 			delete(out.Unresolved, email)
 		}
 	}
+	s.tieListedAddresses(ctx, ds, cs, &ids)
 	s.mu.Lock()
 	// Only what this space's plan can ask about: its members and its sources' people.
 	for _, m := range cs.Memberships {
@@ -255,6 +256,38 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 	}
 	s.mu.Unlock()
 	return ids, out
+}
+
+// tieListedAddresses gives the Directory's IDs of the members the list
+// named by address (users/{email}; answers promise users/{id}), where the
+// sources name someone the list does not show as written: an alias of
+// theirs, or their ID. The plan matches through the ID (diff indexes such
+// a member by it); without it, the person was created again and removed.
+// An address the Directory can't name (outside the organisation) is left
+// as it is.
+func (s *Service) tieListedAddresses(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState, ids *diff.Identities) {
+	var listed []string
+	shown := map[membership.Principal]bool{}
+	for _, m := range cs.Memberships {
+		shown[m.Principal] = true
+		if e := m.Principal.Email(); e != "" && !m.Bot {
+			listed = append(listed, e)
+		}
+		if m.Email != "" {
+			shown[membership.User(m.Email)] = true
+		}
+	}
+	if len(listed) == 0 || !slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return !shown[m.Principal] }) {
+		return
+	}
+	for _, email := range listed {
+		if _, ok := ids.Aliases[email]; ok {
+			continue
+		}
+		if p, ok := s.Resolve(ctx, email); ok && p.Email() == "" {
+			ids.Aliases[email] = p
+		}
+	}
 }
 
 // Await returns when a space can be planned without waiting for the

@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -49,31 +50,39 @@ func TestAMemberListedByAddressInAnotherCaseIsTheSourcesMember(t *testing.T) {
 // A list that names members by address (users/bob@example.com) while the
 // source names one by ID (users/3): nothing in the list ties the two, and
 // the person the source wants was planned both a create (answered
-// "already exists") and a removal, which took them out of the space. A
-// member listed by address is not removed while the sources name someone
-// by an ID the list does not show: it may be them (here anyone may).
+// "already exists") and a removal, which took them out of the space. The
+// Directory ties them (the address's ID); without it, a member listed by
+// address is not removed while the sources name someone by an ID the list
+// does not show: it may be them (here anyone may).
 func TestAMemberListedByAddressIsKeptWhileTheSourcesNameAnIDTheListLacks(t *testing.T) {
-	seed := &emulator.Seed{
-		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
-		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
-			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "bob@example.com"}}}},
-	}
-	f := newFixture(t, seed, emulator.Options{HideEmails: true, NameMembersByAddress: true}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,users/3,\n")
-	f.syncing(t)
-	f.resolve = true
-	res, err := f.run(t, context.Background(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPlan(t, "plan", res)
-	if _, err := emulatortest.Client(t, f.url).Get(context.Background(), "spaces/S", "3"); err != nil {
-		t.Errorf("bob, whom the source names as users/3, is no longer in the space: %v", err)
-	}
-	if !slices.ContainsFunc(res.Plan.Protected, func(k diff.Kept) bool { return k.Member == "bob@example.com" && strings.Contains(k.Why, "users/3") }) {
-		t.Errorf("the report does not say bob@example.com was kept for users/3: %+v", res.Plan.Protected)
-	}
-	if n := f.em.Stats().Count("members.delete"); n != 0 {
-		t.Errorf("%d removals sent, want none: every member is listed by address, and any may be users/3", n)
+	for _, directory := range []bool{true, false} {
+		t.Run(fmt.Sprintf("directory=%t", directory), func(t *testing.T) {
+			seed := &emulator.Seed{
+				Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com"}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+					{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "bob@example.com"}}}},
+			}
+			f := newFixture(t, seed, emulator.Options{HideEmails: true, NameMembersByAddress: true}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,users/3,\n")
+			f.syncing(t)
+			f.resolve = directory
+			res, err := f.run(t, context.Background(), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logPlan(t, "plan", res)
+			if _, err := emulatortest.Client(t, f.url).Get(context.Background(), "spaces/S", "3"); err != nil {
+				t.Errorf("bob, whom the source names as users/3, is no longer in the space: %v", err)
+			}
+			deletes, creates := f.em.Stats().Count("members.delete"), f.em.Stats().Count("members.create")
+			switch {
+			case directory && (deletes != 1 || creates != 0):
+				t.Errorf("%d removals and %d creates sent; want ann removed alone (the Directory names bob@ users/3)", deletes, creates)
+			case !directory && deletes != 0:
+				t.Errorf("%d removals sent, want none: every member is listed by address, and any may be users/3", deletes)
+			case !directory && !slices.ContainsFunc(res.Plan.Protected, func(k diff.Kept) bool { return k.Member == "bob@example.com" && strings.Contains(k.Why, "users/3") }):
+				t.Errorf("the report does not say bob@example.com was kept for users/3: %+v", res.Plan.Protected)
+			}
+		})
 	}
 }
 
@@ -100,5 +109,38 @@ func TestTheAppListedWithoutATypeIsNotRemoved(t *testing.T) {
 	logPlan(t, "plan", res)
 	if n := f.em.Stats().Count("members.delete"); n != 0 || countDeletes(res) != 0 {
 		t.Errorf("%d removals planned, %d sent; want none (the app is never removed)", countDeletes(res), n)
+	}
+}
+
+// A list that names members by their primary address while the source
+// names one by an alias (robert@ for bob@): the Directory ties the two
+// through the ID. Without it, policy sync created robert@ (answered
+// "already exists") and removed bob@, the same person, run after run (the
+// next run added them back).
+func TestAMemberListedByAddressIsTheSourcesAliasOfThem(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		seed := &emulator.Seed{
+			Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "3", Email: "bob@example.com", Aliases: []string{"robert@example.com"}}},
+			Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+				{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "bob@example.com"}}}},
+		}
+		f := newFixture(t, seed, emulator.Options{HideEmails: hide, NameMembersByAddress: true}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,robert@example.com,manager\nspaces/S,users/2,\n")
+		f.syncing(t)
+		f.resolve = true
+		for run := 1; run <= 2; run++ {
+			res, err := f.run(t, context.Background(), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logPlan(t, fmt.Sprintf("hide=%t run %d", hide, run), res)
+			for _, c := range res.Plan.Changes {
+				if c.Action != diff.UpdateRole || run > 1 {
+					t.Errorf("hide=%t run %d: %s %s planned; want only robert@ (bob@) made manager, once", hide, run, c.Action, c.Member)
+				}
+			}
+		}
+		if n := f.em.Stats().Count("members.delete") + f.em.Stats().Count("members.create"); n != 0 {
+			t.Errorf("hide=%t: %d creates and removals sent; want none", hide, n)
+		}
 	}
 }
