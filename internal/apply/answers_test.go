@@ -468,3 +468,24 @@ func TestACreateAnswered409WithoutAStatusIsConfirmed(t *testing.T) {
 		})
 	}
 }
+
+// A removal answered 404 without Google's status (a proxy's or a front
+// end's page: every error the Chat API writes carries NOT_FOUND) says
+// nothing of the member: it is not "already done", which the report would
+// show while the member stays.
+func TestARemovalAnswered404WithoutAStatusIsNotDone(t *testing.T) {
+	s := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "a@example.com"}, {ID: "2", Email: "b@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "a@example.com", Role: "owner"}, {User: "b@example.com"}}}},
+	}
+	em, url := emulatortest.Start(t, s, emulator.Options{})
+	em.SetMisbehaviour("members.delete", emulator.Misbehaviour{Status: 404, Body: `<html><body>404. That's an error.</body></html>`})
+	plan := diff.Plan{Changes: []diff.Change{
+		{Space: "spaces/S", Member: "b@example.com", Principal: "users/2", Membership: "spaces/S/members/2", Action: diff.Delete},
+	}}
+	engine(t, url).Apply(context.Background(), &plan)
+	if c := plan.Changes[0]; c.Status != diff.Failed {
+		t.Errorf("the removal answered a bare 404: %s %q, want failed (b is still in the space)", c.Status, c.Error)
+	}
+}

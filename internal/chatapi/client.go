@@ -155,7 +155,8 @@ func (c *Client) Get(ctx context.Context, space, member string) (membership.Memb
 // membership": a proxy's or a front end's page for a path it does not
 // route says nothing of the member. Read as "not a member", the address
 // asked matched none of the members listed by ID, and policy sync removed
-// the person a source names by it.
+// the person a source names by it; a removal so answered was reported
+// "already done" while the member stayed.
 func unstatedNotFound(err error) error {
 	var e *Error
 	if !errors.Is(err, ErrNotFound) || !errors.As(err, &e) || e.Status != "" {
@@ -214,7 +215,7 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 		call = call.UseAdminAccess(true)
 	}
 	_, err := call.Do()
-	return wrap(ctx, err)
+	return unstatedNotFound(wrap(ctx, err))
 }
 
 // userOf is a listed user's principal and email, normalised where they
