@@ -418,7 +418,7 @@ func (e *Engine) otherOwners(ctx context.Context, c *diff.Change) (int, error) {
 			return 0, err
 		}
 		for _, m := range page {
-			if m.Role == membership.RoleOwner && m.State != membership.StateInvited && m.Name != c.Membership &&
+			if m.Role == membership.RoleOwner && m.State != membership.StateInvited && m.Principal != "" && m.Name != c.Membership &&
 				m.Principal != c.Principal && (c.ID == "" || m.Principal != c.ID) {
 				n++
 			}

@@ -90,12 +90,17 @@ func listCall(ctx context.Context, space string, call *chat.SpacesMembersListCal
 	return members, next, nil
 }
 
+// convertPage keeps a membership that names no member without a
+// principal (the caller counts what it could not see); one NOT_A_MEMBER,
+// or a null, is nobody.
 func convertPage(resp *chat.ListMembershipsResponse) []membership.Membership {
 	out := make([]membership.Membership, 0, len(resp.Memberships))
 	for _, m := range resp.Memberships {
-		if mm, ok := convert(m); ok {
-			out = append(out, mm)
+		if m == nil || m.State == stateNotAMember {
+			continue
 		}
+		mm, _ := convert(m)
+		out = append(out, mm)
 	}
 	return out
 }
@@ -178,9 +183,10 @@ func (s *scanner) memberships() ([]membership.Membership, bool) {
 		case len(f.user) > 0:
 			m.Principal, m.Email = userOf(string(f.user), string(f.email))
 			m.Bot = isBot(string(f.userType), m.Principal)
-		default:
-			continue // as convert drops it
 		}
+		// One naming no member (a display name only, a group without its
+		// name) is kept without a principal: the caller says it could not
+		// see who it is, as convertPage does.
 		out = append(out, m)
 	}
 	return out, !s.bad

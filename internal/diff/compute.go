@@ -73,6 +73,9 @@ func (p *Planner) Space(ds membership.DesiredSpace, cs *membership.SpaceState, i
 	}
 	sum := &sp.Summary
 	sum.Type, sum.Current, sum.Listed = cs.Type, len(cs.Memberships), true
+	if cs.Unnamed > 0 {
+		sp.Incomplete = append(sp.Incomplete, fmt.Sprintf("%s: the list showed %d memberships naming no member (a fault on the server's side): who they are is unknown, and none of them is changed or removed", ds.Name, cs.Unnamed))
+	}
 	if sum.Label == "" {
 		sum.Label = cs.DisplayName
 	}

@@ -144,3 +144,33 @@ func TestAMemberListedByAddressIsTheSourcesAliasOfThem(t *testing.T) {
 		}
 	}
 }
+
+// A list that shows memberships naming no member (a display name only, a
+// group without its name): who they are is unknown, so nothing is done to
+// them, and the report says the plan could not see them, rather than
+// nothing at all.
+func TestMembershipsNamingNoMemberMakeThePlanIncomplete(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}}}},
+	}
+	f := newFixture(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,ann@example.com,\n")
+	f.syncing(t)
+	f.em.SetMisbehaviour("members.list", emulator.Misbehaviour{Body: `{"memberships":[` +
+		`{"name":"spaces/S/members/1","state":"JOINED","role":"ROLE_MANAGER","member":{"name":"users/1","email":"boss@example.com","type":"HUMAN"}},` +
+		`{"name":"spaces/S/members/2","state":"JOINED","role":"ROLE_MEMBER","member":{"name":"users/2","email":"ann@example.com","type":"HUMAN"}},` +
+		`{"name":"spaces/S/members/7","state":"JOINED","role":"ROLE_MEMBER","member":{"displayName":"Somebody","type":"HUMAN"}},` +
+		`{"name":"spaces/S/members/8","state":"JOINED","role":"MEMBERSHIP_ROLE_UNSPECIFIED","groupMember":{}}]}`})
+	res, err := f.run(t, context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPlan(t, "plan", res)
+	if len(res.Plan.Changes) != 0 || f.em.Stats().Writes != 0 {
+		t.Errorf("%d changes planned, %d writes; want none", len(res.Plan.Changes), f.em.Stats().Writes)
+	}
+	if !slices.ContainsFunc(res.Plan.Incomplete, func(s string) bool { return strings.Contains(s, "spaces/S") && strings.Contains(s, "2 memberships") }) {
+		t.Errorf("the plan's incomplete lines %q do not say spaces/S listed 2 memberships naming no member", res.Plan.Incomplete)
+	}
+}

@@ -159,6 +159,11 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 		if err != nil {
 			return nil, "", err
 		}
+		if slices.ContainsFunc(page, unnamed) {
+			n := len(page)
+			page = slices.DeleteFunc(slices.Clone(page), unnamed)
+			st.Unnamed += n - len(page)
+		}
 		if st.Memberships == nil {
 			st.Memberships = page // most spaces are one page: no copy
 		} else {
@@ -227,6 +232,10 @@ func readMembers(ctx context.Context, api Reader, th *throttle.Throttle, r space
 	}
 	return &st, warning, nil
 }
+
+// unnamed: a membership naming no member (a display name only, a group
+// without its name) can't be matched, changed or removed.
+func unnamed(m membership.Membership) bool { return m.Principal == "" }
 
 // mayBeDirect: a list of two or fewer people, none a manager or an owner,
 // may be a direct message's, whose people Google fixes; spaces.get tells.

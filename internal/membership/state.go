@@ -126,6 +126,10 @@ type SpaceState struct {
 	Type        SpaceType
 	DisplayName string
 	Memberships []Membership
+	// Unnamed counts the memberships the list showed naming no member (a
+	// fault on the server's side): left out of Memberships, who they are
+	// is unknown, and the plan says it could not see them.
+	Unnamed int
 }
 
 // Current is what the API says the managed spaces hold, plus what is known
