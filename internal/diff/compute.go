@@ -388,6 +388,11 @@ func planRemovals(sp *SpacePlan, space string, cs *membership.SpaceState, idx *s
 		if m.Email != "" {
 			c.Member = m.Email
 		}
+		if p, ok := ids.Aliases[m.Principal.Email()]; ok && p.Email() == "" && !p.IsGroup() {
+			// Listed by address: the removal names the ID it resolved
+			// to, as the rails know people (protect, the acting user).
+			c.Principal, c.ID = p, p
+		}
 		sp.Changes = append(sp.Changes, c)
 	}
 }

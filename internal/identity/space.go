@@ -260,11 +260,14 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 
 // tieListedAddresses gives the Directory's IDs of the members the list
 // named by address (users/{email}; answers promise users/{id}), where the
-// sources name someone the list does not show as written: an alias of
-// theirs, or their ID. The plan matches through the ID (diff indexes such
-// a member by it); without it, the person was created again and removed.
-// An address the Directory can't name (outside the organisation) is left
-// as it is.
+// sources name someone the list does not show as written (an alias of
+// theirs, or their ID), and where removals may follow. The plan matches
+// through the ID (diff indexes such a member by it), and a removal names
+// it, as the rails know people (protect's IDs, the acting user's, a
+// group's people); without it, the person was created again and removed,
+// and protect and the acting user, named by ID or by an alias, did not
+// keep theirs. An address the Directory can't name (outside the
+// organisation) is left as it is.
 func (s *Service) tieListedAddresses(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState, ids *diff.Identities) {
 	var listed []string
 	shown := map[membership.Principal]bool{}
@@ -277,7 +280,8 @@ func (s *Service) tieListedAddresses(ctx context.Context, ds membership.DesiredS
 			shown[membership.User(m.Email)] = true
 		}
 	}
-	if len(listed) == 0 || !slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return !shown[m.Principal] }) {
+	careful := s.Careful != nil && s.Careful(ds.Name)
+	if len(listed) == 0 || !careful && !slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return !shown[m.Principal] }) {
 		return
 	}
 	for _, email := range listed {

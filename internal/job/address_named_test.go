@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
+	"github.com/syncer-dev/syncer/internal/job"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
 )
@@ -172,5 +173,42 @@ func TestMembershipsNamingNoMemberMakeThePlanIncomplete(t *testing.T) {
 	}
 	if !slices.ContainsFunc(res.Plan.Incomplete, func(s string) bool { return strings.Contains(s, "spaces/S") && strings.Contains(s, "2 memberships") }) {
 		t.Errorf("the plan's incomplete lines %q do not say spaces/S listed 2 memberships naming no member", res.Plan.Incomplete)
+	}
+}
+
+// A list that names members by address: the rails know the people they
+// spare by ID (protect's IDs, the acting user's, resolved from an alias
+// too), and a removal named only the address. Protect by ID or by an
+// alias, and the acting user by an alias, kept nobody, and policy sync
+// removed them.
+func TestTheRailsSpareMembersListedByAddress(t *testing.T) {
+	for name, tweak := range map[string]func(j *job.Job){
+		"protect by ID":      func(j *job.Job) { j.Config.Protect = []string{"users/2"} },
+		"protect by alias":   func(j *job.Job) { j.Config.Protect = []string{"annie@example.com"} },
+		"acting as an alias": func(j *job.Job) { j.Acting = "annie@example.com" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			seed := &emulator.Seed{
+				Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com", Aliases: []string{"annie@example.com"}}, {ID: "3", Email: "bob@example.com"}},
+				Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+					{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}, {User: "bob@example.com"}}}},
+			}
+			f := newFixture(t, seed, emulator.Options{HideEmails: true, NameMembersByAddress: true}, "space,member,role\nspaces/S,boss@example.com,owner\n")
+			f.syncing(t)
+			f.resolve = true
+			sync := f.tweak
+			f.tweak = func(j *job.Job) { sync(j); tweak(j) }
+			res, err := f.run(t, context.Background(), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logPlan(t, "plan", res)
+			if _, err := emulatortest.Client(t, f.url).Get(context.Background(), "spaces/S", "2"); err != nil {
+				t.Errorf("ann, whom the rails spare, is no longer in the space: %v", err)
+			}
+			if n := f.em.Stats().Count("members.delete"); n != 1 {
+				t.Errorf("%d removals sent; want bob's alone", n)
+			}
+		})
 	}
 }
