@@ -340,7 +340,8 @@ func newChange(space string, dm membership.DesiredMember, target membership.Prin
 // removal happens is for the safety rails to decide.
 //
 // A member the list named by address (users/{email}: answers promise IDs,
-// a server may not keep to it) can't be told apart from a person the
+// a server may not keep to it) that no ID is known for (the Directory
+// can't name them, or there is none) can't be told apart from a person the
 // sources name by an ID the list does not show: nothing ties the two. While
 // the plan adds such an ID, that member is kept, and the report says why.
 func planRemovals(sp *SpacePlan, space string, cs *membership.SpaceState, idx *spaceIndex, ids Identities, removeSuspended bool) {
@@ -358,7 +359,7 @@ func planRemovals(sp *SpacePlan, space string, cs *membership.SpaceState, idx *s
 		_, wanted := idx.seen[m.Principal]
 		reason := ""
 		switch {
-		case !wanted && lacking != "" && m.Principal.Email() != "":
+		case !wanted && lacking != "" && m.Principal.Email() != "" && ids.Aliases[m.Principal.Email()] == "":
 			sp.Protected = append(sp.Protected, Kept{Space: space, Member: m.Principal.Display(), Membership: m.Name, Reason: ReasonAbsent,
 				Why: fmt.Sprintf("listed by its address, not its ID, and the sources name %s by ID, whom the list does not show: it may be them", lacking)})
 			continue

@@ -212,3 +212,30 @@ func TestTheRailsSpareMembersListedByAddress(t *testing.T) {
 		})
 	}
 }
+
+// The hold for members listed by address while the sources name an ID
+// the list lacks is for those the Directory can't tie to an ID: one it
+// names someone else is no candidate for that ID, and goes as any other
+// member no source wants.
+func TestAMemberListedByAddressTheDirectoryNamesIsNoCandidateForAnotherID(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com"}, {ID: "4", Email: "carol@example.com"}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}}}},
+	}
+	f := newFixture(t, seed, emulator.Options{HideEmails: true, NameMembersByAddress: true}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,users/4,\n")
+	f.syncing(t)
+	f.resolve = true
+	res, err := f.run(t, context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPlan(t, "plan", res)
+	if !deletedMember(res, "ann@example.com") || len(res.Plan.Protected) != 0 {
+		t.Errorf("ann (users/2, the Directory says) is not removed, or someone is kept: %+v, kept %+v", res.Plan.Changes, res.Plan.Protected)
+	}
+}
+
+func deletedMember(res job.Result, member string) bool {
+	return slices.ContainsFunc(res.Plan.Changes, func(c diff.Change) bool { return c.Action == diff.Delete && c.Member == member })
+}
