@@ -3,6 +3,7 @@ package job_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/emulator/emulatortest"
 	"github.com/syncer-dev/syncer/internal/job"
+	"github.com/syncer-dev/syncer/internal/membership"
 
 	"github.com/syncer-dev/syncer/internal/emulator"
 )
@@ -238,4 +240,39 @@ func TestAMemberListedByAddressTheDirectoryNamesIsNoCandidateForAnotherID(t *tes
 
 func deletedMember(res job.Result, member string) bool {
 	return slices.ContainsFunc(res.Plan.Changes, func(c diff.Change) bool { return c.Action == diff.Delete && c.Member == member })
+}
+
+// A role change the identity cache matched is confirmed by a membership
+// read; one answered by address (users/ann@example.com) is named by the
+// ID the Directory gives it. Taken as it came, the cache learned an
+// address for an ID; refused, the change was held run after run, and
+// every run was incomplete.
+func TestACachedRoleChangeConfirmedByAddressIsMade(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "ann@example.com", Aliases: []string{"annie@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{
+			{User: "boss@example.com", Role: "owner"}, {User: "ann@example.com"}}}},
+	}
+	em, url := emulatortest.Start(t, seed, emulator.Options{HideEmails: true, NameMembersByAddress: true})
+	cache := filepath.Join(t.TempDir(), "identity-cache.json")
+	for run := 1; run <= 3; run++ {
+		f := newFixture(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,annie@example.com,manager\n")
+		f.em, f.url = em, url
+		f.cfg.API.Endpoint = url
+		f.resolve, f.cacheFile = true, cache
+		res, err := f.run(t, context.Background(), run > 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logPlan(t, fmt.Sprint("run ", run), res)
+		if !res.Plan.Complete() {
+			t.Errorf("run %d: incomplete %q", run, res.Plan.Incomplete)
+		}
+		if run == 3 && !res.Plan.Empty() {
+			t.Errorf("run 3: %d changes; want annie@ (ann) made manager by run 2", len(res.Plan.Changes))
+		}
+	}
+	if got, err := emulatortest.Client(t, url).Get(context.Background(), "spaces/S", "2"); err != nil || got.Role != membership.RoleManager {
+		t.Errorf("ann is %+v %v; want a manager", got, err)
+	}
 }

@@ -27,7 +27,7 @@ import (
 // says who each address is there ("" when not a member); unsure are those
 // it could not be asked about, with why: their role changes wait for a
 // run that can. onAsk is called before the reads, if there are any.
-func (j *Job) cachedRoleChecks(ctx context.Context, sp diff.SpacePlan, onAsk func()) (answers map[string]membership.Membership, unsure map[string]string) {
+func (j *Job) cachedRoleChecks(ctx context.Context, ids *identity.Service, sp diff.SpacePlan, onAsk func()) (answers map[string]membership.Membership, unsure map[string]string) {
 	var ask []string
 	for _, c := range sp.Changes {
 		if c.Action == diff.UpdateRole && c.ResolvedBy == identity.ByCache && c.Membership != "" && strings.Contains(c.Member, "@") {
@@ -38,7 +38,7 @@ func (j *Job) cachedRoleChecks(ctx context.Context, sp diff.SpacePlan, onAsk fun
 		return nil, nil
 	}
 	onAsk()
-	answers, failed := j.askSpace(ctx, sp.Summary.Name, ask)
+	answers, failed := j.askSpace(ctx, ids, sp.Summary.Name, ask)
 	for email, err := range failed {
 		if unsure == nil {
 			unsure = map[string]string{}

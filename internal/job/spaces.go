@@ -176,7 +176,7 @@ func (j *Job) planSpaces(ctx context.Context, desired membership.Desired, rules 
 			if out.ids != nil {
 				// Role changes on the cache's word: the space is asked first
 				// (cachedroles.go), a read each, not a processor's work.
-				answers, unsure := j.cachedRoleChecks(ctx, sp, func() { readAhead.give(&held.placed) })
+				answers, unsure := j.cachedRoleChecks(ctx, out.ids, sp, func() { readAhead.give(&held.placed) })
 				if confirmCachedRoles(out.ids, ids, answers) {
 					sp = p.Space(ds, st, ids)
 				}

@@ -225,7 +225,7 @@ func (j *Job) screenRemovals(ctx context.Context, sp *diff.SpacePlan, ds members
 	if len(ask) > 0 {
 		in.ProtectIDs = maps.Clone(rm.protectIDs)
 		for _, email := range ask {
-			p, err := j.memberByEmail(ctx, ds.Name, email)
+			p, err := j.memberByEmail(ctx, ids, ds.Name, email)
 			switch {
 			case err != nil:
 				in.Unsure = fmt.Sprintf("can't tell who %s is in this space (%v), and it must not be removed", email, err)
@@ -388,7 +388,7 @@ func (j *Job) checkCached(ctx context.Context, sp *diff.SpacePlan, ds membership
 		}
 	}
 	emails := slices.Sorted(maps.Keys(ask))
-	answers, failed := j.askSpace(ctx, ds.Name, emails)
+	answers, failed := j.askSpace(ctx, ids, ds.Name, emails)
 	for _, email := range emails {
 		if err, ok := failed[email]; ok {
 			if in.Unsure == "" {
@@ -410,14 +410,14 @@ func (j *Job) checkCached(ctx context.Context, sp *diff.SpacePlan, ds membership
 // side by side (8 at a time, under the read pace): answers hold the
 // memberships (the zero one for "not a member"), failed why a read could
 // not be made.
-func (j *Job) askSpace(ctx context.Context, space string, emails []string) (answers map[string]membership.Membership, failed map[string]error) {
+func (j *Job) askSpace(ctx context.Context, ids *identity.Service, space string, emails []string) (answers map[string]membership.Membership, failed map[string]error) {
 	answers, failed = make(map[string]membership.Membership, len(emails)), map[string]error{}
 	var mu sync.Mutex
 	g := errgroup.Group{}
 	g.SetLimit(8)
 	for _, email := range emails {
 		g.Go(func() error {
-			m, err := j.memberRead(ctx, space, email)
+			m, err := j.memberRead(ctx, ids, space, email)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -434,15 +434,17 @@ func (j *Job) askSpace(ctx context.Context, space string, emails []string) (answ
 
 // memberByEmail asks a space who an address is there (Chat accepts any of
 // a user's addresses): their canonical name, "" when not a member.
-func (j *Job) memberByEmail(ctx context.Context, space, email string) (membership.Principal, error) {
-	m, err := j.memberRead(ctx, space, email)
+func (j *Job) memberByEmail(ctx context.Context, ids *identity.Service, space, email string) (membership.Principal, error) {
+	m, err := j.memberRead(ctx, ids, space, email)
 	return m.Principal, err
 }
 
 // memberRead is memberByEmail's read, the membership whole (its member's
 // email, where the answer shows one); the zero membership when not a
-// member.
-func (j *Job) memberRead(ctx context.Context, space, email string) (membership.Membership, error) {
+// member. A member the answer names by address (users/{email}, not
+// users/{id}) is named by the ID the Directory (ids, may be nil) gives
+// that address.
+func (j *Job) memberRead(ctx context.Context, ids *identity.Service, space, email string) (membership.Membership, error) {
 	var m membership.Membership
 	err := j.Throttle.Read(ctx, "get", space, func(ctx context.Context) (err error) {
 		m, err = j.Reader.Get(ctx, space, email)
@@ -461,8 +463,14 @@ func (j *Job) memberRead(ctx context.Context, space, email string) (membership.M
 	case m.Principal.Email() != "":
 		// Named by an address, not users/{id}: which listed member it is
 		// can't be told (as ProtectIDs or the acting user's ID it would
-		// match none of them).
-		return membership.Membership{}, fmt.Errorf("the read of %s in %s answered with the member named by address (%s), not by ID", email, space, m.Principal)
+		// match none of them) unless the Directory names its ID.
+		if ids != nil {
+			if p, ok := ids.Resolve(ctx, m.Principal.Email()); ok && p.Email() == "" && !p.IsGroup() {
+				m.Principal = p
+				return m, nil
+			}
+		}
+		return membership.Membership{}, fmt.Errorf("the read of %s in %s answered with the member named by address (%s), not by ID, and the Directory does not name its ID", email, space, m.Principal)
 	}
 	return m, nil
 }
