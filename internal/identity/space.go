@@ -270,19 +270,25 @@ func (s *Service) Space(ctx context.Context, ds membership.DesiredSpace, cs *mem
 // organisation) is left as it is.
 func (s *Service) tieListedAddresses(ctx context.Context, ds membership.DesiredSpace, cs *membership.SpaceState, ids *diff.Identities) {
 	var listed []string
-	shown := map[membership.Principal]bool{}
 	for _, m := range cs.Memberships {
-		shown[m.Principal] = true
 		if e := m.Principal.Email(); e != "" && !m.Bot {
 			listed = append(listed, e)
 		}
-		if m.Email != "" {
-			shown[membership.User(m.Email)] = true
-		}
 	}
-	careful := s.Careful != nil && s.Careful(ds.Name)
-	if len(listed) == 0 || !careful && !slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return !shown[m.Principal] }) {
+	if len(listed) == 0 { // as Google answers: nothing to tie, nothing built
 		return
+	}
+	if s.Careful == nil || !s.Careful(ds.Name) {
+		shown := make(map[membership.Principal]bool, 2*len(cs.Memberships))
+		for _, m := range cs.Memberships {
+			shown[m.Principal] = true
+			if m.Email != "" {
+				shown[membership.User(m.Email)] = true
+			}
+		}
+		if !slices.ContainsFunc(ds.Members, func(m membership.DesiredMember) bool { return !shown[m.Principal] }) {
+			return
+		}
 	}
 	for _, email := range listed {
 		if _, ok := ids.Aliases[email]; ok {
