@@ -243,6 +243,20 @@ func computeSpace(plan *SpacePlan, ds membership.DesiredSpace, cs *membership.Sp
 			}
 			continue
 		}
+		if !m.Role.Known() {
+			// A role Google added (or a proxy's word): what it can do is
+			// unknown, and a change from it may take powers away.
+			who := dm.Principal.Display()
+			if m.Email != "" {
+				who = m.Email
+			}
+			plan.Incomplete = append(plan.Incomplete, fmt.Sprintf("%s: %s holds a role the syncer does not know (%s) in %s: it is left as it is, not made %s",
+				dm.Source, who, scrubRole(m.Role), ds.Name, dm.Role.UIName()))
+			if !invited {
+				sum.Unchanged++
+			}
+			continue
+		}
 		change := newChange(ds.Name, dm, target)
 		change.ResolvedBy = current.ResolvedBy[dm.Principal.Email()]
 		if dm.Principal.Email() == "" && m.Email != "" {
@@ -251,6 +265,14 @@ func computeSpace(plan *SpacePlan, ds membership.DesiredSpace, cs *membership.Sp
 		change.Action, change.Membership, change.FromRole, change.ToRole, change.Invited = UpdateRole, m.Name, m.Role, dm.Role, invited
 		plan.Changes = append(plan.Changes, change)
 	}
+}
+
+// scrubRole bounds a role an answer gave, for a report line.
+func scrubRole(r membership.Role) string {
+	if s := string(r); len(s) <= 64 {
+		return s
+	}
+	return string(r)[:64] + "…"
 }
 
 // person is every desired spelling of one person in a space (an email, an

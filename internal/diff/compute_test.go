@@ -168,6 +168,15 @@ func TestCompute(t *testing.T) {
 			incomplete: "are the same member of spaces/A with different roles; the role is left as it is",
 		},
 		{
+			// A role Google adds (or a proxy's word): what it can do is
+			// unknown, so a change from it may take powers away.
+			name:       "a member in a role the syncer does not know keeps it, and the plan says so",
+			desired:    desired("spaces/A", want(alice, m.RoleMember)),
+			current:    current(joined("111", "alice@example.com", "ROLE_SPACE_ADMIN")),
+			unchanged:  1,
+			incomplete: "alice@example.com holds a role the syncer does not know (ROLE_SPACE_ADMIN)",
+		},
+		{
 			name:    "an alias without a role takes the other spelling's role",
 			desired: desired("spaces/A", want(alice, m.RoleManager), want(m.User("ali@example.com"), "")),
 			current: func() m.Current {

@@ -58,6 +58,16 @@ func (r Role) UIName() string {
 	return string(r)
 }
 
+// Known reports whether r is one of the API's roles as the syncer knows
+// them (the chat/v1 discovery document's enum), or unmanaged.
+func (r Role) Known() bool {
+	switch r {
+	case RoleUnmanaged, RoleMember, RoleManager, RoleOwner, RoleUnspecified:
+		return true
+	}
+	return false
+}
+
 // Elevated reports whether the role exists only in named spaces and needs a
 // patch after create (the API creates every membership as ROLE_MEMBER).
 func (r Role) Elevated() bool { return r == RoleManager || r == RoleOwner }
