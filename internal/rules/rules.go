@@ -335,8 +335,15 @@ func (e *Expander) groupMembers(ctx context.Context, r membership.Rule, suspende
 				f.domain++
 			}
 			status := strings.ToUpper(m.Status)
-			if m.Type != "USER" {
-				continue // groups, the whole domain (CUSTOMER)
+			switch m.Type {
+			case "GROUP", "CUSTOMER":
+				continue // counted above
+			case "USER":
+			default:
+				// Google documents a type on every member (USER, GROUP,
+				// CUSTOMER): one without, left out as a group, may be a
+				// person the rule names, whom policy sync would remove.
+				return found{}, calls, fmt.Errorf("the Directory listed member %s (users/%s) of no known type (%q)", m.Email, m.ID, m.Type)
 			}
 			if m.ID == "" {
 				// Google lists every member with its ID; without one, two

@@ -424,3 +424,34 @@ func TestAQueryLeavingSuspendedPeopleOutByAQuotedValueIsWarnedOf(t *testing.T) {
 		t.Errorf("warnings %q, want one for each query leaving suspended or archived users out", x.Warnings)
 	}
 }
+
+// untyped is a Directory that lists a group's members without their type
+// (or of a type Google does not document), which every member carries.
+type untyped struct {
+	rules.Directory
+	kind string
+}
+
+func (d untyped) GroupMembersPage(context.Context, string, bool, string) ([]chatapi.GroupMember, string, error) {
+	return []chatapi.GroupMember{{ID: "1", Email: "p1@example.com", Type: d.kind}, {ID: "2", Email: "p2@example.com", Type: "USER"}}, "", nil
+}
+
+// A group's member listed without a type, or of one the syncer does not
+// know, was left out as if a group: a person the rule names, whom policy
+// sync would remove as wanted by no source. The rule fails instead, as
+// for a person listed without an ID or an address.
+func TestGroupMembersOfNoKnownTypeFailTheRule(t *testing.T) {
+	for _, kind := range []string{"", "EXTERNAL_USER"} {
+		path := filepath.Join(t.TempDir(), "rules.yaml")
+		os.WriteFile(path, []byte("spaces:\n  - space: spaces/A\n    members:\n      - {group_members: g@example.com}\n"), 0o644)
+		d, err := source.Load([]source.Spec{{Path: path}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &rules.Expander{Directory: untyped{kind: kind}, Throttle: throttle.New(throttle.Limits{MaxAttempts: 2, BaseDelay: time.Millisecond}), Concurrency: 1}
+		x, err := e.Expand(context.Background(), d)
+		if err == nil || !strings.Contains(err.Error(), "p1@example.com") {
+			t.Errorf("type %q: expanded to %q (%v), want the rule failed naming p1@example.com", kind, members(x, "spaces/A"), err)
+		}
+	}
+}
