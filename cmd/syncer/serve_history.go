@@ -206,13 +206,18 @@ func newestKept(ctx context.Context, runs *runHistory) (*report.Run, *diff.Plan)
 }
 
 // recordRun adds a finished run to the history; the run goes on either
-// way, so a failure is logged, not returned.
+// way, so a failure is logged, not returned. Once serve is told to stop
+// (ctx ends), it gets stoppedRelease from then at most: serve must end
+// within 10 s of SIGTERM, and a run not recorded costs a line of history.
 func recordRun(ctx context.Context, runs *runHistory, r runResult, log interface{ Warn(string, ...any) }) {
 	if runs.keep == 0 {
 		return
 	}
+	serving := ctx
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), historyTimeout)
 	defer cancel()
+	stop := context.AfterFunc(serving, func() { time.AfterFunc(stoppedRelease, cancel) })
+	defer stop()
 	h, err := runs.get(ctx)
 	if err == nil {
 		_, err = h.Record(ctx, r.run, r.plan)
