@@ -370,6 +370,11 @@ func lineOrLast(line int) int {
 // or with a fraction of a second (it runs every second, or rounds down),
 // and a date that never comes (0 6 30 2 *: serve would never run).
 func ParseSchedule(spec string) (cron.Schedule, error) {
+	if (strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=")) && !strings.Contains(spec, " ") {
+		// robfig/cron cuts the zone at the first space and panics when
+		// there is none.
+		return nil, errors.New("a time zone needs the schedule after it, and a space between them (e.g. CRON_TZ=Europe/Paris 0 6 * * 1-5)")
+	}
 	p := cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	s, err := p.Parse(spec)
 	if err != nil {
