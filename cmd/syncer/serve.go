@@ -154,7 +154,7 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		recordRun(ctx, runs, r, log) // last: a slow state location delays nothing above
 	})
 	cl := cronLogger{log: log, metrics: m}
-	job := cron.NewChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)).Then(run)
+	job := scheduledJob(cl, run)
 	scheduler := cron.New(cron.WithParser(cron.NewParser(cron.SecondOptional|cron.Minute|cron.Hour|cron.Dom|cron.Month|cron.Dow|cron.Descriptor)), cron.WithLogger(cl))
 	scheduler.Schedule(schedule, job)
 
@@ -226,6 +226,15 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		log.Warn("http shutdown", "error", err.Error())
 	}
 	return exitOK
+}
+
+// scheduledJob wraps a run for the scheduler: a run still going makes the
+// next one skip, and a panic in the run is logged. Recover is inside
+// SkipIfStillRunning: outside it, a panic unwound past the wrapper's
+// token (robfig/cron gives it back without a defer), and every later run
+// was skipped as "still going".
+func scheduledJob(cl cronLogger, run cron.Job) cron.Job {
+	return cron.NewChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)).Then(run)
 }
 
 // minReadyCheck is the shortest --ready-check-every.

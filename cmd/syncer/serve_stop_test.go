@@ -1,12 +1,17 @@
 package main
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/syncer-dev/syncer/internal/emulator"
+	"github.com/syncer-dev/syncer/internal/logging"
+	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/state/gcstest"
 )
 
@@ -27,4 +32,28 @@ func TestServeStopsWithinTenSecondsWhenCloudStorageHangs(t *testing.T) {
 		t.Errorf("serve exited %d %v after SIGTERM; want 0 within 10 s\n%s", code, took.Round(time.Second), logText(stderr.String()))
 	}
 	t.Logf("serve, its Cloud Storage hung, SIGTERM: exit %d %v later", code, took.Round(time.Millisecond))
+}
+
+// A run that panics is logged and the next one runs (README, Serve mode):
+// with Recover outside SkipIfStillRunning, the panic took the "still
+// running" token with it, and every later run was skipped.
+func TestServeRunsAgainAfterARunPanics(t *testing.T) {
+	var logs lockedBuffer
+	cl := cronLogger{log: logging.NewJSON(&logs, slog.LevelDebug), metrics: metrics.New()}
+	runs := 0
+	job := scheduledJob(cl, cron.FuncJob(func() {
+		runs++
+		if runs == 1 {
+			panic("a bug in a run")
+		}
+	}))
+	job.Run()
+	job.Run()
+	job.Run()
+	if runs != 3 {
+		t.Errorf("%d runs of 3 went ahead after the first panicked\n%s", runs, logs.String())
+	}
+	if !strings.Contains(logs.String(), "a bug in a run") {
+		t.Errorf("the panic was not logged\n%s", logs.String())
+	}
 }
