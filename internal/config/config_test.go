@@ -83,6 +83,31 @@ func TestScheduleSpecs(t *testing.T) {
 	}
 }
 
+// Across a daylight-saving change serve runs as robfig/cron computes, which
+// README states: a time the change skips does not run that day, a time it
+// repeats runs twice. A change of library that changes this must change
+// README too.
+func TestScheduleAcrossDaylightSaving(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Skip(err)
+	}
+	s, err := ParseSchedule("CRON_TZ=Europe/Paris 30 2 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Clocks go forward at 02:00 on 2026-03-29: no 02:30 that day.
+	if next := s.Next(time.Date(2026, 3, 28, 12, 0, 0, 0, paris)); next.Day() != 30 {
+		t.Errorf("after 28 March, next run %v; README says 29 March's is skipped", next)
+	}
+	// Clocks go back at 03:00 on 2026-10-25: 02:30 comes twice, and runs twice.
+	first := s.Next(time.Date(2026, 10, 24, 12, 0, 0, 0, paris))
+	second := s.Next(first)
+	if first.Day() != 25 || second.Sub(first) != time.Hour {
+		t.Errorf("runs on 25 October at %v and %v; README says twice, an hour apart", first, second)
+	}
+}
+
 func TestParseDefaultsAndPaths(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "c.yaml")
