@@ -34,6 +34,11 @@ func main() {
 			gctune.Start(35, 32<<20)
 		}
 	}
+	// A reader of stdout or stderr that goes away (syncer apply | head, a
+	// log shipper that died) must not end a run midway as kill -9 would,
+	// its lock held: the writes fail instead, and a report not written
+	// fails the run.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
