@@ -57,11 +57,14 @@ func holdRefused(plan *diff.Plan, prev, next *State, now time.Time) map[string]b
 			kept = append(kept, c)
 			continue
 		}
-		next.refuse(c.Space, map[string]Refusal{c.Membership: r})
-		last := r.Last
+		on, last := r.Last, r.Last
 		if last.After(now) {
-			last = now // a clock ahead then: the wait starts now
+			// A clock ahead then: the wait starts now, and the state says
+			// so (kept, each run would start it again until the clock
+			// reached the noted date).
+			last, r.Last = now, now
 		}
+		next.refuse(c.Space, map[string]Refusal{c.Membership: r})
 		if now.Sub(last) >= RetryRefusedAfter {
 			retried[c.Membership] = true
 			kept = append(kept, c)
@@ -69,7 +72,7 @@ func holdRefused(plan *diff.Plan, prev, next *State, now time.Time) map[string]b
 		}
 		plan.Protected = append(plan.Protected, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason,
 			Why: fmt.Sprintf("Google refused this removal on %s (%s); not asked again before %s",
-				r.Last.UTC().Format(time.RFC3339), r.Why, last.Add(RetryRefusedAfter).UTC().Format(time.RFC3339))})
+				on.UTC().Format(time.RFC3339), r.Why, last.Add(RetryRefusedAfter).UTC().Format(time.RFC3339))})
 	}
 	plan.Changes = kept
 	return retried

@@ -105,3 +105,40 @@ func TestNoteRefusalsIn(t *testing.T) {
 		t.Errorf("refused: %+v %v", got, err)
 	}
 }
+
+// A refusal noted under a clock that was ahead (a year) is asked again a
+// week after the first run whose clock is right, as its report says: the
+// wait starts then, not again at every run until the clock reaches the
+// noted date.
+func TestRefusedRemovalNotedUnderAClockAhead(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	ahead := t0.Add(365 * 24 * time.Hour)
+	prev := &State{Version: 1, Totals: map[string]int{"hr.csv": 100}, Absent: map[string]map[string]Absence{},
+		Saved: t0, Synced: map[string]time.Time{"spaces/A": t0}}
+	spaces := map[string][2]int{"spaces/A": {100, 1}}
+	plan := planOf(spaces, deletes(1, "spaces/A")...)
+	plan.Changes[0].Status, plan.Changes[0].GoogleKept, plan.Changes[0].Error = diff.Skipped, true, "kept"
+	prev.NoteRefusals(plan.Changes, ahead)
+
+	plan = planOf(spaces, deletes(1, "spaces/A")...)
+	next := Decide(plan, prev, map[string]int{"hr.csv": 100}, defaults, t0)
+	if len(plan.Changes) != 0 || len(plan.Protected) != 1 {
+		t.Fatalf("the clock right again: changes %v, protected %+v", plan.Changes, plan.Protected)
+	}
+	due := t0.Add(RetryRefusedAfter).UTC().Format(time.RFC3339)
+	if !strings.Contains(plan.Protected[0].Why, "not asked again before "+due) {
+		t.Errorf("the report says %q, want not asked again before %s", plan.Protected[0].Why, due)
+	}
+	data, err := next.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prev, err = ParseState(data); err != nil {
+		t.Fatal(err)
+	}
+	plan = planOf(spaces, deletes(1, "spaces/A")...)
+	Decide(plan, prev, map[string]int{"hr.csv": 100}, defaults, t0.Add(RetryRefusedAfter))
+	if len(plan.Changes) != 1 || len(plan.Protected) != 0 {
+		t.Errorf("a week after the clock was right (the date the report gave): changes %v, protected %+v", plan.Changes, plan.Protected)
+	}
+}
