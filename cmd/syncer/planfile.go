@@ -481,7 +481,7 @@ func saveRemovals(ctx context.Context, store state.Store, pf *planfile.File, pla
 		return true
 	}
 	current, _, err := store.Read(ctx, job.RemovalsState)
-	if err == nil && sameJSON(current, pf.Removals.Data) {
+	if err == nil && (sameJSON(current, pf.Removals.Data) || sameButRefused(current, pf.Removals.Data)) {
 		return true
 	}
 	if _, err := store.Write(ctx, job.RemovalsState, pf.Removals.Data, pf.Removals.Version); err != nil {
@@ -494,6 +494,22 @@ func saveRemovals(ctx context.Context, store state.Store, pf *planfile.File, pla
 		return false
 	}
 	return true
+}
+
+// sameButRefused reports whether two states differ in the removals
+// Google refused only: the state an earlier apply of the same plan saved,
+// the refusals it met noted (the plan's time is in both, so no other run
+// wrote it); this apply met fewer (the member has left since).
+func sameButRefused(a, b []byte) bool {
+	var ma, mb map[string]json.RawMessage
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
+		return false
+	}
+	delete(ma, "refused")
+	delete(mb, "refused")
+	ja, erra := json.Marshal(ma)
+	jb, errb := json.Marshal(mb)
+	return erra == nil && errb == nil && sameJSON(ja, jb)
 }
 
 func sameJSON(a, b []byte) bool {
