@@ -10,6 +10,9 @@ package removals
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/diff"
@@ -51,6 +54,7 @@ func holdRefused(plan *diff.Plan, prev, next *State, now time.Time) map[string]b
 	}
 	kept := plan.Changes[:0]
 	retried := map[string]bool{}
+	asked := map[string][]string{} // the members asked again, by space
 	for _, c := range plan.Changes {
 		r, ok := prev.Refused[c.Space][c.Membership]
 		if c.Action != diff.Delete || c.Membership == "" || !ok {
@@ -67,6 +71,7 @@ func holdRefused(plan *diff.Plan, prev, next *State, now time.Time) map[string]b
 		next.refuse(c.Space, map[string]Refusal{c.Membership: r})
 		if now.Sub(last) >= RetryRefusedAfter {
 			retried[c.Membership] = true
+			asked[c.Space] = append(asked[c.Space], c.Member)
 			kept = append(kept, c)
 			continue
 		}
@@ -75,6 +80,20 @@ func holdRefused(plan *diff.Plan, prev, next *State, now time.Time) map[string]b
 				on.UTC().Format(time.RFC3339), r.Why, last.Add(RetryRefusedAfter).UTC().Format(time.RFC3339))})
 	}
 	plan.Changes = kept
+	// The plan lists them as any removal: say why the rails' counts leave
+	// them out.
+	for _, space := range slices.Sorted(maps.Keys(asked)) {
+		who := asked[space]
+		slices.Sort(who)
+		if len(who) > 3 {
+			who = append(who[:3:3], fmt.Sprintf("%d more", len(who)-3))
+		}
+		n := fmt.Sprintf("%d removals Google refused a week or more ago (a member in the space through a Google Group) are", len(asked[space]))
+		if len(asked[space]) == 1 {
+			n = "1 removal Google refused a week or more ago (a member in the space through a Google Group) is"
+		}
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: %s asked again, not counted by the rails (counted when first made): %s", space, n, strings.Join(who, ", ")))
+	}
 	return retried
 }
 

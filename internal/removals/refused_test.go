@@ -64,6 +64,10 @@ func TestRefusedRemovals(t *testing.T) {
 	if len(plan.Blocked) != 0 || len(plan.Changes) != 2 || len(plan.Protected) != 0 {
 		t.Fatalf("a week later: blocked %v, changes %v, protected %+v", plan.Blocked, plan.Changes, plan.Protected)
 	}
+	// The plan says which removals the rails leave uncounted, and why.
+	if got := strings.Join(plan.Warnings, "\n"); !strings.Contains(got, "spaces/A: 2 removals Google refused a week or more ago (a member in the space through a Google Group) are asked again, not counted by the rails (counted when first made): u0@example.com, u1@example.com") {
+		t.Errorf("a week later, the warnings: %q", got)
+	}
 	plan.Changes[0].Status = diff.AlreadyDone                                                               // gone with the group
 	plan.Changes[1].Status, plan.Changes[1].GoogleKept, plan.Changes[1].Error = diff.Skipped, true, "again" // kept again
 	next.NoteRefusals(plan.Changes, t7)
