@@ -457,3 +457,32 @@ func TestAGroupWaitsWhileTheGraceHoldsOneOfItsPeople(t *testing.T) {
 		t.Errorf("pending: %s", p)
 	}
 }
+
+// Without the Directory a group's people can't be listed, and a group no
+// source names is removed (with a warning): it may take the user the run
+// acts as with it, after which Google refuses their every write in the
+// space. It goes last, after the space's other removals.
+func TestAGroupWhosePeopleCantBeListedGoesLast(t *testing.T) {
+	seed := &emulator.Seed{
+		Users: []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "2", Email: "me@example.com"},
+			{ID: "3", Email: "d2@example.com"}, {ID: "4", Email: "d3@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "eng", Email: "eng@example.com", Members: []string{"me@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "eng"}, {User: "me@example.com", ViaGroup: "eng", Role: "manager"}, {User: "d2@example.com"}, {User: "d3@example.com"}}}},
+	}
+	em, cfg := syncWorld(t, seed, emulator.Options{Caller: "me@example.com"},
+		"space,member,role\nspaces/S,boss@example.com,owner\nspaces/S,me@example.com,manager\n",
+		"auth: {mode: none, subject: me@example.com}\nidentity: {directory: false}\nsafety: {max_removal_percent: unlimited}\n")
+	code, r, errOut := applyJSON(t, "--config", cfg, "--allow-removals", "3")
+	for _, who := range []string{"d2@example.com", "d3@example.com"} {
+		if c := changeOf(r, who, "delete"); c == nil || c["status"] != "applied" {
+			t.Errorf("exit %d; %s's removal: %v\n%s", code, who, c, logText(errOut))
+		}
+	}
+	if c := changeOf(r, "groups/eng", "delete"); c == nil || c["status"] != "applied" || !strings.Contains(strings.Join(r.Warnings, "\n"), "can't be listed") {
+		t.Errorf("the group's removal: %v; warnings %q", c, r.Warnings)
+	}
+	if n := em.Stats().Count("members.delete"); n != 3 {
+		t.Errorf("%d deletes sent, want 3", n)
+	}
+}

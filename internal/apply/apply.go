@@ -171,12 +171,14 @@ func (s *Stream) Wait() error {
 // phases groups one space's changes into per-member chains (a create always
 // precedes that member's role patch), and the chains into phases: first
 // those that add (creates, promotions), then the removals of Google Groups
-// (Google takes their people with them: a removal of one of those sent
-// first would be refused, sent after it is done already), then those that
-// take away (demotions, deletes), and last those that take away from
-// acting, the user the syncer acts as: lowered first, its role would no
-// longer allow the others (a manager changes no owner's role, a member no
-// one's).
+// whose people the plan removes too (diff.Change.Takes: Google takes them
+// with the group; a removal of one of them sent first would be refused,
+// sent after it is done already), then those that take away (demotions,
+// deletes), and last those that take away from acting, the user the syncer
+// acts as: lowered first, its role would no longer allow the others (a
+// manager changes no owner's role, a member no one's). A group whose
+// people were not listed (no Directory; or a plan file, which does not
+// keep them) goes last too: it may take the acting user with it.
 func phases(changes []diff.Change, acting func(diff.Change) bool) [4][][]int {
 	chainOf := map[membership.Principal]int{}
 	var chains [][]int
@@ -194,8 +196,10 @@ func phases(changes []diff.Change, acting func(diff.Change) bool) [4][][]int {
 		phase := 0
 		for _, i := range chain {
 			switch c := changes[i]; {
-			case c.Action == diff.Delete && c.Principal.IsGroup():
+			case c.Action == diff.Delete && c.Principal.IsGroup() && len(c.Takes) > 0:
 				phase = max(phase, 1)
+			case c.Action == diff.Delete && c.Principal.IsGroup():
+				phase = 3
 			case takesAway(c) && acting(c):
 				phase = 3
 			case takesAway(c):
