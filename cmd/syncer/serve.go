@@ -134,6 +134,10 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	seedRunTimes(ctx, runs, m, cfg.Limits.CallTimeout)
 	health := newReadiness(*checkEvery)
 	run := cron.FuncJob(func() {
+		// The read check loads the sources too: never beside a run, whose
+		// peak memory would hold them twice (README's figures are a run's).
+		health.running.Lock()
+		defer health.running.Unlock()
 		id := newRunID()
 		log := log.With("run_id", id)
 		r := runOnce(ctx, out, runSettings{runID: id, flags: f, write: true, stateLock: true, metrics: m, calls: &metrics.Calls{}, log: log})
@@ -201,6 +205,13 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 		startup.Add(1)
 		go func() {
 			defer startup.Done()
+			// After the first read check, so that /readyz is told at once
+			// and the check does not load the sources beside the run.
+			select {
+			case <-health.checked:
+			case <-ctx.Done():
+				return
+			}
 			job.Run()
 		}()
 	}
@@ -283,6 +294,13 @@ type readiness struct {
 	ready bool
 	why   string
 	poke  chan struct{}
+
+	// running is held by a run: a check due meanwhile waits for its end
+	// (the run's outcome sets readiness too). checked is closed once the
+	// first check has been made.
+	running     sync.Mutex
+	checked     chan struct{}
+	checkedOnce sync.Once
 }
 
 // newReadiness re-checks every `every` while unready, ten times less often
@@ -293,7 +311,7 @@ func newReadiness(every time.Duration) *readiness {
 		ready = math.MaxInt64 // 10 × a long interval would wrap negative: a timer that fires at once
 	}
 	return &readiness{unreadyEvery: every, readyEvery: ready,
-		why: "waiting for a read with the configured credentials to work", poke: make(chan struct{}, 1)}
+		why: "waiting for a read with the configured credentials to work", poke: make(chan struct{}, 1), checked: make(chan struct{})}
 }
 
 func (r *readiness) get() (bool, string) {
@@ -319,7 +337,19 @@ func (r *readiness) set(ready bool, why string) {
 // recheckReady while ready, until ctx ends.
 func (r *readiness) watch(ctx context.Context, log *slog.Logger, check func(context.Context) error) {
 	for {
-		if err := check(ctx); err != nil {
+		if !r.running.TryLock() {
+			// A run is going: check once it has ended.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(r.unreadyEvery):
+			}
+			continue
+		}
+		err := check(ctx)
+		r.running.Unlock()
+		r.checkedOnce.Do(func() { close(r.checked) })
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}

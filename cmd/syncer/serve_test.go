@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -392,5 +393,39 @@ func TestAReadyCheckIntervalDoesNotOverflow(t *testing.T) {
 		if r.readyEvery < every || r.unreadyEvery != every {
 			t.Errorf("--ready-check-every %v: rechecks every %v while ready, %v while not", every, r.readyEvery, r.unreadyEvery)
 		}
+	}
+}
+
+// The read check loads the sources, as a run does: it never runs beside a
+// run (the peak would hold them twice). A check due during a run waits for
+// its end, readiness left as it was; the first check's end is told, for
+// the start-up run that waits for it.
+func TestTheReadCheckWaitsForARun(t *testing.T) {
+	r := newReadiness(10 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var checks atomic.Int32
+	r.running.Lock() // a run is going
+	go r.watch(ctx, slog.New(slog.DiscardHandler), func(context.Context) error { checks.Add(1); return nil })
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-r.checked:
+		t.Fatal("the first check was made during a run")
+	default:
+	}
+	if n := checks.Load(); n != 0 {
+		t.Fatalf("%d checks during a run", n)
+	}
+	if ok, why := r.get(); ok || !strings.Contains(why, "waiting") {
+		t.Errorf("readiness during the run: %v %q", ok, why)
+	}
+	r.running.Unlock() // the run ends
+	select {
+	case <-r.checked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no check after the run ended")
+	}
+	if ok, _ := r.get(); !ok || checks.Load() == 0 {
+		t.Errorf("after the run: ready %v, %d checks", ok, checks.Load())
 	}
 }
