@@ -486,3 +486,29 @@ func TestAGroupWhosePeopleCantBeListedGoesLast(t *testing.T) {
 		t.Errorf("%d deletes sent, want 3", n)
 	}
 }
+
+// A group's removal from a reviewed plan goes before the removals of the
+// people it takes, as in a run: the plan file keeps what the Directory
+// listed of it (Change.Takes). Without it the group went last, each of
+// its people was refused first ("Google kept this member", noted as a
+// refusal) and then taken by the group all the same.
+func TestAGroupRemovalFromAPlanFileGoesBeforeItsPeople(t *testing.T) {
+	seed := &emulator.Seed{
+		Users:  []emulator.SeedUser{{ID: "1", Email: "boss@example.com"}, {ID: "4", Email: "carol@example.com"}},
+		Groups: []emulator.SeedGroup{{ID: "old", Email: "old@example.com", Members: []string{"carol@example.com"}}},
+		Spaces: []emulator.SeedSpace{{Name: "spaces/S", Members: []emulator.SeedMember{{User: "boss@example.com", Role: "owner"},
+			{Group: "old"}, {User: "carol@example.com", ViaGroup: "old"}}}},
+	}
+	_, cfg := syncWorld(t, seed, emulator.Options{}, "space,member,role\nspaces/S,boss@example.com,owner\n", "")
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	if code, _, errOut := runCLI(t, "plan", "--config", cfg, "--out", plan, "--allow-removals", "5"); code != exitOK {
+		t.Fatalf("plan: exit %d\n%s", code, logText(errOut))
+	}
+	code, r, errOut := applyJSON(t, "--config", cfg, "--plan", plan)
+	if c := changeOf(r, "groups/old", "delete"); code != exitOK || c == nil || c["status"] != "applied" {
+		t.Errorf("exit %d, the removal of groups/old: %v\n%s", code, c, logText(errOut))
+	}
+	if c := changeOf(r, "carol@example.com", "delete"); c == nil || c["status"] != "already_done" {
+		t.Errorf("carol's removal: %v; want already_done (groups/old took her)\n%s", c, logText(errOut))
+	}
+}

@@ -76,8 +76,9 @@ type Change struct {
 	GoogleKept bool `json:"-"`
 	// Takes, on a Google Group's removal, are the memberships of the
 	// people to remove that Google takes with the group (its people the
-	// Directory listed).
-	Takes []string `json:"-"`
+	// Directory listed). A plan file keeps them: apply sends such a group
+	// first (apply.phases), and one without them last.
+	Takes []string `json:"takes,omitempty"`
 }
 
 // Policy says which kinds of change a plan may hold.
