@@ -177,8 +177,8 @@ func (s *Stream) Wait() error {
 // deletes), and last those that take away from acting, the user the syncer
 // acts as: lowered first, its role would no longer allow the others (a
 // manager changes no owner's role, a member no one's). A group whose
-// people were not listed (no Directory; or a plan file, which does not
-// keep them) goes last too: it may take the acting user with it.
+// people were not listed (no Directory; or a plan file made before plan
+// files kept them) goes last too: it may take the acting user with it.
 func phases(changes []diff.Change, acting func(diff.Change) bool) [4][][]int {
 	chainOf := map[membership.Principal]int{}
 	var chains [][]int
