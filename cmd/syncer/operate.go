@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -78,8 +79,30 @@ func pushMetrics(url string, m *metrics.Metrics, success bool) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
 	defer cancel()
-	client := &http.Client{Transport: baseTransport, Timeout: pushTimeout}
+	client := &http.Client{Transport: cutAnswers{base: baseTransport}, Timeout: pushTimeout}
 	return push.New(url, "syncer").Client(client).Gatherer(g).AddContext(ctx)
+}
+
+// maxPushAnswer is as much of a Pushgateway's answer as the push reads: its
+// answers are a line of text, which the push quotes in its error when
+// refused. A longer body (a proxy's, or one without end) is cut, not read
+// into memory and into the log.
+const maxPushAnswer = 4 << 10
+
+// cutAnswers ends every answer's body after maxPushAnswer bytes.
+type cutAnswers struct{ base http.RoundTripper }
+
+func (t cutAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(req)
+	if err == nil && res.Body != nil {
+		res.Body = cutBody{Reader: io.LimitReader(res.Body, maxPushAnswer), Closer: res.Body}
+	}
+	return res, err
+}
+
+type cutBody struct {
+	io.Reader
+	io.Closer
 }
 
 // pushTimeout bounds the push: it happens after the run, and a Pushgateway
