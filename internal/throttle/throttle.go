@@ -66,6 +66,17 @@ type Limits struct {
 // deadCalls is the fewest failed calls in a row that can mean "down".
 const deadCalls = 20
 
+// A Chat quota that refuses every call (429) for refusedWindows of its
+// windows, refusedCalls of them or more in a row, is another app taking
+// all of it (or a quota set to nothing): it refills every window, so the
+// run would otherwise wait out its deadline (an hour) a call at a time.
+// The run stops instead, and the next one tries again. (The Directory
+// gives up its own way: its lookups fail, the run goes on.)
+const (
+	refusedWindows = 2
+	refusedCalls   = 10
+)
+
 // Kind is which quota a call counts against.
 type Kind int
 
@@ -87,6 +98,9 @@ type Throttle struct {
 	started                 time.Time
 	lastOK                  atomic.Int64 // unix nanoseconds of the last call that got an answer
 	failedInARow            atomic.Int64
+	// By kind: quota refusals since the last other answer, and when the
+	// first of them came (unix nanoseconds).
+	refusedInARow, firstRefused [4]atomic.Int64
 	// OnRetry, when set, is told about every retry (for logs and metrics).
 	OnRetry func(op string, attempt int, delay time.Duration, err error)
 	// OnSlowdown, when set, is told when refusals that persist cut the pace
@@ -183,23 +197,23 @@ func (t *Throttle) spacePace(m map[string]*pace, perSecond float64, space string
 
 // Read runs a membership read (list, get) in a space.
 func (t *Throttle) Read(ctx context.Context, op, space string, fn func(context.Context) error) error {
-	return t.do(ctx, op, false, fn, nil, t.project[Read], t.spacePace(t.spaceReads, t.spaceRead, space))
+	return t.do(ctx, Read, op, false, fn, nil, t.project[Read], t.spacePace(t.spaceReads, t.spaceRead, space))
 }
 
 // Write runs a membership write (create, patch, delete) in a space.
 func (t *Throttle) Write(ctx context.Context, op, space string, fn func(context.Context) error) error {
-	return t.do(ctx, op, true, fn, t.BeforeWrite, t.project[Write], t.spacePace(t.spaceWrites, t.spaceWrite, space))
+	return t.do(ctx, Write, op, true, fn, t.BeforeWrite, t.project[Write], t.spacePace(t.spaceWrites, t.spaceWrite, space))
 }
 
 // Space runs a spaces.get; it counts against the space-reads quota and,
 // being a read in that space, against the per-space read limit.
 func (t *Throttle) Space(ctx context.Context, space string, fn func(context.Context) error) error {
-	return t.do(ctx, "spaces.get", false, fn, nil, t.project[SpaceInfo], t.spacePace(t.spaceReads, t.spaceRead, space))
+	return t.do(ctx, SpaceInfo, "spaces.get", false, fn, nil, t.project[SpaceInfo], t.spacePace(t.spaceReads, t.spaceRead, space))
 }
 
 // Directory runs an Admin SDK Directory call.
 func (t *Throttle) Directory(ctx context.Context, op string, fn func(context.Context) error) error {
-	return t.do(ctx, op, false, fn, nil, t.project[Directory])
+	return t.do(ctx, Directory, op, false, fn, nil, t.project[Directory])
 }
 
 type tentativeKey struct{}
@@ -232,7 +246,7 @@ var ErrAbandoned = errors.New("the run stopped while the call was in flight; its
 // do runs fn under paces, retrying what may pass. before, when set, runs
 // ahead of each attempt, under the run's context (its calls keep their own
 // deadlines, apart from fn's); its error stops the run.
-func (t *Throttle) do(ctx context.Context, op string, write bool, fn func(context.Context) error, before func(context.Context) error, paces ...*pace) error {
+func (t *Throttle) do(ctx context.Context, kind Kind, op string, write bool, fn func(context.Context) error, before func(context.Context) error, paces ...*pace) error {
 	var err error
 	var sent time.Time
 	// unsure is a write's last attempt whose outcome is unknown (a 5xx, a
@@ -280,6 +294,9 @@ func (t *Throttle) do(ctx context.Context, op string, write bool, fn func(contex
 		t.tell(op, paces, sent, err)
 		if dead := t.health(op, err); dead != nil {
 			err = dead
+		}
+		if gone := t.quotaGone(kind, op, err); gone != nil {
+			err = gone
 		}
 		switch {
 		case err == nil:
@@ -382,6 +399,33 @@ func stopped(why, last, unsure error) error {
 		return fmt.Errorf("%w (last answer: %w; an earlier attempt may have happened: %w)", why, last, unsure)
 	}
 	return fmt.Errorf("%w (last answer: %w)", why, last)
+}
+
+// quotaGone keeps count, by kind of Chat call, of quota refusals in a row;
+// it returns a fatal error once they have lasted refusedWindows of the
+// quota's windows.
+func (t *Throttle) quotaGone(kind Kind, op string, err error) error {
+	switch {
+	case kind == Directory:
+		return nil
+	case err != nil && (errors.Is(err, chatapi.ErrTransient) || chatapi.IsCancelled(err)):
+		return nil // no answer: says nothing of the quota
+	case !errors.Is(err, chatapi.ErrQuota):
+		t.refusedInARow[kind].Store(0)
+		return nil
+	}
+	now := time.Now()
+	n := t.refusedInARow[kind].Add(1)
+	if n == 1 {
+		t.firstRefused[kind].Store(now.UnixNano())
+	}
+	since := time.Unix(0, t.firstRefused[kind].Load())
+	if n < refusedCalls || now.Sub(since) < refusedWindows*t.limits.Window {
+		return nil
+	}
+	what := [...]string{Read: "membership read", Write: "membership write", SpaceInfo: "spaces.get"}[kind]
+	return chatapi.Fatal(fmt.Sprintf("Google refused every %s for its quota for %s (%d in a row; the last: %s: %v): another app may be taking the whole quota; stopping rather than waiting out the run's deadline (the next run tries again)",
+		what, now.Sub(since).Round(time.Second), n, op, err), err)
 }
 
 // health keeps count of calls that got no useful answer; it returns a fatal

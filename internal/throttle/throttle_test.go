@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -400,5 +401,73 @@ func TestAWriteStoppedAfterAbortedAnswersWasNotMade(t *testing.T) {
 	if !errors.Is(err, throttle.ErrDeadline) && !errors.Is(err, throttle.ErrInterrupted) || errors.Is(err, chatapi.ErrTransient) || strings.Contains(err.Error(), "may have happened") ||
 		errors.Is(err, throttle.ErrInterrupted) && !strings.Contains(err.Error(), "made (again)") {
 		t.Errorf("err = %v; want the write stopped, not made (again: calls were made), no outcome in doubt", err)
+	}
+}
+
+// A Chat quota that refuses every call for two of its windows (another
+// app taking all of it) stops the run, rather than let it wait out its
+// deadline a call at a time; an answer in between, or a quota refusing
+// the Directory, does not.
+func TestAQuotaRefusingEveryCallStopsTheRun(t *testing.T) {
+	refusing := func(n *atomic.Int32, every int) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if k := n.Add(1); every > 0 && k%int32(every) == 0 {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"memberships":[]}`))
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(429)
+			w.Write([]byte(`{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}`))
+		}))
+	}
+	limits := throttle.Limits{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Window: 100 * time.Millisecond}
+	list := func(th *throttle.Throttle, api *chatapi.Client) error {
+		return th.Read(context.Background(), "list", "spaces/S", func(ctx context.Context) error {
+			_, _, err := api.ListPage(ctx, "spaces/S", "")
+			return err
+		})
+	}
+
+	var n atomic.Int32
+	ts := refusing(&n, 0)
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(limits)
+	var fatal error
+	th.OnFatal = func(err error) { fatal = err }
+	start := time.Now()
+	err := list(th, api)
+	if !errors.Is(err, chatapi.ErrFatal) || fatal == nil || !strings.Contains(err.Error(), "refused every membership read for its quota") {
+		t.Errorf("err = %v, told %v", err, fatal)
+	}
+	if d := time.Since(start); d < 2*limits.Window || d > 5*time.Second || n.Load() < 10 {
+		t.Errorf("gave up after %v and %d calls; want two windows (%v) and 10 calls at least", d, n.Load(), 2*limits.Window)
+	}
+
+	// One answer in five: a quota shared, not gone.
+	var m atomic.Int32
+	flaky := refusing(&m, 5)
+	defer flaky.Close()
+	api, _ = chatapi.New(context.Background(), chatapi.Options{Endpoint: flaky.URL + "/"})
+	th = throttle.New(limits)
+	for i := 0; i < 10; i++ {
+		if err := list(th, api); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+
+	// The Directory's refusals are its own to give up on.
+	var d atomic.Int32
+	dir := refusing(&d, 0)
+	defer dir.Close()
+	api, _ = chatapi.New(context.Background(), chatapi.Options{Endpoint: dir.URL + "/"})
+	th = throttle.New(throttle.Limits{MaxAttempts: 30, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Window: 10 * time.Millisecond})
+	err = th.Directory(context.Background(), "users.get", func(ctx context.Context) error {
+		_, _, err := api.ListPage(ctx, "spaces/S", "")
+		return err
+	})
+	if errors.Is(err, chatapi.ErrFatal) || !errors.Is(err, chatapi.ErrQuota) {
+		t.Errorf("a Directory call refused 30 times: %v; want the refusal, not the run's end", err)
 	}
 }
