@@ -348,7 +348,6 @@ func (r *readiness) watch(ctx context.Context, log *slog.Logger, check func(cont
 		}
 		err := check(ctx)
 		r.running.Unlock()
-		r.checkedOnce.Do(func() { close(r.checked) })
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -361,6 +360,7 @@ func (r *readiness) watch(ctx context.Context, log *slog.Logger, check func(cont
 			}
 			r.set(true, "")
 		}
+		r.checkedOnce.Do(func() { close(r.checked) })
 		wait := r.readyEvery
 		if ok, _ := r.get(); !ok {
 			wait = r.unreadyEvery
