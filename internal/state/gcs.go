@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -172,70 +171,6 @@ func NewGCS(ctx context.Context, loc string, client *http.Client, callTimeout ti
 	}
 	return &GCS{Bucket: bucket, Prefix: prefix, svc: svc, CallTimeout: callTimeout, Attempts: 5}, nil
 }
-
-// maxAnswer bounds a Cloud Storage answer other than a document's bytes
-// (an object's metadata, a write's answer): Google's are a few KB. An error
-// answer is cut at maxErrorAnswer instead, so its status still says what
-// failed. A document's bytes (alt=media) are bounded by Read. A server that
-// streams without end fails the call, instead of filling memory until the
-// call's deadline.
-const (
-	maxAnswer      = 1 << 20
-	maxErrorAnswer = 64 << 10
-)
-
-// boundedAnswers holds every answer's body to maxAnswer (see above).
-type boundedAnswers struct{ base http.RoundTripper }
-
-func (t boundedAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := t.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	res, err := base.RoundTrip(req)
-	if err != nil || res.Body == nil {
-		return res, err
-	}
-	ok := res.StatusCode >= 200 && res.StatusCode <= 299
-	switch {
-	case ok && req.URL.Query().Get("alt") == "media":
-		// A document's bytes: Read reads at most maxDocument of them.
-	case ok:
-		res.Body = &boundedAnswer{rc: res.Body, left: maxAnswer}
-	default:
-		res.Body = &boundedAnswer{rc: res.Body, left: maxErrorAnswer, cut: true}
-	}
-	return res, nil
-}
-
-// boundedAnswer reads up to left bytes of rc; a byte more is an error, or
-// the end of the body when cut.
-type boundedAnswer struct {
-	rc   io.ReadCloser
-	left int64
-	cut  bool
-}
-
-func (b *boundedAnswer) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		if b.cut {
-			return 0, io.EOF
-		}
-		var one [1]byte
-		if n, err := b.rc.Read(one[:]); n == 0 {
-			return 0, err // the body ended at the bound, or failed
-		}
-		return 0, permanent(fmt.Errorf("the answer is over %d KiB, more than any answer of metadata", maxAnswer>>10))
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *boundedAnswer) Close() error { return b.rc.Close() }
 
 // Where is the location, gs://BUCKET/PREFIX.
 func (g *GCS) Where() string {
