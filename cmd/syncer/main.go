@@ -46,19 +46,30 @@ func main() {
 }
 
 // signalContext is cancelled on SIGINT or SIGTERM with the signal as its
-// cause, so a report can say why the run stopped. After the first signal
-// the default handling is back: a second Ctrl-C ends the process at once.
+// cause, so a report can say why the run stopped; and on SIGHUP (the
+// terminal of a run started by hand was closed: killed outright, a run
+// would leave its lock held and its report unwritten), unless the process
+// started with it ignored (nohup): asking to be told of it would undo
+// that. After the first signal the default handling is back: a second
+// Ctrl-C ends the process at once.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	signal.Notify(ch, sigs...)
 	go func() {
 		select {
 		case sig := <-ch:
 			signal.Stop(ch)
 			name := "SIGTERM"
-			if sig == os.Interrupt {
+			switch sig {
+			case os.Interrupt:
 				name = "SIGINT"
+			case syscall.SIGHUP:
+				name = "SIGHUP"
 			}
 			cancel(fmt.Errorf("interrupted by %s", name))
 		case <-ctx.Done():

@@ -166,15 +166,22 @@ func startApply(t *testing.T, em *emulator.Server, cfg string) (*exec.Cmd, *byte
 }
 
 func TestSIGTERMStopsCleanlyWithAPartialReport(t *testing.T) {
+	// SIGHUP: the terminal of a run started by hand was closed.
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) { stopsCleanly(t, sig) })
+	}
+}
+
+func stopsCleanly(t *testing.T, sig syscall.Signal) {
 	// 120 writes a minute: the run would take a minute and a half.
 	em, cfg := setup(t, 200, emulator.Options{}, "project_writes_per_minute: 120, concurrency: 4")
 	cmd, stdout := startApply(t, em, cfg)
 	sent := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(sig)
 	err := cmd.Wait()
 	elapsed := time.Since(sent)
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
-		t.Fatalf("exit after SIGTERM: %v, want code %d", err, exitFailure)
+		t.Fatalf("exit after %v: %v, want code %d", sig, err, exitFailure)
 	}
 	if elapsed > 10*time.Second {
 		t.Errorf("took %v to stop; the promise is 10 s", elapsed)
