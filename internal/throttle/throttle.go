@@ -99,8 +99,9 @@ type Throttle struct {
 	lastOK                  atomic.Int64 // unix nanoseconds of the last call that got an answer
 	failedInARow            atomic.Int64
 	// By kind: quota refusals since the last other answer, and when the
-	// first of them came (unix nanoseconds).
-	refusedInARow, firstRefused [4]atomic.Int64
+	// first of them came (unix nanoseconds); calls under way (waiting,
+	// in flight or waiting to retry), and since when none has been.
+	refusedInARow, firstRefused, asked, idleSince [4]atomic.Int64
 	// OnRetry, when set, is told about every retry (for logs and metrics).
 	OnRetry func(op string, attempt int, delay time.Duration, err error)
 	// OnSlowdown, when set, is told when refusals that persist cut the pace
@@ -254,6 +255,19 @@ func (t *Throttle) do(ctx context.Context, kind Kind, op string, write bool, fn 
 	// nothing of it, so a run stopped after one still says "may have".
 	var unsure error
 	interrupted := func(err error) error { return stopped(ErrInterrupted, err, unsure) }
+	// A window in which no call of this kind was asked (the run was reading
+	// other spaces) says nothing of its quota: it refilled unasked, and
+	// refusals before it and after are not "in a row".
+	if t.asked[kind].Add(1) == 1 {
+		if idle := t.idleSince[kind].Load(); idle > 0 && time.Since(time.Unix(0, idle)) > t.limits.Window {
+			t.refusedInARow[kind].Store(0)
+		}
+	}
+	defer func() {
+		if t.asked[kind].Add(-1) == 0 {
+			t.idleSince[kind].Store(time.Now().UnixNano())
+		}
+	}()
 	deadline := func(err error) error { return stopped(ErrDeadline, err, unsure) }
 	for attempt := 1; ; attempt++ {
 		for _, p := range paces {

@@ -471,3 +471,61 @@ func TestAQuotaRefusingEveryCallStopsTheRun(t *testing.T) {
 		t.Errorf("a Directory call refused 30 times: %v; want the refusal, not the run's end", err)
 	}
 }
+
+// Refusals of a kind of call with a long pause between them (the run
+// reading other spaces, no write asked) are not a quota refusing every
+// call for two windows: one refusal after the pause must not stop the run.
+func TestRefusalsAfterAPauseDoNotStopTheRun(t *testing.T) {
+	var n atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if k := n.Add(1); k <= 11 {
+			w.WriteHeader(429)
+			w.Write([]byte(`{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}`))
+			return
+		}
+		w.Write([]byte(`{"memberships":[]}`))
+	}))
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{MaxAttempts: 1, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Window: 50 * time.Millisecond})
+	var fatal error
+	th.OnFatal = func(err error) { fatal = err }
+	write := func() error {
+		return th.Write(context.Background(), "members.create", "spaces/S", func(ctx context.Context) error {
+			_, _, err := api.ListPage(ctx, "spaces/S", "")
+			return err
+		})
+	}
+	for i := 0; i < 10; i++ { // a burst refused, each write failing alone
+		if err := write(); !errors.Is(err, chatapi.ErrQuota) || errors.Is(err, chatapi.ErrFatal) {
+			t.Fatalf("write %d: %v; want a refusal", i, err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // six windows with no write asked
+	if err := write(); errors.Is(err, chatapi.ErrFatal) || fatal != nil {
+		t.Errorf("one refusal after a pause stopped the run: %v (told %v)", err, fatal)
+	}
+}
+
+// A storm whose retries wait longer than the quota's window (a long
+// Retry-After, or a window of 6 s at quotas ×10 against a 32 s longest
+// wait) still stops the run: a call waiting to retry is a call asked.
+func TestAStormWithWaitsLongerThanTheWindowStops(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(429)
+		w.Write([]byte(`{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}`))
+	}))
+	defer ts.Close()
+	api, _ := chatapi.New(context.Background(), chatapi.Options{Endpoint: ts.URL + "/"})
+	th := throttle.New(throttle.Limits{MaxAttempts: 1000, BaseDelay: 30 * time.Millisecond, MaxDelay: 30 * time.Millisecond, Window: 10 * time.Millisecond})
+	th.OnRetry = func(string, int, time.Duration, error) { time.Sleep(15 * time.Millisecond) } // every wait past the window
+	err := th.Write(context.Background(), "members.create", "spaces/S", func(ctx context.Context) error {
+		_, _, err := api.ListPage(ctx, "spaces/S", "")
+		return err
+	})
+	if !errors.Is(err, chatapi.ErrFatal) {
+		t.Errorf("err = %v; want the run stopped", err)
+	}
+}
