@@ -98,10 +98,15 @@ type Throttle struct {
 	started                 time.Time
 	lastOK                  atomic.Int64 // unix nanoseconds of the last call that got an answer
 	failedInARow            atomic.Int64
-	// By kind: quota refusals since the last other answer, and when the
-	// first of them came (unix nanoseconds); calls under way (waiting,
-	// in flight or waiting to retry), and since when none has been.
-	refusedInARow, firstRefused, asked, idleSince [4]atomic.Int64
+	// By kind: calls under way (waiting, in flight or waiting to retry),
+	// and since when none has been (unix nanoseconds); quota refusals
+	// since the last other answer, and when the first of them came (one
+	// step under refusalsMu: a count with another streak's start would
+	// stop a healthy run).
+	asked, idleSince [4]atomic.Int64
+	refusalsMu       sync.Mutex
+	refusedInARow    [4]int64
+	firstRefused     [4]time.Time
 	// OnRetry, when set, is told about every retry (for logs and metrics).
 	OnRetry func(op string, attempt int, delay time.Duration, err error)
 	// OnSlowdown, when set, is told when refusals that persist cut the pace
@@ -260,7 +265,9 @@ func (t *Throttle) do(ctx context.Context, kind Kind, op string, write bool, fn 
 	// refusals before it and after are not "in a row".
 	if t.asked[kind].Add(1) == 1 {
 		if idle := t.idleSince[kind].Load(); idle > 0 && time.Since(time.Unix(0, idle)) > t.limits.Window {
-			t.refusedInARow[kind].Store(0)
+			t.refusalsMu.Lock()
+			t.refusedInARow[kind] = 0
+			t.refusalsMu.Unlock()
 		}
 	}
 	defer func() {
@@ -424,16 +431,20 @@ func (t *Throttle) quotaGone(kind Kind, op string, err error) error {
 		return nil
 	case err != nil && (errors.Is(err, chatapi.ErrTransient) || chatapi.IsCancelled(err)):
 		return nil // no answer: says nothing of the quota
-	case !errors.Is(err, chatapi.ErrQuota):
-		t.refusedInARow[kind].Store(0)
+	}
+	t.refusalsMu.Lock()
+	defer t.refusalsMu.Unlock()
+	if !errors.Is(err, chatapi.ErrQuota) {
+		t.refusedInARow[kind] = 0
 		return nil
 	}
 	now := time.Now()
-	n := t.refusedInARow[kind].Add(1)
+	t.refusedInARow[kind]++
+	n := t.refusedInARow[kind]
 	if n == 1 {
-		t.firstRefused[kind].Store(now.UnixNano())
+		t.firstRefused[kind] = now
 	}
-	since := time.Unix(0, t.firstRefused[kind].Load())
+	since := t.firstRefused[kind]
 	if n < refusedCalls || now.Sub(since) < refusedWindows*t.limits.Window {
 		return nil
 	}
