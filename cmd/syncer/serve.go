@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,6 +19,7 @@ import (
 	"github.com/syncer-dev/syncer/internal/config"
 	"github.com/syncer-dev/syncer/internal/history"
 	"github.com/syncer-dev/syncer/internal/logging"
+	"github.com/syncer-dev/syncer/internal/membership"
 	"github.com/syncer-dev/syncer/internal/metrics"
 	"github.com/syncer-dev/syncer/internal/report"
 	"github.com/syncer-dev/syncer/internal/source"
@@ -199,7 +201,21 @@ func runServe(ctx context.Context, out cmdIO, args []string) int {
 	fmt.Fprintf(out.stdout, "serving on http://%s/ (schedule %q)\n", ln.Addr(), cfg.Schedule)
 	log.Info("serving", "listen", ln.Addr().String(), "schedule", cfg.Schedule)
 
-	go health.watch(ctx, log, func(ctx context.Context) error { return checkReady(ctx, f) })
+	var checkedSpace atomic.Value // the space the last whole check tried
+	go health.watch(ctx, log, func(ctx context.Context) error {
+		space, err := checkReadyOn(ctx, f, "")
+		if space != "" {
+			checkedSpace.Store(space)
+		}
+		return err
+	}, func(ctx context.Context) error {
+		space, _ := checkedSpace.Load().(string)
+		if space == "" {
+			return errors.New("no space known to read without loading the sources")
+		}
+		_, err := checkReadyOn(ctx, f, space)
+		return err
+	})
 	var startup sync.WaitGroup
 	if *runOnStart || cfg.RunOnStart {
 		startup.Add(1)
@@ -260,16 +276,28 @@ var serveTimeouts = struct{ header, read, write, idle time.Duration }{
 // checkReady proves the config's credentials with one harmless read,
 // within one call's deadline. The config is read afresh, as runs do.
 func checkReady(ctx context.Context, f runFlags) error {
+	_, err := checkReadyOn(ctx, f, "")
+	return err
+}
+
+// checkReadyOn is checkReady on the given space, without loading the
+// sources (the memory they take is a run's: a check during a run names
+// the space the last whole check tried), or on the sources' first space
+// when none is given. It returns the space it tried (read or not), or ""
+// when it got no space to try.
+func checkReadyOn(ctx context.Context, f runFlags, space string) (string, error) {
 	cfg, err := config.Load(f.config)
 	if err != nil {
-		return fmt.Errorf("config invalid: %w", err)
+		return "", fmt.Errorf("config invalid: %w", err)
 	}
 	if err := setEndpoint(cfg, f.endpoint); err != nil {
-		return err
+		return "", err
 	}
-	desired, err := source.Load(cfg.Sources)
-	if err != nil {
-		return fmt.Errorf("sources invalid: %w", err)
+	desired := membership.Desired{Spaces: []membership.DesiredSpace{{Name: space}}}
+	if space == "" {
+		if desired, err = source.Load(cfg.Sources); err != nil {
+			return "", fmt.Errorf("sources invalid: %w", err)
+		}
 	}
 	need := need(cfg, false)
 	need.Directory = false
@@ -277,10 +305,13 @@ func checkReady(ctx context.Context, f runFlags) error {
 	defer cancel()
 	creds, err := credentials(ctx, cfg, need, authOptions(cfg, nil))
 	if err != nil {
-		return err
+		return "", err
+	}
+	if len(desired.Spaces) == 0 {
+		return "", nil
 	}
 	_, err = tryRead(ctx, cfg, creds, desired)
-	return err
+	return desired.Spaces[0].Name, err
 }
 
 // readiness is serve's /readyz: ready once a read with the credentials
@@ -334,11 +365,17 @@ func (r *readiness) set(ready bool, why string) {
 }
 
 // watch checks at once, then every recheckUnready while unready and every
-// recheckReady while ready, until ctx ends.
-func (r *readiness) watch(ctx context.Context, log *slog.Logger, check func(context.Context) error) {
+// recheckReady while ready, until ctx ends. A check due while a run is
+// going waits for its end; meanwhile, if unready, light (one read that
+// does not load the sources) is tried: a read that works makes serve
+// ready, one that fails says nothing (the run's outcome will).
+func (r *readiness) watch(ctx context.Context, log *slog.Logger, check, light func(context.Context) error) {
 	for {
 		if !r.running.TryLock() {
-			// A run is going: check once it has ended.
+			if ok, _ := r.get(); !ok && light != nil && light(ctx) == nil {
+				log.Info("ready: a read with the configured credentials worked (during a run)")
+				r.set(true, "")
+			}
 			select {
 			case <-ctx.Done():
 				return

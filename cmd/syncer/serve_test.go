@@ -406,7 +406,7 @@ func TestTheReadCheckWaitsForARun(t *testing.T) {
 	defer cancel()
 	var checks atomic.Int32
 	r.running.Lock() // a run is going
-	go r.watch(ctx, slog.New(slog.DiscardHandler), func(context.Context) error { checks.Add(1); return nil })
+	go r.watch(ctx, slog.New(slog.DiscardHandler), func(context.Context) error { checks.Add(1); return nil }, nil)
 	time.Sleep(100 * time.Millisecond)
 	select {
 	case <-r.checked:
@@ -427,5 +427,32 @@ func TestTheReadCheckWaitsForARun(t *testing.T) {
 	}
 	if ok, _ := r.get(); !ok || checks.Load() == 0 {
 		t.Errorf("after the run: ready %v, %d checks", ok, checks.Load())
+	}
+}
+
+// Unready during a long run (the first check failed for a passing
+// reason): a read that does not load the sources makes serve ready before
+// the run ends; one that fails leaves it as it was.
+func TestALightReadDuringARunMakesServeReady(t *testing.T) {
+	for _, works := range []bool{true, false} {
+		r := newReadiness(10 * time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
+		var full, light atomic.Int32
+		r.running.Lock() // a run is going
+		go r.watch(ctx, slog.New(slog.DiscardHandler), func(context.Context) error { full.Add(1); return nil },
+			func(context.Context) error {
+				light.Add(1)
+				if works {
+					return nil
+				}
+				return errors.New("403")
+			})
+		time.Sleep(100 * time.Millisecond)
+		ok, _ := r.get()
+		if ok != works || full.Load() != 0 || light.Load() == 0 {
+			t.Errorf("light read works %v: ready %v, %d whole checks and %d light reads during the run", works, ok, full.Load(), light.Load())
+		}
+		cancel()
+		r.running.Unlock()
 	}
 }
