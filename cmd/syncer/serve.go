@@ -324,6 +324,7 @@ type readiness struct {
 	mu    sync.Mutex
 	ready bool
 	why   string
+	sets  uint64 // how many times set was called: a light read answered after a run's verdict must not undo it
 	poke  chan struct{}
 
 	// running is held by a run: a check due meanwhile waits for its end
@@ -355,6 +356,7 @@ func (r *readiness) set(ready bool, why string) {
 	r.mu.Lock()
 	changed := r.ready != ready
 	r.ready, r.why = ready, why
+	r.sets++
 	r.mu.Unlock()
 	if changed && !ready {
 		select {
@@ -372,9 +374,19 @@ func (r *readiness) set(ready bool, why string) {
 func (r *readiness) watch(ctx context.Context, log *slog.Logger, check, light func(context.Context) error) {
 	for {
 		if !r.running.TryLock() {
-			if ok, _ := r.get(); !ok && light != nil && light(ctx) == nil {
-				log.Info("ready: a read with the configured credentials worked (during a run)")
-				r.set(true, "")
+			r.mu.Lock()
+			ok, sets := r.ready, r.sets
+			r.mu.Unlock()
+			if !ok && light != nil && light(ctx) == nil {
+				// Only if nothing (the run's end) has set readiness
+				// since the read was sent: its answer is older.
+				r.mu.Lock()
+				if r.sets == sets {
+					r.ready, r.why = true, ""
+					r.sets++
+					log.Info("ready: a read with the configured credentials worked (during a run)")
+				}
+				r.mu.Unlock()
 			}
 			select {
 			case <-ctx.Done():

@@ -456,3 +456,30 @@ func TestALightReadDuringARunMakesServeReady(t *testing.T) {
 		r.running.Unlock()
 	}
 }
+
+// A light read that was in flight when the run ended with the API down
+// must not undo the run's verdict: its answer is older than the run's.
+func TestALightReadInFlightWhenTheRunFailsDoesNotMakeServeReady(t *testing.T) {
+	r := newReadiness(time.Hour) // no whole check within the test
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.running.Lock() // a run is going
+	inFlight, runEnded := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go r.watch(ctx, slog.New(slog.DiscardHandler), func(context.Context) error { return nil },
+		func(context.Context) error {
+			close(inFlight)
+			<-runEnded // the read was sent before the run's end, answered after
+			defer close(done)
+			return nil
+		})
+	<-inFlight
+	r.set(false, "the last run failed for every space: down") // the run's outcome
+	r.running.Unlock()
+	close(runEnded)
+	<-done
+	time.Sleep(50 * time.Millisecond)
+	if ok, why := r.get(); ok {
+		t.Errorf("ready after the run found the API down (why %q): a light read answered before the run's end undid it", why)
+	}
+}
