@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 
 	"github.com/syncer-dev/syncer/internal/gctune"
@@ -51,7 +52,7 @@ func main() {
 // would leave its lock held and its report unwritten), unless the process
 // started with it ignored (nohup): asking to be told of it would undo
 // that. After the first signal the default handling is back: a second
-// Ctrl-C ends the process at once.
+// Ctrl-C ends the process at once; a second SIGHUP is ignored.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
@@ -63,6 +64,12 @@ func signalContext() (context.Context, func()) {
 	go func() {
 		select {
 		case sig := <-ch:
+			if slices.Contains(sigs, os.Signal(syscall.SIGHUP)) {
+				// A hang-up may come twice (the shell passes it on, then
+				// the session ends): the second must not kill the run
+				// that is stopping.
+				signal.Ignore(syscall.SIGHUP)
+			}
 			signal.Stop(ch)
 			name := "SIGTERM"
 			switch sig {
