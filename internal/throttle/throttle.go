@@ -99,14 +99,16 @@ type Throttle struct {
 	lastOK                  atomic.Int64 // unix nanoseconds of the last call that got an answer
 	failedInARow            atomic.Int64
 	// By kind: calls under way (waiting, in flight or waiting to retry),
-	// and since when none has been (unix nanoseconds); quota refusals
-	// since the last other answer, and when the first of them came (one
-	// step under refusalsMu: a count with another streak's start would
-	// stop a healthy run).
-	asked, idleSince [4]atomic.Int64
-	refusalsMu       sync.Mutex
-	refusedInARow    [4]int64
-	firstRefused     [4]time.Time
+	// and since when none has been; quota refusals since the last other
+	// answer, and when the first of them came. All under refusalsMu: a
+	// count with another streak's start would stop a healthy run, and a
+	// call starting between another's end and its idle mark would read
+	// an older mark.
+	refusalsMu    sync.Mutex
+	asked         [4]int64
+	idleSince     [4]time.Time
+	refusedInARow [4]int64
+	firstRefused  [4]time.Time
 	// OnRetry, when set, is told about every retry (for logs and metrics).
 	OnRetry func(op string, attempt int, delay time.Duration, err error)
 	// OnSlowdown, when set, is told when refusals that persist cut the pace
@@ -263,17 +265,17 @@ func (t *Throttle) do(ctx context.Context, kind Kind, op string, write bool, fn 
 	// A window in which no call of this kind was asked (the run was reading
 	// other spaces) says nothing of its quota: it refilled unasked, and
 	// refusals before it and after are not "in a row".
-	if t.asked[kind].Add(1) == 1 {
-		if idle := t.idleSince[kind].Load(); idle > 0 && time.Since(time.Unix(0, idle)) > t.limits.Window {
-			t.refusalsMu.Lock()
-			t.refusedInARow[kind] = 0
-			t.refusalsMu.Unlock()
-		}
+	t.refusalsMu.Lock()
+	if t.asked[kind]++; t.asked[kind] == 1 && !t.idleSince[kind].IsZero() && time.Since(t.idleSince[kind]) > t.limits.Window {
+		t.refusedInARow[kind] = 0
 	}
+	t.refusalsMu.Unlock()
 	defer func() {
-		if t.asked[kind].Add(-1) == 0 {
-			t.idleSince[kind].Store(time.Now().UnixNano())
+		t.refusalsMu.Lock()
+		if t.asked[kind]--; t.asked[kind] == 0 {
+			t.idleSince[kind] = time.Now()
 		}
+		t.refusalsMu.Unlock()
 	}()
 	deadline := func(err error) error { return stopped(ErrDeadline, err, unsure) }
 	for attempt := 1; ; attempt++ {
