@@ -7,11 +7,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/syncer-dev/syncer/internal/diff"
 	"github.com/syncer-dev/syncer/internal/membership"
+	"github.com/syncer-dev/syncer/internal/removals"
 	"github.com/syncer-dev/syncer/internal/rules"
 )
 
@@ -95,13 +95,13 @@ func (j *Job) groupsTakingWanted(ctx context.Context, sp *diff.SpacePlan, st *me
 		}
 		var why []string
 		if len(taken) > 0 {
-			why = append(why, "the sources want "+firstFew(taken)+" here")
+			why = append(why, "the sources want "+removals.FirstFew(taken)+" here")
 		}
 		if len(railed) > 0 {
-			why = append(why, "the rails never remove "+firstFew(railed))
+			why = append(why, "the rails never remove "+removals.FirstFew(railed))
 		}
 		if len(waiting) > 0 {
-			why = append(why, "the handover takes "+firstFew(waiting)+" away only once the successor is a joined owner")
+			why = append(why, "the handover takes "+removals.FirstFew(waiting)+" away only once the successor is a joined owner")
 		}
 		if len(why) > 0 && everyone {
 			why[0] = "it holds everyone in the organisation, and " + why[0]
@@ -155,13 +155,4 @@ func listedEmail(r diff.Change) string {
 		return email
 	}
 	return r.Member
-}
-
-// firstFew names, sorted, the first three of who and how many more.
-func firstFew(who []string) string {
-	slices.Sort(who)
-	if len(who) > 3 {
-		return fmt.Sprintf("%s and %d more", strings.Join(who[:3], ", "), len(who)-3)
-	}
-	return strings.Join(who, ", ")
 }

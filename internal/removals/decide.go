@@ -184,14 +184,10 @@ func holdGroupsTakingPending(plan *diff.Plan, next *State) {
 			kept = append(kept, c)
 			continue
 		}
-		sort.Strings(held)
-		if len(held) > 3 {
-			held = append(held[:3], fmt.Sprintf("%d more", len(held)-3))
-		}
 		a := next.Absent[c.Space][c.Membership]
 		plan.Pending = append(plan.Pending, diff.Kept{Space: c.Space, Member: c.Member, Membership: c.Membership, Reason: c.Reason,
 			Runs: a.Runs, Since: a.Since.UTC().Format(time.RFC3339),
-			Why: fmt.Sprintf("removal pending: Google removes a group's people with it, and the grace period still holds the removal of %s", strings.Join(held, ", "))})
+			Why: fmt.Sprintf("removal pending: Google removes a group's people with it, and the grace period still holds the removal of %s", FirstFew(held))})
 	}
 	plan.Changes = kept
 }
@@ -482,4 +478,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// FirstFew names, sorted, the first three of who and how many more.
+func FirstFew(who []string) string {
+	slices.Sort(who)
+	if len(who) > 3 {
+		return fmt.Sprintf("%s and %d more", strings.Join(who[:3], ", "), len(who)-3)
+	}
+	return strings.Join(who, ", ")
 }

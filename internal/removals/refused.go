@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/syncer-dev/syncer/internal/diff"
@@ -83,16 +82,11 @@ func holdRefused(plan *diff.Plan, prev, next *State, now time.Time) map[string]b
 	// The plan lists them as any removal: say why the rails' counts leave
 	// them out.
 	for _, space := range slices.Sorted(maps.Keys(asked)) {
-		who := asked[space]
-		slices.Sort(who)
-		if len(who) > 3 {
-			who = append(who[:3:3], fmt.Sprintf("%d more", len(who)-3))
-		}
 		n := fmt.Sprintf("%d removals Google refused a week or more ago (a member in the space through a Google Group) are", len(asked[space]))
 		if len(asked[space]) == 1 {
 			n = "1 removal Google refused a week or more ago (a member in the space through a Google Group) is"
 		}
-		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: %s asked again, not counted by the rails (counted when first made): %s", space, n, strings.Join(who, ", ")))
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s: %s asked again, not counted by the rails (counted when first made): %s", space, n, FirstFew(asked[space])))
 	}
 	return retried
 }
